@@ -1,0 +1,359 @@
+"""The accelerator catalogue: products, the names sources give them, and cloud instance types.
+
+`resolve` turns an `AcceleratorRequest` (a resource plus node-label clues) into the set of
+products it could land on. Unknown clues widen the set rather than narrow it: a request whose
+product cannot be determined is decided as the most restricted product it could be.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from exportgate.core.classification import Classification, Performance, Specs, classify
+from exportgate.core.data import load_data
+from exportgate.core.decision import ResolvedAccelerator
+from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
+
+# Which node labels carry which kind of clue.
+PRODUCT_NAME_KEYS = frozenset(
+    {
+        "nvidia.com/gpu.product",
+        "cloud.google.com/gke-accelerator",
+        "karpenter.k8s.aws/instance-gpu-name",
+        "amd.com/gpu.product-name",
+        "exportgate.dev/product",
+    }
+)
+INSTANCE_TYPE_KEYS = frozenset(
+    {
+        "node.kubernetes.io/instance-type",
+        "beta.kubernetes.io/instance-type",
+        "nvidia.com/gpu.machine",
+    }
+)
+FAMILY_KEYS = frozenset({"karpenter.k8s.aws/instance-family"})
+CATEGORY_KEYS = frozenset({"karpenter.k8s.aws/instance-category"})
+MANUFACTURER_KEYS = frozenset(
+    {
+        "karpenter.k8s.aws/instance-gpu-manufacturer",
+        "kubernetes.azure.com/accelerator",
+    }
+)
+ARCHITECTURE_KEYS = frozenset({"nvidia.com/gpu.family"})
+CLASS_KEYS = frozenset({"exportgate.dev/accelerator-class"})
+KNOWN_KEYS = (
+    PRODUCT_NAME_KEYS
+    | INSTANCE_TYPE_KEYS
+    | FAMILY_KEYS
+    | CATEGORY_KEYS
+    | MANUFACTURER_KEYS
+    | ARCHITECTURE_KEYS
+    | CLASS_KEYS
+)
+# Clues that say the accelerator sits in a whole system (server / instance): 4A090 applies.
+SYSTEM_KEYS = INSTANCE_TYPE_KEYS | FAMILY_KEYS | CATEGORY_KEYS
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def normalise_name(value: str) -> str:
+    """Lower-case; runs of non-alphanumerics become one dash.
+
+    'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'.
+    """
+    return _NON_ALNUM.sub("-", value.lower()).strip("-")
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    id: str
+    vendor: str
+    name: str
+    architecture: str
+    specs: Specs
+    mig_capable: bool
+    citation: str
+    aliases: tuple[str, ...]
+    classification: Classification
+
+    @property
+    def eccn(self) -> str:
+        return self.classification.eccn
+
+
+@dataclass(frozen=True, slots=True)
+class _Cloud:
+    pattern: re.Pattern[str]
+    families: Mapping[str, str]  # family -> product id
+    categories: Mapping[str, frozenset[str]]  # category -> product ids
+    types: Mapping[str, tuple[str, int]]  # instance type -> (product id, count)
+    accelerator_categories: frozenset[str]
+    accelerator_family_prefix: str | None
+
+
+class Catalogue:
+    """Immutable after construction; safe to share between threads."""
+
+    def __init__(self, accelerators: Mapping[str, Any], instances: Mapping[str, Any]) -> None:
+        self.version = f"{accelerators['version']}+{instances['version']}"
+        self.products: dict[str, Product] = {}
+        self._aliases: dict[str, set[str]] = {}
+        for entry in accelerators["products"]:
+            product = _product(entry)
+            self.products[product.id] = product
+            for alias in (product.id, *product.aliases):
+                self._aliases.setdefault(normalise_name(alias), set()).add(product.id)
+        self._vendor_resources = {
+            vendor: tuple(spec.get("resources", ()))
+            for vendor, spec in accelerators["vendors"].items()
+        }
+        self._manufacturers: dict[str, str] = {}
+        for vendor, spec in accelerators["vendors"].items():
+            for name in (vendor, *spec.get("manufacturer", ())):
+                self._manufacturers[normalise_name(name)] = vendor
+        unknown = accelerators["unknownProduct"]
+        self.unknown_id = str(unknown["id"])
+        self.unknown_classification = str(unknown["assumeClassification"])
+        self._clouds = {name: _cloud(spec) for name, spec in instances["clouds"].items()}
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def by_vendor(self, vendor: str) -> frozenset[str]:
+        return frozenset(p.id for p in self.products.values() if p.vendor == vendor)
+
+    def all_products(self) -> frozenset[str]:
+        return frozenset(self.products)
+
+    def base_for_resource(self, resource: str) -> frozenset[str]:
+        """Products a resource name can stand for before any clue narrows it."""
+        if resource == "nodepool":
+            return self.all_products()
+        if resource.startswith("nvidia.com/mig-") or resource == "mig.nvidia.com":
+            return frozenset(p.id for p in self.products.values() if p.mig_capable)
+        for vendor, patterns in self._vendor_resources.items():
+            if any(fnmatch.fnmatchcase(resource, pattern) for pattern in patterns):
+                products = self.by_vendor(vendor)
+                return products or frozenset({self.unknown_id})
+        return self.all_products() | {self.unknown_id}
+
+    def lookup(self, key: str, value: str) -> frozenset[str] | None:
+        """Products a label value names; empty when it names no accelerator; None if unknown."""
+        if key in PRODUCT_NAME_KEYS:
+            return self._by_alias(value)
+        if key in INSTANCE_TYPE_KEYS:
+            found = self._by_instance_type(value)
+            return found if found is not None else self._by_alias(value)
+        if key in FAMILY_KEYS:
+            return self._by_family(value)
+        if key in CATEGORY_KEYS:
+            return self._by_category(value)
+        if key in MANUFACTURER_KEYS:
+            vendor = self._manufacturers.get(normalise_name(value))
+            if vendor is None:
+                return self._by_alias(value)
+            return self.by_vendor(vendor) or frozenset({self.unknown_id})
+        if key in ARCHITECTURE_KEYS:
+            found = frozenset(
+                p.id for p in self.products.values() if p.architecture == normalise_name(value)
+            )
+            return found or None
+        if key in CLASS_KEYS:
+            return frozenset(p.id for p in self.products.values() if p.eccn == value)
+        return None
+
+    def instance_type(self, name: str) -> tuple[str, int] | None:
+        for cloud in self._clouds.values():
+            if name in cloud.types:
+                return cloud.types[name]
+        return None
+
+    def _by_alias(self, value: str) -> frozenset[str] | None:
+        key = normalise_name(value)
+        found = self._aliases.get(key)
+        if found is None and key.startswith("nvidia-"):
+            found = self._aliases.get(key.removeprefix("nvidia-"))
+        return frozenset(found) if found else None
+
+    def _by_instance_type(self, value: str) -> frozenset[str] | None:
+        for cloud in self._clouds.values():
+            if value in cloud.types:
+                return frozenset({cloud.types[value][0]})
+        for cloud in self._clouds.values():
+            match = cloud.pattern.match(value)
+            if not match:
+                continue
+            family = match.group("family")
+            if family in cloud.families:
+                return frozenset({cloud.families[family]})
+            if cloud.accelerator_family_prefix is not None:
+                # Azure: N-series sizes carry GPUs, but a size missing from the table is unknown.
+                if family.upper().startswith(cloud.accelerator_family_prefix):
+                    return None
+                return frozenset()
+            return frozenset()  # follows the cloud's naming, family carries no accelerator
+        return None
+
+    def _by_family(self, value: str) -> frozenset[str] | None:
+        for cloud in self._clouds.values():
+            if value in cloud.families:
+                return frozenset({cloud.families[value]})
+        # Karpenter families are AWS families; a well-formed one we do not list has no GPU.
+        return frozenset() if re.fullmatch(r"[a-z][a-z0-9-]*", value) else None
+
+    def _by_category(self, value: str) -> frozenset[str] | None:
+        for cloud in self._clouds.values():
+            if value in cloud.categories:
+                return cloud.categories[value]
+            if value in cloud.accelerator_categories:
+                return frozenset({self.unknown_id})  # an accelerator category we hold no data on
+        return frozenset()
+
+    # --- resolution ----------------------------------------------------------------------
+
+    def resolve(self, request: AcceleratorRequest) -> ResolvedAccelerator:
+        base = self.base_for_resource(request.resource)
+        candidates = set(base)
+        narrowed = False
+        for hint in request.hints:
+            allowed = self._hint_set(hint, base)
+            if allowed is None:
+                continue
+            candidates &= allowed
+            narrowed = True
+        ordered = tuple(sorted(candidates))
+        system = request.resource == "nodepool" or any(h.key in SYSTEM_KEYS for h in request.hints)
+        return ResolvedAccelerator(
+            resource=request.resource,
+            count=request.count,
+            candidates=ordered,
+            pinned=narrowed and self.unknown_id not in candidates,
+            classifications=self.classifications(ordered, system=system),
+            source=request.source,
+        )
+
+    def _hint_set(self, hint: ProductHint, base: frozenset[str]) -> frozenset[str] | None:
+        """Products allowed by one clue; None when the clue does not narrow anything."""
+        if hint.key not in KNOWN_KEYS:
+            return None
+        if hint.operator is Operator.IN:
+            found: set[str] = set()
+            for value in hint.values:
+                named = self.lookup(hint.key, value)
+                if named is None:
+                    return None  # an unknown value could be anything: no narrowing
+                found |= named
+            return frozenset(found)
+        if hint.operator is Operator.NOT_IN:
+            excluded: set[str] = set()
+            for value in hint.values:
+                excluded |= self.lookup(hint.key, value) or frozenset()
+            return base - excluded
+        if hint.operator is Operator.DOES_NOT_EXIST and hint.key in PRODUCT_NAME_KEYS:
+            # Nodes without a GPU product label carry no GPU this scheduler knows about.
+            return None
+        return None
+
+    def classifications(self, products: Iterable[str], *, system: bool = False) -> tuple[str, ...]:
+        """Distinct export classes of `products` (4A090 too for systems), most restrictive first."""
+        found: list[str] = []
+        for product_id in products:
+            for eccn in self.eccns(product_id, system=system):
+                if eccn not in found:
+                    found.append(eccn)
+        return tuple(sorted(found, key=_restrictiveness))
+
+    def eccns(self, product_id: str, *, system: bool = False) -> tuple[str, ...]:
+        if product_id == self.unknown_id:
+            eccn = self.unknown_classification
+            system_eccn = load_data("classification.yaml")["systems"].get(eccn)
+        else:
+            product = self.products[product_id]
+            eccn = product.eccn
+            system_eccn = product.classification.system_eccn
+        if system and system_eccn:
+            return (eccn, system_eccn)
+        return (eccn,)
+
+    def display_name(self, product_id: str) -> str:
+        if product_id == self.unknown_id:
+            return "an unidentified accelerator"
+        return self.products[product_id].name
+
+    def pin_label(self, product_id: str) -> str | None:
+        """A GPU Feature Discovery label value that pins this product, for remedies."""
+        product = self.products.get(product_id)
+        if product is None:
+            return None
+        return product.aliases[0] if product.aliases else None
+
+
+def _restrictiveness(eccn: str) -> tuple[int, str]:
+    order = ["3A090.a", "4A090.a", "3A090-indeterminate", "3A090.b", "4A090.b"]
+    return (order.index(eccn) if eccn in order else len(order), eccn)
+
+
+def _product(entry: Mapping[str, Any]) -> Product:
+    die = entry.get("dieArea") or {}
+    specs = Specs(
+        performance=tuple(
+            Performance(str(p["precision"]), int(p["bits"]), float(p["tops"]))
+            for p in entry["performance"]
+        ),
+        die_area_mm2=float(die["mm2"]) if die.get("mm2") else None,
+        die_area_estimated=bool(die.get("estimated", False)),
+        datacenter=bool(entry.get("datacenter", False)),
+    )
+    aliases: list[str] = []
+    for source in ("gfd", "nvml", "gke", "karpenter", "pciDeviceId", "other"):
+        aliases.extend(str(a) for a in (entry.get("aliases") or {}).get(source, ()))
+    return Product(
+        id=str(entry["id"]),
+        vendor=str(entry["vendor"]),
+        name=str(entry["name"]),
+        architecture=normalise_name(str(entry.get("architecture", ""))),
+        specs=specs,
+        mig_capable=bool(entry.get("migCapable", False)),
+        citation=str(entry.get("citation", "")),
+        aliases=tuple(aliases),
+        classification=classify(specs),
+    )
+
+
+def _cloud(spec: Mapping[str, Any]) -> _Cloud:
+    families = {name: str(f["product"]) for name, f in (spec.get("families") or {}).items()}
+    categories: dict[str, set[str]] = {}
+    for name, family in (spec.get("families") or {}).items():
+        if family.get("category"):
+            categories.setdefault(str(family["category"]), set()).add(families[name])
+    types: dict[str, tuple[str, int]] = {}
+    for name, value in (spec.get("types") or {}).items():
+        if isinstance(value, Mapping):
+            product = str(value.get("product") or families[_family(spec, name)])
+            types[name] = (product, int(value.get("count", 1)))
+        else:
+            types[name] = (families[_family(spec, name)], int(value))
+    return _Cloud(
+        pattern=re.compile(spec["pattern"]),
+        families=families,
+        categories={k: frozenset(v) for k, v in categories.items()},
+        types=types,
+        accelerator_categories=frozenset(spec.get("acceleratorCategories", ())),
+        accelerator_family_prefix=spec.get("acceleratorFamilyPrefix"),
+    )
+
+
+def _family(spec: Mapping[str, Any], name: str) -> str:
+    match = re.match(spec["pattern"], name)
+    if not match:
+        raise ValueError(f"instance type {name} does not follow its cloud's pattern")
+    return str(match.group("family"))
+
+
+@cache
+def builtin_catalogue() -> Catalogue:
+    return Catalogue(load_data("accelerators.yaml"), load_data("instance-types.yaml"))

@@ -1,0 +1,232 @@
+"""Turning rule hits into sentences a tenant can act on.
+
+The policy supplies the template; this module supplies the facts that fill it: which products,
+which of the tenant's parties put it in which country group, and, for an unpinned request, the
+products the tenant could pin instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
+from exportgate.core.types import EffectiveVerification, Jurisdiction, JurisdictionRole, Tenant
+
+if TYPE_CHECKING:
+    from exportgate.core.catalogue import Catalogue
+
+# Resources whose product is pinned with a GPU Feature Discovery label.
+_PIN_LABELS = {"nvidia": "nvidia.com/gpu.product", "amd": "amd.com/gpu.product-name"}
+_MAX_LISTED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContext:
+    tenant: Tenant | None
+    tenant_name: str | None
+    verification: EffectiveVerification
+    at: datetime
+    catalogue: Catalogue
+
+
+class _Fields(dict[str, Any]):
+    """Template values; a missing one renders empty instead of raising mid-admission."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(
+    hits: Sequence[Any],
+    *,
+    context: MessageContext,
+    accelerator: ResolvedAccelerator | None = None,
+    model: ResolvedModel | None = None,
+    allowed: Sequence[str] = (),
+) -> Violation:
+    """One Violation for all hits of one rule on one request (hits share rule and policy)."""
+    first = hits[0]
+    active = first.active
+    catalogue = context.catalogue
+    subjects = list(dict.fromkeys(h.subject for h in hits))
+    triggering = list(dict.fromkeys(j for h in hits for j in h.triggering))
+    classification = first.classification
+    if accelerator is not None:
+        subject_text = _accelerator_subject(accelerator, subjects, catalogue)
+        product_text = ", ".join(catalogue.display_name(s) for s in subjects[:_MAX_LISTED])
+    else:
+        subject_text = _model_subject(model, subjects)
+        product_text = subject_text
+    groups = _matched_groups(triggering, active.rule.any_in, catalogue, context)
+    fields = _Fields(
+        tenant=_tenant_text(context),
+        subject=subject_text,
+        product=product_text,
+        classification=classification,
+        reasons=_reasons(triggering),
+        groups=", ".join(groups) if groups else "",
+        groupsVerb="are" if len(triggering) > 1 else "is",
+        countries=", ".join(dict.fromkeys(j.country for j in triggering)),
+        verification=_verification_text(context),
+        verificationRemedy=_verification_remedy(context, accelerator, allowed),
+        allowedHint=_allowed_hint(accelerator, allowed, catalogue),
+        rule=active.rule.id,
+    )
+    return Violation(
+        rule_id=active.rule.id,
+        policy=active.policy.name,
+        policy_version=active.policy.version,
+        action=active.action,
+        citation=active.rule.citation,
+        message=_sentence(active.rule.message.format_map(fields)),
+        remedy=_sentence(active.rule.remedy.format_map(fields)),
+        subject=",".join(subjects),
+        countries=tuple(dict.fromkeys(j.country for j in triggering)),
+    )
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
+def _tenant_text(context: MessageContext) -> str:
+    if context.tenant is not None:
+        return f"{context.tenant.name!r} ({context.tenant.legal_name})"
+    if context.tenant_name:
+        return f"{context.tenant_name!r} (no tenant record with that name exists)"
+    return "(none: the namespace is not bound to a tenant)"
+
+
+def _accelerator_subject(
+    accelerator: ResolvedAccelerator, subjects: Sequence[str], catalogue: Catalogue
+) -> str:
+    names = [catalogue.display_name(s) for s in subjects]
+    if accelerator.pinned and len(accelerator.candidates) == 1:
+        return names[0]
+    listed = ", ".join(names[:_MAX_LISTED]) + (
+        f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
+    )
+    if not accelerator.pinned:
+        return f"An unpinned {accelerator.resource} request (it could be {listed})"
+    return f"A {accelerator.resource} request that could be {listed}"
+
+
+def _model_subject(model: ResolvedModel | None, subjects: Sequence[str]) -> str:
+    if model is None:
+        return ", ".join(subjects)
+    if model.model_id and model.model_id != model.reference:
+        return f"{model.reference!r} ({model.model_id})"
+    return repr(model.reference)
+
+
+def _matched_groups(
+    triggering: Sequence[Jurisdiction],
+    references: Sequence[str],
+    catalogue: Catalogue,
+    context: MessageContext,
+) -> list[str]:
+    from exportgate.core.countries import builtin_country_groups
+
+    groups = builtin_country_groups()
+    found: list[str] = []
+    for jurisdiction in triggering:
+        for name in groups.matching(jurisdiction.country, references):
+            if name not in found:
+                found.append(name)
+    return found
+
+
+_ROLE_TEXT: Mapping[JurisdictionRole, str] = {
+    JurisdictionRole.INCORPORATION: "its country of incorporation {country}",
+    JurisdictionRole.HEADQUARTERS: "its headquarters in {country}",
+    JurisdictionRole.PARENT_HEADQUARTERS: "its ultimate parent {via}, headquartered in {country},",
+    JurisdictionRole.END_CUSTOMER_COUNTRY: "its end customer {via} in {country}",
+    JurisdictionRole.END_CUSTOMER_HEADQUARTERS: (
+        "its end customer {via}, headquartered in {country},"
+    ),
+}
+
+
+def _reasons(triggering: Sequence[Jurisdiction]) -> str:
+    parts = []
+    for jurisdiction in triggering:
+        country = jurisdiction.country
+        if jurisdiction.declared_as:
+            country = f"{jurisdiction.declared_as} (counted as {jurisdiction.country})"
+        parts.append(_ROLE_TEXT[jurisdiction.role].format(country=country, via=jurisdiction.via))
+    text = " and ".join(dict.fromkeys(parts))
+    return text.rstrip(",") if text.endswith(",") else text
+
+
+def _verification_text(context: MessageContext) -> str:
+    state = context.verification
+    tenant = context.tenant
+    if state is EffectiveVerification.UNBOUND:
+        return "not known (no tenant record)"
+    if tenant is None:
+        return state.value
+    ref = (
+        f" (KYC case {tenant.verification.evidence_ref})"
+        if tenant.verification.evidence_ref
+        else ""
+    )
+    if state is EffectiveVerification.EXPIRED and tenant.verification.expires_at:
+        expired = tenant.verification.expires_at
+        return f"no longer verified: verification expired on {expired:%Y-%m-%d}{ref}"
+    if state is EffectiveVerification.NOT_YET_VALID and tenant.verification.verified_at:
+        starts = tenant.verification.verified_at
+        return f"not yet verified: verification starts on {starts:%Y-%m-%d}{ref}"
+    return f"{state.value.lower()}{ref}"
+
+
+def _verification_remedy(
+    context: MessageContext, accelerator: ResolvedAccelerator | None, allowed: Sequence[str]
+) -> str:
+    state = context.verification
+    if state is EffectiveVerification.UNBOUND:
+        if context.tenant_name:
+            action = (
+                f"Ask your platform team to create the Tenant record {context.tenant_name!r} "
+                "or to correct the namespace's exportgate.dev/tenant label"
+            )
+        else:
+            action = (
+                "Ask your platform team to bind this namespace to your verified tenant "
+                "(label exportgate.dev/tenant)"
+            )
+    elif state is EffectiveVerification.EXPIRED:
+        action = "Ask your provider's KYC team to renew your verification"
+    elif state in (EffectiveVerification.PENDING, EffectiveVerification.NOT_YET_VALID):
+        action = "Wait for your provider's KYC team to complete verification"
+    else:
+        action = "Contact your provider's KYC team about your verification"
+    if accelerator is not None:
+        hint = _allowed_hint(accelerator, allowed, context.catalogue)
+        return f"{action}, or use an uncontrolled accelerator{hint}."
+    return f"{action}."
+
+
+def _allowed_hint(
+    accelerator: ResolvedAccelerator | None, allowed: Sequence[str], catalogue: Catalogue
+) -> str:
+    """How to pin a product this tenant may use, when the request was not pinned to one."""
+    if accelerator is None:
+        return ""
+    label = None
+    for product in accelerator.candidates:
+        vendor = catalogue.products[product].vendor if product in catalogue.products else None
+        label = _PIN_LABELS.get(vendor or "")
+        if label:
+            break
+    pins = [catalogue.pin_label(p) for p in allowed]
+    pins = [p for p in pins if p]
+    if not pins:
+        return ""
+    if label is None:
+        return f" ({', '.join(catalogue.display_name(p) for p in allowed[:_MAX_LISTED])})"
+    shown = " or ".join(f"{label}={pin}" for pin in pins[:2])
+    return f" by pinning an allowed product with nodeSelector {shown}"

@@ -1,0 +1,200 @@
+"""Tenant records: parsing, resolved jurisdictions, and verification as of an instant.
+
+The record has the shape of the Tenant custom resource (exportgate.dev/v1alpha1), so the same
+parser serves files given to `exportgate check` and objects the sidecar watches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from exportgate.core.countries import CountryGroups, builtin_country_groups, is_country
+from exportgate.core.documents import LocatedDocument, PathKey, parse_documents, read_documents
+from exportgate.core.errors import InputError
+from exportgate.core.types import (
+    EffectiveVerification,
+    Jurisdiction,
+    JurisdictionRole,
+    Licence,
+    Party,
+    Tenant,
+    Verification,
+    VerificationState,
+)
+from exportgate.core.validation import parse_time, validate_spec
+
+API_GROUP = "exportgate.dev"
+API_VERSION = f"{API_GROUP}/v1alpha1"
+TENANT_LABEL = f"{API_GROUP}/tenant"
+SCHEMA = "schemas/tenant-spec.yaml"
+
+
+def is_tenant_document(data: Any) -> bool:
+    return (
+        isinstance(data, Mapping)
+        and data.get("kind") == "Tenant"
+        and str(data.get("apiVersion", "")).startswith(f"{API_GROUP}/")
+    )
+
+
+def parse_tenant(doc: Mapping[str, Any], source: str = "") -> Tenant:
+    """A Tenant resource dict -> Tenant (for objects that did not come from a file)."""
+    located = LocatedDocument(data=doc, source=source or "<tenant>", line=1)
+    return tenant_from_document(located, doc, ())
+
+
+def load_tenant_file(path: str | Path) -> list[Tenant]:
+    """Every Tenant in a (multi-document) YAML or JSON file; other kinds are an error."""
+    tenants = []
+    for document in read_documents(path):
+        if not is_tenant_document(document.data):
+            raise document.error(
+                ("kind",),
+                "expected a Tenant (apiVersion exportgate.dev/v1alpha1, kind Tenant)",
+            )
+        tenants.append(tenant_from_document(document, document.data, ()))
+    return tenants
+
+
+def parse_tenant_text(text: str, source: str) -> list[Tenant]:
+    return [tenant_from_document(d, d.data, ()) for d in parse_documents(text, source)]
+
+
+def tenant_from_document(document: LocatedDocument, data: Any, base: PathKey) -> Tenant:
+    if not isinstance(data, Mapping):
+        raise document.error(base, "a Tenant must be a mapping")
+    if data.get("apiVersion") != API_VERSION:
+        raise document.error(
+            (*base, "apiVersion"),
+            f"unsupported apiVersion {data.get('apiVersion')!r} for Tenant",
+            hint=f"use {API_VERSION}",
+        )
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise document.error((*base, "metadata", "name"), "a Tenant needs metadata.name")
+    spec = data.get("spec")
+    spec_path = (*base, "spec")
+    if not isinstance(spec, Mapping):
+        raise document.error(spec_path, "a Tenant needs a spec mapping")
+    validate_spec(document, spec, spec_path, SCHEMA, f"Tenant {name}")
+
+    def country(value: str, path: PathKey) -> str:
+        if not is_country(value):
+            raise document.error(
+                (*spec_path, *path),
+                f"{value!r} is not an assigned ISO 3166-1 alpha-2 country code",
+                hint="e.g. SG, US, CN",
+            )
+        return value
+
+    def when(value: Any, path: PathKey) -> datetime | None:
+        return None if value is None else parse_time(str(value), document, (*spec_path, *path))
+
+    parent = spec.get("ultimateParent")
+    ultimate_parent = None
+    if parent:
+        ultimate_parent = Party(
+            name=parent["name"],
+            headquarters=country(parent["headquarters"], ("ultimateParent", "headquarters")),
+            country=(
+                country(parent["incorporation"], ("ultimateParent", "incorporation"))
+                if parent.get("incorporation")
+                else None
+            ),
+        )
+    customers = []
+    for position, customer in enumerate((spec.get("resale") or {}).get("endCustomers") or []):
+        party_path: PathKey = ("resale", "endCustomers", position)
+        customers.append(
+            Party(
+                name=customer["name"],
+                country=country(customer["country"], (*party_path, "country")),
+                headquarters=(
+                    country(customer["headquarters"], (*party_path, "headquarters"))
+                    if customer.get("headquarters")
+                    else None
+                ),
+            )
+        )
+    verification_spec = spec["verification"]
+    verification = Verification(
+        state=VerificationState(verification_spec["state"]),
+        verified_at=when(verification_spec.get("verifiedAt"), ("verification", "verifiedAt")),
+        expires_at=when(verification_spec.get("expiresAt"), ("verification", "expiresAt")),
+        evidence_ref=verification_spec.get("evidenceRef"),
+    )
+    licences = []
+    for position, licence in enumerate(spec.get("licenses") or []):
+        path = ("licenses", position)
+        licences.append(
+            Licence(
+                id=licence["id"],
+                covers=tuple(licence["covers"]),
+                countries=tuple(
+                    country(code, (*path, "countries", index))
+                    for index, code in enumerate(licence["countries"])
+                ),
+                expires_at=when(licence.get("expiresAt"), (*path, "expiresAt")),
+                issued_at=when(licence.get("issuedAt"), (*path, "issuedAt")),
+            )
+        )
+    resource_version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
+    return Tenant(
+        name=name,
+        legal_name=spec["legalName"],
+        incorporation=country(spec["incorporation"], ("incorporation",)),
+        headquarters=country(spec["headquarters"], ("headquarters",)),
+        verification=verification,
+        ultimate_parent=ultimate_parent,
+        end_customers=tuple(customers),
+        licences=tuple(licences),
+        resource_version=str(resource_version) if resource_version else None,
+    )
+
+
+def jurisdictions(tenant: Tenant, groups: CountryGroups | None = None) -> tuple[Jurisdiction, ...]:
+    """Every country the tenant answers to, with the reason, normalised (HK counts as CN)."""
+    groups = groups or builtin_country_groups()
+    found: list[Jurisdiction] = []
+
+    def add(code: str | None, role: JurisdictionRole, via: str = "") -> None:
+        if not code:
+            return
+        normalised = groups.normalise(code)
+        declared = code if normalised != code else ""
+        found.append(Jurisdiction(normalised, role, via, declared))
+
+    add(tenant.incorporation, JurisdictionRole.INCORPORATION)
+    add(tenant.headquarters, JurisdictionRole.HEADQUARTERS)
+    if tenant.ultimate_parent:
+        add(
+            tenant.ultimate_parent.headquarters,
+            JurisdictionRole.PARENT_HEADQUARTERS,
+            tenant.ultimate_parent.name,
+        )
+    for customer in tenant.end_customers:
+        add(customer.country, JurisdictionRole.END_CUSTOMER_COUNTRY, customer.name)
+        add(customer.headquarters, JurisdictionRole.END_CUSTOMER_HEADQUARTERS, customer.name)
+    return tuple(found)
+
+
+def effective_verification(tenant: Tenant | None, at: datetime) -> EffectiveVerification:
+    """The verification state in force at `at`: expiry and not-yet-valid applied."""
+    if tenant is None:
+        return EffectiveVerification.UNBOUND
+    verification = tenant.verification
+    if verification.state is not VerificationState.VERIFIED:
+        return EffectiveVerification(verification.state.value)
+    if verification.verified_at and at < verification.verified_at:
+        return EffectiveVerification.NOT_YET_VALID
+    if verification.expires_at and at >= verification.expires_at:
+        return EffectiveVerification.EXPIRED
+    return EffectiveVerification.VERIFIED
+
+
+def tenant_error(message: str, source: str) -> InputError:
+    return InputError(message, source=source)
