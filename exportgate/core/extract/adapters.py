@@ -1,0 +1,203 @@
+"""Kind adapters: data that says where in an object its accelerators and models are.
+
+An adapter is compiled from one entry of an adapter file (see `loader` and docs/adapters.md)
+and knows three kinds of places:
+
+* ``podSpecs``: pod specs (with optional extra containers, bare resource requirements and
+  scheduling overrides), read by `podspec.extract_pod_spec`;
+* ``accelerators``: node pools and other custom resources that name accelerators directly, as a
+  resource with a count and product hints taken from fields, node-pool requirements or label
+  maps; or as elements handed to a named parser (``dra-device-request``);
+* ``models``: fields holding model references, read with a named shape (``uri``, ``plain``,
+  ``image``, ``args``, ``env``) and an optional provider.
+
+Everything that is not a parser is data, so a platform engineer adds a kind without code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from exportgate.core.extract.dra import device_request
+from exportgate.core.extract.models import MODEL_PARSERS, dedupe
+from exportgate.core.extract.paths import FieldPath, expect_string
+from exportgate.core.extract.podspec import extract_pod_spec
+from exportgate.core.extract.quantity import parse_count
+from exportgate.core.extract.selectors import hints_from_node_selector, hints_from_requirements
+from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.types import AcceleratorRequest, ModelRequest, Operator, ProductHint
+
+AcceleratorParser = Callable[[object, str, Vocabulary], list[AcceleratorRequest]]
+
+ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
+    "dra-device-request": device_request,
+}
+"""The named parsers an ``accelerators[].parser`` may refer to: the parts that need code."""
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpecRule:
+    path: FieldPath
+    containers: tuple[FieldPath, ...] = ()
+    resources: tuple[FieldPath, ...] = ()
+    scheduling_from: tuple[FieldPath, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HintRule:
+    """``key In (values at source)``; the source may hold one string or a list of strings."""
+
+    key: str
+    source: FieldPath
+
+
+@dataclass(frozen=True, slots=True)
+class AcceleratorRule:
+    each: FieldPath | None = None
+    parser: str | None = None
+    resource: str | None = None
+    resource_from: FieldPath | None = None
+    count: int = 1
+    count_from: FieldPath | None = None
+    hints: tuple[HintRule, ...] = ()
+    requirements: tuple[FieldPath, ...] = ()
+    node_selectors: tuple[FieldPath, ...] = ()
+    require_hints: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRule:
+    path: FieldPath
+    parse: str
+    provider: str | None = None
+    provider_from: FieldPath | None = None
+    fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    """Where accelerators and models live in the objects of some kinds of one API group."""
+
+    group: str
+    kinds: tuple[str, ...]
+    versions: tuple[str, ...] | None  # None: every version
+    pod_specs: tuple[PodSpecRule, ...] = ()
+    accelerators: tuple[AcceleratorRule, ...] = ()
+    models: tuple[ModelRule, ...] = ()
+    description: str = ""
+    origin: str = ""  # "file:line" of the entry, for messages and `exportgate` diagnostics
+
+    def matches_version(self, version: str) -> bool:
+        return self.versions is None or version in self.versions
+
+    def apply(
+        self, obj: Mapping[str, Any], vocabulary: Vocabulary
+    ) -> tuple[tuple[AcceleratorRequest, ...], tuple[ModelRequest, ...]]:
+        accelerators: list[AcceleratorRequest] = []
+        models: list[ModelRequest] = []
+        for rule in self.pod_specs:
+            for field, spec in rule.path.resolve(obj):
+                findings = extract_pod_spec(
+                    spec,
+                    field,
+                    vocabulary,
+                    extra_containers=_under(rule.containers, spec, field),
+                    extra_resources=_under(rule.resources, spec, field),
+                    scheduling=_under(rule.scheduling_from, spec, field),
+                )
+                accelerators.extend(findings.accelerators)
+                models.extend(findings.models)
+        for accelerator_rule in self.accelerators:
+            accelerators.extend(_accelerators(accelerator_rule, obj, vocabulary))
+        primary, fallback = _models(self.models, obj)
+        models.extend(primary)
+        return tuple(accelerators), dedupe(models or fallback)
+
+
+def _under(paths: tuple[FieldPath, ...], root: object, base: str) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for path in paths:
+        found.extend(path.resolve(root, base))
+    return found
+
+
+def _accelerators(
+    rule: AcceleratorRule, obj: Mapping[str, Any], vocabulary: Vocabulary
+) -> list[AcceleratorRequest]:
+    elements = rule.each.resolve(obj) if rule.each is not None else [("", obj)]
+    found: list[AcceleratorRequest] = []
+    for base, element in elements:
+        if rule.parser is not None:
+            found.extend(ACCELERATOR_PARSERS[rule.parser](element, base, vocabulary))
+            continue
+        request = _declared_request(rule, element, base, vocabulary)
+        if request is not None:
+            found.append(request)
+    return found
+
+
+def _declared_request(
+    rule: AcceleratorRule, element: object, base: str, vocabulary: Vocabulary
+) -> AcceleratorRequest | None:
+    sources: list[str] = [base] if base else []
+    resource = rule.resource
+    if rule.resource_from is not None:
+        named = rule.resource_from.first(element, base)
+        if named is None:
+            return None  # the field that names the resource is absent: nothing requested
+        sources.append(named[0])
+        resource = expect_string(named[1], named[0]).strip()
+        if not resource:
+            return None
+    count = rule.count
+    if rule.count_from is not None:
+        counted = rule.count_from.first(element, base)
+        if counted is not None:
+            count = parse_count(counted[1], counted[0])
+    hints: list[ProductHint] = []
+    for hint_rule in rule.hints:
+        for where, value in hint_rule.source.resolve(element, base):
+            values = _strings(value, where)
+            if values:
+                hints.append(ProductHint(hint_rule.key, Operator.IN, values))
+                sources.append(where)
+    for path in rule.node_selectors:
+        for where, value in path.resolve(element, base):
+            found = hints_from_node_selector(value, where, vocabulary.hint_keys)
+            hints.extend(found)
+            sources.extend([where] if found else [])
+    for path in rule.requirements:
+        for where, value in path.resolve(element, base):
+            found = hints_from_requirements(value, where, vocabulary.hint_keys)
+            hints.extend(found)
+            sources.extend([where] if found else [])
+    if count == 0 or (rule.require_hints and not hints) or resource is None:
+        return None
+    return AcceleratorRequest(resource, count, tuple(hints), sources[0] if sources else "")
+
+
+def _strings(value: object, field: str) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        items = [expect_string(item, f"{field}[{i}]").strip() for i, item in enumerate(value)]
+    else:
+        items = [expect_string(value, field).strip()]
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def _models(
+    rules: tuple[ModelRule, ...], obj: Mapping[str, Any]
+) -> tuple[list[ModelRequest], list[ModelRequest]]:
+    primary: list[ModelRequest] = []
+    fallback: list[ModelRequest] = []
+    for rule in rules:
+        provider = rule.provider
+        if rule.provider_from is not None:
+            named = rule.provider_from.first(obj)
+            if named is not None:
+                provider = expect_string(named[1], named[0]).strip() or provider
+        parse = MODEL_PARSERS[rule.parse]
+        for where, value in rule.path.resolve(obj):
+            (fallback if rule.fallback else primary).extend(parse(value, where, provider))
+    return primary, fallback

@@ -1,0 +1,324 @@
+"""Reading adapter files: YAML -> schema check -> compiled `Adapter`s.
+
+Errors name the file, the line and the field (``adapters[2].podSpecs[0].path``), because the
+person reading them is a platform engineer who just wrote the file. Line numbers come from the
+YAML node tree (`yaml.compose`), which is walked along the failing field's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from exportgate.core.errors import InputError
+from exportgate.core.extract.adapters import (
+    ACCELERATOR_PARSERS,
+    AcceleratorRule,
+    Adapter,
+    HintRule,
+    ModelRule,
+    PodSpecRule,
+)
+from exportgate.core.extract.paths import FieldPath, PathSyntaxError, compile_path
+from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_VALIDATOR = jsonschema.Draft202012Validator(ADAPTER_SET_SCHEMA)
+_FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSet:
+    """One adapter file, compiled: its adapters and its additions to the vocabulary."""
+
+    name: str
+    source: str
+    adapters: tuple[Adapter, ...] = ()
+    accelerator_resources: tuple[str, ...] = ()
+    ignored_resources: tuple[str, ...] = ()
+    hint_keys: Mapping[str, str] = field(default_factory=dict)
+    dra_device_classes: tuple[str, ...] = ()
+
+
+def load_adapter_file(path: str | Path) -> AdapterSet:
+    """Read and compile one adapter file; InputError names the file, line and field."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(
+            f"cannot read adapter file: {error.strerror or error}",
+            source=source,
+            hint="check the path and its permissions",
+        ) from error
+    except UnicodeDecodeError as error:
+        raise InputError(
+            "adapter file is not UTF-8 text", source=source, hint="save it as UTF-8"
+        ) from error
+    return parse_adapter_text(text, source)
+
+
+def parse_adapter_text(text: str, source: str = "<adapters>") -> AdapterSet:
+    """Compile adapter YAML held in memory (from a file, a ConfigMap, a test)."""
+    document, root = _parse_yaml(text, source)
+    locate = _Locator(root, source)
+    errors = sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise _schema_error(errors[0], locate, len(errors))
+    return _Compiler(document, locate, source).compile()
+
+
+def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise InputError(
+                "adapter file is empty",
+                source=source,
+                line=1,
+                hint="start from an example in docs/adapters.md",
+            )
+        return loader.construct_document(node), node
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        raise InputError(
+            f"not valid YAML: {error.problem or error}",
+            source=source,
+            line=mark.line + 1 if mark else None,
+            hint="check indentation and quoting near this line",
+        ) from error
+    except yaml.YAMLError as error:
+        raise InputError(f"not valid YAML: {error}", source=source) from error
+    finally:
+        loader.dispose()
+
+
+def _schema_error(error: jsonschema.ValidationError, locate: _Locator, total: int) -> InputError:
+    path: _FieldPath = tuple(error.absolute_path)
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        allowed = schema.get("properties", {})
+        extra = sorted(str(key) for key in error.instance if key not in allowed)
+        if extra:
+            path = (*path, extra[0])
+            message = f"unknown field {extra[0]!r}; allowed here: {', '.join(sorted(allowed))}"
+    elif error.validator == "oneOf" and error.context:
+        best = min(error.context, key=lambda sub: len(list(sub.absolute_path)))
+        message = best.message
+    more = f" ({total - 1} more problem(s) after fixing this one)" if total > 1 else ""
+    return InputError(
+        message + more,
+        source=locate.source,
+        line=locate.line(path),
+        field=_render(path) or None,
+        hint="see docs/adapters.md for the adapter file format",
+    )
+
+
+class _Locator:
+    """Line numbers for field paths, by walking the composed YAML node tree."""
+
+    def __init__(self, root: yaml.Node, source: str) -> None:
+        self.root = root
+        self.source = source
+
+    def line(self, path: _FieldPath) -> int:
+        node = self.root
+        key: yaml.Node | None = None
+        for step in path:
+            found = self._child(node, step)
+            if found is None:
+                break
+            key, node = found
+        # A block value starts on the line after its key; the key is what the reader looks for.
+        anchor = key if key is not None and not isinstance(node, yaml.ScalarNode) else node
+        return int(anchor.start_mark.line) + 1
+
+    @staticmethod
+    def _child(node: yaml.Node, step: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == step:
+                    return key, value
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(step, int)
+            and 0 <= step < len(node.value)
+        ):
+            return None, node.value[step]
+        return None
+
+    def error(self, path: _FieldPath, message: str, hint: str) -> InputError:
+        return InputError(
+            message, source=self.source, line=self.line(path), field=_render(path), hint=hint
+        )
+
+
+def _render(path: _FieldPath) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+class _Compiler:
+    """Schema-valid document -> AdapterSet, with the checks a schema cannot make."""
+
+    def __init__(self, document: Mapping[str, Any], locate: _Locator, source: str) -> None:
+        self.document = document
+        self.locate = locate
+        self.source = source
+
+    def compile(self) -> AdapterSet:
+        vocabulary = self.document.get("vocabulary") or {}
+        adapters = tuple(self._adapters())
+        hint_keys = {
+            entry["key"]: entry["meaning"] for entry in vocabulary.get("productHintKeys", [])
+        }
+        return AdapterSet(
+            name=self.document["metadata"]["name"],
+            source=self.source,
+            adapters=adapters,
+            accelerator_resources=tuple(vocabulary.get("acceleratorResources", [])),
+            ignored_resources=tuple(vocabulary.get("ignoredResources", [])),
+            hint_keys=hint_keys,
+            dra_device_classes=tuple(vocabulary.get("draDeviceClasses", [])),
+        )
+
+    def _adapters(self) -> Iterator[Adapter]:
+        seen: dict[tuple[str, str], int] = {}
+        for index, entry in enumerate(self.document.get("adapters") or []):
+            where: _FieldPath = ("adapters", index)
+            for kind_index, kind in enumerate(entry["kinds"]):
+                identity = (entry["group"], kind)
+                if identity in seen and entry.get("versions") is None:
+                    raise self.locate.error(
+                        (*where, "kinds", kind_index),
+                        f"{kind} in group {entry['group']!r} is already described by "
+                        f"adapters[{seen[identity]}]",
+                        "describe each kind once per file, or split them by versions",
+                    )
+                seen[identity] = index
+            yield self._adapter(entry, where)
+
+    def _adapter(self, entry: Mapping[str, Any], where: _FieldPath) -> Adapter:
+        pod_specs = [
+            PodSpecRule(self._path(f"{text}.spec", (*where, "podTemplates", i), text))
+            for i, text in enumerate(entry.get("podTemplates", []))
+        ]
+        for i, spec in enumerate(entry.get("podSpecs", [])):
+            pod_specs.append(self._pod_spec(spec, (*where, "podSpecs", i)))
+        accelerators = [
+            self._accelerator(rule, (*where, "accelerators", i))
+            for i, rule in enumerate(entry.get("accelerators", []))
+        ]
+        models = [
+            self._model(rule, (*where, "models", i))
+            for i, rule in enumerate(entry.get("models", []))
+        ]
+        versions = entry.get("versions")
+        return Adapter(
+            group=entry["group"],
+            kinds=tuple(entry["kinds"]),
+            versions=tuple(versions) if versions else None,
+            pod_specs=tuple(pod_specs),
+            accelerators=tuple(accelerators),
+            models=tuple(models),
+            description=entry.get("description", ""),
+            origin=f"{self.source}:{self.locate.line(where)}",
+        )
+
+    def _pod_spec(self, spec: str | Mapping[str, Any], where: _FieldPath) -> PodSpecRule:
+        if isinstance(spec, str):
+            return PodSpecRule(self._path(spec, where))
+        return PodSpecRule(
+            path=self._path(spec["path"], (*where, "path")),
+            containers=self._paths(spec.get("containers", []), (*where, "containers")),
+            resources=self._paths(spec.get("resources", []), (*where, "resources")),
+            scheduling_from=self._paths(spec.get("schedulingFrom", []), (*where, "schedulingFrom")),
+        )
+
+    def _accelerator(self, rule: Mapping[str, Any], where: _FieldPath) -> AcceleratorRule:
+        declared = [key for key in ("parser", "resource", "resourceFrom") if key in rule]
+        if len(declared) != 1:
+            raise self.locate.error(
+                where,
+                "an accelerator rule needs exactly one of parser, resource, resourceFrom"
+                + (f" (found {', '.join(declared)})" if declared else ""),
+                "name the resource (resource: nodepool), read it from a field "
+                "(resourceFrom: <path>), or hand the element to a parser",
+            )
+        if "parser" in rule:
+            if rule["parser"] not in ACCELERATOR_PARSERS:
+                raise self.locate.error(
+                    (*where, "parser"),
+                    f"unknown parser {rule['parser']!r}",
+                    "available parsers: " + ", ".join(sorted(ACCELERATOR_PARSERS)),
+                )
+            extra = sorted(set(rule) - {"parser", "each"})
+            if extra:
+                raise self.locate.error(
+                    (*where, extra[0]),
+                    f"{extra[0]} cannot be combined with parser",
+                    "a parser reads the whole element named by each",
+                )
+        if "count" in rule and "countFrom" in rule:
+            raise self.locate.error(
+                (*where, "countFrom"),
+                "count and countFrom cannot both be set",
+                "count is the default used when countFrom finds nothing; keep one",
+            )
+        return AcceleratorRule(
+            each=self._optional(rule.get("each"), (*where, "each")),
+            parser=rule.get("parser"),
+            resource=rule.get("resource"),
+            resource_from=self._optional(rule.get("resourceFrom"), (*where, "resourceFrom")),
+            count=rule.get("count", 1),
+            count_from=self._optional(rule.get("countFrom"), (*where, "countFrom")),
+            hints=tuple(
+                HintRule(hint["key"], self._path(hint["from"], (*where, "hints", i, "from")))
+                for i, hint in enumerate(rule.get("hints", []))
+            ),
+            requirements=self._paths(rule.get("requirements", []), (*where, "requirements")),
+            node_selectors=self._paths(rule.get("nodeSelectors", []), (*where, "nodeSelectors")),
+            require_hints=rule.get("requireHints", False),
+        )
+
+    def _model(self, rule: Mapping[str, Any], where: _FieldPath) -> ModelRule:
+        if "provider" in rule and "providerFrom" in rule:
+            raise self.locate.error(
+                (*where, "providerFrom"),
+                "provider and providerFrom cannot both be set",
+                "provider is a fixed name; providerFrom reads it from a field",
+            )
+        return ModelRule(
+            path=self._path(rule["path"], (*where, "path")),
+            parse=rule["parse"],
+            provider=rule.get("provider"),
+            provider_from=self._optional(rule.get("providerFrom"), (*where, "providerFrom")),
+            fallback=rule.get("fallback", False),
+        )
+
+    def _paths(self, texts: Sequence[str], where: _FieldPath) -> tuple[FieldPath, ...]:
+        return tuple(self._path(text, (*where, i)) for i, text in enumerate(texts))
+
+    def _optional(self, text: str | None, where: _FieldPath) -> FieldPath | None:
+        return None if text is None else self._path(text, where)
+
+    def _path(self, text: str, where: _FieldPath, written: str | None = None) -> FieldPath:
+        try:
+            return compile_path(text)
+        except PathSyntaxError as error:
+            shown = str(error) if written is None else str(error).replace(text, written)
+            raise self.locate.error(
+                where,
+                f"bad path: {shown}",
+                'paths look like spec.template, spec.groups[*].template or a["b.c/d"]',
+            ) from None

@@ -1,0 +1,243 @@
+"""A tiny path language for finding fields in Kubernetes objects.
+
+Adapters name the places that hold pod specs, resources or model references with paths such as
+``spec.template``, ``spec.workerGroupSpecs[*].template``, ``spec.pytorchReplicaSpecs.*.template``
+or ``metadata.annotations["capacity.cluster-autoscaler.kubernetes.io/gpu-count"]``. Paths are
+compiled once, when the adapter is loaded, and then resolved against every object: resolution is
+a loop over a tuple of steps, with no parsing on the hot path.
+
+Grammar (whitespace is not allowed)::
+
+    path  := step ( "." key | "[" index "]" | "[*]" | ".*" | "[" quoted "]" )*
+    step  := key | "*" | "[" quoted "]"
+    key   := [A-Za-z0-9_-]+          (a mapping key)
+    "*"   := every value of a mapping, in the mapping's order
+    "[*]" := every item of a list
+    index := a non-negative integer  (one list item)
+    quoted:= "..." or '...'          (a mapping key with dots, slashes or other characters)
+
+Resolution is strict about shapes, because a malformed object must be reported, not silently
+read as "asks for nothing": stepping into a string where a mapping belongs raises `InputError`
+naming the field. Missing keys and explicit nulls simply yield nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from exportgate.core.errors import InputError
+
+_KEY_RE = re.compile(r"[A-Za-z0-9_\-]+")
+_INDEX_RE = re.compile(r"\[(\d+)\]")
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+
+
+class PathSyntaxError(ValueError):
+    """An adapter path that does not follow the grammar above."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    index: int
+
+
+class _AllItems:
+    """``[*]``: every item of a list."""
+
+    __slots__ = ()
+
+
+class _AllValues:
+    """``*``: every value of a mapping."""
+
+    __slots__ = ()
+
+
+_Step = _Key | _Index | _AllItems | _AllValues
+_ALL_ITEMS = _AllItems()
+_ALL_VALUES = _AllValues()
+
+
+def describe_type(value: object) -> str:
+    """How a YAML/JSON reader would name the type of `value`, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def join_key(base: str, key: str) -> str:
+    """The field path of `key` inside the mapping at `base`, quoting keys that need it."""
+    if _PLAIN_KEY_RE.match(key):
+        return f"{base}.{key}" if base else key
+    return f"{base}[{json.dumps(key)}]"
+
+
+def join_index(base: str, index: int) -> str:
+    return f"{base}[{index}]"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPath:
+    """A compiled path. `text` is the path as written; `resolve` finds the values it names."""
+
+    text: str
+    steps: tuple[_Step, ...]
+
+    @property
+    def is_single(self) -> bool:
+        """True when the path can name at most one value (no wildcards)."""
+        return not any(isinstance(step, _AllItems | _AllValues) for step in self.steps)
+
+    def resolve(self, root: object, base: str = "") -> list[tuple[str, Any]]:
+        """Every (field path, value) the path names under `root`; `base` is root's own path.
+
+        Nulls and missing keys yield nothing. A value of the wrong shape on the way raises
+        `InputError` with `field` set to the offending field.
+        """
+        return list(self._walk(root, base, 0))
+
+    def first(self, root: object, base: str = "") -> tuple[str, Any] | None:
+        """The first (field path, value) the path names, or None."""
+        return next(self._walk(root, base, 0), None)
+
+    def _walk(self, value: object, where: str, position: int) -> Iterator[tuple[str, Any]]:
+        if value is None:
+            return
+        if position == len(self.steps):
+            yield where, value
+            return
+        step = self.steps[position]
+        if isinstance(step, _Key):
+            mapping = expect_mapping(value, where)
+            yield from self._walk(mapping.get(step.name), join_key(where, step.name), position + 1)
+        elif isinstance(step, _Index):
+            items = expect_list(value, where)
+            if step.index < len(items):
+                yield from self._walk(
+                    items[step.index], join_index(where, step.index), position + 1
+                )
+        elif isinstance(step, _AllItems):
+            for index, item in enumerate(expect_list(value, where)):
+                yield from self._walk(item, join_index(where, index), position + 1)
+        else:
+            for key, item in expect_mapping(value, where).items():
+                yield from self._walk(item, join_key(where, str(key)), position + 1)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def expect_mapping(value: object, field: str) -> Mapping[str, Any]:
+    """`value` as a mapping, or an InputError naming `field`."""
+    if isinstance(value, Mapping):
+        return value
+    raise InputError(
+        f"expected an object, found {describe_type(value)}",
+        field=field or "<root>",
+        hint="check the indentation and that this field holds key: value pairs",
+    )
+
+
+def expect_list(value: object, field: str) -> list[Any] | tuple[Any, ...]:
+    """`value` as a list, or an InputError naming `field`."""
+    if isinstance(value, list | tuple):
+        return value
+    raise InputError(
+        f"expected a list, found {describe_type(value)}",
+        field=field or "<root>",
+        hint="this field holds a list; write each item on its own line starting with '- '",
+    )
+
+
+def expect_string(value: object, field: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise InputError(
+        f"expected a string, found {describe_type(value)}",
+        field=field,
+        hint="quote the value if YAML reads it as a number or boolean",
+    )
+
+
+def compile_path(text: str) -> FieldPath:
+    """Compile `text` into a FieldPath, or raise PathSyntaxError saying what is wrong."""
+    if not text:
+        raise PathSyntaxError("empty path")
+    steps: list[_Step] = []
+    position = 0
+    expect_key = True  # at the start and after ".", a key or "*" must follow
+    while position < len(text):
+        char = text[position]
+        if char == "[":
+            step, position = _bracket(text, position)
+            steps.append(step)
+            expect_key = False
+            continue
+        if char == "." and not expect_key:
+            position += 1
+            expect_key = True
+            if position == len(text):
+                raise PathSyntaxError(f"{text!r}: a path cannot end with '.'")
+            continue
+        if not expect_key:
+            raise PathSyntaxError(
+                f"{text!r}: unexpected {char!r} at column {position + 1}; "
+                "separate keys with '.' and put odd keys in [\"...\"]"
+            )
+        if char == "*":
+            steps.append(_ALL_VALUES)
+            position += 1
+        else:
+            match = _KEY_RE.match(text, position)
+            if match is None:
+                raise PathSyntaxError(
+                    f"{text!r}: unexpected {char!r} at column {position + 1}; "
+                    'keys with characters other than letters, digits, "_" and "-" '
+                    'must be quoted: ["example.com/key"]'
+                )
+            steps.append(_Key(match.group()))
+            position = match.end()
+        expect_key = False
+    return FieldPath(text, tuple(steps))
+
+
+def _bracket(text: str, position: int) -> tuple[_Step, int]:
+    if text.startswith("[*]", position):
+        return _ALL_ITEMS, position + 3
+    index = _INDEX_RE.match(text, position)
+    if index is not None:
+        return _Index(int(index.group(1))), index.end()
+    if position + 1 < len(text) and text[position + 1] in "\"'":
+        quote = text[position + 1]
+        end = text.find(quote, position + 2)
+        if end == -1 or not text.startswith("]", end + 1):
+            raise PathSyntaxError(
+                f'{text!r}: unterminated quoted key at column {position + 1}; write ["key"]'
+            )
+        key = text[position + 2 : end]
+        if not key:
+            raise PathSyntaxError(f"{text!r}: empty quoted key at column {position + 1}")
+        return _Key(key), end + 2
+    raise PathSyntaxError(
+        f"{text!r}: bad bracket at column {position + 1}; "
+        'use [*] for every item, [0] for one item, or ["key"] for a quoted key'
+    )

@@ -1,0 +1,176 @@
+"""A pod spec -> the accelerators its containers request, and where they may land.
+
+For every container and init container, each extended resource the vocabulary calls an
+accelerator (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu`` ...) becomes one
+`AcceleratorRequest`. The count is the container's limit, or its request when no limit is set
+(Kubernetes requires the two to be equal for extended resources when both are given). A count
+of zero asks for nothing.
+
+Where the pod may land comes from ``nodeSelector`` (ANDed) and the *required* node-affinity
+terms (ORed). Because the terms are alternatives, a pod with several terms gets one request per
+term, each with that term's hints plus the nodeSelector's: the engine keeps the most restrictive
+outcome over all requests, which is exactly "the pod could land on any of these".
+
+A pod that asks for no accelerator resource is not guarded, even when its nodeSelector pins a
+GPU product: the scheduler places it on such a node, but the device plugin gives it no device,
+so it cannot use the accelerator. Pods that claim devices through DRA (``spec.resourceClaims``)
+name claims or claim templates that cannot be read offline; those objects are admitted, and
+checked, on their own (see the ``resource.k8s.io`` adapter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exportgate.core.extract.models import scan_container
+from exportgate.core.extract.paths import (
+    expect_list,
+    expect_mapping,
+    expect_string,
+    join_index,
+    join_key,
+)
+from exportgate.core.extract.quantity import parse_count
+from exportgate.core.extract.selectors import (
+    hints_from_labels,
+    label_map,
+    required_affinity_terms,
+)
+from exportgate.core.extract.vocabulary import ResourceNames, Vocabulary
+from exportgate.core.types import AcceleratorRequest, ModelRequest, ProductHint
+
+_CONTAINER_LISTS = ("containers", "initContainers")
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpecFindings:
+    accelerators: tuple[AcceleratorRequest, ...]
+    models: tuple[ModelRequest, ...]
+
+
+def extract_pod_spec(
+    spec: object,
+    field: str,
+    vocabulary: Vocabulary,
+    *,
+    extra_containers: Sequence[tuple[str, Any]] = (),
+    extra_resources: Sequence[tuple[str, Any]] = (),
+    scheduling: Sequence[tuple[str, Any]] = (),
+) -> PodSpecFindings:
+    """Accelerators and models of the pod spec at `field`.
+
+    `extra_containers` are container-shaped objects that belong to this pod but live outside
+    ``containers`` (KServe's ``predictor.model``); `extra_resources` are bare resource
+    requirements (NIM's ``spec.resources``, TrainJob's ``resourcesPerNode``); `scheduling` are
+    further objects carrying ``nodeSelector``/``affinity`` that a controller merges into the pod
+    (later ones win), such as TrainJob pod-template overrides.
+    """
+    pod = expect_mapping(spec, field)
+    containers = list(_containers(pod, field))
+    for where, container in extra_containers:
+        containers.append((where, expect_mapping(container, where)))
+
+    wanted: list[tuple[str, str, int]] = []  # (source, resource, count)
+    models: list[ModelRequest] = []
+    for where, container in containers:
+        resources = container.get("resources")
+        if resources is not None:
+            wanted.extend(_accelerators(resources, join_key(where, "resources"), vocabulary))
+        models.extend(scan_container(container, where))
+    for where, resources in extra_resources:
+        wanted.extend(_accelerators(resources, where, vocabulary))
+
+    if not wanted:
+        return PodSpecFindings((), tuple(models))
+    placements = _placements(pod, field, scheduling, vocabulary)
+    accelerators = tuple(
+        AcceleratorRequest(resource, count, hints, source)
+        for source, resource, count in wanted
+        for hints in placements
+    )
+    return PodSpecFindings(accelerators, tuple(models))
+
+
+def accelerator_counts(
+    resources: object, field: str, names: ResourceNames
+) -> list[tuple[str, int, str]]:
+    """(resource, count, field of the quantity) for each accelerator in a ResourceRequirements.
+
+    Limits win over requests for the same resource; only accelerator quantities are parsed, so a
+    malformed CPU request is the API server's business, not ours.
+    """
+    requirements = expect_mapping(resources, field)
+    limits_field = join_key(field, "limits")
+    requests_field = join_key(field, "requests")
+    limits = _quantities(requirements.get("limits"), limits_field)
+    requests = _quantities(requirements.get("requests"), requests_field)
+    counts = []
+    for name in [*limits, *(name for name in requests if name not in limits)]:
+        if not names.matches(name):
+            continue
+        if name in limits:
+            where = join_key(limits_field, name)
+            count = parse_count(limits[name], where)
+        else:
+            where = join_key(requests_field, name)
+            count = parse_count(requests[name], where)
+        if count > 0:
+            counts.append((name, count, where))
+    return counts
+
+
+def _accelerators(
+    resources: object, field: str, vocabulary: Vocabulary
+) -> Iterable[tuple[str, str, int]]:
+    for name, count, where in accelerator_counts(resources, field, vocabulary.resources):
+        yield where, name, count
+
+
+def _quantities(value: object, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    quantities = {}
+    for key, quantity in expect_mapping(value, field).items():
+        quantities[expect_string(key, join_key(field, str(key)))] = quantity
+    return quantities
+
+
+def _containers(pod: Mapping[str, Any], field: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+    for key in _CONTAINER_LISTS:
+        listed = pod.get(key)
+        if listed is None:
+            continue
+        list_field = join_key(field, key)
+        for index, container in enumerate(expect_list(listed, list_field)):
+            where = join_index(list_field, index)
+            yield where, expect_mapping(container, where)
+
+
+def _placements(
+    pod: Mapping[str, Any],
+    field: str,
+    scheduling: Sequence[tuple[str, Any]],
+    vocabulary: Vocabulary,
+) -> list[tuple[ProductHint, ...]]:
+    """The alternative hint sets this pod may be placed under (one per affinity term)."""
+    labels = label_map(pod.get("nodeSelector"), join_key(field, "nodeSelector"))
+    affinity_field = join_key(field, "affinity")
+    affinity = pod.get("affinity")
+    for where, override in scheduling:
+        mapping = expect_mapping(override, where)
+        labels.update(label_map(mapping.get("nodeSelector"), join_key(where, "nodeSelector")))
+        if mapping.get("affinity") is not None:
+            affinity_field, affinity = join_key(where, "affinity"), mapping["affinity"]
+    keys = vocabulary.hint_keys
+    selector_hints = hints_from_labels(labels, keys)
+    terms = required_affinity_terms(affinity, affinity_field, keys)
+    if not terms:
+        return [selector_hints]
+    placements: list[tuple[ProductHint, ...]] = []
+    for term in terms:
+        hints = selector_hints + term
+        if hints not in placements:
+            placements.append(hints)
+    return placements

@@ -1,0 +1,127 @@
+"""The set of adapters in force, and extraction with it.
+
+`AdapterRegistry.builtin()` compiles the adapter files shipped in ``exportgate/data/adapters``
+once per process; `AdapterRegistry.with_files` adds a platform engineer's own files on top, and
+an entry for a (group, kind) in a later file replaces every earlier entry for that (group, kind).
+A registry is immutable, so one instance can serve every thread of the webhook or sidecar.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+
+from exportgate.core.extract.adapters import Adapter
+from exportgate.core.extract.identity import identify, split_api_version
+from exportgate.core.extract.loader import AdapterSet, load_adapter_file, parse_adapter_text
+from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.types import AcceleratorRequest, ModelRequest, Workload
+
+BUILTIN_PACKAGE = "exportgate"
+BUILTIN_DIRECTORY = ("data", "adapters")
+
+
+class AdapterRegistry:
+    """Adapters indexed by (API group, kind), plus the merged accelerator vocabulary."""
+
+    __slots__ = ("_index", "sets", "vocabulary")
+
+    def __init__(self, sets: Iterable[AdapterSet]) -> None:
+        self.sets: tuple[AdapterSet, ...] = tuple(sets)
+        index: dict[tuple[str, str], list[Adapter]] = {}
+        vocabulary = Vocabulary()
+        for adapter_set in self.sets:
+            replaced: set[tuple[str, str]] = set()
+            for adapter in adapter_set.adapters:
+                for kind in adapter.kinds:
+                    identity = (adapter.group, kind)
+                    if identity not in replaced:
+                        index[identity] = []  # a later file replaces earlier entries
+                        replaced.add(identity)
+                    index[identity].append(adapter)
+            vocabulary = vocabulary.merged(
+                resources=adapter_set.accelerator_resources,
+                ignored_resources=adapter_set.ignored_resources,
+                hint_keys=adapter_set.hint_keys,
+                dra_device_classes=adapter_set.dra_device_classes,
+            )
+        self._index = {key: tuple(value) for key, value in index.items()}
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def builtin(cls) -> AdapterRegistry:
+        """The registry of the shipped adapter files (compiled once, then shared)."""
+        return _builtin_registry()
+
+    @classmethod
+    def with_files(cls, paths: Iterable[str | Path]) -> AdapterRegistry:
+        """The built-in adapters plus the given files, in order (later files win)."""
+        return cls.builtin().extended(load_adapter_file(path) for path in paths)
+
+    def extended(self, sets: Iterable[AdapterSet]) -> AdapterRegistry:
+        """A new registry with `sets` added after this one's."""
+        return AdapterRegistry((*self.sets, *sets))
+
+    def adapter_for(self, api_version: str, kind: str) -> Adapter | None:
+        """The adapter describing objects of `api_version` and `kind`, if any."""
+        group, version = split_api_version(api_version)
+        return self._lookup(group, version, kind)
+
+    def _lookup(self, group: str, version: str, kind: str) -> Adapter | None:
+        for adapter in self._index.get((group, kind), ()):
+            if adapter.matches_version(version):
+                return adapter
+        return None
+
+    def kinds(self) -> list[tuple[str, str]]:
+        """Every (group, kind) some adapter describes, sorted."""
+        return sorted(self._index)
+
+    @property
+    def hint_keys(self) -> Mapping[str, str]:
+        """Product-hint label -> meaning (see `schema.HINT_MEANINGS`)."""
+        return MappingProxyType(dict(self.vocabulary.hint_keys.meanings))
+
+    def extract(self, obj: object) -> Workload:
+        """The accelerators and models `obj` would use; see `extract_workload`."""
+        root, identity = identify(obj)
+        adapter = self._lookup(identity.group, identity.version, identity.ref.kind)
+        accelerators: tuple[AcceleratorRequest, ...] = ()
+        models: tuple[ModelRequest, ...] = ()
+        if adapter is not None:
+            accelerators, models = adapter.apply(root, self.vocabulary)
+        return Workload(
+            ref=identity.ref,
+            accelerators=accelerators,
+            models=models,
+            tenant_label=identity.tenant_label,
+            labels=identity.labels,
+        )
+
+
+def extract_workload(
+    obj: Mapping[str, object], *, registry: AdapterRegistry | None = None
+) -> Workload:
+    """The `Workload` of any Kubernetes object: what accelerators and models it would use.
+
+    `obj` is the object as parsed from YAML/JSON or taken from ``AdmissionReview.request.object``.
+    Kinds no adapter describes give an unguarded workload (no accelerators, no models). A
+    malformed object raises `InputError` whose ``field`` is the path of the offending field
+    (``spec.template.spec.containers[0].resources.limits``). `registry` defaults to the built-in
+    adapters; pass `AdapterRegistry.with_files(...)` to include a platform's own kinds.
+    """
+    return (registry or AdapterRegistry.builtin()).extract(obj)
+
+
+@functools.cache
+def _builtin_registry() -> AdapterRegistry:
+    directory = resources.files(BUILTIN_PACKAGE).joinpath(*BUILTIN_DIRECTORY)
+    sets = []
+    for entry in sorted(directory.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".yaml"):
+            source = f"{BUILTIN_PACKAGE}/{'/'.join(BUILTIN_DIRECTORY)}/{entry.name}"
+            sets.append(parse_adapter_text(entry.read_text(encoding="utf-8"), source))
+    return AdapterRegistry(sets)

@@ -1,0 +1,144 @@
+"""The JSON Schema of adapter files (``kind: AdapterSet``).
+
+Every object is closed (``additionalProperties: false``) so that a misspelt key is an error with
+a line number rather than a silently ignored rule. Checks a schema cannot express well (path
+syntax, "resource or resourceFrom, not both", parser names) are made by `loader` afterwards.
+See docs/adapters.md for the format in prose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+API_VERSION = "exportgate.dev/v1alpha1"
+KIND = "AdapterSet"
+
+# What a product-hint label says; the catalogue resolves hints by meaning, not by key.
+HINT_MEANINGS = (
+    "product",  # a product name: NVIDIA-H100-80GB-HBM3, h100, nvidia-h100-80gb, NVIDIA H200
+    "architecture",  # a GPU architecture: hopper, ampere
+    "manufacturer",  # nvidia, amd, habana, aws
+    "instance-type",  # a cloud instance/VM/machine type: p5.48xlarge, Standard_ND96isr_H100_v5
+    "instance-family",  # p5, g6e, NC, a3
+    "instance-category",  # p, g, inf, trn, N
+    "accelerator-count",  # devices per node
+    "accelerator-class",  # an export class the provider labels nodes with: 3A090.a
+)
+
+_STRING = {"type": "string", "minLength": 1}
+_PATH = {"type": "string", "minLength": 1, "description": "a field path, see docs/adapters.md"}
+_PATHS = {"type": "array", "items": _PATH}
+_STRINGS = {"type": "array", "items": _STRING, "uniqueItems": True}
+
+_POD_SPEC = {
+    "oneOf": [
+        _PATH,
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["path"],
+            "properties": {
+                "path": _PATH,
+                "containers": _PATHS,
+                "resources": _PATHS,
+                "schedulingFrom": _PATHS,
+            },
+        },
+    ]
+}
+
+_ACCELERATOR = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "each": _PATH,
+        "parser": _STRING,
+        "resource": _STRING,
+        "resourceFrom": _PATH,
+        "count": {"type": "integer", "minimum": 0},
+        "countFrom": _PATH,
+        "hints": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["key", "from"],
+                "properties": {"key": _STRING, "from": _PATH},
+            },
+        },
+        "requirements": _PATHS,
+        "nodeSelectors": _PATHS,
+        "requireHints": {"type": "boolean"},
+    },
+}
+
+_MODEL = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["path", "parse"],
+    "properties": {
+        "path": _PATH,
+        "parse": {"enum": ["plain", "uri", "image", "args", "env"]},
+        "provider": _STRING,
+        "providerFrom": _PATH,
+        "fallback": {"type": "boolean"},
+    },
+}
+
+_ADAPTER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["group", "kinds"],
+    "properties": {
+        "group": {"type": "string", "description": 'API group; "" for the core group'},
+        "kinds": {**_STRINGS, "minItems": 1},
+        "versions": {**_STRINGS, "minItems": 1},
+        "description": {"type": "string"},
+        "docs": _STRINGS,
+        "podTemplates": _PATHS,
+        "podSpecs": {"type": "array", "items": _POD_SPEC},
+        "accelerators": {"type": "array", "items": _ACCELERATOR},
+        "models": {"type": "array", "items": _MODEL},
+    },
+}
+
+ADAPTER_SET_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "exportgate AdapterSet",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata"],
+    "properties": {
+        "apiVersion": {"const": API_VERSION},
+        "kind": {"const": KIND},
+        "metadata": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {"name": _STRING, "description": {"type": "string"}},
+        },
+        "vocabulary": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "acceleratorResources": _STRINGS,
+                "ignoredResources": _STRINGS,
+                "productHintKeys": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["key", "meaning"],
+                        "properties": {
+                            "key": _STRING,
+                            "meaning": {"enum": list(HINT_MEANINGS)},
+                            "note": {"type": "string"},
+                        },
+                    },
+                },
+                "draDeviceClasses": _STRINGS,
+            },
+        },
+        "adapters": {"type": "array", "items": _ADAPTER},
+    },
+}
