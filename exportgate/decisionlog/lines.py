@@ -1,0 +1,134 @@
+"""Reading decision log files line by line, and judging each line on its own.
+
+A line is *valid* when it is a canonical JSON object with the chain keys and a correct own
+hash. Whether it fits the chain (prev, seq) is the verifier's business; whether a run of bad
+lines was accounted for by a recovery record too. The writer uses the same judgement when it
+looks for the last good record to resume from, so both always agree on what is damaged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from exportgate.decisionlog.canonical import bytes_digest, canonical_bytes, record_hash
+
+_REQUIRED: dict[str, type] = {
+    "v": int,
+    "type": str,
+    "chain": str,
+    "seq": int,
+    "prev": str,
+    "hash": str,
+}
+
+TORN = "torn line (no newline at the end: a crash during write)"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    number: int  # 1-based
+    offset: int  # byte offset of the first byte of the line
+    content: bytes  # without the terminating newline
+    terminated: bool  # False only for a last line with no newline after it
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """A line that is not a valid record, named by where it is and what its bytes were."""
+
+    offset: int
+    length: int
+    sha256: str
+    terminated: bool
+    reason: str
+
+    @classmethod
+    def of(cls, line: Line, reason: str) -> Damage:
+        return cls(
+            offset=line.offset,
+            length=len(line.content),
+            sha256=bytes_digest(line.content),
+            terminated=line.terminated,
+            reason=reason,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "offset": self.offset,
+            "length": self.length,
+            "sha256": self.sha256,
+            "terminated": self.terminated,
+            "reason": self.reason,
+        }
+
+    def names(self, entry: object) -> bool:
+        """True when a recovery record's entry refers to exactly these bytes."""
+        return (
+            isinstance(entry, dict)
+            and entry.get("offset") == self.offset
+            and entry.get("length") == self.length
+            and entry.get("sha256") == self.sha256
+        )
+
+
+def judge(line: Line) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, None) for a valid line, (None, reason) otherwise."""
+    if not line.terminated:
+        return None, TORN
+    try:
+        record = json.loads(line.content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, "not JSON" if line.content else "empty line"
+    if not isinstance(record, dict):
+        return None, "not a JSON object"
+    for key, kind in _REQUIRED.items():
+        value = record.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return None, f"field {key!r} is missing or not a {kind.__name__}"
+    if record_hash(record) != record["hash"]:
+        return None, "hash mismatch (record edited)"
+    if canonical_bytes(record) != line.content:
+        # Same content, different bytes: re-encoded by a tool, or duplicate keys that a
+        # different JSON reader would resolve differently. Neither is what the writer wrote.
+        return None, "not in canonical form (the line was re-encoded or has duplicate keys)"
+    return record, None
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[Line]:
+    """The lines of a file from the start, with their numbers and byte offsets."""
+    offset = 0
+    for number, raw in enumerate(stream, start=1):
+        terminated = raw.endswith(b"\n")
+        content = raw[:-1] if terminated else raw
+        yield Line(number=number, offset=offset, content=content, terminated=terminated)
+        offset += len(raw)
+
+
+def iter_lines_reversed(fd: int, size: int, block: int = 1 << 16) -> Iterator[Line]:
+    """The lines of the first `size` bytes of `fd`, last first. Line numbers are unknown (0).
+
+    Used to find the last valid record without reading a whole (possibly large) file.
+    """
+    if size <= 0:
+        return
+    terminated = os.pread(fd, 1, size - 1) == b"\n"
+    end = size - 1 if terminated else size  # end of the current line's content
+    start = end  # buf holds bytes [start, end)
+    buf = b""
+    while True:
+        cut = buf.rfind(b"\n")
+        if cut >= 0:
+            yield Line(0, start + cut + 1, buf[cut + 1 :], terminated)
+            buf = buf[:cut]
+            terminated = True
+            continue
+        if start == 0:
+            yield Line(0, 0, buf, terminated)
+            return
+        read_from = max(0, start - block)
+        buf = os.pread(fd, start - read_from, read_from) + buf
+        start = read_from
