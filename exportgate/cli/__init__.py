@@ -1,0 +1,1 @@
+"""Command-line adapters: `exportgate check`, `exportgate audit`, `exportgate catalogue`."""

@@ -1,0 +1,245 @@
+"""`exportgate check`: evaluate manifests offline, exactly as the webhook would decide them.
+
+Contract (other tools call it like this; extend, never break):
+    exportgate check [--tenant FILE]... [--policy FILE]... [--at RFC3339] [-o json|text]
+                     [--decision-log FILE] MANIFEST...
+Exit 0 when everything would be admitted, 3 when anything would be denied, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from exportgate.core.decision import Decision
+from exportgate.core.documents import flatten_lists, read_documents
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.errors import ExportgateError, InputError
+from exportgate.core.policy import (
+    PolicyDocument,
+    is_policy_document,
+    load_policy_file,
+    policy_from_document,
+)
+from exportgate.core.tenants import (
+    TENANT_LABEL,
+    is_tenant_document,
+    load_tenant_file,
+    tenant_from_document,
+)
+from exportgate.core.types import Action, Tenant, Workload
+
+EXIT_ADMITTED = 0
+EXIT_BAD_INPUT = 2
+EXIT_DENIED = 3
+
+
+def register(subcommands: Any) -> None:
+    parser = subcommands.add_parser(
+        "check",
+        help="evaluate manifests offline against tenants and policies",
+        description=(
+            "Evaluate Kubernetes manifests the way the admission webhook would. Namespaced "
+            "objects find their tenant through a Namespace in the inputs labelled "
+            f"{TENANT_LABEL}, else the only --tenant given; cluster-scoped objects through "
+            "their own label. Exit 0: all admitted; 3: something would be denied; 2: bad input."
+        ),
+    )
+    parser.add_argument(
+        "manifests", nargs="+", metavar="MANIFEST", help="YAML/JSON file, or - for stdin"
+    )
+    parser.add_argument(
+        "--tenant", action="append", default=[], metavar="FILE", help="Tenant records (repeatable)"
+    )
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extra ExportPolicy files (repeatable)",
+    )
+    parser.add_argument(
+        "--packs",
+        metavar="NAMES",
+        help="comma-separated built-in packs to enable instead of the defaults",
+    )
+    parser.add_argument(
+        "--default-action",
+        choices=[a.value for a in Action if a is not Action.ALLOW],
+        help="override the packs' enforcement action",
+    )
+    parser.add_argument(
+        "--adapters",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extra kind adapters (repeatable)",
+    )
+    parser.add_argument("--at", metavar="RFC3339", help="evaluate at this instant instead of now")
+    parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--decision-log", metavar="FILE", help="append one decision-log record per decision"
+    )
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class Inputs:
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    policies: list[PolicyDocument] = field(default_factory=list)
+    namespace_tenants: dict[str, str] = field(default_factory=dict)
+    objects: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)  # (where, object)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        at = _parse_at(args.at)
+        inputs = _read_inputs(args)
+        engine = PolicyEngine.build(
+            policies=inputs.policies,
+            packs=[p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else None,
+            default_action=Action(args.default_action) if args.default_action else None,
+        )
+        extract = _extractor(args.adapters)
+        results = [
+            _decide(engine, extract, inputs, where, obj, at) for where, obj in inputs.objects
+        ]
+        if args.decision_log:
+            _log(args.decision_log, results)
+    except ExportgateError as exc:
+        print(f"exportgate check: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    _print(results, args.output)
+    return EXIT_DENIED if any(d.action is Action.DENY for d in results) else EXIT_ADMITTED
+
+
+def _parse_at(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"--at {value!r} is not an RFC 3339 timestamp", hint='e.g. "2027-03-01T00:00:00Z"'
+        ) from None
+    if parsed.tzinfo is None:
+        raise InputError(f"--at {value!r} has no time zone", hint='end it with "Z" for UTC')
+    return parsed.astimezone(UTC)
+
+
+def _read_inputs(args: argparse.Namespace) -> Inputs:
+    inputs = Inputs()
+    for path in args.tenant:
+        for tenant in load_tenant_file(path):
+            _add_tenant(inputs, tenant, path)
+    for path in args.policy:
+        inputs.policies.extend(load_policy_file(path))
+    for path in args.manifests:
+        for document, obj, base in flatten_lists(read_documents(path)):
+            where = f"{document.source}:{document.line_of(base)}"
+            if not isinstance(obj, Mapping) or "kind" not in obj:
+                raise document.error(
+                    base,
+                    "not a Kubernetes object (no kind)",
+                    hint="each document needs apiVersion and kind",
+                )
+            # Tenants and policies in the inputs are definitions, not objects to decide.
+            if is_tenant_document(obj):
+                _add_tenant(inputs, tenant_from_document(document, obj, base), where)
+            elif is_policy_document(obj):
+                inputs.policies.append(policy_from_document(document, obj, base))
+            elif obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
+                labels = (obj.get("metadata") or {}).get("labels") or {}
+                if TENANT_LABEL in labels:
+                    inputs.namespace_tenants[str(obj["metadata"]["name"])] = str(
+                        labels[TENANT_LABEL]
+                    )
+                inputs.objects.append((where, obj))
+            else:
+                inputs.objects.append((where, obj))
+    return inputs
+
+
+def _add_tenant(inputs: Inputs, tenant: Tenant, where: str) -> None:
+    if tenant.name in inputs.tenants:
+        raise InputError(f"tenant {tenant.name!r} is defined twice", source=where)
+    inputs.tenants[tenant.name] = tenant
+
+
+def _extractor(adapter_files: list[str]) -> Any:
+    from exportgate.core import extract
+
+    registry = extract.AdapterRegistry.builtin()
+    if adapter_files:
+        registry = registry.with_files(adapter_files)
+    return registry
+
+
+def _decide(
+    engine: PolicyEngine,
+    registry: Any,
+    inputs: Inputs,
+    where: str,
+    obj: Mapping[str, Any],
+    at: datetime,
+) -> Decision:
+    try:
+        workload: Workload = registry.extract(obj)
+    except InputError as exc:
+        raise exc.at(source=where.rsplit(":", 1)[0], line=int(where.rsplit(":", 1)[1])) from None
+    name = _tenant_name(inputs, workload)
+    tenant = inputs.tenants.get(name) if name else None
+    return engine.evaluate(workload, tenant, at, tenant_name=name)
+
+
+def _tenant_name(inputs: Inputs, workload: Workload) -> str | None:
+    if workload.ref.namespace:
+        bound = inputs.namespace_tenants.get(workload.ref.namespace)
+        if bound:
+            return bound
+    elif workload.tenant_label:
+        return workload.tenant_label
+    if len(inputs.tenants) == 1:
+        return next(iter(inputs.tenants))
+    return None
+
+
+def _log(path: str, results: Iterable[Decision]) -> None:
+    from exportgate.decisionlog import DecisionLog
+
+    log = DecisionLog(path)
+    try:
+        for decision in results:
+            log.record(decision, operation="CHECK")
+    finally:
+        close = getattr(log, "close", None)
+        if close:
+            close()
+
+
+def _print(results: list[Decision], output: str) -> None:
+    if output == "json":
+        print(json.dumps({"results": [d.to_dict() for d in results]}, indent=2))
+        return
+    for decision in results:
+        tenant = decision.tenant or "-"
+        what = (
+            ", ".join(
+                [
+                    ",".join(a.candidates) if a.pinned else f"{a.resource}(unpinned)"
+                    for a in decision.accelerators
+                ]
+                + [m.model_id or m.reference for m in decision.models]
+            )
+            or "nothing guarded"
+        )
+        line = f"{decision.action.value.upper():6} {decision.object}  tenant={tenant}  [{what}]"
+        if decision.rule_id:
+            line += f"  rule={decision.rule_id}"
+            line += f"\n       {decision.message}\n       cite: {decision.citation}"
+        print(line)
