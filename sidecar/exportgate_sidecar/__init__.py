@@ -1,0 +1,34 @@
+"""exportgate's policy sidecar: the gRPC service that decides, logs, then answers.
+
+It holds the current tenants and policies (from files or the Kubernetes API) as one immutable
+snapshot, decides batches of items with the core engine, writes every decision to the
+hash-chained decision log, and only then answers. See docs/sidecar.md.
+
+Public API: `SidecarConfig` (+ `SourceConfig`, `ListenConfig`, `CacheConfig`), `SidecarServer`,
+`serve_in_background`, `PolicyClient` / `PolicyClientError`, and `workload_to_item` to build
+requests from what `exportgate.core.extract` found.
+"""
+
+from exportgate_sidecar.client import PolicyClient, PolicyClientError
+from exportgate_sidecar.config import (
+    CacheConfig,
+    ConfigError,
+    ListenConfig,
+    SidecarConfig,
+    SourceConfig,
+)
+from exportgate_sidecar.convert import workload_to_item
+from exportgate_sidecar.server import SidecarServer, serve_in_background
+
+__all__ = [
+    "CacheConfig",
+    "ConfigError",
+    "ListenConfig",
+    "PolicyClient",
+    "PolicyClientError",
+    "SidecarConfig",
+    "SidecarServer",
+    "SourceConfig",
+    "serve_in_background",
+    "workload_to_item",
+]

@@ -1,0 +1,189 @@
+"""`exportgate-sidecar`: run the policy sidecar.
+
+Standalone (files)::
+
+    exportgate-sidecar --tenants tenants/ --policies policies/ \\
+        --decision-log /var/lib/exportgate/decisions.jsonl \\
+        --listen unix:///run/exportgate/policy.sock
+
+In a cluster (what the Helm chart runs)::
+
+    exportgate-sidecar --source kube --decision-log /var/lib/exportgate/decisions.jsonl
+
+SIGTERM/SIGINT stop it gracefully (in-flight calls finish); SIGHUP re-reads the files now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from exportgate.core.types import Action
+from exportgate.decisionlog import DecisionLogError
+from exportgate_sidecar.config import (
+    DEFAULT_UNIX_SOCKET,
+    CacheConfig,
+    ConfigError,
+    ListenConfig,
+    SidecarConfig,
+    SourceConfig,
+)
+from exportgate_sidecar.logconfig import configure_logging
+from exportgate_sidecar.server import SidecarServer
+from exportgate_sidecar.sources.files import existing
+
+log = structlog.get_logger("exportgate.sidecar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = SidecarConfig(decision_log=Path("-"))
+    p = argparse.ArgumentParser(
+        prog="exportgate-sidecar",
+        description="exportgate's policy sidecar: decides, logs every decision, then answers.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    src = p.add_argument_group("tenants and policies")
+    src.add_argument(
+        "--source",
+        choices=("files", "kube"),
+        default="files",
+        help="read Tenant/ExportPolicy documents from files, or watch them in the cluster",
+    )
+    src.add_argument(
+        "--tenants", nargs="+", type=Path, default=[], metavar="PATH",
+        help="Tenant files or directories (files source)",
+    )  # fmt: skip
+    src.add_argument(
+        "--policies", nargs="+", type=Path, default=[], metavar="PATH",
+        help="ExportPolicy files or directories (files source)",
+    )  # fmt: skip
+    src.add_argument(
+        "--poll-interval", type=float, default=defaults.source.poll_interval, metavar="SECONDS",
+        help="how often the files are checked for changes",
+    )  # fmt: skip
+    src.add_argument(
+        "--kubeconfig", type=Path,
+        help="kubeconfig for --source kube (default: in-cluster, then $KUBECONFIG)",
+    )  # fmt: skip
+    src.add_argument(
+        "--packs", nargs="*", metavar="PACK",
+        help="built-in policy packs to enable (default: the packs enabled by default; "
+        "give no names to disable them all)",
+    )  # fmt: skip
+    src.add_argument(
+        "--default-action", choices=[a.value for a in Action],
+        help="action of rules that set none (dryrun to roll out without denying)",
+    )  # fmt: skip
+
+    net = p.add_argument_group("listening")
+    net.add_argument(
+        "--listen", default=f"unix://{DEFAULT_UNIX_SOCKET}", metavar="unix://PATH",
+        help="Unix socket for the webhook in the same pod; 'none' to disable",
+    )  # fmt: skip
+    net.add_argument("--listen-tcp", metavar="HOST:PORT", help="also listen on TCP (mutual TLS)")
+    net.add_argument("--tls-cert", type=Path, help="serving certificate (PEM) for --listen-tcp")
+    net.add_argument("--tls-key", type=Path, help="private key (PEM) of --tls-cert")
+    net.add_argument("--tls-client-ca", type=Path, help="CA that client certificates must chain to")
+    net.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+    net.add_argument("--metrics-address", default=defaults.metrics_address)
+
+    dec = p.add_argument_group("decisions")
+    dec.add_argument(
+        "--decision-log", type=Path, required=True, metavar="FILE",
+        help="hash-chained decision log; every decision is written here before it is answered",
+    )  # fmt: skip
+    dec.add_argument("--cache-size", type=int, default=defaults.cache.max_entries,
+                     help="decisions kept in the cache (0 disables it)")  # fmt: skip
+    dec.add_argument("--cache-ttl", type=float, default=defaults.cache.ttl, metavar="SECONDS",
+                     help="longest a cached decision is reused")  # fmt: skip
+    dec.add_argument(
+        "--min-time-remaining", type=float, default=defaults.min_time_remaining * 1000,
+        metavar="MS", help="refuse calls with less of their deadline left (DEADLINE_EXCEEDED)",
+    )  # fmt: skip
+    dec.add_argument("--max-batch-items", type=int, default=defaults.max_batch_items)
+
+    ops = p.add_argument_group("operation")
+    ops.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    ops.add_argument("--log-format", default="json", choices=("json", "console"))
+    ops.add_argument("--shutdown-grace", type=float, default=defaults.shutdown_grace,
+                     metavar="SECONDS")  # fmt: skip
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> SidecarConfig:
+    listen = args.listen
+    unix_socket: Path | None
+    if listen == "none":
+        unix_socket = None
+    elif listen.startswith("unix://"):
+        unix_socket = Path(listen.removeprefix("unix://"))
+    else:
+        raise ConfigError(f"--listen must be unix://PATH or 'none', got {listen!r}")
+    config = SidecarConfig(
+        decision_log=args.decision_log,
+        source=SourceConfig(
+            kind=args.source,
+            tenant_paths=tuple(args.tenants),
+            policy_paths=tuple(args.policies),
+            poll_interval=args.poll_interval,
+            kubeconfig=args.kubeconfig,
+        ),
+        listen=ListenConfig(
+            unix_socket=unix_socket,
+            tcp_address=args.listen_tcp,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca,
+        ),
+        cache=CacheConfig(max_entries=args.cache_size, ttl=args.cache_ttl),
+        packs=tuple(args.packs) if args.packs is not None else None,
+        default_action=Action(args.default_action) if args.default_action else None,
+        metrics_port=args.metrics_port,
+        metrics_address=args.metrics_address,
+        min_time_remaining=args.min_time_remaining / 1000,
+        max_batch_items=args.max_batch_items,
+        shutdown_grace=args.shutdown_grace,
+    )
+    config.validate()
+    missing = existing([*config.source.tenant_paths, *config.source.policy_paths])
+    if missing:
+        raise ConfigError("; ".join(missing))
+    return config
+
+
+async def run(config: SidecarConfig) -> None:
+    server = SidecarServer(config)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    loop.add_signal_handler(signal.SIGINT, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(server.reload()))
+    try:
+        await stopping.wait()
+        log.info("stopping", grace=config.shutdown_grace)
+    finally:
+        await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level, json=args.log_format == "json")
+    try:
+        config = config_from_args(args)
+        asyncio.run(run(config))
+    except (ConfigError, DecisionLogError) as exc:
+        log.error("cannot start", error=str(exc))
+        print(f"exportgate-sidecar: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

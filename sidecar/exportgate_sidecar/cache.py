@@ -1,0 +1,154 @@
+"""A bounded, time-aware cache of decisions in front of the engine.
+
+Many admission requests are the same question: the replicas of a Deployment, a Job's pods, a
+retry. The answer depends on the policy snapshot, the tenant's record, what the workload asks for
+and the instant of evaluation, so that is what a key holds:
+
+- the snapshot's policy version and the tenant's revision: a changed policy or tenant gets new
+  keys, so a stale decision can never be found, even by a call still running on the old
+  snapshot; the entries of the old record are dropped at once so they do not take up room;
+- the object's apiVersion, kind and namespace plus the accelerator and model requests, but not
+  its name or uid, so replicas share an entry (the decision is re-stamped with each object);
+- a validity window in time: a tenant's verification and licences start and end at known
+  instants, and an entry is only used for evaluation instants inside the window it was made in.
+  A cached allow therefore never outlives a tenant's ``expiresAt``. The TTL bounds anything else
+  that depends on the clock.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cachetools import TTLCache
+
+from exportgate.core.decision import Decision
+from exportgate.core.types import Tenant, Workload
+from exportgate_sidecar.config import CacheConfig
+from exportgate_sidecar.state import Snapshot
+
+CacheKey = tuple[Hashable, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    decision: Decision
+    valid_from: datetime | None  # None: unbounded in that direction
+    valid_until: datetime | None
+
+    def covers(self, at: datetime) -> bool:
+        if self.valid_from is not None and at < self.valid_from:
+            return False
+        return self.valid_until is None or at < self.valid_until
+
+
+def tenant_time_boundaries(tenant: Tenant | None) -> list[datetime]:
+    """Instants at which a decision about `tenant` may change without its record changing."""
+    if tenant is None:
+        return []
+    found: list[datetime | None] = [
+        tenant.verification.verified_at,
+        tenant.verification.expires_at,
+    ]
+    for licence in tenant.licences:
+        found += [licence.issued_at, licence.expires_at]
+    return [b for b in found if b is not None]
+
+
+def validity_window(
+    boundaries: Iterable[datetime], at: datetime, sorted_boundaries: Sequence[datetime] = ()
+) -> tuple[datetime | None, datetime | None]:
+    """The widest interval [from, until) around `at` that crosses none of the boundaries.
+
+    `sorted_boundaries` (ascending) are searched by bisection: a snapshot may carry hundreds of
+    rule dates, and this runs on every cache miss.
+    """
+    before = [b for b in boundaries if b <= at]
+    after = [b for b in boundaries if b > at]
+    i = bisect.bisect_right(sorted_boundaries, at)
+    if i > 0:
+        before.append(sorted_boundaries[i - 1])
+    if i < len(sorted_boundaries):
+        after.append(sorted_boundaries[i])
+    return (max(before) if before else None, min(after) if after else None)
+
+
+class DecisionCache:
+    def __init__(self, config: CacheConfig, *, timer: Callable[[], float] = time.monotonic) -> None:
+        self.enabled = config.enabled
+        self._entries: TTLCache[CacheKey, _Entry] = TTLCache(
+            maxsize=max(config.max_entries, 1), ttl=max(config.ttl, 1e-9), timer=timer
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def key(
+        snapshot: Snapshot, tenant_name: str, tenant_revision: int, workload: Workload
+    ) -> CacheKey:
+        ref = workload.ref
+        return (
+            snapshot.version,
+            tenant_name,
+            tenant_revision,
+            ref.api_version,
+            ref.kind,
+            ref.namespace,
+            workload.accelerators,
+            workload.models,
+            workload.tenant_label,
+        )
+
+    def get(self, key: CacheKey, workload: Workload, at: datetime) -> Decision | None:
+        """The cached decision re-stamped for this object and instant, or None."""
+        if not self.enabled:
+            return None
+        entry = self._entries.get(key)
+        if entry is None or not entry.covers(at):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return dataclasses.replace(entry.decision, object=workload.ref, evaluated_at=at)
+
+    def put(
+        self,
+        key: CacheKey,
+        decision: Decision,
+        tenant: Tenant | None,
+        at: datetime,
+        policy_boundaries: Sequence[datetime] = (),
+    ) -> None:
+        """Remember `decision`; `policy_boundaries` are the snapshot's sorted rule dates."""
+        if not self.enabled:
+            return
+        valid_from, valid_until = validity_window(
+            tenant_time_boundaries(tenant), at, policy_boundaries
+        )
+        self._entries[key] = _Entry(decision, valid_from, valid_until)
+
+    def invalidate_tenants(self, names: Iterable[str]) -> int:
+        """Drop every entry about one of `names`; returns how many were dropped."""
+        names = set(names)
+        if not names:
+            return 0
+        doomed = [k for k in list(self._entries.keys()) if k[1] in names]
+        for k in doomed:
+            self._entries.pop(k, None)
+        return len(doomed)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def on_snapshot(self, old: Snapshot | None, new: Snapshot, changed: frozenset[str]) -> None:
+        """`SnapshotStore` listener: drop what the change made stale."""
+        if old is None or old.version != new.version:
+            self.clear()
+        else:
+            self.invalidate_tenants(changed)

@@ -1,0 +1,252 @@
+"""Translation between the gRPC messages (`exportgate.v1`) and the core's types.
+
+Only this module knows both vocabularies. Incoming items are validated here, so a malformed item
+is refused with a message naming the field (``items[2].accelerators[0].hints[1].operator``)
+before the engine sees it. The webhook uses `workload_to_item` to build requests from what
+`exportgate.core.extract` found, so both directions stay in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+from exportgate.core.decision import Decision
+from exportgate.core.errors import InputError
+from exportgate.core.types import (
+    AcceleratorRequest,
+    Action,
+    ModelRequest,
+    ObjectRef,
+    Operator,
+    ProductHint,
+    Workload,
+)
+from exportgate.v1 import policy_pb2 as pb
+
+ACTION_TO_PROTO: dict[Action, pb.Action] = {
+    Action.ALLOW: pb.ACTION_ALLOW,
+    Action.DRYRUN: pb.ACTION_DRYRUN,
+    Action.WARN: pb.ACTION_WARN,
+    Action.DENY: pb.ACTION_DENY,
+}
+ACTION_FROM_PROTO: dict[pb.Action, Action] = {v: k for k, v in ACTION_TO_PROTO.items()}
+
+OPERATION_NAMES: dict[pb.Operation, str] = {
+    pb.OPERATION_UNSPECIFIED: "",
+    pb.OPERATION_CREATE: "CREATE",
+    pb.OPERATION_UPDATE: "UPDATE",
+    pb.OPERATION_DELETE: "DELETE",
+    pb.OPERATION_CONNECT: "CONNECT",
+    pb.OPERATION_AUDIT: "AUDIT",
+    pb.OPERATION_CHECK: "CHECK",
+}
+OPERATIONS_BY_NAME: dict[str, pb.Operation] = {v: k for k, v in OPERATION_NAMES.items() if v}
+
+# Export classes from most to least restrictive, for the one-word summary a webhook puts in an
+# annotation. An item that cannot be classified ("indeterminate") is treated by the default
+# policies as controlled, so it ranks just below the controlled classes it might be.
+_CLASS_ORDER = (
+    "3A090.a",
+    "4A090.a",
+    "3A090-indeterminate",
+    "3A090.b",
+    "4A090.b",
+)
+
+
+def class_rank(classification: str) -> int:
+    """Lower is more restrictive; unknown classes rank after the known controlled ones, and the
+    explicit "outside" verdicts last of all."""
+    if classification in _CLASS_ORDER:
+        return _CLASS_ORDER.index(classification)
+    if classification.startswith("outside"):
+        return len(_CLASS_ORDER) + 1
+    return len(_CLASS_ORDER)
+
+
+def most_restrictive_class(classifications: Iterable[str]) -> str:
+    """The most restrictive classification among `classifications`, or "" when there is none."""
+    found = [c for c in classifications if c]
+    return min(found, key=class_rank) if found else ""
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def parse_at(request: pb.EvaluateRequest) -> datetime | None:
+    """The instant the caller asked to evaluate at, or None for "now"."""
+    if not request.HasField("at"):
+        return None
+    at: datetime = request.at.ToDatetime(tzinfo=UTC)
+    return at
+
+
+def item_to_workload(item: pb.EvaluateItem, where: str = "item") -> Workload:
+    """The core's view of one item. Raises InputError naming the offending field."""
+    obj = item.object
+    if not obj.kind:
+        raise InputError(
+            "the object has no kind",
+            field=f"{where}.object.kind",
+            hint="set object.kind (and api_version) to what the manifest says",
+        )
+    accelerators = tuple(
+        _accelerator(a, f"{where}.accelerators[{i}]") for i, a in enumerate(item.accelerators)
+    )
+    models = tuple(_model(m, f"{where}.models[{i}]") for i, m in enumerate(item.models))
+    return Workload(
+        ref=ObjectRef(
+            api_version=obj.api_version,
+            kind=obj.kind,
+            name=obj.name,
+            namespace=obj.namespace or None,
+        ),
+        accelerators=accelerators,
+        models=models,
+    )
+
+
+def _accelerator(req: pb.AcceleratorRequest, where: str) -> AcceleratorRequest:
+    if not req.resource:
+        raise InputError("the accelerator request names no resource", field=f"{where}.resource")
+    if req.count < 0:
+        raise InputError(
+            f"count {req.count} is negative", field=f"{where}.count", hint="use 0 or more"
+        )
+    hints = []
+    for i, hint in enumerate(req.hints):
+        try:
+            op = Operator(hint.operator)
+        except ValueError:
+            allowed = ", ".join(o.value for o in Operator)
+            raise InputError(
+                f"unknown operator {hint.operator!r}",
+                field=f"{where}.hints[{i}].operator",
+                hint=f"use one of {allowed}",
+            ) from None
+        if not hint.key:
+            raise InputError("the hint has no key", field=f"{where}.hints[{i}].key")
+        hints.append(ProductHint(key=hint.key, operator=op, values=tuple(hint.values)))
+    return AcceleratorRequest(
+        resource=req.resource, count=req.count, hints=tuple(hints), source=req.source
+    )
+
+
+def _model(req: pb.ModelRequest, where: str) -> ModelRequest:
+    if not req.reference:
+        raise InputError("the model request has no reference", field=f"{where}.reference")
+    return ModelRequest(reference=req.reference, provider=req.provider or None, source=req.source)
+
+
+def workload_to_item(
+    workload: Workload,
+    *,
+    tenant: str | None,
+    operation: str = "",
+    username: str = "",
+    user_uid: str = "",
+    groups: Sequence[str] = (),
+    object_uid: str = "",
+    request_uid: str = "",
+) -> pb.EvaluateItem:
+    """The request item for a workload found by `exportgate.core.extract` (used by the webhook).
+
+    `operation` is the AdmissionReview spelling (CREATE, UPDATE, ...) or AUDIT/CHECK.
+    """
+    op = OPERATIONS_BY_NAME.get(operation.upper(), pb.OPERATION_UNSPECIFIED)
+    ref = workload.ref
+    return pb.EvaluateItem(
+        tenant=tenant or "",
+        object=pb.ObjectRef(
+            api_version=ref.api_version,
+            kind=ref.kind,
+            namespace=ref.namespace or "",
+            name=ref.name,
+            uid=object_uid,
+        ),
+        user=pb.UserInfo(username=username, uid=user_uid, groups=list(groups)),
+        operation=op,
+        accelerators=[
+            pb.AcceleratorRequest(
+                resource=a.resource,
+                count=a.count,
+                hints=[
+                    pb.ProductHint(key=h.key, operator=h.operator.value, values=list(h.values))
+                    for h in a.hints
+                ],
+                source=a.source,
+            )
+            for a in workload.accelerators
+        ],
+        models=[
+            pb.ModelRequest(reference=m.reference, provider=m.provider or "", source=m.source)
+            for m in workload.models
+        ],
+        request_uid=request_uid,
+    )
+
+
+def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(at.astimezone(UTC))
+    return ts
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def decision_to_proto(decision: Decision, *, decision_id: str, policy_version: str) -> pb.Decision:
+    """The wire form of one decision, stamped with its log record id and snapshot version."""
+    accelerators = [
+        pb.ResolvedAccelerator(
+            resource=a.resource,
+            count=a.count,
+            products=list(a.candidates),
+            pinned=a.pinned,
+            classifications=list(a.classifications),
+            source=a.source,
+        )
+        for a in decision.accelerators
+    ]
+    return pb.Decision(
+        action=ACTION_TO_PROTO[decision.action],
+        rule=decision.rule_id or "",
+        citation=decision.citation or "",
+        message=decision.message,
+        decision_id=decision_id,
+        policy_version=policy_version,
+        policy_versions=decision.policy_versions,
+        tenant=decision.tenant or "",
+        verification=decision.verification.value,
+        jurisdictions=list(decision.countries),
+        violations=[
+            pb.Violation(
+                rule=v.rule_id,
+                policy=v.policy,
+                policy_version=v.policy_version,
+                action=ACTION_TO_PROTO[v.action],
+                citation=v.citation,
+                message=v.message,
+                remedy=v.remedy,
+                subject=v.subject,
+                countries=list(v.countries),
+            )
+            for v in decision.violations
+        ],
+        accelerators=accelerators,
+        models=[
+            pb.ResolvedModel(
+                reference=m.reference,
+                model=m.model_id or "",
+                provider=m.provider or "",
+                source=m.source,
+            )
+            for m in decision.models
+        ],
+        accelerator_class=most_restrictive_class(
+            c for a in decision.accelerators for c in a.classifications
+        ),
+    )

@@ -1,0 +1,99 @@
+"""The standard gRPC health service (`grpc.health.v1`), driven by what a decision needs.
+
+The sidecar reports SERVING only while it can actually answer: a policy snapshot is loaded and
+the decision log is writable. Kubernetes probes (``grpc:`` probes or grpc-health-probe) and the
+webhook read it; NOT_SERVING keeps a pod out of rotation instead of letting it answer errors.
+
+Status is kept for the overall server ("") and for ``exportgate.v1.PolicyService``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from grpc_health.v1 import health_pb2
+from grpc_health.v1._async import HealthServicer
+
+from exportgate_sidecar.journal import DecisionJournal
+
+SERVICE_NAME = "exportgate.v1.PolicyService"
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+log = structlog.get_logger("exportgate.sidecar.health")
+
+
+class HealthMonitor:
+    def __init__(self, journal: DecisionJournal, *, probe_interval: float = 2.0) -> None:
+        self.servicer = HealthServicer()
+        self._journal = journal
+        self._probe_interval = probe_interval
+        self._snapshot_loaded = False
+        # The journal was opened (and so proven writable) before the monitor exists.
+        self._log_writable = True
+        self._published: bool | None = None
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def serving(self) -> bool:
+        return self._snapshot_loaded and self._log_writable
+
+    async def start(self) -> None:
+        # The servicer starts out SERVING for ""; say the truth before the port opens.
+        await self._publish()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def snapshot_loaded(self) -> None:
+        self._snapshot_loaded = True
+        self._changed.set()
+
+    def log_result(self, ok: bool) -> None:
+        """Called after every decision-log write: a failure takes the server out of rotation
+        at once; the probe loop brings it back when the log is writable again."""
+        if ok != self._log_writable:
+            self._log_writable = ok
+            self._changed.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=self._probe_interval)
+            self._changed.clear()
+            if not self._log_writable:
+                await self._probe_log()
+            await self._publish()
+
+    async def _probe_log(self) -> None:
+        try:
+            await self._journal.probe()
+        except Exception as exc:
+            log.warning("decision log still not writable", error=str(exc))
+            self._log_writable = False
+        else:
+            log.info("decision log writable again")
+            self._log_writable = True
+
+    async def _publish(self) -> None:
+        serving = self.serving
+        if serving == self._published:
+            return
+        status = SERVING if serving else NOT_SERVING
+        for service in ("", SERVICE_NAME):
+            await self.servicer.set(service, status)
+        log.info(
+            "health",
+            status="SERVING" if serving else "NOT_SERVING",
+            snapshot_loaded=self._snapshot_loaded,
+            decision_log_writable=self._log_writable,
+        )
+        self._published = serving
+
+    async def shutdown(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.servicer.enter_graceful_shutdown()

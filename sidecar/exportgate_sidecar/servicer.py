@@ -1,0 +1,193 @@
+"""The `exportgate.v1.PolicyService` implementation.
+
+One Evaluate call: check the deadline, read the current snapshot once, decide every item with it
+(from the cache or the engine), write all decisions to the decision log in one group commit,
+and only then answer. Each failure has a status a caller can act on:
+
+- INVALID_ARGUMENT: an item is malformed (the message names the field); nothing is logged.
+- DEADLINE_EXCEEDED: too little of the caller's deadline was left to do the work.
+- UNAVAILABLE: no snapshot is loaded yet, or the decision log cannot be written. A caller must
+  treat it as "no decision" (the webhook's failure policy decides), never as an allow.
+- RESOURCE_EXHAUSTED: the batch is larger than the configured maximum.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import grpc
+import structlog
+
+from exportgate.core.decision import Decision
+from exportgate.core.errors import InputError
+from exportgate.core.types import Workload
+from exportgate.v1 import policy_pb2 as pb
+from exportgate.v1 import policy_pb2_grpc as pb_grpc
+from exportgate_sidecar.cache import DecisionCache
+from exportgate_sidecar.config import SidecarConfig
+from exportgate_sidecar.convert import (
+    OPERATION_NAMES,
+    decision_to_proto,
+    item_to_workload,
+    parse_at,
+    timestamp,
+)
+from exportgate_sidecar.health import HealthMonitor
+from exportgate_sidecar.journal import DecisionJournal, LogEntry
+from exportgate_sidecar.metrics import SidecarMetrics
+from exportgate_sidecar.state import Snapshot, SnapshotStore
+
+log = structlog.get_logger("exportgate.sidecar")
+
+
+class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # untyped base
+    def __init__(
+        self,
+        *,
+        config: SidecarConfig,
+        store: SnapshotStore,
+        cache: DecisionCache,
+        journal: DecisionJournal,
+        health: HealthMonitor,
+        metrics: SidecarMetrics,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._cache = cache
+        self._journal = journal
+        self._health = health
+        self._metrics = metrics
+
+    async def Evaluate(  # the RPC's name in the proto
+        self, request: pb.EvaluateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EvaluateResponse:
+        started = time.perf_counter()
+        await self._check_deadline(context)
+        items = request.items
+        if len(items) > self._config.max_batch_items:
+            await self._abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"batch of {len(items)} items exceeds the maximum of "
+                f"{self._config.max_batch_items}; split it into smaller Evaluate calls",
+            )
+        # Read the reference once: the whole batch is decided by, and stamped with, this one
+        # snapshot even if a new one is published while we work.
+        snapshot = self._store.current
+        if snapshot is None:
+            await self._abort(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                "no policy snapshot loaded yet: the sidecar is still reading tenants and "
+                "policies (see its log for errors); retry shortly",
+            )
+        at = parse_at(request) or datetime.now(UTC)
+        try:
+            workloads = [item_to_workload(item, f"items[{i}]") for i, item in enumerate(items)]
+        except InputError as exc:
+            await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc.describe())
+        decisions = [
+            self._decide(snapshot, item.tenant, workload, at)
+            for item, workload in zip(items, workloads, strict=True)
+        ]
+        # Evaluation is quick, but a large batch on a busy loop may have used up the deadline:
+        # writing records nobody will act on is harmless, answering late is pointless.
+        await self._check_deadline(context)
+        entries = [
+            LogEntry(
+                decision=decision,
+                user=item.user.username or None,
+                request_uid=item.request_uid or None,
+                operation=OPERATION_NAMES.get(item.operation) or None,
+                extra=_extra(item, snapshot),
+            )
+            for item, decision in zip(items, decisions, strict=True)
+        ]
+        try:
+            ids = await self._journal.write(entries)
+        except Exception as exc:
+            self._metrics.log_failures.inc()
+            self._health.log_result(False)
+            log.error("decision log write failed", error=str(exc), items=len(entries))
+            await self._abort(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                f"decision log unwritable: {exc}; no decision was made for this request",
+            )
+        self._health.log_result(True)
+        response = pb.EvaluateResponse(
+            decisions=[
+                decision_to_proto(d, decision_id=i, policy_version=snapshot.version)
+                for d, i in zip(decisions, ids, strict=True)
+            ],
+            policy_version=snapshot.version,
+        )
+        for d in decisions:
+            self._metrics.decisions.labels(action=d.action.value).inc()
+        self._metrics.batch_items.observe(len(items))
+        self._metrics.evaluate_seconds.observe(time.perf_counter() - started)
+        return response
+
+    async def Status(  # the RPC's name in the proto
+        self, request: pb.StatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StatusResponse:
+        snapshot = self._store.current
+        if snapshot is None:
+            await self._abort(context, grpc.StatusCode.UNAVAILABLE, "no policy snapshot loaded yet")
+        return pb.StatusResponse(
+            policy_version=snapshot.version,
+            policy_versions=snapshot.engine.policy_versions,
+            tenants=len(snapshot.tenants),
+            policies=snapshot.policy_count,
+            loaded_at=timestamp(snapshot.loaded_at),
+            decision_log=str(self._config.decision_log),
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _decide(
+        self, snapshot: Snapshot, tenant_name: str, workload: Workload, at: datetime
+    ) -> Decision:
+        entry = snapshot.tenants.get(tenant_name) if tenant_name else None
+        tenant = entry.tenant if entry is not None else None
+        key = self._cache.key(snapshot, tenant_name, entry.revision if entry else 0, workload)
+        cached = self._cache.get(key, workload, at)
+        if cached is not None:
+            self._metrics.cache_hits.inc()
+            return cached
+        if self._cache.enabled:
+            self._metrics.cache_misses.inc()
+        # An unknown name is decided like an unbound tenant, but the message names it so that
+        # whoever reads the denial knows which Tenant record is missing.
+        decision = snapshot.engine.evaluate(workload, tenant, at, tenant_name=tenant_name or None)
+        self._cache.put(key, decision, tenant, at, snapshot.time_boundaries)
+        return decision
+
+    async def _abort(
+        self, context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str
+    ) -> NoReturn:
+        self._metrics.rejected.labels(code=code.name).inc()
+        await context.abort(code, message)
+        raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
+
+    async def _check_deadline(self, context: grpc.aio.ServicerContext) -> None:
+        remaining = context.time_remaining()
+        if remaining is not None and remaining < self._config.min_time_remaining:
+            await self._abort(
+                context,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"only {remaining * 1000:.1f} ms of the caller's deadline left, less than the "
+                f"{self._config.min_time_remaining * 1000:.1f} ms needed to decide and log; "
+                "raise the caller's timeout",
+            )
+
+
+def _extra(item: pb.EvaluateItem, snapshot: Snapshot) -> dict[str, Any]:
+    extra: dict[str, Any] = {"policyVersion": snapshot.version}
+    if item.object.uid:
+        extra["objectUid"] = item.object.uid
+    if item.user.groups:
+        extra["groups"] = list(item.user.groups)
+    return extra

@@ -1,0 +1,188 @@
+"""Tenants and policies from files or directories, re-read when they change.
+
+For standalone use and demos, and for clusters that mount tenants and policies from ConfigMaps.
+Changes are found by polling file metadata (modification time, size, inode) every
+`poll_interval` seconds. That is a few ``stat`` calls, cheaper than it sounds, and it sees what
+inotify watches on a single file miss: editors that replace a file by renaming, and the atomic
+symlink swap Kubernetes uses to update a mounted ConfigMap.
+
+A file that cannot be parsed is reported and its last good content keeps being used, so a typo
+in one file never takes tenants or policies away from the running snapshot. A file that is
+removed from a watched directory is a deliberate deletion and its documents go away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from exportgate.core.errors import ExportgateError
+from exportgate.core.policy import load_policy_file
+from exportgate.core.tenants import load_tenant_file
+from exportgate_sidecar.state import SnapshotLoader, TenantRecord
+
+log = structlog.get_logger("exportgate.sidecar.files")
+
+DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
+
+Fingerprint = tuple[int, int, int]  # (mtime_ns, size, inode)
+
+
+def _fingerprint(path: Path) -> Fingerprint | None:
+    try:
+        st = path.stat()  # follows symlinks, so a ConfigMap's ..data swap shows up
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The document files named by `paths` (directories scanned one level, hidden entries
+    skipped as Kubernetes keeps its bookkeeping there), and errors for paths that are gone."""
+    files: list[Path] = []
+    errors: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            with contextlib.suppress(OSError):
+                files += sorted(
+                    p
+                    for p in path.iterdir()
+                    if not p.name.startswith(".") and p.suffix in DOCUMENT_SUFFIXES and p.is_file()
+                )
+        elif path.exists():
+            files.append(path)
+        else:
+            errors.append((path, f"{path}: no such file or directory"))
+    return files, errors
+
+
+@dataclass(slots=True)
+class _FileState:
+    fingerprint: Fingerprint
+    documents: list[Any]  # last good parse (Tenant or PolicyDocument)
+
+
+class _Watched:
+    """One kind of document (tenants or policies) spread over some paths."""
+
+    def __init__(self, kind: str, paths: Sequence[Path], parse: Callable[[Path], list[Any]]):
+        self.kind = kind
+        self.paths = tuple(paths)
+        self.parse = parse
+        self.files: dict[Path, _FileState] = {}
+        self.errors: dict[str, str] = {}  # file -> why its current content is not used
+        self.missing: dict[str, str] = {}  # named paths that are gone right now
+
+    def scan(self) -> bool:
+        """Re-read changed files (blocking: run it in a thread; it touches only this object).
+        True when the documents of this kind changed and the loader must be told."""
+        current, missing = expand(self.paths)
+        changed = False
+        # A path named on the command line that disappeared: keep what it said, say so.
+        self.missing = {
+            str(path): f"{message}; still using its last good content" for path, message in missing
+        }
+        present = set(current)
+        for gone in [p for p in self.files if p not in present and p not in self.paths]:
+            # Removed from a watched directory: a deliberate deletion.
+            del self.files[gone]
+            self.errors.pop(str(gone), None)
+            changed = True
+        for path in current:
+            fingerprint = _fingerprint(path)
+            if fingerprint is None:
+                continue
+            state = self.files.get(path)
+            if state is not None and state.fingerprint == fingerprint:
+                continue
+            try:
+                documents = self.parse(path)
+            except ExportgateError as exc:
+                self.errors[str(path)] = (
+                    f"{exc}; still using the last good version of this file"
+                    if state is not None
+                    else f"{exc}; this file is ignored until it is fixed"
+                )
+                # Remember the fingerprint so an unchanged broken file is not re-read (and
+                # re-reported) every poll; keep the last good documents.
+                self.files[path] = _FileState(fingerprint, state.documents if state else [])
+                continue
+            if _fingerprint(path) != fingerprint:
+                continue  # written while we read it: read it again next time
+            self.errors.pop(str(path), None)
+            self.files[path] = _FileState(fingerprint, documents)
+            changed = True
+        return changed
+
+    def documents(self) -> list[tuple[Path, Any]]:
+        return [(path, doc) for path, state in self.files.items() for doc in state.documents]
+
+
+class FileSource:
+    """Feeds the loader from tenant and policy files; `run` polls until cancelled."""
+
+    def __init__(
+        self,
+        loader: SnapshotLoader,
+        *,
+        tenant_paths: Sequence[Path],
+        policy_paths: Sequence[Path],
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._loader = loader
+        self._tenants = _Watched("tenants", tenant_paths, load_tenant_file)
+        self._policies = _Watched("policies", policy_paths, load_policy_file)
+        self._poll_interval = poll_interval
+        self._first = True
+        self._reported: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:
+                # Whatever went wrong (a bug, a weird filesystem), keep serving and keep trying.
+                log.exception("checking tenant and policy files failed")
+            await asyncio.sleep(self._poll_interval)
+
+    async def check(self) -> None:
+        """Re-read what changed and hand it to the loader (also used for SIGHUP)."""
+        async with self._lock:
+            tenants_changed = await asyncio.to_thread(self._tenants.scan)
+            policies_changed = await asyncio.to_thread(self._policies.scan)
+            self._publish_errors()
+            first, self._first = self._first, False
+            # Policies first: a tenant and the policy that now names it often change together,
+            # and a new engine is the slower half.
+            if policies_changed or first:
+                await self._loader.set_policies([doc for _, doc in self._policies.documents()])
+            if tenants_changed or first:
+                await self._loader.set_tenants(
+                    [TenantRecord(tenant, str(path)) for path, tenant in self._tenants.documents()]
+                )
+
+    def _publish_errors(self) -> None:
+        now = {
+            **self._tenants.errors,
+            **self._tenants.missing,
+            **self._policies.errors,
+            **self._policies.missing,
+        }
+        for origin in self._reported - now.keys():
+            self._loader.clear_error(origin)
+        for origin, message in now.items():
+            self._loader.report_error(origin, message)
+        self._reported = set(now)
+
+
+def existing(paths: Iterable[Path]) -> list[str]:
+    """Problems with configured paths at startup (so a typo fails fast, not silently)."""
+    return [f"{p}: no such file or directory" for p in paths if not os.path.exists(p)]
