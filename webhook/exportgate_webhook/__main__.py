@@ -1,0 +1,315 @@
+"""`exportgate-webhook`: run the admission webhook.
+
+    exportgate-webhook --tls-cert tls.crt --tls-key tls.key \\
+        --sidecar unix:///run/exportgate/policy.sock \\
+        --platform-user system:serviceaccount:exportgate-system:exportgate-operator
+
+See docs/webhook.md for every flag and for running the webhook and sidecar together locally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from exportgate.core.errors import InputError
+from exportgate.core.extract import AdapterRegistry
+from exportgate_webhook.admission import AdmissionReviewer
+from exportgate_webhook.config import (
+    DEFAULT_BUDGET_S,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PROBE_PORT,
+    DEFAULT_EXEMPT_NAMESPACES,
+    DEFAULT_PLATFORM_GROUPS,
+    GuardConfig,
+    ListenConfig,
+    NamespaceConfig,
+    SidecarConfig,
+    TLSConfig,
+    WebhookConfig,
+)
+from exportgate_webhook.metrics import WebhookMetrics
+from exportgate_webhook.server import WebhookServer
+from exportgate_webhook.sidecar_client import SidecarClient
+from exportgate_webhook.tenancy import NamespaceDirectory, StaticNamespaces, WatchedNamespaces
+
+DEFAULT_SIDECAR = SidecarConfig.__dataclass_fields__["target"].default
+
+log = structlog.get_logger("exportgate.webhook")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _host_port(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"{flag} {text!r}: write HOST:PORT, e.g. 0.0.0.0:8443 or [::]:8443")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _namespace_tenant(text: str) -> tuple[str, str]:
+    namespace, sep, tenant = text.partition("=")
+    if not sep or not namespace:
+        raise UsageError(f"--namespace-tenant {text!r}: write NAMESPACE=TENANT, e.g. team-a=acme")
+    return namespace, tenant
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exportgate-webhook",
+        description="exportgate admission webhook (AdmissionReview v1 over TLS).",
+    )
+    serve = parser.add_argument_group("serving")
+    serve.add_argument(
+        "--listen", default="0.0.0.0:8443", help="HTTPS address (default %(default)s)"
+    )
+    serve.add_argument("--tls-cert", type=Path, required=True, help="serving certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, required=True, help="private key (PEM)")
+    serve.add_argument(
+        "--tls-reload-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often to check the certificate files for changes (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest AdmissionReview accepted; larger get HTTP 400 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--probe-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="also serve /healthz, /readyz, /metrics over plain HTTP here (default: off)",
+    )
+    policy = parser.add_argument_group("policy sidecar")
+    policy.add_argument(
+        "--sidecar",
+        default=DEFAULT_SIDECAR,
+        help="gRPC target of the sidecar: unix:///path or host:port (default %(default)s)",
+    )
+    policy.add_argument(
+        "--budget",
+        type=float,
+        default=DEFAULT_BUDGET_S,
+        metavar="SECONDS",
+        help="time budget of one review; keep well under the webhook timeoutSeconds "
+        "(default %(default)s)",
+    )
+    guard = parser.add_argument_group("guard")
+    guard.add_argument(
+        "--platform-user",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="username allowed to set tenant labels and edit exportgate.dev resources (repeatable)",
+    )
+    guard.add_argument(
+        "--platform-group",
+        action="append",
+        default=None,
+        metavar="GROUP",
+        help="group with the same rights (repeatable; default: "
+        + ", ".join(DEFAULT_PLATFORM_GROUPS)
+        + ")",
+    )
+    guard.add_argument(
+        "--exempt-namespace",
+        action="append",
+        default=None,
+        metavar="NAMESPACE",
+        help="namespace whose objects are not evaluated (repeatable; default: "
+        + ", ".join(DEFAULT_EXEMPT_NAMESPACES)
+        + ")",
+    )
+    guard.add_argument(
+        "--mutate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stamp admitted guarded objects with their decision (default: on)",
+    )
+    guard.add_argument(
+        "--adapters",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="extra kind-adapter files (docs/adapters.md), applied after the built-in ones",
+    )
+    spaces = parser.add_argument_group("namespaces")
+    spaces.add_argument(
+        "--namespace-tenant",
+        action="append",
+        default=[],
+        metavar="NAMESPACE=TENANT",
+        help="bind namespaces statically instead of watching the API server (local runs)",
+    )
+    spaces.add_argument("--kubeconfig", type=Path, default=None, help="kubeconfig for the watch")
+    spaces.add_argument(
+        "--namespace-fetch-timeout",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="longest direct read of a namespace missing from the cache (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> WebhookConfig:
+    host, port = _host_port(args.listen, "--listen")
+    probe_host: str | None = None
+    probe_port = DEFAULT_PROBE_PORT
+    if args.probe_listen:
+        probe_host, probe_port = _host_port(args.probe_listen, "--probe-listen")
+    for path in (args.tls_cert, args.tls_key, *args.adapters):
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    if args.budget <= 0:
+        raise UsageError("--budget must be positive")
+    static = dict(_namespace_tenant(t) for t in args.namespace_tenant) or None
+    groups = DEFAULT_PLATFORM_GROUPS if args.platform_group is None else args.platform_group
+    exempt = DEFAULT_EXEMPT_NAMESPACES if args.exempt_namespace is None else args.exempt_namespace
+    return WebhookConfig(
+        tls=TLSConfig(args.tls_cert, args.tls_key, reload_interval_s=args.tls_reload_interval),
+        listen=ListenConfig(
+            host=host,
+            port=port,
+            max_body_bytes=args.max_body_bytes,
+            probe_host=probe_host,
+            probe_port=probe_port,
+        ),
+        sidecar=SidecarConfig(target=args.sidecar, budget_s=args.budget),
+        namespaces=NamespaceConfig(
+            static_tenants=static,
+            kubeconfig=args.kubeconfig,
+            fetch_timeout_s=args.namespace_fetch_timeout,
+        ),
+        guard=GuardConfig(
+            platform_users=frozenset(args.platform_user),
+            platform_groups=frozenset(groups),
+            exempt_namespaces=frozenset(exempt),
+            mutate=args.mutate,
+        ),
+        adapter_files=tuple(args.adapters),
+    )
+
+
+def kubernetes_api_client(kubeconfig: Path | None) -> Any:
+    """In-cluster config, else the given kubeconfig, else $KUBECONFIG / ~/.kube/config."""
+    from kubernetes import client, config
+
+    if kubeconfig is not None:
+        return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        return config.new_client_from_config()  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+def build_server(
+    config: WebhookConfig,
+    *,
+    metrics: WebhookMetrics | None = None,
+    namespaces: NamespaceDirectory | None = None,
+) -> WebhookServer:
+    """Everything wired together (`namespaces` overrides the configured source, for tests)."""
+    metrics = metrics or WebhookMetrics()
+    registry = (
+        AdapterRegistry.with_files(config.adapter_files)
+        if config.adapter_files
+        else AdapterRegistry.builtin()
+    )
+    if namespaces is None:
+        ns = config.namespaces
+        if ns.static_tenants is not None:
+            namespaces = StaticNamespaces(ns.static_tenants)
+        else:
+            namespaces = WatchedNamespaces(
+                lambda: kubernetes_api_client(ns.kubeconfig),
+                metrics=metrics,
+                resync_s=ns.resync_s,
+            )
+    sidecar = SidecarClient(config.sidecar.target)
+    reviewer = AdmissionReviewer(
+        extract=registry.extract,
+        namespaces=namespaces,
+        sidecar=sidecar,
+        guard=config.guard,
+        budget_s=config.sidecar.budget_s,
+        namespace_fetch_timeout_s=config.namespaces.fetch_timeout_s,
+        metrics=metrics,
+    )
+    return WebhookServer(
+        config, reviewer=reviewer, sidecar=sidecar, namespaces=namespaces, metrics=metrics
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+async def run(config: WebhookConfig) -> None:
+    server = build_server(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level)
+    try:
+        config = config_from_args(args)
+        asyncio.run(run(config))
+    except UsageError as exc:
+        parser.error(str(exc))
+    except InputError as exc:  # a broken --adapters file
+        print(f"exportgate-webhook: {exc.describe()}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"exportgate-webhook: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""What the webhook answers: one AdmissionRequest in, one AdmissionResponse out.
+
+`validate` is where requests are refused; `mutate` only ever admits (possibly with a stamp).
+Both are fail-closed for what exportgate guards:
+
+* DELETE and CONNECT are admitted (removing a workload never needs a licence), except edits of
+  exportgate.dev resources by tenants, which the tenancy guard refuses.
+* Objects that ask for no accelerator and no model are admitted without asking the sidecar.
+* An object exportgate cannot read, a namespace whose tenant cannot be determined, and a sidecar
+  that is down, slow or answers nonsense all end in a denial that says so — never an allow.
+* The whole review has one budget (`SidecarConfig.budget_s`); namespace reads and the sidecar
+  call share it, so the tenant reads exportgate's answer before the API server gives up.
+
+See docs/webhook.md for how the mutating and validating phases tie their decisions together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from exportgate_sidecar.convert import workload_to_item
+
+from exportgate.core.errors import InputError
+from exportgate.core.types import Action, ObjectRef, Workload
+from exportgate.v1 import policy_pb2
+from exportgate_webhook import messages
+from exportgate_webhook.config import GuardConfig
+from exportgate_webhook.metrics import WebhookMetrics
+from exportgate_webhook.mutate import (
+    ACCELERATOR_CLASS,
+    DECISION_ID,
+    NO_ACCELERATOR,
+    POLICY_VERSION,
+    stamp_patch,
+    stamps_of,
+    strip_patch,
+)
+from exportgate_webhook.review import AdmissionRequest, AdmissionResponse, allowed, denied
+from exportgate_webhook.sidecar_client import SidecarUnavailable, Verdict
+from exportgate_webhook.tenancy import (
+    NamespaceDirectory,
+    NamespaceLookupError,
+    PlatformIdentities,
+    is_cluster_scoped,
+    is_namespace,
+    tenancy_change_denial,
+)
+
+log = structlog.get_logger("exportgate.webhook")
+
+Extractor = Callable[[Mapping[str, Any]], Workload]
+
+
+class PolicyAsker(Protocol):
+    """The sidecar, as the reviewer needs it (`SidecarClient` in production)."""
+
+    async def evaluate(
+        self, items: list[policy_pb2.EvaluateItem], *, timeout: float
+    ) -> list[Verdict]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The response, and the decision label it is counted under in the metrics."""
+
+    response: AdmissionResponse
+    decision: str
+
+
+class _Refusal(Exception):
+    """Internal: stop the review with this outcome."""
+
+    def __init__(self, outcome_kind: str, message: str, code: int, reason: str) -> None:
+        self.kind = outcome_kind
+        self.message = message
+        self.code = code
+        self.reason = reason
+        super().__init__(message)
+
+
+def _being_deleted(obj: Mapping[str, Any]) -> bool:
+    metadata = obj.get("metadata")
+    return isinstance(metadata, Mapping) and bool(metadata.get("deletionTimestamp"))
+
+
+def _object_uid(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata")
+    uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
+    return uid if isinstance(uid, str) else ""
+
+
+def reference_of(request: AdmissionRequest, obj: Mapping[str, Any] | None) -> ObjectRef:
+    """Who the object is, for messages: the request's own name and namespace are authoritative
+    (a CREATE with generateName has no name in the object yet)."""
+    kind = request["kind"]
+    api_version = f"{kind['group']}/{kind['version']}" if kind["group"] else kind["version"]
+    name = request.get("name", "")
+    if not name and obj is not None:
+        metadata = obj.get("metadata")
+        if isinstance(metadata, Mapping):
+            generate = metadata.get("generateName")
+            name = f"{generate}*" if isinstance(generate, str) and generate else ""
+    namespace = None if is_cluster_scoped(request) else request.get("namespace") or None
+    return ObjectRef(api_version, kind["kind"], name or "<unnamed>", namespace)
+
+
+class AdmissionReviewer:
+    def __init__(
+        self,
+        *,
+        extract: Extractor,
+        namespaces: NamespaceDirectory,
+        sidecar: PolicyAsker,
+        guard: GuardConfig,
+        budget_s: float,
+        namespace_fetch_timeout_s: float,
+        metrics: WebhookMetrics,
+    ) -> None:
+        self._extract = extract
+        self._namespaces = namespaces
+        self._sidecar = sidecar
+        self._guard = guard
+        self._platform = PlatformIdentities(guard.platform_users, guard.platform_groups)
+        self._budget_s = budget_s
+        self._fetch_timeout_s = namespace_fetch_timeout_s
+        self._metrics = metrics
+
+    @property
+    def budget_s(self) -> float:
+        return self._budget_s
+
+    # -- validating ------------------------------------------------------------------------
+
+    async def validate(self, request: AdmissionRequest) -> Outcome:
+        uid = request["uid"]
+        change = tenancy_change_denial(request, self._platform)
+        if change is not None:
+            return Outcome(denied(uid, change.describe()), "tenancy")
+        if request["operation"] not in ("CREATE", "UPDATE"):
+            return Outcome(allowed(uid), "skipped")
+        obj = request.get("object") or {}
+        if _being_deleted(obj):
+            # Finalizer removal and other updates of a dying object must never be blocked.
+            return Outcome(allowed(uid), "skipped")
+        if self._exempt(request):
+            return Outcome(allowed(uid), "exempt")
+        ref = reference_of(request, obj)
+        forged = self._forged_stamps(request)
+        if forged:
+            return Outcome(denied(uid, messages.forged_stamp_message(ref, forged)), "forged")
+        try:
+            workload = self._extract(obj)
+        except InputError as exc:
+            message = messages.unreadable_object_message(ref, exc.describe())
+            return Outcome(denied(uid, message, code=400, reason="BadRequest"), "unreadable")
+        if not workload.guarded:
+            return Outcome(allowed(uid), "unguarded")
+        try:
+            tenant, verdict = await self._decide(request, obj, workload)
+        except _Refusal as refusal:
+            return Outcome(
+                denied(uid, refusal.message, code=refusal.code, reason=refusal.reason),
+                refusal.kind,
+            )
+        stamped = stamps_of(obj).get(DECISION_ID) if self._guard.mutate else None
+        audit = messages.audit_annotations(verdict, phase="validating", stamped_id=stamped)
+        action = verdict.action
+        if action is Action.DENY:
+            message = messages.denial_message(verdict, ref, tenant)
+            return Outcome(denied(uid, message, audit=audit), action.value)
+        if action is Action.WARN:
+            warnings = messages.warnings_for(verdict, ref, tenant)
+            return Outcome(allowed(uid, warnings=warnings, audit=audit), action.value)
+        return Outcome(allowed(uid, audit=audit), action.value)
+
+    def validate_failed(self, request: AdmissionRequest, problem: str) -> Outcome:
+        """The answer when `validate` itself could not finish (a bug, or the budget ran out)."""
+        message = messages.unavailable_message(problem)
+        return Outcome(denied(request["uid"], message, code=500, reason="InternalError"), "error")
+
+    # -- mutating --------------------------------------------------------------------------
+
+    async def mutate(self, request: AdmissionRequest) -> Outcome:
+        uid = request["uid"]
+        if not self._guard.mutate or request["operation"] not in ("CREATE", "UPDATE"):
+            return Outcome(allowed(uid), "skipped")
+        obj = request.get("object") or {}
+        if _being_deleted(obj):
+            return Outcome(allowed(uid), "skipped")
+        if self._exempt(request):
+            return Outcome(allowed(uid), "exempt")
+        # Whatever happens next, a stamp the caller wrote never survives this phase: it is
+        # overwritten by a fresh one or removed. That is what lets /validate trust stamps.
+        strip = strip_patch(obj)
+        try:
+            workload = self._extract(obj)
+        except InputError:
+            return Outcome(allowed(uid, patch=strip), "unreadable")  # /validate refuses it
+        if not workload.guarded:
+            return Outcome(allowed(uid, patch=strip), "unguarded")
+        try:
+            _, verdict = await self._decide(request, obj, workload)
+        except _Refusal as refusal:
+            return Outcome(allowed(uid, patch=strip), refusal.kind)  # /validate refuses it
+        if not verdict.action.admits:
+            return Outcome(allowed(uid, patch=strip), verdict.action.value)
+        stamps = {
+            DECISION_ID: verdict.decision_id,
+            ACCELERATOR_CLASS: verdict.accelerator_class or NO_ACCELERATOR,
+            POLICY_VERSION: verdict.policy_version,
+        }
+        audit = messages.audit_annotations(verdict, phase="mutating")
+        return Outcome(
+            allowed(uid, audit=audit, patch=stamp_patch(obj, stamps)), verdict.action.value
+        )
+
+    def mutate_failed(self, request: AdmissionRequest, problem: str) -> Outcome:
+        """Admit unchanged apart from removing caller-written stamps; /validate decides."""
+        obj = request.get("object") or {}
+        return Outcome(allowed(request["uid"], patch=strip_patch(obj)), "error")
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _exempt(self, request: AdmissionRequest) -> bool:
+        namespace = request.get("namespace")
+        return (
+            bool(namespace)
+            and not is_namespace(request)
+            and namespace in self._guard.exempt_namespaces
+        )
+
+    def _forged_stamps(self, request: AdmissionRequest) -> list[str]:
+        """Stamps the caller added or altered, when no mutating phase overwrites them."""
+        if self._guard.mutate or self._platform.includes(request["userInfo"]):
+            return []
+        new = stamps_of(request.get("object"))
+        old = stamps_of(request.get("oldObject")) if request["operation"] == "UPDATE" else {}
+        return [key for key, value in new.items() if old.get(key) != value]
+
+    async def _decide(
+        self, request: AdmissionRequest, obj: Mapping[str, Any], workload: Workload
+    ) -> tuple[str, Verdict]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._budget_s
+        tenant = await self._tenant(request, workload, deadline)
+        user = request["userInfo"]
+        item = workload_to_item(
+            _with_ref(workload, reference_of(request, obj)),
+            tenant=tenant,
+            operation=request["operation"],
+            username=user["username"],
+            user_uid=user.get("uid", ""),
+            groups=user.get("groups", ()),
+            object_uid=_object_uid(obj),
+            request_uid=request["uid"],
+        )
+        started = loop.time()
+        try:
+            verdicts = await self._sidecar.evaluate([item], timeout=deadline - started)
+        except SidecarUnavailable as exc:
+            self._metrics.sidecar_errors.labels(exc.kind).inc()
+            log.warning("policy sidecar unavailable", reason=exc.reason, uid=request["uid"])
+            raise _Refusal(
+                "unavailable", messages.unavailable_message(exc.reason), 503, "ServiceUnavailable"
+            ) from None
+        finally:
+            self._metrics.sidecar_latency.observe(loop.time() - started)
+        return tenant, verdicts[0]
+
+    async def _tenant(self, request: AdmissionRequest, workload: Workload, deadline: float) -> str:
+        if is_cluster_scoped(request):
+            return workload.tenant_label or ""
+        namespace = request.get("namespace", "")
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            return await self._namespaces.tenant_of(
+                namespace, timeout=max(0.0, min(self._fetch_timeout_s, remaining))
+            )
+        except NamespaceLookupError as exc:
+            raise _Refusal(
+                "unavailable",
+                messages.namespace_unknown_message(namespace, exc.problem),
+                503,
+                "ServiceUnavailable",
+            ) from None
+
+
+def _with_ref(workload: Workload, ref: ObjectRef) -> Workload:
+    return Workload(
+        ref=ref,
+        accelerators=workload.accelerators,
+        models=workload.models,
+        tenant_label=workload.tenant_label,
+        labels=workload.labels,
+    )

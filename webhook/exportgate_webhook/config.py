@@ -1,0 +1,129 @@
+"""Settings of the webhook, grouped by concern.
+
+Every field says why it exists and what its default protects, because these are the knobs a
+platform engineer turns in the Helm chart. The command line (`__main__`) fills them in; tests
+build them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The label that binds a namespace (or a cluster-scoped object) to a tenant.
+TENANT_LABEL = "exportgate.dev/tenant"
+
+#: Identities that may bind namespaces to tenants out of the box: cluster admins and the group
+#: the chart's RBAC gives platform engineers. The operator's service account is added by the chart.
+DEFAULT_PLATFORM_GROUPS = ("system:masters", "exportgate:platform")
+
+#: Kubernetes itself lives here; evaluating it could lock the cluster out of its own repairs.
+DEFAULT_EXEMPT_NAMESPACES = ("kube-system",)
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_BUDGET_S = 2.0
+DEFAULT_PROBE_PORT = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    host: str = "0.0.0.0"
+    """Address the HTTPS server binds. The API server reaches it through a Service."""
+
+    port: int = 8443
+    """Non-privileged port, so the container runs as non-root."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest AdmissionReview accepted; larger bodies get a 400 without being read.
+
+    etcd stores at most ~1.5 MiB per object, and a review carries the object and the old object
+    as JSON (larger than etcd's protobuf), so 8 MiB admits every real review while keeping a
+    hostile client from making the webhook buffer arbitrary amounts of memory.
+    """
+
+    probe_host: str | None = None
+    """Optional plain-HTTP listener for /healthz, /readyz and /metrics (kubelet probes and
+    Prometheus scrapes without TLS). The same endpoints are always served on the HTTPS port."""
+
+    probe_port: int = DEFAULT_PROBE_PORT
+
+
+@dataclass(frozen=True, slots=True)
+class TLSConfig:
+    cert_file: Path
+    """PEM serving certificate (chain). Mounted from a Secret that cert-manager may rotate."""
+
+    key_file: Path
+    """PEM private key matching `cert_file`."""
+
+    reload_interval_s: float = 5.0
+    """How often the files are checked for changes. A rotated certificate is served to new
+    connections within this interval; in-flight requests and open connections are not dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarConfig:
+    target: str = "unix:///run/exportgate/policy.sock"
+    """gRPC target of the policy sidecar (`unix:///path` or `host:port`). The sidecar runs in the
+    same pod and listens on a Unix socket in a shared volume, so the channel needs no TLS: only
+    processes that share the volume can reach it."""
+
+    budget_s: float = DEFAULT_BUDGET_S
+    """Time one review may take, sidecar call included. Keep it well under the
+    ValidatingWebhookConfiguration `timeoutSeconds` (5-10 s) so that, when the sidecar is slow,
+    the tenant reads exportgate's own "policy service unavailable" denial instead of the API
+    server's generic "context deadline exceeded"."""
+
+    ready_timeout_s: float = 0.5
+    """How long /readyz waits for the sidecar's Status answer before reporting not ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceConfig:
+    static_tenants: Mapping[str, str] | None = None
+    """namespace -> tenant, for running without an API server (local runs, demos). When set, no
+    Kubernetes connection is made and unlisted namespaces are unbound."""
+
+    kubeconfig: Path | None = None
+    """Kubeconfig for the namespace watch; unset means in-cluster config, then ~/.kube/config."""
+
+    fetch_timeout_s: float = 0.5
+    """A namespace missing from the watch cache (just created, watch lagging) is read directly
+    with this timeout; a review never waits on the API server longer than this."""
+
+    resync_s: float = 300.0
+    """Watch requests are renewed after this long (the API server closes long watches anyway)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuardConfig:
+    platform_users: frozenset[str] = frozenset()
+    """Usernames allowed to set, change or remove `exportgate.dev/tenant` labels and to edit
+    exportgate.dev resources (Tenant, ExportPolicy): the operator's service account, break-glass
+    admins. Everyone else is a tenant, whatever their RBAC."""
+
+    platform_groups: frozenset[str] = frozenset(DEFAULT_PLATFORM_GROUPS)
+    """Groups with the same rights as `platform_users`."""
+
+    exempt_namespaces: frozenset[str] = frozenset(DEFAULT_EXEMPT_NAMESPACES)
+    """Namespaces whose objects are admitted without evaluation (the control plane, exportgate's
+    own namespace). Only platform engineers can create these names, so tenants cannot use them
+    to escape. Tenancy labels are still guarded everywhere."""
+
+    mutate: bool = True
+    """Stamp admitted guarded objects with their decision id, accelerator class and policy
+    version. With it off, /mutate admits unchanged and /validate refuses objects whose stamps a
+    caller added or altered, so a stamp is never forged (see docs/webhook.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    tls: TLSConfig
+    listen: ListenConfig = field(default_factory=ListenConfig)
+    sidecar: SidecarConfig = field(default_factory=SidecarConfig)
+    namespaces: NamespaceConfig = field(default_factory=NamespaceConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    adapter_files: tuple[Path, ...] = ()
+    """Extra kind adapters (YAML, the same format as exportgate/data/adapters), so platform
+    engineers can guard their own custom resources without code."""

@@ -1,0 +1,125 @@
+"""Prometheus metrics with stable names, in a registry of their own.
+
+A registry per `WebhookMetrics` (rather than the global default) lets tests run several webhooks
+in one process and keeps the exposition limited to what the webhook itself means.
+
+Names and labels (stable; dashboards and alerts depend on them):
+
+* ``exportgate_webhook_requests_total{endpoint,kind,operation,decision}``
+* ``exportgate_webhook_request_duration_seconds{endpoint,kind,operation,decision}`` (histogram)
+* ``exportgate_webhook_sidecar_errors_total{reason}`` — unavailable | timeout | error | malformed
+* ``exportgate_webhook_sidecar_duration_seconds`` (histogram of Evaluate calls)
+* ``exportgate_webhook_namespace_cache_lookups_total{result}`` — hit | miss | error
+* ``exportgate_webhook_namespace_cache_hit_ratio`` — hits / lookups since start
+* ``exportgate_webhook_namespaces_cached``
+* ``exportgate_webhook_malformed_requests_total{endpoint}``
+* ``exportgate_webhook_certificate_reloads_total{result}`` — success | failure
+* ``exportgate_webhook_certificate_expiry_timestamp_seconds``
+
+`decision` is one of allow, dryrun, warn, deny (the sidecar's answer), unguarded (nothing to
+ask), exempt, skipped (DELETE, CONNECT, objects being deleted), tenancy (label guard refusal),
+forged (stamp refusal), unreadable, unavailable (failed closed), error (a bug; also refused).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Reviews are milliseconds when cached and bounded by the budget (2 s by default) otherwise.
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0,
+)  # fmt: skip
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class WebhookMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        labels = ("endpoint", "kind", "operation", "decision")
+        self.requests = Counter(
+            "exportgate_webhook_requests",
+            "Admission reviews answered, by endpoint, object kind, operation and decision.",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "exportgate_webhook_request_duration_seconds",
+            "Time from a review's body being read to its answer, in seconds.",
+            labels,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.sidecar_errors = Counter(
+            "exportgate_webhook_sidecar_errors",
+            "Policy sidecar calls that gave no usable answer (the review failed closed).",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.sidecar_latency = Histogram(
+            "exportgate_webhook_sidecar_duration_seconds",
+            "Duration of Evaluate calls to the policy sidecar, in seconds.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.namespace_lookups = Counter(
+            "exportgate_webhook_namespace_cache_lookups",
+            "Namespace -> tenant lookups: hit (watch cache), miss (read from the API server), "
+            "error (could not be read; the review was refused).",
+            ("result",),
+            registry=self.registry,
+        )
+        self._hits = 0
+        self._lookups = 0
+        self.namespace_hit_ratio = Gauge(
+            "exportgate_webhook_namespace_cache_hit_ratio",
+            "Share of namespace lookups answered from the watch cache since start.",
+            registry=self.registry,
+        )
+        self.namespace_hit_ratio.set_function(self._hit_ratio)
+        self.namespaces_cached = Gauge(
+            "exportgate_webhook_namespaces_cached",
+            "Namespaces held in the watch cache.",
+            registry=self.registry,
+        )
+        self.namespace_watch_restarts = Counter(
+            "exportgate_webhook_namespace_watch_restarts",
+            "Times the namespace watch failed and was restarted.",
+            registry=self.registry,
+        )
+        self.malformed = Counter(
+            "exportgate_webhook_malformed_requests",
+            "Requests refused with HTTP 400 (not a usable AdmissionReview, or too large).",
+            ("endpoint",),
+            registry=self.registry,
+        )
+        self.cert_reloads = Counter(
+            "exportgate_webhook_certificate_reloads",
+            "Serving certificate reloads after the files changed.",
+            ("result",),
+            registry=self.registry,
+        )
+        self.cert_expiry = Gauge(
+            "exportgate_webhook_certificate_expiry_timestamp_seconds",
+            "notAfter of the serving certificate in use, as a Unix timestamp.",
+            registry=self.registry,
+        )
+
+    def observe(
+        self, endpoint: str, kind: str, operation: str, decision: str, seconds: float
+    ) -> None:
+        self.requests.labels(endpoint, kind, operation, decision).inc()
+        self.latency.labels(endpoint, kind, operation, decision).observe(seconds)
+
+    def namespace_lookup(self, result: str) -> None:
+        self.namespace_lookups.labels(result).inc()
+        self._lookups += 1
+        if result == "hit":
+            self._hits += 1
+
+    def _hit_ratio(self) -> float:
+        return self._hits / self._lookups if self._lookups else 1.0
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

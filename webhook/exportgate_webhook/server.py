@@ -1,0 +1,241 @@
+"""The HTTPS server: /validate, /mutate, /healthz, /readyz, /metrics.
+
+aiohttp on one event loop with keep-alive (the API server reuses connections), one TLS context
+that reloads its certificate in place (`tls.ReloadingContext`), and one gRPC channel to the
+sidecar. Every request that is not a usable AdmissionReview gets a 400 with the reason; every
+review that fails for any other reason is answered by the reviewer's fail-closed path, so no
+exception can turn into an allow or a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from exportgate_webhook.admission import AdmissionReviewer, Outcome
+from exportgate_webhook.config import WebhookConfig
+from exportgate_webhook.metrics import CONTENT_TYPE, WebhookMetrics
+from exportgate_webhook.review import AdmissionRequest, MalformedReview, encode, parse_review
+from exportgate_webhook.sidecar_client import SidecarClient, SidecarUnavailable
+from exportgate_webhook.tenancy import NamespaceDirectory
+from exportgate_webhook.tls import ReloadingContext
+
+log = structlog.get_logger("exportgate.webhook")
+
+#: Beyond the reviewer's own budget, the time an answer may take before the server answers the
+#: fail-closed way itself. Only a bug (or a starved CPU) ever reaches it.
+_SAFETY_MARGIN_S = 0.25
+_READY_CACHE_S = 1.0
+
+Review = Callable[[AdmissionRequest], Awaitable[Outcome]]
+Fallback = Callable[[AdmissionRequest, str], Outcome]
+
+
+def _status_body(code: int, reason: str, message: str) -> bytes:
+    """A metav1.Status, which Kubernetes clients know how to print."""
+    return json.dumps(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": code,
+            "reason": reason,
+            "message": message,
+        }
+    ).encode()
+
+
+@dataclass
+class _Readiness:
+    ready: bool = False
+    detail: str = "not checked yet"
+    checked_at: float = float("-inf")
+
+
+class WebhookServer:
+    def __init__(
+        self,
+        config: WebhookConfig,
+        *,
+        reviewer: AdmissionReviewer,
+        sidecar: SidecarClient,
+        namespaces: NamespaceDirectory,
+        metrics: WebhookMetrics,
+    ) -> None:
+        self.config = config
+        self.reviewer = reviewer
+        self.sidecar = sidecar
+        self.namespaces = namespaces
+        self.metrics = metrics
+        self.tls: ReloadingContext | None = None
+        self._runners: list[web.AppRunner] = []
+        self._sites: list[web.TCPSite] = []
+        self._readiness = _Readiness()
+        self._ready_lock = asyncio.Lock()
+        self.port: int | None = None
+        self.probe_port: int | None = None
+
+    # -- apps ------------------------------------------------------------------------------
+
+    def admission_app(self) -> web.Application:
+        # client_max_size makes aiohttp stop reading past the limit (chunked bodies included).
+        app = web.Application(client_max_size=self.config.listen.max_body_bytes)
+        app.router.add_post("/validate", self._validate)
+        app.router.add_post("/mutate", self._mutate)
+        self._add_probes(app)
+        return app
+
+    def probe_app(self) -> web.Application:
+        app = web.Application()
+        self._add_probes(app)
+        return app
+
+    def _add_probes(self, app: web.Application) -> None:
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        listen = self.config.listen
+        tls = self.config.tls
+        self.tls = ReloadingContext(
+            tls.cert_file, tls.key_file, interval_s=tls.reload_interval_s, metrics=self.metrics
+        )
+        await self.namespaces.start()
+        self.port = await self._serve(
+            self.admission_app(), listen.host, listen.port, self.tls.context
+        )
+        if listen.probe_host is not None:
+            self.probe_port = await self._serve(
+                self.probe_app(), listen.probe_host, listen.probe_port, None
+            )
+        self.tls.start()
+        log.info(
+            "listening",
+            address=f"{listen.host}:{self.port}",
+            probes=f"{listen.probe_host}:{self.probe_port}" if self.probe_port else None,
+            sidecar=self.sidecar.target,
+            mutate=self.config.guard.mutate,
+            budget_s=self.config.sidecar.budget_s,
+        )
+
+    async def _serve(
+        self, app: web.Application, host: str, port: int, ssl_context: object | None
+    ) -> int:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=1024)  # type: ignore[arg-type]
+        await site.start()
+        self._runners.append(runner)
+        self._sites.append(site)
+        server = site._server  # the bound socket tells the real port when port=0
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    async def stop(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+        self._runners.clear()
+        self._sites.clear()
+        if self.tls is not None:
+            await self.tls.stop()
+        await self.namespaces.stop()
+        await self.sidecar.close()
+
+    # -- admission -------------------------------------------------------------------------
+
+    async def _validate(self, request: web.Request) -> web.Response:
+        return await self._review(
+            request, "validate", self.reviewer.validate, self.reviewer.validate_failed
+        )
+
+    async def _mutate(self, request: web.Request) -> web.Response:
+        return await self._review(
+            request, "mutate", self.reviewer.mutate, self.reviewer.mutate_failed
+        )
+
+    async def _review(
+        self, http: web.Request, endpoint: str, review: Review, fallback: Fallback
+    ) -> web.Response:
+        started = time.perf_counter()
+        limit = self.config.listen.max_body_bytes
+        try:
+            if http.content_length is not None and http.content_length > limit:
+                raise MalformedReview(
+                    f"body of {http.content_length} bytes exceeds the limit of {limit} bytes"
+                )
+            try:
+                body = await http.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise MalformedReview(f"body exceeds the limit of {limit} bytes") from None
+            request = parse_review(body)
+        except MalformedReview as exc:
+            self.metrics.malformed.labels(endpoint).inc()
+            log.info("malformed admission review", endpoint=endpoint, reason=exc.reason)
+            return web.Response(
+                status=400,
+                body=_status_body(400, "BadRequest", f"malformed AdmissionReview: {exc.reason}"),
+                content_type="application/json",
+            )
+        try:
+            async with asyncio.timeout(self.reviewer.budget_s + _SAFETY_MARGIN_S):
+                outcome = await review(request)
+        except TimeoutError:
+            log.error("review overran its budget", endpoint=endpoint, uid=request["uid"])
+            outcome = fallback(request, "exportgate did not finish within its time budget")
+        except Exception:
+            log.exception("review failed", endpoint=endpoint, uid=request["uid"])
+            outcome = fallback(request, "exportgate hit an internal error")
+        self.metrics.observe(
+            endpoint,
+            request["kind"]["kind"],
+            request["operation"],
+            outcome.decision,
+            time.perf_counter() - started,
+        )
+        return web.Response(body=encode(outcome.response), content_type="application/json")
+
+    # -- probes ----------------------------------------------------------------------------
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        ready, detail = await self.readiness()
+        return web.Response(status=200 if ready else 503, text=detail + "\n")
+
+    async def readiness(self) -> tuple[bool, str]:
+        """Ready when the sidecar answers Status and the namespace cache is filled."""
+        async with self._ready_lock:
+            state = self._readiness
+            now = time.monotonic()
+            if now - state.checked_at < _READY_CACHE_S:
+                return state.ready, state.detail
+            if not self.namespaces.synced():
+                state.ready, state.detail = False, "namespace cache not synced yet"
+            else:
+                try:
+                    status = await self.sidecar.status(timeout=self.config.sidecar.ready_timeout_s)
+                except SidecarUnavailable as exc:
+                    state.ready, state.detail = False, f"policy sidecar: {exc.reason}"
+                else:
+                    state.ready = True
+                    state.detail = (
+                        f"ok: policy {status.policy_version}, {status.tenants} tenants, "
+                        f"{status.policies} policies"
+                    )
+            state.checked_at = time.monotonic()
+            return state.ready, state.detail
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        response = web.Response(body=self.metrics.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response

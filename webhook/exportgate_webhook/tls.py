@@ -1,0 +1,112 @@
+"""The serving TLS context, and reloading its certificate when the files change.
+
+One `ssl.SSLContext` serves every connection for the life of the process. When cert-manager (or
+anyone) rotates the mounted files, `load_cert_chain` is called on that same context: OpenSSL
+copies the certificate into each connection when the connection is created, so new handshakes
+get the new certificate while open connections and in-flight requests carry on untouched. No
+listener is closed or re-bound, so no request is dropped.
+
+A half-written pair (new certificate, old key) fails to load; the old pair stays in use and the
+next poll tries again. Kubernetes updates Secret volumes atomically, so that is rare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import ssl
+from pathlib import Path
+
+import structlog
+from cryptography import x509
+
+from exportgate_webhook.metrics import WebhookMetrics
+
+log = structlog.get_logger("exportgate.webhook.tls")
+
+
+def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """A server context: TLS 1.2 or newer, HTTP/1.1 over ALPN, no client certificates."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _fingerprint(cert_file: Path, key_file: Path) -> bytes:
+    digest = hashlib.sha256()
+    for path in (cert_file, key_file):
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.digest()
+
+
+def _not_after(cert_file: Path) -> float:
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    return cert.not_valid_after_utc.timestamp()
+
+
+class ReloadingContext:
+    """The serving context plus a poller that reloads it in place when the files change."""
+
+    def __init__(
+        self,
+        cert_file: Path,
+        key_file: Path,
+        *,
+        interval_s: float,
+        metrics: WebhookMetrics,
+    ) -> None:
+        self.cert_file = cert_file
+        self.key_file = key_file
+        self._interval_s = interval_s
+        self._metrics = metrics
+        self.context = server_context(cert_file, key_file)
+        self._fingerprint = _fingerprint(cert_file, key_file)
+        self._metrics.cert_expiry.set(_not_after(cert_file))
+        self._task: asyncio.Task[None] | None = None
+
+    def reload_if_changed(self) -> bool:
+        """Load the files again if their content changed; True when a new pair is in use."""
+        try:
+            fingerprint = _fingerprint(self.cert_file, self.key_file)
+        except OSError as exc:
+            # Mid-swap of a mounted Secret, or a deleted file: keep serving the old pair.
+            log.warning("certificate files unreadable; keeping the current pair", error=str(exc))
+            self._metrics.cert_reloads.labels("failure").inc()
+            return False
+        if fingerprint == self._fingerprint:
+            return False
+        try:
+            self.context.load_cert_chain(self.cert_file, self.key_file)
+            expiry = _not_after(self.cert_file)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            log.warning(
+                "new certificate pair failed to load; keeping the current pair", error=str(exc)
+            )
+            self._metrics.cert_reloads.labels("failure").inc()
+            return False
+        self._fingerprint = fingerprint
+        self._metrics.cert_expiry.set(expiry)
+        self._metrics.cert_reloads.labels("success").inc()
+        log.info("serving certificate reloaded", cert=str(self.cert_file), not_after=expiry)
+        return True
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            # Handshakes run on this same loop thread, so the swap never races a handshake.
+            self.reload_if_changed()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._poll(), name="exportgate-cert-reload")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
