@@ -16,8 +16,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.cluster.certs import ServingCert, loopback_serving_cert
 

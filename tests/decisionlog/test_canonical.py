@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 
 import pytest
 

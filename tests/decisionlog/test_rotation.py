@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_rotation_continues_the_chain_across_files(log_path: Path) -> None:
     assert len(files) >= 3
     assert all(f.stat().st_size <= LIMIT for f in files)
     assert files[0].name == "decisions-sidecar-0.000000000001.jsonl"
-    for before, after in zip(files, files[1:], strict=False):
+    for before, after in pairwise(files):
         head = first_record(after)
         assert head["type"] == "rotated"
         assert head["previousFile"] == before.name

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_records_chain_by_hash_and_sequence(
             log.record(make_decision(name=f"job-{index}"))
     records = records_of(log_path)
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in pairwise(records):
         assert after["prev"] == before["hash"]
         assert after["chain"] == before["chain"]
     assert len({r["id"] for r in records}) == 5
@@ -108,9 +109,10 @@ def test_a_bad_value_writes_nothing_and_leaves_the_chain_usable(
 
 
 def test_a_second_writer_on_the_same_file_is_refused(log_path: Path) -> None:
-    with DecisionLog(log_path):
-        with pytest.raises(DecisionLogError, match="already open for writing by another writer"):
-            DecisionLog(log_path)
+    with DecisionLog(log_path), pytest.raises(
+        DecisionLogError, match="already open for writing by another writer"
+    ):
+        DecisionLog(log_path)
     DecisionLog(log_path).close()  # free again once the first writer closed
 
 
