@@ -26,10 +26,10 @@ from exportgate.core.extract import AdapterRegistry
 from exportgate_webhook.admission import AdmissionReviewer
 from exportgate_webhook.config import (
     DEFAULT_BUDGET_S,
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_PROBE_PORT,
     DEFAULT_EXEMPT_NAMESPACES,
+    DEFAULT_MAX_BODY_BYTES,
     DEFAULT_PLATFORM_GROUPS,
+    DEFAULT_PROBE_PORT,
     GuardConfig,
     ListenConfig,
     NamespaceConfig,

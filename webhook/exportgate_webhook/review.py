@@ -204,7 +204,7 @@ def parse_review(body: bytes) -> AdmissionRequest:
     }
     for key in ("subResource", "name", "namespace"):
         if raw.get(key) is not None:
-            request[key] = _string(raw[key], f"request.{key}")  # type: ignore[literal-required]
+            request[key] = _string(raw[key], f"request.{key}")
     for key in ("object", "oldObject", "options"):
         if key in raw:
             request[key] = _optional_object(raw[key], f"request.{key}")  # type: ignore[literal-required]
