@@ -115,25 +115,30 @@ def classify(specs: Specs) -> Classification:
     rules = _rules()
     tpp, pd = specs.tpp, specs.pd
     metrics = {"tpp": tpp, "pd": pd}
+    # Note 2 depends on the datacenter flag and TPP alone, so it is decided before any bound
+    # on PD: a consumer part below the release TPP is outside 3A090 even when its die area
+    # (and so its PD) is unknown, rather than indeterminate.
+    released = not specs.datacenter and tpp < rules.release_max_tpp
     undecidable: list[_Item] = []
     for item in rules.items:
         # A bound on an unknown metric (PD without a die area) can neither clear nor convict.
         known = [b for b in item.bounds if metrics[b.metric] is not None]
         if not all(b.holds(metrics[b.metric]) for b in known):  # type: ignore[arg-type]
             continue
-        if len(known) < len(item.bounds):
-            undecidable.append(item)
-            continue
-        if not specs.datacenter and tpp < rules.release_max_tpp and item.paragraph != "3A090.a.1":
+        if released:
+            matched = "could match" if len(known) < len(item.bounds) else "matches"
             return Classification(
                 rules.outside,
                 None,
                 tpp,
                 pd,
                 rules.release_citation,
-                f"matches {item.paragraph} but is not designed or marketed for datacenters and "
+                f"{matched} {item.paragraph} but is not designed or marketed for datacenters and "
                 f"TPP {tpp:g} < {rules.release_max_tpp:g} (Note 2)",
             )
+        if len(known) < len(item.bounds):
+            undecidable.append(item)
+            continue
         return Classification(
             item.eccn, item.paragraph, tpp, pd, item.citation, _describe(item, tpp, pd)
         )

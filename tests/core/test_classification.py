@@ -41,7 +41,12 @@ REFERENCE_TABLE = [
     ids=[row[0] for row in REFERENCE_TABLE],
 )
 def test_reference_table_is_reproduced_from_specs(
-    product_id: str, tpp: float, pd: float | None, decimals: int | None, eccn: str, paragraph: str | None
+    product_id: str,
+    tpp: float,
+    pd: float | None,
+    decimals: int | None,
+    eccn: str,
+    paragraph: str | None,
 ) -> None:
     product = builtin_catalogue().products[product_id]
     result = product.classification
@@ -57,7 +62,8 @@ def test_reference_table_is_reproduced_from_specs(
 
 def test_h800_matches_h100_sxm_figures() -> None:
     products = builtin_catalogue().products
-    assert products["nvidia-h800"].classification.tpp == products["nvidia-h100-sxm"].classification.tpp
+    h800, h100 = products["nvidia-h800"], products["nvidia-h100-sxm"]
+    assert h800.classification.tpp == h100.classification.tpp
 
 
 def test_h20_is_outside_3a090_by_numbers_only() -> None:
