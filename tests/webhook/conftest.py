@@ -1,0 +1,225 @@
+"""A real policy sidecar and a real webhook, wired together over real sockets.
+
+* The sidecar is `exportgate_sidecar.SidecarServer` on a Unix socket, reading the example
+  tenants plus a small rollout policy (one `warn` rule, one `dryrun` rule) from files, and writing
+  a real decision log.
+* The webhook is `build_server(...)` from `exportgate_webhook.__main__` (what the command line
+  runs) on 127.0.0.1 over TLS with a throwaway CA; namespaces come from a static map, so these
+  tests need no API server (tests/webhook/test_cluster_e2e.py uses the real one).
+
+Nothing here is a mock. Unix socket paths are limited to ~107 bytes, so sockets live in a short
+directory under /tmp rather than in pytest's (long) tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from exportgate_sidecar.config import ListenConfig as SidecarListen
+from exportgate_sidecar.config import SidecarConfig as SidecarServerConfig
+from exportgate_sidecar.config import SourceConfig
+from exportgate_sidecar.server import SidecarServer, serve_in_background
+from exportgate_webhook.__main__ import build_server
+from exportgate_webhook.config import (
+    GuardConfig,
+    ListenConfig,
+    NamespaceConfig,
+    SidecarConfig,
+    TLSConfig,
+    WebhookConfig,
+)
+from exportgate_webhook.metrics import WebhookMetrics
+from exportgate_webhook.server import WebhookServer
+from exportgate_webhook.tenancy import StaticNamespaces
+
+from tests.cluster.certs import ServingCert, loopback_serving_cert
+from tests.webhook.helpers import NAMESPACES, PLATFORM_GROUP, PLATFORM_USER
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_TENANTS = REPO / "examples" / "tenants.yaml"
+
+ROLLOUT_POLICY = """\
+apiVersion: exportgate.dev/v1alpha1
+kind: ExportPolicy
+metadata:
+  name: webhook-test-rollout
+spec:
+  version: "wh-test-1"
+  title: Rollout rules the webhook tests use for warn and dryrun decisions
+  enforcementAction: warn
+  rules:
+    - id: l4-review-sg
+      citation: "Internal rollout note WH-1 (test fixture)"
+      effective: "2024-01-01"
+      match:
+        accelerators:
+          products: [nvidia-l4]
+      jurisdictions:
+        anyIn: [SG]
+      message: "L4 use by {tenant} is under review."
+      remedy: "Nothing to do now; the platform team will contact you."
+    - id: l40s-observe-sg
+      citation: "Internal rollout note WH-2 (test fixture)"
+      effective: "2024-01-01"
+      enforcementAction: dryrun
+      match:
+        accelerators:
+          products: [nvidia-l40s]
+      jurisdictions:
+        anyIn: [SG]
+      message: "L40S use by {tenant} is observed."
+"""
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path, for Unix sockets."""
+    path = Path(tempfile.mkdtemp(prefix="egw-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def policy_files(tmp_path: Path) -> tuple[Path, Path]:
+    """(tenants, policies) files the sidecar reads."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "rollout.yaml").write_text(ROLLOUT_POLICY)
+    return EXAMPLE_TENANTS, policies
+
+
+def sidecar_config(short_dir: Path, tenants: Path, policies: Path) -> SidecarServerConfig:
+    return SidecarServerConfig(
+        decision_log=short_dir / "decisions.jsonl",
+        source=SourceConfig(tenant_paths=(tenants,), policy_paths=(policies,), poll_interval=0.2),
+        listen=SidecarListen(unix_socket=short_dir / "policy.sock"),
+    )
+
+
+@pytest.fixture
+async def sidecar(
+    short_dir: Path, policy_files: tuple[Path, Path]
+) -> AsyncIterator[SidecarServer]:
+    async with serve_in_background(sidecar_config(short_dir, *policy_files)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def serving_cert(tmp_path_factory: pytest.TempPathFactory) -> ServingCert:
+    return loopback_serving_cert(tmp_path_factory.mktemp("webhook-serving"))
+
+
+def webhook_config(
+    cert: ServingCert, target: str, *, budget_s: float = 2.0, **guard: Any
+) -> WebhookConfig:
+    return WebhookConfig(
+        tls=TLSConfig(cert.cert_path, cert.key_path, reload_interval_s=0.1),
+        listen=ListenConfig(host="127.0.0.1", port=0, max_body_bytes=256 * 1024),
+        sidecar=SidecarConfig(target=target, budget_s=budget_s, ready_timeout_s=0.3),
+        namespaces=NamespaceConfig(static_tenants=NAMESPACES),
+        guard=GuardConfig(
+            platform_users=frozenset({PLATFORM_USER}),
+            platform_groups=frozenset({PLATFORM_GROUP, "system:masters"}),
+            **guard,
+        ),
+    )
+
+
+@dataclass
+class Webhook:
+    """A running webhook and an HTTPS client that trusts its CA."""
+
+    server: WebhookServer
+    http: aiohttp.ClientSession
+    metrics: WebhookMetrics
+    decision_log: Path | None = None
+
+    def logged(self) -> list[dict[str, Any]]:
+        """The sidecar's decision records so far."""
+        assert self.decision_log is not None
+        if not self.decision_log.exists():
+            return []
+        records = read_decision_log(self.decision_log)
+        return [r for r in records if r.get("type", "decision") == "decision" and r.get("id")]
+
+    def logged_decision(self, decision_id: str) -> dict[str, Any]:
+        found = [r for r in self.logged() if r["id"] == decision_id]
+        assert len(found) == 1, f"decision {decision_id} not in the log exactly once"
+        return found[0]
+
+    @property
+    def base(self) -> str:
+        return f"https://127.0.0.1:{self.server.port}"
+
+    async def post(self, path: str, body: Mapping[str, Any] | bytes) -> tuple[int, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        async with self.http.post(
+            self.base + path, data=data, headers={"Content-Type": "application/json"}
+        ) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def review(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a review and return its `response`, checking the envelope on the way."""
+        status, answer = await self.post(path, body)
+        assert status == 200, answer
+        assert answer["apiVersion"] == "admission.k8s.io/v1"
+        assert answer["kind"] == "AdmissionReview"
+        response: dict[str, Any] = answer["response"]
+        assert response["uid"] == body["request"]["uid"]  # type: ignore[index]
+        return response
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with self.http.get(self.base + path) as response:
+            return response.status, await response.text()
+
+
+def client_context(cert: ServingCert) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(cert.ca_path))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+async def start_webhook(
+    config: WebhookConfig, cert: ServingCert, decision_log: Path | None = None
+) -> Webhook:
+    metrics = WebhookMetrics()
+    server = build_server(config, metrics=metrics)
+    await server.start()
+    http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=client_context(cert)),
+        timeout=aiohttp.ClientTimeout(total=15),
+    )
+    return Webhook(server, http, metrics, decision_log)
+
+
+async def stop_webhook(webhook: Webhook) -> None:
+    await webhook.http.close()
+    await webhook.server.stop()
+
+
+@pytest.fixture
+async def webhook(sidecar: SidecarServer, serving_cert: ServingCert) -> AsyncIterator[Webhook]:
+    hook = await start_webhook(
+        webhook_config(serving_cert, sidecar.unix_target),
+        serving_cert,
+        sidecar.config.decision_log,
+    )
+    try:
+        yield hook
+    finally:
+        await stop_webhook(hook)
+
+
+def read_decision_log(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+

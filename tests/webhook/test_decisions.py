@@ -1,0 +1,161 @@
+"""Each decision kind over real HTTPS, decided by the real sidecar over its Unix socket."""
+
+from __future__ import annotations
+
+import ssl
+import warnings
+from pathlib import Path
+
+import aiohttp
+
+from tests.webhook.conftest import Webhook, read_decision_log
+from tests.webhook.helpers import (
+    ACME_NS,
+    ORBIT_NS,
+    UNBOUND_NS,
+    decode_patch,
+    gpu_pod,
+    plain_pod,
+    review_for,
+)
+
+
+async def test_deny_message_tells_the_tenant_what_why_and_how_to_fix(webhook: Webhook) -> None:
+    body = review_for(gpu_pod("train"))
+    response = await webhook.review("/validate", body)
+
+    assert response["allowed"] is False
+    status = response["status"]
+    assert (status["code"], status["reason"]) == (403, "Forbidden")
+    message = status["message"]
+    lines = message.splitlines()
+    # What was refused, and for which tenant.
+    assert lines[0].startswith('exportgate denied Pod "nimbus-ml/train" for tenant "nimbus"')
+    # What the object asked for, and where.
+    assert "Requested: nvidia.com/gpu x1 at spec.containers[0].resources.limits" in message
+    assert "nvidia-h100-sxm" in message
+    # The rule and its citation.
+    assert "Rule ear-3a090-d5-macau (15 CFR 744.23" in message
+    # How to fix it.
+    assert any(line.startswith("Fix: Use an uncontrolled accelerator") for line in lines)
+    # The decision id to quote, which is the id of the logged decision.
+    decision_id = response["auditAnnotations"]["decision-id"]
+    assert f"Decision id: {decision_id}" in lines[-1]
+    assert response["auditAnnotations"]["decision"] == "deny"
+    assert response["auditAnnotations"]["rule"] == "ear-3a090-d5-macau"
+
+
+async def test_deny_is_logged_before_it_is_answered(webhook: Webhook) -> None:
+    body = review_for(gpu_pod("logged"))
+    response = await webhook.review("/validate", body)
+    record = webhook.logged_decision(response["auditAnnotations"]["decision-id"])
+    assert record["action"] == "deny"
+    assert record["requestUid"] == body["request"]["uid"]
+    assert record["object"]["name"] == "logged"
+    assert record["user"] == body["request"]["userInfo"]["username"]
+
+
+async def test_unverified_tenant_is_told_to_renew_verification(webhook: Webhook) -> None:
+    response = await webhook.review("/validate", review_for(gpu_pod("ft", ORBIT_NS, product=None)))
+    assert response["allowed"] is False
+    message = response["status"]["message"]
+    assert 'for tenant "orbit"' in message
+    assert "kyc-unverified-accelerator" in message
+    assert "renew your verification" in message
+
+
+async def test_warn_is_admitted_with_warnings_and_audit(webhook: Webhook) -> None:
+    body = review_for(gpu_pod("l4", ACME_NS, product="NVIDIA-L4"))
+    response = await webhook.review("/validate", body)
+    assert response["allowed"] is True
+    assert "status" not in response
+    warnings = response["warnings"]
+    assert warnings[0].startswith('exportgate: admitted with a warning: Pod "acme-ml/l4"')
+    assert any("Rule l4-review-sg (Internal rollout note WH-1" in w for w in warnings)
+    assert any(w.startswith("exportgate: Fix: Nothing to do now") for w in warnings)
+    assert all(len(w) <= 256 and "\n" not in w for w in warnings)
+    audit = response["auditAnnotations"]
+    assert audit["decision"] == "warn"
+    assert audit["rule"] == "l4-review-sg"
+    assert audit["tenant"] == "acme"
+    assert audit["decision-id"] in warnings[-1]
+
+
+async def test_dryrun_is_admitted_silently_with_audit_annotations(webhook: Webhook) -> None:
+    body = review_for(gpu_pod("l40s", ACME_NS, product="NVIDIA-L40S"))
+    response = await webhook.review("/validate", body)
+    assert response["allowed"] is True
+    assert "warnings" not in response  # dryrun must not bother the tenant
+    audit = response["auditAnnotations"]
+    assert audit["decision"] == "dryrun"
+    assert audit["rule"] == "l40s-observe-sg"
+    assert audit["decision-id"]
+
+
+async def test_allow_for_a_permitted_tenant(webhook: Webhook) -> None:
+    response = await webhook.review("/validate", review_for(gpu_pod("h100", ACME_NS)))
+    assert response["allowed"] is True
+    assert response["auditAnnotations"]["decision"] == "allow"
+    assert "warnings" not in response
+
+
+async def test_unbound_namespace_is_told_how_to_get_bound(webhook: Webhook) -> None:
+    response = await webhook.review("/validate", review_for(gpu_pod("x", UNBOUND_NS)))
+    assert response["allowed"] is False
+    message = response["status"]["message"]
+    assert "unbound namespace" in message
+    assert "Decision id:" in message
+
+
+async def test_object_without_gpu_or_model_is_admitted_without_asking(webhook: Webhook) -> None:
+    before = len(webhook.logged())
+    response = await webhook.review("/validate", review_for(plain_pod()))
+    assert response == {"uid": response["uid"], "allowed": True}
+    mutated = await webhook.review("/mutate", review_for(plain_pod()))
+    assert decode_patch(mutated) == []
+    assert len(webhook.logged()) == before  # the sidecar logged nothing: it was not asked
+    exposition = webhook.metrics.exposition().decode()
+    assert 'decision="unguarded"' in exposition
+
+
+async def test_delete_is_admitted(webhook: Webhook) -> None:
+    body = review_for(None, operation="DELETE", old=gpu_pod("gone"))
+    response = await webhook.review("/validate", body)
+    assert response["allowed"] is True
+
+
+async def test_uid_is_echoed_verbatim(webhook: Webhook) -> None:
+    body = review_for(plain_pod(), uid="0f1e2d3c-weird-uid-ÄÖ")
+    response = await webhook.review("/validate", body)
+    assert response["uid"] == "0f1e2d3c-weird-uid-ÄÖ"
+
+
+async def test_serves_tls_1_2_and_refuses_older(webhook: Webhook) -> None:
+    for version, works in ((ssl.TLSVersion.TLSv1_2, True), (ssl.TLSVersion.TLSv1_3, True)):
+        context = ssl.create_default_context(cafile=str(_ca_path(webhook)))
+        context.minimum_version = context.maximum_version = version
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=context)
+        ) as http, http.get(webhook.base + "/healthz") as answer:
+            assert (answer.status == 200) is works
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with warnings.catch_warnings():  # deprecated on purpose: it is what must be refused
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+    except ValueError:
+        return  # this OpenSSL cannot even speak TLS 1.1; nothing to test
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http:
+        try:
+            async with http.get(webhook.base + "/healthz") as answer:
+                raise AssertionError(f"TLS 1.1 handshake succeeded: {answer.status}")
+        except aiohttp.ClientError:
+            pass
+
+
+def _ca_path(webhook: Webhook) -> Path:
+    # loopback_serving_cert writes the CA next to the serving pair.
+    return webhook.server.config.tls.cert_file.parent / "webhook-ca.crt"
