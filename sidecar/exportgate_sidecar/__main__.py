@@ -36,9 +36,20 @@ from exportgate_sidecar.config import (
 )
 from exportgate_sidecar.logconfig import configure_logging
 from exportgate_sidecar.server import SidecarServer
-from exportgate_sidecar.sources.files import existing
+from exportgate_sidecar.sources.files import startup_problems
 
 log = structlog.get_logger("exportgate.sidecar")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows a flag's default when it has a meaningful one ("default: None" says nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        meaningful = action.default not in (None, [], argparse.SUPPRESS)
+        if meaningful and action.option_strings and action.nargs != 0:
+            text += " (default: %(default)s)"
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="exportgate-sidecar",
         description="exportgate's policy sidecar: decides, logs every decision, then answers.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
+        epilog="Signals: SIGTERM/SIGINT stop gracefully (in-flight calls finish), SIGHUP "
+        "re-reads the tenant and policy files at once. See docs/sidecar.md.",
     )
     src = p.add_argument_group("tenants and policies")
     src.add_argument(
@@ -68,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often the files are checked for changes",
     )  # fmt: skip
     src.add_argument(
-        "--kubeconfig", type=Path,
+        "--kubeconfig", type=Path, metavar="FILE",
         help="kubeconfig for --source kube (default: in-cluster, then $KUBECONFIG)",
     )  # fmt: skip
     src.add_argument(
@@ -87,18 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="Unix socket for the webhook in the same pod; 'none' to disable",
     )  # fmt: skip
     net.add_argument("--listen-tcp", metavar="HOST:PORT", help="also listen on TCP (mutual TLS)")
-    net.add_argument("--tls-cert", type=Path, help="serving certificate (PEM) for --listen-tcp")
-    net.add_argument("--tls-key", type=Path, help="private key (PEM) of --tls-cert")
-    net.add_argument("--tls-client-ca", type=Path, help="CA that client certificates must chain to")
-    net.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
-    net.add_argument("--metrics-address", default=defaults.metrics_address)
+    net.add_argument(
+        "--tls-cert", type=Path, metavar="PEM",
+        help="serving certificate for --listen-tcp; re-read when the file changes",
+    )  # fmt: skip
+    net.add_argument("--tls-key", type=Path, metavar="PEM", help="private key of --tls-cert")
+    net.add_argument(
+        "--tls-client-ca", type=Path, metavar="PEM",
+        help="CA bundle client certificates must chain to (clients without one are refused)",
+    )  # fmt: skip
+    net.add_argument(
+        "--metrics-port", type=int, metavar="PORT",
+        help="serve Prometheus /metrics over HTTP on this port (0 picks a free one; "
+        "unset: no metrics endpoint)",
+    )  # fmt: skip
+    net.add_argument(
+        "--metrics-address", default=defaults.metrics_address, metavar="ADDRESS",
+        help="interface the metrics endpoint listens on",
+    )  # fmt: skip
 
     dec = p.add_argument_group("decisions")
     dec.add_argument(
         "--decision-log", type=Path, required=True, metavar="FILE",
         help="hash-chained decision log; every decision is written here before it is answered",
     )  # fmt: skip
-    dec.add_argument("--cache-size", type=int, default=defaults.cache.max_entries,
+    dec.add_argument("--cache-size", type=int, default=defaults.cache.max_entries, metavar="N",
                      help="decisions kept in the cache (0 disables it)")  # fmt: skip
     dec.add_argument("--cache-ttl", type=float, default=defaults.cache.ttl, metavar="SECONDS",
                      help="longest a cached decision is reused")  # fmt: skip
@@ -106,13 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-time-remaining", type=float, default=defaults.min_time_remaining * 1000,
         metavar="MS", help="refuse calls with less of their deadline left (DEADLINE_EXCEEDED)",
     )  # fmt: skip
-    dec.add_argument("--max-batch-items", type=int, default=defaults.max_batch_items)
+    dec.add_argument(
+        "--max-batch-items", type=int, default=defaults.max_batch_items, metavar="N",
+        help="largest Evaluate batch accepted (bigger ones get RESOURCE_EXHAUSTED)",
+    )  # fmt: skip
 
     ops = p.add_argument_group("operation")
-    ops.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    ops.add_argument("--log-format", default="json", choices=("json", "console"))
-    ops.add_argument("--shutdown-grace", type=float, default=defaults.shutdown_grace,
-                     metavar="SECONDS")  # fmt: skip
+    ops.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error"),
+        help="least severe operational log events written to stderr",
+    )  # fmt: skip
+    ops.add_argument(
+        "--log-format", default="json", choices=("json", "console"),
+        help="one JSON object per line (for log collectors), or coloured text for a terminal",
+    )  # fmt: skip
+    ops.add_argument(
+        "--shutdown-grace", type=float, default=defaults.shutdown_grace, metavar="SECONDS",
+        help="on SIGTERM, how long in-flight calls get to finish before they are cancelled",
+    )  # fmt: skip
     return p
 
 
@@ -151,9 +188,12 @@ def config_from_args(args: argparse.Namespace) -> SidecarConfig:
         shutdown_grace=args.shutdown_grace,
     )
     config.validate()
-    missing = existing([*config.source.tenant_paths, *config.source.policy_paths])
-    if missing:
-        raise ConfigError("; ".join(missing))
+    if config.source.kind == "files":
+        problems = startup_problems(config.source.tenant_paths, config.source.policy_paths)
+        if problems:
+            raise ConfigError(
+                "cannot serve these tenant/policy files:\n  " + "\n  ".join(problems)
+            )
     return config
 
 

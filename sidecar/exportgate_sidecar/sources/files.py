@@ -158,7 +158,12 @@ class FileSource:
         async with self._lock:
             tenants_changed = await asyncio.to_thread(self._tenants.scan)
             policies_changed = await asyncio.to_thread(self._policies.scan)
-            self._publish_errors()
+            problems = self._publish_errors()
+            if self._first and problems:
+                # Nothing has been served yet: starting with a file missing or unreadable would
+                # decide without the tenants or policies it holds (a policy that should deny, a
+                # tenant that should be verified). Stay NOT_SERVING until every file reads.
+                return
             first, self._first = self._first, False
             # Policies first: a tenant and the policy that now names it often change together,
             # and a new engine is the slower half.
@@ -169,7 +174,8 @@ class FileSource:
                     [TenantRecord(tenant, str(path)) for path, tenant in self._tenants.documents()]
                 )
 
-    def _publish_errors(self) -> None:
+    def _publish_errors(self) -> int:
+        """Tell the loader which files are refused right now; returns how many are."""
         now = {
             **self._tenants.errors,
             **self._tenants.missing,
@@ -181,8 +187,33 @@ class FileSource:
         for origin, message in now.items():
             self._loader.report_error(origin, message)
         self._reported = set(now)
+        return len(now)
 
 
 def existing(paths: Iterable[Path]) -> list[str]:
     """Problems with configured paths at startup (so a typo fails fast, not silently)."""
     return [f"{p}: no such file or directory" for p in paths if not os.path.exists(p)]
+
+
+def startup_problems(tenant_paths: Sequence[Path], policy_paths: Sequence[Path]) -> list[str]:
+    """Every reason the configured files cannot be served as they are, each naming its file
+    and what to do, so that `exportgate-sidecar` refuses to start instead of serving without
+    them. Parsing is cheap next to a policy service that decides with half its inputs."""
+    problems = [
+        f"{p}: no such file or directory; fix the path or create the file" for p in
+        (*tenant_paths, *policy_paths) if not os.path.exists(p)
+    ]
+    for kind, paths, parse in (
+        ("Tenant", tenant_paths, load_tenant_file),
+        ("ExportPolicy", policy_paths, load_policy_file),
+    ):
+        found, _ = expand(paths)
+        for path in found:
+            try:
+                parse(path)
+            except ExportgateError as exc:
+                problems.append(f"{exc} (not a valid {kind} file: fix it, or remove it from the "
+                                "command line or directory)")
+            except OSError as exc:
+                problems.append(f"{path}: cannot read it: {exc.strerror or exc}")
+    return problems
