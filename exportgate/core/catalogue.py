@@ -59,6 +59,8 @@ KNOWN_KEYS = (
 SYSTEM_KEYS = INSTANCE_TYPE_KEYS | FAMILY_KEYS | CATEGORY_KEYS
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# PCI vendor ids of the vendors whose combined device+vendor ids NVML-style tools print.
+_PCI_COMBINED = re.compile(r"(0x)?(?P<device>[0-9a-f]{4})(10de|1002)")
 
 
 def normalise_name(value: str) -> str:
@@ -177,6 +179,12 @@ class Catalogue:
         found = self._aliases.get(key)
         if found is None and key.startswith("nvidia-"):
             found = self._aliases.get(key.removeprefix("nvidia-"))
+        if found is None:
+            # NVML and nvidia-smi report the PCI id as device and vendor in one word
+            # ("0x233010DE"); the catalogue lists the device part ("0x2330").
+            combined = _PCI_COMBINED.fullmatch(key)
+            if combined:
+                found = self._aliases.get(f"0x{combined.group('device')}")
         return frozenset(found) if found else None
 
     def _by_instance_type(self, value: str) -> frozenset[str] | None:
@@ -225,6 +233,13 @@ class Catalogue:
                 continue
             candidates &= allowed
             narrowed = True
+        if not candidates and request.resource != "nodepool":
+            # The workload asks for an accelerator resource, so it will use one; clues that
+            # rule out every accelerator (an on-prem node's own instance-type label such as
+            # "on-prem-gpu-node" reads like a GCP name without a GPU) are wrong, not proof of
+            # no accelerator. Decide it as unpinned rather than letting it pass unguarded.
+            candidates = set(base)
+            narrowed = False
         ordered = tuple(sorted(candidates))
         system = request.resource == "nodepool" or any(h.key in SYSTEM_KEYS for h in request.hints)
         return ResolvedAccelerator(

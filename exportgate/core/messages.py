@@ -216,17 +216,16 @@ def _allowed_hint(
     """How to pin a product this tenant may use, when the request was not pinned to one."""
     if accelerator is None:
         return ""
-    label = None
-    for product in accelerator.candidates:
-        vendor = catalogue.products[product].vendor if product in catalogue.products else None
-        label = _PIN_LABELS.get(vendor or "")
-        if label:
-            break
-    pins = [catalogue.pin_label(p) for p in allowed]
-    pins = [p for p in pins if p]
-    if not pins:
-        return ""
-    if label is None:
-        return f" ({', '.join(catalogue.display_name(p) for p in allowed[:_MAX_LISTED])})"
-    shown = " or ".join(f"{label}={pin}" for pin in pins[:2])
-    return f" by pinning an allowed product with nodeSelector {shown}"
+    # Each product is pinned with its own vendor's label: an unknown resource can land on
+    # several vendors' products, and an AMD label with an NVIDIA value pins nothing.
+    pins = []
+    for product in allowed:
+        entry = catalogue.products.get(product)
+        label = _PIN_LABELS.get(entry.vendor) if entry else None
+        value = catalogue.pin_label(product)
+        if label and value:
+            pins.append(f"{label}={value}")
+    if pins:
+        return " by pinning an allowed product with nodeSelector " + " or ".join(pins[:2])
+    names = [catalogue.display_name(p) for p in allowed if p in catalogue.products]
+    return f" ({', '.join(names[:_MAX_LISTED])})" if names else ""

@@ -1,0 +1,228 @@
+"""The accelerator catalogue: names as each source spells them, instance types, resolution.
+
+The NVML captures in the shared fixtures were taken on real H100 and H200 machines; they are
+read as files here (not retyped) so the test fails if the catalogue drifts from what real
+drivers report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from exportgate.core.catalogue import builtin_catalogue, normalise_name
+from exportgate.core.types import Operator
+from tests.core.builders import (
+    GFD,
+    GKE_ACCELERATOR,
+    INSTANCE_TYPE,
+    KARPENTER_CATEGORY,
+    KARPENTER_FAMILY,
+    KARPENTER_GPU_NAME,
+    gpu,
+    hint,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "gpu-identity"
+CAPTURES = {"h100": "nvidia-h100-sxm", "h200": "nvidia-h200-sxm"}
+
+
+def _nvml_identities(machine: str) -> list[tuple[str, str]]:
+    """(name, PCI id) as each capture format of one machine reports them."""
+    found = []
+    nvml = json.loads((FIXTURES / f"nvml-{machine}.json").read_text())
+    found.append((nvml["name"], nvml["pci_device_id"]))
+    with (FIXTURES / f"nvidia-smi-query-{machine}.csv").open() as handle:
+        row = next(csv.DictReader(handle, skipinitialspace=True))
+        found.append((row["name"], row["pci.device_id"]))
+    gpu_node = ET.parse(FIXTURES / f"nvidia-smi-q-{machine}.xml").getroot().find("gpu")
+    assert gpu_node is not None
+    found.append(
+        (gpu_node.findtext("product_name", ""), gpu_node.findtext("pci/pci_device_id", ""))
+    )
+    return found
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared gpu-identity fixtures not present")
+@pytest.mark.parametrize(("machine", "product"), sorted(CAPTURES.items()))
+def test_real_nvml_captures_resolve_to_the_right_product(machine: str, product: str) -> None:
+    catalogue = builtin_catalogue()
+    identities = _nvml_identities(machine)
+    assert len(identities) == 3
+    for name, pci_id in identities:
+        assert name, machine
+        assert catalogue.lookup("exportgate.dev/product", name) == {product}, name
+        assert catalogue.lookup("exportgate.dev/product", pci_id) == {product}, pci_id
+        # GPU Feature Discovery puts the same NVML name in a label with spaces as dashes.
+        assert catalogue.lookup(GFD, name.replace(" ", "-")) == {product}
+
+
+ALIASES = [
+    # (label key, value as that source spells it, products)
+    (GFD, "NVIDIA-H100-80GB-HBM3", {"nvidia-h100-sxm"}),
+    (GFD, "NVIDIA-H100-PCIe", {"nvidia-h100-pcie"}),
+    (GFD, "NVIDIA-H200", {"nvidia-h200-sxm"}),
+    (GFD, "NVIDIA-H20", {"nvidia-h20"}),
+    (GFD, "Tesla-T4", {"nvidia-t4"}),
+    (GFD, "NVIDIA-A10G", {"nvidia-a10"}),
+    (GFD, "NVIDIA-A100-SXM4-80GB", {"nvidia-a100"}),
+    (GKE_ACCELERATOR, "nvidia-tesla-a100", {"nvidia-a100"}),
+    (GKE_ACCELERATOR, "nvidia-h100-80gb", {"nvidia-h100-sxm"}),
+    (GKE_ACCELERATOR, "nvidia-l4", {"nvidia-l4"}),
+    (KARPENTER_GPU_NAME, "h100", {"nvidia-h100-sxm", "nvidia-h100-pcie"}),
+    (KARPENTER_GPU_NAME, "a100", {"nvidia-a100"}),
+    ("amd.com/gpu.product-name", "AMD Instinct MI250X", {"amd-mi250x"}),
+    ("exportgate.dev/product", "nvidia-h20", {"nvidia-h20"}),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "products"), ALIASES, ids=[a[1] for a in ALIASES])
+def test_aliases_as_each_source_spells_them(key: str, value: str, products: set[str]) -> None:
+    assert builtin_catalogue().lookup(key, value) == products
+
+
+INSTANCE_TYPES = [
+    # (instance type, product, count): AWS, GCP, Azure
+    ("p5.48xlarge", "nvidia-h100-sxm", 8),
+    ("p4d.24xlarge", "nvidia-a100", 8),
+    ("g4dn.xlarge", "nvidia-t4", 1),
+    ("a3-highgpu-8g", "nvidia-h100-sxm", 8),
+    ("g2-standard-4", "nvidia-l4", 1),
+    ("Standard_ND96isr_H100_v5", "nvidia-h100-sxm", 8),
+    ("Standard_NC4as_T4_v3", "nvidia-t4", 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "product", "count"), INSTANCE_TYPES, ids=[i[0] for i in INSTANCE_TYPES]
+)
+def test_cloud_instance_types_map_to_product_and_count(name: str, product: str, count: int) -> None:
+    catalogue = builtin_catalogue()
+    assert catalogue.instance_type(name) == (product, count)
+    assert catalogue.lookup(INSTANCE_TYPE, name) == {product}
+
+
+@pytest.mark.parametrize("name", ["m5.large", "n2-standard-8", "Standard_D4s_v5"])
+def test_instance_types_of_a_known_cloud_without_accelerators_name_none(name: str) -> None:
+    assert builtin_catalogue().lookup(INSTANCE_TYPE, name) == frozenset()
+
+
+@pytest.mark.parametrize("name", ["Standard_NC999_v9", "dgx-h100"])
+def test_unknown_instance_types_are_unknown_not_empty(name: str) -> None:
+    """An N-series size we do not list, or a name no cloud uses, could carry anything."""
+    assert builtin_catalogue().lookup(INSTANCE_TYPE, name) is None
+
+
+@pytest.mark.parametrize("name", ["m5.large", "on-prem-gpu-node"])
+def test_gpu_request_whose_clues_rule_out_every_accelerator_is_unpinned(name: str) -> None:
+    """A pod asking for nvidia.com/gpu uses a GPU whatever its node labels claim.
+
+    "on-prem-gpu-node" follows the GCP naming pattern of a family without accelerators; taking
+    that at its word would let a GPU request through unguarded.
+    """
+    catalogue = builtin_catalogue()
+    resolved = catalogue.resolve(gpu(hint(INSTANCE_TYPE, name)))
+    assert set(resolved.candidates) == catalogue.by_vendor("nvidia")
+    assert resolved.pinned is False
+
+
+def test_node_pool_of_instance_types_without_accelerators_has_no_candidates() -> None:
+    request = gpu(hint(INSTANCE_TYPE, "m5.large"), resource="nodepool")
+    resolved = builtin_catalogue().resolve(request)
+    assert resolved.candidates == ()
+
+
+def test_normalise_name_folds_case_and_punctuation() -> None:
+    assert normalise_name("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+    assert normalise_name("  Tesla_T4 ") == "tesla-t4"
+
+
+RESOLUTION = [
+    # (description, request, candidates, pinned)
+    ("pinned by GFD", gpu(hint(GFD, "NVIDIA-H100-80GB-HBM3")), {"nvidia-h100-sxm"}, True),
+    (
+        "In list means any of",
+        gpu(hint(GFD, "Tesla-T4", "NVIDIA-H100-80GB-HBM3")),
+        {"nvidia-t4", "nvidia-h100-sxm"},
+        True,
+    ),
+    (
+        "hints combine with AND",
+        gpu(hint(GFD, "Tesla-T4", "NVIDIA-H100-80GB-HBM3"), hint(INSTANCE_TYPE, "g4dn.xlarge")),
+        {"nvidia-t4"},
+        True,
+    ),
+    (
+        "NotIn removes products",
+        gpu(hint(GFD, "Tesla-T4", operator=Operator.NOT_IN), resource="amd.com/gpu"),
+        {"amd-mi250x", "amd-mi300x"},
+        True,
+    ),
+    ("unknown label value widens", gpu(hint(GFD, "NVIDIA-Future-X1")), None, False),
+    ("unrelated label is ignored", gpu(hint("topology.kubernetes.io/zone", "a")), None, False),
+    (
+        "karpenter family",
+        gpu(hint(KARPENTER_FAMILY, "g6e"), resource="nodepool"),
+        {"nvidia-l40s"},
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_", "candidates", "pinned"),
+    [r[1:] for r in RESOLUTION],
+    ids=[r[0] for r in RESOLUTION],
+)
+def test_resolution(request_: object, candidates: set[str] | None, pinned: bool) -> None:
+    catalogue = builtin_catalogue()
+    resolved = catalogue.resolve(request_)  # type: ignore[arg-type]
+    if candidates is None:
+        candidates = set(catalogue.by_vendor("nvidia"))
+    assert set(resolved.candidates) == candidates
+    assert resolved.pinned is pinned
+
+
+def test_unpinned_request_for_an_unknown_vendor_is_the_unknown_product() -> None:
+    catalogue = builtin_catalogue()
+    resolved = catalogue.resolve(gpu(resource="example.com/npu"))
+    assert catalogue.unknown_id in resolved.candidates
+    assert resolved.pinned is False
+    assert resolved.classifications[0] == "3A090.a"  # most restricted possible
+
+
+def test_mig_resources_stand_for_mig_capable_products_only() -> None:
+    resolved = builtin_catalogue().resolve(gpu(resource="nvidia.com/mig-1g.10gb"))
+    assert "nvidia-a100" in resolved.candidates
+    assert "nvidia-t4" not in resolved.candidates
+
+
+def test_instance_type_hint_makes_it_a_system_4a090() -> None:
+    resolved = builtin_catalogue().resolve(gpu(hint(INSTANCE_TYPE, "p5.48xlarge")))
+    assert resolved.classifications == ("3A090.a", "4A090.a")
+
+
+def test_accelerator_category_we_hold_no_data_on_is_unknown() -> None:
+    catalogue = builtin_catalogue()
+    resolved = catalogue.resolve(gpu(hint(KARPENTER_CATEGORY, "p"), resource="nodepool"))
+    assert "nvidia-h100-sxm" in resolved.candidates
+    assert catalogue.unknown_id not in resolved.candidates
+
+
+def test_most_restrictive_classification_first() -> None:
+    catalogue = builtin_catalogue()
+    assert catalogue.classifications(["nvidia-t4", "nvidia-a30", "nvidia-h100-sxm"]) == (
+        "3A090.a",
+        "3A090.b",
+        "outside-3A090",
+    )
+
+
+def test_every_product_has_a_pin_label_and_a_unique_id() -> None:
+    catalogue = builtin_catalogue()
+    for product in catalogue.products.values():
+        assert catalogue.pin_label(product.id), product.id
