@@ -1,0 +1,85 @@
+"""B3: one uncached decision through the sidecar's gRPC hop, and the core's in-process speed.
+
+The gRPC part calls the real sidecar (started with --cache-size 0) over its Unix socket, one
+call at a time with distinct objects, exactly as the webhook does (one item per Evaluate): the
+latency includes protobuf encoding, the hop, evaluation, the fsynced decision-log write and
+decoding. The in-process part times `PolicyEngine.evaluate` alone over the same workloads,
+and extraction (`AdapterRegistry.extract`) separately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench.harness import SidecarOptions, Stack
+from bench.reviews import MIX
+from bench.stats import summary
+from bench.workloads import example_tenants, extracted, objects
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.extract import AdapterRegistry
+from exportgate.v1 import policy_pb2, policy_pb2_grpc
+from exportgate_sidecar.convert import workload_to_item
+
+
+async def _grpc_latencies(socket_path: Path, count: int) -> tuple[list[float], int]:
+    items = [
+        workload_to_item(w, tenant=t, operation="CREATE", username="bench", request_uid=str(i))
+        for i, (w, t) in enumerate(extracted(count + 200))
+    ]
+    latencies: list[float] = []
+    failures = 0
+    async with grpc.aio.insecure_channel(f"unix://{socket_path}") as channel:
+        stub = policy_pb2_grpc.PolicyServiceStub(channel)
+        for i, item in enumerate(items):
+            began = time.perf_counter()
+            try:
+                await stub.Evaluate(policy_pb2.EvaluateRequest(items=[item]), timeout=2.0)
+            except grpc.aio.AioRpcError:
+                failures += 1
+                continue
+            if i >= 200:  # the first calls warm the channel and the interpreter
+                latencies.append((time.perf_counter() - began) * 1000)
+    return latencies, failures
+
+
+def core_throughput(count: int) -> dict[str, Any]:
+    engine = PolicyEngine.build()
+    tenants = example_tenants()
+    registry = AdapterRegistry.builtin()
+    objs = list(objects(count))
+    began = time.perf_counter()
+    pairs = [(registry.extract(o), o) for o in objs]
+    extract_s = time.perf_counter() - began
+    from bench.workloads import tenant_of
+
+    at = datetime.now(UTC)
+    work = [(w, tenants.get(tenant_of(o))) for w, o in pairs]
+    began = time.perf_counter()
+    for workload, tenant in work:
+        engine.evaluate(workload, tenant, at)
+    evaluate_s = time.perf_counter() - began
+    return {
+        "objects": count,
+        "mix": [label for label, _, _, guarded in MIX if guarded],
+        "evaluate_per_s": round(count / evaluate_s),
+        "evaluate_us": round(evaluate_s / count * 1e6, 1),
+        "extract_per_s": round(count / extract_s),
+        "extract_us": round(extract_s / count * 1e6, 1),
+    }
+
+
+def run(workdir: Path, *, calls: int, core_objects: int) -> dict[str, Any]:
+    with Stack(workdir / "b3", sidecar=SidecarOptions(cache_size=0)) as stack:
+        stack.webhook and stack.webhook.stop()  # B3 talks to the sidecar alone
+        latencies, failures = asyncio.run(_grpc_latencies(stack.socket_path, calls))
+    grpc_stats = {k: round(v, 3) for k, v in summary(latencies).items() if k != "n"}
+    return {
+        "grpc_uncached_ms": {**grpc_stats, "calls": len(latencies), "failures": failures},
+        "core": core_throughput(core_objects),
+    }

@@ -1,0 +1,111 @@
+"""B4: re-audit-style evaluation of many objects, and memory at scale.
+
+Re-audit: every object is extracted and evaluated once, as a background re-audit does after a
+policy or tenant change (no cache can help: each object is distinct). Through the core
+in-process; through the operator's re-audit function when the operator provides one.
+
+Memory: the sidecar loads 10k tenants and 1k policies (bench.synthetic) from files, the webhook
+serves a few seconds of the review mix with many distinct objects (so the decision cache
+fills), then the resident set size (VmRSS) and its peak (VmHWM) of both processes are read
+from /proc.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import synthetic
+from bench.harness import SidecarOptions, Stack, WebhookOptions
+from bench.load import drive
+from bench.workloads import example_tenants, objects, tenant_of
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.extract import AdapterRegistry
+
+
+def reaudit_core(count: int) -> dict[str, Any]:
+    engine = PolicyEngine.build()
+    tenants = example_tenants()
+    registry = AdapterRegistry.builtin()
+    at = datetime.now(UTC)
+    objs = list(objects(count))  # built before the clock starts: a re-audit lists them first
+    actions: dict[str, int] = {}
+    began = time.perf_counter()
+    for obj in objs:
+        decision = engine.evaluate(registry.extract(obj), tenants.get(tenant_of(obj)), at)
+        actions[decision.action.value] = actions.get(decision.action.value, 0) + 1
+    elapsed = time.perf_counter() - began
+    return {
+        "objects": count,
+        "seconds": round(elapsed, 2),
+        "per_s": round(count / elapsed),
+        "actions": actions,
+        "extrapolated_100k_s": round(elapsed / count * 100_000, 1),
+    }
+
+
+def reaudit_operator(count: int) -> dict[str, Any] | None:
+    """The operator's re-audit function, if there is one yet (None: not available)."""
+    try:
+        import exportgate_operator.reaudit as reaudit  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    fn = getattr(reaudit, "reaudit_objects", None)
+    if fn is None:
+        return None
+    began = time.perf_counter()
+    fn(list(objects(count)))
+    elapsed = time.perf_counter() - began
+    return {"objects": count, "seconds": round(elapsed, 2), "per_s": round(count / elapsed)}
+
+
+def _rss(pid: int) -> dict[str, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)  # kB -> MiB
+    return fields
+
+
+def memory(workdir: Path, *, tenants: int, policies: int, load_s: float) -> dict[str, Any]:
+    tenant_file, policy_file = synthetic.write(workdir / "inputs", tenants, policies)
+    # Bind the replayed namespaces to synthetic tenants so lookups hit the big table.
+    namespaces = {"acme-ml": "tenant-00001", "nimbus-ml": "tenant-00042", "orbit-ml": "tenant-09999"}
+    began = time.perf_counter()
+    stack = Stack(
+        workdir / "stack",
+        sidecar=SidecarOptions(tenants=(tenant_file,), policies=(policy_file,)),
+        webhook=WebhookOptions(namespace_tenants=namespaces),
+    )
+    with stack:
+        ready_s = time.perf_counter() - began
+        assert stack.sidecar is not None and stack.webhook is not None
+        idle = {"sidecar": _rss(stack.sidecar.pid), "webhook": _rss(stack.webhook.pid)}
+        load = drive(
+            stack.url + "/validate", stack.tls.ca_path, concurrency=16, duration=load_s,
+            warmup=0.5, distinct=10**9, corpus_size=20_000, guarded_only=True,
+        )  # fmt: skip
+        loaded = {"sidecar": _rss(stack.sidecar.pid), "webhook": _rss(stack.webhook.pid)}
+    total = loaded["sidecar"]["VmHWM"] + loaded["webhook"]["VmHWM"]
+    return {
+        "tenants": tenants,
+        "policies": policies,
+        "startup_to_ready_s": round(ready_s, 1),
+        "idle_mib": idle,
+        "after_load_mib": loaded,
+        "load_requests": load.ok + load.failed,
+        "load_failures": load.failed,
+        "peak_total_mib": round(total, 1),
+    }
+
+
+def run(workdir: Path, *, reaudit_objects: int, tenants: int, policies: int,
+        load_s: float) -> dict[str, Any]:  # fmt: skip
+    return {
+        "reaudit_core": reaudit_core(reaudit_objects),
+        "reaudit_operator": reaudit_operator(reaudit_objects),
+        "memory": memory(workdir / "b4", tenants=tenants, policies=policies, load_s=load_s),
+    }
