@@ -4,7 +4,7 @@
 Both are fail-closed for what exportgate guards:
 
 * DELETE and CONNECT are admitted (removing a workload never needs a licence), except edits of
-  exportgate.dev resources by tenants, which the tenancy guard refuses.
+  Tenant and ExportPolicy resources by tenants, which the tenancy guard refuses.
 * Objects that ask for no accelerator and no model are admitted without asking the sidecar.
 * An object exportgate cannot read, a namespace whose tenant cannot be determined, and a sidecar
   that is down, slow or answers nonsense all end in a denial that says so — never an allow.

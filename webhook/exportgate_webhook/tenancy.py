@@ -31,8 +31,13 @@ from exportgate_webhook.review import AdmissionRequest, UserInfo
 
 log = structlog.get_logger("exportgate.webhook.tenancy")
 
-#: The API group whose resources decide jurisdictions; tenants must never edit them.
+#: The API group of exportgate's own resources.
 EXPORTGATE_GROUP = "exportgate.dev"
+
+#: The exportgate.dev kinds that decide jurisdictions; tenants must never edit them. Not the whole
+#: group: ModelEndpoint is a tenant's own workload (the chart aggregates it into the edit role),
+#: and it is evaluated like any other workload instead.
+PLATFORM_KINDS = frozenset({"Tenant", "ExportPolicy"})
 
 
 class NamespaceLookupError(Exception):
@@ -297,7 +302,8 @@ def tenancy_change_denial(
     kind = request["kind"]
     name = request.get("name", "")
     operation = request["operation"]
-    if kind["group"] == EXPORTGATE_GROUP and operation in ("CREATE", "UPDATE", "DELETE"):
+    reserved = kind["group"] == EXPORTGATE_GROUP and kind["kind"] in PLATFORM_KINDS
+    if reserved and operation in ("CREATE", "UPDATE", "DELETE"):
         return TenancyChange(
             f"{operation.lower()} of {kind['kind']} {name!r} ({EXPORTGATE_GROUP}) is reserved to "
             "the platform",

@@ -1,0 +1,445 @@
+"""Every built-in kind adapter reaches the sidecar, and the sidecar's answer reaches the tenant.
+
+One row per kind the core's `AdapterRegistry` knows. Each object asks for an H100 (or a hosted
+model) for tenant "nimbus", whom the default policies refuse both; the test sends it to the real
+webhook over HTTPS and checks:
+
+* the review is denied with a message naming the kind and object;
+* the decision record the sidecar wrote carries the right object identity, tenant, requesting
+  user and request uid, and the accelerator or model the adapter found at the right field.
+
+`test_the_table_covers_every_registered_kind` keeps the table honest when adapters are added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from exportgate.core.extract import AdapterRegistry
+from tests.webhook.conftest import Webhook
+from tests.webhook.helpers import (
+    NIMBUS_NS,
+    PLATFORM_USER,
+    TENANT_LABEL,
+    TENANT_USER,
+    review_for,
+)
+
+H100 = "NVIDIA-H100-80GB-HBM3"
+
+
+def pod_spec(product: str = H100, count: int = 1, container: str = "main") -> dict[str, Any]:
+    return {
+        "nodeSelector": {"nvidia.com/gpu.product": product},
+        "containers": [
+            {
+                "name": container,
+                "image": "registry.example.com/app:1.0",
+                "resources": {"limits": {"nvidia.com/gpu": str(count)}},
+            }
+        ],
+    }
+
+
+def template() -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": "x"}}, "spec": pod_spec()}
+
+
+@dataclass(frozen=True)
+class Case:
+    api_version: str
+    kind: str
+    spec: Mapping[str, Any]
+    where: str  # a field path the sidecar must report for what was asked
+    cluster_scoped: bool = False
+    top: Mapping[str, Any] | None = None  # top-level fields other than spec (PodTemplate)
+    annotations: Mapping[str, str] | None = None
+    action: str = "deny"
+
+    @property
+    def id(self) -> str:
+        return f"{self.api_version.rpartition('/')[0] or 'core'}/{self.kind}"
+
+    def object(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"name": f"{self.kind.lower()}-h100"}
+        if self.cluster_scoped:
+            metadata["labels"] = {TENANT_LABEL: "nimbus"}
+        else:
+            metadata["namespace"] = NIMBUS_NS
+        if self.annotations:
+            metadata["annotations"] = dict(self.annotations)
+        obj: dict[str, Any] = {"apiVersion": self.api_version, "kind": self.kind}
+        obj["metadata"] = metadata
+        if self.top is not None:
+            obj.update(self.top)
+        else:
+            obj["spec"] = dict(self.spec)
+        return obj
+
+
+def _replicas(key: str) -> dict[str, Any]:
+    return {key: {"Worker": {"replicas": 2, "template": template()}}}
+
+
+def _ray_cluster() -> dict[str, Any]:
+    return {
+        "headGroupSpec": {"template": {"spec": {"containers": [{"name": "head", "image": "r"}]}}},
+        "workerGroupSpecs": [{"groupName": "gpu", "template": template()}],
+    }
+
+
+CASES = [
+    # Pods and every built-in owner of a pod template.
+    Case("v1", "Pod", pod_spec(), "spec.containers[0]"),
+    Case("v1", "PodTemplate", {}, "template.spec", top={"template": template()}),
+    Case("v1", "ReplicationController", {"template": template()}, "spec.template.spec"),
+    Case("apps/v1", "Deployment", {"template": template()}, "spec.template.spec"),
+    Case("apps/v1", "StatefulSet", {"template": template()}, "spec.template.spec"),
+    Case("apps/v1", "DaemonSet", {"template": template()}, "spec.template.spec"),
+    Case("apps/v1", "ReplicaSet", {"template": template()}, "spec.template.spec"),
+    Case("batch/v1", "Job", {"template": template()}, "spec.template.spec"),
+    Case(
+        "batch/v1",
+        "CronJob",
+        {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template()}}},
+        "spec.jobTemplate.spec.template.spec",
+    ),
+    # Dynamic resource allocation: a CEL selector on productName.
+    Case(
+        "resource.k8s.io/v1",
+        "ResourceClaim",
+        {
+            "devices": {
+                "requests": [
+                    {
+                        "name": "gpu",
+                        "exactly": {
+                            "deviceClassName": "gpu.nvidia.com",
+                            "count": 2,
+                            "selectors": [
+                                {
+                                    "cel": {
+                                        "expression": 'device.attributes["gpu.nvidia.com"]'
+                                        '.productName == "NVIDIA H100 80GB HBM3"'
+                                    }
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        },
+        "spec.devices.requests[0]",
+    ),
+    Case(
+        "resource.k8s.io/v1",
+        "ResourceClaimTemplate",
+        {
+            "spec": {
+                "devices": {
+                    "requests": [
+                        {
+                            "name": "gpu",
+                            "exactly": {
+                                "deviceClassName": "gpu.nvidia.com",
+                                "selectors": [
+                                    {
+                                        "cel": {
+                                            "expression": 'device.attributes["gpu.nvidia.com"]'
+                                            '.productName == "NVIDIA H100 80GB HBM3"'
+                                        }
+                                    }
+                                ],
+                            },
+                        }
+                    ]
+                }
+            }
+        },
+        "spec.spec.devices.requests[0]",
+    ),
+    # Node provisioning: the tenant is the object's own label.
+    Case(
+        "karpenter.sh/v1",
+        "NodePool",
+        {
+            "template": {
+                "spec": {
+                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass"},
+                    "requirements": [
+                        {
+                            "key": "karpenter.k8s.aws/instance-family",
+                            "operator": "In",
+                            "values": ["p5"],
+                        }
+                    ],
+                }
+            }
+        },
+        "spec.template.spec.requirements",
+        cluster_scoped=True,
+    ),
+    Case(
+        "karpenter.sh/v1alpha5",
+        "Provisioner",
+        {"requirements": [{"key": "karpenter.k8s.aws/instance-family", "operator": "In",
+                           "values": ["p5"]}]},  # fmt: skip
+        "spec.requirements",
+        cluster_scoped=True,
+    ),
+    Case(
+        "eks.services.k8s.aws/v1alpha1",
+        "Nodegroup",
+        {"clusterName": "prod", "instanceTypes": ["p5.48xlarge"]},
+        "spec.instanceTypes",
+    ),
+    Case(
+        "container.cnrm.cloud.google.com/v1beta1",
+        "ContainerNodePool",
+        {
+            "nodeConfig": {
+                "machineType": "a3-highgpu-8g",
+                "guestAccelerator": [{"type": "nvidia-h100-80gb", "count": 8}],
+            }
+        },
+        "spec.nodeConfig",
+    ),
+    Case(
+        "cluster.x-k8s.io/v1beta1",
+        "MachineDeployment",
+        {"clusterName": "prod", "template": {"spec": {"clusterName": "prod"}}},
+        "capacity.cluster-autoscaler.kubernetes.io/gpu-type",
+        annotations={
+            "capacity.cluster-autoscaler.kubernetes.io/gpu-type": "nvidia.com/gpu",
+            "capacity.cluster-autoscaler.kubernetes.io/gpu-count": "8",
+        },
+    ),
+    Case(
+        "cluster.x-k8s.io/v1beta1",
+        "MachineSet",
+        {"clusterName": "prod"},
+        "capacity.cluster-autoscaler.kubernetes.io/gpu-type",
+        annotations={"capacity.cluster-autoscaler.kubernetes.io/gpu-type": "nvidia.com/gpu"},
+    ),
+    Case(
+        "cluster.x-k8s.io/v1beta1",
+        "MachinePool",
+        {"clusterName": "prod"},
+        "capacity.cluster-autoscaler.kubernetes.io/gpu-type",
+        annotations={"capacity.cluster-autoscaler.kubernetes.io/gpu-type": "nvidia.com/gpu"},
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "AWSMachineTemplate",
+        {"template": {"spec": {"instanceType": "p5.48xlarge"}}},
+        "spec.template.spec.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "GCPMachineTemplate",
+        {"template": {"spec": {"instanceType": "a3-highgpu-8g"}}},
+        "spec.template.spec.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureMachineTemplate",
+        {"template": {"spec": {"vmSize": "Standard_ND96isr_H100_v5"}}},
+        "spec.template.spec.vmSize",
+    ),
+    # Serving.
+    Case(
+        "serving.kserve.io/v1beta1",
+        "InferenceService",
+        {
+            "predictor": {
+                "nodeSelector": {"nvidia.com/gpu.product": H100},
+                "model": {
+                    "modelFormat": {"name": "huggingface"},
+                    "storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct",
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                },
+            }
+        },
+        "spec.predictor",
+    ),
+    Case(
+        "serving.kserve.io/v1alpha1",
+        "LLMInferenceService",
+        {
+            "model": {"uri": "hf://meta-llama/Llama-3.1-8B-Instruct", "name": "llama"},
+            "template": pod_spec(),
+        },
+        "spec.template",
+    ),
+    Case(
+        "serving.kserve.io/v1alpha1",
+        "LLMInferenceServiceConfig",
+        {"template": pod_spec()},
+        "spec.template",
+    ),
+    Case("serving.kserve.io/v1alpha1", "ServingRuntime", pod_spec(), "spec.containers[0]"),
+    Case(
+        "serving.kserve.io/v1alpha1",
+        "ClusterServingRuntime",
+        pod_spec(),
+        "spec.containers[0]",
+        cluster_scoped=True,
+    ),
+    Case("serving.knative.dev/v1", "Service", {"template": template()}, "spec.template"),
+    Case("serving.knative.dev/v1", "Configuration", {"template": template()}, "spec.template"),
+    Case("serving.knative.dev/v1", "Revision", pod_spec(), "spec.containers[0]"),
+    Case(
+        "apps.nvidia.com/v1alpha1",
+        "NIMService",
+        {
+            "image": {"repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct", "tag": "1.3.3"},
+            "resources": {"limits": {"nvidia.com/gpu": "1"}},
+            "nodeSelector": {"nvidia.com/gpu.product": H100},
+        },
+        "spec",
+    ),
+    Case(  # only a model; nothing in the default packs refuses Llama to nimbus
+        "apps.nvidia.com/v1alpha1",
+        "NIMCache",
+        {"source": {"ngc": {"modelPuller": "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3"}}},
+        "spec.source.ngc.modelPuller",
+        action="allow",
+    ),
+    Case(
+        "kaito.sh/v1beta1",
+        "Workspace",
+        {},
+        "resource.instanceType",
+        top={
+            "resource": {
+                "instanceType": "Standard_ND96isr_H100_v5",
+                "labelSelector": {"matchLabels": {"apps": "llama"}},
+            },
+            "inference": {"preset": {"name": "llama-3.1-8b-instruct"}},
+        },
+    ),
+    # Training.
+    *(
+        Case(f"kubeflow.org/{version}", kind, _replicas(key), f"spec.{key}")
+        for version, kind, key in (
+            ("v1", "PyTorchJob", "pytorchReplicaSpecs"),
+            ("v1", "TFJob", "tfReplicaSpecs"),
+            ("v2beta1", "MPIJob", "mpiReplicaSpecs"),
+            ("v1", "XGBoostJob", "xgbReplicaSpecs"),
+            ("v1", "PaddleJob", "paddleReplicaSpecs"),
+            ("v1", "JAXJob", "jaxReplicaSpecs"),
+        )
+    ),
+    Case(
+        "trainer.kubeflow.org/v1alpha1",
+        "TrainJob",
+        {
+            "runtimeRef": {"name": "torch-distributed"},
+            "trainer": {
+                "numNodes": 2,
+                "resourcesPerNode": {"limits": {"nvidia.com/gpu": "8"}},
+            },
+            "podTemplateOverrides": [
+                {
+                    "targetJobs": [{"name": "node"}],
+                    "spec": {"nodeSelector": {"nvidia.com/gpu.product": H100}},
+                }
+            ],
+        },
+        "spec.trainer.resourcesPerNode",
+    ),
+    *(
+        Case(
+            "trainer.kubeflow.org/v1alpha1",
+            kind,
+            {
+                "template": {
+                    "spec": {
+                        "replicatedJobs": [
+                            {"name": "node", "template": {"spec": {"template": template()}}}
+                        ]
+                    }
+                }
+            },
+            "spec.template.spec.replicatedJobs[0]",
+            cluster_scoped=kind.startswith("Cluster"),
+        )
+        for kind in ("TrainingRuntime", "ClusterTrainingRuntime")
+    ),
+    Case("ray.io/v1", "RayCluster", _ray_cluster(), "spec.workerGroupSpecs[0].template"),
+    Case(
+        "ray.io/v1",
+        "RayJob",
+        {"entrypoint": "python train.py", "rayClusterSpec": _ray_cluster()},
+        "spec.rayClusterSpec.workerGroupSpecs[0].template",
+    ),
+    Case(
+        "ray.io/v1",
+        "RayService",
+        {"rayClusterConfig": _ray_cluster()},
+        "spec.rayClusterConfig.workerGroupSpecs[0].template",
+    ),
+    Case(
+        "jobset.x-k8s.io/v1alpha2",
+        "JobSet",
+        {"replicatedJobs": [{"name": "workers", "template": {"spec": {"template": template()}}}]},
+        "spec.replicatedJobs[0].template.spec.template",
+    ),
+    Case(
+        "leaderworkerset.x-k8s.io/v1",
+        "LeaderWorkerSet",
+        {"leaderWorkerTemplate": {"size": 4, "workerTemplate": template()}},
+        "spec.leaderWorkerTemplate.workerTemplate",
+    ),
+    # Hosted models.
+    Case(
+        "exportgate.dev/v1alpha1",
+        "ModelEndpoint",
+        {"provider": "anthropic", "model": "claude-sonnet-4-5"},
+        "spec.model",
+    ),
+]
+
+
+def test_the_table_covers_every_registered_kind() -> None:
+    registered = {f"{group or 'core'}/{kind}" for group, kind in AdapterRegistry.builtin().kinds()}
+    assert registered == {case.id for case in CASES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+async def test_kind_reaches_the_sidecar(webhook: Webhook, case: Case) -> None:
+    obj = case.object()
+    # Only the platform may create objects bound by their own tenant label (the label guard).
+    user = PLATFORM_USER if case.cluster_scoped else TENANT_USER
+    body = review_for(obj, user=user)
+    response = await webhook.review("/validate", body)
+
+    assert response["auditAnnotations"]["decision"] == case.action, response
+    name = obj["metadata"]["name"]
+    if case.action == "deny":
+        assert response["allowed"] is False
+        subject = name if case.cluster_scoped else f"{NIMBUS_NS}/{name}"
+        assert response["status"]["message"].startswith(
+            f'exportgate denied {case.kind} "{subject}" for tenant "nimbus"'
+        )
+    else:
+        assert response["allowed"] is True
+
+    record = webhook.logged_decision(response["auditAnnotations"]["decision-id"])
+    assert record["object"] == {
+        "apiVersion": case.api_version,
+        "kind": case.kind,
+        "namespace": None if case.cluster_scoped else NIMBUS_NS,
+        "name": name,
+    }
+    assert record["tenant"] == "nimbus"
+    assert record["user"] == user
+    assert record["requestUid"] == body["request"]["uid"]
+    assert record["operation"] == "CREATE"
+    sources = [a.get("source", "") for a in record["accelerators"]]
+    sources += [m.get("source", "") for m in record["models"]]
+    assert any(case.where in source for source in sources), (case.where, record)

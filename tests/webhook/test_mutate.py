@@ -1,0 +1,100 @@
+"""The mutating endpoint stamps admitted guarded objects with their decision (JSON Patch)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from exportgate_sidecar.server import SidecarServer
+
+from tests.cluster.certs import ServingCert
+from tests.webhook.conftest import Webhook, start_webhook, stop_webhook, webhook_config
+from tests.webhook.helpers import (
+    ACME_NS,
+    PLATFORM_USER,
+    decode_patch,
+    gpu_pod,
+    review_for,
+)
+
+DECISION_ID = "exportgate.dev/decision-id"
+CLASS = "exportgate.dev/accelerator-class"
+VERSION = "exportgate.dev/policy-version"
+
+
+async def test_admitted_object_without_annotations_gets_the_whole_map(webhook: Webhook) -> None:
+    response = await webhook.review("/mutate", review_for(gpu_pod("h100", ACME_NS)))
+    assert response["allowed"] is True
+    patch = decode_patch(response)
+    assert len(patch) == 1
+    assert patch[0]["op"] == "add" and patch[0]["path"] == "/metadata/annotations"
+    stamps = patch[0]["value"]
+    assert stamps[CLASS] == "3A090.a"
+    record = webhook.logged_decision(stamps[DECISION_ID])
+    assert record["action"] == "allow"
+    assert stamps[VERSION] == record["policyVersion"]
+    assert response["auditAnnotations"]["phase"] == "mutating"
+
+
+async def test_existing_annotations_get_one_escaped_add_per_key(webhook: Webhook) -> None:
+    pod = gpu_pod("h100", ACME_NS, annotations={"team": "vision"})
+    patch = decode_patch(await webhook.review("/mutate", review_for(pod)))
+    paths = {op["path"] for op in patch}
+    assert paths == {
+        "/metadata/annotations/exportgate.dev~1decision-id",
+        "/metadata/annotations/exportgate.dev~1accelerator-class",
+        "/metadata/annotations/exportgate.dev~1policy-version",
+    }
+    assert all(op["op"] == "add" for op in patch)
+
+
+async def test_forged_stamp_is_overwritten_by_a_real_one(webhook: Webhook) -> None:
+    pod = gpu_pod("h100", ACME_NS, annotations={DECISION_ID: "forged", CLASS: "none"})
+    patch = decode_patch(await webhook.review("/mutate", review_for(pod)))
+    values = {op["path"].rsplit("/", 1)[1]: op.get("value") for op in patch}
+    assert values["exportgate.dev~1decision-id"] != "forged"
+    webhook.logged_decision(values["exportgate.dev~1decision-id"])
+
+
+async def test_denied_object_gets_no_stamp_and_loses_forged_ones(webhook: Webhook) -> None:
+    pod = gpu_pod("h100", annotations={DECISION_ID: "forged"})  # nimbus: denied
+    response = await webhook.review("/mutate", review_for(pod))
+    assert response["allowed"] is True  # the validating endpoint refuses it
+    assert decode_patch(response) == [
+        {"op": "remove", "path": "/metadata/annotations/exportgate.dev~1decision-id"}
+    ]
+
+
+async def test_warned_object_is_stamped(webhook: Webhook) -> None:
+    pod = gpu_pod("l4", ACME_NS, product="NVIDIA-L4")
+    patch = decode_patch(await webhook.review("/mutate", review_for(pod)))
+    assert DECISION_ID in patch[0]["value"]
+
+
+@pytest.fixture
+async def no_mutate_webhook(
+    sidecar: SidecarServer, serving_cert: ServingCert
+) -> AsyncIterator[Webhook]:
+    config = webhook_config(serving_cert, sidecar.unix_target, mutate=False)
+    hook = await start_webhook(config, serving_cert, sidecar.config.decision_log)
+    try:
+        yield hook
+    finally:
+        await stop_webhook(hook)
+
+
+async def test_switched_off_mutation_admits_unchanged(no_mutate_webhook: Webhook) -> None:
+    response = await no_mutate_webhook.review("/mutate", review_for(gpu_pod("h100", ACME_NS)))
+    assert response == {"uid": response["uid"], "allowed": True}
+    assert no_mutate_webhook.logged() == []  # not even asked
+
+
+async def test_switched_off_mutation_refuses_forged_stamps(no_mutate_webhook: Webhook) -> None:
+    # Nobody overwrites a stamp, so /validate must refuse one a tenant wrote.
+    pod = gpu_pod("h100", ACME_NS, annotations={DECISION_ID: "forged"})
+    response = await no_mutate_webhook.review("/validate", review_for(pod))
+    assert response["allowed"] is False
+    assert "exportgate.dev/decision-id" in response["status"]["message"]
+    # ...but the platform may.
+    platform = review_for(pod, user=PLATFORM_USER, groups=())
+    assert (await no_mutate_webhook.review("/validate", platform))["allowed"] is True
