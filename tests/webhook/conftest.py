@@ -39,7 +39,6 @@ from exportgate_webhook.config import (
 )
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
-from exportgate_webhook.tenancy import StaticNamespaces
 
 from tests.cluster.certs import ServingCert, loopback_serving_cert
 from tests.webhook.helpers import NAMESPACES, PLATFORM_GROUP, PLATFORM_USER

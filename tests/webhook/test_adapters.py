@@ -186,8 +186,11 @@ CASES = [
     Case(
         "karpenter.sh/v1alpha5",
         "Provisioner",
-        {"requirements": [{"key": "karpenter.k8s.aws/instance-family", "operator": "In",
-                           "values": ["p5"]}]},  # fmt: skip
+        {
+            "requirements": [
+                {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["p5"]}
+            ]
+        },
         "spec.requirements",
         cluster_scoped=True,
     ),

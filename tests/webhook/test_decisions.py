@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.webhook.conftest import Webhook, read_decision_log
+from tests.webhook.conftest import Webhook
 from tests.webhook.helpers import (
     ACME_NS,
     ORBIT_NS,

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="USER",
-        help="username allowed to set tenant labels and edit Tenants and ExportPolicies (repeatable)",
+        help="username allowed to set tenant labels and edit Tenants and ExportPolicies "
+        "(repeatable)",
     )
     guard.add_argument(
         "--platform-group",
