@@ -1,0 +1,1 @@
+"""Developer scripts: `python -m scripts.demo` (the demo), `scripts/gen_proto.py`."""
