@@ -1,0 +1,134 @@
+"""The tenancy label guard: only platform identities bind namespaces and cluster objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.webhook.conftest import Webhook
+from tests.webhook.helpers import (
+    ACME_NS,
+    NIMBUS_NS,
+    PLATFORM_GROUP,
+    PLATFORM_USER,
+    TENANT_LABEL,
+    TENANT_USER,
+    gpu_pod,
+    namespace,
+    review_for,
+)
+
+NODEPOOL: dict[str, Any] = {
+    "apiVersion": "karpenter.sh/v1",
+    "kind": "NodePool",
+    "metadata": {"name": "gpu", "labels": {TENANT_LABEL: "acme"}},
+    "spec": {"template": {"spec": {"requirements": []}}},
+}
+
+
+def _relabelled(obj: dict[str, Any], tenant: str) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], "labels": {TENANT_LABEL: tenant}}}
+
+
+MOVED = namespace(NIMBUS_NS, "acme")
+UNBOUND = namespace(NIMBUS_NS, None)
+BOUND = namespace(NIMBUS_NS, "nimbus")
+
+TENANT_CHANGES = [
+    pytest.param(
+        review_for(namespace("stolen", "acme")),
+        'setting the label exportgate.dev/tenant="acme" on Namespace \'stolen\'',
+        id="create-namespace-bound-to-someone-else",
+    ),
+    pytest.param(
+        review_for(MOVED, operation="UPDATE", old=BOUND),
+        "changing the label exportgate.dev/tenant of Namespace 'nimbus-ml' "
+        'from "nimbus" to "acme"',
+        id="move-namespace-to-another-tenant",
+    ),
+    pytest.param(
+        review_for(UNBOUND, operation="UPDATE", old=BOUND),
+        'removing the label exportgate.dev/tenant="nimbus" from Namespace \'nimbus-ml\'',
+        id="unbind-namespace",
+    ),
+    pytest.param(
+        review_for(NODEPOOL),
+        'setting the label exportgate.dev/tenant="acme" on NodePool \'gpu\'',
+        id="create-cluster-scoped-object-bound-to-someone-else",
+    ),
+    pytest.param(
+        review_for(_relabelled(NODEPOOL, "nimbus"), operation="UPDATE", old=NODEPOOL),
+        "changing the label exportgate.dev/tenant of NodePool 'gpu'",
+        id="move-cluster-scoped-object",
+    ),
+    pytest.param(
+        review_for(
+            {
+                "apiVersion": "exportgate.dev/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": "nimbus"},
+                "spec": {"incorporation": "US", "headquarters": "US"},
+            },
+            operation="UPDATE",
+            old={
+                "apiVersion": "exportgate.dev/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": "nimbus"},
+                "spec": {},
+            },
+        ),
+        "update of Tenant 'nimbus' (exportgate.dev) is reserved to the platform",
+        id="edit-own-tenant-record",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "what"), TENANT_CHANGES)
+async def test_tenant_cannot_change_tenancy(webhook: Webhook, body: Any, what: str) -> None:
+    response = await webhook.review("/validate", body)
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 403
+    message = response["status"]["message"]
+    assert what in message
+    assert f'user "{TENANT_USER}" is not one' in message
+    assert "ask them to make the change" in message
+    assert webhook.logged() == []  # decided without the sidecar
+
+
+@pytest.mark.parametrize(
+    ("user", "groups"),
+    [
+        (PLATFORM_USER, ()),
+        ("bob@provider.example", (PLATFORM_GROUP,)),
+        ("admin", ("system:masters",)),
+    ],
+    ids=["platform-user", "platform-group", "cluster-admin"],
+)
+@pytest.mark.parametrize("index", range(len(TENANT_CHANGES)), ids=[p.id for p in TENANT_CHANGES])
+async def test_platform_identities_may_change_tenancy(
+    webhook: Webhook, user: str, groups: tuple[str, ...], index: int
+) -> None:
+    body = TENANT_CHANGES[index].values[0]
+    request = {**body["request"], "userInfo": {"username": user, "groups": list(groups)}}
+    response = await webhook.review("/validate", {**body, "request": request})
+    assert response["allowed"] is True
+
+
+async def test_unlabelled_namespace_and_unchanged_label_are_fine(webhook: Webhook) -> None:
+    created = await webhook.review("/validate", review_for(namespace("scratch", None)))
+    assert created["allowed"] is True
+    # Editing other labels of a bound namespace keeps the binding: not a tenancy change.
+    new = namespace(ACME_NS, "acme")
+    new["metadata"]["labels"]["team"] = "vision"
+    updated = review_for(new, operation="UPDATE", old=namespace(ACME_NS, "acme"))
+    assert (await webhook.review("/validate", updated))["allowed"] is True
+
+
+async def test_a_label_on_a_namespaced_object_does_not_rebind_it(webhook: Webhook) -> None:
+    # nimbus labels its pod "acme": the namespace decides, so the H100 is still refused.
+    pod = gpu_pod("sneaky")
+    pod["metadata"]["labels"] = {TENANT_LABEL: "acme"}
+    response = await webhook.review("/validate", review_for(pod))
+    assert response["allowed"] is False
+    assert 'for tenant "nimbus"' in response["status"]["message"]
