@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from exportgate.core.documents import LocatedDocument, parse_documents
+from exportgate.core.documents import DataLoader, LocatedDocument, parse_documents
 
 
 def data_text(name: str) -> str:
@@ -17,8 +17,12 @@ def data_text(name: str) -> str:
 
 @cache
 def load_data(name: str) -> Any:
-    """A built-in data file as plain data (cached: the files never change at run time)."""
-    return yaml.safe_load(data_text(name))
+    """A built-in data file as plain data (cached: the files never change at run time).
+
+    Read with the same loader as user documents: plain YAML 1.1 would read Norway's code NO as
+    the boolean False and silently drop it from every country group.
+    """
+    return yaml.load(data_text(name), Loader=DataLoader)  # a SafeLoader subclass: safe
 
 
 def load_located(name: str) -> list[LocatedDocument]:

@@ -80,6 +80,9 @@ def _bool_strict(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 
 _Loader.add_constructor("tag:yaml.org,2002:bool", _bool_strict)
 
+DataLoader = _Loader
+"""The loader for every YAML exportgate reads, built-in data included (safe, strict bools)."""
+
 
 def _index(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> None:
     lines[path] = node.start_mark.line + 1

@@ -54,8 +54,19 @@ def validate_spec(
     if not errors:
         return
     error = errors[0]
-    path = (*base, *error.absolute_path)
+    path: PathKey = (*base, *error.absolute_path)
+    unknown = _unknown_fields(error)
+    if unknown:
+        # Point at the misspelt field itself (its own line), not at the mapping holding it.
+        path = (*path, unknown[0])
     raise document.error(path, f"{what}: {_explain(error)}", hint=_hint(error))
+
+
+def _unknown_fields(error: jsonschema.ValidationError) -> list[str]:
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    return sorted(str(key) for key in error.instance if key not in known)
 
 
 def _explain(error: jsonschema.ValidationError) -> str:
