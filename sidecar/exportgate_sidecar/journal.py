@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from exportgate.decisionlog import DecisionLog, LogEntry
+from exportgate.decisionlog import DecisionLog, DecisionLogError, LogEntry
 
 __all__ = ["DecisionJournal", "LogEntry"]
 
@@ -32,7 +32,13 @@ class DecisionJournal:
     @classmethod
     def open(cls, path: Path, *, fsync: bool = True) -> DecisionJournal:
         """Open (or create) the log; raises `DecisionLogError` with the reason and a fix."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DecisionLogError(
+                f"cannot create the decision log's directory {path.parent}: "
+                f"{exc.strerror or exc}; point --decision-log at a writable directory"
+            ) from exc
         return cls(DecisionLog(path, fsync=fsync, component=_component()))
 
     @property

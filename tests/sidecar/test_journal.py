@@ -1,0 +1,198 @@
+"""Every decision is in the decision log before it is answered; no log, no decision.
+
+The failures are real: the log lives on a small tmpfs mounted for the test, which is filled up
+(disk full) or remounted read-only. (Making a directory unwritable with chmod would not stop
+root, which CI runs as; a read-only mount stops everyone.) Needs root to mount; skipped
+otherwise. `exportgate audit verify` must accept the log the sidecar wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from exportgate_sidecar import PolicyClient, PolicyClientError, serve_in_background
+
+from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, plain_item
+
+# The installed `exportgate` command, as an auditor would run it.
+EXPORTGATE = str(Path(sys.executable).with_name("exportgate"))
+
+
+def audit_verify(*paths: Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXPORTGATE, "audit", "verify", *extra, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _mount(target: Path, options: str) -> None:
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "disk"
+    target.mkdir()
+    _mount(target, "size=512k,mode=0755")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass  # ENOSPC: the disk is full
+    finally:
+        os.close(fd)
+    return filler
+
+
+class ReadOnlyOver:
+    """An empty read-only file system mounted over the log's directory.
+
+    What the writer then sees is what a volume remounted read-only looks like to it: its path
+    no longer leads to its file, and nothing can be created there (EROFS). (A real remount of
+    a file system with a file open for writing is refused by the kernel, so the test cannot
+    remount the log's own file system.) Unmounting brings the original file back.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __enter__(self) -> None:
+        _mount(self.directory, "size=64k,ro")
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["umount", str(self.directory)], check=True, timeout=30)
+
+
+async def test_the_log_the_sidecar_writes_verifies(
+    client: PolicyClient, files: SidecarFiles
+) -> None:
+    answered = []
+    for batch in range(5):
+        response = await client.evaluate(
+            [gpu_item(t, name=f"w{batch}") for t in ("acme", "berlin", "pending", "nobody")],
+            at=NOW,
+        )
+        answered += [d.decision_id for d in response.decisions]
+    await asyncio.gather(*(client.evaluate([plain_item("acme", name=f"c{i}")]) for i in range(20)))
+    logged = {r["id"] for r in files.decision_records()}
+    assert set(answered) <= logged
+    # The log also says which policy version came into force when.
+    snapshots = [r for r in files.log_records() if r["type"] == "policy-snapshot"]
+    assert snapshots and snapshots[0]["policyVersion"] == response.policy_version
+
+    done = audit_verify(files.decision_log)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("fault", ["disk full", "read-only"])
+async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
+    files: SidecarFiles, small_disk: Path, fault: str
+) -> None:
+    log_dir = small_disk / "log"
+    config = files.config(decision_log=log_dir / "decisions.jsonl")
+    async with (
+        serve_in_background(config) as server,
+        PolicyClient(server.unix_target, timeout=5) as client,
+    ):
+        before = await client.evaluate_one(gpu_item("acme", request_uid="before"), at=NOW)
+        read_only = ReadOnlyOver(log_dir)
+        if fault == "disk full":
+            filler = _fill(small_disk)
+        else:
+            read_only.__enter__()
+
+        for uid in ("during-1", "during-2"):
+            # Big enough not to fit in the slack of the log file's last page.
+            batch = [gpu_item("acme", name=f"w{i}", request_uid=uid) for i in range(50)]
+            with pytest.raises(PolicyClientError) as raised:
+                await client.evaluate(batch, at=NOW)
+            assert raised.value.code is grpc.StatusCode.UNAVAILABLE
+            assert raised.value.details.startswith("decision log unwritable: ")
+            reason = "disk is full" if fault == "disk full" else "read-only"
+            assert reason in raised.value.details
+            assert "no decision was made for this request" in raised.value.details
+            assert raised.value.retryable
+        # Out of rotation while it cannot log: probes and the webhook's readiness see it.
+        assert await client.health() == "NOT_SERVING"
+        assert server.metrics.log_failures._value.get() >= 2
+
+        if fault == "disk full":
+            filler.unlink()
+        else:
+            read_only.__exit__()
+        await client.wait_serving(timeout=15)  # the health probe found the log writable again
+        after = await client.evaluate_one(gpu_item("acme", request_uid="after"), at=NOW)
+
+    everything = config_records(config.decision_log)
+    records = [r for r in everything if r.get("type") == "decision"]
+    by_uid = {r["requestUid"]: r for r in records}
+    assert by_uid["before"]["id"] == before.decision_id
+    assert by_uid["after"]["id"] == after.decision_id
+    # A batch that failed half-way may have left its first records on disk (they were never
+    # answered); the log then says so right after them with the writer's recovery record.
+    # Either way the second failed call, refused outright, left nothing.
+    assert "during-2" not in by_uid
+    failed = [r["seq"] for r in records if r["requestUid"] == "during-1"]
+    if failed:
+        recovery = [r["seq"] for r in everything if r.get("type") == "recovery"]
+        assert recovery and recovery[0] == max(failed) + 1, everything
+    # A failed append may leave a torn line; the writer's recovery record accounts for it.
+    done = audit_verify(config.decision_log, extra=("--allow-recovered",))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def config_records(path: Path) -> list[dict[str, object]]:
+    import json
+
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn line from the failed append
+    return out
+
+
+def test_an_unopenable_log_stops_startup_with_the_reason(
+    files: SidecarFiles, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "exportgate_sidecar",
+            "--tenants", str(files.tenants), "--policies", str(files.policies),
+            "--decision-log", str(blocker / "decisions.jsonl"),
+            "--listen", f"unix://{files.socket}",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(["sidecar", "."])},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert str(blocker) in done.stderr
