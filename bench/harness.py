@@ -154,12 +154,14 @@ class Stack:
         webhook: WebhookOptions | None = None,
         sidecar_cpu: str | None = None,
         webhook_cpu: str | None = None,
+        profile_dir: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.sidecar_options = sidecar or SidecarOptions()
         self.webhook_options = webhook or WebhookOptions()
         self.sidecar_cpu = sidecar_cpu
         self.webhook_cpu = webhook_cpu
+        self.profile_dir = profile_dir
         workdir.mkdir(parents=True, exist_ok=True)
         # Unix socket paths are limited to ~100 bytes: keep it short.
         self.socket_path = Path(f"/tmp/eg-{os.getpid()}-{id(self) % 100000}.sock")
@@ -169,6 +171,14 @@ class Stack:
         self.probe_port = free_port()
         self.sidecar: Proc | None = None
         self.webhook: Proc | None = None
+
+    def _entry(self, script: str, module: str) -> list[str]:
+        """The console script, or the same module under cProfile when profiling."""
+        if self.profile_dir is None:
+            return [_script(script)]
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        out = self.profile_dir / f"{script}.prof"
+        return [sys.executable, "-m", "cProfile", "-o", str(out), "-m", module]
 
     @property
     def url(self) -> str:
@@ -182,7 +192,7 @@ class Stack:
     def sidecar_argv(self) -> list[str]:
         o = self.sidecar_options
         argv = [
-            _script("exportgate-sidecar"),
+            *self._entry("exportgate-sidecar", "exportgate_sidecar"),
             "--source", "files",
             "--tenants", *map(str, o.tenants),
             "--listen", f"unix://{self.socket_path}",
@@ -209,7 +219,7 @@ class Stack:
     def webhook_argv(self) -> list[str]:
         o = self.webhook_options
         argv = [
-            _script("exportgate-webhook"),
+            *self._entry("exportgate-webhook", "exportgate_webhook"),
             "--listen", f"127.0.0.1:{self.port}",
             "--probe-listen", f"127.0.0.1:{self.probe_port}",
             "--tls-cert", str(self.tls.cert_path),

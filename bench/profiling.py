@@ -1,0 +1,105 @@
+"""Where the time goes on the hot path: cProfile of the webhook and sidecar processes under the
+B1 load (uncached, so every guarded review is evaluated), plus the core in-process.
+
+cProfile sees the main thread only: time the sidecar spends in the decision log's fsync runs
+on a worker thread and shows up on the main thread as the event loop waiting (select/epoll).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.harness import SidecarOptions, Stack
+from bench.load import drive
+from bench.workloads import example_tenants, objects, tenant_of
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.extract import AdapterRegistry
+
+
+def _top(stats: pstats.Stats, limit: int) -> list[dict[str, Any]]:
+    """The functions with the most own time, as rows."""
+    total = stats.total_tt or 1.0  # type: ignore[attr-defined]
+    rows = []
+    for (filename, line, name), (_, ncalls, tottime, cumtime, _) in sorted(
+        stats.stats.items(), key=lambda kv: -kv[1][2]  # type: ignore[attr-defined]
+    )[:limit]:
+        short = filename.split("site-packages/")[-1].split("/work/main/")[-1]
+        rows.append(
+            {
+                "function": f"{short}:{line}({name})",
+                "calls": ncalls,
+                "own_pct": round(tottime / total * 100, 1),
+                "cum_s": round(cumtime, 3),
+            }
+        )
+    return rows
+
+
+def _cumulative(stats: pstats.Stats, needles: dict[str, str]) -> dict[str, float]:
+    """Share of total time spent inside functions whose file:name contains each needle."""
+    total = stats.total_tt or 1.0  # type: ignore[attr-defined]
+    found: dict[str, float] = {}
+    for label, needle in needles.items():
+        best = 0.0
+        for (filename, _, name), (_, _, _, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+            if needle in f"{filename}:{name}":
+                best = max(best, cumtime)
+        found[label] = round(best / total * 100, 1)
+    return found
+
+
+def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, Any]:
+    profiles = workdir / "profiles"
+    with Stack(workdir / "stack", sidecar=SidecarOptions(cache_size=0), profile_dir=profiles) as st:
+        load = drive(
+            st.url + "/validate", st.tls.ca_path, concurrency=16, duration=duration,
+            distinct=10**9, guarded_only=True,
+        )  # fmt: skip
+    out: dict[str, Any] = {"requests": load.ok + load.failed, "throughput_rps": round(load.throughput)}
+    for name in ("exportgate-webhook", "exportgate-sidecar"):
+        path = profiles / f"{name}.prof"
+        if not path.exists():
+            out[name] = {"error": "no profile written (process did not exit cleanly)"}
+            continue
+        stats = pstats.Stats(str(path), stream=io.StringIO())
+        out[name] = {
+            "top_own_time": _top(stats, limit),
+            "inclusive_pct": _cumulative(
+                stats,
+                {
+                    "event loop idle (select)": "select.epoll:poll",
+                    "json decode": "json/decoder.py:decode",
+                    "json encode": "json/encoder.py:encode",
+                    "extract": "extract/registry.py:extract",
+                    "engine.evaluate": "core/engine.py:evaluate",
+                    "decision log": "decisionlog/writer.py:arecord_many",
+                    "ssl": "sslproto.py:_do_read",
+                    "grpc evaluate call": "sidecar_client.py:evaluate",
+                },
+            ),
+        }
+    return out
+
+
+def core(count: int, limit: int = 12) -> dict[str, Any]:
+    engine = PolicyEngine.build()
+    tenants = example_tenants()
+    registry = AdapterRegistry.builtin()
+    objs = list(objects(count))
+    at = datetime.now(UTC)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for obj in objs:
+        engine.evaluate(registry.extract(obj), tenants.get(tenant_of(obj)), at)
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    return {"objects": count, "top_own_time": _top(stats, limit)}
+
+
+def run(workdir: Path, *, duration: float, core_objects: int) -> dict[str, Any]:
+    return {"processes": processes(workdir, duration=duration), "core": core(core_objects)}
