@@ -221,7 +221,11 @@ def test_mutating_webhook_patch_is_stored(
     kube_cluster: LocalCluster, kube_namespace: str, webhook_tls: ServingCert
 ) -> None:
     def mutate(request: dict[str, Any]) -> dict[str, Any]:
-        return json_patch([{"op": "add", "path": "/metadata/labels/mutated", "value": "true"}])
+        # The readiness probe pod has no labels at all, so add the map when it is missing:
+        # a JSON-patch "add" into an absent parent is an error the API server reports.
+        labels = dict(request["object"]["metadata"].get("labels") or {})
+        labels["mutated"] = "true"
+        return json_patch([{"op": "add", "path": "/metadata/labels", "value": labels}])
 
     with AdmissionWebhookServer(mutate, webhook_tls.cert_path.parent, webhook_tls) as hook:
         kube_cluster.register_mutating_webhook(
