@@ -1,0 +1,126 @@
+"""The files source: polls, reloads on change, and survives how files really get replaced.
+
+No explicit reload here: the sidecar has to notice by itself (poll interval 50 ms in tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from exportgate_sidecar import PolicyClient, SidecarServer, serve_in_background
+
+from tests.sidecar.builders import (
+    NOW,
+    SidecarFiles,
+    default_tenants,
+    gpu_item,
+    policy_doc,
+    tenant_doc,
+    write_yaml,
+)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def verification(client: PolicyClient, tenant: str) -> str:
+    return (await client.evaluate_one(gpu_item(tenant), at=NOW)).verification
+
+
+async def test_an_edited_tenant_file_is_picked_up_without_a_nudge(
+    client: PolicyClient, files: SidecarFiles
+) -> None:
+    assert await verification(client, "pending") == "Pending"
+    others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
+    files.write_tenants(*others, tenant_doc("pending", incorporation="SG"))
+
+    async def verified() -> bool:
+        return await verification(client, "pending") == "Verified"
+
+    await eventually(verified)
+
+
+async def test_a_file_removed_from_a_watched_directory_takes_its_tenants_away(
+    client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
+) -> None:
+    extra = write_yaml(files.tenants / "extra.yaml", [tenant_doc("zeta", incorporation="JP")])
+
+    async def known() -> bool:
+        return (await client.status()).tenants == 4
+
+    await eventually(known)
+    assert await verification(client, "zeta") == "Verified"
+    extra.unlink()
+
+    async def gone() -> bool:
+        return (await client.status()).tenants == 3
+
+    await eventually(gone)
+    assert await verification(client, "zeta") == "Unbound"
+
+
+async def test_hidden_and_foreign_files_in_a_directory_are_ignored(
+    client: PolicyClient, files: SidecarFiles
+) -> None:
+    (files.tenants / ".tmp-editor-swap.yaml").write_text("not: [valid\n")
+    (files.tenants / "README.txt").write_text("notes")
+    await asyncio.sleep(0.3)
+    assert (await client.status()).tenants == 3
+
+
+async def test_a_configmap_style_symlink_swap_is_seen(files: SidecarFiles, tmp_path: Path) -> None:
+    # Kubernetes mounts a ConfigMap as <dir>/tenants.yaml -> ..data/tenants.yaml, with
+    # ..data -> ..<timestamp>; an update writes a new timestamped dir and swaps ..data.
+    mount = tmp_path / "configmap"
+    first = mount / "..2026_01_01"
+    first.mkdir(parents=True)
+    write_yaml(first / "tenants.yaml", default_tenants())
+    (mount / "..data").symlink_to(first.name)
+    (mount / "tenants.yaml").symlink_to("..data/tenants.yaml")
+
+    config = files.config()
+    config = dataclasses.replace(
+        config, source=dataclasses.replace(config.source, tenant_paths=(mount,))
+    )
+    async with serve_in_background(config) as server, PolicyClient(server.unix_target) as client:
+        assert await verification(client, "pending") == "Pending"
+        second = mount / "..2026_01_02"
+        second.mkdir()
+        others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
+        write_yaml(second / "tenants.yaml", [*others, tenant_doc("pending", incorporation="SG")])
+        tmp_link = mount / "..data_tmp"
+        tmp_link.symlink_to(second.name)
+        os.replace(tmp_link, mount / "..data")
+
+        async def verified() -> bool:
+            return await verification(client, "pending") == "Verified"
+
+        await eventually(verified)
+
+
+async def test_a_policy_file_broken_then_fixed_is_served_again(
+    client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
+) -> None:
+    (files.policies / "policies.yaml").write_text("apiVersion: exportgate.dev/v1alpha1\n[")
+
+    async def refused() -> bool:
+        return bool(sidecar.store.errors)
+
+    await eventually(refused)
+    # Still deciding with the last good policy meanwhile.
+    assert (await client.evaluate_one(gpu_item("berlin"), at=NOW)).rule == "test-de-h100"
+    files.write_policies(policy_doc("9.9.9"))
+
+    async def accepted() -> bool:
+        status = await client.status()
+        return not sidecar.store.errors and status.policy_versions["test-policy"] == "9.9.9"
+
+    await eventually(accepted)
