@@ -250,11 +250,16 @@ class PolicyEngine:
             )
         return violations
 
-    @staticmethod
-    def _model_matches(rule: Rule, model: ResolvedModel, entry: object) -> bool:
+    def _model_matches(self, rule: Rule, model: ResolvedModel, entry: object) -> bool:
         from exportgate.core.models import ModelEntry
 
-        tags = entry.tags if isinstance(entry, ModelEntry) else frozenset()
+        # A model the catalogue does not list still carries its provider's terms (a new Claude
+        # model name is bound by Anthropic's terms the day it ships).
+        tags = (
+            entry.tags
+            if isinstance(entry, ModelEntry)
+            else self.models.provider_tags.get(model.provider or "", frozenset())
+        )
         if rule.model_providers and (model.provider or "") not in rule.model_providers:
             return False
         if rule.model_ids and (model.model_id or "") not in rule.model_ids:

@@ -41,6 +41,11 @@ class ModelCatalogue:
             name: tuple(re.compile(p, re.IGNORECASE) for p in spec.get("patterns", ()))
             for name, spec in data["providers"].items()
         }
+        # Facts that hold for every model of a provider, used when a reference names the
+        # provider but no catalogued model.
+        self.provider_tags: dict[str, frozenset[str]] = {
+            name: frozenset(spec.get("tags", ())) for name, spec in data["providers"].items()
+        }
         self.models: dict[str, ModelEntry] = {}
         for entry in data["models"]:
             self.models[str(entry["id"])] = ModelEntry(

@@ -47,9 +47,15 @@ def validate_spec(
 ) -> None:
     """Raise InputError for the first schema violation of `spec` (found at `base`)."""
     validator = spec_validator(schema_file)
+    # Shallowest first; at one place, an unknown field before a missing one, because a
+    # misspelling causes both and the misspelt field is the one to point at.
     errors = sorted(
         validator.iter_errors(spec),
-        key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))),
+        key=lambda e: (
+            len(e.absolute_path),
+            list(map(str, e.absolute_path)),
+            e.validator != "additionalProperties",
+        ),
     )
     if not errors:
         return
