@@ -74,8 +74,8 @@ def bound_arrays(schema: Schema, max_items: int) -> Schema:
             return
         if node.get("type") == "array":
             node.setdefault("maxItems", max_items)
-        if node.get("type") == "string" and "enum" not in node and "pattern" not in node:
-            node.setdefault("maxLength", 4096)
+        if node.get("type") == "string" and "enum" not in node:
+            node.setdefault("maxLength", 253 if "pattern" in node else 4096)
         for key in ("properties",):
             for child in (node.get(key) or {}).values():
                 walk(child)
@@ -303,6 +303,8 @@ def tenant_crd() -> Schema:
 def policy_spec() -> Schema:
     spec = bound_arrays(load_data("schemas/exportpolicy-spec.yaml"), 512)
     rule = spec["properties"]["rules"]["items"]
+    for day in ("effective", "until"):
+        rule["properties"][day]["maxLength"] = 10  # YYYY-MM-DD; keeps the CEL cost tiny
     # ISO dates compare correctly as strings.
     rule["x-kubernetes-validations"] = [
         {
@@ -493,6 +495,98 @@ def peering_crd(scope: str) -> Schema:
     }
 
 
+# --- wg-policy reports -------------------------------------------------------------------
+
+
+def object_reference() -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            key: {"type": "string"}
+            for key in ("apiVersion", "kind", "name", "namespace", "uid", "resourceVersion")
+        },
+    }
+
+
+def report_crd(kind: str, plural: str, scope: str) -> Schema:
+    """wgpolicyk8s.io/v1alpha2 reports, for clusters that have no policy engine shipping them.
+
+    The fields are those of the Policy Report API of the Kubernetes Policy working group; a
+    cluster running Kyverno or another engine already has these CRDs and should keep its own.
+    """
+    count = {"type": "integer"}
+    result = {
+        "type": "object",
+        "required": ["policy"],
+        "properties": {
+            "source": {"type": "string"},
+            "policy": {"type": "string"},
+            "rule": {"type": "string"},
+            "category": {"type": "string"},
+            "severity": {"type": "string", "enum": ["critical", "high", "medium", "low", "info"]},
+            "timestamp": {
+                "type": "object",
+                "properties": {
+                    "seconds": {"type": "integer", "format": "int64"},
+                    "nanos": {"type": "integer", "format": "int32"},
+                },
+            },
+            "result": {"type": "string", "enum": ["pass", "fail", "warn", "error", "skip"]},
+            "scored": {"type": "boolean"},
+            "message": {"type": "string"},
+            "resources": {"type": "array", "items": object_reference()},
+            "properties": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.wgpolicyk8s.io"},
+        "spec": {
+            "group": "wgpolicyk8s.io",
+            "scope": scope,
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": ["polr" if scope == "Namespaced" else "cpolr"],
+            },
+            "versions": [
+                {
+                    "name": "v1alpha2",
+                    "served": True,
+                    "storage": True,
+                    "additionalPrinterColumns": [
+                        {"name": name.capitalize(), "type": "integer",
+                         "jsonPath": f".summary.{name}"}
+                        for name in ("pass", "fail", "warn", "error", "skip")
+                    ] + [AGE],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "scope": object_reference(),
+                                "summary": {
+                                    "type": "object",
+                                    "properties": {
+                                        name: count
+                                        for name in ("pass", "fail", "warn", "error", "skip")
+                                    },
+                                },
+                                "results": {"type": "array", "items": result},
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
 # --- RBAC ---------------------------------------------------------------------------------
 
 READ = ["get", "list", "watch"]
@@ -607,6 +701,12 @@ def outputs() -> dict[Path, str]:
         CRD_DIR / "exportgate.dev_modelendpoints.yaml": render(endpoint_crd()),
         CRD_DIR / "kopf.dev_clusterkopfpeerings.yaml": render(peering_crd("Cluster")),
         CRD_DIR / "kopf.dev_kopfpeerings.yaml": render(peering_crd("Namespaced")),
+        CRD_DIR / "optional" / "wgpolicyk8s.io_policyreports.yaml": render(
+            report_crd("PolicyReport", "policyreports", "Namespaced")
+        ),
+        CRD_DIR / "optional" / "wgpolicyk8s.io_clusterpolicyreports.yaml": render(
+            report_crd("ClusterPolicyReport", "clusterpolicyreports", "Cluster")
+        ),
     }
     for name, doc in rbac().items():
         files[RBAC_DIR / name] = render(doc)

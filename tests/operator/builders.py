@@ -1,0 +1,82 @@
+"""Manifests for the operator tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+API = "exportgate.dev/v1alpha1"
+
+
+def tenant(
+    name: str,
+    *,
+    hq: str = "SG",
+    incorporation: str | None = None,
+    parent_hq: str | None = None,
+    state: str = "Verified",
+    verified: str = "2025-01-01T00:00:00Z",
+    expires: str | None = "2030-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    verification: dict[str, Any] = {"state": state, "evidenceRef": f"kyc-{name}"}
+    if verified:
+        verification["verifiedAt"] = verified
+    if expires:
+        verification["expiresAt"] = expires
+    spec: dict[str, Any] = {
+        "legalName": f"{name} Pte. Ltd.",
+        "incorporation": incorporation or hq,
+        "headquarters": hq,
+        "verification": verification,
+    }
+    if parent_hq:
+        spec["ultimateParent"] = {"name": f"{name} Holdings", "headquarters": parent_hq}
+    return {"apiVersion": API, "kind": "Tenant", "metadata": {"name": name}, "spec": spec}
+
+
+def policy(name: str, *, version: str = "1", action: str = "deny",
+           any_in: tuple[str, ...] = ("SG",)) -> dict[str, Any]:
+    """A policy denying 3A090.a accelerators to tenants in `any_in`."""
+    return {
+        "apiVersion": API,
+        "kind": "ExportPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "version": version,
+            "enforcementAction": action,
+            "rules": [
+                {
+                    "id": f"{name}-advanced",
+                    "citation": "test policy",
+                    "effective": "2024-01-01",
+                    "match": {"accelerators": {"classifications": ["3A090.a"]}},
+                    "jurisdictions": {"anyIn": list(any_in)},
+                    "message": "{subject} is not available to {tenant} (test policy).",
+                }
+            ],
+        },
+    }
+
+
+def endpoint(name: str, *, provider: str, model: str, region: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"provider": provider, "model": model}
+    if region:
+        spec["region"] = region
+    return {"apiVersion": API, "kind": "ModelEndpoint", "metadata": {"name": name}, "spec": spec}
+
+
+def gpu_pod(name: str, product: str = "NVIDIA-H100-80GB-HBM3") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeSelector": {"nvidia.com/gpu.product": product},
+            "containers": [
+                {
+                    "name": "train",
+                    "image": "registry.example/train:1",
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                }
+            ],
+        },
+    }

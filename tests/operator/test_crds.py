@@ -1,0 +1,95 @@
+"""The generated CRDs on the real API server: installed, and rejecting bad specs there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.local_cluster import KubectlError, LocalCluster
+from tests.operator.builders import endpoint, policy, tenant
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.cluster
+
+
+def test_generated_files_are_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "operator/crds/generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def rejected(cluster: LocalCluster, obj: Mapping[str, Any], namespace: str | None = None) -> str:
+    with pytest.raises(KubectlError) as caught:
+        cluster.apply(obj, namespace=namespace)
+    return str(caught.value.stderr)
+
+
+def test_valid_objects_are_accepted(crds: LocalCluster, kube_namespace: str) -> None:
+    crds.apply(tenant("crd-valid", expires="2030-01-01T00:00:00Z"))
+    crds.apply(policy("crd-valid-policy"))
+    crds.apply(endpoint("valid", provider="anthropic", model="claude-sonnet-4"),
+               namespace=kube_namespace)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"headquarters": "usa"}, "spec.headquarters"),
+        ({"incorporation": "U1"}, "spec.incorporation"),
+        ({"verification": {"state": "Approved"}}, "Unsupported value"),
+        ({"legalName": ""}, "spec.legalName"),
+        (
+            {"verification": {"state": "Verified", "verifiedAt": "2030-01-01T00:00:00Z",
+                              "expiresAt": "2029-01-01T00:00:00Z"}},
+            "expiresAt must be later than",
+        ),
+    ],
+)
+def test_bad_tenant_specs_are_rejected(
+    crds: LocalCluster, change: dict[str, Any], expected: str
+) -> None:
+    bad = tenant("crd-bad")
+    bad["spec"].update(change)
+    assert expected in rejected(crds, bad)
+
+
+def test_tenant_without_verification_is_rejected(crds: LocalCluster) -> None:
+    bad = tenant("crd-noverif")
+    del bad["spec"]["verification"]
+    assert "spec.verification: Required value" in rejected(crds, bad)
+
+
+def test_bad_policy_specs_are_rejected(crds: LocalCluster) -> None:
+    bad = policy("crd-bad-policy")
+    bad["spec"]["rules"][0]["enforcementAction"] = "block"
+    assert "Unsupported value" in rejected(crds, bad)
+    bad = policy("crd-bad-policy")
+    bad["spec"]["rules"][0]["until"] = "2020-01-01"
+    assert "until must be later" in rejected(crds, bad)
+    bad = policy("crd-bad-policy")
+    bad["spec"]["rules"][0]["effective"] = "01/02/2024"
+    assert "spec.rules[0].effective" in rejected(crds, bad)
+
+
+def test_bad_endpoints_are_rejected(crds: LocalCluster, kube_namespace: str) -> None:
+    bad = endpoint("bad", provider="Anthropic!", model="claude")
+    assert "spec.provider" in rejected(crds, bad, kube_namespace)
+    bad = endpoint("bad", provider="openai", model="gpt-4o")
+    del bad["spec"]["model"]
+    assert "spec.model" in rejected(crds, bad, kube_namespace)
+
+
+def test_printer_columns(crds: LocalCluster) -> None:
+    crds.apply(tenant("crd-columns", expires="2030-01-01T00:00:00Z"))
+    out = crds.kubectl("get", "tenants", "crd-columns").stdout
+    header = out.splitlines()[0].split()
+    assert header[:5] == ["NAME", "LEGAL", "NAME", "HQ", "VERIFICATION"]
