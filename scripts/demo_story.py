@@ -101,22 +101,37 @@ class Story:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    def _shown(self, path: Path) -> str:
-        """Paths as the reader can find them: repo-relative, else relative to the demo dir."""
-        for base in (REPO, self.stack.workdir):
-            if path.is_relative_to(base):
-                return str(path.relative_to(base))
-        return str(path)
+    def _arg(self, arg: str) -> tuple[str, str]:
+        """(what to pass, what to show) for one argument. Commands run in the demo directory,
+        so its files are passed relative to it and messages name them the way a user who typed
+        the command would see them; repository files are shown repository-relative."""
+        if not arg.startswith("/"):
+            return arg, arg
+        path = Path(arg)
+        if path.is_relative_to(self.stack.workdir):
+            relative = str(path.relative_to(self.stack.workdir))
+            return relative, relative
+        if path.is_relative_to(REPO):
+            return arg, str(path.relative_to(REPO))
+        return arg, arg
 
     def kubectl(
         self, *args: str, who: Identity | None = None, show: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl as `who` (a client-certificate kubeconfig) or as the admin."""
         kubeconfig = self.kube.user_kubeconfig(who.user, who.groups) if who else None
-        shown = ["kubectl", *(self._shown(Path(a)) if a.startswith("/") else a for a in args)]
+        passed, shown = zip(*(self._arg(a) for a in args), strict=True)
         if show:
-            self.console.command(shown, who.describe() if who else "cluster admin")
-        proc = self.kube.kubectl(*args, kubeconfig=kubeconfig, check=False)
+            self.console.command(["kubectl", *shown], who.describe() if who else "cluster admin")
+        argv = [
+            str(self.kube.binary("kubectl")),
+            f"--kubeconfig={kubeconfig or self.kube.kubeconfig}",
+            f"--cache-dir={self.stack.workdir / 'kube-cache'}",
+            *passed,
+        ]
+        proc = subprocess.run(
+            argv, cwd=self.stack.workdir, capture_output=True, text=True, timeout=60, check=False
+        )
         if show:
             self.console.output((proc.stdout or "") + (proc.stderr or ""))
         return proc
@@ -418,9 +433,15 @@ class Story:
             return
         for argv in ([str(exportgate), "audit", "summary", *files],
                      [str(exportgate), "audit", "verify", *files]):  # fmt: skip
-            shown = ["exportgate", *(self._shown(Path(a)) if a.startswith("/") else a
-                                     for a in argv[1:])]  # fmt: skip
-            self.console.command(shown, "auditor")
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            passed = [argv[0], *(self._arg(a)[0] for a in argv[1:])]
+            self.console.command(["exportgate", *(self._arg(a)[1] for a in argv[1:])], "auditor")
+            proc = subprocess.run(
+                passed,
+                cwd=self.stack.workdir,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
             self.console.output(proc.stdout + proc.stderr)
         self.score.expect("decision log verifies (exit 0)", proc.returncode == 0)
