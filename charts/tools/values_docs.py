@@ -22,8 +22,9 @@ not checked one by one (Kubernetes pass-through fields such as ``resources`` or 
 
 Usage::
 
-    python charts/tools/valuesdoc.py charts/exportgate          # rewrite both outputs
-    python charts/tools/valuesdoc.py charts/exportgate --check  # CI: fail if either is stale
+    python charts/tools/values_docs.py           # rewrite both outputs of charts/exportgate
+    python charts/tools/values_docs.py --check   # CI: fail if either is stale
+    python charts/tools/values_docs.py path/to/chart [--check]
 
 Missing comments, bad ``@schema`` JSON and a ``null`` default without a declared type are
 errors naming the key and line, because an undocumented value is a defect of the chart.
@@ -45,6 +46,8 @@ SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
 TABLE_START = "<!-- values-table:start -->"
 TABLE_END = "<!-- values-table:end -->"
 SCHEMA_MARKER = "@schema"
+# The repository's chart, so `make lint` can call the tool without arguments.
+DEFAULT_CHART = Path(__file__).resolve().parents[1] / "exportgate"
 
 
 class ValuesDocError(ValueError):
@@ -310,7 +313,13 @@ def generate(chart: Path) -> Outputs:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("chart", type=Path, help="chart directory holding values.yaml")
+    parser.add_argument(
+        "chart",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_CHART,
+        help="chart directory holding values.yaml (default: %(default)s)",
+    )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if an output is stale"
     )
@@ -320,16 +329,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ValuesDocError, OSError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    pairs = ((outputs.schema_path, outputs.schema), (outputs.readme_path, outputs.readme))
     stale = [
         path
-        for path, text in ((outputs.schema_path, outputs.schema), (outputs.readme_path, outputs.readme))
+        for path, text in pairs
         if not path.exists() or path.read_text(encoding="utf-8") != text
     ]
     if args.check:
         for path in stale:
             print(
                 f"{path} is out of date with values.yaml: run "
-                f"`python charts/tools/valuesdoc.py {args.chart}`",
+                f"`python charts/tools/values_docs.py {args.chart}`",
                 file=sys.stderr,
             )
         return 1 if stale else 0

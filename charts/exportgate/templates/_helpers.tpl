@@ -1,0 +1,105 @@
+{{/* Names: every object is prefixed with the full name, so two releases never collide. */}}
+{{- define "exportgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "exportgate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "exportgate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "exportgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: exportgate
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector labels of one component: call with (dict "ctx" $ "component" "webhook"). */}}
+{{- define "exportgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "exportgate.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "exportgate.componentLabels" -}}
+{{ include "exportgate.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "exportgate.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "exportgate.webhookName" -}}{{ include "exportgate.fullname" . }}-webhook{{- end -}}
+{{- define "exportgate.operatorName" -}}{{ include "exportgate.fullname" . }}-operator{{- end -}}
+{{- define "exportgate.tlsSecret" -}}{{ include "exportgate.fullname" . }}-webhook-tls{{- end -}}
+{{- define "exportgate.caSecret" -}}{{ include "exportgate.fullname" . }}-webhook-ca{{- end -}}
+{{- define "exportgate.rotatorName" -}}{{ include "exportgate.fullname" . }}-cert-rotator{{- end -}}
+{{- define "exportgate.serviceHost" -}}{{ include "exportgate.webhookName" . }}.{{ .Release.Namespace }}.svc{{- end -}}
+
+{{/* The operator's identity: the webhook lets it set tenant labels. */}}
+{{- define "exportgate.operatorUser" -}}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "exportgate.operatorName" . }}
+{{- end -}}
+
+{{/* Namespaces never sent to the webhook: the control plane, this release, and the list. */}}
+{{- define "exportgate.exemptNamespaces" -}}
+{{- $list := concat (list "kube-system" .Release.Namespace) .Values.webhook.exemptNamespaces | uniq -}}
+{{- toJson $list -}}
+{{- end -}}
+
+{{/*
+The hardened container security context every exportgate container uses: non-root, read-only
+root filesystem, no privilege escalation, no capabilities, the runtime's default seccomp profile.
+*/}}
+{{- define "exportgate.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "exportgate.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.runAsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Preferred anti-affinity over nodes for one component (ctx, component). */}}
+{{- define "exportgate.spreadAffinity" -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "exportgate.selectorLabels" . | nindent 12 }}
+{{- end -}}
