@@ -6,8 +6,12 @@ copies the certificate into each connection when the connection is created, so n
 get the new certificate while open connections and in-flight requests carry on untouched. No
 listener is closed or re-bound, so no request is dropped.
 
-A half-written pair (new certificate, old key) fails to load; the old pair stays in use and the
-next poll tries again. Kubernetes updates Secret volumes atomically, so that is rare.
+A half-written pair (new certificate, old key) must never reach the live context: OpenSSL drops
+the context's key as soon as a certificate that does not match it is set, and a failed key load
+then leaves a context that cannot complete any handshake. So each poll reads both files once,
+proves the pair in a scratch context, and only then loads those same bytes into the live one; a
+pair that does not prove keeps the old pair in use and the next poll tries again. Kubernetes
+updates Secret volumes atomically, so a mismatched pair is rare, but other rotators are not.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import asyncio
 import contextlib
 import hashlib
 import ssl
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
@@ -35,17 +41,32 @@ def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     return context
 
 
-def _fingerprint(cert_file: Path, key_file: Path) -> bytes:
+def _fingerprint(cert_pem: bytes, key_pem: bytes) -> bytes:
     digest = hashlib.sha256()
-    for path in (cert_file, key_file):
-        digest.update(path.read_bytes())
+    for data in (cert_pem, key_pem):
+        digest.update(data)
         digest.update(b"\0")
     return digest.digest()
 
 
-def _not_after(cert_file: Path) -> float:
-    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+def _not_after(cert_pem: bytes) -> float:
+    cert = x509.load_pem_x509_certificate(cert_pem)
     return cert.not_valid_after_utc.timestamp()
+
+
+@contextlib.contextmanager
+def _snapshot_files(cert_pem: bytes, key_pem: bytes) -> Iterator[tuple[Path, Path]]:
+    """The bytes read once, as files (`load_cert_chain` reads only files), private to us.
+
+    Loading from our own copy means the pair proven in the scratch context is exactly the pair
+    loaded into the live one, even if the mounted files change again in between.
+    """
+    with tempfile.TemporaryDirectory(prefix="exportgate-tls-") as directory:
+        cert_path, key_path = Path(directory, "tls.crt"), Path(directory, "tls.key")
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(key_pem)
+        cert_path.write_bytes(cert_pem)
+        yield cert_path, key_path
 
 
 class ReloadingContext:
@@ -64,29 +85,35 @@ class ReloadingContext:
         self._interval_s = interval_s
         self._metrics = metrics
         self.context = server_context(cert_file, key_file)
-        self._fingerprint = _fingerprint(cert_file, key_file)
-        self._metrics.cert_expiry.set(_not_after(cert_file))
+        self._fingerprint = _fingerprint(cert_file.read_bytes(), key_file.read_bytes())
+        self._metrics.cert_expiry.set(_not_after(cert_file.read_bytes()))
         self._task: asyncio.Task[None] | None = None
 
     def reload_if_changed(self) -> bool:
         """Load the files again if their content changed; True when a new pair is in use."""
         try:
-            fingerprint = _fingerprint(self.cert_file, self.key_file)
+            cert_pem, key_pem = self.cert_file.read_bytes(), self.key_file.read_bytes()
         except OSError as exc:
             # Mid-swap of a mounted Secret, or a deleted file: keep serving the old pair.
             log.warning("certificate files unreadable; keeping the current pair", error=str(exc))
             self._metrics.cert_reloads.labels("failure").inc()
             return False
+        fingerprint = _fingerprint(cert_pem, key_pem)
         if fingerprint == self._fingerprint:
             return False
         try:
-            self.context.load_cert_chain(self.cert_file, self.key_file)
-            expiry = _not_after(self.cert_file)
+            expiry = _not_after(cert_pem)
+            with _snapshot_files(cert_pem, key_pem) as (cert_path, key_path):
+                # Prove the pair where a failure harms nothing (see the module docstring).
+                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_path, key_path)
+                self.context.load_cert_chain(cert_path, key_path)
         except (OSError, ssl.SSLError, ValueError) as exc:
             log.warning(
                 "new certificate pair failed to load; keeping the current pair", error=str(exc)
             )
             self._metrics.cert_reloads.labels("failure").inc()
+            # Remember the bad pair so that it is reported once, not at every poll.
+            self._fingerprint = fingerprint
             return False
         self._fingerprint = fingerprint
         self._metrics.cert_expiry.set(expiry)
