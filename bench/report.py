@@ -1,0 +1,214 @@
+"""Turn the measured results into the table printed on stdout and bench/RESULTS.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Row = tuple[str, str, str, str]
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "NOT met")
+
+
+def _b1_targets(b1: dict[str, Any]) -> list[Row]:
+    cached = b1.get("cached", [])
+    within = [r for r in cached if r["p99_ms"] <= 10.0]
+    best = max(within, key=lambda r: r["throughput_rps"]) if within else None
+    peak = max(cached, key=lambda r: r["throughput_rps"]) if cached else None
+    rows: list[Row] = []
+    if best:
+        rows.append((
+            "B1 cached throughput with p99 <= 10 ms", ">= 1,500 reviews/s",
+            f"{best['throughput_rps']:.0f}/s at concurrency {best['concurrency']} "
+            f"(p99 {best['p99_ms']} ms)",
+            _verdict(best["throughput_rps"] >= 1500),
+        ))  # fmt: skip
+    elif peak:
+        rows.append((
+            "B1 cached throughput with p99 <= 10 ms", ">= 1,500 reviews/s",
+            f"no concurrency kept p99 <= 10 ms (best p99 {min(r['p99_ms'] for r in cached)} ms)",
+            "NOT met",
+        ))  # fmt: skip
+    if peak:
+        rows.append((
+            "B1 cached peak throughput vs no-op webhook", ">= 50%",
+            f"{peak['vs_noop'] * 100:.0f}% ({peak['throughput_rps']:.0f}/s at concurrency "
+            f"{peak['concurrency']})",
+            _verdict(peak["vs_noop"] >= 0.5),
+        ))  # fmt: skip
+    return rows
+
+
+def targets(results: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    if "b1" in results:
+        rows += _b1_targets(results["b1"])
+    b2 = results.get("b2", {})
+    if "exportgate" in b2:
+        rows.append((
+            "B2 Pod CREATE p99 with exportgate vs no webhook", "<= 1.25x",
+            f"{b2['exportgate']['p99_vs_none']}x ({b2['exportgate']['p99_ms']} ms vs "
+            f"{b2['none']['p99_ms']} ms; CEL policy {b2['cel']['p99_vs_none']}x)",
+            _verdict(b2["exportgate"]["p99_vs_none"] <= 1.25),
+        ))  # fmt: skip
+    b3 = results.get("b3", {})
+    if "grpc_uncached_ms" in b3:
+        p99 = b3["grpc_uncached_ms"]["p99"]
+        rows.append((
+            "B3 uncached decision p99 incl. gRPC hop", "<= 3 ms",
+            f"{p99} ms (p50 {b3['grpc_uncached_ms']['p50']} ms)", _verdict(p99 <= 3.0),
+        ))  # fmt: skip
+    b4 = results.get("b4", {})
+    if "reaudit_core" in b4:
+        secs = b4["reaudit_core"]["extrapolated_100k_s"]
+        rows.append((
+            "B4 re-audit of 100k objects (core)", "<= 60 s",
+            f"{secs} s ({b4['reaudit_core']['per_s']}/s over {b4['reaudit_core']['objects']} "
+            "objects)",
+            _verdict(secs <= 60),
+        ))  # fmt: skip
+    if "memory" in b4:
+        m = b4["memory"]
+        rows.append((
+            f"B4 webhook+sidecar peak RSS, {m['tenants']} tenants / {m['policies']} policies",
+            "<= 200 MiB",
+            f"{m['peak_total_mib']} MiB (sidecar {m['after_load_mib']['sidecar']['VmHWM']}, "
+            f"webhook {m['after_load_mib']['webhook']['VmHWM']})",
+            _verdict(m["peak_total_mib"] <= 200),
+        ))  # fmt: skip
+    return rows
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _b1_section(b1: dict[str, Any]) -> str:
+    rows = []
+    for mode in ("noop", "cached", "uncached"):
+        for r in b1.get(mode, []):
+            rows.append([
+                mode, r["concurrency"], r["throughput_rps"], r["p50_ms"], r["p99_ms"],
+                r["p999_ms"], r.get("vs_noop", "1.0 (baseline)"), r["requests"], r["failures"],
+            ])  # fmt: skip
+    cfg = b1.get("config", {})
+    return (
+        f"Each point: {cfg.get('duration_s')} s of load after {cfg.get('warmup_s')} s warm-up, "
+        "POST /validate, the MIX of bench/reviews.py (a third guarded).\n\n"
+        + _table(
+            ["webhook", "concurrency", "reviews/s", "p50 ms", "p99 ms", "p99.9 ms",
+             "throughput vs no-op", "requests", "failures"],
+            rows,
+        )  # fmt: skip
+    )
+
+
+def _kv(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in d.items())
+
+
+def markdown(results: dict[str, Any], notes: list[str]) -> str:
+    env = results["environment"]
+    out = [
+        "# exportgate benchmark results",
+        "",
+        "Written by `python -m bench` (`make bench`); see docs/benchmarks.md for what each figure "
+        "means and how it is measured. Every ratio is against a baseline measured in the same "
+        "run on the same machine.",
+        "",
+        _table(["", ""], [[k, v] for k, v in env.items()] + [["mode", results["mode"]]]),
+        "",
+        "## Targets (issue 7)",
+        "",
+        _table(["figure", "target", "measured", "verdict"], [list(r) for r in targets(results)]),
+        "",
+    ]
+    if notes:
+        out += ["Notes on the gaps:", ""] + [f"- {n}" for n in notes] + [""]
+    if "b1" in results:
+        out += ["## B1 webhook + sidecar over TLS vs no-op TLS webhook", "", _b1_section(results["b1"]), ""]
+    if "b2" in results:
+        b2 = results["b2"]
+        out += ["## B2 Pod CREATE through the real API server", ""]
+        if "skipped" in b2:
+            out += [f"Skipped: {b2['skipped']}", ""]
+        else:
+            out += [
+                _table(
+                    ["admission", "creates", "p50 ms", "p99 ms", "p50 vs none", "p99 vs none", "failures"],
+                    [[k, v["creates"], v["p50_ms"], v["p99_ms"], v.get("p50_vs_none", "1.0"),
+                      v.get("p99_vs_none", "1.0"), v["failures"]] for k, v in b2.items()],
+                ),
+                "",
+            ]  # fmt: skip
+    if "b3" in results:
+        b3 = results["b3"]
+        out += [
+            "## B3 decision latency and core throughput",
+            "",
+            f"- Uncached Evaluate over the Unix socket, one item per call (ms): {_kv(b3['grpc_uncached_ms'])}",
+            f"- In-process `PolicyEngine.evaluate`: {b3['core']['evaluate_per_s']}/s "
+            f"({b3['core']['evaluate_us']} us each); extraction {b3['core']['extract_per_s']}/s "
+            f"({b3['core']['extract_us']} us each); one core, {b3['core']['objects']} guarded objects.",
+            "",
+        ]
+    if "b4" in results:
+        b4 = results["b4"]
+        out += ["## B4 re-audit and memory at scale", "", f"- Re-audit through the core: {_kv(b4['reaudit_core'])}"]
+        op = b4.get("reaudit_operator")
+        out.append(
+            f"- Re-audit through the operator: {_kv(op)}" if op else
+            "- Re-audit through the operator: not measured (operator/exportgate_operator has no "
+            "re-audit function yet)"
+        )  # fmt: skip
+        if "memory" in b4:
+            m = b4["memory"]
+            out.append(
+                f"- Memory with {m['tenants']} tenants and {m['policies']} policies: ready after "
+                f"{m['startup_to_ready_s']} s; idle {m['idle_mib']}; after "
+                f"{m['load_requests']} guarded reviews ({m['load_failures']} failed) "
+                f"{m['after_load_mib']} (MiB)"
+            )
+        out.append("")
+    if "profile" in results:
+        out += ["## Profile of the hot path (cProfile, uncached guarded load)", ""]
+        proc = results["profile"]["processes"]
+        out.append(f"{proc['requests']} reviews at {proc['throughput_rps']}/s under the profiler.\n")
+        for name in ("exportgate-webhook", "exportgate-sidecar"):
+            p = proc.get(name, {})
+            if "error" in p:
+                out += [f"- {name}: {p['error']}"]
+                continue
+            out += [f"**{name}**: inclusive share of main-thread time: {_kv(p['inclusive_pct'])} (%)", ""]
+            out += [_table(["function (own time)", "calls", "own %"],
+                           [[r["function"], r["calls"], r["own_pct"]] for r in p["top_own_time"][:8]]), ""]  # fmt: skip
+        core = results["profile"]["core"]
+        out += [f"**core** (extract + evaluate, {core['objects']} objects):", ""]
+        out += [_table(["function (own time)", "calls", "own %"],
+                       [[r["function"], r["calls"], r["own_pct"]] for r in core["top_own_time"][:8]]), ""]  # fmt: skip
+    if "faults" in results:
+        out += ["## Fault tests", "", fault_section(results["faults"]), ""]
+    return "\n".join(out) + "\n"
+
+
+def fault_section(faults: dict[str, Any]) -> str:
+    if "error" in faults:
+        return f"Not run: {faults['error']}"
+    rows = [
+        [name, f.get("outcome", "?"), f.get("cases", ""), f.get("requests", ""),
+         f.get("failures", ""), f.get("detail", "")]
+        for name, f in sorted(faults.get("scenarios", {}).items())
+    ]  # fmt: skip
+    head = f"`pytest tests/faults` exit status {faults.get('exit_code')}; {faults.get('summary', '')}\n\n"
+    return head + _table(["scenario", "outcome", "cases", "requests", "failures", "detail"], rows)
+
+
+def console(results: dict[str, Any]) -> str:
+    width = [46, 20, 70, 8]
+    lines = ["figure".ljust(width[0]) + "target".ljust(width[1]) + "measured".ljust(width[2]) + "verdict"]
+    for row in targets(results):
+        lines.append("".join(str(c)[: w - 1].ljust(w) for c, w in zip(row, width, strict=True)))
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""Send AdmissionReviews to a running webhook and keep what came back, for fault assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+
+@dataclass
+class Answer:
+    """One request's fate: an HTTP status and review response, or a transport error."""
+
+    uid: str
+    seconds: float
+    status: int | None
+    response: dict[str, Any] | None
+    error: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.response and self.response.get("allowed"))
+
+    @property
+    def message(self) -> str:
+        return str(((self.response or {}).get("status") or {}).get("message", ""))
+
+    @property
+    def decision_id(self) -> str | None:
+        audit = (self.response or {}).get("auditAnnotations") or {}
+        value = audit.get("decision-id")
+        return str(value) if value else None
+
+    @property
+    def policy_version(self) -> str | None:
+        audit = (self.response or {}).get("auditAnnotations") or {}
+        value = audit.get("policy-version")
+        return str(value) if value else None
+
+
+async def send_all(
+    url: str,
+    context: ssl.SSLContext,
+    bodies: Sequence[bytes],
+    *,
+    concurrency: int = 8,
+    timeout: float = 10.0,
+) -> list[Answer]:
+    """Post every body once, `concurrency` at a time, over keep-alive connections."""
+    answers: list[Answer] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=context)
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            uid = json.loads(body).get("request", {}).get("uid", "") if body[:1] == b"{" else ""
+            answers.append(await _post(session, url, body, uid, client_timeout))
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return answers
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, body: bytes, uid: str, timeout: aiohttp.ClientTimeout
+) -> Answer:
+    began = time.perf_counter()
+    try:
+        async with session.post(
+            url, data=body, headers={"Content-Type": "application/json"}, timeout=timeout
+        ) as http:
+            payload = await http.read()
+            status = http.status
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        return Answer(uid, time.perf_counter() - began, None, None, f"{type(exc).__name__}: {exc}")
+    elapsed = time.perf_counter() - began
+    try:
+        response = json.loads(payload).get("response")
+    except ValueError:
+        response = None
+    return Answer(uid, elapsed, status, response)

@@ -1,0 +1,85 @@
+"""Fixtures for the fault tests: the real sidecar and webhook as subprocesses (bench.harness),
+and a summary of the figures each scenario measured.
+
+Set EXPORTGATE_FAULT_SUMMARY=DIR to have every scenario write DIR/<scenario>.json (cases tried,
+requests sent, failures); `python -m bench` does, and puts the figures in bench/RESULTS.md.
+Case counts are small by default so CI stays fast; see docs/benchmarks.md for the long runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.harness import Stack
+
+SUMMARY_ENV = "EXPORTGATE_FAULT_SUMMARY"
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+Record = Callable[..., None]
+
+
+@pytest.fixture
+def fault_summary(request: pytest.FixtureRequest) -> Record:
+    """`record(cases=..., requests=..., failures=..., detail=...)` for this scenario."""
+
+    def record(**figures: Any) -> None:
+        directory = os.environ.get(SUMMARY_ENV)
+        if not directory:
+            return
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        name = request.node.name
+        (path / f"{name}.json").write_text(json.dumps({"scenario": name, **figures}))
+
+    return record
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Start a Stack (sidecar + webhook) in tmp_path; every one started is stopped afterwards."""
+    stacks: list[Stack] = []
+
+    def make(name: str = "stack", *, start: bool = True, **kwargs: Any) -> Stack:
+        stack = Stack(tmp_path / name, **kwargs)
+        stacks.append(stack)
+        if start:
+            stack.start()
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+
+
+def decision_records(log: Path) -> dict[str, dict[str, Any]]:
+    """id -> record for every complete decision record in a log (a torn last line is skipped)."""
+    records: dict[str, dict[str, Any]] = {}
+    for line in log.read_bytes().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("type") == "decision":
+            records[str(record["id"])] = record
+    return records
+
+
+def audit_verify(*paths: Path, allow_recovered: bool = False) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "exportgate"
+    argv = [str(exe), "audit", "verify", *map(str, paths)]
+    if allow_recovered:
+        argv.append("--allow-recovered")
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)  # noqa: S603
