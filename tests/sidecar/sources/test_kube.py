@@ -1,0 +1,204 @@
+"""The Kubernetes source against a real kube-apiserver (tests/cluster): the sidecar lists and
+watches Tenant and ExportPolicy custom resources, using the operator's generated CRDs and the
+generated `exportgate-policy-reader` ClusterRole, authenticated by its own client certificate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from exportgate_sidecar import PolicyClient, SidecarConfig, SidecarServer, serve_in_background
+
+from exportgate.v1 import policy_pb2 as pb
+from tests.cluster.local_cluster import LocalCluster
+from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, policy_doc, tenant_doc
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[3]
+CRDS = [
+    REPO / "operator" / "crds" / "exportgate.dev_tenants.yaml",
+    REPO / "operator" / "crds" / "exportgate.dev_exportpolicies.yaml",
+]
+READER_ROLE = REPO / "operator" / "rbac" / "policy-reader-clusterrole.yaml"
+SIDECAR_USER = "exportgate-sidecar-test"
+
+
+@pytest.fixture(scope="module")
+def cluster(kube_cluster: LocalCluster) -> LocalCluster:
+    kube_cluster.install_crds(CRDS)
+    kube_cluster.apply(READER_ROLE)
+    return kube_cluster
+
+
+def grant_reader(cluster: LocalCluster, user: str) -> None:
+    cluster.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"{user}-reads-policies"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "exportgate-policy-reader",
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        }
+    )
+
+
+@dataclass
+class Objects:
+    """Cluster-scoped objects of one test, with unique names, deleted afterwards."""
+
+    cluster: LocalCluster
+    suffix: str
+    created: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def name(self, base: str) -> str:
+        return f"{base}-{self.suffix}"
+
+    def apply(self, doc: dict[str, Any]) -> None:
+        self.cluster.apply(doc)
+        kind = {"Tenant": "tenants.exportgate.dev", "ExportPolicy": "exportpolicies.exportgate.dev"}
+        entry = (kind[doc["kind"]], doc["metadata"]["name"])
+        if entry not in self.created:
+            self.created.append(entry)
+
+    def delete(self, kind: str, name: str) -> None:
+        self.cluster.delete(kind, name, wait=True)
+
+
+@pytest.fixture
+def objects(cluster: LocalCluster) -> Iterator[Objects]:
+    found = Objects(cluster, uuid.uuid4().hex[:6])
+    yield found
+    for kind, name in found.created:
+        cluster.delete(kind, name)
+
+
+def kube_config(files: SidecarFiles, kubeconfig: Path) -> SidecarConfig:
+    config = files.config()
+    return dataclasses.replace(
+        config,
+        source=dataclasses.replace(
+            config.source,
+            kind="kube",
+            tenant_paths=(),
+            policy_paths=(),
+            kubeconfig=kubeconfig,
+            retry_backoff=0.2,
+            retry_backoff_max=1.0,
+        ),
+    )
+
+
+@pytest.fixture
+async def kube_sidecar(
+    cluster: LocalCluster, files: SidecarFiles, objects: Objects
+) -> AsyncIterator[tuple[SidecarServer, PolicyClient]]:
+    grant_reader(cluster, SIDECAR_USER)
+    objects.apply(tenant_doc(objects.name("berlin"), incorporation="DE"))
+    objects.apply(policy_doc("1.0.0", name=objects.name("policy")))
+    config = kube_config(files, cluster.user_kubeconfig(SIDECAR_USER))
+    async with (
+        serve_in_background(config, ready_timeout=60) as server,
+        PolicyClient(server.unix_target, timeout=10) as client,
+    ):
+        yield server, client
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_tenants_and_policies_come_from_the_custom_resources(
+    kube_sidecar: tuple[SidecarServer, PolicyClient], objects: Objects
+) -> None:
+    _, client = kube_sidecar
+    tenant = objects.name("berlin")
+    decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    assert pb.Action.Name(decision.action) == "ACTION_WARN"
+    assert decision.rule == "test-de-h100" and decision.verification == "Verified"
+    assert decision.policy_versions[objects.name("policy")] == "1.0.0"
+    status = await client.status()
+    assert status.tenants >= 1 and status.policies >= 1
+
+
+async def test_a_tenant_change_in_the_cluster_changes_the_next_decisions(
+    kube_sidecar: tuple[SidecarServer, PolicyClient], objects: Objects
+) -> None:
+    server, client = kube_sidecar
+    tenant = objects.name("berlin")
+    # Warm the cache, so that a stale entry would show.
+    for i in range(2):
+        await client.evaluate_one(gpu_item(tenant, name=f"w{i}"), at=NOW)
+    assert server.metrics.cache_hits._value.get() >= 1
+
+    objects.apply(tenant_doc(tenant, incorporation="DE", state="Revoked"))
+
+    async def revoked() -> bool:
+        decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+        return decision.verification == "Revoked"
+
+    await eventually(revoked)
+    decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    assert pb.Action.Name(decision.action) == "ACTION_DENY"
+    assert decision.rule == "kyc-unverified-accelerator"
+
+    objects.delete("tenants.exportgate.dev", tenant)
+
+    async def unbound() -> bool:
+        return (await client.evaluate_one(gpu_item(tenant), at=NOW)).verification == "Unbound"
+
+    await eventually(unbound)
+
+
+async def test_a_policy_change_in_the_cluster_is_a_new_policy_version(
+    kube_sidecar: tuple[SidecarServer, PolicyClient], objects: Objects, files: SidecarFiles
+) -> None:
+    _, client = kube_sidecar
+    tenant = objects.name("berlin")
+    before = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    objects.apply(policy_doc("2.0.0", action="deny", name=objects.name("policy")))
+
+    async def updated() -> bool:
+        status = await client.status()
+        return status.policy_versions.get(objects.name("policy")) == "2.0.0"
+
+    await eventually(updated)
+    after = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    assert pb.Action.Name(after.action) == "ACTION_DENY" and after.rule == "test-de-h100"
+    assert after.policy_version != before.policy_version
+    assert after.policy_versions[objects.name("policy")] == "2.0.0"
+    records = {r["id"]: r for r in ((server.journal and []) or [])}
+    del records
+
+
+async def test_without_read_access_it_does_not_serve_until_granted(
+    cluster: LocalCluster, files: SidecarFiles, objects: Objects
+) -> None:
+    user = f"sidecar-without-rbac-{objects.suffix}"
+    config = kube_config(files, cluster.user_kubeconfig(user))
+    server = SidecarServer(config)
+    await server.start()
+    try:
+        async with PolicyClient(server.unix_target, timeout=5) as client:
+            await asyncio.sleep(1.0)  # several refused list attempts
+            assert await client.health() == "NOT_SERVING"
+            grant_reader(cluster, user)
+            await client.wait_serving(timeout=30)
+            assert (await client.status()).policy_version
+    finally:
+        await server.stop(grace=0)
+        cluster.delete("clusterrolebinding", f"{user}-reads-policies")
