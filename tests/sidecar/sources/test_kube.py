@@ -181,8 +181,13 @@ async def test_a_policy_change_in_the_cluster_is_a_new_policy_version(
     assert pb.Action.Name(after.action) == "ACTION_DENY" and after.rule == "test-de-h100"
     assert after.policy_version != before.policy_version
     assert after.policy_versions[objects.name("policy")] == "2.0.0"
-    records = {r["id"]: r for r in ((server.journal and []) or [])}
-    del records
+    # The decision log records when the new version came into force.
+    switches = [r for r in files.log_records() if r["type"] == "policy-snapshot"]
+    assert any(
+        r["previousPolicyVersion"] == before.policy_version
+        and r["policyVersion"] == after.policy_version
+        for r in switches
+    )
 
 
 async def test_without_read_access_it_does_not_serve_until_granted(
