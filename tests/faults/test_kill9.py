@@ -1,0 +1,158 @@
+"""kill -9 of the sidecar and of the webhook under load.
+
+The promise: no allow is ever sent without a durable decision record. The load generator keeps
+every response; after the kills (and restarts) every allowed response's decision id must name
+a decision record in the log, and the chain must verify. A SIGKILL can tear the record being
+written; that record was never answered, the restarted sidecar writes a recovery record for
+it, and `exportgate audit verify --allow-recovered` accepts exactly that. A torn last line with
+no restart after it is detected and reported (the last test).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Stack, wait_until
+from bench.load import drive
+from tests.faults.conftest import Record, audit_verify, decision_records, env_int
+
+
+def _load_in_background(stack: Stack, seconds: float, out: Path) -> threading.Thread:
+    def run() -> None:
+        drive(
+            stack.url + "/validate", stack.tls.ca_path, concurrency=16, duration=seconds,
+            warmup=0, distinct=10**9, guarded_only=True, responses=out, timeout=5.0,
+        )  # fmt: skip
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _responses(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _check_every_allow_logged(stack: Stack) -> tuple[int, int, list[dict[str, Any]]]:
+    responses = _responses(stack.workdir / "responses.jsonl")
+    records = decision_records(stack.decision_log)
+    allowed = [r for r in responses if r["allowed"]]
+    unlogged = [r for r in allowed if not r["decision_id"] or r["decision_id"] not in records]
+    return len(responses), len(allowed), unlogged
+
+
+def _kill_under_load(
+    stack: Stack, victim: str, rounds: int, load_s: float
+) -> tuple[int, int, list[dict[str, Any]]]:
+    out = stack.workdir / "responses.jsonl"
+    load = _load_in_background(stack, load_s, out)
+    interval = load_s / (rounds + 1)
+    for _ in range(rounds):
+        time.sleep(interval * 0.6)
+        proc = stack.sidecar if victim == "sidecar" else stack.webhook
+        assert proc is not None and proc.alive()
+        proc.signal(signal.SIGKILL)
+        proc.popen.wait(10)
+        time.sleep(0.1)
+        if victim == "sidecar":
+            stack.start_sidecar()
+        else:
+            stack.start_webhook(wait_ready=False)
+    load.join(load_s + 120)
+    stack.stop()  # graceful: the log is closed cleanly after the last kill
+    return _check_every_allow_logged(stack)
+
+
+def _verify(stack: Stack) -> str:
+    done = audit_verify(stack.decision_log, allow_recovered=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_kill_sidecar_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
+    stack = make_stack()
+    rounds = env_int("EXPORTGATE_KILL_ROUNDS", 3)
+    sent, allowed, unlogged = _kill_under_load(stack, "sidecar", rounds, load_s=2.0 * rounds)
+    verified = audit_verify(stack.decision_log, allow_recovered=True)
+    fault_summary(
+        outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
+        cases=rounds, requests=sent, failures=len(unlogged),
+        detail=f"{rounds} x kill -9 of the sidecar; {allowed} allows, all with a logged decision; "
+        f"audit verify exit {verified.returncode}",
+    )  # fmt: skip
+    assert sent > 0 and allowed > 0
+    assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
+    _verify(stack)
+
+
+def test_kill_webhook_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
+    stack = make_stack()
+    rounds = env_int("EXPORTGATE_KILL_ROUNDS", 3)
+    sent, allowed, unlogged = _kill_under_load(stack, "webhook", rounds, load_s=2.0 * rounds)
+    verified = audit_verify(stack.decision_log)
+    fault_summary(
+        outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
+        cases=rounds, requests=sent, failures=len(unlogged),
+        detail=f"{rounds} x kill -9 of the webhook; {allowed} allows, all with a logged decision; "
+        f"audit verify exit {verified.returncode}",
+    )  # fmt: skip
+    assert sent > 0 and allowed > 0
+    assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
+    # The sidecar was never killed, so the chain is intact without any recovery.
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_torn_last_line_is_reported(
+    make_stack: Callable[..., Stack], fault_summary: Record
+) -> None:
+    """Cut the log in the middle of its last record, as a crash mid-write would."""
+    stack = make_stack()
+    load = _load_in_background(stack, 1.0, stack.workdir / "responses.jsonl")
+    load.join(60)
+    stack.stop()
+    data = stack.decision_log.read_bytes()
+    last_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    torn = stack.workdir / "torn.log"
+    shutil.copyfile(stack.decision_log, torn)
+    with torn.open("r+b") as f:
+        f.truncate(last_start + (len(data) - last_start) // 2)
+    intact = audit_verify(stack.decision_log)
+    damaged = audit_verify(torn)
+    fault_summary(
+        outcome="passed" if damaged.returncode == 1 and "torn" in damaged.stdout else "failed",
+        cases=1, requests=0, failures=int(damaged.returncode != 1),
+        detail=f"audit verify: {damaged.stdout.strip().splitlines()[-1] if damaged.stdout else ''}",
+    )  # fmt: skip
+    assert intact.returncode == 0, intact.stdout
+    assert damaged.returncode == 1, damaged.stdout + damaged.stderr
+    assert "torn" in damaged.stdout, damaged.stdout
+    line_no = data[:last_start].count(b"\n") + 1
+    assert f"{torn}:{line_no}:" in damaged.stdout, damaged.stdout
+
+
+def test_restart_after_torn_line_recovers(make_stack: Callable[..., Stack]) -> None:
+    """A sidecar started on a torn log records a recovery and the chain verifies again."""
+    stack = make_stack()
+    load = _load_in_background(stack, 1.0, stack.workdir / "responses.jsonl")
+    load.join(60)
+    stack.stop()
+    data = stack.decision_log.read_bytes()
+    last_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    with stack.decision_log.open("r+b") as f:
+        f.truncate(last_start + (len(data) - last_start) // 2)
+    stack.start()
+    wait_until(stack.readyz, 30, "webhook ready after restart")
+    stack.stop()
+    strict = audit_verify(stack.decision_log)
+    lenient = audit_verify(stack.decision_log, allow_recovered=True)
+    assert strict.returncode == 1, strict.stdout
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert "recovered" in lenient.stdout, lenient.stdout
