@@ -9,11 +9,13 @@ otherwise. `exportgate audit verify` must accept the log the sidecar wrote.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -167,8 +169,7 @@ async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def config_records(path: Path) -> list[dict[str, object]]:
-    import json
+def config_records(path: Path) -> list[dict[str, Any]]:
 
     out = []
     for line in path.read_text().splitlines():

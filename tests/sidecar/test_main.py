@@ -96,12 +96,12 @@ class Running:
             if event.get("event") == name:
                 return event
         while time.monotonic() < deadline:
-            event = _read_json_line(self.proc.stderr)
-            if event is None:
+            line = _read_json_line(self.proc.stderr)
+            if line is None:
                 break
-            self.events.append(event)
-            if event.get("event") == name:
-                return event
+            self.events.append(line)
+            if line.get("event") == name:
+                return line
         raise AssertionError(f"no {name!r} log event; got {self.events}")
 
     def rest_of_log(self) -> list[dict[str, Any]]:

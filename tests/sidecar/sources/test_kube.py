@@ -174,7 +174,7 @@ async def test_a_policy_change_in_the_cluster_is_a_new_policy_version(
 
     async def updated() -> bool:
         status = await client.status()
-        return status.policy_versions.get(objects.name("policy")) == "2.0.0"
+        return bool(status.policy_versions.get(objects.name("policy")) == "2.0.0")
 
     await eventually(updated)
     after = await client.evaluate_one(gpu_item(tenant), at=NOW)
