@@ -1,0 +1,272 @@
+"""`helm lint` and `helm template` with the real helm, and assertions on the rendered objects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.charts.chart import (
+    CHART,
+    NAMESPACE,
+    VARIANTS,
+    all_of,
+    containers,
+    find,
+    run_helm,
+    template,
+    write_values,
+)
+
+WEBHOOK = "eg-exportgate-webhook"
+OPERATOR = "eg-exportgate-operator"
+
+
+@pytest.fixture(scope="module")
+def default_docs() -> list[dict[str, Any]]:
+    return template()
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variant_lints_and_renders(variant: str, tmp_path: Path) -> None:
+    values = write_values(tmp_path, VARIANTS[variant])
+    lint = run_helm("lint", "--strict", str(CHART), "--values", str(values))
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    docs = template(values)
+    assert all_of(docs, "ValidatingWebhookConfiguration")
+
+
+def test_variants_render_what_they_promise(tmp_path: Path) -> None:
+    def render(name: str) -> list[dict[str, Any]]:
+        return template(write_values(tmp_path, VARIANTS[name], f"{name}.yaml"))
+
+    cm = render("cert-manager")
+    assert find(cm, "Certificate", WEBHOOK)["spec"]["secretName"] == "eg-exportgate-webhook-tls"
+    vwc = find(cm, "ValidatingWebhookConfiguration")
+    assert vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
+        f"{NAMESPACE}/{WEBHOOK}"
+    )
+    assert all("caBundle" not in h["clientConfig"] for h in vwc["webhooks"])
+    assert not all_of(cm, "Secret") and not all_of(cm, "CronJob")
+
+    external = render("cert-manager-external-issuer")
+    assert find(external, "Certificate")["spec"]["issuerRef"]["name"] == "corp-ca"
+    assert not all_of(external, "Issuer")
+
+    pvc = render("decision-log-pvc")
+    claim = find(pvc, "PersistentVolumeClaim")
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    pod = find(pvc, "Deployment", WEBHOOK)["spec"]["template"]["spec"]
+    assert {c["name"] for c in pod["containers"]} == {"webhook", "sidecar"}
+    decisions = next(v for v in pod["volumes"] if v["name"] == "decisions")
+    assert decisions["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+    stdout = render("decision-log-stdout")
+    pod = find(stdout, "Deployment", WEBHOOK)["spec"]["template"]["spec"]
+    streamer = next(c for c in pod["containers"] if c["name"] == "decision-log")
+    assert streamer["command"][:2] == ["tail", "-n"]
+    assert not all_of(stdout, "PersistentVolumeClaim")
+
+    policies = all_of(render("network-policy"), "NetworkPolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+
+    monitor = find(render("service-monitor"), "ServiceMonitor")
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["probes", "sidecar-metrics"]
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+
+    minimal = render("no-mutating-no-operator")
+    assert not all_of(minimal, "MutatingWebhookConfiguration")
+    assert OPERATOR not in {d["metadata"]["name"] for d in all_of(minimal, "Deployment")}
+    webhook_args = _container(minimal, WEBHOOK, "webhook")["args"]
+    assert "--no-mutate" in webhook_args
+
+    dry = render("dryrun-rollout")
+    sidecar_args = _container(dry, WEBHOOK, "sidecar")["args"]
+    assert "--default-action=dryrun" in sidecar_args
+    packs = sidecar_args.index("--packs")
+    assert sidecar_args[packs + 1] == "kyc-verification"
+    assert "--packs=kyc-verification" in _container(dry, OPERATOR, "operator")["args"]
+
+    url = render("external-url")
+    for hook in find(url, "ValidatingWebhookConfiguration")["webhooks"]:
+        assert hook["clientConfig"]["url"] == "https://127.0.0.1:9443/validate"
+        assert "service" not in hook["clientConfig"]
+
+
+def _container(docs: list[dict[str, Any]], owner: str, name: str) -> dict[str, Any]:
+    return next(c for o, c in containers(docs) if o == owner and c["name"] == name)
+
+
+def _webhooks(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    hooks: list[dict[str, Any]] = []
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        hooks += find(docs, kind, WEBHOOK)["webhooks"]
+    return hooks
+
+
+def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(
+    default_docs: list[dict[str, Any]],
+) -> None:
+    hooks = _webhooks(default_docs)
+    assert len(hooks) == 5
+    for hook in hooks:
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["timeoutSeconds"] == 5
+        assert hook["sideEffects"] == "None"
+        assert hook["admissionReviewVersions"] == ["v1"]
+        # Exemption by a label only the API server sets, never one tenants could add.
+        (expression,) = hook["namespaceSelector"]["matchExpressions"]
+        assert expression["key"] == "kubernetes.io/metadata.name"
+        assert expression["operator"] == "NotIn"
+        assert {"kube-system", NAMESPACE} <= set(expression["values"])
+        assert "objectSelector" not in hook
+        for rule in hook["rules"]:
+            assert "DELETE" not in rule["operations"] and "*" not in rule["operations"]
+    by_name = {h["name"]: h for h in hooks}
+    assert "matchConditions" in by_name["workloads.exportgate.dev"]
+    assert "matchConditions" in by_name["tenancy.exportgate.dev"]
+    # The CA the webhook serves with is the one the API server trusts.
+    tls = find(default_docs, "Secret", "eg-exportgate-webhook-tls")["data"]
+    for hook in hooks:
+        assert hook["clientConfig"]["caBundle"] == tls["ca.crt"]
+        assert hook["clientConfig"]["service"]["name"] == WEBHOOK
+
+
+def test_configured_exemptions_reach_selector_and_webhook_flags(tmp_path: Path) -> None:
+    values = write_values(tmp_path, {"webhook": {"exemptNamespaces": ["gpu-operator"]}})
+    docs = template(values)
+    for hook in _webhooks(docs):
+        (expression,) = hook["namespaceSelector"]["matchExpressions"]
+        assert expression["values"] == ["kube-system", NAMESPACE, "gpu-operator"]
+    args = _container(docs, WEBHOOK, "webhook")["args"]
+    for namespace in ("kube-system", NAMESPACE, "gpu-operator"):
+        assert f"--exempt-namespace={namespace}" in args
+
+
+def test_webhook_is_highly_available(default_docs: list[dict[str, Any]]) -> None:
+    deployment = find(default_docs, "Deployment", WEBHOOK)
+    assert deployment["spec"]["replicas"] >= 2
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["affinity"]["podAntiAffinity"]
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+    pdb = find(default_docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    for container in pod["containers"]:
+        assert container["resources"]["requests"], container["name"]
+
+
+def test_sidecar_shares_only_a_unix_socket_with_the_webhook(
+    default_docs: list[dict[str, Any]],
+) -> None:
+    pod = find(default_docs, "Deployment", WEBHOOK)["spec"]["template"]["spec"]
+    socket = next(v for v in pod["volumes"] if v["name"] == "socket")
+    assert socket["emptyDir"]["medium"] == "Memory"
+    webhook = _container(default_docs, WEBHOOK, "webhook")
+    sidecar = _container(default_docs, WEBHOOK, "sidecar")
+    assert "--sidecar=unix:///run/exportgate/policy.sock" in webhook["args"]
+    assert "--listen=unix:///run/exportgate/policy.sock" in sidecar["args"]
+    assert "--source=kube" in sidecar["args"]
+    assert not any(a.startswith("--listen-tcp") for a in sidecar["args"])
+    assert f"--platform-user=system:serviceaccount:{NAMESPACE}:{OPERATOR}" in webhook["args"]
+
+
+def test_every_container_is_hardened(default_docs: list[dict[str, Any]]) -> None:
+    seen = 0
+    for owner, container in containers(default_docs):
+        seen += 1
+        ctx = container["securityContext"]
+        assert ctx["runAsNonRoot"] is True, owner
+        assert ctx["runAsUser"] > 0, owner
+        assert ctx["readOnlyRootFilesystem"] is True, owner
+        assert ctx["allowPrivilegeEscalation"] is False, owner
+        assert ctx["privileged"] is False, owner
+        assert ctx["capabilities"] == {"drop": ["ALL"]}, owner
+        assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, owner
+    assert seen >= 5  # webhook, sidecar, log streamer, operator, cert rotator
+
+
+def test_rbac_names_every_verb_and_resource(default_docs: list[dict[str, Any]]) -> None:
+    roles = all_of(default_docs, "ClusterRole") + all_of(default_docs, "Role")
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            for field in ("verbs", "resources", "apiGroups"):
+                assert "*" not in rule.get(field, []), (role["metadata"]["name"], rule)
+    webhook = find(default_docs, "ClusterRole", WEBHOOK)
+    verbs = {v for rule in webhook["rules"] for v in rule["verbs"]}
+    assert verbs == {"get", "list", "watch"}  # the admission path only ever reads
+    rotator = find(default_docs, "Role", "eg-exportgate-cert-rotator")
+    (secrets,) = rotator["rules"]
+    assert set(secrets["resourceNames"]) == {
+        "eg-exportgate-webhook-tls",
+        "eg-exportgate-webhook-ca",
+    }
+    assert set(secrets["verbs"]) == {"get", "update"}
+    operator = find(default_docs, "ClusterRole", OPERATOR)
+    assert not any("delete" in r["verbs"] for r in operator["rules"] if "pods" in r["resources"])
+
+
+def test_crds_are_shipped(default_docs: list[dict[str, Any]]) -> None:
+    names = {d["metadata"]["name"] for d in all_of(default_docs, "CustomResourceDefinition")}
+    assert {
+        "tenants.exportgate.dev",
+        "exportpolicies.exportgate.dev",
+        "modelendpoints.exportgate.dev",
+    } <= names
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"webhok": {}}, "webhok"),
+        ({"webhook": {"replica": 3}}, "replica"),
+        ({"webhook": {"replicas": 1}}, "minimum"),
+        ({"webhook": {"timeoutSeconds": 30}}, "maximum"),
+        ({"webhook": {"failurePolicy": "Open"}}, "failurePolicy"),
+        ({"decisionLog": {"destination": "s3"}}, "destination"),
+        ({"policy": {"enabledPacks": ["no-such-pack"]}}, "enabledPacks"),
+        ({"certs": {"mode": "vault"}}, "mode"),
+    ],
+)
+def test_schema_rejects_unknown_and_invalid_values(
+    values: dict[str, Any], complaint: str, tmp_path: Path
+) -> None:
+    proc = run_helm(
+        "template", "eg", str(CHART), "--values", str(write_values(tmp_path, values))
+    )
+    assert proc.returncode != 0
+    assert complaint in proc.stderr, proc.stderr
+
+
+def test_budget_must_stay_under_the_timeout(tmp_path: Path) -> None:
+    values = {"webhook": {"timeoutSeconds": 2, "budgetSeconds": 2}}
+    proc = run_helm("template", "eg", str(CHART), "--values", str(write_values(tmp_path, values)))
+    assert proc.returncode != 0
+    assert "budgetSeconds must be below" in proc.stderr
+
+
+def test_schema_is_strict_everywhere() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        if node.get("type") == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False, path
+            for key, child in node["properties"].items():
+                assert child.get("description"), f"{path}.{key}"
+                walk(child, f"{path}.{key}")
+
+    walk(schema, "")
+
+
+def test_values_file_parses_as_the_documented_defaults() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["webhook"]["failurePolicy"] == "Fail"
+    assert values["certs"]["mode"] == "self-signed"
