@@ -29,7 +29,9 @@ def operator_crd_files() -> list[Path]:
     """The operator's generated CRDs, if they have been generated."""
     if not OPERATOR_CRDS.is_dir():
         return []
-    return sorted(OPERATOR_CRDS.glob("*.yaml"))
+    # optional/: CRDs a real cluster may already have (wg-policy PolicyReports); a fresh API
+    # server has none, so the demo installs them too.
+    return sorted(OPERATOR_CRDS.glob("*.yaml")) + sorted(OPERATOR_CRDS.glob("optional/*.yaml"))
 
 
 def schemaless_crd(
@@ -102,6 +104,7 @@ def tenant_rbac(tenant: str, namespace: str, group: str) -> list[Obj]:
                 _rule(["batch"], ["jobs", "cronjobs"], READ_WRITE),
                 _rule(["exportgate.dev"], ["modelendpoints"], READ_WRITE),
                 _rule(["events.k8s.io", ""], ["events"], READ),
+                _rule(["wgpolicyk8s.io"], ["policyreports"], READ),
             ],
         },
         {

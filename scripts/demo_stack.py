@@ -71,6 +71,9 @@ class Stack:
         self.webhook_port = 0
         self.probe_port = 0
         self.operator: ManagedProcess | None = None
+        self.operator_port = 0
+        # The operator's re-audit decisions form their own hash chain next to the sidecar's.
+        self.operator_log = workdir / "decisions" / "operator.jsonl"
         self.stand_ins: list[str] = []
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -246,11 +249,30 @@ class Stack:
         if script is None or not operator_installed():
             return None
         kubeconfig = self.kube.user_kubeconfig(objects.OPERATOR_USER, ("system:masters",))
+        self.operator_port = free_port()
         proc = self._spawn(
-            "operator", [str(script), f"--kubeconfig={kubeconfig}", "--log-format=json"]
+            "operator",
+            [
+                str(script),
+                f"--kubeconfig={kubeconfig}",
+                # One replica here; the chart runs several with kopf peering.
+                "--standalone",
+                f"--liveness=http://127.0.0.1:{self.operator_port}/healthz",
+                f"--decision-log={self.operator_log}",
+                "--log-format=json",
+            ],
         )
         self.operator = proc
+        self._wait(proc, self._operator_live, "its liveness endpoint answered 200")
         return proc
+
+    def _operator_live(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.operator_port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
 
     def check_alive(self) -> None:
         self.kube.check_alive()

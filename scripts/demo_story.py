@@ -227,8 +227,10 @@ class Story:
             self.kube.apply(objects.tenant_rbac(tenant, ns["metadata"]["name"], group))
         self.kube.apply(objects.platform_rbac())
         self.kubectl("get", "namespaces", "-l", objects.TENANT_LABEL, "-L", objects.TENANT_LABEL)
-        self.kubectl("get", "tenants")
         self._wait_until_enforcing()
+        if self.operator_running:
+            self._wait_for_statuses(["acme", "nimbus", "orbit"])
+        self.kubectl("get", "tenants")
 
     def _wait_until_enforcing(self) -> None:
         """The API server learns of webhook configurations and the sidecar of tenants
@@ -246,6 +248,21 @@ class Story:
 
         tries = LocalCluster.wait_for_webhook(enforcing, timeout=60.0, interval=0.5)
         self.console.step(f"webhook enforcing (confirmed by a server-side dry run, {tries} tries)")
+
+    def _tenant_status(self, name: str) -> dict[str, Any]:
+        proc = self.kube.kubectl("get", "tenant", name, "-o", "json", check=False)
+        if proc.returncode != 0:
+            return {}
+        found: dict[str, Any] = json.loads(proc.stdout).get("status") or {}
+        return found
+
+    def _wait_for_statuses(self, names: Sequence[str], timeout: float = 30.0) -> None:
+        """The operator writes each Tenant's status shortly after it appears."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._tenant_status(n) for n in names):
+                return
+            time.sleep(0.5)
 
     def denied_h100(self) -> None:
         self.heading("nimbus asks for 8 H100s: denied")
@@ -394,9 +411,7 @@ class Story:
         expired = False
         while time.monotonic() < deadline and not (annotation and expired):
             annotation = self.annotations("pod", "train-h100", EXPIRING_NS).get(VIOLATION, "")
-            proc = self.kube.kubectl("get", "tenant", EXPIRING, "-o", "json", check=False)
-            status = json.loads(proc.stdout).get("status", {}) if proc.returncode == 0 else {}
-            expired = "Expired" in json.dumps(status)
+            expired = "Expired" in json.dumps(self._tenant_status(EXPIRING))
             if not (annotation and expired):
                 time.sleep(1.0)
         self.kubectl("get", "tenant", EXPIRING, who=who)
@@ -418,6 +433,7 @@ class Story:
             "get", "events", "-n", EXPIRING_NS, "--field-selector",
             "involvedObject.name=train-h100", who=who,
         )  # fmt: skip
+        self.kubectl("get", "policyreports", "-n", EXPIRING_NS, who=who)
 
     # ---- audit ---------------------------------------------------------------------------
 
