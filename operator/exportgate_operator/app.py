@@ -1,0 +1,109 @@
+"""The operator's shared state and the status writes several handlers need."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from exportgate_operator import status
+from exportgate_operator.conditions import timestamp
+from exportgate_operator.decisions import DecisionRecorder
+from exportgate_operator.kube import POLICIES, TENANTS, Kube, KubeError
+from exportgate_operator.logconfig import get_logger
+from exportgate_operator.reaudit import Auditor, AuditOutcome
+from exportgate_operator.settings import OperatorConfig
+from exportgate_operator.world import World
+
+log = get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    config: OperatorConfig
+    kube: Kube
+    world: World
+    recorder: DecisionRecorder
+    auditor: Auditor
+
+    @classmethod
+    def create(cls, config: OperatorConfig, kube: Kube) -> App:
+        world = World(config.packs)
+        recorder = DecisionRecorder(config.decision_log)
+        return cls(config, kube, world, recorder, Auditor(kube, world, recorder, config))
+
+    # --- priming ------------------------------------------------------------------------
+
+    def prime(self) -> None:
+        """Read every policy and tenant before the handlers run (blocking), so the first
+        statuses and re-audits already use the cluster's whole policy set."""
+        for body in self.kube.each(POLICIES):
+            self.world.set_policy(body)
+        for body in self.kube.each(TENANTS):
+            self.world.set_tenant(body)
+
+    # --- status writes (blocking; call through asyncio.to_thread) -----------------------
+
+    def _current_status(self, resource: Any, name: str) -> Mapping[str, Any] | None:
+        try:
+            found = self.kube.request("GET", resource.path(None, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+        current: Mapping[str, Any] = found.get("status") or {}
+        return current
+
+    def publish_tenant(self, name: str, outcome: AuditOutcome | None = None) -> None:
+        record = self.world.tenant_record(name)
+        if record is None:
+            return
+        existing = self._current_status(TENANTS, name)
+        if existing is None:
+            return  # deleted meanwhile
+        now = utcnow()
+        body = status.tenant_status(record, self.world.engine, now, existing)
+        if outcome is not None and name in outcome.tenants:
+            counts = outcome.tenants[name]
+            body["workloads"] = {
+                "auditedAt": timestamp(outcome.at),
+                "audited": counts.audited,
+                "violations": counts.violations,
+            }
+        self._patch_status(TENANTS, name, body)
+
+    def publish_policy(self, name: str) -> None:
+        record = self.world.policy_record(name)
+        if record is None:
+            return
+        existing = self._current_status(POLICIES, name)
+        if existing is None:
+            return
+        body = status.policy_status(record, self.world.engine, utcnow(), existing)
+        self._patch_status(POLICIES, name, body)
+
+    def _patch_status(self, resource: Any, name: str, body: Mapping[str, Any]) -> None:
+        try:
+            self.kube.merge_patch(resource, name, {"status": dict(body)}, sub="status")
+        except KubeError as exc:
+            if not exc.not_found:
+                raise
+
+    # --- re-audit -----------------------------------------------------------------------
+
+    async def reaudit(self, names: Iterable[str] | None, reason: str) -> AuditOutcome:
+        """Re-audit, then record the counts on each audited tenant's status."""
+        outcome = await self.auditor.audit(names, reason)
+        targets = list(names) if names is not None else self.world.tenant_names()
+        for name in targets:
+            await asyncio.to_thread(self.publish_tenant, name, outcome)
+        return outcome
+
+    def close(self) -> None:
+        self.recorder.close()

@@ -1,0 +1,17 @@
+"""kopf handler registrations, one module per resource; `register_all` wires them up."""
+
+from __future__ import annotations
+
+import kopf
+
+from exportgate_operator.app import App
+from exportgate_operator.handlers import endpoints, lifecycle, nodes, policies, tenants
+
+
+def register_all(registry: kopf.OperatorRegistry, app: App) -> None:
+    lifecycle.register(registry, app)
+    tenants.register(registry, app)
+    policies.register(registry, app)
+    endpoints.register(registry, app)
+    if app.config.label_nodes:
+        nodes.register(registry, app)

@@ -1,0 +1,76 @@
+"""Tenant handlers: status on every spec change, re-audit of its workloads, and the expiry
+timer that flips the status (and re-audits) when verification or a licence starts or ends."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import kopf
+
+from exportgate.core.tenants import effective_verification
+from exportgate_operator.app import App, utcnow
+from exportgate_operator.kube import TENANTS
+from exportgate_operator.logconfig import get_logger
+from exportgate_operator.status import next_transition
+
+log = get_logger(__name__)
+GROUP, VERSION, PLURAL = TENANTS.group, TENANTS.version, TENANTS.plural
+# Wake a little after the instant, so "now >= expiresAt" holds when we look.
+SLACK = timedelta(milliseconds=50)
+TICK = 1.0  # how often a sleeping timer checks whether it was stopped or woken
+
+
+def register(registry: kopf.OperatorRegistry, app: App) -> None:
+    @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
+    async def resumed(body: kopf.Body, name: str, **_: Any) -> None:
+        app.world.set_tenant(body)
+        await app.reaudit([name], reason=f"operator started (Tenant {name})")
+
+    @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
+    @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
+    async def changed(body: kopf.Body, name: str, reason: str, **_: Any) -> None:
+        record = app.world.set_tenant(body)
+        if record.error is not None:
+            log.warning("tenant spec rejected by the core", tenant=name,
+                        error=record.error.describe())
+        await app.reaudit([name], reason=f"Tenant {name} {reason}d")
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True, registry=registry)
+    async def deleted(name: str, **_: Any) -> None:
+        app.world.drop_tenant(name)
+        # Its workloads now belong to no tenant: re-audit them as such.
+        await app.auditor.audit([name], reason=f"Tenant {name} deleted")
+
+    @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0, registry=registry)
+    async def expiry_timer(name: str, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        """Sleep until the tenant's next transition, then publish and re-audit.
+
+        Spec changes wake the timer (World.wake) so it re-plans at once; it never needs anyone
+        to touch the tenant or its workloads for an expiry to take effect.
+        """
+        waker = app.world.waker(name)
+        while not stopped:
+            waker.clear()
+            tenant = app.world.tenant(name)
+            now = utcnow()
+            planned = next_transition(tenant, now) if tenant else None
+            limit = now + timedelta(seconds=app.config.resync_seconds)
+            wake_at = min(planned + SLACK, limit) if planned else limit
+            woken = False
+            while not stopped and utcnow() < wake_at:
+                remaining = (wake_at - utcnow()).total_seconds()
+                try:
+                    await asyncio.wait_for(waker.wait(), timeout=max(0.0, min(TICK, remaining)))
+                    woken = True
+                    break
+                except TimeoutError:
+                    continue
+            if stopped or woken or planned is None or utcnow() < planned:
+                continue
+            tenant = app.world.tenant(name)
+            state = effective_verification(tenant, utcnow()).value if tenant else "Unbound"
+            log.info("tenant transition", tenant=name, verification=state)
+            await app.reaudit([name], reason=f"Tenant {name} reached {planned.isoformat()} "
+                                             f"(verification now {state})")

@@ -1,0 +1,216 @@
+"""A small raw-JSON client for the Kubernetes API, on top of the official client's transport.
+
+The operator handles objects of many kinds (Pods, Deployments, NodePools, custom resources,
+wg-policy reports) as plain dicts, exactly as the core's extraction expects them; the typed
+models of the official client would only get in the way. Calls are synchronous; async code runs
+them with `asyncio.to_thread` (`Kube.arequest`), so the kopf event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from kubernetes import client, config
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+class KubeError(RuntimeError):
+    """A non-2xx answer from the API server."""
+
+    def __init__(self, status: int, method: str, path: str, body: str) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"{method} {path}: HTTP {status}: {body[:500]}")
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Where a kind lives in the API: group ('' for core), version, plural, scope."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None, sub: str = "") -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace)}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{quote(name)}"
+        if sub:
+            base += f"/{sub}"
+        return base
+
+
+def new_api_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
+    """An ApiClient for `kubeconfig` (or $KUBECONFIG / ~/.kube/config), else in-cluster."""
+    if kubeconfig:
+        api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context
+        )
+        return api
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(context=context)  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+class Kube:
+    """Raw JSON requests with the ApiClient's authentication and TLS settings."""
+
+    def __init__(self, api: client.ApiClient, timeout: float = 30.0) -> None:
+        self.api = api
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        serialized = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api(*serialized, _request_timeout=self.timeout)
+        data = response.read() or b"{}"  # type: ignore[no-untyped-call]
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+        if not 200 <= response.status < 300:
+            raise KubeError(response.status, method, path, text)
+        loaded: dict[str, Any] = json.loads(text) if text else {}
+        return loaded
+
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        return await asyncio.to_thread(
+            self.request, method, path, body=body, query=query, content_type=content_type
+        )
+
+    # --- conveniences -------------------------------------------------------------------
+
+    def each(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Every object, paged; items get the apiVersion and kind a list leaves out."""
+        query = {"limit": str(page)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            answer = self.request("GET", resource.path(namespace), query=query)
+            for item in answer.get("items") or ():
+                item.setdefault("apiVersion", resource.api_version)
+                item.setdefault("kind", resource.kind)
+                yield item
+            token = (answer.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = token
+
+    def list_all(
+        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        return list(self.each(resource, namespace, label_selector=label_selector))
+
+    def merge_patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        namespace: str | None = None,
+        sub: str = "",
+    ) -> dict[str, Any]:
+        return self.request(
+            "PATCH",
+            resource.path(namespace, name, sub),
+            body=dict(patch),
+            content_type=MERGE_PATCH,
+        )
+
+    def has_resource(self, resource: Resource) -> bool:
+        """True when the API server serves `resource` (a CRD may not be installed)."""
+        base = (
+            f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+        )
+        try:
+            answer = self.request("GET", base)
+        except KubeError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return any(r.get("name") == resource.plural for r in answer.get("resources") or ())
+
+
+# The kinds the operator reads or writes.
+TENANTS = Resource("exportgate.dev", "v1alpha1", "tenants", "Tenant", namespaced=False)
+POLICIES = Resource("exportgate.dev", "v1alpha1", "exportpolicies", "ExportPolicy", False)
+ENDPOINTS = Resource("exportgate.dev", "v1alpha1", "modelendpoints", "ModelEndpoint")
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
+NODES = Resource("", "v1", "nodes", "Node", namespaced=False)
+PODS = Resource("", "v1", "pods", "Pod")
+EVENTS = Resource("", "v1", "events", "Event")
+DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
+DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet")
+JOBS = Resource("batch", "v1", "jobs", "Job")
+CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob")
+NODEPOOLS = Resource("karpenter.sh", "v1", "nodepools", "NodePool", namespaced=False)
+POLICY_REPORTS = Resource("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport")
+CLUSTER_POLICY_REPORTS = Resource(
+    "wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports", "ClusterPolicyReport", False
+)
+
+# Namespaced kinds whose objects are re-audited; the controllers are audited as well as their
+# Pods so a violation shows on the object a tenant actually edits.
+NAMESPACED_WORKLOADS = (PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS, CRONJOBS, ENDPOINTS)
+CLUSTER_WORKLOADS = (NODEPOOLS,)
+
+
+def resource_for(api_version: str, kind: str) -> Resource | None:
+    for resource in (*NAMESPACED_WORKLOADS, *CLUSTER_WORKLOADS, TENANTS, POLICIES, NODES):
+        if resource.api_version == api_version and resource.kind == kind:
+            return resource
+    return None

@@ -1,0 +1,150 @@
+"""Operator configuration: command-line flags, and the kopf settings derived from them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import kopf
+
+DEFAULT_PEERING = "exportgate-operator"
+ANNOTATION_PREFIX = "operator.exportgate.dev"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces whose workloads and ModelEndpoints are handled; empty means cluster-wide."""
+    kubeconfig: str | None = None
+    context: str | None = None
+    peering: str = DEFAULT_PEERING
+    standalone: bool = False
+    priority: int = 0
+    liveness: str | None = None  # e.g. http://0.0.0.0:8080/healthz
+    decision_log: str | None = None
+    packs: tuple[str, ...] | None = None
+    report_max_results: int = 100
+    message_max_chars: int = 1024
+    label_nodes: bool = True
+    resync_seconds: float = 300.0
+    """Longest a tenant's expiry timer sleeps before checking the clock again."""
+    log_level: str = "info"
+    log_json: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exportgate-operator",
+        description="Keeps Tenant/ExportPolicy/ModelEndpoint statuses, re-audits workloads, "
+        "writes PolicyReports and labels GPU nodes with their export class.",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        help="handle only this namespace's workloads (repeatable); Tenants, ExportPolicies "
+        "and Nodes are cluster-scoped and always handled",
+    )
+    scope.add_argument(
+        "--all-namespaces",
+        "-A",
+        action="store_true",
+        help="handle every namespace (the default)",
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, $KUBECONFIG)")
+    parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument(
+        "--peering",
+        default=DEFAULT_PEERING,
+        help="kopf peering name: replicas sharing it elect one active operator",
+    )
+    parser.add_argument(
+        "--standalone", action="store_true", help="no peering (a single replica only)"
+    )
+    parser.add_argument("--priority", type=int, default=0, help="peering priority")
+    parser.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="liveness endpoint URL to serve ('' to disable)",
+    )
+    parser.add_argument("--decision-log", help="append re-audit decisions to this log file")
+    parser.add_argument(
+        "--packs",
+        help="comma-separated built-in policy packs (default: the enabled-by-default ones)",
+    )
+    parser.add_argument(
+        "--report-max-results",
+        type=int,
+        default=100,
+        help="results kept per PolicyReport; the rest only count in the summary",
+    )
+    parser.add_argument(
+        "--no-node-labels", action="store_true", help="do not label nodes with their class"
+    )
+    parser.add_argument(
+        "--resync-seconds",
+        type=float,
+        default=300.0,
+        help="longest a tenant's expiry timer sleeps between clock checks",
+    )
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--log-format", choices=["json", "console"], default="json")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
+    args = build_parser().parse_args(argv)
+    if args.report_max_results < 1:
+        raise SystemExit("--report-max-results must be at least 1")
+    return OperatorConfig(
+        namespaces=tuple(dict.fromkeys(args.namespace)),
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        peering=args.peering,
+        standalone=args.standalone,
+        priority=args.priority,
+        liveness=args.liveness or None,
+        decision_log=args.decision_log,
+        packs=tuple(p.strip() for p in args.packs.split(",") if p.strip()) if args.packs else None,
+        report_max_results=args.report_max_results,
+        label_nodes=not args.no_node_labels,
+        resync_seconds=args.resync_seconds,
+        log_level=args.log_level,
+        log_json=args.log_format == "json",
+    )
+
+
+def apply_kopf_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    """Tune kopf for this operator.
+
+    Progress and diff-base go to annotations under our own prefix: the CRDs' structural schemas
+    would prune kopf's default `status.kopf` bookkeeping. Only warnings become Events: the
+    operator posts its own, meaningful Events, and "handler succeeded" noise would drown them.
+    """
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
+    settings.posting.level = logging.WARNING
+    settings.peering.name = config.peering
+    settings.peering.priority = config.priority
+    settings.peering.standalone = config.standalone
+    settings.peering.clusterwide = config.clusterwide
+    settings.peering.mandatory = not config.standalone
+    # Back off quickly in tests and after API hiccups; a handler that fails is retried.
+    settings.execution.max_workers = 4
+    settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330

@@ -1,0 +1,286 @@
+"""The `status` the operator writes for Tenants, ExportPolicies and ModelEndpoints.
+
+Pure functions of what the core concludes at an instant; the handlers only patch the result.
+Keys set to None are removed by the merge patch, so a field that no longer applies disappears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from exportgate.core.catalogue import CLASS_KEYS
+from exportgate.core.decision import Decision
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.errors import InputError
+from exportgate.core.tenants import API_VERSION, effective_verification, jurisdictions
+from exportgate.core.types import (
+    AcceleratorRequest,
+    EffectiveVerification,
+    ObjectRef,
+    Operator,
+    ProductHint,
+    Tenant,
+    VerificationState,
+    Workload,
+)
+from exportgate_operator.conditions import condition, merge, timestamp
+from exportgate_operator.world import PolicyRecord, TenantRecord
+
+CLASS_LABEL = next(iter(CLASS_KEYS))  # exportgate.dev/accelerator-class
+PROBE_RESOURCE = "exportgate.dev/probe"
+
+Status = dict[str, Any]
+
+
+# --- Tenant -------------------------------------------------------------------------------
+
+
+def next_transition(tenant: Tenant, now: datetime) -> datetime | None:
+    """The next instant after `now` at which anything the engine decides on changes by itself:
+    verification starting or expiring, a licence starting or expiring."""
+    instants: list[datetime | None] = []
+    if tenant.verification.state is VerificationState.VERIFIED:
+        instants += [tenant.verification.verified_at, tenant.verification.expires_at]
+    for licence in tenant.licences:
+        instants += [licence.issued_at, licence.expires_at]
+    future = [moment for moment in instants if moment is not None and moment > now]
+    return min(future) if future else None
+
+
+def access(tenant: Tenant | None, engine: PolicyEngine, now: datetime) -> list[Status]:
+    """For each accelerator export class in the catalogue: may the tenant use it right now?
+
+    Asked of the engine itself (a workload pinned to the class), so the answer is exactly what
+    admission would say, licences and verification included.
+    """
+    classes = engine.catalogue.classifications(engine.catalogue.all_products())
+    entries = []
+    for eccn in classes:
+        probe = Workload(
+            ref=ObjectRef(API_VERSION, "Tenant", tenant.name if tenant else "unbound"),
+            accelerators=(
+                AcceleratorRequest(
+                    PROBE_RESOURCE, 1, (ProductHint(CLASS_LABEL, Operator.IN, (eccn,)),)
+                ),
+            ),
+        )
+        decision = engine.evaluate(probe, tenant, now)
+        entry: Status = {
+            "classification": eccn,
+            "allowed": decision.action.admits,
+            "action": decision.action.value,
+        }
+        if decision.rule_id:
+            entry["rule"] = decision.rule_id
+        if decision.citation:
+            entry["citation"] = decision.citation[:1024]
+        entries.append(entry)
+    return entries
+
+
+_VERIFICATION_MESSAGES = {
+    EffectiveVerification.VERIFIED: "KYC verification is in force",
+    EffectiveVerification.EXPIRED: "KYC verification expired; controlled accelerators and "
+    "models are denied until the provider renews the review",
+    EffectiveVerification.PENDING: "KYC review is pending; controlled accelerators and models "
+    "are denied until it completes",
+    EffectiveVerification.REJECTED: "KYC review was rejected",
+    EffectiveVerification.REVOKED: "KYC verification was revoked",
+    EffectiveVerification.NOT_YET_VALID: "KYC verification is not in force yet",
+}
+
+
+def tenant_status(
+    record: TenantRecord,
+    engine: PolicyEngine,
+    now: datetime,
+    existing: Mapping[str, Any] | None = None,
+) -> Status:
+    previous = (existing or {}).get("conditions")
+    tenant = record.tenant
+    if tenant is None:
+        error = record.error or InputError("the Tenant spec does not parse")
+        return {
+            "observedGeneration": record.generation,
+            "verification": None,
+            "verificationExpiresAt": None,
+            "nextTransitionAt": None,
+            "jurisdictions": None,
+            "countryGroups": None,
+            "access": None,
+            "policyVersion": engine.version,
+            "conditions": merge(
+                previous,
+                [
+                    condition("Ready", False, "InvalidSpec", error.describe(), now=now,
+                              generation=record.generation),
+                    condition("Verified", None, "InvalidSpec",
+                              "verification cannot be judged until the spec is fixed", now=now,
+                              generation=record.generation),
+                ],
+            ),
+        }
+    effective = effective_verification(tenant, now)
+    found = jurisdictions(tenant, engine.groups)
+    rows = []
+    all_groups: set[str] = set()
+    for jurisdiction in found:
+        groups = sorted(engine.groups.groups_of(jurisdiction.country))
+        all_groups.update(groups)
+        row: Status = {"country": jurisdiction.country, "role": jurisdiction.role.value}
+        if jurisdiction.via:
+            row["via"] = jurisdiction.via
+        if jurisdiction.declared_as:
+            row["declaredAs"] = jurisdiction.declared_as
+        if groups:
+            row["groups"] = groups
+        rows.append(row)
+    coming = next_transition(tenant, now)
+    expires = tenant.verification.expires_at
+    verification_message = _VERIFICATION_MESSAGES[effective]
+    if effective is EffectiveVerification.EXPIRED and expires:
+        verification_message = f"{verification_message} (expired {timestamp(expires)})"
+    elif effective is EffectiveVerification.VERIFIED and expires:
+        verification_message = f"{verification_message} until {timestamp(expires)}"
+    allowed = access(tenant, engine, now)
+    denied = [a["classification"] for a in allowed if not a["allowed"]]
+    ready_message = f"{len(rows)} jurisdiction(s): " + ", ".join(
+        dict.fromkeys(r["country"] for r in rows)
+    )
+    if denied:
+        ready_message += "; denied classes: " + ", ".join(denied)
+    return {
+        "observedGeneration": record.generation,
+        "verification": effective.value,
+        "verificationExpiresAt": timestamp(expires) if expires else None,
+        "nextTransitionAt": timestamp(coming) if coming else None,
+        "jurisdictions": rows,
+        "countryGroups": sorted(all_groups),
+        "access": allowed,
+        "policyVersion": engine.version,
+        "conditions": merge(
+            previous,
+            [
+                condition("Ready", True, "Resolved", ready_message, now=now,
+                          generation=record.generation),
+                condition(
+                    "Verified",
+                    effective is EffectiveVerification.VERIFIED,
+                    effective.value,
+                    verification_message,
+                    now=now,
+                    generation=record.generation,
+                ),
+            ],
+        ),
+    }
+
+
+# --- ExportPolicy -------------------------------------------------------------------------
+
+
+def error_fields(error: InputError) -> Status:
+    found: Status = {"message": error.message[:4096]}
+    if error.field:
+        found["field"] = error.field
+    if error.source:
+        found["source"] = error.source
+    if error.hint:
+        found["hint"] = error.hint[:4096]
+    return found
+
+
+def policy_status(
+    record: PolicyRecord,
+    engine: PolicyEngine,
+    now: datetime,
+    existing: Mapping[str, Any] | None = None,
+) -> Status:
+    previous = (existing or {}).get("conditions")
+    compiled = record.compiled
+    served = record.last_good
+    if compiled is not None:
+        compiled_condition = condition(
+            "Compiled", True, "Compiled", f"{len(compiled.rules)} rule(s) compiled", now=now,
+            generation=record.generation,
+        )
+    else:
+        error = record.error or InputError("the policy does not compile")
+        compiled_condition = condition(
+            "Compiled", False, "CompileError", error.describe(), now=now,
+            generation=record.generation,
+        )
+    if served is None:
+        served_condition = condition(
+            "Served", False, "NotServed", "no version of this policy has compiled yet", now=now,
+            generation=record.generation,
+        )
+    elif compiled is None:
+        served_condition = condition(
+            "Served", False, "ServingPreviousVersion",
+            f"still serving version {served.version}: the current spec does not compile",
+            now=now, generation=record.generation,
+        )
+    else:
+        served_condition = condition(
+            "Served", True, "Served", f"version {served.version} is served", now=now,
+            generation=record.generation,
+        )
+    return {
+        "observedGeneration": record.generation,
+        "compiled": compiled is not None,
+        "rules": len(compiled.rules) if compiled else None,
+        "digest": compiled.digest[:16] if compiled else None,
+        "error": error_fields(record.error) if record.error and compiled is None else None,
+        "servedVersion": served.version if served else None,
+        "engineVersion": engine.version,
+        "conditions": merge(previous, [compiled_condition, served_condition]),
+    }
+
+
+# --- ModelEndpoint ------------------------------------------------------------------------
+
+
+def endpoint_status(
+    decision: Decision,
+    decision_id: str,
+    now: datetime,
+    *,
+    generation: int | None = None,
+    existing: Mapping[str, Any] | None = None,
+    max_chars: int = 4096,
+) -> Status:
+    previous = (existing or {}).get("conditions")
+    admitted = decision.action.admits
+    message = decision.message[:max_chars]
+    return {
+        "observedGeneration": generation,
+        "phase": "Admitted" if admitted else "Blocked",
+        "decision": decision.action.value,
+        "rule": decision.rule_id,
+        "citation": decision.citation[:1024] if decision.citation else None,
+        "message": message,
+        "decisionId": decision_id,
+        "tenant": decision.tenant,
+        "decidedAt": timestamp(now),
+        "conditions": merge(
+            previous,
+            [
+                condition(
+                    "Admitted",
+                    admitted,
+                    "Allowed" if admitted else "ExportControlled",
+                    message,
+                    now=now,
+                    generation=generation,
+                )
+            ],
+        ),
+    }
+
+
+def without_conditions_time(conditions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Conditions without their timestamps, to tell whether anything really changed."""
+    return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions]
