@@ -2,7 +2,7 @@
 
 ``extract_workload(obj)`` finds the accelerators (`AcceleratorRequest` with `ProductHint`s) and
 models (`ModelRequest`) an object would use, using adapters that are *data*
-(``exportgate/data/adapters/*.yaml``, plus a platform's own files; see docs/adapters.md). Pure
+(``exportgate/data/adapters/*.yaml``, plus a platform's own files; see docs/policies.md). Pure
 Python: no Kubernetes, gRPC or HTTP imports, so the CLI, the webhook and the operator share it.
 """
 

@@ -1,6 +1,6 @@
 """Kind adapters: data that says where in an object its accelerators and models are.
 
-An adapter is compiled from one entry of an adapter file (see `loader` and docs/adapters.md)
+An adapter is compiled from one entry of an adapter file (see `loader` and docs/policies.md)
 and knows three kinds of places:
 
 * ``podSpecs``: pod specs (with optional extra containers, bare resource requirements and

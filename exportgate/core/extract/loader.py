@@ -82,7 +82,7 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node]:
                 "adapter file is empty",
                 source=source,
                 line=1,
-                hint="start from an example in docs/adapters.md",
+                hint="start from an example in docs/policies.md",
             )
         return loader.construct_document(node), node
     except yaml.MarkedYAMLError as error:
@@ -118,7 +118,7 @@ def _schema_error(error: jsonschema.ValidationError, locate: _Locator, total: in
         source=locate.source,
         line=locate.line(path),
         field=_render(path) or None,
-        hint="see docs/adapters.md for the adapter file format",
+        hint="see docs/policies.md for the adapter file format",
     )
 
 

@@ -3,7 +3,7 @@
 Every object is closed (``additionalProperties: false``) so that a misspelt key is an error with
 a line number rather than a silently ignored rule. Checks a schema cannot express well (path
 syntax, "resource or resourceFrom, not both", parser names) are made by `loader` afterwards.
-See docs/adapters.md for the format in prose.
+See docs/policies.md for the format in prose.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ HINT_MEANINGS = (
 )
 
 _STRING = {"type": "string", "minLength": 1}
-_PATH = {"type": "string", "minLength": 1, "description": "a field path, see docs/adapters.md"}
+_PATH = {"type": "string", "minLength": 1, "description": "a field path, see docs/policies.md"}
 _PATHS = {"type": "array", "items": _PATH}
 _STRINGS = {"type": "array", "items": _STRING, "uniqueItems": True}
 

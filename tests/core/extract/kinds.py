@@ -223,10 +223,10 @@ spec: {provider: anthropic, model: claude-sonnet-4-5}
     ),
     Kind(
         "ResourceClaim",
-        f"""\
+        """\
 apiVersion: resource.k8s.io/v1
 kind: ResourceClaim
-metadata: {{name: w, namespace: team}}
+metadata: {name: w, namespace: team}
 spec:
   devices:
     requests:
@@ -236,12 +236,19 @@ spec:
         count: 2
         selectors:
         - cel:
-            expression: 'device.attributes["gpu.nvidia.com"].productName == "NVIDIA H100 80GB HBM3"'
+            expression: >-
+              device.attributes["gpu.nvidia.com"].productName == "NVIDIA H100 80GB HBM3"
     - name: any
       firstAvailable:
-      - {{name: big, deviceClassName: gpu.nvidia.com, selectors: [{{cel: {{expression: 'device.attributes["gpu.nvidia.com"].productName in ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]'}}}}]}}
-      - {{name: small, deviceClassName: gpu.nvidia.com}}
-    - {{name: nic, exactly: {{deviceClassName: rdma.example.com}}}}
+      - name: big
+        deviceClassName: gpu.nvidia.com
+        selectors:
+        - cel:
+            expression: >-
+              device.attributes["gpu.nvidia.com"].productName in
+              ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]
+      - {name: small, deviceClassName: gpu.nvidia.com}
+    - {name: nic, exactly: {deviceClassName: rdma.example.com}}
 """,
         (
             ("gpu.nvidia.com", 2, {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3",)}),
@@ -347,7 +354,13 @@ resource:
 inference:
   preset: {name: llama-3.1-8b-instruct}
 """,
-        (("nvidia.com/gpu", 1, {"node.kubernetes.io/instance-type": ("Standard_NC24ads_A100_v4",)}),),
+        (
+            (
+                "nvidia.com/gpu",
+                1,
+                {"node.kubernetes.io/instance-type": ("Standard_NC24ads_A100_v4",)},
+            ),
+        ),
         ("llama-3.1-8b-instruct",),
     ),
     Kind(
@@ -359,7 +372,9 @@ metadata: {{name: w, namespace: team}}
 spec:
   pytorchReplicaSpecs:
     Master:
-      template: {{spec: {{containers: [{{name: pytorch, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]}}}}
+      template:
+        spec:
+          containers: [{{name: pytorch, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]
     Worker:
       replicas: 2
       template:

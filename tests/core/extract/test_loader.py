@@ -1,0 +1,124 @@
+"""Adapter files: a platform engineer adds a kind as data; mistakes name file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.errors import InputError
+from exportgate.core.extract import AdapterRegistry, load_adapter_file, parse_adapter_text
+from exportgate.core.types import Action
+from tests.core.builders import NOW, make_tenant
+
+ADAPTER = """\
+apiVersion: exportgate.dev/v1alpha1
+kind: AdapterSet
+metadata:
+  name: acme-training
+adapters:
+  - group: training.example.com
+    kinds: [GpuJob]
+    podTemplates: ["spec.roles[*].template"]
+    accelerators:
+      - resource: nvidia.com/gpu
+        countFrom: spec.gpus
+        hints:
+          - {key: nvidia.com/gpu.product, from: spec.gpuModel}
+        requireHints: true
+    models:
+      - {path: spec.model, parse: uri}
+"""
+
+GPU_JOB: dict[str, Any] = {
+    "apiVersion": "training.example.com/v1",
+    "kind": "GpuJob",
+    "metadata": {"name": "j", "namespace": "team"},
+    "spec": {
+        "gpus": "4",
+        "gpuModel": "NVIDIA-H100-80GB-HBM3",
+        "model": "hf://meta-llama/Llama-4-Scout-17B-16E",
+        "roles": [
+            {"template": {"spec": {"containers": [
+                {"name": "c", "image": "x", "resources": {"limits": {"amd.com/gpu": 1}}}
+            ]}}}
+        ],
+    },
+}
+
+
+def test_a_new_kind_is_added_as_data(tmp_path: Path) -> None:
+    path = tmp_path / "acme.yaml"
+    path.write_text(ADAPTER)
+    assert AdapterRegistry.builtin().extract(GPU_JOB).guarded is False
+    registry = AdapterRegistry.with_files([path])
+    workload = registry.extract(GPU_JOB)
+    found = {(a.resource, a.count, tuple(h.values for h in a.hints)) for a in workload.accelerators}
+    assert found == {
+        ("nvidia.com/gpu", 4, (("NVIDIA-H100-80GB-HBM3",),)),
+        ("amd.com/gpu", 1, ()),
+    }
+    assert [m.reference for m in workload.models] == ["hf://meta-llama/Llama-4-Scout-17B-16E"]
+    decision = PolicyEngine.build().evaluate(workload, make_tenant(incorporation="CN"), NOW)
+    assert decision.action is Action.DENY
+
+
+def test_a_later_file_replaces_the_builtin_adapter_for_a_kind() -> None:
+    override = parse_adapter_text(
+        ADAPTER.replace("training.example.com", "apps").replace("[GpuJob]", "[Deployment]"),
+        "override.yaml",
+    )
+    registry = AdapterRegistry.builtin().extended([override])
+    adapter = registry.adapter_for("apps/v1", "Deployment")
+    assert adapter is not None and adapter.origin.startswith("override.yaml")
+    # The other kinds of the built-in entry are untouched.
+    statefulset = registry.adapter_for("apps/v1", "StatefulSet")
+    assert statefulset is not None and "kubernetes-core" in statefulset.origin
+
+
+BROKEN = [
+    # (case, (old, new), line, field, words)
+    ("bad-path", ('"spec.roles[*].template"', '"spec.roles[*.template"'), 8,
+     "adapters[0].podTemplates[0]", "bad path"),
+    ("unknown-parse", ("parse: uri", "parse: url"), 16, "adapters[0].models[0].parse",
+     "'url' is not one of"),
+    ("misspelt-key", ("kinds: [GpuJob]", "kind: [GpuJob]"), 7, "adapters[0].kind", "unknown field"),
+    ("unknown-parser", ("resource: nvidia.com/gpu", "parser: nope"), 10,
+     "adapters[0].accelerators[0].parser", "unknown parser 'nope'"),
+    ("wrong-type", ("group: training.example.com", "group: 7"), 6, "adapters[0].group",
+     "is not of type 'string'"),
+    ("broken-yaml", ("adapters:\n", "adapters: [\n"), 6, None, "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "field", "words"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+)
+def test_broken_adapter_file_names_file_line_and_field(
+    tmp_path: Path, change: tuple[str, str], line: int, field: str | None, words: str
+) -> None:
+    assert change[0] in ADAPTER
+    path = tmp_path / "acme.yaml"
+    path.write_text(ADAPTER.replace(*change))
+    with pytest.raises(InputError) as caught:
+        load_adapter_file(path)
+    error = caught.value
+    assert (error.source, error.line, error.field) == (str(path), line, field)
+    assert words in error.message
+
+
+def test_missing_adapter_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        load_adapter_file(tmp_path / "none.yaml")
+    assert caught.value.source == str(tmp_path / "none.yaml")
+
+
+def test_every_shipped_adapter_file_loads_through_the_user_path() -> None:
+    root = Path(__file__).resolve().parents[3] / "exportgate" / "data" / "adapters"
+    files = sorted(root.glob("*.yaml"))
+    assert len(files) >= 15
+    for path in files:
+        adapter_set = load_adapter_file(path)
+        assert adapter_set.name == path.stem
