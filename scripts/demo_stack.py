@@ -53,10 +53,13 @@ def console_script(name: str) -> Path | None:
 
 
 def operator_installed() -> bool:
-    return (
-        importlib.util.find_spec("exportgate_operator") is not None
-        and console_script("exportgate-operator") is not None
-    )
+    # The console script is declared in pyproject before the operator exists; only a package
+    # with its entry module counts as installed.
+    try:
+        found = importlib.util.find_spec("exportgate_operator.__main__") is not None
+    except ImportError:
+        found = False
+    return found and console_script("exportgate-operator") is not None
 
 
 class Stack:
