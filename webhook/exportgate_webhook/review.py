@@ -191,7 +191,8 @@ def parse_review(body: bytes) -> AdmissionRequest:
     if not isinstance(uid, str) or not uid:
         raise MalformedReview("request.uid is missing or empty (the response must echo it)")
     operation = raw.get("operation")
-    if operation not in OPERATIONS:
+    # isinstance first: a list or object here is unhashable and would raise TypeError (a 500).
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         raise MalformedReview(
             f"request.operation must be one of CREATE, UPDATE, DELETE, CONNECT, got {operation!r}"
         )
