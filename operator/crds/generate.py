@@ -248,6 +248,13 @@ def tenant_status() -> Schema:
                         "action": {"type": "string", "enum": ["allow", "dryrun", "warn", "deny"]},
                         "rule": {"type": "string", "maxLength": 256},
                         "citation": {"type": "string", "maxLength": 1024},
+                        "deniedProducts": {
+                            "type": "array",
+                            "maxItems": 32,
+                            "description": "Products of an otherwise allowed class that are "
+                            "denied (product-specific rules).",
+                            "items": {"type": "string", "maxLength": 128},
+                        },
                     },
                 },
             },
@@ -587,6 +594,15 @@ def report_crd(kind: str, plural: str, scope: str) -> Schema:
     }
 
 
+def peering_object(name: str = "exportgate-operator") -> Schema:
+    """The object kopf replicas heartbeat into; kopf does not create it, so we ship it."""
+    return {
+        "apiVersion": "kopf.dev/v1",
+        "kind": "ClusterKopfPeering",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "exportgate"}},
+    }
+
+
 # --- RBAC ---------------------------------------------------------------------------------
 
 READ = ["get", "list", "watch"]
@@ -710,6 +726,7 @@ def outputs() -> dict[Path, str]:
     }
     for name, doc in rbac().items():
         files[RBAC_DIR / name] = render(doc)
+    files[RBAC_DIR.parent / "deploy" / "clusterkopfpeering.yaml"] = render(peering_object())
     return files
 
 

@@ -145,6 +145,6 @@ def apply_kopf_settings(settings: kopf.OperatorSettings, config: OperatorConfig)
     settings.peering.mandatory = not config.standalone
     # Back off quickly in tests and after API hiccups; a handler that fails is retried.
     settings.execution.max_workers = 4
-    settings.batching.error_delays = (1, 2, 5, 10, 30, 60)
+    settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

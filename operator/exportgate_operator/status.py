@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from exportgate.core.catalogue import CLASS_KEYS
+from exportgate.core.catalogue import PRODUCT_NAME_KEYS
 from exportgate.core.decision import Decision
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import InputError
@@ -28,8 +28,10 @@ from exportgate.core.types import (
 from exportgate_operator.conditions import condition, merge, timestamp
 from exportgate_operator.world import PolicyRecord, TenantRecord
 
-CLASS_LABEL = next(iter(CLASS_KEYS))  # exportgate.dev/accelerator-class
+# A pseudo node label that pins a catalogue product by id (see catalogue.PRODUCT_NAME_KEYS).
+PRODUCT_LABEL = "exportgate.dev/product"
 PROBE_RESOURCE = "exportgate.dev/probe"
+assert PRODUCT_LABEL in PRODUCT_NAME_KEYS
 
 Status = dict[str, Any]
 
@@ -52,30 +54,39 @@ def next_transition(tenant: Tenant, now: datetime) -> datetime | None:
 def access(tenant: Tenant | None, engine: PolicyEngine, now: datetime) -> list[Status]:
     """For each accelerator export class in the catalogue: may the tenant use it right now?
 
-    Asked of the engine itself (a workload pinned to the class), so the answer is exactly what
-    admission would say, licences and verification included.
+    Asked of the engine itself, one workload pinned to each catalogue product, so the answer is
+    exactly what admission would say (licences, verification, product-specific rules). A class
+    is `allowed` when every product in it is; `deniedProducts` names the exceptions.
     """
-    classes = engine.catalogue.classifications(engine.catalogue.all_products())
-    entries = []
-    for eccn in classes:
+    catalogue = engine.catalogue
+    verdicts: dict[str, list[tuple[str, Decision]]] = {}
+    for product_id in sorted(catalogue.products):
         probe = Workload(
             ref=ObjectRef(API_VERSION, "Tenant", tenant.name if tenant else "unbound"),
             accelerators=(
                 AcceleratorRequest(
-                    PROBE_RESOURCE, 1, (ProductHint(CLASS_LABEL, Operator.IN, (eccn,)),)
+                    PROBE_RESOURCE, 1, (ProductHint(PRODUCT_LABEL, Operator.IN, (product_id,)),)
                 ),
             ),
         )
-        decision = engine.evaluate(probe, tenant, now)
+        eccn = catalogue.products[product_id].eccn
+        verdicts.setdefault(eccn, []).append((product_id, engine.evaluate(probe, tenant, now)))
+    entries = []
+    for eccn in catalogue.classifications(catalogue.all_products()):
+        found = verdicts.get(eccn, [])
+        denied = [(p, d) for p, d in found if not d.action.admits]
+        worst = max((d for _, d in found), key=lambda d: d.action.severity, default=None)
         entry: Status = {
             "classification": eccn,
-            "allowed": decision.action.admits,
-            "action": decision.action.value,
+            "allowed": not denied,
+            "action": worst.action.value if worst else "allow",
         }
-        if decision.rule_id:
-            entry["rule"] = decision.rule_id
-        if decision.citation:
-            entry["citation"] = decision.citation[:1024]
+        if denied and len(denied) < len(found):
+            entry["deniedProducts"] = [p for p, _ in denied][:32]
+        if worst is not None and worst.rule_id:
+            entry["rule"] = worst.rule_id
+        if worst is not None and worst.citation:
+            entry["citation"] = worst.citation[:1024]
         entries.append(entry)
     return entries
 

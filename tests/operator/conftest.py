@@ -1,19 +1,106 @@
-"""Fixtures for the operator's end-to-end tests: CRDs installed, an operator running in-process."""
+"""Fixtures for the operator's end-to-end tests.
+
+`crds`: the generated CRDs (and wg-policy report CRDs) installed in the real test API server.
+`operator`: the real operator, run in-process (kopf in a background thread) for the whole
+session, authenticating with its own client certificate and bound to nothing but the generated
+`exportgate-operator` ClusterRole, so every test also proves that role is enough.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from exportgate_operator.runner import run_in_thread
+from exportgate_operator.settings import OperatorConfig
 
-from tests.cluster.local_cluster import LocalCluster
+from tests.cluster.local_cluster import LocalCluster, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "operator" / "crds"
 RBAC = REPO / "operator" / "rbac"
+DEPLOY = REPO / "operator" / "deploy"
+OPERATOR_USER = "exportgate-operator"
+REPORT_CAP = 3
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout}s waiting for {what or probe}; last: {last!r}")
+
+
+def get(cluster: LocalCluster, kind: str, name: str, namespace: str | None = None) -> Any:
+    args = ["get", kind, name, "-o", "json", "--ignore-not-found"]
+    if namespace:
+        args += ["-n", namespace]
+    out = cluster.kubectl(*args).stdout.strip()
+    return json.loads(out) if out else None
 
 
 @pytest.fixture(scope="session")
 def crds(kube_cluster: LocalCluster) -> LocalCluster:
     kube_cluster.install_crds([CRDS, CRDS / "optional"])
     return kube_cluster
+
+
+@dataclass(frozen=True)
+class OperatorHandle:
+    cluster: LocalCluster
+    config: OperatorConfig
+
+    def tenant_namespace(self, tenant: str) -> str:
+        """A fresh namespace belonging to `tenant` (labelled exportgate.dev/tenant)."""
+        name = f"{tenant}-{uuid.uuid4().hex[:6]}"
+        self.cluster.create_namespace(name, labels={"exportgate.dev/tenant": tenant})
+        return name
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Any:
+        return get(self.cluster, kind, name, namespace)
+
+
+@pytest.fixture(scope="session")
+def operator(
+    crds: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorHandle]:
+    crds.apply(RBAC)
+    crds.apply(DEPLOY)
+    crds.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "exportgate-operator-test"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "exportgate-operator",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR_USER}
+            ],
+        }
+    )
+    workdir = tmp_path_factory.mktemp("operator")
+    config = OperatorConfig(
+        kubeconfig=str(crds.user_kubeconfig(OPERATOR_USER)),
+        liveness=f"http://127.0.0.1:{free_port()}/healthz",
+        decision_log=str(workdir / "decisions.log"),
+        report_max_results=REPORT_CAP,
+        resync_seconds=60.0,
+    )
+    with run_in_thread(config):
+        yield OperatorHandle(crds, config)

@@ -1,0 +1,99 @@
+"""Tenant status and conditions, written by the running operator on the real API server."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.operator.builders import tenant
+from tests.operator.conftest import OperatorHandle, wait_for
+
+pytestmark = pytest.mark.cluster
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def status_of(operator: OperatorHandle, name: str, generation: int | None = None) -> Any:
+    def probe() -> Any:
+        found = operator.get("tenant", name)
+        status = (found or {}).get("status") or {}
+        if not status.get("conditions"):
+            return None
+        if generation is not None and status.get("observedGeneration") != generation:
+            return None
+        return status
+
+    return wait_for(probe, what=f"status of Tenant {name}")
+
+
+def conditions(status: Any) -> dict[str, Any]:
+    return {c["type"]: c for c in status["conditions"]}
+
+
+def test_verified_tenant(operator: OperatorHandle) -> None:
+    name = unique("verified")
+    operator.cluster.apply(tenant(name, hq="SG"))
+    status = status_of(operator, name)
+    assert status["verification"] == "Verified"
+    assert status["verificationExpiresAt"] == "2030-01-01T00:00:00Z"
+    assert status["nextTransitionAt"] == "2030-01-01T00:00:00Z"
+    found = conditions(status)
+    assert found["Ready"]["status"] == "True"
+    assert found["Verified"]["status"] == "True"
+    assert found["Verified"]["reason"] == "Verified"
+    assert {"country": "SG", "role": "headquarters"}.items() <= status["jurisdictions"][1].items()
+    access = {a["classification"]: a for a in status["access"]}
+    assert access["3A090.a"]["allowed"] is True
+    assert status["policyVersion"]
+
+
+def test_parent_in_d5_country_is_denied_controlled_classes(operator: OperatorHandle) -> None:
+    name = unique("parent-cn")
+    operator.cluster.apply(tenant(name, hq="SG", parent_hq="CN"))
+    status = status_of(operator, name)
+    assert status["verification"] == "Verified"
+    parent = [j for j in status["jurisdictions"] if j["role"] == "parentHeadquarters"]
+    assert parent[0]["country"] == "CN"
+    assert "D:5" in parent[0]["groups"]
+    assert "D:5" in status["countryGroups"]
+    access = {a["classification"]: a for a in status["access"]}
+    assert access["3A090.a"]["allowed"] is False
+    assert access["3A090.a"]["rule"] == "ear-3a090-d5-macau"
+    assert "denied classes: 3A090.a" in conditions(status)["Ready"]["message"]
+
+
+def test_pending_and_expired_tenants(operator: OperatorHandle) -> None:
+    pending, expired = unique("pending"), unique("expired")
+    operator.cluster.apply(tenant(pending, state="Pending", verified="", expires=None))
+    operator.cluster.apply(tenant(expired, expires="2025-06-01T00:00:00Z"))
+    status = status_of(operator, pending)
+    assert status["verification"] == "Pending"
+    assert conditions(status)["Verified"]["status"] == "False"
+    assert conditions(status)["Verified"]["reason"] == "Pending"
+    status = status_of(operator, expired)
+    assert status["verification"] == "Expired"
+    assert "nextTransitionAt" not in status
+    verified = conditions(status)["Verified"]
+    assert (verified["status"], verified["reason"]) == ("False", "Expired")
+    assert "expired 2025-06-01T00:00:00Z" in verified["message"]
+    assert not any(a["allowed"] for a in status["access"])
+
+
+def test_spec_the_core_rejects_sets_ready_false(operator: OperatorHandle) -> None:
+    # XX matches the CRD's ^[A-Z]{2}$ but is no assigned ISO 3166 code: only the core knows.
+    name = unique("bad-country")
+    operator.cluster.apply(tenant(name, hq="XX"))
+    status = status_of(operator, name)
+    ready = conditions(status)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert "'XX' is not an assigned ISO 3166-1 alpha-2 country code" in ready["message"]
+    assert conditions(status)["Verified"]["status"] == "Unknown"
+    fixed = tenant(name, hq="SG")
+    operator.cluster.apply(fixed)
+    status = status_of(operator, name, generation=2)
+    assert conditions(status)["Ready"]["status"] == "True"
+    assert status["verification"] == "Verified"
