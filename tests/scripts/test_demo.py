@@ -66,11 +66,14 @@ def test_demo_shows_every_outcome_and_cleans_up(
         "[ok] T4 Pod carries exportgate.dev/decision-id",
         'exportgate denied NodePool "nimbus-gpu"',
         'exportgate denied ModelEndpoint "nimbus-ml/assistant"',
+        "[ok] Tenant vega status shows Expired",
+        "[ok] running Pod of vega annotated exportgate.dev/violation",
         "[ok] decision log verifies (exit 0)",
         "none left running",
     ):
         assert expected in out, f"{expected!r} missing from the demo output:\n{out}"
     assert "[UNEXPECTED]" not in out
+    assert "[skipped]" not in out  # the operator is part of the product: its steps must run
     assert _processes_mentioning(str(workdir)) == []
 
 
