@@ -1,0 +1,298 @@
+"""`exportgate check` as other tools call it: the real installed command in a subprocess.
+
+Covers the contract in docs/cli.md: JSON shape, exit codes 0 / 3 / 2, `-` for stdin, `--at`,
+`--decision-log` followed by `exportgate audit verify`, and bad input that names the file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPORTGATE = Path(sys.executable).parent / "exportgate"
+EXAMPLES = ROOT / "examples"
+TENANTS = EXAMPLES / "tenants.yaml"
+WORKLOADS = EXAMPLES / "workloads.yaml"
+AT = "2026-07-01T00:00:00Z"  # the examples' verifications are current (orbit's has expired)
+
+CONTRACT_KEYS = ("object", "tenant", "decision", "accelerators", "models", "rule", "citation",
+                 "message")
+
+
+def check(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXPORTGATE), "check", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def results(process: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    document = json.loads(process.stdout)
+    assert list(document) == ["results"]
+    found: list[dict[str, Any]] = document["results"]
+    return found
+
+
+def by_object(process: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    return {r["object"]: r for r in results(process)}
+
+
+@pytest.fixture(scope="module")
+def examples() -> subprocess.CompletedProcess[str]:
+    return check("--tenant", TENANTS, "--at", AT, "-o", "json", WORKLOADS)
+
+
+def test_examples_show_a_denial_and_an_admission(
+    examples: subprocess.CompletedProcess[str],
+) -> None:
+    assert examples.returncode == 3, examples.stderr
+    decisions = {k: v["decision"] for k, v in by_object(examples).items()}
+    assert decisions == {
+        "Namespace/acme-ml": "allow",
+        "Namespace/nimbus-ml": "allow",
+        "Namespace/orbit-ml": "allow",
+        "Pod/nimbus-ml/train-h100": "deny",
+        "Pod/nimbus-ml/infer-t4": "allow",
+        "Deployment/acme-ml/serve-h100": "allow",
+        "Job/orbit-ml/finetune": "deny",
+        "NodePool/nimbus-gpu": "deny",
+        "ModelEndpoint/nimbus-ml/assistant": "deny",
+    }
+
+
+def test_json_shape_is_the_contract(examples: subprocess.CompletedProcess[str]) -> None:
+    for result in results(examples):
+        assert list(result)[: len(CONTRACT_KEYS)] == list(CONTRACT_KEYS)
+        assert isinstance(result["object"], str)
+        assert result["tenant"] is None or isinstance(result["tenant"], str)
+        assert result["decision"] in {"allow", "deny", "warn", "dryrun"}
+        assert isinstance(result["accelerators"], list)
+        assert isinstance(result["models"], list)
+        assert isinstance(result["message"], str) and result["message"]
+        if result["decision"] == "allow":
+            assert result["rule"] is None and result["citation"] is None
+        else:
+            assert isinstance(result["rule"], str) and isinstance(result["citation"], str)
+
+
+def test_a_denial_explains_itself(examples: subprocess.CompletedProcess[str]) -> None:
+    pod = by_object(examples)["Pod/nimbus-ml/train-h100"]
+    assert pod["tenant"] == "nimbus"
+    assert pod["rule"] == "ear-3a090-d5-macau"
+    assert "744.23" in pod["citation"]
+    assert "ultimate parent Example Holdings" in pod["message"]
+    (accelerator,) = pod["accelerators"]
+    assert accelerator["products"] == ["nvidia-h100-sxm"]
+    assert accelerator["count"] == 8
+    assert accelerator["pinned"] is True
+    endpoint = by_object(examples)["ModelEndpoint/nimbus-ml/assistant"]
+    assert endpoint["models"][0]["model"] == "anthropic-claude"
+    assert endpoint["rule"] == "anthropic-unsupported-regions"
+
+
+def test_unpinned_gpu_message_says_how_to_pin(examples: subprocess.CompletedProcess[str]) -> None:
+    job = by_object(examples)["Job/orbit-ml/finetune"]
+    assert job["rule"] == "kyc-unverified-accelerator"
+    assert job["accelerators"][0]["pinned"] is False
+    assert "nodeSelector nvidia.com/gpu.product=" in job["message"]
+
+
+def test_text_output_is_one_line_per_object_plus_reasons() -> None:
+    process = check("--tenant", TENANTS, "--at", AT, WORKLOADS)
+    assert process.returncode == 3
+    heads = [line for line in process.stdout.splitlines() if not line.startswith(" ")]
+    assert len(heads) == 9
+    assert heads[3].startswith("DENY   Pod/nimbus-ml/train-h100")
+
+
+def test_at_evaluates_expiry_in_the_past_and_future() -> None:
+    before = check("--tenant", TENANTS, "--at", "2026-05-01T00:00:00Z", "-o", "json", WORKLOADS)
+    assert by_object(before)["Job/orbit-ml/finetune"]["decision"] == "allow"
+    after = check("--tenant", TENANTS, "--at", "2027-06-01T00:00:00Z", "-o", "json", WORKLOADS)
+    decisions = by_object(after)
+    assert decisions["Deployment/acme-ml/serve-h100"]["decision"] == "deny"  # acme expired too
+    assert "expired on 2027-03-01" in decisions["Deployment/acme-ml/serve-h100"]["message"]
+
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: p, namespace: team}}
+spec:
+  nodeSelector: {{nvidia.com/gpu.product: {product}}}
+  containers: [{{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]
+"""
+TENANT = """\
+apiVersion: exportgate.dev/v1alpha1
+kind: Tenant
+metadata: {{name: t1}}
+spec:
+  legalName: T1 Ltd.
+  incorporation: {country}
+  headquarters: {country}
+  verification: {{state: {state}, verifiedAt: "2026-01-01T00:00:00Z"}}
+"""
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("country", "product", "code", "decision"),
+    [("SG", "NVIDIA-H100-80GB-HBM3", 0, "allow"), ("CN", "NVIDIA-H100-80GB-HBM3", 3, "deny"),
+     ("CN", "Tesla-T4", 0, "allow")],
+)
+def test_exit_codes_with_the_only_tenant_given(
+    tmp_path: Path, country: str, product: str, code: int, decision: str
+) -> None:
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country=country, state="Verified"))
+    pod = _write(tmp_path / "pod.yaml", POD.format(product=product))
+    process = check("--tenant", tenant, "--at", AT, "-o", "json", pod)
+    assert process.returncode == code, process.stderr
+    (result,) = results(process)
+    assert (result["tenant"], result["decision"]) == ("t1", decision)
+
+
+def test_stdin_and_json_manifests(tmp_path: Path) -> None:
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country="CN", state="Verified"))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team"},
+           "spec": {"containers": [{"name": "c", "image": "x",
+                                    "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}
+    process = check("--tenant", tenant, "--at", AT, "-o", "json", "-", stdin=json.dumps(pod))
+    assert process.returncode == 3, process.stderr
+    (result,) = results(process)
+    assert result["object"] == "Pod/team/p"
+    assert result["accelerators"][0]["pinned"] is False
+
+
+def test_tenants_policies_and_workloads_may_share_one_stream(tmp_path: Path) -> None:
+    text = "\n---\n".join(
+        [TENANT.format(country="VN", state="Verified"), POD.format(product="NVIDIA-H100-80GB-HBM3")]
+    )
+    process = check("--at", AT, "-o", "json", "-", stdin=text)
+    assert process.returncode == 3
+    (result,) = results(process)
+    assert (result["tenant"], result["rule"]) == ("t1", "ear-3a090-d1-d4")
+
+
+def test_a_user_policy_with_warn_admits_with_exit_zero(tmp_path: Path) -> None:
+    policy = _write(tmp_path / "house.yaml", """\
+apiVersion: exportgate.dev/v1alpha1
+kind: ExportPolicy
+metadata: {name: house}
+spec:
+  version: "1"
+  enforcementAction: warn
+  rules:
+    - id: t4-watch
+      citation: "house rule 1"
+      effective: "2024-01-01"
+      match: {accelerators: {products: [nvidia-t4]}}
+      jurisdictions: {anyIn: ["*"]}
+      message: "{subject} is watched for {tenant}"
+""")
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country="SG", state="Verified"))
+    pod = _write(tmp_path / "pod.yaml", POD.format(product="Tesla-T4"))
+    process = check("--tenant", tenant, "--policy", policy, "--at", AT, "-o", "json", pod)
+    assert process.returncode == 0, process.stderr
+    (result,) = results(process)
+    assert (result["decision"], result["rule"], result["citation"]) == (
+        "warn", "t4-watch", "house rule 1")
+
+
+@pytest.mark.parametrize("action", ["warn", "dryrun"])
+def test_default_action_override(tmp_path: Path, action: str) -> None:
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country="CN", state="Verified"))
+    pod = _write(tmp_path / "pod.yaml", POD.format(product="NVIDIA-H100-80GB-HBM3"))
+    process = check("--tenant", tenant, "--default-action", action, "--at", AT, "-o", "json", pod)
+    assert process.returncode == 0
+    assert results(process)[0]["decision"] == action
+
+
+def test_the_rescinded_pack_only_when_asked(tmp_path: Path) -> None:
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country="IN", state="Verified").replace(
+        "2026-01-01", "2024-01-01"))
+    pod = _write(tmp_path / "pod.yaml", POD.format(product="NVIDIA-H100-80GB-HBM3"))
+    at = "2025-03-01T00:00:00Z"
+    default = check("--tenant", tenant, "--at", at, "-o", "json", pod)
+    assert results(default)[0]["decision"] == "allow"
+    packs = "us-ear-advanced-computing,kyc-verification,vendor-model-terms,us-ear-ai-diffusion-2025"
+    enabled = check("--tenant", tenant, "--packs", packs, "--at", at, "-o", "json", pod)
+    assert enabled.returncode == 0
+    assert results(enabled)[0]["rule"] == "aid-tier2-accelerators"
+    assert results(enabled)[0]["decision"] == "warn"
+
+
+def test_decision_log_then_audit_verify(tmp_path: Path) -> None:
+    log = tmp_path / "decisions.jsonl"
+    first = check("--tenant", TENANTS, "--at", AT, "--decision-log", log, WORKLOADS)
+    assert first.returncode == 3
+    second = check("--tenant", TENANTS, "--at", AT, "--decision-log", log, WORKLOADS)
+    assert second.returncode == 3
+    lines = log.read_text().splitlines()
+    assert len(lines) == 18
+    record = json.loads(lines[3])
+    for key in ("id", "time", "tenant", "jurisdictions", "verificationRef", "object", "rule",
+                "citation", "action", "policyVersions", "prev", "hash"):
+        assert key in record, key
+    verify = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # Editing one decision breaks the chain, and verify names the line.
+    lines[3] = lines[3].replace('"action":"deny"', '"action":"allow"')
+    log.write_text("\n".join(lines) + "\n")
+    tampered = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert tampered.returncode == 1
+    assert f"{log}:4: hash mismatch" in tampered.stdout + tampered.stderr
+
+
+BAD_INPUT = [
+    # (case, files {name: text}, extra args, words in stderr)
+    ("broken-yaml", {"pod.yaml": "kind: Pod\nmetadata: [\n"}, [], "pod.yaml:3"),
+    ("no-kind", {"pod.yaml": "apiVersion: v1\nmetadata: {name: x}\n"}, [], "no kind"),
+    ("unknown-country", {"t.yaml": TENANT.format(country="XX", state="Verified")},
+     ["--tenant", "t.yaml"], "t.yaml:6: field spec.incorporation: 'XX'"),
+    ("unknown-verification-state", {"t.yaml": TENANT.format(country="SG", state="Approved")},
+     ["--tenant", "t.yaml"], "t.yaml:8: field spec.verification.state"),
+    ("broken-policy", {"p.yaml": "apiVersion: exportgate.dev/v1alpha1\nkind: ExportPolicy\n"
+                                 "metadata: {name: p}\nspec:\n  version: '1'\n"
+                                 "  enforcementAction: block\n  rules: []\n"},
+     ["--policy", "p.yaml"], "p.yaml:6: field spec.enforcementAction"),
+    ("bad-at", {}, ["--at", "yesterday"], "--at 'yesterday' is not an RFC 3339"),
+    ("missing-file", {}, ["--tenant", "nope.yaml"], "nope.yaml: file not found"),
+    ("bad-count", {"pod.yaml": POD.format(product="Tesla-T4").replace("gpu: 1", "gpu: lots")},
+     [], "pod.yaml:1: field spec.containers[0].resources.limits"),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "extra", "words"), [b[1:] for b in BAD_INPUT], ids=[b[0] for b in BAD_INPUT]
+)
+def test_bad_input_exits_2_naming_the_file(
+    tmp_path: Path, files: dict[str, str], extra: list[str], words: str
+) -> None:
+    for name, text in files.items():
+        _write(tmp_path / name, text)
+    manifest = tmp_path / "pod.yaml"
+    if not manifest.exists():
+        _write(manifest, POD.format(product="Tesla-T4"))
+    args = [str(tmp_path / a) if a.endswith(".yaml") else a for a in extra]
+    process = check(*args, "-o", "json", manifest)
+    assert process.returncode == 2, process.stdout
+    assert process.stdout == ""
+    assert process.stderr.startswith("exportgate check: error: ")
+    assert words in process.stderr.replace(str(tmp_path) + "/", "")
