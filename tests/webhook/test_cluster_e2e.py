@@ -1,0 +1,426 @@
+"""End to end through the real API server: kubectl -> kube-apiserver -> webhook -> sidecar.
+
+The sidecar and the webhook run as their real command-line programs (`exportgate-sidecar`,
+`exportgate-webhook`), in subprocesses, exactly as a pod would run them: the sidecar on a Unix
+socket with the example tenants, the webhook over TLS with a loopback certificate (its CA is the
+caBundle), watching namespaces in the test cluster. A ValidatingWebhookConfiguration and a
+MutatingWebhookConfiguration point the API server at it. Tenants act through `kubectl --as`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.certs import ServingCert, loopback_serving_cert
+from tests.cluster.local_cluster import LocalCluster, free_port, webhook_rule
+from tests.webhook.conftest import EXAMPLE_TENANTS, ROLLOUT_POLICY, read_decision_log
+
+pytestmark = pytest.mark.cluster
+
+TENANT = "alice@nimbus.example"
+ACME_USER = "bob@acme.example"
+NIMBUS, ACME = "e2e-nimbus", "e2e-acme"
+H100 = "NVIDIA-H100-80GB-HBM3"
+HOOKS = "exportgate-e2e"
+
+# Minimal CRDs: the real ones are large; the webhook only needs the kinds to exist.
+CRDS = [
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    for group, version, kind, plural, scope in (
+        ("karpenter.sh", "v1", "NodePool", "nodepools", "Cluster"),
+        ("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", "Namespaced"),
+    )
+]
+
+
+@dataclass
+class Stack:
+    cluster: LocalCluster
+    decision_log: Path
+    probe_port: int
+
+    def kubectl(self, *args: str, manifest: Any = None, user: str | None = TENANT) -> Any:
+        groups = ("system:authenticated",) if user else ()
+        return self.cluster.kubectl(
+            *args,
+            input=yaml.safe_dump(manifest) if manifest is not None else None,
+            as_user=user,
+            as_groups=groups,
+            check=False,
+        )
+
+    def create(self, manifest: Any, user: str | None = TENANT) -> subprocess.CompletedProcess[str]:
+        proc: subprocess.CompletedProcess[str] = self.kubectl(
+            "create", "-f", "-", manifest=manifest, user=user
+        )
+        return proc
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.probe_port}/metrics") as r:
+            return str(r.read().decode())
+
+
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+def _wait_ready(port: int, processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        for process, log in zip(processes, logs, strict=True):
+            assert process.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "\n".join(log.read_text()[-3000:] for log in logs)
+        time.sleep(0.2)
+
+
+def _tenant_rbac() -> list[dict[str, Any]]:
+    """What a tenant may do in its namespace. The built-in `edit` role is aggregated by the
+    controller-manager, which the test cluster does not run, so spell the rules out."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "e2e-tenant"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
+            {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"],
+             "verbs": ["*"]},
+        ],
+    }  # fmt: skip
+    bindings = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "e2e-tenant", "namespace": namespace},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "e2e-tenant",
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        }
+        for namespace, user in ((NIMBUS, TENANT), (ACME, ACME_USER))
+    ]
+    # Namespaces too, so that the label guard, not RBAC, is what stops a tenant rebinding one.
+    namespaces = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "e2e-namespace-edit"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["namespaces"],
+                    "verbs": ["get", "patch", "update", "create"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "e2e-namespace-edit"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "e2e-namespace-edit",
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": TENANT}],
+        },
+    ]
+    return [role, *bindings, *namespaces]
+
+
+@pytest.fixture(scope="module")
+def stack(
+    kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("webhook-e2e")
+    short = Path(tempfile.mkdtemp(prefix="egw-e2e-", dir="/tmp"))  # Unix socket path limit
+    policies = work / "policies"
+    policies.mkdir()
+    (policies / "rollout.yaml").write_text(ROLLOUT_POLICY)
+    cert: ServingCert = loopback_serving_cert(work / "tls")
+    kube_cluster.install_crds(CRDS)
+    for name, tenant in ((NIMBUS, "nimbus"), (ACME, "acme")):
+        kube_cluster.create_namespace(name, labels={"exportgate.dev/tenant": tenant})
+    kube_cluster.apply(_tenant_rbac())
+
+    bin_dir = Path(sys.executable).parent
+    socket = short / "policy.sock"
+    decision_log = work / "decisions.jsonl"
+    port, probe_port = free_port(), free_port()
+    logs = [work / "sidecar.log", work / "webhook.log"]
+    sidecar = _spawn(
+        [
+            str(bin_dir / "exportgate-sidecar"),
+            "--tenants", str(EXAMPLE_TENANTS),
+            "--policies", str(policies),
+            "--decision-log", str(decision_log),
+            "--listen", f"unix://{socket}",
+        ],
+        logs[0],
+    )  # fmt: skip
+    webhook = _spawn(
+        [
+            str(bin_dir / "exportgate-webhook"),
+            "--listen", f"127.0.0.1:{port}",
+            "--probe-listen", f"127.0.0.1:{probe_port}",
+            "--tls-cert", str(cert.cert_path),
+            "--tls-key", str(cert.key_path),
+            "--sidecar", f"unix://{socket}",
+            "--kubeconfig", str(kube_cluster.kubeconfig),
+            "--budget", "2",
+        ],
+        logs[1],
+    )  # fmt: skip
+    try:
+        _wait_ready(probe_port, [sidecar, webhook], logs)
+        url = f"https://127.0.0.1:{port}"
+        guarded = [
+            webhook_rule(["CREATE", "UPDATE"], ["pods"]),
+            webhook_rule(["CREATE", "UPDATE"], ["deployments"], api_groups=["apps"]),
+            webhook_rule(["CREATE", "UPDATE"], ["nodepools"], api_groups=["karpenter.sh"]),
+            webhook_rule(
+                ["CREATE", "UPDATE"], ["inferenceservices"], api_groups=["serving.kserve.io"]
+            ),
+        ]
+        tenancy = webhook_rule(["CREATE", "UPDATE"], ["namespaces"])
+        kube_cluster.register_mutating_webhook(
+            HOOKS, url + "/mutate", cert.ca_pem, guarded, timeout_seconds=10
+        )
+        kube_cluster.register_validating_webhook(
+            HOOKS, url + "/validate", cert.ca_pem, [*guarded, tenancy], timeout_seconds=10
+        )
+        stack = Stack(kube_cluster, decision_log, probe_port)
+
+        def active() -> bool:
+            probe = stack.kubectl(
+                "create", "--dry-run=server", "-f", "-", manifest=_pod("probe", NIMBUS, H100)
+            )
+            if "exportgate denied" in probe.stderr:
+                return True
+            raise AssertionError(probe.stderr or probe.stdout)  # shown if it never works
+
+        kube_cluster.wait_for_webhook(active, timeout=60)
+        yield stack
+    finally:
+        for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+            kube_cluster.kubectl("delete", kind, HOOKS, "--ignore-not-found", check=False)
+        _stop(webhook)
+        _stop(sidecar)
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def _pod(name: str, namespace: str, product: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "nodeSelector": {"nvidia.com/gpu.product": product},
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "registry.example.com/app:1.0",
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                }
+            ],
+        },
+    }
+
+
+def _deployment(name: str, namespace: str, product: str) -> dict[str, Any]:
+    pod = _pod(name, namespace, product)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod["spec"]},
+        },
+    }
+
+
+def _nodepool(name: str, tenant: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": name, "labels": {"exportgate.dev/tenant": tenant}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass",
+                                     "name": "default"},
+                    "requirements": [
+                        {"key": "karpenter.k8s.aws/instance-family", "operator": "In",
+                         "values": ["p5"]}
+                    ],
+                }
+            }
+        },
+    }  # fmt: skip
+
+
+def _inference_service(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "predictor": {
+                "nodeSelector": {"nvidia.com/gpu.product": H100},
+                "model": {
+                    "modelFormat": {"name": "huggingface"},
+                    "storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct",
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                },
+            }
+        },
+    }
+
+
+def _assert_denied(proc: subprocess.CompletedProcess[str], kind: str, subject: str) -> None:
+    assert proc.returncode != 0, proc.stdout
+    err = proc.stderr
+    assert 'admission webhook "exportgate-e2e.exportgate.test" denied the request' in err, err
+    assert f'exportgate denied {kind} "{subject}" for tenant "nimbus"' in err
+    assert "nvidia-h100-sxm" in err
+    assert "Rule ear-3a090-d5-macau (15 CFR 744.23" in err
+    assert "Fix: " in err
+    assert "Decision id: " in err
+
+
+@pytest.mark.parametrize(
+    ("kind", "make", "subject", "user"),
+    [
+        ("Pod", lambda: _pod("train", NIMBUS, H100), f"{NIMBUS}/train", TENANT),
+        ("Deployment", lambda: _deployment("serve", NIMBUS, H100), f"{NIMBUS}/serve", TENANT),
+        # Cluster-scoped and bound by its own label, so only the platform may create it at all.
+        ("NodePool", lambda: _nodepool("nimbus-gpu", "nimbus"), "nimbus-gpu", None),
+        (
+            "InferenceService",
+            lambda: _inference_service("llm", NIMBUS),
+            f"{NIMBUS}/llm",
+            TENANT,
+        ),
+    ],
+)
+def test_restricted_tenant_is_denied_with_the_message(
+    stack: Stack, kind: str, make: Any, subject: str, user: str | None
+) -> None:
+    proc = stack.create(make(), user=user)
+    _assert_denied(proc, kind, subject)
+    name = subject.rpartition("/")[2]
+    got = stack.kubectl("get", kind.lower(), name, *(["-n", NIMBUS] if "/" in subject else []),
+                        user=None)  # fmt: skip
+    assert got.returncode != 0 and "NotFound" in got.stderr  # nothing was stored
+
+
+def test_allowed_workload_is_stored_with_its_decision(stack: Stack) -> None:
+    proc = stack.create(_pod("serve", ACME, H100), user=ACME_USER)
+    assert proc.returncode == 0, proc.stderr
+    stored = json.loads(stack.kubectl("get", "pod", "serve", "-n", ACME, "-o", "json",
+                                      user=None).stdout)  # fmt: skip
+    annotations = stored["metadata"]["annotations"]
+    decision_id = annotations["exportgate.dev/decision-id"]
+    assert annotations["exportgate.dev/accelerator-class"] == "3A090.a"
+    records = [r for r in read_decision_log(stack.decision_log) if r.get("id") == decision_id]
+    assert len(records) == 1
+    assert records[0]["action"] == "allow"
+    assert records[0]["object"]["name"] == "serve"
+    assert records[0]["user"] == ACME_USER
+    assert annotations["exportgate.dev/policy-version"] == records[0]["policyVersion"]
+
+
+def test_warn_policy_shows_in_kubectl_output(stack: Stack) -> None:
+    proc = stack.create(_pod("l4", ACME, "NVIDIA-L4"), user=ACME_USER)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning: exportgate: admitted with a warning" in proc.stderr
+    assert "Rule l4-review-sg" in proc.stderr
+    assert "pod/l4 created" in proc.stdout
+
+
+def test_tenant_cannot_rebind_its_namespace(stack: Stack) -> None:
+    # RBAC lets the tenant edit namespaces (see _tenant_rbac): the webhook is what refuses.
+    proc = stack.kubectl(
+        "label", "namespace", NIMBUS, "exportgate.dev/tenant=acme", "--overwrite", user=TENANT
+    )
+    assert proc.returncode != 0
+    assert "exportgate refused this request: changing the label exportgate.dev/tenant" in (
+        proc.stderr
+    ), proc.stderr
+    created = stack.create(
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": "e2e-stolen", "labels": {"exportgate.dev/tenant": "acme"}}},
+        user=TENANT,
+    )  # fmt: skip
+    assert created.returncode != 0
+    assert "exportgate refused this request" in created.stderr
+    jsonpath = "jsonpath={.metadata.labels.exportgate\\.dev/tenant}"
+    label = stack.kubectl("get", "namespace", NIMBUS, "-o", jsonpath, user=None)
+    assert label.stdout == "nimbus"
+
+
+def test_metrics_after_the_run(stack: Stack) -> None:
+    text = stack.metrics()
+    assert 'kind="Pod",operation="CREATE"' in text
+    assert "exportgate_webhook_namespace_cache_hit_ratio" in text
+    ratio = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("exportgate_webhook_namespace_cache_hit_ratio ")
+    ]
+    assert ratio and ratio[0] > 0.5  # the watch answered nearly every lookup
