@@ -144,12 +144,13 @@ class Story:
     ) -> None:
         text = proc.stderr or ""
         self.score.expect(
-            f"{what} denied by rule {rule}",
+            f"{what}: denied by rule {rule}",
             proc.returncode != 0 and "denied the request" in text and rule in text,
+            badge="DENY",
         )
 
     def expect_admitted(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
-        self.score.expect(f"{what} admitted", proc.returncode == 0)
+        self.score.expect(f"{what}: admitted", proc.returncode == 0, badge="ALLOW")
 
     def annotations(self, kind: str, name: str, namespace: str) -> dict[str, str]:
         proc = self.kube.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
@@ -346,7 +347,7 @@ class Story:
         }
         self.console.say(
             f"{EXPIRING} is verified in Germany until {_rfc3339(expires)} "
-            f"(about {self.expiry_s:.0f}s from now) and starts an H100 job in time."
+            f"(about {self.expiry_s:.0f}s from now) and starts an H100 Pod in time."
         )
         self.kubectl("apply", "-f", str(self._write_manifest(tenant)))
         namespace = {
@@ -374,6 +375,9 @@ class Story:
         }
         proc = self._create_when_known(pod, who)
         self.expect_admitted(proc, f"H100 Pod for {EXPIRING} while verified")
+        if self.operator_running:
+            self._wait_for_statuses([EXPIRING])
+            self.kubectl("get", "tenant", EXPIRING, who=who)
         wait = (expires - dt.datetime.now(dt.UTC)).total_seconds()
         if wait > 0:
             self.console.say(f"waiting {wait:.0f}s for the verification to expire ...")

@@ -89,9 +89,13 @@ class Console:
 
         return _VERDICT_WORDS.sub(paint, line)
 
-    def verdict(self, expected: bool, text: str) -> None:
-        """One expectation's result: [ok] or [UNEXPECTED]."""
+    def verdict(self, expected: bool, text: str, badge: str = "") -> None:
+        """One expectation's result, [ok] or [UNEXPECTED], with the verdict it was about
+        (DENY in red, ALLOW in green) when there is one."""
         mark = self._style("[ok]", "green") if expected else self._style("[UNEXPECTED]", "red")
+        if badge:
+            styled = self._style(f"{badge:<5}", "red" if badge == "DENY" else "green")
+            text = f"{styled} {text}"
         self._write(f" {mark} {text}")
 
     def skipped(self, text: str) -> None:
@@ -109,9 +113,9 @@ class Scorecard:
     results: list[tuple[str, bool]] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
 
-    def expect(self, what: str, happened: bool, detail: str = "") -> bool:
+    def expect(self, what: str, happened: bool, detail: str = "", badge: str = "") -> bool:
         self.results.append((what, happened))
-        self.console.verdict(happened, what + (f" ({detail})" if detail else ""))
+        self.console.verdict(happened, what + (f" ({detail})" if detail else ""), badge)
         return happened
 
     def skip(self, what: str) -> None:
