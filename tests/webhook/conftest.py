@@ -173,7 +173,7 @@ class Webhook:
         assert answer["apiVersion"] == "admission.k8s.io/v1"
         assert answer["kind"] == "AdmissionReview"
         response: dict[str, Any] = answer["response"]
-        assert response["uid"] == body["request"]["uid"]  # type: ignore[index]
+        assert response["uid"] == body["request"]["uid"]
         return response
 
     async def get(self, path: str) -> tuple[int, str]:

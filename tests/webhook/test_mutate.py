@@ -53,7 +53,7 @@ async def test_forged_stamp_is_overwritten_by_a_real_one(webhook: Webhook) -> No
     patch = decode_patch(await webhook.review("/mutate", review_for(pod)))
     values = {op["path"].rsplit("/", 1)[1]: op.get("value") for op in patch}
     assert values["exportgate.dev~1decision-id"] != "forged"
-    webhook.logged_decision(values["exportgate.dev~1decision-id"])
+    webhook.logged_decision(str(values["exportgate.dev~1decision-id"]))
 
 
 async def test_denied_object_gets_no_stamp_and_loses_forged_ones(webhook: Webhook) -> None:

@@ -110,6 +110,7 @@ async def test_platform_identities_may_change_tenancy(
     webhook: Webhook, user: str, groups: tuple[str, ...], index: int
 ) -> None:
     body = TENANT_CHANGES[index].values[0]
+    assert isinstance(body, dict)
     request = {**body["request"], "userInfo": {"username": user, "groups": list(groups)}}
     response = await webhook.review("/validate", {**body, "request": request})
     assert response["allowed"] is True
