@@ -13,14 +13,18 @@ webhook over HTTPS and checks:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from exportgate_sidecar.server import SidecarServer
 
 from exportgate.core.extract import AdapterRegistry
-from tests.webhook.conftest import Webhook
+from tests.cluster.certs import ServingCert
+from tests.webhook.conftest import Webhook, start_webhook, stop_webhook, webhook_config
 from tests.webhook.helpers import (
     NIMBUS_NS,
     PLATFORM_USER,
@@ -446,3 +450,54 @@ async def test_kind_reaches_the_sidecar(webhook: Webhook, case: Case) -> None:
     sources = [a.get("source", "") for a in record["accelerators"]]
     sources += [m.get("source", "") for m in record["models"]]
     assert any(case.where in source for source in sources), (case.where, record)
+
+
+CUSTOM_ADAPTER = """\
+apiVersion: exportgate.dev/v1alpha1
+kind: AdapterSet
+metadata:
+  name: example-batch
+  description: The in-house batch system of the platform team (docs/webhook.md walks through it).
+adapters:
+  - group: batch.example.com
+    kinds: [GPUJob]
+    podTemplates: ["spec.stages[*].template"]
+    models:
+      - {path: spec.model, parse: plain}
+"""
+
+
+@pytest.fixture
+async def custom_webhook(
+    sidecar: SidecarServer, serving_cert: ServingCert, tmp_path: Path
+) -> AsyncIterator[Webhook]:
+    adapters = tmp_path / "example-batch.yaml"
+    adapters.write_text(CUSTOM_ADAPTER)
+    config = dataclasses.replace(
+        webhook_config(serving_cert, sidecar.unix_target), adapter_files=(adapters,)
+    )
+    hook = await start_webhook(config, serving_cert, sidecar.config.decision_log)
+    try:
+        yield hook
+    finally:
+        await stop_webhook(hook)
+
+
+async def test_a_kind_added_by_an_adapter_file_is_guarded(custom_webhook: Webhook) -> None:
+    job = {
+        "apiVersion": "batch.example.com/v1",
+        "kind": "GPUJob",
+        "metadata": {"name": "nightly", "namespace": NIMBUS_NS},
+        "spec": {"stages": [{"name": "train", "template": template()}]},
+    }
+    response = await custom_webhook.review("/validate", review_for(job))
+    assert response["allowed"] is False
+    assert response["status"]["message"].startswith(
+        f'exportgate denied GPUJob "{NIMBUS_NS}/nightly" for tenant "nimbus"'
+    )
+    record = custom_webhook.logged_decision(response["auditAnnotations"]["decision-id"])
+    assert record["object"]["kind"] == "GPUJob"
+    assert "spec.stages[0].template" in record["accelerators"][0]["source"]
+    # The built-in kinds are still there.
+    pod = review_for(Case("v1", "Pod", pod_spec(), "").object())
+    assert (await custom_webhook.review("/validate", pod))["allowed"] is False
