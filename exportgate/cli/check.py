@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exportgate.core.decision import Decision
-from exportgate.core.documents import flatten_lists, read_documents
+from exportgate.core.documents import LocatedDocument, PathKey, flatten_lists, read_documents
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import ExportgateError, InputError
 from exportgate.core.policy import (
@@ -88,12 +89,36 @@ def register(subcommands: Any) -> None:
     parser.set_defaults(func=run)
 
 
+@dataclass(frozen=True)
+class _Located:
+    """An object to decide, with the document (and position in it) it came from."""
+
+    document: LocatedDocument
+    base: PathKey
+    obj: Mapping[str, Any]
+
+
+_FIELD_STEP = re.compile(r'\.?([^.\[\]"]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
+
+
+def _path_key(field_path: str) -> PathKey:
+    """`spec.containers[0].resources.limits["nvidia.com/gpu"]` -> the document path key."""
+    steps: list[str | int] = []
+    for match in _FIELD_STEP.finditer(field_path):
+        name, index, quoted = match.groups()
+        if index is not None:
+            steps.append(int(index))
+        else:
+            steps.append(name if name is not None else quoted)
+    return tuple(steps)
+
+
 @dataclass
 class Inputs:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     policies: list[PolicyDocument] = field(default_factory=list)
     namespace_tenants: dict[str, str] = field(default_factory=dict)
-    objects: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)  # (where, object)
+    objects: list[_Located] = field(default_factory=list)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         )
         extract = _extractor(args.adapters)
         results = [
-            _decide(engine, extract, inputs, where, obj, at) for where, obj in inputs.objects
+            _decide(engine, extract, inputs, located, at) for located in inputs.objects
         ]
         if args.decision_log:
             _log(args.decision_log, results)
@@ -159,9 +184,9 @@ def _read_inputs(args: argparse.Namespace) -> Inputs:
                     inputs.namespace_tenants[str(obj["metadata"]["name"])] = str(
                         labels[TENANT_LABEL]
                     )
-                inputs.objects.append((where, obj))
+                inputs.objects.append(_Located(document, base, obj))
             else:
-                inputs.objects.append((where, obj))
+                inputs.objects.append(_Located(document, base, obj))
     return inputs
 
 
@@ -184,14 +209,16 @@ def _decide(
     engine: PolicyEngine,
     registry: Any,
     inputs: Inputs,
-    where: str,
-    obj: Mapping[str, Any],
+    located: _Located,
     at: datetime,
 ) -> Decision:
     try:
-        workload: Workload = registry.extract(obj)
+        workload: Workload = registry.extract(located.obj)
     except InputError as exc:
-        raise exc.at(source=where.rsplit(":", 1)[0], line=int(where.rsplit(":", 1)[1])) from None
+        # Extraction knows the field, not the file: point at the field's own line.
+        path = (*located.base, *_path_key(exc.field or ""))
+        line = located.document.line_of(path)
+        raise exc.at(source=located.document.source, line=line) from None
     name = _tenant_name(inputs, workload)
     tenant = inputs.tenants.get(name) if name else None
     return engine.evaluate(workload, tenant, at, tenant_name=name)

@@ -275,7 +275,12 @@ BAD_INPUT = [
     ("bad-at", {}, ["--at", "yesterday"], "--at 'yesterday' is not an RFC 3339"),
     ("missing-file", {}, ["--tenant", "nope.yaml"], "nope.yaml: file not found"),
     ("bad-count", {"pod.yaml": POD.format(product="Tesla-T4").replace("gpu: 1", "gpu: lots")},
-     [], "pod.yaml:1: field spec.containers[0].resources.limits"),
+     [], "pod.yaml:6: field spec.containers[0].resources.limits"),
+    ("bad-field-in-a-list", {"pod.yaml": "apiVersion: v1\nkind: List\nitems:\n"
+                                         "- apiVersion: v1\n  kind: Pod\n"
+                                         "  metadata: {name: p, namespace: t}\n"
+                                         "  spec:\n    containers: main\n"},
+     [], "pod.yaml:8: field spec.containers: expected a list"),
 ]
 
 
