@@ -80,3 +80,70 @@ def gpu_pod(name: str, product: str = "NVIDIA-H100-80GB-HBM3") -> dict[str, Any]
             ],
         },
     }
+
+
+def gpu_deployment(name: str, product: str = "NVIDIA-H100-80GB-HBM3") -> dict[str, Any]:
+    pod = gpu_pod(name, product)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod["spec"]},
+        },
+    }
+
+
+def nodepool(name: str, tenant: str, family: str = "p5") -> dict[str, Any]:
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": name, "labels": {"exportgate.dev/tenant": tenant}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "nodeClassRef": {
+                        "group": "karpenter.k8s.aws",
+                        "kind": "EC2NodeClass",
+                        "name": "default",
+                    },
+                    "requirements": [
+                        {
+                            "key": "karpenter.k8s.aws/instance-family",
+                            "operator": "In",
+                            "values": [family],
+                        }
+                    ],
+                }
+            }
+        },
+    }
+
+
+# Karpenter's NodePool kind, so the API server stores NodePools as it would with Karpenter
+# installed (no Karpenter runs; the operator only reads and annotates these objects).
+NODEPOOL_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "nodepools.karpenter.sh"},
+    "spec": {
+        "group": "karpenter.sh",
+        "scope": "Cluster",
+        "names": {"kind": "NodePool", "plural": "nodepools", "singular": "nodepool"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}

@@ -42,7 +42,8 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         if app.world.engine.version != before:
             await _served_set_changed(app, f"ExportPolicy {name} {reason}d")
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True, registry=registry)
-    async def deleted(name: str, **_: Any) -> None:
-        if app.world.drop_policy(name):
+    # A watch event, not on.delete: no finalizer that would block deletes while we are down.
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def deleted(event: kopf.RawEvent, name: str, **_: Any) -> None:
+        if event.get("type") == "DELETED" and app.world.drop_policy(name):
             await _served_set_changed(app, f"ExportPolicy {name} deleted")

@@ -37,8 +37,12 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
                         error=record.error.describe())
         await app.reaudit([name], reason=f"Tenant {name} {reason}d")
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True, registry=registry)
-    async def deleted(name: str, **_: Any) -> None:
+    # A watch event, not on.delete: a delete handler would need a finalizer, and a finalizer
+    # would stop anyone deleting a Tenant while the operator is down.
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def deleted(event: kopf.RawEvent, name: str, **_: Any) -> None:
+        if event.get("type") != "DELETED":
+            return
         app.world.drop_tenant(name)
         # Its workloads now belong to no tenant: re-audit them as such.
         await app.auditor.audit([name], reason=f"Tenant {name} deleted")
