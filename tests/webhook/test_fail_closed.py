@@ -68,6 +68,7 @@ async def test_stopped_sidecar_denies_guarded_and_admits_unguarded(
     await sidecar.stop(grace=0)
     message = await _assert_fails_closed(fast_webhook, "after-stop")
     assert "cannot reach the policy sidecar" in message
+    assert "unix://" not in message  # socket paths and gRPC internals stay in the logs
     await _assert_admits_unguarded(fast_webhook)
     # The mutating phase admits unchanged (no stamp without a decision); /validate refused.
     mutated = await fast_webhook.review("/mutate", review_for(gpu_pod("m", ACME_NS)))

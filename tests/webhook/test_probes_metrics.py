@@ -26,7 +26,7 @@ async def test_healthz_and_readyz(webhook: Webhook, sidecar: SidecarServer) -> N
     await asyncio.sleep(1.1)  # readiness is cached for a second
     status, text = await webhook.get("/readyz")
     assert status == 503
-    assert text.startswith("policy sidecar: cannot reach the policy sidecar")
+    assert text.startswith("policy sidecar: cannot reach the policy sidecar (unix://")
     assert (await webhook.get("/healthz"))[0] == 200  # alive, only not ready
 
 

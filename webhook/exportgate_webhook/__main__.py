@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "--sidecar",
         default=DEFAULT_SIDECAR,
-        help="gRPC target of the sidecar: unix:///path or host:port (default %(default)s)",
+        help="gRPC target of the sidecar's Unix socket, unix:///path (default %(default)s)",
     )
     policy.add_argument(
         "--budget",
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=[],
         metavar="FILE",
-        help="extra kind-adapter files (docs/adapters.md), applied after the built-in ones",
+        help="extra kind-adapter files (docs/webhook.md), applied after the built-in ones",
     )
     spaces = parser.add_argument_group("namespaces")
     spaces.add_argument(

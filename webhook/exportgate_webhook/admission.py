@@ -263,7 +263,7 @@ class AdmissionReviewer:
             verdicts = await self._sidecar.evaluate([item], timeout=deadline - started)
         except SidecarUnavailable as exc:
             self._metrics.sidecar_errors.labels(exc.kind).inc()
-            log.warning("policy sidecar unavailable", reason=exc.reason, uid=request["uid"])
+            log.warning("policy sidecar unavailable", reason=exc.describe(), uid=request["uid"])
             raise _Refusal(
                 "unavailable", messages.unavailable_message(exc.reason), 503, "ServiceUnavailable"
             ) from None

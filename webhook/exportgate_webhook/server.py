@@ -225,7 +225,7 @@ class WebhookServer:
                 try:
                     status = await self.sidecar.status(timeout=self.config.sidecar.ready_timeout_s)
                 except SidecarUnavailable as exc:
-                    state.ready, state.detail = False, f"policy sidecar: {exc.reason}"
+                    state.ready, state.detail = False, f"policy sidecar: {exc.describe()}"
                 else:
                     state.ready = True
                     state.detail = (

@@ -40,12 +40,17 @@ _CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 
 
 class SidecarUnavailable(Exception):
-    """The sidecar gave no usable answer. `reason` says why, in words a tenant can read."""
+    """The sidecar gave no usable answer. `reason` says why, in words a tenant can read;
+    `detail` is gRPC's own account (socket paths, connect errors) for logs and /readyz only."""
 
-    def __init__(self, reason: str, *, kind: str) -> None:
+    def __init__(self, reason: str, *, kind: str, detail: str = "") -> None:
         self.reason = reason
         self.kind = kind  # metrics label: unavailable | timeout | error | malformed
+        self.detail = detail
         super().__init__(reason)
+
+    def describe(self) -> str:
+        return f"{self.reason} ({self.detail})" if self.detail else self.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +145,12 @@ def _explain(error: grpc.aio.AioRpcError, target: str, timeout: float) -> Sideca
         )
     if code == grpc.StatusCode.UNAVAILABLE:
         return SidecarUnavailable(
-            f"cannot reach the policy sidecar at {target} ({error.details()})", kind="unavailable"
+            "cannot reach the policy sidecar",
+            kind="unavailable",
+            detail=f"{target}: {error.details()}",
         )
+    # The sidecar's own error messages are written for callers (e.g. "decision log not
+    # writable"), so they are passed on.
     return SidecarUnavailable(
         f"the policy sidecar failed with {code.name}: {error.details()}", kind="error"
     )
