@@ -7,6 +7,8 @@ products the tenant could pin instead.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,8 +90,13 @@ def render(
     )
 
 
+# A comma that closes an appositive ("its parent X, headquartered in CN,") is only right when
+# the sentence goes on; before punctuation or at the end it is dropped.
+_DANGLING_COMMA = re.compile(r",(?=\s*(?:[.;:()]|$))")
+
+
 def _sentence(text: str) -> str:
-    text = " ".join(text.split())
+    text = _DANGLING_COMMA.sub("", " ".join(text.split()))
     return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
@@ -159,7 +166,7 @@ def _reasons(triggering: Sequence[Jurisdiction]) -> str:
             country = f"{jurisdiction.declared_as} (counted as {jurisdiction.country})"
         parts.append(_ROLE_TEXT[jurisdiction.role].format(country=country, via=jurisdiction.via))
     text = " and ".join(dict.fromkeys(parts))
-    return text.rstrip(",") if text.endswith(",") else text
+    return text
 
 
 def _verification_text(context: MessageContext) -> str:

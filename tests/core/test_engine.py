@@ -155,7 +155,7 @@ def test_parent_headquarters_and_reseller_end_customers(
 def test_message_names_the_party_that_triggered(engine: PolicyEngine) -> None:
     tenant = make_tenant(parent="CN")
     decision = engine.evaluate(workload(pinned(H100)), tenant, NOW)
-    assert "ultimate parent CN Holdings" in decision.message
+    assert "its ultimate parent CN Holdings, headquartered in CN, is in D:5" in decision.message
     customer = make_tenant(end_customers=[{"name": "Example Lab", "country": "CN"}])
     decision = engine.evaluate(workload(pinned(H100)), customer, NOW)
     assert "end customer Example Lab in CN" in decision.message
