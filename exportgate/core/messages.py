@@ -8,7 +8,6 @@ products the tenant could pin instead.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
