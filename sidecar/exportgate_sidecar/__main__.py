@@ -205,11 +205,16 @@ async def run(config: SidecarConfig) -> None:
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(server.reload()))
+    remaining = 0.0  # if we get here by an error, stop at once
     try:
         await stopping.wait()
         log.info("stopping", grace=config.shutdown_grace)
+        # Answer what callers already sent, then give in-flight calls what is left of the grace.
+        draining_since = loop.time()
+        await server.drain(config.shutdown_grace)
+        remaining = max(0.0, config.shutdown_grace - (loop.time() - draining_since))
     finally:
-        await server.stop()
+        await server.stop(remaining)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from exportgate_sidecar.config import ConfigError, SidecarConfig
 from exportgate_sidecar.health import SERVICE_NAME, HealthMonitor
 from exportgate_sidecar.journal import DecisionJournal
 from exportgate_sidecar.metrics import MetricsEndpoint, SidecarMetrics
-from exportgate_sidecar.servicer import PolicyServicer
+from exportgate_sidecar.servicer import Activity, PolicyServicer
 from exportgate_sidecar.sources.files import FileSource
 from exportgate_sidecar.state import Snapshot, SnapshotLoader, SnapshotStore
 from exportgate_sidecar.tls import ReloadingServerCredentials, TlsFiles
@@ -71,6 +71,7 @@ class SidecarServer:
         self.health: HealthMonitor | None = None
         self.metrics_endpoint: MetricsEndpoint | None = None
         self.tcp_port: int | None = None
+        self.activity = Activity()
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._unix_socket: Path | None = None
@@ -108,6 +109,7 @@ class SidecarServer:
                 journal=self.journal,
                 health=self.health,
                 metrics=self.metrics,
+                activity=self.activity,
             ),
             server,
         )
@@ -147,6 +149,22 @@ class SidecarServer:
         snapshot = self.store.current
         assert snapshot is not None
         return snapshot
+
+    async def drain(self, timeout: float | None = None, quiet: float = 0.2) -> None:
+        """Report NOT_SERVING, then keep answering until no call has run for `quiet` seconds
+        (at most `timeout`, default the shutdown grace).
+
+        Why not just `stop`: a call whose request has arrived but that the (busy) event loop has
+        not picked up yet is not "in flight" for gRPC, and stopping would cancel it. Its caller
+        sent it before being told to go away; draining answers it (and logs it) instead.
+        """
+        timeout = self.config.shutdown_grace if timeout is None else timeout
+        if self.health is not None:
+            await self.health.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and self.activity.quiet_for() < quiet:
+            await asyncio.sleep(min(0.02, quiet))
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls, let in-flight ones finish for `grace` seconds, close the log."""

@@ -5,7 +5,8 @@ One Evaluate call: check the deadline, read the current snapshot once, decide ev
 and only then answer. Each failure has a status a caller can act on:
 
 - INVALID_ARGUMENT: an item is malformed (the message names the field); nothing is logged.
-- DEADLINE_EXCEEDED: too little of the caller's deadline was left to do the work.
+- DEADLINE_EXCEEDED: too little of the caller's deadline was left to do the work. If it runs out
+  while the decisions are being logged, they are marked ``not-delivered`` in the log.
 - UNAVAILABLE: no snapshot is loaded yet, or the decision log cannot be written. A caller must
   treat it as "no decision" (the webhook's failure policy decides), never as an allow.
 - RESOURCE_EXHAUSTED: the batch is larger than the configured maximum.
@@ -42,6 +43,18 @@ from exportgate_sidecar.state import Snapshot, SnapshotStore
 log = structlog.get_logger("exportgate.sidecar")
 
 
+class Activity:
+    """How many Evaluate calls are running, and when the last one started (for draining)."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.last_started = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Seconds without a running call, 0 while one runs."""
+        return 0.0 if self.active else time.monotonic() - self.last_started
+
+
 class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # untyped base
     def __init__(
         self,
@@ -52,7 +65,9 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         journal: DecisionJournal,
         health: HealthMonitor,
         metrics: SidecarMetrics,
+        activity: Activity | None = None,
     ) -> None:
+        self.activity = activity or Activity()
         self._config = config
         self._store = store
         self._cache = cache
@@ -61,6 +76,17 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         self._metrics = metrics
 
     async def Evaluate(  # the RPC's name in the proto
+        self, request: pb.EvaluateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EvaluateResponse:
+        self.activity.active += 1
+        self.activity.last_started = time.monotonic()
+        try:
+            return await self._evaluate(request, context)
+        finally:
+            self.activity.active -= 1
+            self.activity.last_started = time.monotonic()
+
+    async def _evaluate(
         self, request: pb.EvaluateRequest, context: grpc.aio.ServicerContext
     ) -> pb.EvaluateResponse:
         started = time.perf_counter()
@@ -117,6 +143,16 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 f"decision log unwritable: {exc}; no decision was made for this request",
             )
         self._health.log_result(True)
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            # Logged, but the caller will not read the answer: say so in the log too.
+            await self._journal.not_delivered(ids, "the caller's deadline passed while logging")
+            await self._abort(
+                context,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "the caller's deadline passed while the decisions were being logged; they are "
+                "marked not delivered; raise the caller's timeout",
+            )
         response = pb.EvaluateResponse(
             decisions=[
                 decision_to_proto(d, decision_id=i, policy_version=snapshot.version)

@@ -197,3 +197,38 @@ def test_an_unopenable_log_stops_startup_with_the_reason(
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert str(blocker) in done.stderr
+
+
+async def test_decisions_logged_after_the_caller_gave_up_are_marked_not_delivered(
+    files: SidecarFiles,
+) -> None:
+    """The caller's deadline passes while its decisions are being made durable.
+
+    A disk slow enough to fsync past a deadline cannot be had on demand, so the test stands in
+    for it by holding the decision log's fsync lock (a private attribute of the writer) from
+    another thread: the records are appended, and their fsync waits until the lock is released.
+    """
+    async with (
+        serve_in_background(files.config()) as server,
+        PolicyClient(server.unix_target, timeout=5) as client,
+    ):
+        assert server.journal is not None
+        sync_lock = server.journal._log._sync_lock
+        await asyncio.to_thread(sync_lock.acquire)
+        try:
+            with pytest.raises(PolicyClientError) as raised:
+                await client.evaluate([gpu_item("acme", request_uid="gave-up")], timeout=0.5)
+            assert raised.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+        finally:
+            sync_lock.release()
+        after = await client.evaluate_one(gpu_item("acme", request_uid="after"), at=NOW)
+
+    records = files.log_records()
+    decided = {r["requestUid"]: r["id"] for r in records if r["type"] == "decision"}
+    assert "gave-up" in decided, "the record was appended before the caller gave up"
+    marks = [r for r in records if r["type"] == "not-delivered"]
+    assert [m["decisionIds"] for m in marks] == [[decided["gave-up"]]]
+    assert "the caller received no decision" in marks[0]["reason"]
+    assert decided["after"] == after.decision_id
+    done = audit_verify(files.decision_log)
+    assert done.returncode == 0, done.stdout + done.stderr
