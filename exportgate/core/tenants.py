@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,14 @@ def tenant_from_document(document: LocatedDocument, data: Any, base: PathKey) ->
     licences = []
     for position, licence in enumerate(spec.get("licenses") or []):
         path = ("licenses", position)
+        for index, subject in enumerate(licence["covers"]):
+            # A misspelt class would make the licence silently cover nothing.
+            if subject not in licensable_subjects():
+                raise document.error(
+                    (*spec_path, *path, "covers", index),
+                    f"{subject!r} is neither an export classification nor a catalogue product",
+                    hint="e.g. 3A090.a, 4A090.a or nvidia-h20 (see `exportgate catalogue`)",
+                )
         licences.append(
             Licence(
                 id=licence["id"],
@@ -154,6 +163,17 @@ def tenant_from_document(document: LocatedDocument, data: Any, base: PathKey) ->
         licences=tuple(licences),
         resource_version=str(resource_version) if resource_version else None,
     )
+
+
+@cache
+def licensable_subjects() -> frozenset[str]:
+    """What a licence may cover: the classifications a rule can test, and product ids."""
+    from exportgate.core.catalogue import builtin_catalogue
+    from exportgate.core.data import load_data
+
+    rules = load_data("classification.yaml")
+    classes = {str(item["id"]) for item in rules["items"]} | set(rules["systems"].values())
+    return frozenset(classes | set(builtin_catalogue().products))
 
 
 def jurisdictions(tenant: Tenant, groups: CountryGroups | None = None) -> tuple[Jurisdiction, ...]:

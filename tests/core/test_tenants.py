@@ -153,3 +153,20 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         load_tenant_file(tmp_path / "nope.yaml")
     assert caught.value.source and caught.value.source.endswith("nope.yaml")
     assert "file not found" in caught.value.message
+
+
+@pytest.mark.parametrize("covers", ["3a090.a", "3A090", "h100"])
+def test_a_licence_covering_something_unknown_is_rejected(covers: str) -> None:
+    """A misspelt class would leave the licence silently covering nothing."""
+    text = _text() + f"  licenses:\n    - {{id: L1, covers: [3A090.a, {covers}], countries: [VN]}}\n"
+    with pytest.raises(InputError) as caught:
+        parse_tenant_text(text, "t.yaml")
+    assert caught.value.field == "spec.licenses[0].covers[1]"
+    assert "neither an export classification nor a catalogue product" in caught.value.message
+
+
+@pytest.mark.parametrize("covers", ["3A090.a", "3A090.b", "4A090.a", "4A090.b", "nvidia-h20"])
+def test_licences_cover_classes_and_products(covers: str) -> None:
+    text = _text() + f"  licenses:\n    - {{id: L1, covers: [{covers}], countries: [VN]}}\n"
+    (tenant,) = parse_tenant_text(text, "t.yaml")
+    assert tenant.licences[0].covers == (covers,)
