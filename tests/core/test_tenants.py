@@ -158,7 +158,8 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize("covers", ["3a090.a", "3A090", "h100"])
 def test_a_licence_covering_something_unknown_is_rejected(covers: str) -> None:
     """A misspelt class would leave the licence silently covering nothing."""
-    text = _text() + f"  licenses:\n    - {{id: L1, covers: [3A090.a, {covers}], countries: [VN]}}\n"
+    licence = f"{{id: L1, covers: [3A090.a, {covers}], countries: [VN]}}"
+    text = _text() + f"  licenses:\n    - {licence}\n"
     with pytest.raises(InputError) as caught:
         parse_tenant_text(text, "t.yaml")
     assert caught.value.field == "spec.licenses[0].covers[1]"
