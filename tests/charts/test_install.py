@@ -68,6 +68,8 @@ def test_every_object_is_accepted(installed: LocalCluster) -> None:
         assert get(installed, kind, name, NAMESPACE)["metadata"]["name"] == name
     for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
         assert get(installed, kind, WEBHOOK)["webhooks"]
+    peering = get(installed, "clusterkopfpeering", f"{RELEASE}-exportgate-operator")
+    assert peering["kind"] == "ClusterKopfPeering"
     for crd in ("tenants.exportgate.dev", "exportpolicies.exportgate.dev"):
         assert get(installed, "crd", crd)["metadata"]["name"] == crd
 
