@@ -301,3 +301,25 @@ def test_bad_input_exits_2_naming_the_file(
     assert process.stdout == ""
     assert process.stderr.startswith("exportgate check: error: ")
     assert words in process.stderr.replace(str(tmp_path) + "/", "")
+
+
+def test_tenant_binding_missing_record_and_unbound(tmp_path: Path) -> None:
+    """A namespace labelled for a tenant with no record, and one bound to nothing."""
+    manifests = _write(tmp_path / "m.yaml", "\n---\n".join([
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n"
+        "  labels: {exportgate.dev/tenant: ghost}\n",
+        POD.format(product="NVIDIA-H100-80GB-HBM3"),
+        POD.format(product="NVIDIA-H100-80GB-HBM3").replace("namespace: team", "namespace: other"),
+    ]))
+    acme = _write(tmp_path / "a.yaml", TENANT.format(country="SG", state="Verified"))
+    other = _write(tmp_path / "b.yaml", TENANT.format(country="SG", state="Verified").replace(
+        "name: t1", "name: t2"))
+    process = check("--tenant", acme, "--tenant", other, "--at", AT, "-o", "json", manifests)
+    assert process.returncode == 3
+    decided = by_object(process)
+    ghost = decided["Pod/team/p"]
+    assert (ghost["tenant"], ghost["rule"]) == ("ghost", "kyc-unverified-accelerator")
+    assert "no tenant record" in ghost["message"]
+    unbound = decided["Pod/other/p"]
+    assert (unbound["tenant"], unbound["rule"]) == (None, "kyc-unverified-accelerator")
+    assert "exportgate.dev/tenant" in unbound["message"]
