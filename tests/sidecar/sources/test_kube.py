@@ -207,3 +207,29 @@ async def test_without_read_access_it_does_not_serve_until_granted(
     finally:
         await server.stop(grace=0)
         cluster.delete("clusterrolebinding", f"{user}-reads-policies")
+
+
+async def test_a_status_update_by_the_operator_keeps_the_cached_decisions(
+    kube_sidecar: tuple[SidecarServer, PolicyClient], objects: Objects, cluster: LocalCluster
+) -> None:
+    server, client = kube_sidecar
+    tenant = objects.name("berlin")
+    await client.evaluate_one(gpu_item(tenant, name="a"), at=NOW)
+    generation = server.metrics.snapshot_generation._value.get()
+    # The operator writes status often; it bumps resourceVersion but changes no decision.
+    cluster.kubectl(
+        "patch", "tenants.exportgate.dev", tenant, "--subresource=status", "--type=merge",
+        "-p", '{"status": {"verification": "Verified", "observedGeneration": 1}}',
+    )  # fmt: skip
+    # A later spec change proves the watch delivered the status event before it.
+    other = objects.name("marker")
+    objects.apply(tenant_doc(other, incorporation="FR"))
+
+    async def marker_seen() -> bool:
+        return (await client.evaluate_one(gpu_item(other), at=NOW)).verification == "Verified"
+
+    await eventually(marker_seen)
+    assert server.metrics.snapshot_generation._value.get() > generation
+    hits = server.metrics.cache_hits._value.get()
+    await client.evaluate_one(gpu_item(tenant, name="b"), at=NOW)
+    assert server.metrics.cache_hits._value.get() == hits + 1
