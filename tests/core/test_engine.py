@@ -537,3 +537,34 @@ def test_unguarded_workload_is_admitted(engine: PolicyEngine) -> None:
 def test_engine_version_changes_with_policies() -> None:
     assert PolicyEngine.build().version == PolicyEngine.build().version
     assert PolicyEngine.build().version != PolicyEngine.build(default_action=Action.WARN).version
+
+
+def test_diffusion_4e091_closed_weights_over_1e26() -> None:
+    """No catalogued model has a published training compute over 1e26 operations, so this rule
+    is exercised with a catalogue extended by one such (hypothetical) closed-weights model."""
+    from exportgate.core.data import load_data
+    from exportgate.core.models import ModelCatalogue
+    from exportgate.core.types import ModelRequest, ObjectRef, Workload
+
+    data = dict(load_data("models.yaml"))
+    data["models"] = [
+        *data["models"],
+        {"id": "frontier-x", "provider": "openai", "patterns": ["frontier-x"],
+         "weights": "closed", "trainingCompute": 3.0e26},
+        {"id": "small-closed", "provider": "openai", "patterns": ["small-closed"],
+         "weights": "closed", "trainingCompute": 5.0e24},
+    ]
+    engine = PolicyEngine(
+        [builtin_packs()[name] for name in [*default_pack_names(), DIFFUSION]],
+        models=ModelCatalogue(data),
+    )
+    tenant = make_tenant(incorporation="IN", verified_at="2024-01-01T00:00:00Z")
+
+    def decide(model: str, at: datetime) -> tuple[Action, str | None]:
+        request = Workload(ObjectRef("v1", "Pod", "p", "t"), models=(ModelRequest(model),))
+        decision = engine.evaluate(request, tenant, at)
+        return decision.action, decision.rule_id
+
+    assert decide("frontier-x", IN_FORCE) == (Action.WARN, "aid-4e091-closed-weights")
+    assert decide("small-closed", IN_FORCE) == (Action.ALLOW, None)
+    assert decide("frontier-x", NOW) == (Action.ALLOW, None)  # rescinded
