@@ -424,3 +424,25 @@ def test_metrics_after_the_run(stack: Stack) -> None:
         if line.startswith("exportgate_webhook_namespace_cache_hit_ratio ")
     ]
     assert ratio and ratio[0] > 0.5  # the watch answered nearly every lookup
+
+
+def test_namespaces_bound_after_start_are_followed(stack: Stack) -> None:
+    # The platform binds a new namespace to nimbus while the webhook runs: the watch (or the
+    # direct read of a namespace not seen yet) must apply that binding, not "unbound".
+    namespace = "e2e-late-nimbus"
+    stack.cluster.create_namespace(namespace, labels={"exportgate.dev/tenant": "nimbus"})
+    proc = stack.create(_pod("late", namespace, H100), user=None)
+    assert proc.returncode != 0
+    assert f'exportgate denied Pod "{namespace}/late" for tenant "nimbus"' in proc.stderr
+    # Rebinding by the platform (admin is in system:masters) is allowed and takes effect.
+    relabel = stack.kubectl(
+        "label", "namespace", namespace, "exportgate.dev/tenant=acme", "--overwrite", user=None
+    )
+    assert relabel.returncode == 0, relabel.stderr
+    deadline = time.monotonic() + 10
+    while True:
+        proc = stack.create(_pod("late", namespace, H100), user=None)
+        if proc.returncode == 0:
+            break
+        assert time.monotonic() < deadline, proc.stderr
+        time.sleep(0.2)

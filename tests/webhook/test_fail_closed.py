@@ -26,7 +26,7 @@ from tests.webhook.helpers import ACME_NS, decode_patch, gpu_pod, plain_pod, rev
 
 BUDGET_S = 0.5
 #: Time on top of the budget for TLS, JSON and a loaded 2-core CI machine.
-SLACK_S = 0.5
+SLACK_S = 1.0
 UNAVAILABLE = "exportgate policy service unavailable"
 
 
