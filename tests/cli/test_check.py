@@ -323,3 +323,40 @@ def test_tenant_binding_missing_record_and_unbound(tmp_path: Path) -> None:
     unbound = decided["Pod/other/p"]
     assert (unbound["tenant"], unbound["rule"]) == (None, "kyc-unverified-accelerator")
     assert "exportgate.dev/tenant" in unbound["message"]
+
+
+ADAPTER = """\
+apiVersion: exportgate.dev/v1alpha1
+kind: AdapterSet
+metadata: {name: acme-training}
+adapters:
+  - group: training.example.com
+    kinds: [GpuJob]
+    accelerators:
+      - resource: nvidia.com/gpu
+        countFrom: spec.gpus
+        hints: [{key: nvidia.com/gpu.product, from: spec.gpuModel}]
+"""
+GPU_JOB = """\
+apiVersion: training.example.com/v1
+kind: GpuJob
+metadata: {name: j, namespace: team}
+spec: {gpus: 2, gpuModel: NVIDIA-H100-80GB-HBM3}
+"""
+
+
+def test_adapters_add_a_kind_and_a_broken_one_is_bad_input(tmp_path: Path) -> None:
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country="CN", state="Verified"))
+    job = _write(tmp_path / "job.yaml", GPU_JOB)
+    without = check("--tenant", tenant, "--at", AT, "-o", "json", job)
+    assert (without.returncode, results(without)[0]["decision"]) == (0, "allow")
+    adapters = _write(tmp_path / "adapters.yaml", ADAPTER)
+    found = check("--tenant", tenant, "--adapters", adapters, "--at", AT, "-o", "json", job)
+    assert found.returncode == 3
+    (result,) = results(found)
+    assert result["accelerators"][0]["products"] == ["nvidia-h100-sxm"]
+    assert result["accelerators"][0]["count"] == 2
+    _write(adapters, ADAPTER.replace("countFrom", "countFromm"))
+    broken = check("--tenant", tenant, "--adapters", adapters, "--at", AT, job)
+    assert broken.returncode == 2
+    assert "adapters.yaml:9: field adapters[0].accelerators[0].countFromm" in broken.stderr
