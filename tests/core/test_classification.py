@@ -165,6 +165,11 @@ class TestNote2NonDatacenterRelease:
         # Note 2 depends on TPP only, so an unknown die area must not make it indeterminate.
         result = classify(_specs(3000, None, datacenter=False))
         assert result.eccn == "outside-3A090"
+        assert "Note 2" in result.reason and "Note 2" in result.citation
+
+    def test_consumer_part_with_unknown_die_area_at_4800_is_still_controlled(self) -> None:
+        result = classify(_specs(4800, None, datacenter=False))
+        assert (result.eccn, result.paragraph) == ("3A090.a", "3A090.a.1")
 
 
 class TestIndeterminate:
