@@ -96,6 +96,12 @@ class SidecarServer:
         # Fails here, with the reason, when the log cannot be opened: better a pod that does not
         # start than one that looks alive but can never answer.
         self.journal = await asyncio.to_thread(DecisionJournal.open, cfg.decision_log)
+        if cfg.source.kind == "kube" and self._kube_api is None:
+            # Same reasoning for credentials: a sidecar that can never reach the API server
+            # should say why at startup, not sit NOT_SERVING with the reason buried in a task.
+            from exportgate_sidecar.sources.kube import kube_api_client
+
+            self._kube_api = await asyncio.to_thread(kube_api_client, cfg.source.kubeconfig)
         self.health = HealthMonitor(self.journal)
         self.store.subscribe(self.cache.on_snapshot)
         self.store.subscribe(self._on_snapshot)
@@ -250,12 +256,11 @@ class SidecarServer:
             )
             await self.file_source.run()
         else:
-            from exportgate_sidecar.sources.kube import KubeSource, api_client
+            from exportgate_sidecar.sources.kube import KubeSource
 
-            api = self._kube_api or await asyncio.to_thread(api_client, src.kubeconfig)
             await KubeSource(
                 self.loader,
-                api,
+                self._kube_api,
                 watch_timeout=src.watch_timeout,
                 backoff=src.retry_backoff,
                 backoff_max=src.retry_backoff_max,

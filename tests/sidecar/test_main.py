@@ -81,6 +81,24 @@ def test_tcp_without_tls_files_is_refused_with_the_missing_flags(files: SidecarF
     )
 
 
+def test_kube_source_with_a_missing_or_broken_kubeconfig_says_so(
+    files: SidecarFiles, tmp_path: Path
+) -> None:
+    common = ("--source", "kube", "--decision-log", str(files.decision_log),
+              "--listen", f"unix://{files.socket}")  # fmt: skip
+    done = run_cli(*common, "--kubeconfig", str(tmp_path / "nope"))
+    assert done.returncode == 2
+    assert f"{tmp_path / 'nope'}: no such kubeconfig file; fix --kubeconfig" in done.stderr
+
+    broken = tmp_path / "kubeconfig"
+    broken.write_text("clusters: [\n")
+    done = run_cli(*common, "--kubeconfig", str(broken))
+    assert done.returncode == 2
+    assert f"cannot configure the Kubernetes client from {broken}" in done.stderr
+    assert "give --kubeconfig FILE" in done.stderr
+    assert not files.socket.exists()
+
+
 # --- a running process ------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from kubernetes.client.exceptions import ApiException
 from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import parse_policy_document
 from exportgate.core.tenants import parse_tenant
+from exportgate_sidecar.config import ConfigError
 from exportgate_sidecar.state import SnapshotLoader, TenantRecord
 
 log = structlog.get_logger("exportgate.sidecar.kube")
@@ -69,6 +70,32 @@ def api_client(kubeconfig: Path | None = None) -> Any:
         return k8s_client.ApiClient(configuration)
     except k8s_config.ConfigException:
         return k8s_config.new_client_from_config()  # type: ignore[no-untyped-call]
+
+
+def kube_api_client(kubeconfig: Path | None = None) -> Any:
+    """`api_client`, with failures turned into a `ConfigError` that says what to do."""
+    if kubeconfig is not None and not kubeconfig.is_file():
+        raise ConfigError(
+            f"{kubeconfig}: no such kubeconfig file; fix --kubeconfig, or leave it out to use "
+            "the pod's service account"
+        )
+    try:
+        return api_client(kubeconfig)
+    except Exception as exc:  # the client's loaders raise YAML, config and OS errors alike
+        where = str(kubeconfig) if kubeconfig else "in-cluster config, $KUBECONFIG, ~/.kube/config"
+        raise ConfigError(
+            f"cannot configure the Kubernetes client from {where}: {exc}; run in a pod with a "
+            "service account, or give --kubeconfig FILE"
+        ) from exc
+
+
+# What to do about the API errors a sidecar meets in practice (logged with every retry).
+_API_ERROR_HINTS = {
+    401: "the credentials were rejected; check the service account token or --kubeconfig",
+    403: "grant get/list/watch on tenants and exportpolicies in exportgate.dev "
+    "(ClusterRole exportgate-policy-reader)",
+    404: "the exportgate CRDs are not installed (operator/crds/*.yaml, or the Helm chart)",
+}
 
 
 class ResourceWatcher:
@@ -136,7 +163,9 @@ class ResourceWatcher:
                     log.info("watch expired, listing again", kind=self.resource.kind)
                     resource_version = None
                     continue
-                self._fail(f"API error {exc.status} {exc.reason}", delay)
+                hint = _API_ERROR_HINTS.get(exc.status or 0)
+                what = f"API error {exc.status} {exc.reason}" + (f": {hint}" if hint else "")
+                self._fail(what, delay)
                 delay = min(delay * 2, self._backoff_max)
             except Exception as exc:
                 if self._stop.is_set():
