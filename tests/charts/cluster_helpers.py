@@ -58,7 +58,7 @@ def tenant_namespace(cluster: LocalCluster, name: str, tenant: str) -> None:
             "rules": [
                 {
                     "apiGroups": ["", "apps", "batch"],
-                    "resources": ["pods", "deployments", "jobs"],
+                    "resources": ["pods", "deployments", "jobs", "cronjobs"],
                     "verbs": ["get", "list", "create", "update", "patch", "delete"],
                 }
             ],

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -45,6 +46,8 @@ def installed(
     values = write_values(tmp_path_factory.mktemp("values"), {})
     helm_install(kube_cluster, RELEASE, NAMESPACE, values)
     try:
+        # "Not sent" results only mean something once the API server uses the configuration.
+        _wait_until_gpu_pods_fail_closed(kube_cluster)
         yield kube_cluster
     finally:
         # Its webhooks fail closed and nothing serves them: never leave them to other tests.
@@ -80,13 +83,85 @@ def test_prefilter_admits_plain_pods_without_calling_the_webhook(installed: Loca
     assert proc.returncode == 0, proc.stderr
 
 
-def test_gpu_pods_fail_closed_when_no_webhook_answers(installed: LocalCluster) -> None:
+def _wait_until_gpu_pods_fail_closed(cluster: LocalCluster) -> None:
     def rejected() -> bool:
-        proc = create_as_tenant(installed, pod("gpu", TENANT_NS, gpus=1), dry_run=True)
+        proc = create_as_tenant(cluster, pod("gpu", TENANT_NS, gpus=1), dry_run=True)
         # The mutating webhook is called first; either of the two workload webhooks will do.
         return proc.returncode != 0 and 'failed calling webhook "workloads.' in proc.stderr
 
-    installed.wait_for_webhook(rejected, timeout=30)
+    cluster.wait_for_webhook(rejected, timeout=30)
+
+
+def test_gpu_pods_fail_closed_when_no_webhook_answers(installed: LocalCluster) -> None:
+    _wait_until_gpu_pods_fail_closed(installed)
+
+
+def _with(obj: dict[str, Any], **container: Any) -> dict[str, Any]:
+    obj["spec"]["containers"][0].update(container)
+    return obj
+
+
+def _controller(kind: str, pod_spec: dict[str, Any]) -> dict[str, Any]:
+    template = {"metadata": {"labels": {"app": "x"}}, "spec": pod_spec}
+    if kind == "Deployment":
+        spec: dict[str, Any] = {"selector": {"matchLabels": {"app": "x"}}, "template": template}
+        api = "apps/v1"
+    else:
+        pod_spec["restartPolicy"] = "Never"
+        spec = {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}}
+        api = "batch/v1"
+    name = kind.lower()
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": TENANT_NS},
+            "spec": spec}  # fmt: skip
+
+
+def _gpu_spec() -> dict[str, Any]:
+    return dict(pod("x", TENANT_NS, gpus=1)["spec"])
+
+
+def _plain_spec() -> dict[str, Any]:
+    return dict(pod("x", TENANT_NS)["spec"])
+
+
+# (case, object, sent?). The webhook is unreachable, so "sent" shows as a fail-closed refusal
+# and "not sent" as a plain admission: the CEL pre-filter is observed through the API server.
+PREFILTER_CASES = [
+    ("gpu pod", lambda: pod("a", TENANT_NS, gpus=1), True),
+    ("gpu deployment", lambda: _controller("Deployment", _gpu_spec()), True),
+    ("gpu cronjob", lambda: _controller("CronJob", _gpu_spec()), True),
+    ("product nodeSelector", lambda: pod("b", TENANT_NS, product="NVIDIA-H100-80GB-HBM3"), True),
+    ("model env", lambda: _with(pod("c", TENANT_NS), env=[{"name": "MODEL_ID", "value": "m"}]),
+     True),
+    ("vllm args", lambda: _with(pod("d", TENANT_NS), args=["--model", "meta-llama/x"]), True),
+    ("nim image", lambda: _with(pod("e", TENANT_NS), image="nvcr.io/nim/meta/llama3:1"), True),
+    ("stamp annotation", lambda: {**pod("f", TENANT_NS), "metadata": {
+        "name": "f", "namespace": TENANT_NS,
+        "annotations": {"exportgate.dev/decision-id": "forged"}}}, True),
+    ("plain pod", lambda: pod("g", TENANT_NS), False),
+    ("cpu-only pod", lambda: _with(pod("h", TENANT_NS),
+                                   resources={"limits": {"cpu": "2", "memory": "1Gi"}}), False),
+    ("os nodeSelector", lambda: {**pod("i", TENANT_NS), "spec": {
+        **_plain_spec(), "nodeSelector": {"kubernetes.io/os": "linux"}}}, False),
+    ("plain deployment", lambda: _controller("Deployment", _plain_spec()), False),
+    ("plain cronjob", lambda: _controller("CronJob", _plain_spec()), False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("obj", "sent"),
+    [pytest.param(make, sent, id=case) for case, make, sent in PREFILTER_CASES],
+)
+def test_prefilter_sends_exactly_what_may_need_a_decision(
+    installed: LocalCluster, obj: Callable[[], dict[str, Any]], sent: bool
+) -> None:
+    def observed() -> bool:
+        proc = create_as_tenant(installed, obj(), dry_run=True)
+        refused = proc.returncode != 0 and 'failed calling webhook "workloads.' in proc.stderr
+        assert refused or proc.returncode == 0, proc.stderr  # no other kind of failure
+        return refused == sent
+
+    # Retried only while the API server may still be loading the configuration.
+    installed.wait_for_webhook(observed, timeout=30)
 
 
 def test_exempt_namespaces_are_never_sent(installed: LocalCluster) -> None:
@@ -143,6 +218,27 @@ def test_rotator_renews_with_the_same_ca_and_heals_the_ca_bundle(
     for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
         hooks = get(installed, kind, WEBHOOK)["webhooks"]
         assert {h["clientConfig"]["caBundle"] for h in hooks} == {before["ca.crt"]}
+
+
+def test_off_switch_then_upgrade_restores_admission(installed: LocalCluster) -> None:
+    ca = get(installed, "secret", f"{WEBHOOK}-tls", NAMESPACE)["data"]["ca.crt"]
+    gpu = pod("gpu", TENANT_NS, gpus=1)
+    # The documented off switch: delete both configurations.
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        installed.kubectl("delete", kind, WEBHOOK)
+    installed.wait_for_webhook(
+        lambda: create_as_tenant(installed, gpu, dry_run=True).returncode == 0, timeout=30
+    )
+    # Switching back on is an upgrade: Helm recreates what it owns and finds missing.
+    installed.helm(
+        "upgrade", RELEASE, str(CHART), "--namespace", NAMESPACE, "--reuse-values"
+    )  # fmt: skip
+    for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+        hooks = get(installed, kind, WEBHOOK)["webhooks"]
+        assert {h["clientConfig"]["caBundle"] for h in hooks} == {ca}
+    installed.wait_for_webhook(
+        lambda: create_as_tenant(installed, gpu, dry_run=True).returncode != 0, timeout=30
+    )
 
 
 def _yaml(obj: object) -> str:
