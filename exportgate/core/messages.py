@@ -56,6 +56,13 @@ def render(
     triggering = list(dict.fromkeys(j for h in hits for j in h.triggering))
     classification = first.classification
     if accelerator is not None:
+        # Name the most restrictive class the rule matched ("3A090.a", not "3A090-indeterminate",
+        # for a request that could be either): that is what a licence would have to cover.
+        order = accelerator.classifications
+        classification = min(
+            (h.classification for h in hits),
+            key=lambda c: order.index(c) if c in order else len(order),
+        )
         subject_text = _accelerator_subject(accelerator, subjects, catalogue)
         product_text = ", ".join(catalogue.display_name(s) for s in subjects[:_MAX_LISTED])
     else:

@@ -568,3 +568,12 @@ def test_diffusion_4e091_closed_weights_over_1e26() -> None:
     assert decide("frontier-x", IN_FORCE) == (Action.WARN, "aid-4e091-closed-weights")
     assert decide("small-closed", IN_FORCE) == (Action.ALLOW, None)
     assert decide("frontier-x", NOW) == (Action.ALLOW, None)  # rescinded
+
+
+def test_unpinned_message_names_the_most_restrictive_matched_class(engine: PolicyEngine) -> None:
+    """Neuron could be Inferentia2 / Trainium (indeterminate) or Trainium2 (3A090.a)."""
+    request = gpu(resource="aws.amazon.com/neuron")
+    decision = engine.evaluate(workload(request), make_tenant(incorporation="CN"), NOW)
+    assert decision.action is Action.DENY
+    assert "(3A090.a)" in decision.message
+    assert "covering 3A090.a for CN" in decision.message
