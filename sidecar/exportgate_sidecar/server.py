@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,6 +41,9 @@ from exportgate_sidecar.tls import ReloadingServerCredentials, TlsFiles
 log = structlog.get_logger("exportgate.sidecar")
 
 _HEALTH_SERVICE = "grpc.health.v1.Health"
+
+# sun_path is 108 bytes on Linux, including the terminating NUL.
+_MAX_SOCKET_PATH = 107
 
 # Channel arguments of the server. Keepalive lets the webhook's long-lived channel notice a
 # dead peer; allowing its pings without calls in flight avoids GOAWAY "too_many_pings".
@@ -230,9 +234,23 @@ class SidecarServer:
         lst = self.config.listen
         if lst.unix_socket is not None:
             path = lst.unix_socket.absolute()
-            _clear_stale_socket(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            server.add_insecure_port(f"unix://{path}")
+            if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
+                raise ConfigError(
+                    f"socket path {path} is {len(os.fsencode(path))} bytes, longer than the "
+                    f"{_MAX_SOCKET_PATH} a Unix socket allows; choose a shorter --listen path"
+                )
+            try:
+                _clear_stale_socket(path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the socket {path}: {exc.strerror or exc}; "
+                    "choose a writable directory for --listen"
+                ) from exc
+            try:
+                server.add_insecure_port(f"unix://{path}")
+            except RuntimeError as exc:
+                raise ConfigError(f"cannot listen on unix://{path}: {exc}") from exc
             self._unix_socket = path
         if lst.tcp_address is not None:
             assert lst.tls_cert and lst.tls_key and lst.tls_client_ca  # validate() checked

@@ -99,6 +99,26 @@ def test_kube_source_with_a_missing_or_broken_kubeconfig_says_so(
     assert not files.socket.exists()
 
 
+@pytest.mark.parametrize(
+    ("socket", "expected"),
+    [
+        ("/tmp/" + "x" * 120 + "/s.sock", "longer than the 107 a Unix socket allows"),
+        ("{tmp}/a-file/s.sock", "Not a directory; choose a writable directory for --listen"),
+    ],
+    ids=["path-too-long", "parent-is-a-file"],
+)
+def test_an_unusable_socket_path_is_refused_with_the_reason(
+    files: SidecarFiles, tmp_path: Path, socket: str, expected: str
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    done = run_cli(
+        "--tenants", str(files.tenants), "--decision-log", str(files.decision_log),
+        "--listen", "unix://" + socket.format(tmp=tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert expected in done.stderr
+
+
 # --- a running process ------------------------------------------------------------------------
 
 
