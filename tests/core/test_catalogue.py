@@ -55,10 +55,10 @@ def test_real_nvml_captures_resolve_to_the_right_product(machine: str, product: 
     assert len(identities) == 3
     for name, pci_id in identities:
         assert name, machine
-        assert catalogue.lookup("exportgate.dev/product", name) == {product}, name
-        assert catalogue.lookup("exportgate.dev/product", pci_id) == {product}, pci_id
+        assert catalogue.lookup("exportgate.dev/product", name) == frozenset({product}), name
+        assert catalogue.lookup("exportgate.dev/product", pci_id) == frozenset({product}), pci_id
         # GPU Feature Discovery puts the same NVML name in a label with spaces as dashes.
-        assert catalogue.lookup(GFD, name.replace(" ", "-")) == {product}
+        assert catalogue.lookup(GFD, name.replace(" ", "-")) == frozenset({product})
 
 
 ALIASES = [
@@ -82,7 +82,7 @@ ALIASES = [
 
 @pytest.mark.parametrize(("key", "value", "products"), ALIASES, ids=[a[1] for a in ALIASES])
 def test_aliases_as_each_source_spells_them(key: str, value: str, products: set[str]) -> None:
-    assert builtin_catalogue().lookup(key, value) == products
+    assert builtin_catalogue().lookup(key, value) == frozenset(products)
 
 
 INSTANCE_TYPES = [
@@ -103,7 +103,7 @@ INSTANCE_TYPES = [
 def test_cloud_instance_types_map_to_product_and_count(name: str, product: str, count: int) -> None:
     catalogue = builtin_catalogue()
     assert catalogue.instance_type(name) == (product, count)
-    assert catalogue.lookup(INSTANCE_TYPE, name) == {product}
+    assert catalogue.lookup(INSTANCE_TYPE, name) == frozenset({product})
 
 
 @pytest.mark.parametrize("name", ["m5.large", "n2-standard-8", "Standard_D4s_v5"])
