@@ -233,6 +233,7 @@ def test_crds_are_shipped(default_docs: list[dict[str, Any]]) -> None:
         ({"webhook": {"failurePolicy": "Open"}}, "failurePolicy"),
         ({"decisionLog": {"destination": "s3"}}, "destination"),
         ({"policy": {"enabledPacks": ["no-such-pack"]}}, "enabledPacks"),
+        ({"policy": {"enabledPacks": []}}, "enabledPacks"),
         ({"certs": {"mode": "vault"}}, "mode"),
     ],
 )
