@@ -92,7 +92,7 @@ def _creates(cluster: LocalCluster, count: int, warmup: int) -> dict[str, Any]:
         pod["metadata"]["name"] = f"bench-{uuid.uuid4().hex[:10]}"
         began = time.perf_counter()
         try:
-            core.create_namespaced_pod(NAMESPACE, pod)
+            core.create_namespaced_pod(NAMESPACE, pod)  # type: ignore[arg-type]  # a dict is accepted
         except client.ApiException:
             failures += 1
             continue
@@ -115,7 +115,7 @@ def _denied_probe(cluster: LocalCluster) -> bool:
     pod = gpu_pod(RESTRICTED, 0, H100, 1)
     pod["metadata"]["name"] = f"probe-{uuid.uuid4().hex[:8]}"
     try:
-        core.create_namespaced_pod(RESTRICTED, pod, dry_run="All")
+        core.create_namespaced_pod(RESTRICTED, pod, dry_run="All")  # type: ignore[arg-type]
     except client.ApiException as exc:
         return exc.status in (400, 403, 422)
     return False
@@ -153,7 +153,5 @@ def run(workdir: Path, *, creates: int, warmup: int = 20) -> dict[str, Any]:
     base = results["none"]["p99_ms"]
     for name in ("exportgate", "cel"):
         results[name]["p99_vs_none"] = round(results[name]["p99_ms"] / base, 2)
-        results[name]["p50_vs_none"] = round(
-            results[name]["p50_ms"] / results["none"]["p50_ms"], 2
-        )
+        results[name]["p50_vs_none"] = round(results[name]["p50_ms"] / results["none"]["p50_ms"], 2)
     return results

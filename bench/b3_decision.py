@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from exportgate_sidecar.convert import workload_to_item
 
 from bench.harness import SidecarOptions, Stack
 from bench.reviews import MIX
@@ -24,7 +25,6 @@ from bench.workloads import example_tenants, extracted, objects
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.extract import AdapterRegistry
 from exportgate.v1 import policy_pb2, policy_pb2_grpc
-from exportgate_sidecar.convert import workload_to_item
 
 
 async def _grpc_latencies(socket_path: Path, count: int) -> tuple[list[float], int]:
@@ -76,7 +76,8 @@ def core_throughput(count: int) -> dict[str, Any]:
 
 def run(workdir: Path, *, calls: int, core_objects: int) -> dict[str, Any]:
     with Stack(workdir / "b3", sidecar=SidecarOptions(cache_size=0)) as stack:
-        stack.webhook and stack.webhook.stop()  # B3 talks to the sidecar alone
+        if stack.webhook is not None:
+            stack.webhook.stop()  # B3 talks to the sidecar alone
         latencies, failures = asyncio.run(_grpc_latencies(stack.socket_path, calls))
     grpc_stats = {k: round(v, 3) for k, v in summary(latencies).items() if k != "n"}
     return {

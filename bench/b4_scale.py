@@ -49,7 +49,7 @@ def reaudit_core(count: int) -> dict[str, Any]:
 def reaudit_operator(count: int) -> dict[str, Any] | None:
     """The operator's re-audit function, if there is one yet (None: not available)."""
     try:
-        import exportgate_operator.reaudit as reaudit  # type: ignore[import-not-found]
+        import exportgate_operator.reaudit as reaudit  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     fn = getattr(reaudit, "reaudit_objects", None)
@@ -73,7 +73,11 @@ def _rss(pid: int) -> dict[str, float]:
 def memory(workdir: Path, *, tenants: int, policies: int, load_s: float) -> dict[str, Any]:
     tenant_file, policy_file = synthetic.write(workdir / "inputs", tenants, policies)
     # Bind the replayed namespaces to synthetic tenants so lookups hit the big table.
-    namespaces = {"acme-ml": "tenant-00001", "nimbus-ml": "tenant-00042", "orbit-ml": "tenant-09999"}
+    namespaces = {
+        "acme-ml": "tenant-00001",
+        "nimbus-ml": "tenant-00042",
+        "orbit-ml": "tenant-09999",
+    }
     began = time.perf_counter()
     stack = Stack(
         workdir / "stack",
@@ -85,9 +89,15 @@ def memory(workdir: Path, *, tenants: int, policies: int, load_s: float) -> dict
         assert stack.sidecar is not None and stack.webhook is not None
         idle = {"sidecar": _rss(stack.sidecar.pid), "webhook": _rss(stack.webhook.pid)}
         load = drive(
-            stack.url + "/validate", stack.tls.ca_path, concurrency=16, duration=load_s,
-            warmup=0.5, distinct=10**9, corpus_size=20_000, guarded_only=True,
-        )  # fmt: skip
+            stack.url + "/validate",
+            stack.tls.ca_path,
+            concurrency=16,
+            duration=load_s,
+            warmup=0.5,
+            distinct=10**9,
+            corpus_size=20_000,
+            guarded_only=True,
+        )
         loaded = {"sidecar": _rss(stack.sidecar.pid), "webhook": _rss(stack.webhook.pid)}
     total = loaded["sidecar"]["VmHWM"] + loaded["webhook"]["VmHWM"]
     return {
@@ -102,8 +112,9 @@ def memory(workdir: Path, *, tenants: int, policies: int, load_s: float) -> dict
     }
 
 
-def run(workdir: Path, *, reaudit_objects: int, tenants: int, policies: int,
-        load_s: float) -> dict[str, Any]:  # fmt: skip
+def run(
+    workdir: Path, *, reaudit_objects: int, tenants: int, policies: int, load_s: float
+) -> dict[str, Any]:
     return {
         "reaudit_core": reaudit_core(reaudit_objects),
         "reaudit_operator": reaudit_operator(reaudit_objects),

@@ -52,9 +52,13 @@ def _version(dist: str) -> str:
 
 def _filesystem(path: Path) -> str:
     try:
-        out = subprocess.run(
-            ["df", "-T", str(path)], capture_output=True, text=True, check=True, timeout=10
-        ).stdout.splitlines()[-1].split()
+        out = (
+            subprocess.run(
+                ["df", "-T", str(path)], capture_output=True, text=True, check=True, timeout=10
+            )
+            .stdout.splitlines()[-1]
+            .split()
+        )
         return out[1]
     except (OSError, subprocess.SubprocessError, IndexError):
         return "unknown"
@@ -64,7 +68,8 @@ def describe(workdir: Path) -> dict[str, Any]:
     dirty = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": _git("rev-parse", "--short=12", "HEAD") + (" (+uncommitted changes)" if dirty else ""),
+        "commit": _git("rev-parse", "--short=12", "HEAD")
+        + (" (+uncommitted changes)" if dirty else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs ({_cpu_model()}), "
         f"{_mem_total_gib()} GiB RAM",
         "kernel": platform.release(),

@@ -91,13 +91,19 @@ class Proc:
             self.popen.wait(5)
 
 
-def spawn(name: str, argv: Sequence[str], log_path: Path, *, env: dict[str, str] | None = None,
-          taskset: str | None = None) -> Proc:
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    taskset: str | None = None,
+) -> Proc:
     full = list(argv)
     if taskset and shutil.which("taskset"):
         full = ["taskset", "-c", taskset, *full]
     log = log_path.open("ab")
-    popen = subprocess.Popen(  # noqa: S603 - our own console scripts
+    popen = subprocess.Popen(
         full,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -118,7 +124,7 @@ def wait_until(check: object, timeout: float, what: str, proc: Proc | None = Non
         try:
             if check():  # type: ignore[operator]
                 return
-        except Exception:  # noqa: BLE001 - not ready yet
+        except Exception:
             pass
         time.sleep(0.05)
     tail = proc.log_tail() if proc is not None else ""
@@ -193,14 +199,21 @@ class Stack:
         o = self.sidecar_options
         argv = [
             *self._entry("exportgate-sidecar", "exportgate_sidecar"),
-            "--source", "files",
-            "--tenants", *map(str, o.tenants),
-            "--listen", f"unix://{self.socket_path}",
-            "--decision-log", str(self.decision_log),
-            "--cache-size", str(o.cache_size),
-            "--poll-interval", str(o.poll_interval),
-            "--log-level", "warning",
-        ]  # fmt: skip
+            "--source",
+            "files",
+            "--tenants",
+            *map(str, o.tenants),
+            "--listen",
+            f"unix://{self.socket_path}",
+            "--decision-log",
+            str(self.decision_log),
+            "--cache-size",
+            str(o.cache_size),
+            "--poll-interval",
+            str(o.poll_interval),
+            "--log-level",
+            "warning",
+        ]
         if o.policies:
             argv += ["--policies", *map(str, o.policies)]
         return [*argv, *o.extra]
@@ -220,16 +233,24 @@ class Stack:
         o = self.webhook_options
         argv = [
             *self._entry("exportgate-webhook", "exportgate_webhook"),
-            "--listen", f"127.0.0.1:{self.port}",
-            "--probe-listen", f"127.0.0.1:{self.probe_port}",
-            "--tls-cert", str(self.tls.cert_path),
-            "--tls-key", str(self.tls.key_path),
-            "--tls-reload-interval", str(o.tls_reload_interval),
-            "--sidecar", f"unix://{self.socket_path}",
-            "--budget", str(o.budget_s),
-            "--log-level", "warning",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--probe-listen",
+            f"127.0.0.1:{self.probe_port}",
+            "--tls-cert",
+            str(self.tls.cert_path),
+            "--tls-key",
+            str(self.tls.key_path),
+            "--tls-reload-interval",
+            str(o.tls_reload_interval),
+            "--sidecar",
+            f"unix://{self.socket_path}",
+            "--budget",
+            str(o.budget_s),
+            "--log-level",
+            "warning",
             "--mutate" if o.mutate else "--no-mutate",
-        ]  # fmt: skip
+        ]
         for namespace, tenant in o.namespace_tenants.items():
             argv += ["--namespace-tenant", f"{namespace}={tenant}"]
         return [*argv, *o.extra]
@@ -237,7 +258,7 @@ class Stack:
     def readyz(self) -> bool:
         url = f"http://127.0.0.1:{self.probe_port}/readyz"
         try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=1.0) as response:
                 return bool(response.status == 200)
         except OSError:
             return False

@@ -82,9 +82,7 @@ async def _worker(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     context = ssl.create_default_context(cafile=args.ca)
-    bodies = list(
-        corpus(args.corpus_size, distinct=args.distinct, guarded_only=args.guarded_only)
-    )
+    bodies = list(corpus(args.corpus_size, distinct=args.distinct, guarded_only=args.guarded_only))
     connector = aiohttp.TCPConnector(limit=args.concurrency, ssl=context, keepalive_timeout=60)
     latencies: list[float] = []
     failures: Counter[str] = Counter()
@@ -92,26 +90,48 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     async with aiohttp.ClientSession(connector=connector) as session:
         # Warm-up: open the connections and fill caches before the clock starts.
+        warm: list[float] = []
         if args.warmup > 0:
-            warm: list[float] = []
             await asyncio.gather(
                 *(
-                    _worker(session, args.url, bodies, w, args.concurrency,
-                            time.monotonic() + args.warmup, 10**12, warm, Counter(), None, [0],
-                            timeout)
+                    _worker(
+                        session,
+                        args.url,
+                        bodies,
+                        w,
+                        args.concurrency,
+                        time.monotonic() + args.warmup,
+                        10**12,
+                        warm,
+                        Counter(),
+                        None,
+                        [0],
+                        timeout,
+                    )
                     for w in range(args.concurrency)
                 )
-            )  # fmt: skip
+            )
         began = time.monotonic()
         counter = [0]
         await asyncio.gather(
             *(
-                _worker(session, args.url, bodies, w, args.concurrency,
-                        began + args.duration, args.requests or 10**12, latencies, failures,
-                        responses, counter, timeout)
+                _worker(
+                    session,
+                    args.url,
+                    bodies,
+                    w,
+                    args.concurrency,
+                    began + args.duration,
+                    args.requests or 10**12,
+                    latencies,
+                    failures,
+                    responses,
+                    counter,
+                    timeout,
+                )
                 for w in range(args.concurrency)
             )
-        )  # fmt: skip
+        )
         elapsed = time.monotonic() - began
     if responses is not None:
         Path(args.responses).write_text("\n".join(json.dumps(r) for r in responses))
@@ -119,6 +139,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "elapsed_s": elapsed,
         "ok": len(latencies),
+        "warmup_requests": len(warm),
         "failures": dict(failures),
         "latencies_ms": latencies,
     }

@@ -26,7 +26,8 @@ def _top(stats: pstats.Stats, limit: int) -> list[dict[str, Any]]:
     total = stats.total_tt or 1.0  # type: ignore[attr-defined]
     rows = []
     for (filename, line, name), (_, ncalls, tottime, cumtime, _) in sorted(
-        stats.stats.items(), key=lambda kv: -kv[1][2]  # type: ignore[attr-defined]
+        stats.stats.items(),  # type: ignore[attr-defined]
+        key=lambda kv: -kv[1][2],
     )[:limit]:
         short = filename.split("site-packages/")[-1].split("/work/main/")[-1]
         rows.append(
@@ -57,10 +58,17 @@ def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, A
     profiles = workdir / "profiles"
     with Stack(workdir / "stack", sidecar=SidecarOptions(cache_size=0), profile_dir=profiles) as st:
         load = drive(
-            st.url + "/validate", st.tls.ca_path, concurrency=16, duration=duration,
-            distinct=10**9, guarded_only=True,
-        )  # fmt: skip
-    out: dict[str, Any] = {"requests": load.ok + load.failed, "throughput_rps": round(load.throughput)}
+            st.url + "/validate",
+            st.tls.ca_path,
+            concurrency=16,
+            duration=duration,
+            distinct=10**9,
+            guarded_only=True,
+        )
+    out: dict[str, Any] = {
+        "requests": load.ok + load.failed,
+        "throughput_rps": round(load.throughput),
+    }
     for name in ("exportgate-webhook", "exportgate-sidecar"):
         path = profiles / f"{name}.prof"
         if not path.exists():

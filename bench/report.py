@@ -18,25 +18,47 @@ def _b1_targets(b1: dict[str, Any]) -> list[Row]:
     peak = max(cached, key=lambda r: r["throughput_rps"]) if cached else None
     rows: list[Row] = []
     if best:
-        rows.append((
-            "B1 cached throughput with p99 <= 10 ms", ">= 1,500 reviews/s",
-            f"{best['throughput_rps']:.0f}/s at concurrency {best['concurrency']} "
-            f"(p99 {best['p99_ms']} ms)",
-            _verdict(best["throughput_rps"] >= 1500),
-        ))  # fmt: skip
+        rows.append(
+            (
+                "B1 cached throughput with p99 <= 10 ms",
+                ">= 1,500 reviews/s",
+                f"{best['throughput_rps']:.0f}/s at concurrency {best['concurrency']} "
+                f"(p99 {best['p99_ms']} ms)",
+                _verdict(best["throughput_rps"] >= 1500),
+            )
+        )
     elif peak:
-        rows.append((
-            "B1 cached throughput with p99 <= 10 ms", ">= 1,500 reviews/s",
-            f"no concurrency kept p99 <= 10 ms (best p99 {min(r['p99_ms'] for r in cached)} ms)",
-            "NOT met",
-        ))  # fmt: skip
+        rows.append(
+            (
+                "B1 cached throughput with p99 <= 10 ms",
+                ">= 1,500 reviews/s",
+                "no concurrency kept p99 <= 10 ms "
+                f"(best p99 {min(r['p99_ms'] for r in cached)} ms)",
+                "NOT met",
+            )
+        )
     if peak:
-        rows.append((
-            "B1 cached peak throughput vs no-op webhook", ">= 50%",
-            f"{peak['vs_noop'] * 100:.0f}% ({peak['throughput_rps']:.0f}/s at concurrency "
-            f"{peak['concurrency']})",
-            _verdict(peak["vs_noop"] >= 0.5),
-        ))  # fmt: skip
+        rows.append(
+            (
+                "B1 cached peak throughput vs no-op webhook",
+                ">= 50%",
+                f"{peak['vs_noop'] * 100:.0f}% ({peak['throughput_rps']:.0f}/s at concurrency "
+                f"{peak['concurrency']})",
+                _verdict(peak["vs_noop"] >= 0.5),
+            )
+        )
+    if cached and all("server_cpu_ms_per_review" in r for r in cached):
+        best_cpu = min(cached, key=lambda r: r["server_cpu_ms_per_review"])
+        capacity = 2000 / best_cpu["server_cpu_ms_per_review"]
+        rows.append(
+            (
+                "B1 cached capacity of 2 cores (derived: 2000 ms / CPU ms per review)",
+                ">= 1,500 reviews/s",
+                f"{capacity:.0f}/s ({best_cpu['server_cpu_ms_per_review']} CPU ms per review, "
+                f"{best_cpu['cpu_vs_noop']}x the no-op's)",
+                _verdict(capacity >= 1500),
+            )
+        )
     return rows
 
 
@@ -46,37 +68,49 @@ def targets(results: dict[str, Any]) -> list[Row]:
         rows += _b1_targets(results["b1"])
     b2 = results.get("b2", {})
     if "exportgate" in b2:
-        rows.append((
-            "B2 Pod CREATE p99 with exportgate vs no webhook", "<= 1.25x",
-            f"{b2['exportgate']['p99_vs_none']}x ({b2['exportgate']['p99_ms']} ms vs "
-            f"{b2['none']['p99_ms']} ms; CEL policy {b2['cel']['p99_vs_none']}x)",
-            _verdict(b2["exportgate"]["p99_vs_none"] <= 1.25),
-        ))  # fmt: skip
+        rows.append(
+            (
+                "B2 Pod CREATE p99 with exportgate vs no webhook",
+                "<= 1.25x",
+                f"{b2['exportgate']['p99_vs_none']}x ({b2['exportgate']['p99_ms']} ms vs "
+                f"{b2['none']['p99_ms']} ms; CEL policy {b2['cel']['p99_vs_none']}x)",
+                _verdict(b2["exportgate"]["p99_vs_none"] <= 1.25),
+            )
+        )
     b3 = results.get("b3", {})
     if "grpc_uncached_ms" in b3:
         p99 = b3["grpc_uncached_ms"]["p99"]
-        rows.append((
-            "B3 uncached decision p99 incl. gRPC hop", "<= 3 ms",
-            f"{p99} ms (p50 {b3['grpc_uncached_ms']['p50']} ms)", _verdict(p99 <= 3.0),
-        ))  # fmt: skip
+        rows.append(
+            (
+                "B3 uncached decision p99 incl. gRPC hop",
+                "<= 3 ms",
+                f"{p99} ms (p50 {b3['grpc_uncached_ms']['p50']} ms)",
+                _verdict(p99 <= 3.0),
+            )
+        )
     b4 = results.get("b4", {})
     if "reaudit_core" in b4:
         secs = b4["reaudit_core"]["extrapolated_100k_s"]
-        rows.append((
-            "B4 re-audit of 100k objects (core)", "<= 60 s",
-            f"{secs} s ({b4['reaudit_core']['per_s']}/s over {b4['reaudit_core']['objects']} "
-            "objects)",
-            _verdict(secs <= 60),
-        ))  # fmt: skip
+        rows.append(
+            (
+                "B4 re-audit of 100k objects (core)",
+                "<= 60 s",
+                f"{secs} s ({b4['reaudit_core']['per_s']}/s over {b4['reaudit_core']['objects']} "
+                "objects)",
+                _verdict(secs <= 60),
+            )
+        )
     if "memory" in b4:
         m = b4["memory"]
-        rows.append((
-            f"B4 webhook+sidecar peak RSS, {m['tenants']} tenants / {m['policies']} policies",
-            "<= 200 MiB",
-            f"{m['peak_total_mib']} MiB (sidecar {m['after_load_mib']['sidecar']['VmHWM']}, "
-            f"webhook {m['after_load_mib']['webhook']['VmHWM']})",
-            _verdict(m["peak_total_mib"] <= 200),
-        ))  # fmt: skip
+        rows.append(
+            (
+                f"B4 webhook+sidecar peak RSS, {m['tenants']} tenants / {m['policies']} policies",
+                "<= 200 MiB",
+                f"{m['peak_total_mib']} MiB (sidecar {m['after_load_mib']['sidecar']['VmHWM']}, "
+                f"webhook {m['after_load_mib']['webhook']['VmHWM']})",
+                _verdict(m["peak_total_mib"] <= 200),
+            )
+        )
     return rows
 
 
@@ -90,19 +124,43 @@ def _b1_section(b1: dict[str, Any]) -> str:
     rows = []
     for mode in ("noop", "cached", "uncached"):
         for r in b1.get(mode, []):
-            rows.append([
-                mode, r["concurrency"], r["throughput_rps"], r["p50_ms"], r["p99_ms"],
-                r["p999_ms"], r.get("vs_noop", "1.0 (baseline)"), r["requests"], r["failures"],
-            ])  # fmt: skip
+            rows.append(
+                [
+                    mode,
+                    r["concurrency"],
+                    r["throughput_rps"],
+                    r["p50_ms"],
+                    r["p99_ms"],
+                    r["p999_ms"],
+                    r.get("vs_noop", "1.0 (baseline)"),
+                    r.get("server_cpu_ms_per_review", ""),
+                    _kv(r.get("cpu_split_ms", {})),
+                    r["requests"],
+                    r["failures"],
+                ]
+            )
     cfg = b1.get("config", {})
     return (
         f"Each point: {cfg.get('duration_s')} s of load after {cfg.get('warmup_s')} s warm-up, "
-        "POST /validate, the MIX of bench/reviews.py (a third guarded).\n\n"
+        f"best of {cfg.get('rounds', 1)} interleaved rounds, POST /validate, the MIX of "
+        "bench/reviews.py (a third guarded). Server CPU is user+system time of the server "
+        "processes (all threads) from /proc, per review sent.\n\n"
         + _table(
-            ["webhook", "concurrency", "reviews/s", "p50 ms", "p99 ms", "p99.9 ms",
-             "throughput vs no-op", "requests", "failures"],
+            [
+                "webhook",
+                "concurrency",
+                "reviews/s",
+                "p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "throughput vs no-op",
+                "server CPU ms/review",
+                "CPU split ms",
+                "requests",
+                "failures",
+            ],
             rows,
-        )  # fmt: skip
+        )
     )
 
 
@@ -129,7 +187,12 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
     if notes:
         out += ["Notes on the gaps:", ""] + [f"- {n}" for n in notes] + [""]
     if "b1" in results:
-        out += ["## B1 webhook + sidecar over TLS vs no-op TLS webhook", "", _b1_section(results["b1"]), ""]
+        out += [
+            "## B1 webhook + sidecar over TLS vs no-op TLS webhook",
+            "",
+            _b1_section(results["b1"]),
+            "",
+        ]
     if "b2" in results:
         b2 = results["b2"]
         out += ["## B2 Pod CREATE through the real API server", ""]
@@ -138,32 +201,58 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
         else:
             out += [
                 _table(
-                    ["admission", "creates", "p50 ms", "p99 ms", "p50 vs none", "p99 vs none", "failures"],
-                    [[k, v["creates"], v["p50_ms"], v["p99_ms"], v.get("p50_vs_none", "1.0"),
-                      v.get("p99_vs_none", "1.0"), v["failures"]] for k, v in b2.items()],
+                    [
+                        "admission",
+                        "creates",
+                        "p50 ms",
+                        "p99 ms",
+                        "p50 vs none",
+                        "p99 vs none",
+                        "failures",
+                    ],
+                    [
+                        [
+                            k,
+                            v["creates"],
+                            v["p50_ms"],
+                            v["p99_ms"],
+                            v.get("p50_vs_none", "1.0"),
+                            v.get("p99_vs_none", "1.0"),
+                            v["failures"],
+                        ]
+                        for k, v in b2.items()
+                    ],
                 ),
                 "",
-            ]  # fmt: skip
+            ]
     if "b3" in results:
         b3 = results["b3"]
         out += [
             "## B3 decision latency and core throughput",
             "",
-            f"- Uncached Evaluate over the Unix socket, one item per call (ms): {_kv(b3['grpc_uncached_ms'])}",
+            "- Uncached Evaluate over the Unix socket, one item per call (ms): "
+            + _kv(b3["grpc_uncached_ms"]),
             f"- In-process `PolicyEngine.evaluate`: {b3['core']['evaluate_per_s']}/s "
             f"({b3['core']['evaluate_us']} us each); extraction {b3['core']['extract_per_s']}/s "
-            f"({b3['core']['extract_us']} us each); one core, {b3['core']['objects']} guarded objects.",
+            f"({b3['core']['extract_us']} us each); one core, {b3['core']['objects']} guarded "
+            "objects.",
             "",
         ]
     if "b4" in results:
         b4 = results["b4"]
-        out += ["## B4 re-audit and memory at scale", "", f"- Re-audit through the core: {_kv(b4['reaudit_core'])}"]
+        out += [
+            "## B4 re-audit and memory at scale",
+            "",
+            f"- Re-audit through the core: {_kv(b4['reaudit_core'])}",
+        ]
         op = b4.get("reaudit_operator")
         out.append(
-            f"- Re-audit through the operator: {_kv(op)}" if op else
-            "- Re-audit through the operator: not measured (operator/exportgate_operator has no "
+            f"- Re-audit through the operator: {_kv(op)}"
+            if op
+            else "- Re-audit through the operator: not measured "
+            "(operator/exportgate_operator has no "
             "re-audit function yet)"
-        )  # fmt: skip
+        )
         if "memory" in b4:
             m = b4["memory"]
             out.append(
@@ -176,19 +265,34 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
     if "profile" in results:
         out += ["## Profile of the hot path (cProfile, uncached guarded load)", ""]
         proc = results["profile"]["processes"]
-        out.append(f"{proc['requests']} reviews at {proc['throughput_rps']}/s under the profiler.\n")
+        out.append(
+            f"{proc['requests']} reviews at {proc['throughput_rps']}/s under the profiler.\n"
+        )
         for name in ("exportgate-webhook", "exportgate-sidecar"):
             p = proc.get(name, {})
             if "error" in p:
                 out += [f"- {name}: {p['error']}"]
                 continue
-            out += [f"**{name}**: inclusive share of main-thread time: {_kv(p['inclusive_pct'])} (%)", ""]
-            out += [_table(["function (own time)", "calls", "own %"],
-                           [[r["function"], r["calls"], r["own_pct"]] for r in p["top_own_time"][:8]]), ""]  # fmt: skip
+            out += [
+                f"**{name}**: inclusive share of main-thread time: {_kv(p['inclusive_pct'])} (%)",
+                "",
+            ]
+            out += [
+                _table(
+                    ["function (own time)", "calls", "own %"],
+                    [[r["function"], r["calls"], r["own_pct"]] for r in p["top_own_time"][:8]],
+                ),
+                "",
+            ]
         core = results["profile"]["core"]
         out += [f"**core** (extract + evaluate, {core['objects']} objects):", ""]
-        out += [_table(["function (own time)", "calls", "own %"],
-                       [[r["function"], r["calls"], r["own_pct"]] for r in core["top_own_time"][:8]]), ""]  # fmt: skip
+        out += [
+            _table(
+                ["function (own time)", "calls", "own %"],
+                [[r["function"], r["calls"], r["own_pct"]] for r in core["top_own_time"][:8]],
+            ),
+            "",
+        ]
     if "faults" in results:
         out += ["## Fault tests", "", fault_section(results["faults"]), ""]
     return "\n".join(out) + "\n"
@@ -198,17 +302,28 @@ def fault_section(faults: dict[str, Any]) -> str:
     if "error" in faults:
         return f"Not run: {faults['error']}"
     rows = [
-        [name, f.get("outcome", "?"), f.get("cases", ""), f.get("requests", ""),
-         f.get("failures", ""), f.get("detail", "")]
+        [
+            name,
+            f.get("outcome", "?"),
+            f.get("cases", ""),
+            f.get("requests", ""),
+            f.get("failures", ""),
+            f.get("detail", ""),
+        ]
         for name, f in sorted(faults.get("scenarios", {}).items())
-    ]  # fmt: skip
-    head = f"`pytest tests/faults` exit status {faults.get('exit_code')}; {faults.get('summary', '')}\n\n"
+    ]
+    head = (
+        f"`pytest tests/faults` exit status {faults.get('exit_code')}; "
+        f"{faults.get('summary', '')}\n\n"
+    )
     return head + _table(["scenario", "outcome", "cases", "requests", "failures", "detail"], rows)
 
 
 def console(results: dict[str, Any]) -> str:
     width = [46, 20, 70, 8]
-    lines = ["figure".ljust(width[0]) + "target".ljust(width[1]) + "measured".ljust(width[2]) + "verdict"]
+    lines = [
+        "figure".ljust(width[0]) + "target".ljust(width[1]) + "measured".ljust(width[2]) + "verdict"
+    ]
     for row in targets(results):
         lines.append("".join(str(c)[: w - 1].ljust(w) for c, w in zip(row, width, strict=True)))
     return "\n".join(lines)

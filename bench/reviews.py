@@ -214,7 +214,7 @@ def corpus(count: int, *, distinct: int, guarded_only: bool = False) -> Iterator
         for _ in range(weight)
     ]
     for i in range(count):
-        label, builder = weighted[i % len(weighted)]
+        _, builder = weighted[i % len(weighted)]
         yield json.dumps(review(builder((i // len(weighted)) % distinct))).encode()
 
 

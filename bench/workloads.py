@@ -22,9 +22,11 @@ def tenant_of(obj: dict[str, Any]) -> str:
 def objects(count: int, *, guarded_only: bool = True) -> Iterator[dict[str, Any]]:
     """`count` objects following MIX, every one distinct (a re-audit sees each object once)."""
     builders = [
-        builder for _, weight, builder, guarded in MIX if guarded or not guarded_only
+        builder
+        for _, weight, builder, guarded in MIX
+        if guarded or not guarded_only
         for _ in range(weight)
-    ]  # fmt: skip
+    ]
     for i in range(count):
         yield builders[i % len(builders)](i)
 
@@ -35,4 +37,6 @@ def example_tenants() -> dict[str, Tenant]:
 
 def extracted(count: int, *, guarded_only: bool = True) -> list[tuple[Workload, str]]:
     registry = AdapterRegistry.builtin()
-    return [(registry.extract(obj), tenant_of(obj)) for obj in objects(count, guarded_only=guarded_only)]
+    return [
+        (registry.extract(obj), tenant_of(obj)) for obj in objects(count, guarded_only=guarded_only)
+    ]

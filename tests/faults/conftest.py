@@ -82,4 +82,4 @@ def audit_verify(*paths: Path, allow_recovered: bool = False) -> subprocess.Comp
     argv = [str(exe), "audit", "verify", *map(str, paths)]
     if allow_recovered:
         argv.append("--allow-recovered")
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)  # noqa: S603
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)

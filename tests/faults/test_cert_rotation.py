@@ -31,9 +31,10 @@ RELOAD_S = 0.2
 
 def _served_serial(port: int, ca: Path) -> int:
     context = ssl.create_default_context(cafile=str(ca))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(
-        raw, server_hostname="127.0.0.1"
-    ) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der).serial_number
@@ -68,9 +69,16 @@ class _SecretVolume:
 def _load(stack: Stack, seconds: float, out: list[LoadResult]) -> threading.Thread:
     def run() -> None:
         out.append(
-            drive(stack.url + "/validate", stack.tls.ca_path, concurrency=8, duration=seconds,
-                  warmup=0.2, distinct=10**9, timeout=5.0)
-        )  # fmt: skip
+            drive(
+                stack.url + "/validate",
+                stack.tls.ca_path,
+                concurrency=8,
+                duration=seconds,
+                warmup=0.2,
+                distinct=10**9,
+                timeout=5.0,
+            )
+        )
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -137,10 +145,12 @@ def test_rotation_under_load(
     failed = result.failed + len(handshake_failures)
     fault_summary(
         outcome="passed" if failed == 0 else "failed",
-        cases=rotations, requests=result.ok + result.failed, failures=failed,
+        cases=rotations,
+        requests=result.ok + result.failed,
+        failures=failed,
         detail=f"{style} rotation every {4 * RELOAD_S:.1f}s; {len(served)} new certificates "
         f"served; {len(handshake_failures)} failed fresh handshakes",
-    )  # fmt: skip
+    )
     assert result.ok > 0
     assert result.failed == 0, result.failures
     assert not handshake_failures, handshake_failures[:3]

@@ -81,8 +81,9 @@ def webhook() -> Iterator[Webhook]:
     with tempfile.TemporaryDirectory(prefix="eg-fuzz-") as tmp, Stack(Path(tmp)) as stack:
         client = Webhook(stack)
         yield client
-        assert stack.webhook is not None and stack.webhook.alive(), stack.webhook.log_tail()
-        assert stack.sidecar is not None and stack.sidecar.alive(), stack.sidecar.log_tail()
+        assert stack.webhook is not None and stack.sidecar is not None
+        assert stack.webhook.alive(), stack.webhook.log_tail()
+        assert stack.sidecar.alive(), stack.sidecar.log_tail()
         log = stack.webhook.log_path.read_text(errors="replace")
         assert "Traceback" not in log or "review failed" not in log, log[-3000:]
 
@@ -90,26 +91,62 @@ def webhook() -> Iterator[Webhook]:
 # -- strategies -----------------------------------------------------------------------------------
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**63), 2**63), st.floats(allow_nan=False),
-    st.text(max_size=20), st.sampled_from(["8", "1", "0", "-1", "1.5", "500m", "1e3", "1Ki", "",
-                                           "NaN", "Infinity", "0x10", " 2", "2 ", "²"]),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "8",
+            "1",
+            "0",
+            "-1",
+            "1.5",
+            "500m",
+            "1e3",
+            "1Ki",
+            "",
+            "NaN",
+            "Infinity",
+            "0x10",
+            " 2",
+            "2 ",
+            "²",
+        ]
+    ),
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 PRODUCTS = ["NVIDIA-H100-80GB-HBM3", "Tesla-T4", "NVIDIA-A100-SXM4-80GB", "", "nvidia-h20", "???"]
 
-POD_PATHS: list[tuple[str, ...]] = [
-    ("metadata",), ("metadata", "name"), ("metadata", "labels"), ("metadata", "annotations"),
-    ("metadata", "namespace"), ("spec",), ("spec", "nodeSelector"),
-    ("spec", "nodeSelector", "nvidia.com/gpu.product"), ("spec", "affinity"),
-    ("spec", "containers", 0, "image"), ("spec", "containers", 0, "resources"),
-    ("spec", "containers", 0, "resources", "requests"), ("spec", "containers", 0, "args"),
-    ("spec", "containers", 0, "env"), ("spec", "initContainers"), ("spec", "resourceClaims"),
-    ("spec", "overhead"), ("spec", "runtimeClassName"), ("kind",), ("apiVersion",),
-]  # fmt: skip
+POD_PATHS: list[tuple[str | int, ...]] = [
+    ("metadata",),
+    ("metadata", "name"),
+    ("metadata", "labels"),
+    ("metadata", "annotations"),
+    ("metadata", "namespace"),
+    ("spec",),
+    ("spec", "nodeSelector"),
+    ("spec", "nodeSelector", "nvidia.com/gpu.product"),
+    ("spec", "affinity"),
+    ("spec", "containers", 0, "image"),
+    ("spec", "containers", 0, "resources"),
+    ("spec", "containers", 0, "resources", "requests"),
+    ("spec", "containers", 0, "args"),
+    ("spec", "containers", 0, "env"),
+    ("spec", "initContainers"),
+    ("spec", "resourceClaims"),
+    ("spec", "overhead"),
+    ("spec", "runtimeClassName"),
+    ("kind",),
+    ("apiVersion",),
+]
 
 
 def _set(obj: Any, path: tuple[Any, ...], value: Any) -> None:
@@ -123,7 +160,8 @@ def _set(obj: Any, path: tuple[Any, ...], value: Any) -> None:
     last = path[-1]
     if isinstance(obj, dict) and isinstance(last, str):
         obj[last] = value
-    elif isinstance(obj, list) and isinstance(last, int) and last < len(obj):
+        return
+    if isinstance(obj, list) and isinstance(last, int) and last < len(obj):
         obj[last] = value
 
 
@@ -138,10 +176,14 @@ def gpu_pod_reviews(draw: st.DrawFn) -> dict[str, Any]:
     # The envelope is built from the intact Pod (the API server derives kind, name and namespace
     # from the URL); only the object the webhook has to read is fuzzed.
     body = review(pod, operation)
-    for path, value in draw(st.lists(st.tuples(st.sampled_from(POD_PATHS), json_values), max_size=3)):
+    for path, value in draw(
+        st.lists(st.tuples(st.sampled_from(POD_PATHS), json_values), max_size=3)
+    ):
         _set(pod, path, value)
     if operation == "UPDATE":
-        body["request"]["oldObject"] = copy.deepcopy(pod) if draw(st.booleans()) else draw(json_values)
+        body["request"]["oldObject"] = (
+            copy.deepcopy(pod) if draw(st.booleans()) else draw(json_values)
+        )
     return body
 
 
@@ -194,8 +236,10 @@ def other_manifest_reviews(draw: st.DrawFn) -> dict[str, Any]:
 def _random_path(draw: st.DrawFn, obj: Any) -> tuple[Any, ...]:
     path: list[Any] = []
     while isinstance(obj, dict | list) and obj and draw(st.integers(0, 4)) > 0:
-        key: Any = draw(st.sampled_from(sorted(obj))) if isinstance(obj, dict) else draw(
-            st.integers(0, len(obj) - 1)
+        key: Any = (
+            draw(st.sampled_from(sorted(obj)))
+            if isinstance(obj, dict)
+            else draw(st.integers(0, len(obj) - 1))
         )
         path.append(key)
         obj = obj[key]
@@ -213,10 +257,24 @@ def broken_envelopes(draw: st.DrawFn) -> bytes:
         key = draw(st.sampled_from(["apiVersion", "kind", "request"]))
         body[key] = draw(json_values)
     else:
-        key = draw(st.sampled_from(
-            ["uid", "kind", "resource", "operation", "userInfo", "object", "oldObject", "name",
-             "namespace", "dryRun", "options", "subResource"]
-        ))  # fmt: skip
+        key = draw(
+            st.sampled_from(
+                [
+                    "uid",
+                    "kind",
+                    "resource",
+                    "operation",
+                    "userInfo",
+                    "object",
+                    "oldObject",
+                    "name",
+                    "namespace",
+                    "dryRun",
+                    "options",
+                    "subResource",
+                ]
+            )
+        )
         body["request"][key] = draw(json_values)
     return json.dumps(body).encode()
 
@@ -226,11 +284,14 @@ def broken_envelopes(draw: st.DrawFn) -> bytes:
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
     derandomize=False,
     database=None,
-)  # fmt: skip
+)
 
 
 def _check_gpu_pod(webhook: Webhook, body: dict[str, Any], counts: dict[str, int]) -> None:
@@ -253,8 +314,13 @@ def _check_gpu_pod(webhook: Webhook, body: dict[str, Any], counts: dict[str, int
 def _record(fault_summary: Record, webhook: Webhook, cases: int, detail: str) -> None:
     """Figures of this test alone (the webhook fixture is shared by the module)."""
     bad = sum(n for s, n in webhook.status_counts.items() if s not in (200, 400))
-    fault_summary(outcome="passed", cases=cases, requests=webhook.sent, failures=bad,
-                  detail=detail + f"; HTTP statuses {dict(sorted(webhook.status_counts.items()))}")  # fmt: skip
+    fault_summary(
+        outcome="passed",
+        cases=cases,
+        requests=webhook.sent,
+        failures=bad,
+        detail=detail + f"; HTTP statuses {dict(sorted(webhook.status_counts.items()))}",
+    )
     webhook.sent = 0
     webhook.status_counts.clear()
 
@@ -269,8 +335,12 @@ def test_fuzz_gpu_pods(webhook: Webhook, fault_summary: Record) -> None:
         _check_gpu_pod(webhook, body, counts)
 
     prop()
-    _record(fault_summary, webhook, counts["cases"],
-            f"{counts['guarded']} reviews still asked for a GPU; none allowed without a decision")  # fmt: skip
+    _record(
+        fault_summary,
+        webhook,
+        counts["cases"],
+        f"{counts['guarded']} reviews still asked for a GPU; none allowed without a decision",
+    )
 
 
 def test_fuzz_other_manifests(webhook: Webhook, fault_summary: Record) -> None:
@@ -302,8 +372,11 @@ def test_fuzz_broken_envelopes(webhook: Webhook, fault_summary: Record) -> None:
             # it must carry a decision.
             try:
                 parsed = json.loads(body)
-                if isinstance(parsed, dict) and isinstance(parsed.get("request"), dict) and \
-                        _asks_for_gpu(parsed):  # fmt: skip
+                if (
+                    isinstance(parsed, dict)
+                    and isinstance(parsed.get("request"), dict)
+                    and _asks_for_gpu(parsed)
+                ):
                     assert (response.get("auditAnnotations") or {}).get("decision-id"), response
             except (ValueError, KeyError, TypeError, AttributeError):
                 pass
@@ -328,5 +401,9 @@ def test_fuzz_long(webhook: Webhook, fault_summary: Record) -> None:
         _check_gpu_pod(webhook, body, counts)
 
     prop()
-    _record(fault_summary, webhook, counts["cases"],
-            f"{counts['guarded']} reviews still asked for a GPU; none allowed without a decision")  # fmt: skip
+    _record(
+        fault_summary,
+        webhook,
+        counts["cases"],
+        f"{counts['guarded']} reviews still asked for a GPU; none allowed without a decision",
+    )

@@ -27,9 +27,16 @@ from tests.faults.conftest import Record, audit_verify, decision_records, env_in
 def _load_in_background(stack: Stack, seconds: float, out: Path) -> threading.Thread:
     def run() -> None:
         drive(
-            stack.url + "/validate", stack.tls.ca_path, concurrency=16, duration=seconds,
-            warmup=0, distinct=10**9, guarded_only=True, responses=out, timeout=5.0,
-        )  # fmt: skip
+            stack.url + "/validate",
+            stack.tls.ca_path,
+            concurrency=16,
+            duration=seconds,
+            warmup=0,
+            distinct=10**9,
+            guarded_only=True,
+            responses=out,
+            timeout=5.0,
+        )
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -84,10 +91,12 @@ def test_kill_sidecar_under_load(make_stack: Callable[..., Stack], fault_summary
     verified = audit_verify(stack.decision_log, allow_recovered=True)
     fault_summary(
         outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
-        cases=rounds, requests=sent, failures=len(unlogged),
+        cases=rounds,
+        requests=sent,
+        failures=len(unlogged),
         detail=f"{rounds} x kill -9 of the sidecar; {allowed} allows, all with a logged decision; "
         f"audit verify exit {verified.returncode}",
-    )  # fmt: skip
+    )
     assert sent > 0 and allowed > 0
     assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
     _verify(stack)
@@ -100,10 +109,12 @@ def test_kill_webhook_under_load(make_stack: Callable[..., Stack], fault_summary
     verified = audit_verify(stack.decision_log)
     fault_summary(
         outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
-        cases=rounds, requests=sent, failures=len(unlogged),
+        cases=rounds,
+        requests=sent,
+        failures=len(unlogged),
         detail=f"{rounds} x kill -9 of the webhook; {allowed} allows, all with a logged decision; "
         f"audit verify exit {verified.returncode}",
-    )  # fmt: skip
+    )
     assert sent > 0 and allowed > 0
     assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
     # The sidecar was never killed, so the chain is intact without any recovery.
@@ -128,9 +139,11 @@ def test_torn_last_line_is_reported(
     damaged = audit_verify(torn)
     fault_summary(
         outcome="passed" if damaged.returncode == 1 and "torn" in damaged.stdout else "failed",
-        cases=1, requests=0, failures=int(damaged.returncode != 1),
+        cases=1,
+        requests=0,
+        failures=int(damaged.returncode != 1),
         detail=f"audit verify: {damaged.stdout.strip().splitlines()[-1] if damaged.stdout else ''}",
-    )  # fmt: skip
+    )
     assert intact.returncode == 0, intact.stdout
     assert damaged.returncode == 1, damaged.stdout + damaged.stderr
     assert "torn" in damaged.stdout, damaged.stdout

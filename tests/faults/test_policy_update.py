@@ -19,13 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from bench.harness import EXAMPLE_TENANTS, SidecarOptions, Stack
 from bench.load import drive
-from bench.reviews import gpu_pod
 from tests.faults.conftest import Record, decision_records, env_int
 
 POLICY = "fault-flip"
@@ -33,39 +31,54 @@ POLL_S = 0.1
 
 
 def _policy(version: str, action: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": POLICY},
-        "spec": {
-            "version": version,
-            "title": "Fault test: controlled accelerators in SG",
-            "description": "Flipped between deny and warn by tests/faults/test_policy_update.py.",
-            "enforcementAction": action,
-            "rules": [{
-                "id": "fault-flip-sg",
-                "title": "Controlled accelerator for a tenant in SG",
-                "citation": "test fixture, not a regulation",
-                "effective": "2024-01-01",
-                "match": {"accelerators": {"classifications": ["3A090.a", "3A090.b"]}},
-                "jurisdictions": {"anyIn": ["SG"]},
-                "message": "{subject} ({classification}) is flipped for tenant {tenant}.",
-            }],
-        },
-    })  # fmt: skip
+    return yaml.safe_dump(
+        {
+            "apiVersion": "exportgate.dev/v1alpha1",
+            "kind": "ExportPolicy",
+            "metadata": {"name": POLICY},
+            "spec": {
+                "version": version,
+                "title": "Fault test: controlled accelerators in SG",
+                "description": "Flipped between deny and warn by the policy-update fault test.",
+                "enforcementAction": action,
+                "rules": [
+                    {
+                        "id": "fault-flip-sg",
+                        "title": "Controlled accelerator for a tenant in SG",
+                        "citation": "test fixture, not a regulation",
+                        "effective": "2024-01-01",
+                        "match": {"accelerators": {"classifications": ["3A090.a", "3A090.b"]}},
+                        "jurisdictions": {"anyIn": ["SG"]},
+                        "message": "{subject} ({classification}) is flipped for tenant {tenant}.",
+                    }
+                ],
+            },
+        }
+    )
 
 
 def _tenants(with_extra: bool) -> str:
     text = EXAMPLE_TENANTS.read_text()
     if with_extra:
-        text += yaml.safe_dump({
-            "apiVersion": "exportgate.dev/v1alpha1",
-            "kind": "Tenant",
-            "metadata": {"name": "flipper"},
-            "spec": {"legalName": "Flipper Ltd.", "incorporation": "FR", "headquarters": "FR",
-                     "verification": {"state": "Verified", "verifiedAt": "2026-01-01T00:00:00Z",
-                                      "expiresAt": "2027-01-01T00:00:00Z", "evidenceRef": "k-1"}},
-        }, explicit_start=True)  # fmt: skip
+        text += yaml.safe_dump(
+            {
+                "apiVersion": "exportgate.dev/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": "flipper"},
+                "spec": {
+                    "legalName": "Flipper Ltd.",
+                    "incorporation": "FR",
+                    "headquarters": "FR",
+                    "verification": {
+                        "state": "Verified",
+                        "verifiedAt": "2026-01-01T00:00:00Z",
+                        "expiresAt": "2027-01-01T00:00:00Z",
+                        "evidenceRef": "k-1",
+                    },
+                },
+            },
+            explicit_start=True,
+        )
     return text
 
 
@@ -83,23 +96,32 @@ def test_policy_and_tenant_updates_under_load(
     policy_file.write_text(_policy("1.0.0", "deny"))
     tenant_file.write_text(_tenants(False))
     stack = make_stack(
-        sidecar=SidecarOptions(tenants=(tenant_file,), policies=(policy_file,), poll_interval=POLL_S)
+        sidecar=SidecarOptions(
+            tenants=(tenant_file,), policies=(policy_file,), poll_interval=POLL_S
+        )
     )
 
     out = stack.workdir / "responses.jsonl"
     load_s = flips * 0.5 + 1.0
     done = threading.Thread(
         target=lambda: drive(
-            stack.url + "/validate", stack.tls.ca_path, concurrency=8, duration=load_s,
-            warmup=0, distinct=10**9, guarded_only=True, responses=out, timeout=5.0,
+            stack.url + "/validate",
+            stack.tls.ca_path,
+            concurrency=8,
+            duration=load_s,
+            warmup=0,
+            distinct=10**9,
+            guarded_only=True,
+            responses=out,
+            timeout=5.0,
         ),
         daemon=True,
-    )  # fmt: skip
+    )
     done.start()
     for i in range(flips):
         time.sleep(0.5)
-        version, action = ("2.0.0", "warn") if i % 2 == 0 else ("1.0.0", "deny")
-        _write_atomically(policy_file, _policy(version, action))
+        new_version, action = ("2.0.0", "warn") if i % 2 == 0 else ("1.0.0", "deny")
+        _write_atomically(policy_file, _policy(new_version, action))
         _write_atomically(tenant_file, _tenants(i % 2 == 0))
     done.join(load_s + 120)
     stack.stop()
@@ -107,12 +129,14 @@ def test_policy_and_tenant_updates_under_load(
     records = decision_records(stack.decision_log)
     # engine version -> the per-policy versions every record made with it carries
     snapshots: dict[str, set[str]] = {}
-    for record in records.values():
-        snapshots.setdefault(record["policyVersion"], set()).add(
-            json.dumps(record["policyVersions"], sort_keys=True)
+    for made in records.values():
+        snapshots.setdefault(made["policyVersion"], set()).add(
+            json.dumps(made["policyVersions"], sort_keys=True)
         )
     mixed = {v: s for v, s in snapshots.items() if len(s) != 1}
-    flip_version = {v: json.loads(next(iter(s)))[POLICY] for v, s in snapshots.items() if len(s) == 1}
+    flip_version = {
+        v: json.loads(next(iter(s)))[POLICY] for v, s in snapshots.items() if len(s) == 1
+    }
 
     responses = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     # Only the acme Pods/Deployments/InferenceServices in SG are decided by the flipped rule.
@@ -138,10 +162,12 @@ def test_policy_and_tenant_updates_under_load(
             problems.append(f"response {r} does not match policy {POLICY} {version}")
     fault_summary(
         outcome="passed" if not problems and not mixed else "failed",
-        cases=flips, requests=len(responses), failures=len(problems) + len(mixed),
+        cases=flips,
+        requests=len(responses),
+        failures=len(problems) + len(mixed),
         detail=f"{flips} policy+tenant file rewrites; {len(snapshots)} snapshots seen; "
         f"{checked} decisions checked against their version",
-    )  # fmt: skip
+    )
     assert not mixed, f"snapshots built from mixed policy versions: {mixed}"
     assert not problems, problems[:5]
     assert checked > 0

@@ -33,9 +33,14 @@ def _bodies(kinds: list[tuple[str, Callable[[int], dict]]], count: int) -> list[
 
 def _send(stack: Stack, bodies: list[bytes], concurrency: int = 8) -> list[Answer]:
     return asyncio.run(
-        send_all(stack.url + "/validate", stack.client_ssl_context(), bodies,
-                 concurrency=concurrency, timeout=BUDGET_S + 10)
-    )  # fmt: skip
+        send_all(
+            stack.url + "/validate",
+            stack.client_ssl_context(),
+            bodies,
+            concurrency=concurrency,
+            timeout=BUDGET_S + 10,
+        )
+    )
 
 
 def _assert_denied_in_budget(answers: list[Answer], needle: str) -> None:
