@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import warnings
 
@@ -157,3 +158,32 @@ async def test_serves_tls_1_2_and_1_3_and_refuses_older(
         with pytest.raises(aiohttp.ClientError):
             async with http.get(webhook.base + "/healthz"):
                 pass
+
+
+async def test_model_denial_names_the_model_and_provider(webhook: Webhook) -> None:
+    endpoint = {
+        "apiVersion": "exportgate.dev/v1alpha1",
+        "kind": "ModelEndpoint",
+        "metadata": {"name": "assistant", "namespace": "nimbus-ml"},
+        "spec": {"provider": "anthropic", "model": "claude-sonnet-4-5"},
+    }
+    response = await webhook.review("/validate", review_for(endpoint))
+    assert response["allowed"] is False
+    message = response["status"]["message"]
+    assert message.startswith('exportgate denied ModelEndpoint "nimbus-ml/assistant"')
+    assert "Requested: model claude-sonnet-4-5" in message
+    assert "from anthropic at spec.model" in message
+    assert "Rule anthropic-unsupported-regions (Anthropic Supported Regions Policy" in message
+    assert "Fix: Choose a model whose terms allow your jurisdiction" in message
+
+
+async def test_concurrent_reviews_each_get_their_own_answer(webhook: Webhook) -> None:
+    bodies = [
+        review_for(gpu_pod(f"p{i}", ACME_NS if i % 2 else "nimbus-ml")) for i in range(40)
+    ]
+    responses = await asyncio.gather(*(webhook.review("/validate", b) for b in bodies))
+    for i, (body, response) in enumerate(zip(bodies, responses, strict=True)):
+        assert response["uid"] == body["request"]["uid"]
+        assert response["allowed"] is bool(i % 2)
+    ids = {r["auditAnnotations"]["decision-id"] for r in responses}
+    assert len(ids) == 40
