@@ -85,6 +85,16 @@ def bound_arrays(schema: Schema, max_items: int) -> Schema:
     return out
 
 
+def kopf_bookkeeping() -> Schema:
+    """Where kopf keeps its handler progress and last-handled spec. In status, so the operator
+    needs no write access to any spec (it only patches the status subresource)."""
+    return {
+        "type": "object",
+        "description": "Operator bookkeeping (kopf); not for users.",
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
+
+
 def condition_column(name: str, condition: str, priority: int = 0) -> Schema:
     column: Schema = {
         "name": name,
@@ -145,7 +155,13 @@ def crd(
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
                                 "spec": spec,
-                                "status": status,
+                                "status": {
+                                    **status,
+                                    "properties": {
+                                        **status["properties"],
+                                        "operator": kopf_bookkeeping(),
+                                    },
+                                },
                             },
                         }
                     },
@@ -632,7 +648,8 @@ def rbac() -> dict[str, Schema]:
         "exportgate-operator",
         "The exportgate operator: writes statuses, annotates violators, reports, labels nodes.",
         [
-            rule([GROUP], ["tenants", "exportpolicies", "modelendpoints"], [*READ, "patch"]),
+            # Read-only on specs: kopf's bookkeeping lives in status (see kopf_bookkeeping).
+            rule([GROUP], ["tenants", "exportpolicies", "modelendpoints"], READ),
             rule(
                 [GROUP],
                 ["tenants/status", "exportpolicies/status", "modelendpoints/status"],

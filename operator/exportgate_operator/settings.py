@@ -11,6 +11,7 @@ import kopf
 
 DEFAULT_PEERING = "exportgate-operator"
 ANNOTATION_PREFIX = "operator.exportgate.dev"
+BOOKKEEPING = "operator"  # kopf's bookkeeping goes to status.operator
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +127,13 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
 def apply_kopf_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     """Tune kopf for this operator.
 
-    Progress and diff-base go to annotations under our own prefix: the CRDs' structural schemas
-    would prune kopf's default `status.kopf` bookkeeping. Only warnings become Events: the
-    operator posts its own, meaningful Events, and "handler succeeded" noise would drown them.
+    kopf's progress and diff-base live in `status.operator` (the CRDs preserve that field), so
+    the operator writes only status subresources and needs no write access to any spec. Only
+    warnings become Events: the operator posts its own, meaningful Events, and "handler
+    succeeded" noise would drown them.
     """
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix=ANNOTATION_PREFIX
-    )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(name=BOOKKEEPING)
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(name=BOOKKEEPING)
     settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
     settings.posting.level = logging.WARNING
     settings.peering.name = config.peering

@@ -36,6 +36,7 @@ def rejected(cluster: LocalCluster, obj: Mapping[str, Any], namespace: str | Non
 def test_valid_objects_are_accepted(crds: LocalCluster, kube_namespace: str) -> None:
     crds.apply(tenant("crd-valid", expires="2030-01-01T00:00:00Z"))
     crds.apply(policy("crd-valid-policy"))
+    crds.delete("exportpolicy", "crd-valid-policy")
     crds.apply(endpoint("valid", provider="anthropic", model="claude-sonnet-4"),
                namespace=kube_namespace)
 

@@ -4,6 +4,7 @@ timer that flips the status (and re-audits) when verification or a licence start
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,23 @@ GROUP, VERSION, PLURAL = TENANTS.group, TENANTS.version, TENANTS.plural
 # Wake a little after the instant, so "now >= expiresAt" holds when we look.
 SLACK = timedelta(milliseconds=50)
 TICK = 1.0  # how often a sleeping timer checks whether it was stopped or woken
+
+
+def _without_finalizers(registry: kopf.OperatorRegistry) -> None:
+    """Run the expiry daemons without a finalizer on Tenants.
+
+    kopf puts a finalizer on every object a daemon runs for, so it can stop the daemon before
+    the object goes. We do not need that (the daemon only reads our own state and stops on the
+    DELETED event anyway), and the finalizer would cost twice: the operator would need write
+    access to Tenants themselves (it has only their status), and nobody could delete a Tenant
+    while the operator is down. kopf has no public switch for this, hence the registry edit;
+    tests/operator/test_rbac.py fails loudly if a kopf upgrade brings the finalizer back.
+    """
+    spawning = registry._spawning
+    spawning._handlers = [
+        dataclasses.replace(handler, requires_finalizer=False)
+        for handler in spawning._handlers
+    ]
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
@@ -78,3 +96,5 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
             log.info("tenant transition", tenant=name, verification=state)
             await app.reaudit([name], reason=f"Tenant {name} reached {planned.isoformat()} "
                                              f"(verification now {state})")
+
+    _without_finalizers(registry)
