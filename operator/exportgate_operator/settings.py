@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -71,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--standalone", action="store_true", help="no peering (a single replica only)"
     )
-    parser.add_argument("--priority", type=int, default=0, help="peering priority")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority; the highest live replica is the active one (default: random, "
+        "so replicas of one Deployment never tie, which kopf would resolve by running both)",
+    )
     parser.add_argument(
         "--liveness",
         default="http://0.0.0.0:8080/healthz",
@@ -112,7 +119,7 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
         context=args.context,
         peering=args.peering,
         standalone=args.standalone,
-        priority=args.priority,
+        priority=args.priority if args.priority is not None else secrets.randbelow(2**31) + 1,
         liveness=args.liveness or None,
         decision_log=args.decision_log,
         packs=tuple(p.strip() for p in args.packs.split(",") if p.strip()) if args.packs else None,
