@@ -27,12 +27,15 @@ from exportgate.core.extract import AdapterRegistry
 from exportgate.v1 import policy_pb2, policy_pb2_grpc
 
 
-async def _grpc_latencies(socket_path: Path, count: int) -> tuple[list[float], int]:
+async def _grpc_latencies(socket_path: Path, count: int) -> tuple[list[float], list[float], int]:
+    """Evaluate latencies, and Status latencies interleaved with them: Status does no work in
+    the sidecar, so it is the gRPC hop alone through the same server, channel and moment."""
     items = [
         workload_to_item(w, tenant=t, operation="CREATE", username="bench", request_uid=str(i))
         for i, (w, t) in enumerate(extracted(count + 200))
     ]
     latencies: list[float] = []
+    hop: list[float] = []
     failures = 0
     async with grpc.aio.insecure_channel(f"unix://{socket_path}") as channel:
         stub = policy_pb2_grpc.PolicyServiceStub(channel)
@@ -45,7 +48,31 @@ async def _grpc_latencies(socket_path: Path, count: int) -> tuple[list[float], i
                 continue
             if i >= 200:  # the first calls warm the channel and the interpreter
                 latencies.append((time.perf_counter() - began) * 1000)
-    return latencies, failures
+            began = time.perf_counter()
+            await stub.Status(policy_pb2.StatusRequest(), timeout=2.0)
+            if i >= 200:
+                hop.append((time.perf_counter() - began) * 1000)
+    return latencies, hop, failures
+
+
+def fsync_baseline(directory: Path, count: int) -> dict[str, Any]:
+    """Append-and-fsync of a decision-sized line on the same filesystem: the floor under every
+    logged decision, measured in the same run (the sidecar's log fsyncs before it answers)."""
+    import os
+
+    directory.mkdir(parents=True, exist_ok=True)
+    line = b"x" * 1500 + b"\n"
+    latencies: list[float] = []
+    fd = os.open(directory / "fsync-probe.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for _ in range(count):
+            began = time.perf_counter()
+            os.write(fd, line)
+            os.fsync(fd)
+            latencies.append((time.perf_counter() - began) * 1000)
+    finally:
+        os.close(fd)
+    return {k: round(v, 3) for k, v in summary(latencies).items() if k != "n"}
 
 
 def core_throughput(count: int) -> dict[str, Any]:
@@ -78,9 +105,11 @@ def run(workdir: Path, *, calls: int, core_objects: int) -> dict[str, Any]:
     with Stack(workdir / "b3", sidecar=SidecarOptions(cache_size=0)) as stack:
         if stack.webhook is not None:
             stack.webhook.stop()  # B3 talks to the sidecar alone
-        latencies, failures = asyncio.run(_grpc_latencies(stack.socket_path, calls))
+        latencies, hop, failures = asyncio.run(_grpc_latencies(stack.socket_path, calls))
     grpc_stats = {k: round(v, 3) for k, v in summary(latencies).items() if k != "n"}
     return {
         "grpc_uncached_ms": {**grpc_stats, "calls": len(latencies), "failures": failures},
+        "grpc_status_ms": {k: round(v, 3) for k, v in summary(hop).items() if k != "n"},
+        "fsync_baseline_ms": fsync_baseline(workdir / "b3-fsync", calls),
         "core": core_throughput(core_objects),
     }

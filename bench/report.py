@@ -84,7 +84,9 @@ def targets(results: dict[str, Any]) -> list[Row]:
             (
                 "B3 uncached decision p99 incl. gRPC hop",
                 "<= 3 ms",
-                f"{p99} ms (p50 {b3['grpc_uncached_ms']['p50']} ms)",
+                f"{p99} ms (p50 {b3['grpc_uncached_ms']['p50']} ms); same-run baselines: "
+                f"no-op Status RPC p99 {b3.get('grpc_status_ms', {}).get('p99')} ms, "
+                f"bare fsync p99 {b3.get('fsync_baseline_ms', {}).get('p99')} ms",
                 _verdict(p99 <= 3.0),
             )
         )
@@ -232,6 +234,10 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
             "",
             "- Uncached Evaluate over the Unix socket, one item per call (ms): "
             + _kv(b3["grpc_uncached_ms"]),
+            "- Baseline, same run: the no-op Status RPC on the same channel, interleaved (ms): "
+            + _kv(b3.get("grpc_status_ms", {})),
+            "- Baseline, same run, same filesystem: append 1.5 KB + fsync (ms): "
+            + _kv(b3.get("fsync_baseline_ms", {})),
             f"- In-process `PolicyEngine.evaluate`: {b3['core']['evaluate_per_s']}/s "
             f"({b3['core']['evaluate_us']} us each); extraction {b3['core']['extract_per_s']}/s "
             f"({b3['core']['extract_us']} us each); one core, {b3['core']['objects']} guarded "
