@@ -1,0 +1,34 @@
+"""Command-line flags."""
+
+from __future__ import annotations
+
+import pytest
+from exportgate_operator.settings import parse_args
+
+
+def test_defaults_are_cluster_wide_with_peering() -> None:
+    config = parse_args([])
+    assert config.clusterwide
+    assert not config.standalone
+    assert config.peering == "exportgate-operator"
+    assert config.priority > 0  # random, so two replicas never tie
+    assert config.liveness == "http://0.0.0.0:8080/healthz"
+
+
+def test_namespaces_and_options() -> None:
+    config = parse_args(
+        ["-n", "a", "--namespace", "b", "-n", "a", "--packs", "kyc-verification, x",
+         "--liveness", "", "--standalone", "--report-max-results", "7", "--no-node-labels"]
+    )
+    assert config.namespaces == ("a", "b")
+    assert not config.clusterwide
+    assert config.packs == ("kyc-verification", "x")
+    assert config.liveness is None
+    assert config.standalone
+    assert config.report_max_results == 7
+    assert not config.label_nodes
+
+
+def test_namespace_and_all_namespaces_exclude_each_other() -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["-n", "a", "-A"])

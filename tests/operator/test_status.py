@@ -1,0 +1,60 @@
+"""Status builders: transitions, access, conditions (pure functions, no cluster)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from exportgate_operator.conditions import condition, merge
+from exportgate_operator.status import next_transition, tenant_status
+from exportgate_operator.world import World
+
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.tenants import parse_tenant
+from tests.operator.builders import tenant
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def test_next_transition_is_the_nearest_future_instant() -> None:
+    doc = tenant("t", verified="2026-07-01T00:00:00Z", expires="2027-01-01T00:00:00Z")
+    assert next_transition(parse_tenant(doc), NOW) == datetime(2026, 7, 1, tzinfo=UTC)
+    assert next_transition(parse_tenant(doc), datetime(2026, 8, 1, tzinfo=UTC)) == datetime(
+        2027, 1, 1, tzinfo=UTC
+    )
+    assert next_transition(parse_tenant(doc), datetime(2028, 1, 1, tzinfo=UTC)) is None
+    pending = tenant("p", state="Pending", verified="", expires="2027-01-01T00:00:00Z")
+    assert next_transition(parse_tenant(pending), NOW) is None  # expiry changes nothing
+
+
+def test_condition_time_moves_only_when_status_changes() -> None:
+    first = merge(None, [condition("Ready", True, "A", "x", now=NOW)])
+    later = NOW + timedelta(hours=1)
+    same = merge(first, [condition("Ready", True, "B", "y", now=later)])
+    assert same[0]["lastTransitionTime"] == first[0]["lastTransitionTime"]
+    assert same[0]["reason"] == "B"
+    flipped = merge(same, [condition("Ready", False, "C", "z", now=later)])
+    assert flipped[0]["lastTransitionTime"] == "2026-06-01T01:00:00Z"
+
+
+def test_invalid_tenant_status_clears_resolved_fields() -> None:
+    world = World()
+    record = world.set_tenant(tenant("bad", hq="XX"))
+    status = tenant_status(record, PolicyEngine.build(), NOW)
+    assert status["jurisdictions"] is None  # removed by the merge patch
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert ready["status"] == "False"
+    assert "XX" in ready["message"]
+
+
+def test_policy_that_stops_compiling_keeps_its_last_good_version() -> None:
+    from tests.operator.builders import policy
+
+    world = World()
+    good = world.set_policy(policy("p", version="1"))
+    before = world.engine.version
+    bad = world.set_policy(policy("p", version="2", any_in=("NOWHERE",)))
+    assert good.compiled is not None and bad.compiled is None
+    assert bad.last_good is not None and bad.last_good.version == "1"
+    assert world.engine.version == before
+    assert world.drop_policy("p")
+    assert world.engine.version != before
