@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ import pytest
 
 from tests.charts.chart import ROOT, write_values
 from tests.charts.cluster_helpers import (
+    TENANT_USER,
     create_as_tenant,
     helm_install,
     helm_uninstall,
@@ -44,6 +46,8 @@ WEBHOOK = f"{RELEASE}-exportgate-webhook"
 BIN = Path(sys.executable).parent
 H100 = "NVIDIA-H100-80GB-HBM3"
 OPS_USER = "ops@nimbus.example"
+VIOLATOR = "old-h100"
+OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}-exportgate-operator"
 
 
 @dataclass
@@ -129,6 +133,8 @@ def chart_pointing_at_local_webhook(
 ) -> Iterator[LocalCluster]:
     tenant_namespace(kube_cluster, NIMBUS_NS, "nimbus")
     tenant_namespace(kube_cluster, ACME_NS, "acme")
+    # A violator admitted before exportgate was installed: what the operator's re-audit marks.
+    kube_cluster.apply(pod(VIOLATOR, NIMBUS_NS, gpus=8, product=H100))
     values = {"webhook": {"url": local_webhook.url, "caBundle": webhook_tls.ca_pem.decode()}}
     helm_install(
         kube_cluster, RELEASE, NAMESPACE, write_values(tmp_path_factory.mktemp("v"), values)
@@ -174,6 +180,26 @@ def test_permitted_tenants_h100_pod_is_admitted_and_stamped(
     created = json.loads(proc.stdout)
     # The chart's MutatingWebhookConfiguration stamped the decision id.
     assert created["metadata"]["annotations"]["exportgate.dev/decision-id"]
+
+
+def test_operator_can_mark_an_existing_violator_but_nobody_can_change_it(
+    chart_pointing_at_local_webhook: LocalCluster,
+) -> None:
+    cluster = chart_pointing_at_local_webhook
+
+    def annotate(user: str, value: str) -> subprocess.CompletedProcess[str]:
+        return cluster.kubectl(
+            "annotate", "pod", VIOLATOR, "-n", NIMBUS_NS, f"exportgate.dev/violation={value}",
+            "--overwrite", as_user=user, check=False,
+        )  # fmt: skip
+
+    # The operator's metadata-only patch is not sent (the chart's matchCondition) ...
+    marked = annotate(OPERATOR_USER, "us-ear-advanced-computing")
+    assert marked.returncode == 0, marked.stderr
+    # ... while the same patch by anyone else is evaluated, and the violator stays denied.
+    other = annotate(TENANT_USER, "none")
+    assert other.returncode != 0
+    assert "denied the request" in other.stderr
 
 
 def test_tenant_cannot_rebind_its_namespace(chart_pointing_at_local_webhook: LocalCluster) -> None:

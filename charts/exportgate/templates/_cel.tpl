@@ -32,3 +32,13 @@ resource claims): all ways a pod ends up on an accelerator or serving a model.
 {{- define "exportgate.celTenancy" -}}
 {{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }})
 {{- end -}}
+
+{{/*
+The operator annotates violating workloads (exportgate.dev/violation) and never changes their
+spec. Without this condition its patch of an already-violating object would be evaluated and
+denied like a tenant's change, so the re-audit could never mark what it found. Only the
+operator's own identity, only updates, and only when the spec is unchanged are skipped.
+*/}}
+{{- define "exportgate.celNotOperatorMetadataUpdate" -}}
+!(request.operation == 'UPDATE' && request.userInfo.username == '{{ include "exportgate.operatorUser" . }}' && has(object.spec) && has(oldObject.spec) && object.spec == oldObject.spec)
+{{- end -}}
