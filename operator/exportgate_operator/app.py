@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from exportgate_operator import status
@@ -31,6 +31,7 @@ class App:
     world: World
     recorder: DecisionRecorder
     auditor: Auditor
+    _audited_at: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def create(cls, config: OperatorConfig, kube: Kube) -> App:
@@ -99,11 +100,31 @@ class App:
 
     async def reaudit(self, names: Iterable[str] | None, reason: str) -> AuditOutcome:
         """Re-audit, then record the counts on each audited tenant's status."""
-        outcome = await self.auditor.audit(names, reason)
         targets = list(names) if names is not None else self.world.tenant_names()
+        outcome = await self.auditor.audit(targets if names is not None else None, reason)
+        for name in targets:
+            self._audited_at[name] = outcome.at
         for name in targets:
             await asyncio.to_thread(self.publish_tenant, name, outcome)
         return outcome
+
+    def next_periodic_audit(self, name: str) -> datetime | None:
+        """When the tenant is next due a periodic re-audit (None: periodic audits are off)."""
+        if self.config.audit_interval <= 0:
+            return None
+        last = self._audited_at.get(name)
+        if last is None:
+            return utcnow() + timedelta(seconds=self.config.audit_interval)
+        return last + timedelta(seconds=self.config.audit_interval)
+
+    def tenant_event(self, name: str, type_: str, reason: str, message: str) -> None:
+        record = self.world.tenant_record(name)
+        obj = {
+            "apiVersion": TENANTS.api_version,
+            "kind": TENANTS.kind,
+            "metadata": {"name": name, **({"uid": record.uid} if record and record.uid else {})},
+        }
+        self.auditor.event(obj, type_, reason, message)
 
     def close(self) -> None:
         self.recorder.close()

@@ -32,6 +32,8 @@ class OperatorConfig:
     label_nodes: bool = True
     resync_seconds: float = 300.0
     """Longest a tenant's expiry timer sleeps before checking the clock again."""
+    audit_interval: float = 3600.0
+    """Seconds between periodic re-audits of each tenant; 0 turns them off."""
     log_level: str = "info"
     log_json: bool = True
     extra: dict[str, str] = field(default_factory=dict)
@@ -104,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=300.0,
         help="longest a tenant's expiry timer sleeps between clock checks",
     )
+    parser.add_argument(
+        "--audit-interval",
+        type=float,
+        default=3600.0,
+        help="seconds between periodic re-audits of each tenant's workloads (0: only on "
+        "changes and expiry)",
+    )
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--log-format", choices=["json", "console"], default="json")
     return parser
@@ -126,6 +135,7 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
         report_max_results=args.report_max_results,
         label_nodes=not args.no_node_labels,
         resync_seconds=args.resync_seconds,
+        audit_interval=args.audit_interval,
         log_level=args.log_level,
         log_json=args.log_format == "json",
     )

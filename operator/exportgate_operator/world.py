@@ -26,6 +26,7 @@ class TenantRecord:
     tenant: Tenant | None  # None when the spec does not parse
     error: InputError | None
     generation: int | None
+    uid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,8 @@ class World:
             error = None
         except InputError as exc:
             tenant, error = None, exc
-        record = TenantRecord(name, tenant, error, _generation(data))
+        uid = data["metadata"].get("uid")
+        record = TenantRecord(name, tenant, error, _generation(data), str(uid) if uid else None)
         self._tenants[name] = record
         self.wake(name)
         return record

@@ -86,6 +86,12 @@ def test_expiry_flips_status_and_annotates_running_pod(operator: OperatorHandle)
     )
     assert warning[0]["type"] == "Warning"
     assert decision_id in warning[0]["message"]
+    flipped = wait_for(
+        lambda: [e for e in events(operator, "default", name) if e["reason"] ==
+                 "VerificationExpired"],
+        what="Event on the Tenant",
+    )
+    assert flipped[0]["involvedObject"]["kind"] == "Tenant"
     status = operator.get("tenant", name)["status"]
     assert status["workloads"]["violations"] == 1
     assert {c["type"]: c["status"] for c in status["conditions"]}["Verified"] == "False"
@@ -222,3 +228,20 @@ def test_model_endpoints_and_node_pools(operator: OperatorHandle) -> None:
     )
     assert report["summary"]["fail"] == 1
     assert report["results"][0]["resources"][0]["name"] == pool
+
+
+def test_namespace_changing_tenant_reaudits(operator: OperatorHandle) -> None:
+    permitted, restricted = unique("owner-a"), unique("owner-b")
+    operator.cluster.apply(tenant(permitted, hq="SG"))
+    operator.cluster.apply(tenant(restricted, hq="SG", parent_hq="CN"))
+    ns = operator.tenant_namespace(permitted)
+    operator.cluster.apply(gpu_pod("train"), namespace=ns)
+    wait_for(
+        lambda: (operator.get("tenant", restricted) or {}).get("status"), what="tenants ready"
+    )
+    assert violation(operator, "pod", "train", ns) is None
+    operator.cluster.kubectl(
+        "label", "namespace", ns, f"exportgate.dev/tenant={restricted}", "--overwrite"
+    )
+    value = wait_for(lambda: violation(operator, "pod", "train", ns), what="pod re-audited")
+    assert value.startswith("ear-3a090-d5-macau decision=")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import kopf
 
 from exportgate_operator.app import App
-from exportgate_operator.handlers import endpoints, lifecycle, nodes, policies, tenants
+from exportgate_operator.handlers import (
+    endpoints,
+    lifecycle,
+    namespaces,
+    nodes,
+    policies,
+    tenants,
+)
 
 
 def register_all(registry: kopf.OperatorRegistry, app: App) -> None:
@@ -13,5 +20,6 @@ def register_all(registry: kopf.OperatorRegistry, app: App) -> None:
     tenants.register(registry, app)
     policies.register(registry, app)
     endpoints.register(registry, app)
+    namespaces.register(registry, app)
     if app.config.label_nodes:
         nodes.register(registry, app)

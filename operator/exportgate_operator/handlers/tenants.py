@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import kopf
@@ -40,6 +40,25 @@ def _without_finalizers(registry: kopf.OperatorRegistry) -> None:
     ]
 
 
+async def _sleep_until(
+    wake_at: datetime, waker: asyncio.Event, stopped: kopf.DaemonStopped
+) -> bool:
+    """Sleep until `wake_at`; True when cut short by `waker` or `stopped` instead.
+
+    Sleeps in short ticks so a stop request is noticed within one tick.
+    """
+    while not stopped:
+        remaining = (wake_at - utcnow()).total_seconds()
+        if remaining <= 0:
+            return False
+        try:
+            await asyncio.wait_for(waker.wait(), timeout=min(TICK, remaining))
+            return True
+        except TimeoutError:
+            continue
+    return True
+
+
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     async def resumed(body: kopf.Body, name: str, **_: Any) -> None:
@@ -70,7 +89,9 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         """Sleep until the tenant's next transition, then publish and re-audit.
 
         Spec changes wake the timer (World.wake) so it re-plans at once; it never needs anyone
-        to touch the tenant or its workloads for an expiry to take effect.
+        to touch the tenant or its workloads for an expiry to take effect. With
+        --audit-interval it also re-audits the tenant periodically, which catches workloads
+        admitted while the webhook was unreachable (if it fails open).
         """
         waker = app.world.waker(name)
         while not stopped:
@@ -78,23 +99,31 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
             tenant = app.world.tenant(name)
             now = utcnow()
             planned = next_transition(tenant, now) if tenant else None
-            limit = now + timedelta(seconds=app.config.resync_seconds)
-            wake_at = min(planned + SLACK, limit) if planned else limit
-            woken = False
-            while not stopped and utcnow() < wake_at:
-                remaining = (wake_at - utcnow()).total_seconds()
-                try:
-                    await asyncio.wait_for(waker.wait(), timeout=max(0.0, min(TICK, remaining)))
-                    woken = True
-                    break
-                except TimeoutError:
-                    continue
-            if stopped or woken or planned is None or utcnow() < planned:
-                continue
-            tenant = app.world.tenant(name)
-            state = effective_verification(tenant, utcnow()).value if tenant else "Unbound"
-            log.info("tenant transition", tenant=name, verification=state)
-            await app.reaudit([name], reason=f"Tenant {name} reached {planned.isoformat()} "
-                                             f"(verification now {state})")
+            candidates = [now + timedelta(seconds=app.config.resync_seconds)]
+            if planned:
+                candidates.append(planned + SLACK)
+            periodic = app.next_periodic_audit(name)
+            if periodic:
+                candidates.append(periodic)
+            wake_at = min(candidates)
+            if await _sleep_until(wake_at, waker, stopped):
+                continue  # woken or stopped: re-plan (or leave)
+            now = utcnow()
+            if planned is not None and now >= planned:
+                tenant = app.world.tenant(name)
+                state = effective_verification(tenant, now).value if tenant else "Unbound"
+                log.info("tenant transition", tenant=name, verification=state)
+                await asyncio.to_thread(
+                    app.tenant_event,
+                    name,
+                    "Normal" if state == "Verified" else "Warning",
+                    f"Verification{state}",
+                    f"verification is now {state} (transition at {planned.isoformat()}); "
+                    "re-auditing the tenant's workloads",
+                )
+                reason = f"Tenant {name} verification now {state} at {planned.isoformat()}"
+                await app.reaudit([name], reason=reason)
+            elif periodic is not None and now >= periodic:
+                await app.reaudit([name], reason=f"periodic re-audit of Tenant {name}")
 
     _without_finalizers(registry)
