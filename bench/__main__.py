@@ -64,10 +64,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.render is not None:
-        results = json.loads(args.render.read_text())
+        saved: dict[str, Any] = json.loads(args.render.read_text())
         notes = [line for line in _notes_file().splitlines() if line.strip()]
-        args.output.write_text(report.markdown(results, notes))
-        print(report.console(results))
+        args.output.write_text(report.markdown(saved, notes))
+        print(report.console(saved))
         return 0
     steps = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(steps) - set(STEPS)

@@ -5,6 +5,8 @@ Three configurations, measured one after the other against the same API server a
 * none: no admission webhook or policy for Pods;
 * exportgate: exportgate's mutating and validating webhooks (as the chart installs them) backed
   by the real webhook + sidecar processes;
+* noop-webhook: the no-op TLS webhook of B1 registered the same way (mutating and validating):
+  the floor any out-of-process webhook pays;
 * cel: a ValidatingAdmissionPolicy doing a comparable check in-process: a Pod in a namespace
   bound to a restricted tenant may not ask for nvidia.com/gpu with a controlled product pinned.
 
@@ -147,11 +149,27 @@ def run(workdir: Path, *, creates: int, warmup: int = 20) -> dict[str, Any]:
             cluster.kubectl("delete", "mutatingwebhookconfiguration", "exportgate-mutate")
             cluster.kubectl("delete", "validatingwebhookconfiguration", "exportgate-validate")
 
+        from bench.b1_webhook import _noop
+
+        noop_proc, noop = _noop(workdir / "b2-noop")
+        try:
+            ca = noop.ca.read_bytes()
+            rules = [webhook_rule(["CREATE", "UPDATE"], ["pods"])]
+            cluster.register_mutating_webhook("noop-mutate", noop.url + "/mutate", ca, rules)
+            cluster.register_validating_webhook("noop-validate", noop.url + "/validate", ca, rules)
+            time.sleep(3)  # the API server's informer picks configurations up within a second
+            results["noop-webhook"] = _creates(cluster, creates, warmup)
+            cluster.kubectl("delete", "mutatingwebhookconfiguration", "noop-mutate")
+            cluster.kubectl("delete", "validatingwebhookconfiguration", "noop-validate")
+        finally:
+            noop_proc.terminate()
+            noop_proc.wait(10)
+
         cluster.apply([_CEL_POLICY, _CEL_BINDING])
         LocalCluster.wait_for_webhook(lambda: _denied_probe(cluster), timeout=60)
         results["cel"] = _creates(cluster, creates, warmup)
     base = results["none"]["p99_ms"]
-    for name in ("exportgate", "cel"):
+    for name in ("exportgate", "noop-webhook", "cel"):
         results[name]["p99_vs_none"] = round(results[name]["p99_ms"] / base, 2)
         results[name]["p50_vs_none"] = round(results[name]["p50_ms"] / results["none"]["p50_ms"], 2)
     return results

@@ -73,7 +73,9 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 "B2 Pod CREATE p99 with exportgate vs no webhook",
                 "<= 1.25x",
                 f"{b2['exportgate']['p99_vs_none']}x ({b2['exportgate']['p99_ms']} ms vs "
-                f"{b2['none']['p99_ms']} ms; CEL policy {b2['cel']['p99_vs_none']}x)",
+                f"{b2['none']['p99_ms']} ms; no-op webhook "
+                f"{b2.get('noop-webhook', {}).get('p99_vs_none')}x, CEL policy "
+                f"{b2['cel']['p99_vs_none']}x)",
                 _verdict(b2["exportgate"]["p99_vs_none"] <= 1.25),
             )
         )
