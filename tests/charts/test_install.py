@@ -77,6 +77,33 @@ def test_every_object_is_accepted(installed: LocalCluster) -> None:
         assert get(installed, "crd", crd)["metadata"]["name"] == crd
 
 
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("deployment", WEBHOOK),
+        ("deployment", f"{RELEASE}-exportgate-operator"),
+        ("cronjob", f"{RELEASE}-exportgate-cert-rotator"),
+    ],
+)
+def test_pods_of_every_template_pass_pod_admission(
+    installed: LocalCluster, kind: str, name: str
+) -> None:
+    # No controller creates the pods here, so create one from each template ourselves: pod
+    # admission (priority class, service account, security context, volumes) runs for real.
+    owner = get(installed, kind, name, NAMESPACE)
+    spec = owner["spec"]["jobTemplate"]["spec"] if kind == "cronjob" else owner["spec"]
+    template = spec["template"]
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"{name}-probe", "namespace": NAMESPACE,
+                     "labels": template["metadata"]["labels"]},
+        "spec": template["spec"],
+    }  # fmt: skip
+    proc = installed.kubectl("create", "--dry-run=server", "-f", "-", input=_yaml(obj), check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_prefilter_admits_plain_pods_without_calling_the_webhook(installed: LocalCluster) -> None:
     # The webhook has no endpoints: had the API server called it, this would fail closed.
     proc = create_as_tenant(installed, pod("web", TENANT_NS), dry_run=True)
