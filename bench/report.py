@@ -104,6 +104,18 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 _verdict(secs <= 60),
             )
         )
+    op = b4.get("reaudit_operator")
+    if op:
+        secs = op["extrapolated_100k_s"]
+        rows.append(
+            (
+                "B4 re-audit of 100k objects (operator path, with decision log)",
+                "<= 60 s",
+                f"{secs} s (evaluate {op['evaluate_s']} s + decision log {op['decision_log_s']} s "
+                f"for {op['objects']} objects; API list/patch not included)",
+                _verdict(secs <= 60),
+            )
+        )
     if "memory" in b4:
         m = b4["memory"]
         rows.append(
