@@ -169,6 +169,13 @@ def test_restricted_tenants_h100_pod_is_denied(
     # The denial is on record before it was answered.
     records = [json.loads(line) for line in local_webhook.decision_log.read_text().splitlines()]
     assert any("deny" in json.dumps(r) for r in records)
+    # ... in an intact hash chain, as docs/helm.md tells auditors to check it.
+    verify = subprocess.run(
+        [str(BIN / "exportgate"), "audit", "verify", "--require-genesis",
+         str(local_webhook.decision_log)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 def test_permitted_tenants_h100_pod_is_admitted_and_stamped(
