@@ -156,12 +156,20 @@ def tenant_status(
     elif effective is EffectiveVerification.VERIFIED and expires:
         verification_message = f"{verification_message} until {timestamp(expires)}"
     allowed = access(tenant, engine, now)
-    denied = [a["classification"] for a in allowed if not a["allowed"]]
+    partly = [
+        f"{a['classification']} ({', '.join(a['deniedProducts'])})"
+        for a in allowed
+        if a.get("deniedProducts")
+    ]
+    denied = [a["classification"] for a in allowed if not a["allowed"] and not a.get(
+        "deniedProducts")]
     ready_message = f"{len(rows)} jurisdiction(s): " + ", ".join(
         dict.fromkeys(r["country"] for r in rows)
     )
     if denied:
         ready_message += "; denied classes: " + ", ".join(denied)
+    if partly:
+        ready_message += "; denied products: " + ", ".join(partly)
     return {
         "observedGeneration": record.generation,
         "verification": effective.value,

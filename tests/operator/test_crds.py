@@ -94,3 +94,15 @@ def test_printer_columns(crds: LocalCluster) -> None:
     out = crds.kubectl("get", "tenants", "crd-columns").stdout
     header = out.splitlines()[0].split()
     assert header[:5] == ["NAME", "LEGAL", "NAME", "HQ", "VERIFICATION"]
+
+
+def test_endpoint_provider_is_immutable(crds: LocalCluster, kube_namespace: str) -> None:
+    crds.apply(endpoint("fixed", provider="openai", model="gpt-4o"), namespace=kube_namespace)
+    changed = endpoint("fixed", provider="anthropic", model="gpt-4o")
+    assert "spec.provider is immutable" in rejected(crds, changed, kube_namespace)
+
+
+def test_duplicate_rule_ids_are_rejected(crds: LocalCluster) -> None:
+    bad = policy("crd-dup-policy")
+    bad["spec"]["rules"].append(dict(bad["spec"]["rules"][0]))
+    assert "duplicate entries for key" in rejected(crds, bad)

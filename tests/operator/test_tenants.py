@@ -64,6 +64,7 @@ def test_parent_in_d5_country_is_denied_controlled_classes(operator: OperatorHan
     assert access["3A090.a"]["allowed"] is False
     assert access["3A090.a"]["rule"] == "ear-3a090-d5-macau"
     assert "denied classes: 3A090.a" in conditions(status)["Ready"]["message"]
+    assert "denied products: outside-3A090 (nvidia-h20)" in conditions(status)["Ready"]["message"]
 
 
 def test_pending_and_expired_tenants(operator: OperatorHandle) -> None:
