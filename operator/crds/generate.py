@@ -303,11 +303,8 @@ def tenant_crd() -> Schema:
             {"name": "Legal Name", "type": "string", "jsonPath": ".spec.legalName"},
             {"name": "HQ", "type": "string", "jsonPath": ".spec.headquarters"},
             {"name": "Verification", "type": "string", "jsonPath": ".status.verification"},
-            {
-                "name": "Expires",
-                "type": "date",
-                "jsonPath": ".spec.verification.expiresAt",
-            },
+            # A string, not a date: kubectl renders future dates as "<invalid>".
+            {"name": "Expires", "type": "string", "jsonPath": ".spec.verification.expiresAt"},
             condition_column("Ready", "Ready"),
             {
                 "name": "Groups",
@@ -657,8 +654,7 @@ def rbac() -> dict[str, Schema]:
             ),
             # Re-audit: read workloads, add/remove the violation annotation.
             rule([""], ["pods"], [*READ, "patch"]),
-            rule(["apps"], ["deployments", "statefulsets", "daemonsets", "replicasets"],
-                 [*READ, "patch"]),
+            rule(["apps"], ["deployments", "statefulsets", "daemonsets"], [*READ, "patch"]),
             rule(["batch"], ["jobs", "cronjobs"], [*READ, "patch"]),
             rule(["karpenter.sh"], ["nodepools"], [*READ, "patch"]),
             rule([""], ["namespaces"], READ),

@@ -32,6 +32,8 @@ class App:
     recorder: DecisionRecorder
     auditor: Auditor
     _audited_at: dict[str, datetime] = field(default_factory=dict)
+    _pending: set[str] = field(default_factory=set)
+    _batch: asyncio.Task[None] | None = None
 
     @classmethod
     def create(cls, config: OperatorConfig, kube: Kube) -> App:
@@ -107,6 +109,24 @@ class App:
         for name in targets:
             await asyncio.to_thread(self.publish_tenant, name, outcome)
         return outcome
+
+    def reaudit_soon(self, name: str, reason: str, delay: float = 0.5) -> None:
+        """Queue a re-audit of `name`, merged with others queued within `delay` seconds.
+
+        At start-up every Tenant is resumed at once; one audit of all of them lists each
+        namespace once instead of once per tenant.
+        """
+        self._pending.add(name)
+        if self._batch is None or self._batch.done():
+            self._batch = asyncio.get_running_loop().create_task(self._flush(reason, delay))
+
+    async def _flush(self, reason: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        names, self._pending = self._pending, set()
+        try:
+            await self.reaudit(sorted(names), reason)
+        except Exception as exc:  # a background task: log, the next trigger retries
+            log.error("batched re-audit failed", tenants=sorted(names), error=str(exc))
 
     def next_periodic_audit(self, name: str) -> datetime | None:
         """When the tenant is next due a periodic re-audit (None: periodic audits are off)."""

@@ -63,7 +63,7 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     async def resumed(body: kopf.Body, name: str, **_: Any) -> None:
         app.world.set_tenant(body)
-        await app.reaudit([name], reason=f"operator started (Tenant {name})")
+        app.reaudit_soon(name, reason="operator started")
 
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
@@ -84,7 +84,15 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         # Its workloads now belong to no tenant: re-audit them as such.
         await app.auditor.audit([name], reason=f"Tenant {name} deleted")
 
-    @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0, registry=registry)
+    # Stop requests are noticed within a TICK; cancel only if that somehow does not happen.
+    @kopf.daemon(
+        GROUP,
+        VERSION,
+        PLURAL,
+        cancellation_backoff=3 * TICK,
+        cancellation_timeout=5.0,
+        registry=registry,
+    )
     async def expiry_timer(name: str, stopped: kopf.DaemonStopped, **_: Any) -> None:
         """Sleep until the tenant's next transition, then publish and re-audit.
 
