@@ -128,6 +128,12 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(
         for rule in hook["rules"]:
             assert "DELETE" not in rule["operations"] and "*" not in rule["operations"]
     by_name = {h["name"]: h for h in hooks}
+    # Guarded kinds are named one by one: no resource wildcard, no subresources.
+    for rule in by_name["resources.exportgate.dev"]["rules"]:
+        assert rule["resources"] and all("*" not in r and "/" not in r for r in rule["resources"])
+    karpenter = [r for r in by_name["resources.exportgate.dev"]["rules"]
+                 if r["apiGroups"] == ["karpenter.sh"]]  # fmt: skip
+    assert karpenter[0]["resources"] == ["nodepools", "provisioners"]
     assert "matchConditions" in by_name["workloads.exportgate.dev"]
     assert "matchConditions" in by_name["tenancy.exportgate.dev"]
     # The CA the webhook serves with is the one the API server trusts.
@@ -271,3 +277,24 @@ def test_values_file_parses_as_the_documented_defaults() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["webhook"]["failurePolicy"] == "Fail"
     assert values["certs"]["mode"] == "self-signed"
+
+
+def test_every_adapter_kind_is_sent_to_the_webhook(default_docs: list[dict[str, Any]]) -> None:
+    # An adapter the webhook can read but the API server never sends would guard nothing.
+    hooks = find(default_docs, "ValidatingWebhookConfiguration", WEBHOOK)["webhooks"]
+    sent = {
+        (group, resource)
+        for hook in hooks
+        for rule in hook["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    adapters = Path(__file__).resolve().parents[2] / "exportgate" / "data" / "adapters"
+    missing = []
+    for path in sorted(adapters.glob("*.yaml")):
+        for adapter in yaml.safe_load(path.read_text()).get("adapters") or []:
+            for kind in adapter["kinds"]:
+                plural = kind.lower() + "s"  # every adapter kind today has a regular plural
+                if (adapter["group"], plural) not in sent:
+                    missing.append(f"{adapter['group']}/{plural} ({path.name})")
+    assert not missing, "add to webhook.guardedResources: " + ", ".join(missing)
