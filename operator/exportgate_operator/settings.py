@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import kopf
 
+from exportgate.core.policy import builtin_packs
+
 DEFAULT_PEERING = "exportgate-operator"
 ANNOTATION_PREFIX = "operator.exportgate.dev"
 BOOKKEEPING = "operator"  # kopf's bookkeeping goes to status.operator
@@ -119,9 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.report_max_results < 1:
-        raise SystemExit("--report-max-results must be at least 1")
+        parser.error("--report-max-results must be at least 1")
+    packs = tuple(p.strip() for p in args.packs.split(",") if p.strip()) if args.packs else None
+    unknown = sorted(set(packs or ()) - set(builtin_packs()))
+    if unknown:
+        parser.error(
+            f"unknown policy pack {unknown[0]!r}; available: {', '.join(sorted(builtin_packs()))}"
+        )
     return OperatorConfig(
         namespaces=tuple(dict.fromkeys(args.namespace)),
         kubeconfig=args.kubeconfig,
@@ -131,7 +140,7 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
         priority=args.priority if args.priority is not None else secrets.randbelow(2**31) + 1,
         liveness=args.liveness or None,
         decision_log=args.decision_log,
-        packs=tuple(p.strip() for p in args.packs.split(",") if p.strip()) if args.packs else None,
+        packs=packs,
         report_max_results=args.report_max_results,
         label_nodes=not args.no_node_labels,
         resync_seconds=args.resync_seconds,

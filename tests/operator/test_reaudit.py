@@ -3,6 +3,7 @@ annotations, Events, decision-log records and bounded PolicyReports, on the real
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exportgate_operator.reaudit import VIOLATION, VIOLATION_MESSAGE
+from exportgate_operator.decisions import DecisionRecorder
+from exportgate_operator.kube import Kube, new_api_client
+from exportgate_operator.reaudit import VIOLATION, VIOLATION_MESSAGE, Auditor
+from exportgate_operator.settings import OperatorConfig
+from exportgate_operator.world import World
 
 from tests.operator.builders import (
     NODEPOOL_CRD,
@@ -245,3 +250,19 @@ def test_namespace_changing_tenant_reaudits(operator: OperatorHandle) -> None:
     )
     value = wait_for(lambda: violation(operator, "pod", "train", ns), what="pod re-audited")
     assert value.startswith("ear-3a090-d5-macau decision=")
+
+
+def test_namespaced_operator_audits_only_its_namespaces(operator: OperatorHandle) -> None:
+    """The auditor of an operator started with --namespace, against the real API server."""
+    owner = unique("scoped")
+    mine, other = operator.tenant_namespace(owner), operator.tenant_namespace(owner)
+    for ns in (mine, other):
+        operator.cluster.apply(gpu_pod("train"), namespace=ns)
+    config = OperatorConfig(namespaces=(mine,))
+    world = World()
+    world.set_tenant(tenant(owner, parent_hq="CN"))
+    kube = Kube(new_api_client(str(operator.cluster.kubeconfig)))
+    auditor = Auditor(kube, world, DecisionRecorder(None), config)
+    outcome = asyncio.run(auditor.audit([owner], reason="test"))
+    assert {(i.namespace, i.name) for i in outcome.items} == {(mine, "train")}
+    assert outcome.tenants[owner].violations == 1

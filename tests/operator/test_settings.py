@@ -17,12 +17,15 @@ def test_defaults_are_cluster_wide_with_peering() -> None:
 
 def test_namespaces_and_options() -> None:
     config = parse_args(
-        ["-n", "a", "--namespace", "b", "-n", "a", "--packs", "kyc-verification, x",
-         "--liveness", "", "--standalone", "--report-max-results", "7", "--no-node-labels"]
+        [
+            *("-n", "a", "--namespace", "b", "-n", "a"),
+            *("--packs", "kyc-verification, vendor-model-terms", "--liveness", ""),
+            *("--standalone", "--report-max-results", "7", "--no-node-labels"),
+        ]
     )
     assert config.namespaces == ("a", "b")
     assert not config.clusterwide
-    assert config.packs == ("kyc-verification", "x")
+    assert config.packs == ("kyc-verification", "vendor-model-terms")
     assert config.liveness is None
     assert config.standalone
     assert config.report_max_results == 7
@@ -32,3 +35,8 @@ def test_namespaces_and_options() -> None:
 def test_namespace_and_all_namespaces_exclude_each_other() -> None:
     with pytest.raises(SystemExit):
         parse_args(["-n", "a", "-A"])
+
+
+def test_unknown_pack_is_refused_at_start() -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--packs", "kyc-verification,no-such-pack"])
