@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 API = "exportgate.dev/v1alpha1"
+# Every cluster-scoped object these tests create carries this label, so the suite can remove
+# them when it is done and leave the shared test cluster as it found it.
+SUITE_LABEL = {"exportgate.test/suite": "operator"}
 
 
 def tenant(
@@ -30,7 +33,12 @@ def tenant(
     }
     if parent_hq:
         spec["ultimateParent"] = {"name": f"{name} Holdings", "headquarters": parent_hq}
-    return {"apiVersion": API, "kind": "Tenant", "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": API,
+        "kind": "Tenant",
+        "metadata": {"name": name, "labels": dict(SUITE_LABEL)},
+        "spec": spec,
+    }
 
 
 def policy(name: str, *, version: str = "1", action: str = "deny",
@@ -40,7 +48,7 @@ def policy(name: str, *, version: str = "1", action: str = "deny",
     return {
         "apiVersion": API,
         "kind": "ExportPolicy",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": dict(SUITE_LABEL)},
         "spec": {
             "version": version,
             "enforcementAction": action,
@@ -101,7 +109,7 @@ def nodepool(name: str, tenant: str, family: str = "p5") -> dict[str, Any]:
     return {
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodePool",
-        "metadata": {"name": name, "labels": {"exportgate.dev/tenant": tenant}},
+        "metadata": {"name": name, "labels": {"exportgate.dev/tenant": tenant, **SUITE_LABEL}},
         "spec": {
             "template": {
                 "spec": {

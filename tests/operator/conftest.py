@@ -21,6 +21,7 @@ from exportgate_operator.runner import run_in_thread
 from exportgate_operator.settings import OperatorConfig
 
 from tests.cluster.local_cluster import LocalCluster, free_port
+from tests.operator.builders import SUITE_LABEL
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "operator" / "crds"
@@ -73,7 +74,7 @@ class OperatorHandle:
         return get(self.cluster, kind, name, namespace)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operator(
     crds: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorHandle]:
@@ -102,5 +103,16 @@ def operator(
         report_max_results=REPORT_CAP,
         resync_seconds=60.0,
     )
-    with run_in_thread(config):
-        yield OperatorHandle(crds, config)
+    try:
+        with run_in_thread(config):
+            yield OperatorHandle(crds, config)
+    finally:
+        # The operator is gone (package scope): nothing of this suite acts on other suites'
+        # objects. Remove the cluster-scoped objects it created; namespaces stay Terminating
+        # without a controller-manager, as the cluster fixture documents.
+        selector = ",".join(f"{k}={v}" for k, v in SUITE_LABEL.items())
+        crds.kubectl("delete", "tenants,exportpolicies,nodes", "-l", selector,
+                     "--ignore-not-found", "--wait=false", check=False)
+        if crds.kubectl("get", "crd", "nodepools.karpenter.sh", check=False).returncode == 0:
+            crds.kubectl("delete", "nodepools.karpenter.sh", "-l", selector,
+                         "--ignore-not-found", "--wait=false", check=False)

@@ -8,13 +8,18 @@ from typing import Any
 import pytest
 from exportgate_operator.nodes import CLASS_LABEL, PRODUCT_LABEL
 
+from tests.operator.builders import SUITE_LABEL
 from tests.operator.conftest import OperatorHandle, wait_for
 
 pytestmark = pytest.mark.cluster
 
 
 def node(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {**labels, **SUITE_LABEL}},
+    }
 
 
 def labels_of(operator: OperatorHandle, name: str) -> dict[str, str]:
