@@ -6,12 +6,11 @@ import uuid
 from typing import Any
 
 import pytest
-from exportgate_operator.nodes import CLASS_LABEL, PRODUCT_LABEL
+from exportgate_operator.nodes import CLASS_LABEL, PRODUCT_LABEL, accelerator_class, label_patch
 
+from exportgate.core.catalogue import builtin_catalogue
 from tests.operator.builders import SUITE_LABEL
 from tests.operator.conftest import OperatorHandle, wait_for
-
-pytestmark = pytest.mark.cluster
 
 
 def node(name: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -26,6 +25,7 @@ def labels_of(operator: OperatorHandle, name: str) -> dict[str, str]:
     return dict((operator.get("node", name) or {}).get("metadata", {}).get("labels") or {})
 
 
+@pytest.mark.cluster
 @pytest.mark.parametrize(
     ("labels", "expected"),
     [
@@ -45,6 +45,7 @@ def test_gpu_nodes_get_their_class(
     assert (found[CLASS_LABEL], found[PRODUCT_LABEL]) == expected
 
 
+@pytest.mark.cluster
 def test_labels_follow_the_hardware(operator: OperatorHandle) -> None:
     name = f"gpu-{uuid.uuid4().hex[:8]}"
     operator.cluster.apply(node(name, {"nvidia.com/gpu.product": "Tesla-T4"}))
@@ -57,6 +58,7 @@ def test_labels_follow_the_hardware(operator: OperatorHandle) -> None:
     wait_for(lambda: CLASS_LABEL not in labels_of(operator, name), what="label removed")
 
 
+@pytest.mark.cluster
 def test_cpu_nodes_are_left_alone(operator: OperatorHandle) -> None:
     cpu, gpu = f"cpu-{uuid.uuid4().hex[:8]}", f"gpu-{uuid.uuid4().hex[:8]}"
     operator.cluster.apply(node(cpu, {"node.kubernetes.io/instance-type": "m5.large"}))
@@ -64,3 +66,32 @@ def test_cpu_nodes_are_left_alone(operator: OperatorHandle) -> None:
     # The GPU node created after the CPU one is labelled, so the CPU node has been seen too.
     wait_for(lambda: labels_of(operator, gpu).get(CLASS_LABEL), what="gpu node labelled")
     assert CLASS_LABEL not in labels_of(operator, cpu)
+
+
+CATALOGUE = builtin_catalogue()
+
+
+def test_product_label_beats_instance_type() -> None:
+    labels = {
+        "nvidia.com/gpu.product": "Tesla-T4",
+        "node.kubernetes.io/instance-type": "p5.48xlarge",
+    }
+    assert accelerator_class(labels, CATALOGUE) == ("outside-3A090", "nvidia-t4")
+
+
+def test_unknown_gpu_name_is_not_waved_through() -> None:
+    found = accelerator_class({"nvidia.com/gpu.product": "Mystery-GPU-9000"}, CATALOGUE)
+    assert found == (CATALOGUE.unknown_classification, CATALOGUE.unknown_id)
+
+
+def test_unknown_instance_type_is_not_an_accelerator() -> None:
+    assert accelerator_class({"node.kubernetes.io/instance-type": "zz9.huge"}, CATALOGUE) is None
+
+
+def test_label_patch_is_minimal() -> None:
+    labels = {"nvidia.com/gpu.product": "Tesla-T4"}
+    patch = label_patch(labels, CATALOGUE)
+    assert patch == {CLASS_LABEL: "outside-3A090", PRODUCT_LABEL: "nvidia-t4"}
+    assert label_patch({**labels, **patch}, CATALOGUE) is None
+    stale = {CLASS_LABEL: "3A090.a", PRODUCT_LABEL: "nvidia-h100-sxm"}
+    assert label_patch(stale, CATALOGUE) == {CLASS_LABEL: None, PRODUCT_LABEL: None}
