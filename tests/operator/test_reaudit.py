@@ -59,7 +59,7 @@ def logged_ids(operator: OperatorHandle) -> set[str]:
 
 def test_expiry_flips_status_and_annotates_running_pod(operator: OperatorHandle) -> None:
     name = unique("expiring")
-    expires = (datetime.now(UTC) + timedelta(seconds=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expires = (datetime.now(UTC) + timedelta(seconds=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
     ns = operator.tenant_namespace(name)
     operator.cluster.apply(gpu_pod("train"), namespace=ns)
     operator.cluster.apply(tenant(name, hq="DE", expires=expires))
