@@ -17,6 +17,7 @@ from exportgate_operator.reaudit import VIOLATION, VIOLATION_MESSAGE, Auditor
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World
 
+from exportgate.decisionlog import verify_files
 from tests.operator.builders import (
     NODEPOOL_CRD,
     endpoint,
@@ -81,6 +82,8 @@ def test_expiry_flips_status_and_annotates_running_pod(operator: OperatorHandle)
     assert rule == "kyc-unverified-accelerator"
     decision_id = decision.removeprefix("decision=")
     assert decision_id in logged_ids(operator)
+    verified = verify_files([str(operator.config.decision_log)])
+    assert verified.ok, verified.to_dict()
     message = annotations(operator, "pod", "train", ns)[VIOLATION_MESSAGE]
     assert "verif" in message.lower()
     warning = wait_for(
