@@ -6,7 +6,7 @@ import argparse
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import kopf
 
@@ -38,7 +38,6 @@ class OperatorConfig:
     """Seconds between periodic re-audits of each tenant; 0 turns them off."""
     log_level: str = "info"
     log_json: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def clusterwide(self) -> bool:
