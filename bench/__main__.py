@@ -47,7 +47,13 @@ def _faults(workdir: Path, quick: bool) -> dict[str, Any]:
         data = json.loads(path.read_text())
         scenarios[data.pop("scenario")] = data
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
-    return {"exit_code": done.returncode, "summary": tail, "scenarios": scenarios}
+    failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    return {
+        "exit_code": done.returncode,
+        "summary": tail,
+        "failed": failed,
+        "scenarios": scenarios,
+    }
 
 
 def main() -> int:

@@ -293,8 +293,11 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
             if "error" in p:
                 out += [f"- {name}: {p['error']}"]
                 continue
+            shares = {k: v for k, v in p["inclusive_pct"].items() if v > 0}
             out += [
-                f"**{name}**: inclusive share of main-thread time: {_kv(p['inclusive_pct'])} (%)",
+                f"**{name}**: main thread busy {p.get('busy_s')} s, idle in epoll "
+                f"{p.get('idle_pct')}% of the time. Inclusive share of the busy time (%): "
+                f"{_kv(shares)}",
                 "",
             ]
             out += [
@@ -336,6 +339,10 @@ def fault_section(faults: dict[str, Any]) -> str:
         f"`pytest tests/faults` exit status {faults.get('exit_code')}; "
         f"{faults.get('summary', '')}\n\n"
     )
+    for line in faults.get("failed", []):
+        head += f"- {line[:300]}\n"
+    if faults.get("failed"):
+        head += "\n"
     return head + _table(["scenario", "outcome", "cases", "requests", "failures", "detail"], rows)
 
 
