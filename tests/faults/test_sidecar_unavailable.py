@@ -43,13 +43,18 @@ def _send(stack: Stack, bodies: list[bytes], concurrency: int = 8) -> list[Answe
     )
 
 
-def _assert_denied_in_budget(answers: list[Answer], needle: str) -> None:
+#: The webhook's own safety net: when the gRPC deadline has not ended the call by the budget plus
+#: its margin, the server answers with this (still a denial, still within the time limit).
+SAFETY_NET = "did not finish within its time budget"
+
+
+def _assert_denied_in_budget(answers: list[Answer], *needles: str) -> None:
     assert answers
     for a in answers:
         assert a.error is None, a.error
         assert a.status == 200, (a.status, a.response)
         assert not a.allowed, f"guarded request allowed while the sidecar is down: {a.response}"
-        assert needle in a.message, a.message
+        assert any(n in a.message for n in needles), a.message
         assert a.seconds <= BUDGET_S + SLACK_S, f"answered after {a.seconds:.2f}s"
 
 
@@ -94,9 +99,10 @@ def test_sidecar_hung(make_stack: Callable[..., Stack], fault_summary: Record) -
         requests=2 * count,
         failures=sum(a.allowed for a in guarded) + sum(not a.allowed for a in unguarded),
         detail=f"guarded max {max(a.seconds for a in guarded) * 1000:.0f} ms, budget "
-        f"{BUDGET_S * 1000:.0f} ms",
+        f"{BUDGET_S * 1000:.0f} ms; {sum(SAFETY_NET in a.message for a in guarded)} of {count} "
+        "denied by the server's safety net rather than the gRPC deadline",
     )
-    _assert_denied_in_budget(guarded, "did not answer within")
+    _assert_denied_in_budget(guarded, "did not answer within", SAFETY_NET)
     _assert_unguarded_fine(unguarded)
 
 
