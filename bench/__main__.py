@@ -64,13 +64,15 @@ def main() -> int:
     parser.add_argument(
         "--render",
         type=Path,
+        nargs="+",
         metavar="RESULTS_JSON",
-        help="measure nothing: write RESULTS.md again from a results.json (e.g. after editing "
-        "bench/NOTES.md)",
+        help="measure nothing: write RESULTS.md again from results.json files (e.g. after "
+        "editing bench/NOTES.md); with several, each step is taken from the last file that has "
+        "it and every run's environment is listed",
     )
     args = parser.parse_args()
     if args.render is not None:
-        saved: dict[str, Any] = json.loads(args.render.read_text())
+        saved = merge([json.loads(path.read_text()) for path in args.render])
         notes = [line for line in _notes_file().splitlines() if line.strip()]
         args.output.write_text(report.markdown(saved, notes))
         print(report.console(saved))
@@ -136,6 +138,25 @@ def main() -> int:
     print(report.console(results))
     print(f"\nwrote {args.output}", file=sys.stderr)
     return 0
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Steps from several runs: the last run that measured a step wins; every run that
+    contributed is listed with its environment and steps."""
+    if len(runs) == 1:
+        return runs[0]
+    merged: dict[str, Any] = {"environment": runs[-1]["environment"], "mode": runs[0]["mode"]}
+    contributed: list[dict[str, Any]] = []
+    for run in runs:
+        steps = [s for s in STEPS if s in run]
+        for step in steps:
+            merged[step] = run[step]
+        for previous in run.get("runs", []):
+            contributed.append(previous)
+        if "runs" not in run:
+            contributed.append({**run["environment"], "mode": run["mode"], "steps": steps})
+    merged["runs"] = contributed
+    return merged
 
 
 def _notes_file() -> str:

@@ -195,6 +195,27 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
         "",
         _table(["", ""], [[k, v] for k, v in env.items()] + [["mode", results["mode"]]]),
         "",
+    ]
+    if results.get("runs"):
+        out += [
+            "The figures below come from these runs (same machine; each step from one run):",
+            "",
+            _table(
+                ["steps", "date", "commit", "mode", "load average at start"],
+                [
+                    [
+                        ", ".join(r["steps"]),
+                        r["date"],
+                        r["commit"],
+                        r["mode"],
+                        r["load_average_at_start"],
+                    ]
+                    for r in results["runs"]
+                ],
+            ),
+            "",
+        ]
+    out += [
         "## Targets (issue 7)",
         "",
         _table(["figure", "target", "measured", "verdict"], [list(r) for r in targets(results)]),
