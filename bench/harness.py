@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,15 +116,18 @@ def spawn(
     return Proc(name, full, log_path, popen)
 
 
-def wait_until(check: object, timeout: float, what: str, proc: Proc | None = None) -> None:
+def wait_until(
+    check: Callable[[], object], timeout: float, what: str, proc: Proc | None = None
+) -> None:
+    """Poll `check` until it returns something true; fail early if `proc` exits meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and not proc.alive():
             raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}):\n{proc.log_tail()}")
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
-        except Exception:
+        except Exception:  # not ready yet (connection refused, half-written file, ...)
             pass
         time.sleep(0.05)
     tail = proc.log_tail() if proc is not None else ""
@@ -302,10 +305,3 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextlib.contextmanager
-def running_stack(workdir: Path, **kwargs: object) -> Iterator[Stack]:
-    stack = Stack(workdir, **kwargs)  # type: ignore[arg-type]
-    with stack:
-        yield stack
