@@ -26,8 +26,8 @@ HASH_PREFIX: Final = "sha256:"
 GENESIS: Final = HASH_PREFIX + "0" * 64
 """The `prev` of the first record of a chain: no record can hash to it."""
 
-# One definition shared by the structlog renderer (which writes lines) and the hasher (which
-# both the writer and the verifier use), so the two can never drift apart.
+# One definition shared by the line renderer (`canonical_line`, the writer's) and the hasher
+# (`record_hash`, the verifier's), so the two can never drift apart.
 CANONICAL_DUMPS_KW: Final[Mapping[str, Any]] = {
     "sort_keys": True,
     "separators": (",", ":"),
@@ -49,8 +49,8 @@ def _refuse_unknown(value: object) -> Any:
 def canonical_json(record: Mapping[str, Any], **_ignored: Any) -> str:
     """Canonical JSON text of `record` (no trailing newline).
 
-    Accepts and ignores extra keyword arguments so that it can serve as the serializer of a
-    structlog ``JSONRenderer`` without letting the renderer change the encoding.
+    Accepts and ignores extra keyword arguments so that it can also serve as the serializer of
+    a structlog ``JSONRenderer`` without letting the renderer change the encoding.
     """
     return json.dumps(record, default=_refuse_unknown, **CANONICAL_DUMPS_KW)
 
@@ -59,10 +59,7 @@ def canonical_bytes(record: Mapping[str, Any]) -> bytes:
     try:
         return canonical_json(record).encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate from a badly decoded input
-        raise RecordFormatError(
-            f"a string in the record is not valid Unicode ({exc.reason}); "
-            "decode inputs as UTF-8 before logging them"
-        ) from exc
+        raise _not_unicode(exc) from exc
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
@@ -76,8 +73,87 @@ def bytes_digest(data: bytes) -> str:
     return HASH_PREFIX + hashlib.sha256(data).hexdigest()
 
 
+def canonical_line(record: Mapping[str, Any]) -> tuple[str, str]:
+    """(hash, canonical JSON of `record` with that hash added) from one serialisation pass.
+
+    `record` must not hold a ``hash`` key yet. The same bytes as hashing `record` and then
+    dumping it again with its hash, for half the work: the writer does this for every decision.
+    Canonical JSON sorts keys by code point, so the line is the keys before ``"hash"``, the
+    hash, then the keys after it; the hashed text is the same two halves without the hash.
+    """
+    if "hash" in record:
+        raise RecordFormatError("the record already has a hash; it is the writer's to set")
+    before = canonical_json({k: v for k, v in record.items() if k < "hash"})[:-1]  # "{..."
+    after = canonical_json({k: v for k, v in record.items() if k > "hash"})[1:]  # "...}"
+    has_before, has_after = len(before) > 1, len(after) > 1
+    body = before + ("," if has_before and has_after else "") + after
+    try:
+        digest = HASH_PREFIX + hashlib.sha256(body.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError as exc:
+        raise _not_unicode(exc) from exc
+    line = (
+        before
+        + ("," if has_before else "")
+        + f'"hash":"{digest}"'
+        + ("," if has_after else "")
+        + after
+    )
+    return digest, line
+
+
+def _not_unicode(exc: UnicodeEncodeError) -> RecordFormatError:
+    return RecordFormatError(
+        f"a string in the record is not valid Unicode ({exc.reason}); "
+        "decode inputs as UTF-8 before logging them"
+    )
+
+
+# Exact types that need no further look; anything else (subclasses, other mappings, floats)
+# goes through the general rules in `_valid_other`.
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
+
+
 def check_values(value: object, where: str = "record") -> None:
-    """Raise `RecordFormatError` unless `value` only holds types every verifier can reproduce."""
+    """Raise `RecordFormatError` unless `value` only holds types every verifier can reproduce.
+
+    Runs on every record, so the walk builds no path strings (they cost more than the check
+    itself); only when something is wrong is the value walked again to name where.
+    """
+    if not _valid(value):
+        _explain(value, where)
+        raise AssertionError("unreachable: _explain raises for an invalid value")
+
+
+def _valid(value: object) -> bool:
+    if type(value) in _PLAIN:
+        return True
+    if isinstance(value, dict):  # a concrete type: a fast check, unlike the Mapping ABC
+        for key, item in value.items():
+            if not isinstance(key, str) or not _valid(item):
+                return False
+        return True
+    if isinstance(value, list | tuple):
+        for item in value:  # noqa: SIM110 (a plain loop: all() over a generator costs more)
+            if not _valid(item):
+                return False
+        return True
+    return _valid_other(value)
+
+
+def _valid_other(value: object) -> bool:
+    if isinstance(value, float):
+        return False
+    if isinstance(value, str | bool | int):
+        return True
+    if isinstance(value, Mapping):
+        return all(isinstance(key, str) and _valid(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(_valid(item) for item in value)
+    return False
+
+
+def _explain(value: object, where: str) -> None:
+    """Raise `RecordFormatError` naming the first bad value in `value` by its path."""
     if value is None or isinstance(value, str | bool | int):
         return
     if isinstance(value, float):
@@ -90,11 +166,11 @@ def check_values(value: object, where: str = "record") -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise RecordFormatError(f"{where} has a non-string key {key!r}")
-            check_values(item, f"{where}.{key}")
+            _explain(item, f"{where}.{key}")
         return
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            check_values(item, f"{where}[{index}]")
+            _explain(item, f"{where}[{index}]")
         return
     raise RecordFormatError(
         f"{where} is a {type(value).__name__}; the decision log holds only strings, integers, "

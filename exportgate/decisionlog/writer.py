@@ -12,8 +12,9 @@ Guarantees (docs/decision-log.md has the full contract):
   the damaged bytes in a ``recovery`` record, which `audit verify` reports;
 * one writer per file, enforced with an exclusive ``flock``: replicas each get their own file.
 
-Records are rendered by a structlog processor chain: the value check, the event-to-type rename,
-the chain linker (seq, prev, hash) and a canonical JSON renderer. The final "logger" only
+Records are rendered by a structlog processor chain: the value check, the event-to-type rename
+and the chain linker, which stamps seq and prev and renders the canonical JSON line together with
+its hash in a single serialisation (`canonical.canonical_line`). The final "logger" only
 collects the rendered lines; this class writes and syncs them, because durability and the
 chain's rollback on failure need more control than a logging sink offers.
 """
@@ -38,12 +39,10 @@ import structlog
 
 from exportgate.core.decision import Decision
 from exportgate.decisionlog.canonical import (
-    CANONICAL_DUMPS_KW,
     FORMAT_VERSION,
     GENESIS,
-    canonical_json,
+    canonical_line,
     check_values,
-    record_hash,
 )
 from exportgate.decisionlog.errors import DecisionLogError
 from exportgate.decisionlog.ids import uuid7
@@ -83,7 +82,10 @@ def default_component() -> str:
 
 
 class _ChainLinker:
-    """structlog processor: stamps format version, chain, seq and prev, then the record's hash.
+    """structlog renderer: stamps format version, chain, seq and prev, then renders the line.
+
+    The hash and the line come from one serialisation of the record (`canonical_line`): the
+    record is the largest part of a decision's cost, so it is not dumped twice.
 
     The state advances as records are rendered; the writer takes a `snapshot` before rendering
     a batch and `restore`s it if the batch does not reach the file, so a failed write never
@@ -110,16 +112,17 @@ class _ChainLinker:
 
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
+    ) -> str:
         event_dict["v"] = FORMAT_VERSION
         event_dict["chain"] = self.chain
         event_dict["seq"] = self.next_seq
         event_dict["prev"] = self.prev
-        event_dict["hash"] = record_hash(event_dict)
+        digest, line = canonical_line(event_dict)
+        event_dict["hash"] = digest
         self.next_seq += 1
-        self.prev = event_dict["hash"]
+        self.prev = digest
         self.linked.append(dict(event_dict))
-        return event_dict
+        return line
 
 
 def _check_event(
@@ -195,7 +198,6 @@ class DecisionLog:
                 _check_event,
                 structlog.processors.EventRenamer("type"),
                 self._linker,
-                structlog.processors.JSONRenderer(serializer=canonical_json, **CANONICAL_DUMPS_KW),
             ],
             {},
         )

@@ -3,13 +3,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import OrderedDict
+from types import MappingProxyType
 
 import pytest
 
+from exportgate.core.types import Action
 from exportgate.decisionlog.canonical import (
     GENESIS,
     canonical_bytes,
     canonical_json,
+    canonical_line,
     check_values,
     record_hash,
 )
@@ -59,3 +63,38 @@ def test_values_a_verifier_cannot_reproduce_are_refused(value: object, fragment:
 def test_lone_surrogates_are_refused_with_a_hint() -> None:
     with pytest.raises(RecordFormatError, match="not valid Unicode"):
         canonical_bytes({"name": "bad\udcff"})
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},
+        {"seq": 1},  # only keys after "hash"
+        {"chain": "c", "event": "e"},  # only keys before "hash"
+        {"a": 1, "has": 2, "hasи": 3, "hash0": 4, "hasha": 5, "Z": 6, "ü": 7, "": 8},
+        {"type": "decision", "msg": "Zoë ✓", "nested": {"hash": "inner", "list": [1, None]}},
+    ],
+)
+def test_one_pass_line_is_the_same_bytes_as_hashing_then_dumping(record: dict[str, object]) -> None:
+    digest, line = canonical_line(record)
+    assert digest == record_hash(record)
+    assert line == canonical_json({**record, "hash": digest})
+
+
+def test_one_pass_line_refuses_a_record_that_has_a_hash_already() -> None:
+    with pytest.raises(RecordFormatError, match="already has a hash"):
+        canonical_line({"hash": "sha256:forged"})
+
+
+def test_one_pass_line_refuses_lone_surrogates_with_a_hint() -> None:
+    with pytest.raises(RecordFormatError, match="not valid Unicode"):
+        canonical_line({"name": "bad\udcff"})
+
+
+def test_value_check_accepts_subclasses_and_other_mappings_as_before() -> None:
+    check_values({"a": OrderedDict(b=(1, "x")), "p": MappingProxyType({"k": [True, None]})})
+    check_values({"action": Action.DENY})  # a str subclass
+    with pytest.raises(RecordFormatError, match=re.escape("record.p.k[1] is a float")):
+        check_values({"p": MappingProxyType({"k": [1, 2.0]})})
+    with pytest.raises(RecordFormatError, match=re.escape("record.t[0] is a set")):
+        check_values({"t": (set(),)})
