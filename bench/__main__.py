@@ -155,6 +155,11 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
             contributed.append(previous)
         if "runs" not in run:
             contributed.append({**run["environment"], "mode": run["mode"], "steps": steps})
+    # Each step's figures come from the last run that measured it.
+    used: set[str] = set()
+    for run_info in reversed(contributed):
+        run_info["used"] = [s for s in run_info["steps"] if s not in used]
+        used |= set(run_info["steps"])
     merged["runs"] = contributed
     return merged
 

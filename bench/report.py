@@ -198,13 +198,22 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
     ]
     if results.get("runs"):
         out += [
-            "The figures below come from these runs (same machine; each step from one run):",
+            "The figures below come from these runs on the same machine; each step's figures "
+            "are from the last run that measured it:",
             "",
             _table(
-                ["steps", "date", "commit", "mode", "load average at start"],
+                [
+                    "steps measured",
+                    "figures used here",
+                    "date",
+                    "commit",
+                    "mode",
+                    "load average at start",
+                ],
                 [
                     [
                         ", ".join(r["steps"]),
+                        ", ".join(r.get("used", r["steps"])) or "none (superseded)",
                         r["date"],
                         r["commit"],
                         r["mode"],
