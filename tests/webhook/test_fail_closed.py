@@ -16,12 +16,21 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 from exportgate_sidecar.server import SidecarServer
 
 from tests.cluster.certs import ServingCert
-from tests.webhook.conftest import Webhook, start_webhook, stop_webhook, webhook_config
+from tests.cluster.local_cluster import free_port
+from tests.webhook.conftest import (
+    Webhook,
+    client_context,
+    start_webhook,
+    stop_webhook,
+    webhook_config,
+)
 from tests.webhook.helpers import ACME_NS, decode_patch, gpu_pod, plain_pod, review_for
 
 BUDGET_S = 0.5
@@ -185,3 +194,112 @@ async def test_slow_sidecar_is_denied_and_recovery_is_automatic(
     assert not sidecar_process.frozen
     response = await process_webhook.review("/validate", review_for(gpu_pod("back", ACME_NS)))
     assert response["allowed"] is True
+
+
+
+# -- many reviews at once against a hung sidecar, webhook in its own process --------------------
+
+#: Time on top of the budget a concurrent denial may take: less than the server's own safety
+#: net (budget + 0.25 s), so a call the gRPC deadline failed to end is caught here.
+CONCURRENT_SLACK_S = 0.2
+CONCURRENCY = 16
+CONCURRENT_REVIEWS = 160
+
+
+class WebhookProcess:
+    """`exportgate-webhook` as the Deployment runs it: its own process, own gRPC channel.
+
+    The late-deadline fault below did not show with the webhook inside the test's event loop,
+    only with the webhook alone in its process, as in production."""
+
+    def __init__(self, directory: Path, cert: ServingCert, sidecar_target: str) -> None:
+        self.port = free_port()
+        self.probe_port = free_port()
+        self.log = directory / "webhook.log"
+        argv = [
+            str(Path(sys.executable).with_name("exportgate-webhook")),
+            "--listen", f"127.0.0.1:{self.port}",
+            "--probe-listen", f"127.0.0.1:{self.probe_port}",
+            "--tls-cert", str(cert.cert_path),
+            "--tls-key", str(cert.key_path),
+            "--sidecar", sidecar_target,
+            "--budget", str(BUDGET_S),
+            "--namespace-tenant", f"{ACME_NS}=acme",
+            "--log-level", "warning",
+        ]  # fmt: skip
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(argv, stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self._log_file.close()
+
+
+@pytest.fixture
+async def webhook_process(
+    sidecar_process: SidecarProcess, serving_cert: ServingCert, short_dir: Path
+) -> AsyncIterator[WebhookProcess]:
+    proc = WebhookProcess(short_dir, serving_cert, sidecar_process.target)
+    try:
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as session:
+            while True:
+                assert proc.process.poll() is None, proc.log.read_text()
+                assert time.monotonic() < deadline, "webhook process never became ready"
+                try:
+                    url = f"http://127.0.0.1:{proc.probe_port}/readyz"
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.2)
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def test_concurrent_reviews_under_a_hung_sidecar_end_at_the_grpc_deadline(
+    webhook_process: WebhookProcess, sidecar_process: SidecarProcess, serving_cert: ServingCert
+) -> None:
+    # With the channel option grpc.enable_retries=0, grpcio left ~40% of such calls pending past
+    # their deadline (bench/RESULTS.md, fault tests): only the server's safety net ended them,
+    # with a 500 "did not finish within its time budget". Each must be the gRPC deadline's 503,
+    # on time.
+    sidecar_process.freeze()
+    url = f"https://127.0.0.1:{webhook_process.port}/validate"
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(CONCURRENT_REVIEWS):
+        queue.put_nowait(i)
+    answers: list[tuple[float, dict[str, Any]]] = []
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        # Back to back, like an API server under load: new calls start while others expire.
+        while not queue.empty():
+            i = queue.get_nowait()
+            body = review_for(gpu_pod(f"c{i}", ACME_NS))
+            started = time.monotonic()
+            async with session.post(url, json=body) as http:
+                assert http.status == 200, await http.text()
+                review = await http.json()
+            answers.append((time.monotonic() - started, review["response"]))
+
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY, ssl=client_context(serving_cert))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+
+    assert len(answers) == CONCURRENT_REVIEWS
+    late = [r["status"]["message"] for _, r in answers if "did not answer within" not in str(r)]
+    assert not late, f"{len(late)} of {len(answers)} not ended by the gRPC deadline: {late[0]}"
+    for elapsed, response in answers:
+        assert response["allowed"] is False
+        assert (response["status"]["code"], response["status"]["reason"]) == (
+            503,
+            "ServiceUnavailable",
+        )
+        assert elapsed < BUDGET_S + CONCURRENT_SLACK_S, f"took {elapsed:.3f}s"

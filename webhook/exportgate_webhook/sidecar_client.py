@@ -29,13 +29,17 @@ _ACTIONS: dict[int, Action] = {
 # Reconnect quickly after a sidecar restart (gRPC's default backoff grows to two minutes, which
 # would keep the webhook failing closed long after the sidecar is back), and fail fast instead of
 # queueing while the sidecar is down: the review budget is small and a denial is the answer.
+#
+# Deliberately NOT set: "grpc.enable_retries" = 0. With it, grpcio (1.85) left about 40% of calls
+# to a frozen sidecar pending past their deadline under concurrency, so the server's safety net
+# instead of the deadline ended them (bench/RESULTS.md, fault tests). With retries enabled but no
+# retry policy in the service config, gRPC retries nothing, so nothing can outlive the deadline.
 _CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.enable_retries", 0),
 )
 
 
