@@ -189,6 +189,8 @@ class DecisionLog:
         self._written_ticket = 0
         self._durable_ticket = 0
         self._failed_ticket = 0  # appends up to here were written but their fsync failed
+        self._sync_rounds = 0
+        self._durable_seq = 0
 
         self._linker = _ChainLinker()
         self._rendered = _RenderedLines()
@@ -272,6 +274,20 @@ class DecisionLog:
         records, ticket = self._append(events)
         await self._await_durable(ticket)
         return records
+
+    @property
+    def sync_rounds(self) -> int:
+        """How many sync rounds (one fsync of the active file each) have completed.
+
+        Fewer than the records written when callers overlap: that is the group commit at work,
+        and what operators and tests look at to see it.
+        """
+        return self._sync_rounds
+
+    @property
+    def durable_seq(self) -> int:
+        """The seq of the last record a completed sync round covers (0 before the first)."""
+        return self._durable_seq
 
     @property
     def head(self) -> tuple[str, int, str]:
@@ -397,8 +413,11 @@ class DecisionLog:
                     f"decision log {self.path}: fsync failed for this record; "
                     "it is not known to be on disk"
                 )
+            # The leader: this one fsync covers every record appended so far, including those
+            # of callers queued behind `_sync_lock`, who then find their ticket durable.
             with self._lock:
                 target = self._written_ticket
+                target_seq = self._linker.next_seq - 1
                 retired, self._retired = self._retired, []
                 fds = [*retired, self._fd]
             try:
@@ -415,6 +434,8 @@ class DecisionLog:
             finally:
                 for fd in retired:
                     os.close(fd)
+            self._sync_rounds += 1
+            self._durable_seq = max(self._durable_seq, target_seq)
             self._durable_ticket = max(self._durable_ticket, target)
 
     def _sync_all(self) -> None:

@@ -174,3 +174,62 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_fsync(log_path: Pat
         record = await second
         assert record["object"]["name"] == "kept"
     assert verify_files([log_path]).ok
+
+
+def test_concurrent_threads_share_fsyncs_and_return_only_once_durable(
+    log_path: Path, records_of: Records
+) -> None:
+    # Real threads on a real file with real fsyncs: while one thread's fsync runs, the others
+    # append and queue; the next leader's single fsync then covers all of them.
+    per_thread, threads = 40, 8
+    start = threading.Barrier(threads)
+    not_durable: list[int] = []
+    returned: list[int] = []
+    lock = threading.Lock()
+
+    with DecisionLog(log_path) as log:
+
+        def work(worker: int) -> None:
+            start.wait(timeout=10)
+            for index in range(per_thread):
+                record = log.record(make_decision(name=f"w{worker}-{index}"))
+                durable = log.durable_seq  # read right after record() returned
+                with lock:
+                    returned.append(record["seq"])
+                    if durable < record["seq"]:
+                        not_durable.append(record["seq"])
+
+        pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join(timeout=60)
+        rounds = log.sync_rounds
+    total = per_thread * threads
+    assert not not_durable, "record() returned before an fsync covered the record"
+    assert sorted(returned) == list(range(1, total + 1))
+    assert 1 <= rounds < total, f"{rounds} fsyncs for {total} records: none were shared"
+    records = records_of(log_path)
+    assert [r["seq"] for r in records] == list(range(1, total + 1))
+    assert verify_files([log_path]).ok
+
+
+def test_one_caller_at_a_time_gets_one_fsync_per_record(log_path: Path) -> None:
+    with DecisionLog(log_path) as log:
+        for index in range(5):
+            record = log.record(make_decision(name=f"solo-{index}"))
+            assert log.durable_seq == record["seq"]
+        assert log.sync_rounds == 5
+
+
+async def test_coroutines_return_only_once_durable_and_share_fsyncs(log_path: Path) -> None:
+    with DecisionLog(log_path) as log:
+
+        async def one(index: int) -> tuple[int, int]:
+            record = await log.arecord(make_decision(name=f"c-{index}"))
+            return record["seq"], log.durable_seq
+
+        results = await asyncio.gather(*(one(i) for i in range(100)))
+        assert all(durable >= seq for seq, durable in results)
+        assert log.sync_rounds < 100
+    assert verify_files([log_path]).ok
