@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +84,49 @@ def describe_type(value: object) -> str:
     return type(value).__name__
 
 
+_Trail = tuple["_Trail", str | int] | None
+"""The steps taken so far, innermost last: (earlier trail, key or list index)."""
+
+
+def _spell(base: str, trail: _Trail) -> str:
+    """The field path `join_key`/`join_index` would have built step by step along `trail`."""
+    parts: list[str | int] = []
+    while trail is not None:
+        trail, part = trail
+        parts.append(part)
+    where = base
+    for part in reversed(parts):
+        where = join_index(where, part) if isinstance(part, int) else join_key(where, part)
+    return where
+
+
+def _no_mapping(value: object, base: str, trail: _Trail) -> Mapping[str, Any]:
+    return expect_mapping(value, _spell(base, trail))  # raises: `value` is not a mapping
+
+
+def _no_list(value: object, base: str, trail: _Trail) -> list[Any] | tuple[Any, ...]:
+    return expect_list(value, _spell(base, trail))  # raises: `value` is not a list
+
+
+# Whether a key needs no quoting, remembered for the keys seen most: the same few dozen field
+# names recur in every object, and a dict lookup is cheaper than the regex. Bounded, because
+# keys also come from the objects themselves (labels, resource names).
+_PLAIN_KEYS: dict[str, bool] = {}
+_PLAIN_KEYS_MAX = 4096
+
+
+def _is_plain(key: str) -> bool:
+    plain = _PLAIN_KEYS.get(key)
+    if plain is None:
+        plain = _PLAIN_KEY_RE.match(key) is not None
+        if len(_PLAIN_KEYS) < _PLAIN_KEYS_MAX:
+            _PLAIN_KEYS[key] = plain
+    return plain
+
+
 def join_key(base: str, key: str) -> str:
     """The field path of `key` inside the mapping at `base`, quoting keys that need it."""
-    if _PLAIN_KEY_RE.match(key):
+    if _is_plain(key):
         return f"{base}.{key}" if base else key
     return f"{base}[{json.dumps(key)}]"
 
@@ -113,34 +153,63 @@ class FieldPath:
         Nulls and missing keys yield nothing. A value of the wrong shape on the way raises
         `InputError` with `field` set to the offending field.
         """
-        return list(self._walk(root, base, 0))
+        found: list[tuple[str, Any]] = []
+        self._collect(root, base, None, 0, found, False)
+        return found
 
     def first(self, root: object, base: str = "") -> tuple[str, Any] | None:
         """The first (field path, value) the path names, or None."""
-        return next(self._walk(root, base, 0), None)
+        found: list[tuple[str, Any]] = []
+        self._collect(root, base, None, 0, found, True)
+        return found[0] if found else None
 
-    def _walk(self, value: object, where: str, position: int) -> Iterator[tuple[str, Any]]:
-        if value is None:
-            return
-        if position == len(self.steps):
-            yield where, value
-            return
-        step = self.steps[position]
-        if isinstance(step, _Key):
-            mapping = expect_mapping(value, where)
-            yield from self._walk(mapping.get(step.name), join_key(where, step.name), position + 1)
-        elif isinstance(step, _Index):
-            items = expect_list(value, where)
-            if step.index < len(items):
-                yield from self._walk(
-                    items[step.index], join_index(where, step.index), position + 1
-                )
-        elif isinstance(step, _AllItems):
-            for index, item in enumerate(expect_list(value, where)):
-                yield from self._walk(item, join_index(where, index), position + 1)
-        else:
-            for key, item in expect_mapping(value, where).items():
-                yield from self._walk(item, join_key(where, str(key)), position + 1)
+    def _collect(
+        self,
+        value: object,
+        base: str,
+        trail: _Trail,
+        position: int,
+        found: list[tuple[str, Any]],
+        only_first: bool,
+    ) -> bool:
+        """Append what the steps from `position` name under `value` to `found`.
+
+        The field path is kept as a `_Trail` of keys and indexes and only spelled out for a
+        match or an error: most steps of most paths lead nowhere (an adapter lists every place
+        a pod spec could be), and formatting a path per step used to cost more than the walk.
+        Returns True when `only_first` and a match was found, to stop the whole walk.
+        """
+        steps = self.steps
+        while value is not None:
+            if position == len(steps):
+                found.append((_spell(base, trail), value))
+                return only_first
+            step = steps[position]
+            position += 1
+            # The expect_* calls only run to raise: the path is spelled out for the message.
+            if type(step) is _Key:
+                mapping = value if isinstance(value, Mapping) else _no_mapping(value, base, trail)
+                trail = (trail, step.name)
+                value = mapping.get(step.name)
+            elif type(step) is _Index:
+                items = value if isinstance(value, list | tuple) else _no_list(value, base, trail)
+                if step.index >= len(items):
+                    return False
+                trail = (trail, step.index)
+                value = items[step.index]
+            elif step is _ALL_ITEMS:
+                items = value if isinstance(value, list | tuple) else _no_list(value, base, trail)
+                for index, item in enumerate(items):
+                    if self._collect(item, base, (trail, index), position, found, only_first):
+                        return True
+                return False
+            else:
+                mapping = value if isinstance(value, Mapping) else _no_mapping(value, base, trail)
+                for key, item in mapping.items():
+                    if self._collect(item, base, (trail, str(key)), position, found, only_first):
+                        return True
+                return False
+        return False
 
     def __str__(self) -> str:
         return self.text

@@ -133,7 +133,9 @@ def _quantities(value: object, field: str) -> dict[str, Any]:
         return {}
     quantities = {}
     for key, quantity in expect_mapping(value, field).items():
-        quantities[expect_string(key, join_key(field, str(key)))] = quantity
+        if not isinstance(key, str):  # name the field only for the error: this runs a lot
+            expect_string(key, join_key(field, str(key)))
+        quantities[key] = quantity
     return quantities
 
 

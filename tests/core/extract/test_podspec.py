@@ -72,6 +72,8 @@ MALFORMED = [
     ("fractional-count", _gpu({"limits": {"nvidia.com/gpu": "1.5"}}),
      'spec.containers[0].resources.limits["nvidia.com/gpu"]', "whole devices"),
     ("containers-not-a-list", {"containers": "main"}, "spec.containers", "expected a list"),
+    ("resource-name-not-a-string", _gpu({"requests": {1: 2}}),
+     'spec.containers[0].resources.requests["1"]', "expected a string"),
     ("node-selector-not-a-map", {**_gpu({"limits": {"nvidia.com/gpu": 1}}),
                                  "nodeSelector": ["a"]}, "spec.nodeSelector",
      "expected an object"),

@@ -1,0 +1,110 @@
+"""Field paths: what they find and the field names they report, matches and errors alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from exportgate.core.errors import InputError
+from exportgate.core.extract.paths import compile_path
+
+JOB: dict[str, Any] = {
+    "metadata": {"annotations": {"example.com/gpu": "2", "plain": "x"}},
+    "spec": {
+        "template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}, None]}},
+        "replicaSpecs": {"Worker": {"template": {"n": 1}}, "Master": {"template": {"n": 2}}},
+        "groups": [{"template": {"n": 3}}, {"other": 1}, {"template": None}],
+        "odd keys": {"weird/key": {"template": 4}, "ok_key": {"template": 5}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "base", "expected"),
+    [
+        ("spec.template", "", [("spec.template", JOB["spec"]["template"])]),
+        ("spec.template", "obj", [("obj.spec.template", JOB["spec"]["template"])]),
+        (
+            "spec.template.spec.containers[*].name",
+            "",
+            [
+                ("spec.template.spec.containers[0].name", "a"),
+                ("spec.template.spec.containers[1].name", "b"),
+            ],
+        ),
+        (
+            "spec.template.spec.containers[1]",
+            "",
+            [("spec.template.spec.containers[1]", {"name": "b"})],
+        ),
+        ("spec.template.spec.containers[7]", "", []),
+        (
+            "spec.replicaSpecs.*.template.n",
+            "",
+            [
+                ("spec.replicaSpecs.Worker.template.n", 1),
+                ("spec.replicaSpecs.Master.template.n", 2),
+            ],
+        ),
+        ("spec.groups[*].template.n", "", [("spec.groups[0].template.n", 3)]),
+        (
+            '["spec"]["odd keys"].*.template',
+            "",
+            [
+                ('spec["odd keys"]["weird/key"].template', 4),
+                ('spec["odd keys"].ok_key.template', 5),
+            ],
+        ),
+        (
+            'metadata.annotations["example.com/gpu"]',
+            "",
+            [('metadata.annotations["example.com/gpu"]', "2")],
+        ),
+        ("metadata.annotations.*", "", [
+            ('metadata.annotations["example.com/gpu"]', "2"),
+            ("metadata.annotations.plain", "x"),
+        ]),
+        ("spec.missing.template", "", []),
+        ("*", "", [(key, value) for key, value in JOB.items()]),
+    ],
+)
+def test_resolve_finds_values_and_names_their_fields(
+    path: str, base: str, expected: list[tuple[str, Any]]
+) -> None:
+    compiled = compile_path(path)
+    assert compiled.resolve(JOB, base) == expected
+    assert compiled.first(JOB, base) == (expected[0] if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("path", "obj", "field", "message"),
+    [
+        ("spec.template", {"spec": "oops"}, "spec", "expected an object, found a string"),
+        ("spec.items[*]", {"spec": {"items": {"a": 1}}}, "spec.items", "expected a list"),
+        ("spec.items[0]", {"spec": {"items": 3}}, "spec.items", "expected a list, found a number"),
+        ("spec.*.x", {"spec": {"a/b": [1]}}, 'spec["a/b"]', "expected an object, found a list"),
+        ("spec.l[*].x", {"spec": {"l": [{"x": 1}, True]}}, "spec.l[1]", "found a boolean"),
+        ("spec", [1], "<root>", "expected an object, found a list"),
+    ],
+)
+def test_wrong_shapes_name_the_offending_field(
+    path: str, obj: object, field: str, message: str
+) -> None:
+    with pytest.raises(InputError, match=message) as raised:
+        compile_path(path).resolve(obj)
+    assert raised.value.field == field
+
+
+def test_first_stops_at_the_first_match_before_a_later_bad_shape() -> None:
+    obj = {"spec": {"l": [{"x": 1}, "not an object"]}}
+    path = compile_path("spec.l[*].x")
+    assert path.first(obj) == ("spec.l[0].x", 1)
+    with pytest.raises(InputError):
+        path.resolve(obj)
+
+
+def test_a_base_names_the_root_in_errors() -> None:
+    with pytest.raises(InputError) as raised:
+        compile_path("template.spec").resolve({"template": 5}, "spec.groups[2]")
+    assert raised.value.field == "spec.groups[2].template"
