@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xportgate/v1/policy.proto\x12\rexportgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n\tObjectRef\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0b\n\x03uid\x18\x05 \x01(\t\"9\n\x08UserInfo\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"<\n\x0bProductHint\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"p\n\x12\x41\x63\x63\x65leratorRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12)\n\x05hints\x18\x03 \x03(\x0b\x32\x1a.exportgate.v1.ProductHint\x12\x0e\n\x06source\x18\x04 \x01(\t\"C\n\x0cModelRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x97\x02\n\x0c\x45valuateItem\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12(\n\x06object\x18\x02 \x01(\x0b\x32\x18.exportgate.v1.ObjectRef\x12%\n\x04user\x18\x03 \x01(\x0b\x32\x17.exportgate.v1.UserInfo\x12+\n\toperation\x18\x04 \x01(\x0e\x32\x18.exportgate.v1.Operation\x12\x37\n\x0c\x61\x63\x63\x65lerators\x18\x05 \x03(\x0b\x32!.exportgate.v1.AcceleratorRequest\x12+\n\x06models\x18\x06 \x03(\x0b\x32\x1b.exportgate.v1.ModelRequest\x12\x13\n\x0brequest_uid\x18\x07 \x01(\t\"e\n\x0f\x45valuateRequest\x12*\n\x05items\x18\x01 \x03(\x0b\x32\x1b.exportgate.v1.EvaluateItem\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x01\n\tViolation\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0e\n\x06policy\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12%\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x15.exportgate.v1.Action\x12\x10\n\x08\x63itation\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x0e\n\x06remedy\x18\x07 \x01(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x11\n\tcountries\x18\t \x03(\t\"\x81\x01\n\x13ResolvedAccelerator\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x10\n\x08products\x18\x03 \x03(\t\x12\x0e\n\x06pinned\x18\x04 \x01(\x08\x12\x17\n\x0f\x63lassifications\x18\x05 \x03(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\"S\n\rResolvedModel\x12\x11\n\treference\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\"\xfa\x03\n\x08\x44\x65\x63ision\x12%\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x15.exportgate.v1.Action\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x10\n\x08\x63itation\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x05 \x01(\t\x12\x16\n\x0epolicy_version\x18\x06 \x01(\t\x12\x44\n\x0fpolicy_versions\x18\x07 \x03(\x0b\x32+.exportgate.v1.Decision.PolicyVersionsEntry\x12\x0e\n\x06tenant\x18\x08 \x01(\t\x12\x14\n\x0cverification\x18\t \x01(\t\x12\x15\n\rjurisdictions\x18\n \x03(\t\x12,\n\nviolations\x18\x0b \x03(\x0b\x32\x18.exportgate.v1.Violation\x12\x38\n\x0c\x61\x63\x63\x65lerators\x18\x0c \x03(\x0b\x32\".exportgate.v1.ResolvedAccelerator\x12,\n\x06models\x18\r \x03(\x0b\x32\x1c.exportgate.v1.ResolvedModel\x12\x19\n\x11\x61\x63\x63\x65lerator_class\x18\x0e \x01(\t\x1a\x35\n\x13PolicyVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"V\n\x10\x45valuateResponse\x12*\n\tdecisions\x18\x01 \x03(\x0b\x32\x17.exportgate.v1.Decision\x12\x16\n\x0epolicy_version\x18\x02 \x01(\t\"\x0f\n\rStatusRequest\"\x93\x02\n\x0eStatusResponse\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t\x12J\n\x0fpolicy_versions\x18\x02 \x03(\x0b\x32\x31.exportgate.v1.StatusResponse.PolicyVersionsEntry\x12\x0f\n\x07tenants\x18\x03 \x01(\x03\x12\x10\n\x08policies\x18\x04 \x01(\x03\x12-\n\tloaded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64\x65\x63ision_log\x18\x06 \x01(\t\x1a\x35\n\x13PolicyVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*g\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x41\x43TION_ALLOW\x10\x01\x12\x11\n\rACTION_DRYRUN\x10\x02\x12\x0f\n\x0b\x41\x43TION_WARN\x10\x03\x12\x0f\n\x0b\x41\x43TION_DENY\x10\x04*\xa9\x01\n\tOperation\x12\x19\n\x15OPERATION_UNSPECIFIED\x10\x00\x12\x14\n\x10OPERATION_CREATE\x10\x01\x12\x14\n\x10OPERATION_UPDATE\x10\x02\x12\x14\n\x10OPERATION_DELETE\x10\x03\x12\x15\n\x11OPERATION_CONNECT\x10\x04\x12\x13\n\x0fOPERATION_AUDIT\x10\x05\x12\x13\n\x0fOPERATION_CHECK\x10\x06\x32\xa3\x01\n\rPolicyService\x12K\n\x08\x45valuate\x12\x1e.exportgate.v1.EvaluateRequest\x1a\x1f.exportgate.v1.EvaluateResponse\x12\x45\n\x06Status\x12\x1c.exportgate.v1.StatusRequest\x1a\x1d.exportgate.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xportgate/v1/policy.proto\x12\rexportgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n\tObjectRef\x12\x13\n\x0b\x61pi_version\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0b\n\x03uid\x18\x05 \x01(\t\"9\n\x08UserInfo\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"<\n\x0bProductHint\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"p\n\x12\x41\x63\x63\x65leratorRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12)\n\x05hints\x18\x03 \x03(\x0b\x32\x1a.exportgate.v1.ProductHint\x12\x0e\n\x06source\x18\x04 \x01(\t\"C\n\x0cModelRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"\xb2\x02\n\x0c\x45valuateItem\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12(\n\x06object\x18\x02 \x01(\x0b\x32\x18.exportgate.v1.ObjectRef\x12%\n\x04user\x18\x03 \x01(\x0b\x32\x17.exportgate.v1.UserInfo\x12+\n\toperation\x18\x04 \x01(\x0e\x32\x18.exportgate.v1.Operation\x12\x37\n\x0c\x61\x63\x63\x65lerators\x18\x05 \x03(\x0b\x32!.exportgate.v1.AcceleratorRequest\x12+\n\x06models\x18\x06 \x03(\x0b\x32\x1b.exportgate.v1.ModelRequest\x12\x13\n\x0brequest_uid\x18\x07 \x01(\t\x12\x19\n\x11reuse_decision_id\x18\x08 \x01(\t\"e\n\x0f\x45valuateRequest\x12*\n\x05items\x18\x01 \x03(\x0b\x32\x1b.exportgate.v1.EvaluateItem\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x01\n\tViolation\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0e\n\x06policy\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12%\n\x06\x61\x63tion\x18\x04 \x01(\x0e\x32\x15.exportgate.v1.Action\x12\x10\n\x08\x63itation\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x0e\n\x06remedy\x18\x07 \x01(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x11\n\tcountries\x18\t \x03(\t\"\x81\x01\n\x13ResolvedAccelerator\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x10\n\x08products\x18\x03 \x03(\t\x12\x0e\n\x06pinned\x18\x04 \x01(\x08\x12\x17\n\x0f\x63lassifications\x18\x05 \x03(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\"S\n\rResolvedModel\x12\x11\n\treference\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\"\x8a\x04\n\x08\x44\x65\x63ision\x12%\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x15.exportgate.v1.Action\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x10\n\x08\x63itation\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x05 \x01(\t\x12\x16\n\x0epolicy_version\x18\x06 \x01(\t\x12\x44\n\x0fpolicy_versions\x18\x07 \x03(\x0b\x32+.exportgate.v1.Decision.PolicyVersionsEntry\x12\x0e\n\x06tenant\x18\x08 \x01(\t\x12\x14\n\x0cverification\x18\t \x01(\t\x12\x15\n\rjurisdictions\x18\n \x03(\t\x12,\n\nviolations\x18\x0b \x03(\x0b\x32\x18.exportgate.v1.Violation\x12\x38\n\x0c\x61\x63\x63\x65lerators\x18\x0c \x03(\x0b\x32\".exportgate.v1.ResolvedAccelerator\x12,\n\x06models\x18\r \x03(\x0b\x32\x1c.exportgate.v1.ResolvedModel\x12\x19\n\x11\x61\x63\x63\x65lerator_class\x18\x0e \x01(\t\x12\x0e\n\x06reused\x18\x0f \x01(\x08\x1a\x35\n\x13PolicyVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"V\n\x10\x45valuateResponse\x12*\n\tdecisions\x18\x01 \x03(\x0b\x32\x17.exportgate.v1.Decision\x12\x16\n\x0epolicy_version\x18\x02 \x01(\t\"\x0f\n\rStatusRequest\"\x93\x02\n\x0eStatusResponse\x12\x16\n\x0epolicy_version\x18\x01 \x01(\t\x12J\n\x0fpolicy_versions\x18\x02 \x03(\x0b\x32\x31.exportgate.v1.StatusResponse.PolicyVersionsEntry\x12\x0f\n\x07tenants\x18\x03 \x01(\x03\x12\x10\n\x08policies\x18\x04 \x01(\x03\x12-\n\tloaded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64\x65\x63ision_log\x18\x06 \x01(\t\x1a\x35\n\x13PolicyVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*g\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x41\x43TION_ALLOW\x10\x01\x12\x11\n\rACTION_DRYRUN\x10\x02\x12\x0f\n\x0b\x41\x43TION_WARN\x10\x03\x12\x0f\n\x0b\x41\x43TION_DENY\x10\x04*\xa9\x01\n\tOperation\x12\x19\n\x15OPERATION_UNSPECIFIED\x10\x00\x12\x14\n\x10OPERATION_CREATE\x10\x01\x12\x14\n\x10OPERATION_UPDATE\x10\x02\x12\x14\n\x10OPERATION_DELETE\x10\x03\x12\x15\n\x11OPERATION_CONNECT\x10\x04\x12\x13\n\x0fOPERATION_AUDIT\x10\x05\x12\x13\n\x0fOPERATION_CHECK\x10\x06\x32\xa3\x01\n\rPolicyService\x12K\n\x08\x45valuate\x12\x1e.exportgate.v1.EvaluateRequest\x1a\x1f.exportgate.v1.EvaluateResponse\x12\x45\n\x06Status\x12\x1c.exportgate.v1.StatusRequest\x1a\x1d.exportgate.v1.StatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,10 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DECISION_POLICYVERSIONSENTRY']._serialized_options = b'8\001'
   _globals['_STATUSRESPONSE_POLICYVERSIONSENTRY']._loaded_options = None
   _globals['_STATUSRESPONSE_POLICYVERSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_ACTION']._serialized_start=2164
-  _globals['_ACTION']._serialized_end=2267
-  _globals['_OPERATION']._serialized_start=2270
-  _globals['_OPERATION']._serialized_end=2439
+  _globals['_ACTION']._serialized_start=2207
+  _globals['_ACTION']._serialized_end=2310
+  _globals['_OPERATION']._serialized_start=2313
+  _globals['_OPERATION']._serialized_end=2482
   _globals['_OBJECTREF']._serialized_start=78
   _globals['_OBJECTREF']._serialized_end=170
   _globals['_USERINFO']._serialized_start=172
@@ -51,27 +51,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELREQUEST']._serialized_start=407
   _globals['_MODELREQUEST']._serialized_end=474
   _globals['_EVALUATEITEM']._serialized_start=477
-  _globals['_EVALUATEITEM']._serialized_end=756
-  _globals['_EVALUATEREQUEST']._serialized_start=758
-  _globals['_EVALUATEREQUEST']._serialized_end=859
-  _globals['_VIOLATION']._serialized_start=862
-  _globals['_VIOLATION']._serialized_end=1053
-  _globals['_RESOLVEDACCELERATOR']._serialized_start=1056
-  _globals['_RESOLVEDACCELERATOR']._serialized_end=1185
-  _globals['_RESOLVEDMODEL']._serialized_start=1187
-  _globals['_RESOLVEDMODEL']._serialized_end=1270
-  _globals['_DECISION']._serialized_start=1273
-  _globals['_DECISION']._serialized_end=1779
-  _globals['_DECISION_POLICYVERSIONSENTRY']._serialized_start=1726
-  _globals['_DECISION_POLICYVERSIONSENTRY']._serialized_end=1779
-  _globals['_EVALUATERESPONSE']._serialized_start=1781
-  _globals['_EVALUATERESPONSE']._serialized_end=1867
-  _globals['_STATUSREQUEST']._serialized_start=1869
-  _globals['_STATUSREQUEST']._serialized_end=1884
-  _globals['_STATUSRESPONSE']._serialized_start=1887
-  _globals['_STATUSRESPONSE']._serialized_end=2162
-  _globals['_STATUSRESPONSE_POLICYVERSIONSENTRY']._serialized_start=1726
-  _globals['_STATUSRESPONSE_POLICYVERSIONSENTRY']._serialized_end=1779
-  _globals['_POLICYSERVICE']._serialized_start=2442
-  _globals['_POLICYSERVICE']._serialized_end=2605
+  _globals['_EVALUATEITEM']._serialized_end=783
+  _globals['_EVALUATEREQUEST']._serialized_start=785
+  _globals['_EVALUATEREQUEST']._serialized_end=886
+  _globals['_VIOLATION']._serialized_start=889
+  _globals['_VIOLATION']._serialized_end=1080
+  _globals['_RESOLVEDACCELERATOR']._serialized_start=1083
+  _globals['_RESOLVEDACCELERATOR']._serialized_end=1212
+  _globals['_RESOLVEDMODEL']._serialized_start=1214
+  _globals['_RESOLVEDMODEL']._serialized_end=1297
+  _globals['_DECISION']._serialized_start=1300
+  _globals['_DECISION']._serialized_end=1822
+  _globals['_DECISION_POLICYVERSIONSENTRY']._serialized_start=1769
+  _globals['_DECISION_POLICYVERSIONSENTRY']._serialized_end=1822
+  _globals['_EVALUATERESPONSE']._serialized_start=1824
+  _globals['_EVALUATERESPONSE']._serialized_end=1910
+  _globals['_STATUSREQUEST']._serialized_start=1912
+  _globals['_STATUSREQUEST']._serialized_end=1927
+  _globals['_STATUSRESPONSE']._serialized_start=1930
+  _globals['_STATUSRESPONSE']._serialized_end=2205
+  _globals['_STATUSRESPONSE_POLICYVERSIONSENTRY']._serialized_start=1769
+  _globals['_STATUSRESPONSE_POLICYVERSIONSENTRY']._serialized_end=1822
+  _globals['_POLICYSERVICE']._serialized_start=2485
+  _globals['_POLICYSERVICE']._serialized_end=2648
 # @@protoc_insertion_point(module_scope)

@@ -97,7 +97,7 @@ class ModelRequest(_message.Message):
     def __init__(self, reference: _Optional[str] = ..., provider: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class EvaluateItem(_message.Message):
-    __slots__ = ("tenant", "object", "user", "operation", "accelerators", "models", "request_uid")
+    __slots__ = ("tenant", "object", "user", "operation", "accelerators", "models", "request_uid", "reuse_decision_id")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +105,7 @@ class EvaluateItem(_message.Message):
     ACCELERATORS_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_UID_FIELD_NUMBER: _ClassVar[int]
+    REUSE_DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     object: ObjectRef
     user: UserInfo
@@ -112,7 +113,8 @@ class EvaluateItem(_message.Message):
     accelerators: _containers.RepeatedCompositeFieldContainer[AcceleratorRequest]
     models: _containers.RepeatedCompositeFieldContainer[ModelRequest]
     request_uid: str
-    def __init__(self, tenant: _Optional[str] = ..., object: _Optional[_Union[ObjectRef, _Mapping]] = ..., user: _Optional[_Union[UserInfo, _Mapping]] = ..., operation: _Optional[_Union[Operation, str]] = ..., accelerators: _Optional[_Iterable[_Union[AcceleratorRequest, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelRequest, _Mapping]]] = ..., request_uid: _Optional[str] = ...) -> None: ...
+    reuse_decision_id: str
+    def __init__(self, tenant: _Optional[str] = ..., object: _Optional[_Union[ObjectRef, _Mapping]] = ..., user: _Optional[_Union[UserInfo, _Mapping]] = ..., operation: _Optional[_Union[Operation, str]] = ..., accelerators: _Optional[_Iterable[_Union[AcceleratorRequest, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelRequest, _Mapping]]] = ..., request_uid: _Optional[str] = ..., reuse_decision_id: _Optional[str] = ...) -> None: ...
 
 class EvaluateRequest(_message.Message):
     __slots__ = ("items", "at")
@@ -173,7 +175,7 @@ class ResolvedModel(_message.Message):
     def __init__(self, reference: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("action", "rule", "citation", "message", "decision_id", "policy_version", "policy_versions", "tenant", "verification", "jurisdictions", "violations", "accelerators", "models", "accelerator_class")
+    __slots__ = ("action", "rule", "citation", "message", "decision_id", "policy_version", "policy_versions", "tenant", "verification", "jurisdictions", "violations", "accelerators", "models", "accelerator_class", "reused")
     class PolicyVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +197,7 @@ class Decision(_message.Message):
     ACCELERATORS_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     ACCELERATOR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FIELD_NUMBER: _ClassVar[int]
     action: Action
     rule: str
     citation: str
@@ -209,7 +212,8 @@ class Decision(_message.Message):
     accelerators: _containers.RepeatedCompositeFieldContainer[ResolvedAccelerator]
     models: _containers.RepeatedCompositeFieldContainer[ResolvedModel]
     accelerator_class: str
-    def __init__(self, action: _Optional[_Union[Action, str]] = ..., rule: _Optional[str] = ..., citation: _Optional[str] = ..., message: _Optional[str] = ..., decision_id: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_versions: _Optional[_Mapping[str, str]] = ..., tenant: _Optional[str] = ..., verification: _Optional[str] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., accelerators: _Optional[_Iterable[_Union[ResolvedAccelerator, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ResolvedModel, _Mapping]]] = ..., accelerator_class: _Optional[str] = ...) -> None: ...
+    reused: bool
+    def __init__(self, action: _Optional[_Union[Action, str]] = ..., rule: _Optional[str] = ..., citation: _Optional[str] = ..., message: _Optional[str] = ..., decision_id: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_versions: _Optional[_Mapping[str, str]] = ..., tenant: _Optional[str] = ..., verification: _Optional[str] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., accelerators: _Optional[_Iterable[_Union[ResolvedAccelerator, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ResolvedModel, _Mapping]]] = ..., accelerator_class: _Optional[str] = ..., reused: _Optional[bool] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
     __slots__ = ("decisions", "policy_version")
