@@ -86,6 +86,10 @@ class Adapter:
     pod_specs: tuple[PodSpecRule, ...] = ()
     accelerators: tuple[AcceleratorRule, ...] = ()
     models: tuple[ModelRule, ...] = ()
+    cluster_scoped: bool = False
+    """``scope: Cluster``: objects have no namespace and carry their tenant label themselves.
+    Namespaced is the default because a wrong Namespaced only stops a manifest's own label from
+    choosing its tenant, while a wrong Cluster would let any manifest name one."""
     description: str = ""
     origin: str = ""  # "file:line" of the entry, for messages and `exportgate` diagnostics
 

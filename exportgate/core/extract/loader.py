@@ -231,6 +231,7 @@ class _Compiler:
             pod_specs=tuple(pod_specs),
             accelerators=tuple(accelerators),
             models=tuple(models),
+            cluster_scoped=entry.get("scope", "Namespaced") == "Cluster",
             description=entry.get("description", ""),
             origin=f"{self.source}:{self.locate.line(where)}",
         )

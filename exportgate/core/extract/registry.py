@@ -70,6 +70,12 @@ class AdapterRegistry:
         group, version = split_api_version(api_version)
         return self._lookup(group, version, kind)
 
+    def cluster_scoped(self, api_version: str, kind: str) -> bool:
+        """True when an adapter says objects of this kind are cluster-scoped (``scope:
+        Cluster``). Such objects, and only they, name their tenant with their own label."""
+        adapter = self.adapter_for(api_version, kind)
+        return adapter is not None and adapter.cluster_scoped
+
     def _lookup(self, group: str, version: str, kind: str) -> Adapter | None:
         for adapter in self._index.get((group, kind), ()):
             if adapter.matches_version(version):

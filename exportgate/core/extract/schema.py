@@ -93,6 +93,11 @@ _ADAPTER = {
         "group": {"type": "string", "description": 'API group; "" for the core group'},
         "kinds": {**_STRINGS, "minItems": 1},
         "versions": {**_STRINGS, "minItems": 1},
+        "scope": {
+            "enum": ["Cluster", "Namespaced"],
+            "description": "where the kinds' objects live; default Namespaced. Only a Cluster "
+            "kind names its tenant with its own exportgate.dev/tenant label",
+        },
         "description": {"type": "string"},
         "docs": _STRINGS,
         "podTemplates": _PATHS,
