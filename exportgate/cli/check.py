@@ -47,8 +47,10 @@ def register(subcommands: Any) -> None:
         description=(
             "Evaluate Kubernetes manifests the way the admission webhook would. Namespaced "
             "objects find their tenant through a Namespace in the inputs labelled "
-            f"{TENANT_LABEL}, else the only --tenant given; cluster-scoped objects through "
-            "their own label. Exit 0: all admitted; 3: something would be denied; 2: bad input."
+            f"{TENANT_LABEL}, else the only --tenant given (never through their own label, "
+            "also when written without metadata.namespace); cluster-scoped kinds (NodePool and "
+            "others whose adapter says scope: Cluster) through their own label. Exit 0: all "
+            "admitted; 3: something would be denied; 2: bad input."
         ),
     )
     parser.add_argument(
@@ -219,18 +221,35 @@ def _decide(
         path = (*located.base, *_path_key(exc.field or ""))
         line = located.document.line_of(path)
         raise exc.at(source=located.document.source, line=line) from None
-    name = _tenant_name(inputs, workload)
+    cluster_scoped = _is_cluster_scoped(registry, workload)
+    name = _tenant_name(inputs, workload, cluster_scoped=cluster_scoped)
     tenant = inputs.tenants.get(name) if name else None
     return engine.evaluate(workload, tenant, at, tenant_name=name)
 
 
-def _tenant_name(inputs: Inputs, workload: Workload) -> str | None:
-    if workload.ref.namespace:
+def _is_cluster_scoped(registry: Any, workload: Workload) -> bool:
+    ref = workload.ref
+    if ref.api_version == "v1" and ref.kind == "Namespace":
+        return True  # the object whose label binds its namespace; it has no adapter
+    return bool(registry.cluster_scoped(ref.api_version, ref.kind))
+
+
+def _tenant_name(inputs: Inputs, workload: Workload, *, cluster_scoped: bool) -> str | None:
+    """The tenant an object belongs to, decided as the webhook would.
+
+    Only a cluster-scoped object speaks for itself, with its tenant label, as in the cluster.
+    A namespaced object belongs to its namespace's tenant. One written without
+    ``metadata.namespace`` (raw ``helm template`` output) lands in whatever namespace it is
+    applied to, so its own label must not choose the tenant: its author could name any
+    permitted tenant. It gets the only --tenant given, or none (and is decided as unbound).
+    """
+    if cluster_scoped:
+        if workload.tenant_label:
+            return workload.tenant_label
+    elif workload.ref.namespace:
         bound = inputs.namespace_tenants.get(workload.ref.namespace)
         if bound:
             return bound
-    elif workload.tenant_label:
-        return workload.tenant_label
     if len(inputs.tenants) == 1:
         return next(iter(inputs.tenants))
     return None

@@ -360,3 +360,78 @@ def test_adapters_add_a_kind_and_a_broken_one_is_bad_input(tmp_path: Path) -> No
     broken = check("--tenant", tenant, "--adapters", adapters, "--at", AT, job)
     assert broken.returncode == 2
     assert "adapters.yaml:9: field adapters[0].accelerators[0].countFromm" in broken.stderr
+
+
+NODEPOOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: {name}
+  labels: {{exportgate.dev/tenant: {tenant}}}
+spec:
+  template:
+    spec:
+      requirements:
+        - {{key: karpenter.k8s.aws/instance-family, operator: In, values: [p5]}}
+"""
+
+
+def _unnamespaced_pod(tenant_label: str) -> str:
+    """A Pod as `helm template` prints it: no metadata.namespace, its own tenant label."""
+    return POD.format(product="NVIDIA-H100-80GB-HBM3").replace(
+        "metadata: {name: p, namespace: team}",
+        f"metadata: {{name: p, labels: {{exportgate.dev/tenant: {tenant_label}}}}}",
+    )
+
+
+def test_a_namespaced_object_without_a_namespace_is_not_bound_by_its_own_label(
+    tmp_path: Path,
+) -> None:
+    # acme may use H100s, nimbus may not. The Pod's author labels it acme: with several tenants
+    # given it is decided as unbound (denied), never as acme. The NodePool, cluster-scoped,
+    # names its tenant with its own label, as in the cluster.
+    manifests = _write(tmp_path / "m.yaml", "\n---\n".join([
+        _unnamespaced_pod("acme"),
+        NODEPOOL.format(name="for-acme", tenant="acme"),
+        NODEPOOL.format(name="for-nimbus", tenant="nimbus"),
+    ]))
+    process = check("--tenant", TENANTS, "--at", AT, "-o", "json", manifests)
+    assert process.returncode == 3, process.stderr
+    decided = by_object(process)
+    pod = decided["Pod/p"]
+    assert (pod["tenant"], pod["decision"]) == (None, "deny")
+    assert pod["rule"] == "kyc-unverified-accelerator"
+    assert (decided["NodePool/for-acme"]["tenant"], decided["NodePool/for-acme"]["decision"]) == (
+        "acme", "allow")
+    assert (decided["NodePool/for-nimbus"]["tenant"],
+            decided["NodePool/for-nimbus"]["decision"]) == ("nimbus", "deny")
+
+
+def test_a_namespaced_object_without_a_namespace_binds_to_the_only_tenant(
+    tmp_path: Path,
+) -> None:
+    # The label names a permitted tenant; the only --tenant (in CN) is who it is decided for.
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country="CN", state="Verified"))
+    pod = _write(tmp_path / "pod.yaml", _unnamespaced_pod("acme"))
+    process = check("--tenant", tenant, "--at", AT, "-o", "json", pod)
+    assert process.returncode == 3, process.stderr
+    (result,) = results(process)
+    assert (result["tenant"], result["decision"]) == ("t1", "deny")
+
+
+def test_an_adapter_kind_names_its_tenant_only_when_its_scope_is_cluster(tmp_path: Path) -> None:
+    unnamespaced = GPU_JOB.replace(
+        "metadata: {name: j, namespace: team}",
+        "metadata: {name: j, labels: {exportgate.dev/tenant: acme}}",
+    )
+    job = _write(tmp_path / "job.yaml", unnamespaced)
+    namespaced = _write(tmp_path / "namespaced.yaml", ADAPTER)  # no scope: Namespaced
+    clustered = _write(tmp_path / "cluster.yaml", ADAPTER.replace(
+        "kinds: [GpuJob]\n", "kinds: [GpuJob]\n    scope: Cluster\n"))
+    as_namespaced = check("--tenant", TENANTS, "--adapters", namespaced, "--at", AT, "-o", "json",
+                          job)
+    (result,) = results(as_namespaced)
+    assert (result["tenant"], result["decision"]) == (None, "deny")
+    as_cluster = check("--tenant", TENANTS, "--adapters", clustered, "--at", AT, "-o", "json", job)
+    (result,) = results(as_cluster)
+    assert (result["tenant"], result["decision"]) == ("acme", "allow")

@@ -78,6 +78,25 @@ def test_a_later_file_replaces_the_builtin_adapter_for_a_kind() -> None:
     assert statefulset is not None and "kubernetes-core" in statefulset.origin
 
 
+def test_scope_is_namespaced_unless_an_adapter_says_cluster() -> None:
+    registry = AdapterRegistry.builtin()
+    assert registry.cluster_scoped("karpenter.sh/v1", "NodePool")
+    assert registry.cluster_scoped("karpenter.sh/v1alpha5", "Provisioner")
+    assert registry.cluster_scoped("serving.kserve.io/v1alpha1", "ClusterServingRuntime")
+    assert not registry.cluster_scoped("serving.kserve.io/v1alpha1", "ServingRuntime")
+    assert registry.cluster_scoped("trainer.kubeflow.org/v1alpha1", "ClusterTrainingRuntime")
+    assert not registry.cluster_scoped("trainer.kubeflow.org/v1alpha1", "TrainingRuntime")
+    for namespaced in [("v1", "Pod"), ("apps/v1", "Deployment"), ("v1", "ConfigMap"),
+                       ("eks.services.k8s.aws/v1alpha1", "Nodegroup")]:
+        assert not registry.cluster_scoped(*namespaced)
+    plain = parse_adapter_text(ADAPTER, "acme.yaml")
+    assert not plain.adapters[0].cluster_scoped
+    cluster = parse_adapter_text(
+        ADAPTER.replace("kinds: [GpuJob]", "kinds: [GpuJob]\n    scope: Cluster"), "acme.yaml"
+    )
+    assert cluster.adapters[0].cluster_scoped
+
+
 BROKEN = [
     # (case, (old, new), line, field, words)
     ("bad-path", ('"spec.roles[*].template"', '"spec.roles[*.template"'), 8,
@@ -90,6 +109,8 @@ BROKEN = [
     ("wrong-type", ("group: training.example.com", "group: 7"), 6, "adapters[0].group",
      "is not of type 'string'"),
     ("broken-yaml", ("adapters:\n", "adapters: [\n"), 6, None, "not valid YAML"),
+    ("unknown-scope", ("kinds: [GpuJob]", "kinds: [GpuJob]\n    scope: Global"), 8,
+     "adapters[0].scope", "'Global' is not one of ['Cluster', 'Namespaced']"),
 ]
 
 
