@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--cache-ttl", type=float, default=defaults.cache.ttl, metavar="SECONDS",
                      help="longest a cached decision is reused")  # fmt: skip
     dec.add_argument(
+        "--reuse-window", type=float, default=defaults.reuse_window, metavar="SECONDS",
+        help="how long a delivered decision may be answered again, without a second log record, "
+        "to a caller naming it for the identical item (the webhook's validating phase after its "
+        "mutating phase); 0 disables reuse",
+    )  # fmt: skip
+    dec.add_argument(
         "--min-time-remaining", type=float, default=defaults.min_time_remaining * 1000,
         metavar="MS", help="refuse calls with less of their deadline left (DEADLINE_EXCEEDED)",
     )  # fmt: skip
@@ -185,6 +191,7 @@ def config_from_args(args: argparse.Namespace) -> SidecarConfig:
         metrics_address=args.metrics_address,
         min_time_remaining=args.min_time_remaining / 1000,
         max_batch_items=args.max_batch_items,
+        reuse_window=args.reuse_window,
         shutdown_grace=args.shutdown_grace,
     )
     config.validate()

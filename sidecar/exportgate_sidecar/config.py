@@ -138,6 +138,15 @@ class SidecarConfig:
     group_commit_max: int = 1_024
     """Most decision records written with one fsync. Concurrent calls are grouped up to this."""
 
+    reuse_window: float = 10.0
+    """Seconds a delivered decision can be answered again for the same item when a caller names
+    it (`reuse_decision_id`: the webhook's validating phase naming the mutating phase's
+    decision), instead of deciding and logging the same admission twice. The two phases are
+    milliseconds apart; this only bounds how long the id stays usable. 0 disables reuse."""
+
+    reuse_max_entries: int = 10_000
+    """Most decisions kept for reuse; oldest go first, so a flood cannot grow memory."""
+
     def validate(self) -> None:
         src = self.source
         if src.kind == "files" and not (src.tenant_paths or src.policy_paths):
@@ -173,3 +182,5 @@ class SidecarConfig:
             raise ConfigError("min time remaining cannot be negative")
         if self.max_batch_items < 1:
             raise ConfigError("max batch items must be at least 1")
+        if self.reuse_window < 0:
+            raise ConfigError("the reuse window cannot be negative (0 disables reuse)")

@@ -198,8 +198,11 @@ def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
 # --- responses ------------------------------------------------------------------------------
 
 
-def decision_to_proto(decision: Decision, *, decision_id: str, policy_version: str) -> pb.Decision:
-    """The wire form of one decision, stamped with its log record id and snapshot version."""
+def decision_to_proto(
+    decision: Decision, *, decision_id: str, policy_version: str, reused: bool = False
+) -> pb.Decision:
+    """The wire form of one decision, stamped with its log record id and snapshot version;
+    `reused`: an earlier decision answered again, not logged by this call."""
     accelerators = [
         pb.ResolvedAccelerator(
             resource=a.resource,
@@ -249,4 +252,5 @@ def decision_to_proto(decision: Decision, *, decision_id: str, policy_version: s
         accelerator_class=most_restrictive_class(
             c for a in decision.accelerators for c in a.classifications
         ),
+        reused=reused,
     )

@@ -52,6 +52,18 @@ class SidecarMetrics:
         self.cache_misses = Counter(
             "exportgate_sidecar_cache_misses", "Decisions the engine had to make.", registry=r
         )
+        self.decisions_reused = Counter(
+            "exportgate_sidecar_decisions_reused",
+            "Earlier decisions answered again for the same item (reuse_decision_id), with no new "
+            "log record: the validating phase of an admission the mutating phase decided.",
+            registry=r,
+        )
+        self.reuse_refused = Counter(
+            "exportgate_sidecar_decision_reuse_refused",
+            "Items naming a decision to reuse that were decided afresh instead (unknown id, "
+            "another replica's id, different item, or policy/tenant changed).",
+            registry=r,
+        )
         self.log_failures = Counter(
             "exportgate_sidecar_decision_log_failures",
             "Evaluate calls refused because the decision log could not be written.",

@@ -33,6 +33,7 @@ from exportgate_sidecar.config import ConfigError, SidecarConfig
 from exportgate_sidecar.health import SERVICE_NAME, HealthMonitor
 from exportgate_sidecar.journal import DecisionJournal
 from exportgate_sidecar.metrics import MetricsEndpoint, SidecarMetrics
+from exportgate_sidecar.recent import RecentDecisions
 from exportgate_sidecar.servicer import Activity, PolicyServicer
 from exportgate_sidecar.sources.files import FileSource
 from exportgate_sidecar.state import Snapshot, SnapshotLoader, SnapshotStore
@@ -66,6 +67,9 @@ class SidecarServer:
         self._kube_api = kube_api
         self.store = SnapshotStore()
         self.cache = DecisionCache(config.cache)
+        self.recent = RecentDecisions(
+            max_entries=config.reuse_max_entries, ttl=config.reuse_window
+        )
         self.metrics = SidecarMetrics()
         self.loader = SnapshotLoader(
             self.store, packs=config.packs, default_action=config.default_action
@@ -108,6 +112,7 @@ class SidecarServer:
             self._kube_api = await asyncio.to_thread(kube_api_client, cfg.source.kubeconfig)
         self.health = HealthMonitor(self.journal)
         self.store.subscribe(self.cache.on_snapshot)
+        self.store.subscribe(self.recent.on_snapshot)
         self.store.subscribe(self._on_snapshot)
 
         server = grpc.aio.server(options=_SERVER_OPTIONS)
@@ -116,6 +121,7 @@ class SidecarServer:
                 config=cfg,
                 store=self.store,
                 cache=self.cache,
+                recent=self.recent,
                 journal=self.journal,
                 health=self.health,
                 metrics=self.metrics,

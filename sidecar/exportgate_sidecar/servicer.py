@@ -38,7 +38,8 @@ from exportgate_sidecar.convert import (
 from exportgate_sidecar.health import HealthMonitor
 from exportgate_sidecar.journal import DecisionJournal, LogEntry
 from exportgate_sidecar.metrics import SidecarMetrics
-from exportgate_sidecar.state import Snapshot, SnapshotStore
+from exportgate_sidecar.recent import RecentDecisions
+from exportgate_sidecar.state import Snapshot, SnapshotStore, TenantEntry
 
 log = structlog.get_logger("exportgate.sidecar")
 
@@ -63,6 +64,7 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         store: SnapshotStore,
         cache: DecisionCache,
         journal: DecisionJournal,
+        recent: RecentDecisions | None = None,
         health: HealthMonitor,
         metrics: SidecarMetrics,
         activity: Activity | None = None,
@@ -71,6 +73,12 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         self._config = config
         self._store = store
         self._cache = cache
+        # Not `recent or ...`: an empty map has len() 0 and would be replaced.
+        self._recent = (
+            recent
+            if recent is not None
+            else RecentDecisions(max_entries=config.reuse_max_entries, ttl=config.reuse_window)
+        )
         self._journal = journal
         self._health = health
         self._metrics = metrics
@@ -114,25 +122,42 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
             workloads = [item_to_workload(item, f"items[{i}]") for i, item in enumerate(items)]
         except InputError as exc:
             await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc.describe())
-        decisions = [
-            self._decide(snapshot, item.tenant, workload, at)
-            for item, workload in zip(items, workloads, strict=True)
-        ]
+        revisions: list[int] = []
+        decisions: list[Decision] = []
+        # Per item: the id of an earlier decision answered again (already durable), or None
+        # for a decision made now, which must be logged before answering.
+        reused: list[str | None] = []
+        for item, workload in zip(items, workloads, strict=True):
+            entry = snapshot.tenants.get(item.tenant) if item.tenant else None
+            revision = entry.revision if entry is not None else 0
+            revisions.append(revision)
+            if item.reuse_decision_id:
+                earlier = self._recent.reusable(
+                    item.reuse_decision_id, item, workload, snapshot, revision, at
+                )
+                if earlier is not None:
+                    decisions.append(earlier)
+                    reused.append(item.reuse_decision_id)
+                    continue
+                self._metrics.reuse_refused.inc()
+            decisions.append(self._decide(snapshot, item.tenant, entry, workload, at))
+            reused.append(None)
+        fresh = [i for i, reused_id in enumerate(reused) if reused_id is None]
         # Evaluation is quick, but a large batch on a busy loop may have used up the deadline:
         # writing records nobody will act on is harmless, answering late is pointless.
         await self._check_deadline(context)
         entries = [
             LogEntry(
-                decision=decision,
-                user=item.user.username or None,
-                request_uid=item.request_uid or None,
-                operation=OPERATION_NAMES.get(item.operation) or None,
-                extra=_extra(item, snapshot),
+                decision=decisions[i],
+                user=items[i].user.username or None,
+                request_uid=items[i].request_uid or None,
+                operation=OPERATION_NAMES.get(items[i].operation) or None,
+                extra=_extra(items[i], snapshot),
             )
-            for item, decision in zip(items, decisions, strict=True)
+            for i in fresh
         ]
         try:
-            ids = await self._journal.write(entries)
+            fresh_ids = await self._journal.write(entries) if entries else []
         except Exception as exc:
             self._metrics.log_failures.inc()
             self._health.log_result(False)
@@ -142,26 +167,49 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 grpc.StatusCode.UNAVAILABLE,
                 f"decision log unwritable: {exc}; no decision was made for this request",
             )
-        self._health.log_result(True)
+        if entries:
+            self._health.log_result(True)
         remaining = context.time_remaining()
-        if remaining is not None and remaining <= 0:
+        if fresh_ids and remaining is not None and remaining <= 0:
             # Logged, but the caller will not read the answer: say so in the log too.
-            await self._journal.not_delivered(ids, "the caller's deadline passed while logging")
+            await self._journal.not_delivered(
+                fresh_ids, "the caller's deadline passed while logging"
+            )
             await self._abort(
                 context,
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "the caller's deadline passed while the decisions were being logged; they are "
                 "marked not delivered; raise the caller's timeout",
             )
+        ids = [reused_id or "" for reused_id in reused]
+        for i, decision_id in zip(fresh, fresh_ids, strict=True):
+            ids[i] = decision_id
+            # Delivered from here on: the caller may name it again (its validating phase).
+            entry = snapshot.tenants.get(items[i].tenant) if items[i].tenant else None
+            self._recent.remember(
+                decision_id,
+                items[i],
+                workloads[i],
+                decisions[i],
+                snapshot,
+                entry.tenant if entry is not None else None,
+                revisions[i],
+                at,
+            )
         response = pb.EvaluateResponse(
             decisions=[
-                decision_to_proto(d, decision_id=i, policy_version=snapshot.version)
-                for d, i in zip(decisions, ids, strict=True)
+                decision_to_proto(
+                    d, decision_id=i, policy_version=snapshot.version, reused=r is not None
+                )
+                for d, i, r in zip(decisions, ids, reused, strict=True)
             ],
             policy_version=snapshot.version,
         )
-        for d in decisions:
-            self._metrics.decisions.labels(action=d.action.value).inc()
+        for d, reused_id in zip(decisions, reused, strict=True):
+            if reused_id is None:
+                self._metrics.decisions.labels(action=d.action.value).inc()
+            else:
+                self._metrics.decisions_reused.inc()
         self._metrics.batch_items.observe(len(items))
         self._metrics.evaluate_seconds.observe(time.perf_counter() - started)
         return response
@@ -184,9 +232,13 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
     # -- internals ---------------------------------------------------------------------------
 
     def _decide(
-        self, snapshot: Snapshot, tenant_name: str, workload: Workload, at: datetime
+        self,
+        snapshot: Snapshot,
+        tenant_name: str,
+        entry: TenantEntry | None,
+        workload: Workload,
+        at: datetime,
     ) -> Decision:
-        entry = snapshot.tenants.get(tenant_name) if tenant_name else None
         tenant = entry.tenant if entry is not None else None
         key = self._cache.key(snapshot, tenant_name, entry.revision if entry else 0, workload)
         cached = self._cache.get(key, workload, at)

@@ -385,6 +385,34 @@ def test_allowed_workload_is_stored_with_its_decision(stack: Stack) -> None:
     assert annotations["exportgate.dev/policy-version"] == records[0]["policyVersion"]
 
 
+def _records_for(stack: Stack, name_prefix: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in read_decision_log(stack.decision_log)
+        if r.get("type") == "decision"
+        and str((r.get("object") or {}).get("name", "")).startswith(name_prefix)
+    ]
+
+
+def test_an_admitted_pod_is_decided_and_logged_once_for_both_phases(stack: Stack) -> None:
+    # /mutate decides and stamps; /validate names the stamped id and the sidecar answers with
+    # that same decision: one admission, one record (it used to be two).
+    proc = stack.create(_pod("once", ACME, H100), user=ACME_USER)
+    assert proc.returncode == 0, proc.stderr
+    stored = json.loads(stack.kubectl("get", "pod", "once", "-n", ACME, "-o", "json",
+                                      user=None).stdout)  # fmt: skip
+    records = _records_for(stack, "once")
+    assert [r["id"] for r in records] == [stored["metadata"]["annotations"][
+        "exportgate.dev/decision-id"]]  # fmt: skip
+    assert records[0]["operation"] == "CREATE"
+    # A generateName pod: the API server names it between the phases; still one record.
+    generated = {**_pod("x", ACME, H100)}
+    generated["metadata"] = {"generateName": "gen-once-", "namespace": ACME}
+    proc = stack.create(generated, user=ACME_USER)
+    assert proc.returncode == 0, proc.stderr
+    assert len(_records_for(stack, "gen-once-")) == 1
+
+
 def test_warn_policy_shows_in_kubectl_output(stack: Stack) -> None:
     proc = stack.create(_pod("l4", ACME, "NVIDIA-L4"), user=ACME_USER)
     assert proc.returncode == 0, proc.stderr

@@ -159,14 +159,20 @@ class AdmissionReviewer:
             return Outcome(denied(uid, message, code=400, reason="BadRequest"), "unreadable")
         if not workload.guarded:
             return Outcome(allowed(uid), "unguarded")
+        # With the mutating phase on, a stamp on the object is the one /mutate just wrote (it
+        # overwrites or removes any other). Naming it lets the sidecar answer with that decision
+        # instead of deciding and logging the same admission twice. The sidecar trusts nothing
+        # here: it reuses the decision only if it made it for an identical item under the same
+        # policy and tenant record; otherwise (a stale or copied id, another replica) it decides
+        # afresh.
+        stamped = stamps_of(obj).get(DECISION_ID) if self._guard.mutate else None
         try:
-            tenant, verdict = await self._decide(request, obj, workload)
+            tenant, verdict = await self._decide(request, obj, workload, reuse=stamped or "")
         except _Refusal as refusal:
             return Outcome(
                 denied(uid, refusal.message, code=refusal.code, reason=refusal.reason),
                 refusal.kind,
             )
-        stamped = stamps_of(obj).get(DECISION_ID) if self._guard.mutate else None
         audit = messages.audit_annotations(verdict, phase="validating", stamped_id=stamped)
         action = verdict.action
         if action is Action.DENY:
@@ -242,7 +248,12 @@ class AdmissionReviewer:
         return [key for key, value in new.items() if old.get(key) != value]
 
     async def _decide(
-        self, request: AdmissionRequest, obj: Mapping[str, Any], workload: Workload
+        self,
+        request: AdmissionRequest,
+        obj: Mapping[str, Any],
+        workload: Workload,
+        *,
+        reuse: str = "",
     ) -> tuple[str, Verdict]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._budget_s
@@ -258,6 +269,7 @@ class AdmissionReviewer:
             object_uid=_object_uid(obj),
             request_uid=request["uid"],
         )
+        item.reuse_decision_id = reuse
         started = loop.time()
         try:
             verdicts = await self._sidecar.evaluate([item], timeout=deadline - started)

@@ -183,6 +183,9 @@ def audit_annotations(
     }
     if verdict.rule:
         audit["rule"] = verdict.rule
+    if verdict.reused:
+        # The mutating phase's decision, answered again: one admission, one log record.
+        audit["decision-reused"] = "true"
     if stamped_id and stamped_id != verdict.decision_id:
         audit["mutating-decision-id"] = stamped_id
     return audit

@@ -74,6 +74,9 @@ class Verdict:
     accelerators: tuple[ResolvedAccelerator, ...]
     models: tuple[ResolvedModel, ...]
     accelerator_class: str
+    reused: bool = False
+    """An earlier decision (named by the item's `reuse_decision_id`) answered again; it was
+    logged when it was made, and no new record was written for this call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,7 @@ def verdict_from_proto(decision: policy_pb2.Decision) -> Verdict:
             for m in decision.models
         ),
         accelerator_class=decision.accelerator_class,
+        reused=decision.reused,
     )
 
 

@@ -1,0 +1,161 @@
+"""Recent decisions, by id: so one admission is decided and logged once, not once per phase.
+
+The API server calls the webhook twice for each admitted object: /mutate (which stamps the
+decision id on the object) and then /validate. The second call passes the stamped id as
+`reuse_decision_id`; if this sidecar made that decision moments ago for exactly the same question,
+it answers with it again instead of deciding and fsyncing a second record.
+
+What makes reuse safe is that nothing the caller sends is trusted, only compared:
+
+- the id must be one this process handed out (ids of other replicas, or from before a restart,
+  are simply unknown and get a fresh decision);
+- the item must have the same fingerprint: tenant, object kind/namespace/name/uid, user,
+  operation, and the accelerators and models extracted from the object being validated. A later
+  mutating webhook that adds a GPU, a different object, or a forged annotation copied from
+  another pod all change it;
+- the policy snapshot and the tenant's record revision must still be the ones that decided,
+  and the evaluation instant must not have crossed a date at which the tenant's standing or a
+  rule changes (verification expiry, licence dates, rule effective dates);
+- the entry is young (`ttl`, seconds) and the map is bounded (`max_entries`), so it cannot grow
+  under a flood of distinct objects.
+
+Between the phases the API server fills in two identity fields itself on CREATE: `metadata.uid`,
+and the name of an object created with `generateName` (the mutating phase sees `prefix*`). Those,
+and only those, may differ.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cachetools import TTLCache
+
+from exportgate.core.decision import Decision
+from exportgate.core.types import Tenant, Workload
+from exportgate.v1 import policy_pb2 as pb
+from exportgate_sidecar.cache import tenant_time_boundaries, validity_window
+from exportgate_sidecar.state import Snapshot
+
+Fingerprint = tuple[Hashable, ...]
+
+
+def fingerprint(item: pb.EvaluateItem, workload: Workload) -> Fingerprint:
+    """Everything of an item a decision (and its log record) depends on, except the object's
+    name and uid, which `_same_object` compares."""
+    obj = item.object
+    user = item.user
+    return (
+        item.tenant,
+        obj.api_version,
+        obj.kind,
+        obj.namespace,
+        item.operation,
+        user.username,
+        user.uid,
+        tuple(user.groups),
+        workload.accelerators,
+        workload.models,
+    )
+
+
+def _same_object(made: pb.ObjectRef, now: pb.ObjectRef, operation: int) -> bool:
+    if operation == pb.OPERATION_CREATE:
+        # The API server assigns the uid, and the name of a generateName object, after the
+        # mutating phase and before the validating one.
+        if made.uid and made.uid != now.uid:
+            return False
+        if made.name.endswith("*") and made.name != now.name:
+            return now.name.startswith(made.name[:-1]) and not now.name.endswith("*")
+        return made.name == now.name
+    return made.name == now.name and made.uid == now.uid
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    decision: Decision
+    fingerprint: Fingerprint
+    object: pb.ObjectRef
+    policy_version: str
+    tenant_revision: int
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+
+class RecentDecisions:
+    def __init__(
+        self, *, max_entries: int, ttl: float, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.enabled = max_entries > 0 and ttl > 0
+        self._made: TTLCache[str, _Made] = TTLCache(
+            maxsize=max(max_entries, 1), ttl=max(ttl, 1e-9), timer=timer
+        )
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def remember(
+        self,
+        decision_id: str,
+        item: pb.EvaluateItem,
+        workload: Workload,
+        decision: Decision,
+        snapshot: Snapshot,
+        tenant: Tenant | None,
+        tenant_revision: int,
+        at: datetime,
+    ) -> None:
+        """Record a decision that was logged durably and delivered to the caller."""
+        if not self.enabled:
+            return
+        valid_from, valid_until = validity_window(
+            tenant_time_boundaries(tenant), at, snapshot.time_boundaries
+        )
+        made_object = pb.ObjectRef()
+        made_object.CopyFrom(item.object)
+        self._made[decision_id] = _Made(
+            decision=decision,
+            fingerprint=fingerprint(item, workload),
+            object=made_object,
+            policy_version=snapshot.version,
+            tenant_revision=tenant_revision,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+
+    def reusable(
+        self,
+        decision_id: str,
+        item: pb.EvaluateItem,
+        workload: Workload,
+        snapshot: Snapshot,
+        tenant_revision: int,
+        at: datetime,
+    ) -> Decision | None:
+        """The decision `decision_id` if it answers exactly this item now, else None."""
+        if not self.enabled or not decision_id:
+            return None
+        made = self._made.get(decision_id)
+        if made is None:
+            return None
+        if (
+            made.policy_version != snapshot.version
+            or made.tenant_revision != tenant_revision
+            or (made.valid_from is not None and at < made.valid_from)
+            or (made.valid_until is not None and at >= made.valid_until)
+            or made.fingerprint != fingerprint(item, workload)
+            or not _same_object(made.object, item.object, item.operation)
+        ):
+            return None
+        return made.decision
+
+    def clear(self) -> None:
+        self._made.clear()
+
+    def on_snapshot(self, old: Snapshot | None, new: Snapshot, changed: frozenset[str]) -> None:
+        """`SnapshotStore` listener: a new policy version makes every entry useless; free them.
+        (A changed tenant is caught by its revision on lookup.)"""
+        if old is not None and old.version != new.version:
+            self.clear()
