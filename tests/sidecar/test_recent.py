@@ -7,11 +7,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from exportgate_sidecar import PolicyClient, SidecarServer, serve_in_background
+from exportgate_sidecar.convert import item_to_workload
+from exportgate_sidecar.recent import RecentDecisions
+from exportgate_sidecar.state import Snapshot, TenantEntry
 
+from exportgate.core.engine import PolicyEngine
 from exportgate.v1 import policy_pb2 as pb
+from tests.core.builders import make_tenant
 from tests.sidecar.builders import (
     NOW,
     SidecarFiles,
@@ -232,3 +238,47 @@ async def test_a_batch_mixes_reused_and_fresh_decisions_in_order(
     assert [second.decisions[0].decision_id, second.decisions[2].decision_id] == [ids[1], ids[0]]
     assert actions(second.decisions) == ["ACTION_WARN", "ACTION_DENY", "ACTION_ALLOW"]
     assert len(files.decision_records()) == 3
+
+
+# --- the map's own bounds -------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _made(recent: RecentDecisions, decision_id: str, name: str) -> tuple[pb.EvaluateItem, Any]:
+    engine = PolicyEngine.build()
+    acme = make_tenant("acme")
+    snapshot = Snapshot(
+        engine=engine,
+        tenants={"acme": TenantEntry(acme, "test", 1)},
+        policy_count=0,
+        generation=1,
+        loaded_at=NOW,
+    )
+    item = gpu_item("acme", name=name)
+    w = item_to_workload(item)
+    recent.remember(decision_id, item, w, engine.evaluate(w, acme, NOW), snapshot, acme, 1, NOW)
+    return item, (w, snapshot)
+
+
+def test_a_decision_is_forgotten_after_the_reuse_window() -> None:
+    clock = Clock()
+    recent = RecentDecisions(max_entries=10, ttl=10, timer=clock)
+    item, (w, snapshot) = _made(recent, "d-1", "a")
+    clock.now += 9
+    assert recent.reusable("d-1", item, w, snapshot, 1, NOW) is not None
+    clock.now += 2
+    assert recent.reusable("d-1", item, w, snapshot, 1, NOW) is None
+
+
+def test_the_map_is_bounded() -> None:
+    recent = RecentDecisions(max_entries=3, ttl=60)
+    for i in range(10):
+        _made(recent, f"d-{i}", f"pod-{i}")
+    assert len(recent) == 3
