@@ -64,9 +64,16 @@ def _required_string(root: Mapping[str, Any], key: str, example: str) -> str:
     return expect_string(value, key).strip()
 
 
+# Every object passes through here: field paths are spelled out only for an error.
+
+
 def _optional_string(meta: Mapping[str, Any], key: str) -> str:
     value = meta.get(key)
-    return "" if value is None else expect_string(value, join_key("metadata", key))
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return expect_string(value, join_key("metadata", key))  # raises
 
 
 def _labels(value: object) -> dict[str, str]:
@@ -74,6 +81,9 @@ def _labels(value: object) -> dict[str, str]:
         return {}
     labels = {}
     for key, label in expect_mapping(value, "metadata.labels").items():
-        where = join_key("metadata.labels", str(key))
-        labels[expect_string(key, where)] = expect_string(label, where)
+        if not (isinstance(key, str) and isinstance(label, str)):
+            where = join_key("metadata.labels", str(key))
+            expect_string(key, where)
+            expect_string(label, where)
+        labels[key] = label
     return labels

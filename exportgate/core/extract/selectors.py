@@ -55,8 +55,11 @@ def label_map(selector: object, field: str) -> dict[str, str]:
         return {}
     labels = {}
     for key, value in expect_mapping(selector, field).items():
-        where = join_key(field, str(key))
-        labels[expect_string(key, where)] = expect_string(value, where)
+        if not (isinstance(key, str) and isinstance(value, str)):  # name the field for errors
+            where = join_key(field, str(key))
+            expect_string(key, where)
+            expect_string(value, where)
+        labels[key] = value
     return labels
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from exportgate.core.errors import InputError
+from exportgate.core.extract import extract_workload
 from exportgate.core.extract.paths import compile_path
 
 JOB: dict[str, Any] = {
@@ -108,3 +109,24 @@ def test_a_base_names_the_root_in_errors() -> None:
     with pytest.raises(InputError) as raised:
         compile_path("template.spec").resolve({"template": 5}, "spec.groups[2]")
     assert raised.value.field == "spec.groups[2].template"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "spec", "field"),
+    [
+        ({"name": 5}, {}, "metadata.name"),
+        ({"name": "p", "labels": {"team": 7}}, {}, "metadata.labels.team"),
+        ({"name": "p", "labels": {"example.com/x": True}}, {}, 'metadata.labels["example.com/x"]'),
+        ({"name": "p"}, {"nodeSelector": {"zone": 1}}, "spec.nodeSelector.zone"),
+    ],
+)
+def test_metadata_and_selectors_still_name_a_bad_field(
+    metadata: dict[str, Any], spec: dict[str, Any], field: str
+) -> None:
+    # These fields are only spelled out when something is wrong; the names must not change.
+    container = {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": 1}}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+           "spec": {"containers": [container], **spec}}
+    with pytest.raises(InputError, match="expected a string") as raised:
+        extract_workload(pod)
+    assert raised.value.field == field
