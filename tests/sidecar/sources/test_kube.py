@@ -32,10 +32,13 @@ SIDECAR_USER = "exportgate-sidecar-test"
 
 
 @pytest.fixture(scope="module")
-def cluster(kube_cluster: LocalCluster) -> LocalCluster:
+def cluster(kube_cluster: LocalCluster) -> Iterator[LocalCluster]:
     kube_cluster.install_crds(CRDS)
     kube_cluster.apply(READER_ROLE)
-    return kube_cluster
+    yield kube_cluster
+    # The API server is shared by the whole session: a ClusterRole left behind without Helm's
+    # ownership labels makes `helm install` of the chart (tests/charts) refuse to adopt it.
+    kube_cluster.delete("clusterrole", "exportgate-policy-reader")
 
 
 def grant_reader(cluster: LocalCluster, user: str) -> None:
