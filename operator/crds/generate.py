@@ -643,7 +643,8 @@ def rbac() -> dict[str, Schema]:
     # workload, and only the operator writes status.
     operator = cluster_role(
         "exportgate-operator",
-        "The exportgate operator: writes statuses, annotates violators, reports, labels nodes.",
+        "The exportgate operator: writes statuses, annotates violators, reports, labels nodes, "
+        "keeps each tenant's reader role.",
         [
             # Read-only on specs: kopf's bookkeeping lives in status (see kopf_bookkeeping).
             rule([GROUP], ["tenants", "exportpolicies", "modelendpoints"], READ),
@@ -663,6 +664,13 @@ def rbac() -> dict[str, Schema]:
             rule(
                 ["wgpolicyk8s.io"],
                 ["policyreports", "clusterpolicyreports"],
+                [*READ, "create", "update", "patch", "delete"],
+            ),
+            # Per-tenant reader roles (exportgate_operator.tenant_roles). The API server lets
+            # the operator grant only what it holds itself: get/watch on tenants.
+            rule(
+                ["rbac.authorization.k8s.io"],
+                ["clusterroles", "clusterrolebindings"],
                 [*READ, "create", "update", "patch", "delete"],
             ),
             # kopf: discover resources, and elect one active replica.
@@ -688,8 +696,8 @@ def rbac() -> dict[str, Schema]:
     )
     viewer = cluster_role(
         "exportgate-tenant-viewer",
-        "Tenants: read a Tenant (and its status) by name. Bind per tenant; no list, so one "
-        "tenant cannot enumerate the others.",
+        "The broad alternative to the operator's per-tenant exportgate-tenant-reader:<tenant> "
+        "roles: read ANY Tenant (and its status) by name. No list, so the names must be known.",
         [rule([GROUP], ["tenants", "tenants/status"], ["get"])],
     )
     endpoint_edit = cluster_role(

@@ -15,6 +15,7 @@ from exportgate.core.policy import builtin_packs
 DEFAULT_PEERING = "exportgate-operator"
 ANNOTATION_PREFIX = "operator.exportgate.dev"
 BOOKKEEPING = "operator"  # kopf's bookkeeping goes to status.operator
+DEFAULT_TENANT_GROUP_FORMAT = "exportgate:tenant:{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,10 @@ class OperatorConfig:
     """Seconds between periodic re-audits of each tenant; 0 turns them off."""
     log_level: str = "info"
     log_json: bool = True
+    tenant_reader_roles: bool = True
+    """Maintain a ClusterRole per Tenant letting that tenant's group read only its Tenant."""
+    tenant_group_format: str = DEFAULT_TENANT_GROUP_FORMAT
+    """The group a tenant's users are in; `{name}` is replaced by the Tenant's name."""
 
     @property
     def clusterwide(self) -> bool:
@@ -114,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between periodic re-audits of each tenant's workloads (0: only on "
         "changes and expiry)",
     )
+    parser.add_argument(
+        "--tenant-group-format",
+        default=DEFAULT_TENANT_GROUP_FORMAT,
+        help="the group a tenant's users authenticate in; {name} is the Tenant's name "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-tenant-reader-roles",
+        action="store_true",
+        help="do not maintain the per-tenant ClusterRole/ClusterRoleBinding that lets a "
+        "tenant's group read its own Tenant",
+    )
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--log-format", choices=["json", "console"], default="json")
     return parser
@@ -125,6 +142,8 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
     if args.report_max_results < 1:
         parser.error("--report-max-results must be at least 1")
     packs = tuple(p.strip() for p in args.packs.split(",") if p.strip()) if args.packs else None
+    if not valid_group_format(args.tenant_group_format):
+        parser.error("--tenant-group-format must contain {name} and no other {field}")
     unknown = sorted(set(packs or ()) - set(builtin_packs()))
     if unknown:
         parser.error(
@@ -146,7 +165,18 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
         audit_interval=args.audit_interval,
         log_level=args.log_level,
         log_json=args.log_format == "json",
+        tenant_reader_roles=not args.no_tenant_reader_roles,
+        tenant_group_format=args.tenant_group_format,
     )
+
+
+def valid_group_format(template: str) -> bool:
+    """True when `template` names the tenant exactly through `{name}`: a format without it
+    would bind every tenant's role to one group, letting each read all the others."""
+    try:
+        return "{name}" in template and template.format(name="x") != template.format(name="y")
+    except (KeyError, IndexError, ValueError):
+        return False
 
 
 def apply_kopf_settings(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from exportgate_operator.runner import run_in_thread
 from exportgate_operator.settings import OperatorConfig
 
@@ -78,6 +79,18 @@ class OperatorHandle:
 def operator(
     crds: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorHandle]:
+    # The generated roles other than the operator's own; remove again at the end those this
+    # suite created, so a later suite (the chart's `helm install`) can own them.
+    shipped = sorted(
+        doc["metadata"]["name"]
+        for path in RBAC.glob("*.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    )
+    created = [
+        name for name in shipped
+        if crds.kubectl("get", "clusterrole", name, check=False).returncode != 0
+    ]
     crds.apply(RBAC)
     crds.apply(DEPLOY)
     crds.apply(
@@ -113,6 +126,14 @@ def operator(
         selector = ",".join(f"{k}={v}" for k, v in SUITE_LABEL.items())
         crds.kubectl("delete", "tenants,exportpolicies,nodes", "-l", selector,
                      "--ignore-not-found", "--wait=false", check=False)
+        # The per-tenant reader roles the operator made: the test API server has no garbage
+        # collector to follow their ownerReferences to the Tenants just deleted.
+        crds.kubectl("delete", "clusterroles,clusterrolebindings",
+                     "-l", "app.kubernetes.io/managed-by=exportgate-operator",
+                     "--ignore-not-found", "--wait=false", check=False)
+        for name in created:
+            crds.kubectl("delete", "clusterrole", name, "--ignore-not-found", "--wait=false",
+                         check=False)
         if crds.kubectl("get", "crd", "nodepools.karpenter.sh", check=False).returncode == 0:
             crds.kubectl("delete", "nodepools.karpenter.sh", "-l", selector,
                          "--ignore-not-found", "--wait=false", check=False)

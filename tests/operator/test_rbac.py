@@ -7,12 +7,13 @@ requests made by those users.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
 from tests.cluster.local_cluster import KubectlError, LocalCluster
 from tests.operator.builders import policy, tenant
-from tests.operator.conftest import OPERATOR_USER, OperatorHandle, wait_for
+from tests.operator.conftest import OPERATOR_USER, OperatorHandle, get, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -113,3 +114,64 @@ def test_operator_and_reader_roles_are_least_privilege(operator: OperatorHandle)
         ("delete", "nodepools.karpenter.sh"),
     ]:
         assert not can(cluster, OPERATOR_USER, verb, resource), (verb, resource)
+
+
+def reader_role(cluster: LocalCluster, name: str) -> Any:
+    return get(cluster, "clusterrole", f"exportgate-tenant-reader:{name}")
+
+
+def test_operator_lets_each_tenant_group_read_only_its_own_tenant(
+    operator: OperatorHandle,
+) -> None:
+    cluster = operator.cluster
+    mine, theirs = (f"own-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    for name in (mine, theirs):
+        cluster.apply(tenant(name))
+    user, group = f"dev-{mine}", operator.config.tenant_group_format.format(name=mine)
+    assert group == f"exportgate:tenant:{mine}"  # the default the chart and docs name
+
+    def can_get(name: str) -> bool:
+        out = cluster.kubectl("auth", "can-i", "get", f"tenants.exportgate.dev/{name}",
+                              as_user=user, as_groups=[group], check=False)
+        return out.stdout.strip() == "yes"
+
+    wait_for(lambda: can_get(mine), what="the operator's per-tenant reader role")
+    shown = cluster.kubectl("get", "tenant", mine, "-o", "jsonpath={.spec.legalName}",
+                            as_user=user, as_groups=[group])
+    assert shown.stdout == f"{mine} Pte. Ltd."
+    with pytest.raises(KubectlError) as caught:
+        cluster.kubectl("get", "tenant", theirs, as_user=user, as_groups=[group])
+    assert "forbidden" in caught.value.stderr.lower(), caught.value.stderr
+    with pytest.raises(KubectlError) as caught:  # resourceNames cannot narrow a list
+        cluster.kubectl("get", "tenants", as_user=user, as_groups=[group])
+    assert "forbidden" in caught.value.stderr.lower(), caught.value.stderr
+    assert not can_get(theirs)
+    for verb in ("patch", "update", "delete"):
+        out = cluster.kubectl("auth", "can-i", verb, f"tenants.exportgate.dev/{mine}",
+                              as_user=user, as_groups=[group], check=False)
+        assert out.stdout.strip() == "no", verb
+
+    # Owned by the Tenant, so the garbage collector removes them with it. The test API server
+    # runs no kube-controller-manager (hence no GC): check the ownerReference itself, then
+    # that the operator's own clean-up on the DELETED event removes both.
+    uid = operator.get("tenant", mine)["metadata"]["uid"]
+    binding = get(cluster, "clusterrolebinding", f"exportgate-tenant-reader:{mine}")
+    for obj in (reader_role(cluster, mine), binding):
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "exportgate-operator"
+        (owner,) = obj["metadata"]["ownerReferences"]
+        assert (owner["apiVersion"], owner["kind"], owner["name"], owner["uid"]) == (
+            "exportgate.dev/v1alpha1", "Tenant", mine, uid)
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+    ]
+    (granted,) = reader_role(cluster, mine)["rules"]
+    assert granted["resourceNames"] == [mine]
+    assert sorted(granted["verbs"]) == ["get", "watch"]
+
+    cluster.delete("tenant", mine)
+    wait_for(lambda: reader_role(cluster, mine) is None, what="reader role removed")
+    wait_for(
+        lambda: get(cluster, "clusterrolebinding", f"exportgate-tenant-reader:{mine}") is None,
+        what="reader binding removed",
+    )
+    assert reader_role(cluster, theirs) is not None

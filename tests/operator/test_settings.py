@@ -40,3 +40,19 @@ def test_namespace_and_all_namespaces_exclude_each_other() -> None:
 def test_unknown_pack_is_refused_at_start() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--packs", "kyc-verification,no-such-pack"])
+
+
+def test_tenant_reader_roles_flags() -> None:
+    config = parse_args([])
+    assert config.tenant_reader_roles
+    assert config.tenant_group_format == "exportgate:tenant:{name}"
+    config = parse_args(["--tenant-group-format", "tenant:{name}", "--no-tenant-reader-roles"])
+    assert config.tenant_group_format.format(name="nimbus") == "tenant:nimbus"
+    assert not config.tenant_reader_roles
+
+
+@pytest.mark.parametrize("template", ["tenants", "tenant:{nme}", "t:{0}", "t:{name"])
+def test_a_group_format_must_name_the_tenant(template: str) -> None:
+    # A format without {name} would put every tenant in one group, reading all Tenants.
+    with pytest.raises(SystemExit):
+        parse_args(["--tenant-group-format", template])

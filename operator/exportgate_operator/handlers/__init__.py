@@ -11,6 +11,7 @@ from exportgate_operator.handlers import (
     namespaces,
     nodes,
     policies,
+    tenant_roles,
     tenants,
 )
 
@@ -21,5 +22,7 @@ def register_all(registry: kopf.OperatorRegistry, app: App) -> None:
     policies.register(registry, app)
     endpoints.register(registry, app)
     namespaces.register(registry, app)
+    if app.config.tenant_reader_roles:
+        tenant_roles.register(registry, app)
     if app.config.label_nodes:
         nodes.register(registry, app)
