@@ -260,6 +260,8 @@ class Stack:
                 f"--kubeconfig={kubeconfig}",
                 # One replica here; the chart runs several with kopf peering.
                 "--standalone",
+                # The demo's tenant users authenticate in group tenant:<name> (demo_story).
+                "--tenant-group-format=tenant:{name}",
                 f"--liveness=http://127.0.0.1:{self.operator_port}/healthz",
                 f"--decision-log={self.operator_log}",
                 "--log-format=json",
