@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from exportgate.core.extract.paths import describe_type
+
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 
@@ -92,13 +94,13 @@ def _string(value: object, where: str, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise MalformedReview(f"{where} must be a string, got {_type_name(value)}")
+        raise MalformedReview(f"{where} must be a string, got {describe_type(value)}")
     return value
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise MalformedReview(f"{where} must be an object, got {_type_name(value)}")
+        raise MalformedReview(f"{where} must be an object, got {describe_type(value)}")
     return value
 
 
@@ -106,34 +108,18 @@ def _optional_object(value: object, where: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise MalformedReview(f"{where} must be an object or null, got {_type_name(value)}")
+        raise MalformedReview(f"{where} must be an object or null, got {describe_type(value)}")
     return value
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def _string_list(value: object, where: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise MalformedReview(f"{where} must be a list of strings, got {_type_name(value)}")
+        raise MalformedReview(f"{where} must be a list of strings, got {describe_type(value)}")
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise MalformedReview(f"{where}[{index}] must be a string, got {_type_name(item)}")
+            raise MalformedReview(f"{where}[{index}] must be a string, got {describe_type(item)}")
     return value
 
 
@@ -212,7 +198,7 @@ def parse_review(body: bytes) -> AdmissionRequest:
     if "dryRun" in raw and raw["dryRun"] is not None:
         if not isinstance(raw["dryRun"], bool):
             raise MalformedReview(
-                f"request.dryRun must be a boolean, got {_type_name(raw['dryRun'])}"
+                f"request.dryRun must be a boolean, got {describe_type(raw['dryRun'])}"
             )
         request["dryRun"] = raw["dryRun"]
     if operation in ("CREATE", "UPDATE") and request.get("object") is None:
