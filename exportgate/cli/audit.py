@@ -268,27 +268,3 @@ def run_summary(args: argparse.Namespace) -> int:
     for rule, count in data["byRule"].items():
         print(f"  {rule:<40} {count}")
     return EXIT_OK
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with just the audit commands, for ``python -m exportgate.cli.audit``."""
-    parser = argparse.ArgumentParser(prog="exportgate")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help(sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        return int(func(args))
-    except BrokenPipeError:  # `... | head` is fine
-        return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

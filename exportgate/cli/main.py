@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from exportgate.cli import audit as audit_command
 from exportgate.cli import catalogue as catalogue_command
 from exportgate.cli import check as check_command
 
@@ -25,12 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check_command.register(subcommands)
     catalogue_command.register(subcommands)
-    try:
-        from exportgate.cli import audit as audit_command
-    except ImportError:  # pragma: no cover - the audit commands ship with the decision log
-        pass
-    else:
-        audit_command.register(subcommands)
+    audit_command.register(subcommands)
     return parser
 
 
