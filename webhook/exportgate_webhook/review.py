@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+from exportgate.core.documents import tree_problem
 from exportgate.core.extract.paths import describe_type
 
 API_VERSION = "admission.k8s.io/v1"
@@ -161,6 +162,9 @@ def parse_review(body: bytes) -> AdmissionRequest:
         raise MalformedReview(f"body is not valid JSON: {exc}") from None
     except RecursionError:
         raise MalformedReview("body is nested too deeply to be a Kubernetes object") from None
+    problem = tree_problem(document)
+    if problem is not None:
+        raise MalformedReview(f"body refused: {problem}")
     review = _mapping(document, "body")
     api_version = review.get("apiVersion")
     if api_version != API_VERSION:

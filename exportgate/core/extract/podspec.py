@@ -6,6 +6,10 @@ accelerator (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu`` ...
 (Kubernetes requires the two to be equal for extended resources when both are given). A count
 of zero asks for nothing.
 
+Requests are merged per distinct resource (counts summed over containers) before they are
+combined with the placements, so the result is the union of distinct (resource, placement)
+pairs; containers, placements and claims are capped (`exportgate.core.limits`).
+
 Where the pod may land comes from ``nodeSelector`` (ANDed) and the *required* node-affinity
 terms (ORed). Because the terms are alternatives, a pod with several terms gets one request per
 term, each with that term's hints plus the nodeSelector's: the engine keeps the most restrictive
@@ -24,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exportgate.core.extract.aggregate import check_cap
 from exportgate.core.extract.models import scan_container
 from exportgate.core.extract.paths import (
     expect_list,
@@ -39,6 +44,7 @@ from exportgate.core.extract.selectors import (
     required_affinity_terms,
 )
 from exportgate.core.extract.vocabulary import ResourceNames, Vocabulary
+from exportgate.core.limits import MAX_CLAIMS, MAX_CONTAINERS, MAX_PLACEMENTS
 from exportgate.core.types import AcceleratorRequest, ModelRequest, ProductHint
 
 _CONTAINER_LISTS = ("containers", "initContainers")
@@ -71,26 +77,39 @@ def extract_pod_spec(
     containers = list(_containers(pod, field))
     for where, container in extra_containers:
         containers.append((where, expect_mapping(container, where)))
+    check_cap(len(containers), MAX_CONTAINERS, "MAX_CONTAINERS", "containers", field)
+    claims = pod.get("resourceClaims")
+    if isinstance(claims, list):
+        where = join_key(field, "resourceClaims")
+        check_cap(len(claims), MAX_CLAIMS, "MAX_CLAIMS", "resource claims", where)
 
-    wanted: list[tuple[str, str, int]] = []  # (source, resource, count)
+    # resource -> (field of the first quantity, summed count): the aggregation step, so that
+    # requests are per distinct resource and placement, never containers x placements.
+    wanted: dict[str, tuple[str, int]] = {}
     models: list[ModelRequest] = []
     for where, container in containers:
         resources = container.get("resources")
         if resources is not None:
-            wanted.extend(_accelerators(resources, join_key(where, "resources"), vocabulary))
+            _add(wanted, _accelerators(resources, join_key(where, "resources"), vocabulary))
         models.extend(scan_container(container, where))
     for where, resources in extra_resources:
-        wanted.extend(_accelerators(resources, where, vocabulary))
+        _add(wanted, _accelerators(resources, where, vocabulary))
 
     if not wanted:
         return PodSpecFindings((), tuple(models))
     placements = _placements(pod, field, scheduling, vocabulary)
     accelerators = tuple(
         AcceleratorRequest(resource, count, hints, source)
-        for source, resource, count in wanted
+        for resource, (source, count) in wanted.items()
         for hints in placements
     )
     return PodSpecFindings(accelerators, tuple(models))
+
+
+def _add(wanted: dict[str, tuple[str, int]], found: Iterable[tuple[str, str, int]]) -> None:
+    for source, resource, count in found:
+        first = wanted.get(resource)
+        wanted[resource] = (source, count) if first is None else (first[0], first[1] + count)
 
 
 def accelerator_counts(
@@ -170,9 +189,13 @@ def _placements(
     terms = required_affinity_terms(affinity, affinity_field, keys)
     if not terms:
         return [selector_hints]
-    placements: list[tuple[ProductHint, ...]] = []
-    for term in terms:
-        hints = selector_hints + term
-        if hints not in placements:
-            placements.append(hints)
+    # A dict de-duplicates in one pass (a list membership test made this quadratic).
+    placements = list(dict.fromkeys(selector_hints + term for term in terms))
+    check_cap(
+        len(placements),
+        MAX_PLACEMENTS,
+        "MAX_PLACEMENTS",
+        "distinct node-affinity placements",
+        affinity_field,
+    )
     return placements

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from exportgate.core.extract.adapters import Adapter
+from exportgate.core.extract.aggregate import check_models, merge_accelerators
 from exportgate.core.extract.identity import identify, split_api_version
 from exportgate.core.extract.loader import AdapterSet, load_adapter_file, parse_adapter_text
 from exportgate.core.extract.vocabulary import Vocabulary
@@ -101,8 +102,9 @@ class AdapterRegistry:
             accelerators, models = adapter.apply(root, self.vocabulary)
         return Workload(
             ref=identity.ref,
-            accelerators=accelerators,
-            models=models,
+            # One request per distinct (resource, placement), within the caps (aggregate.py).
+            accelerators=merge_accelerators(accelerators),
+            models=check_models(models),
             tenant_label=identity.tenant_label,
             labels=identity.labels,
         )
