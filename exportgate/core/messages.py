@@ -14,7 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
-from exportgate.core.types import EffectiveVerification, Jurisdiction, JurisdictionRole, Tenant
+from exportgate.core.types import (
+    EffectiveVerification,
+    Jurisdiction,
+    JurisdictionRole,
+    ObjectRef,
+    Tenant,
+)
 
 if TYPE_CHECKING:
     from exportgate.core.catalogue import Catalogue
@@ -31,6 +37,9 @@ class MessageContext:
     verification: EffectiveVerification
     at: datetime
     catalogue: Catalogue
+    subject: ObjectRef | None = None
+    """The object decided: a cluster-scoped one (a NodePool) names its tenant with its own
+    label, so its remedy differs from a namespaced object's."""
 
 
 class _Fields(dict[str, Any]):
@@ -205,6 +214,11 @@ def _verification_remedy(
             action = (
                 f"Ask your platform team to create the Tenant record {context.tenant_name!r} "
                 "or to correct the namespace's exportgate.dev/tenant label"
+            )
+        elif context.subject is not None and context.subject.namespace is None:
+            action = (
+                f"Label this {context.subject.kind} with exportgate.dev/tenant set to your "
+                "verified tenant (only your platform team may set that label)"
             )
         else:
             action = (
