@@ -80,7 +80,16 @@ def parse_at(request: pb.EvaluateRequest) -> datetime | None:
     """The instant the caller asked to evaluate at, or None for "now"."""
     if not request.HasField("at"):
         return None
-    at: datetime = request.at.ToDatetime(tzinfo=UTC)
+    try:
+        at: datetime = request.at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        # Seconds outside 0001-01-01..9999-12-31 (or nanos out of range): the caller's input,
+        # so INVALID_ARGUMENT naming the field, not an internal error (gRPC UNKNOWN).
+        raise InputError(
+            f"timestamp {request.at.seconds}s {request.at.nanos}ns is out of range ({exc})",
+            field="at",
+            hint="use an instant between 0001-01-01 and 9999-12-31 UTC, or leave it unset",
+        ) from None
     return at
 
 

@@ -117,8 +117,8 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 "no policy snapshot loaded yet: the sidecar is still reading tenants and "
                 "policies (see its log for errors); retry shortly",
             )
-        at = parse_at(request) or datetime.now(UTC)
         try:
+            at = parse_at(request) or datetime.now(UTC)
             workloads = [item_to_workload(item, f"items[{i}]") for i, item in enumerate(items)]
         except InputError as exc:
             await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc.describe())

@@ -186,3 +186,17 @@ async def test_evaluating_at_a_given_instant_uses_that_instant(
     ]
     assert actions(decisions) == ["ACTION_ALLOW", "ACTION_DENY"]
     assert decisions[1].verification == "Expired"
+
+
+async def test_an_out_of_range_timestamp_is_invalid_argument_not_unknown(
+    sidecar: SidecarServer,
+) -> None:
+    from exportgate.v1 import policy_pb2_grpc as pb_grpc
+
+    request = pb.EvaluateRequest(items=[gpu_item("acme")])
+    request.at.seconds = 10**12  # beyond year 9999
+    async with grpc.aio.insecure_channel(sidecar.unix_target) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await pb_grpc.PolicyServiceStub(channel).Evaluate(request, timeout=5.0)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "out of range" in (raised.value.details() or "")

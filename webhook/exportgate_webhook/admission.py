@@ -264,8 +264,9 @@ class AdmissionReviewer:
             _, verdict = await self._decide(request, obj, workload)
         except _Refusal as refusal:
             return Outcome(allowed(uid, patch=strip), refusal.kind)  # /validate refuses it
-        if not verdict.action.admits:
-            return Outcome(allowed(uid, patch=strip), verdict.action.value)
+        # A denial is stamped too: /validate then answers with this same decision instead of
+        # deciding (and logging) the admission a second time. The object is refused there, so
+        # the stamp is never stored.
         stamps = {
             DECISION_ID: verdict.decision_id,
             ACCELERATOR_CLASS: verdict.accelerator_class or NO_ACCELERATOR,
