@@ -109,7 +109,8 @@ def parse_time(value: str, document: LocatedDocument, path: PathKey) -> datetime
     if not _RFC3339.fullmatch(value):
         hint = 'write it as RFC 3339, e.g. "2027-03-01T00:00:00Z"'
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}:\d{2}(\.\d+)?)?", value):
-            raise document.error(path, f"{value!r} has no time zone", hint='end it with "Z" for UTC')
+            zone = 'end it with "Z" for UTC'
+            raise document.error(path, f"{value!r} has no time zone", hint=zone)
         raise document.error(path, f"{value!r} is not an RFC 3339 timestamp", hint=hint)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
