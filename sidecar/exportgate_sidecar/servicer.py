@@ -23,6 +23,7 @@ import structlog
 
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
+from exportgate.core.records import invalid_record_decision
 from exportgate.core.types import Workload
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
@@ -239,6 +240,10 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         workload: Workload,
         at: datetime,
     ) -> Decision:
+        problem = snapshot.invalid_tenants.get(tenant_name) if tenant_name else None
+        if problem is not None:
+            # Its stored record does not parse: unusable, never its superseded permissions.
+            return invalid_record_decision(snapshot.engine, workload, tenant_name, problem, at)
         tenant = entry.tenant if entry is not None else None
         key = self._cache.key(snapshot, tenant_name, entry.revision if entry else 0, workload)
         cached = self._cache.get(key, workload, at)

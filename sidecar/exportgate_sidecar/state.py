@@ -6,9 +6,11 @@ replaces it in a single assignment on the event loop thread. An Evaluate call re
 reference once and uses it for the whole batch, which is why no response ever mixes policy
 versions, however often tenants or policies change under load.
 
-The `SnapshotLoader` turns source updates into snapshots. It keeps the last good inputs: a policy
-set that does not compile, or a tenant set with a name defined twice, is refused with a logged
-error and the previous snapshot keeps serving.
+The `SnapshotLoader` turns source updates into snapshots. A policy set that does not compile is
+refused with a logged error and the previous snapshot keeps serving (dropping a policy would
+loosen the rules). Tenants fail closed one by one instead: a tenant whose record does not parse,
+or whose name is defined twice, is *invalid* in the snapshot (`Snapshot.invalid_tenants`) and
+decided as unusable (`exportgate.core.records`), while every other tenant carries on.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class Snapshot:
     time_boundaries: tuple[datetime, ...] = ()
     """Instants at which a rule of the engine comes into or goes out of force: a decision
     made on one side of one of them may not be reused on the other side."""
+    invalid_tenants: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Tenant name -> why its stored record cannot be used. Such a tenant is denied with that
+    reason; it never keeps the permissions of a superseded record."""
 
     @property
     def version(self) -> str:
@@ -97,10 +102,30 @@ class SnapshotStore:
         return changed
 
 
+def unique_tenants(
+    records: Sequence[TenantRecord],
+) -> tuple[dict[str, TenantRecord], dict[str, str]]:
+    """(name -> record) for names defined once, and (name -> problem) for names defined more
+    than once: a duplicate makes that one tenant invalid, never the whole set stale."""
+    by_name: dict[str, TenantRecord] = {}
+    problems: dict[str, str] = {}
+    for rec in records:
+        first = by_name.get(rec.tenant.name)
+        if first is not None:
+            problems[rec.tenant.name] = (
+                f"tenant {rec.tenant.name!r} is defined twice ({first.origin} and {rec.origin}); "
+                "remove one definition"
+            )
+        else:
+            by_name[rec.tenant.name] = rec
+    return by_name, problems
+
+
 def _changed_tenants(old: Snapshot | None, new: Snapshot) -> frozenset[str]:
     if old is None:
         return frozenset(new.tenants)
     changed = {name for name in old.tenants if name not in new.tenants}
+    changed |= old.invalid_tenants.keys() ^ new.invalid_tenants.keys()
     for name, entry in new.tenants.items():
         before = old.tenants.get(name)
         if before is None or before.revision != entry.revision:
@@ -154,6 +179,8 @@ class SnapshotLoader:
         self._waiting = set(expect)
         self._lock = asyncio.Lock()
         self._tenants: dict[str, TenantEntry] = {}
+        self._invalid: dict[str, str] = {}
+        self._duplicates: dict[str, set[str]] = {}  # origin -> error keys reported
         self._policies: tuple[Any, ...] = ()
         self._engine: PolicyEngine | None = None
         self._boundaries: tuple[datetime, ...] = ()
@@ -163,28 +190,22 @@ class SnapshotLoader:
 
     # -- inputs ----------------------------------------------------------------------------
 
-    async def set_tenants(self, records: Sequence[TenantRecord], origin: str = "tenants") -> bool:
-        """Replace the tenant set. Returns False when it was refused (duplicates)."""
+    async def set_tenants(
+        self,
+        records: Sequence[TenantRecord],
+        origin: str = "tenants",
+        invalid: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Replace the tenant set. `invalid` names tenants whose record a source could not
+        parse (name -> why); a name defined twice becomes invalid too. Either way only that
+        tenant is affected. Returns False when some tenant is invalid."""
         async with self._lock:
-            by_name: dict[str, TenantRecord] = {}
-            duplicates: list[str] = []
-            for rec in records:
-                first = by_name.get(rec.tenant.name)
-                if first is not None:
-                    duplicates.append(
-                        f"tenant {rec.tenant.name!r} is defined twice "
-                        f"({first.origin} and {rec.origin})"
-                    )
-                    continue
-                by_name[rec.tenant.name] = rec
-            if duplicates:
-                self.report_error(
-                    origin,
-                    "; ".join(duplicates)
-                    + "; keeping the previous tenant set until the duplicates are removed",
-                )
-                return False
-            self._clear_error(origin)
+            by_name, duplicates = unique_tenants(records)
+            self._report_duplicates(origin, duplicates)
+            problems = {**(invalid or {}), **duplicates}
+            for name in problems:
+                by_name.pop(name, None)
+            self._invalid = problems
             entries: dict[str, TenantEntry] = {}
             for name, rec in by_name.items():
                 before = self._tenants.get(name)
@@ -198,7 +219,7 @@ class SnapshotLoader:
             self._tenants = entries
             self._waiting.discard("tenants")
             self._publish_locked()
-            return True
+            return not problems
 
     async def set_policies(self, documents: Sequence[Any], origin: str = "policies") -> bool:
         """Replace the policy documents and rebuild the engine. Returns False when they do not
@@ -231,6 +252,15 @@ class SnapshotLoader:
             self._publish_locked()
             return True
 
+    def _report_duplicates(self, origin: str, duplicates: Mapping[str, str]) -> None:
+        """One error per duplicated tenant name, cleared once it is defined once again."""
+        now = {f"{origin}: tenant {name}": problem for name, problem in duplicates.items()}
+        for gone in self._duplicates.get(origin, set()) - now.keys():
+            self._clear_error(gone)
+        for key, problem in now.items():
+            self.report_error(key, problem + "; this tenant is denied until then")
+        self._duplicates[origin] = set(now)
+
     def report_error(self, origin: str, message: str) -> None:
         """A source could not use one of its inputs (a broken file or object)."""
         if self._store.errors.get(origin) != message:
@@ -259,9 +289,15 @@ class SnapshotLoader:
             generation=self._generation,
             loaded_at=datetime.now(UTC),
             time_boundaries=self._boundaries,
+            invalid_tenants=dict(self._invalid),
         )
         old = self._store.current
-        if old is not None and old.engine is snapshot.engine and old.tenants == snapshot.tenants:
+        if (
+            old is not None
+            and old.engine is snapshot.engine
+            and old.tenants == snapshot.tenants
+            and old.invalid_tenants == snapshot.invalid_tenants
+        ):
             return  # nothing a decision depends on changed
         changed = self._store.publish(snapshot)
         log.info(

@@ -6,9 +6,12 @@ Changes are found by polling file metadata (modification time, size, inode) ever
 inotify watches on a single file miss: editors that replace a file by renaming, and the atomic
 symlink swap Kubernetes uses to update a mounted ConfigMap.
 
-A file that cannot be parsed is reported and its last good content keeps being used, so a typo
-in one file never takes tenants or policies away from the running snapshot. A file that is
-removed from a watched directory is a deliberate deletion and its documents go away.
+A policy file that cannot be parsed is reported and its last good content keeps being used, so a
+typo never takes a policy (and the restrictions it holds) away. A tenant file that cannot be
+parsed fails closed instead, per tenant: the tenants it defined (in its last good version, or
+that can still be named in the broken text) become invalid and are denied with the reason, since
+the last good version may carry permissions the edit revoked; every other file carries on. A
+file that is removed from a watched directory is a deliberate deletion and its documents go away.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from exportgate.core.documents import read_documents
 from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import load_policy_file
 from exportgate.core.tenants import load_tenant_file
@@ -66,16 +70,41 @@ def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
 @dataclass(slots=True)
 class _FileState:
     fingerprint: Fingerprint
-    documents: list[Any]  # last good parse (Tenant or PolicyDocument)
+    documents: list[Any]  # last good parse (Tenant or PolicyDocument), or [] when failed closed
+    invalid: tuple[str, ...] = ()  # tenant names this broken file defines (fail closed)
+    problem: str = ""
+
+
+def names_in(path: Path, known: Sequence[Any]) -> tuple[str, ...]:
+    """The tenant names a broken tenant file defines, as far as they can be told: those of its
+    last good version, plus any ``metadata.name`` still readable in its text."""
+    names = [str(tenant.name) for tenant in known]
+    try:
+        for document in read_documents(path):
+            metadata = document.data.get("metadata") if isinstance(document.data, dict) else None
+            name = metadata.get("name") if isinstance(metadata, dict) else None
+            if isinstance(name, str) and name:
+                names.append(name)
+    except ExportgateError:
+        pass  # not even YAML: the last good names are all that is known
+    return tuple(dict.fromkeys(names))
 
 
 class _Watched:
     """One kind of document (tenants or policies) spread over some paths."""
 
-    def __init__(self, kind: str, paths: Sequence[Path], parse: Callable[[Path], list[Any]]):
+    def __init__(
+        self,
+        kind: str,
+        paths: Sequence[Path],
+        parse: Callable[[Path], list[Any]],
+        *,
+        keep_last_good: bool = True,
+    ):
         self.kind = kind
         self.paths = tuple(paths)
         self.parse = parse
+        self.keep_last_good = keep_last_good
         self.files: dict[Path, _FileState] = {}
         self.errors: dict[str, str] = {}  # file -> why its current content is not used
         self.missing: dict[str, str] = {}  # named paths that are gone right now
@@ -104,15 +133,28 @@ class _Watched:
                 continue
             try:
                 documents = self.parse(path)
-            except ExportgateError as exc:
-                self.errors[str(path)] = (
-                    f"{exc}; still using the last good version of this file"
-                    if state is not None
-                    else f"{exc}; this file is ignored until it is fixed"
-                )
+            except Exception as exc:
                 # Remember the fingerprint so an unchanged broken file is not re-read (and
-                # re-reported) every poll; keep the last good documents.
-                self.files[path] = _FileState(fingerprint, state.documents if state else [])
+                # re-reported) every poll.
+                if self.keep_last_good:
+                    self.errors[str(path)] = (
+                        f"{exc}; still using the last good version of this file"
+                        if state is not None
+                        else f"{exc}; this file is ignored until it is fixed"
+                    )
+                    self.files[path] = _FileState(fingerprint, state.documents if state else [])
+                    continue
+                known = state.documents if state else []
+                invalid = names_in(path, known)
+                if state is not None and state.invalid:
+                    invalid = tuple(dict.fromkeys((*state.invalid, *invalid)))
+                self.errors[str(path)] = f"{exc}; " + (
+                    f"tenant(s) {', '.join(invalid)} are denied until it is fixed"
+                    if invalid
+                    else "no tenant in it can be named; its tenants are unknown until it is fixed"
+                )
+                self.files[path] = _FileState(fingerprint, [], invalid, str(exc))
+                changed = True
                 continue
             if _fingerprint(path) != fingerprint:
                 continue  # written while we read it: read it again next time
@@ -123,6 +165,12 @@ class _Watched:
 
     def documents(self) -> list[tuple[Path, Any]]:
         return [(path, doc) for path, state in self.files.items() for doc in state.documents]
+
+    def invalid(self) -> dict[str, str]:
+        """Tenant name -> why it is invalid, for tenants of broken files (fail closed)."""
+        return {
+            name: state.problem for state in self.files.values() for name in state.invalid
+        }
 
 
 class FileSource:
@@ -137,7 +185,9 @@ class FileSource:
         poll_interval: float = 1.0,
     ) -> None:
         self._loader = loader
-        self._tenants = _Watched("tenants", tenant_paths, load_tenant_file)
+        self._tenants = _Watched(
+            "tenants", tenant_paths, load_tenant_file, keep_last_good=False
+        )
         self._policies = _Watched("policies", policy_paths, load_policy_file)
         self._poll_interval = poll_interval
         self._first = True
@@ -159,10 +209,11 @@ class FileSource:
             tenants_changed = await asyncio.to_thread(self._tenants.scan)
             policies_changed = await asyncio.to_thread(self._policies.scan)
             problems = self._publish_errors()
-            if self._first and problems:
-                # Nothing has been served yet: starting with a file missing or unreadable would
-                # decide without the tenants or policies it holds (a policy that should deny, a
-                # tenant that should be verified). Stay NOT_SERVING until every file reads.
+            if self._first and problems > len(self._tenants.errors):
+                # Nothing has been served yet: starting with a policy file unreadable or any named
+                # path missing would decide without what it holds (a policy that should deny).
+                # Stay NOT_SERVING until they read. A broken tenant file does not hold the
+                # others back: its tenants are denied (fail closed) until it is fixed.
                 return
             first, self._first = self._first, False
             # Policies first: a tenant and the policy that now names it often change together,
@@ -171,7 +222,8 @@ class FileSource:
                 await self._loader.set_policies([doc for _, doc in self._policies.documents()])
             if tenants_changed or first:
                 await self._loader.set_tenants(
-                    [TenantRecord(tenant, str(path)) for path, tenant in self._tenants.documents()]
+                    [TenantRecord(tenant, str(path)) for path, tenant in self._tenants.documents()],
+                    invalid=self._tenants.invalid(),
                 )
 
     def _publish_errors(self) -> int:
@@ -203,10 +255,8 @@ def startup_problems(tenant_paths: Sequence[Path], policy_paths: Sequence[Path])
         f"{p}: no such file or directory; fix the path or create the file" for p in
         (*tenant_paths, *policy_paths) if not os.path.exists(p)
     ]
-    for kind, paths, parse in (
-        ("Tenant", tenant_paths, load_tenant_file),
-        ("ExportPolicy", policy_paths, load_policy_file),
-    ):
+    # Only policy files: a broken tenant file is served failing closed (its tenants denied).
+    for kind, paths, parse in (("ExportPolicy", policy_paths, load_policy_file),):
         found, _ = expand(paths)
         for path in found:
             try:

@@ -10,8 +10,10 @@ thread running the classic informer loop with the `kubernetes` client:
    list again from scratch.
 
 API errors back off exponentially; the last good objects keep serving meanwhile. An object that
-does not parse is reported (with its name and resourceVersion) and its last good version, if
-any, stays in use: a bad edit must not silently unbind a tenant or drop a policy.
+does not parse is reported (with its name and resourceVersion). For an ExportPolicy its last
+good version stays in use (dropping it would loosen the rules). A Tenant fails closed instead:
+that one tenant becomes invalid and is denied with the reason, because its last good version may
+carry permissions the broken edit revoked, and a restarted replica could not know it.
 
 The threads only keep a dictionary of parsed objects and wake the event loop; an async task
 hands the loader a copy. Bursts of events therefore coalesce into one snapshot rebuild.
@@ -53,10 +55,12 @@ class Resource:
     kind: str
     plural: str
     parse: Callable[[Mapping[str, Any], str], Any]
+    keep_last_good: bool
+    """On a parse failure: keep the last good version (policies), or drop it (tenants)."""
 
 
-TENANTS = Resource("Tenant", "tenants", parse_tenant)
-POLICIES = Resource("ExportPolicy", "exportpolicies", parse_policy_document)
+TENANTS = Resource("Tenant", "tenants", parse_tenant, keep_last_good=False)
+POLICIES = Resource("ExportPolicy", "exportpolicies", parse_policy_document, keep_last_good=True)
 
 
 def api_client(kubeconfig: Path | None = None) -> Any:
@@ -260,16 +264,23 @@ class ResourceWatcher:
         try:
             parsed = self.resource.parse(obj, where)
         except ExportgateError as exc:
-            rv = metadata.get("resourceVersion")
-            kept = name in previous
-            self._errors[name] = f"{exc} (resourceVersion {rv}); " + (
-                "still using its last good version" if kept else "ignored until it is fixed"
-            )
-            if kept:
+            self._errors[name] = self._refused(exc, metadata, name in previous)
+            if self.resource.keep_last_good and name in previous:
                 self._objects[name] = previous[name]
+            else:
+                self._objects.pop(name, None)
             return
         self._errors.pop(name, None)
         self._objects[name] = parsed
+
+
+    def _refused(self, exc: ExportgateError, metadata: Mapping[str, Any], known: bool) -> str:
+        rv = metadata.get("resourceVersion")
+        if not self.resource.keep_last_good:
+            return f"{exc} (resourceVersion {rv})"
+        return f"{exc} (resourceVersion {rv}); " + (
+            "still using its last good version" if known else "ignored until it is fixed"
+        )
 
 
 class KubeSource:
@@ -333,19 +344,21 @@ class KubeSource:
             synced, objects, errors = watcher.snapshot()
             if not synced:
                 continue
-            self._publish_errors(watcher.resource.kind, errors)
+            self._publish_errors(watcher.resource.kind, errors, watcher.resource.keep_last_good)
             if watcher.resource is TENANTS:
                 await self._loader.set_tenants(
                     [TenantRecord(t, f"Tenant/{name}") for name, t in sorted(objects.items())],
                     origin="kube:tenants",
+                    invalid=errors,
                 )
             else:
                 await self._loader.set_policies(
                     [objects[name] for name in sorted(objects)], origin="kube:policies"
                 )
 
-    def _publish_errors(self, kind: str, errors: Mapping[str, str]) -> None:
-        now = {f"{kind}/{name}": message for name, message in errors.items()}
+    def _publish_errors(self, kind: str, errors: Mapping[str, str], kept: bool) -> None:
+        denied = "" if kept else "; this tenant is denied until it is fixed"
+        now = {f"{kind}/{name}": message + denied for name, message in errors.items()}
         mine = {o for o in self._reported if o.startswith(f"{kind}/")}
         for origin in mine - now.keys():
             self._loader.clear_error(origin)
