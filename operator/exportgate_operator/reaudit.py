@@ -25,6 +25,7 @@ from typing import Any
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
+from exportgate.core.records import decide_stored
 from exportgate.core.tenants import TENANT_LABEL
 from exportgate.core.types import Action, Workload
 from exportgate_operator import reports
@@ -181,9 +182,8 @@ class Auditor:
                 guarded.append((obj, tenant, workload))
             else:
                 unguarded.append(obj)
-        decisions = [
-            engine.evaluate(workload, self.world.tenant(tenant) if tenant else None, now,
-                            tenant_name=tenant)
+        decisions = [  # as the sidecar decides (an unparsable record makes a tenant unusable)
+            decide_stored(engine, workload, tenant, self.world.tenant_record(tenant or ""), now)
             for _, tenant, workload in guarded
         ]
         ids = await self.recorder.record(
