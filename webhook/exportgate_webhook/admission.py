@@ -44,6 +44,7 @@ from exportgate_webhook.mutate import (
     stamps_of,
     strip_patch,
 )
+from exportgate_webhook.records import record_refusal
 from exportgate_webhook.review import AdmissionRequest, AdmissionResponse, allowed, denied
 from exportgate_webhook.sidecar_client import SidecarUnavailable, Verdict
 from exportgate_webhook.tenancy import (
@@ -192,6 +193,9 @@ class AdmissionReviewer:
         change = tenancy_change_denial(request, self._platform)
         if change is not None:
             return Outcome(denied(uid, change.describe()), "tenancy")
+        unreadable = record_refusal(request)  # a Tenant/ExportPolicy the parser refuses
+        if unreadable is not None:
+            return Outcome(denied(uid, unreadable, code=400, reason="BadRequest"), "unreadable")
         if request["operation"] not in ("CREATE", "UPDATE"):
             return Outcome(allowed(uid), "skipped")
         obj = request.get("object") or {}
