@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import string
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from exportgate.core.countries import is_country
 from exportgate.core.data import load_data
+from exportgate.core.tenants import licensable_subjects
 
 GROUP = "exportgate.dev"
 VERSION = "v1alpha1"
@@ -174,8 +177,39 @@ def crd(
 # --- Tenant -------------------------------------------------------------------------------
 
 
+def assigned_countries() -> list[str]:
+    """Every assigned ISO 3166-1 alpha-2 code, as the tenant parser accepts them."""
+    letters = string.ascii_uppercase
+    return sorted(code for a in letters for b in letters if is_country(code := a + b))
+
+
+def strict_enums(spec: Schema) -> Schema:
+    """The tenant spec as strict as the parser: every country field enumerates the assigned ISO
+    codes (not just two capitals), and a licence's ``covers`` enumerates the classifications and
+    catalogue products a licence may cover. Both lists come from the data the parser checks
+    against, so the API server refuses what every reader would refuse."""
+    countries = assigned_countries()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string" and node.get("pattern") == COUNTRY["pattern"]:
+                del node["pattern"]
+                node["enum"] = list(countries)  # a copy each: no YAML aliases in the CRD
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    covers = spec["properties"]["licenses"]["items"]["properties"]["covers"]["items"]
+    covers.pop("minLength", None)
+    covers["enum"] = sorted(licensable_subjects())
+    return spec
+
+
 def tenant_spec() -> Schema:
-    spec = bound_arrays(load_data("schemas/tenant-spec.yaml"), 256)
+    spec = strict_enums(bound_arrays(load_data("schemas/tenant-spec.yaml"), 256))
     # A date-time string is a CEL timestamp, so the two instants compare directly.
     spec["properties"]["verification"]["x-kubernetes-validations"] = [
         {
