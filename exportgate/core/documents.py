@@ -59,19 +59,36 @@ def dotted(path: Sequence[str | int]) -> str:
     return text
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings (RFC 3339 parsing is ours, with clear errors)
-    and bounds the work one document can cause.
+try:  # libyaml's scanner and parser, when PyYAML was built with it: several times faster
+    from yaml.cyaml import CParser as _EventSource  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - pure-Python PyYAML
 
-    PyYAML composes recursively and shares an aliased node wherever it is used, so a deep
-    document exhausts the stack and a few hundred bytes of nested aliases ("billion laughs")
-    stand for billions of nodes that every later walk visits. While composing, this loader counts
-    the nesting depth and the nodes each alias stands for (sizes are computed bottom-up, once per
-    node), and refuses a document past `MAX_DEPTH` or `MAX_ALIAS_NODES` before anything walks it.
+    class _EventSource(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+
+class _Loader(yaml.composer.Composer, _EventSource, yaml.constructor.SafeConstructor,
+              yaml.resolver.Resolver):  # fmt: skip
+    """A safe loader that keeps timestamps as strings (RFC 3339 parsing is ours, with clear
+    errors) and bounds the work one document can cause.
+
+    Events come from libyaml (C, linear); composing and constructing are PyYAML's Python code,
+    with this class's composer first in line. PyYAML composes recursively and shares an aliased
+    node wherever it is used, so a deep document exhausts the stack and a few hundred bytes of
+    nested aliases ("billion laughs") stand for billions of nodes that every later walk visits.
+    While composing, this loader counts the nesting depth and the nodes each alias stands for
+    (sizes are computed bottom-up, once per node), and refuses a document past `MAX_DEPTH` or
+    `MAX_ALIAS_NODES` before anything walks it.
     """
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        _EventSource.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
         self._depth = 0
         self._sizes: dict[int, int] = {}  # id(node) -> nodes it stands for, once composed
         self._alias_nodes = 0
@@ -85,7 +102,7 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+            event: Any = self.peek_event()
             target = self.anchors.get(event.anchor)
             if target is not None:
                 size = self._sizes.get(id(target))
@@ -105,7 +122,7 @@ class _Loader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH:
                 raise _limit(
-                    self.peek_event(),  # type: ignore[no-untyped-call]
+                    self.peek_event(),
                     f"nested more than {MAX_DEPTH} levels deep (cap MAX_DEPTH)",
                     "no Kubernetes object or exportgate file needs that many levels",
                 )
@@ -131,7 +148,7 @@ class _LimitError(yaml.MarkedYAMLError):
         self.hint = hint
 
 
-def _limit(event: yaml.Event, problem: str, hint: str) -> _LimitError:
+def _limit(event: Any, problem: str, hint: str) -> _LimitError:
     return _LimitError(problem, event.start_mark, hint)
 
 
@@ -203,6 +220,9 @@ def parse_documents(text: str, source: str) -> list[LocatedDocument]:
 def _input_error(exc: yaml.MarkedYAMLError, source: str, what: str, hint: str) -> InputError:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "not valid YAML"
+    if "maximum nesting depth" in problem:  # libyaml's own limit (1000), far past ours
+        what, problem = "refused", f"nested more than {MAX_DEPTH} levels deep (cap MAX_DEPTH)"
+        hint = "no Kubernetes object or exportgate file needs that many levels"
     return InputError(
         f"{what}: {problem}", source=source, line=mark.line + 1 if mark else None, hint=hint
     )
