@@ -243,10 +243,11 @@ async def test_a_stored_tenant_that_does_not_parse_is_denied_by_every_replica_an
     cluster: LocalCluster, files: SidecarFiles, objects: Objects
 ) -> None:
     """Fail closed, never stale (issue 11). The edit passes the CRD's schema (its date-time
-    format takes year 0, which Python, and so the parser, cannot represent) but not the parser,
-    as a record stored while the webhook was off would. The running replica stops using the superseded record, a replica
-    restarted mid-test reaches the same verdict from the stored object alone, and so does the
-    operator's re-audit (same core function, from the object the API server returns)."""
+    format takes year 0, which the parser cannot represent) but not the parser, as a record
+    stored while the webhook was off would. The running replica stops using the superseded
+    record, a replica restarted mid-test reaches the same verdict from the stored object alone,
+    and so does the operator's re-audit (same core function, from the object the API server
+    returns)."""
     from exportgate_operator.world import World
     from exportgate_sidecar.convert import item_to_workload
 
