@@ -35,8 +35,10 @@ object, over all its pod templates."""
 MAX_PLACEMENTS = 64
 """Alternative placements (required node-affinity terms, after de-duplication) of one pod."""
 
-MAX_ACCELERATOR_REQUESTS = 1024
-"""Distinct (resource, placement) pairs one object asks for, after summing counts."""
+MAX_ACCELERATOR_REQUESTS = 128
+"""Distinct (resource, placement) pairs one object asks for, after summing counts. Each is
+resolved against the catalogue and recorded with its candidate products, so this bounds the
+evaluation (well under a second at the cap) and the decision record."""
 
 MAX_CLAIMS = 128
 """Device claims and claim templates (DRA) one object names."""
@@ -46,9 +48,10 @@ MAX_MODEL_REFERENCES = 256
 
 # --- decisions ------------------------------------------------------------------------------
 
-MAX_DECISION_RECORD_BYTES = 256 * 1024
-"""Largest decision-log record. The requests inside one stay within the caps above; this is the
-last line, so that the log can never be filled by one object."""
+MAX_DECISION_RECORD_BYTES = 1024 * 1024
+"""Largest decision-log record (its JSON). The worst object within the caps above records about
+half of it; this is the last line, checked by the sidecar before anything is logged, so that no
+caller (the webhook, or any gRPC client) can fill the log with one decision."""
 
 # --- the webhook's event loop ---------------------------------------------------------------
 

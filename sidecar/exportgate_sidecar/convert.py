@@ -15,6 +15,8 @@ from google.protobuf import timestamp_pb2
 
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
+from exportgate.core.extract.aggregate import check_cap
+from exportgate.core.limits import MAX_ACCELERATOR_REQUESTS, MAX_MODEL_REFERENCES
 from exportgate.core.types import (
     AcceleratorRequest,
     Action,
@@ -102,6 +104,11 @@ def item_to_workload(item: pb.EvaluateItem, where: str = "item") -> Workload:
             field=f"{where}.object.kind",
             hint="set object.kind (and api_version) to what the manifest says",
         )
+    # The caps of exportgate.core.limits hold for any caller, not only the webhook's extraction.
+    check_cap(len(item.accelerators), MAX_ACCELERATOR_REQUESTS, "MAX_ACCELERATOR_REQUESTS",
+              "accelerator requests", f"{where}.accelerators")  # fmt: skip
+    check_cap(len(item.models), MAX_MODEL_REFERENCES, "MAX_MODEL_REFERENCES",
+              "model references", f"{where}.models")  # fmt: skip
     accelerators = tuple(
         _accelerator(a, f"{where}.accelerators[{i}]") for i, a in enumerate(item.accelerators)
     )

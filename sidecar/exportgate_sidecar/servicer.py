@@ -14,6 +14,7 @@ and only then answer. Each failure has a status a caller can act on:
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -23,6 +24,7 @@ import structlog
 
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
+from exportgate.core.limits import MAX_DECISION_RECORD_BYTES
 from exportgate.core.records import invalid_record_decision
 from exportgate.core.types import Workload
 from exportgate.v1 import policy_pb2 as pb
@@ -144,6 +146,16 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
             decisions.append(self._decide(snapshot, item.tenant, entry, workload, at))
             reused.append(None)
         fresh = [i for i, reused_id in enumerate(reused) if reused_id is None]
+        for i in fresh:
+            size = _oversized(decisions[i], workloads[i])
+            if size:
+                await self._abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"items[{i}]: its decision record would be {size} bytes, more than the cap "
+                    f"of {MAX_DECISION_RECORD_BYTES} (MAX_DECISION_RECORD_BYTES); split the "
+                    "workload into several objects. Nothing was logged.",
+                )
         # Evaluation is quick, but a large batch on a busy loop may have used up the deadline:
         # writing records nobody will act on is harmless, answering late is pointless.
         await self._check_deadline(context)
@@ -275,6 +287,15 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 f"{self._config.min_time_remaining * 1000:.1f} ms needed to decide and log; "
                 "raise the caller's timeout",
             )
+
+
+def _oversized(decision: Decision, workload: Workload) -> int:
+    """The size of `decision`'s record when it is over the cap, else 0. Only large workloads
+    are serialised to find out: a small one cannot come near the cap (the fast path)."""
+    if len(workload.accelerators) + len(workload.models) <= 16:
+        return 0
+    size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
+    return size if size > MAX_DECISION_RECORD_BYTES else 0
 
 
 def _extra(item: pb.EvaluateItem, snapshot: Snapshot) -> dict[str, Any]:
