@@ -64,5 +64,10 @@ INLINE_BODY_BYTES = 16 * 1024
 """Bodies up to this size are extracted on the loop (well within `EXTRACT_SLICE_S` under the
 caps above); larger ones go to the worker pool."""
 
+INLINE_REQUESTS = 16
+"""Workloads with more accelerator requests and model references than this are evaluated by the
+sidecar on a worker thread (uncached) instead of on its event loop: at the caps an evaluation
+takes tens of milliseconds, which must not hold every other caller's Evaluate."""
+
 EXTRACT_WORKERS = 2
 """Threads extracting large objects; further large objects wait for one (within the budget)."""

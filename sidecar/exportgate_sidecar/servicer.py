@@ -14,6 +14,7 @@ and only then answer. Each failure has a status a caller can act on:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ import structlog
 
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
-from exportgate.core.limits import MAX_DECISION_RECORD_BYTES
+from exportgate.core.limits import INLINE_REQUESTS, MAX_DECISION_RECORD_BYTES
 from exportgate.core.records import invalid_record_decision
 from exportgate.core.types import Workload
 from exportgate.v1 import policy_pb2 as pb
@@ -143,7 +144,11 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                     reused.append(item.reuse_decision_id)
                     continue
                 self._metrics.reuse_refused.inc()
-            decisions.append(self._decide(snapshot, item.tenant, entry, workload, at))
+            if len(workload.accelerators) + len(workload.models) > INLINE_REQUESTS:
+                decide = self._decide_off_loop(snapshot, item.tenant, entry, workload, at)
+                decisions.append(await decide)
+            else:
+                decisions.append(self._decide(snapshot, item.tenant, entry, workload, at))
             reused.append(None)
         fresh = [i for i, reused_id in enumerate(reused) if reused_id is None]
         for i in fresh:
@@ -270,6 +275,26 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         self._cache.put(key, decision, tenant, at, snapshot.time_boundaries)
         return decision
 
+    async def _decide_off_loop(
+        self,
+        snapshot: Snapshot,
+        tenant_name: str,
+        entry: TenantEntry | None,
+        workload: Workload,
+        at: datetime,
+    ) -> Decision:
+        """A large workload, decided on a worker thread (the engine and snapshot are immutable)
+        and not cached, so that the loop keeps serving other calls meanwhile."""
+        problem = snapshot.invalid_tenants.get(tenant_name) if tenant_name else None
+        if problem is not None:
+            return await asyncio.to_thread(
+                invalid_record_decision, snapshot.engine, workload, tenant_name, problem, at
+            )
+        tenant = entry.tenant if entry is not None else None
+        return await asyncio.to_thread(
+            snapshot.engine.evaluate, workload, tenant, at, tenant_name=tenant_name or None
+        )
+
     async def _abort(
         self, context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str
     ) -> NoReturn:
@@ -292,7 +317,7 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
 def _oversized(decision: Decision, workload: Workload) -> int:
     """The size of `decision`'s record when it is over the cap, else 0. Only large workloads
     are serialised to find out: a small one cannot come near the cap (the fast path)."""
-    if len(workload.accelerators) + len(workload.models) <= 16:
+    if len(workload.accelerators) + len(workload.models) <= INLINE_REQUESTS:
         return 0
     size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
     return size if size > MAX_DECISION_RECORD_BYTES else 0
