@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from exportgate.core.catalogue import Catalogue, builtin_catalogue
+from exportgate.core.conditions import Trigger, triggering
 from exportgate.core.countries import CountryGroups, builtin_country_groups
 from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.errors import PolicyError
@@ -54,6 +55,7 @@ class _Hit:
     subject: str
     triggering: tuple[Jurisdiction, ...]
     classification: str
+    parties: str = ""  # for restricted-party rules: who is listed
 
 
 class PolicyEngine:
@@ -142,15 +144,16 @@ class PolicyEngine:
         so); it is ignored when `tenant` is given.
         """
         verification = effective_verification(tenant, at)
-        found = jurisdictions(tenant, self.groups) if tenant else ()
+        day = at.date()
+        # Every fact is taken as of the instant: normalisation, group membership, rules.
+        found = jurisdictions(tenant, self.groups, day) if tenant else ()
         accelerators = tuple(
             resolved
             for resolved in (self.catalogue.resolve(r) for r in workload.accelerators)
             if resolved.candidates
         )
         models = tuple(self.models.resolve(m) for m in workload.models)
-        day = at.date()
-        in_force = [a for a in self._rules if a.rule.in_force(day)]
+        in_force = [a for a in self._rules if a.policy.in_force(a.rule, day)]
         context = MessageContext(
             tenant=tenant,
             tenant_name=tenant.name if tenant else tenant_name,
@@ -206,15 +209,19 @@ class PolicyEngine:
             for product in accelerator.candidates:
                 eccns = self.catalogue.eccns(product, system=system)
                 matched = [e for e in eccns if e in rule.classifications]
-                if product not in rule.products and not matched:
+                if (
+                    product not in rule.products
+                    and not matched
+                    and not self._bandwidth_match(rule, product)
+                ):
                     continue
                 covers = (product, *eccns)
-                triggering = self._triggering(rule, tenant, found, verification, at, covers)
-                if triggering is None:
+                trigger = self._trigger(rule, tenant, found, verification, at, covers)
+                if trigger is None:
                     continue
                 classification = matched[0] if matched else eccns[0]
                 hits.setdefault(rule.id + "\0" + active.policy.name, []).append(
-                    _Hit(active, product, triggering, classification)
+                    _Hit(active, product, trigger.jurisdictions, classification, trigger.parties)
                 )
         blocked = {
             h.subject for group in hits.values() for h in group if h.active.action is Action.DENY
@@ -242,12 +249,11 @@ class PolicyEngine:
             if not rule.matches_models or not self._model_matches(rule, model, entry):
                 continue
             subject = model.model_id or model.reference
-            triggering = self._triggering(rule, tenant, found, verification, at, (subject,))
-            if triggering is None:
+            trigger = self._trigger(rule, tenant, found, verification, at, (subject,))
+            if trigger is None:
                 continue
-            violations.append(
-                render([_Hit(active, subject, triggering, "")], model=model, context=context)
-            )
+            hit = _Hit(active, subject, trigger.jurisdictions, "", trigger.parties)
+            violations.append(render([hit], model=model, context=context))
         return violations
 
     def _model_matches(self, rule: Rule, model: ResolvedModel, entry: object) -> bool:
@@ -276,7 +282,7 @@ class PolicyEngine:
                 return False
         return True
 
-    def _triggering(
+    def _trigger(
         self,
         rule: Rule,
         tenant: Tenant | None,
@@ -284,49 +290,23 @@ class PolicyEngine:
         verification: EffectiveVerification,
         at: datetime,
         covers: tuple[str, ...],
-    ) -> tuple[Jurisdiction, ...] | None:
-        """The jurisdictions that make the rule apply, () for a verification-only rule, or None."""
-        if rule.verification_not_in is not None and verification in rule.verification_not_in:
-            return None
-        if not rule.any_in:
-            return ()
-        triggering = tuple(
-            j
-            for j in found
-            if (rule.roles is None or j.role in rule.roles)
-            and self.groups.matching(j.country, rule.any_in)
-            and not self.groups.matching(j.country, rule.except_in)
-        )
-        if not triggering:
-            return None
-        if (
-            rule.licensable
-            and tenant is not None
-            and _licensed(tenant, triggering, covers, at, self.groups)
-        ):
-            return None
-        return triggering
+    ) -> Trigger | None:
+        return triggering(rule, tenant, found, verification, at, covers, self.groups)
 
+    def _bandwidth_match(self, rule: Rule, product_id: str) -> bool:
+        """A part the 3A090 numbers leave uncontrolled but reaching a rule's bandwidth figures.
 
-def _licensed(
-    tenant: Tenant,
-    triggering: tuple[Jurisdiction, ...],
-    covers: tuple[str, ...],
-    at: datetime,
-    groups: CountryGroups,
-) -> bool:
-    """True when every triggering country is covered by a licence valid at `at`."""
-    valid = [
-        licence
-        for licence in tenant.licences
-        if (licence.expires_at is None or at < licence.expires_at)
-        and (licence.issued_at is None or licence.issued_at <= at)
-        and set(licence.covers) & set(covers)
-    ]
-    for jurisdiction in triggering:
-        if not any(
-            jurisdiction.country in {groups.normalise(c) for c in licence.countries}
-            for licence in valid
-        ):
+        Only uncontrolled parts: a controlled one is already caught by the 3A090 rules, and a
+        second violation for it would only repeat the first.
+        """
+        product = self.catalogue.products.get(product_id)
+        if not rule.matches_bandwidth or product is None or product.eccn != "outside-3A090":
             return False
-    return True
+        memory, interconnect = product.memory_bandwidth_gbs, product.interconnect_gbs
+        return (
+            rule.min_memory_gbs is not None and memory is not None and memory >= rule.min_memory_gbs
+        ) or (
+            rule.min_interconnect_gbs is not None
+            and interconnect is not None
+            and interconnect >= rule.min_interconnect_gbs
+        )

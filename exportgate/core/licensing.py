@@ -1,0 +1,142 @@
+"""Licence lanes: which licence a controlled use would need, and on what review policy.
+
+The lanes are dated, cited data (data/licence-review.yaml). For each product and triggering
+country the first lane whose conditions hold on the day applies; a lane marked `none` says that
+no licence route exists in practice (GP10 chips, Blackwell for China). Messages use the result so
+a tenant learns what an application would face, not only that a licence is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from exportgate.core.countries import CountryGroups, builtin_country_groups
+from exportgate.core.data import load_data
+
+if TYPE_CHECKING:
+    from exportgate.core.catalogue import Catalogue, Product
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    id: str
+    title: str
+    text: str
+    citation: str
+    since: date
+    until: date | None
+    none: bool
+    confidence: str
+    products: frozenset[str]
+    vendors: frozenset[str]
+    architectures: frozenset[str]
+    not_architectures: frozenset[str]
+    classifications: frozenset[str]
+    countries: tuple[str, ...]
+    below: Mapping[str, float]
+
+    def applies(
+        self, product: Product, classification: str, country: str, day: date, groups: CountryGroups
+    ) -> bool:
+        if day < self.since or (self.until is not None and day >= self.until):
+            return False
+        checks = (
+            (self.products, product.id),
+            (self.vendors, product.vendor),
+            (self.architectures, product.architecture),
+            (self.classifications, classification),
+        )
+        if any(wanted and value not in wanted for wanted, value in checks):
+            return False
+        if product.architecture in self.not_architectures:
+            return False
+        if self.countries and not groups.matching(country, self.countries, day):
+            return False
+        figures = {
+            "tpp": product.classification.tpp if not product.specs.unpublished else None,
+            "memoryBandwidthGBs": product.memory_bandwidth_gbs,
+        }
+        # An unknown figure never qualifies for a lane defined by staying below it.
+        return all(
+            figures.get(name) is not None and float(figures[name] or 0) < limit
+            for name, limit in self.below.items()
+        )
+
+    def describe(self, product: Product, classification: str, country: str) -> str:
+        return self.text.format(
+            product=product.name,
+            classification=classification,
+            country=country,
+            tpp=product.classification.tpp,
+            memory=product.memory_bandwidth_gbs or 0,
+        )
+
+
+def _lane(entry: Mapping[str, Any]) -> Lane:
+    def names(key: str) -> frozenset[str]:
+        return frozenset(str(v) for v in entry.get(key, ()))
+
+    return Lane(
+        id=str(entry["id"]),
+        title=str(entry["title"]),
+        text=" ".join(str(entry["text"]).split()),
+        citation=str(entry["citation"]),
+        since=date.fromisoformat(str(entry["from"])),
+        until=date.fromisoformat(str(entry["until"])) if entry.get("until") else None,
+        none=bool(entry.get("none", False)),
+        confidence=str(entry.get("confidence", "H")),
+        products=names("products"),
+        vendors=names("vendors"),
+        architectures=names("architectures"),
+        not_architectures=names("notArchitectures"),
+        classifications=names("classifications"),
+        countries=tuple(str(c) for c in entry.get("countries", ())),
+        below={str(k): float(v) for k, v in (entry.get("below") or {}).items()},
+    )
+
+
+@cache
+def builtin_lanes() -> tuple[Lane, ...]:
+    return tuple(_lane(entry) for entry in load_data("licence-review.yaml")["lanes"])
+
+
+def lane_for(
+    product: Product,
+    classification: str,
+    country: str,
+    day: date,
+    groups: CountryGroups | None = None,
+) -> Lane | None:
+    groups = groups or builtin_country_groups()
+    for lane in builtin_lanes():
+        if lane.applies(product, classification, country, day, groups):
+            return lane
+    return None
+
+
+def lane_text(
+    catalogue: Catalogue,
+    subjects: Sequence[str],
+    classification: str,
+    countries: Sequence[str],
+    day: date,
+) -> str:
+    """One sentence per distinct lane over the subjects and countries ("" when none is known)."""
+    sentences: list[str] = []
+    for product_id in subjects:
+        product = catalogue.products.get(product_id)
+        if product is None:
+            continue
+        own = product.eccn if product.eccn != "outside-3A090" else classification
+        for country in countries or ("",):
+            lane = lane_for(product, own, country, day)
+            if lane is None:
+                continue
+            sentence = lane.describe(product, own, country)
+            if sentence not in sentences:
+                sentences.append(sentence)
+    return " ".join(sentences[:2])
