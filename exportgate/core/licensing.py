@@ -125,8 +125,12 @@ def lane_text(
     countries: Sequence[str],
     day: date,
 ) -> str:
-    """One sentence per distinct lane over the subjects and countries ("" when none is known)."""
-    sentences: list[str] = []
+    """What licence the use would need and how it would be reviewed ("" when nothing is known).
+
+    One product and one lane: the lane's full sentence. Several (an unpinned request): one short
+    clause per lane naming the products it covers, so the message stays readable.
+    """
+    found: dict[str, tuple[Lane, list[str], str]] = {}
     for product_id in subjects:
         product = catalogue.products.get(product_id)
         if product is None:
@@ -136,7 +140,17 @@ def lane_text(
             lane = lane_for(product, own, country, day)
             if lane is None:
                 continue
-            sentence = lane.describe(product, own, country)
-            if sentence not in sentences:
-                sentences.append(sentence)
-    return " ".join(sentences[:2])
+            _, names, sentence = found.setdefault(
+                lane.id, (lane, [], lane.describe(product, own, country))
+            )
+            if product.name not in names:
+                names.append(product.name)
+    if len(found) == 1:
+        lane, names, sentence = next(iter(found.values()))
+        if len(names) == 1 or "{product}" not in lane.text:
+            return sentence
+    clauses = [
+        f"{lane.title} for {', '.join(names[:4])}" + (" (no licence route)" if lane.none else "")
+        for lane, names, _ in found.values()
+    ]
+    return f"Licence lanes: {'; '.join(clauses)}." if clauses else ""
