@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -40,7 +41,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.view == "products":
         return _products(args.output)
-    rows = {"rules": rule_rows, "groups": membership_rows, "lanes": lane_rows}[args.view]()
+    views: dict[str, Callable[[], list[dict[str, Any]]]] = {
+        "rules": rule_rows,
+        "groups": membership_rows,
+        "lanes": lane_rows,
+    }
+    rows = views[args.view]()
     if args.output == "json":
         print(json.dumps({args.view: rows}, indent=2))
         return 0

@@ -8,6 +8,7 @@ counts as CN) and licences are taken as of `at`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -123,7 +124,7 @@ def _party_trigger(
     return None
 
 
-def _lists_text(lists: list[str]) -> str:
+def _lists_text(lists: Sequence[str]) -> str:
     names = {"EntityList": "Entity List", "MEU": "Military End-User List", "SDN": "SDN list"}
     return " and the ".join(names.get(name, name) for name in dict.fromkeys(lists))
 

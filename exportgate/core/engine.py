@@ -29,7 +29,8 @@ from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedMode
 from exportgate.core.errors import PolicyError
 from exportgate.core.messages import MessageContext, render
 from exportgate.core.models import ModelCatalogue, builtin_models
-from exportgate.core.policy import PolicyDocument, Rule, builtin_packs, default_pack_names
+from exportgate.core.policy import PolicyDocument, builtin_packs, default_pack_names
+from exportgate.core.rules import Rule
 from exportgate.core.tenants import effective_verification, jurisdictions
 from exportgate.core.types import (
     Action,
