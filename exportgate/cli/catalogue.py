@@ -17,8 +17,11 @@ from typing import Any
 from exportgate.core.catalogue import builtin_catalogue
 from exportgate.core.facts import lane_rows, markdown, membership_rows, rule_rows
 from exportgate.core.licensing import lane_for
+from exportgate.core.types import Jurisdiction, JurisdictionRole
 
 VIEWS = ("products", "rules", "groups", "lanes", "markdown")
+# The lane a company located in China would face today (the products view's chinaLicenceLane).
+CHINA = Jurisdiction("CN", JurisdictionRole.HEADQUARTERS)
 
 
 def register(subcommands: Any) -> None:
@@ -74,7 +77,7 @@ def _products(output: str) -> int:
     rows = []
     for product in catalogue.products.values():
         c = product.classification
-        china = lane_for(product, c.eccn, "CN", today)
+        china = lane_for(product, c.eccn, CHINA, today)
         rows.append(
             {
                 "id": product.id,

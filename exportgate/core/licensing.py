@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from exportgate.core.countries import CountryGroups, builtin_country_groups
 from exportgate.core.data import load_data
+from exportgate.core.types import Jurisdiction
 
 if TYPE_CHECKING:
     from exportgate.core.catalogue import Catalogue, Product
@@ -37,11 +38,18 @@ class Lane:
     not_architectures: frozenset[str]
     classifications: frozenset[str]
     countries: tuple[str, ...]
+    roles: frozenset[str]  # why the country counts; empty: any reason
     below: Mapping[str, float]
 
     def applies(
-        self, product: Product, classification: str, country: str, day: date, groups: CountryGroups
+        self,
+        product: Product,
+        classification: str,
+        where: Jurisdiction | None,
+        day: date,
+        groups: CountryGroups,
     ) -> bool:
+        country = where.country if where else ""
         if day < self.since or (self.until is not None and day >= self.until):
             return False
         checks = (
@@ -55,6 +63,8 @@ class Lane:
         if product.architecture in self.not_architectures:
             return False
         if self.countries and not groups.matching(country, self.countries, day):
+            return False
+        if self.roles and (where is None or where.role.value not in self.roles):
             return False
         figures = {
             "tpp": product.classification.tpp if not product.specs.unpublished else None,
@@ -95,6 +105,7 @@ def _lane(entry: Mapping[str, Any]) -> Lane:
         not_architectures=names("notArchitectures"),
         classifications=names("classifications"),
         countries=tuple(str(c) for c in entry.get("countries", ())),
+        roles=names("roles"),
         below={str(k): float(v) for k, v in (entry.get("below") or {}).items()},
     )
 
@@ -107,13 +118,14 @@ def builtin_lanes() -> tuple[Lane, ...]:
 def lane_for(
     product: Product,
     classification: str,
-    country: str,
+    where: Jurisdiction | None,
     day: date,
     groups: CountryGroups | None = None,
 ) -> Lane | None:
+    """The first lane for a product and the jurisdiction (country and role) that triggered."""
     groups = groups or builtin_country_groups()
     for lane in builtin_lanes():
-        if lane.applies(product, classification, country, day, groups):
+        if lane.applies(product, classification, where, day, groups):
             return lane
     return None
 
@@ -122,7 +134,7 @@ def lane_text(
     catalogue: Catalogue,
     subjects: Sequence[str],
     classification: str,
-    countries: Sequence[str],
+    triggering: Sequence[Jurisdiction],
     day: date,
 ) -> str:
     """What licence the use would need and how it would be reviewed ("" when nothing is known).
@@ -136,10 +148,11 @@ def lane_text(
         if product is None:
             continue
         own = product.eccn if product.eccn != "outside-3A090" else classification
-        for country in countries or ("",):
-            lane = lane_for(product, own, country, day)
+        for where in triggering or (None,):
+            lane = lane_for(product, own, where, day)
             if lane is None:
                 continue
+            country = where.country if where else ""
             _, names, sentence = found.setdefault(
                 lane.id, (lane, [], lane.describe(product, own, country))
             )

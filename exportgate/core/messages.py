@@ -73,7 +73,7 @@ def render(
     countries = list(dict.fromkeys(j.country for j in triggering))
     lane = ""
     if accelerator is not None and "{licenceLane}" in active.rule.message + active.rule.remedy:
-        lane = lane_text(catalogue, subjects, classification, countries, context.at.date())
+        lane = lane_text(catalogue, subjects, classification, triggering, context.at.date())
     fields = _Fields(
         tenant=_tenant_text(context),
         subject=subject_text,

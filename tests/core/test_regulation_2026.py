@@ -147,6 +147,16 @@ def test_messages_explain_the_licence_lane(
     assert "not itself an export" in message
 
 
+def test_the_case_by_case_lane_is_for_end_users_located_in_china(engine: PolicyEngine) -> None:
+    """A Singapore subsidiary of a Chinese parent falls under the headquarters rule, whose
+    review stays a presumption of denial; the 91 FR 1684 lane is for end users in CN/MO."""
+    tenant = make_tenant(incorporation="SG", parent="CN")
+    message = decide(engine, tenant, "2026-06-01", H200)[3]
+    assert "presumption of denial" in message and "case by case" not in message
+    located = make_tenant(incorporation="SG", end_customers=[{"name": "X", "country": "CN"}])
+    assert "case by case" in decide(engine, located, "2026-06-01", H200)[3]
+
+
 # --- s4: the catalogue: old parts stop over-blocking; TPU and Ascend recognised ----------
 
 OLD_PARTS = [
