@@ -20,13 +20,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from exportgate.core.catalogue import Catalogue, builtin_catalogue
 from exportgate.core.conditions import Trigger, triggering
 from exportgate.core.countries import CountryGroups, builtin_country_groups
 from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.errors import PolicyError
+from exportgate.core.licensing import builtin_lanes
 from exportgate.core.messages import MessageContext, render
 from exportgate.core.models import ModelCatalogue, builtin_models
 from exportgate.core.policy import PolicyDocument, builtin_packs, default_pack_names
@@ -99,6 +100,31 @@ class PolicyEngine:
         self.version = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[
             :16
         ]
+
+    def transition_days(self) -> tuple[date, ...]:
+        """Every day on which a fact this engine decides with starts or stops holding.
+
+        Rules (effective, until, suspensions, a pack's not-enforced date), dated country-group
+        memberships and normalisations, and licence lanes: a cached decision is stale across any.
+        """
+        days: set[date] = set()
+        for policy in self.policies:
+            if policy.not_enforced_since is not None:
+                days.add(policy.not_enforced_since)
+            for rule in policy.rules:
+                if rule.effective != date.min:
+                    days.add(rule.effective)
+                if rule.until is not None:
+                    days.add(rule.until)
+                for suspension in rule.suspensions:
+                    days.update((suspension.since, suspension.until))
+        facts = [m.fact for g in self.groups.groups.values() for m in g.memberships]
+        facts += [n.fact for n in self.groups.normalisations.values()]
+        for fact in facts:
+            days.update(d for d in (fact.since, fact.until) if d is not None)
+        for lane in builtin_lanes():  # they change what a denial says
+            days.update(d for d in (lane.since, lane.until) if d is not None)
+        return tuple(sorted(days))
 
     def _names(self) -> set[str]:
         return {p.name for p in self.policies}

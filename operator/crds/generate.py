@@ -328,7 +328,8 @@ def policy_spec() -> Schema:
     # ISO dates compare correctly as strings.
     rule["x-kubernetes-validations"] = [
         {
-            "rule": "!has(self.until) || self.until > self.effective",
+            # "always" (no start date) sorts after digits, so it is excluded explicitly.
+            "rule": "!has(self.until) || self.effective == 'always' || self.until > self.effective",
             "message": "a rule's until must be later than its effective date",
         },
         {

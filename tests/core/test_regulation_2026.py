@@ -541,3 +541,26 @@ def test_the_restricted_parties_pack_can_be_left_out() -> None:
 def test_ownership_shares_over_100_are_rejected() -> None:
     with pytest.raises(InputError, match="more than 100%"):
         make_tenant(owners=[{"name": "A", "share": 70}, {"name": "B", "share": 40}])
+
+
+def test_transition_days_include_every_dated_fact() -> None:
+    """Caches (the sidecar's) are invalidated on each of these days (licence lanes too: they
+    change the message, e.g. the 91 FR 1684 lane from 2026-01-15)."""
+    days = set(
+        PolicyEngine.build(
+            packs=[*default_pack_names(), "us-ear-ai-diffusion-2025"]
+        ).transition_days()
+    )
+    for day in (
+        "2025-11-07",
+        "2025-11-10",
+        "2026-11-10",
+        "2025-09-29",
+        "2025-05-13",
+        "2025-04-09",
+        "2026-01-15",
+        "2020-12-23",
+        "2025-09-05",
+    ):
+        assert date.fromisoformat(day) in days, day
+    assert date.min not in days  # "always" is no transition
