@@ -94,6 +94,8 @@ def _products(output: str) -> int:
                 "reason": c.reason,
                 "chinaLicenceLane": china.id if china else None,
                 "confidence": product.confidence,
+                # Figures not established or from a single source: shown, never hidden.
+                "unverified": bool(product.specs.unpublished) or product.confidence == "L",
                 "citation": product.citation,
                 "aliases": list(product.aliases),
             }
@@ -111,5 +113,6 @@ def _products(output: str) -> int:
         print(
             f"{row['id']:20} {row['tpp']:>9g} {pd:>7} {memory:>9} {link:>8}  "
             f"{row['classification']:21} {row['name']}"
+            + ("  [unverified figures]" if row["unverified"] else "")
         )
     return 0
