@@ -134,11 +134,11 @@ def tenant_status(
             ),
         }
     effective = effective_verification(tenant, now)
-    found = jurisdictions(tenant, engine.groups)
+    found = jurisdictions(tenant, engine.groups, now.date())  # memberships in force now
     rows = []
     all_groups: set[str] = set()
     for jurisdiction in found:
-        groups = sorted(engine.groups.groups_of(jurisdiction.country))
+        groups = sorted(engine.groups.groups_of(jurisdiction.country, now.date()))
         all_groups.update(groups)
         row: Status = {"country": jurisdiction.country, "role": jurisdiction.role.value}
         if jurisdiction.via:
