@@ -7,7 +7,7 @@ every question about it names the day: a decision at instant T uses the membersh
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from typing import Any
@@ -71,6 +71,16 @@ class CountryGroup:
     confidence: str = "H"
     verify: tuple[tuple[str, str, str], ...] = ()  # (country, confidence, note): open questions
 
+    index: Mapping[str, tuple[Fact, ...]] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        # country -> its membership facts, so the admission path asks "is X in G on day D"
+        # without building the member set (the vendor allow-lists have over 200 members).
+        index: dict[str, list[Fact]] = {}
+        for membership in self.memberships:
+            index.setdefault(membership.country, []).append(membership.fact)
+        object.__setattr__(self, "index", {k: tuple(v) for k, v in index.items()})
+
     @property
     def members(self) -> frozenset[str]:
         """Today's members (those with no end date)."""
@@ -78,6 +88,9 @@ class CountryGroup:
 
     def members_on(self, day: date | None) -> frozenset[str]:
         return frozenset(m.country for m in self.memberships if m.fact.holds(day))
+
+    def has(self, country: str, day: date | None = None) -> bool:
+        return any(fact.holds(day) for fact in self.index.get(country, ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +183,7 @@ class CountryGroups:
 
     def groups_of(self, country: str, day: date | None = None) -> tuple[str, ...]:
         """Names of the groups a country is in on `day` (for status and messages)."""
-        return tuple(
-            name for name, group in self.groups.items() if country in group.members_on(day)
-        )
+        return tuple(name for name, group in self.groups.items() if group.has(country, day))
 
     def matching(
         self, country: str, references: Iterable[str], day: date | None = None
@@ -180,8 +191,13 @@ class CountryGroups:
         """Which of `references` contain `country` on `day`."""
         found = []
         for reference in references:
-            members = self.resolve(reference, day)
-            if members is None or country in members:
+            group = self.groups.get(reference)
+            if group is not None:
+                inside = group.has(country, day)
+            else:
+                members = self.resolve(reference, day)  # `*`, a country code, or KeyError
+                inside = members is None or country in members
+            if inside:
                 found.append(reference)
         return tuple(found)
 
