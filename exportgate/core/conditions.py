@@ -41,26 +41,47 @@ def triggering(
     groups: CountryGroups,
 ) -> Trigger | None:
     """The reason the rule applies to this tenant for a subject covered by `covers`, or None."""
+    trigger = condition(rule, tenant, found, verification, at, groups)
+    if trigger is None or exempt(rule, tenant, trigger, covers, at, groups):
+        return None
+    return trigger
+
+
+def condition(
+    rule: Rule,
+    tenant: Tenant | None,
+    found: tuple[Jurisdiction, ...],
+    verification: EffectiveVerification,
+    at: datetime,
+    groups: CountryGroups,
+) -> Trigger | None:
+    """Does the rule's condition hold for the tenant (whatever the subject)? Why, or None."""
     if rule.unconditional:
         return Trigger(())
     if rule.verification_not_in is not None and verification in rule.verification_not_in:
         return None
     if rule.parties is not None:
-        trigger = _party_trigger(rule, tenant, found)
-    elif rule.any_in:
-        trigger = _jurisdiction_trigger(rule, tenant, found, at, groups)
-    else:
-        return Trigger(())  # verification-only rule
-    if trigger is None:
-        return None
-    if (
+        return _party_trigger(rule, tenant, found)
+    if rule.any_in:
+        return _jurisdiction_trigger(rule, tenant, found, at, groups)
+    return Trigger(())  # verification-only rule
+
+
+def exempt(
+    rule: Rule,
+    tenant: Tenant | None,
+    trigger: Trigger,
+    covers: tuple[str, ...],
+    at: datetime,
+    groups: CountryGroups,
+) -> bool:
+    """True when a licence on file, valid at `at`, covers the subject for every country."""
+    return (
         rule.licensable
         and tenant is not None
-        and trigger.jurisdictions
+        and bool(trigger.jurisdictions)
         and _licensed(tenant, trigger.jurisdictions, covers, at, groups)
-    ):
-        return None
-    return trigger
+    )
 
 
 def _jurisdiction_trigger(
@@ -103,7 +124,7 @@ def _party_trigger(
     rule: Rule, tenant: Tenant | None, found: tuple[Jurisdiction, ...]
 ) -> Trigger | None:
     condition = rule.parties
-    if tenant is None or condition is None:
+    if tenant is None or condition is None or not (tenant.listed_on or tenant.owners):
         return None
     # The tenant's own countries name the licence that would exempt it.
     own = tuple(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from exportgate.core.catalogue import Catalogue, builtin_catalogue
-from exportgate.core.conditions import Trigger, triggering
+from exportgate.core.conditions import Trigger, condition, exempt, triggering
 from exportgate.core.countries import CountryGroups, builtin_country_groups
 from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.errors import PolicyError
@@ -86,6 +86,9 @@ class PolicyEngine:
             for policy in self.policies
             for rule in policy.rules
         )
+        # A memo, not state: any thread may fill it (dict writes are atomic in CPython) and a
+        # lost or cleared entry only costs recomputing the same answer.
+        self._by_day: dict[date, tuple[_ActiveRule, ...]] = {}
         self.policy_versions: dict[str, str] = {p.name: p.version for p in self.policies}
         self.policy_versions |= {
             "catalogue": self.catalogue.version,
@@ -100,6 +103,16 @@ class PolicyEngine:
         self.version = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[
             :16
         ]
+
+    def _in_force(self, day: date) -> tuple[_ActiveRule, ...]:
+        """The rules in force on `day`, memoised: the answer only changes on transition days."""
+        found = self._by_day.get(day)
+        if found is None:
+            found = tuple(a for a in self._rules if a.policy.in_force(a.rule, day))
+            if len(self._by_day) > 64:  # replays span many days; keep the memo small
+                self._by_day.clear()
+            self._by_day[day] = found
+        return found
 
     def transition_days(self) -> tuple[date, ...]:
         """Every day on which a fact this engine decides with starts or stops holding.
@@ -180,7 +193,7 @@ class PolicyEngine:
             if resolved.candidates
         )
         models = tuple(self.models.resolve(m) for m in workload.models)
-        in_force = [a for a in self._rules if a.policy.in_force(a.rule, day)]
+        in_force = self._in_force(day)
         context = MessageContext(
             tenant=tenant,
             tenant_name=tenant.name if tenant else tenant_name,
@@ -229,12 +242,17 @@ class PolicyEngine:
             accelerator.classifications
         )
         hits: dict[str, list[_Hit]] = {}
+        classes = {p: self.catalogue.eccns(p, system=system) for p in accelerator.candidates}
         for active in rules:
             rule = active.rule
             if not rule.matches_accelerators:
                 continue
+            # The condition is about the tenant, not the product: decide it once per rule
+            # (lazily, as most rules match no candidate), then only licences per product.
+            unknown = object()
+            reason: Trigger | object | None = unknown
             for product in accelerator.candidates:
-                eccns = self.catalogue.eccns(product, system=system)
+                eccns = classes[product]
                 matched = [e for e in eccns if e in rule.classifications]
                 if (
                     product not in rule.products
@@ -242,10 +260,14 @@ class PolicyEngine:
                     and not self._bandwidth_match(rule, product)
                 ):
                     continue
+                if reason is unknown:
+                    reason = condition(rule, tenant, found, verification, at, self.groups)
+                if not isinstance(reason, Trigger):
+                    break
                 covers = (product, *eccns)
-                trigger = self._trigger(rule, tenant, found, verification, at, covers)
-                if trigger is None:
+                if exempt(rule, tenant, reason, covers, at, self.groups):
                     continue
+                trigger = reason
                 classification = matched[0] if matched else eccns[0]
                 hits.setdefault(rule.id + "\0" + active.policy.name, []).append(
                     _Hit(active, product, trigger.jurisdictions, classification, trigger.parties)

@@ -123,11 +123,38 @@ def lane_for(
     groups: CountryGroups | None = None,
 ) -> Lane | None:
     """The first lane for a product and the jurisdiction (country and role) that triggered."""
-    groups = groups or builtin_country_groups()
+    if groups is None:
+        return _builtin_lane_for(product, classification, where, day)
     for lane in builtin_lanes():
         if lane.applies(product, classification, where, day, groups):
             return lane
     return None
+
+
+_CACHE: dict[tuple[Any, ...], Lane | None] = {}
+_CACHE_SIZE = 4096
+
+
+def _builtin_lane_for(
+    product: Product, classification: str, where: Jurisdiction | None, day: date
+) -> Lane | None:
+    # Denials of unpinned requests ask this for every candidate; the answer depends only on
+    # immutable data, so it is computed once per (product figures, class, jurisdiction, day).
+    key = (
+        product.id,
+        product.vendor,
+        product.architecture,
+        product.classification.tpp,
+        product.memory_bandwidth_gbs,
+        classification,
+        where,
+        day,
+    )
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = lane_for(product, classification, where, day, builtin_country_groups())
+    return _CACHE[key]
 
 
 def lane_text(
