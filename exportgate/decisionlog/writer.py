@@ -110,7 +110,9 @@ class _ChainLinker:
     def restore(self, state: tuple[str, int, str]) -> None:
         self.chain, self.next_seq, self.prev = state
 
-    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
+    def __call__(
+        self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> str:
         event_dict["v"] = FORMAT_VERSION
         event_dict["chain"] = self.chain
         event_dict["seq"] = self.next_seq

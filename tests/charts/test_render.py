@@ -246,7 +246,9 @@ def test_crds_are_shipped(default_docs: list[dict[str, Any]]) -> None:
 def test_schema_rejects_unknown_and_invalid_values(
     values: dict[str, Any], complaint: str, tmp_path: Path
 ) -> None:
-    proc = run_helm("template", "eg", str(CHART), "--values", str(write_values(tmp_path, values)))
+    proc = run_helm(
+        "template", "eg", str(CHART), "--values", str(write_values(tmp_path, values))
+    )
     assert proc.returncode != 0
     assert complaint in proc.stderr, proc.stderr
 

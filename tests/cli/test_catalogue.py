@@ -14,10 +14,7 @@ EXPORTGATE = Path(sys.executable).parent / "exportgate"
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(EXPORTGATE), "catalogue", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [str(EXPORTGATE), "catalogue", *args], capture_output=True, text=True, timeout=60,
         check=False,
     )
 

@@ -21,16 +21,8 @@ TENANTS = EXAMPLES / "tenants.yaml"
 WORKLOADS = EXAMPLES / "workloads.yaml"
 AT = "2026-07-01T00:00:00Z"  # the examples' verifications are current (orbit's has expired)
 
-CONTRACT_KEYS = (
-    "object",
-    "tenant",
-    "decision",
-    "accelerators",
-    "models",
-    "rule",
-    "citation",
-    "message",
-)
+CONTRACT_KEYS = ("object", "tenant", "decision", "accelerators", "models", "rule", "citation",
+                 "message")
 
 
 def check(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -161,11 +153,8 @@ def _write(path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize(
     ("country", "product", "code", "decision"),
-    [
-        ("SG", "NVIDIA-H100-80GB-HBM3", 0, "allow"),
-        ("CN", "NVIDIA-H100-80GB-HBM3", 3, "deny"),
-        ("CN", "Tesla-T4", 0, "allow"),
-    ],
+    [("SG", "NVIDIA-H100-80GB-HBM3", 0, "allow"), ("CN", "NVIDIA-H100-80GB-HBM3", 3, "deny"),
+     ("CN", "Tesla-T4", 0, "allow")],
 )
 def test_exit_codes_with_the_only_tenant_given(
     tmp_path: Path, country: str, product: str, code: int, decision: str
@@ -180,16 +169,9 @@ def test_exit_codes_with_the_only_tenant_given(
 
 def test_stdin_and_json_manifests(tmp_path: Path) -> None:
     tenant = _write(tmp_path / "t.yaml", TENANT.format(country="CN", state="Verified"))
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "p", "namespace": "team"},
-        "spec": {
-            "containers": [
-                {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": 1}}}
-            ]
-        },
-    }
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team"},
+           "spec": {"containers": [{"name": "c", "image": "x",
+                                    "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}
     process = check("--tenant", tenant, "--at", AT, "-o", "json", "-", stdin=json.dumps(pod))
     assert process.returncode == 3, process.stderr
     (result,) = results(process)
@@ -208,9 +190,7 @@ def test_tenants_policies_and_workloads_may_share_one_stream(tmp_path: Path) -> 
 
 
 def test_a_user_policy_with_warn_admits_with_exit_zero(tmp_path: Path) -> None:
-    policy = _write(
-        tmp_path / "house.yaml",
-        """\
+    policy = _write(tmp_path / "house.yaml", """\
 apiVersion: exportgate.dev/v1alpha1
 kind: ExportPolicy
 metadata: {name: house}
@@ -224,18 +204,14 @@ spec:
       match: {accelerators: {products: [nvidia-t4]}}
       jurisdictions: {anyIn: ["*"]}
       message: "{subject} is watched for {tenant}"
-""",
-    )
+""")
     tenant = _write(tmp_path / "t.yaml", TENANT.format(country="SG", state="Verified"))
     pod = _write(tmp_path / "pod.yaml", POD.format(product="Tesla-T4"))
     process = check("--tenant", tenant, "--policy", policy, "--at", AT, "-o", "json", pod)
     assert process.returncode == 0, process.stderr
     (result,) = results(process)
     assert (result["decision"], result["rule"], result["citation"]) == (
-        "warn",
-        "t4-watch",
-        "house rule 1",
-    )
+        "warn", "t4-watch", "house rule 1")
 
 
 @pytest.mark.parametrize("action", ["warn", "dryrun"])
@@ -254,10 +230,8 @@ def test_default_action_override(tmp_path: Path, action: str) -> None:
     ["2025-03-01T00:00:00Z", "2025-05-14T00:00:00Z", "2025-05-15T00:00:00Z", AT],
 )
 def test_the_not_enforced_diffusion_pack_never_warns(tmp_path: Path, at: str) -> None:
-    tenant = _write(
-        tmp_path / "t.yaml",
-        TENANT.format(country="IN", state="Verified").replace("2026-01-01", "2024-01-01"),
-    )
+    tenant = _write(tmp_path / "t.yaml", TENANT.format(country="IN", state="Verified").replace(
+        "2026-01-01", "2024-01-01"))
     pod = _write(tmp_path / "pod.yaml", POD.format(product="NVIDIA-H100-80GB-HBM3"))
     default = check("--tenant", tenant, "--at", at, "-o", "json", pod)
     assert results(default)[0]["decision"] == "allow"
@@ -277,39 +251,17 @@ def test_decision_log_then_audit_verify(tmp_path: Path) -> None:
     lines = log.read_text().splitlines()
     assert len(lines) == 18
     record = json.loads(lines[3])
-    for key in (
-        "id",
-        "time",
-        "tenant",
-        "jurisdictions",
-        "verificationRef",
-        "object",
-        "rule",
-        "citation",
-        "action",
-        "policyVersions",
-        "prev",
-        "hash",
-    ):
+    for key in ("id", "time", "tenant", "jurisdictions", "verificationRef", "object", "rule",
+                "citation", "action", "policyVersions", "prev", "hash"):
         assert key in record, key
-    verify = subprocess.run(
-        [str(EXPORTGATE), "audit", "verify", str(log)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    verify = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)], capture_output=True,
+                            text=True, timeout=60, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # Editing one decision breaks the chain, and verify names the line.
     lines[3] = lines[3].replace('"action":"deny"', '"action":"allow"')
     log.write_text("\n".join(lines) + "\n")
-    tampered = subprocess.run(
-        [str(EXPORTGATE), "audit", "verify", str(log)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    tampered = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)],
+                              capture_output=True, text=True, timeout=60, check=False)
     assert tampered.returncode == 1
     assert f"{log}:4: hash mismatch" in tampered.stdout + tampered.stderr
 
@@ -318,47 +270,23 @@ BAD_INPUT = [
     # (case, files {name: text}, extra args, words in stderr)
     ("broken-yaml", {"pod.yaml": "kind: Pod\nmetadata: [\n"}, [], "pod.yaml:3"),
     ("no-kind", {"pod.yaml": "apiVersion: v1\nmetadata: {name: x}\n"}, [], "no kind"),
-    (
-        "unknown-country",
-        {"t.yaml": TENANT.format(country="XX", state="Verified")},
-        ["--tenant", "t.yaml"],
-        "t.yaml:6: field spec.incorporation: 'XX'",
-    ),
-    (
-        "unknown-verification-state",
-        {"t.yaml": TENANT.format(country="SG", state="Approved")},
-        ["--tenant", "t.yaml"],
-        "t.yaml:8: field spec.verification.state",
-    ),
-    (
-        "broken-policy",
-        {
-            "p.yaml": "apiVersion: exportgate.dev/v1alpha1\nkind: ExportPolicy\n"
-            "metadata: {name: p}\nspec:\n  version: '1'\n"
-            "  enforcementAction: block\n  rules: []\n"
-        },
-        ["--policy", "p.yaml"],
-        "p.yaml:6: field spec.enforcementAction",
-    ),
+    ("unknown-country", {"t.yaml": TENANT.format(country="XX", state="Verified")},
+     ["--tenant", "t.yaml"], "t.yaml:6: field spec.incorporation: 'XX'"),
+    ("unknown-verification-state", {"t.yaml": TENANT.format(country="SG", state="Approved")},
+     ["--tenant", "t.yaml"], "t.yaml:8: field spec.verification.state"),
+    ("broken-policy", {"p.yaml": "apiVersion: exportgate.dev/v1alpha1\nkind: ExportPolicy\n"
+                                 "metadata: {name: p}\nspec:\n  version: '1'\n"
+                                 "  enforcementAction: block\n  rules: []\n"},
+     ["--policy", "p.yaml"], "p.yaml:6: field spec.enforcementAction"),
     ("bad-at", {}, ["--at", "yesterday"], "--at 'yesterday' is not an RFC 3339"),
     ("missing-file", {}, ["--tenant", "nope.yaml"], "nope.yaml: file not found"),
-    (
-        "bad-count",
-        {"pod.yaml": POD.format(product="Tesla-T4").replace("gpu: 1", "gpu: lots")},
-        [],
-        "pod.yaml:6: field spec.containers[0].resources.limits",
-    ),
-    (
-        "bad-field-in-a-list",
-        {
-            "pod.yaml": "apiVersion: v1\nkind: List\nitems:\n"
-            "- apiVersion: v1\n  kind: Pod\n"
-            "  metadata: {name: p, namespace: t}\n"
-            "  spec:\n    containers: main\n"
-        },
-        [],
-        "pod.yaml:8: field spec.containers: expected a list",
-    ),
+    ("bad-count", {"pod.yaml": POD.format(product="Tesla-T4").replace("gpu: 1", "gpu: lots")},
+     [], "pod.yaml:6: field spec.containers[0].resources.limits"),
+    ("bad-field-in-a-list", {"pod.yaml": "apiVersion: v1\nkind: List\nitems:\n"
+                                         "- apiVersion: v1\n  kind: Pod\n"
+                                         "  metadata: {name: p, namespace: t}\n"
+                                         "  spec:\n    containers: main\n"},
+     [], "pod.yaml:8: field spec.containers: expected a list"),
 ]
 
 
@@ -383,24 +311,15 @@ def test_bad_input_exits_2_naming_the_file(
 
 def test_tenant_binding_missing_record_and_unbound(tmp_path: Path) -> None:
     """A namespace labelled for a tenant with no record, and one bound to nothing."""
-    manifests = _write(
-        tmp_path / "m.yaml",
-        "\n---\n".join(
-            [
-                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n"
-                "  labels: {exportgate.dev/tenant: ghost}\n",
-                POD.format(product="NVIDIA-H100-80GB-HBM3"),
-                POD.format(product="NVIDIA-H100-80GB-HBM3").replace(
-                    "namespace: team", "namespace: other"
-                ),
-            ]
-        ),
-    )
+    manifests = _write(tmp_path / "m.yaml", "\n---\n".join([
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n"
+        "  labels: {exportgate.dev/tenant: ghost}\n",
+        POD.format(product="NVIDIA-H100-80GB-HBM3"),
+        POD.format(product="NVIDIA-H100-80GB-HBM3").replace("namespace: team", "namespace: other"),
+    ]))
     acme = _write(tmp_path / "a.yaml", TENANT.format(country="SG", state="Verified"))
-    other = _write(
-        tmp_path / "b.yaml",
-        TENANT.format(country="SG", state="Verified").replace("name: t1", "name: t2"),
-    )
+    other = _write(tmp_path / "b.yaml", TENANT.format(country="SG", state="Verified").replace(
+        "name: t1", "name: t2"))
     process = check("--tenant", acme, "--tenant", other, "--at", AT, "-o", "json", manifests)
     assert process.returncode == 3
     decided = by_object(process)
@@ -477,16 +396,11 @@ def test_a_namespaced_object_without_a_namespace_is_not_bound_by_its_own_label(
     # acme may use H100s, nimbus may not. The Pod's author labels it acme: with several tenants
     # given it is decided as unbound (denied), never as acme. The NodePool, cluster-scoped,
     # names its tenant with its own label, as in the cluster.
-    manifests = _write(
-        tmp_path / "m.yaml",
-        "\n---\n".join(
-            [
-                _unnamespaced_pod("acme"),
-                NODEPOOL.format(name="for-acme", tenant="acme"),
-                NODEPOOL.format(name="for-nimbus", tenant="nimbus"),
-            ]
-        ),
-    )
+    manifests = _write(tmp_path / "m.yaml", "\n---\n".join([
+        _unnamespaced_pod("acme"),
+        NODEPOOL.format(name="for-acme", tenant="acme"),
+        NODEPOOL.format(name="for-nimbus", tenant="nimbus"),
+    ]))
     process = check("--tenant", TENANTS, "--at", AT, "-o", "json", manifests)
     assert process.returncode == 3, process.stderr
     decided = by_object(process)
@@ -494,13 +408,9 @@ def test_a_namespaced_object_without_a_namespace_is_not_bound_by_its_own_label(
     assert (pod["tenant"], pod["decision"]) == (None, "deny")
     assert pod["rule"] == "kyc-unverified-accelerator"
     assert (decided["NodePool/for-acme"]["tenant"], decided["NodePool/for-acme"]["decision"]) == (
-        "acme",
-        "allow",
-    )
-    assert (
-        decided["NodePool/for-nimbus"]["tenant"],
-        decided["NodePool/for-nimbus"]["decision"],
-    ) == ("nimbus", "deny")
+        "acme", "allow")
+    assert (decided["NodePool/for-nimbus"]["tenant"],
+            decided["NodePool/for-nimbus"]["decision"]) == ("nimbus", "deny")
 
 
 def test_a_namespaced_object_without_a_namespace_binds_to_the_only_tenant(
@@ -522,13 +432,10 @@ def test_an_adapter_kind_names_its_tenant_only_when_its_scope_is_cluster(tmp_pat
     )
     job = _write(tmp_path / "job.yaml", unnamespaced)
     namespaced = _write(tmp_path / "namespaced.yaml", ADAPTER)  # no scope: Namespaced
-    clustered = _write(
-        tmp_path / "cluster.yaml",
-        ADAPTER.replace("kinds: [GpuJob]\n", "kinds: [GpuJob]\n    scope: Cluster\n"),
-    )
-    as_namespaced = check(
-        "--tenant", TENANTS, "--adapters", namespaced, "--at", AT, "-o", "json", job
-    )
+    clustered = _write(tmp_path / "cluster.yaml", ADAPTER.replace(
+        "kinds: [GpuJob]\n", "kinds: [GpuJob]\n    scope: Cluster\n"))
+    as_namespaced = check("--tenant", TENANTS, "--adapters", namespaced, "--at", AT, "-o", "json",
+                          job)
     (result,) = results(as_namespaced)
     assert (result["tenant"], result["decision"]) == (None, "deny")
     as_cluster = check("--tenant", TENANTS, "--adapters", clustered, "--at", AT, "-o", "json", job)

@@ -77,10 +77,7 @@ def test_h20_is_outside_3a090_by_numbers_only() -> None:
 def test_every_catalogue_product_has_a_classification_and_a_citation() -> None:
     for product in builtin_catalogue().products.values():
         assert product.classification.eccn in {
-            "3A090.a",
-            "3A090.b",
-            "3A090-indeterminate",
-            "outside-3A090",
+            "3A090.a", "3A090.b", "3A090-indeterminate", "outside-3A090"
         }, product.id
         assert product.citation, product.id
         assert product.classification.citation, product.id

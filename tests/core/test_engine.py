@@ -191,16 +191,11 @@ LICENCES: list[tuple[str, str, str, list[Mapping[str, Any]], Action, str | None]
     ("wrong-country", "VN", H100, [_licence(countries=["KZ"])], Action.DENY, D1_D4),
     ("wrong-class", "VN", H100, [_licence(covers=["3A090.b"])], Action.DENY, D1_D4),
     ("class-b-covers-a30", "VN", A30, [_licence(covers=["3A090.b"])], Action.ALLOW, None),
-    (
-        "by-product-id",
-        "CN",
-        H20,
-        [_licence(covers=["nvidia-h20"], countries=["CN"])],
-        Action.ALLOW,
-        None,
-    ),
+    ("by-product-id", "CN", H20, [_licence(covers=["nvidia-h20"], countries=["CN"])],
+     Action.ALLOW, None),
     ("hk-licence-covers-cn", "HK", H100, [_licence(countries=["HK"])], Action.ALLOW, None),
-    ("not-yet-issued", "VN", H100, [_licence(issuedAt="2026-12-01T00:00:00Z")], Action.DENY, D1_D4),
+    ("not-yet-issued", "VN", H100, [_licence(issuedAt="2026-12-01T00:00:00Z")],
+     Action.DENY, D1_D4),
 ]
 
 
@@ -296,60 +291,25 @@ def test_unverified_tenant_may_not_use_restricted_models(engine: PolicyEngine) -
 # --- vendor model terms ------------------------------------------------------------------
 
 MODELS: list[tuple[str, dict[str, Any], str, Action, str | None]] = [
-    (
-        "anthropic-cn",
-        {"incorporation": "CN"},
-        "claude-sonnet-4-5",
-        Action.DENY,
-        "anthropic-unsupported-regions",
-    ),
+    ("anthropic-cn", {"incorporation": "CN"}, "claude-sonnet-4-5", Action.DENY,
+     "anthropic-unsupported-regions"),
     # Anthropic's ownership rule is a separate, dated rule from 2025-09-05 (regulation-2026.md s7).
-    (
-        "anthropic-owned-from-ru",
-        {"parent": "RU"},
-        "anthropic/claude-opus-4",
-        Action.DENY,
-        "anthropic-ownership",
-    ),
+    ("anthropic-owned-from-ru", {"parent": "RU"}, "anthropic/claude-opus-4", Action.DENY,
+     "anthropic-ownership"),
     ("anthropic-sg", {}, "claude-sonnet-4-5", Action.ALLOW, None),
     ("openai-ir", {"incorporation": "IR"}, "gpt-4o", Action.DENY, "openai-unsupported-countries"),
-    (
-        "openai-kp-end-customer",
-        {"end_customers": [{"name": "X", "country": "KP"}]},
-        "o3-mini",
-        Action.DENY,
-        "openai-unsupported-countries",
-    ),
+    ("openai-kp-end-customer", {"end_customers": [{"name": "X", "country": "KP"}]}, "o3-mini",
+     Action.DENY, "openai-unsupported-countries"),
     # OpenAI's list is about where the customer is, not who owns it.
     ("openai-parent-only", {"parent": "CN"}, "gpt-4o", Action.ALLOW, None),
-    (
-        "llama-3.2-vision-eu-hq",
-        {"incorporation": "DE"},
-        "meta-llama/Llama-3.2-11B-Vision-Instruct",
-        Action.DENY,
-        "llama-multimodal-eu",
-    ),
-    (
-        "llama-4-eu-hq",
-        {"incorporation": "FR"},
-        "hf://meta-llama/Llama-4-Scout-17B-16E",
-        Action.DENY,
-        "llama-multimodal-eu",
-    ),
-    (
-        "llama-4-eu-incorporated-us-hq",
-        {"incorporation": "IE", "headquarters": "US"},
-        "meta-llama/Llama-4-Scout-17B-16E",
-        Action.ALLOW,
-        None,
-    ),
-    (
-        "llama-text-eu",
-        {"incorporation": "DE"},
-        "meta-llama/Llama-3.1-8B-Instruct",
-        Action.ALLOW,
-        None,
-    ),
+    ("llama-3.2-vision-eu-hq", {"incorporation": "DE"},
+     "meta-llama/Llama-3.2-11B-Vision-Instruct", Action.DENY, "llama-multimodal-eu"),
+    ("llama-4-eu-hq", {"incorporation": "FR"}, "hf://meta-llama/Llama-4-Scout-17B-16E",
+     Action.DENY, "llama-multimodal-eu"),
+    ("llama-4-eu-incorporated-us-hq", {"incorporation": "IE", "headquarters": "US"},
+     "meta-llama/Llama-4-Scout-17B-16E", Action.ALLOW, None),
+    ("llama-text-eu", {"incorporation": "DE"}, "meta-llama/Llama-3.1-8B-Instruct",
+     Action.ALLOW, None),
 ]
 
 
@@ -614,20 +574,10 @@ def test_diffusion_4e091_closed_weights_over_1e26() -> None:
     data = dict(load_data("models.yaml"))
     data["models"] = [
         *data["models"],
-        {
-            "id": "frontier-x",
-            "provider": "openai",
-            "patterns": ["frontier-x"],
-            "weights": "closed",
-            "trainingCompute": 3.0e26,
-        },
-        {
-            "id": "small-closed",
-            "provider": "openai",
-            "patterns": ["small-closed"],
-            "weights": "closed",
-            "trainingCompute": 5.0e24,
-        },
+        {"id": "frontier-x", "provider": "openai", "patterns": ["frontier-x"],
+         "weights": "closed", "trainingCompute": 3.0e26},
+        {"id": "small-closed", "provider": "openai", "patterns": ["small-closed"],
+         "weights": "closed", "trainingCompute": 5.0e24},
     ]
     engine = PolicyEngine(
         [builtin_packs()[name] for name in [*default_pack_names(), DIFFUSION]],

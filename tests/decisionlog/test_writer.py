@@ -109,9 +109,8 @@ def test_a_bad_value_writes_nothing_and_leaves_the_chain_usable(
 
 
 def test_a_second_writer_on_the_same_file_is_refused(log_path: Path) -> None:
-    with (
-        DecisionLog(log_path),
-        pytest.raises(DecisionLogError, match="already open for writing by another writer"),
+    with DecisionLog(log_path), pytest.raises(
+        DecisionLogError, match="already open for writing by another writer"
     ):
         DecisionLog(log_path)
     DecisionLog(log_path).close()  # free again once the first writer closed

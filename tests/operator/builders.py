@@ -41,9 +41,8 @@ def tenant(
     }
 
 
-def policy(
-    name: str, *, version: str = "1", action: str = "deny", any_in: tuple[str, ...] = ("AQ",)
-) -> dict[str, Any]:
+def policy(name: str, *, version: str = "1", action: str = "deny",
+           any_in: tuple[str, ...] = ("AQ",)) -> dict[str, Any]:
     """A policy denying 3A090.a accelerators to tenants in `any_in` (by default Antarctica,
     where no test tenant is, so a policy left behind cannot change another test's verdicts)."""
     return {

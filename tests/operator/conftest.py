@@ -88,8 +88,7 @@ def operator(
         if doc
     )
     created = [
-        name
-        for name in shipped
+        name for name in shipped
         if crds.kubectl("get", "clusterrole", name, check=False).returncode != 0
     ]
     crds.apply(RBAC)
@@ -125,37 +124,16 @@ def operator(
         # objects. Remove the cluster-scoped objects it created; namespaces stay Terminating
         # without a controller-manager, as the cluster fixture documents.
         selector = ",".join(f"{k}={v}" for k, v in SUITE_LABEL.items())
-        crds.kubectl(
-            "delete",
-            "tenants,exportpolicies,nodes",
-            "-l",
-            selector,
-            "--ignore-not-found",
-            "--wait=false",
-            check=False,
-        )
+        crds.kubectl("delete", "tenants,exportpolicies,nodes", "-l", selector,
+                     "--ignore-not-found", "--wait=false", check=False)
         # The per-tenant reader roles the operator made: the test API server has no garbage
         # collector to follow their ownerReferences to the Tenants just deleted.
-        crds.kubectl(
-            "delete",
-            "clusterroles,clusterrolebindings",
-            "-l",
-            "app.kubernetes.io/managed-by=exportgate-operator",
-            "--ignore-not-found",
-            "--wait=false",
-            check=False,
-        )
+        crds.kubectl("delete", "clusterroles,clusterrolebindings",
+                     "-l", "app.kubernetes.io/managed-by=exportgate-operator",
+                     "--ignore-not-found", "--wait=false", check=False)
         for name in created:
-            crds.kubectl(
-                "delete", "clusterrole", name, "--ignore-not-found", "--wait=false", check=False
-            )
+            crds.kubectl("delete", "clusterrole", name, "--ignore-not-found", "--wait=false",
+                         check=False)
         if crds.kubectl("get", "crd", "nodepools.karpenter.sh", check=False).returncode == 0:
-            crds.kubectl(
-                "delete",
-                "nodepools.karpenter.sh",
-                "-l",
-                selector,
-                "--ignore-not-found",
-                "--wait=false",
-                check=False,
-            )
+            crds.kubectl("delete", "nodepools.karpenter.sh", "-l", selector,
+                         "--ignore-not-found", "--wait=false", check=False)

@@ -38,9 +38,8 @@ def test_valid_objects_are_accepted(crds: LocalCluster, kube_namespace: str) -> 
     crds.apply(tenant("crd-valid", expires="2030-01-01T00:00:00Z"))
     crds.apply(policy("crd-valid-policy"))
     crds.delete("exportpolicy", "crd-valid-policy")
-    crds.apply(
-        endpoint("valid", provider="anthropic", model="claude-sonnet-4"), namespace=kube_namespace
-    )
+    crds.apply(endpoint("valid", provider="anthropic", model="claude-sonnet-4"),
+               namespace=kube_namespace)
 
 
 @pytest.mark.parametrize(
@@ -51,13 +50,8 @@ def test_valid_objects_are_accepted(crds: LocalCluster, kube_namespace: str) -> 
         ({"verification": {"state": "Approved"}}, "Unsupported value"),
         ({"legalName": ""}, "spec.legalName"),
         (
-            {
-                "verification": {
-                    "state": "Verified",
-                    "verifiedAt": "2030-01-01T00:00:00Z",
-                    "expiresAt": "2029-01-01T00:00:00Z",
-                }
-            },
+            {"verification": {"state": "Verified", "verifiedAt": "2030-01-01T00:00:00Z",
+                              "expiresAt": "2029-01-01T00:00:00Z"}},
             "expiresAt must be later than",
         ),
     ],

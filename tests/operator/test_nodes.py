@@ -40,10 +40,8 @@ def test_gpu_nodes_get_their_class(
 ) -> None:
     name = f"gpu-{uuid.uuid4().hex[:8]}"
     operator.cluster.apply(node(name, labels))
-    found = wait_for(
-        lambda: labels_of(operator, name).get(CLASS_LABEL) and labels_of(operator, name),
-        what="class label",
-    )
+    found = wait_for(lambda: labels_of(operator, name).get(CLASS_LABEL) and labels_of(
+        operator, name), what="class label")
     assert (found[CLASS_LABEL], found[PRODUCT_LABEL]) == expected
 
 

@@ -56,45 +56,20 @@ def test_tenant_reads_its_tenant_but_cannot_edit_tenants_or_policies(
     bind(cluster, "exportgate-tenant-viewer", user)
     wait_for(lambda: can(cluster, user, "get", f"tenants.exportgate.dev/{name}"), what="binding")
 
-    shown = cluster.kubectl("get", "tenant", name, "-o", "jsonpath={.spec.legalName}", as_user=user)
+    shown = cluster.kubectl("get", "tenant", name, "-o", "jsonpath={.spec.legalName}",
+                            as_user=user)
     assert shown.stdout == f"{name} Pte. Ltd."
-    forbidden(
-        cluster,
-        user,
-        "patch",
-        "tenant",
-        name,
-        "--type=merge",
-        "-p",
-        '{"spec":{"headquarters":"US"}}',
-    )
-    forbidden(
-        cluster,
-        user,
-        "patch",
-        "tenant",
-        name,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        '{"status":{"verification":"Verified"}}',
-    )
+    forbidden(cluster, user, "patch", "tenant", name, "--type=merge",
+              "-p", '{"spec":{"headquarters":"US"}}')
+    forbidden(cluster, user, "patch", "tenant", name, "--subresource=status", "--type=merge",
+              "-p", '{"status":{"verification":"Verified"}}')
     forbidden(cluster, user, "delete", "tenant", name)
     forbidden(cluster, user, "get", "tenants")  # no listing: tenants cannot enumerate others
-    forbidden(
-        cluster,
-        user,
-        "patch",
-        "exportpolicy",
-        f"{name}-policy",
-        "--type=merge",
-        "-p",
-        '{"spec":{"enforcementAction":"dryrun"}}',
-    )
+    forbidden(cluster, user, "patch", "exportpolicy", f"{name}-policy", "--type=merge",
+              "-p", '{"spec":{"enforcementAction":"dryrun"}}')
     forbidden(cluster, user, "delete", "exportpolicy", f"{name}-policy")
-    forbidden(
-        cluster, user, "create", "-f", "-", input=str(policy(f"{name}-mine")).replace("'", '"')
-    )
+    forbidden(cluster, user, "create", "-f", "-",
+              input=str(policy(f"{name}-mine")).replace("'", '"'))
     cluster.delete("exportpolicy", f"{name}-policy")
 
 
@@ -104,33 +79,16 @@ def test_kyc_editor_writes_spec_but_not_status(operator: OperatorHandle) -> None
     cluster.apply(tenant(name))
     bind(cluster, "exportgate-kyc-editor", user)
     wait_for(lambda: can(cluster, user, "patch", "tenants.exportgate.dev"), what="binding")
-    cluster.kubectl(
-        "patch",
-        "tenant",
-        name,
-        "--type=merge",
-        "-p",
-        '{"spec":{"verification":{"state":"Revoked"}}}',
-        as_user=user,
-    )
-    forbidden(
-        cluster,
-        user,
-        "patch",
-        "tenant",
-        name,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        '{"status":{"verification":"Verified"}}',
-    )
+    cluster.kubectl("patch", "tenant", name, "--type=merge",
+                    "-p", '{"spec":{"verification":{"state":"Revoked"}}}', as_user=user)
+    forbidden(cluster, user, "patch", "tenant", name, "--subresource=status", "--type=merge",
+              "-p", '{"status":{"verification":"Verified"}}')
     forbidden(cluster, user, "delete", "tenant", name)
     assert not can(cluster, user, "create", "exportpolicies.exportgate.dev")
     # ...and the operator, not the officer, turns the new spec into status.
     wait_for(
-        lambda: (
-            (operator.get("tenant", name) or {}).get("status", {}).get("verification") == "Revoked"
-        ),
+        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
+        == "Revoked",
         what="status follows the KYC decision",
     )
 
@@ -138,9 +96,8 @@ def test_kyc_editor_writes_spec_but_not_status(operator: OperatorHandle) -> None
 def test_operator_and_reader_roles_are_least_privilege(operator: OperatorHandle) -> None:
     cluster = operator.cluster
     bind(cluster, "exportgate-policy-reader", "exportgate-sidecar")
-    wait_for(
-        lambda: can(cluster, "exportgate-sidecar", "list", "tenants.exportgate.dev"), what="binding"
-    )
+    wait_for(lambda: can(cluster, "exportgate-sidecar", "list", "tenants.exportgate.dev"),
+             what="binding")
     assert can(cluster, "exportgate-sidecar", "watch", "exportpolicies.exportgate.dev")
     assert not can(cluster, "exportgate-sidecar", "patch", "tenants.exportgate.dev")
     assert not can(cluster, "exportgate-sidecar", "get", "secrets")
@@ -174,21 +131,13 @@ def test_operator_lets_each_tenant_group_read_only_its_own_tenant(
     assert group == f"exportgate:tenant:{mine}"  # the default the chart and docs name
 
     def can_get(name: str) -> bool:
-        out = cluster.kubectl(
-            "auth",
-            "can-i",
-            "get",
-            f"tenants.exportgate.dev/{name}",
-            as_user=user,
-            as_groups=[group],
-            check=False,
-        )
+        out = cluster.kubectl("auth", "can-i", "get", f"tenants.exportgate.dev/{name}",
+                              as_user=user, as_groups=[group], check=False)
         return out.stdout.strip() == "yes"
 
     wait_for(lambda: can_get(mine), what="the operator's per-tenant reader role")
-    shown = cluster.kubectl(
-        "get", "tenant", mine, "-o", "jsonpath={.spec.legalName}", as_user=user, as_groups=[group]
-    )
+    shown = cluster.kubectl("get", "tenant", mine, "-o", "jsonpath={.spec.legalName}",
+                            as_user=user, as_groups=[group])
     assert shown.stdout == f"{mine} Pte. Ltd."
     with pytest.raises(KubectlError) as caught:
         cluster.kubectl("get", "tenant", theirs, as_user=user, as_groups=[group])
@@ -198,15 +147,8 @@ def test_operator_lets_each_tenant_group_read_only_its_own_tenant(
     assert "forbidden" in caught.value.stderr.lower(), caught.value.stderr
     assert not can_get(theirs)
     for verb in ("patch", "update", "delete"):
-        out = cluster.kubectl(
-            "auth",
-            "can-i",
-            verb,
-            f"tenants.exportgate.dev/{mine}",
-            as_user=user,
-            as_groups=[group],
-            check=False,
-        )
+        out = cluster.kubectl("auth", "can-i", verb, f"tenants.exportgate.dev/{mine}",
+                              as_user=user, as_groups=[group], check=False)
         assert out.stdout.strip() == "no", verb
 
     # Owned by the Tenant, so the garbage collector removes them with it. The test API server
@@ -218,11 +160,7 @@ def test_operator_lets_each_tenant_group_read_only_its_own_tenant(
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "exportgate-operator"
         (owner,) = obj["metadata"]["ownerReferences"]
         assert (owner["apiVersion"], owner["kind"], owner["name"], owner["uid"]) == (
-            "exportgate.dev/v1alpha1",
-            "Tenant",
-            mine,
-            uid,
-        )
+            "exportgate.dev/v1alpha1", "Tenant", mine, uid)
     assert binding["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
     ]

@@ -47,12 +47,7 @@ def violation(operator: OperatorHandle, kind: str, name: str, ns: str | None = N
 
 def events(operator: OperatorHandle, ns: str, name: str) -> list[Any]:
     out = operator.cluster.kubectl(
-        "get",
-        "events",
-        "-n",
-        ns,
-        "-o",
-        "json",
+        "get", "events", "-n", ns, "-o", "json",
         f"--field-selector=involvedObject.name={name}",
     ).stdout
     return list(json.loads(out)["items"])
@@ -70,17 +65,15 @@ def test_expiry_flips_status_and_annotates_running_pod(operator: OperatorHandle)
     operator.cluster.apply(gpu_pod("train"), namespace=ns)
     operator.cluster.apply(tenant(name, hq="DE", expires=expires))
     wait_for(
-        lambda: (
-            (operator.get("tenant", name) or {}).get("status", {}).get("verification") == "Verified"
-        ),
+        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
+        == "Verified",
         what="tenant verified",
     )
     assert violation(operator, "pod", "train", ns) is None  # verified: the H100 is allowed
     # Nobody touches the tenant or the Pod from here on: the operator's timer does it all.
     wait_for(
-        lambda: (
-            (operator.get("tenant", name) or {}).get("status", {}).get("verification") == "Expired"
-        ),
+        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
+        == "Expired",
         timeout=40,
         what="status to flip to Expired",
     )
@@ -102,9 +95,8 @@ def test_expiry_flips_status_and_annotates_running_pod(operator: OperatorHandle)
     assert warning[0]["type"] == "Warning"
     assert decision_id in warning[0]["message"]
     flipped = wait_for(
-        lambda: [
-            e for e in events(operator, "default", name) if e["reason"] == "VerificationExpired"
-        ],
+        lambda: [e for e in events(operator, "default", name) if e["reason"] ==
+                 "VerificationExpired"],
         what="Event on the Tenant",
     )
     assert flipped[0]["involvedObject"]["kind"] == "Tenant"
@@ -138,11 +130,8 @@ def test_policy_change_reaudits_and_reports(operator: OperatorHandle) -> None:
         "Served": "True",
     }
     report = wait_for(
-        lambda: (
-            (r := operator.get("policyreport", "exportgate", ns))
-            and r["summary"]["fail"] == 2
-            and r
-        ),
+        lambda: (r := operator.get("policyreport", "exportgate", ns)) and r["summary"]["fail"] == 2
+        and r,
         what="PolicyReport with two failures",
     )
     assert report["summary"]["pass"] == 1
@@ -170,11 +159,8 @@ def test_policy_change_reaudits_and_reports(operator: OperatorHandle) -> None:
     operator.cluster.apply(policy(pname, version="3", action="warn", any_in=("NZ",)))
     wait_for(lambda: violation(operator, "pod", "train", ns) is None, what="annotation removed")
     wait_for(
-        lambda: [
-            e
-            for e in events(operator, ns, "train")
-            if e["reason"] == "ExportControlViolationResolved"
-        ],
+        lambda: [e for e in events(operator, ns, "train")
+                 if e["reason"] == "ExportControlViolationResolved"],
         what="resolved event",
     )
     wait_for(
@@ -196,11 +182,8 @@ def test_reports_are_bounded(operator: OperatorHandle) -> None:
         operator.cluster.apply(gpu_pod(f"train-{index}"), namespace=ns)
     operator.cluster.apply(tenant(name, parent_hq="CN"))
     report = wait_for(
-        lambda: (
-            (r := operator.get("policyreport", "exportgate", ns))
-            and r["summary"]["fail"] == total
-            and r
-        ),
+        lambda: (r := operator.get("policyreport", "exportgate", ns)) and r["summary"]["fail"]
+        == total and r,
         what="report of every pod",
     )
     assert len(report["results"]) == REPORT_CAP
@@ -232,7 +215,8 @@ def test_model_endpoints_and_node_pools(operator: OperatorHandle) -> None:
     # The endpoint may first be decided before its tenant is known (Unbound, so blocked by the
     # KYC rule); the tenant's re-audit then decides it again with the vendor's country terms.
     blocked = wait_for(
-        lambda: (s := phase(ns_restricted)) and s["rule"] == "anthropic-ownership" and s,
+        lambda: (s := phase(ns_restricted)) and s["rule"] == "anthropic-ownership"
+        and s,
         what="blocked by the vendor terms",
     )
     assert (blocked["phase"], blocked["decision"]) == ("Blocked", "deny")
@@ -260,7 +244,9 @@ def test_namespace_changing_tenant_reaudits(operator: OperatorHandle) -> None:
     operator.cluster.apply(tenant(restricted, hq="SG", parent_hq="CN"))
     ns = operator.tenant_namespace(permitted)
     operator.cluster.apply(gpu_pod("train"), namespace=ns)
-    wait_for(lambda: (operator.get("tenant", restricted) or {}).get("status"), what="tenants ready")
+    wait_for(
+        lambda: (operator.get("tenant", restricted) or {}).get("status"), what="tenants ready"
+    )
     assert violation(operator, "pod", "train", ns) is None
     operator.cluster.kubectl(
         "label", "namespace", ns, f"exportgate.dev/tenant={restricted}", "--overwrite"

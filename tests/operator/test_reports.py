@@ -21,8 +21,7 @@ def audited(name: str, product: str, tenant_doc: dict[str, object]) -> Audited:
         ref=ObjectRef("v1", "Pod", name, "ns"),
         accelerators=(
             AcceleratorRequest(
-                "nvidia.com/gpu",
-                1,
+                "nvidia.com/gpu", 1,
                 (ProductHint("nvidia.com/gpu.product", Operator.IN, (product,)),),
             ),
         ),

@@ -54,19 +54,12 @@ def test_second_replica_takes_over_and_hands_back(
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     replica = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "exportgate_operator",
-            "--kubeconfig",
-            str(operator.cluster.user_kubeconfig(OPERATOR_USER)),
-            "--peering",
-            operator.config.peering,
-            "--priority",
-            "100",  # higher than the in-process operator's 0: it becomes active
-            "--liveness",
-            f"http://127.0.0.1:{port}/healthz",
-            "--log-format",
-            "console",
+            sys.executable, "-m", "exportgate_operator",
+            "--kubeconfig", str(operator.cluster.user_kubeconfig(OPERATOR_USER)),
+            "--peering", operator.config.peering,
+            "--priority", "100",  # higher than the in-process operator's 0: it becomes active
+            "--liveness", f"http://127.0.0.1:{port}/healthz",
+            "--log-format", "console",
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -28,7 +28,9 @@ SIDECAR = str(Path(sys.executable).with_name("exportgate-sidecar"))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SIDECAR, *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [SIDECAR, *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_help_documents_every_flag() -> None:

@@ -105,7 +105,9 @@ def sidecar_config(short_dir: Path, tenants: Path, policies: Path) -> SidecarSer
 
 
 @pytest.fixture
-async def sidecar(short_dir: Path, policy_files: tuple[Path, Path]) -> AsyncIterator[SidecarServer]:
+async def sidecar(
+    short_dir: Path, policy_files: tuple[Path, Path]
+) -> AsyncIterator[SidecarServer]:
     async with serve_in_background(sidecar_config(short_dir, *policy_files)) as server:
         yield server
 
@@ -218,3 +220,5 @@ async def webhook(sidecar: SidecarServer, serving_cert: ServingCert) -> AsyncIte
 
 def read_decision_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+

@@ -182,7 +182,9 @@ def _tenant_rbac() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def stack(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("webhook-e2e")
     short = Path(tempfile.mkdtemp(prefix="egw-e2e-", dir="/tmp"))  # Unix socket path limit
     policies = work / "policies"

@@ -179,7 +179,9 @@ async def test_model_denial_names_the_model_and_provider(webhook: Webhook) -> No
 
 
 async def test_concurrent_reviews_each_get_their_own_answer(webhook: Webhook) -> None:
-    bodies = [review_for(gpu_pod(f"p{i}", ACME_NS if i % 2 else "nimbus-ml")) for i in range(40)]
+    bodies = [
+        review_for(gpu_pod(f"p{i}", ACME_NS if i % 2 else "nimbus-ml")) for i in range(40)
+    ]
     responses = await asyncio.gather(*(webhook.review("/validate", b) for b in bodies))
     for i, (body, response) in enumerate(zip(bodies, responses, strict=True)):
         assert response["uid"] == body["request"]["uid"]

@@ -196,6 +196,7 @@ async def test_slow_sidecar_is_denied_and_recovery_is_automatic(
     assert response["allowed"] is True
 
 
+
 # -- many reviews at once against a hung sidecar, webhook in its own process --------------------
 
 #: Time on top of the budget a concurrent denial may take: less than the server's own safety

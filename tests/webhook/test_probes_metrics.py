@@ -59,16 +59,9 @@ async def test_metrics_count_and_time_reviews_by_kind_operation_decision(
             text, "exportgate_webhook_request_duration_seconds_count", decision=decision, **common
         )
         assert count == 1
-    assert (
-        _sample(
-            text,
-            "exportgate_webhook_requests_total",
-            endpoint="mutate",
-            kind="Pod",
-            decision="allow",
-        )
-        == 1
-    )
+    assert _sample(
+        text, "exportgate_webhook_requests_total", endpoint="mutate", kind="Pod", decision="allow"
+    ) == 1
     assert "exportgate_webhook_request_duration_seconds_bucket{" in text
     assert _sample(text, "exportgate_webhook_malformed_requests_total", endpoint="validate") == 1
     assert _sample(text, "exportgate_webhook_sidecar_duration_seconds_count") == 4

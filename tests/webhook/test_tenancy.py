@@ -38,7 +38,7 @@ BOUND = namespace(NIMBUS_NS, "nimbus")
 TENANT_CHANGES = [
     pytest.param(
         review_for(namespace("stolen", "acme")),
-        "setting the label exportgate.dev/tenant=\"acme\" on Namespace 'stolen'",
+        'setting the label exportgate.dev/tenant="acme" on Namespace \'stolen\'',
         id="create-namespace-bound-to-someone-else",
     ),
     pytest.param(
@@ -49,12 +49,12 @@ TENANT_CHANGES = [
     ),
     pytest.param(
         review_for(UNBOUND, operation="UPDATE", old=BOUND),
-        "removing the label exportgate.dev/tenant=\"nimbus\" from Namespace 'nimbus-ml'",
+        'removing the label exportgate.dev/tenant="nimbus" from Namespace \'nimbus-ml\'',
         id="unbind-namespace",
     ),
     pytest.param(
         review_for(NODEPOOL),
-        "setting the label exportgate.dev/tenant=\"acme\" on NodePool 'gpu'",
+        'setting the label exportgate.dev/tenant="acme" on NodePool \'gpu\'',
         id="create-cluster-scoped-object-bound-to-someone-else",
     ),
     pytest.param(

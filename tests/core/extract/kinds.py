@@ -66,15 +66,10 @@ TEMPLATE_OWNERS = [
 ]
 
 KINDS: list[Kind] = [
-    Kind(
-        "Pod",
-        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: w, namespace: team}}\n{POD_SPEC}",
-        (PINNED_H100,),
-    ),
-    *(
-        Kind(kind, _template(kind, api, path, POD_SPEC), (PINNED_H100,))
-        for kind, api, path in TEMPLATE_OWNERS
-    ),
+    Kind("Pod", f"apiVersion: v1\nkind: Pod\nmetadata: {{name: w, namespace: team}}\n{POD_SPEC}",
+         (PINNED_H100,)),
+    *(Kind(kind, _template(kind, api, path, POD_SPEC), (PINNED_H100,))
+      for kind, api, path in TEMPLATE_OWNERS),
     Kind(
         "Pod-init-containers-and-extended-resources",
         """\
@@ -257,11 +252,8 @@ spec:
 """,
         (
             ("gpu.nvidia.com", 2, {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3",)}),
-            (
-                "gpu.nvidia.com",
-                1,
-                {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3", "NVIDIA H200")},
-            ),
+            ("gpu.nvidia.com", 1,
+             {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3", "NVIDIA H200")}),
             ("gpu.nvidia.com", 1, {}),
         ),
     ),

@@ -29,83 +29,32 @@ def _selector(expression: str) -> list[dict[str, Any]]:
 
 REQUESTS = [
     # (case, request, version, (resource, count, operator, values) per accelerator request)
-    (
-        "exact-count",
-        {"exactly": {"deviceClassName": "gpu.nvidia.com", "count": 4}},
-        "v1",
-        [("gpu.nvidia.com", 4, None, ())],
-    ),
-    (
-        "all-counts-as-one",
-        {"exactly": {"deviceClassName": "gpu.nvidia.com", "allocationMode": "All"}},
-        "v1",
-        [("gpu.nvidia.com", 1, None, ())],
-    ),
-    (
-        "v1beta1-shape",
-        {"deviceClassName": "gpu.nvidia.com", "count": 2},
-        "v1beta1",
-        [("gpu.nvidia.com", 2, None, ())],
-    ),
-    (
-        "mig",
-        {"exactly": {"deviceClassName": "mig.nvidia.com", "count": 3}},
-        "v1",
-        [("mig.nvidia.com", 3, None, ())],
-    ),
-    (
-        "product-equals",
-        {
-            "exactly": {
-                "deviceClassName": "gpu.nvidia.com",
-                "selectors": _selector(f'{PRODUCT} == "NVIDIA H200"'),
-            }
-        },
-        "v1",
-        [("gpu.nvidia.com", 1, Operator.IN, ("NVIDIA H200",))],
-    ),
-    (
-        "product-not-equals",
-        {
-            "exactly": {
-                "deviceClassName": "gpu.nvidia.com",
-                "selectors": _selector(f'{PRODUCT} != "NVIDIA H200"'),
-            }
-        },
-        "v1",
-        [("gpu.nvidia.com", 1, Operator.NOT_IN, ("NVIDIA H200",))],
-    ),
-    (
-        "cluster-class-selecting-the-driver",
-        {
-            "exactly": {
-                "deviceClassName": "h100-class",
-                "selectors": _selector(f'{PRODUCT} == "NVIDIA H100 80GB HBM3"'),
-            }
-        },
-        "v1",
-        [("h100-class", 1, Operator.IN, ("NVIDIA H100 80GB HBM3",))],
-    ),
-    (
-        "first-available",
-        {
-            "firstAvailable": [
-                {
-                    "name": "big",
-                    "deviceClassName": "gpu.nvidia.com",
-                    "selectors": _selector(
-                        f'{PRODUCT} in ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]'
-                    ),
-                },
-                {"name": "small", "deviceClassName": "gpu.nvidia.com", "count": 2},
-            ]
-        },
-        "v1",
-        [
-            ("gpu.nvidia.com", 1, Operator.IN, ("NVIDIA H100 80GB HBM3", "NVIDIA H200")),
-            ("gpu.nvidia.com", 2, None, ()),
-        ],
-    ),
+    ("exact-count", {"exactly": {"deviceClassName": "gpu.nvidia.com", "count": 4}}, "v1",
+     [("gpu.nvidia.com", 4, None, ())]),
+    ("all-counts-as-one", {"exactly": {"deviceClassName": "gpu.nvidia.com",
+                                       "allocationMode": "All"}}, "v1",
+     [("gpu.nvidia.com", 1, None, ())]),
+    ("v1beta1-shape", {"deviceClassName": "gpu.nvidia.com", "count": 2}, "v1beta1",
+     [("gpu.nvidia.com", 2, None, ())]),
+    ("mig", {"exactly": {"deviceClassName": "mig.nvidia.com", "count": 3}}, "v1",
+     [("mig.nvidia.com", 3, None, ())]),
+    ("product-equals", {"exactly": {"deviceClassName": "gpu.nvidia.com",
+                                    "selectors": _selector(f'{PRODUCT} == "NVIDIA H200"')}}, "v1",
+     [("gpu.nvidia.com", 1, Operator.IN, ("NVIDIA H200",))]),
+    ("product-not-equals", {"exactly": {"deviceClassName": "gpu.nvidia.com",
+                                        "selectors": _selector(f'{PRODUCT} != "NVIDIA H200"')}},
+     "v1", [("gpu.nvidia.com", 1, Operator.NOT_IN, ("NVIDIA H200",))]),
+    ("cluster-class-selecting-the-driver",
+     {"exactly": {"deviceClassName": "h100-class",
+                  "selectors": _selector(f'{PRODUCT} == "NVIDIA H100 80GB HBM3"')}}, "v1",
+     [("h100-class", 1, Operator.IN, ("NVIDIA H100 80GB HBM3",))]),
+    ("first-available",
+     {"firstAvailable": [
+         {"name": "big", "deviceClassName": "gpu.nvidia.com",
+          "selectors": _selector(f'{PRODUCT} in ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]')},
+         {"name": "small", "deviceClassName": "gpu.nvidia.com", "count": 2}]}, "v1",
+     [("gpu.nvidia.com", 1, Operator.IN, ("NVIDIA H100 80GB HBM3", "NVIDIA H200")),
+      ("gpu.nvidia.com", 2, None, ())]),
     ("not-an-accelerator", {"exactly": {"deviceClassName": "rdma.example.com"}}, "v1", []),
 ]
 
@@ -137,14 +86,8 @@ def test_device_requests(
 
 def test_cel_product_names_are_the_nvml_names_the_catalogue_knows() -> None:
     workload = extract_workload(
-        _claim(
-            {
-                "exactly": {
-                    "deviceClassName": "gpu.nvidia.com",
-                    "selectors": _selector(f'{PRODUCT} == "NVIDIA H100 80GB HBM3"'),
-                }
-            }
-        )
+        _claim({"exactly": {"deviceClassName": "gpu.nvidia.com",
+                            "selectors": _selector(f'{PRODUCT} == "NVIDIA H100 80GB HBM3"')}})
     )
     resolved = builtin_catalogue().resolve(workload.accelerators[0])
     assert resolved.candidates == ("nvidia-h100-sxm",)
@@ -154,14 +97,8 @@ def test_cel_product_names_are_the_nvml_names_the_catalogue_knows() -> None:
 def test_an_unreadable_selector_does_not_narrow() -> None:
     """A CEL expression that cannot be read offline leaves the request unpinned (conservative)."""
     workload = extract_workload(
-        _claim(
-            {
-                "exactly": {
-                    "deviceClassName": "gpu.nvidia.com",
-                    "selectors": _selector(f'{PRODUCT}.startsWith("NVIDIA H1")'),
-                }
-            }
-        )
+        _claim({"exactly": {"deviceClassName": "gpu.nvidia.com",
+                            "selectors": _selector(f'{PRODUCT}.startsWith("NVIDIA H1")')}})
     )
     assert workload.accelerators[0].hints == ()
 

@@ -41,15 +41,9 @@ GPU_JOB: dict[str, Any] = {
         "gpuModel": "NVIDIA-H100-80GB-HBM3",
         "model": "hf://meta-llama/Llama-4-Scout-17B-16E",
         "roles": [
-            {
-                "template": {
-                    "spec": {
-                        "containers": [
-                            {"name": "c", "image": "x", "resources": {"limits": {"amd.com/gpu": 1}}}
-                        ]
-                    }
-                }
-            }
+            {"template": {"spec": {"containers": [
+                {"name": "c", "image": "x", "resources": {"limits": {"amd.com/gpu": 1}}}
+            ]}}}
         ],
     },
 }
@@ -92,12 +86,8 @@ def test_scope_is_namespaced_unless_an_adapter_says_cluster() -> None:
     assert not registry.cluster_scoped("serving.kserve.io/v1alpha1", "ServingRuntime")
     assert registry.cluster_scoped("trainer.kubeflow.org/v1alpha1", "ClusterTrainingRuntime")
     assert not registry.cluster_scoped("trainer.kubeflow.org/v1alpha1", "TrainingRuntime")
-    for namespaced in [
-        ("v1", "Pod"),
-        ("apps/v1", "Deployment"),
-        ("v1", "ConfigMap"),
-        ("eks.services.k8s.aws/v1alpha1", "Nodegroup"),
-    ]:
+    for namespaced in [("v1", "Pod"), ("apps/v1", "Deployment"), ("v1", "ConfigMap"),
+                       ("eks.services.k8s.aws/v1alpha1", "Nodegroup")]:
         assert not registry.cluster_scoped(*namespaced)
     plain = parse_adapter_text(ADAPTER, "acme.yaml")
     assert not plain.adapters[0].cluster_scoped
@@ -109,43 +99,18 @@ def test_scope_is_namespaced_unless_an_adapter_says_cluster() -> None:
 
 BROKEN = [
     # (case, (old, new), line, field, words)
-    (
-        "bad-path",
-        ('"spec.roles[*].template"', '"spec.roles[*.template"'),
-        8,
-        "adapters[0].podTemplates[0]",
-        "bad path",
-    ),
-    (
-        "unknown-parse",
-        ("parse: uri", "parse: url"),
-        16,
-        "adapters[0].models[0].parse",
-        "'url' is not one of",
-    ),
+    ("bad-path", ('"spec.roles[*].template"', '"spec.roles[*.template"'), 8,
+     "adapters[0].podTemplates[0]", "bad path"),
+    ("unknown-parse", ("parse: uri", "parse: url"), 16, "adapters[0].models[0].parse",
+     "'url' is not one of"),
     ("misspelt-key", ("kinds: [GpuJob]", "kind: [GpuJob]"), 7, "adapters[0].kind", "unknown field"),
-    (
-        "unknown-parser",
-        ("resource: nvidia.com/gpu", "parser: nope"),
-        10,
-        "adapters[0].accelerators[0].parser",
-        "unknown parser 'nope'",
-    ),
-    (
-        "wrong-type",
-        ("group: training.example.com", "group: 7"),
-        6,
-        "adapters[0].group",
-        "is not of type 'string'",
-    ),
+    ("unknown-parser", ("resource: nvidia.com/gpu", "parser: nope"), 10,
+     "adapters[0].accelerators[0].parser", "unknown parser 'nope'"),
+    ("wrong-type", ("group: training.example.com", "group: 7"), 6, "adapters[0].group",
+     "is not of type 'string'"),
     ("broken-yaml", ("adapters:\n", "adapters: [\n"), 6, None, "not valid YAML"),
-    (
-        "unknown-scope",
-        ("kinds: [GpuJob]", "kinds: [GpuJob]\n    scope: Global"),
-        8,
-        "adapters[0].scope",
-        "'Global' is not one of ['Cluster', 'Namespaced']",
-    ),
+    ("unknown-scope", ("kinds: [GpuJob]", "kinds: [GpuJob]\n    scope: Global"), 8,
+     "adapters[0].scope", "'Global' is not one of ['Cluster', 'Namespaced']"),
 ]
 
 

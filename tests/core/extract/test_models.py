@@ -20,47 +20,23 @@ def _pod(container: dict[str, Any]) -> dict[str, Any]:
 
 CONTAINERS = [
     # (case, container, (reference, provider, source))
-    (
-        "vllm-flag-and-value",
-        {"image": "vllm/vllm-openai", "args": ["--model", "meta-llama/Llama-4-Scout"]},
-        ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]"),
-    ),
-    (
-        "flag-equals",
-        {"image": "x", "args": ["--model=claude-sonnet-4-5"]},
-        ("claude-sonnet-4-5", None, "spec.containers[0].args[0]"),
-    ),
-    (
-        "vllm-serve-positional",
-        {
-            "image": "vllm/vllm-openai",
-            "command": ["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"],
-        },
-        ("meta-llama/Llama-3.1-8B-Instruct", None, "spec.containers[0].command[2]"),
-    ),
-    (
-        "kserve-model-id",
-        {"image": "x", "args": ["--model_id", "hf://meta-llama/Llama-3.2-1B"]},
-        ("hf://meta-llama/Llama-3.2-1B", None, "spec.containers[0].args[0]"),
-    ),
-    (
-        "tgi-model-id",
-        {
-            "image": "ghcr.io/huggingface/text-generation-inference",
-            "args": ["--model-id", "meta-llama/Llama-4-Scout"],
-        },
-        ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]"),
-    ),
-    (
-        "env-model-id",
-        {"image": "x", "env": [{"name": "MODEL_ID", "value": "gpt-4o"}]},
-        ("gpt-4o", None, "spec.containers[0].env[0].value"),
-    ),
-    (
-        "nim-image",
-        {"image": "nvcr.io/nim/meta/llama-3.1-70b-instruct:1.3"},
-        ("meta/llama-3.1-70b-instruct", "meta", "spec.containers[0].image"),
-    ),
+    ("vllm-flag-and-value",
+     {"image": "vllm/vllm-openai", "args": ["--model", "meta-llama/Llama-4-Scout"]},
+     ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]")),
+    ("flag-equals", {"image": "x", "args": ["--model=claude-sonnet-4-5"]},
+     ("claude-sonnet-4-5", None, "spec.containers[0].args[0]")),
+    ("vllm-serve-positional", {"image": "vllm/vllm-openai",
+                               "command": ["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"]},
+     ("meta-llama/Llama-3.1-8B-Instruct", None, "spec.containers[0].command[2]")),
+    ("kserve-model-id", {"image": "x", "args": ["--model_id", "hf://meta-llama/Llama-3.2-1B"]},
+     ("hf://meta-llama/Llama-3.2-1B", None, "spec.containers[0].args[0]")),
+    ("tgi-model-id", {"image": "ghcr.io/huggingface/text-generation-inference",
+                      "args": ["--model-id", "meta-llama/Llama-4-Scout"]},
+     ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]")),
+    ("env-model-id", {"image": "x", "env": [{"name": "MODEL_ID", "value": "gpt-4o"}]},
+     ("gpt-4o", None, "spec.containers[0].env[0].value")),
+    ("nim-image", {"image": "nvcr.io/nim/meta/llama-3.1-70b-instruct:1.3"},
+     ("meta/llama-3.1-70b-instruct", "meta", "spec.containers[0].image")),
 ]
 
 

@@ -62,14 +62,10 @@ JOB: dict[str, Any] = {
             "",
             [('metadata.annotations["example.com/gpu"]', "2")],
         ),
-        (
-            "metadata.annotations.*",
-            "",
-            [
-                ('metadata.annotations["example.com/gpu"]', "2"),
-                ("metadata.annotations.plain", "x"),
-            ],
-        ),
+        ("metadata.annotations.*", "", [
+            ('metadata.annotations["example.com/gpu"]', "2"),
+            ("metadata.annotations.plain", "x"),
+        ]),
         ("spec.missing.template", "", []),
         ("*", "", [(key, value) for key, value in JOB.items()]),
     ],
@@ -129,12 +125,8 @@ def test_metadata_and_selectors_still_name_a_bad_field(
 ) -> None:
     # These fields are only spelled out when something is wrong; the names must not change.
     container = {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": 1}}}
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {"containers": [container], **spec},
-    }
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+           "spec": {"containers": [container], **spec}}
     with pytest.raises(InputError, match="expected a string") as raised:
         extract_workload(pod)
     assert raised.value.field == field

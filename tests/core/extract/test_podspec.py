@@ -14,12 +14,8 @@ GFD = "nvidia.com/gpu.product"
 
 
 def _pod(spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "p", "namespace": "t"},
-        "spec": spec,
-    }
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "t"},
+            "spec": spec}
 
 
 def _gpu(resources: dict[str, Any]) -> dict[str, Any]:
@@ -44,11 +40,8 @@ def test_counts(resources: dict[str, Any], count: int) -> None:
 
 @pytest.mark.parametrize(
     "resources",
-    [
-        {"limits": {"nvidia.com/gpu": 0}},
-        {"limits": {"cpu": "4", "memory": "1Gi"}},
-        {"limits": {"gpu.intel.com/millicores": 100}},
-    ],
+    [{"limits": {"nvidia.com/gpu": 0}}, {"limits": {"cpu": "4", "memory": "1Gi"}},
+     {"limits": {"gpu.intel.com/millicores": 100}}],
     ids=["zero", "no-accelerator", "ignored-intel-sharing-resource"],
 )
 def test_requests_for_no_accelerator(resources: dict[str, Any]) -> None:
@@ -58,56 +51,32 @@ def test_requests_for_no_accelerator(resources: dict[str, Any]) -> None:
 def test_node_affinity_terms_are_alternatives_and_node_selector_applies_to_each() -> None:
     spec = _gpu({"limits": {"nvidia.com/gpu": 1}})
     spec["nodeSelector"] = {"karpenter.k8s.aws/instance-gpu-name": "h100"}
-    spec["affinity"] = {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {"matchExpressions": [{"key": GFD, "operator": "In", "values": ["A", "B"]}]},
-                    {"matchExpressions": [{"key": GFD, "operator": "NotIn", "values": ["C"]}]},
-                ]
-            }
-        }
-    }
+    spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [
+            {"matchExpressions": [{"key": GFD, "operator": "In", "values": ["A", "B"]}]},
+            {"matchExpressions": [{"key": GFD, "operator": "NotIn", "values": ["C"]}]},
+        ]}}}
     requests = extract_workload(_pod(spec)).accelerators
     assert [[(h.key, h.operator, h.values) for h in r.hints] for r in requests] == [
-        [
-            ("karpenter.k8s.aws/instance-gpu-name", Operator.IN, ("h100",)),
-            (GFD, Operator.IN, ("A", "B")),
-        ],
-        [
-            ("karpenter.k8s.aws/instance-gpu-name", Operator.IN, ("h100",)),
-            (GFD, Operator.NOT_IN, ("C",)),
-        ],
+        [("karpenter.k8s.aws/instance-gpu-name", Operator.IN, ("h100",)),
+         (GFD, Operator.IN, ("A", "B"))],
+        [("karpenter.k8s.aws/instance-gpu-name", Operator.IN, ("h100",)),
+         (GFD, Operator.NOT_IN, ("C",))],
     ]
 
 
 MALFORMED = [
     # (case, spec, field, words)
-    (
-        "count-not-a-number",
-        _gpu({"limits": {"nvidia.com/gpu": "lots"}}),
-        'spec.containers[0].resources.limits["nvidia.com/gpu"]',
-        "not a device count",
-    ),
-    (
-        "fractional-count",
-        _gpu({"limits": {"nvidia.com/gpu": "1.5"}}),
-        'spec.containers[0].resources.limits["nvidia.com/gpu"]',
-        "whole devices",
-    ),
+    ("count-not-a-number", _gpu({"limits": {"nvidia.com/gpu": "lots"}}),
+     'spec.containers[0].resources.limits["nvidia.com/gpu"]', "not a device count"),
+    ("fractional-count", _gpu({"limits": {"nvidia.com/gpu": "1.5"}}),
+     'spec.containers[0].resources.limits["nvidia.com/gpu"]', "whole devices"),
     ("containers-not-a-list", {"containers": "main"}, "spec.containers", "expected a list"),
-    (
-        "resource-name-not-a-string",
-        _gpu({"requests": {1: 2}}),
-        'spec.containers[0].resources.requests["1"]',
-        "expected a string",
-    ),
-    (
-        "node-selector-not-a-map",
-        {**_gpu({"limits": {"nvidia.com/gpu": 1}}), "nodeSelector": ["a"]},
-        "spec.nodeSelector",
-        "expected an object",
-    ),
+    ("resource-name-not-a-string", _gpu({"requests": {1: 2}}),
+     'spec.containers[0].resources.requests["1"]', "expected a string"),
+    ("node-selector-not-a-map", {**_gpu({"limits": {"nvidia.com/gpu": 1}}),
+                                 "nodeSelector": ["a"]}, "spec.nodeSelector",
+     "expected an object"),
 ]
 
 
@@ -126,19 +95,9 @@ def test_cluster_scoped_objects_carry_their_tenant_label() -> None:
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodePool",
         "metadata": {"name": "gpu", "labels": {"exportgate.dev/tenant": "acme"}},
-        "spec": {
-            "template": {
-                "spec": {
-                    "requirements": [
-                        {
-                            "key": "karpenter.k8s.aws/instance-family",
-                            "operator": "In",
-                            "values": ["p5"],
-                        }
-                    ]
-                }
-            }
-        },
+        "spec": {"template": {"spec": {"requirements": [
+            {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["p5"]}
+        ]}}},
     }
     workload = extract_workload(nodepool)
     assert workload.tenant_label == "acme"

@@ -40,31 +40,11 @@ def test_every_kind_is_denied_for_a_d5_tenant_and_admitted_for_a_permitted_one(
 def test_the_registry_covers_the_kinds_the_issue_names() -> None:
     kinds = {kind for _, kind in AdapterRegistry.builtin().kinds()}
     for name in (
-        "Pod",
-        "Deployment",
-        "StatefulSet",
-        "DaemonSet",
-        "ReplicaSet",
-        "Job",
-        "CronJob",
-        "ReplicationController",
-        "NodePool",
-        "InferenceService",
-        "ModelEndpoint",
-        "ResourceClaim",
-        "ResourceClaimTemplate",
-        "Nodegroup",
-        "ContainerNodePool",
-        "MachineDeployment",
-        "LLMInferenceService",
-        "NIMService",
-        "Workspace",
-        "PyTorchJob",
-        "TrainJob",
-        "RayCluster",
-        "RayJob",
-        "JobSet",
-        "LeaderWorkerSet",
+        "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+        "ReplicationController", "NodePool", "InferenceService", "ModelEndpoint",
+        "ResourceClaim", "ResourceClaimTemplate", "Nodegroup", "ContainerNodePool",
+        "MachineDeployment", "LLMInferenceService", "NIMService", "Workspace", "PyTorchJob",
+        "TrainJob", "RayCluster", "RayJob", "JobSet", "LeaderWorkerSet",
     ):
         assert name in kinds, name
 
@@ -88,15 +68,9 @@ def test_the_registry_covers_the_kinds_the_issue_names() -> None:
             "apiVersion": "karpenter.sh/v1",
             "kind": "NodePool",
             "metadata": {"name": "cpu"},
-            "spec": {
-                "template": {
-                    "spec": {
-                        "requirements": [
-                            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}
-                        ]
-                    }
-                }
-            },
+            "spec": {"template": {"spec": {"requirements": [
+                {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}
+            ]}}},
         },
     ],
     ids=["configmap", "unknown-kind", "pod-without-gpu-request", "cpu-nodepool"],
