@@ -104,6 +104,16 @@ class PolicyEngine:
             :16
         ]
 
+    def applies_to_everyone(self, decision: Decision) -> bool:
+        """True when a denial comes only from rules that hold for every tenant alike
+        (`unconditional`, e.g. GP10 for Huawei Ascend), so it says nothing about this tenant."""
+        denying = [v for v in decision.violations if not v.action.admits]
+        rules = {(a.policy.name, a.rule.id): a.rule for a in self._rules}
+        return bool(denying) and all(
+            (rule := rules.get((v.policy, v.rule_id))) is not None and rule.unconditional
+            for v in denying
+        )
+
     def _in_force(self, day: date) -> tuple[_ActiveRule, ...]:
         """The rules in force on `day`, memoised: the answer only changes on transition days."""
         found = self._by_day.get(day)

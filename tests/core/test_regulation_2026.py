@@ -564,3 +564,13 @@ def test_transition_days_include_every_dated_fact() -> None:
     ):
         assert date.fromisoformat(day) in days, day
     assert date.min not in days  # "always" is no transition
+
+
+def test_a_denial_for_everyone_is_told_apart(engine: PolicyEngine) -> None:
+    """The operator's access status must not call 3A090.a closed to every tenant because GP10
+    denies Huawei Ascend to all alike."""
+    sg = make_tenant(incorporation="SG")
+    ascend = engine.evaluate(workload(gpu(resource="huawei.com/Ascend910")), sg, at("2026-11-30"))
+    assert engine.applies_to_everyone(ascend)
+    cn = engine.evaluate(workload(pinned(H100)), make_tenant(incorporation="CN"), at("2026-11-30"))
+    assert not engine.applies_to_everyone(cn)
