@@ -192,6 +192,14 @@ def tenant_spec() -> Schema:
             "message": "a licence's expiresAt must be later than its issuedAt",
         }
     ]
+    # Shares are direct or indirect percentages of one company: together at most 100.
+    spec["properties"]["ownership"]["x-kubernetes-validations"] = [
+        {
+            "rule": "!has(self.owners) || self.owners.map(o, o.share).sum() <= 100.0",
+            "message": "the owners' shares add up to more than 100%",
+            "fieldPath": ".owners",
+        }
+    ]
     spec["properties"]["licenses"]["x-kubernetes-list-type"] = "map"
     spec["properties"]["licenses"]["x-kubernetes-list-map-keys"] = ["id"]
     return spec

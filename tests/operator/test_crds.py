@@ -134,6 +134,11 @@ def test_tenant_ownership_and_list_status_are_stored(crds: LocalCluster) -> None
         ({"owners": [{"share": 10}]}, None, "spec.ownership.owners[0].name"),
         ({"owners": [{"name": "A", "share": 10, "listedOn": ["OFAC"]}]}, None, "Unsupported value"),
         (None, ["BIS"], "Unsupported value"),
+        (
+            {"owners": [{"name": "A", "share": 70}, {"name": "B", "share": 40.5}]},
+            None,
+            "shares add up to more than 100%",
+        ),
     ],
 )
 def test_bad_ownership_is_rejected(
