@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -46,6 +46,15 @@ MANUFACTURER_KEYS = frozenset(
 )
 ARCHITECTURE_KEYS = frozenset({"nvidia.com/gpu.family"})
 CLASS_KEYS = frozenset({"exportgate.dev/accelerator-class"})
+# The alias groups (accelerators.yaml) whose spellings are exactly what a label key's nodes carry.
+# A negative constraint (NotIn) excludes only nodes it names exactly: "NotIn [H100]" on
+# nvidia.com/gpu.product excludes no node (GFD writes NVIDIA-H100-80GB-HBM3) and so no product.
+EXACT_ALIAS_SOURCES = {
+    "nvidia.com/gpu.product": ("gfd",),
+    "cloud.google.com/gke-accelerator": ("gke",),
+    "karpenter.k8s.aws/instance-gpu-name": ("karpenter",),
+    "exportgate.dev/product": ("id", "nvml"),
+}
 KNOWN_KEYS = (
     PRODUCT_NAME_KEYS
     | INSTANCE_TYPE_KEYS
@@ -82,6 +91,8 @@ class Product:
     citation: str
     aliases: tuple[str, ...]
     classification: Classification
+    exact_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Alias group (gfd, nvml, gke, karpenter) -> spellings exactly as that source writes them."""
 
     @property
     def eccn(self) -> str:
@@ -96,6 +107,9 @@ class _Cloud:
     types: Mapping[str, tuple[str, int]]  # instance type -> (product id, count)
     accelerator_categories: frozenset[str]
     accelerator_family_prefix: str | None
+    accelerator_family_pattern: re.Pattern[str] | None = None
+    """Families named like the cloud's accelerator families: one missing from the table is an
+    unknown accelerator family (a new GPU generation), not a family without accelerators."""
 
 
 class Catalogue:
@@ -134,7 +148,8 @@ class Catalogue:
     def base_for_resource(self, resource: str) -> frozenset[str]:
         """Products a resource name can stand for before any clue narrows it."""
         if resource == "nodepool":
-            return self.all_products()
+            # A pool may provision families the table does not list yet: unknown is possible.
+            return self.all_products() | {self.unknown_id}
         if resource.startswith("nvidia.com/mig-") or resource == "mig.nvidia.com":
             return frozenset(p.id for p in self.products.values() if p.mig_capable)
         for vendor, patterns in self._vendor_resources.items():
@@ -167,6 +182,35 @@ class Catalogue:
         if key in CLASS_KEYS:
             return frozenset(p.id for p in self.products.values() if p.eccn == value)
         return None
+
+    def exact_lookup(self, key: str, value: str) -> frozenset[str]:
+        """Products on nodes whose label `key` is exactly `value` (case and punctuation count).
+
+        Used for negative constraints, which narrow only when they name what nodes carry.
+        """
+        sources = EXACT_ALIAS_SOURCES.get(key)
+        if sources is not None:
+            return frozenset(
+                p.id
+                for p in self.products.values()
+                if ("id" in sources and p.id == value)
+                or any(value in p.exact_aliases.get(source, ()) for source in sources)
+            )
+        if key in INSTANCE_TYPE_KEYS:
+            found = self.instance_type(value)
+            return frozenset({found[0]}) if found else frozenset()
+        if key in FAMILY_KEYS:
+            return frozenset(
+                product
+                for cloud in self._clouds.values()
+                for family, product in cloud.families.items()
+                if family == value
+            )
+        if key in ARCHITECTURE_KEYS:
+            return frozenset(p.id for p in self.products.values() if p.architecture == value)
+        if key in CLASS_KEYS:
+            return frozenset(p.id for p in self.products.values() if p.eccn == value)
+        return frozenset()
 
     def instance_type(self, name: str) -> tuple[str, int] | None:
         for cloud in self._clouds.values():
@@ -203,6 +247,8 @@ class Catalogue:
                 if family.upper().startswith(cloud.accelerator_family_prefix):
                     return None
                 return frozenset()
+            if cloud.accelerator_family_pattern and cloud.accelerator_family_pattern.match(family):
+                return None  # named like a GPU family we hold no data on: unknown
             return frozenset()  # follows the cloud's naming, family carries no accelerator
         return None
 
@@ -210,13 +256,17 @@ class Catalogue:
         for cloud in self._clouds.values():
             if value in cloud.families:
                 return frozenset({cloud.families[value]})
+        for cloud in self._clouds.values():
+            if cloud.accelerator_family_pattern and cloud.accelerator_family_pattern.match(value):
+                return None  # named like an accelerator family, but not in the table
         # Karpenter families are AWS families; a well-formed one we do not list has no GPU.
         return frozenset() if re.fullmatch(r"[a-z][a-z0-9-]*", value) else None
 
     def _by_category(self, value: str) -> frozenset[str] | None:
         for cloud in self._clouds.values():
             if value in cloud.categories:
-                return cloud.categories[value]
+                # A category also holds families the table does not list yet (g5g, p6e-gb200).
+                return cloud.categories[value] | {self.unknown_id}
             if value in cloud.accelerator_categories:
                 return frozenset({self.unknown_id})  # an accelerator category we hold no data on
         return frozenset()
@@ -264,10 +314,12 @@ class Catalogue:
                 found |= named
             return frozenset(found)
         if hint.operator is Operator.NOT_IN:
+            # Only values that real nodes carry exclude anything; a marketing name excludes no
+            # node, and NotIn also matches nodes without the label (see `exact_lookup`).
             excluded: set[str] = set()
             for value in hint.values:
-                excluded |= self.lookup(hint.key, value) or frozenset()
-            return base - excluded
+                excluded |= self.exact_lookup(hint.key, value)
+            return (base - excluded) if excluded else None
         if hint.operator is Operator.DOES_NOT_EXIST and hint.key in PRODUCT_NAME_KEYS:
             # Nodes without a GPU product label carry no GPU this scheduler knows about.
             return None
@@ -324,8 +376,11 @@ def _product(entry: Mapping[str, Any]) -> Product:
         datacenter=bool(entry.get("datacenter", False)),
     )
     aliases: list[str] = []
+    exact: dict[str, tuple[str, ...]] = {}
     for source in ("gfd", "nvml", "gke", "karpenter", "pciDeviceId", "other"):
-        aliases.extend(str(a) for a in (entry.get("aliases") or {}).get(source, ()))
+        spellings = tuple(str(a) for a in (entry.get("aliases") or {}).get(source, ()))
+        aliases.extend(spellings)
+        exact[source] = spellings
     return Product(
         id=str(entry["id"]),
         vendor=str(entry["vendor"]),
@@ -336,6 +391,7 @@ def _product(entry: Mapping[str, Any]) -> Product:
         citation=str(entry.get("citation", "")),
         aliases=tuple(aliases),
         classification=classify(specs),
+        exact_aliases=exact,
     )
 
 
@@ -359,6 +415,11 @@ def _cloud(spec: Mapping[str, Any]) -> _Cloud:
         types=types,
         accelerator_categories=frozenset(spec.get("acceleratorCategories", ())),
         accelerator_family_prefix=spec.get("acceleratorFamilyPrefix"),
+        accelerator_family_pattern=(
+            re.compile(spec["acceleratorFamilyPattern"])
+            if spec.get("acceleratorFamilyPattern")
+            else None
+        ),
     )
 
 

@@ -43,6 +43,9 @@ class AdapterSet:
     ignored_resources: tuple[str, ...] = ()
     hint_keys: Mapping[str, str] = field(default_factory=dict)
     dra_device_classes: tuple[str, ...] = ()
+    suspect_resources: tuple[str, ...] = ()
+    suspect_label_keys: tuple[str, ...] = ()
+    device_access: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def load_adapter_file(path: str | Path) -> AdapterSet:
@@ -190,6 +193,11 @@ class _Compiler:
             ignored_resources=tuple(vocabulary.get("ignoredResources", [])),
             hint_keys=hint_keys,
             dra_device_classes=tuple(vocabulary.get("draDeviceClasses", [])),
+            suspect_resources=tuple(vocabulary.get("suspectResources", [])),
+            suspect_label_keys=tuple(vocabulary.get("suspectLabelKeys", [])),
+            device_access={
+                key: tuple(values) for key, values in (vocabulary.get("deviceAccess") or {}).items()
+            },
         )
 
     def _adapters(self) -> Iterator[Adapter]:
@@ -244,6 +252,10 @@ class _Compiler:
             containers=self._paths(spec.get("containers", []), (*where, "containers")),
             resources=self._paths(spec.get("resources", []), (*where, "resources")),
             scheduling_from=self._paths(spec.get("schedulingFrom", []), (*where, "schedulingFrom")),
+            pins=tuple(
+                HintRule(pin["key"], self._path(pin["from"], (*where, "pins", i, "from")))
+                for i, pin in enumerate(spec.get("pins", []))
+            ),
         )
 
     def _accelerator(self, rule: Mapping[str, Any], where: _FieldPath) -> AcceleratorRule:

@@ -42,6 +42,15 @@ _POD_SPEC = {
                 "containers": _PATHS,
                 "resources": _PATHS,
                 "schedulingFrom": _PATHS,
+                "pins": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["key", "from"],
+                        "properties": {"key": _STRING, "from": _PATH},
+                    },
+                },
             },
         },
     ]
@@ -142,6 +151,17 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "draDeviceClasses": _STRINGS,
+                "suspectResources": _STRINGS,
+                "suspectLabelKeys": _STRINGS,
+                "deviceAccess": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "env": _STRINGS,
+                        "offValues": _STRINGS,
+                        "hostPaths": _STRINGS,
+                    },
+                },
             },
         },
         "adapters": {"type": "array", "items": _ADAPTER},

@@ -15,6 +15,7 @@ an architecture label is not a product hint and is dropped here.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,9 +45,17 @@ class HintKeys:
     """
 
     meanings: Mapping[str, str]
+    suspect: tuple[str, ...] = ()
+    """Globs of keys that look like accelerator information but are not understood: kept as
+    hints (the catalogue narrows nothing with them) so that a node pool requiring one is an
+    accelerator pool of unknown product rather than no accelerator pool at all."""
 
     def __contains__(self, key: object) -> bool:
-        return key in self.meanings
+        return key in self.meanings or (
+            isinstance(key, str)
+            and bool(self.suspect)
+            and any(fnmatch.fnmatchcase(key.lower(), glob) for glob in self.suspect)
+        )
 
 
 def label_map(selector: object, field: str) -> dict[str, str]:

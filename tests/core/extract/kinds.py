@@ -255,6 +255,8 @@ spec:
             ("gpu.nvidia.com", 1,
              {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3", "NVIDIA H200")}),
             ("gpu.nvidia.com", 1, {}),
+            # A DeviceClass exportgate cannot read is an unknown accelerator, not "nothing".
+            ("DeviceClass rdma.example.com", 1, {}),
         ),
     ),
     Kind(
