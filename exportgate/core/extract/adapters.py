@@ -47,11 +47,33 @@ class HintRule:
 
 
 @dataclass(frozen=True, slots=True)
+class SchedulingRule:
+    """Scheduling overrides at `each`, optionally only those whose `when` field holds one of
+    `values` (a TrainJob override counts for the trainer job only when its targetJobs name
+    it), read at `select` under each element (the element itself when None)."""
+
+    each: FieldPath
+    select: FieldPath | None = None
+    when: FieldPath | None = None
+    values: tuple[str, ...] = ()
+
+    def resolve(self, spec: object, base: str) -> list[tuple[str, Any]]:
+        found: list[tuple[str, Any]] = []
+        for where, element in self.each.resolve(spec, base):
+            if self.when is not None:
+                named = {v for _, v in self.when.resolve(element, where) if isinstance(v, str)}
+                if not named & set(self.values):
+                    continue
+            found.extend(self.select.resolve(element, where) if self.select else [(where, element)])
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class PodSpecRule:
     path: FieldPath
     containers: tuple[FieldPath, ...] = ()
     resources: tuple[FieldPath, ...] = ()
-    scheduling_from: tuple[FieldPath, ...] = ()
+    scheduling_from: tuple[SchedulingRule, ...] = ()
     pins: tuple[HintRule, ...] = ()
     """Node labels a controller adds to the pod from fields of the object (read from its root),
     such as KServe's ``serving.kserve.io/gke-accelerator`` annotation."""
@@ -122,7 +144,11 @@ class Adapter:
                     vocabulary,
                     extra_containers=_under(rule.containers, spec, field),
                     extra_resources=_under(rule.resources, spec, field),
-                    scheduling=_under(rule.scheduling_from, spec, field),
+                    scheduling=[
+                        found
+                        for sched in rule.scheduling_from
+                        for found in sched.resolve(spec, field)
+                    ],
                     pins=pins,
                     claims=claims,
                 )

@@ -23,6 +23,7 @@ from exportgate.core.extract.adapters import (
     HintRule,
     ModelRule,
     PodSpecRule,
+    SchedulingRule,
 )
 from exportgate.core.extract.paths import FieldPath, PathSyntaxError, compile_path
 from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA
@@ -251,11 +252,24 @@ class _Compiler:
             path=self._path(spec["path"], (*where, "path")),
             containers=self._paths(spec.get("containers", []), (*where, "containers")),
             resources=self._paths(spec.get("resources", []), (*where, "resources")),
-            scheduling_from=self._paths(spec.get("schedulingFrom", []), (*where, "schedulingFrom")),
+            scheduling_from=tuple(
+                self._scheduling(item, (*where, "schedulingFrom", i))
+                for i, item in enumerate(spec.get("schedulingFrom", []))
+            ),
             pins=tuple(
                 HintRule(pin["key"], self._path(pin["from"], (*where, "pins", i, "from")))
                 for i, pin in enumerate(spec.get("pins", []))
             ),
+        )
+
+    def _scheduling(self, item: str | Mapping[str, Any], where: _FieldPath) -> SchedulingRule:
+        if isinstance(item, str):
+            return SchedulingRule(self._path(item, where))
+        return SchedulingRule(
+            each=self._path(item["each"], (*where, "each")),
+            select=self._optional(item.get("select"), (*where, "select")),
+            when=self._optional(item.get("when"), (*where, "when")),
+            values=tuple(item.get("in", ())),
         )
 
     def _accelerator(self, rule: Mapping[str, Any], where: _FieldPath) -> AcceleratorRule:

@@ -41,7 +41,25 @@ _POD_SPEC = {
                 "path": _PATH,
                 "containers": _PATHS,
                 "resources": _PATHS,
-                "schedulingFrom": _PATHS,
+                "schedulingFrom": {
+                    "type": "array",
+                    "items": {
+                        "oneOf": [
+                            _PATH,
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["each"],
+                                "properties": {
+                                    "each": _PATH,
+                                    "select": _PATH,
+                                    "when": _PATH,
+                                    "in": _STRINGS,
+                                },
+                            },
+                        ]
+                    },
+                },
                 "pins": {
                     "type": "array",
                     "items": {

@@ -690,3 +690,215 @@ def test_pins_to_uncontrolled_gpus_are_admitted_for_a_restricted_tenant(
 ) -> None:
     _, action = _decide(copy.deepcopy(obj))
     assert action is Action.ALLOW
+
+
+# --- class 5: the new adapters ------------------------------------------------------------
+
+NEW_ADAPTERS = [
+    (
+        "argo-workflow",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {"name": "w", "namespace": "t"},
+            "spec": {
+                "entrypoint": "train",
+                "templates": [{"name": "train", "container": _gpu_container()}],
+            },
+        },
+        1,
+    ),
+    (
+        "argo-containerset",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": "w", "namespace": "t"},
+            "spec": {
+                "templates": [
+                    {
+                        "name": "s",
+                        "containerSet": {"containers": [_gpu_container(), _gpu_container()]},
+                    }
+                ]
+            },
+        },
+        2,
+    ),
+    (
+        "argo-cron",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "CronWorkflow",
+            "metadata": {"name": "w", "namespace": "t"},
+            "spec": {
+                "schedule": "0 * * * *",
+                "workflowSpec": {
+                    "templates": [{"name": "s", "script": {**_gpu_container(), "source": "x"}}]
+                },
+            },
+        },
+        1,
+    ),
+    (
+        "volcano-job",
+        {
+            "apiVersion": "batch.volcano.sh/v1alpha1",
+            "kind": "Job",
+            "metadata": {"name": "v", "namespace": "t"},
+            "spec": {
+                "tasks": [
+                    {
+                        "replicas": 2,
+                        "name": "w",
+                        "template": {"spec": {"containers": [_gpu_container()]}},
+                    }
+                ]
+            },
+        },
+        1,
+    ),
+    (
+        "kueue-workload",
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta1",
+            "kind": "Workload",
+            "metadata": {"name": "k", "namespace": "t"},
+            "spec": {
+                "podSets": [
+                    {
+                        "name": "main",
+                        "count": 1,
+                        "template": {"spec": {"containers": [_gpu_container()]}},
+                    }
+                ]
+            },
+        },
+        1,
+    ),
+    (
+        "seldon-deployment",
+        {
+            "apiVersion": "machinelearning.seldon.io/v1",
+            "kind": "SeldonDeployment",
+            "metadata": {"name": "s", "namespace": "t"},
+            "spec": {
+                "predictors": [
+                    {
+                        "name": "p",
+                        "graph": {"name": "m"},
+                        "componentSpecs": [{"spec": {"containers": [_gpu_container()]}}],
+                    }
+                ]
+            },
+        },
+        1,
+    ),
+    (
+        "kaito-inferenceset",
+        {
+            "apiVersion": "kaito.sh/v1beta1",
+            "kind": "InferenceSet",
+            "metadata": {"name": "k", "namespace": "t"},
+            "spec": {
+                "replicas": 2,
+                "labelSelector": {"matchLabels": {"a": "b"}},
+                "template": {
+                    "resource": {"instanceType": "Standard_ND96isr_H100_v5"},
+                    "inference": {"preset": {"name": "phi-4"}},
+                },
+            },
+        },
+        1,
+    ),
+    (
+        "kaito-ragengine",
+        {
+            "apiVersion": "kaito.sh/v1alpha1",
+            "kind": "RAGEngine",
+            "metadata": {"name": "r", "namespace": "t"},
+            "spec": {
+                "compute": {
+                    "instanceType": "Standard_NC40ads_H100_v5",
+                    "labelSelector": {"matchLabels": {"a": "b"}},
+                },
+                "embedding": {"local": {"modelID": "BAAI/bge-small-en-v1.5"}},
+            },
+        },
+        1,
+    ),
+    (
+        "capi-aws-managed-pool",
+        {
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2",
+            "kind": "AWSManagedMachinePool",
+            "metadata": {"name": "m", "namespace": "t"},
+            "spec": {"instanceType": "p5.48xlarge"},
+        },
+        1,
+    ),
+    (
+        "capi-azure-managed-pool",
+        {
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "AzureManagedMachinePool",
+            "metadata": {"name": "m", "namespace": "t"},
+            "spec": {"sku": "Standard_ND96isr_H100_v5", "mode": "User"},
+        },
+        1,
+    ),
+    (
+        "capi-gcp-managed-pool",
+        {
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+            "kind": "GCPManagedMachinePool",
+            "metadata": {"name": "m", "namespace": "t"},
+            "spec": {"machineType": "a3-highgpu-8g"},
+        },
+        1,
+    ),
+    (
+        "capi-aws-mixed-instances",
+        {
+            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2",
+            "kind": "AWSMachinePool",
+            "metadata": {"name": "m", "namespace": "t"},
+            "spec": {
+                "awsLaunchTemplate": {"instanceType": "m5.large"},
+                "mixedInstancesPolicy": {"overrides": [{"instanceType": "p5.48xlarge"}]},
+            },
+        },
+        2,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("obj", "requests"), [c[1:] for c in NEW_ADAPTERS], ids=[c[0] for c in NEW_ADAPTERS]
+)
+def test_new_adapters(obj: dict[str, Any], requests: int) -> None:
+    workload, action = _decide(obj)
+    assert len(workload.accelerators) == requests
+    assert action is Action.DENY
+
+
+def _trainjob(target: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "trainer.kubeflow.org/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": "t", "namespace": "t"},
+        "spec": {
+            "trainer": {"resourcesPerNode": {"limits": {"nvidia.com/gpu": 8}}},
+            "podTemplateOverrides": [
+                {
+                    "targetJobs": [{"name": target}],
+                    "spec": {"nodeSelector": {"nvidia.com/gpu.product": T4_GFD}},
+                }
+            ],
+        },
+    }
+
+
+def test_trainjob_overrides_pin_only_the_jobs_they_target() -> None:
+    assert _decide(_trainjob("node"))[1] is Action.ALLOW  # the trainer is pinned to a T4
+    assert _decide(_trainjob("dataset-initializer"))[1] is Action.DENY  # the trainer is not
