@@ -27,8 +27,8 @@ from exportgate.core.policy import (
     load_policy_file,
     policy_from_document,
 )
+from exportgate.core.tenancy import TENANT_LABEL, owning_tenant
 from exportgate.core.tenants import (
-    TENANT_LABEL,
     is_tenant_document,
     load_tenant_file,
     tenant_from_document,
@@ -243,13 +243,16 @@ def _tenant_name(inputs: Inputs, workload: Workload, *, cluster_scoped: bool) ->
     applied to, so its own label must not choose the tenant: its author could name any
     permitted tenant. It gets the only --tenant given, or none (and is decided as unbound).
     """
-    if cluster_scoped:
-        if workload.tenant_label:
-            return workload.tenant_label
-    elif workload.ref.namespace:
-        bound = inputs.namespace_tenants.get(workload.ref.namespace)
-        if bound:
-            return bound
+    namespace_tenant = (
+        inputs.namespace_tenants.get(workload.ref.namespace) if workload.ref.namespace else None
+    )
+    owner = owning_tenant(
+        cluster_scoped=cluster_scoped,
+        own_label=workload.tenant_label,
+        namespace_tenant=namespace_tenant,
+    )
+    if owner:
+        return owner
     if len(inputs.tenants) == 1:
         return next(iter(inputs.tenants))
     return None

@@ -25,7 +25,7 @@ from typing import Any
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.tenancy import TENANT_LABEL, tenant_label
 from exportgate.core.types import Action, Workload
 from exportgate_operator import reports
 from exportgate_operator.conditions import timestamp
@@ -70,9 +70,7 @@ class AuditOutcome:
 
 
 def tenant_of(obj: Mapping[str, Any]) -> str | None:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    value = labels.get(TENANT_LABEL)
-    return str(value) if value else None
+    return tenant_label(obj)
 
 
 def violation_value(rule: str | None, decision_id: str) -> str:
