@@ -902,3 +902,26 @@ def _trainjob(target: str) -> dict[str, Any]:
 def test_trainjob_overrides_pin_only_the_jobs_they_target() -> None:
     assert _decide(_trainjob("node"))[1] is Action.ALLOW  # the trainer is pinned to a T4
     assert _decide(_trainjob("dataset-initializer"))[1] is Action.DENY  # the trainer is not
+
+
+# --- messages: what could not be identified, and how to fix it ----------------------------
+
+MESSAGES = [
+    (ACCESS[0][1], "Device access without a resource request at spec.containers[0].env[0]"),
+    (_claim_of("big-gpus"), "through DeviceClass 'big-gpus', which exportgate could not read"),
+    (_pod([_c(resources={"limits": {"example.com/gpu": 1}})]), "The resource 'example.com/gpu'"),
+    (
+        _pod([_c()], resourceClaims=[{"name": "g", "resourceClaimTemplateName": "t"}]),
+        "The DRA ResourceClaimTemplate 't'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "words"), MESSAGES)
+def test_denials_say_what_could_not_be_identified_and_how_to_fix_it(
+    obj: dict[str, Any], words: str
+) -> None:
+    workload, _ = _decide(obj)
+    message = ENGINE.evaluate(workload, RESTRICTED, NOW).message
+    assert words in message
+    assert "pin a known product" in message and "adapter or alias" in message
