@@ -27,6 +27,7 @@ PRODUCT_NAME_KEYS = frozenset(
         "karpenter.k8s.aws/instance-gpu-name",
         "amd.com/gpu.product-name",
         "exportgate.dev/product",
+        "exportgate.dev/accelerator-product",  # written on nodes by the exportgate operator
     }
 )
 INSTANCE_TYPE_KEYS = frozenset(
@@ -54,6 +55,7 @@ EXACT_ALIAS_SOURCES = {
     "cloud.google.com/gke-accelerator": ("gke",),
     "karpenter.k8s.aws/instance-gpu-name": ("karpenter",),
     "exportgate.dev/product": ("id", "nvml"),
+    "exportgate.dev/accelerator-product": ("id",),
 }
 KNOWN_KEYS = (
     PRODUCT_NAME_KEYS
