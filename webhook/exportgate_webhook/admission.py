@@ -25,6 +25,7 @@ import structlog
 from exportgate_sidecar.convert import workload_to_item
 
 from exportgate.core.errors import InputError
+from exportgate.core.tenancy import owning_tenant
 from exportgate.core.types import Action, ObjectRef, Workload
 from exportgate.v1 import policy_pb2
 from exportgate_webhook import messages
@@ -298,8 +299,13 @@ class AdmissionReviewer:
         return tenant, verdicts[0]
 
     async def _tenant(self, request: AdmissionRequest, workload: Workload, deadline: float) -> str:
-        if is_cluster_scoped(request):
-            return workload.tenant_label or ""
+        if is_cluster_scoped(request):  # the binding rule: exportgate.core.tenancy
+            return (
+                owning_tenant(
+                    cluster_scoped=True, own_label=workload.tenant_label, namespace_tenant=None
+                )
+                or ""
+            )
         namespace = request.get("namespace", "")
         remaining = deadline - asyncio.get_running_loop().time()
         try:
