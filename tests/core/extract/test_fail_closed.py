@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from exportgate.core.data import load_data
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.extract import extract_workload
 from exportgate.core.extract.access import DEVICE_ACCESS
@@ -23,6 +24,11 @@ from exportgate.core.types import Action, Workload
 from tests.core.builders import NOW, make_tenant
 
 ENGINE = PolicyEngine.build()
+ENGINE_RULES = [
+    rule
+    for name in ("us-ear-advanced-computing", "kyc-verification", "vendor-model-terms")
+    for rule in load_data(f"policies/{name}.yaml")["spec"].get("rules", [])
+]
 RESTRICTED = make_tenant("cn-corp", incorporation="CN", headquarters="CN")
 GPU = {"nvidia.com/gpu": 1}
 T4_GFD = "Tesla-T4"
@@ -925,3 +931,37 @@ def test_denials_say_what_could_not_be_identified_and_how_to_fix_it(
     message = ENGINE.evaluate(workload, RESTRICTED, NOW).message
     assert words in message
     assert "pin a known product" in message and "adapter or alias" in message
+
+
+def _uncontrolled_pins() -> list[tuple[str, str]]:
+    """Every NVIDIA product classified outside 3A090 that no pack names by id."""
+    from exportgate.core.catalogue import builtin_catalogue
+
+    catalogue = builtin_catalogue()
+    named = {
+        product
+        for rule in ENGINE_RULES
+        for product in ((rule.get("match") or {}).get("accelerators") or {}).get("products", ())
+    }
+    pins = []
+    for product in sorted(catalogue.products.values(), key=lambda p: p.id):
+        gfd = product.exact_aliases.get("gfd", ())
+        if (
+            product.vendor == "nvidia"
+            and gfd
+            and product.eccn.startswith("outside")
+            and product.id not in named
+        ):
+            pins.append((product.id, gfd[0]))
+    return pins
+
+
+@pytest.mark.parametrize(("product", "label"), _uncontrolled_pins())
+def test_every_uncontrolled_gpu_pinned_by_its_gfd_label_is_admitted(
+    product: str, label: str
+) -> None:
+    """Old parts (K80, P4, P100, V100 ... as the catalogue lists them) are not over-blocked."""
+    pod = _pod([_c(resources={"limits": GPU})], nodeSelector={"nvidia.com/gpu.product": label})
+    workload, action = _decide(pod)
+    assert ENGINE.catalogue.resolve(workload.accelerators[0]).candidates == (product,)
+    assert action is Action.ALLOW
