@@ -15,7 +15,7 @@ an architecture label is not a product hint and is dropped here.
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,12 +49,13 @@ class HintKeys:
     """Globs of keys that look like accelerator information but are not understood: kept as
     hints (the catalogue narrows nothing with them) so that a node pool requiring one is an
     accelerator pool of unknown product rather than no accelerator pool at all."""
+    suspect_re: re.Pattern[str] | None = None  # `suspect`, compiled (vocabulary.compile_globs)
 
     def __contains__(self, key: object) -> bool:
         return key in self.meanings or (
             isinstance(key, str)
-            and bool(self.suspect)
-            and any(fnmatch.fnmatchcase(key.lower(), glob) for glob in self.suspect)
+            and self.suspect_re is not None
+            and bool(self.suspect_re.match(key))
         )
 
 

@@ -13,6 +13,7 @@ harmless: a suspect name becomes an unknown accelerator, decided by the most res
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -49,9 +50,12 @@ def _globs(patterns: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({p.lower() for p in patterns}))
 
 
-def _glob_match(name: str, patterns: tuple[str, ...]) -> bool:
-    lowered = name.lower()
-    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in patterns)
+def compile_globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One case-insensitive regular expression for all globs (matched once per name: this runs
+    for every resource name of every container admitted)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +98,15 @@ class Vocabulary:
     suspect_label_keys: tuple[str, ...] = ()
     """Globs of node-label keys that look like accelerator product information but are not known."""
     device_access: DeviceAccess = field(default_factory=DeviceAccess)
+    suspect_resource_re: re.Pattern[str] | None = None  # compiled `suspect_resources`
 
     def accelerator_resource(self, name: str) -> bool:
         """A known accelerator resource, or one that looks like one (then it is unknown)."""
         if name in self.resources.ignored:
             return False
-        return self.resources.matches(name) or _glob_match(name, self.suspect_resources)
+        if self.resources.matches(name):
+            return True
+        return self.suspect_resource_re is not None and bool(self.suspect_resource_re.match(name))
 
     def merged(
         self,
@@ -117,11 +124,13 @@ class Vocabulary:
         keys = dict(self.hint_keys.meanings)
         keys.update(hint_keys or {})
         suspect_keys = _globs([*self.suspect_label_keys, *suspect_label_keys])
+        suspect_resources_all = _globs([*self.suspect_resources, *suspect_resources])
         return Vocabulary(
             resources=ResourceNames.of(patterns, [*self.resources.ignored, *ignored_resources]),
-            hint_keys=HintKeys(MappingProxyType(keys), suspect_keys),
+            hint_keys=HintKeys(MappingProxyType(keys), suspect_keys, compile_globs(suspect_keys)),
             dra_device_classes=self.dra_device_classes | frozenset(dra_device_classes),
-            suspect_resources=_globs([*self.suspect_resources, *suspect_resources]),
+            suspect_resources=suspect_resources_all,
+            suspect_resource_re=compile_globs(suspect_resources_all),
             suspect_label_keys=suspect_keys,
             device_access=self.device_access.merged(device_access),
         )
