@@ -34,9 +34,12 @@ def container_access(
 ) -> Iterable[str]:
     """Fields of one container that reach devices without a resource request."""
     env = container.get("env")
-    if isinstance(env, list):
+    if env and isinstance(env, list):
         for index, variable in enumerate(env):
-            if not isinstance(variable, Mapping) or variable.get("name") not in access.env:
+            # type() first: this runs for every variable of every container admitted.
+            if not (type(variable) is dict or isinstance(variable, Mapping)):
+                continue
+            if variable.get("name") not in access.env:
                 continue
             value = variable.get("value")
             if isinstance(value, str) and value.strip().lower() in {"", *access.off_values}:
