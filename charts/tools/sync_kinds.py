@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
@@ -37,8 +38,14 @@ VALUES = ROOT / "charts" / "exportgate" / "values.yaml"
 
 
 def _glob_to_re2(glob: str) -> str:
-    body = "".join(".*" if char == "*" else re.escape(char) for char in glob)
-    return f"(?i)^{body}$"
+    """A case-insensitive RE2 pattern for a glob; CEL's matches() searches, so a leading or
+    trailing "*" is simply left unanchored (short patterns: the CEL filter repeats them)."""
+    body = "".join(".*" if char == "*" else re.escape(char) for char in glob.strip("*"))
+    return "(?i)" + ("" if glob.startswith("*") else "^") + body + ("" if glob.endswith("*") else "$")
+
+
+def _covered(name: str, globs: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(name.lower(), glob) for glob in globs)
 
 
 def generated_blocks() -> dict[str, list[str]]:
@@ -46,10 +53,20 @@ def generated_blocks() -> dict[str, list[str]]:
     registry = AdapterRegistry.builtin()
     groups = resources_by_group(guarded_kinds(registry))
     vocabulary = registry.vocabulary
+    suspect = vocabulary.suspect_resources
+    # Known names a suspect glob already matches need no pattern of their own.
     patterns = [
-        *(f"^{re.escape(name)}$" for name in sorted(vocabulary.resources.exact)),
-        *(f"^{re.escape(prefix)}" for prefix in vocabulary.resources.prefixes),
-        *(_glob_to_re2(glob) for glob in vocabulary.suspect_resources),
+        *(
+            f"^{re.escape(name)}$"
+            for name in sorted(vocabulary.resources.exact)
+            if not _covered(name, suspect)
+        ),
+        *(
+            f"^{re.escape(prefix)}"
+            for prefix in vocabulary.resources.prefixes
+            if not _covered(prefix + "x", suspect)
+        ),
+        *(_glob_to_re2(glob) for glob in suspect),
     ]
     env = sorted(vocabulary.device_access.env)
     return {

@@ -38,5 +38,6 @@ def test_a_stale_default_is_rewritten() -> None:
 
 
 def test_suspect_resource_globs_become_anchored_case_insensitive_patterns() -> None:
-    assert _tool()._glob_to_re2("*gpu*") == "(?i)^.*gpu.*$"
-    assert _tool()._glob_to_re2("amd.com/*") == "(?i)^amd\\.com/.*$"
+    assert _tool()._glob_to_re2("*gpu*") == "(?i)gpu"
+    assert _tool()._glob_to_re2("amd.com/*") == "(?i)^amd\\.com/"
+    assert _tool()._glob_to_re2("google.com/tpu") == "(?i)^google\\.com/tpu$"
