@@ -7,6 +7,7 @@ scope). A kind whose CRD is not installed is skipped and asked about again on th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,27 +30,38 @@ log = get_logger(__name__)
 class GuardedResources:
     """Discovery of the kind table's kinds, remembered once found."""
 
-    def __init__(self, kube: Kube, registry: AdapterRegistry) -> None:
+    def __init__(
+        self, kube: Kube, registry: AdapterRegistry, *, recheck_s: float = 10.0
+    ) -> None:
         self.kube = kube
         self.registry = registry
+        self.recheck_s = recheck_s
         self._found: dict[tuple[str, str], Resource] = {}
+        self._missing: dict[tuple[str, str], float] = {}  # kind -> when it was last looked for
 
     def served(self) -> list[Resource]:
-        """Every guarded workload kind the API serves now (platform kinds left out)."""
+        """Every guarded workload kind the API serves now (platform kinds left out). A kind
+        found missing is looked for again after `recheck_s`, not on every audit: most clusters
+        install few of the table's CRDs."""
         found: list[Resource] = []
+        now = time.monotonic()
         for entry in guarded_kinds(self.registry):
             if entry.platform:
                 continue
-            resource = self._found.get((entry.group, entry.kind))
+            key = (entry.group, entry.kind)
+            resource = self._found.get(key)
             if resource is None:
+                if now - self._missing.get(key, -self.recheck_s) < self.recheck_s:
+                    continue
                 try:
                     resource = discover(self.kube, entry.group, entry.kind, entry.versions)
                 except KubeError as exc:
                     log.warning("discovery failed", kind=entry.kind, error=str(exc))
                     continue
                 if resource is None:
+                    self._missing[key] = now
                     continue
-                self._found[(entry.group, entry.kind)] = resource
+                self._found[key] = resource
             found.append(resource)
         return found
 
