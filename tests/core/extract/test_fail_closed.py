@@ -463,6 +463,9 @@ PLATFORM_CLASSES = [
     ("amd-driver", _class("big-gpus", "device.driver == 'gpu.amd.com'")),
     ("selects-every-device", _class("big-gpus")),
     ("suspect-driver", _class("big-gpus", 'device.driver == "tpu.google.com"')),
+    # Drivers exportgate has no data on but whose names look like accelerators.
+    ("other-vendor-gpu-driver", _class("big-gpus", 'device.driver == "gpu.deckhouse.io"')),
+    ("npu-driver", _class("big-gpus", 'device.driver == "npu.example.com"')),
 ]
 
 
