@@ -41,7 +41,9 @@ def _glob_to_re2(glob: str) -> str:
     """A case-insensitive RE2 pattern for a glob; CEL's matches() searches, so a leading or
     trailing "*" is simply left unanchored (short patterns: the CEL filter repeats them)."""
     body = "".join(".*" if char == "*" else re.escape(char) for char in glob.strip("*"))
-    return "(?i)" + ("" if glob.startswith("*") else "^") + body + ("" if glob.endswith("*") else "$")
+    start = "" if glob.startswith("*") else "^"
+    end = "" if glob.endswith("*") else "$"
+    return f"(?i){start}{body}{end}"
 
 
 def _covered(name: str, globs: tuple[str, ...]) -> bool:
