@@ -30,7 +30,7 @@ log = get_logger(__name__)
 class GuardedResources:
     """Discovery of the kind table's kinds, remembered once found."""
 
-    def __init__(self, kube: Kube, registry: AdapterRegistry, *, recheck_s: float = 10.0) -> None:
+    def __init__(self, kube: Kube, registry: AdapterRegistry, *, recheck_s: float = 0.0) -> None:
         self.kube = kube
         self.registry = registry
         self.recheck_s = recheck_s
@@ -41,8 +41,9 @@ class GuardedResources:
         """Every guarded workload kind the API serves now (platform kinds left out).
 
         Discovery costs one request for the list of groups and one per served group version,
-        whatever the size of the table (most clusters install few of its CRDs); kinds found
-        missing are looked for again after `recheck_s`.
+        whatever the size of the table (most clusters install few of its CRDs). Kinds found
+        missing are looked for again after `recheck_s` (default: on every audit, so a CRD
+        installed a moment ago is audited at once; that costs one request).
         """
         found: list[Resource] = []
         now = time.monotonic()
