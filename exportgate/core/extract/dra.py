@@ -63,6 +63,9 @@ from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.types import AcceleratorRequest, ProductHint
 
 PRODUCT_HINT_KEY = "exportgate.dev/product"
+_CLAIM_LISTS = ("resourceClaims", "draResources")
+"""Where a pod spec (or a NIMService spec) names its claims: Pods' resourceClaims, NIM's
+draResources (resourceClaimName | resourceClaimTemplateName | claimCreationSpec)."""
 _ALLOCATION_MODES = ("ExactCount", "All")
 
 
@@ -115,33 +118,69 @@ def pod_claims(
     dra: DraObjects,
 ) -> list[AcceleratorRequest]:
     """The requests of the claims and claim templates a pod spec names in ``resourceClaims``."""
-    entries = pod.get("resourceClaims")
-    if entries is None:
-        return []
-    entries_field = join_key(field, "resourceClaims")
     found: list[AcceleratorRequest] = []
-    for index, entry in enumerate(expect_list(entries, entries_field)):
-        where = join_index(entries_field, index)
-        reference = expect_mapping(entry, where)
-        source = reference.get("source")  # the v1alpha spelling nests the names under source
-        if isinstance(source, Mapping):
-            reference = {**reference, **source}
-        claim_name = reference.get("resourceClaimName")
-        template_name = reference.get("resourceClaimTemplateName")
-        if isinstance(claim_name, str) and claim_name:
-            claim = dra.claim(namespace, claim_name)
-            if claim is None:
-                found.append(AcceleratorRequest(f"{CLAIM} {claim_name}", 1, (), where))
+    for key in _CLAIM_LISTS:
+        entries = pod.get(key)
+        if entries is not None:
+            entries_field = join_key(field, key)
+            for index, entry in enumerate(expect_list(entries, entries_field)):
+                where = join_index(entries_field, index)
+                found.extend(_pod_claim(entry, where, namespace, vocabulary, dra))
+    return found
+
+
+def _pod_claim(
+    entry: object, where: str, namespace: str | None, vocabulary: Vocabulary, dra: DraObjects
+) -> list[AcceleratorRequest]:
+    """One entry of resourceClaims / draResources: the requests of what it names."""
+    found: list[AcceleratorRequest] = []
+    reference = expect_mapping(entry, where)
+    source = reference.get("source")  # the v1alpha spelling nests the names under source
+    if isinstance(source, Mapping):
+        reference = {**reference, **source}
+    claim_name = reference.get("resourceClaimName")
+    template_name = reference.get("resourceClaimTemplateName")
+    if isinstance(claim_name, str) and claim_name:
+        claim = dra.claim(namespace, claim_name)
+        if claim is None:
+            found.append(AcceleratorRequest(f"{CLAIM} {claim_name}", 1, (), where))
+        else:
+            found.extend(_read(claim.get("spec"), where, vocabulary, dra))
+    elif isinstance(template_name, str) and template_name:
+        template = dra.claim_template(namespace, template_name)
+        if template is None:
+            found.append(AcceleratorRequest(f"{CLAIM_TEMPLATE} {template_name}", 1, (), where))
+        else:
+            spec = template.get("spec")
+            inner = spec.get("spec") if isinstance(spec, Mapping) else None
+            found.extend(_read(inner, where, vocabulary, dra))
+    else:
+        found.extend(_inline_claim(reference, where, vocabulary, dra))
+    return found
+
+
+def _inline_claim(
+    reference: Mapping[str, Any], where: str, vocabulary: Vocabulary, dra: DraObjects
+) -> list[AcceleratorRequest]:
+    """A claim spelled inline (NIM's claimCreationSpec / claimSpec): each device entry naming a
+    DeviceClass is read like a request; anything else it asks for is an unknown accelerator."""
+    found: list[AcceleratorRequest] = []
+    for key in ("claimCreationSpec", "claimSpec"):
+        spec = reference.get(key)
+        if spec is None:
+            continue
+        devices = spec.get("devices") if isinstance(spec, Mapping) else None
+        if isinstance(devices, Mapping):  # a ResourceClaimSpec
+            found.extend(_read(spec, where, vocabulary, dra))
+            continue
+        for device in devices if isinstance(devices, list) else [None]:
+            if isinstance(device, Mapping) and isinstance(device.get("deviceClassName"), str):
+                found.extend(
+                    AcceleratorRequest(r.resource, r.count, r.hints, where)
+                    for r in _subrequest(device, where, vocabulary, dra)
+                )
             else:
-                found.extend(_read(claim.get("spec"), where, vocabulary, dra))
-        elif isinstance(template_name, str) and template_name:
-            template = dra.claim_template(namespace, template_name)
-            if template is None:
-                found.append(AcceleratorRequest(f"{CLAIM_TEMPLATE} {template_name}", 1, (), where))
-            else:
-                spec = template.get("spec")
-                inner = spec.get("spec") if isinstance(spec, Mapping) else None
-                found.extend(_read(inner, where, vocabulary, dra))
+                found.append(AcceleratorRequest(f"{CLAIM} (inline)", 1, (), where))
     return found
 
 

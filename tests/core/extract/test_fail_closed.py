@@ -968,3 +968,42 @@ def test_every_uncontrolled_gpu_pinned_by_its_gfd_label_is_admitted(
     workload, action = _decide(pod)
     assert ENGINE.catalogue.resolve(workload.accelerators[0]).candidates == (product,)
     assert action is Action.ALLOW
+
+
+def _nimservice(dra_resource: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps.nvidia.com/v1alpha1",
+        "kind": "NIMService",
+        "metadata": {"name": "llm", "namespace": "team"},
+        "spec": {
+            "image": {"repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct", "tag": "1.3"},
+            "draResources": [dra_resource],
+        },
+    }
+
+
+NIM_DRA = [
+    ("unreadable-template", {"resourceClaimTemplateName": "gpu-template"}, None, 1),
+    ("unreadable-claim", {"resourceClaimName": "shared-gpu"}, None, 1),
+    ("template-through-gpu-class", {"resourceClaimTemplateName": "gpu-template"},
+     [_template("gpu-template", "gpu.nvidia.com")], 1),
+    ("template-through-nic-class", {"resourceClaimTemplateName": "gpu-template"},
+     [_template("gpu-template", "nics"), _class("nics", 'device.driver == "dra.net"')], 0),
+    ("inline-claim-spec", {"claimCreationSpec": {"devices": [
+        {"name": "gpu", "deviceClassName": "gpu.nvidia.com", "count": 2}]}}, None, 1),
+    ("inline-without-class", {"claimCreationSpec": {"devices": [
+        {"name": "gpu", "driverName": "gpu.nvidia.com"}]}}, None, 1),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entry", "objects", "requests"),
+    [c[1:] for c in NIM_DRA],
+    ids=[c[0] for c in NIM_DRA],
+)
+def test_nimservices_are_judged_by_their_dra_resources(
+    entry: dict[str, Any], objects: list[dict[str, Any]] | None, requests: int
+) -> None:
+    dra = DraObjects.from_objects(objects) if objects else None
+    workload, _ = _decide(_nimservice(entry), dra)
+    assert len(workload.accelerators) == requests
