@@ -15,6 +15,7 @@ The webhook's ClusterRole grants get on deviceclasses, resourceclaims and resour
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -33,6 +34,7 @@ _PLURALS = {
     CLAIM_TEMPLATE: "resourceclaimtemplates",
 }
 _ROUNDS = 2  # template -> its DeviceClass: at most two hops
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 def unread_references(workload: Workload) -> list[tuple[str, str]]:
@@ -40,7 +42,8 @@ def unread_references(workload: Workload) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for accelerator in workload.accelerators:
         kind, _, name = accelerator.resource.partition(" ")
-        if kind in _PLURALS and name and (kind, name) not in found:
+        # Only names an object can have (not "(inline)": a claim spelled inside the object).
+        if kind in _PLURALS and _NAME.fullmatch(name) and (kind, name) not in found:
             found.append((kind, name))
     return found
 
