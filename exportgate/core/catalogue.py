@@ -24,6 +24,7 @@ PRODUCT_NAME_KEYS = frozenset(
     {
         "nvidia.com/gpu.product",
         "cloud.google.com/gke-accelerator",
+        "cloud.google.com/gke-tpu-accelerator",
         "karpenter.k8s.aws/instance-gpu-name",
         "amd.com/gpu.product-name",
         "exportgate.dev/product",
@@ -53,6 +54,7 @@ CLASS_KEYS = frozenset({"exportgate.dev/accelerator-class"})
 EXACT_ALIAS_SOURCES = {
     "nvidia.com/gpu.product": ("gfd",),
     "cloud.google.com/gke-accelerator": ("gke",),
+    "cloud.google.com/gke-tpu-accelerator": ("gke",),
     "karpenter.k8s.aws/instance-gpu-name": ("karpenter",),
     "exportgate.dev/product": ("id", "nvml"),
     "exportgate.dev/accelerator-product": ("id",),
@@ -93,6 +95,10 @@ class Product:
     citation: str
     aliases: tuple[str, ...]
     classification: Classification
+    memory_bandwidth_gbs: float | None = None  # peak DRAM bandwidth, GB/s
+    interconnect_gbs: float | None = None  # peak chip-to-chip bandwidth, GB/s
+    bandwidth_citation: str = ""
+    confidence: str = "H"  # H / M / L, as in the reference sheet
     exact_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Alias group (gfd, nvml, gke, karpenter) -> spellings exactly as that source writes them."""
 
@@ -376,6 +382,7 @@ def _product(entry: Mapping[str, Any]) -> Product:
         die_area_mm2=float(die["mm2"]) if die.get("mm2") else None,
         die_area_estimated=bool(die.get("estimated", False)),
         datacenter=bool(entry.get("datacenter", False)),
+        unpublished=str(entry["unpublished"]) if entry.get("unpublished") else None,
     )
     aliases: list[str] = []
     exact: dict[str, tuple[str, ...]] = {}
@@ -393,8 +400,16 @@ def _product(entry: Mapping[str, Any]) -> Product:
         citation=str(entry.get("citation", "")),
         aliases=tuple(aliases),
         classification=classify(specs),
+        memory_bandwidth_gbs=_figure(entry.get("memoryBandwidthGBs")),
+        interconnect_gbs=_figure(entry.get("interconnectGBs")),
+        bandwidth_citation=str(entry.get("bandwidthCitation", "")),
+        confidence=str(entry.get("confidence", "H")),
         exact_aliases=exact,
     )
+
+
+def _figure(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _cloud(spec: Mapping[str, Any]) -> _Cloud:

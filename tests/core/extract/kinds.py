@@ -248,15 +248,12 @@ spec:
               device.attributes["gpu.nvidia.com"].productName in
               ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]
       - {name: small, deviceClassName: gpu.nvidia.com}
-    - {name: nic, exactly: {deviceClassName: rdma.example.com}}
 """,
         (
             ("gpu.nvidia.com", 2, {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3",)}),
             ("gpu.nvidia.com", 1,
              {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3", "NVIDIA H200")}),
             ("gpu.nvidia.com", 1, {}),
-            # A DeviceClass exportgate cannot read is an unknown accelerator, not "nothing".
-            ("DeviceClass rdma.example.com", 1, {}),
         ),
     ),
     Kind(

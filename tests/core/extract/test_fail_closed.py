@@ -351,7 +351,7 @@ SUSPECT_KEYS = [
     {"key": "eks.amazonaws.com/instance-gpu-manufacturer", "operator": "In", "values": ["nvidia"]},
     {"key": "karpenter.azure.com/sku-gpu-name", "operator": "In", "values": ["H100"]},
     {"key": "karpenter.azure.com/sku-gpu-count", "operator": "Gt", "values": ["0"]},
-    {"key": "cloud.google.com/gke-tpu-accelerator", "operator": "In", "values": ["tpu-v5p-slice"]},
+    {"key": "cloud.google.com/gke-tpu-topology", "operator": "In", "values": ["2x2x1"]},
     {
         "key": "karpenter.k8s.aws/instance-accelerator-name",
         "operator": "In",
@@ -371,15 +371,13 @@ def test_node_pools_requiring_unknown_accelerator_labels_are_unpinned_pools(
 
 
 UNKNOWN_FAMILIES = [
-    "p6e-gb200.36xlarge",
-    "p6-b300.48xlarge",
+    "p6e-gb300.72xlarge",
     "g5g.xlarge",
     "g4ad.xlarge",
     "p7.48xlarge",
-    "a4x-highgpu-4g",
     "g4-standard-48",
-    "ct5p-hightpu-4t",
-    "ct6e-standard-4t",
+    "a5-highgpu-8g",
+    "ct7-standard-4t",
 ]
 
 
@@ -396,15 +394,27 @@ def test_instance_types_named_like_gpu_families_are_unknown(instance_type: str) 
     assert action is Action.DENY
 
 
-@pytest.mark.parametrize("instance_type", ["g6f.xlarge", "gr6.4xlarge"])
-def test_new_l4_families_are_identified(instance_type: str) -> None:
+@pytest.mark.parametrize(
+    ("instance_type", "product"),
+    [
+        ("g6f.xlarge", "nvidia-l4"),
+        ("gr6.4xlarge", "nvidia-l4"),
+        ("p6-b300.48xlarge", "nvidia-b300"),
+        ("p6e-gb200.36xlarge", "nvidia-gb200"),
+        ("a4x-highgpu-4g", "nvidia-gb200"),
+        ("ct5lp-hightpu-4t", "tpu-v5e"),
+        ("ct5p-hightpu-4t", "tpu-v5p"),
+        ("ct6e-standard-4t", "tpu-v6e"),
+    ],
+)
+def test_new_families_are_identified(instance_type: str, product: str) -> None:
     requirement = {
         "key": "node.kubernetes.io/instance-type",
         "operator": "In",
         "values": [instance_type],
     }
     workload, _ = _decide(_nodepool(requirement))
-    assert ENGINE.catalogue.resolve(workload.accelerators[0]).candidates == ("nvidia-l4",)
+    assert ENGINE.catalogue.resolve(workload.accelerators[0]).candidates == (product,)
 
 
 @pytest.mark.parametrize("instance_type", ["m7i.large", "c7g.xlarge", "n2-standard-8", "e2-medium"])
