@@ -14,8 +14,8 @@ from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
 from exportgate.core.extract.generic import UNSEARCHABLE
 
 HOW_TO_IDENTIFY = (
-    "exportgate cannot tell which accelerator this reaches: pin a known product with a node "
-    "selector, or ask your platform team to add an adapter or alias that identifies it"
+    "not identifiable: pin a known product with a node selector, or ask your platform team "
+    "for an adapter or alias"
 )
 
 
@@ -27,9 +27,7 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
     where = f" at {source}" if source else ""
     if resource == DEVICE_ACCESS:
         return (
-            f"Device access without a resource request{where} (a container runtime's device "
-            "variable, a privileged or ephemeral container, or a host /dev mount), which "
-            "reaches any accelerator on the node"
+            f"Device access without a resource request{where}, reaching any accelerator on its node"
         )
     kind, _, name = resource.partition(" ")
     if kind == DEVICE_CLASS and name:

@@ -944,6 +944,7 @@ def test_denials_say_what_could_not_be_identified_and_how_to_fix_it(
     message = ENGINE.evaluate(workload, RESTRICTED, NOW).message
     assert words in message
     assert "pin a known product" in message and "adapter or alias" in message
+    assert len(message) < 1500
 
 
 def _uncontrolled_pins() -> list[tuple[str, str]]:
