@@ -15,8 +15,10 @@ from functools import cache
 from typing import Any
 
 from exportgate.core.classification import Classification, Performance, Specs, classify
+from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
+from exportgate.core.exact_labels import exact_lookup
 from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
 
 # Which node labels carry which kind of clue.
@@ -48,17 +50,6 @@ MANUFACTURER_KEYS = frozenset(
 )
 ARCHITECTURE_KEYS = frozenset({"nvidia.com/gpu.family"})
 CLASS_KEYS = frozenset({"exportgate.dev/accelerator-class"})
-# The alias groups (accelerators.yaml) whose spellings are exactly what a label key's nodes carry.
-# A negative constraint (NotIn) excludes only nodes it names exactly: "NotIn [H100]" on
-# nvidia.com/gpu.product excludes no node (GFD writes NVIDIA-H100-80GB-HBM3) and so no product.
-EXACT_ALIAS_SOURCES = {
-    "nvidia.com/gpu.product": ("gfd",),
-    "cloud.google.com/gke-accelerator": ("gke",),
-    "cloud.google.com/gke-tpu-accelerator": ("gke",),
-    "karpenter.k8s.aws/instance-gpu-name": ("karpenter",),
-    "exportgate.dev/product": ("id", "nvml"),
-    "exportgate.dev/accelerator-product": ("id",),
-}
 KNOWN_KEYS = (
     PRODUCT_NAME_KEYS
     | INSTANCE_TYPE_KEYS
@@ -107,19 +98,6 @@ class Product:
         return self.classification.eccn
 
 
-@dataclass(frozen=True, slots=True)
-class _Cloud:
-    pattern: re.Pattern[str]
-    families: Mapping[str, str]  # family -> product id
-    categories: Mapping[str, frozenset[str]]  # category -> product ids
-    types: Mapping[str, tuple[str, int]]  # instance type -> (product id, count)
-    accelerator_categories: frozenset[str]
-    accelerator_family_prefix: str | None
-    accelerator_family_pattern: re.Pattern[str] | None = None
-    """Families named like the cloud's accelerator families: one missing from the table is an
-    unknown accelerator family (a new GPU generation), not a family without accelerators."""
-
-
 class Catalogue:
     """Immutable after construction; safe to share between threads."""
 
@@ -143,7 +121,7 @@ class Catalogue:
         unknown = accelerators["unknownProduct"]
         self.unknown_id = str(unknown["id"])
         self.unknown_classification = str(unknown["assumeClassification"])
-        self._clouds = {name: _cloud(spec) for name, spec in instances["clouds"].items()}
+        self.clouds = {name: parse_cloud(spec) for name, spec in instances["clouds"].items()}
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -192,36 +170,11 @@ class Catalogue:
         return None
 
     def exact_lookup(self, key: str, value: str) -> frozenset[str]:
-        """Products on nodes whose label `key` is exactly `value` (case and punctuation count).
-
-        Used for negative constraints, which narrow only when they name what nodes carry.
-        """
-        sources = EXACT_ALIAS_SOURCES.get(key)
-        if sources is not None:
-            return frozenset(
-                p.id
-                for p in self.products.values()
-                if ("id" in sources and p.id == value)
-                or any(value in p.exact_aliases.get(source, ()) for source in sources)
-            )
-        if key in INSTANCE_TYPE_KEYS:
-            found = self.instance_type(value)
-            return frozenset({found[0]}) if found else frozenset()
-        if key in FAMILY_KEYS:
-            return frozenset(
-                product
-                for cloud in self._clouds.values()
-                for family, product in cloud.families.items()
-                if family == value
-            )
-        if key in ARCHITECTURE_KEYS:
-            return frozenset(p.id for p in self.products.values() if p.architecture == value)
-        if key in CLASS_KEYS:
-            return frozenset(p.id for p in self.products.values() if p.eccn == value)
-        return frozenset()
+        """Products on nodes whose label `key` is exactly `value` (see `exact_labels`)."""
+        return exact_lookup(self, key, value)
 
     def instance_type(self, name: str) -> tuple[str, int] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if name in cloud.types:
                 return cloud.types[name]
         return None
@@ -240,10 +193,10 @@ class Catalogue:
         return frozenset(found) if found else None
 
     def _by_instance_type(self, value: str) -> frozenset[str] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if value in cloud.types:
                 return frozenset({cloud.types[value][0]})
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             match = cloud.pattern.match(value)
             if not match:
                 continue
@@ -261,17 +214,17 @@ class Catalogue:
         return None
 
     def _by_family(self, value: str) -> frozenset[str] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if value in cloud.families:
                 return frozenset({cloud.families[value]})
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if cloud.accelerator_family_pattern and cloud.accelerator_family_pattern.match(value):
                 return None  # named like an accelerator family, but not in the table
         # Karpenter families are AWS families; a well-formed one we do not list has no GPU.
         return frozenset() if re.fullmatch(r"[a-z][a-z0-9-]*", value) else None
 
     def _by_category(self, value: str) -> frozenset[str] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if value in cloud.categories:
                 # A category also holds families the table does not list yet (g5g, p6e-gb200).
                 return cloud.categories[value] | {self.unknown_id}
@@ -410,41 +363,6 @@ def _product(entry: Mapping[str, Any]) -> Product:
 
 def _figure(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _cloud(spec: Mapping[str, Any]) -> _Cloud:
-    families = {name: str(f["product"]) for name, f in (spec.get("families") or {}).items()}
-    categories: dict[str, set[str]] = {}
-    for name, family in (spec.get("families") or {}).items():
-        if family.get("category"):
-            categories.setdefault(str(family["category"]), set()).add(families[name])
-    types: dict[str, tuple[str, int]] = {}
-    for name, value in (spec.get("types") or {}).items():
-        if isinstance(value, Mapping):
-            product = str(value.get("product") or families[_family(spec, name)])
-            types[name] = (product, int(value.get("count", 1)))
-        else:
-            types[name] = (families[_family(spec, name)], int(value))
-    return _Cloud(
-        pattern=re.compile(spec["pattern"]),
-        families=families,
-        categories={k: frozenset(v) for k, v in categories.items()},
-        types=types,
-        accelerator_categories=frozenset(spec.get("acceleratorCategories", ())),
-        accelerator_family_prefix=spec.get("acceleratorFamilyPrefix"),
-        accelerator_family_pattern=(
-            re.compile(spec["acceleratorFamilyPattern"])
-            if spec.get("acceleratorFamilyPattern")
-            else None
-        ),
-    )
-
-
-def _family(spec: Mapping[str, Any], name: str) -> str:
-    match = re.match(spec["pattern"], name)
-    if not match:
-        raise ValueError(f"instance type {name} does not follow its cloud's pattern")
-    return str(match.group("family"))
 
 
 @cache
