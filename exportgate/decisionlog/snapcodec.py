@@ -39,10 +39,10 @@ def _classes() -> dict[str, type]:
 
 def encode(value: Any) -> Any:
     """`value` as JSON-ready data with the tags described in the module docstring."""
+    if isinstance(value, enum.Enum):  # first: a StrEnum is also a str
+        return {"$enum": type(value).__name__, "v": value.value}
     if value is None or isinstance(value, bool | int | str):
         return value
-    if isinstance(value, enum.Enum):
-        return {"$enum": type(value).__name__, "v": value.value}
     if isinstance(value, float):
         return {"$float": repr(value)}
     if isinstance(value, datetime):

@@ -45,7 +45,6 @@ from exportgate.decisionlog.lifecycle import FileLifecycle
 from exportgate.decisionlog.record import (
     CLUSTER_ENV,
     DECISION,
-    UNKNOWN_CLUSTER,
     LogEntry,
     decision_body,
     raw_body,
