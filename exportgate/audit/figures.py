@@ -11,10 +11,13 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from exportgate.audit.rows import COLUMNS, NONE, accelerator_classes, model_vendors
+from exportgate.audit.rows import COLUMNS, NONE
 from exportgate.decisionlog.record import UNKNOWN_CLUSTER
 
 DENIAL_ROWS: Final = 2000
+_CLASSES: Final = COLUMNS.index("acceleratorClasses")
+_VENDORS: Final = COLUMNS.index("modelVendors")
+_REPLAYABLE: Final = COLUMNS.index("replayable")
 EVENT_ROWS: Final = 1000
 DENY: Final = "deny"
 EXPIRED: Final = "Expired"
@@ -59,7 +62,7 @@ class Figures:
         action = row[4] or NONE
         tenant = row[5] or NONE
         self.total += 1
-        if row[COLUMNS.index("replayable")] == "yes":
+        if row[_REPLAYABLE] == "yes":
             self.replayable += 1
         self._seen(stamp)
         self.by_action[action] += 1
@@ -71,9 +74,11 @@ class Figures:
         self.denial_rows.append(row)
         self.deny_by_rule[row[12] or NONE] += 1
         self.deny_by_citation[row[13] or NONE] += 1
-        for klass in accelerator_classes(record) or ["no accelerator"]:
+        classes = row[_CLASSES]
+        for klass in classes.split(";") if classes else ["no accelerator"]:
             self.deny_by_class[klass] += 1
-        for vendor in model_vendors(record):
+        vendors = row[_VENDORS]
+        for vendor in vendors.split(";") if vendors else ():
             self.deny_by_vendor[vendor] += 1
         if record.get("verification") == EXPIRED:
             key = (tenant, row[15] or NONE)

@@ -1,0 +1,140 @@
+"""Audit report at scale: verify + report over 1 million decision records (issue 15).
+
+    python -m bench.audit_report [--records 1000000] [--files 4] [--keep DIR]
+
+Writes the logs with the real writer (no fsync: this measures the reader, not the disk),
+`--files` replicas each rotating at 64 MiB, then runs ``exportgate audit report --html --csv``
+over all of them in a child process and measures its wall time and peak resident memory
+(``ru_maxrss`` of the child). Target: under 60 s and 500 MiB on the 2-core machine. The figures
+are written into their own section of bench/RESULTS.md (other sections are left alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from exportgate.core.engine import PolicyEngine
+from exportgate.decisionlog import DecisionLog, LogEntry
+from exportgate.decisionlog.segments import rotated_segments
+from exportgate.decisionlog.snapshots import keep_policy_snapshot
+from tests.audit.builders import TENANTS, WORKLOADS, StepClock
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+START, END = "<!-- audit-report:start -->", "<!-- audit-report:end -->"
+TARGET_SECONDS, TARGET_MIB = 60.0, 500.0
+SEGMENT_BYTES = 64 * 1024 * 1024
+
+
+def generate(directory: Path, records: int, files: int) -> list[Path]:
+    engine = PolicyEngine.build()
+    keep_policy_snapshot(engine)
+    clock = StepClock(step=timedelta(seconds=3))
+    # Every (tenant, workload) pair decided once; the records reuse those decisions, so the
+    # time goes into writing, not evaluating.
+    entries = [
+        LogEntry(
+            engine.evaluate(work, tenant, clock.now),
+            user=f"user-{tenant.name}",
+            operation="CREATE",
+            extra={"policyVersion": engine.version},
+            workload=work,
+            tenant_record=tenant,
+        )
+        for tenant in TENANTS.values()
+        for work in WORKLOADS
+    ]
+    paths: list[Path] = []
+    per_file = records // files
+    for index in range(files):
+        path = directory / f"replica-{index}" / "decisions.jsonl"
+        path.parent.mkdir(parents=True)
+        with DecisionLog(
+            path, fsync=False, clock=clock, component=f"sidecar@replica-{index}",
+            cluster=f"cluster-{index % 2}", max_bytes=SEGMENT_BYTES,
+        ) as log:  # fmt: skip
+            written = 0
+            while written < per_file:
+                batch = min(500, per_file - written)
+                log.record_many(entries[(written + i) % len(entries)] for i in range(batch))
+                written += batch
+        paths += [*rotated_segments(path), path]
+    return paths
+
+
+def measure(paths: list[Path], out: Path) -> tuple[float, float, str]:
+    command = [
+        sys.executable, "-m", "exportgate.cli.main", "audit", "report",
+        "--html", str(out / "report.html"), "--csv", str(out / "report.csv"),
+        *map(str, paths),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if done.returncode != 0:
+        sys.exit(f"audit report failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds, peak_mib, done.stderr.strip().splitlines()[-1]
+
+
+def write_section(text: str) -> None:
+    current = RESULTS.read_text() if RESULTS.exists() else ""
+    block = f"{START}\n{text.rstrip()}\n{END}\n"
+    if START in current:
+        current = re.sub(re.escape(START) + ".*?" + re.escape(END) + "\n?", block, current, flags=re.S)
+    else:
+        current = current.rstrip() + "\n\n" + block
+    RESULTS.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--keep", type=Path, help="keep the logs and outputs in this directory")
+    parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="eg-audit-bench-") as scratch:
+        work = args.keep or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        paths = generate(work / "logs", args.records, args.files)
+        generated = time.perf_counter() - started
+        size_mib = sum(p.stat().st_size for p in paths) / 2**20
+        seconds, peak, summary = measure(paths, work)
+        html_mib = (work / "report.html").stat().st_size / 2**20
+        csv_mib = (work / "report.csv").stat().st_size / 2**20
+    ok_time, ok_mem = seconds < TARGET_SECONDS, peak < TARGET_MIB
+    text = f"""## Audit report over {args.records:,} decision records (issue 15)
+
+`python -m bench.audit_report --records {args.records}`: {args.files} replica logs in
+{len(paths)} files ({size_mib:,.0f} MiB, rotated at 64 MiB), written by the real writer in
+{generated:.0f} s; then `exportgate audit report --html --csv` over all of them (verify every
+chain, count, merge by time, write {html_mib:.1f} MiB of HTML and {csv_mib:,.0f} MiB of CSV)
+in a child process. {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.
+
+| measure | value | target | verdict |
+|---|---|---|---|
+| wall time, verify + report | {seconds:.1f} s | < {TARGET_SECONDS:.0f} s | {"met" if ok_time else "MISSED"} |
+| peak resident memory | {peak:.0f} MiB | < {TARGET_MIB:.0f} MiB | {"met" if ok_mem else "MISSED"} |
+| records per second | {args.records / seconds:,.0f} | | |
+
+The report's own summary line: `{summary}`
+"""
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
