@@ -7,6 +7,7 @@ into the page from the `plotly` package, so the file opens without network acces
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any, Final
 
 from exportgate.audit.figures import DENY, Figures
@@ -53,15 +54,21 @@ def _hbar(title: str, counts: Counter[str], colour: str = ACTION_COLOURS[DENY]) 
 
 
 def over_time(figures: Figures) -> dict[str, Any]:
-    hours = sorted({hour for hour, _ in figures.by_hour_action})
-    daily = len(hours) > DAILY_AFTER_HOURS
+    """Stacked bars per minute, hour or day, whichever gives a readable number of bars."""
+    minutes = sorted({minute for minute, _ in figures.by_minute_action})
+    span = _minutes_between(minutes[0], minutes[-1]) if minutes else 0
+    if span <= 3 * 60:
+        unit, cut, suffix = "minute", 16, ""
+    elif span <= DAILY_AFTER_HOURS * 60:
+        unit, cut, suffix = "hour", 13, ":00"
+    else:
+        unit, cut, suffix = "day", 10, ""
     buckets: Counter[tuple[str, str]] = Counter()
-    for (hour, action), count in figures.by_hour_action.items():
-        bucket = hour[:10] if daily else hour + ":00"
-        buckets[(bucket, action)] += count
+    for (minute, action), count in figures.by_minute_action.items():
+        buckets[(minute[:cut] + suffix, action)] += count
     xs = sorted({b for b, _ in buckets})
-    actions = sorted({a for _, a in buckets}, key=lambda a: list(ACTION_COLOURS).index(a)
-                     if a in ACTION_COLOURS else 99)  # fmt: skip
+    order = list(ACTION_COLOURS)
+    actions = sorted({a for _, a in buckets}, key=lambda a: order.index(a) if a in order else 99)
     return {
         "data": [
             {
@@ -73,10 +80,15 @@ def over_time(figures: Figures) -> dict[str, Any]:
             }
             for action in actions
         ],
-        "layout": _layout(
-            f"Decisions per {'day' if daily else 'hour'} by action (UTC)", barmode="stack"
-        ),
+        "layout": _layout(f"Decisions per {unit} by action (UTC)", barmode="stack"),
     }
+
+
+def _minutes_between(first: str, last: str) -> int:
+    def parse(minute: str) -> datetime:
+        return datetime.fromisoformat(minute + ":00+00:00")
+
+    return int((parse(last) - parse(first)).total_seconds() // 60)
 
 
 def by_group(title: str, counter: Counter[tuple[str, str]], top: int = TOP) -> dict[str, Any]:

@@ -43,7 +43,7 @@ class Figures:
     first_time: str | None = None
     last_time: str | None = None
     by_action: Counter[str] = field(default_factory=Counter)
-    by_hour_action: Counter[tuple[str, str]] = field(default_factory=Counter)
+    by_minute_action: Counter[tuple[str, str]] = field(default_factory=Counter)
     by_tenant_action: Counter[tuple[str, str]] = field(default_factory=Counter)
     by_cluster_action: Counter[tuple[str, str]] = field(default_factory=Counter)
     deny_by_rule: Counter[str] = field(default_factory=Counter)
@@ -66,7 +66,7 @@ class Figures:
             self.replayable += 1
         self._seen(stamp)
         self.by_action[action] += 1
-        self.by_hour_action[(stamp[:13], action)] += 1
+        self.by_minute_action[(stamp[:16], action)] += 1
         self.by_tenant_action[(tenant, action)] += 1
         self.by_cluster_action[(row[2] or UNKNOWN_CLUSTER, action)] += 1
         if action != DENY:
@@ -110,6 +110,12 @@ class Figures:
         if self.last_time is None or stamp > self.last_time:
             self.last_time = stamp
 
+    def by_hour(self) -> Counter[tuple[str, str]]:
+        hours: Counter[tuple[str, str]] = Counter()
+        for (minute, action), count in self.by_minute_action.items():
+            hours[(minute[:13], action)] += count
+        return hours
+
     def tenants(self) -> list[tuple[str, int, Counter[str]]]:
         """(tenant, total, counts by action), most denied first."""
         per: dict[str, Counter[str]] = {}
@@ -129,7 +135,7 @@ class Figures:
             "byAction": dict(sorted(self.by_action.items())),
             "byTenant": {t: {"total": n, **dict(sorted(c.items()))} for t, n, c in self.tenants()},
             "byCluster": _nested(self.by_cluster_action),
-            "byHour": _nested(self.by_hour_action),
+            "byHour": _nested(self.by_hour()),
             "denials": {
                 "byRule": dict(self.deny_by_rule.most_common()),
                 "byCitation": dict(self.deny_by_citation.most_common()),
