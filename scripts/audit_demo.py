@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -94,25 +93,27 @@ async def run_replica(
         listen=ListenConfig(unix_socket=socket),
     )
     found = items()
-    async with serve_in_background(config, ready_timeout=30) as server:
-        async with PolicyClient(server.unix_target, timeout=5.0) as client:
-            for round_no in range(rounds):
-                if change_at is not None and round_no == change_at:
-                    write_policy(work, house_policy("2.0.0", "deny"))
-                    await asyncio.sleep(0.5)  # the file source picks it up
-                batch = [
-                    workload_to_item(
-                        workload,
-                        tenant=tenant,
-                        operation="CREATE",
-                        username=USERS.get(tenant or "", "system:serviceaccount:ci:deployer"),
-                        groups=[f"tenant:{tenant}"],
-                        request_uid=f"{name}-{round_no}-{i}",
-                    )
-                    for i, (workload, tenant) in enumerate(found)
-                ]
-                await client.evaluate(batch)
-                await asyncio.sleep(0.02)
+    async with (
+        serve_in_background(config, ready_timeout=30) as server,
+        PolicyClient(server.unix_target, timeout=5.0) as client,
+    ):
+        for round_no in range(rounds):
+            if change_at is not None and round_no == change_at:
+                write_policy(work, house_policy("2.0.0", "deny"))
+                await asyncio.sleep(0.5)  # the file source picks it up
+            batch = [
+                workload_to_item(
+                    workload,
+                    tenant=tenant,
+                    operation="CREATE",
+                    username=USERS.get(tenant or "", "system:serviceaccount:ci:deployer"),
+                    groups=[f"tenant:{tenant}"],
+                    request_uid=f"{name}-{round_no}-{i}",
+                )
+                for i, (workload, tenant) in enumerate(found)
+            ]
+            await client.evaluate(batch)
+            await asyncio.sleep(0.02)
     shutil.rmtree(socket.parent, ignore_errors=True)
     return log
 

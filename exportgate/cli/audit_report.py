@@ -218,13 +218,14 @@ def _print_explanation(found: Any, result: Any, trusted: bool) -> None:
         changed = [d for d in today.differences if d[0] != "policyVersions"]
         if not changed:
             print(
-                "With today's policy (this exportgate's packs and data, plus any --policy files): the same outcome."
+                "With today's policy (this exportgate's packs and data, plus any --policy "
+                "files): the same outcome."
             )
         else:
             print(
-                "With today's policy (this exportgate's packs and data, plus any --policy files) it "
-                "would come out "
-                "differently; the decision stands as taken under the policy of its time:"
+                "With today's policy (this exportgate's packs and data, plus any --policy "
+                "files) it would come out differently; the decision stands as taken under the "
+                "policy of its time:"
             )
             for line in difference_lines(type(today)(False, changed)):
                 print(line)
