@@ -91,7 +91,8 @@ def write_section(text: str) -> None:
     current = RESULTS.read_text() if RESULTS.exists() else ""
     block = f"{START}\n{text.rstrip()}\n{END}\n"
     if START in current:
-        current = re.sub(re.escape(START) + ".*?" + re.escape(END) + "\n?", block, current, flags=re.S)
+        pattern = re.escape(START) + ".*?" + re.escape(END) + "\n?"
+        current = re.sub(pattern, lambda _: block, current, flags=re.S)
     else:
         current = current.rstrip() + "\n\n" + block
     RESULTS.write_text(current)
@@ -115,6 +116,7 @@ def main() -> None:
         html_mib = (work / "report.html").stat().st_size / 2**20
         csv_mib = (work / "report.csv").stat().st_size / 2**20
     ok_time, ok_mem = seconds < TARGET_SECONDS, peak < TARGET_MIB
+    verdict_time, verdict_mem = ("met" if ok else "MISSED" for ok in (ok_time, ok_mem))
     text = f"""## Audit report over {args.records:,} decision records (issue 15)
 
 `python -m bench.audit_report --records {args.records}`: {args.files} replica logs in
@@ -125,8 +127,8 @@ in a child process. {platform.machine()}, {os.cpu_count()} CPUs, Python {platfor
 
 | measure | value | target | verdict |
 |---|---|---|---|
-| wall time, verify + report | {seconds:.1f} s | < {TARGET_SECONDS:.0f} s | {"met" if ok_time else "MISSED"} |
-| peak resident memory | {peak:.0f} MiB | < {TARGET_MIB:.0f} MiB | {"met" if ok_mem else "MISSED"} |
+| wall time, verify + report | {seconds:.1f} s | < {TARGET_SECONDS:.0f} s | {verdict_time} |
+| peak resident memory | {peak:.0f} MiB | < {TARGET_MIB:.0f} MiB | {verdict_mem} |
 | records per second | {args.records / seconds:,.0f} | | |
 
 The report's own summary line: `{summary}`

@@ -27,6 +27,19 @@ HOUSEKEEPING: Final = frozenset(
 )
 
 
+_COUNTERS: Final = (
+    "by_action",
+    "by_minute_action",
+    "by_tenant_action",
+    "by_cluster_action",
+    "deny_by_rule",
+    "deny_by_citation",
+    "deny_by_class",
+    "deny_by_vendor",
+    "other_types",
+)
+
+
 def is_threshold_record(kind: str) -> bool:
     """Compute-accounting threshold crossings, whatever their exact type name turns out to be.
 
@@ -109,6 +122,33 @@ class Figures:
             self.first_time = stamp
         if self.last_time is None or stamp > self.last_time:
             self.last_time = stamp
+
+    def merge(self, other: Figures) -> None:
+        """Add the figures of another part of the logs (a file counted in another process)."""
+        self.total += other.total
+        self.replayable += other.replayable
+        for stamp in (other.first_time, other.last_time):
+            if stamp is not None:
+                self._seen(stamp)
+        for name in _COUNTERS:
+            getattr(self, name).update(getattr(other, name))
+        for key, (count, first, last) in other.kyc_expiries.items():
+            seen = self.kyc_expiries.get(key)
+            if seen is None:
+                self.kyc_expiries[key] = [count, first, last]
+            else:
+                seen[0] += count
+                seen[1] = min(seen[1], first)
+                seen[2] = max(seen[2], last)
+        self.thresholds_total += other.thresholds_total
+        self.thresholds = sorted(
+            self.thresholds + other.thresholds, key=lambda r: str(r.get("time"))
+        )[:EVENT_ROWS]
+        self.events = sorted(self.events + other.events, key=lambda r: str(r.get("time")))[
+            :EVENT_ROWS
+        ]
+        rows = sorted([*self.denial_rows, *other.denial_rows], key=lambda row: row[0])
+        self.denial_rows = deque(rows[-DENIAL_ROWS:], maxlen=DENIAL_ROWS)
 
     def by_hour(self) -> Counter[tuple[str, str]]:
         hours: Counter[tuple[str, str]] = Counter()

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import orjson
+
 from exportgate.decisionlog.canonical import bytes_digest, canonical_bytes, record_hash
 
 _REQUIRED: dict[str, type] = {
@@ -79,6 +81,9 @@ def judge(line: Line) -> tuple[dict[str, Any] | None, str | None]:
     """(record, None) for a valid line, (None, reason) otherwise."""
     if not line.terminated:
         return None, TORN
+    fast = _fast_judge(line.content)
+    if fast is not None:
+        return fast, None
     try:
         record = json.loads(line.content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -89,8 +94,6 @@ def judge(line: Line) -> tuple[dict[str, Any] | None, str | None]:
         value = record.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
             return None, f"field {key!r} is missing or not a {kind.__name__}"
-    if _stored_bytes_hash_ok(line.content, record):
-        return record, None
     if record_hash(record) != record["hash"]:
         return None, "hash mismatch (record edited)"
     if canonical_bytes(record) != line.content:
@@ -98,6 +101,25 @@ def judge(line: Line) -> tuple[dict[str, Any] | None, str | None]:
         # different JSON reader would resolve differently. Neither is what the writer wrote.
         return None, "not in canonical form (the line was re-encoded or has duplicate keys)"
     return record, None
+
+
+def _fast_judge(content: bytes) -> dict[str, Any] | None:
+    """The record when the line is valid by the quick checks; None means "take the slow path".
+
+    orjson parses a record in about half the time of the standard library; anything it
+    refuses or that fails a check is judged again by the slow path, which is the reference.
+    """
+    try:
+        record = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    for key, kind in _REQUIRED.items():
+        value = record.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return None
+    return record if _stored_bytes_hash_ok(content, record) else None
 
 
 def _stored_bytes_hash_ok(content: bytes, record: dict[str, Any]) -> bool:

@@ -164,7 +164,7 @@ def verify_files(
         )
         for path in paths
     ]
-    _check_continuity(reports, require_genesis=require_genesis)
+    check_continuity(reports, require_genesis=require_genesis)
     return VerifyResult(reports)
 
 
@@ -310,7 +310,7 @@ def _own_failure(cause: object) -> str | None:
     return None
 
 
-def _check_continuity(reports: Sequence[FileReport], *, require_genesis: bool) -> None:
+def check_continuity(reports: Sequence[FileReport], *, require_genesis: bool) -> None:
     """Order the segments of each chain by seq and check each continues the one before."""
     chains: dict[str, list[FileReport]] = {}
     for report in reports:

@@ -174,3 +174,26 @@ def test_a_missing_file_is_reported_as_unreadable(tmp_path: Path) -> None:
     assert code == 1
     assert [f["status"] for f in report["files"]] == ["intact", "unreadable"]
     assert len(rows) == 3
+
+
+def test_files_read_in_parallel_give_the_same_report(
+    tmp_path: Path, fleet: dict[str, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exportgate.audit import collect as collect_module
+
+    everything = [p for paths in fleet.values() for p in paths]
+
+    def outcome(workers: int) -> tuple[Any, Any, list[list[str]]]:
+        collected = collect_module.collect(everything, workers=workers)
+        try:
+            return (
+                [s.to_dict() for s in collected.files],
+                collected.figures.to_dict(),
+                list(collected.merged_rows()),
+            )
+        finally:
+            collected.close()
+
+    sequential = outcome(1)
+    monkeypatch.setattr(collect_module, "PARALLEL_FROM_BYTES", 0)
+    assert outcome(2) == sequential
