@@ -161,19 +161,6 @@ class SnapshotDirectory:
         self._stored.add(digest)
 
 
-def find_snapshot(digest: str, directories: list[Path]) -> bytes | None:
-    """The snapshot bytes for `digest` from the first directory holding an intact copy."""
-    name = digest.removeprefix("sha256:") + ".json"
-    for directory in directories:
-        try:
-            data = (directory / name).read_bytes()
-        except OSError:
-            continue
-        if digest_of(data) == digest:
-            return data
-    return None
-
-
 def attach(directory: SnapshotDirectory, entry: LogEntry, body: dict[str, Any]) -> dict[str, Any]:
     """Store the snapshots a decision uses (before its record is written) and name them in it.
 
