@@ -42,14 +42,19 @@ class Collected:
     def ok(self) -> bool:
         return all(status.ok for status in self.files)
 
+    def merged_lines(self) -> Iterator[str]:
+        """Every decision as its CSV line, ordered by time (then by file and line).
+
+        Rows hold no line breaks (`rows.decision_row`), so a spill file has one line per row
+        and the merge never parses CSV: the key is the time, the text before the first comma.
+        """
+        with contextlib.ExitStack() as stack:
+            spills = [stack.enter_context(open(p, encoding="utf-8")) for p in self.spills]
+            yield from heapq.merge(*spills, key=lambda line: line.partition(",")[0])
+
     def merged_rows(self) -> Iterator[list[str]]:
         """Every decision row of every file, ordered by time (then by file and line)."""
-        with contextlib.ExitStack() as stack:
-            readers = [
-                csv.reader(stack.enter_context(open(p, newline="", encoding="utf-8")))
-                for p in self.spills
-            ]
-            yield from heapq.merge(*readers, key=lambda row: row[0])
+        yield from csv.reader(self.merged_lines())
 
     def close(self) -> None:
         for path in self.spills:
@@ -124,7 +129,7 @@ def _collect_file(job: _Job) -> tuple[FileReport, Figures]:
     figures = Figures()
     low, high, path = job.low, job.high, job.path
     with open(job.spill, "w", newline="", encoding="utf-8") as stream:
-        write = csv.writer(stream).writerow
+        write = csv.writer(stream, lineterminator="\n").writerow
 
         def take(line: int, record: dict[str, Any]) -> None:
             stamp = record.get("time")
@@ -145,11 +150,10 @@ def _collect_file(job: _Job) -> tuple[FileReport, Figures]:
 
 def write_csv(collected: Collected, out: TextIO) -> int:
     """Header plus one row per decision, in time order; returns the number of rows."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    csv.writer(out, lineterminator="\n").writerow(COLUMNS)
     count = 0
-    for row in collected.merged_rows():
-        writer.writerow(row)
+    for line in collected.merged_lines():  # already CSV: copied, not parsed and re-encoded
+        out.write(line)
         count += 1
     return count
 

@@ -1,7 +1,8 @@
 """One decision record as one flat row: the CSV columns of `exportgate audit report`.
 
 The columns are a contract for other tools (docs/cli.md, "audit report: CSV columns"): add
-columns at the end, never rename or reorder them. Lists are joined with ``;``.
+columns at the end, never rename or reorder them. Lists are joined with ``;``; a line break
+inside a text becomes a space, so every decision is one line.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ def _join(values: list[str]) -> str:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    text = str(value)
+    if "\n" in text or "\r" in text:  # one line per decision, in the CSV and its spills
+        text = " ".join(text.splitlines())
+    return text
 
 
 def accelerator_classes(record: dict[str, Any]) -> list[str]:
@@ -112,7 +118,7 @@ def decision_row(record: dict[str, Any], path: str, line: int) -> list[str]:
         _join(model_vendors(record)),
         _text(get("policyVersion")),
         replayable,
-        path,
+        _text(path),
         str(line),
         _text(get("message")),
     ]
