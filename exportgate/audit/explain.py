@@ -135,6 +135,30 @@ def difference_lines(result: Replay) -> list[str]:
     ]
 
 
+def _tenant_record_lines(record: dict[str, Any], directories: Sequence[Path]) -> list[str]:
+    """What the kept tenant record said at the time (when it was kept)."""
+    try:
+        tenant = tenant_from(record, directories)
+    except (ReplayUnavailable, KeyError, ValueError, TypeError):
+        return []
+    if tenant is None:
+        return []
+    verification = tenant.verification
+    parent = tenant.ultimate_parent
+    return [
+        f"The tenant record then: {tenant.legal_name}, incorporated in {tenant.incorporation}, "
+        f"headquartered in {tenant.headquarters}"
+        + (
+            f", ultimate parent {parent.name} ({parent.headquarters or parent.country})"
+            if parent
+            else ""
+        )
+        + f"; verification {verification.state.value} (verified {_or(verification.verified_at)}, "
+        f"expires {_or(verification.expires_at)}, evidence {_or(verification.evidence_ref)}); "
+        f"{len(tenant.licences)} licence(s) on file."
+    ]
+
+
 @dataclass(slots=True)
 class Explanation:
     lines: list[str]
@@ -154,6 +178,7 @@ def explain(
         unavailable = None
     except (ReplayUnavailable, KeyError, ValueError, TypeError) as exc:
         result, unavailable = None, str(exc)
+    lines[3:3] = _tenant_record_lines(record, directories)  # after "For tenant ..."
     today = None
     if today_engine is not None and unavailable is None:
         today = compare(record, today_engine, tenant_from(record, directories))

@@ -45,6 +45,7 @@ def test_explain_says_who_asked_for_what_and_why_in_words(
     assert code == 0, out
     assert "user user-dragon" in out and "CREATE of Pod team/train" in out
     assert "For tenant dragon: verification Verified (evidence kyc-dragon)" in out
+    assert "The tenant record then: Dragon Ltd., incorporated in CN" in out
     assert f"decided by rule {denied['rule']} citing {denied['citation']}" in out
     assert "nvidia-h100-sxm" in out
     assert "IDENTICAL" in out
