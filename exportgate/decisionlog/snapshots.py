@@ -133,6 +133,14 @@ class SnapshotDirectory:
         self._fsync = fsync
         self._stored: set[str] = set()
 
+    def has(self, digest: str) -> bool:
+        """True once this writer has stored (or found) the file for `digest`."""
+        return digest in self._stored
+
+    def store_all(self, pending: Pending) -> None:
+        for digest, data in pending:
+            self.store(digest, data)
+
     def store(self, digest: str, data: bytes) -> None:
         """Durably write the file for `digest` unless it is already there."""
         if digest in self._stored:
@@ -161,8 +169,15 @@ class SnapshotDirectory:
         self._stored.add(digest)
 
 
-def attach(directory: SnapshotDirectory, entry: LogEntry, body: dict[str, Any]) -> dict[str, Any]:
-    """Store the snapshots a decision uses (before its record is written) and name them in it.
+Pending = list[tuple[str, bytes]]
+"""Snapshot files (digest, bytes) that records about to be written name but that are not
+stored yet; `SnapshotDirectory.store_all` writes them before the records."""
+
+
+def attach(
+    directory: SnapshotDirectory, entry: LogEntry, body: dict[str, Any], pending: Pending
+) -> dict[str, Any]:
+    """Name the snapshots a decision uses in its record; add the unstored ones to `pending`.
 
     A decision whose policy version was never handed to `keep_policy_snapshot`, and that has
     no tenant record, gets no ``snapshot`` field; `audit explain` then says it cannot replay.
@@ -172,8 +187,8 @@ def attach(directory: SnapshotDirectory, entry: LogEntry, body: dict[str, Any]) 
     if policy is None and tenant is None:
         return body
     for found in (policy, tenant):
-        if found is not None:
-            directory.store(*found)
+        if found is not None and not directory.has(found[0]):
+            pending.append(found)
     body["snapshot"] = {
         "policy": policy[0] if policy else None,
         "tenant": tenant[0] if tenant else None,

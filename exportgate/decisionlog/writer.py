@@ -52,7 +52,7 @@ from exportgate.decisionlog.record import (
     unix_ms,
 )
 from exportgate.decisionlog.render import ChainLinker, RenderedLines, check_event
-from exportgate.decisionlog.snapshots import SnapshotDirectory, attach
+from exportgate.decisionlog.snapshots import Pending, SnapshotDirectory, attach
 
 Clock = Callable[[], datetime]
 
@@ -163,9 +163,11 @@ class DecisionLog(FileLifecycle):
 
     def record_many(self, entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
         """Durably append several decision records with one write and one fsync."""
-        events = self._decision_events(entries)
+        pending: Pending = []
+        events = self._decision_events(entries, pending)
         if not events:
             return []
+        self._snapshots.store_all(pending)  # snapshot files before the records naming them
         records, ticket = self._append(events)
         self._sync_through(ticket)
         return records
@@ -191,24 +193,22 @@ class DecisionLog(FileLifecycle):
         return (await self.arecord_many([entry]))[0]
 
     async def arecord_many(self, entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
-        events = self._decision_events(entries)
+        pending: Pending = []
+        events = self._decision_events(entries, pending)
         if not events:
             return []
+        if pending:  # a new policy version or tenant record: its file is written off the loop
+            await asyncio.to_thread(self._snapshots.store_all, pending)
         records, ticket = self._append(events)
         await self._await_durable(ticket)
         return records
 
-    def _decision_events(self, entries: Iterable[LogEntry]) -> list[tuple[str, dict[str, Any]]]:
-        # Snapshots reach their files before any record names them.
-        return [(DECISION, attach(self._snapshots, e, decision_body(e))) for e in entries]
+    def _decision_events(self, entries: Iterable[LogEntry], pending: Pending) -> list[Any]:
+        return [(DECISION, attach(self._snapshots, e, decision_body(e), pending)) for e in entries]
 
     @property
     def sync_rounds(self) -> int:
-        """How many sync rounds (one fsync of the active file each) have completed.
-
-        Fewer than the records written when callers overlap: that is the group commit at work,
-        and what operators and tests look at to see it.
-        """
+        """Completed sync rounds (one fsync each): fewer than records when group commit works."""
         return self._sync_rounds
 
     @property
