@@ -55,17 +55,16 @@ def _hbar(title: str, counts: Counter[str], colour: str = ACTION_COLOURS[DENY]) 
 
 def over_time(figures: Figures) -> dict[str, Any]:
     """Stacked bars per minute, hour or day, whichever gives a readable number of bars."""
-    minutes = sorted({minute for minute, _ in figures.by_minute_action})
-    span = _minutes_between(minutes[0], minutes[-1]) if minutes else 0
-    if span <= 3 * 60:
-        unit, cut, suffix = "minute", 16, ""
-    elif span <= DAILY_AFTER_HOURS * 60:
-        unit, cut, suffix = "hour", 13, ":00"
-    else:
-        unit, cut, suffix = "day", 10, ""
+    hours = sorted({hour for hour, _ in figures.by_hour_action})
+    span = _hours_between(hours[0], hours[-1]) if hours else 0
     buckets: Counter[tuple[str, str]] = Counter()
-    for (minute, action), count in figures.by_minute_action.items():
-        buckets[(minute[:cut] + suffix, action)] += count
+    if figures.by_minute_action is not None and span <= 3:
+        unit = "minute"
+        buckets.update(figures.by_minute_action)
+    else:
+        unit = "hour" if span <= DAILY_AFTER_HOURS else "day"
+        for (hour, action), count in figures.by_hour_action.items():
+            buckets[(hour + ":00" if unit == "hour" else hour[:10], action)] += count
     xs = sorted({b for b, _ in buckets})
     order = list(ACTION_COLOURS)
     actions = sorted({a for _, a in buckets}, key=lambda a: order.index(a) if a in order else 99)
@@ -84,11 +83,11 @@ def over_time(figures: Figures) -> dict[str, Any]:
     }
 
 
-def _minutes_between(first: str, last: str) -> int:
-    def parse(minute: str) -> datetime:
-        return datetime.fromisoformat(minute + ":00+00:00")
+def _hours_between(first: str, last: str) -> int:
+    def parse(hour: str) -> datetime:
+        return datetime.fromisoformat(hour + ":00:00+00:00")
 
-    return int((parse(last) - parse(first)).total_seconds() // 60)
+    return int((parse(last) - parse(first)).total_seconds() // 3600)
 
 
 def by_group(title: str, counter: Counter[tuple[str, str]], top: int = TOP) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from exportgate.audit.rows import COLUMNS, NONE
 from exportgate.decisionlog.record import UNKNOWN_CLUSTER
 
 DENIAL_ROWS: Final = 2000
+MINUTE_KEYS: Final = 4 * 24 * 60  # (minute, action) pairs kept before counting by hour only
 _CLASSES: Final = COLUMNS.index("acceleratorClasses")
 _VENDORS: Final = COLUMNS.index("modelVendors")
 _REPLAYABLE: Final = COLUMNS.index("replayable")
@@ -29,7 +30,7 @@ HOUSEKEEPING: Final = frozenset(
 
 _COUNTERS: Final = (
     "by_action",
-    "by_minute_action",
+    "by_hour_action",
     "by_tenant_action",
     "by_cluster_action",
     "deny_by_rule",
@@ -56,7 +57,9 @@ class Figures:
     first_time: str | None = None
     last_time: str | None = None
     by_action: Counter[str] = field(default_factory=Counter)
-    by_minute_action: Counter[tuple[str, str]] = field(default_factory=Counter)
+    by_hour_action: Counter[tuple[str, str]] = field(default_factory=Counter)
+    by_minute_action: Counter[tuple[str, str]] | None = field(default_factory=Counter)
+    """Per minute only while it stays small (short periods); None once it outgrew that."""
     by_tenant_action: Counter[tuple[str, str]] = field(default_factory=Counter)
     by_cluster_action: Counter[tuple[str, str]] = field(default_factory=Counter)
     deny_by_rule: Counter[str] = field(default_factory=Counter)
@@ -79,7 +82,12 @@ class Figures:
             self.replayable += 1
         self._seen(stamp)
         self.by_action[action] += 1
-        self.by_minute_action[(stamp[:16], action)] += 1
+        self.by_hour_action[(stamp[:13], action)] += 1
+        minutes = self.by_minute_action
+        if minutes is not None:
+            minutes[(stamp[:16], action)] += 1
+            if len(minutes) > MINUTE_KEYS:
+                self.by_minute_action = None  # a long period: hours and days are enough
         self.by_tenant_action[(tenant, action)] += 1
         self.by_cluster_action[(row[2] or UNKNOWN_CLUSTER, action)] += 1
         if action != DENY:
@@ -132,6 +140,12 @@ class Figures:
                 self._seen(stamp)
         for name in _COUNTERS:
             getattr(self, name).update(getattr(other, name))
+        if self.by_minute_action is not None and other.by_minute_action is not None:
+            self.by_minute_action.update(other.by_minute_action)
+            if len(self.by_minute_action) > MINUTE_KEYS:
+                self.by_minute_action = None
+        else:
+            self.by_minute_action = None
         for key, (count, first, last) in other.kyc_expiries.items():
             seen = self.kyc_expiries.get(key)
             if seen is None:
@@ -149,12 +163,6 @@ class Figures:
         ]
         rows = sorted([*self.denial_rows, *other.denial_rows], key=lambda row: row[0])
         self.denial_rows = deque(rows[-DENIAL_ROWS:], maxlen=DENIAL_ROWS)
-
-    def by_hour(self) -> Counter[tuple[str, str]]:
-        hours: Counter[tuple[str, str]] = Counter()
-        for (minute, action), count in self.by_minute_action.items():
-            hours[(minute[:13], action)] += count
-        return hours
 
     def tenants(self) -> list[tuple[str, int, Counter[str]]]:
         """(tenant, total, counts by action), most denied first."""
@@ -175,7 +183,7 @@ class Figures:
             "byAction": dict(sorted(self.by_action.items())),
             "byTenant": {t: {"total": n, **dict(sorted(c.items()))} for t, n, c in self.tenants()},
             "byCluster": _nested(self.by_cluster_action),
-            "byHour": _nested(self.by_hour()),
+            "byHour": _nested(self.by_hour_action),
             "denials": {
                 "byRule": dict(self.deny_by_rule.most_common()),
                 "byCitation": dict(self.deny_by_citation.most_common()),

@@ -23,6 +23,8 @@ DENIAL_COLUMNS: Final = (
     "verification", "products", "models", "user", "id",
 )  # fmt: skip
 
+TABLE_ROWS: Final = 5000  # rows per table on the page; the JSON has every one
+
 STYLE: Final = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{margin-bottom:0}.sub{color:#666;margin-top:4px}
@@ -72,6 +74,15 @@ def _table(table_id: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
         f'<input class="filter" data-table="{table_id}" placeholder="filter rows...">'
         f'<table class="sortable" id="{table_id}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
+    )
+
+
+def _capped(total: int, what: str) -> str:
+    if total <= TABLE_ROWS:
+        return ""
+    return (
+        f"<p class='note'>The first {TABLE_ROWS} of {total} {escape(what)}; the JSON output "
+        "has all of them.</p>"
     )
 
 
@@ -167,11 +178,13 @@ def write_html(collected: Collected, out: TextIO, *, title: str, plotly_js: str)
         " Click a header to sort.</p>",
         _table("denials", DENIAL_COLUMNS, denials),
         "<h2>Tenants</h2>",
-        _table("tenants", ("tenant", "decisions", *ACTION_COLOURS), tenants),
+        _capped(len(tenants), "tenants, most denied first"),
+        _table("tenants", ("tenant", "decisions", *ACTION_COLOURS), tenants[:TABLE_ROWS]),
         "<h2>Deciding rules of denials</h2>",
         _table("rules", ("rule", "denials"), rules),
         "<h2>Expired verification (KYC) behind denials</h2>",
-        _table("kyc", ("tenant", "verification ref", "denials", "first", "last"), kyc),
+        _capped(len(kyc), "tenant and verification pairs"),
+        _table("kyc", ("tenant", "verification ref", "denials", "first", "last"), kyc[:TABLE_ROWS]),
         "<h2>Compute threshold crossings</h2>",
         _table("thresholds", ("time", "cluster", "type", "tenant", "details"), thresholds),
         "<h2>Other records</h2><p class='note'>Records that are not decisions, by type "

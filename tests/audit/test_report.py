@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,42 @@ def test_files_read_in_parallel_give_the_same_report(
     sequential = outcome(1)
     monkeypatch.setattr(collect_module, "PARALLEL_FROM_BYTES", 0)
     assert outcome(2) == sequential
+
+
+@pytest.mark.parametrize(
+    ("step", "unit"),
+    [(timedelta(minutes=1), "minute"), (timedelta(hours=1), "hour"), (timedelta(days=1), "day")],
+)
+def test_decisions_over_time_are_counted_per_minute_hour_or_day(
+    tmp_path: Path, step: timedelta, unit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exportgate.audit import figures as figures_module
+    from exportgate.audit.charts import over_time
+    from exportgate.audit.collect import collect
+
+    if unit == "day":  # a long period drops the minute counts
+        monkeypatch.setattr(figures_module, "MINUTE_KEYS", 8)
+    log = tmp_path / "d.jsonl"
+    write_log(log, 12, clock=StepClock(NOW, step=step))
+    collected = collect([log])
+    collected.close()
+    chart = over_time(collected.figures)
+    assert f"per {unit}" in chart["layout"]["title"]["text"]
+    assert sum(sum(trace["y"]) for trace in chart["data"]) == 12
+
+
+def test_a_line_break_in_a_message_stays_one_csv_row(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.decisionlog.builders import make_decision
+
+    decision = make_decision()
+    broken = replace(decision.violations[0], message="first line\nsecond line")
+    log = tmp_path / "d.jsonl"
+    with DecisionLog(log, fsync=False) as writer:
+        writer.record(replace(decision, violations=(broken,)))
+        writer.record(decision)
+    code, _, rows = run_report(tmp_path, [log])
+    assert code == 0 and len(rows) == 2
+    assert rows[0]["message"].startswith("first line second line")
+    assert (tmp_path / "report.csv").read_text().count("\n") == 3
