@@ -86,39 +86,46 @@ def decision_row(record: dict[str, Any], path: str, line: int) -> list[str]:
     """The row of `record` in `COLUMNS` order (runs for every record: kept plain and quick)."""
     get = record.get
     obj = get("object")
-    if not isinstance(obj, dict):
+    if obj.__class__ is not dict:
         obj = {}
     snapshot = get("snapshot")
     replayable = (
-        "yes" if isinstance(snapshot, dict) and snapshot.get("policy") and get("inputs") else "no"
+        "yes" if snapshot.__class__ is dict and snapshot.get("policy") and get("inputs") else "no"
     )
-    accelerators = [a for a in get("accelerators") or () if isinstance(a, dict)]
-    models = [m for m in get("models") or () if isinstance(m, dict)]
-    return [
-        _text(get("time")),
-        _text(get("id")),
-        _text(get("cluster") or UNKNOWN_CLUSTER),
-        _text(get("component")),
-        _text(get("action")),
-        _text(get("tenant")),
-        _text(get("user")),
-        _text(get("operation")),
-        _text(obj.get("apiVersion")),
-        _text(obj.get("kind")),
-        _text(obj.get("namespace")),
-        _text(obj.get("name")),
-        _text(get("rule")),
-        _text(get("citation")),
-        _text(get("verification")),
-        _text(get("verificationRef")),
-        _join([str(j.get("country")) for j in get("jurisdictions") or () if isinstance(j, dict)]),
+    accelerators = [a for a in get("accelerators") or () if a.__class__ is dict]
+    models = [m for m in get("models") or () if m.__class__ is dict]
+    row: list[Any] = [
+        get("time"),
+        get("id"),
+        get("cluster") or UNKNOWN_CLUSTER,
+        get("component"),
+        get("action"),
+        get("tenant"),
+        get("user"),
+        get("operation"),
+        obj.get("apiVersion"),
+        obj.get("kind"),
+        obj.get("namespace"),
+        obj.get("name"),
+        get("rule"),
+        get("citation"),
+        get("verification"),
+        get("verificationRef"),
+        _join([str(j.get("country")) for j in get("jurisdictions") or () if j.__class__ is dict]),
         _join([str(p) for a in accelerators for p in a.get("products") or ()]),
         _join(accelerator_classes(record)),
         _join([str(m.get("model") or m.get("reference")) for m in models]),
         _join(model_vendors(record)),
-        _text(get("policyVersion")),
+        get("policyVersion"),
         replayable,
-        _text(path),
+        path,
         str(line),
-        _text(get("message")),
+        get("message"),
     ]
+    for index, value in enumerate(row):
+        if value.__class__ is not str:
+            row[index] = "" if value is None else str(value)
+    text = "\x1f".join(row)
+    if "\n" in text or "\r" in text:  # one line per decision, in the CSV and its spills
+        row = [" ".join(value.splitlines()) for value in row]
+    return row
