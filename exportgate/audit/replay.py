@@ -145,6 +145,12 @@ def tenant_from(record: dict[str, Any], directories: Sequence[Path]) -> Tenant |
     snapshot = record.get("snapshot") or {}
     digest = snapshot.get("tenant")
     if not digest:
+        if record.get("verification") not in (None, "Unbound"):
+            raise ReplayUnavailable(
+                f"the decision used tenant {record.get('tenant')!r}'s record, but the record "
+                "was not kept beside the log (it could not be encoded, or the writer was not "
+                "given it), so the decision cannot be evaluated again"
+            )
         return None  # the decision had no tenant record (unbound), as the record says
     tenant = load_snapshot(digest, directories)["tenant"]
     assert isinstance(tenant, Tenant)

@@ -5,9 +5,11 @@ tenant records, the data files), from JSON alone, years later. The core's datacl
 dates, enums, tuples, frozensets and the odd float, which plain JSON cannot tell apart, so each
 is written as a one-key object naming its kind: ``{"$date": "2025-01-15"}``,
 ``{"$dc": "Rule", "f": {...}}``, ``{"$enum": "Action", "v": "deny"}``. The classes allowed
-are those of `exportgate.core.types` and `exportgate.core.policy`, found by introspection, so a
-field added to a core type is carried without a change here. Sets are sorted on encoding so
-equal objects always encode to equal bytes (the snapshot's address is the hash of its bytes).
+are the dataclasses and enums of the core's modules, found by introspection, so a field or type
+added to the core is carried without a change here (a value it cannot encode raises
+`RecordFormatError`, and the decision is then logged without that snapshot). Sets are sorted
+on encoding so equal objects always encode to equal bytes (a snapshot's address is the hash of
+its bytes).
 """
 
 from __future__ import annotations
@@ -15,32 +17,51 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import sys
 from collections.abc import Mapping
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
 from exportgate.decisionlog.errors import RecordFormatError
 
+_found: dict[str, type] = {}
 
-@cache
+
 def _classes() -> dict[str, type]:
-    from exportgate.core import policy, types  # the core: a snapshot holds its objects
+    """Dataclasses and enums of the core's loaded modules, by name (first definition wins).
 
-    found: dict[str, type] = {}
-    for module in (types, policy):
+    Scanned again when a name is missing, so types of a core module imported later are found.
+    """
+    if not _found:
+        _scan()
+    return _found
+
+
+def _scan() -> None:
+    import exportgate.core.policy
+    import exportgate.core.types  # noqa: F401 (the modules whose types snapshots hold)
+
+    for module_name, module in sorted(sys.modules.items()):
+        if module is None or not module_name.startswith("exportgate.core"):
+            continue
         for name, value in vars(module).items():
-            if isinstance(value, type) and (
-                dataclasses.is_dataclass(value) or issubclass(value, enum.Enum)
+            if (
+                isinstance(value, type)
+                and value.__module__ == module_name
+                and (dataclasses.is_dataclass(value) or issubclass(value, enum.Enum))
             ):
-                found.setdefault(name, value)
-    return found
+                _found.setdefault(name, value)
 
 
 def encode(value: Any) -> Any:
     """`value` as JSON-ready data with the tags described in the module docstring."""
     if isinstance(value, enum.Enum):  # first: a StrEnum is also a str
-        return {"$enum": type(value).__name__, "v": value.value}
+        name = type(value).__name__
+        if _classes().get(name) is not type(value):
+            _scan()
+            if _classes().get(name) is not type(value):
+                raise RecordFormatError(f"{name} is not a core enum a snapshot can hold")
+        return {"$enum": name, "v": value.value}
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -52,7 +73,9 @@ def encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         name = type(value).__name__
         if _classes().get(name) is not type(value):
-            raise RecordFormatError(f"{name} is not a core type a snapshot can hold")
+            _scan()
+            if _classes().get(name) is not type(value):
+                raise RecordFormatError(f"{name} is not a core type a snapshot can hold")
         return {
             "$dc": name,
             "f": {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)},
@@ -102,6 +125,9 @@ def decode(data: Any) -> Any:
 
 def _class(name: str) -> Any:
     found = _classes().get(name)
+    if found is None:
+        _scan()
+        found = _classes().get(name)
     if found is None:
         raise ValueError(f"snapshot names a type {name!r} this exportgate does not know")
     return found

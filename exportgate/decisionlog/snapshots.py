@@ -20,19 +20,22 @@ hook); the writer stores the snapshot the first time a decision names that polic
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from exportgate.decisionlog.errors import DecisionLogError
+from exportgate.decisionlog.errors import DecisionLogError, RecordFormatError
 from exportgate.decisionlog.snapcodec import to_bytes
 
 if TYPE_CHECKING:
     from exportgate.core.engine import PolicyEngine
     from exportgate.core.types import Tenant
     from exportgate.decisionlog.record import LogEntry
+
+_log = logging.getLogger("exportgate.decisionlog.snapshots")
 
 SNAPSHOT_FORMAT: Final = 1
 DIRECTORY: Final = "snapshots"
@@ -100,21 +103,37 @@ def keep_policy_snapshot(engine: PolicyEngine) -> None:
     with _lock:
         if engine.version in _policies:
             return
-    snapshot = policy_snapshot(engine)
-    encoded = None if snapshot is None else to_bytes(snapshot)
+    try:
+        snapshot = policy_snapshot(engine)
+        encoded = None if snapshot is None else to_bytes(snapshot)
+    except (RecordFormatError, TypeError, ValueError) as exc:
+        # Decisions are still logged, naming no snapshot; `audit explain` then says so.
+        _log.warning("policy snapshot not kept: %s (policy version %s)", exc, engine.version)
+        encoded = None
     with _lock:
         _policies.put(engine.version, None if encoded is None else (digest_of(encoded), encoded))
 
 
-def tenant_snapshot_bytes(tenant: Tenant) -> tuple[str, bytes]:
-    with _lock:
-        found = _tenants.get(tenant)
+def tenant_snapshot_bytes(tenant: Tenant) -> tuple[str, bytes] | None:
+    """(digest, bytes) of the tenant record's snapshot; None if it cannot be encoded."""
+    try:
+        with _lock:
+            found = _tenants.get(tenant)
+    except TypeError:  # a record type that is not hashable: encode it every time
+        found, cacheable = None, False
+    else:
+        cacheable = True
     if found is not None:
         return found  # type: ignore[no-any-return]
-    encoded = to_bytes({"snapshot": "tenant", "format": SNAPSHOT_FORMAT, "tenant": tenant})
+    try:
+        encoded = to_bytes({"snapshot": "tenant", "format": SNAPSHOT_FORMAT, "tenant": tenant})
+    except (RecordFormatError, TypeError, ValueError) as exc:
+        _log.warning("tenant snapshot not kept: %s (tenant %s)", exc, tenant.name)
+        return None
     result = (digest_of(encoded), encoded)
-    with _lock:
-        _tenants.put(tenant, result)
+    if cacheable:
+        with _lock:
+            _tenants.put(tenant, result)
     return result
 
 
@@ -149,7 +168,8 @@ class SnapshotDirectory:
         try:
             if not target.exists():
                 self.path.mkdir(exist_ok=True)
-                temporary = target.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}")
+                # Replicas may share the directory (and a pid): a random name each time.
+                temporary = target.with_suffix(f".tmp-{os.urandom(6).hex()}")
                 with open(temporary, "wb") as stream:
                     stream.write(data)
                     if self._fsync:

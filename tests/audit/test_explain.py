@@ -169,3 +169,26 @@ def test_unknown_ids_are_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     write_log(log, 2)
     assert main(["audit", "explain", "no-such-id", str(log)]) == 2
     assert "no decision with id no-such-id" in capsys.readouterr().err
+
+
+def test_a_tenant_record_that_cannot_be_kept_does_not_stop_the_decision_being_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = PolicyEngine.build()
+    keep_policy_snapshot(engine)
+    odd = replace(TENANTS["acme"], legal_name=object())  # type: ignore[arg-type]
+    log = tmp_path / "decisions.jsonl"
+    with DecisionLog(log, fsync=False) as writer:
+        record = writer.record_many(
+            [
+                LogEntry(
+                    engine.evaluate(WORKLOADS[0], TENANTS["acme"], NOW),
+                    extra={"policyVersion": engine.version},
+                    workload=WORKLOADS[0],
+                    tenant_record=odd,
+                )
+            ]
+        )[0]
+    assert record["snapshot"] == {"policy": record["snapshot"]["policy"], "tenant": None}
+    code, out = explain(capsys, record["id"], str(log))
+    assert code == 3 and "was not kept beside the log" in out
