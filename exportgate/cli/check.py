@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
             default_action=Action(args.default_action) if args.default_action else None,
         )
         extract = _extractor(args.adapters)
-        results = [_decide(engine, extract, inputs, located, at) for located in inputs.objects]
+        results = [
+            _decide(engine, extract, inputs, located, at) for located in inputs.objects
+        ]
         if args.decision_log:
             _log(args.decision_log, results)
     except ExportgateError as exc:
