@@ -81,6 +81,7 @@ async def run_replica(
 ) -> Path:
     log = work / "logs" / name / "decisions.jsonl"
     socket = Path(tempfile.mkdtemp(prefix="egad-", dir="/tmp")) / "policy.sock"
+    before = os.environ.get("EXPORTGATE_CLUSTER_NAME")
     os.environ["EXPORTGATE_CLUSTER_NAME"] = cluster  # what the chart sets from clusterName
     config = SidecarConfig(
         decision_log=log,
@@ -115,6 +116,10 @@ async def run_replica(
             await client.evaluate(batch)
             await asyncio.sleep(0.02)
     shutil.rmtree(socket.parent, ignore_errors=True)
+    if before is None:
+        del os.environ["EXPORTGATE_CLUSTER_NAME"]
+    else:
+        os.environ["EXPORTGATE_CLUSTER_NAME"] = before
     return log
 
 

@@ -33,7 +33,7 @@ from exportgate.core.types import (
 )
 from exportgate.decisionlog.record import LogEntry, decision_body
 from exportgate.decisionlog.snapcodec import decode
-from exportgate.decisionlog.snapshots import digest_of
+from exportgate.decisionlog.snapshots import DATA_FILES, ENGINE_INPUTS, digest_of
 
 COMPARED: Final = (
     "action",
@@ -59,6 +59,8 @@ class Replay:
     same: bool
     differences: list[tuple[str, Any, Any]] = field(default_factory=list)  # field, logged, now
     replayed: dict[str, Any] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)
+    """Data the engine reads from the code, not from the snapshot, that differs today."""
 
 
 def snapshot_directories(logs: Sequence[str], extra: Sequence[str] = ()) -> list[Path]:
@@ -183,11 +185,32 @@ def replay(record: dict[str, Any], directories: Sequence[Path]) -> Replay:
             f"{record.get('policyVersion')!r}"
         )
     workload_from(record)  # say "no inputs" before loading anything
-    engine = engine_from(load_snapshot(snapshot["policy"], directories))
+    policy_snapshot = load_snapshot(snapshot["policy"], directories)
+    snapshot_data = policy_snapshot["data"]
+    engine = engine_from(policy_snapshot)
     if record.get("policyVersion") not in (None, engine.version):
         raise ReplayUnavailable(
             f"the policy snapshot rebuilds policy version {engine.version}, but the record "
             f"says {record.get('policyVersion')}: this exportgate compiles the snapshot "
             "differently, so a replay would not prove anything"
         )
-    return compare(record, engine, tenant_from(record, directories))
+    result = compare(record, engine, tenant_from(record, directories))
+    result.caveats = _caveats(snapshot_data)
+    return result
+
+
+def _caveats(data: dict[str, Any]) -> list[str]:
+    """Data files kept in the snapshot that the core reads from its own copy, if they differ."""
+    from exportgate.core.data import load_data
+    from exportgate.decisionlog.snapcodec import decode, encode
+
+    found = []
+    for key, name in DATA_FILES.items():
+        if key in ENGINE_INPUTS or key not in data:
+            continue
+        if encode(data[key]) != encode(decode(encode(load_data(name)))):
+            found.append(
+                f"{name} has changed since this snapshot; the core reads it from this "
+                "exportgate's own copy, so the replay used today's version of it"
+            )
+    return found

@@ -185,6 +185,7 @@ def _replay_json(replay: Any, unavailable: str | None) -> dict[str, Any]:
     return {
         "possible": True,
         "same": replay.same,
+        "caveats": list(replay.caveats),
         "differences": [
             {"field": key, "logged": logged, "replayed": now}
             for key, logged, now in replay.differences
@@ -204,6 +205,8 @@ def _print_explanation(found: Any, result: Any, trusted: bool) -> None:
     if result.unavailable is not None:
         print(f"Replay: NOT POSSIBLE: {result.unavailable}")
         return
+    for caveat in result.replay.caveats:
+        print(f"Note: {caveat}.")
     if result.replay.same:
         print(
             "Replay with the policy of that time (from its snapshot): IDENTICAL: the same "

@@ -47,7 +47,12 @@ DATA_FILES: Final = {
     "instanceTypes": "instance-types.yaml",
     "models": "models.yaml",
     "countryGroups": "country-groups.yaml",
+    # Read by the core directly rather than handed to the engine: kept so an auditor can see
+    # what they said, and so a replay can tell when today's copy differs (audit/replay.py).
+    "classification": "classification.yaml",
+    "licenceReview": "licence-review.yaml",
 }
+ENGINE_INPUTS: Final = frozenset({"accelerators", "instanceTypes", "models", "countryGroups"})
 
 
 class _Bounded(OrderedDict[Any, Any]):

@@ -51,7 +51,8 @@ def test_explain_says_who_asked_for_what_and_why_in_words(
     assert "IDENTICAL" in out
     code, out = explain(capsys, "-o", "json", denied["id"], str(log))
     data = json.loads(out)
-    assert code == 0 and data["replay"] == {"possible": True, "same": True, "differences": []}
+    assert code == 0
+    assert data["replay"] == {"possible": True, "same": True, "differences": [], "caveats": []}
 
 
 def _policy(version: str, action: str) -> dict[str, object]:
@@ -192,3 +193,22 @@ def test_a_tenant_record_that_cannot_be_kept_does_not_stop_the_decision_being_lo
     assert record["snapshot"] == {"policy": record["snapshot"]["policy"], "tenant": None}
     code, out = explain(capsys, record["id"], str(log))
     assert code == 3 and "was not kept beside the log" in out
+
+
+def test_a_replay_says_when_data_the_core_reads_itself_has_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exportgate.core import data as core_data
+
+    log = tmp_path / "decisions.jsonl"
+    record = write_log(log, 2)[0]
+    real = core_data.load_data
+
+    def changed(name: str) -> object:
+        loaded = real(name)
+        return {**loaded, "version": "changed"} if name == "licence-review.yaml" else loaded
+
+    monkeypatch.setattr(core_data, "load_data", changed)
+    code, out = explain(capsys, record["id"], str(log))
+    assert code == 0
+    assert "Note: licence-review.yaml has changed since this snapshot" in out
