@@ -27,7 +27,7 @@ from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
 from exportgate.core.limits import INLINE_REQUESTS, MAX_DECISION_RECORD_BYTES
 from exportgate.core.records import invalid_record_decision
-from exportgate.core.types import Workload
+from exportgate.core.types import Tenant, Workload
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
 from exportgate_sidecar.cache import DecisionCache
@@ -171,6 +171,9 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 request_uid=items[i].request_uid or None,
                 operation=OPERATION_NAMES.get(items[i].operation) or None,
                 extra=_extra(items[i], snapshot),
+                # The inputs and tenant record behind it, so an auditor can replay it.
+                workload=workloads[i],
+                tenant_record=_tenant_record(snapshot, items[i].tenant),
             )
             for i in fresh
         ]
@@ -321,6 +324,11 @@ def _oversized(decision: Decision, workload: Workload) -> int:
         return 0
     size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
     return size if size > MAX_DECISION_RECORD_BYTES else 0
+
+
+def _tenant_record(snapshot: Snapshot, name: str) -> Tenant | None:
+    entry = snapshot.tenants.get(name) if name else None
+    return entry.tenant if entry is not None else None
 
 
 def _extra(item: pb.EvaluateItem, snapshot: Snapshot) -> dict[str, Any]:

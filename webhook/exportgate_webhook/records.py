@@ -17,9 +17,9 @@ from typing import Any
 
 from exportgate.core.errors import InputError
 from exportgate.core.policy import parse_policy_document
+from exportgate.core.tenancy import API_GROUP as EXPORTGATE_GROUP
 from exportgate.core.tenants import parse_tenant
 from exportgate_webhook.review import AdmissionRequest
-from exportgate_webhook.tenancy import EXPORTGATE_GROUP
 
 _PARSERS: Mapping[str, Callable[[Mapping[str, Any], str], object]] = {
     "Tenant": parse_tenant,

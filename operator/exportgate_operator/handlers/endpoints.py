@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from exportgate.core.errors import InputError
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate_operator.app import App, utcnow
 from exportgate_operator.kube import ENDPOINTS, NAMESPACES, KubeError
 from exportgate_operator.status import endpoint_status
@@ -52,7 +52,10 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         tenant = app.world.tenant(tenant_name) if tenant_name else None
         decision = engine.evaluate(workload, tenant, now, tenant_name=tenant_name)
         (decision_id,) = await app.recorder.record(
-            [decision], operation="AUDIT", extra={"policyVersion": engine.version}
+            [decision],
+            operation="AUDIT",
+            extra={"policyVersion": engine.version},
+            inputs=[(workload, tenant)],
         )
         patch.status.update(
             endpoint_status(
