@@ -25,6 +25,7 @@ import yaml
 from exportgate.core.countries import is_country
 from exportgate.core.data import load_data
 from exportgate.core.tenants import licensable_subjects
+from exportgate.core.types import JurisdictionRole
 
 GROUP = "exportgate.dev"
 VERSION = "v1alpha1"
@@ -266,16 +267,9 @@ def tenant_status() -> Schema:
                     "required": ["country", "role"],
                     "properties": {
                         "country": COUNTRY,
-                        "role": {
-                            "type": "string",
-                            "enum": [
-                                "incorporation",
-                                "headquarters",
-                                "parentHeadquarters",
-                                "endCustomerCountry",
-                                "endCustomerHeadquarters",
-                            ],
-                        },
+                        # From the core's enum: a role added there (majority owner) must never
+                        # make the operator's status patch invalid.
+                        "role": {"type": "string", "enum": [r.value for r in JurisdictionRole]},
                         "via": {"type": "string", "maxLength": 1024},
                         "declaredAs": COUNTRY,
                         "groups": {
