@@ -255,12 +255,15 @@ class PolicyEngine:
 
         # A model the catalogue does not list still carries its provider's terms (a new Claude
         # model name is bound by Anthropic's terms the day it ships).
+        # A model exportgate could not attribute to one provider carries every candidate's
+        # terms, so it is decided as the most restrictive of them.
+        candidates = model.candidates
         tags = (
             entry.tags
             if isinstance(entry, ModelEntry)
-            else self.models.provider_tags.get(model.provider or "", frozenset())
+            else frozenset().union(*(self.models.provider_tags.get(p, ()) for p in candidates))
         )
-        if rule.model_providers and (model.provider or "") not in rule.model_providers:
+        if rule.model_providers and not rule.model_providers.intersection(candidates):
             return False
         if rule.model_ids and (model.model_id or "") not in rule.model_ids:
             return False

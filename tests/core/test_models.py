@@ -71,4 +71,4 @@ def test_catalogue_facts_used_by_policies() -> None:
     assert {"multimodal"} <= models.models["meta-llama-4"].tags
     assert "multimodal" not in models.models["meta-llama-3"].tags
     assert models.models["anthropic-claude"].weights == "closed"
-    assert set(models.providers) == {"anthropic", "openai", "meta"}
+    assert set(models.providers) == {"anthropic", "openai", "google", "meta"}
