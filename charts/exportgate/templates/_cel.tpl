@@ -3,14 +3,15 @@ CEL pre-filter of the workload webhooks (matchConditions). It may only skip requ
 certainly need no decision, because a skipped request is admitted unseen: when in doubt, send.
 
 A pod spec is sent when any container or init container requests an accelerator-like extended
-resource or a DRA claim, names a model (a model/vllm flag, a MODEL_ID-style variable, a NIM
+resource or a DRA claim, names a model (a model/vllm/ollama flag or command, a postStart hook,
+a MODEL_ID-style or Azure deployment variable: the names in models.yaml `environment`; a NIM
 image), or the spec pins nodes (nodeSelector beyond os/arch, node affinity, a runtime class,
 resource claims): all ways a pod ends up on an accelerator or serving a model.
 */}}
 {{- define "exportgate.celContainer" -}}
 {{- $re := .re -}}
 {{- $c := .c -}}
-((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}'))) || has({{ $c }}.resources.claims))) || (has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.args) && {{ $c }}.args.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name.upperAscii().contains('MODEL') || e.name == 'STORAGE_URI')))
+((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}'))) || has({{ $c }}.resources.claims))) || (has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.args) && {{ $c }}.args.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm') || a.lowerAscii().contains('ollama'))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm') || a.lowerAscii().contains('ollama'))) || (has({{ $c }}.lifecycle) && has({{ $c }}.lifecycle.postStart)) || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name.upperAscii().contains('MODEL') || e.name.upperAscii().contains('DEPLOYMENT') || e.name == 'STORAGE_URI')))
 {{- end -}}
 
 {{- define "exportgate.celPodSpec" -}}
