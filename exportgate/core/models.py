@@ -33,7 +33,7 @@ from exportgate.core.types import ModelRequest
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _FIX = (
-    "name a catalogued model (see docs/policies.md, \"Ways to reach a model\") or ask the "
+    'name a catalogued model (see docs/policies.md, "Ways to reach a model") or ask the '
     "platform team to add an alias to exportgate's models.yaml"
 )
 
@@ -99,7 +99,10 @@ class ModelCatalogue:
         reading = self.names.read(request.reference, request.provider)
 
         def answer(
-            model_id: str | None, provider: str | None, providers: tuple[str, ...] = (), note: str = ""
+            model_id: str | None,
+            provider: str | None,
+            providers: tuple[str, ...] = (),
+            note: str = "",
         ) -> ResolvedModel:
             return ResolvedModel(
                 request.reference, model_id, provider, request.source, providers, note
@@ -118,7 +121,9 @@ class ModelCatalogue:
         platform = self.names.platform(reading.platform or "")
         if platform is not None:
             serves = tuple(p for p in platform.serves if p in self.providers)
-            return answer(None, None, serves, self._unattributed_note(reading, platform.name, serves))
+            return answer(
+                None, None, serves, self._unattributed_note(reading, platform.name, serves)
+            )
         if reading.unknown_provider is not None or reading.hosted:
             what = (
                 f"provider {reading.unknown_provider!r} is not one exportgate knows"
@@ -152,7 +157,9 @@ class ModelCatalogue:
     def _unattributed_note(
         self, reading: Reading, platform: str | None, serves: tuple[str, ...], what: str = ""
     ) -> str:
-        what = what or reading.unreadable or f"a model on {platform} that exportgate cannot attribute"
+        what = (
+            what or reading.unreadable or f"a model on {platform} that exportgate cannot attribute"
+        )
         vendors = ", ".join(self.provider_name(p) for p in serves) or "no catalogued provider"
         return (
             f"not identified: {what}; treated as a hosted model of any of {vendors} "

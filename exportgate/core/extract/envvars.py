@@ -54,9 +54,7 @@ def expand(text: str, env: Environment, *, shell: bool = False) -> str:
     return _SHELL.sub(shell_var, expanded)
 
 
-def container_env(
-    variables: object, field: str
-) -> list[tuple[str, str | None, str]]:
+def container_env(variables: object, field: str) -> list[tuple[str, str | None, str]]:
     """``(name, value, field)`` for each variable, values expanded as the kubelet would.
 
     `value` is None for ``valueFrom`` variables; `field` points at the value (or valueFrom).

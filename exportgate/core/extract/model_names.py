@@ -31,7 +31,8 @@ _VERTEX = re.compile(
     re.IGNORECASE,
 )
 _VERTEX_ENDPOINT = re.compile(r"^projects/[^/]+/locations/[^/]+/endpoints/[^/]+$", re.IGNORECASE)
-_BEDROCK_SUFFIX = re.compile(r"(-v[0-9]+)?(:[0-9]+(:[0-9a-z]+)?)?$", re.IGNORECASE)
+_BEDROCK_REVISION = re.compile(r":[0-9]+(:[0-9a-z]+)?$", re.IGNORECASE)  # ":0", ":0:200k"
+_BEDROCK_VERSION = re.compile(r"-v[0-9]+$", re.IGNORECASE)  # "-v1"
 _SPACES = re.compile(r"[\s_]+")
 _REGEX_TAIL = re.compile(r"(\.\*|\.\+|\$)+$")
 
@@ -103,7 +104,7 @@ class ModelNames:
         self._bedrock_vendors = {k.lower(): str(v) for k, v in bedrock.get("vendors", {}).items()}
 
     def provider(self, name: str | None) -> tuple[str, str] | None:
-        """``(kind, id)`` for a provider field: kind is vendor, platform or other; None if unknown."""
+        """``(kind, id)`` of a provider field (vendor, platform or other); None if unknown."""
         if not name or not name.strip():
             return None
         return self._aliases.get(provider_key(name))
@@ -120,7 +121,9 @@ class ModelNames:
         if not text or text == ANY_MODEL:
             return state.reading(())
         if _UNEXPANDED.search(text):
-            state.unreadable = f"{text} is set at run time and could not be resolved from the manifest"
+            state.unreadable = (
+                f"{text} is set at run time and could not be resolved from the manifest"
+            )
             return state.reading(())
         text = _REGEX_TAIL.sub("", text.lstrip("^"))  # a gateway header matched by regex
         if text.lower().startswith("arn:"):
@@ -147,7 +150,8 @@ class ModelNames:
         text = self._strip_prefixes(text, state, forms)
         bedrock = self._bedrock_id(text, state)
         if bedrock:
-            _add(forms, bedrock)
+            _add(forms, bedrock)  # claude-v2 (a model named with its version)
+            _add(forms, _BEDROCK_VERSION.sub("", bedrock))  # claude-3-haiku-20240307
         segments = text.split("/")
         for start in range(1, len(segments)):
             _add(forms, "/".join(segments[start:]))
@@ -198,7 +202,7 @@ class ModelNames:
             return ""
         state.platform = state.platform or "bedrock"
         self._name_vendor(self._bedrock_vendors[parts[0].lower()], state)
-        return _BEDROCK_SUFFIX.sub("", ".".join(parts[1:]))
+        return _BEDROCK_REVISION.sub("", ".".join(parts[1:]))
 
     def _name_vendor(self, name: str, state: _State) -> None:
         found = self._aliases.get(provider_key(name))

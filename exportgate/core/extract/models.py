@@ -118,7 +118,9 @@ def from_args(value: object, field: str, provider: str | None) -> list[ModelRequ
 def from_env(value: object, field: str, provider: str | None) -> list[ModelRequest]:
     """A container ``env`` list: model variables (vendor SDK ones name their provider)."""
     primary, fallback = _scan_env(container_env(value, field))
-    return [ModelRequest(ref, given or provider, where) for ref, given, where in primary or fallback]
+    return [
+        ModelRequest(ref, given or provider, where) for ref, given, where in primary or fallback
+    ]
 
 
 def from_provider(value: object, field: str, provider: str | None) -> list[ModelRequest]:
@@ -232,7 +234,10 @@ def _post_start(container: Mapping[str, Any], field: str) -> tuple[object, str] 
     command = exec_.get("command") if isinstance(exec_, Mapping) else None
     if command is None:
         return None
-    return command, join_key(field, "lifecycle.postStart.exec.command")
+    where = field
+    for key in ("lifecycle", "postStart", "exec", "command"):
+        where = join_key(where, key)
+    return command, where
 
 
 def _strip_tag(image: str) -> str:
