@@ -169,11 +169,11 @@ GATEWAY_OBJECTS = [
         ],
     ),
     (
-        "inference-model-name-only",
+        "inference-model-name-is-a-route-name",
         _object(
             "inference.networking.x-k8s.io/v1alpha2", "InferenceModel", {"modelName": "gpt-4o"}
         ),
-        [("gpt-4o", None, "spec.modelName")],
+        [],
     ),
 ]
 

@@ -300,6 +300,27 @@ MORE_CONTAINERS = [
         },
         [("Qwen/Qwen3-8B", None, "spec.containers[0].env[1].value")],
     ),
+    (
+        "advertised-env-alone-counts",
+        {"image": "x", "env": [{"name": "MODEL_NAME", "value": "gpt-4o-mini"}]},
+        [("gpt-4o-mini", None, "spec.containers[0].env[0].value")],
+    ),
+    (
+        "kserve-model_name-is-the-isvc-name",
+        {
+            "image": "kserve/huggingfaceserver",
+            "args": ["--model_name=claude-helper", "--port=8080"],
+        },
+        [],
+    ),
+    (
+        "kserve-template-name",
+        {
+            "image": "kserve/huggingfaceserver",
+            "args": ["--model_name={{.Name}}", "--model_id=Qwen/Qwen3-8B"],
+        },
+        [("Qwen/Qwen3-8B", None, "spec.containers[0].args[1]")],
+    ),
 ]
 
 
