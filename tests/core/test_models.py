@@ -324,3 +324,23 @@ def test_open_weight_families_are_matched_before_hosted_patterns() -> None:
         i for i, e in builtin_models().models.items() if e.weights == "open" and e.provider is None
     ]
     assert ids[: len(open_ids)] == open_ids
+
+
+def test_every_catalogue_fact_is_cited() -> None:
+    from exportgate.core.data import load_data
+
+    data = load_data("models.yaml")
+    entries = [*data["openWeights"], *data["models"]]
+    uncited = [e["id"] for e in entries if not e.get("citation")]
+    uncited += [
+        n for n, p in {**data["providers"], **data["platforms"]}.items() if not p.get("citation")
+    ]
+    assert not uncited
+
+
+@pytest.mark.parametrize(
+    ("reference", "model_id"),
+    [("ChatGPT", "openai-gpt"), ("chatgpt-4o-latest", "openai-gpt"), ("Gemini", "google-gemini")],
+)
+def test_bare_product_names(reference: str, model_id: str) -> None:
+    assert builtin_models().resolve(ModelRequest(reference)).model_id == model_id
