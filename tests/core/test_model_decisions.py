@@ -140,7 +140,7 @@ def test_an_unattributable_bedrock_model_says_what_could_not_be_identified() -> 
         [{"name": "BEDROCK_MODEL_ID", "value": "arn:aws:bedrock:us-east-1:1:provisioned-model/x1"}]
     )
     _, _, message = _decide(obj, PARENT_IN_CHINA)
-    assert "a Bedrock provisioned-model ARN does not say which model it serves" in message
+    assert "an Amazon Bedrock provisioned-model ARN does not say which model it serves" in message
     assert "Anthropic, Meta" in message
     assert "models.yaml" in message
 

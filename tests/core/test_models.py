@@ -223,9 +223,16 @@ UNATTRIBUTED = [
     (
         "arn:aws:sagemaker:us-east-1:123456789012:endpoint/chat",
         None,
+        ("meta",),
+        "an Amazon SageMaker AI endpoint ARN",
+    ),
+    (
+        "arn:aws:lambda:us-east-1:123456789012:function:chat",
+        None,
         ("anthropic", "openai", "google"),
         "not one exportgate can read",
     ),
+    ("sagemaker/llama-endpoint", None, ("meta",), "Amazon SageMaker AI"),
     ("arn:aws:bedrock", None, ("anthropic", "openai", "google"), "not one exportgate can read"),
     (
         "projects/p/locations/us-central1/endpoints/123456",

@@ -85,7 +85,10 @@ class ModelNames:
             for prefix in spec.get("prefixes", ()):
                 self._prefixes[prefix.lower()] = ("vendor", name)
         self.platforms: dict[str, _Platform] = {}
+        self._arn_services: dict[str, str] = {}
         for name, spec in (data.get("platforms") or {}).items():
+            if spec.get("arnService"):
+                self._arn_services[str(spec["arnService"]).lower()] = name
             self.platforms[name] = _Platform(
                 name,
                 str(spec.get("name", name)),
@@ -169,14 +172,17 @@ class ModelNames:
         """The model id inside a Bedrock ARN, or "" (with `unreadable` set) when it has none."""
         state.hosted = True
         parts = text.split(":", 5)
-        if len(parts) < 6 or parts[2].lower() != "bedrock":
+        platform = self._arn_services.get(parts[2].lower()) if len(parts) == 6 else None
+        if platform is None:
             state.unreadable = f"the ARN {text} is not one exportgate can read"
             return ""
-        state.platform = "bedrock"
+        state.platform = platform
         kind, _, rest = parts[5].partition("/")
-        if kind.lower() in ("foundation-model", "inference-profile") and rest:
-            return rest
-        state.unreadable = f"a Bedrock {kind or 'resource'} ARN does not say which model it serves"
+        if platform == "bedrock" and kind.lower() in ("foundation-model", "inference-profile"):
+            if rest:
+                return rest
+        name = self.platforms[platform].name
+        state.unreadable = f"an {name} {kind or 'resource'} ARN does not say which model it serves"
         return ""
 
     def _strip_prefixes(self, text: str, state: _State, forms: list[str]) -> str:
