@@ -101,7 +101,8 @@ def test_an_unattributable_bedrock_arn_is_denied_with_what_could_not_be_identifi
     )  # fmt: skip
     proc = stack.create(obj)
     assert proc.returncode != 0, proc.stdout
-    assert "an Amazon Bedrock provisioned-model ARN does not say which model it serves" in proc.stderr
+    said = "an Amazon Bedrock provisioned-model ARN does not say which model it serves"
+    assert said in proc.stderr
     assert "models.yaml" in proc.stderr  # how to make it identifiable
     record = _record(stack, proc.stderr)
     assert record["models"][0]["providers"] == ["anthropic", "meta"]

@@ -35,6 +35,7 @@ _BEDROCK_REVISION = re.compile(r":[0-9]+(:[0-9a-z]+)?$", re.IGNORECASE)  # ":0",
 _BEDROCK_VERSION = re.compile(r"-v[0-9]+$", re.IGNORECASE)  # "-v1"
 _SPACES = re.compile(r"[\s_]+")
 _REGEX_TAIL = re.compile(r"(\.\*|\.\+|\$)+$")
+_READABLE_BEDROCK_ARNS = ("foundation-model", "inference-profile")  # ARNs carrying a model id
 
 
 def provider_key(name: str) -> str:
@@ -178,9 +179,9 @@ class ModelNames:
             return ""
         state.platform = platform
         kind, _, rest = parts[5].partition("/")
-        if platform == "bedrock" and kind.lower() in ("foundation-model", "inference-profile"):
-            if rest:
-                return rest
+        readable = platform == "bedrock" and kind.lower() in _READABLE_BEDROCK_ARNS
+        if readable and rest:
+            return rest
         name = self.platforms[platform].name
         state.unreadable = f"an {name} {kind or 'resource'} ARN does not say which model it serves"
         return ""
