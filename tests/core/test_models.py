@@ -351,3 +351,18 @@ def test_every_catalogue_fact_is_cited() -> None:
 )
 def test_bare_product_names(reference: str, model_id: str) -> None:
     assert builtin_models().resolve(ModelRequest(reference)).model_id == model_id
+
+
+@pytest.mark.parametrize(
+    ("reference", "model_id", "provider"),
+    [
+        ("ft:gpt-4o-mini-2024-07-18:acme::9abcDEF", "openai-gpt", "openai"),
+        ("ft:davinci-002:acme::x1", None, "openai"),
+        ("tunedModels/support-bot-x1", None, "google"),
+    ],
+)
+def test_vendors_fine_tuned_models_are_the_vendors(
+    reference: str, model_id: str | None, provider: str
+) -> None:
+    resolved = builtin_models().resolve(ModelRequest(reference))
+    assert (resolved.model_id, resolved.provider) == (model_id, provider)

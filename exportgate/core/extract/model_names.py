@@ -103,6 +103,10 @@ class ModelNames:
         for other in data.get("otherProviders", ()):
             self._aliases.setdefault(provider_key(other), ("other", other))
             self._prefixes.setdefault(other.lower(), ("other", other))
+        self._tuned_prefixes = tuple(
+            (str(prefix).lower(), str(vendor))
+            for prefix, vendor in (data.get("tunedPrefixes") or {}).items()
+        )
         bedrock = data.get("bedrock") or {}
         self._profiles = frozenset(p.lower() for p in bedrock.get("profilePrefixes", ()))
         self._bedrock_vendors = {k.lower(): str(v) for k, v in bedrock.get("vendors", {}).items()}
@@ -147,8 +151,9 @@ class ModelNames:
             state.platform, state.hosted = "vertex", True
             state.unreadable = "a Vertex AI endpoint id names no model"
             return state.reading(())
-        if text.lower().startswith(("models/", "tunedmodels/")) and text.count("/") == 1:
+        if text.lower().startswith("models/") and text.count("/") == 1:
             text = text.split("/", 1)[1]  # the Gemini SDK's resource names
+        text = self._tuned(text, state)
         forms: list[str] = []
         _add(forms, text)
         text = self._strip_prefixes(text, state, forms)
@@ -165,6 +170,17 @@ class ModelNames:
             if "@" in form:
                 _add(forms, form.split("@", 1)[0])  # Vertex AI's claude-3-5-sonnet@20240620
         return state.reading(tuple(forms))
+
+    def _tuned(self, text: str, state: _State) -> str:
+        """A vendor's fine-tuned model (``ft:gpt-4o-mini:org::id``, ``tunedModels/x``): the
+        vendor's, named by its base model where the id carries one."""
+        lowered = text.lower()
+        for prefix, vendor in self._tuned_prefixes:
+            if lowered.startswith(prefix):
+                self._name_vendor(vendor, state)
+                rest = text[len(prefix) :]
+                return rest.split(":", 1)[0] if prefix.endswith(":") else rest
+        return text
 
     def platform(self, name: str) -> _Platform | None:
         return self.platforms.get(name)
