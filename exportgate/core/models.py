@@ -157,8 +157,10 @@ class ModelCatalogue:
     def _unattributed_note(
         self, reading: Reading, platform: str | None, serves: tuple[str, ...], what: str = ""
     ) -> str:
-        what = (
-            what or reading.unreadable or f"a model on {platform} that exportgate cannot attribute"
+        what = what or reading.unreadable or (
+            f"a model on {platform} that exportgate cannot attribute"
+            if reading.forms
+            else f"{platform} is reached without naming a model"
         )
         vendors = ", ".join(self.provider_name(p) for p in serves) or "no catalogued provider"
         return (

@@ -6,9 +6,11 @@ assertions name the pack and the action, plus what the tenant reads.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.extract import extract_workload
@@ -411,3 +413,39 @@ def test_gateways_and_agent_frameworks(obj: dict[str, Any], action: Action) -> N
     """Route, rule and backend names are not model ids; model headers and configs are."""
     assert _decide(obj, PARENT_IN_CHINA)[0] is action
     assert _decide(obj, SINGAPORE)[0] is Action.ALLOW
+
+
+def _upstream(name: str) -> list[dict[str, Any]]:
+    path = Path(__file__).parent / "fixtures" / "models" / name
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+# Envoy AI Gateway's basic example, decided for a tenant incorporated in China: every object
+# that reaches a vendor's API (a model header, a vendor schema, a vendor host) is judged by that
+# vendor's terms; the self-hosted test upstream reaches none.
+ENVOY_BASIC_FOR_CHINA = {
+    "AIGatewayRoute/envoy-ai-gateway-basic": Action.DENY,  # gpt-4o-mini
+    "AIServiceBackend/envoy-ai-gateway-basic-openai": Action.ALLOW,  # schema OpenAI: a format
+    "AIServiceBackend/envoy-ai-gateway-basic-aws": Action.DENY,  # any Bedrock vendor
+    "AIServiceBackend/envoy-ai-gateway-basic-azure": Action.DENY,  # OpenAI's models
+    "AIServiceBackend/envoy-ai-gateway-basic-testupstream": Action.ALLOW,
+    "Backend/envoy-ai-gateway-basic-openai": Action.DENY,  # api.openai.com
+    "Backend/envoy-ai-gateway-basic-aws": Action.DENY,
+    "Backend/envoy-ai-gateway-basic-azure": Action.DENY,
+    "Backend/envoy-ai-gateway-basic-testupstream": Action.ALLOW,  # an in-cluster service
+    "Deployment/envoy-ai-gateway-basic-testupstream": Action.ALLOW,
+}
+
+
+def test_envoy_ai_gateway_basic_example() -> None:
+    decided: dict[str, Action] = {}
+    for obj in _upstream("envoy-ai-gateway-basic.yaml"):
+        key = f"{obj['kind']}/{obj['metadata']['name']}"
+        workload = extract_workload(obj)
+        decided[key] = ENGINE.evaluate(workload, CHINA, NOW).action
+        assert ENGINE.evaluate(workload, SINGAPORE, NOW).action is Action.ALLOW, key
+        if key.endswith("-gcp"):  # Vertex AI: Gemini's and every Vertex vendor's terms
+            (model,) = ENGINE.evaluate(workload, CHINA, NOW).models
+            assert "google" in model.candidates, key
+    gcp = {k for k in decided if k.endswith("-gcp")}
+    assert {k: v for k, v in decided.items() if k not in gcp} == ENVOY_BASIC_FOR_CHINA

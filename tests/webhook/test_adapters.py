@@ -437,6 +437,12 @@ CASES = [
         "spec.schema.name",
     ),
     Case(
+        "gateway.envoyproxy.io/v1alpha1",
+        "Backend",
+        {"endpoints": [{"fqdn": {"hostname": "api.anthropic.com", "port": 443}}]},
+        "spec.endpoints[0].fqdn.hostname",
+    ),
+    Case(
         "inference.networking.x-k8s.io/v1alpha2",
         "InferenceModel",
         {"modelName": "chat", "targetModels": [{"name": "meta-llama/Llama-3.1-8B-Instruct"}]},

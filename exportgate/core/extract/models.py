@@ -20,6 +20,7 @@ server only *advertises* (vLLM's ``--served-model-name``) are aliases, never mod
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class _Places:
     positional: frozenset[tuple[str, str]]
     model_headers: frozenset[str]
     shape_only: frozenset[str]
+    vendor_hosts: tuple[tuple[re.Pattern[str], str], ...]
 
 
 @cache
@@ -75,6 +77,10 @@ def _places() -> _Places:
         positional=frozenset((p["program"], p["subcommand"]) for p in commands["positional"]),
         model_headers=frozenset(h.lower() for h in gateways["modelHeaders"]),
         shape_only=frozenset(provider_key(s) for s in gateways["shapeOnlySchemas"]),
+        vendor_hosts=tuple(
+            (re.compile(pattern, re.IGNORECASE), str(provider))
+            for pattern, provider in gateways["vendorHosts"].items()
+        ),
     )
 
 
@@ -148,6 +154,18 @@ def from_headers(value: object, field: str, provider: str | None) -> list[ModelR
     return found
 
 
+def from_host(value: object, field: str, provider: str | None) -> list[ModelRequest]:
+    """A gateway endpoint's host name (or URL): a vendor's or platform's model API host
+    (``api.anthropic.com``, ``bedrock-runtime.us-east-1.amazonaws.com``) reaches any model of
+    it, whatever API schema the backend declares. Other hosts name nothing."""
+    text = expect_string(value, field).strip()
+    host = text.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    for pattern, reached in _places().vendor_hosts:
+        if pattern.fullmatch(host.rstrip(".")):
+            return [ModelRequest(ANY_MODEL, reached, field)]
+    return []
+
+
 ModelParser = Callable[[object, str, str | None], list[ModelRequest]]
 
 MODEL_PARSERS: Mapping[str, ModelParser] = {
@@ -158,6 +176,7 @@ MODEL_PARSERS: Mapping[str, ModelParser] = {
     "env": from_env,
     "provider": from_provider,
     "gateway-headers": from_headers,
+    "host": from_host,
 }
 """The shapes an adapter's ``models[].parse`` may name."""
 

@@ -132,6 +132,38 @@ GATEWAY_OBJECTS = [
         [],
     ),
     (
+        "backend-vendor-host",
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {"endpoints": [{"fqdn": {"hostname": "api.openai.com", "port": 443}}]},
+        ),
+        [("*", "openai", "spec.endpoints[0].fqdn.hostname")],
+    ),
+    (
+        "backend-regional-platform-host",
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {
+                "endpoints": [
+                    {"fqdn": {"hostname": "vllm.default.svc.cluster.local", "port": 80}},
+                    {"fqdn": {"hostname": "bedrock-runtime.eu-west-1.amazonaws.com"}},
+                ]
+            },
+        ),
+        [("*", "bedrock", "spec.endpoints[1].fqdn.hostname")],
+    ),
+    (
+        "backend-in-cluster-host",
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {"endpoints": [{"fqdn": {"hostname": "api.openai.com.evil.example"}}]},
+        ),
+        [],
+    ),
+    (
         "kagent",
         _object(
             "kagent.dev/v1alpha2",
