@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from exportgate.core.extract.model_names import ModelNames, Reading
 from exportgate.core.types import ModelRequest
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_CACHED_LENGTH = 512
+_Answer = tuple[str | None, str | None, tuple[str, ...], str]
 _FIX = (
     'name a catalogued model (see docs/policies.md, "Ways to reach a model") or ask the '
     "platform team to add an alias to exportgate's models.yaml"
@@ -56,6 +59,8 @@ class ModelEntry:
     tags: frozenset[str]
     training_compute: float | None
     publisher: str | None = None
+    # All patterns as one expression: one match per form instead of one per pattern.
+    matcher: re.Pattern[str] = re.compile("(?!)")
 
 
 def _entry(entry: Mapping[str, Any]) -> ModelEntry:
@@ -71,6 +76,9 @@ def _entry(entry: Mapping[str, Any]) -> ModelEntry:
             float(entry["trainingCompute"]) if entry.get("trainingCompute") else None
         ),
         publisher=entry.get("publisher") or provider,
+        matcher=re.compile(
+            "|".join(f"(?:{p})" for p in entry.get("patterns", ())) or "(?!)", re.IGNORECASE
+        ),
     )
 
 
@@ -95,21 +103,28 @@ class ModelCatalogue:
         for entry in (*data.get("openWeights", ()), *data["models"]):
             self.models[str(entry["id"])] = _entry(entry)
 
+        # The same few references recur in every admission: remember the answers. Bounded, and
+        # only for references of ordinary length, so no input can make it grow without limit.
+        self._cached = functools.lru_cache(maxsize=4096)(self._lookup)
+
     def resolve(self, request: ModelRequest) -> ResolvedModel:
-        reading = self.names.read(request.reference, request.provider)
+        lookup = self._cached if len(request.reference) <= _CACHED_LENGTH else self._lookup
+        model_id, provider, providers, note = lookup(request.reference, request.provider)
+        return ResolvedModel(request.reference, model_id, provider, request.source, providers, note)
+
+    def _lookup(self, reference: str, given: str | None) -> _Answer:
+        reading = self.names.read(reference, given)
 
         def answer(
             model_id: str | None,
             provider: str | None,
             providers: tuple[str, ...] = (),
             note: str = "",
-        ) -> ResolvedModel:
-            return ResolvedModel(
-                request.reference, model_id, provider, request.source, providers, note
-            )
+        ) -> _Answer:
+            return model_id, provider, providers, note
 
         for entry in self.models.values():
-            if any(p.fullmatch(form) for p in entry.patterns for form in reading.forms):
+            if any(entry.matcher.fullmatch(form) for form in reading.forms):
                 return answer(entry.id, entry.provider)
         if reading.vendor is not None:
             return answer(None, reading.vendor, note=self._vendor_note(reading))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from exportgate.core.extract.paths import (
     expect_list,
@@ -54,29 +55,50 @@ def expand(text: str, env: Environment, *, shell: bool = False) -> str:
     return _SHELL.sub(shell_var, expanded)
 
 
-def container_env(variables: object, field: str) -> list[tuple[str, str | None, str]]:
-    """``(name, value, field)`` for each variable, values expanded as the kubelet would.
+class Variable(NamedTuple):
+    """One ``env`` entry: its value as the kubelet would expand it (None for ``valueFrom``)."""
 
-    `value` is None for ``valueFrom`` variables; `field` points at the value (or valueFrom).
-    """
-    found: list[tuple[str, str | None, str]] = []
+    name: str
+    value: str | None
+    list_field: str
+    position: int  # in the env list
+    from_ref: bool  # set with valueFrom
+
+    @property
+    def field(self) -> str:
+        """Where the value is written (spelled out only when a reference is reported)."""
+        where = join_index(self.list_field, self.position)
+        if self.value is not None:
+            return join_key(where, "value")
+        return join_key(where, "valueFrom") if self.from_ref else where
+
+
+def container_env(variables: object, field: str) -> list[Variable]:
+    """Each variable of a container's ``env`` list, values expanded as the kubelet would."""
+    found: list[Variable] = []
     known: dict[str, str | None] = {}
     for index, item in enumerate(expect_list(variables, field)):
-        where = join_index(field, index)
-        variable = expect_mapping(item, where)
-        name = expect_string(variable.get("name"), join_key(where, "name"))
+        # Field paths are built only for an error, and plain dicts skip the ABC check: this
+        # runs for every variable of every container admitted.
+        variable = item if type(item) is dict else expect_mapping(item, _at(field, index))
+        name = variable.get("name")
+        if type(name) is not str:
+            name = expect_string(name, join_key(_at(field, index), "name"))
         raw = variable.get("value")
-        if raw is None:
-            value: str | None = None
-            at = join_key(where, "valueFrom") if variable.get("valueFrom") is not None else where
-        else:
-            value = expand(expect_string(raw, join_key(where, "value")), known)
-            at = join_key(where, "value")
+        value: str | None = None
+        if raw is not None:
+            if type(raw) is not str:
+                raw = expect_string(raw, join_key(_at(field, index), "value"))
+            value = expand(raw, known) if "$" in raw else raw
         known[name] = value
-        found.append((name, value, at))
+        found.append(Variable(name, value, field, index, "valueFrom" in variable))
     return found
 
 
-def environment(found: list[tuple[str, str | None, str]]) -> dict[str, str | None]:
+def _at(field: str, index: int) -> str:
+    return join_index(field, index)
+
+
+def environment(found: list[Variable]) -> dict[str, str | None]:
     """The variables visible to ``command`` and ``args`` (the last definition wins)."""
-    return {name: value for name, value, _ in found}
+    return {variable.name: variable.value for variable in found}

@@ -28,7 +28,13 @@ from functools import cache
 from typing import Any
 
 from exportgate.core.data import load_data
-from exportgate.core.extract.envvars import Environment, container_env, environment, expand
+from exportgate.core.extract.envvars import (
+    Environment,
+    Variable,
+    container_env,
+    environment,
+    expand,
+)
 from exportgate.core.extract.model_names import ANY_MODEL, provider_key
 from exportgate.core.extract.paths import (
     expect_list,
@@ -45,6 +51,7 @@ _LOCAL_PREFIXES = ("/", "./", "../", "~", "file:", "pvc://")
 _MAX_TOKENS = 4096
 
 _Found = list[tuple[str, str | None, str]]  # (reference, provider, field)
+_INNER_SPACE = re.compile(r"\S\s+\S")  # a whole shell line in one argument
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +280,7 @@ def _tokens(value: object, field: str, env: Environment) -> list[tuple[str, str]
     for index, item in enumerate(expect_list(value, field)):
         where = join_index(field, index)
         text = expect_string(item, where)
-        if any(ch.isspace() for ch in text.strip()):
+        if _INNER_SPACE.search(text):
             line = expand(text, env, shell=True)
             try:
                 parts = shlex.split(line)
@@ -319,21 +326,23 @@ def _program(token: str) -> str:
     return token.rsplit("/", 1)[-1]
 
 
-def _scan_env(variables: list[tuple[str, str | None, str]]) -> tuple[_Found, _Found]:
+def _scan_env(variables: list[Variable]) -> tuple[_Found, _Found]:
     places = _places()
     primary: _Found = []
     fallback: _Found = []
-    for name, value, where in variables:
+    for variable in variables:
+        name = variable.name
         vendor = places.vendor_env.get(name)
         if vendor is None and name not in places.generic_env and name not in places.advertised_env:
             continue
         # A value exportgate cannot read (valueFrom) is still a model reference: reported by
         # the variable's name, so the catalogue can say what it could not identify.
+        value = variable.value
         text = f"$({name})" if value is None else value.strip()
         if not is_reference(text):
             continue
         if vendor is not None or name in places.generic_env:
-            primary.append((text, vendor, where))
+            primary.append((text, vendor, variable.field))
         else:
-            fallback.append((text, None, where))
+            fallback.append((text, None, variable.field))
     return primary, fallback

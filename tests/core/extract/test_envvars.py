@@ -38,7 +38,7 @@ def test_env_values_see_only_earlier_variables() -> None:
         ],
         "spec.containers[0].env",
     )
-    assert found == [
+    assert [(v.name, v.value, v.field) for v in found] == [
         ("LATER", "$(FIRST)", "spec.containers[0].env[0].value"),
         ("FIRST", "one", "spec.containers[0].env[1].value"),
         ("AFTER", "one-$(FIRST)", "spec.containers[0].env[2].value"),
