@@ -167,6 +167,8 @@ PREFILTER_CASES = [
         {"name": "AZURE_OPENAI_DEPLOYMENT", "value": "prod"}]), True),
     ("ollama command", lambda: _with(pod("e3", TENANT_NS), command=["ollama", "run", "llama3"]),
      True),
+    ("claude code switch", lambda: _with(pod("e6", TENANT_NS), env=[
+        {"name": "CLAUDE_CODE_USE_BEDROCK", "value": "1"}]), True),
     ("postStart hook", lambda: _with(pod("e4", TENANT_NS), lifecycle={
         "postStart": {"exec": {"command": ["ollama", "pull", "llama3"]}}}), True),
     ("preStop hook only", lambda: _with(pod("e5", TENANT_NS), lifecycle={

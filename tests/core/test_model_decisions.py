@@ -49,6 +49,7 @@ BEDROCK_PROFILE_ARN = (
 )
 
 DENIED_FOR_A_CHINESE_PARENT = [
+    ("claude-code-on-bedrock", _pod([{"name": "CLAUDE_CODE_USE_BEDROCK", "value": "true"}])),
     (
         "sdk-var-through-$(VAR)-to-an-arn",
         _pod(

@@ -51,6 +51,7 @@ _LOCAL_PREFIXES = ("/", "./", "../", "~", "file:", "pvc://")
 _MAX_TOKENS = 4096
 
 _Found = list[tuple[str, str | None, str]]  # (reference, provider, field)
+_TRUE = frozenset({"1", "true", "yes", "on"})
 _INNER_SPACE = re.compile(r"\S\s+\S")  # a whole shell line in one argument
 
 
@@ -59,6 +60,7 @@ class _Places:
     """Where models.yaml says containers and gateways name models."""
 
     vendor_env: Mapping[str, str]
+    switch_env: Mapping[str, str]
     generic_env: frozenset[str]
     advertised_env: frozenset[str]
     model_flags: frozenset[str]
@@ -76,6 +78,7 @@ def _places() -> _Places:
     env, commands, gateways = data["environment"], data["commands"], data["gateways"]
     return _Places(
         vendor_env=dict(env["vendor"]),
+        switch_env=dict(env["switches"]),
         generic_env=frozenset(env["generic"]),
         advertised_env=frozenset(env["advertised"]),
         model_flags=frozenset(commands["modelFlags"]),
@@ -332,6 +335,10 @@ def _scan_env(variables: list[Variable]) -> tuple[_Found, _Found]:
     fallback: _Found = []
     for variable in variables:
         name = variable.name
+        switched = places.switch_env.get(name)
+        if switched is not None and (variable.value or "").strip().lower() in _TRUE:
+            primary.append((ANY_MODEL, switched, variable.field))
+            continue
         vendor = places.vendor_env.get(name)
         if vendor is None and name not in places.generic_env and name not in places.advertised_env:
             continue

@@ -301,6 +301,16 @@ MORE_CONTAINERS = [
         [("Qwen/Qwen3-8B", None, "spec.containers[0].env[1].value")],
     ),
     (
+        "claude-code-on-bedrock",
+        {"image": "x", "env": [{"name": "CLAUDE_CODE_USE_BEDROCK", "value": "1"}]},
+        [("*", "anthropic", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "claude-code-switch-off",
+        {"image": "x", "env": [{"name": "CLAUDE_CODE_USE_VERTEX", "value": "0"}]},
+        [],
+    ),
+    (
         "advertised-env-alone-counts",
         {"image": "x", "env": [{"name": "MODEL_NAME", "value": "gpt-4o-mini"}]},
         [("gpt-4o-mini", None, "spec.containers[0].env[0].value")],
@@ -341,4 +351,5 @@ def test_every_model_variable_is_sent_by_the_charts_cel_pre_filter() -> None:
     environment = load_data("models.yaml")["environment"]
     names = [*environment["vendor"], *environment["generic"], *environment["advertised"]]
     unsent = [n for n in names if "MODEL" not in n and "DEPLOYMENT" not in n and n != "STORAGE_URI"]
+    unsent += [n for n in environment["switches"] if not n.startswith("CLAUDE_CODE_USE_")]
     assert not unsent, f"extend the env condition in charts/exportgate/templates/_cel.tpl: {unsent}"
