@@ -155,6 +155,15 @@ class ModelCatalogue:
             return answer(None, None, note=f"not identified: {reading.unreadable}")
         return answer(None, None)
 
+    def possible(self, providers: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+        """(tags, model ids) a model of any of `providers` could have: their provider tags and
+        every catalogued model of theirs, for a reference that could be any of them."""
+        entries = [e for e in self.models.values() if e.provider in providers]
+        tags = frozenset().union(
+            *(self.provider_tags.get(p, frozenset()) for p in providers), *(e.tags for e in entries)
+        )
+        return tags, frozenset(e.id for e in entries)
+
     def entry(self, model_id: str | None) -> ModelEntry | None:
         return self.models.get(model_id) if model_id else None
 

@@ -450,3 +450,56 @@ def test_envoy_ai_gateway_basic_example() -> None:
             assert "google" in model.candidates, key
     gcp = {k for k in decided if k.endswith("-gcp")}
     assert {k: v for k, v in decided.items() if k not in gcp} == ENVOY_BASIC_FOR_CHINA
+
+
+@pytest.mark.parametrize(
+    ("reference", "action"),
+    [
+        # could be any Bedrock model, Llama 4 included: Meta's EU clause applies
+        ("arn:aws:bedrock:eu-central-1:1:provisioned-model/x1", Action.DENY),
+        ("arn:aws:bedrock:eu-central-1:1:custom-model/x1", Action.DENY),
+        # a Meta model whose name says nothing multimodal: Meta's, but not read as multimodal
+        ("meta/llama-next", Action.ALLOW),
+        # identified text models
+        ("eu.meta.llama3-2-3b-instruct-v1:0", Action.ALLOW),
+        ("eu.meta.llama3-2-11b-instruct-v1:0", Action.DENY),
+    ],
+)
+def test_an_unattributable_model_could_be_any_model_of_its_candidates(
+    reference: str, action: Action
+) -> None:
+    obj = _pod([{"name": "BEDROCK_MODEL_ID", "value": reference}])
+    taken, policy, _ = _decide(obj, GERMANY)
+    assert taken is action
+    if action is Action.DENY:
+        assert policy == "vendor-model-terms"
+
+
+def test_a_rule_naming_model_ids_matches_a_reference_that_could_be_one_of_them() -> None:
+    from exportgate.core.policy import parse_policy_text
+
+    (policy,) = parse_policy_text(
+        """
+apiVersion: exportgate.dev/v1alpha1
+kind: ExportPolicy
+metadata: {name: house}
+spec:
+  version: "1"
+  rules:
+    - id: no-llama-4
+      citation: "House rule 1"
+      effective: "2025-01-01"
+      match: {models: {ids: [meta-llama-4]}}
+      jurisdictions: {anyIn: ["*"]}
+      message: "{subject} is not offered."
+      remedy: "Use another model."
+""",
+        "house.yaml",
+    )
+    engine = PolicyEngine.build(policies=[policy], packs=[])
+    arn = _pod(
+        [{"name": "BEDROCK_MODEL_ID", "value": "arn:aws:bedrock:us-east-1:1:imported-model/m"}]
+    )
+    assert engine.evaluate(extract_workload(arn), SINGAPORE, NOW).action is Action.DENY
+    gpt = _pod([{"name": "OPENAI_MODEL", "value": "house-model"}])
+    assert engine.evaluate(extract_workload(gpt), SINGAPORE, NOW).action is Action.ALLOW
