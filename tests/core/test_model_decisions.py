@@ -503,3 +503,22 @@ spec:
     assert engine.evaluate(extract_workload(arn), SINGAPORE, NOW).action is Action.DENY
     gpt = _pod([{"name": "OPENAI_MODEL", "value": "house-model"}])
     assert engine.evaluate(extract_workload(gpt), SINGAPORE, NOW).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("env", "action"),
+    [
+        ({"name": "GEMINI_MODEL", "value": "gemini-2.5-pro"}, Action.DENY),
+        ({"name": "MODEL", "value": "Gemini 1.5 Pro"}, Action.DENY),
+        ({"name": "LLM_MODEL", "value": "vertex_ai/gemini-2.0-flash"}, Action.DENY),
+        ({"name": "MODEL", "value": "models/gemini-1.5-flash"}, Action.DENY),
+        ({"name": "GEMINI_MODEL", "value": "tunedModels/support-bot"}, Action.DENY),
+        ({"name": "MODEL_ID", "value": "google/gemma-3-27b-it"}, Action.ALLOW),
+        ({"name": "MODEL_ID", "value": "google/flan-t5-xl"}, Action.ALLOW),
+    ],
+)
+def test_google_gemini_is_hosted_and_gemma_is_open(env: dict[str, Any], action: Action) -> None:
+    taken, policy, _ = _decide(_pod([env]), CHINA)
+    assert taken is action
+    assert policy == ("vendor-model-terms" if action is Action.DENY else None)
+    assert _decide(_pod([env]), SINGAPORE)[0] is Action.ALLOW
