@@ -28,6 +28,8 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
+from exportgate.world.loader import SnapshotLoader
+from exportgate.world.snapshot import Snapshot, SnapshotStore
 from exportgate_sidecar.cache import DecisionCache
 from exportgate_sidecar.config import ConfigError, SidecarConfig
 from exportgate_sidecar.health import SERVICE_NAME, HealthMonitor
@@ -36,7 +38,6 @@ from exportgate_sidecar.metrics import MetricsEndpoint, SidecarMetrics
 from exportgate_sidecar.recent import RecentDecisions
 from exportgate_sidecar.servicer import Activity, PolicyServicer
 from exportgate_sidecar.sources.files import FileSource
-from exportgate_sidecar.state import Snapshot, SnapshotLoader, SnapshotStore
 from exportgate_sidecar.tls import ReloadingServerCredentials, TlsFiles
 
 log = structlog.get_logger("exportgate.sidecar")
