@@ -71,7 +71,10 @@ class App:
         if existing is None:
             return  # deleted meanwhile
         now = utcnow()
-        body = status.tenant_status(record, self.world.engine, now, existing)
+        snapshot = self.world.snapshot
+        body = status.tenant_status(
+            record, snapshot.engine, now, existing, snapshot.time_boundaries
+        )
         if outcome is not None and name in outcome.tenants:
             counts = outcome.tenants[name]
             body["workloads"] = {

@@ -14,7 +14,6 @@ from exportgate.core.tenants import effective_verification
 from exportgate_operator.app import App, utcnow
 from exportgate_operator.kube import TENANTS
 from exportgate_operator.logconfig import get_logger
-from exportgate_operator.status import next_transition
 
 log = get_logger(__name__)
 GROUP, VERSION, PLURAL = TENANTS.group, TENANTS.version, TENANTS.plural
@@ -104,9 +103,8 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         waker = app.world.waker(name)
         while not stopped:
             waker.clear()
-            tenant = app.world.tenant(name)
             now = utcnow()
-            planned = next_transition(tenant, now) if tenant else None
+            planned = app.world.next_transition(name, now) if app.world.tenant(name) else None
             candidates = [now + timedelta(seconds=app.config.resync_seconds)]
             if planned:
                 candidates.append(planned + SLACK)
