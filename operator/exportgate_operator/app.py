@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from exportgate.logsetup import get_logger
 from exportgate_operator import status
 from exportgate_operator.conditions import timestamp
 from exportgate_operator.decisions import DecisionRecorder
 from exportgate_operator.kube import POLICIES, TENANTS, Kube, KubeError
-from exportgate_operator.logconfig import get_logger
 from exportgate_operator.reaudit import Auditor, AuditOutcome
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World

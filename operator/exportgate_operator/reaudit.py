@@ -27,6 +27,7 @@ from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.tenants import TENANT_LABEL
 from exportgate.core.types import Action, Workload
+from exportgate.logsetup import get_logger
 from exportgate_operator import reports
 from exportgate_operator.conditions import timestamp
 from exportgate_operator.decisions import DecisionRecorder
@@ -44,7 +45,6 @@ from exportgate_operator.kube import (
     Resource,
     resource_for,
 )
-from exportgate_operator.logconfig import get_logger
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.status import endpoint_status
 from exportgate_operator.world import World

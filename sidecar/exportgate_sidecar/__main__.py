@@ -26,6 +26,7 @@ import structlog
 
 from exportgate.core.types import Action
 from exportgate.decisionlog import DecisionLogError
+from exportgate.logsetup import LEVELS, configure_logging
 from exportgate_sidecar.config import (
     DEFAULT_UNIX_SOCKET,
     CacheConfig,
@@ -34,7 +35,6 @@ from exportgate_sidecar.config import (
     SidecarConfig,
     SourceConfig,
 )
-from exportgate_sidecar.logconfig import configure_logging
 from exportgate_sidecar.server import SidecarServer
 from exportgate_sidecar.sources.files import startup_problems
 
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ops = p.add_argument_group("operation")
     ops.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error"),
+        "--log-level", default="info", choices=LEVELS,
         help="least severe operational log events written to stderr",
     )  # fmt: skip
     ops.add_argument(

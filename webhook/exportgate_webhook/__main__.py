@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import structlog
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
+from exportgate.logsetup import LEVELS, configure_logging
 from exportgate_webhook.admission import AdmissionReviewer
 from exportgate_webhook.config import (
     DEFAULT_BUDGET_S,
@@ -169,7 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default="info",
-        choices=("debug", "info", "warning", "error"),
+        choices=LEVELS,
+    )
+    parser.add_argument(
+        "--log-format",
+        default="json",
+        choices=("json", "console"),
+        help="one JSON object per line (for log collectors), or coloured text for a terminal",
     )
     return parser
 
@@ -264,21 +270,6 @@ def build_server(
     )
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
-
-
 async def run(config: WebhookConfig) -> None:
     server = build_server(config)
     await server.start()
@@ -297,7 +288,7 @@ async def run(config: WebhookConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level, json=args.log_format == "json")
     try:
         config = config_from_args(args)
         asyncio.run(run(config))

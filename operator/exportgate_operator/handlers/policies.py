@@ -8,9 +8,9 @@ from typing import Any
 
 import kopf
 
+from exportgate.logsetup import get_logger
 from exportgate_operator.app import App
 from exportgate_operator.kube import POLICIES
-from exportgate_operator.logconfig import get_logger
 
 log = get_logger(__name__)
 GROUP, VERSION, PLURAL = POLICIES.group, POLICIES.version, POLICIES.plural

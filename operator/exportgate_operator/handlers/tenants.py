@@ -11,9 +11,9 @@ from typing import Any
 import kopf
 
 from exportgate.core.tenants import effective_verification
+from exportgate.logsetup import get_logger
 from exportgate_operator.app import App, utcnow
 from exportgate_operator.kube import TENANTS
-from exportgate_operator.logconfig import get_logger
 
 log = get_logger(__name__)
 GROUP, VERSION, PLURAL = TENANTS.group, TENANTS.version, TENANTS.plural

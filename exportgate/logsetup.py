@@ -1,8 +1,11 @@
-"""Operational logging of the operator: structlog, one JSON object per line on stderr.
+"""Operational logging of every exportgate program (sidecar, webhook, operator): one setup.
 
-kopf and the Kubernetes client log through the standard library; their records are routed
-through structlog's formatter too, so an operator's log is one stream of one format. (The
-decision log is something else: an audit record written by `exportgate.decisionlog`.)
+structlog events and the standard-library records of the libraries underneath (kopf, grpc, the
+Kubernetes client, aiohttp) go through one formatter to stderr, so each program's log is one
+stream in one format: a JSON object per line for log collectors, or coloured text for a
+terminal (`json=False`, the one switch; `--log-format console`).
+
+(The decision log is something else: an audit record written by `exportgate.decisionlog`.)
 """
 
 from __future__ import annotations
@@ -11,6 +14,12 @@ import logging
 import sys
 
 import structlog
+
+LEVELS = ("debug", "info", "warning", "error")
+
+# Libraries that narrate routine work at INFO (kopf: every handler run); their warnings and
+# errors still come through.
+QUIET_LIBRARIES = ("kopf", "kubernetes", "urllib3", "grpc", "aiohttp.access")
 
 _SHARED: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -21,9 +30,10 @@ _SHARED: list[structlog.typing.Processor] = [
 
 
 def configure_logging(level: str = "info", *, json: bool = True) -> None:
+    """Route structlog and the standard library's loggers to stderr at `level`."""
     numeric = logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
-        raise ValueError(f"unknown log level {level!r}; use debug, info, warning or error")
+        raise ValueError(f"unknown log level {level!r}; use {', '.join(LEVELS)}")
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
@@ -47,10 +57,8 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    # kopf is chatty at INFO about every handler it runs; keep its warnings and errors.
-    logging.getLogger("kopf").setLevel(max(numeric, logging.WARNING))
-    logging.getLogger("kubernetes").setLevel(max(numeric, logging.WARNING))
-    logging.getLogger("urllib3").setLevel(max(numeric, logging.WARNING))
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
