@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from kubernetes import client, config
+from kubernetes import client
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -62,20 +62,6 @@ class Resource:
         if sub:
             base += f"/{sub}"
         return base
-
-
-def new_api_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
-    """An ApiClient for `kubeconfig` (or $KUBECONFIG / ~/.kube/config), else in-cluster."""
-    if kubeconfig:
-        api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, context=context
-        )
-        return api
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(context=context)  # type: ignore[no-untyped-call]
-    return client.ApiClient()
 
 
 class Kube:

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from exportgate_operator.decisions import DecisionRecorder
-from exportgate_operator.kube import Kube, new_api_client
+from exportgate_operator.kube import Kube
 from exportgate_operator.reaudit import VIOLATION, VIOLATION_MESSAGE, Auditor
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World
 
 from exportgate.decisionlog import verify_files
+from exportgate.kubeapi import new_api_client
 from tests.operator.builders import (
     NODEPOOL_CRD,
     endpoint,

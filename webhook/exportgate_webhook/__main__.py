@@ -219,17 +219,11 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
     )
 
 
-def kubernetes_api_client(kubeconfig: Path | None) -> Any:
-    """In-cluster config, else the given kubeconfig, else $KUBECONFIG / ~/.kube/config."""
-    from kubernetes import client, config
+def _api_client(kubeconfig: Path | None) -> Any:
+    # Imported on first use: a webhook with static tenants never loads the Kubernetes client.
+    from exportgate.kubeapi import new_api_client
 
-    if kubeconfig is not None:
-        return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        return config.new_client_from_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    return new_api_client(kubeconfig)
 
 
 def build_server(
@@ -251,7 +245,7 @@ def build_server(
             namespaces = StaticNamespaces(ns.static_tenants)
         else:
             namespaces = WatchedNamespaces(
-                lambda: kubernetes_api_client(ns.kubeconfig),
+                lambda: _api_client(ns.kubeconfig),
                 metrics=metrics,
                 resync_s=ns.resync_s,
             )

@@ -31,12 +31,12 @@ from typing import Any, cast
 
 import structlog
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from exportgate.core.policy import parse_policy_document
 from exportgate.core.tenants import parse_tenant
+from exportgate.kubeapi import new_api_client
 from exportgate.world.lastgood import Reading, RecordKind, read
 from exportgate.world.loader import SnapshotLoader
 from exportgate.world.snapshot import TenantRecord
@@ -61,19 +61,6 @@ TENANTS = Resource(RecordKind.TENANT, "tenants", parse_tenant)
 POLICIES = Resource(RecordKind.POLICY, "exportpolicies", parse_policy_document)
 
 
-def api_client(kubeconfig: Path | None = None) -> Any:
-    """An ApiClient: the given kubeconfig, else in-cluster, else $KUBECONFIG/~/.kube/config."""
-    # The kubernetes package is partly annotated; these entry points are not.
-    if kubeconfig is not None:
-        return k8s_config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    try:
-        configuration = k8s_client.Configuration()
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return k8s_client.ApiClient(configuration)
-    except k8s_config.ConfigException:
-        return k8s_config.new_client_from_config()  # type: ignore[no-untyped-call]
-
-
 def kube_api_client(kubeconfig: Path | None = None) -> Any:
     """`api_client`, with failures turned into a `ConfigError` that says what to do."""
     if kubeconfig is not None and not kubeconfig.is_file():
@@ -82,7 +69,7 @@ def kube_api_client(kubeconfig: Path | None = None) -> Any:
             "the pod's service account"
         )
     try:
-        return api_client(kubeconfig)
+        return new_api_client(kubeconfig)
     except Exception as exc:  # the client's loaders raise YAML, config and OS errors alike
         where = str(kubeconfig) if kubeconfig else "in-cluster config, $KUBECONFIG, ~/.kube/config"
         raise ConfigError(
