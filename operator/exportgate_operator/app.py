@@ -11,9 +11,12 @@ from typing import Any
 from exportgate.logsetup import get_logger
 from exportgate_operator import status
 from exportgate_operator.conditions import timestamp
+from exportgate_operator.decide import AuditOutcome
 from exportgate_operator.decisions import DecisionRecorder
-from exportgate_operator.kube import POLICIES, TENANTS, Kube, KubeError
-from exportgate_operator.reaudit import Auditor, AuditOutcome
+from exportgate_operator.events import EventPoster
+from exportgate_operator.kinds import POLICIES, TENANTS
+from exportgate_operator.kube import Kube, KubeError
+from exportgate_operator.reaudit import Auditor
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World
 
@@ -30,6 +33,7 @@ class App:
     kube: Kube
     world: World
     recorder: DecisionRecorder
+    events: EventPoster
     auditor: Auditor
     _audited_at: dict[str, datetime] = field(default_factory=dict)
     _pending: set[str] = field(default_factory=set)
@@ -39,7 +43,9 @@ class App:
     def create(cls, config: OperatorConfig, kube: Kube) -> App:
         world = World(config.packs)
         recorder = DecisionRecorder(config.decision_log)
-        return cls(config, kube, world, recorder, Auditor(kube, world, recorder, config))
+        events = EventPoster(kube)
+        auditor = Auditor(kube, world, recorder, config, events)
+        return cls(config, kube, world, recorder, events, auditor)
 
     # --- priming ------------------------------------------------------------------------
 
@@ -147,7 +153,7 @@ class App:
             "kind": TENANTS.kind,
             "metadata": {"name": name, **({"uid": record.uid} if record and record.uid else {})},
         }
-        self.auditor.event(obj, type_, reason, message)
+        self.events.post(obj, type_, reason, message)
 
     def close(self) -> None:
         self.recorder.close()

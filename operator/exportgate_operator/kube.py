@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from kubernetes import client
+
+from exportgate_operator.kinds import Resource
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -36,32 +36,6 @@ class KubeError(RuntimeError):
     @property
     def conflict(self) -> bool:
         return self.status == 409
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """Where a kind lives in the API: group ('' for core), version, plural, scope."""
-
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    def path(self, namespace: str | None = None, name: str | None = None, sub: str = "") -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace)}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{quote(name)}"
-        if sub:
-            base += f"/{sub}"
-        return base
 
 
 class Kube:
@@ -168,35 +142,3 @@ class Kube:
                 return False
             raise
         return any(r.get("name") == resource.plural for r in answer.get("resources") or ())
-
-
-# The kinds the operator reads or writes.
-TENANTS = Resource("exportgate.dev", "v1alpha1", "tenants", "Tenant", namespaced=False)
-POLICIES = Resource("exportgate.dev", "v1alpha1", "exportpolicies", "ExportPolicy", False)
-ENDPOINTS = Resource("exportgate.dev", "v1alpha1", "modelendpoints", "ModelEndpoint")
-NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
-NODES = Resource("", "v1", "nodes", "Node", namespaced=False)
-PODS = Resource("", "v1", "pods", "Pod")
-EVENTS = Resource("", "v1", "events", "Event")
-DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
-STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
-DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet")
-JOBS = Resource("batch", "v1", "jobs", "Job")
-CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob")
-NODEPOOLS = Resource("karpenter.sh", "v1", "nodepools", "NodePool", namespaced=False)
-POLICY_REPORTS = Resource("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport")
-CLUSTER_POLICY_REPORTS = Resource(
-    "wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports", "ClusterPolicyReport", False
-)
-
-# Namespaced kinds whose objects are re-audited; the controllers are audited as well as their
-# Pods so a violation shows on the object a tenant actually edits.
-NAMESPACED_WORKLOADS = (PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS, CRONJOBS, ENDPOINTS)
-CLUSTER_WORKLOADS = (NODEPOOLS,)
-
-
-def resource_for(api_version: str, kind: str) -> Resource | None:
-    for resource in (*NAMESPACED_WORKLOADS, *CLUSTER_WORKLOADS, TENANTS, POLICIES, NODES):
-        if resource.api_version == api_version and resource.kind == kind:
-            return resource
-    return None

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from exportgate_operator.kube import TENANTS, Kube, KubeError, Resource
+from exportgate_operator.kinds import TENANTS, Resource
+from exportgate_operator.kube import Kube, KubeError
 
 ROLE_PREFIX = "exportgate-tenant-reader:"
 FIELD_MANAGER = "exportgate-operator"

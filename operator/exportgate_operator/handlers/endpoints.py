@@ -14,7 +14,8 @@ import kopf
 from exportgate.core.errors import InputError
 from exportgate.core.tenants import TENANT_LABEL
 from exportgate_operator.app import App, utcnow
-from exportgate_operator.kube import ENDPOINTS, NAMESPACES, KubeError
+from exportgate_operator.kinds import ENDPOINTS, NAMESPACES
+from exportgate_operator.kube import KubeError
 from exportgate_operator.status import endpoint_status
 from exportgate_operator.world import plain
 

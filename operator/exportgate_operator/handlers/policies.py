@@ -10,7 +10,7 @@ import kopf
 
 from exportgate.logsetup import get_logger
 from exportgate_operator.app import App
-from exportgate_operator.kube import POLICIES
+from exportgate_operator.kinds import POLICIES
 
 log = get_logger(__name__)
 GROUP, VERSION, PLURAL = POLICIES.group, POLICIES.version, POLICIES.plural

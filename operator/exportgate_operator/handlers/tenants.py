@@ -13,7 +13,7 @@ import kopf
 from exportgate.core.tenants import effective_verification
 from exportgate.logsetup import get_logger
 from exportgate_operator.app import App, utcnow
-from exportgate_operator.kube import TENANTS
+from exportgate_operator.kinds import TENANTS
 
 log = get_logger(__name__)
 GROUP, VERSION, PLURAL = TENANTS.group, TENANTS.version, TENANTS.plural
