@@ -16,8 +16,10 @@ from exportgate_operator.decisions import DecisionRecorder
 from exportgate_operator.events import EventPoster
 from exportgate_operator.kinds import POLICIES, TENANTS
 from exportgate_operator.kube import Kube, KubeError
+from exportgate_operator.peering import Peering
 from exportgate_operator.reaudit import Auditor
 from exportgate_operator.settings import OperatorConfig
+from exportgate_operator.timers import TenantTimers
 from exportgate_operator.world import World
 
 log = get_logger(__name__)
@@ -35,6 +37,8 @@ class App:
     recorder: DecisionRecorder
     events: EventPoster
     auditor: Auditor
+    peering: Peering
+    timers: TenantTimers = field(init=False)
     _audited_at: dict[str, datetime] = field(default_factory=dict)
     _pending: set[str] = field(default_factory=set)
     _batch: asyncio.Task[None] | None = None
@@ -45,7 +49,10 @@ class App:
         recorder = DecisionRecorder(config.decision_log)
         events = EventPoster(kube)
         auditor = Auditor(kube, world, recorder, config, events)
-        return cls(config, kube, world, recorder, events, auditor)
+        return cls(config, kube, world, recorder, events, auditor, Peering(kube, config))
+
+    def __post_init__(self) -> None:
+        self.timers = TenantTimers(self, utcnow)
 
     # --- priming ------------------------------------------------------------------------
 
