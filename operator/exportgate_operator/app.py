@@ -14,7 +14,7 @@ from exportgate_operator.conditions import timestamp
 from exportgate_operator.decide import AuditOutcome
 from exportgate_operator.decisions import DecisionRecorder
 from exportgate_operator.events import EventPoster
-from exportgate_operator.kinds import POLICIES, TENANTS
+from exportgate_operator.kinds import POLICIES, TENANTS, Resource
 from exportgate_operator.kube import Kube, KubeError
 from exportgate_operator.peering import Peering
 from exportgate_operator.reaudit import Auditor
@@ -66,13 +66,10 @@ class App:
 
     # --- status writes (blocking; call through asyncio.to_thread) -----------------------
 
-    def _current_status(self, resource: Any, name: str) -> Mapping[str, Any] | None:
-        try:
-            found = self.kube.request("GET", resource.path(None, name))
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise
+    def _current_status(self, resource: Resource, name: str) -> Mapping[str, Any] | None:
+        found = self.kube.get(resource, name)
+        if found is None:
+            return None
         current: Mapping[str, Any] = found.get("status") or {}
         return current
 
@@ -107,7 +104,7 @@ class App:
         body = status.policy_status(record, self.world.engine, utcnow(), existing)
         self._patch_status(POLICIES, name, body)
 
-    def _patch_status(self, resource: Any, name: str, body: Mapping[str, Any]) -> None:
+    def _patch_status(self, resource: Resource, name: str, body: Mapping[str, Any]) -> None:
         try:
             self.kube.merge_patch(resource, name, {"status": dict(body)}, sub="status")
         except KubeError as exc:

@@ -3,12 +3,11 @@
 The operator handles objects of many kinds (Pods, Deployments, NodePools, custom resources,
 wg-policy reports) as plain dicts, exactly as the core's extraction expects them; the typed
 models of the official client would only get in the way. Calls are synchronous; async code runs
-them with `asyncio.to_thread` (`Kube.arequest`), so the kopf event loop never blocks.
+them with `asyncio.to_thread`, so the kopf event loop never blocks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -71,19 +70,6 @@ class Kube:
         loaded: dict[str, Any] = json.loads(text) if text else {}
         return loaded
 
-    async def arequest(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        query: Mapping[str, str] | None = None,
-        content_type: str = "application/json",
-    ) -> dict[str, Any]:
-        return await asyncio.to_thread(
-            self.request, method, path, body=body, query=query, content_type=content_type
-        )
-
     # --- conveniences -------------------------------------------------------------------
 
     def each(
@@ -109,10 +95,16 @@ class Kube:
                 return
             query["continue"] = token
 
-    def list_all(
-        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
-    ) -> list[dict[str, Any]]:
-        return list(self.each(resource, namespace, label_selector=label_selector))
+    def get(
+        self, resource: Resource, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object, or None when it does not exist (any other error raises)."""
+        try:
+            return self.request("GET", resource.path(namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
 
     def merge_patch(
         self,

@@ -158,30 +158,26 @@ class Publisher:
             return
         by_namespace, by_tenant = reports.scopes(outcome.items, outcome.namespaces,
                                                  outcome.tenants)
-        cap, chars = self.config.report_max_results, self.config.message_max_chars
+        scoped = [
+            (namespace, reports.REPORT_NAME, outcome.namespaces.get(namespace), items)
+            for namespace, items in sorted(by_namespace.items())
+            if namespaced_ok
+        ] + [
+            (None, f"exportgate-{tenant}", tenant, items)
+            for tenant, items in sorted(by_tenant.items())
+            if cluster_ok
+        ]
         try:
-            if namespaced_ok:
-                for namespace, items in sorted(by_namespace.items()):
-                    report = reports.build_report(
-                        items,
-                        outcome.at,
-                        namespace=namespace,
-                        scope_tenant=outcome.namespaces.get(namespace),
-                        max_results=cap,
-                        max_chars=chars,
-                    )
-                    reports.write_report(self.kube, report)
-            if cluster_ok:
-                for tenant, items in sorted(by_tenant.items()):
-                    report = reports.build_report(
-                        items,
-                        outcome.at,
-                        namespace=None,
-                        name=f"exportgate-{tenant}",
-                        scope_tenant=tenant,
-                        max_results=cap,
-                        max_chars=chars,
-                    )
-                    reports.write_report(self.kube, report)
+            for namespace, name, tenant, items in scoped:
+                report = reports.build_report(
+                    items,
+                    outcome.at,
+                    namespace=namespace,
+                    scope_tenant=tenant,
+                    max_results=self.config.report_max_results,
+                    max_chars=self.config.message_max_chars,
+                    name=name,
+                )
+                reports.write_report(self.kube, report)
         except KubeError as exc:
             log.warning("cannot write policy report", error=str(exc))
