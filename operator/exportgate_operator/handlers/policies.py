@@ -19,6 +19,8 @@ GROUP, VERSION, PLURAL = POLICIES.group, POLICIES.version, POLICIES.plural
 async def _served_set_changed(app: App, reason: str) -> None:
     for name in app.world.policy_names():
         await asyncio.to_thread(app.publish_policy, name)  # engineVersion moved
+    for name in app.world.tenant_names():
+        app.world.wake(name)  # rule dates are transitions: the timers re-plan
     await app.reaudit(None, reason=reason)
 
 
