@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from exportgate.core.tenants import TENANT_LABEL
 from exportgate_operator.kinds import TENANTS, Resource
 from exportgate_operator.kube import Kube, KubeError
 
@@ -28,7 +29,7 @@ CLUSTER_ROLE_BINDINGS = Resource(
     RBAC_GROUP, "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
 )
 MANAGED_BY = {"app.kubernetes.io/managed-by": "exportgate-operator"}
-TENANT_ANNOTATION = "exportgate.dev/tenant"
+TENANT_ANNOTATION = TENANT_LABEL  # the same key, naming the Tenant a role is for
 
 Obj = dict[str, Any]
 

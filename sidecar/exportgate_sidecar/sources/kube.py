@@ -35,7 +35,7 @@ from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from exportgate.core.policy import parse_policy_document
-from exportgate.core.tenants import parse_tenant
+from exportgate.core.tenants import API_GROUP, API_VERSION, parse_tenant
 from exportgate.kubeapi import new_api_client
 from exportgate.world.lastgood import Reading, RecordKind, read
 from exportgate.world.loader import SnapshotLoader
@@ -44,8 +44,7 @@ from exportgate_sidecar.config import ConfigError
 
 log = structlog.get_logger("exportgate.sidecar.kube")
 
-GROUP = "exportgate.dev"
-VERSION = "v1alpha1"
+GROUP, VERSION = API_GROUP, API_VERSION.removeprefix(f"{API_GROUP}/")
 LIST_PAGE_SIZE = 500
 HTTP_GONE = 410
 
