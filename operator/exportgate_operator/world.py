@@ -108,6 +108,8 @@ class World:
     @property
     def snapshot(self) -> Snapshot:
         """The built-in packs plus every policy's served version, and every served tenant."""
+        if self._snapshot is not None and not (self._stale_engine or self._stale_tenants):
+            return self._snapshot
         if self._stale_engine:
             served = self._served_policies()
             self._assembly.set_engine(build_engine(served, self.packs), len(served))
