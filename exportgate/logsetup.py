@@ -1,9 +1,14 @@
 """Operational logging of every exportgate program (sidecar, webhook, operator): one setup.
 
 structlog events and the standard-library records of the libraries underneath (kopf, grpc, the
-Kubernetes client, aiohttp) go through one formatter to stderr, so each program's log is one
-stream in one format: a JSON object per line for log collectors, or coloured text for a
-terminal (`json=False`, the one switch; `--log-format console`).
+Kubernetes client, aiohttp) go through the same processors and renderer to stderr, so each
+program's log is one stream in one format: a JSON object per line for log collectors, or
+coloured text for a terminal (`json=False`, the one switch; `--log-format console`).
+
+structlog's own events are written straight to stderr, not through the standard library's
+handlers: a denial that is logged must not wait on the logging module's locks (the webhook
+answers sixteen reviews at once within a few hundred milliseconds, and measurably slower
+otherwise). Only the libraries' records take the standard-library path.
 
 (The decision log is something else: an audit record written by `exportgate.decisionlog`.)
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
@@ -21,12 +27,29 @@ LEVELS = ("debug", "info", "warning", "error")
 # errors still come through.
 QUIET_LIBRARIES = ("kopf", "kubernetes", "urllib3", "grpc", "aiohttp.access")
 
+def _add_logger_name(
+    logger: Any, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """The name a logger was asked for (`get_logger(name)`), or the library logger's name."""
+    record = event_dict.get("_record")
+    name = record.name if record is not None else getattr(logger, "name", None)
+    if name:
+        event_dict.setdefault("logger", name)
+    return event_dict
+
+
 _SHARED: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
-    structlog.stdlib.add_log_level,
-    structlog.stdlib.add_logger_name,
+    structlog.processors.add_log_level,
+    _add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
+
+
+def _stderr_logger(*args: Any) -> structlog.PrintLogger:
+    logger = structlog.PrintLogger(sys.stderr)
+    logger.name = str(args[0]) if args else None  # type: ignore[attr-defined]
+    return logger
 
 
 def configure_logging(level: str = "info", *, json: bool = True) -> None:
@@ -38,13 +61,9 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[
-            *_SHARED,
-            structlog.processors.format_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=[*_SHARED, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
