@@ -6,8 +6,9 @@ Two kinds of instant exist:
 - a tenant's own dates: its verification coming into force and expiring (only while the record
   says VERIFIED; the other states do not depend on the clock) and each licence's issue and
   expiry dates;
-- the policy set's dates: midnight UTC of every day a rule comes into or goes out of force
-  (rules are dated by day and the engine tests them against the UTC date of the instant).
+- the policy set's dates: midnight UTC of every day a dated fact comes into or goes out of force
+  (rules, suspensions, country-group memberships; they are dated by day and the engine tests
+  them against the UTC date of the instant: `PolicyEngine.transition_days`).
 
 The sidecar's decision cache and reuse map keep a decision only within the window between two
 such instants (`validity_window`); the operator wakes a tenant's timer at the next one
@@ -37,14 +38,9 @@ def tenant_boundaries(tenant: Tenant | None) -> list[datetime]:
 
 
 def policy_boundaries(engine: PolicyEngine) -> tuple[datetime, ...]:
-    """Midnight UTC of every day a rule of `engine` starts or stops being in force, ascending."""
-    days = set()
-    for policy in engine.policies:
-        for rule in policy.rules:
-            days.add(rule.effective)
-            if rule.until is not None:
-                days.add(rule.until)
-    return tuple(sorted(datetime.combine(d, time.min, tzinfo=UTC) for d in days))
+    """Midnight UTC of every day a dated fact of `engine` starts or stops holding (rules,
+    suspensions, group memberships), ascending."""
+    return tuple(datetime.combine(d, time.min, tzinfo=UTC) for d in engine.transition_days())
 
 
 def validity_window(
