@@ -31,9 +31,10 @@ def test_a_rule_taking_effect_is_a_transition_for_every_tenant() -> None:
 
 
 def test_policy_boundaries_are_the_midnights_of_rule_dates() -> None:
-    engine = PolicyEngine.build(policies=[], packs=[])
-    assert policy_boundaries(engine) == ()
-    found = policy_boundaries(PolicyEngine.build())
+    engine = PolicyEngine.build()
+    found = policy_boundaries(engine)
+    assert found == tuple(sorted(found))
+    assert {b.date() for b in found} == set(engine.transition_days())
     assert list(found) == sorted(found)
     assert all(b.time() == datetime.min.time() and b.tzinfo is UTC for b in found)
     assert all(isinstance(b.date(), date) for b in found)
