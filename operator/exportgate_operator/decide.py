@@ -3,13 +3,15 @@ now, and every verdict recorded in the decision log (operation AUDIT)."""
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.types import Action, Workload
+from exportgate.core.types import Action
 from exportgate.logsetup import get_logger
 from exportgate.world.snapshot import Snapshot
 from exportgate_operator.collect import Collected
@@ -51,27 +53,35 @@ async def decide(
 ) -> AuditOutcome:
     """Judge `collected` at `at`; `tenants` are the names the outcome counts (even with none)."""
     outcome = AuditOutcome(at=at, namespaces=collected.namespaces)
-    guarded: list[tuple[dict[str, Any], str | None, Workload]] = []
-    for obj, tenant in collected.objects:
-        try:
-            workload = registry.extract(obj)
-        except InputError as exc:
-            log.warning("cannot extract workload", object=ref(obj), error=exc.describe())
-            continue
-        if workload.guarded:
-            guarded.append((obj, tenant, workload))
-        else:
-            outcome.unguarded.append(obj)
     engine = snapshot.engine
-    decisions = [
-        engine.evaluate(workload, snapshot.tenant(tenant), at, tenant_name=tenant)
-        for _, tenant, workload in guarded
-    ]
+    judged: list[tuple[dict[str, Any], str | None]] = []
+    decisions: list[Decision] = []
+    # The collected objects live through the whole step; without this the collector would scan
+    # them again and again while the verdicts pile up (a third of the time at 20k objects).
+    # Only objects that exist now are exempted, and only until the loop (which never awaits)
+    # ends.
+    gc.freeze()
+    try:
+        for obj, tenant in collected.objects:
+            try:
+                workload = registry.extract(obj)
+            except InputError as exc:
+                log.warning("cannot extract workload", object=ref(obj), error=exc.describe())
+                continue
+            if not workload.guarded:
+                outcome.unguarded.append(obj)
+                continue
+            judged.append((obj, tenant))
+            decisions.append(
+                engine.evaluate(workload, snapshot.tenant(tenant), at, tenant_name=tenant)
+            )
+    finally:
+        gc.unfreeze()
     ids = await recorder.record(
         decisions, extra={"policyVersion": engine.version, "reason": reason}
     )
     outcome.tenants = {name: TenantAudit() for name in tenants}
-    for (obj, tenant, _), decision, decision_id in zip(guarded, decisions, ids, strict=True):
+    for (obj, tenant), decision, decision_id in zip(judged, decisions, ids, strict=True):
         meta = obj["metadata"]
         outcome.objects.append(obj)
         outcome.items.append(
