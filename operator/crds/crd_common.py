@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from exportgate.core.tenants import API_GROUP, API_VERSION
+from exportgate.core.types import EffectiveVerification
 
 Schema = dict[str, Any]
 GROUP = API_GROUP
@@ -15,8 +16,10 @@ PART_OF = {"app.kubernetes.io/part-of": "exportgate"}
 
 
 
-# Effective verification, as `exportgate.core.types.EffectiveVerification` spells it.
-EFFECTIVE_STATES = ["Verified", "Expired", "Pending", "Rejected", "Revoked", "NotYetValid"]
+# Effective verification, as the core spells it (one list: its enum).
+EFFECTIVE_STATES = [
+    state.value for state in EffectiveVerification if state is not EffectiveVerification.UNBOUND
+]
 COUNTRY = {"type": "string", "pattern": "^[A-Z]{2}$"}
 
 

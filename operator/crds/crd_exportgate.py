@@ -14,6 +14,7 @@ from crd_common import (
 )
 
 from exportgate.core.data import load_data
+from exportgate.core.types import JurisdictionRole
 
 # --- Tenant -------------------------------------------------------------------------------
 
@@ -78,13 +79,8 @@ def tenant_status() -> Schema:
                         "country": COUNTRY,
                         "role": {
                             "type": "string",
-                            "enum": [
-                                "incorporation",
-                                "headquarters",
-                                "parentHeadquarters",
-                                "endCustomerCountry",
-                                "endCustomerHeadquarters",
-                            ],
+                            # Every role the core may name (one list: its enum).
+                            "enum": [role.value for role in JurisdictionRole],
                         },
                         "via": {"type": "string", "maxLength": 1024},
                         "declaredAs": COUNTRY,
