@@ -16,6 +16,7 @@ from typing import Any
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.types import Action, Tenant
+from exportgate.decisionlog.snapshots import keep_policy_snapshot
 from exportgate.world.clock import policy_boundaries
 from exportgate.world.snapshot import Snapshot, TenantEntry, TenantRecord
 
@@ -28,6 +29,18 @@ def build_engine(
     """The engine over the built-in `packs` plus `policies`; raises `ExportgateError` when they
     do not build together."""
     return PolicyEngine.build(policies=policies, packs=packs, default_action=default_action)
+
+
+def serving_engine(
+    policies: Sequence[Any],
+    packs: Sequence[str] | None = None,
+    default_action: Action | None = None,
+) -> PolicyEngine:
+    """`build_engine` for an engine that will decide: its inputs are also kept (in memory,
+    until a decision log stores them beside the log) so an auditor can replay its decisions."""
+    engine = build_engine(policies, packs, default_action)
+    keep_policy_snapshot(engine)
+    return engine
 
 
 def same_record(a: Tenant, b: Tenant) -> bool:

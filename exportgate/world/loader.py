@@ -19,7 +19,7 @@ import structlog
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import ExportgateError
 from exportgate.core.types import Action
-from exportgate.world.assembly import Assembly, build_engine, duplicates
+from exportgate.world.assembly import Assembly, duplicates, serving_engine
 from exportgate.world.snapshot import SnapshotStore, TenantRecord
 
 log = structlog.get_logger("exportgate.world")
@@ -43,7 +43,7 @@ class SnapshotLoader:
         packs: Sequence[str] | None = None,
         default_action: Action | None = None,
         expect: Sequence[str] = ("tenants", "policies"),
-        build: EngineBuilder = build_engine,
+        build: EngineBuilder = serving_engine,
     ) -> None:
         self._store = store
         self._packs = packs

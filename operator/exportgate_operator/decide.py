@@ -11,7 +11,7 @@ from typing import Any
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.types import Action
+from exportgate.core.types import Action, Tenant, Workload
 from exportgate.logsetup import get_logger
 from exportgate.world.snapshot import Snapshot
 from exportgate_operator.collect import Collected
@@ -56,6 +56,7 @@ async def decide(
     engine = snapshot.engine
     judged: list[tuple[dict[str, Any], str | None]] = []
     decisions: list[Decision] = []
+    inputs: list[tuple[Workload, Tenant | None]] = []
     # The collected objects live through the whole step; without this the collector would scan
     # them again and again while the verdicts pile up (a third of the time at 20k objects).
     # Only objects that exist now are exempted, and only until the loop (which never awaits)
@@ -71,14 +72,16 @@ async def decide(
             if not workload.guarded:
                 outcome.unguarded.append(obj)
                 continue
+            record = snapshot.tenant(tenant)
             judged.append((obj, tenant))
-            decisions.append(
-                engine.evaluate(workload, snapshot.tenant(tenant), at, tenant_name=tenant)
-            )
+            inputs.append((workload, record))  # logged with the verdict, for audit replay
+            decisions.append(engine.evaluate(workload, record, at, tenant_name=tenant))
     finally:
         gc.unfreeze()
     ids = await recorder.record(
-        decisions, extra={"policyVersion": engine.version, "reason": reason}
+        decisions,
+        extra={"policyVersion": engine.version, "reason": reason},
+        inputs=inputs,
     )
     outcome.tenants = {name: TenantAudit() for name in tenants}
     for (obj, tenant), decision, decision_id in zip(judged, decisions, ids, strict=True):

@@ -21,7 +21,7 @@ from exportgate.core.errors import ExportgateError, InputError
 from exportgate.core.policy import PolicyDocument, parse_policy_document
 from exportgate.core.tenants import parse_tenant
 from exportgate.core.types import Tenant
-from exportgate.world.assembly import Assembly, build_engine
+from exportgate.world.assembly import Assembly, build_engine, serving_engine
 from exportgate.world.lastgood import Reading, RecordKind, read
 from exportgate.world.snapshot import Snapshot
 from exportgate.world.snapshot import TenantRecord as SourceRecord
@@ -112,7 +112,7 @@ class World:
             return self._snapshot
         if self._stale_engine:
             served = self._served_policies()
-            self._assembly.set_engine(build_engine(served, self.packs), len(served))
+            self._assembly.set_engine(serving_engine(served, self.packs), len(served))
             self._stale_engine = False
         if self._stale_tenants:
             self._assembly.set_tenants(
