@@ -6,8 +6,8 @@ here by applying the returned JSON Patch, as tests/webhook/test_cluster_e2e.py d
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
