@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from exportgate.core.tenants import API_GROUP, API_VERSION
+from exportgate.core.tenancy import API_GROUP, API_VERSION
 from exportgate.core.types import EffectiveVerification
 
 Schema = dict[str, Any]

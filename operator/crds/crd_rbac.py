@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from crd_common import GROUP, PART_OF, Schema
-from exportgate_operator.kinds import REAUDITED
+
+from exportgate.core.kinds import guarded_kinds
 
 # --- RBAC ---------------------------------------------------------------------------------
 
@@ -28,13 +29,13 @@ def cluster_role(name: str, description: str, rules: list[Schema], **labels: str
 
 
 def reaudit_rules() -> list[Schema]:
-    """Read and annotate every re-audited kind of another API group, from the operator's one
-    list of them (exportgate's own kinds have their rules below)."""
-    by_group: dict[str, list[str]] = {}
-    for resource in REAUDITED:
-        if resource.group != GROUP:
-            by_group.setdefault(resource.group, []).append(resource.plural)
-    return [rule([group], plurals, [*READ, "patch"]) for group, plurals in by_group.items()]
+    """get/list/watch/patch on every guarded workload kind, by group, from the one kind table
+    (exportgate's own group has its own rules below)."""
+    groups: dict[str, set[str]] = {}
+    for entry in guarded_kinds():
+        if entry.group != GROUP:
+            groups.setdefault(entry.group, set()).add(entry.plural)
+    return [rule([g], sorted(plurals), [*READ, "patch"]) for g, plurals in sorted(groups.items())]
 
 
 def rbac() -> dict[str, Schema]:
@@ -52,8 +53,10 @@ def rbac() -> dict[str, Schema]:
                 ["tenants/status", "exportpolicies/status", "modelendpoints/status"],
                 ["get", "patch", "update"],
             ),
-            # Re-audit: read workloads, add/remove the violation annotation.
+            # Re-audit: read every kind of the kind table (exportgate.core.kinds), add/remove
+            # the violation annotation; DeviceClasses to judge DRA claims.
             *reaudit_rules(),
+            rule(["resource.k8s.io"], ["deviceclasses"], READ),
             rule([""], ["namespaces"], READ),
             rule([""], ["nodes"], [*READ, "patch"]),
             rule(["", "events.k8s.io"], ["events"], ["create", "patch"]),
@@ -76,10 +79,16 @@ def rbac() -> dict[str, Schema]:
     )
     reader = cluster_role(
         "exportgate-policy-reader",
-        "The sidecar and webhook: read tenants, policies and the namespace -> tenant labels.",
+        "The sidecar and webhook: read tenants, policies and the namespace -> tenant labels, "
+        "and the DRA objects a claim or pod refers to.",
         [
             rule([GROUP], ["tenants", "exportpolicies"], READ),
             rule([""], ["namespaces"], READ),
+            rule(
+                ["resource.k8s.io"],
+                ["deviceclasses", "resourceclaims", "resourceclaimtemplates"],
+                READ,
+            ),
         ],
     )
     kyc = cluster_role(

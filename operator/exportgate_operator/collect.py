@@ -1,8 +1,9 @@
 """Collect: the running workloads of some tenants, read from the API server (blocking calls).
 
-A tenant's workloads are the objects of every re-audited kind (`kinds.REAUDITED`) in its
-namespaces (labelled `exportgate.dev/tenant=<name>`) and the cluster-scoped ones carrying that
-label itself (node pools). Finished Pods and objects being deleted are history, not workloads.
+A tenant's workloads are the objects of every guarded kind (the kind table, as served here:
+`guarded.GuardedResources`) in its namespaces (labelled `exportgate.dev/tenant=<name>`) and
+the cluster-scoped ones carrying that label itself (node pools). Finished Pods and objects
+being deleted are history, not workloads.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.extract.dra_refs import DraObjects
+from exportgate.core.tenancy import TENANT_LABEL, tenant_label
 from exportgate.logsetup import get_logger
-from exportgate_operator.kinds import NAMESPACES, PODS, REAUDITED, Resource
+from exportgate_operator.guarded import GuardedResources
+from exportgate_operator.kinds import NAMESPACES, PODS, Resource
 from exportgate_operator.kube import Kube, KubeError
 from exportgate_operator.settings import OperatorConfig
 
@@ -28,12 +31,12 @@ class Collected:
     """(object, owning tenant) for every running workload found."""
     namespaces: dict[str, str] = field(default_factory=dict)
     """namespace -> tenant for every namespace looked at (each gets a report, even empty)."""
+    dra: DraObjects | None = None
+    """The claims, claim templates and DeviceClasses DRA references are judged with."""
 
 
 def tenant_of(obj: Mapping[str, Any]) -> str | None:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    value = labels.get(TENANT_LABEL)
-    return str(value) if value else None
+    return tenant_label(obj)
 
 
 def running(obj: Mapping[str, Any]) -> bool:
@@ -46,9 +49,10 @@ def running(obj: Mapping[str, Any]) -> bool:
 
 
 class Collector:
-    def __init__(self, kube: Kube, config: OperatorConfig) -> None:
+    def __init__(self, kube: Kube, config: OperatorConfig, kinds: GuardedResources) -> None:
         self.kube = kube
         self.config = config
+        self.kinds = kinds
         self._served: dict[Resource, bool] = {}
 
     def served(self, resource: Resource) -> bool:
@@ -78,7 +82,7 @@ class Collector:
     def collect(self, names: set[str] | None) -> Collected:
         """The running workloads of the tenants `names` (None: every tenant)."""
         found = Collected(namespaces=self.tenant_namespaces(names))
-        kinds = [r for r in REAUDITED if self.served(r)]
+        kinds = self.kinds.served()
         for namespace, tenant in sorted(found.namespaces.items()):
             for resource in (r for r in kinds if r.namespaced):
                 found.objects += [
@@ -89,4 +93,5 @@ class Collector:
                 owner = tenant_of(obj)
                 if owner and (names is None or owner in names) and running(obj):
                     found.objects.append((obj, owner))
+        found.dra = self.kinds.dra_objects(obj for obj, _ in found.objects)
         return found

@@ -65,7 +65,7 @@ async def decide(
     try:
         for obj, tenant in collected.objects:
             try:
-                workload = registry.extract(obj)
+                workload = registry.extract(obj, collected.dra)
             except InputError as exc:
                 log.warning("cannot extract workload", object=ref(obj), error=exc.describe())
                 continue

@@ -1,4 +1,4 @@
-"""Where the kinds the operator reads or writes live in the API, and which are re-audited."""
+"""Where the kinds the operator reads or writes by name live in the API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from exportgate.core.tenants import API_GROUP, API_VERSION
+from exportgate.core.tenancy import API_GROUP, API_VERSION
 
 GROUP, VERSION = API_GROUP, API_VERSION.removeprefix(f"{API_GROUP}/")
 
@@ -59,17 +59,19 @@ CLUSTER_POLICY_REPORTS = Resource(
     "wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports", "ClusterPolicyReport", False
 )
 
-# THE list of re-audited kinds (the one place to change it). Namespaced kinds are listed in
-# each tenant namespace; cluster-scoped ones are found by the tenant label they carry. The
-# controllers are audited as well as their Pods so a violation shows on the object a tenant
-# actually edits.
-REAUDITED: tuple[Resource, ...] = (
-    PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS, CRONJOBS, ENDPOINTS, NODEPOOLS
+DEVICE_CLASSES = Resource("resource.k8s.io", "v1", "deviceclasses", "DeviceClass", False)
+
+# The kinds the operator itself reads or writes by name. The kinds it re-audits are not listed
+# here: they come from the kind table (exportgate.core.kinds), found by discovery
+# (guarded.GuardedResources).
+KNOWN: tuple[Resource, ...] = (
+    PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS, CRONJOBS, ENDPOINTS, NODEPOOLS,
+    TENANTS, POLICIES, NODES,
 )
 
 
 def resource_for(api_version: str, kind: str) -> Resource | None:
-    for resource in (*REAUDITED, TENANTS, POLICIES, NODES):
+    for resource in KNOWN:
         if resource.api_version == api_version and resource.kind == kind:
             return resource
     return None

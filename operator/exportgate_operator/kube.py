@@ -134,3 +134,36 @@ class Kube:
                 return False
             raise
         return any(r.get("name") == resource.plural for r in answer.get("resources") or ())
+
+
+def discover(
+    kube: Kube, group: str, kind: str, versions: tuple[str, ...] | None = None
+) -> Resource | None:
+    """Where the API serves `kind` of `group` (its preferred version, or the first of
+    `versions` served), with its real plural and scope; None when it is not served."""
+    if group:
+        try:
+            answer = kube.request("GET", f"/apis/{group}")
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+        served = [str(v.get("version")) for v in answer.get("versions") or ()]
+        preferred = str((answer.get("preferredVersion") or {}).get("version") or "")
+        candidates = [v for v in versions if v in served] if versions else [preferred]
+    else:
+        candidates = ["v1"]
+    for version in candidates:
+        base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            listing = kube.request("GET", base)
+        except KubeError as exc:
+            if exc.not_found:
+                continue
+            raise
+        for entry in listing.get("resources") or ():
+            if entry.get("kind") == kind and "/" not in str(entry.get("name", "")):
+                return Resource(
+                    group, version, str(entry["name"]), kind, bool(entry.get("namespaced"))
+                )
+    return None

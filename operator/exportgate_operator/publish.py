@@ -26,7 +26,6 @@ from exportgate_operator.kinds import (
     POLICY_REPORTS,
     Resource,
     ref,
-    resource_for,
 )
 from exportgate_operator.kube import Kube, KubeError
 from exportgate_operator.settings import OperatorConfig
@@ -49,11 +48,13 @@ class Publisher:
         config: OperatorConfig,
         events: EventPoster,
         served: Callable[[Resource], bool],
+        resource_for: Callable[[str, str], Resource | None],
     ) -> None:
         self.kube = kube
         self.config = config
         self.events = events
         self.served = served
+        self.resource_for = resource_for
 
     def publish(self, outcome: AuditOutcome, reason: str) -> None:
         for obj, item in zip(outcome.objects, outcome.items, strict=True):
@@ -104,7 +105,7 @@ class Publisher:
         )
 
     def _annotate(self, obj: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
-        resource = resource_for(obj["apiVersion"], obj["kind"])
+        resource = self.resource_for(obj["apiVersion"], obj["kind"])
         if resource is None:
             return
         meta = obj["metadata"]

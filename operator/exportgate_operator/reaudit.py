@@ -23,6 +23,7 @@ from exportgate_operator.collect import Collector
 from exportgate_operator.decide import AuditOutcome, decide
 from exportgate_operator.decisions import DecisionRecorder
 from exportgate_operator.events import EventPoster
+from exportgate_operator.guarded import GuardedResources
 from exportgate_operator.kube import Kube
 from exportgate_operator.publish import Publisher
 from exportgate_operator.settings import OperatorConfig
@@ -44,8 +45,11 @@ class Auditor:
         self.world = world
         self.recorder = recorder
         self.registry = registry or AdapterRegistry.builtin()
-        self.collector = Collector(kube, config)
-        self.publisher = Publisher(kube, config, events, self.collector.served)
+        self.kinds = GuardedResources(kube, self.registry)
+        self.collector = Collector(kube, config, self.kinds)
+        self.publisher = Publisher(
+            kube, config, events, self.collector.served, self.kinds.resource_for
+        )
         self._lock = asyncio.Lock()
 
     async def audit(self, names: Iterable[str] | None, reason: str) -> AuditOutcome:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from exportgate.core.decision import Decision
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate.core.types import Action
 from exportgate_operator.kinds import CLUSTER_POLICY_REPORTS, POLICY_REPORTS
 from exportgate_operator.kube import Kube, KubeError

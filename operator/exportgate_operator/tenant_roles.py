@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate_operator.kinds import TENANTS, Resource
 from exportgate_operator.kube import Kube, KubeError
 

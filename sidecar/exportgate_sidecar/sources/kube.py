@@ -35,7 +35,8 @@ from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
 from exportgate.core.policy import parse_policy_document
-from exportgate.core.tenants import API_GROUP, API_VERSION, parse_tenant
+from exportgate.core.tenancy import API_GROUP, API_VERSION
+from exportgate.core.tenants import parse_tenant
 from exportgate.kubeapi import new_api_client
 from exportgate.world.lastgood import Reading, RecordKind, read
 from exportgate.world.loader import SnapshotLoader
