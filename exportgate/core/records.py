@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Protocol
 
 from exportgate.core.decision import Decision, Violation
 from exportgate.core.engine import PolicyEngine
-from exportgate.core.errors import InputError
-from exportgate.core.types import Action, Tenant, Workload
+from exportgate.core.types import Action, Workload
 
 INVALID_RECORD_RULE = "tenant-record-invalid"
 
@@ -45,27 +43,3 @@ def invalid_record_decision(
     )
     return dataclasses.replace(base, action=Action.DENY, violations=(violation, *base.violations))
 
-
-class StoredRecord(Protocol):
-    """A tenant record as a reader holds it: parsed, or the error that stopped parsing."""
-
-    @property
-    def tenant(self) -> Tenant | None: ...
-
-    @property
-    def error(self) -> InputError | None: ...
-
-
-def decide_stored(
-    engine: PolicyEngine,
-    workload: Workload,
-    tenant_name: str | None,
-    record: StoredRecord | None,
-    at: datetime,
-) -> Decision:
-    """The decision for a tenant as stored: by its parsed record, or (when it does not parse)
-    as unusable, with the parse error in the message."""
-    if tenant_name and record is not None and record.error is not None:
-        return invalid_record_decision(engine, workload, tenant_name, record.error.describe(), at)
-    tenant = record.tenant if record is not None else None
-    return engine.evaluate(workload, tenant, at, tenant_name=tenant_name)

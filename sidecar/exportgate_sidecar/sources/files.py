@@ -6,18 +6,19 @@ Changes are found by polling file metadata (modification time, size, inode) ever
 inotify watches on a single file miss: editors that replace a file by renaming, and the atomic
 symlink swap Kubernetes uses to update a mounted ConfigMap.
 
-A policy file that cannot be parsed is reported and its last good content keeps being used, so a
-typo never takes a policy (and the restrictions it holds) away. A tenant file that cannot be
-parsed fails closed instead, per tenant: the tenants it defined (in its last good version, or
-that can still be named in the broken text) become invalid and are denied with the reason, since
-the last good version may carry permissions the edit revoked; every other file carries on. A
-file that is removed from a watched directory is a deliberate deletion and its documents go away.
+A file that cannot be parsed is reported and treated by the one last-good rule
+(`exportgate.world.lastgood`): a policy file's last good content keeps being used (dropping a
+policy would loosen the rules); a tenant file fails closed per tenant, its tenants (in its last
+good version, or still nameable in the broken text) denied with the reason, while every other
+file carries on. A file that is removed from a watched directory is a deliberate deletion and
+its documents go away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from exportgate.core.documents import read_documents
 from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import load_policy_file
 from exportgate.core.tenants import load_tenant_file
-from exportgate_sidecar.state import SnapshotLoader, TenantRecord
+from exportgate.world.lastgood import Reading, RecordKind, read
+from exportgate.world.loader import SnapshotLoader
+from exportgate.world.snapshot import TenantRecord
 
 log = structlog.get_logger("exportgate.sidecar.files")
 
@@ -70,9 +73,8 @@ def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
 @dataclass(slots=True)
 class _FileState:
     fingerprint: Fingerprint
-    documents: list[Any]  # last good parse (Tenant or PolicyDocument), or [] when failed closed
-    invalid: tuple[str, ...] = ()  # tenant names this broken file defines (fail closed)
-    problem: str = ""
+    reading: Reading[list[Any]]  # the documents (Tenant or PolicyDocument) as last read
+    invalid: tuple[str, ...] = ()  # tenants a broken tenant file defines (denied until fixed)
 
 
 def names_in(path: Path, known: Sequence[Any]) -> tuple[str, ...]:
@@ -98,13 +100,12 @@ class _Watched:
         kind: str,
         paths: Sequence[Path],
         parse: Callable[[Path], list[Any]],
-        *,
-        keep_last_good: bool = True,
+        record: RecordKind = RecordKind.FILE,
     ):
         self.kind = kind
+        self.record = record
         self.paths = tuple(paths)
         self.parse = parse
-        self.keep_last_good = keep_last_good
         self.files: dict[Path, _FileState] = {}
         self.errors: dict[str, str] = {}  # file -> why its current content is not used
         self.missing: dict[str, str] = {}  # named paths that are gone right now
@@ -131,46 +132,50 @@ class _Watched:
             state = self.files.get(path)
             if state is not None and state.fingerprint == fingerprint:
                 continue
-            try:
-                documents = self.parse(path)
-            except Exception as exc:
+            before = state.reading if state is not None else None
+            reading = read(self.record, functools.partial(self.parse, path), before)
+            if reading.error is not None:
+                invalid: tuple[str, ...] = ()
+                if self.record is RecordKind.TENANT_FILE:
+                    # Fail closed per tenant: the tenants it defined are denied, not served
+                    # from the superseded version (exportgate.world.lastgood).
+                    known = [*(before.served or ())] if before is not None else []
+                    invalid = (*(state.invalid if state else ()), *names_in(path, known))
+                    invalid = tuple(dict.fromkeys(invalid))
+                self.errors[str(path)] = (
+                    f"{reading.error}; "
+                    + (f"tenant(s) {', '.join(invalid)} are denied until it is fixed"
+                       if invalid else "no tenant in it can be named until it is fixed")
+                    if self.record is RecordKind.TENANT_FILE
+                    else reading.refusal() or ""
+                )  # fmt: skip
                 # Remember the fingerprint so an unchanged broken file is not re-read (and
-                # re-reported) every poll.
-                if self.keep_last_good:
-                    self.errors[str(path)] = (
-                        f"{exc}; still using the last good version of this file"
-                        if state is not None
-                        else f"{exc}; this file is ignored until it is fixed"
-                    )
-                    self.files[path] = _FileState(fingerprint, state.documents if state else [])
-                    continue
-                known = state.documents if state else []
-                invalid = names_in(path, known)
-                if state is not None and state.invalid:
-                    invalid = tuple(dict.fromkeys((*state.invalid, *invalid)))
-                self.errors[str(path)] = f"{exc}; " + (
-                    f"tenant(s) {', '.join(invalid)} are denied until it is fixed"
-                    if invalid
-                    else "no tenant in it can be named; its tenants are unknown until it is fixed"
-                )
-                self.files[path] = _FileState(fingerprint, [], invalid, str(exc))
-                changed = True
+                # re-reported) every poll; what is served follows the last-good rule.
+                self.files[path] = _FileState(fingerprint, reading, invalid)
+                changed = changed or (before is not None and before.served != reading.served)
+                changed = changed or bool(invalid)
                 continue
             if _fingerprint(path) != fingerprint:
                 continue  # written while we read it: read it again next time
             self.errors.pop(str(path), None)
-            self.files[path] = _FileState(fingerprint, documents)
+            self.files[path] = _FileState(fingerprint, reading)
             changed = True
         return changed
 
-    def documents(self) -> list[tuple[Path, Any]]:
-        return [(path, doc) for path, state in self.files.items() for doc in state.documents]
-
     def invalid(self) -> dict[str, str]:
-        """Tenant name -> why it is invalid, for tenants of broken files (fail closed)."""
+        """Tenant name -> why it is denied, for the tenants of broken tenant files."""
         return {
-            name: state.problem for state in self.files.values() for name in state.invalid
+            name: f"{path}: {state.reading.error}"
+            for path, state in self.files.items()
+            for name in state.invalid
         }
+
+    def documents(self) -> list[tuple[Path, Any]]:
+        return [
+            (path, doc)
+            for path, state in self.files.items()
+            for doc in (state.reading.served or ())
+        ]
 
 
 class FileSource:
@@ -186,7 +191,7 @@ class FileSource:
     ) -> None:
         self._loader = loader
         self._tenants = _Watched(
-            "tenants", tenant_paths, load_tenant_file, keep_last_good=False
+            "tenants", tenant_paths, load_tenant_file, RecordKind.TENANT_FILE
         )
         self._policies = _Watched("policies", policy_paths, load_policy_file)
         self._poll_interval = poll_interval
@@ -210,9 +215,9 @@ class FileSource:
             policies_changed = await asyncio.to_thread(self._policies.scan)
             problems = self._publish_errors()
             if self._first and problems > len(self._tenants.errors):
-                # Nothing has been served yet: starting with a policy file unreadable or any named
-                # path missing would decide without what it holds (a policy that should deny).
-                # Stay NOT_SERVING until they read. A broken tenant file does not hold the
+                # Nothing has been served yet: starting with a policy file unreadable or any
+                # named path missing would decide without what it holds (a policy that should
+                # deny). Stay NOT_SERVING until they read. A broken tenant file does not hold the
                 # others back: its tenants are denied (fail closed) until it is fixed.
                 return
             first, self._first = self._first, False

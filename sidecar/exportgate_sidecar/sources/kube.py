@@ -10,10 +10,10 @@ thread running the classic informer loop with the `kubernetes` client:
    list again from scratch.
 
 API errors back off exponentially; the last good objects keep serving meanwhile. An object that
-does not parse is reported (with its name and resourceVersion). For an ExportPolicy its last
-good version stays in use (dropping it would loosen the rules). A Tenant fails closed instead:
-that one tenant becomes invalid and is denied with the reason, because its last good version may
-carry permissions the broken edit revoked, and a restarted replica could not know it.
+does not parse is reported (with its name and resourceVersion) and treated by the one last-good
+rule (`exportgate.world.lastgood`): an ExportPolicy keeps its last good version (dropping it
+would loosen the rules); a Tenant becomes invalid and is denied with the reason, never served
+from a superseded version.
 
 The threads only keep a dictionary of parsed objects and wake the event loop; an async task
 hands the loader a copy. Bursts of events therefore coalesce into one snapshot rebuild.
@@ -32,49 +32,34 @@ from typing import Any, cast
 
 import structlog
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import parse_policy_document
-from exportgate.core.tenancy import API_GROUP
+from exportgate.core.tenancy import API_GROUP, API_VERSION
 from exportgate.core.tenants import parse_tenant
+from exportgate.kubeapi import new_api_client
+from exportgate.world.lastgood import Reading, RecordKind, read
+from exportgate.world.loader import SnapshotLoader
+from exportgate.world.snapshot import TenantRecord
 from exportgate_sidecar.config import ConfigError
-from exportgate_sidecar.state import SnapshotLoader, TenantRecord
 
 log = structlog.get_logger("exportgate.sidecar.kube")
 
-GROUP = API_GROUP
-VERSION = "v1alpha1"
+GROUP, VERSION = API_GROUP, API_VERSION.removeprefix(f"{API_GROUP}/")
 LIST_PAGE_SIZE = 500
 HTTP_GONE = 410
 
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    kind: str
+    kind: RecordKind
     plural: str
     parse: Callable[[Mapping[str, Any], str], Any]
-    keep_last_good: bool
-    """On a parse failure: keep the last good version (policies), or drop it (tenants)."""
 
 
-TENANTS = Resource("Tenant", "tenants", parse_tenant, keep_last_good=False)
-POLICIES = Resource("ExportPolicy", "exportpolicies", parse_policy_document, keep_last_good=True)
-
-
-def api_client(kubeconfig: Path | None = None) -> Any:
-    """An ApiClient: the given kubeconfig, else in-cluster, else $KUBECONFIG/~/.kube/config."""
-    # The kubernetes package is partly annotated; these entry points are not.
-    if kubeconfig is not None:
-        return k8s_config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    try:
-        configuration = k8s_client.Configuration()
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return k8s_client.ApiClient(configuration)
-    except k8s_config.ConfigException:
-        return k8s_config.new_client_from_config()  # type: ignore[no-untyped-call]
+TENANTS = Resource(RecordKind.TENANT, "tenants", parse_tenant)
+POLICIES = Resource(RecordKind.POLICY, "exportpolicies", parse_policy_document)
 
 
 def kube_api_client(kubeconfig: Path | None = None) -> Any:
@@ -85,7 +70,7 @@ def kube_api_client(kubeconfig: Path | None = None) -> Any:
             "the pod's service account"
         )
     try:
-        return api_client(kubeconfig)
+        return new_api_client(kubeconfig)
     except Exception as exc:  # the client's loaders raise YAML, config and OS errors alike
         where = str(kubeconfig) if kubeconfig else "in-cluster config, $KUBECONFIG, ~/.kube/config"
         raise ConfigError(
@@ -123,8 +108,8 @@ class ResourceWatcher:
         self._backoff = backoff
         self._backoff_max = backoff_max
         self._lock = threading.Lock()
-        self._objects: dict[str, Any] = {}
-        self._errors: dict[str, str] = {}  # object name -> why its current version is unused
+        self._objects: dict[str, Reading[Any]] = {}
+        self._versions: dict[str, str] = {}  # object name -> resourceVersion last read
         self._synced = False
         self._stop = threading.Event()
         self._watch: k8s_watch.Watch | None = None
@@ -132,10 +117,29 @@ class ResourceWatcher:
             target=self._run, name=f"watch-{resource.plural}", daemon=True
         )
 
-    def snapshot(self) -> tuple[bool, dict[str, Any], dict[str, str]]:
-        """(listed at least once, objects, errors) as of now, copied under the lock."""
+    def snapshot(self) -> tuple[bool, dict[str, Any], dict[str, str], dict[str, str]]:
+        """(listed at least once, served objects, errors, unusable) as of now, copied under the
+        lock; `unusable` maps the names whose current version is not served and has no
+        replacement (an invalid Tenant) to the parse error."""
         with self._lock:
-            return self._synced, dict(self._objects), dict(self._errors)
+            readings = dict(self._objects)
+            versions = dict(self._versions)
+        served = {name: r.served for name, r in readings.items() if r.served is not None}
+        unusable = {
+            name: f"{r.error} (resourceVersion {versions.get(name)})"
+            for name, r in readings.items()
+            if r.error and r.served is None
+        }
+        errors = {
+            name: (
+                f"{unusable[name]}; this tenant is denied until it is fixed"
+                if name in unusable and self.resource.kind is RecordKind.TENANT
+                else r.refusal(f" (resourceVersion {versions.get(name)})") or ""
+            )
+            for name, r in readings.items()
+            if r.error
+        }
+        return self._synced, served, errors, unusable
 
     def start(self) -> None:
         self.thread.start()
@@ -165,7 +169,7 @@ class ResourceWatcher:
                 delay = self._backoff
             except ApiException as exc:
                 if exc.status == HTTP_GONE:
-                    log.info("watch expired, listing again", kind=self.resource.kind)
+                    log.info("watch expired, listing again", kind=self.resource.kind.value)
                     resource_version = None
                     continue
                 hint = _API_ERROR_HINTS.get(exc.status or 0)
@@ -181,7 +185,7 @@ class ResourceWatcher:
     def _fail(self, what: str, delay: float) -> None:
         log.warning(
             "cannot read custom resources; serving the last good ones",
-            kind=self.resource.kind,
+            kind=self.resource.kind.value,
             error=what,
             retry_in=delay,
         )
@@ -209,13 +213,13 @@ class ResourceWatcher:
         with self._lock:
             previous = self._objects
             self._objects = {}
-            self._errors = {}
+            self._versions = {}
             for obj in items:
                 self._apply_locked(obj, previous)
             self._synced = True
         log.info(
             "listed custom resources",
-            kind=self.resource.kind,
+            kind=self.resource.kind.value,
             count=len(items),
             resource_version=resource_version,
         )
@@ -250,7 +254,7 @@ class ResourceWatcher:
                     name = str((obj.get("metadata") or {}).get("name") or "")
                     with self._lock:
                         self._objects.pop(name, None)
-                        self._errors.pop(name, None)
+                        self._versions.pop(name, None)
                     self._notify()
                 if self._stop.is_set():
                     break
@@ -258,30 +262,15 @@ class ResourceWatcher:
         finally:
             self._watch = None
 
-    def _apply_locked(self, obj: Mapping[str, Any], previous: Mapping[str, Any]) -> None:
+    def _apply_locked(self, obj: Mapping[str, Any], previous: Mapping[str, Reading[Any]]) -> None:
         metadata = obj.get("metadata") or {}
         name = str(metadata.get("name") or "")
-        where = f"{self.resource.kind}/{name}"
-        try:
-            parsed = self.resource.parse(obj, where)
-        except ExportgateError as exc:
-            self._errors[name] = self._refused(exc, metadata, name in previous)
-            if self.resource.keep_last_good and name in previous:
-                self._objects[name] = previous[name]
-            else:
-                self._objects.pop(name, None)
-            return
-        self._errors.pop(name, None)
-        self._objects[name] = parsed
-
-
-    def _refused(self, exc: ExportgateError, metadata: Mapping[str, Any], known: bool) -> str:
-        rv = metadata.get("resourceVersion")
-        if not self.resource.keep_last_good:
-            return f"{exc} (resourceVersion {rv})"
-        return f"{exc} (resourceVersion {rv}); " + (
-            "still using its last good version" if known else "ignored until it is fixed"
+        where = f"{self.resource.kind.value}/{name}"
+        reading = read(
+            self.resource.kind, lambda: self.resource.parse(obj, where), previous.get(name)
         )
+        self._objects[name] = reading
+        self._versions[name] = str(metadata.get("resourceVersion"))
 
 
 class KubeSource:
@@ -307,7 +296,7 @@ class KubeSource:
         loop = asyncio.get_running_loop()
         wake = {TENANTS.kind: asyncio.Event(), POLICIES.kind: asyncio.Event()}
 
-        def notifier(kind: str) -> Callable[[], None]:
+        def notifier(kind: RecordKind) -> Callable[[], None]:
             def notify() -> None:
                 # Called from a watcher thread; the loop may already be closing on shutdown.
                 with contextlib.suppress(RuntimeError):
@@ -342,24 +331,23 @@ class KubeSource:
         while True:
             await wake.wait()
             wake.clear()
-            synced, objects, errors = watcher.snapshot()
+            synced, objects, errors, unusable = watcher.snapshot()
             if not synced:
                 continue
-            self._publish_errors(watcher.resource.kind, errors, watcher.resource.keep_last_good)
+            self._publish_errors(watcher.resource.kind.value, errors)
             if watcher.resource is TENANTS:
                 await self._loader.set_tenants(
                     [TenantRecord(t, f"Tenant/{name}") for name, t in sorted(objects.items())],
                     origin="kube:tenants",
-                    invalid=errors,
+                    invalid=unusable,
                 )
             else:
                 await self._loader.set_policies(
                     [objects[name] for name in sorted(objects)], origin="kube:policies"
                 )
 
-    def _publish_errors(self, kind: str, errors: Mapping[str, str], kept: bool) -> None:
-        denied = "" if kept else "; this tenant is denied until it is fixed"
-        now = {f"{kind}/{name}": message + denied for name, message in errors.items()}
+    def _publish_errors(self, kind: str, errors: Mapping[str, str]) -> None:
+        now = {f"{kind}/{name}": message for name, message in errors.items()}
         mine = {o for o in self._reported if o.startswith(f"{kind}/")}
         for origin in mine - now.keys():
             self._loader.clear_error(origin)

@@ -251,8 +251,7 @@ async def test_a_stored_tenant_that_does_not_parse_is_denied_by_every_replica_an
     from exportgate_operator.world import World
     from exportgate_sidecar.convert import item_to_workload
 
-    from exportgate.core.engine import PolicyEngine
-    from exportgate.core.records import INVALID_RECORD_RULE, decide_stored
+    from exportgate.core.records import INVALID_RECORD_RULE, invalid_record_decision
 
     grant_reader(cluster, SIDECAR_USER)
     tenant = objects.name("solo")
@@ -293,12 +292,14 @@ async def test_a_stored_tenant_that_does_not_parse_is_denied_by_every_replica_an
     assert f"Tenant record '{tenant}' is invalid" in restarted[2]
     assert "0000-01-01T00:00:00Z" in restarted[2]
 
-    # The operator, from the same stored object.
+    # The operator, from the same stored object, through its own world snapshot.
     stored = cluster.kubectl("get", "tenant", tenant, "-o", "json")
     world = World()
     world.set_tenant(json.loads(stored.stdout))
+    snapshot = world.snapshot
+    assert tenant not in snapshot.tenants
     workload = item_to_workload(gpu_item(tenant))
-    decision = decide_stored(
-        PolicyEngine.build(), workload, tenant, world.tenant_record(tenant), NOW
+    decision = invalid_record_decision(
+        snapshot.engine, workload, tenant, snapshot.invalid_tenants[tenant], NOW
     )
     assert (decision.action.value, decision.rule_id) == ("deny", INVALID_RECORD_RULE)
