@@ -74,7 +74,7 @@ class Reading(Generic[T]):
         what = f"{self.error}{detail}"
         if self.served is not None:
             return f"{what}; still using the last good version"
-        return f"{what}; not used until it is fixed"
+        return f"{what}; ignored until it is fixed"
 
 
 def read(
