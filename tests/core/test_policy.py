@@ -31,6 +31,8 @@ EXPECTED_RULES = {
         "aid-tier2-accelerators",
         "aid-4e091-closed-weights",
     },
+    # Compute accounting only (no admission rules): see tests/core/test_compute_policy.py.
+    "compute-thresholds": set(),
 }
 
 
@@ -38,6 +40,7 @@ def test_the_shipped_packs_and_their_rules() -> None:
     packs = builtin_packs()
     assert {name: {r.id for r in pack.rules} for name, pack in packs.items()} == EXPECTED_RULES
     assert sorted(default_pack_names()) == [
+        "compute-thresholds",
         "kyc-verification",
         "us-ear-advanced-computing",
         "vendor-model-terms",
