@@ -114,7 +114,9 @@ class Accrual:
         return sum(p.accelerator_seconds for p in self.products.values())
 
 
-def overlap(start: datetime, end: datetime | None, since: datetime | None, until: datetime) -> float:
+def overlap(
+    start: datetime, end: datetime | None, since: datetime | None, until: datetime
+) -> float:
     """Seconds of [start, end) inside [since, until)."""
     lo = start if since is None or start > since else since
     hi = until if end is None or end > until else end

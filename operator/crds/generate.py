@@ -23,6 +23,14 @@ import yaml
 
 from exportgate.core.data import load_data
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Compute accounting (issue 14) keeps its CRD in its own module.
+from compute_run import (
+    compute_run_columns,
+    compute_run_spec,
+    compute_run_status,
+)
+
 GROUP = "exportgate.dev"
 VERSION = "v1alpha1"
 HERE = Path(__file__).resolve().parent
@@ -472,6 +480,24 @@ def endpoint_crd() -> Schema:
     )
 
 
+# --- ComputeRun (compute accounting; definition in compute_run.py) -------------------------
+
+
+def compute_run_crd() -> Schema:
+    return crd(
+        kind="ComputeRun",
+        plural="computeruns",
+        scope="Namespaced",
+        spec=compute_run_spec(),
+        status=compute_run_status(),
+        short_names=["crun"],
+        description="One run's use of accelerators (compute accounting): accelerator-seconds "
+        "per product, estimated operations (an upper bound at utilisation 1.0), thresholds "
+        "crossed. Written only by the exportgate operator.",
+        columns=[*compute_run_columns(), AGE],
+    )
+
+
 # --- kopf peering -------------------------------------------------------------------------
 
 
@@ -676,6 +702,17 @@ def rbac() -> dict[str, Schema]:
             # kopf: discover resources, and elect one active replica.
             rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], READ),
             rule(["kopf.dev"], ["clusterkopfpeerings", "kopfpeerings"], [*READ, "patch"]),
+            # Compute accounting: its run records, and reading the owners of accelerator Pods
+            # (get only) to find the run each Pod belongs to.
+            rule([GROUP], ["computeruns"], [*READ, "create"]),
+            rule([GROUP], ["computeruns/status"], ["get", "patch", "update"]),
+            rule(["apps"], ["replicasets"], ["get"]),
+            rule(["jobset.x-k8s.io"], ["jobsets"], ["get"]),
+            rule(["kubeflow.org"], ["pytorchjobs", "mpijobs", "tfjobs", "xgboostjobs",
+                                    "paddlejobs", "jaxjobs"], ["get"]),
+            rule(["trainer.kubeflow.org"], ["trainjobs"], ["get"]),
+            rule(["ray.io"], ["rayjobs", "rayclusters", "rayservices"], ["get"]),
+            rule(["leaderworkerset.x-k8s.io"], ["leaderworkersets"], ["get"]),
         ],
     )
     reader = cluster_role(
@@ -693,6 +730,12 @@ def rbac() -> dict[str, Schema]:
             rule([GROUP], ["tenants"], [*READ, "create", "update", "patch"]),
             rule([GROUP], ["tenants/status"], ["get"]),
         ],
+    )
+    runs_view = cluster_role(
+        "exportgate-computerun-viewer",
+        "Aggregated into the built-in view role: read the compute run records of a namespace.",
+        [rule([GROUP], ["computeruns", "computeruns/status"], READ)],
+        **{"rbac.authorization.k8s.io/aggregate-to-view": "true"},
     )
     viewer = cluster_role(
         "exportgate-tenant-viewer",
@@ -722,6 +765,7 @@ def rbac() -> dict[str, Schema]:
         "tenant-viewer-clusterrole.yaml": viewer,
         "modelendpoint-editor-clusterrole.yaml": endpoint_edit,
         "modelendpoint-viewer-clusterrole.yaml": endpoint_view,
+        "computerun-viewer-clusterrole.yaml": runs_view,
     }
 
 
@@ -736,6 +780,7 @@ def outputs() -> dict[Path, str]:
         CRD_DIR / "exportgate.dev_tenants.yaml": render(tenant_crd()),
         CRD_DIR / "exportgate.dev_exportpolicies.yaml": render(policy_crd()),
         CRD_DIR / "exportgate.dev_modelendpoints.yaml": render(endpoint_crd()),
+        CRD_DIR / "exportgate.dev_computeruns.yaml": render(compute_run_crd()),
         CRD_DIR / "kopf.dev_clusterkopfpeerings.yaml": render(peering_crd("Cluster")),
         CRD_DIR / "kopf.dev_kopfpeerings.yaml": render(peering_crd("Namespaced")),
         CRD_DIR / "optional" / "wgpolicyk8s.io_policyreports.yaml": render(
