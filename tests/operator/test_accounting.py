@@ -91,7 +91,8 @@ class Scene:
         found = self.admin.request("GET", RUNS.path(self.namespace))["items"]
         matches = [r for r in found if r["spec"]["owner"]["uid"] == obj["metadata"]["uid"]]
         assert len(matches) == 1, found
-        return matches[0]
+        run: dict[str, Any] = matches[0]
+        return run
 
 
 @pytest.fixture(scope="module")
