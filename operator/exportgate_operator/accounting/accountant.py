@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from exportgate.core.compute import Span, accrue
+from exportgate.core.compute import Span, Usage, accrue
 from exportgate.core.compute_policy import ComputePolicy, applies_to, crossed
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.tenants import TENANT_LABEL, jurisdictions
@@ -142,17 +142,22 @@ class Accountant:
         policy = ComputePolicy.from_policies(self.world.engine.policies)
         spans: list[Span] = []
         live: dict[tuple[str, str], list[PodFacts]] = defaultdict(list)
+        usages: dict[tuple[str, Request], Usage] = {}  # one product lookup per node
         for facts in pods:
             pod_ref = Owner("v1", "Pod", facts.name, facts.uid, facts.namespace)
             owner = self.owners.top(pod_ref, facts.owners)
-            key = (owner.namespace, owner.record_name)
+            name = owner.record_name
+            key = (owner.namespace, name)
             if key not in self.records:
                 tenant = facts.tenant_label or tenants.get(facts.namespace)
                 self.records[key] = RunRecord.new(owner, tenant)
-            usage = usage_of(facts, nodes.get(facts.node), catalogue)
+            usage = usages.get((facts.node, facts.request))
+            if usage is None:
+                usage = usages[(facts.node, facts.request)] = usage_of(
+                    facts, nodes.get(facts.node), catalogue
+                )
             outcome.unidentified_pods += not usage.identified
-            spans.append(Span(owner.record_name + "@" + owner.namespace, usage, facts.start,
-                              facts.end))
+            spans.append(Span(f"{name}@{owner.namespace}", usage, facts.start, facts.end))
             live[key].append(facts)
         since = {f"{name}@{ns}": r.counted_until for (ns, name), r in self.records.items()}
         accruals = accrue(spans, since, now)

@@ -12,6 +12,7 @@ one JobSet cost one climb.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -48,10 +49,15 @@ class Owner:
 
     @property
     def record_name(self) -> str:
-        """The run record's name: kind-name-uid5, a valid DNS subdomain of at most 253."""
-        stem = _NAME.sub("-", f"{self.kind}-{self.name}".lower()).strip("-")[:200]
-        suffix = hashlib.sha256(self.uid.encode()).hexdigest()[:6] if self.uid else "nouid"
-        return f"{stem}-{suffix}"
+        """The run record's name: kind-name-hash6, a valid DNS subdomain of at most 253."""
+        return _record_name(self.kind, self.name, self.uid)
+
+
+@functools.lru_cache(maxsize=65536)
+def _record_name(kind: str, name: str, uid: str) -> str:
+    stem = _NAME.sub("-", f"{kind}-{name}".lower()).strip("-")[:200]
+    suffix = hashlib.sha256(uid.encode()).hexdigest()[:6] if uid else "nouid"
+    return f"{stem}-{suffix}"
 
 
 def owner_from_ref(ref: Mapping[str, Any], namespace: str) -> Owner:
