@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from scripts import demo_compute
 from scripts import demo_objects as objects
 from scripts.demo_stack import Stack, StackError, console_script
 from scripts.demo_ui import Console, Scorecard
@@ -171,6 +172,7 @@ class Story:
         self.denied_nodepool()
         self.denied_model_endpoint()
         self.expiry()
+        demo_compute.compute_accounting(self)  # issue 14: its own module
         self.audit()
 
     def control_plane(self) -> None:
