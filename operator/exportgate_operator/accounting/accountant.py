@@ -223,7 +223,10 @@ class Accountant:
         path_ns = RUNS.path(record.namespace)
         try:
             if record.resource_version is None:
-                created = self.kube.request("POST", path_ns, body={**body, "status": None})
+                # The status subresource ignores status on create: create, then patch it.
+                created = self.kube.request(
+                    "POST", path_ns, body={k: v for k, v in body.items() if k != "status"}
+                )
                 record.resource_version = created["metadata"]["resourceVersion"]
             patch = {"metadata": {"resourceVersion": record.resource_version},
                      "status": body["status"]}
