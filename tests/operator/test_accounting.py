@@ -289,7 +289,9 @@ def test_threshold_crossing_event_report_log_and_metric(
     assert any(r.get("type") == "compute-usage-jump" for r in records)
 
     labels = {"tenant": scene.tenant, "tier": "test-report", "level": "report"}
-    assert registry.get_sample_value("exportgate_compute_threshold_crossings_total", labels) == 1
+    # pretrain, and the lone notebook Pod: unidentified, so counted as the fastest restricted
+    # product (1 x 4.5e15 ops/s x 3600 s = 1.6e19).
+    assert registry.get_sample_value("exportgate_compute_threshold_crossings_total", labels) == 2
     assert registry.get_sample_value(
         "exportgate_compute_accelerator_seconds_total",
         {"tenant": scene.tenant, "product": "nvidia-h100-sxm", "classification": "3A090.a",
