@@ -706,6 +706,8 @@ def rbac() -> dict[str, Schema]:
             # (get only) to find the run each Pod belongs to.
             rule([GROUP], ["computeruns"], [*READ, "create"]),
             rule([GROUP], ["computeruns/status"], ["get", "patch", "update"]),
+            # One accounting replica at a time (exportgate_operator.accounting.lease).
+            rule(["coordination.k8s.io"], ["leases"], ["get", "create", "update"]),
             rule(["apps"], ["replicasets"], ["get"]),
             rule(["jobset.x-k8s.io"], ["jobsets"], ["get"]),
             rule(["kubeflow.org"], ["pytorchjobs", "mpijobs", "tfjobs", "xgboostjobs",

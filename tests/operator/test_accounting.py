@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from exportgate_operator.accounting.accountant import Accountant
 from exportgate_operator.accounting.handlers import build
+from exportgate_operator.accounting.lease import Lease
 from exportgate_operator.accounting.records import RUNS
 from exportgate_operator.app import App
 from exportgate_operator.kube import Kube, new_api_client
@@ -339,3 +340,17 @@ def test_the_operator_loop_and_kubectl_get(scene: Scene, operator: OperatorHandl
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
         assert f'tenant="{scene.tenant}"'.encode() in metrics
         assert b"exportgate_compute_estimated_operations_total" in metrics
+
+
+def test_one_replica_holds_the_accounting_lease(operator: OperatorHandle) -> None:
+    kube = Kube(new_api_client(str(operator.cluster.user_kubeconfig(OPERATOR_USER))))
+    namespace = f"lease-{uuid.uuid4().hex[:6]}"
+    operator.cluster.create_namespace(namespace)
+    first = Lease(kube, 30, namespace=namespace, identity="replica-a")
+    second = Lease(kube, 30, namespace=namespace, identity="replica-b")
+    now = datetime.now(UTC)
+    assert first.hold(now) and not second.hold(now)
+    assert first.hold(now + timedelta(seconds=20))  # renewed
+    assert not second.hold(now + timedelta(seconds=40))  # 20 + 30 not yet past
+    assert second.hold(now + timedelta(seconds=51))  # replica-a stopped renewing
+    assert not first.hold(now + timedelta(seconds=52))

@@ -1,8 +1,9 @@
 """kopf wiring of compute accounting: the checkpoint loop, Pod deletions, the metrics endpoint.
 
 The loop is a background task started with the operator, not a per-object handler: a pass is
-one sweep over every accelerator Pod. Replicas that both run it cannot double count (record
-writes carry their resourceVersion; see records.py).
+one sweep over every accelerator Pod. One replica at a time holds the accounting Lease (see
+lease.py); even two that both ran it could not double count (record writes carry their
+resourceVersion; see records.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import kopf
 from prometheus_client import CollectorRegistry, start_http_server
 
 from exportgate_operator.accounting.accountant import Accountant
+from exportgate_operator.accounting.lease import Lease
 from exportgate_operator.accounting.metrics import AccountingMetrics
 from exportgate_operator.accounting.service import ComputeAccounting
 from exportgate_operator.app import App
@@ -31,6 +33,8 @@ def build(app: App, registry: CollectorRegistry | None = None) -> ComputeAccount
         app.auditor.event,
         app.tenant_event,
         interval=app.config.compute_interval,
+        # Standby replicas skip passes while a live one holds the lease.
+        lease=None if app.config.standalone else Lease(app.kube, 3 * app.config.compute_interval),
     )
     accounting.metrics = AccountingMetrics(
         registry or CollectorRegistry(auto_describe=True),

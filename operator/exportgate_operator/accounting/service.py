@@ -20,6 +20,7 @@ from typing import Any
 from exportgate.core.compute_policy import ComputePolicy, usage_jump
 from exportgate_operator.accounting import alerts
 from exportgate_operator.accounting.accountant import Accountant, PassOutcome
+from exportgate_operator.accounting.lease import Lease
 from exportgate_operator.accounting.metrics import AccountingMetrics
 from exportgate_operator.accounting.records import RunRecord
 from exportgate_operator.decisions import DecisionRecorder
@@ -40,6 +41,7 @@ class ComputeAccounting:
         tenant_event: TenantEventSink,
         metrics: AccountingMetrics | None = None,
         interval: float = 60.0,
+        lease: Lease | None = None,
     ) -> None:
         self.accountant = accountant
         self.recorder = recorder
@@ -47,6 +49,7 @@ class ComputeAccounting:
         self.tenant_event = tenant_event
         self.metrics = metrics
         self.interval = interval
+        self.lease = lease
         self._jumps: set[tuple[str, date]] = set()
         self._lock = asyncio.Lock()
 
@@ -72,7 +75,8 @@ class ComputeAccounting:
     async def loop(self) -> None:
         while True:
             try:
-                await self.run_pass()
+                if self.lease is None or await asyncio.to_thread(self.lease.hold):
+                    await self.run_pass()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a background loop: log, the next pass retries
