@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exportgate-operator",
         description="Keeps Tenant/ExportPolicy/ModelEndpoint statuses, re-audits workloads, "
-        "writes PolicyReports and labels GPU nodes with their export class.",
+        "writes PolicyReports, labels GPU nodes with their export class and accounts "
+        "accelerator use per run and tenant (ComputeRun records).",
     )
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
