@@ -90,11 +90,26 @@ def run_facts(record: RunRecord, utilisation: float) -> dict[str, Any]:
     }
 
 
+def loggable(value: Any) -> Any:
+    """`value` with its floats made exact for the decision log, which holds no floats (their text
+    differs between JSON libraries): whole figures (operations, seconds, ops/s) become integers,
+    fractions (utilisation) strings."""
+    if isinstance(value, float):
+        if value.is_integer() or abs(value) >= 1:
+            return round(value)
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return {str(k): loggable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [loggable(v) for v in value]
+    return value
+
+
 def threshold_record(
     record: RunRecord, crossing: Mapping[str, Any], tenant: dict[str, Any], utilisation: float
 ) -> dict[str, Any]:
     """The decision-log fields of one crossing (type `compute-threshold`)."""
-    return {
+    return loggable({
         "type": THRESHOLD_RECORD,
         "tier": crossing["tier"],
         "level": crossing["level"],
@@ -106,7 +121,7 @@ def threshold_record(
         "appliesBecause": crossing["appliesBecause"],
         "tenant": tenant,
         "run": run_facts(record, utilisation),
-    }
+    })
 
 
 def message(record: RunRecord, crossing: Mapping[str, Any], utilisation: float) -> str:

@@ -167,15 +167,15 @@ class ComputeAccounting:
             self._jumps.add((tenant, today))
             text = alerts.jump_message(tenant or "unknown", jump, settings.jump_factor)
             decision_id = await self.recorder.record_event(
-                {
+                alerts.loggable({
                     "type": alerts.JUMP_RECORD,
                     "tenant": tenant or None,
                     "day": today.isoformat(),
-                    "acceleratorHours": round(jump.hours, 3),
-                    "baselineHoursPerDay": round(jump.baseline, 3),
+                    "acceleratorSeconds": round(jump.hours * 3600),
+                    "baselineSecondsPerDay": round(jump.baseline * 3600),
                     "baselineDays": settings.baseline_days,
-                    "jumpFactor": settings.jump_factor,
-                }
+                    "jumpFactor": f"{settings.jump_factor:g}",
+                })
             )
             if tenant:
                 await asyncio.to_thread(
