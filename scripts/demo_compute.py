@@ -104,6 +104,13 @@ def compute_accounting(story: Story) -> None:
     story.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
                   "involvedObject.name=pretrain,reason=ComputeThreshold")
     story.kubectl("get", "policyreport", "exportgate-compute", "-n", NAMESPACE)
+    story.console.say(
+        "Usage patterns: 16 accelerator-hours today against no history at all is a jump "
+        "beyond acme's trailing baseline (a Warning Event on the Tenant; Tenant Events go to "
+        "the default namespace)."
+    )
+    story.kubectl("get", "events", "-n", "default", "--field-selector",
+                  "involvedObject.name=acme,reason=ComputeUsageJump")
     _report(story)
 
 
@@ -127,8 +134,8 @@ def _report(story: Story) -> None:
     export = story.stack.workdir / "computeruns-demo.json"
     proc = story.kube.kubectl("get", "computeruns", "-A", "-o", "json")
     export.write_text(proc.stdout)
-    story.console.command(["kubectl", "get", "computeruns", "-A", "-o", "json",
-                           ">", export.name], "compliance")
+    story.console.command(["kubectl", "get", "computeruns", "-A", "-o", "json"], "compliance")
+    story.console.step(f"saved as {export.name}: this cluster's export for the report")
     if exportgate is None:
         story.score.expect("exportgate report compute", False, "no exportgate CLI")
         return
