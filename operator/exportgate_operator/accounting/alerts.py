@@ -85,7 +85,7 @@ def run_facts(record: RunRecord, utilisation: float) -> dict[str, Any]:
         "peakAccelerators": record.peak_accelerators,
         "peakCapacityOpsPerSecond": record.peak_capacity,
         "estimatedOperations": record.operations(utilisation),
-        "utilisation": utilisation,
+        "utilisation": f"{utilisation:g}",  # a string: the log holds no floats
         "estimation": describe_estimate(utilisation),
     }
 
@@ -140,10 +140,10 @@ def message(record: RunRecord, crossing: Mapping[str, Any], utilisation: float) 
 
 
 def jump_message(tenant: str, jump: UsageJump, factor: float) -> str:
-    baseline = f"{jump.baseline:.1f}" if jump.baseline else "no use"
+    baseline = f"{jump.baseline:.1f} a day" if jump.baseline else "no earlier use"
     return (
         f"Tenant {tenant} used {jump.hours:.1f} accelerator-hours on {jump.day.isoformat()}, "
-        f"more than {factor:g}x its trailing baseline ({baseline} a day)."
+        f"more than {factor:g}x its trailing baseline ({baseline})."
     )
 
 
