@@ -109,7 +109,7 @@ def threshold_record(
     record: RunRecord, crossing: Mapping[str, Any], tenant: dict[str, Any], utilisation: float
 ) -> dict[str, Any]:
     """The decision-log fields of one crossing (type `compute-threshold`)."""
-    return loggable({
+    fields: dict[str, Any] = loggable({
         "type": THRESHOLD_RECORD,
         "tier": crossing["tier"],
         "level": crossing["level"],
@@ -122,6 +122,7 @@ def threshold_record(
         "tenant": tenant,
         "run": run_facts(record, utilisation),
     })
+    return fields
 
 
 def message(record: RunRecord, crossing: Mapping[str, Any], utilisation: float) -> str:
