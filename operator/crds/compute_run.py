@@ -7,9 +7,14 @@ generator can be split without touching it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
+from exportgate.core.extract import AdapterRegistry
+
 Schema = dict[str, Any]
+# Already readable by the operator (its re-audit rules) or not owners of Pods.
+_SKIP_GROUPS = frozenset({"", "exportgate.dev"})
 
 STRING = {"type": "string", "maxLength": 1024}
 TIME = {"type": "string", "format": "date-time"}
@@ -132,4 +137,25 @@ def compute_run_columns() -> list[Schema]:
         {"name": "Crossed", "type": "string", "jsonPath": ".status.crossings[*].tier",
          "priority": 1},
         {"name": "Last-Seen", "type": "date", "jsonPath": ".status.lastSeen"},
+    ]
+
+
+def plural(kind: str) -> str:
+    """The plural API resource name of a kind, by Kubernetes' convention."""
+    lower = kind.lower()
+    if lower.endswith("y") and lower[-2:-1] not in "aeiou":
+        return lower[:-1] + "ies"
+    return lower + ("es" if lower.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def owner_rules() -> list[Schema]:
+    """`get` on every kind the adapter data guards (one kind table, from the adapters): the
+    accountant climbs ownerReferences through them to find each Pod's run."""
+    by_group: dict[str, set[str]] = defaultdict(set)
+    for group, kind in AdapterRegistry.builtin().kinds():
+        if group not in _SKIP_GROUPS:
+            by_group[group].add(plural(kind))
+    return [
+        {"apiGroups": [group], "resources": sorted(names), "verbs": ["get"]}
+        for group, names in sorted(by_group.items())
     ]

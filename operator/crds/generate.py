@@ -29,6 +29,7 @@ from compute_run import (
     compute_run_columns,
     compute_run_spec,
     compute_run_status,
+    owner_rules,
 )
 
 GROUP = "exportgate.dev"
@@ -703,18 +704,12 @@ def rbac() -> dict[str, Schema]:
             rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], READ),
             rule(["kopf.dev"], ["clusterkopfpeerings", "kopfpeerings"], [*READ, "patch"]),
             # Compute accounting: its run records, and reading the owners of accelerator Pods
-            # (get only) to find the run each Pod belongs to.
+            # (get only, every kind the adapter data guards) to find each Pod's run.
             rule([GROUP], ["computeruns"], [*READ, "create"]),
             rule([GROUP], ["computeruns/status"], ["get", "patch", "update"]),
             # One accounting replica at a time (exportgate_operator.accounting.lease).
             rule(["coordination.k8s.io"], ["leases"], ["get", "create", "update"]),
-            rule(["apps"], ["replicasets"], ["get"]),
-            rule(["jobset.x-k8s.io"], ["jobsets"], ["get"]),
-            rule(["kubeflow.org"], ["pytorchjobs", "mpijobs", "tfjobs", "xgboostjobs",
-                                    "paddlejobs", "jaxjobs"], ["get"]),
-            rule(["trainer.kubeflow.org"], ["trainjobs"], ["get"]),
-            rule(["ray.io"], ["rayjobs", "rayclusters", "rayservices"], ["get"]),
-            rule(["leaderworkerset.x-k8s.io"], ["leaderworkersets"], ["get"]),
+            *owner_rules(),
         ],
     )
     reader = cluster_role(
