@@ -24,6 +24,7 @@ from exportgate.core.tenants import TENANT_LABEL, jurisdictions
 from exportgate_operator.accounting.owners import Owner, OwnerResolver
 from exportgate_operator.accounting.pods import PodFacts, Request, pod_facts, request_of, usage_of
 from exportgate_operator.accounting.records import FINISHED, RUNNING, RUNS, RunRecord
+from exportgate_operator.conditions import timestamp as stamp
 from exportgate_operator.kube import NAMESPACES, NODES, PODS, Kube, KubeError
 from exportgate_operator.logconfig import get_logger
 from exportgate_operator.world import World
@@ -208,7 +209,7 @@ class Accountant:
                 "metric": tier.metric,
                 "threshold": tier.threshold,
                 "value": operations if tier.metric == "operations" else record.peak_capacity,
-                "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "at": stamp(now),
                 "policy": f"{tier.policy}@{tier.policy_version}",
                 "appliesBecause": applies.reason,
                 "notified": False,

@@ -26,6 +26,7 @@ from exportgate.core.compute_policy import UsageJump
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Tenant
 from exportgate_operator.accounting.records import RunRecord
+from exportgate_operator.conditions import timestamp
 from exportgate_operator.reports import MANAGED_LABELS, SOURCE, write_report
 from exportgate_operator.world import World
 
@@ -200,4 +201,4 @@ __all__ = ["compute_report", "jump_message", "message", "threshold_record", "wri
 
 
 def _stamp(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return timestamp(moment) if moment else None

@@ -23,8 +23,7 @@ from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.tenants import TENANT_LABEL
 from exportgate_operator.nodes import accelerator_class
-
-FINISHED = frozenset({"Succeeded", "Failed"})
+from exportgate_operator.reaudit import FINISHED_PHASES as FINISHED
 
 
 @dataclass(frozen=True, slots=True)

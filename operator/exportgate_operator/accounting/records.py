@@ -19,21 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from exportgate.core.compute import Accrual, ProductFigures, describe_estimate
 from exportgate_operator.accounting.owners import Owner
+from exportgate_operator.conditions import timestamp as stamp
 from exportgate_operator.kube import Resource
 
 RUNS = Resource("exportgate.dev", "v1alpha1", "computeruns", "ComputeRun")
 DAYS_KEPT = 62  # per-day figures older than this are dropped (totals keep them)
 RUNNING = "Running"
 FINISHED = "Finished"
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_stamp(value: Any) -> datetime | None:
