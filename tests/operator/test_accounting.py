@@ -354,3 +354,40 @@ def test_one_replica_holds_the_accounting_lease(operator: OperatorHandle) -> Non
     assert not second.hold(now + timedelta(seconds=40))  # 20 + 30 not yet past
     assert second.hold(now + timedelta(seconds=51))  # replica-a stopped renewing
     assert not first.hold(now + timedelta(seconds=52))
+
+
+def test_real_operator_restart_mid_run_does_not_double_count(
+    scene: Scene, operator: OperatorHandle, tmp_path: Path
+) -> None:
+    """The real operator twice in a row over a running Job: after the restart its figures
+    still equal the Pods' time up to countedUntil, to the second (any double count would
+    break the equality)."""
+
+    def config() -> OperatorConfig:
+        return OperatorConfig(
+            kubeconfig=operator.config.kubeconfig, namespaces=(scene.namespace,),
+            standalone=True, liveness=None, label_nodes=False, tenant_reader_roles=False,
+            audit_interval=0, compute_interval=1.0, decision_log=str(tmp_path / "log"),
+        )
+
+    def expected(run: dict[str, Any]) -> float:
+        until = datetime.fromisoformat(run["status"]["countedUntil"].replace("Z", "+00:00"))
+        # pretrain-0: 4 GPUs since T0, still running; pretrain-1: 4 GPUs for 1200 s.
+        return 4 * (until - T0).total_seconds() + 4 * 1200
+
+    def pretrain() -> dict[str, Any] | None:
+        try:
+            return scene.run("pretrain")
+        except AssertionError:
+            return None
+
+    with run_in_thread(config()):
+        first = wait_for(pretrain, what="the pretrain run")
+    assert products(first) == {"nvidia-h100-sxm": expected(first)}
+    with run_in_thread(config()):
+        later = wait_for(
+            lambda: (run := pretrain()) and run["status"]["countedUntil"]
+            > first["status"]["countedUntil"] and run,
+            what="a checkpoint after the restart",
+        )
+    assert products(later) == {"nvidia-h100-sxm": expected(later)}
