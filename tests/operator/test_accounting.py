@@ -210,6 +210,28 @@ def test_a_deleted_pod_is_counted_to_its_deletion(scene: Scene) -> None:
     assert products(scene.run("finetune"))["nvidia-t4"] == 1200  # +300 .. +1500
 
 
+def test_what_a_restart_can_lose_is_bounded_by_the_checkpoint_interval(scene: Scene) -> None:
+    """Checkpoints every 600 s: a Pod deleted after the checkpoint at +1200, while the operator
+    is down, loses only its time since that checkpoint, never more than one interval; every
+    Pod still present loses nothing."""
+    interval = 600
+    clock = Clock()
+    before = scene.accountant(clock)
+    for tick in (600, 1200):
+        clock.now = at(tick)
+        before.run_pass_blocking()
+    # The operator dies; meanwhile the T4 Pod is deleted at +1500 (no one sees it go).
+    scene.admin.request("DELETE", b.PODS.path(scene.namespace, "finetune-worker-0"),
+                        query={"gracePeriodSeconds": "0"})
+    clock.now = at(1800)  # the next checkpoint would have been here
+    after = scene.accountant(clock)
+    after.run_pass_blocking()
+    figures = products(scene.run("finetune"))
+    lost = (1500 - 300) - figures["nvidia-t4"]  # it held 1 T4 from +300 to +1500
+    assert 0 <= lost <= interval
+    assert figures["nvidia-a100"] == 2 * (1800 - 300)  # still running: nothing lost
+
+
 def compute_policy(tier_ops: float) -> dict[str, Any]:
     """An ExportPolicy replacing the built-in compute pack with demo-sized tiers."""
     return {
