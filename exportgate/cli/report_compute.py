@@ -85,9 +85,10 @@ def register(subcommands: Any) -> None:
         "--cluster", action="append", default=[], metavar="NAME=FILE",
         help="an export with its cluster's name (repeatable)",
     )
-    parser.add_argument("--since", type=date.fromisoformat, help="first UTC day (YYYY-MM-DD)")
-    parser.add_argument("--until", type=date.fromisoformat,
-                        help="first UTC day NOT included (YYYY-MM-DD)")
+    parser.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="first UTC day")
+    parser.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="first UTC day NOT included")
     parser.add_argument("--tenant", action="append", default=[], help="only this tenant")
     parser.add_argument("-o", "--output", choices=["text", "json", "csv"], default="text")
     parser.set_defaults(func=run)
