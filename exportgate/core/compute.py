@@ -86,6 +86,9 @@ class Span:
     usage: Usage
     start: datetime
     end: datetime | None  # None: still running
+    fresh: bool = False
+    """Known never to have been counted (seen before it started): counted from its start even
+    before the run's watermark, so a start the kubelet reports late is not lost."""
 
 
 @dataclass(slots=True)
@@ -144,7 +147,7 @@ def accrue(
     result: dict[str, Accrual] = {}
     edges: dict[str, list[tuple[datetime, int, float, int]]] = defaultdict(list)
     for span in spans:
-        lo = since.get(span.run)
+        lo = None if span.fresh else since.get(span.run)
         seconds = overlap(span.start, span.end, lo, until)
         accrual = result.setdefault(span.run, Accrual())
         if seconds <= 0:

@@ -232,6 +232,28 @@ def test_what_a_restart_can_lose_is_bounded_by_the_checkpoint_interval(scene: Sc
     assert figures["nvidia-a100"] == 2 * (1800 - 300)  # still running: nothing lost
 
 
+def test_a_start_reported_after_a_checkpoint_is_not_lost(scene: Scene) -> None:
+    """The kubelet reports a start late: the Pod was listed (bound, no start yet) at the
+    checkpoint +3600 and then says it started at +1000. Its whole time counts, once."""
+    b.create(scene.admin, b.PODS, scene.namespace,
+             b.bound_pod("pretrain-late", scene.nodes["h100"], 2, scene.owners["pretrain"]))
+    clock = Clock()
+    accountant = scene.accountant(clock)
+    clock.now = at(3600)
+    accountant.run_pass_blocking()
+    base = 4 * 3600 + 4 * 1200
+    assert products(scene.run("pretrain")) == {"nvidia-h100-sxm": base}
+    b.set_status(scene.admin, scene.namespace, "pretrain-late", b.running_status(at(1000)))
+    clock.now = at(4000)
+    accountant.run_pass_blocking()
+    late = 2 * (4000 - 1000)
+    assert products(scene.run("pretrain")) == {"nvidia-h100-sxm": base + 4 * 400 + late}
+    clock.now = at(4100)
+    accountant.run_pass_blocking()  # counted once: only the new 100 s are added
+    assert products(scene.run("pretrain")) == {
+        "nvidia-h100-sxm": base + 4 * 500 + late + 2 * 100}
+
+
 def compute_policy(tier_ops: float) -> dict[str, Any]:
     """An ExportPolicy replacing the built-in compute pack with demo-sized tiers."""
     return {

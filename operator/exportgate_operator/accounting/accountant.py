@@ -67,6 +67,10 @@ class Accountant:
         self.records: dict[tuple[str, str], RunRecord] | None = None  # (namespace, name)
         self._requests: dict[str, Request] = {}  # pod uid -> request (specs are immutable)
         self._tombstones: dict[str, PodFacts] = {}
+        # Bound accelerator Pods seen before their start was reported: whenever that start
+        # turns out to lie before a checkpoint, nobody can have counted it yet.
+        self._unstarted: set[str] = set()
+        self._fresh: dict[tuple[str, str], set[str]] = {}
         self._lock = asyncio.Lock()
 
     # --- feeding ---------------------------------------------------------------------------
@@ -107,9 +111,12 @@ class Accountant:
             facts = self._facts(pod)
             if facts is not None:
                 live[uid] = facts
+            elif self._requests[uid].count > 0 and (pod.get("spec") or {}).get("nodeName"):
+                self._unstarted.add(uid)
         for uid in list(self._requests):
             if uid not in seen and uid not in self._tombstones:
                 del self._requests[uid]
+        self._unstarted &= seen
         for uid, facts in list(self._tombstones.items()):
             live.setdefault(uid, facts)
         nodes: dict[str, Mapping[str, str]] = {
@@ -158,7 +165,10 @@ class Accountant:
                     facts, nodes.get(facts.node), catalogue
                 )
             outcome.unidentified_pods += not usage.identified
-            spans.append(Span(f"{name}@{owner.namespace}", usage, facts.start, facts.end))
+            fresh = facts.uid in self._unstarted
+            if fresh:
+                self._fresh.setdefault(key, set()).add(facts.uid)
+            spans.append(Span(f"{name}@{owner.namespace}", usage, facts.start, facts.end, fresh))
             live[key].append(facts)
         since = {f"{name}@{ns}": r.counted_until for (ns, name), r in self.records.items()}
         accruals = accrue(spans, since, now)
@@ -271,8 +281,11 @@ class Accountant:
         for record in changed:
             if self.write(record, utilisation):
                 outcome.written += 1
+                # Its late starters are counted now; from here on the watermark covers them.
+                self._unstarted -= self._fresh.pop((record.namespace, record.name), set())
             else:
                 outcome.conflicts += 1
+        self._fresh.clear()
         # Crossings recorded but not yet announced, this pass's or a crashed predecessor's.
         for record in (self.records or {}).values():
             if record.resource_version is not None:
