@@ -156,9 +156,13 @@ class Applies:
 
 
 def applies_to(
-    jurisdictions: Sequence[Jurisdiction] | None, applies: Applicability, groups: CountryGroups
+    jurisdictions: Sequence[Jurisdiction] | None,
+    applies: Applicability,
+    groups: CountryGroups,
+    day: date | None = None,
 ) -> Applies:
-    """Whether a tenant's runs are held against the tiers, and why.
+    """Whether a tenant's runs are held against the tiers on `day` (group memberships are
+    dated facts), and why.
 
     `jurisdictions` None means the tenant is unknown (no record, or one that does not parse):
     its jurisdiction cannot be established, so it is watched (fail closed).
@@ -166,7 +170,7 @@ def applies_to(
     if jurisdictions is None:
         return Applies(True, "tenant unknown: jurisdiction not established, so watched")
     for found in jurisdictions:
-        hits = groups.matching(found.country, applies.always)
+        hits = groups.matching(found.country, applies.always, day)
         if hits:
             who = f" ({found.via})" if found.via else ""
             return Applies(
@@ -174,7 +178,7 @@ def applies_to(
             )
     if applies.foreign_outside:
         for found in jurisdictions:
-            if not groups.matching(found.country, applies.foreign_outside):
+            if not groups.matching(found.country, applies.foreign_outside, day):
                 who = f" ({found.via})" if found.via else ""
                 return Applies(
                     True,

@@ -205,8 +205,10 @@ class Accountant:
         self, record: RunRecord, policy: ComputePolicy, now: datetime, outcome: PassOutcome
     ) -> None:
         tenant = self.world.tenant(record.tenant) if record.tenant else None
-        found = jurisdictions(tenant, self.world.engine.groups) if tenant else None
-        applies = applies_to(found, policy.applies, self.world.engine.groups)
+        day = now.date()
+        groups = self.world.engine.groups
+        found = jurisdictions(tenant, groups, day) if tenant else None
+        applies = applies_to(found, policy.applies, groups, day)
         if not applies.watched:
             return
         operations = record.operations(policy.utilisation)

@@ -36,7 +36,9 @@ REPORT_NAME = "exportgate-compute"
 REPORT_POLICY = "compute-thresholds"
 
 
-def tenant_facts(tenant: Tenant | None, name: str | None, world: World) -> dict[str, Any]:
+def tenant_facts(
+    tenant: Tenant | None, name: str | None, world: World, at: datetime | None = None
+) -> dict[str, Any]:
     """Who the tenant is, as a report to an authority would name it."""
     if tenant is None:
         return {"name": name, "known": False}
@@ -54,7 +56,7 @@ def tenant_facts(tenant: Tenant | None, name: str | None, world: World) -> dict[
         ),
         "jurisdictions": [
             {"country": j.country, "role": j.role.value, "via": j.via or None}
-            for j in jurisdictions(tenant, world.engine.groups)
+            for j in jurisdictions(tenant, world.engine.groups, at.date() if at else None)
         ],
         "kycEvidenceRef": tenant.verification.evidence_ref,
         "verification": tenant.verification.state.value,

@@ -93,7 +93,7 @@ class ComputeAccounting:
         for record, crossing in outcome.crossings:
             world = self.accountant.world
             tenant = world.tenant(record.tenant) if record.tenant else None
-            facts = alerts.tenant_facts(tenant, record.tenant, world)
+            facts = alerts.tenant_facts(tenant, record.tenant, world, outcome.at)
             crossing["message"] = alerts.message(record, crossing, utilisation)
             decision_id = await self.recorder.record_event(
                 alerts.threshold_record(record, crossing, facts, utilisation)
