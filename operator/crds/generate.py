@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from exportgate.core.data import load_data
+from exportgate.core.types import JurisdictionRole
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Compute accounting (issue 14) keeps its CRD in its own module.
@@ -241,16 +242,9 @@ def tenant_status() -> Schema:
                     "required": ["country", "role"],
                     "properties": {
                         "country": COUNTRY,
-                        "role": {
-                            "type": "string",
-                            "enum": [
-                                "incorporation",
-                                "headquarters",
-                                "parentHeadquarters",
-                                "endCustomerCountry",
-                                "endCustomerHeadquarters",
-                            ],
-                        },
+                        # The core's roles, one home: a role added there (majority owners)
+                        # must not make the API server reject the operator's status writes.
+                        "role": {"type": "string", "enum": [r.value for r in JurisdictionRole]},
                         "via": {"type": "string", "maxLength": 1024},
                         "declaredAs": COUNTRY,
                         "groups": {
