@@ -23,7 +23,7 @@ import structlog
 
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
-from exportgate.core.types import Workload
+from exportgate.core.types import Tenant, Workload
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
 from exportgate_sidecar.cache import DecisionCache
@@ -153,6 +153,9 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 request_uid=items[i].request_uid or None,
                 operation=OPERATION_NAMES.get(items[i].operation) or None,
                 extra=_extra(items[i], snapshot),
+                # The inputs and tenant record behind it, so an auditor can replay it.
+                workload=workloads[i],
+                tenant_record=_tenant_record(snapshot, items[i].tenant),
             )
             for i in fresh
         ]
@@ -270,6 +273,11 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 f"{self._config.min_time_remaining * 1000:.1f} ms needed to decide and log; "
                 "raise the caller's timeout",
             )
+
+
+def _tenant_record(snapshot: Snapshot, name: str) -> Tenant | None:
+    entry = snapshot.tenants.get(name) if name else None
+    return entry.tenant if entry is not None else None
 
 
 def _extra(item: pb.EvaluateItem, snapshot: Snapshot) -> dict[str, Any]:
