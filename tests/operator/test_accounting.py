@@ -320,11 +320,12 @@ def test_threshold_crossing_event_report_log_and_metric(
     records = [json.loads(line) for line in (tmp_path / "decisions.log").read_text().splitlines()]
     logged = [r for r in records if r.get("type") == "compute-threshold"]
     found = next(r for r in logged if r["id"] == decision)
-    assert found["tenant"]["legalName"] == f"{scene.tenant} Pte. Ltd."
-    assert found["tenant"]["kycEvidenceRef"] == f"kyc-{scene.tenant}"
-    assert {"country": "SG", "role": "headquarters", "via": None} in found["tenant"][
+    assert found["tenant"] == scene.tenant
+    assert found["tenantRecord"]["legalName"] == f"{scene.tenant} Pte. Ltd."
+    assert found["tenantRecord"]["kycEvidenceRef"] == f"kyc-{scene.tenant}"
+    assert {"country": "SG", "role": "headquarters", "via": None} in found["tenantRecord"][
         "jurisdictions"]
-    assert found["tenant"]["endCustomers"] == []
+    assert found["tenantRecord"]["endCustomers"] == []
     assert found["run"]["owner"]["kind"] == "Job" and found["run"]["owner"]["name"] == "pretrain"
     assert found["run"]["accelerators"][0]["product"] == "nvidia-h100-sxm"
     assert found["run"]["accelerators"][0]["classification"] == "3A090.a"

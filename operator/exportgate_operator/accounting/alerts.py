@@ -122,7 +122,9 @@ def threshold_record(
         "crossedAt": crossing["at"],
         "policy": crossing["policy"],
         "appliesBecause": crossing["appliesBecause"],
-        "tenant": tenant,
+        # As in decision records, `tenant` is the name; who the tenant is sits beside it.
+        "tenant": tenant.get("name"),
+        "tenantRecord": tenant,
         "run": run_facts(record, utilisation),
     })
     return fields
