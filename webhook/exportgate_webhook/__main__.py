@@ -37,6 +37,7 @@ from exportgate_webhook.config import (
     TLSConfig,
     WebhookConfig,
 )
+from exportgate_webhook.dra import DraLookup
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
 from exportgate_webhook.sidecar_client import SidecarClient
@@ -250,8 +251,16 @@ def build_server(
                 resync_s=ns.resync_s,
             )
     sidecar = SidecarClient(config.sidecar.target)
+    # DRA objects are read from the API server when the namespaces are (not in static mode).
+    dra = (
+        DraLookup(lambda: kubernetes_api_client(config.namespaces.kubeconfig))
+        if config.namespaces.static_tenants is None
+        else None
+    )
     reviewer = AdmissionReviewer(
         extract=registry.extract,
+        dra=dra,
+        extract_with=registry.extract,
         namespaces=namespaces,
         sidecar=sidecar,
         guard=config.guard,

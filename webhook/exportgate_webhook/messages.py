@@ -144,8 +144,10 @@ def denial_message(verdict: Verdict, ref: ObjectRef, tenant: str) -> str:
     hint = _binding_hint(verdict, tenant, ref)
     if hint and not remedies:
         lines.append(hint)
-    lines.append(_decision_line(verdict))
-    return _clip("\n".join(lines), _MAX_MESSAGE_CHARS)
+    # The decision id always survives the clip: it is what a tenant quotes.
+    decision = _decision_line(verdict)
+    body = _clip("\n".join(lines), _MAX_MESSAGE_CHARS - len(decision) - 1)
+    return body + "\n" + decision
 
 
 def _printable(text: str) -> str:
