@@ -20,7 +20,8 @@ from typing import Any
 from exportgate.core.compute import Span, Usage, accrue
 from exportgate.core.compute_policy import ComputePolicy, applies_to, crossed
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.tenants import TENANT_LABEL, jurisdictions
+from exportgate.core.tenancy import TENANT_LABEL, owning_tenant
+from exportgate.core.tenants import jurisdictions
 from exportgate_operator.accounting.owners import Owner, OwnerResolver
 from exportgate_operator.accounting.pods import PodFacts, Request, pod_facts, request_of, usage_of
 from exportgate_operator.accounting.records import FINISHED, RUNNING, RUNS, RunRecord
@@ -157,7 +158,10 @@ class Accountant:
             name = owner.record_name
             key = (owner.namespace, name)
             if key not in self.records:
-                tenant = facts.tenant_label or tenants.get(facts.namespace)
+                # The binding rule of admission: a Pod is its namespace's tenant's; its own
+                # label is ignored (a tenant could write any label to dodge the thresholds).
+                tenant = owning_tenant(cluster_scoped=False, own_label=None,
+                                       namespace_tenant=tenants.get(facts.namespace))
                 self.records[key] = RunRecord.new(owner, tenant)
             usage = usages.get((facts.node, facts.request))
             if usage is None:

@@ -21,7 +21,6 @@ from exportgate.core.catalogue import Catalogue
 from exportgate.core.compute import Usage, assumed_product, peak_ops_per_second
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.tenants import TENANT_LABEL
 from exportgate_operator.nodes import accelerator_class
 from exportgate_operator.reaudit import FINISHED_PHASES as FINISHED
 
@@ -44,7 +43,6 @@ class PodFacts:
     start: datetime
     end: datetime | None
     owners: tuple[Mapping[str, Any], ...]  # the Pod's controller ownerReference, if any
-    tenant_label: str | None
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -116,7 +114,6 @@ def pod_facts(pod: Mapping[str, Any], request: Request) -> PodFacts | None:
         return None
     meta = pod.get("metadata") or {}
     owners = tuple(r for r in meta.get("ownerReferences") or () if r.get("controller"))
-    labels = meta.get("labels") or {}
     return PodFacts(
         uid=str(meta.get("uid")),
         namespace=str(meta.get("namespace") or ""),
@@ -126,7 +123,6 @@ def pod_facts(pod: Mapping[str, Any], request: Request) -> PodFacts | None:
         start=start,
         end=end,
         owners=owners[:1],
-        tenant_label=labels.get(TENANT_LABEL),
     )
 
 
