@@ -81,9 +81,10 @@ class Scene:
                           namespaces=(self.namespace,), clock=clock)
 
     def pod(self, name: str, node: str, gpus: int, owner: str | None,
-            status: dict[str, Any]) -> None:
+            status: dict[str, Any], labels: dict[str, str] | None = None) -> None:
         body = b.bound_pod(name, self.nodes.get(node, node), gpus,
                            self.owners[owner] if owner else None)
+        body["metadata"]["labels"] = dict(labels or {})
         b.create(self.admin, b.PODS, self.namespace, body)
         b.set_status(self.admin, self.namespace, name, status)
 
@@ -126,7 +127,9 @@ def scene(operator: OperatorHandle, pytorch_crd: LocalCluster) -> Iterator[Scene
     scene.pod("finetune-master-0", "a100", 2, "finetune", b.running_status(at(300)))
     scene.pod("finetune-worker-0", "t4", 1, "finetune", b.running_status(at(300)))
     # A lone Pod on a node that does not exist (no labels): unidentified, still counted.
-    scene.pod("notebook", f"ghost-{suffix}", 1, None, b.running_status(at(0)))
+    # It also claims another tenant: ignored, a Pod is its namespace's tenant's.
+    scene.pod("notebook", f"ghost-{suffix}", 1, None, b.running_status(at(0)),
+              labels={"exportgate.dev/tenant": "someone-else"})
     yield scene
 
 
@@ -165,7 +168,7 @@ def test_figures_to_the_second_and_restart_without_double_count(scene: Scene) ->
 
     lone = [r for r in scene.admin.request("GET", RUNS.path(scene.namespace))["items"]
             if r["spec"]["owner"]["kind"] == "Pod"]
-    assert len(lone) == 1
+    assert len(lone) == 1 and lone[0]["spec"]["tenant"] == scene.tenant
     (key, seconds), = products(lone[0]).items()
     assert key.startswith("unidentified:") and seconds == 3600
     assert lone[0]["status"]["unidentifiedAcceleratorSeconds"] == 3600
