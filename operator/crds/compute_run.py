@@ -1,20 +1,17 @@
 """The ComputeRun CRD (compute accounting, issue 14), used by generate.py.
 
 Written only by the operator (docs/compute-accounting.md); its fields are those
-`exportgate_operator.accounting.records.RunRecord.status` writes. Its own module so the CRD
-generator can be split without touching it.
+`exportgate_operator.accounting.records.RunRecord.status` writes. The owners it climbs through
+are readable already: the re-audit rules grant every kind of the one kind table.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from exportgate.core.extract import AdapterRegistry
+from crd_common import AGE, crd
 
 Schema = dict[str, Any]
-# Already readable by the operator (its re-audit rules) or not owners of Pods.
-_SKIP_GROUPS = frozenset({"", "exportgate.dev"})
 
 STRING = {"type": "string", "maxLength": 1024}
 TIME = {"type": "string", "format": "date-time"}
@@ -140,22 +137,17 @@ def compute_run_columns() -> list[Schema]:
     ]
 
 
-def plural(kind: str) -> str:
-    """The plural API resource name of a kind, by Kubernetes' convention."""
-    lower = kind.lower()
-    if lower.endswith("y") and lower[-2:-1] not in "aeiou":
-        return lower[:-1] + "ies"
-    return lower + ("es" if lower.endswith(("s", "x", "ch", "sh")) else "s")
 
-
-def owner_rules() -> list[Schema]:
-    """`get` on every kind the adapter data guards (one kind table, from the adapters): the
-    accountant climbs ownerReferences through them to find each Pod's run."""
-    by_group: dict[str, set[str]] = defaultdict(set)
-    for group, kind in AdapterRegistry.builtin().kinds():
-        if group not in _SKIP_GROUPS:
-            by_group[group].add(plural(kind))
-    return [
-        {"apiGroups": [group], "resources": sorted(names), "verbs": ["get"]}
-        for group, names in sorted(by_group.items())
-    ]
+def compute_run_crd() -> Schema:
+    return crd(
+        kind="ComputeRun",
+        plural="computeruns",
+        scope="Namespaced",
+        spec=compute_run_spec(),
+        status=compute_run_status(),
+        short_names=["crun"],
+        description="One run's use of accelerators (compute accounting): accelerator-seconds "
+        "per product, estimated operations (an upper bound at utilisation 1.0), thresholds "
+        "crossed. Written only by the exportgate operator.",
+        columns=[*compute_run_columns(), AGE],
+    )

@@ -1,5 +1,4 @@
-"""`PolicyClient`: a small async client of the policy sidecar, for the webhook, the operator and
-tests.
+"""`PolicyClient`: a small async client of the policy sidecar's Unix socket (tests, benchmarks).
 
 One client holds one gRPC channel for its lifetime (channels are expensive to set up and
 multiplex any number of concurrent calls), created lazily in the running event loop. Every call
@@ -16,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -27,7 +25,6 @@ from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
 from exportgate_sidecar.convert import timestamp
 from exportgate_sidecar.health import SERVICE_NAME
-from exportgate_sidecar.tls import client_credentials
 
 _CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -51,45 +48,15 @@ class PolicyClientError(Exception):
 
 
 class PolicyClient:
-    def __init__(
-        self,
-        target: str,
-        timeout: float = 1.0,
-        *,
-        credentials: grpc.ChannelCredentials | None = None,
-        server_name: str | None = None,
-    ) -> None:
-        """`target`: ``unix:///path/to.sock`` or ``host:port`` (TCP needs `credentials`).
-        `timeout`: default deadline of each call, in seconds. `server_name`: the name to check
-        the server certificate against when it differs from the host in `target`."""
+    def __init__(self, target: str, timeout: float = 1.0) -> None:
+        """`target`: ``unix:///path/to.sock``, the sidecar's socket.
+        `timeout`: default deadline of each call, in seconds."""
         self.target = target
         self.timeout = timeout
-        self._credentials = credentials
         self._options: list[tuple[str, int | str]] = list(_CHANNEL_OPTIONS)
-        if server_name:
-            self._options.append(("grpc.ssl_target_name_override", server_name))
         self._channel: grpc.aio.Channel | None = None
         self._stub: pb_grpc.PolicyServiceStub | None = None
         self._health: health_pb2_grpc.HealthStub | None = None
-
-    @classmethod
-    def mtls(
-        cls,
-        target: str,
-        *,
-        ca: Path,
-        cert: Path,
-        key: Path,
-        timeout: float = 1.0,
-        server_name: str | None = None,
-    ) -> PolicyClient:
-        """A client of the TCP listener presenting `cert`/`key` and trusting `ca`."""
-        return cls(
-            target,
-            timeout,
-            credentials=client_credentials(ca, cert, key),
-            server_name=server_name,
-        )
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -149,12 +116,7 @@ class PolicyClient:
 
     def _ensure_channel(self) -> grpc.aio.Channel:
         if self._channel is None:
-            if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(self.target, options=self._options)
-            else:
-                self._channel = grpc.aio.secure_channel(
-                    self.target, self._credentials, options=self._options
-                )
+            self._channel = grpc.aio.insecure_channel(self.target, options=self._options)
             self._stub = pb_grpc.PolicyServiceStub(self._channel)
             self._health = health_pb2_grpc.HealthStub(self._channel)
         return self._channel

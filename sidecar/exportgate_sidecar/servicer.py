@@ -26,6 +26,7 @@ from exportgate.core.errors import InputError
 from exportgate.core.types import Tenant, Workload
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
+from exportgate.world.snapshot import Snapshot, SnapshotStore, TenantEntry
 from exportgate_sidecar.cache import DecisionCache
 from exportgate_sidecar.config import SidecarConfig
 from exportgate_sidecar.convert import (
@@ -39,7 +40,6 @@ from exportgate_sidecar.health import HealthMonitor
 from exportgate_sidecar.journal import DecisionJournal, LogEntry
 from exportgate_sidecar.metrics import SidecarMetrics
 from exportgate_sidecar.recent import RecentDecisions
-from exportgate_sidecar.state import Snapshot, SnapshotStore, TenantEntry
 
 log = structlog.get_logger("exportgate.sidecar")
 

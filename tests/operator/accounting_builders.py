@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from exportgate_operator.kube import Kube, Resource
+from exportgate_operator.kinds import Resource
+from exportgate_operator.kube import Kube
 
 from tests.operator.builders import SUITE_LABEL
 

@@ -24,7 +24,7 @@ from exportgate_operator.accounting.handlers import build
 from exportgate_operator.accounting.lease import Lease
 from exportgate_operator.accounting.records import RUNS
 from exportgate_operator.app import App
-from exportgate_operator.kube import Kube, new_api_client
+from exportgate_operator.kube import Kube
 from exportgate_operator.runner import run_in_thread
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World
@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 
 from exportgate.core.catalogue import builtin_catalogue
 from exportgate.core.compute import peak_ops_per_second
+from exportgate.kubeapi import new_api_client
 from tests.cluster.local_cluster import LocalCluster, free_port
 from tests.operator import accounting_builders as b
 from tests.operator.builders import tenant
@@ -293,7 +294,6 @@ def test_threshold_crossing_event_report_log_and_metric(
                             namespaces=(scene.namespace,))
     app = App.create(config, scene.operator_kube)
     app.world = world
-    app.auditor.world = world
     registry = CollectorRegistry()
     accounting = build(app, registry)
     accounting.accountant = scene.accountant(clock, world)

@@ -13,10 +13,10 @@ import pytest
 from exportgate_sidecar import PolicyClient, SidecarServer, serve_in_background
 from exportgate_sidecar.convert import item_to_workload
 from exportgate_sidecar.recent import RecentDecisions
-from exportgate_sidecar.state import Snapshot, TenantEntry
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.world.snapshot import Snapshot, TenantEntry
 from tests.core.builders import make_tenant
 from tests.sidecar.builders import (
     NOW,

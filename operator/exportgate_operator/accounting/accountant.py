@@ -22,12 +22,13 @@ from exportgate.core.compute_policy import ComputePolicy, applies_to, crossed
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.tenancy import TENANT_LABEL, owning_tenant
 from exportgate.core.tenants import jurisdictions
+from exportgate.logsetup import get_logger
 from exportgate_operator.accounting.owners import Owner, OwnerResolver
 from exportgate_operator.accounting.pods import PodFacts, Request, pod_facts, request_of, usage_of
 from exportgate_operator.accounting.records import FINISHED, RUNNING, RUNS, RunRecord
 from exportgate_operator.conditions import timestamp as stamp
-from exportgate_operator.kube import NAMESPACES, NODES, PODS, Kube, KubeError
-from exportgate_operator.logconfig import get_logger
+from exportgate_operator.kinds import NAMESPACES, NODES, PODS
+from exportgate_operator.kube import Kube, KubeError
 from exportgate_operator.world import World
 
 log = get_logger(__name__)

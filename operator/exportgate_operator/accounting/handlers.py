@@ -15,12 +15,12 @@ from typing import Any
 import kopf
 from prometheus_client import CollectorRegistry, start_http_server
 
+from exportgate.logsetup import get_logger
 from exportgate_operator.accounting.accountant import Accountant
 from exportgate_operator.accounting.lease import Lease
 from exportgate_operator.accounting.metrics import AccountingMetrics
 from exportgate_operator.accounting.service import ComputeAccounting
 from exportgate_operator.app import App
-from exportgate_operator.logconfig import get_logger
 
 log = get_logger(__name__)
 
@@ -30,7 +30,7 @@ def build(app: App, registry: CollectorRegistry | None = None) -> ComputeAccount
     accounting = ComputeAccounting(
         accountant,
         app.recorder,
-        app.auditor.event,
+        app.events.post,
         app.tenant_event,
         interval=app.config.compute_interval,
         # Standby replicas skip passes while a live one holds the lease.

@@ -14,8 +14,9 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from exportgate_operator.kube import Kube, KubeError, Resource
-from exportgate_operator.logconfig import get_logger
+from exportgate.logsetup import get_logger
+from exportgate_operator.kinds import Resource
+from exportgate_operator.kube import Kube, KubeError
 
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 LEASE_NAME = "exportgate-compute-accounting"

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exportgate_operator.kube import Kube, KubeError, Resource
-from exportgate_operator.logconfig import get_logger
+from exportgate.logsetup import get_logger
+from exportgate_operator.kinds import Resource
+from exportgate_operator.kube import Kube, KubeError
 
 log = get_logger(__name__)
 MAX_DEPTH = 8  # ownership chains are short; a cycle must not hang a pass

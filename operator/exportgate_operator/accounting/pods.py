@@ -21,8 +21,8 @@ from exportgate.core.catalogue import Catalogue
 from exportgate.core.compute import Usage, assumed_product, peak_ops_per_second
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
+from exportgate_operator.collect import FINISHED_PHASES as FINISHED
 from exportgate_operator.nodes import accelerator_class
-from exportgate_operator.reaudit import FINISHED_PHASES as FINISHED
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from typing import Any
 from exportgate.core.compute import Accrual, ProductFigures, describe_estimate
 from exportgate_operator.accounting.owners import Owner
 from exportgate_operator.conditions import timestamp as stamp
-from exportgate_operator.kube import Resource
+from exportgate_operator.kinds import Resource
 
 RUNS = Resource("exportgate.dev", "v1alpha1", "computeruns", "ComputeRun")
 DAYS_KEPT = 62  # per-day figures older than this are dropped (totals keep them)

@@ -18,14 +18,15 @@ from datetime import date
 from typing import Any
 
 from exportgate.core.compute_policy import ComputePolicy, usage_jump
+from exportgate.logsetup import get_logger
 from exportgate_operator.accounting import alerts
 from exportgate_operator.accounting.accountant import Accountant, PassOutcome
 from exportgate_operator.accounting.lease import Lease
 from exportgate_operator.accounting.metrics import AccountingMetrics
 from exportgate_operator.accounting.records import RunRecord
 from exportgate_operator.decisions import DecisionRecorder
-from exportgate_operator.kube import POLICY_REPORTS, KubeError
-from exportgate_operator.logconfig import get_logger
+from exportgate_operator.kinds import POLICY_REPORTS
+from exportgate_operator.kube import KubeError
 
 log = get_logger(__name__)
 EventSink = Callable[[Mapping[str, Any], str, str, str], None]
