@@ -84,14 +84,3 @@ class ReloadingServerCredentials:
             self._stamp = stamp
         log.info("TLS certificate reloaded", cert=str(self._files.cert))
         return config
-
-
-def client_credentials(
-    ca: Path, cert: Path | None = None, key: Path | None = None
-) -> grpc.ChannelCredentials:
-    """Credentials for a client of the TCP listener: trust `ca`, present `cert`/`key`."""
-    return grpc.ssl_channel_credentials(
-        root_certificates=ca.read_bytes(),
-        private_key=key.read_bytes() if key else None,
-        certificate_chain=cert.read_bytes() if cert else None,
-    )

@@ -16,20 +16,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from exportgate_sidecar import (
-    ConfigError,
-    ListenConfig,
-    PolicyClient,
-    PolicyClientError,
-    SidecarServer,
-    serve_in_background,
-)
-from exportgate_sidecar.tls import client_credentials
+from exportgate_sidecar import ConfigError, ListenConfig, SidecarServer, serve_in_background
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.client import PolicyClient, PolicyUnavailable, client_credentials
 from tests.cluster.certs import CertificateAuthority
 from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, plain_item, policy_doc
 
@@ -49,15 +42,15 @@ async def test_health_is_not_serving_until_every_file_reads(files: SidecarFiles)
         async with PolicyClient(server.unix_target, timeout=5) as client:
             await asyncio.sleep(0.3)  # several polls of the files
             assert await client.health() == "NOT_SERVING"
-            with pytest.raises(PolicyClientError) as raised:
-                await client.evaluate([gpu_item("acme")])
+            with pytest.raises(PolicyUnavailable) as raised:
+                await client.evaluate_wire([gpu_item("acme")])
             assert raised.value.code is grpc.StatusCode.UNAVAILABLE
-            assert "no policy snapshot loaded yet" in raised.value.details
+            assert "no policy snapshot loaded yet" in raised.value.detail
             # The refused file is named with the reason, for the operator reading the log.
             assert any("policies.yaml" in k for k in server.store.errors)
             files.write_policies(policy_doc())
             await client.wait_serving(timeout=10)
-            assert len((await client.evaluate([gpu_item("acme")], at=NOW)).decisions) == 1
+            assert len((await client.evaluate_wire([gpu_item("acme")], at=NOW)).decisions) == 1
     finally:
         await server.stop(grace=0)
     assert not files.decision_records() or all(
@@ -157,7 +150,7 @@ async def test_a_client_with_a_certificate_from_the_ca_is_answered(
         tls_sidecar.tcp_target, ca=pki.ca, cert=pki.client_cert, key=pki.client_key, timeout=5
     )
     async with client:
-        response = await client.evaluate([gpu_item("acme"), gpu_item("pending")], at=NOW)
+        response = await client.evaluate_wire([gpu_item("acme"), gpu_item("pending")], at=NOW)
     assert [pb.Action.Name(d.action) for d in response.decisions] == ["ACTION_ALLOW", "ACTION_DENY"]
 
 
@@ -170,8 +163,8 @@ async def test_a_client_without_a_trusted_certificate_is_refused(
     else:
         credentials = client_credentials(pki.ca, pki.stranger_cert, pki.stranger_key)
     async with PolicyClient(tls_sidecar.tcp_target, 3, credentials=credentials) as client:
-        with pytest.raises(PolicyClientError) as raised:
-            await client.evaluate([plain_item("acme", name="intruder")])
+        with pytest.raises(PolicyUnavailable) as raised:
+            await client.evaluate_wire([plain_item("acme", name="intruder")])
     assert raised.value.code is grpc.StatusCode.UNAVAILABLE
     assert "intruder" not in {r["object"]["name"] for r in files.decision_records()}
 
@@ -187,7 +180,7 @@ async def test_a_client_that_does_not_trust_the_server_does_not_talk_to_it(
         certificate_chain=pki.client_cert.read_bytes(),
     )
     async with PolicyClient(tls_sidecar.tcp_target, 3, credentials=credentials) as client:
-        with pytest.raises(PolicyClientError) as raised:
+        with pytest.raises(PolicyUnavailable) as raised:
             await client.health()
     assert raised.value.code is grpc.StatusCode.UNAVAILABLE
 

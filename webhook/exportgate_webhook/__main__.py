@@ -23,6 +23,7 @@ import structlog
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
+from exportgate.wire import PolicyClient
 from exportgate_webhook.admission import AdmissionReviewer
 from exportgate_webhook.config import (
     DEFAULT_BUDGET_S,
@@ -39,7 +40,6 @@ from exportgate_webhook.config import (
 )
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
-from exportgate_webhook.sidecar_client import SidecarClient
 from exportgate_webhook.tenancy import NamespaceDirectory, StaticNamespaces, WatchedNamespaces
 
 DEFAULT_SIDECAR = SidecarConfig.__dataclass_fields__["target"].default
@@ -249,7 +249,7 @@ def build_server(
                 metrics=metrics,
                 resync_s=ns.resync_s,
             )
-    sidecar = SidecarClient(config.sidecar.target)
+    sidecar = PolicyClient(config.sidecar.target)
     reviewer = AdmissionReviewer(
         extract=registry.extract,
         namespaces=namespaces,
