@@ -139,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument(
         "--mutate",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="stamp admitted guarded objects with their decision (default: on)",
+        default=False,
+        help="stamp admitted guarded objects with their decision, in a second admission phase "
+        "(default: off; the decision log is keyed by object uid either way)",
     )
     guard.add_argument(
         "--adapters",
