@@ -148,7 +148,7 @@ class WebhookOptions:
     budget_s: float = 2.0
     namespace_tenants: dict[str, str] = field(default_factory=lambda: dict(NAMESPACE_TENANTS))
     tls_reload_interval: float = 5.0
-    mutate: bool = True
+    mutate: bool = False  # the product default: one admission phase, the stamp opt-in
     extra: Sequence[str] = ()
 
 
