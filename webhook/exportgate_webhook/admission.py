@@ -31,12 +31,10 @@ from exportgate_webhook import messages
 from exportgate_webhook.config import GuardConfig
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.mutate import (
-    ACCELERATOR_CLASS,
-    DECISION_ID,
-    NO_ACCELERATOR,
-    POLICY_VERSION,
+    forged_stamps,
     stamp_patch,
-    stamps_of,
+    stamped_decision_id,
+    stamps_for,
     strip_patch,
 )
 from exportgate_webhook.review import AdmissionRequest, AdmissionResponse, allowed, denied
@@ -164,9 +162,9 @@ class AdmissionReviewer:
         # here: it reuses the decision only if it made it for an identical item under the same
         # policy and tenant record; otherwise (a stale or copied id, another replica) it decides
         # afresh.
-        stamped = stamps_of(obj).get(DECISION_ID) if self._guard.mutate else None
+        stamped = stamped_decision_id(obj) if self._guard.mutate else ""
         try:
-            tenant, answer = await self._decide(request, obj, workload, reuse=stamped or "")
+            tenant, answer = await self._decide(request, obj, workload, reuse=stamped)
         except _Refusal as refusal:
             return Outcome(
                 denied(uid, refusal.message, code=refusal.code, reason=refusal.reason),
@@ -214,13 +212,9 @@ class AdmissionReviewer:
         action = answer.decision.action
         if not action.admits:
             return Outcome(allowed(uid, patch=strip), action.value)
-        stamps = {
-            DECISION_ID: answer.decision_id,
-            ACCELERATOR_CLASS: answer.decision.accelerator_class or NO_ACCELERATOR,
-            POLICY_VERSION: answer.policy_version,
-        }
         audit = messages.audit_annotations(answer, phase="mutating")
-        return Outcome(allowed(uid, audit=audit, patch=stamp_patch(obj, stamps)), action.value)
+        patch = stamp_patch(obj, stamps_for(answer))
+        return Outcome(allowed(uid, audit=audit, patch=patch), action.value)
 
     def mutate_failed(self, request: AdmissionRequest, problem: str) -> Outcome:
         """Admit unchanged apart from removing caller-written stamps; /validate decides."""
@@ -241,9 +235,8 @@ class AdmissionReviewer:
         """Stamps the caller added or altered, when no mutating phase overwrites them."""
         if self._guard.mutate or self._platform.includes(request["userInfo"]):
             return []
-        new = stamps_of(request.get("object"))
-        old = stamps_of(request.get("oldObject")) if request["operation"] == "UPDATE" else {}
-        return [key for key, value in new.items() if old.get(key) != value]
+        old = request.get("oldObject") if request["operation"] == "UPDATE" else None
+        return forged_stamps(request.get("object"), old)
 
     async def _decide(
         self,
