@@ -219,6 +219,8 @@ class Stack:
         ]
         if o.policies:
             argv += ["--policies", *map(str, o.policies)]
+        if not self.webhook_options.mutate:
+            argv += ["--reuse-window", "0"]  # as the chart runs it without the stamp
         return [*argv, *o.extra]
 
     def start_sidecar(self, timeout: float = 60.0) -> Proc:

@@ -85,6 +85,7 @@ def test_variants_render_what_they_promise(tmp_path: Path) -> None:
         "resources.mutate.exportgate.dev",
     }
     assert "--mutate" in _container(stamp, WEBHOOK, "webhook")["args"]
+    assert "--reuse-window=0" not in _container(stamp, WEBHOOK, "sidecar")["args"]
 
     minimal = render("no-mutating-no-operator")
     assert not all_of(minimal, "MutatingWebhookConfiguration")
@@ -122,6 +123,8 @@ def test_one_admission_phase_by_default(default_docs: list[dict[str, Any]]) -> N
     # The decision stamp is opt-in (a second round trip per write, bench/NOTES.md).
     assert not all_of(default_docs, "MutatingWebhookConfiguration")
     assert "--no-mutate" in _container(default_docs, WEBHOOK, "webhook")["args"]
+    # ... and the sidecar keeps no decisions for a reuse that cannot come.
+    assert "--reuse-window=0" in _container(default_docs, WEBHOOK, "sidecar")["args"]
 
 
 def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) -> None:
