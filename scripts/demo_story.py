@@ -32,7 +32,7 @@ VIOLATION = "exportgate.dev/violation"
 # Rules the default policy packs are expected to name for each refusal.
 RULE_D5 = "ear-3a090-d5-macau"
 RULE_UNVERIFIED = "kyc-unverified-accelerator"
-RULE_MODEL_TERMS = "anthropic-unsupported-regions"
+RULE_MODEL_TERMS = "anthropic-ownership"  # nimbus's parent is in CN: the 2025-09-05 rule
 
 # The tenant whose verification runs out during the demo.
 EXPIRING = "vega"

@@ -88,6 +88,10 @@ class Product:
     citation: str
     aliases: tuple[str, ...]
     classification: Classification
+    memory_bandwidth_gbs: float | None = None  # peak DRAM bandwidth, GB/s
+    interconnect_gbs: float | None = None  # peak chip-to-chip bandwidth, GB/s
+    bandwidth_citation: str = ""
+    confidence: str = "H"  # H / M / L, as in the reference sheet
 
     @property
     def eccn(self) -> str:
@@ -323,6 +327,7 @@ def _product(entry: Mapping[str, Any]) -> Product:
         die_area_mm2=float(die["mm2"]) if die.get("mm2") else None,
         die_area_estimated=bool(die.get("estimated", False)),
         datacenter=bool(entry.get("datacenter", False)),
+        unpublished=str(entry["unpublished"]) if entry.get("unpublished") else None,
     )
     aliases: list[str] = []
     for source in ("gfd", "nvml", "gke", "karpenter", "pciDeviceId", "other"):
@@ -337,7 +342,15 @@ def _product(entry: Mapping[str, Any]) -> Product:
         citation=str(entry.get("citation", "")),
         aliases=tuple(aliases),
         classification=classify(specs),
+        memory_bandwidth_gbs=_figure(entry.get("memoryBandwidthGBs")),
+        interconnect_gbs=_figure(entry.get("interconnectGBs")),
+        bandwidth_citation=str(entry.get("bandwidthCitation", "")),
+        confidence=str(entry.get("confidence", "H")),
     )
+
+
+def _figure(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _cloud(spec: Mapping[str, Any]) -> _Cloud:

@@ -27,6 +27,9 @@ class Specs:
     die_area_mm2: float | None
     datacenter: bool
     die_area_estimated: bool = False
+    # Why the compute figures are not established (e.g. MI308X); such a product cannot be
+    # cleared and is classified indeterminate.
+    unpublished: str | None = None
 
     @property
     def tpp(self) -> float:
@@ -114,6 +117,15 @@ def classify(specs: Specs) -> Classification:
     """Apply the 3A090 bounds in order; the first item whose bounds all hold wins."""
     rules = _rules()
     tpp, pd = specs.tpp, specs.pd
+    if specs.unpublished:
+        return Classification(
+            rules.indeterminate,
+            None,
+            tpp,
+            None,
+            rules.items[0].citation,
+            f"compute figures not established ({specs.unpublished}), so it cannot be cleared",
+        )
     metrics = {"tpp": tpp, "pd": pd}
     # Note 2 depends on the datacenter flag and TPP alone, so it is decided before any bound
     # on PD: a consumer part below the release TPP is outside 3A090 even when its die area

@@ -20,15 +20,18 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from exportgate.core.catalogue import Catalogue, builtin_catalogue
+from exportgate.core.conditions import Trigger, condition, exempt, triggering
 from exportgate.core.countries import CountryGroups, builtin_country_groups
 from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.errors import PolicyError
+from exportgate.core.licensing import builtin_lanes
 from exportgate.core.messages import MessageContext, render
 from exportgate.core.models import ModelCatalogue, builtin_models
-from exportgate.core.policy import PolicyDocument, Rule, builtin_packs, default_pack_names
+from exportgate.core.policy import PolicyDocument, builtin_packs, default_pack_names
+from exportgate.core.rules import Rule
 from exportgate.core.tenants import effective_verification, jurisdictions
 from exportgate.core.types import (
     Action,
@@ -54,6 +57,7 @@ class _Hit:
     subject: str
     triggering: tuple[Jurisdiction, ...]
     classification: str
+    parties: str = ""  # for restricted-party rules: who is listed
 
 
 class PolicyEngine:
@@ -82,6 +86,9 @@ class PolicyEngine:
             for policy in self.policies
             for rule in policy.rules
         )
+        # A memo, not state: any thread may fill it (dict writes are atomic in CPython) and a
+        # lost or cleared entry only costs recomputing the same answer.
+        self._by_day: dict[date, tuple[_ActiveRule, ...]] = {}
         self.policy_versions: dict[str, str] = {p.name: p.version for p in self.policies}
         self.policy_versions |= {
             "catalogue": self.catalogue.version,
@@ -96,6 +103,51 @@ class PolicyEngine:
         self.version = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[
             :16
         ]
+
+    def applies_to_everyone(self, decision: Decision) -> bool:
+        """True when a denial comes only from rules that hold for every tenant alike
+        (`unconditional`, e.g. GP10 for Huawei Ascend), so it says nothing about this tenant."""
+        denying = [v for v in decision.violations if not v.action.admits]
+        rules = {(a.policy.name, a.rule.id): a.rule for a in self._rules}
+        return bool(denying) and all(
+            (rule := rules.get((v.policy, v.rule_id))) is not None and rule.unconditional
+            for v in denying
+        )
+
+    def _in_force(self, day: date) -> tuple[_ActiveRule, ...]:
+        """The rules in force on `day`, memoised: the answer only changes on transition days."""
+        found = self._by_day.get(day)
+        if found is None:
+            found = tuple(a for a in self._rules if a.policy.in_force(a.rule, day))
+            if len(self._by_day) > 64:  # replays span many days; keep the memo small
+                self._by_day.clear()
+            self._by_day[day] = found
+        return found
+
+    def transition_days(self) -> tuple[date, ...]:
+        """Every day on which a fact this engine decides with starts or stops holding.
+
+        Rules (effective, until, suspensions, a pack's not-enforced date), dated country-group
+        memberships and normalisations, and licence lanes: a cached decision is stale across any.
+        """
+        days: set[date] = set()
+        for policy in self.policies:
+            if policy.not_enforced_since is not None:
+                days.add(policy.not_enforced_since)
+            for rule in policy.rules:
+                if rule.effective != date.min:
+                    days.add(rule.effective)
+                if rule.until is not None:
+                    days.add(rule.until)
+                for suspension in rule.suspensions:
+                    days.update((suspension.since, suspension.until))
+        facts = [m.fact for g in self.groups.groups.values() for m in g.memberships]
+        facts += [n.fact for n in self.groups.normalisations.values()]
+        for fact in facts:
+            days.update(d for d in (fact.since, fact.until) if d is not None)
+        for lane in builtin_lanes():  # they change what a denial says
+            days.update(d for d in (lane.since, lane.until) if d is not None)
+        return tuple(sorted(days))
 
     def _names(self) -> set[str]:
         return {p.name for p in self.policies}
@@ -142,15 +194,16 @@ class PolicyEngine:
         so); it is ignored when `tenant` is given.
         """
         verification = effective_verification(tenant, at)
-        found = jurisdictions(tenant, self.groups) if tenant else ()
+        day = at.date()
+        # Every fact is taken as of the instant: normalisation, group membership, rules.
+        found = jurisdictions(tenant, self.groups, day) if tenant else ()
         accelerators = tuple(
             resolved
             for resolved in (self.catalogue.resolve(r) for r in workload.accelerators)
             if resolved.candidates
         )
         models = tuple(self.models.resolve(m) for m in workload.models)
-        day = at.date()
-        in_force = [a for a in self._rules if a.rule.in_force(day)]
+        in_force = self._in_force(day)
         context = MessageContext(
             tenant=tenant,
             tenant_name=tenant.name if tenant else tenant_name,
@@ -199,22 +252,35 @@ class PolicyEngine:
             accelerator.classifications
         )
         hits: dict[str, list[_Hit]] = {}
+        classes = {p: self.catalogue.eccns(p, system=system) for p in accelerator.candidates}
         for active in rules:
             rule = active.rule
             if not rule.matches_accelerators:
                 continue
+            # The condition is about the tenant, not the product: decide it once per rule
+            # (lazily, as most rules match no candidate), then only licences per product.
+            unknown = object()
+            reason: Trigger | object | None = unknown
             for product in accelerator.candidates:
-                eccns = self.catalogue.eccns(product, system=system)
+                eccns = classes[product]
                 matched = [e for e in eccns if e in rule.classifications]
-                if product not in rule.products and not matched:
+                if (
+                    product not in rule.products
+                    and not matched
+                    and not self._bandwidth_match(rule, product)
+                ):
                     continue
+                if reason is unknown:
+                    reason = condition(rule, tenant, found, verification, at, self.groups)
+                if not isinstance(reason, Trigger):
+                    break
                 covers = (product, *eccns)
-                triggering = self._triggering(rule, tenant, found, verification, at, covers)
-                if triggering is None:
+                if exempt(rule, tenant, reason, covers, at, self.groups):
                     continue
+                trigger = reason
                 classification = matched[0] if matched else eccns[0]
                 hits.setdefault(rule.id + "\0" + active.policy.name, []).append(
-                    _Hit(active, product, triggering, classification)
+                    _Hit(active, product, trigger.jurisdictions, classification, trigger.parties)
                 )
         blocked = {
             h.subject for group in hits.values() for h in group if h.active.action is Action.DENY
@@ -242,12 +308,11 @@ class PolicyEngine:
             if not rule.matches_models or not self._model_matches(rule, model, entry):
                 continue
             subject = model.model_id or model.reference
-            triggering = self._triggering(rule, tenant, found, verification, at, (subject,))
-            if triggering is None:
+            trigger = self._trigger(rule, tenant, found, verification, at, (subject,))
+            if trigger is None:
                 continue
-            violations.append(
-                render([_Hit(active, subject, triggering, "")], model=model, context=context)
-            )
+            hit = _Hit(active, subject, trigger.jurisdictions, "", trigger.parties)
+            violations.append(render([hit], model=model, context=context))
         return violations
 
     def _model_matches(self, rule: Rule, model: ResolvedModel, entry: object) -> bool:
@@ -276,7 +341,7 @@ class PolicyEngine:
                 return False
         return True
 
-    def _triggering(
+    def _trigger(
         self,
         rule: Rule,
         tenant: Tenant | None,
@@ -284,49 +349,23 @@ class PolicyEngine:
         verification: EffectiveVerification,
         at: datetime,
         covers: tuple[str, ...],
-    ) -> tuple[Jurisdiction, ...] | None:
-        """The jurisdictions that make the rule apply, () for a verification-only rule, or None."""
-        if rule.verification_not_in is not None and verification in rule.verification_not_in:
-            return None
-        if not rule.any_in:
-            return ()
-        triggering = tuple(
-            j
-            for j in found
-            if (rule.roles is None or j.role in rule.roles)
-            and self.groups.matching(j.country, rule.any_in)
-            and not self.groups.matching(j.country, rule.except_in)
-        )
-        if not triggering:
-            return None
-        if (
-            rule.licensable
-            and tenant is not None
-            and _licensed(tenant, triggering, covers, at, self.groups)
-        ):
-            return None
-        return triggering
+    ) -> Trigger | None:
+        return triggering(rule, tenant, found, verification, at, covers, self.groups)
 
+    def _bandwidth_match(self, rule: Rule, product_id: str) -> bool:
+        """A part the 3A090 numbers leave uncontrolled but reaching a rule's bandwidth figures.
 
-def _licensed(
-    tenant: Tenant,
-    triggering: tuple[Jurisdiction, ...],
-    covers: tuple[str, ...],
-    at: datetime,
-    groups: CountryGroups,
-) -> bool:
-    """True when every triggering country is covered by a licence valid at `at`."""
-    valid = [
-        licence
-        for licence in tenant.licences
-        if (licence.expires_at is None or at < licence.expires_at)
-        and (licence.issued_at is None or licence.issued_at <= at)
-        and set(licence.covers) & set(covers)
-    ]
-    for jurisdiction in triggering:
-        if not any(
-            jurisdiction.country in {groups.normalise(c) for c in licence.countries}
-            for licence in valid
-        ):
+        Only uncontrolled parts: a controlled one is already caught by the 3A090 rules, and a
+        second violation for it would only repeat the first.
+        """
+        product = self.catalogue.products.get(product_id)
+        if not rule.matches_bandwidth or product is None or product.eccn != "outside-3A090":
             return False
-    return True
+        memory, interconnect = product.memory_bandwidth_gbs, product.interconnect_gbs
+        return (
+            rule.min_memory_gbs is not None and memory is not None and memory >= rule.min_memory_gbs
+        ) or (
+            rule.min_interconnect_gbs is not None
+            and interconnect is not None
+            and interconnect >= rule.min_interconnect_gbs
+        )

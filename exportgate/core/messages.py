@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
+from exportgate.core.licensing import lane_text
 from exportgate.core.types import EffectiveVerification, Jurisdiction, JurisdictionRole, Tenant
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ def render(
         subject_text = _model_subject(model, subjects)
         product_text = subject_text
     groups = _matched_groups(triggering, active.rule.any_in, catalogue, context)
+    countries = list(dict.fromkeys(j.country for j in triggering))
+    lane = ""
+    if accelerator is not None and "{licenceLane}" in active.rule.message + active.rule.remedy:
+        lane = lane_text(catalogue, subjects, classification, triggering, context.at.date())
     fields = _Fields(
         tenant=_tenant_text(context),
         subject=subject_text,
@@ -77,11 +82,13 @@ def render(
         reasons=_reasons(triggering),
         groups=", ".join(groups) if groups else "",
         groupsVerb="are" if len(triggering) > 1 else "is",
-        countries=", ".join(dict.fromkeys(j.country for j in triggering)),
+        countries=", ".join(countries),
         verification=_verification_text(context),
         verificationRemedy=_verification_remedy(context, accelerator, allowed),
         allowedHint=_allowed_hint(accelerator, allowed, catalogue),
         rule=active.rule.id,
+        licenceLane=lane,
+        parties="; ".join(dict.fromkeys(h.parties for h in hits if h.parties)),
     )
     return Violation(
         rule_id=active.rule.id,
@@ -147,7 +154,7 @@ def _matched_groups(
     groups = builtin_country_groups()
     found: list[str] = []
     for jurisdiction in triggering:
-        for name in groups.matching(jurisdiction.country, references):
+        for name in groups.matching(jurisdiction.country, references, context.at.date()):
             if name not in found:
                 found.append(name)
     return found
@@ -161,6 +168,10 @@ _ROLE_TEXT: Mapping[JurisdictionRole, str] = {
     JurisdictionRole.END_CUSTOMER_HEADQUARTERS: (
         "its end customer {via}, headquartered in {country},"
     ),
+    JurisdictionRole.MAJORITY_OWNER_HEADQUARTERS: (
+        "its majority owner {via}, headquartered in {country},"
+    ),
+    JurisdictionRole.OWNER_HEADQUARTERS: "its owner {via}, headquartered in {country},",
 }
 
 

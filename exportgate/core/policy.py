@@ -25,6 +25,7 @@ from exportgate.core.data import list_data, load_located
 from exportgate.core.documents import LocatedDocument, PathKey, parse_documents, read_documents
 from exportgate.core.errors import InputError, PolicyError
 from exportgate.core.models import builtin_models
+from exportgate.core.rules import PartyCondition, Provenance, Rule, Suspension
 from exportgate.core.types import Action, EffectiveVerification, JurisdictionRole
 from exportgate.core.validation import validate_spec
 
@@ -44,39 +45,13 @@ TEMPLATE_FIELDS = frozenset(
         "verificationRemedy",
         "allowedHint",
         "rule",
+        "licenceLane",
+        "parties",
     }
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    title: str
-    citation: str
-    effective: date
-    until: date | None
-    action: Action | None  # None: the pack's (or the configured default) action
-    classifications: frozenset[str]
-    products: frozenset[str]
-    matches_accelerators: bool
-    model_providers: frozenset[str]
-    model_ids: frozenset[str]
-    model_tags: frozenset[str]
-    model_weights: str | None
-    min_training_compute: float | None
-    matches_models: bool
-    any_in: tuple[str, ...]
-    except_in: tuple[str, ...]
-    roles: frozenset[JurisdictionRole] | None
-    verification_not_in: frozenset[EffectiveVerification] | None
-    licensable: bool
-    message: str
-    remedy: str
-
-    def in_force(self, day: date) -> bool:
-        return self.effective <= day and (self.until is None or day < self.until)
-
-
+# The bases a rule can rest on, as a tenant should read them (messages must not overstate them).
 @dataclass(frozen=True, slots=True)
 class PolicyDocument:
     name: str
@@ -88,6 +63,13 @@ class PolicyDocument:
     rules: tuple[Rule, ...]
     source: str
     digest: str  # sha256 of the canonical spec: two documents with one digest decide alike
+    status: str = ""
+    not_enforced_since: date | None = None  # no rule of the pack applies from this day on
+
+    def in_force(self, rule: Rule, day: date) -> bool:
+        if self.not_enforced_since is not None and day >= self.not_enforced_since:
+            return False
+        return rule.in_force(day)
 
 
 def is_policy_document(data: Any) -> bool:
@@ -161,6 +143,7 @@ def _compile(document: LocatedDocument, data: Any, base: PathKey) -> PolicyDocum
             raise document.error((*path, "id"), f"duplicate rule id {raw['id']!r}")
         seen.add(raw["id"])
         rules.append(_rule(document, raw, path))
+    not_enforced = spec.get("notEnforcedSince")
     canonical = json.dumps({"name": name, "spec": spec}, sort_keys=True, separators=(",", ":"))
     return PolicyDocument(
         name=name,
@@ -172,6 +155,12 @@ def _compile(document: LocatedDocument, data: Any, base: PathKey) -> PolicyDocum
         rules=tuple(rules),
         source=document.source,
         digest=hashlib.sha256(canonical.encode()).hexdigest(),
+        status=" ".join(str(spec.get("status", "")).split()),
+        not_enforced_since=(
+            _date(document, not_enforced, (*spec_path, "notEnforcedSince"))
+            if not_enforced
+            else None
+        ),
     )
 
 
@@ -179,7 +168,7 @@ def _rule(document: LocatedDocument, raw: Mapping[str, Any], path: PathKey) -> R
     match = raw["match"]
     accelerators = match.get("accelerators")
     models = match.get("models")
-    if not accelerators and not models:
+    if not accelerators and not models:  # an empty mapping matches nothing
         raise document.error(
             (*path, "match"),
             "a rule must match accelerators or models",
@@ -228,14 +217,43 @@ def _rule(document: LocatedDocument, raw: Mapping[str, Any], path: PathKey) -> R
                     f"unknown country group or country code {reference!r}",
                     hint="a group (" + ", ".join(groups.groups) + "), an ISO code, or *",
                 ) from None
-    if not jurisdictions and not raw.get("verification"):
+    parties = raw.get("parties")
+    if not (jurisdictions or raw.get("verification") or parties or raw.get("unconditional")):
         raise document.error(
-            path, "a rule needs a condition", hint="add jurisdictions or verification"
+            path,
+            "a rule needs a condition",
+            hint="add jurisdictions, verification or parties, or set unconditional: true",
+        )
+    if raw.get("ownership") and not jurisdictions:
+        raise document.error(
+            (*path, "ownership"),
+            "an ownership condition counts owners headquartered in the rule's jurisdictions",
+            hint="add jurisdictions.anyIn",
         )
     for key in ("message", "remedy"):
         _check_template(document, raw.get(key, ""), (*path, key))
-    effective = _date(document, raw["effective"], (*path, "effective"))
+    always = raw["effective"] == "always"
+    effective = date.min if always else _date(document, raw["effective"], (*path, "effective"))
     until = _date(document, raw["until"], (*path, "until")) if raw.get("until") else None
+    if until is not None and until <= effective:
+        raise document.error(
+            (*path, "until"),
+            f"until {until} is not after effective {raw['effective']}: the rule is never in force",
+            hint="until is the first day the rule no longer applies",
+        )
+    suspensions = []
+    for position, window in enumerate(raw.get("suspended") or ()):
+        window_path = (*path, "suspended", position)
+        suspension = Suspension(
+            since=_date(document, window["from"], (*window_path, "from")),
+            until=_date(document, window["until"], (*window_path, "until")),
+            citation=str(window["citation"]),
+            confidence=str(window.get("confidence", "")),
+        )
+        if suspension.until <= suspension.since:
+            raise document.error((*window_path, "until"), "a suspension must end after it starts")
+        suspensions.append(suspension)
+    bandwidth = (accelerators or {}).get("bandwidthAtLeast") or {}
     roles = (jurisdictions or {}).get("roles")
     verification = raw.get("verification")
     return Rule(
@@ -265,6 +283,27 @@ def _rule(document: LocatedDocument, raw: Mapping[str, Any], path: PathKey) -> R
         licensable=bool(raw.get("licensable", False)),
         message=" ".join(str(raw["message"]).split()),
         remedy=" ".join(str(raw.get("remedy", "")).split()),
+        provenance=Provenance(
+            basis=str(raw.get("basis", "")),
+            confidence=str(raw.get("confidence", "")),
+            status=str(raw.get("status", "")),
+            note=" ".join(str(raw.get("note", "")).split()),
+            always=always,
+        ),
+        suspensions=tuple(suspensions),
+        unconditional=bool(raw.get("unconditional", False)),
+        ownership_share_above=(raw.get("ownership") or {}).get("aggregateShareAbove"),
+        parties=(
+            PartyCondition(
+                lists=frozenset(parties["lists"]),
+                tenant=bool(parties.get("tenant", False)),
+                owners_share_at_least=parties.get("ownersShareAtLeast"),
+            )
+            if parties
+            else None
+        ),
+        min_memory_gbs=bandwidth.get("memoryGBs"),
+        min_interconnect_gbs=bandwidth.get("interconnectGBs"),
     )
 
 

@@ -7,7 +7,7 @@ parser serves files given to `exportgate check` and objects the sidecar watches.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ from exportgate.core.types import (
     Jurisdiction,
     JurisdictionRole,
     Licence,
+    Owner,
     Party,
+    RestrictedList,
     Tenant,
     Verification,
     VerificationState,
@@ -31,6 +33,9 @@ API_GROUP = "exportgate.dev"
 API_VERSION = f"{API_GROUP}/v1alpha1"
 TENANT_LABEL = f"{API_GROUP}/tenant"
 SCHEMA = "schemas/tenant-spec.yaml"
+# More than this share (percent, direct or indirect) is control: such an owner counts like an
+# ultimate parent (Anthropic's terms: "more than 50% owned"; control for 744.23 purposes).
+MAJORITY_SHARE = 50.0
 
 
 def is_tenant_document(data: Any) -> bool:
@@ -151,6 +156,27 @@ def tenant_from_document(document: LocatedDocument, data: Any, base: PathKey) ->
                 issued_at=when(licence.get("issuedAt"), (*path, "issuedAt")),
             )
         )
+    owners = []
+    for position, owner in enumerate((spec.get("ownership") or {}).get("owners") or []):
+        owner_path: PathKey = ("ownership", "owners", position)
+        owners.append(
+            Owner(
+                name=owner["name"],
+                share=float(owner["share"]),
+                headquarters=(
+                    country(owner["headquarters"], (*owner_path, "headquarters"))
+                    if owner.get("headquarters")
+                    else None
+                ),
+                listed_on=tuple(RestrictedList(v) for v in owner.get("listedOn") or ()),
+            )
+        )
+    if sum(o.share for o in owners) > 100.0001:
+        raise document.error(
+            (*spec_path, "ownership", "owners"),
+            f"owners' shares add up to {sum(o.share for o in owners):g}%, more than 100%",
+            hint="give each owner's direct or indirect share in percent",
+        )
     resource_version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
     return Tenant(
         name=name,
@@ -162,6 +188,8 @@ def tenant_from_document(document: LocatedDocument, data: Any, base: PathKey) ->
         end_customers=tuple(customers),
         licences=tuple(licences),
         resource_version=str(resource_version) if resource_version else None,
+        owners=tuple(owners),
+        listed_on=tuple(RestrictedList(v) for v in spec.get("listedOn") or ()),
     )
 
 
@@ -176,15 +204,20 @@ def licensable_subjects() -> frozenset[str]:
     return frozenset(classes | set(builtin_catalogue().products))
 
 
-def jurisdictions(tenant: Tenant, groups: CountryGroups | None = None) -> tuple[Jurisdiction, ...]:
-    """Every country the tenant answers to, with the reason, normalised (HK counts as CN)."""
+def jurisdictions(
+    tenant: Tenant, groups: CountryGroups | None = None, day: date | None = None
+) -> tuple[Jurisdiction, ...]:
+    """Every country the tenant answers to, with the reason, normalised (HK counts as CN).
+
+    `day` dates the normalisation (HK counts as CN from 2020-12-23); None means today.
+    """
     groups = groups or builtin_country_groups()
     found: list[Jurisdiction] = []
 
     def add(code: str | None, role: JurisdictionRole, via: str = "") -> None:
         if not code:
             return
-        normalised = groups.normalise(code)
+        normalised = groups.normalise(code, day)
         declared = code if normalised != code else ""
         found.append(Jurisdiction(normalised, role, via, declared))
 
@@ -199,6 +232,13 @@ def jurisdictions(tenant: Tenant, groups: CountryGroups | None = None) -> tuple[
     for customer in tenant.end_customers:
         add(customer.country, JurisdictionRole.END_CUSTOMER_COUNTRY, customer.name)
         add(customer.headquarters, JurisdictionRole.END_CUSTOMER_HEADQUARTERS, customer.name)
+    for owner in tenant.owners:
+        if owner.share > MAJORITY_SHARE:
+            add(
+                owner.headquarters,
+                JurisdictionRole.MAJORITY_OWNER_HEADQUARTERS,
+                f"{owner.name} ({owner.share:g}%)",
+            )
     return tuple(found)
 
 

@@ -149,6 +149,12 @@ class JurisdictionRole(enum.StrEnum):
     PARENT_HEADQUARTERS = "parentHeadquarters"
     END_CUSTOMER_COUNTRY = "endCustomerCountry"
     END_CUSTOMER_HEADQUARTERS = "endCustomerHeadquarters"
+    # An owner holding more than 50%, directly or indirectly: it controls the tenant like an
+    # ultimate parent does (the headquarters / ultimate-parent rule; Anthropic's ownership rule).
+    MAJORITY_OWNER_HEADQUARTERS = "majorityOwnerHeadquarters"
+    # An owner's headquarters counted because owners from there hold more than a rule's share
+    # in aggregate (never produced by `jurisdictions`; only by a rule's ownership condition).
+    OWNER_HEADQUARTERS = "ownerHeadquarters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,24 @@ class Party:
     name: str
     country: str | None = None
     headquarters: str | None = None
+
+
+class RestrictedList(enum.StrEnum):
+    """U.S. restricted-party lists a party can be on (as the provider's screening recorded it)."""
+
+    ENTITY_LIST = "EntityList"  # 15 CFR 744.11, Supp. 4 to Part 744
+    MEU = "MEU"  # Military End-User List, 15 CFR 744.21, Supp. 7 to Part 744
+    SDN = "SDN"  # OFAC SDN parties covered by 15 CFR 744.8
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """One owner of the tenant, with its direct or indirect share in percent."""
+
+    name: str
+    share: float
+    headquarters: str | None = None
+    listed_on: tuple[RestrictedList, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,3 +222,5 @@ class Tenant:
     end_customers: tuple[Party, ...] = ()
     licences: tuple[Licence, ...] = ()
     resource_version: str | None = None  # set when read from the API server
+    owners: tuple[Owner, ...] = ()  # spec.ownership.owners
+    listed_on: tuple[RestrictedList, ...] = ()  # spec.listedOn: the tenant's own list status

@@ -192,6 +192,14 @@ def tenant_spec() -> Schema:
             "message": "a licence's expiresAt must be later than its issuedAt",
         }
     ]
+    # Shares are direct or indirect percentages of one company: together at most 100.
+    spec["properties"]["ownership"]["x-kubernetes-validations"] = [
+        {
+            "rule": "!has(self.owners) || self.owners.map(o, o.share).sum() <= 100.0",
+            "message": "the owners' shares add up to more than 100%",
+            "fieldPath": ".owners",
+        }
+    ]
     spec["properties"]["licenses"]["x-kubernetes-list-type"] = "map"
     spec["properties"]["licenses"]["x-kubernetes-list-map-keys"] = ["id"]
     return spec
@@ -328,7 +336,8 @@ def policy_spec() -> Schema:
     # ISO dates compare correctly as strings.
     rule["x-kubernetes-validations"] = [
         {
-            "rule": "!has(self.until) || self.until > self.effective",
+            # "always" (no start date) sorts after digits, so it is excluded explicitly.
+            "rule": "!has(self.until) || self.effective == 'always' || self.until > self.effective",
             "message": "a rule's until must be later than its effective date",
         },
         {

@@ -56,7 +56,8 @@ def access(tenant: Tenant | None, engine: PolicyEngine, now: datetime) -> list[S
 
     Asked of the engine itself, one workload pinned to each catalogue product, so the answer is
     exactly what admission would say (licences, verification, product-specific rules). A class
-    is `allowed` when every product in it is; `deniedProducts` names the exceptions.
+    is `allowed` when every product in it is, not counting products denied to every tenant
+    alike; `deniedProducts` names the exceptions.
     """
     catalogue = engine.catalogue
     verdicts: dict[str, list[tuple[str, Decision]]] = {}
@@ -75,10 +76,13 @@ def access(tenant: Tenant | None, engine: PolicyEngine, now: datetime) -> list[S
     for eccn in catalogue.classifications(catalogue.all_products()):
         found = verdicts.get(eccn, [])
         denied = [(p, d) for p, d in found if not d.action.admits]
-        worst = max((d for _, d in found), key=lambda d: d.action.severity, default=None)
+        # A product denied to every tenant alike (GP10: Huawei Ascend) says nothing about this
+        # tenant: it is listed in deniedProducts but does not make the class disallowed.
+        own = [(p, d) for p, d in found if not engine.applies_to_everyone(d)]
+        worst = max((d for _, d in own), key=lambda d: d.action.severity, default=None)
         entry: Status = {
             "classification": eccn,
-            "allowed": not denied,
+            "allowed": all(d.action.admits for _, d in own),
             "action": worst.action.value if worst else "allow",
         }
         if denied and len(denied) < len(found):
@@ -134,11 +138,11 @@ def tenant_status(
             ),
         }
     effective = effective_verification(tenant, now)
-    found = jurisdictions(tenant, engine.groups)
+    found = jurisdictions(tenant, engine.groups, now.date())  # memberships in force now
     rows = []
     all_groups: set[str] = set()
     for jurisdiction in found:
-        groups = sorted(engine.groups.groups_of(jurisdiction.country))
+        groups = sorted(engine.groups.groups_of(jurisdiction.country, now.date()))
         all_groups.update(groups)
         row: Status = {"country": jurisdiction.country, "role": jurisdiction.role.value}
         if jurisdiction.via:

@@ -119,15 +119,9 @@ def _same_record(a: Tenant, b: Tenant) -> bool:
 
 
 def policy_time_boundaries(engine: PolicyEngine) -> tuple[datetime, ...]:
-    """Midnight UTC of every day a rule starts or stops being in force (rules are dated by
-    day and the engine tests them against the UTC date of the evaluation instant)."""
-    days = set()
-    for policy in engine.policies:
-        for rule in policy.rules:
-            days.add(rule.effective)
-            if rule.until is not None:
-                days.add(rule.until)
-    return tuple(sorted(datetime.combine(d, time.min, tzinfo=UTC) for d in days))
+    """Midnight UTC of every day a dated fact starts or stops holding (rules, suspensions,
+    group memberships; the engine tests them against the UTC date of the evaluation instant)."""
+    return tuple(datetime.combine(d, time.min, tzinfo=UTC) for d in engine.transition_days())
 
 
 class SnapshotLoader:

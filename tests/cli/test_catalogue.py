@@ -41,3 +41,66 @@ def test_text_marks_estimated_die_areas() -> None:
     assert "~" in lines["nvidia-b200"]  # die area is an estimate in the reference table
     assert "3A090.a" in lines["nvidia-h100-sxm"]
     assert "outside-3A090" in lines["nvidia-t4"]
+
+
+def test_products_carry_bandwidth_and_the_new_parts() -> None:
+    products = {p["id"]: p for p in json.loads(_run("-o", "json").stdout)["products"]}
+    for product in (
+        "amd-mi308x",
+        "amd-mi350x",
+        "amd-mi355x",
+        "nvidia-b300",
+        "nvidia-gb200",
+        "nvidia-gb300",
+        "nvidia-gh200",
+        "nvidia-l40",
+        "nvidia-k80",
+        "nvidia-p4",
+        "nvidia-p100",
+        "nvidia-v100",
+        "tpu-v5p",
+        "ascend-910c",
+    ):
+        assert product in products, product
+    assert products["nvidia-h200-sxm"]["memoryBandwidthGBs"] == 4800
+    assert products["nvidia-h20"]["interconnectGBs"] == 900
+    assert products["nvidia-k80"]["classification"] == "outside-3A090"
+    assert products["ascend-910c"]["chinaLicenceLane"] == "gp10-no-lane"
+    assert products["nvidia-b200"]["chinaLicenceLane"] == "blackwell-not-approved"
+
+
+def test_rules_view_shows_dates_sources_and_unverified_defaults() -> None:
+    rules = {r["rule"]: r for r in json.loads(_run("rules", "-o", "json").stdout)["rules"]}
+    affiliates = rules["affiliates-rule-50"]
+    assert affiliates["from"] == "2025-09-29"
+    assert affiliates["suspended"][0] == {
+        "from": "2025-11-10",
+        "until": "2026-11-10",
+        "citation": affiliates["suspended"][0]["citation"],
+    }
+    assert affiliates["status"] == "unverified" and "Default" in affiliates["note"]
+    assert rules["aid-tier2-accelerators"]["notEnforcedSince"] == "2025-05-13"
+    assert rules["kyc-unverified-accelerator"]["basis"] == "provider-policy"
+    text = _run("rules").stdout
+    assert (
+        "restricted-parties/affiliates-rule-50  [2025-09-29 → …, suspended 2025-11-10 → 2026-11-10]"
+        in text
+    )
+    assert "UNVERIFIED:" in text
+
+
+def test_groups_view_shows_dated_and_unverified_memberships() -> None:
+    rows = json.loads(_run("groups", "-o", "json").stdout)["groups"]
+    kh = next(r for r in rows if r["group"] == "D:5" and r["country"] == "KH")
+    assert kh["until"] == "2025-11-07" and kh["citation"]
+    ae = next(r for r in rows if r["group"] == "D:4" and r["country"] == "AE")
+    assert ae["status"] == "unverified" and "Default" in ae["note"]
+    assert any(r["group"] == "A:5" and r["country"] == "AE" and not r["member"] for r in rows)
+    assert "UNVERIFIED:" in _run("groups").stdout
+
+
+def test_lanes_and_markdown_views() -> None:
+    lanes = {r["lane"]: r for r in json.loads(_run("lanes", "-o", "json").stdout)["lanes"]}
+    assert lanes["h200-case-by-case"]["from"] == "2026-01-15"
+    assert lanes["gp10-no-lane"]["noLicenceRoute"] is True
+    assert _run("markdown").stdout.startswith("#### Rules")

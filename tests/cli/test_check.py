@@ -98,7 +98,8 @@ def test_a_denial_explains_itself(examples: subprocess.CompletedProcess[str]) ->
     assert accelerator["pinned"] is True
     endpoint = by_object(examples)["ModelEndpoint/nimbus-ml/assistant"]
     assert endpoint["models"][0]["model"] == "anthropic-claude"
-    assert endpoint["rule"] == "anthropic-unsupported-regions"
+    # A CN parent is Anthropic's ownership rule (from 2025-09-05; regulation-2026.md s7).
+    assert endpoint["rule"] == "anthropic-ownership"
 
 
 def test_unpinned_gpu_message_says_how_to_pin(examples: subprocess.CompletedProcess[str]) -> None:
@@ -222,18 +223,23 @@ def test_default_action_override(tmp_path: Path, action: str) -> None:
     assert results(process)[0]["decision"] == action
 
 
-def test_the_rescinded_pack_only_when_asked(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "at",
+    # Compliance with the AI Diffusion rule was due 2025-05-15 and BIS stopped enforcing it on
+    # 2025-05-13 (regulation-2026.md s2.4), so the pack never warns, before, between or after.
+    ["2025-03-01T00:00:00Z", "2025-05-14T00:00:00Z", "2025-05-15T00:00:00Z", AT],
+)
+def test_the_not_enforced_diffusion_pack_never_warns(tmp_path: Path, at: str) -> None:
     tenant = _write(tmp_path / "t.yaml", TENANT.format(country="IN", state="Verified").replace(
         "2026-01-01", "2024-01-01"))
     pod = _write(tmp_path / "pod.yaml", POD.format(product="NVIDIA-H100-80GB-HBM3"))
-    at = "2025-03-01T00:00:00Z"
     default = check("--tenant", tenant, "--at", at, "-o", "json", pod)
     assert results(default)[0]["decision"] == "allow"
     packs = "us-ear-advanced-computing,kyc-verification,vendor-model-terms,us-ear-ai-diffusion-2025"
     enabled = check("--tenant", tenant, "--packs", packs, "--at", at, "-o", "json", pod)
     assert enabled.returncode == 0
-    assert results(enabled)[0]["rule"] == "aid-tier2-accelerators"
-    assert results(enabled)[0]["decision"] == "warn"
+    assert results(enabled)[0]["decision"] == "allow"
+    assert results(enabled)[0]["violations"] == []
 
 
 def test_decision_log_then_audit_verify(tmp_path: Path) -> None:
@@ -435,3 +441,72 @@ def test_an_adapter_kind_names_its_tenant_only_when_its_scope_is_cluster(tmp_pat
     as_cluster = check("--tenant", TENANTS, "--adapters", clustered, "--at", AT, "-o", "json", job)
     (result,) = results(as_cluster)
     assert (result["tenant"], result["decision"]) == ("acme", "allow")
+
+
+OWNED_TENANT = """\
+apiVersion: exportgate.dev/v1alpha1
+kind: Tenant
+metadata: {name: t1}
+spec:
+  legalName: T1 Pte. Ltd.
+  incorporation: SG
+  headquarters: SG
+  verification: {state: Verified, verifiedAt: "2024-01-01T00:00:00Z"}
+  ownership:
+    owners:
+      - {name: Listed Holdings, share: 60, headquarters: CN, listedOn: [EntityList]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("country", "product", "at", "code", "rule"),
+    [
+        # regulation-2026.md s3: Cambodia left D:5 on 2025-11-07 and stays in D:1.
+        ("KH", "NVIDIA-H100-80GB-HBM3", "2025-11-06T12:00:00Z", 3, "ear-3a090-d5-macau"),
+        ("KH", "NVIDIA-H100-80GB-HBM3", "2025-11-07T12:00:00Z", 3, "ear-3a090-d1-d4"),
+        ("KH", "NVIDIA-H20", "2025-11-06T12:00:00Z", 3, "ear-h20-is-informed"),
+        ("KH", "NVIDIA-H20", "2025-11-07T12:00:00Z", 0, None),
+        # The UAE is in D:4 and not in A:5/A:6.
+        ("AE", "NVIDIA-H100-80GB-HBM3", "2026-11-30T00:00:00Z", 3, "ear-3a090-d1-d4"),
+        # Old parts resolve to uncontrolled products instead of "unknown".
+        ("CN", "Tesla-V100-SXM2-16GB", "2026-11-30T00:00:00Z", 0, None),
+        ("CN", "Tesla-P100-PCIE-16GB", "2026-11-30T00:00:00Z", 0, None),
+    ],
+)
+def test_at_answers_with_the_facts_of_that_instant(
+    tmp_path: Path, country: str, product: str, at: str, code: int, rule: str | None
+) -> None:
+    tenant = _write(
+        tmp_path / "t.yaml",
+        TENANT.format(country=country, state="Verified").replace("2026-01-01", "2024-01-01"),
+    )
+    pod = _write(tmp_path / "pod.yaml", POD.format(product=product))
+    process = check("--tenant", tenant, "--at", at, "-o", "json", pod)
+    assert process.returncode == code, process.stderr
+    assert results(process)[0]["rule"] == rule
+
+
+@pytest.mark.parametrize(
+    ("at", "code"),
+    # The Affiliates Rule: in force 2025-09-29, suspended 2025-11-10 to 2026-11-09, back after.
+    [("2025-10-01T00:00:00Z", 3), ("2026-06-01T00:00:00Z", 0), ("2026-11-30T00:00:00Z", 3)],
+)
+def test_ownership_on_the_tenant_and_the_affiliates_rule_window(
+    tmp_path: Path, at: str, code: int
+) -> None:
+    tenant = _write(tmp_path / "t.yaml", OWNED_TENANT)
+    pod = _write(tmp_path / "pod.yaml", POD.format(product="Tesla-T4"))
+    process = check("--tenant", tenant, "--at", at, "-o", "json", pod)
+    assert process.returncode == code, process.stderr
+    if code:
+        (result,) = results(process)
+        assert result["rule"] == "affiliates-rule-50"
+        assert "Listed Holdings (60%, Entity List)" in result["message"]
+
+
+def test_a_bad_ownership_share_names_the_field(tmp_path: Path) -> None:
+    tenant = _write(tmp_path / "t.yaml", OWNED_TENANT.replace("share: 60", "share: 160"))
+    pod = _write(tmp_path / "pod.yaml", POD.format(product="Tesla-T4"))
+    process = check("--tenant", tenant, pod)
+    assert process.returncode == 2
+    assert "share" in process.stderr

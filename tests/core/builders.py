@@ -46,6 +46,8 @@ def tenant_doc(
     expires_at: str | None = EXPIRES_AT,
     licences: Sequence[Mapping[str, Any]] = (),
     legal_name: str | None = None,
+    owners: Sequence[Mapping[str, Any]] = (),
+    listed_on: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A Tenant resource dict; `headquarters` defaults to the country of incorporation."""
     verification: dict[str, Any] = {"state": state, "evidenceRef": f"kyc-{name}"}
@@ -65,6 +67,10 @@ def tenant_doc(
         spec["resale"] = {"endCustomers": [dict(c) for c in end_customers]}
     if licences:
         spec["licenses"] = [dict(lic) for lic in licences]
+    if owners:
+        spec["ownership"] = {"owners": [dict(o) for o in owners]}
+    if listed_on:
+        spec["listedOn"] = list(listed_on)
     return {
         "apiVersion": "exportgate.dev/v1alpha1",
         "kind": "Tenant",

@@ -159,7 +159,8 @@ RESOLUTION = [
     (
         "NotIn removes products",
         gpu(hint(GFD, "Tesla-T4", operator=Operator.NOT_IN), resource="amd.com/gpu"),
-        {"amd-mi250x", "amd-mi300x"},
+        # Every AMD product (MI308X, MI350X and MI355X were added from regulation-2026.md s4).
+        {"amd-mi250x", "amd-mi300x", "amd-mi308x", "amd-mi350x", "amd-mi355x"},
         True,
     ),
     ("unknown label value widens", gpu(hint(GFD, "NVIDIA-Future-X1")), None, False),

@@ -11,11 +11,13 @@ MEMBERSHIP = [
     ("CN", {"D:1", "D:4", "D:5"}, {"A:5", "A:6"}),
     ("MO", {"D:1", "D:4", "MO"}, {"D:5"}),  # Macau is named beside D:5, not in it
     ("IL", {"D:4", "A:6"}, {"D:1", "D:5"}),
-    ("AE", {"A:5"}, {"D:1", "D:4", "D:5"}),
+    # The UAE is in D:4 and NOT in A:5/A:6 (regulation-2026.md s3; the 2024 sheet was wrong).
+    ("AE", {"D:4"}, {"A:5", "A:6", "D:1", "D:5"}),
     ("SG", {"A:6"}, {"D:1", "D:4", "D:5"}),
     ("VN", {"D:1"}, {"D:4", "D:5", "A:5", "A:6"}),
     ("SA", {"D:4"}, {"D:1", "D:5"}),
-    ("KH", {"D:1"}, {"D:5"}),  # Cambodia left D:5 in Feb 2026
+    # Cambodia left D:5 on 2025-11-07 (DDTC; BIS conforming rule 2026-02-03), stays in D:1.
+    ("KH", {"D:1"}, {"D:5"}),
     ("CU", {"D:5", "E:2"}, {"D:1", "D:4"}),
     ("IR", {"D:4", "D:5", "E:1"}, {"D:1"}),
     ("DE", {"A:5", "EU"}, {"D:1", "D:4", "D:5"}),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import PolicyError
@@ -69,10 +71,11 @@ COUNTRY_EDGES = [
     ("HK", H100, Action.DENY, D5_MACAU, "HK counts as CN"),
     ("MO", H100, Action.DENY, D5_MACAU, "Macau, named beside D:5"),
     ("IL", H100, Action.ALLOW, None, "D:4 but also A:6"),
-    ("AE", H100, Action.ALLOW, None, "A:5 (and not in D)"),
+    # regulation-2026.md s3: the UAE is in D:4, not A:5/A:6, so 3A090 needs a licence there.
+    ("AE", H100, Action.DENY, D1_D4, "D:4, not A:5/A:6"),
     ("DE", H100, Action.ALLOW, None, "A:5"),
     ("VN", H100, Action.DENY, D1_D4, "D:1 only"),
-    ("KH", H100, Action.DENY, D1_D4, "D:1; left D:5 in Feb 2026"),
+    ("KH", H100, Action.DENY, D1_D4, "D:1; left D:5 on 2025-11-07"),
     ("SA", H100, Action.DENY, D1_D4, "D:4 only"),
     ("CU", H100, Action.DENY, D5_MACAU, "D:5 only (not D:1/D:4)"),
     ("CN", A30, Action.DENY, D5_MACAU, "3A090.b is controlled too"),
@@ -290,8 +293,9 @@ def test_unverified_tenant_may_not_use_restricted_models(engine: PolicyEngine) -
 MODELS: list[tuple[str, dict[str, Any], str, Action, str | None]] = [
     ("anthropic-cn", {"incorporation": "CN"}, "claude-sonnet-4-5", Action.DENY,
      "anthropic-unsupported-regions"),
+    # Anthropic's ownership rule is a separate, dated rule from 2025-09-05 (regulation-2026.md s7).
     ("anthropic-owned-from-ru", {"parent": "RU"}, "anthropic/claude-opus-4", Action.DENY,
-     "anthropic-unsupported-regions"),
+     "anthropic-ownership"),
     ("anthropic-sg", {}, "claude-sonnet-4-5", Action.ALLOW, None),
     ("openai-ir", {"incorporation": "IR"}, "gpt-4o", Action.DENY, "openai-unsupported-countries"),
     ("openai-kp-end-customer", {"end_customers": [{"name": "X", "country": "KP"}]}, "o3-mini",
@@ -457,45 +461,66 @@ def test_unknown_builtin_pack_is_rejected() -> None:
         PolicyEngine.build(packs=["no-such-pack"])
 
 
-# --- the optional, rescinded AI Diffusion pack -------------------------------------------
+# --- the optional AI Diffusion pack: not enforced, still codified ------------------------
+# regulation-2026.md s2.4: compliance was due 2025-05-15 and BIS stopped enforcing the rule on
+# 2025-05-13, so there was no day on which it was both due and enforced: the pack never warns.
 
 DIFFUSION = "us-ear-ai-diffusion-2025"
-IN_FORCE = datetime(2025, 3, 1, tzinfo=UTC)
+BEFORE_COMPLIANCE = datetime(2025, 3, 1, tzinfo=UTC)  # the old (wrong) "in force" instant
 
 
 def _with_diffusion() -> PolicyEngine:
     return PolicyEngine.build(packs=[*default_pack_names(), DIFFUSION])
 
 
-def test_diffusion_pack_is_off_by_default_and_labelled_rescinded() -> None:
+def _studied_diffusion() -> PolicyEngine:
+    """The pack without its not-enforced date, as a user would copy it to study its logic."""
+    document = yaml.safe_load(
+        (Path(__file__).parents[2] / "exportgate/data/policies" / f"{DIFFUSION}.yaml").read_text()
+    )
+    del document["spec"]["notEnforcedSince"]
+    studied = parse_policy_document(document)
+    return PolicyEngine([*(builtin_packs()[n] for n in default_pack_names()), studied])
+
+
+def test_diffusion_pack_is_off_by_default_and_labelled_not_enforced() -> None:
     assert DIFFUSION not in PolicyEngine.build().policy_versions
     pack = builtin_packs()[DIFFUSION]
     assert pack.enabled_by_default is False
-    assert pack.rescinded == "2025-05-13"
-    assert "RESCINDED" in pack.title
+    assert "NOT ENFORCED" in pack.title
+    assert pack.status.startswith("not enforced since 2025-05-13")
+    assert "GAO B-337935" in pack.status
 
 
 DIFFUSION_CASES = [
-    # (country, at, action, rule)
-    ("IN", IN_FORCE, Action.WARN, "aid-tier2-accelerators"),
-    ("US", IN_FORCE, Action.ALLOW, None),
-    ("IN", NOW, Action.ALLOW, None),  # rescinded: no longer in force
+    # (country, at): the enabled pack allows at every instant
+    ("IN", BEFORE_COMPLIANCE),
+    ("IN", datetime(2025, 5, 14, tzinfo=UTC)),  # after non-enforcement, before compliance
+    ("IN", datetime(2025, 5, 15, tzinfo=UTC)),  # compliance due, but not enforced
+    ("IN", NOW),
+    ("US", BEFORE_COMPLIANCE),
 ]
 
 
-@pytest.mark.parametrize(("country", "at", "action", "rule"), DIFFUSION_CASES)
-def test_diffusion_pack_when_enabled(
-    country: str, at: datetime, action: Action, rule: str | None
-) -> None:
+@pytest.mark.parametrize(("country", "at"), DIFFUSION_CASES)
+def test_diffusion_pack_when_enabled_never_warns(country: str, at: datetime) -> None:
     tenant = make_tenant(incorporation=country, verified_at="2024-01-01T00:00:00Z")
-    assert _decide(_with_diffusion(), tenant, at=at) == (action, rule)
+    assert _decide(_with_diffusion(), tenant, at=at) == (Action.ALLOW, None)
 
 
-def test_diffusion_tier3_warns_beside_the_standing_denial() -> None:
+def test_diffusion_rule_logic_still_works_when_studied() -> None:
+    tenant = make_tenant(incorporation="IN", verified_at="2024-01-01T00:00:00Z")
+    assert _decide(_studied_diffusion(), tenant, at=NOW) == (
+        Action.WARN,
+        "aid-tier2-accelerators",
+    )
+    assert _decide(_studied_diffusion(), tenant, at=BEFORE_COMPLIANCE) == (Action.ALLOW, None)
+
+
+def test_diffusion_tier3_adds_nothing_to_the_standing_denial() -> None:
     tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
-    decision = _with_diffusion().evaluate(workload(pinned(H100)), tenant, IN_FORCE)
-    rules = {v.rule_id: v.action for v in decision.violations}
-    assert rules["aid-tier3-accelerators"] is Action.WARN
+    decision = _with_diffusion().evaluate(workload(pinned(H100)), tenant, NOW)
+    assert "aid-tier3-accelerators" not in {v.rule_id for v in decision.violations}
     assert decision.action is Action.DENY
 
 
@@ -565,9 +590,10 @@ def test_diffusion_4e091_closed_weights_over_1e26() -> None:
         decision = engine.evaluate(request, tenant, at)
         return decision.action, decision.rule_id
 
-    assert decide("frontier-x", IN_FORCE) == (Action.WARN, "aid-4e091-closed-weights")
-    assert decide("small-closed", IN_FORCE) == (Action.ALLOW, None)
-    assert decide("frontier-x", NOW) == (Action.ALLOW, None)  # rescinded
+    # Never enforced (compliance due 2025-05-15, not enforced from 2025-05-13).
+    for at in (BEFORE_COMPLIANCE, datetime(2025, 5, 15, tzinfo=UTC), NOW):
+        assert decide("frontier-x", at) == (Action.ALLOW, None)
+    assert decide("small-closed", NOW) == (Action.ALLOW, None)
 
 
 def test_unpinned_message_names_the_most_restrictive_matched_class(engine: PolicyEngine) -> None:

@@ -19,12 +19,21 @@ from exportgate.core.policy import (
 from exportgate.core.types import Action
 
 EXPECTED_RULES = {
-    "us-ear-advanced-computing": {"ear-3a090-d5-macau", "ear-3a090-d1-d4", "ear-h20-is-informed"},
+    "us-ear-advanced-computing": {
+        "ear-3a090-d5-macau",
+        "ear-3a090-d1-d4",
+        "ear-h20-is-informed",
+        "ear-mi308-is-informed",
+    },
     "vendor-model-terms": {
         "anthropic-unsupported-regions",
+        "anthropic-ownership",
         "openai-unsupported-countries",
+        "google-gemini-available-regions",
         "llama-multimodal-eu",
     },
+    "restricted-parties": {"listed-party", "affiliates-rule-50"},
+    "bis-gp10-prc-advanced-ics": {"gp10-huawei-ascend"},
     "kyc-verification": {"kyc-unverified-accelerator", "kyc-unverified-model"},
     "us-ear-ai-diffusion-2025": {
         "aid-tier3-accelerators",
@@ -38,7 +47,9 @@ def test_the_shipped_packs_and_their_rules() -> None:
     packs = builtin_packs()
     assert {name: {r.id for r in pack.rules} for name, pack in packs.items()} == EXPECTED_RULES
     assert sorted(default_pack_names()) == [
+        "bis-gp10-prc-advanced-ics",
         "kyc-verification",
+        "restricted-parties",
         "us-ear-advanced-computing",
         "vendor-model-terms",
     ]
@@ -52,17 +63,25 @@ def test_every_rule_has_a_citation_an_effective_date_and_a_message(pack: str, ru
     policy = builtin_packs()[pack]
     found = next(r for r in policy.rules if r.id == rule)
     assert found.citation.strip()
-    assert date(2023, 1, 1) <= found.effective <= date(2026, 12, 31)
+    # "effective: always" (a rule with no start date) must say why in its note.
+    assert (found.provenance.always and found.provenance.note) or (
+        date(2023, 1, 1) <= found.effective <= date(2026, 12, 31)
+    )
     assert found.message.strip()
     assert policy.version
     assert policy.action in (Action.DENY, Action.WARN, Action.DRYRUN)
 
 
-def test_the_diffusion_rules_end_when_the_rule_was_rescinded() -> None:
-    for rule in builtin_packs()["us-ear-ai-diffusion-2025"].rules:
-        assert rule.until == date(2025, 5, 13)
-        assert not rule.in_force(date(2025, 5, 13))
-        assert rule.in_force(date(2025, 5, 12))
+def test_the_diffusion_rules_were_never_both_due_and_enforced() -> None:
+    """Compliance due 2025-05-15, not enforced from 2025-05-13 (regulation-2026.md s2.4)."""
+    pack = builtin_packs()["us-ear-ai-diffusion-2025"]
+    assert pack.not_enforced_since == date(2025, 5, 13)
+    assert "still codified" in pack.status and "GAO B-337935" in pack.status
+    assert "rescinded" not in pack.title.lower()
+    for rule in pack.rules:
+        assert rule.effective == date(2025, 5, 15)
+        for day in (date(2025, 1, 15), date(2025, 5, 12), date(2025, 5, 15), date(2026, 11, 30)):
+            assert not pack.in_force(rule, day), (rule.id, day)
 
 
 def test_controlled_classes_and_the_named_product() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -106,3 +107,62 @@ def test_duplicate_rule_ids_are_rejected(crds: LocalCluster) -> None:
     bad = policy("crd-dup-policy")
     bad["spec"]["rules"].append(dict(bad["spec"]["rules"][0]))
     assert "duplicate entries for key" in rejected(crds, bad)
+
+
+def test_tenant_ownership_and_list_status_are_stored(crds: LocalCluster) -> None:
+    """spec.ownership and spec.listedOn (added for the restricted-parties pack) round-trip."""
+    owned = tenant("crd-owned")
+    owned["spec"]["listedOn"] = ["EntityList"]
+    owned["spec"]["ownership"] = {
+        "owners": [
+            {"name": "Listed Holdings", "share": 60, "headquarters": "CN", "listedOn": ["MEU"]},
+            {"name": "Fund LP", "share": 12.5},
+        ]
+    }
+    crds.apply(owned)
+    stored = json.loads(crds.kubectl("get", "tenant", "crd-owned", "-o", "json").stdout)["spec"]
+    assert stored["listedOn"] == ["EntityList"]
+    assert stored["ownership"]["owners"][0]["listedOn"] == ["MEU"]
+    assert stored["ownership"]["owners"][1]["share"] == 12.5
+
+
+@pytest.mark.parametrize(
+    ("ownership", "listed", "expected"),
+    [
+        ({"owners": [{"name": "A", "share": 160}]}, None, "spec.ownership.owners[0].share"),
+        ({"owners": [{"name": "A", "share": -1}]}, None, "spec.ownership.owners[0].share"),
+        ({"owners": [{"share": 10}]}, None, "spec.ownership.owners[0].name"),
+        ({"owners": [{"name": "A", "share": 10, "listedOn": ["OFAC"]}]}, None, "Unsupported value"),
+        (None, ["BIS"], "Unsupported value"),
+        (
+            {"owners": [{"name": "A", "share": 70}, {"name": "B", "share": 40.5}]},
+            None,
+            "shares add up to more than 100%",
+        ),
+    ],
+)
+def test_bad_ownership_is_rejected(
+    crds: LocalCluster, ownership: Any, listed: Any, expected: str
+) -> None:
+    bad = tenant("crd-bad-owned")
+    if ownership is not None:
+        bad["spec"]["ownership"] = ownership
+    if listed is not None:
+        bad["spec"]["listedOn"] = listed
+    assert expected in rejected(crds, bad)
+
+
+def test_dated_rule_fields_are_accepted(crds: LocalCluster) -> None:
+    dated = policy("crd-dated-policy")
+    rule = dated["spec"]["rules"][0]
+    rule.update(
+        effective="always",
+        until="2030-01-01",
+        basis="provider-policy",
+        confidence="M",
+        status="unverified",
+        note="Default: deny until verified.",
+        suspended=[{"from": "2026-01-01", "until": "2026-02-01", "citation": "test"}],
+    )
+    crds.apply(dated)
+    crds.delete("exportpolicy", "crd-dated-policy")

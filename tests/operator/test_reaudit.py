@@ -215,7 +215,7 @@ def test_model_endpoints_and_node_pools(operator: OperatorHandle) -> None:
     # The endpoint may first be decided before its tenant is known (Unbound, so blocked by the
     # KYC rule); the tenant's re-audit then decides it again with the vendor's country terms.
     blocked = wait_for(
-        lambda: (s := phase(ns_restricted)) and s["rule"] == "anthropic-unsupported-regions"
+        lambda: (s := phase(ns_restricted)) and s["rule"] == "anthropic-ownership"
         and s,
         what="blocked by the vendor terms",
     )

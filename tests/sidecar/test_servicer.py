@@ -49,7 +49,9 @@ async def test_a_batch_gets_one_complete_decision_per_item_in_order(
     assert "NVIDIA H100 SXM" in warn.message and "berlin" in warn.message
     # The built-in KYC pack decided the denial and says what to do.
     assert deny.rule == "kyc-unverified-accelerator"
-    assert deny.citation.startswith("15 CFR 7.300")
+    # Provider policy implementing BIS KYC guidance, not the withdrawn 15 CFR 7.300-7.310
+    # proposal (regulation-2026.md s6).
+    assert deny.citation.startswith("Provider policy implementing BIS Know Your Customer")
     assert deny.verification == "Pending" and "pending" in deny.message
     assert deny.violations[0].remedy
     assert allow.rule == "" and allow.message

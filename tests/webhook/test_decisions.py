@@ -180,8 +180,9 @@ async def test_model_denial_names_the_model_and_provider(webhook: Webhook) -> No
     assert message.startswith('exportgate denied ModelEndpoint "nimbus-ml/assistant"')
     assert "Requested: model claude-sonnet-4-5" in message
     assert "from anthropic at spec.model" in message
-    assert "Rule anthropic-unsupported-regions (Anthropic Supported Regions Policy" in message
-    assert "Fix: Choose a model whose terms allow your jurisdiction" in message
+    # A CN parent is Anthropic's ownership rule, dated 2025-09-05 (regulation-2026.md s7).
+    assert "Rule anthropic-ownership (Anthropic, Updating restrictions of sales" in message
+    assert "Fix: Choose a model whose vendor serves your ownership structure" in message
 
 
 async def test_concurrent_reviews_each_get_their_own_answer(webhook: Webhook) -> None:
