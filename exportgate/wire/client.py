@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -223,7 +223,11 @@ class PolicyClient:
             policy_versions=dict(response.policy_versions),
             tenants=response.tenants,
             policies=response.policies,
-            loaded_at=(response.loaded_at.ToDatetime() if response.HasField("loaded_at") else None),
+            loaded_at=(
+                response.loaded_at.ToDatetime(tzinfo=UTC)
+                if response.HasField("loaded_at")
+                else None
+            ),
             decision_log=response.decision_log,
         )
 

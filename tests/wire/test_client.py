@@ -20,6 +20,7 @@ async def test_answers_are_core_decisions_with_their_log_id(client: PolicyClient
     assert denied.decision_id and admitted.decision_id
     status = await client.status()
     assert denied.policy_version == admitted.policy_version == status.policy_version
+    assert status.loaded_at is not None and status.loaded_at.tzinfo is not None
 
 
 async def test_an_invalid_item_is_one_exception_with_its_status(client: PolicyClient) -> None:
