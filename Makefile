@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: all setup cluster-binaries demo check lint test test-fast proto bench clean
+.PHONY: all setup browser cluster-binaries demo check lint test test-fast proto bench clean
 
 all: test
 
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Headless Chromium (Debian's package) for the audit report's browser test.
+browser: setup
+	$(BIN)/python -m tests.audit.browser install
+
 
 cluster-binaries: setup
 	$(BIN)/python -m tests.cluster build
@@ -42,7 +47,7 @@ lint: setup
 	@if [ -f charts/tools/values_docs.py ]; then $(BIN)/python charts/tools/values_docs.py --check; fi
 
 # The one test command: README and .ci/run call exactly this.
-test: cluster-binaries lint
+test: cluster-binaries browser lint
 	EXPORTGATE_REQUIRE_CLUSTER=1 $(BIN)/pytest -q
 
 # Pure tests only: no API server, seconds.

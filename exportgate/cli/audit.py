@@ -4,6 +4,7 @@ Contract (other tools call it like this; extend, never break):
     exportgate audit verify [--allow-recovered] [--require-genesis] [-o text|json] FILE...
     exportgate audit query  [filters] [--no-verify] [-o text|json] FILE...
     exportgate audit summary [filters] [--no-verify] [-o text|json] FILE...
+    exportgate audit report / explain: see `exportgate.cli.audit_report`.
 filters: --tenant T --action A --rule R --user U (each repeatable), --object SUBSTR,
          --since TIME (inclusive), --until TIME (exclusive); TIME is RFC 3339 or a date (UTC).
 Exit codes: 0 intact / answered, 1 a chain is broken (tampered, truncated, torn), 2 bad input
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from exportgate.cli import audit_report
 from exportgate.core.types import Action
 from exportgate.decisionlog.query import (
     RecordFilter,
@@ -39,7 +41,7 @@ def register(subparsers: Any) -> None:
     """Add ``audit`` with its subcommands to an argparse subparsers action."""
     audit = subparsers.add_parser(
         "audit",
-        help="verify decision logs and query them",
+        help="verify decision logs, query them, report over many, explain and replay one",
         description="Verify the hash chains of decision logs, and answer questions from them.",
     )
     audit.set_defaults(func=lambda args: _usage(audit))
@@ -86,6 +88,8 @@ def register(subparsers: Any) -> None:
         _add_filters(sub)
         sub.add_argument("-o", "--output", choices=["text", "json"], default="text")
         sub.set_defaults(func=func)
+
+    audit_report.register(commands)
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from exportgate.core.decision import Decision
+from exportgate.core.types import Tenant, Workload
 from exportgate.decisionlog.canonical import CHAIN_KEYS
 from exportgate.decisionlog.errors import RecordFormatError
 
@@ -23,9 +24,13 @@ ROTATED: Final = "rotated"
 WRITER_TYPES: Final = frozenset({RECOVERY, ROTATED})
 """Record types only the writer itself may write: they vouch for the chain's own history."""
 
-WRITER_KEYS: Final = CHAIN_KEYS | {"time", "component", "event"}
+WRITER_KEYS: Final = CHAIN_KEYS | {"time", "component", "cluster", "event"}
 """Keys the writer fills in on every record; callers cannot set them. (``event`` is where
 structlog carries the record type before it is renamed to ``type``.)"""
+
+CLUSTER_ENV: Final = "EXPORTGATE_CLUSTER_NAME"
+UNKNOWN_CLUSTER: Final = "unknown"
+"""What a record without a ``cluster`` field (written before clusters were named) reads as."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -46,6 +51,11 @@ class LogEntry:
     extra: Mapping[str, Any] | None = None
     """``policyVersion`` (the engine snapshot digest) is lifted to the top level; anything else
     is kept under ``extra``."""
+    workload: Workload | None = None
+    """What extraction found (accelerator requests with their hints, model references): logged
+    as ``inputs`` so that `exportgate audit explain` can evaluate the decision again."""
+    tenant_record: Tenant | None = None
+    """The tenant record the decision used: kept as a snapshot beside the log (for replay)."""
 
 
 def utc(moment: datetime) -> datetime:
@@ -116,7 +126,32 @@ def decision_body(entry: LogEntry) -> dict[str, Any]:
         "evaluatedAt": rfc3339_ms(decision.evaluated_at),
         "extra": extra,
     }
+    if entry.workload is not None:
+        body["inputs"] = workload_inputs(entry.workload)
     return body
+
+
+def workload_inputs(workload: Workload) -> dict[str, Any]:
+    """The evaluation inputs of a decision as the record keeps them (``inputs``)."""
+    return {
+        "accelerators": [
+            {
+                "resource": a.resource,
+                "count": a.count,
+                "hints": [
+                    {"key": h.key, "operator": h.operator.value, "values": list(h.values)}
+                    for h in a.hints
+                ],
+                "source": a.source,
+            }
+            for a in workload.accelerators
+        ],
+        "models": [
+            {"reference": m.reference, "provider": m.provider, "source": m.source}
+            for m in workload.models
+        ],
+        "tenantLabel": workload.tenant_label,
+    }
 
 
 def raw_body(fields: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

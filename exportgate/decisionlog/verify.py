@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,18 @@ from exportgate.decisionlog.canonical import GENESIS
 from exportgate.decisionlog.lines import Damage, Line, iter_lines, judge
 from exportgate.decisionlog.record import RECOVERY
 
+TAMPERED = "tampered"
+TORN = "torn"
+MISSING_SEGMENT = "missing-segment"
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     line: int
     reason: str
+    kind: str = TAMPERED
+    """`TAMPERED` (edited, removed, reordered or foreign lines), `TORN` (a last line cut short
+    by a crash) or `MISSING_SEGMENT` (the chain continues from a file that is not there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +96,13 @@ class FileReport:
             "head": self.head,
             "previousFile": self.previous_file,
             "problem": (
-                {"line": self.problem.line, "reason": self.problem.reason} if self.problem else None
+                {
+                    "line": self.problem.line,
+                    "reason": self.problem.reason,
+                    "kind": self.problem.kind,
+                }
+                if self.problem
+                else None
             ),
             "recovered": [
                 {
@@ -125,28 +138,46 @@ class VerifyResult:
         return {"ok": self.ok, "files": [report.to_dict() for report in self.files]}
 
 
+RecordSink = Callable[[int, dict[str, Any]], None]
+"""Called with (line number, record) for each record accepted into a file's chain."""
+
+
 def verify_files(
     paths: Iterable[str | os.PathLike[str]],
     *,
     allow_recovered: bool = False,
     require_genesis: bool = False,
+    sink: Callable[[str], RecordSink | None] | None = None,
 ) -> VerifyResult:
     """Verify each file's chain, then the continuity of files that belong to the same chain.
 
     `allow_recovered` accepts damage that a recovery record accounts for (reported as a note
     instead of a problem). `require_genesis` makes a chain whose first segment was not supplied
-    a problem rather than a note.
+    a problem rather than a note. `sink(path)` may return a callback that receives each record
+    of that file as it is verified, so a report is built in the same single pass.
     """
-    reports = [verify_file(path, allow_recovered=allow_recovered) for path in paths]
-    _check_continuity(reports, require_genesis=require_genesis)
+    reports = [
+        verify_file(
+            path,
+            allow_recovered=allow_recovered,
+            on_record=sink(os.fspath(path)) if sink is not None else None,
+        )
+        for path in paths
+    ]
+    check_continuity(reports, require_genesis=require_genesis)
     return VerifyResult(reports)
 
 
-def verify_file(path: str | os.PathLike[str], *, allow_recovered: bool = False) -> FileReport:
+def verify_file(
+    path: str | os.PathLike[str],
+    *,
+    allow_recovered: bool = False,
+    on_record: RecordSink | None = None,
+) -> FileReport:
     report = FileReport(path=os.fspath(path))
     try:
         with open(path, "rb") as stream:
-            _FileChecker(report, allow_recovered).run(iter_lines(stream))
+            _FileChecker(report, allow_recovered, on_record).run(iter_lines(stream))
     except IsADirectoryError:
         report.read_error = "is a directory; pass the log files themselves"
     except OSError as exc:
@@ -155,8 +186,11 @@ def verify_file(path: str | os.PathLike[str], *, allow_recovered: bool = False) 
 
 
 class _FileChecker:
-    def __init__(self, report: FileReport, allow_recovered: bool) -> None:
+    def __init__(
+        self, report: FileReport, allow_recovered: bool, on_record: RecordSink | None = None
+    ) -> None:
         self.report = report
+        self.on_record = on_record
         self.allow_recovered = allow_recovered
         self.last: dict[str, Any] | None = None
         self.last_line = 0
@@ -182,7 +216,9 @@ class _FileChecker:
                 if not line.terminated
                 else ""
             )
-            report.problem = Problem(line.number, damage.reason + suffix)
+            report.problem = Problem(
+                line.number, damage.reason + suffix, TORN if not line.terminated else TAMPERED
+            )
         elif report.lines == 0:
             report.notes.append("empty file")
 
@@ -211,7 +247,9 @@ class _FileChecker:
         )
         self.damaged = []
         if not self.allow_recovered:
-            return Problem(recovered.lines[0], recovered.describe())
+            return Problem(
+                recovered.lines[0], recovered.describe(), TORN if recovered.torn else TAMPERED
+            )
         self.report.recovered.append(recovered)
         return None
 
@@ -261,6 +299,8 @@ class _FileChecker:
         report.head = record["hash"]
         self.last = record
         self.last_line = line.number
+        if self.on_record is not None:
+            self.on_record(line.number, record)
 
 
 def _own_failure(cause: object) -> str | None:
@@ -270,7 +310,7 @@ def _own_failure(cause: object) -> str | None:
     return None
 
 
-def _check_continuity(reports: Sequence[FileReport], *, require_genesis: bool) -> None:
+def check_continuity(reports: Sequence[FileReport], *, require_genesis: bool) -> None:
     """Order the segments of each chain by seq and check each continues the one before."""
     chains: dict[str, list[FileReport]] = {}
     for report in reports:
@@ -285,7 +325,7 @@ def _check_continuity(reports: Sequence[FileReport], *, require_genesis: bool) -
                 f"which was not supplied; verified from seq {first.first_seq}"
             )
             if require_genesis:
-                first.problem = Problem(first.first_line or 1, text)
+                first.problem = Problem(first.first_line or 1, text, MISSING_SEGMENT)
             else:
                 first.notes.append(text)
         for before, after in itertools.pairwise(segments):
@@ -298,6 +338,9 @@ def _check_continuity(reports: Sequence[FileReport], *, require_genesis: bool) -
                     f"this file starts at seq {after.first_seq} after "
                     f"{after.previous_file or 'no named file'}; a segment is missing, "
                     "duplicated or altered",
+                    MISSING_SEGMENT
+                    if (after.first_seq or 0) > (before.last_seq or 0) + 1
+                    else TAMPERED,
                 )
             elif after.previous_file != Path(before.path).name:
                 # The hashes prove the order; the name only helps people find files.

@@ -12,11 +12,8 @@ Guarantees (docs/decision-log.md has the full contract):
   the damaged bytes in a ``recovery`` record, which `audit verify` reports;
 * one writer per file, enforced with an exclusive ``flock``: replicas each get their own file.
 
-Records are rendered by a structlog processor chain: the value check, the event-to-type rename
-and the chain linker, which stamps seq and prev and renders the canonical JSON line together with
-its hash in a single serialisation (`canonical.canonical_line`). The final "logger" only
-collects the rendered lines; this class writes and syncs them, because durability and the
-chain's rollback on failure need more control than a logging sink offers.
+Records are rendered by a structlog processor chain (`render.py`); this class writes and syncs
+them. Opening, recovery and rotation are in `lifecycle.py`, file helpers in `files.py`.
 """
 
 from __future__ import annotations
@@ -24,13 +21,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import errno
-import fcntl
 import os
-import socket
-import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -38,112 +32,34 @@ from typing import Any, Final
 import structlog
 
 from exportgate.core.decision import Decision
-from exportgate.decisionlog.canonical import (
-    FORMAT_VERSION,
-    GENESIS,
-    canonical_line,
-    check_values,
-)
 from exportgate.decisionlog.errors import DecisionLogError
+from exportgate.decisionlog.files import (
+    default_component,
+    fd_identity,
+    log_error,
+    open_locked,
+    utc_now,
+)
 from exportgate.decisionlog.ids import uuid7
+from exportgate.decisionlog.lifecycle import FileLifecycle
 from exportgate.decisionlog.record import (
+    CLUSTER_ENV,
     DECISION,
-    RECOVERY,
-    ROTATED,
     LogEntry,
     decision_body,
     raw_body,
     rfc3339_ms,
     unix_ms,
 )
-from exportgate.decisionlog.segments import (
-    TailState,
-    archive_path,
-    first_record,
-    rotated_segments,
-    scan_tail,
-)
+from exportgate.decisionlog.render import ChainLinker, RenderedLines, check_event
+from exportgate.decisionlog.snapshots import Pending, SnapshotDirectory, attach
 
 Clock = Callable[[], datetime]
 
 MIN_ROTATE_BYTES: Final = 64 * 1024
-_OPEN_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-_FILE_MODE: Final = 0o640
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def default_component() -> str:
-    """``<program>@<host>/<pid>``; adapters pass something better, e.g. ``sidecar/<pod>``."""
-    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    return f"{program}@{socket.gethostname()}/{os.getpid()}"
-
-
-class _ChainLinker:
-    """structlog renderer: stamps format version, chain, seq and prev, then renders the line.
-
-    The hash and the line come from one serialisation of the record (`canonical_line`): the
-    record is the largest part of a decision's cost, so it is not dumped twice.
-
-    The state advances as records are rendered; the writer takes a `snapshot` before rendering
-    a batch and `restore`s it if the batch does not reach the file, so a failed write never
-    leaves a gap or a dangling `prev` in the chain.
-    """
-
-    def __init__(self) -> None:
-        self.chain = ""
-        self.next_seq = 1
-        self.prev = GENESIS
-        self.linked: list[dict[str, Any]] = []
-
-    def start(self, chain: str, next_seq: int, prev: str) -> None:
-        self.chain, self.next_seq, self.prev = chain, next_seq, prev
-
-    def resume_after(self, record: Mapping[str, Any]) -> None:
-        self.start(record["chain"], record["seq"] + 1, record["hash"])
-
-    def snapshot(self) -> tuple[str, int, str]:
-        return self.chain, self.next_seq, self.prev
-
-    def restore(self, state: tuple[str, int, str]) -> None:
-        self.chain, self.next_seq, self.prev = state
-
-    def __call__(
-        self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-    ) -> str:
-        event_dict["v"] = FORMAT_VERSION
-        event_dict["chain"] = self.chain
-        event_dict["seq"] = self.next_seq
-        event_dict["prev"] = self.prev
-        digest, line = canonical_line(event_dict)
-        event_dict["hash"] = digest
-        self.next_seq += 1
-        self.prev = digest
-        self.linked.append(dict(event_dict))
-        return line
-
-
-def _check_event(
-    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """structlog processor: refuse values whose JSON text a verifier could not reproduce."""
-    check_values(event_dict)
-    return event_dict
-
-
-class _RenderedLines:
-    """The structlog "logger" at the end of the chain: it keeps the rendered lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def msg(self, line: str) -> None:
-        self.lines.append(line)
-
-
-class DecisionLog:
+class DecisionLog(FileLifecycle):
     """A durable, hash-chained JSON-lines decision log with one writer (this object).
 
     `record`, `record_many` and `record_raw` block until the records are on stable storage
@@ -155,7 +71,8 @@ class DecisionLog:
     ``fsync=False`` skips the fsyncs: records survive a process crash but not a power loss.
     Only for tests and benchmarks. ``max_bytes`` rotates the active file when the next append
     would take it past that size. ``component`` names the writer in every record (default
-    ``<program>@<host>/<pid>``).
+    ``<program>@<host>/<pid>``); ``cluster`` the cluster (default: $EXPORTGATE_CLUSTER_NAME;
+    unset, records carry no ``cluster`` and read as ``unknown``).
     """
 
     def __init__(
@@ -163,14 +80,20 @@ class DecisionLog:
         path: str | os.PathLike[str],
         *,
         fsync: bool = True,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         component: str | None = None,
         max_bytes: int | None = None,
+        cluster: str | None = None,
     ) -> None:
         if max_bytes is not None and max_bytes < MIN_ROTATE_BYTES:
             raise ValueError(f"max_bytes must be at least {MIN_ROTATE_BYTES}, got {max_bytes}")
         self.path = Path(path)
         self.component = component or default_component()
+        # Which cluster every record comes from, so logs of many clusters can be audited
+        # together; the chart sets the variable from its clusterName value.
+        # Unset: no field at all (the bytes of earlier versions), read as "unknown".
+        self.cluster = cluster or os.environ.get(CLUSTER_ENV) or None
+        self._snapshots = SnapshotDirectory(self.path, fsync=fsync)
         self._fsync = fsync
         self._clock = clock
         self._max_bytes = max_bytes
@@ -192,12 +115,12 @@ class DecisionLog:
         self._sync_rounds = 0
         self._durable_seq = 0
 
-        self._linker = _ChainLinker()
-        self._rendered = _RenderedLines()
+        self._linker = ChainLinker()
+        self._rendered = RenderedLines()
         self._render = structlog.BoundLogger(
             self._rendered,
             [
-                _check_event,
+                check_event,
                 structlog.processors.EventRenamer("type"),
                 self._linker,
             ],
@@ -240,9 +163,11 @@ class DecisionLog:
 
     def record_many(self, entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
         """Durably append several decision records with one write and one fsync."""
-        events = [(DECISION, decision_body(entry)) for entry in entries]
+        pending: Pending = []
+        events = self._decision_events(entries, pending)
         if not events:
             return []
+        self._snapshots.store_all(pending)  # snapshot files before the records naming them
         records, ticket = self._append(events)
         self._sync_through(ticket)
         return records
@@ -268,20 +193,22 @@ class DecisionLog:
         return (await self.arecord_many([entry]))[0]
 
     async def arecord_many(self, entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
-        events = [(DECISION, decision_body(entry)) for entry in entries]
+        pending: Pending = []
+        events = self._decision_events(entries, pending)
         if not events:
             return []
+        if pending:  # a new policy version or tenant record: its file is written off the loop
+            await asyncio.to_thread(self._snapshots.store_all, pending)
         records, ticket = self._append(events)
         await self._await_durable(ticket)
         return records
 
+    def _decision_events(self, entries: Iterable[LogEntry], pending: Pending) -> list[Any]:
+        return [(DECISION, attach(self._snapshots, e, decision_body(e), pending)) for e in entries]
+
     @property
     def sync_rounds(self) -> int:
-        """How many sync rounds (one fsync of the active file each) have completed.
-
-        Fewer than the records written when callers overlap: that is the group commit at work,
-        and what operators and tests look at to see it.
-        """
+        """Completed sync rounds (one fsync each): fewer than records when group commit works."""
         return self._sync_rounds
 
     @property
@@ -368,6 +295,8 @@ class DecisionLog:
                     fields["id"] = uuid7(ms)
                 fields["time"] = stamp
                 fields["component"] = self.component
+                if self.cluster is not None:
+                    fields["cluster"] = self.cluster
                 self._render.msg(kind, **fields)
         except BaseException:
             self._linker.restore(before)
@@ -395,11 +324,6 @@ class DecisionLog:
             raise self._error("cannot write to", exc) from exc
         self._size += written
         self._written_ticket += 1
-
-    def _write_writer_record_locked(self, kind: str, body: dict[str, Any], prefix: bytes) -> None:
-        before = self._linker.snapshot()
-        data, _ = self._render_locked([(kind, body)])
-        self._write_locked(prefix + data, before)
 
     # --- durability ------------------------------------------------------------------------
 
@@ -464,194 +388,12 @@ class DecisionLog:
                 # The failed round was taken before our write: go round again.
                 continue
 
-    # --- opening, recovery, rotation -------------------------------------------------------
-
-    def _open_locked(self) -> None:
-        fd = self._open_file(self.path)
-        self._fd = fd
-        self._identity = self._fd_identity(fd)
-        self._resume_locked(reason_if_new="writer started with no active file")
-
-    def _reopen_locked(self) -> None:
-        """Rescan the active file after a failed write or fsync, then carry on from it."""
-        self._resume_locked(
-            reason_if_new="active file had no valid record after a failure", cause=self._broken
-        )
-        self._broken = None
-
-    def _resume_locked(self, *, reason_if_new: str, cause: str | None = None) -> None:
-        """Set the chain state from the file's tail; name any damage in a recovery record.
-
-        `cause` is None when the file is being opened (damage then comes from an earlier
-        process, typically one that crashed mid-write), or the failure this writer hit itself.
-        """
-        try:
-            tail = scan_tail(self._fd)
-        except OSError as exc:
-            raise self._error("cannot read", exc) from exc
-        self._size = tail.size
-        continuation: dict[str, Any] = {}
-        if tail.last is not None:
-            self._linker.resume_after(tail.last)
-        else:
-            continuation = self._continue_from_segment()
-        first = None if tail.size == 0 else first_record(self._fd)
-        self._file_first_seq = first["seq"] if first else self._linker.next_seq
-        if tail.damaged:
-            body = {
-                **continuation,
-                "damaged": [d.to_dict() for d in tail.damaged],
-                "message": _recovery_message(tail, cause),
-                "cause": cause or "found when the writer opened the file",
-            }
-            prefix = b"" if tail.ends_with_newline else b"\n"
-            self._write_writer_record_locked(RECOVERY, body, prefix)
-        elif continuation:
-            body = {**continuation, "reason": reason_if_new}
-            self._write_writer_record_locked(ROTATED, body, b"")
-
-    def _continue_from_segment(self) -> dict[str, Any]:
-        """No valid record in the active file: continue the newest rotated segment's chain."""
-        for segment in reversed(rotated_segments(self.path)):
-            try:
-                fd = os.open(segment, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                last = scan_tail(fd).last
-            finally:
-                os.close(fd)
-            if last is not None:
-                self._linker.resume_after(last)
-                return {"previousFile": segment.name}
-        self._linker.start(uuid7(unix_ms(self._clock())), 1, GENESIS)
-        return {}
-
-    def _rotate_locked(self) -> None:
-        old_fd = self._fd
-        archived = archive_path(self.path, self._file_first_seq or self._linker.next_seq)
-        try:
-            if self._fsync:
-                # The old segment must be complete on disk before the next one refers to it.
-                os.fsync(old_fd)
-            os.rename(self.path, archived)
-            new_fd = self._open_file(self.path, exclusive=True)
-        except OSError as exc:
-            raise self._error("cannot rotate", exc) from exc
-        self._retired.append(old_fd)
-        self._fd = new_fd
-        self._identity = self._fd_identity(new_fd)
-        self._size = 0
-        self._file_first_seq = self._linker.next_seq
-        self._write_writer_record_locked(
-            ROTATED, {"previousFile": archived.name, "reason": "size limit reached"}, b""
-        )
-
-    def _check_identity_locked(self) -> None:
-        """Catch the active file being removed or replaced behind the writer's back.
-
-        Without this, records would go on being appended to an unlinked inode that nobody
-        will ever read, and every one of them would be reported as durably logged.
-        """
-        try:
-            current = os.stat(self.path)
-        except FileNotFoundError:
-            old_name = self.path.name
-            try:
-                new_fd = self._open_file(self.path, exclusive=True)
-            except OSError as exc:
-                raise self._error("cannot recreate", exc) from exc
-            self._retired.append(self._fd)
-            self._fd = new_fd
-            self._identity = self._fd_identity(new_fd)
-            self._size = 0
-            self._file_first_seq = self._linker.next_seq
-            self._write_writer_record_locked(
-                ROTATED,
-                {
-                    "previousFile": old_name,
-                    "reason": "the active file was removed or renamed while the writer had it "
-                    "open; its earlier records are wherever it was moved to",
-                },
-                b"",
-            )
-            return
-        except OSError as exc:
-            raise self._error("cannot stat", exc) from exc
-        if (current.st_dev, current.st_ino) != self._identity:
-            raise DecisionLogError(
-                f"decision log {self.path} was replaced by another file while this writer had it "
-                "open; refusing to mix two chains in one file. Move the foreign file away and "
-                "restart the writer."
-            )
-
     def _open_file(self, path: Path, *, exclusive: bool = False) -> int:
-        flags = _OPEN_FLAGS | (os.O_EXCL if exclusive else 0)
-        try:
-            fd = os.open(path, flags, _FILE_MODE)
-        except OSError as exc:
-            raise self._error("cannot open", exc) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise DecisionLogError(
-                f"decision log {path} is already open for writing by another writer; "
-                "give each process its own file (e.g. put the pod name in the file name)"
-            ) from None
-        except OSError as exc:
-            os.close(fd)
-            raise self._error("cannot lock", exc) from exc
-        try:
-            if os.fstat(fd).st_size == 0 and self._fsync:
-                _fsync_directory(path.parent)  # the new file's name must survive a crash too
-        except OSError as exc:
-            os.close(fd)
-            raise self._error("cannot sync the directory of", exc) from exc
-        return fd
+        return open_locked(path, fsync=self._fsync, exclusive=exclusive)
 
     @staticmethod
     def _fd_identity(fd: int) -> tuple[int, int]:
-        info = os.fstat(fd)
-        return info.st_dev, info.st_ino
+        return fd_identity(fd)
 
     def _error(self, what: str, exc: OSError) -> DecisionLogError:
-        reason = exc.strerror or str(exc)
-        hint = {
-            errno.ENOSPC: "the disk is full; free space or enlarge the volume",
-            errno.EDQUOT: "the disk quota is exhausted",
-            errno.EROFS: "the file system is read-only",
-            errno.EACCES: "check the permissions of the file and its directory",
-            errno.EPERM: "check the permissions and attributes of the file",
-            errno.ENOENT: "the directory does not exist",
-        }.get(exc.errno or 0, "check the volume the log is on")
-        return DecisionLogError(
-            f"{what} decision log {self.path}: {reason} ({hint}); the decision was not "
-            "recorded, so it must not be acted on as an allow"
-        )
-
-
-def _recovery_message(tail: TailState, cause: str | None) -> str:
-    torn = [d for d in tail.damaged if not d.terminated]
-    if cause is not None:
-        return (
-            f"this writer's own write was cut short ({cause}); the caller was told the record "
-            "was not logged; the partial bytes are kept as they were and the chain resumes here"
-        )
-    if len(tail.damaged) == 1 and torn:
-        return (
-            "the previous writer stopped in the middle of writing a record (crash or kill); "
-            "its bytes are kept as they were and the chain resumes here"
-        )
-    return (
-        f"{len(tail.damaged)} line(s) at the end of the file were not valid records when the "
-        "writer reopened it; they are kept as they were and the chain resumes here"
-    )
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return log_error(self.path, what, exc)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from exportgate.core.decision import Decision
+from exportgate.core.types import Tenant, Workload
 from exportgate.decisionlog import DecisionLog, LogEntry
 from exportgate.decisionlog.ids import uuid7
 
@@ -37,14 +38,22 @@ class DecisionRecorder:
         *,
         operation: str = "AUDIT",
         extra: dict[str, Any] | None = None,
+        inputs: Sequence[tuple[Workload, Tenant | None]] | None = None,
     ) -> list[str]:
-        """Record `decisions` (one write, one fsync) and return their ids, in order."""
+        """Record `decisions` (one write, one fsync) and return their ids, in order.
+
+        `inputs`, one (workload, tenant record) per decision, are logged so that
+        `exportgate audit explain` can replay the re-audit decision."""
         if not decisions:
             return []
         if self._log is None:
             now = int(datetime.now(UTC).timestamp() * 1000)
             return [uuid7(now) for _ in decisions]
-        entries = [LogEntry(d, operation=operation, extra=extra) for d in decisions]
+        given = list(inputs) if inputs is not None else [(None, None)] * len(decisions)
+        entries = [
+            LogEntry(d, operation=operation, extra=extra, workload=w, tenant_record=t)
+            for d, (w, t) in zip(decisions, given, strict=True)
+        ]
         records = await self._log.arecord_many(entries)
         return [str(record["id"]) for record in records]
 

@@ -187,7 +187,9 @@ class Auditor:
             for _, tenant, workload in guarded
         ]
         ids = await self.recorder.record(
-            decisions, extra={"policyVersion": engine.version, "reason": reason}
+            decisions,
+            extra={"policyVersion": engine.version, "reason": reason},
+            inputs=[(w, self.world.tenant(t) if t else None) for _, t, w in guarded],
         )
         outcome = AuditOutcome(at=now)
         everyone = names if names is not None else self.world.tenant_names()

@@ -18,6 +18,7 @@ from exportgate.core.errors import InputError, PolicyError
 from exportgate.core.policy import PolicyDocument, parse_policy_document
 from exportgate.core.tenants import parse_tenant
 from exportgate.core.types import Tenant
+from exportgate.decisionlog.snapshots import keep_policy_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,9 @@ class World:
         ]
 
     def _build(self, policies: list[PolicyDocument]) -> PolicyEngine:
-        return PolicyEngine.build(policies=policies, packs=self.packs)
+        engine = PolicyEngine.build(policies=policies, packs=self.packs)
+        keep_policy_snapshot(engine)  # kept beside the decision log, for audit replay
+        return engine
 
     @property
     def engine(self) -> PolicyEngine:

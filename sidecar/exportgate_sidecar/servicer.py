@@ -190,6 +190,9 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 request_uid=j.item.request_uid or None,
                 operation=OPERATION_NAMES.get(j.item.operation) or None,
                 extra=_extra(j.item, snapshot),
+                # The inputs and tenant record behind it, so an auditor can replay it.
+                workload=j.workload,
+                tenant_record=j.entry.tenant if j.entry is not None else None,
             )
             for j in fresh
         ]

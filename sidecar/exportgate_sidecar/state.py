@@ -25,6 +25,7 @@ import structlog
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import ExportgateError
 from exportgate.core.types import Action, Tenant
+from exportgate.decisionlog.snapshots import keep_policy_snapshot
 
 log = structlog.get_logger("exportgate.sidecar.state")
 
@@ -218,6 +219,7 @@ class SnapshotLoader:
                 return False
             self._clear_error(origin)
             if self._engine is None or engine.version != self._engine.version:
+                await asyncio.to_thread(keep_policy_snapshot, engine)  # for audit replay
                 self._engine = engine
                 self._boundaries = policy_time_boundaries(engine)
             self._policies = documents

@@ -52,7 +52,10 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         tenant = app.world.tenant(tenant_name) if tenant_name else None
         decision = engine.evaluate(workload, tenant, now, tenant_name=tenant_name)
         (decision_id,) = await app.recorder.record(
-            [decision], operation="AUDIT", extra={"policyVersion": engine.version}
+            [decision],
+            operation="AUDIT",
+            extra={"policyVersion": engine.version},
+            inputs=[(workload, tenant)],
         )
         patch.status.update(
             endpoint_status(
