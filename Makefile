@@ -44,6 +44,7 @@ lint: setup
 	$(BIN)/python scripts/gen_proto.py --check
 	@if [ -f operator/crds/generate.py ]; then $(BIN)/python operator/crds/generate.py --check; fi
 	@if [ -f charts/sync_crds.py ]; then $(BIN)/python charts/sync_crds.py --check; fi
+	$(BIN)/python charts/tools/sync_kinds.py --check
 	@if [ -f charts/tools/values_docs.py ]; then $(BIN)/python charts/tools/values_docs.py --check; fi
 
 # The one test command: README and .ci/run call exactly this.

@@ -17,18 +17,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from exportgate.cli.bindings import is_namespace, load_bindings, namespace_name, refuse_rebinding
 from exportgate.core.decision import Decision
 from exportgate.core.documents import LocatedDocument, PathKey, flatten_lists, read_documents
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import ExportgateError, InputError
+from exportgate.core.extract.dra_refs import DraObjects
 from exportgate.core.policy import (
     PolicyDocument,
     is_policy_document,
     load_policy_file,
     policy_from_document,
 )
+from exportgate.core.tenancy import TENANT_LABEL, owning_tenant, tenant_label
 from exportgate.core.tenants import (
-    TENANT_LABEL,
     is_tenant_document,
     load_tenant_file,
     tenant_from_document,
@@ -83,6 +85,12 @@ def register(subcommands: Any) -> None:
         metavar="FILE",
         help="extra kind adapters (repeatable)",
     )
+    parser.add_argument(
+        "--bindings",
+        metavar="FILE",
+        help="namespace -> tenant bindings from the platform (Namespace objects or a mapping); "
+        "then Namespace documents in the inputs may not bind otherwise",
+    )
     parser.add_argument("--at", metavar="RFC3339", help="evaluate at this instant instead of now")
     parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
     parser.add_argument(
@@ -133,8 +141,11 @@ def run(args: argparse.Namespace) -> int:
             default_action=Action(args.default_action) if args.default_action else None,
         )
         extract = _extractor(args.adapters)
+        # DeviceClasses, claims and claim templates among the inputs are what DRA references
+        # resolve to; a reference to one not given is an unknown accelerator.
+        dra = DraObjects.from_objects(located.obj for located in inputs.objects)
         results = [
-            _decide(engine, extract, inputs, located, at) for located in inputs.objects
+            _decide(engine, extract, inputs, located, at, dra) for located in inputs.objects
         ]
         if args.decision_log:
             _log(args.decision_log, results)
@@ -161,6 +172,9 @@ def _parse_at(value: str | None) -> datetime:
 
 def _read_inputs(args: argparse.Namespace) -> Inputs:
     inputs = Inputs()
+    platform = load_bindings(args.bindings) if getattr(args, "bindings", None) else None
+    if platform is not None:
+        inputs.namespace_tenants.update(platform)
     for path in args.tenant:
         for tenant in load_tenant_file(path):
             _add_tenant(inputs, tenant, path)
@@ -180,12 +194,13 @@ def _read_inputs(args: argparse.Namespace) -> Inputs:
                 _add_tenant(inputs, tenant_from_document(document, obj, base), where)
             elif is_policy_document(obj):
                 inputs.policies.append(policy_from_document(document, obj, base))
-            elif obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
-                labels = (obj.get("metadata") or {}).get("labels") or {}
-                if TENANT_LABEL in labels:
-                    inputs.namespace_tenants[str(obj["metadata"]["name"])] = str(
-                        labels[TENANT_LABEL]
-                    )
+            elif is_namespace(obj):
+                if platform is not None:
+                    refuse_rebinding(obj, platform, where)
+                else:
+                    bound = tenant_label(obj)
+                    if bound:
+                        inputs.namespace_tenants[namespace_name(obj)] = bound
                 inputs.objects.append(_Located(document, base, obj))
             else:
                 inputs.objects.append(_Located(document, base, obj))
@@ -213,9 +228,10 @@ def _decide(
     inputs: Inputs,
     located: _Located,
     at: datetime,
+    dra: DraObjects | None = None,
 ) -> Decision:
     try:
-        workload: Workload = registry.extract(located.obj)
+        workload: Workload = registry.extract(located.obj, dra)
     except InputError as exc:
         # Extraction knows the field, not the file: point at the field's own line.
         path = (*located.base, *_path_key(exc.field or ""))
@@ -243,13 +259,16 @@ def _tenant_name(inputs: Inputs, workload: Workload, *, cluster_scoped: bool) ->
     applied to, so its own label must not choose the tenant: its author could name any
     permitted tenant. It gets the only --tenant given, or none (and is decided as unbound).
     """
-    if cluster_scoped:
-        if workload.tenant_label:
-            return workload.tenant_label
-    elif workload.ref.namespace:
-        bound = inputs.namespace_tenants.get(workload.ref.namespace)
-        if bound:
-            return bound
+    namespace_tenant = (
+        inputs.namespace_tenants.get(workload.ref.namespace) if workload.ref.namespace else None
+    )
+    owner = owning_tenant(
+        cluster_scoped=cluster_scoped,
+        own_label=workload.tenant_label,
+        namespace_tenant=namespace_tenant,
+    )
+    if owner:
+        return owner
     if len(inputs.tenants) == 1:
         return next(iter(inputs.tenants))
     return None

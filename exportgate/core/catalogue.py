@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -21,8 +21,10 @@ from exportgate.core.classification import (
     classify,
     restrictiveness,
 )
+from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
+from exportgate.core.exact_labels import exact_lookup
 from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
 
 # Which node labels carry which kind of clue.
@@ -30,9 +32,11 @@ PRODUCT_NAME_KEYS = frozenset(
     {
         "nvidia.com/gpu.product",
         "cloud.google.com/gke-accelerator",
+        "cloud.google.com/gke-tpu-accelerator",
         "karpenter.k8s.aws/instance-gpu-name",
         "amd.com/gpu.product-name",
         "exportgate.dev/product",
+        "exportgate.dev/accelerator-product",  # written on nodes by the exportgate operator
     }
 )
 INSTANCE_TYPE_KEYS = frozenset(
@@ -92,20 +96,12 @@ class Product:
     interconnect_gbs: float | None = None  # peak chip-to-chip bandwidth, GB/s
     bandwidth_citation: str = ""
     confidence: str = "H"  # H / M / L, as in the reference sheet
+    exact_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Alias group (gfd, nvml, gke, karpenter) -> spellings exactly as that source writes them."""
 
     @property
     def eccn(self) -> str:
         return self.classification.eccn
-
-
-@dataclass(frozen=True, slots=True)
-class _Cloud:
-    pattern: re.Pattern[str]
-    families: Mapping[str, str]  # family -> product id
-    categories: Mapping[str, frozenset[str]]  # category -> product ids
-    types: Mapping[str, tuple[str, int]]  # instance type -> (product id, count)
-    accelerator_categories: frozenset[str]
-    accelerator_family_prefix: str | None
 
 
 class Catalogue:
@@ -131,7 +127,7 @@ class Catalogue:
         unknown = accelerators["unknownProduct"]
         self.unknown_id = str(unknown["id"])
         self.unknown_classification = str(unknown["assumeClassification"])
-        self._clouds = {name: _cloud(spec) for name, spec in instances["clouds"].items()}
+        self.clouds = {name: parse_cloud(spec) for name, spec in instances["clouds"].items()}
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -144,7 +140,8 @@ class Catalogue:
     def base_for_resource(self, resource: str) -> frozenset[str]:
         """Products a resource name can stand for before any clue narrows it."""
         if resource == "nodepool":
-            return self.all_products()
+            # A pool may provision families the table does not list yet: unknown is possible.
+            return self.all_products() | {self.unknown_id}
         if resource.startswith("nvidia.com/mig-") or resource == "mig.nvidia.com":
             return frozenset(p.id for p in self.products.values() if p.mig_capable)
         for vendor, patterns in self._vendor_resources.items():
@@ -178,8 +175,12 @@ class Catalogue:
             return frozenset(p.id for p in self.products.values() if p.eccn == value)
         return None
 
+    def exact_lookup(self, key: str, value: str) -> frozenset[str]:
+        """Products on nodes whose label `key` is exactly `value` (see `exact_labels`)."""
+        return exact_lookup(self, key, value)
+
     def instance_type(self, name: str) -> tuple[str, int] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if name in cloud.types:
                 return cloud.types[name]
         return None
@@ -198,10 +199,10 @@ class Catalogue:
         return frozenset(found) if found else None
 
     def _by_instance_type(self, value: str) -> frozenset[str] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if value in cloud.types:
                 return frozenset({cloud.types[value][0]})
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             match = cloud.pattern.match(value)
             if not match:
                 continue
@@ -213,20 +214,26 @@ class Catalogue:
                 if family.upper().startswith(cloud.accelerator_family_prefix):
                     return None
                 return frozenset()
+            if cloud.accelerator_family_pattern and cloud.accelerator_family_pattern.match(family):
+                return None  # named like a GPU family we hold no data on: unknown
             return frozenset()  # follows the cloud's naming, family carries no accelerator
         return None
 
     def _by_family(self, value: str) -> frozenset[str] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if value in cloud.families:
                 return frozenset({cloud.families[value]})
+        for cloud in self.clouds.values():
+            if cloud.accelerator_family_pattern and cloud.accelerator_family_pattern.match(value):
+                return None  # named like an accelerator family, but not in the table
         # Karpenter families are AWS families; a well-formed one we do not list has no GPU.
         return frozenset() if re.fullmatch(r"[a-z][a-z0-9-]*", value) else None
 
     def _by_category(self, value: str) -> frozenset[str] | None:
-        for cloud in self._clouds.values():
+        for cloud in self.clouds.values():
             if value in cloud.categories:
-                return cloud.categories[value]
+                # A category also holds families the table does not list yet (g5g, p6e-gb200).
+                return cloud.categories[value] | {self.unknown_id}
             if value in cloud.accelerator_categories:
                 return frozenset({self.unknown_id})  # an accelerator category we hold no data on
         return frozenset()
@@ -274,10 +281,12 @@ class Catalogue:
                 found |= named
             return frozenset(found)
         if hint.operator is Operator.NOT_IN:
+            # Only values that real nodes carry exclude anything; a marketing name excludes no
+            # node, and NotIn also matches nodes without the label (see `exact_lookup`).
             excluded: set[str] = set()
             for value in hint.values:
-                excluded |= self.lookup(hint.key, value) or frozenset()
-            return base - excluded
+                excluded |= self.exact_lookup(hint.key, value)
+            return (base - excluded) if excluded else None
         if hint.operator is Operator.DOES_NOT_EXIST and hint.key in PRODUCT_NAME_KEYS:
             # Nodes without a GPU product label carry no GPU this scheduler knows about.
             return None
@@ -330,8 +339,11 @@ def _product(entry: Mapping[str, Any]) -> Product:
         unpublished=str(entry["unpublished"]) if entry.get("unpublished") else None,
     )
     aliases: list[str] = []
+    exact: dict[str, tuple[str, ...]] = {}
     for source in ("gfd", "nvml", "gke", "karpenter", "pciDeviceId", "other"):
-        aliases.extend(str(a) for a in (entry.get("aliases") or {}).get(source, ()))
+        spellings = tuple(str(a) for a in (entry.get("aliases") or {}).get(source, ()))
+        aliases.extend(spellings)
+        exact[source] = spellings
     return Product(
         id=str(entry["id"]),
         vendor=str(entry["vendor"]),
@@ -346,41 +358,12 @@ def _product(entry: Mapping[str, Any]) -> Product:
         interconnect_gbs=_figure(entry.get("interconnectGBs")),
         bandwidth_citation=str(entry.get("bandwidthCitation", "")),
         confidence=str(entry.get("confidence", "H")),
+        exact_aliases=exact,
     )
 
 
 def _figure(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _cloud(spec: Mapping[str, Any]) -> _Cloud:
-    families = {name: str(f["product"]) for name, f in (spec.get("families") or {}).items()}
-    categories: dict[str, set[str]] = {}
-    for name, family in (spec.get("families") or {}).items():
-        if family.get("category"):
-            categories.setdefault(str(family["category"]), set()).add(families[name])
-    types: dict[str, tuple[str, int]] = {}
-    for name, value in (spec.get("types") or {}).items():
-        if isinstance(value, Mapping):
-            product = str(value.get("product") or families[_family(spec, name)])
-            types[name] = (product, int(value.get("count", 1)))
-        else:
-            types[name] = (families[_family(spec, name)], int(value))
-    return _Cloud(
-        pattern=re.compile(spec["pattern"]),
-        families=families,
-        categories={k: frozenset(v) for k, v in categories.items()},
-        types=types,
-        accelerator_categories=frozenset(spec.get("acceleratorCategories", ())),
-        accelerator_family_prefix=spec.get("acceleratorFamilyPrefix"),
-    )
-
-
-def _family(spec: Mapping[str, Any], name: str) -> str:
-    match = re.match(spec["pattern"], name)
-    if not match:
-        raise ValueError(f"instance type {name} does not follow its cloud's pattern")
-    return str(match.group("family"))
 
 
 @cache

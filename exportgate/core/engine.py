@@ -257,6 +257,14 @@ class PolicyEngine:
             rule = active.rule
             if not rule.matches_accelerators:
                 continue
+            if rule.unconditional and not self._identified_for(rule, accelerator):
+                # A rule that holds for every tenant alike (GP10: a product's origin) judges the
+                # product, not the tenant, so it needs the product identified. Applied to an
+                # ambiguous or unidentified request it would refuse every tenant anything
+                # unpinned; the fail-closed judgement of unknowns is the tenant-facing rules'
+                # (the most restrictive classification), and a request that can only be the
+                # named products' vendor (huawei.com/Ascend*, an Ascend node label) matches.
+                continue
             # The condition is about the tenant, not the product: decide it once per rule
             # (lazily, as most rules match no candidate), then only licences per product.
             unknown = object()
@@ -290,6 +298,13 @@ class PolicyEngine:
             render(group, accelerator=accelerator, allowed=allowed, context=context)
             for group in hits.values()
         ]
+
+    def _identified_for(self, rule: Rule, accelerator: ResolvedAccelerator) -> bool:
+        """True when the request can only be hardware of the vendors whose products `rule`
+        names (no unknown or other vendor's product among its candidates)."""
+        products = self.catalogue.products
+        vendors = {products[p].vendor for p in rule.products if p in products}
+        return all(c in products and products[c].vendor in vendors for c in accelerator.candidates)
 
     def _model_violations(
         self,

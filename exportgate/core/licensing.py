@@ -133,6 +133,8 @@ def lane_for(
 
 _CACHE: dict[tuple[Any, ...], Lane | None] = {}
 _CACHE_SIZE = 4096
+# More lanes than this in one denial are summarised rather than listed.
+_LANES_SPELLED_OUT = 3
 
 
 def _builtin_lane_for(
@@ -189,6 +191,13 @@ def lane_text(
         lane, names, sentence = next(iter(found.values()))
         if len(names) == 1 or "{product}" not in lane.text:
             return sentence
+    if len(found) > _LANES_SPELLED_OUT:
+        # A request that could be almost anything (unidentified, unpinned): naming every lane
+        # would bury the message; the tenant learns a lane by pinning the product it wants.
+        return (
+            f"Licence lanes differ between the {len(found)} kinds of product this could be "
+            "(`exportgate catalogue lanes` lists them); pin a product to see its lane."
+        )
     clauses = [
         f"{lane.title} for {', '.join(names[:4])}" + (" (no licence route)" if lane.none else "")
         for lane, names, _ in found.values()

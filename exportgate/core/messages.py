@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
+from exportgate.core.extract.unknown import HOW_TO_IDENTIFY, describe_unidentified
 from exportgate.core.licensing import lane_text
 from exportgate.core.types import EffectiveVerification, Jurisdiction, JurisdictionRole, Tenant
 
@@ -131,6 +132,14 @@ def _accelerator_subject(
         f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
     )
     if not accelerator.pinned:
+        unknown = describe_unidentified(
+            accelerator.resource,
+            accelerator.source,
+            unknown_resource=catalogue.unknown_id
+            in catalogue.base_for_resource(accelerator.resource),
+        )
+        if unknown is not None:  # say what could not be identified, and how to fix it
+            return f"{unknown} ({HOW_TO_IDENTIFY}; it could be {listed})"
         return f"An unpinned {accelerator.resource} request (it could be {listed})"
     return f"A {accelerator.resource} request that could be {listed}"
 

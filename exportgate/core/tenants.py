@@ -15,6 +15,7 @@ from typing import Any
 from exportgate.core.countries import CountryGroups, builtin_country_groups, is_country
 from exportgate.core.documents import LocatedDocument, PathKey, parse_documents, read_documents
 from exportgate.core.errors import InputError
+from exportgate.core.tenancy import API_GROUP, API_VERSION
 from exportgate.core.types import (
     EffectiveVerification,
     Jurisdiction,
@@ -29,9 +30,7 @@ from exportgate.core.types import (
 )
 from exportgate.core.validation import parse_time, validate_spec
 
-API_GROUP = "exportgate.dev"
-API_VERSION = f"{API_GROUP}/v1alpha1"
-TENANT_LABEL = f"{API_GROUP}/tenant"
+# The group, version and tenant label have one home: exportgate.core.tenancy.
 SCHEMA = "schemas/tenant-spec.yaml"
 # More than this share (percent, direct or indirect) is control: such an owner counts like an
 # ultimate parent (Anthropic's terms: "more than 50% owned"; control for 744.23 purposes).

@@ -647,6 +647,18 @@ def cluster_role(name: str, description: str, rules: list[Schema], **labels: str
     }
 
 
+def reaudit_rules() -> list[Schema]:
+    """get/list/watch/patch on every guarded workload kind, by group (exportgate's own group
+    has its own rules above)."""
+    from exportgate.core.kinds import guarded_kinds
+
+    groups: dict[str, set[str]] = {}
+    for entry in guarded_kinds():
+        if entry.group != GROUP:
+            groups.setdefault(entry.group, set()).add(entry.plural)
+    return [rule([g], sorted(plurals), [*READ, "patch"]) for g, plurals in sorted(groups.items())]
+
+
 def rbac() -> dict[str, Schema]:
     # Why each operator permission exists is in docs/operator.md; nothing here deletes a
     # workload, and only the operator writes status.
@@ -662,11 +674,10 @@ def rbac() -> dict[str, Schema]:
                 ["tenants/status", "exportpolicies/status", "modelendpoints/status"],
                 ["get", "patch", "update"],
             ),
-            # Re-audit: read workloads, add/remove the violation annotation.
-            rule([""], ["pods"], [*READ, "patch"]),
-            rule(["apps"], ["deployments", "statefulsets", "daemonsets"], [*READ, "patch"]),
-            rule(["batch"], ["jobs", "cronjobs"], [*READ, "patch"]),
-            rule(["karpenter.sh"], ["nodepools"], [*READ, "patch"]),
+            # Re-audit: read every kind of the kind table (exportgate.core.kinds), add/remove
+            # the violation annotation; DeviceClasses to judge DRA claims.
+            *reaudit_rules(),
+            rule(["resource.k8s.io"], ["deviceclasses"], READ),
             rule([""], ["namespaces"], READ),
             rule([""], ["nodes"], [*READ, "patch"]),
             rule(["", "events.k8s.io"], ["events"], ["create", "patch"]),
@@ -689,10 +700,16 @@ def rbac() -> dict[str, Schema]:
     )
     reader = cluster_role(
         "exportgate-policy-reader",
-        "The sidecar and webhook: read tenants, policies and the namespace -> tenant labels.",
+        "The sidecar and webhook: read tenants, policies and the namespace -> tenant labels, "
+        "and the DRA objects a claim or pod refers to.",
         [
             rule([GROUP], ["tenants", "exportpolicies"], READ),
             rule([""], ["namespaces"], READ),
+            rule(
+                ["resource.k8s.io"],
+                ["deviceclasses", "resourceclaims", "resourceclaimtemplates"],
+                READ,
+            ),
         ],
     )
     kyc = cluster_role(

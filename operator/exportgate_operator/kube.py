@@ -172,9 +172,7 @@ class Kube:
 
     def has_resource(self, resource: Resource) -> bool:
         """True when the API server serves `resource` (a CRD may not be installed)."""
-        base = (
-            f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
-        )
+        base = f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
         try:
             answer = self.request("GET", base)
         except KubeError as exc:
@@ -203,14 +201,60 @@ CLUSTER_POLICY_REPORTS = Resource(
     "wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports", "ClusterPolicyReport", False
 )
 
-# Namespaced kinds whose objects are re-audited; the controllers are audited as well as their
-# Pods so a violation shows on the object a tenant actually edits.
-NAMESPACED_WORKLOADS = (PODS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS, CRONJOBS, ENDPOINTS)
-CLUSTER_WORKLOADS = (NODEPOOLS,)
+DEVICE_CLASSES = Resource("resource.k8s.io", "v1", "deviceclasses", "DeviceClass", False)
+
+# The kinds the operator itself reads or writes by name. The kinds it re-audits are not listed
+# here: they come from the kind table (exportgate.core.kinds), found with `discover`.
+_KNOWN = (
+    PODS,
+    DEPLOYMENTS,
+    STATEFULSETS,
+    DAEMONSETS,
+    JOBS,
+    CRONJOBS,
+    ENDPOINTS,
+    NODEPOOLS,
+    TENANTS,
+    POLICIES,
+    NODES,
+)
 
 
 def resource_for(api_version: str, kind: str) -> Resource | None:
-    for resource in (*NAMESPACED_WORKLOADS, *CLUSTER_WORKLOADS, TENANTS, POLICIES, NODES):
+    for resource in _KNOWN:
         if resource.api_version == api_version and resource.kind == kind:
             return resource
+    return None
+
+
+def discover(
+    kube: Kube, group: str, kind: str, versions: tuple[str, ...] | None = None
+) -> Resource | None:
+    """Where the API serves `kind` of `group` (its preferred version, or the first of
+    `versions` served), with its real plural and scope; None when it is not served."""
+    if group:
+        try:
+            answer = kube.request("GET", f"/apis/{group}")
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+        served = [str(v.get("version")) for v in answer.get("versions") or ()]
+        preferred = str((answer.get("preferredVersion") or {}).get("version") or "")
+        candidates = [v for v in versions if v in served] if versions else [preferred]
+    else:
+        candidates = ["v1"]
+    for version in candidates:
+        base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            listing = kube.request("GET", base)
+        except KubeError as exc:
+            if exc.not_found:
+                continue
+            raise
+        for entry in listing.get("resources") or ():
+            if entry.get("kind") == kind and "/" not in str(entry.get("name", "")):
+                return Resource(
+                    group, version, str(entry["name"]), kind, bool(entry.get("namespaced"))
+                )
     return None

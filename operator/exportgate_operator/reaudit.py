@@ -25,24 +25,22 @@ from typing import Any
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.tenancy import TENANT_LABEL, tenant_label
 from exportgate.core.types import Action, Workload
 from exportgate_operator import reports
 from exportgate_operator.conditions import timestamp
 from exportgate_operator.decisions import DecisionRecorder
+from exportgate_operator.kinds import GuardedResources
 from exportgate_operator.kube import (
     CLUSTER_POLICY_REPORTS,
-    CLUSTER_WORKLOADS,
     ENDPOINTS,
     EVENTS,
-    NAMESPACED_WORKLOADS,
     NAMESPACES,
     PODS,
     POLICY_REPORTS,
     Kube,
     KubeError,
     Resource,
-    resource_for,
 )
 from exportgate_operator.logconfig import get_logger
 from exportgate_operator.settings import OperatorConfig
@@ -72,9 +70,7 @@ class AuditOutcome:
 
 
 def tenant_of(obj: Mapping[str, Any]) -> str | None:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    value = labels.get(TENANT_LABEL)
-    return str(value) if value else None
+    return tenant_label(obj)
 
 
 def violation_value(rule: str | None, decision_id: str) -> str:
@@ -106,6 +102,7 @@ class Auditor:
         self.registry = registry or AdapterRegistry.builtin()
         self._lock = asyncio.Lock()
         self._served: dict[Resource, bool] = {}
+        self.kinds = GuardedResources(kube, self.registry)
         self._instance = socket.gethostname()
 
     # --- discovery ----------------------------------------------------------------------
@@ -141,15 +138,16 @@ class Auditor:
         the namespaces that were looked at."""
         objects: list[tuple[dict[str, Any], str | None]] = []
         namespaces = self.tenant_namespaces(names)
+        resources = self.kinds.served()
         for namespace, tenant in sorted(namespaces.items()):
-            for resource in NAMESPACED_WORKLOADS:
-                if not self.served(resource):
+            for resource in resources:
+                if not resource.namespaced:
                     continue
                 objects += [
                     (obj, tenant) for obj in self.kube.each(resource, namespace) if _running(obj)
                 ]
-        for resource in CLUSTER_WORKLOADS:
-            if not self.served(resource):
+        for resource in resources:
+            if resource.namespaced:
                 continue
             for obj in self.kube.each(resource, label_selector=TENANT_LABEL):
                 owner = tenant_of(obj)
@@ -169,11 +167,12 @@ class Auditor:
         now = datetime.now(UTC)
         engine = self.world.engine
         objects, namespaces = await asyncio.to_thread(self._collect, names)
+        dra = await asyncio.to_thread(self.kinds.dra_objects, [obj for obj, _ in objects])
         guarded: list[tuple[dict[str, Any], str | None, Workload]] = []
         unguarded: list[dict[str, Any]] = []
         for obj, tenant in objects:
             try:
-                workload = self.registry.extract(obj)
+                workload = self.registry.extract(obj, dra)
             except InputError as exc:
                 log.warning("cannot extract workload", object=_ref(obj), error=exc.describe())
                 continue
@@ -275,7 +274,7 @@ class Auditor:
         )
 
     def _annotate(self, obj: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
-        resource = resource_for(obj["apiVersion"], obj["kind"])
+        resource = self.kinds.resource_for(obj["apiVersion"], obj["kind"])
         if resource is None:
             return
         meta = obj["metadata"]

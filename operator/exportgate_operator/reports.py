@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from exportgate.core.decision import Decision
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate.core.types import Action
 from exportgate_operator.kube import CLUSTER_POLICY_REPORTS, POLICY_REPORTS, Kube, KubeError
 
@@ -103,7 +104,7 @@ def build_report(
     omitted = len(ordered) - len(kept)
     labels = dict(MANAGED_LABELS)
     if scope_tenant:
-        labels["exportgate.dev/tenant"] = scope_tenant
+        labels[TENANT_LABEL] = scope_tenant
     metadata: dict[str, Any] = {
         "name": name,
         "labels": labels,

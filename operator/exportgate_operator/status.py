@@ -14,7 +14,8 @@ from exportgate.core.catalogue import PRODUCT_NAME_KEYS
 from exportgate.core.decision import Decision
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import InputError
-from exportgate.core.tenants import API_VERSION, effective_verification, jurisdictions
+from exportgate.core.tenancy import API_VERSION
+from exportgate.core.tenants import effective_verification, jurisdictions
 from exportgate.core.types import (
     AcceleratorRequest,
     EffectiveVerification,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate_operator.kube import TENANTS, Kube, KubeError, Resource
 
 ROLE_PREFIX = "exportgate-tenant-reader:"
@@ -27,7 +28,7 @@ CLUSTER_ROLE_BINDINGS = Resource(
     RBAC_GROUP, "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
 )
 MANAGED_BY = {"app.kubernetes.io/managed-by": "exportgate-operator"}
-TENANT_ANNOTATION = "exportgate.dev/tenant"
+TENANT_ANNOTATION = TENANT_LABEL  # the same key, as an annotation on the roles it writes
 
 Obj = dict[str, Any]
 

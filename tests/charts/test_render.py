@@ -146,9 +146,16 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
         for rule in hook["rules"]:
             assert "DELETE" not in rule["operations"] and "*" not in rule["operations"]
     by_name = {h["name"]: h for h in hooks}
-    # Guarded kinds are named one by one: no resource wildcard, no subresources.
+    # Guarded kinds are named one by one (no subresources), except the groups sent whole
+    # (webhook.wholeGroups: "when in doubt, send"), whose one rule is "*".
+    whole = {"kubeflow.org", "serving.kserve.io", "ray.io", "trainer.kubeflow.org"}
     for rule in by_name["resources.exportgate.dev"]["rules"]:
+        if rule["resources"] == ["*"]:
+            assert len(rule["apiGroups"]) == 1
+            whole.discard(rule["apiGroups"][0])
+            continue
         assert rule["resources"] and all("*" not in r and "/" not in r for r in rule["resources"])
+    assert not whole, f"groups not sent whole: {whole}"
     karpenter = [r for r in by_name["resources.exportgate.dev"]["rules"]
                  if r["apiGroups"] == ["karpenter.sh"]]  # fmt: skip
     assert karpenter[0]["resources"] == ["nodepools", "provisioners"]
@@ -311,6 +318,7 @@ def test_every_adapter_kind_is_sent_to_the_webhook(default_docs: list[dict[str, 
         for adapter in yaml.safe_load(path.read_text()).get("adapters") or []:
             for kind in adapter["kinds"]:
                 plural = kind.lower() + "s"  # every adapter kind today has a regular plural
-                if (adapter["group"], plural) not in sent:
+                sent_whole = (adapter["group"], "*") in sent  # webhook.wholeGroups
+                if (adapter["group"], plural) not in sent and not sent_whole:
                     missing.append(f"{adapter['group']}/{plural} ({path.name})")
     assert not missing, "add to webhook.guardedResources: " + ", ".join(missing)

@@ -574,3 +574,22 @@ def test_a_denial_for_everyone_is_told_apart(engine: PolicyEngine) -> None:
     assert engine.applies_to_everyone(ascend)
     cn = engine.evaluate(workload(pinned(H100)), make_tenant(incorporation="CN"), at("2026-11-30"))
     assert not engine.applies_to_everyone(cn)
+
+
+UNIDENTIFIED = [
+    # requests that could be an Ascend among many products: GP10 judges a product's origin, so it
+    # needs the product identified; the tenant-facing rules still judge them fail-closed.
+    ("example.com/accelerator", "US", Action.ALLOW),
+    ("nvidia.com/gpu", "US", Action.ALLOW),
+    ("example.com/accelerator", "CN", Action.DENY),
+]
+
+
+@pytest.mark.parametrize(("resource", "country", "expected"), UNIDENTIFIED)
+def test_rules_for_everyone_need_the_product_identified(
+    engine: PolicyEngine, resource: str, country: str, expected: Action
+) -> None:
+    tenant = make_tenant(incorporation=country)
+    action, rule, _, _ = decide(engine, tenant, "2026-11-30", accelerator=gpu(resource=resource))
+    assert action is expected
+    assert rule != "gp10-huawei-ascend"

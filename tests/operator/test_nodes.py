@@ -95,3 +95,29 @@ def test_label_patch_is_minimal() -> None:
     assert label_patch({**labels, **patch}, CATALOGUE) is None
     stale = {CLASS_LABEL: "3A090.a", PRODUCT_LABEL: "nvidia-h100-sxm"}
     assert label_patch(stale, CATALOGUE) == {CLASS_LABEL: None, PRODUCT_LABEL: None}
+
+
+@pytest.mark.parametrize("label", [CLASS_LABEL, PRODUCT_LABEL])
+def test_the_operators_node_labels_are_labels_the_extractor_reads(label: str) -> None:
+    """A pod pinned with the label the operator writes is read as pinned (issue 10)."""
+    from exportgate.core.extract import AdapterRegistry, extract_workload
+
+    assert label in AdapterRegistry.builtin().hint_keys
+    t4 = accelerator_class({"nvidia.com/gpu.product": "Tesla-T4"}, builtin_catalogue())
+    assert t4 is not None
+    value = t4[0] if label == CLASS_LABEL else t4[1]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "t"},
+        "spec": {
+            "nodeSelector": {label: value},
+            "containers": [
+                {"name": "c", "image": "x", "resources": {"limits": {"nvidia.com/gpu": 1}}}
+            ],
+        },
+    }
+    request = extract_workload(pod).accelerators[0]
+    resolved = builtin_catalogue().resolve(request)
+    assert resolved.pinned
+    assert "nvidia-h100-sxm" not in resolved.candidates

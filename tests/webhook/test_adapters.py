@@ -402,6 +402,130 @@ CASES = [
         {"leaderWorkerTemplate": {"size": 4, "workerTemplate": template()}},
         "spec.leaderWorkerTemplate.workerTemplate",
     ),
+    # Kinds added for issue 10 (Argo, Volcano, Kueue, Seldon, KAITO, CAPI managed pools).
+    Case(
+        "argoproj.io/v1alpha1",
+        "Workflow",
+        {
+            "templates": [
+                {
+                    "name": "train",
+                    "nodeSelector": {"nvidia.com/gpu.product": H100},
+                    "container": pod_spec()["containers"][0],
+                }
+            ]
+        },
+        "spec.templates[0].container",
+    ),
+    Case(
+        "argoproj.io/v1alpha1",
+        "WorkflowTemplate",
+        {"templates": [{"name": "train", "container": pod_spec()["containers"][0]}]},
+        "spec.templates[0].container",
+    ),
+    Case(
+        "argoproj.io/v1alpha1",
+        "ClusterWorkflowTemplate",
+        {"templates": [{"name": "train", "script": pod_spec()["containers"][0]}]},
+        "spec.templates[0].script",
+        cluster_scoped=True,
+    ),
+    Case(
+        "argoproj.io/v1alpha1",
+        "CronWorkflow",
+        {
+            "schedule": "0 3 * * *",
+            "workflowSpec": {
+                "templates": [{"name": "train", "container": pod_spec()["containers"][0]}]
+            },
+        },
+        "spec.workflowSpec.templates[0].container",
+    ),
+    Case(
+        "batch.volcano.sh/v1alpha1",
+        "Job",
+        {"tasks": [{"name": "worker", "replicas": 2, "template": template()}]},
+        "spec.tasks[0].template",
+    ),
+    Case(
+        "kueue.x-k8s.io/v1beta1",
+        "Workload",
+        {"podSets": [{"name": "main", "count": 1, "template": template()}]},
+        "spec.podSets[0].template",
+    ),
+    Case(
+        "machinelearning.seldon.io/v1",
+        "SeldonDeployment",
+        {
+            "predictors": [
+                {"name": "p", "graph": {"name": "m"}, "componentSpecs": [{"spec": pod_spec()}]}
+            ]
+        },
+        "spec.predictors[0].componentSpecs[0].spec",
+    ),
+    Case("mlops.seldon.io/v1alpha1", "Server", {"podSpec": pod_spec()}, "spec.podSpec"),
+    Case(  # only a model; nothing in the default packs refuses Llama to nimbus
+        "mlops.seldon.io/v1alpha1",
+        "Model",
+        {"storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct"},
+        "spec.storageUri",
+        action="allow",
+    ),
+    Case(
+        "kaito.sh/v1beta1",
+        "InferenceSet",
+        {
+            "replicas": 2,
+            "labelSelector": {"matchLabels": {"apps": "x"}},
+            "template": {
+                "resource": {"instanceType": "Standard_ND96isr_H100_v5"},
+                "inference": {"preset": {"name": "phi-4-mini-instruct"}},
+            },
+        },
+        "spec.template.resource.instanceType",
+    ),
+    Case(
+        "kaito.sh/v1alpha1",
+        "RAGEngine",
+        {
+            "compute": {
+                "instanceType": "Standard_ND96isr_H100_v5",
+                "labelSelector": {"matchLabels": {"apps": "x"}},
+            },
+            "embedding": {"local": {"modelID": "BAAI/bge-small-en-v1.5"}},
+        },
+        "spec.compute.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "AWSManagedMachinePool",
+        {"instanceType": "p5.48xlarge"},
+        "spec.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "AWSMachinePool",
+        {"awsLaunchTemplate": {"instanceType": "p5.48xlarge"}},
+        "spec.awsLaunchTemplate.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureManagedMachinePool",
+        {"sku": "Standard_ND96isr_H100_v5", "mode": "User"},
+        "spec.sku",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureMachinePool",
+        {"template": {"vmSize": "Standard_ND96isr_H100_v5"}},
+        "spec.template.vmSize",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "GCPManagedMachinePool",
+        {"machineType": "a3-highgpu-8g"},
+        "spec.machineType",
+    ),
     # Hosted models.
     Case(
         "exportgate.dev/v1alpha1",

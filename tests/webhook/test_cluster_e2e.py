@@ -64,6 +64,7 @@ CRDS = [
     for group, version, kind, plural, scope in (
         ("karpenter.sh", "v1", "NodePool", "nodepools", "Cluster"),
         ("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", "Namespaced"),
+        ("argoproj.io", "v1alpha1", "Workflow", "workflows", "Namespaced"),
     )
 ]
 
@@ -132,7 +133,8 @@ def _tenant_rbac() -> list[dict[str, Any]]:
         "kind": "ClusterRole",
         "metadata": {"name": "e2e-tenant"},
         "rules": [
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
+            {"apiGroups": [""], "resources": ["pods", "pods/ephemeralcontainers"], "verbs": ["*"]},
+            {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["*"]},
             {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
             {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"],
              "verbs": ["*"]},
@@ -231,7 +233,8 @@ def stack(
         _wait_ready(probe_port, [sidecar, webhook], logs)
         url = f"https://127.0.0.1:{port}"
         guarded = [
-            webhook_rule(["CREATE", "UPDATE"], ["pods"]),
+            webhook_rule(["CREATE", "UPDATE"], ["pods", "pods/ephemeralcontainers"]),
+            webhook_rule(["CREATE", "UPDATE"], ["workflows"], api_groups=["argoproj.io"]),
             webhook_rule(["CREATE", "UPDATE"], ["deployments"], api_groups=["apps"]),
             webhook_rule(["CREATE", "UPDATE"], ["nodepools"], api_groups=["karpenter.sh"]),
             webhook_rule(
@@ -477,3 +480,119 @@ def test_namespaces_bound_after_start_are_followed(stack: Stack) -> None:
             break
         assert time.monotonic() < deadline, proc.stderr
         time.sleep(0.2)
+
+
+# --- fail closed on the unknown (issue 10), through the real API server -------------------
+
+
+def _records_named(stack: Stack, name: str) -> list[dict[str, Any]]:
+    records = read_decision_log(stack.decision_log)
+    return [r for r in records if (r.get("object") or {}).get("name") == name]
+
+
+def _plain_pod(name: str, **spec: Any) -> dict[str, Any]:
+    container = {"name": "main", "image": "registry.example.com/app:1.0"}
+    container.update(spec.pop("container", {}))
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NIMBUS},
+        "spec": {"containers": [container], **spec},
+    }
+
+
+UNKNOWN = [
+    ("visible-devices", _plain_pod(
+        "fc-visible", container={"env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]})),
+    ("privileged", _plain_pod(
+        "fc-privileged", container={"securityContext": {"privileged": True}})),
+    ("host-dev", _plain_pod("fc-hostdev", volumes=[{"name": "d", "hostPath": {"path": "/dev"}}])),
+    ("renamed-resource", _plain_pod(
+        "fc-renamed", container={"resources": {"limits": {"nvidia.com/H100_SXM5_80GB": "1"}}})),
+    ("negative-affinity", _plain_pod(
+        "fc-notin",
+        container={"resources": {"limits": {"nvidia.com/gpu": "1"}}},
+        affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "nvidia.com/gpu.product", "operator": "NotIn",
+                 "values": ["H100", "H200", "B200", "A100"]}]}]}}})),
+    ("missing-claim-template", _plain_pod(
+        "fc-claim", resourceClaims=[{"name": "g", "resourceClaimTemplateName": "nowhere"}],
+        container={"resources": {"claims": [{"name": "g"}]}})),
+    ("argo-workflow", {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "metadata": {"name": "fc-argo", "namespace": NIMBUS},
+        "spec": {"entrypoint": "t", "templates": [{"name": "t", "container": {
+            "image": "registry.example.com/train:1",
+            "resources": {"limits": {"nvidia.com/gpu": "8"}}}}]}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("obj", [u[1] for u in UNKNOWN], ids=[u[0] for u in UNKNOWN])
+def test_what_exportgate_cannot_identify_is_denied_with_a_record(
+    stack: Stack, obj: dict[str, Any]
+) -> None:
+    proc = stack.create(obj)
+    assert proc.returncode != 0, proc.stdout
+    assert "exportgate denied" in proc.stderr, proc.stderr
+    assert "Decision id: " in proc.stderr
+    records = _records_named(stack, obj["metadata"]["name"])
+    assert records and records[-1]["action"] == "deny"
+    assert records[-1]["tenant"] == "nimbus"
+
+
+def _device_class(name: str, expression: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": name},
+        "spec": {"selectors": [{"cel": {"expression": expression}}]},
+    }
+
+
+def _claim_template(name: str, device_class: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaimTemplate",
+        "metadata": {"name": name, "namespace": NIMBUS},
+        "spec": {"spec": {"devices": {"requests": [
+            {"name": "dev", "exactly": {"deviceClassName": device_class}}]}}},
+    }  # fmt: skip
+
+
+def test_pods_are_judged_by_the_claim_templates_and_device_classes_they_name(
+    stack: Stack,
+) -> None:
+    """The webhook reads the DRA objects from the API server (they are not guarded here)."""
+    for obj in (
+        _device_class("e2e-big-gpus", 'device.driver == "gpu.nvidia.com"'),
+        _device_class("e2e-nics", 'device.driver == "dra.net"'),
+        _claim_template("gpu-tmpl", "e2e-big-gpus"),
+        _claim_template("nic-tmpl", "e2e-nics"),
+    ):
+        created = stack.create(obj, user=None)
+        assert created.returncode == 0, created.stderr
+    gpu = _plain_pod("dra-gpu", resourceClaims=[{"name": "g", "resourceClaimTemplateName":
+                                                  "gpu-tmpl"}],
+                     container={"resources": {"claims": [{"name": "g"}]}})
+    denied = stack.create(gpu)
+    assert denied.returncode != 0 and "exportgate denied" in denied.stderr, denied.stderr
+    nic = _plain_pod("dra-nic", resourceClaims=[{"name": "nic", "resourceClaimTemplateName":
+                                                  "nic-tmpl"}],
+                     container={"resources": {"claims": [{"name": "nic"}]}})
+    admitted = stack.create(nic)
+    assert admitted.returncode == 0, admitted.stderr
+
+
+def test_an_ephemeral_container_with_device_access_is_denied(stack: Stack) -> None:
+    created = stack.create(_plain_pod("debug-me"))
+    assert created.returncode == 0, created.stderr
+    patch = {"spec": {"ephemeralContainers": [{
+        "name": "debugger", "image": "busybox",
+        "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]}]}}  # fmt: skip
+    proc = stack.kubectl(
+        "patch", "pod", "debug-me", "-n", NIMBUS, "--subresource=ephemeralcontainers",
+        "--type=strategic", "-p", json.dumps(patch),
+    )  # fmt: skip
+    assert proc.returncode != 0, proc.stdout
+    assert "exportgate denied" in proc.stderr, proc.stderr

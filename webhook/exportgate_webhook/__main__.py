@@ -38,6 +38,7 @@ from exportgate_webhook.config import (
     TLSConfig,
     WebhookConfig,
 )
+from exportgate_webhook.dra import DraLookup
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
 from exportgate_webhook.tenancy import NamespaceDirectory, StaticNamespaces, WatchedNamespaces
@@ -251,8 +252,16 @@ def build_server(
                 resync_s=ns.resync_s,
             )
     sidecar = PolicyClient(config.sidecar.target)
+    # DRA objects are read from the API server when the namespaces are (not in static mode).
+    dra = (
+        DraLookup(lambda: kubernetes_api_client(config.namespaces.kubeconfig))
+        if config.namespaces.static_tenants is None
+        else None
+    )
     reviewer = AdmissionReviewer(
         extract=registry.extract,
+        dra=dra,
+        extract_with=registry.extract,
         namespaces=namespaces,
         sidecar=sidecar,
         guard=config.guard,

@@ -24,11 +24,13 @@ from typing import Any, Protocol
 import structlog
 
 from exportgate.core.errors import InputError
+from exportgate.core.tenancy import owning_tenant
 from exportgate.core.types import Action, ObjectRef, Workload
 from exportgate.v1 import policy_pb2
 from exportgate.wire import Answer, PolicyUnavailable, workload_to_item
 from exportgate_webhook import messages
 from exportgate_webhook.config import GuardConfig
+from exportgate_webhook.dra import DraLookup, ExtractWith
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.mutate import (
     forged_stamps,
@@ -116,8 +118,12 @@ class AdmissionReviewer:
         budget_s: float,
         namespace_fetch_timeout_s: float,
         metrics: WebhookMetrics,
+        dra: DraLookup | None = None,
+        extract_with: ExtractWith | None = None,
     ) -> None:
         self._extract = extract
+        self._dra = dra
+        self._extract_with = extract_with
         self._namespaces = namespaces
         self._sidecar = sidecar
         self._guard = guard
@@ -150,7 +156,7 @@ class AdmissionReviewer:
         if forged:
             return Outcome(denied(uid, messages.forged_stamp_message(ref, forged)), "forged")
         try:
-            workload = self._extract(obj)
+            workload = await self._read(request, obj)
         except InputError as exc:
             message = messages.unreadable_object_message(ref, exc.describe())
             return Outcome(denied(uid, message, code=400, reason="BadRequest"), "unreadable")
@@ -180,6 +186,15 @@ class AdmissionReviewer:
             return Outcome(allowed(uid, warnings=warnings, audit=audit), action.value)
         return Outcome(allowed(uid, audit=audit), action.value)
 
+    async def _read(self, request: AdmissionRequest, obj: Mapping[str, Any]) -> Workload:
+        """The workload, with the DRA objects it names read from the API server (bounded)."""
+        if self._dra is None or self._extract_with is None:
+            return self._extract(obj)
+        namespace = request.get("namespace") or None
+        return await self._dra.extract(
+            self._extract_with, obj, namespace, timeout=self._fetch_timeout_s
+        )
+
     def validate_failed(self, request: AdmissionRequest, problem: str) -> Outcome:
         """The answer when `validate` itself could not finish (a bug, or the budget ran out)."""
         message = messages.unavailable_message(problem)
@@ -200,7 +215,7 @@ class AdmissionReviewer:
         # overwritten by a fresh one or removed. That is what lets /validate trust stamps.
         strip = strip_patch(obj)
         try:
-            workload = self._extract(obj)
+            workload = await self._read(request, obj)
         except InputError:
             return Outcome(allowed(uid, patch=strip), "unreadable")  # /validate refuses it
         if not workload.guarded:
@@ -275,8 +290,13 @@ class AdmissionReviewer:
         return tenant, answers[0]
 
     async def _tenant(self, request: AdmissionRequest, workload: Workload, deadline: float) -> str:
-        if is_cluster_scoped(request):
-            return workload.tenant_label or ""
+        if is_cluster_scoped(request):  # the binding rule: exportgate.core.tenancy
+            return (
+                owning_tenant(
+                    cluster_scoped=True, own_label=workload.tenant_label, namespace_tenant=None
+                )
+                or ""
+            )
         namespace = request.get("namespace", "")
         remaining = deadline - asyncio.get_running_loop().time()
         try:

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: The label that binds a namespace (or a cluster-scoped object) to a tenant.
-TENANT_LABEL = "exportgate.dev/tenant"
+# The label that binds a namespace (or a cluster-scoped object) to a tenant: one home, the core.
+from exportgate.core.tenancy import TENANT_LABEL as TENANT_LABEL
 
 #: Identities that may bind namespaces to tenants out of the box: cluster admins and the group
 #: the chart's RBAC gives platform engineers. The operator's service account is added by the chart.

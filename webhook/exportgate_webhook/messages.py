@@ -143,8 +143,10 @@ def denial_message(answer: Answer, ref: ObjectRef, tenant: str) -> str:
     hint = _binding_hint(decision, tenant, ref)
     if hint and not remedies:
         lines.append(hint)
-    lines.append(_decision_line(answer))
-    return _clip("\n".join(lines), _MAX_MESSAGE_CHARS)
+    # The decision id always survives the clip: it is what a tenant quotes.
+    quoted = _decision_line(answer)
+    body = _clip("\n".join(lines), _MAX_MESSAGE_CHARS - len(quoted) - 1)
+    return body + "\n" + quoted
 
 
 def _printable(text: str) -> str:

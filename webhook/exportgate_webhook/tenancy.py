@@ -25,19 +25,15 @@ from typing import Any, Protocol
 
 import structlog
 
-from exportgate_webhook.config import TENANT_LABEL
+from exportgate.core.tenancy import API_GROUP as EXPORTGATE_GROUP
+from exportgate.core.tenancy import PLATFORM_KINDS, TENANT_LABEL
+from exportgate.core.tenancy import tenant_label as tenant_label
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.review import AdmissionRequest, UserInfo
 
 log = structlog.get_logger("exportgate.webhook.tenancy")
 
-#: The API group of exportgate's own resources.
-EXPORTGATE_GROUP = "exportgate.dev"
-
-#: The exportgate.dev kinds that decide jurisdictions; tenants must never edit them. Not the whole
-#: group: ModelEndpoint is a tenant's own workload (the chart aggregates it into the edit role),
-#: and it is evaluated like any other workload instead.
-PLATFORM_KINDS = frozenset({"Tenant", "ExportPolicy"})
+# EXPORTGATE_GROUP, PLATFORM_KINDS and the tenant label live in exportgate.core.tenancy.
 
 
 class NamespaceLookupError(Exception):
@@ -58,20 +54,6 @@ class NamespaceDirectory(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
-
-
-def tenant_label(obj: Mapping[str, Any] | None) -> str | None:
-    """The object's own `exportgate.dev/tenant` label, if it has one."""
-    if obj is None:
-        return None
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):
-        return None
-    labels = metadata.get("labels")
-    if not isinstance(labels, Mapping) or TENANT_LABEL not in labels:
-        return None
-    value = labels[TENANT_LABEL]
-    return value if isinstance(value, str) else str(value)
 
 
 class StaticNamespaces:

@@ -4,18 +4,21 @@ certainly need no decision, because a skipped request is admitted unseen: when i
 
 A pod spec is sent when any container or init container requests an accelerator-like extended
 resource or a DRA claim, names a model (a model/vllm flag, a MODEL_ID-style variable, a NIM
-image), or the spec pins nodes (nodeSelector beyond os/arch, node affinity, a runtime class,
-resource claims): all ways a pod ends up on an accelerator or serving a model.
+image), reaches devices without a resource request (a runtime device variable such as
+NVIDIA_VISIBLE_DEVICES, a privileged container, a hostPath volume, an ephemeral container), or
+the spec pins nodes (nodeSelector beyond os/arch, node affinity, a runtime class, resource
+claims): all ways a pod ends up on an accelerator or serving a model. The resource patterns and
+device variables are generated from the vocabulary (charts/tools/sync_kinds.py).
 */}}
 {{- define "exportgate.celContainer" -}}
 {{- $re := .re -}}
 {{- $c := .c -}}
-((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}'))) || has({{ $c }}.resources.claims))) || (has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.args) && {{ $c }}.args.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name.upperAscii().contains('MODEL') || e.name == 'STORAGE_URI')))
+((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}'))) || has({{ $c }}.resources.claims))) || (has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.args) && {{ $c }}.args.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name.upperAscii().contains('MODEL') || e.name == 'STORAGE_URI' || e.name in {{ .env }})) || (has({{ $c }}.securityContext) && has({{ $c }}.securityContext.privileged) && {{ $c }}.securityContext.privileged))
 {{- end -}}
 
 {{- define "exportgate.celPodSpec" -}}
 {{- $ps := .ps -}}
-({{ $ps }}.containers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re) }}) || (has({{ $ps }}.initContainers) && {{ $ps }}.initContainers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re) }})) || has({{ $ps }}.resourceClaims) || has({{ $ps }}.runtimeClassName) || (has({{ $ps }}.affinity) && has({{ $ps }}.affinity.nodeAffinity)) || (has({{ $ps }}.nodeSelector) && {{ $ps }}.nodeSelector.exists(k, k != 'kubernetes.io/os' && k != 'kubernetes.io/arch')))
+({{ $ps }}.containers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "env" .env) }}) || (has({{ $ps }}.initContainers) && {{ $ps }}.initContainers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "env" .env) }})) || has({{ $ps }}.ephemeralContainers) || (has({{ $ps }}.volumes) && {{ $ps }}.volumes.exists(v, has(v.hostPath))) || has({{ $ps }}.resourceClaims) || has({{ $ps }}.runtimeClassName) || (has({{ $ps }}.affinity) && has({{ $ps }}.affinity.nodeAffinity)) || (has({{ $ps }}.nodeSelector) && {{ $ps }}.nodeSelector.exists(k, k != 'kubernetes.io/os' && k != 'kubernetes.io/arch')))
 {{- end -}}
 
 {{/* Objects carrying exportgate.dev labels or annotations: tenant bindings and stamps. */}}
@@ -25,7 +28,12 @@ resource claims): all ways a pod ends up on an accelerator or serving a model.
 
 {{- define "exportgate.celWorkloads" -}}
 {{- $re := printf "(%s)" (join ")|(" .Values.webhook.matchConditions.acceleratorResourcePatterns) | replace "\\" "\\\\" | replace "'" "\\'" -}}
-{{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }}) || (request.kind.kind == 'Pod' ? {{ include "exportgate.celPodSpec" (dict "ps" "object.spec" "re" $re) }} : request.kind.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.jobTemplate.spec.template.spec" "re" $re) }}) : (has(object.spec) && has(object.spec.template) && has(object.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.template.spec" "re" $re) }}))
+{{- $names := list -}}
+{{- range $name := .Values.webhook.matchConditions.deviceAccessEnv -}}
+{{- $names = append $names (printf "'%s'" $name) -}}
+{{- end -}}
+{{- $env := printf "[%s]" (join ", " $names) -}}
+{{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }}) || (request.kind.kind == 'Pod' ? {{ include "exportgate.celPodSpec" (dict "ps" "object.spec" "re" $re "env" $env) }} : request.kind.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.jobTemplate.spec.template.spec" "re" $re "env" $env) }}) : (has(object.spec) && has(object.spec.template) && has(object.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.template.spec" "re" $re "env" $env) }}))
 {{- end -}}
 
 {{/* Namespaces: sent when the tenant binding (any exportgate.dev label) is or was there. */}}

@@ -8,10 +8,10 @@ Python: no Kubernetes, gRPC or HTTP imports, so the CLI, the webhook and the ope
 
 from exportgate.core.extract.adapters import Adapter
 from exportgate.core.extract.dra import PRODUCT_HINT_KEY
-from exportgate.core.extract.identity import TENANT_LABEL
 from exportgate.core.extract.loader import AdapterSet, load_adapter_file, parse_adapter_text
 from exportgate.core.extract.registry import AdapterRegistry, extract_workload
 from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA, HINT_MEANINGS
+from exportgate.core.tenancy import TENANT_LABEL
 
 NODEPOOL_RESOURCE = "nodepool"
 """`AcceleratorRequest.resource` of node pools and machine templates that may provision

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exportgate.core.extract.dra import device_request
+from exportgate.core.extract.dra import device_request, pod_claims
+from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.models import MODEL_PARSERS, dedupe
 from exportgate.core.extract.paths import FieldPath, expect_string
 from exportgate.core.extract.podspec import extract_pod_spec
@@ -29,7 +30,7 @@ from exportgate.core.extract.selectors import hints_from_node_selector, hints_fr
 from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.types import AcceleratorRequest, ModelRequest, Operator, ProductHint
 
-AcceleratorParser = Callable[[object, str, Vocabulary], list[AcceleratorRequest]]
+AcceleratorParser = Callable[[object, str, Vocabulary, DraObjects], list[AcceleratorRequest]]
 
 ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
     "dra-device-request": device_request,
@@ -38,19 +39,44 @@ ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
 
 
 @dataclass(frozen=True, slots=True)
-class PodSpecRule:
-    path: FieldPath
-    containers: tuple[FieldPath, ...] = ()
-    resources: tuple[FieldPath, ...] = ()
-    scheduling_from: tuple[FieldPath, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class HintRule:
     """``key In (values at source)``; the source may hold one string or a list of strings."""
 
     key: str
     source: FieldPath
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulingRule:
+    """Scheduling overrides at `each`, optionally only those whose `when` field holds one of
+    `values` (a TrainJob override counts for the trainer job only when its targetJobs name
+    it), read at `select` under each element (the element itself when None)."""
+
+    each: FieldPath
+    select: FieldPath | None = None
+    when: FieldPath | None = None
+    values: tuple[str, ...] = ()
+
+    def resolve(self, spec: object, base: str) -> list[tuple[str, Any]]:
+        found: list[tuple[str, Any]] = []
+        for where, element in self.each.resolve(spec, base):
+            if self.when is not None:
+                named = {v for _, v in self.when.resolve(element, where) if isinstance(v, str)}
+                if not named & set(self.values):
+                    continue
+            found.extend(self.select.resolve(element, where) if self.select else [(where, element)])
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpecRule:
+    path: FieldPath
+    containers: tuple[FieldPath, ...] = ()
+    resources: tuple[FieldPath, ...] = ()
+    scheduling_from: tuple[SchedulingRule, ...] = ()
+    pins: tuple[HintRule, ...] = ()
+    """Node labels a controller adds to the pod from fields of the object (read from its root),
+    such as KServe's ``serving.kserve.io/gke-accelerator`` annotation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +123,20 @@ class Adapter:
         return self.versions is None or version in self.versions
 
     def apply(
-        self, obj: Mapping[str, Any], vocabulary: Vocabulary
+        self,
+        obj: Mapping[str, Any],
+        vocabulary: Vocabulary,
+        dra: DraObjects = NO_DRA_OBJECTS,
+        namespace: str | None = None,
     ) -> tuple[tuple[AcceleratorRequest, ...], tuple[ModelRequest, ...]]:
         accelerators: list[AcceleratorRequest] = []
         models: list[ModelRequest] = []
+
+        def claims(pod: Mapping[str, Any], field: str) -> list[AcceleratorRequest]:
+            return pod_claims(pod, field, namespace, vocabulary, dra)
+
         for rule in self.pod_specs:
+            pins = _pins(rule.pins, obj)
             for field, spec in rule.path.resolve(obj):
                 findings = extract_pod_spec(
                     spec,
@@ -109,15 +144,31 @@ class Adapter:
                     vocabulary,
                     extra_containers=_under(rule.containers, spec, field),
                     extra_resources=_under(rule.resources, spec, field),
-                    scheduling=_under(rule.scheduling_from, spec, field),
+                    scheduling=[
+                        found
+                        for sched in rule.scheduling_from
+                        for found in sched.resolve(spec, field)
+                    ],
+                    pins=pins,
+                    claims=claims,
                 )
                 accelerators.extend(findings.accelerators)
                 models.extend(findings.models)
         for accelerator_rule in self.accelerators:
-            accelerators.extend(_accelerators(accelerator_rule, obj, vocabulary))
+            accelerators.extend(_accelerators(accelerator_rule, obj, vocabulary, dra))
         primary, fallback = _models(self.models, obj)
         models.extend(primary)
         return tuple(accelerators), dedupe(models or fallback)
+
+
+def _pins(rules: tuple[HintRule, ...], obj: Mapping[str, Any]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for rule in rules:
+        for where, value in rule.source.resolve(obj):
+            text = expect_string(value, where).strip()
+            if text:
+                pins[rule.key] = text
+    return pins
 
 
 def _under(paths: tuple[FieldPath, ...], root: object, base: str) -> list[tuple[str, Any]]:
@@ -128,13 +179,13 @@ def _under(paths: tuple[FieldPath, ...], root: object, base: str) -> list[tuple[
 
 
 def _accelerators(
-    rule: AcceleratorRule, obj: Mapping[str, Any], vocabulary: Vocabulary
+    rule: AcceleratorRule, obj: Mapping[str, Any], vocabulary: Vocabulary, dra: DraObjects
 ) -> list[AcceleratorRequest]:
     elements = rule.each.resolve(obj) if rule.each is not None else [("", obj)]
     found: list[AcceleratorRequest] = []
     for base, element in elements:
         if rule.parser is not None:
-            found.extend(ACCELERATOR_PARSERS[rule.parser](element, base, vocabulary))
+            found.extend(ACCELERATOR_PARSERS[rule.parser](element, base, vocabulary, dra))
             continue
         request = _declared_request(rule, element, base, vocabulary)
         if request is not None:

@@ -8,9 +8,9 @@ from typing import Any
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract.paths import expect_mapping, expect_string, join_key
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate.core.types import ObjectRef
 
-TENANT_LABEL = "exportgate.dev/tenant"
 UNNAMED = "<unnamed>"
 
 

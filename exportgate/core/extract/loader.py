@@ -23,6 +23,7 @@ from exportgate.core.extract.adapters import (
     HintRule,
     ModelRule,
     PodSpecRule,
+    SchedulingRule,
 )
 from exportgate.core.extract.paths import FieldPath, PathSyntaxError, compile_path
 from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA
@@ -43,6 +44,9 @@ class AdapterSet:
     ignored_resources: tuple[str, ...] = ()
     hint_keys: Mapping[str, str] = field(default_factory=dict)
     dra_device_classes: tuple[str, ...] = ()
+    suspect_resources: tuple[str, ...] = ()
+    suspect_label_keys: tuple[str, ...] = ()
+    device_access: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def load_adapter_file(path: str | Path) -> AdapterSet:
@@ -190,6 +194,11 @@ class _Compiler:
             ignored_resources=tuple(vocabulary.get("ignoredResources", [])),
             hint_keys=hint_keys,
             dra_device_classes=tuple(vocabulary.get("draDeviceClasses", [])),
+            suspect_resources=tuple(vocabulary.get("suspectResources", [])),
+            suspect_label_keys=tuple(vocabulary.get("suspectLabelKeys", [])),
+            device_access={
+                key: tuple(values) for key, values in (vocabulary.get("deviceAccess") or {}).items()
+            },
         )
 
     def _adapters(self) -> Iterator[Adapter]:
@@ -243,7 +252,24 @@ class _Compiler:
             path=self._path(spec["path"], (*where, "path")),
             containers=self._paths(spec.get("containers", []), (*where, "containers")),
             resources=self._paths(spec.get("resources", []), (*where, "resources")),
-            scheduling_from=self._paths(spec.get("schedulingFrom", []), (*where, "schedulingFrom")),
+            scheduling_from=tuple(
+                self._scheduling(item, (*where, "schedulingFrom", i))
+                for i, item in enumerate(spec.get("schedulingFrom", []))
+            ),
+            pins=tuple(
+                HintRule(pin["key"], self._path(pin["from"], (*where, "pins", i, "from")))
+                for i, pin in enumerate(spec.get("pins", []))
+            ),
+        )
+
+    def _scheduling(self, item: str | Mapping[str, Any], where: _FieldPath) -> SchedulingRule:
+        if isinstance(item, str):
+            return SchedulingRule(self._path(item, where))
+        return SchedulingRule(
+            each=self._path(item["each"], (*where, "each")),
+            select=self._optional(item.get("select"), (*where, "select")),
+            when=self._optional(item.get("when"), (*where, "when")),
+            values=tuple(item.get("in", ())),
         )
 
     def _accelerator(self, rule: Mapping[str, Any], where: _FieldPath) -> AcceleratorRule:

@@ -11,19 +11,23 @@ terms (ORed). Because the terms are alternatives, a pod with several terms gets 
 term, each with that term's hints plus the nodeSelector's: the engine keeps the most restrictive
 outcome over all requests, which is exactly "the pod could land on any of these".
 
-A pod that asks for no accelerator resource is not guarded, even when its nodeSelector pins a
-GPU product: the scheduler places it on such a node, but the device plugin gives it no device,
-so it cannot use the accelerator. Pods that claim devices through DRA (``spec.resourceClaims``)
-name claims or claim templates that cannot be read offline; those objects are admitted, and
-checked, on their own (see the ``resource.k8s.io`` adapter).
+A pod that asks for no accelerator resource and has no other way to devices is not guarded,
+even when its nodeSelector pins a GPU product: the scheduler places it on such a node, but the
+device plugin gives it no device. Other ways to devices (runtime variables, privileged or
+ephemeral containers, host ``/dev`` mounts; see `access`) count as a request for
+``exportgate.dev/device-access``. Resource names that only *look* like accelerators
+(``suspectResources``) are requested as written and so decided as unknown accelerators. Pods
+that claim devices through DRA (``spec.resourceClaims``) are judged by the claims and claim
+templates they name (see `dra_refs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exportgate.core.extract.access import DEVICE_ACCESS, container_access, pod_access
 from exportgate.core.extract.models import scan_container
 from exportgate.core.extract.paths import (
     expect_list,
@@ -38,10 +42,14 @@ from exportgate.core.extract.selectors import (
     label_map,
     required_affinity_terms,
 )
-from exportgate.core.extract.vocabulary import ResourceNames, Vocabulary
+from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.types import AcceleratorRequest, ModelRequest, ProductHint
 
-_CONTAINER_LISTS = ("containers", "initContainers")
+_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+ClaimReader = Callable[[Mapping[str, Any], str], list[AcceleratorRequest]]
+"""(pod spec, its field) -> the accelerator requests of the DRA claims the pod names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,8 @@ def extract_pod_spec(
     extra_containers: Sequence[tuple[str, Any]] = (),
     extra_resources: Sequence[tuple[str, Any]] = (),
     scheduling: Sequence[tuple[str, Any]] = (),
+    pins: Mapping[str, str] | None = None,
+    claims: ClaimReader | None = None,
 ) -> PodSpecFindings:
     """Accelerators and models of the pod spec at `field`.
 
@@ -65,7 +75,9 @@ def extract_pod_spec(
     ``containers`` (KServe's ``predictor.model``); `extra_resources` are bare resource
     requirements (NIM's ``spec.resources``, TrainJob's ``resourcesPerNode``); `scheduling` are
     further objects carrying ``nodeSelector``/``affinity`` that a controller merges into the pod
-    (later ones win), such as TrainJob pod-template overrides.
+    (later ones win), such as TrainJob pod-template overrides; `pins` are node labels a
+    controller adds from elsewhere (KServe's ``serving.kserve.io/gke-accelerator`` annotation);
+    `claims` reads the DRA claims the pod names (`dra_refs`).
     """
     pod = expect_mapping(spec, field)
     containers = list(_containers(pod, field))
@@ -74,27 +86,37 @@ def extract_pod_spec(
 
     wanted: list[tuple[str, str, int]] = []  # (source, resource, count)
     models: list[ModelRequest] = []
+    access = vocabulary.device_access
     for where, container in containers:
         resources = container.get("resources")
         if resources is not None:
             wanted.extend(_accelerators(resources, join_key(where, "resources"), vocabulary))
+        wanted.extend(
+            (found, DEVICE_ACCESS, 1) for found in container_access(container, where, access)
+        )
         models.extend(scan_container(container, where))
     for where, resources in extra_resources:
         wanted.extend(_accelerators(resources, where, vocabulary))
+    wanted.extend((found, DEVICE_ACCESS, 1) for found in pod_access(pod, field, access))
+    claimed = claims(pod, field) if claims is not None else []
 
-    if not wanted:
+    if not wanted and not claimed:
         return PodSpecFindings((), tuple(models))
-    placements = _placements(pod, field, scheduling, vocabulary)
+    placements = _placements(pod, field, scheduling, vocabulary, pins or {})
     accelerators = tuple(
         AcceleratorRequest(resource, count, hints, source)
         for source, resource, count in wanted
+        for hints in placements
+    ) + tuple(
+        AcceleratorRequest(request.resource, request.count, request.hints + hints, request.source)
+        for request in claimed
         for hints in placements
     )
     return PodSpecFindings(accelerators, tuple(models))
 
 
 def accelerator_counts(
-    resources: object, field: str, names: ResourceNames
+    resources: object, field: str, vocabulary: Vocabulary
 ) -> list[tuple[str, int, str]]:
     """(resource, count, field of the quantity) for each accelerator in a ResourceRequirements.
 
@@ -108,7 +130,7 @@ def accelerator_counts(
     requests = _quantities(requirements.get("requests"), requests_field)
     counts = []
     for name in [*limits, *(name for name in requests if name not in limits)]:
-        if not names.matches(name):
+        if not vocabulary.accelerator_resource(name):
             continue
         if name in limits:
             where = join_key(limits_field, name)
@@ -124,7 +146,7 @@ def accelerator_counts(
 def _accelerators(
     resources: object, field: str, vocabulary: Vocabulary
 ) -> Iterable[tuple[str, str, int]]:
-    for name, count, where in accelerator_counts(resources, field, vocabulary.resources):
+    for name, count, where in accelerator_counts(resources, field, vocabulary):
         yield where, name, count
 
 
@@ -155,9 +177,11 @@ def _placements(
     field: str,
     scheduling: Sequence[tuple[str, Any]],
     vocabulary: Vocabulary,
+    pins: Mapping[str, str],
 ) -> list[tuple[ProductHint, ...]]:
     """The alternative hint sets this pod may be placed under (one per affinity term)."""
-    labels = label_map(pod.get("nodeSelector"), join_key(field, "nodeSelector"))
+    labels = dict(pins)
+    labels.update(label_map(pod.get("nodeSelector"), join_key(field, "nodeSelector")))
     affinity_field = join_key(field, "affinity")
     affinity = pod.get("affinity")
     for where, override in scheduling:

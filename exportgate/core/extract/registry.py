@@ -15,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from exportgate.core.extract.adapters import Adapter
+from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
+from exportgate.core.extract.generic import generic_findings
 from exportgate.core.extract.identity import identify, split_api_version
 from exportgate.core.extract.loader import AdapterSet, load_adapter_file, parse_adapter_text
 from exportgate.core.extract.vocabulary import Vocabulary
@@ -47,6 +49,9 @@ class AdapterRegistry:
                 ignored_resources=adapter_set.ignored_resources,
                 hint_keys=adapter_set.hint_keys,
                 dra_device_classes=adapter_set.dra_device_classes,
+                suspect_resources=adapter_set.suspect_resources,
+                suspect_label_keys=adapter_set.suspect_label_keys,
+                device_access=adapter_set.device_access,
             )
         self._index = {key: tuple(value) for key, value in index.items()}
         self.vocabulary = vocabulary
@@ -91,14 +96,25 @@ class AdapterRegistry:
         """Product-hint label -> meaning (see `schema.HINT_MEANINGS`)."""
         return MappingProxyType(dict(self.vocabulary.hint_keys.meanings))
 
-    def extract(self, obj: object) -> Workload:
-        """The accelerators and models `obj` would use; see `extract_workload`."""
+    def extract(self, obj: object, dra: DraObjects | None = None) -> Workload:
+        """The accelerators and models `obj` would use; see `extract_workload`.
+
+        `dra` holds the DeviceClasses, ResourceClaims and ResourceClaimTemplates the object may
+        refer to; a reference not found there is an unknown accelerator.
+        """
         root, identity = identify(obj)
         adapter = self._lookup(identity.group, identity.version, identity.ref.kind)
         accelerators: tuple[AcceleratorRequest, ...] = ()
         models: tuple[ModelRequest, ...] = ()
+        namespace = identity.ref.namespace
         if adapter is not None:
-            accelerators, models = adapter.apply(root, self.vocabulary)
+            accelerators, models = adapter.apply(
+                root, self.vocabulary, dra or NO_DRA_OBJECTS, namespace
+            )
+        else:
+            accelerators, models = generic_findings(
+                root, self.vocabulary, dra or NO_DRA_OBJECTS, namespace
+            )
         return Workload(
             ref=identity.ref,
             accelerators=accelerators,
@@ -109,17 +125,21 @@ class AdapterRegistry:
 
 
 def extract_workload(
-    obj: Mapping[str, object], *, registry: AdapterRegistry | None = None
+    obj: Mapping[str, object],
+    *,
+    registry: AdapterRegistry | None = None,
+    dra: DraObjects | None = None,
 ) -> Workload:
     """The `Workload` of any Kubernetes object: what accelerators and models it would use.
 
     `obj` is the object as parsed from YAML/JSON or taken from ``AdmissionReview.request.object``.
-    Kinds no adapter describes give an unguarded workload (no accelerators, no models). A
+    Kinds no adapter describes are searched for pod specs (`generic`): a kind with a pod
+    template is read like a pod, whatever its name. A
     malformed object raises `InputError` whose ``field`` is the path of the offending field
     (``spec.template.spec.containers[0].resources.limits``). `registry` defaults to the built-in
     adapters; pass `AdapterRegistry.with_files(...)` to include a platform's own kinds.
     """
-    return (registry or AdapterRegistry.builtin()).extract(obj)
+    return (registry or AdapterRegistry.builtin()).extract(obj, dra)
 
 
 @functools.cache

@@ -41,7 +41,34 @@ _POD_SPEC = {
                 "path": _PATH,
                 "containers": _PATHS,
                 "resources": _PATHS,
-                "schedulingFrom": _PATHS,
+                "schedulingFrom": {
+                    "type": "array",
+                    "items": {
+                        "oneOf": [
+                            _PATH,
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["each"],
+                                "properties": {
+                                    "each": _PATH,
+                                    "select": _PATH,
+                                    "when": _PATH,
+                                    "in": _STRINGS,
+                                },
+                            },
+                        ]
+                    },
+                },
+                "pins": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["key", "from"],
+                        "properties": {"key": _STRING, "from": _PATH},
+                    },
+                },
             },
         },
     ]
@@ -142,6 +169,17 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "draDeviceClasses": _STRINGS,
+                "suspectResources": _STRINGS,
+                "suspectLabelKeys": _STRINGS,
+                "deviceAccess": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "env": _STRINGS,
+                        "offValues": _STRINGS,
+                        "hostPaths": _STRINGS,
+                    },
+                },
             },
         },
         "adapters": {"type": "array", "items": _ADAPTER},

@@ -15,6 +15,7 @@ an architecture label is not a product hint and is dropped here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,9 +45,18 @@ class HintKeys:
     """
 
     meanings: Mapping[str, str]
+    suspect: tuple[str, ...] = ()
+    """Globs of keys that look like accelerator information but are not understood: kept as
+    hints (the catalogue narrows nothing with them) so that a node pool requiring one is an
+    accelerator pool of unknown product rather than no accelerator pool at all."""
+    suspect_re: re.Pattern[str] | None = None  # `suspect`, compiled (vocabulary.compile_globs)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.meanings
+        return key in self.meanings or (
+            isinstance(key, str)
+            and self.suspect_re is not None
+            and bool(self.suspect_re.match(key))
+        )
 
 
 def label_map(selector: object, field: str) -> dict[str, str]:

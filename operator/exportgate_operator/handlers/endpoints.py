@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from exportgate.core.errors import InputError
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate_operator.app import App, utcnow
 from exportgate_operator.kube import ENDPOINTS, NAMESPACES, KubeError
 from exportgate_operator.status import endpoint_status

@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from exportgate.core.tenants import TENANT_LABEL
+from exportgate.core.tenancy import TENANT_LABEL
 from exportgate_operator.app import App
 
 

@@ -36,13 +36,14 @@ from kubernetes.client.exceptions import ApiException
 
 from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import parse_policy_document
+from exportgate.core.tenancy import API_GROUP
 from exportgate.core.tenants import parse_tenant
 from exportgate_sidecar.config import ConfigError
 from exportgate_sidecar.state import SnapshotLoader, TenantRecord
 
 log = structlog.get_logger("exportgate.sidecar.kube")
 
-GROUP = "exportgate.dev"
+GROUP = API_GROUP
 VERSION = "v1alpha1"
 LIST_PAGE_SIZE = 500
 HTTP_GONE = 410

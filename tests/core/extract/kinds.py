@@ -248,7 +248,6 @@ spec:
               device.attributes["gpu.nvidia.com"].productName in
               ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]
       - {name: small, deviceClassName: gpu.nvidia.com}
-    - {name: nic, exactly: {deviceClassName: rdma.example.com}}
 """,
         (
             ("gpu.nvidia.com", 2, {"exportgate.dev/product": ("NVIDIA H100 80GB HBM3",)}),

@@ -55,7 +55,9 @@ REQUESTS = [
          {"name": "small", "deviceClassName": "gpu.nvidia.com", "count": 2}]}, "v1",
      [("gpu.nvidia.com", 1, Operator.IN, ("NVIDIA H100 80GB HBM3", "NVIDIA H200")),
       ("gpu.nvidia.com", 2, None, ())]),
-    ("not-an-accelerator", {"exactly": {"deviceClassName": "rdma.example.com"}}, "v1", []),
+    # A class exportgate cannot read is an unknown accelerator (DeviceClass lookups: test_dra_refs).
+    ("unreadable-class", {"exactly": {"deviceClassName": "rdma.example.com"}}, "v1",
+     [("DeviceClass rdma.example.com", 1, None, ())]),
 ]
 
 

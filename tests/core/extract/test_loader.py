@@ -52,7 +52,10 @@ GPU_JOB: dict[str, Any] = {
 def test_a_new_kind_is_added_as_data(tmp_path: Path) -> None:
     path = tmp_path / "acme.yaml"
     path.write_text(ADAPTER)
-    assert AdapterRegistry.builtin().extract(GPU_JOB).guarded is False
+    # Without the adapter the generic fallback still reads the pod template (never "nothing"),
+    # but only the adapter knows the node-pool-style request and the model field.
+    generic = AdapterRegistry.builtin().extract(GPU_JOB)
+    assert [(a.resource, a.count) for a in generic.accelerators] == [("amd.com/gpu", 1)]
     registry = AdapterRegistry.with_files([path])
     workload = registry.extract(GPU_JOB)
     found = {(a.resource, a.count, tuple(h.values for h in a.hints)) for a in workload.accelerators}

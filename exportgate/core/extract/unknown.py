@@ -1,0 +1,41 @@
+"""Words for what exportgate could not identify, and how to make it identifiable.
+
+Every request extraction makes for something it cannot identify (device access without a
+resource request, a DRA object it could not read, a resource name outside the vocabulary, an
+object too large to search) is decided as the most restrictive product it could be. The message
+must then say *what* could not be identified and *how* to fix it; `describe_unidentified` gives
+the first half for each kind of unknown request, `HOW_TO_IDENTIFY` the second.
+"""
+
+from __future__ import annotations
+
+from exportgate.core.extract.access import DEVICE_ACCESS
+from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
+from exportgate.core.extract.generic import UNSEARCHABLE
+
+HOW_TO_IDENTIFY = (
+    "not identifiable: pin a known product with a node selector, or ask your platform team "
+    "for an adapter or alias"
+)
+
+
+def describe_unidentified(resource: str, source: str, *, unknown_resource: bool) -> str | None:
+    """A sentence subject naming the unidentified request, or None for an identified one.
+
+    `unknown_resource` is True when the catalogue holds no product for `resource`.
+    """
+    where = f" at {source}" if source else ""
+    if resource == DEVICE_ACCESS:
+        return (
+            f"Device access without a resource request{where}, reaching any accelerator on its node"
+        )
+    kind, _, name = resource.partition(" ")
+    if kind == DEVICE_CLASS and name:
+        return f"A DRA request{where} through DeviceClass {name!r}, which exportgate could not read"
+    if kind in (CLAIM, CLAIM_TEMPLATE) and name:
+        return f"The DRA {kind} {name!r} named{where}, which exportgate could not read"
+    if resource == UNSEARCHABLE:
+        return "An object too large or too deeply nested to search for pod specs"
+    if unknown_resource and resource != "nodepool":
+        return f"The resource {resource!r}{where}, which exportgate does not recognise"
+    return None
