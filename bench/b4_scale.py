@@ -47,18 +47,21 @@ def reaudit_core(count: int) -> dict[str, Any]:
 
 
 def reaudit_operator(count: int, directory: Path) -> dict[str, Any] | None:
-    """The operator's own decision path for a re-audit: its `World` (tenants as the operator
-    holds them, its engine), extraction and evaluation as `Auditor._audit` does them, and its
-    `DecisionRecorder` writing every verdict to a real, fsynced decision log in one batch.
+    """The operator's own decision step of a re-audit: its `World` (tenants as the operator
+    holds them, the snapshot the shared world module makes of them) and `decide.decide`, which
+    extracts, evaluates and writes every verdict to a real, fsynced decision log in one batch.
 
-    What is left out is the API server: listing the objects and patching annotations, which
-    depend on the cluster, not on exportgate (None: the operator is not importable here).
+    What is left out is the API server: listing the objects (collect) and patching annotations
+    (publish), which depend on the cluster, not on exportgate (None: the operator is not
+    importable here).
     """
     import asyncio
 
     import yaml
 
     try:
+        from exportgate_operator.collect import Collected
+        from exportgate_operator.decide import decide
         from exportgate_operator.decisions import DecisionRecorder
         from exportgate_operator.world import World
     except ImportError:
@@ -70,23 +73,32 @@ def reaudit_operator(count: int, directory: Path) -> dict[str, Any] | None:
         if doc:
             world.set_tenant(doc)
     registry = AdapterRegistry.builtin()
-    objs = list(objects(count))
+    collected = Collected(objects=[(obj, tenant_of(obj)) for obj in objects(count)])
     directory.mkdir(parents=True, exist_ok=True)
     recorder = DecisionRecorder(str(directory / "operator-audit.log"))
+    logging_s = 0.0
+    record = recorder.record
+
+    async def timed_record(*args: Any, **kwargs: Any) -> list[str]:
+        nonlocal logging_s
+        started = time.perf_counter()
+        try:
+            return await record(*args, **kwargs)
+        finally:
+            logging_s += time.perf_counter() - started
+
+    recorder.record = timed_record  # type: ignore[method-assign]
     began = time.perf_counter()
-    engine = world.engine
-    now = datetime.now(UTC)
-    decisions = []
-    for obj in objs:
-        tenant = tenant_of(obj)
-        workload = registry.extract(obj)
-        decisions.append(
-            engine.evaluate(workload, world.tenant(tenant) if tenant else None, now,
-                            tenant_name=tenant or None)
-        )  # fmt: skip
-    decided = time.perf_counter()
-    ids = asyncio.run(
-        recorder.record(decisions, extra={"policyVersion": engine.version, "reason": "bench"})
+    outcome = asyncio.run(
+        decide(
+            collected,
+            world.snapshot,
+            registry,
+            recorder,
+            tenants=world.tenant_names(),
+            at=datetime.now(UTC),
+            reason="bench",
+        )
     )
     elapsed = time.perf_counter() - began
     recorder.close()
@@ -94,9 +106,9 @@ def reaudit_operator(count: int, directory: Path) -> dict[str, Any] | None:
         "objects": count,
         "seconds": round(elapsed, 2),
         "per_s": round(count / elapsed),
-        "evaluate_s": round(decided - began, 2),
-        "decision_log_s": round(elapsed - (decided - began), 2),
-        "records": len(ids),
+        "evaluate_s": round(elapsed - logging_s, 2),
+        "decision_log_s": round(logging_s, 2),
+        "records": len(outcome.items),
         "extrapolated_100k_s": round(elapsed / count * 100_000, 1),
     }
 

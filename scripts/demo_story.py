@@ -12,22 +12,24 @@ import datetime as dt
 import json
 import subprocess
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from exportgate_operator.publish import VIOLATION
 
 from scripts import demo_objects as objects
-from scripts.demo_stack import Stack, StackError, console_script
-from scripts.demo_ui import Console, Scorecard
+from scripts.demo_kubectl import (
+    EXAMPLES,
+    PLATFORM,
+    Identity,
+    Narrator,
+    find,
+    rfc3339,
+    tenant_identity,
+)
+from scripts.demo_stack import StackError, console_script
 from tests.cluster.local_cluster import ClusterError, LocalCluster
 
-REPO = objects.REPO
-EXAMPLES = REPO / "examples"
 DECISION_ID = "exportgate.dev/decision-id"
-VIOLATION = "exportgate.dev/violation"
 
 # Rules the default policy packs are expected to name for each refusal.
 RULE_D5 = "ear-3a090-d5-macau"
@@ -40,124 +42,8 @@ EXPIRING_NS = "vega-ml"
 OPERATOR_REACTION_S = 90.0
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Someone who runs kubectl: a tenant developer or a platform engineer."""
-
-    user: str
-    groups: tuple[str, ...]
-
-    def describe(self) -> str:
-        return f"{self.user} (group {', '.join(self.groups)})"
-
-
-PLATFORM = Identity("pat@provider.example", (objects.PLATFORM_GROUP,))
-
-
-def tenant_identity(tenant: str) -> Identity:
-    return Identity(f"dev@{tenant}.example", (f"tenant:{tenant}",))
-
-
-def _documents(path: Path) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def _find(docs: Sequence[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    for doc in docs:
-        if doc.get("kind") == kind and doc["metadata"]["name"] == name:
-            return doc
-    raise KeyError(f"{kind}/{name} is not in examples/workloads.yaml")
-
-
-def _rfc3339(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Story:
-    def __init__(self, stack: Stack, console: Console, score: Scorecard, expiry_s: float) -> None:
-        self.stack = stack
-        self.console = console
-        self.score = score
-        self.expiry_s = expiry_s
-        self.manifests = stack.workdir / "manifests"
-        self.workloads = _documents(EXAMPLES / "workloads.yaml")
-        self.section = 0
-        self.operator_running = False
-
-    # ---- helpers -------------------------------------------------------------------------
-
-    @property
-    def kube(self) -> LocalCluster:
-        return self.stack.kube
-
-    def heading(self, title: str) -> None:
-        self.section += 1
-        self.console.heading(self.section, title)
-
-    def _write_manifest(self, doc: dict[str, Any]) -> Path:
-        namespace = str(doc["metadata"].get("namespace", "cluster"))
-        path = self.manifests / namespace / f"{doc['kind'].lower()}-{doc['metadata']['name']}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        return path
-
-    def _arg(self, arg: str) -> tuple[str, str]:
-        """(what to pass, what to show) for one argument. Commands run in the demo directory,
-        so its files are passed relative to it and messages name them the way a user who typed
-        the command would see them; repository files are shown repository-relative."""
-        if not arg.startswith("/"):
-            return arg, arg
-        path = Path(arg)
-        if path.is_relative_to(self.stack.workdir):
-            relative = str(path.relative_to(self.stack.workdir))
-            return relative, relative
-        if path.is_relative_to(REPO):
-            return arg, str(path.relative_to(REPO))
-        return arg, arg
-
-    def kubectl(
-        self, *args: str, who: Identity | None = None, show: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the real kubectl as `who` (a client-certificate kubeconfig) or as the admin."""
-        kubeconfig = self.kube.user_kubeconfig(who.user, who.groups) if who else None
-        passed, shown = zip(*(self._arg(a) for a in args), strict=True)
-        if show:
-            self.console.command(["kubectl", *shown], who.describe() if who else "cluster admin")
-        argv = [
-            str(self.kube.binary("kubectl")),
-            f"--kubeconfig={kubeconfig or self.kube.kubeconfig}",
-            f"--cache-dir={self.stack.workdir / 'kube-cache'}",
-            *passed,
-        ]
-        proc = subprocess.run(
-            argv, cwd=self.stack.workdir, capture_output=True, text=True, timeout=60, check=False
-        )
-        if show:
-            self.console.output((proc.stdout or "") + (proc.stderr or ""))
-        return proc
-
-    def create(self, doc: dict[str, Any], who: Identity) -> subprocess.CompletedProcess[str]:
-        return self.kubectl("create", "-f", str(self._write_manifest(doc)), who=who)
-
-    def expect_denied(
-        self, proc: subprocess.CompletedProcess[str], what: str, rule: str
-    ) -> None:
-        text = proc.stderr or ""
-        self.score.expect(
-            f"{what}: denied by rule {rule}",
-            proc.returncode != 0 and "denied the request" in text and rule in text,
-            badge="DENY",
-        )
-
-    def expect_admitted(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
-        self.score.expect(f"{what}: admitted", proc.returncode == 0, badge="ALLOW")
-
-    def annotations(self, kind: str, name: str, namespace: str) -> dict[str, str]:
-        proc = self.kube.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
-        if proc.returncode != 0:
-            return {}
-        found: dict[str, str] = json.loads(proc.stdout)["metadata"].get("annotations") or {}
-        return found
+class Story(Narrator):
+    """The chapters, in order; each records what it expects in the scorecard."""
 
     # ---- the story -----------------------------------------------------------------------
 
@@ -240,7 +126,7 @@ class Story:
     def _wait_until_enforcing(self) -> None:
         """The API server learns of webhook configurations and the sidecar of tenants
         asynchronously: probe with a server-side dry run until both are in effect."""
-        probe_doc = _find(self.workloads, "Pod", "train-h100")
+        probe_doc = find(self.workloads, "Pod", "train-h100")
         path = self._write_manifest(probe_doc)
         who = tenant_identity("nimbus")
         kubeconfig = self.kube.user_kubeconfig(who.user, who.groups)
@@ -254,34 +140,19 @@ class Story:
         tries = LocalCluster.wait_for_webhook(enforcing, timeout=60.0, interval=0.5)
         self.console.step(f"webhook enforcing (confirmed by a server-side dry run, {tries} tries)")
 
-    def _tenant_status(self, name: str) -> dict[str, Any]:
-        proc = self.kube.kubectl("get", "tenant", name, "-o", "json", check=False)
-        if proc.returncode != 0:
-            return {}
-        found: dict[str, Any] = json.loads(proc.stdout).get("status") or {}
-        return found
-
-    def _wait_for_statuses(self, names: Sequence[str], timeout: float = 30.0) -> None:
-        """The operator writes each Tenant's status shortly after it appears."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(self._tenant_status(n) for n in names):
-                return
-            time.sleep(0.5)
-
     def denied_h100(self) -> None:
         self.heading("nimbus asks for 8 H100s: denied")
         self.console.say(
             "Acting as a nimbus developer. The H100 is 3A090.a; nimbus's parent is in D:5."
         )
-        proc = self.create(_find(self.workloads, "Pod", "train-h100"), tenant_identity("nimbus"))
+        proc = self.create(find(self.workloads, "Pod", "train-h100"), tenant_identity("nimbus"))
         self.expect_denied(proc, "H100 Pod for nimbus", RULE_D5)
 
     def admitted_t4(self) -> None:
         self.heading("nimbus asks for a T4: admitted, with its decision id")
         self.console.say("A T4 is outside 3A090 for everyone; the mutating webhook stamps it.")
         who = tenant_identity("nimbus")
-        proc = self.create(_find(self.workloads, "Pod", "infer-t4"), who)
+        proc = self.create(find(self.workloads, "Pod", "infer-t4"), who)
         self.expect_admitted(proc, "T4 Pod for nimbus")
         self.kubectl(
             "get",
@@ -301,10 +172,10 @@ class Story:
     def other_examples(self) -> None:
         self.heading("The rest of examples/workloads.yaml")
         self.console.say("acme (verified, SG) may run H100s; orbit's verification has expired.")
-        deployment = _find(self.workloads, "Deployment", "serve-h100")
+        deployment = find(self.workloads, "Deployment", "serve-h100")
         proc = self.create(deployment, tenant_identity("acme"))
         self.expect_admitted(proc, "H100 Deployment for acme")
-        proc = self.create(_find(self.workloads, "Job", "finetune"), tenant_identity("orbit"))
+        proc = self.create(find(self.workloads, "Job", "finetune"), tenant_identity("orbit"))
         self.expect_denied(proc, "GPU Job for orbit (expired)", RULE_UNVERIFIED)
 
     def denied_nodepool(self) -> None:
@@ -313,14 +184,14 @@ class Story:
             "Node pools are the platform team's; the pool is labelled for nimbus, so nimbus's "
             "rules apply to what it would provision (a minimal NodePool CRD is installed)."
         )
-        proc = self.create(_find(self.workloads, "NodePool", "nimbus-gpu"), PLATFORM)
+        proc = self.create(find(self.workloads, "NodePool", "nimbus-gpu"), PLATFORM)
         self.expect_denied(proc, "p5 NodePool for nimbus", RULE_D5)
 
     def denied_model_endpoint(self) -> None:
         self.heading("nimbus asks for a hosted Claude endpoint: denied")
         self.console.say("The model vendor's terms exclude companies owned from China.")
         proc = self.create(
-            _find(self.workloads, "ModelEndpoint", "assistant"), tenant_identity("nimbus")
+            find(self.workloads, "ModelEndpoint", "assistant"), tenant_identity("nimbus")
         )
         self.expect_denied(proc, "Claude ModelEndpoint for nimbus", RULE_MODEL_TERMS)
 
@@ -340,13 +211,13 @@ class Story:
                 "verification": {
                     "state": "Verified",
                     "verifiedAt": "2025-12-01T00:00:00Z",
-                    "expiresAt": _rfc3339(expires),
+                    "expiresAt": rfc3339(expires),
                     "evidenceRef": "kyc-case-7730",
                 },
             },
         }
         self.console.say(
-            f"{EXPIRING} is verified in Germany until {_rfc3339(expires)} "
+            f"{EXPIRING} is verified in Germany until {rfc3339(expires)} "
             f"(about {self.expiry_s:.0f}s from now) and starts an H100 Pod in time."
         )
         self.kubectl("apply", "-f", str(self._write_manifest(tenant)))

@@ -17,7 +17,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -87,17 +86,6 @@ class SidecarStatus:
     decision_log: str
 
 
-def client_credentials(
-    ca: Path, cert: Path | None = None, key: Path | None = None
-) -> grpc.ChannelCredentials:
-    """Credentials for a client of the TCP listener: trust `ca`, present `cert`/`key`."""
-    return grpc.ssl_channel_credentials(
-        root_certificates=ca.read_bytes(),
-        private_key=key.read_bytes() if key else None,
-        certificate_chain=cert.read_bytes() if cert else None,
-    )
-
-
 def _explain(error: grpc.aio.AioRpcError, target: str, timeout: float) -> PolicyUnavailable:
     code = error.code()
     details = error.details() or ""
@@ -128,45 +116,14 @@ def _explain(error: grpc.aio.AioRpcError, target: str, timeout: float) -> Policy
 class PolicyClient:
     """Asks the sidecar's PolicyService. Create and use it inside one running event loop."""
 
-    def __init__(
-        self,
-        target: str,
-        timeout: float = 1.0,
-        *,
-        credentials: grpc.ChannelCredentials | None = None,
-        server_name: str | None = None,
-    ) -> None:
-        """`target`: ``unix:///path/to.sock`` or ``host:port`` (TCP needs `credentials`).
-        `timeout`: default deadline of each call, in seconds. `server_name`: the name to check
-        the server certificate against when it differs from the host in `target`."""
+    def __init__(self, target: str, timeout: float = 1.0) -> None:
+        """`target`: the sidecar's socket, ``unix:///path/to.sock`` (it listens on nothing
+        else). `timeout`: default deadline of each call, in seconds."""
         self.target = target
         self.timeout = timeout
-        self._credentials = credentials
-        self._options: list[tuple[str, int | str]] = list(_CHANNEL_OPTIONS)
-        if server_name:
-            self._options.append(("grpc.ssl_target_name_override", server_name))
         self._channel: grpc.aio.Channel | None = None
         self._stub: pb_grpc.PolicyServiceStub | None = None
         self._health: health_pb2_grpc.HealthStub | None = None
-
-    @classmethod
-    def mtls(
-        cls,
-        target: str,
-        *,
-        ca: Path,
-        cert: Path,
-        key: Path,
-        timeout: float = 1.0,
-        server_name: str | None = None,
-    ) -> PolicyClient:
-        """A client of the TCP listener presenting `cert`/`key` and trusting `ca`."""
-        return cls(
-            target,
-            timeout,
-            credentials=client_credentials(ca, cert, key),
-            server_name=server_name,
-        )
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -257,12 +214,7 @@ class PolicyClient:
 
     def _stubs(self) -> tuple[pb_grpc.PolicyServiceStub, health_pb2_grpc.HealthStub]:
         if self._stub is None or self._health is None:
-            if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(self.target, options=self._options)
-            else:
-                self._channel = grpc.aio.secure_channel(
-                    self.target, self._credentials, options=self._options
-                )
+            self._channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
             self._stub = pb_grpc.PolicyServiceStub(self._channel)
             self._health = health_pb2_grpc.HealthStub(self._channel)
         return self._stub, self._health

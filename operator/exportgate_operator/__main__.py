@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from exportgate_operator.logconfig import configure_logging, get_logger
+from exportgate.logsetup import configure_logging, get_logger
 from exportgate_operator.runner import run
 from exportgate_operator.settings import parse_args
 

@@ -8,13 +8,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from exportgate.logsetup import get_logger
 from exportgate_operator import status
 from exportgate_operator.conditions import timestamp
+from exportgate_operator.decide import AuditOutcome
 from exportgate_operator.decisions import DecisionRecorder
-from exportgate_operator.kube import POLICIES, TENANTS, Kube, KubeError
-from exportgate_operator.logconfig import get_logger
-from exportgate_operator.reaudit import Auditor, AuditOutcome
+from exportgate_operator.events import EventPoster
+from exportgate_operator.kinds import POLICIES, TENANTS, Resource
+from exportgate_operator.kube import Kube, KubeError
+from exportgate_operator.peering import Peering
+from exportgate_operator.reaudit import Auditor
 from exportgate_operator.settings import OperatorConfig
+from exportgate_operator.timers import TenantTimers
 from exportgate_operator.world import World
 
 log = get_logger(__name__)
@@ -30,7 +35,10 @@ class App:
     kube: Kube
     world: World
     recorder: DecisionRecorder
+    events: EventPoster
     auditor: Auditor
+    peering: Peering
+    timers: TenantTimers = field(init=False)
     _audited_at: dict[str, datetime] = field(default_factory=dict)
     _pending: set[str] = field(default_factory=set)
     _batch: asyncio.Task[None] | None = None
@@ -39,7 +47,12 @@ class App:
     def create(cls, config: OperatorConfig, kube: Kube) -> App:
         world = World(config.packs)
         recorder = DecisionRecorder(config.decision_log)
-        return cls(config, kube, world, recorder, Auditor(kube, world, recorder, config))
+        events = EventPoster(kube)
+        auditor = Auditor(kube, world, recorder, config, events)
+        return cls(config, kube, world, recorder, events, auditor, Peering(kube, config))
+
+    def __post_init__(self) -> None:
+        self.timers = TenantTimers(self, utcnow)
 
     # --- priming ------------------------------------------------------------------------
 
@@ -53,13 +66,10 @@ class App:
 
     # --- status writes (blocking; call through asyncio.to_thread) -----------------------
 
-    def _current_status(self, resource: Any, name: str) -> Mapping[str, Any] | None:
-        try:
-            found = self.kube.request("GET", resource.path(None, name))
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise
+    def _current_status(self, resource: Resource, name: str) -> Mapping[str, Any] | None:
+        found = self.kube.get(resource, name)
+        if found is None:
+            return None
         current: Mapping[str, Any] = found.get("status") or {}
         return current
 
@@ -71,7 +81,10 @@ class App:
         if existing is None:
             return  # deleted meanwhile
         now = utcnow()
-        body = status.tenant_status(record, self.world.engine, now, existing)
+        snapshot = self.world.snapshot
+        body = status.tenant_status(
+            record, snapshot.engine, now, existing, snapshot.time_boundaries
+        )
         if outcome is not None and name in outcome.tenants:
             counts = outcome.tenants[name]
             body["workloads"] = {
@@ -91,7 +104,7 @@ class App:
         body = status.policy_status(record, self.world.engine, utcnow(), existing)
         self._patch_status(POLICIES, name, body)
 
-    def _patch_status(self, resource: Any, name: str, body: Mapping[str, Any]) -> None:
+    def _patch_status(self, resource: Resource, name: str, body: Mapping[str, Any]) -> None:
         try:
             self.kube.merge_patch(resource, name, {"status": dict(body)}, sub="status")
         except KubeError as exc:
@@ -144,7 +157,7 @@ class App:
             "kind": TENANTS.kind,
             "metadata": {"name": name, **({"uid": record.uid} if record and record.uid else {})},
         }
-        self.auditor.event(obj, type_, reason, message)
+        self.events.post(obj, type_, reason, message)
 
     def close(self) -> None:
         self.recorder.close()

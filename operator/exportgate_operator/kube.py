@@ -3,19 +3,18 @@
 The operator handles objects of many kinds (Pods, Deployments, NodePools, custom resources,
 wg-policy reports) as plain dicts, exactly as the core's extraction expects them; the typed
 models of the official client would only get in the way. Calls are synchronous; async code runs
-them with `asyncio.to_thread` (`Kube.arequest`), so the kopf event loop never blocks.
+them with `asyncio.to_thread`, so the kopf event loop never blocks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-from kubernetes import client, config
+from kubernetes import client
+
+from exportgate_operator.kinds import Resource
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -36,46 +35,6 @@ class KubeError(RuntimeError):
     @property
     def conflict(self) -> bool:
         return self.status == 409
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """Where a kind lives in the API: group ('' for core), version, plural, scope."""
-
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    def path(self, namespace: str | None = None, name: str | None = None, sub: str = "") -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace)}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{quote(name)}"
-        if sub:
-            base += f"/{sub}"
-        return base
-
-
-def new_api_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
-    """An ApiClient for `kubeconfig` (or $KUBECONFIG / ~/.kube/config), else in-cluster."""
-    if kubeconfig:
-        api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, context=context
-        )
-        return api
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(context=context)  # type: ignore[no-untyped-call]
-    return client.ApiClient()
 
 
 class Kube:
@@ -111,19 +70,6 @@ class Kube:
         loaded: dict[str, Any] = json.loads(text) if text else {}
         return loaded
 
-    async def arequest(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        query: Mapping[str, str] | None = None,
-        content_type: str = "application/json",
-    ) -> dict[str, Any]:
-        return await asyncio.to_thread(
-            self.request, method, path, body=body, query=query, content_type=content_type
-        )
-
     # --- conveniences -------------------------------------------------------------------
 
     def each(
@@ -149,10 +95,16 @@ class Kube:
                 return
             query["continue"] = token
 
-    def list_all(
-        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
-    ) -> list[dict[str, Any]]:
-        return list(self.each(resource, namespace, label_selector=label_selector))
+    def get(
+        self, resource: Resource, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object, or None when it does not exist (any other error raises)."""
+        try:
+            return self.request("GET", resource.path(namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
 
     def merge_patch(
         self,
@@ -172,7 +124,9 @@ class Kube:
 
     def has_resource(self, resource: Resource) -> bool:
         """True when the API server serves `resource` (a CRD may not be installed)."""
-        base = f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+        base = (
+            f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+        )
         try:
             answer = self.request("GET", base)
         except KubeError as exc:
@@ -180,51 +134,6 @@ class Kube:
                 return False
             raise
         return any(r.get("name") == resource.plural for r in answer.get("resources") or ())
-
-
-# The kinds the operator reads or writes.
-TENANTS = Resource("exportgate.dev", "v1alpha1", "tenants", "Tenant", namespaced=False)
-POLICIES = Resource("exportgate.dev", "v1alpha1", "exportpolicies", "ExportPolicy", False)
-ENDPOINTS = Resource("exportgate.dev", "v1alpha1", "modelendpoints", "ModelEndpoint")
-NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
-NODES = Resource("", "v1", "nodes", "Node", namespaced=False)
-PODS = Resource("", "v1", "pods", "Pod")
-EVENTS = Resource("", "v1", "events", "Event")
-DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
-STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
-DAEMONSETS = Resource("apps", "v1", "daemonsets", "DaemonSet")
-JOBS = Resource("batch", "v1", "jobs", "Job")
-CRONJOBS = Resource("batch", "v1", "cronjobs", "CronJob")
-NODEPOOLS = Resource("karpenter.sh", "v1", "nodepools", "NodePool", namespaced=False)
-POLICY_REPORTS = Resource("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport")
-CLUSTER_POLICY_REPORTS = Resource(
-    "wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports", "ClusterPolicyReport", False
-)
-
-DEVICE_CLASSES = Resource("resource.k8s.io", "v1", "deviceclasses", "DeviceClass", False)
-
-# The kinds the operator itself reads or writes by name. The kinds it re-audits are not listed
-# here: they come from the kind table (exportgate.core.kinds), found with `discover`.
-_KNOWN = (
-    PODS,
-    DEPLOYMENTS,
-    STATEFULSETS,
-    DAEMONSETS,
-    JOBS,
-    CRONJOBS,
-    ENDPOINTS,
-    NODEPOOLS,
-    TENANTS,
-    POLICIES,
-    NODES,
-)
-
-
-def resource_for(api_version: str, kind: str) -> Resource | None:
-    for resource in _KNOWN:
-        if resource.api_version == api_version and resource.kind == kind:
-            return resource
-    return None
 
 
 def discover(

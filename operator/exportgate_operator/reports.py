@@ -12,7 +12,7 @@ message is cut to `max_chars`. The summary still counts every object, and the an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,8 @@ from typing import Any
 from exportgate.core.decision import Decision
 from exportgate.core.tenancy import TENANT_LABEL
 from exportgate.core.types import Action
-from exportgate_operator.kube import CLUSTER_POLICY_REPORTS, POLICY_REPORTS, Kube, KubeError
+from exportgate_operator.kinds import CLUSTER_POLICY_REPORTS, POLICY_REPORTS
+from exportgate_operator.kube import Kube, KubeError
 
 SOURCE = "exportgate"
 REPORT_NAME = "exportgate"
@@ -84,6 +85,21 @@ def _result(item: Audited, now: datetime, max_chars: int) -> dict[str, Any]:
         "properties": properties,
     }
     return found
+
+
+def scopes(
+    items: Sequence[Audited], namespaces: Mapping[str, str], tenants: Iterable[str]
+) -> tuple[dict[str, list[Audited]], dict[str, list[Audited]]]:
+    """The results of each report: per audited namespace, and per tenant for its cluster-scoped
+    objects. Every audited scope is present, even empty, so old results disappear."""
+    by_namespace: dict[str, list[Audited]] = {ns: [] for ns in namespaces}
+    by_tenant: dict[str, list[Audited]] = {name: [] for name in tenants if name}
+    for item in items:
+        if item.namespace:
+            by_namespace.setdefault(item.namespace, []).append(item)
+        elif item.tenant:
+            by_tenant.setdefault(item.tenant, []).append(item)
+    return by_namespace, by_tenant
 
 
 def build_report(

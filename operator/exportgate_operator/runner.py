@@ -9,9 +9,10 @@ from contextlib import contextmanager
 
 import kopf
 
+from exportgate.kubeapi import new_api_client
 from exportgate_operator.app import App
 from exportgate_operator.handlers import register_all
-from exportgate_operator.kube import Kube, new_api_client
+from exportgate_operator.kube import Kube
 from exportgate_operator.settings import OperatorConfig
 
 

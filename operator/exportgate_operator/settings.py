@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import kopf
 
 from exportgate.core.policy import builtin_packs
+from exportgate.logsetup import LEVELS
 
 DEFAULT_PEERING = "exportgate-operator"
 ANNOTATION_PREFIX = "operator.exportgate.dev"
@@ -131,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not maintain the per-tenant ClusterRole/ClusterRoleBinding that lets a "
         "tenant's group read its own Tenant",
     )
-    parser.add_argument("--log-level", default="info")
-    parser.add_argument("--log-format", choices=["json", "console"], default="json")
+    parser.add_argument("--log-level", default="info", choices=LEVELS)
+    parser.add_argument("--log-format", choices=("json", "console"), default="json")
     return parser
 
 

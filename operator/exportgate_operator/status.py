@@ -23,9 +23,9 @@ from exportgate.core.types import (
     Operator,
     ProductHint,
     Tenant,
-    VerificationState,
     Workload,
 )
+from exportgate.world.clock import next_transition
 from exportgate_operator.conditions import condition, merge, timestamp
 from exportgate_operator.world import PolicyRecord, TenantRecord
 
@@ -38,18 +38,6 @@ Status = dict[str, Any]
 
 
 # --- Tenant -------------------------------------------------------------------------------
-
-
-def next_transition(tenant: Tenant, now: datetime) -> datetime | None:
-    """The next instant after `now` at which anything the engine decides on changes by itself:
-    verification starting or expiring, a licence starting or expiring."""
-    instants: list[datetime | None] = []
-    if tenant.verification.state is VerificationState.VERIFIED:
-        instants += [tenant.verification.verified_at, tenant.verification.expires_at]
-    for licence in tenant.licences:
-        instants += [licence.issued_at, licence.expires_at]
-    future = [moment for moment in instants if moment is not None and moment > now]
-    return min(future) if future else None
 
 
 def access(tenant: Tenant | None, engine: PolicyEngine, now: datetime) -> list[Status]:
@@ -113,7 +101,9 @@ def tenant_status(
     engine: PolicyEngine,
     now: datetime,
     existing: Mapping[str, Any] | None = None,
+    rule_dates: Sequence[datetime] = (),
 ) -> Status:
+    """`rule_dates`: the snapshot's sorted policy boundaries (`Snapshot.time_boundaries`)."""
     previous = (existing or {}).get("conditions")
     tenant = record.tenant
     if tenant is None:
@@ -153,7 +143,7 @@ def tenant_status(
         if groups:
             row["groups"] = groups
         rows.append(row)
-    coming = next_transition(tenant, now)
+    coming = next_transition(tenant, now, rule_dates)
     expires = tenant.verification.expires_at
     verification_message = _VERIFICATION_MESSAGES[effective]
     if effective is EffectiveVerification.EXPIRED and expires:

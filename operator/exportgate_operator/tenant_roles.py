@@ -17,7 +17,8 @@ import json
 from typing import Any
 
 from exportgate.core.tenancy import TENANT_LABEL
-from exportgate_operator.kube import TENANTS, Kube, KubeError, Resource
+from exportgate_operator.kinds import TENANTS, Resource
+from exportgate_operator.kube import Kube, KubeError
 
 ROLE_PREFIX = "exportgate-tenant-reader:"
 FIELD_MANAGER = "exportgate-operator"
@@ -28,7 +29,7 @@ CLUSTER_ROLE_BINDINGS = Resource(
     RBAC_GROUP, "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False
 )
 MANAGED_BY = {"app.kubernetes.io/managed-by": "exportgate-operator"}
-TENANT_ANNOTATION = TENANT_LABEL  # the same key, as an annotation on the roles it writes
+TENANT_ANNOTATION = TENANT_LABEL  # the same key, naming the Tenant a role is for
 
 Obj = dict[str, Any]
 

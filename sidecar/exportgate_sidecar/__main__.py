@@ -26,6 +26,7 @@ import structlog
 
 from exportgate.core.types import Action
 from exportgate.decisionlog import DecisionLogError
+from exportgate.logsetup import LEVELS, configure_logging
 from exportgate_sidecar.config import (
     DEFAULT_UNIX_SOCKET,
     CacheConfig,
@@ -34,7 +35,6 @@ from exportgate_sidecar.config import (
     SidecarConfig,
     SourceConfig,
 )
-from exportgate_sidecar.logconfig import configure_logging
 from exportgate_sidecar.server import SidecarServer
 from exportgate_sidecar.sources.files import startup_problems
 
@@ -97,17 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     net = p.add_argument_group("listening")
     net.add_argument(
         "--listen", default=f"unix://{DEFAULT_UNIX_SOCKET}", metavar="unix://PATH",
-        help="Unix socket for the webhook in the same pod; 'none' to disable",
-    )  # fmt: skip
-    net.add_argument("--listen-tcp", metavar="HOST:PORT", help="also listen on TCP (mutual TLS)")
-    net.add_argument(
-        "--tls-cert", type=Path, metavar="PEM",
-        help="serving certificate for --listen-tcp; re-read when the file changes",
-    )  # fmt: skip
-    net.add_argument("--tls-key", type=Path, metavar="PEM", help="private key of --tls-cert")
-    net.add_argument(
-        "--tls-client-ca", type=Path, metavar="PEM",
-        help="CA bundle client certificates must chain to (clients without one are refused)",
+        help="Unix socket for the webhook in the same pod",
     )  # fmt: skip
     net.add_argument(
         "--metrics-port", type=int, metavar="PORT",
@@ -145,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ops = p.add_argument_group("operation")
     ops.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error"),
+        "--log-level", default="info", choices=LEVELS,
         help="least severe operational log events written to stderr",
     )  # fmt: skip
     ops.add_argument(
@@ -161,13 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> SidecarConfig:
     listen = args.listen
-    unix_socket: Path | None
-    if listen == "none":
-        unix_socket = None
-    elif listen.startswith("unix://"):
-        unix_socket = Path(listen.removeprefix("unix://"))
-    else:
-        raise ConfigError(f"--listen must be unix://PATH or 'none', got {listen!r}")
+    if not listen.startswith("unix://"):
+        raise ConfigError(f"--listen must be unix://PATH, got {listen!r}")
+    unix_socket = Path(listen.removeprefix("unix://"))
     config = SidecarConfig(
         decision_log=args.decision_log,
         source=SourceConfig(
@@ -177,13 +163,7 @@ def config_from_args(args: argparse.Namespace) -> SidecarConfig:
             poll_interval=args.poll_interval,
             kubeconfig=args.kubeconfig,
         ),
-        listen=ListenConfig(
-            unix_socket=unix_socket,
-            tcp_address=args.listen_tcp,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            tls_client_ca=args.tls_client_ca,
-        ),
+        listen=ListenConfig(unix_socket=unix_socket),
         cache=CacheConfig(max_entries=args.cache_size, ttl=args.cache_ttl),
         packs=tuple(args.packs) if args.packs is not None else None,
         default_action=Action(args.default_action) if args.default_action else None,

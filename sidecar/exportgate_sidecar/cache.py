@@ -17,7 +17,6 @@ and the instant of evaluation, so that is what a key holds:
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -28,8 +27,9 @@ from cachetools import TTLCache
 
 from exportgate.core.decision import Decision
 from exportgate.core.types import Tenant, Workload
+from exportgate.world.clock import tenant_boundaries, validity_window
+from exportgate.world.snapshot import Snapshot
 from exportgate_sidecar.config import CacheConfig
-from exportgate_sidecar.state import Snapshot
 
 CacheKey = tuple[Hashable, ...]
 
@@ -44,37 +44,6 @@ class _Entry:
         if self.valid_from is not None and at < self.valid_from:
             return False
         return self.valid_until is None or at < self.valid_until
-
-
-def tenant_time_boundaries(tenant: Tenant | None) -> list[datetime]:
-    """Instants at which a decision about `tenant` may change without its record changing."""
-    if tenant is None:
-        return []
-    found: list[datetime | None] = [
-        tenant.verification.verified_at,
-        tenant.verification.expires_at,
-    ]
-    for licence in tenant.licences:
-        found += [licence.issued_at, licence.expires_at]
-    return [b for b in found if b is not None]
-
-
-def validity_window(
-    boundaries: Iterable[datetime], at: datetime, sorted_boundaries: Sequence[datetime] = ()
-) -> tuple[datetime | None, datetime | None]:
-    """The widest interval [from, until) around `at` that crosses none of the boundaries.
-
-    `sorted_boundaries` (ascending) are searched by bisection: a snapshot may carry hundreds of
-    rule dates, and this runs on every cache miss.
-    """
-    before = [b for b in boundaries if b <= at]
-    after = [b for b in boundaries if b > at]
-    i = bisect.bisect_right(sorted_boundaries, at)
-    if i > 0:
-        before.append(sorted_boundaries[i - 1])
-    if i < len(sorted_boundaries):
-        after.append(sorted_boundaries[i])
-    return (max(before) if before else None, min(after) if after else None)
 
 
 class DecisionCache:
@@ -129,7 +98,7 @@ class DecisionCache:
         if not self.enabled:
             return
         valid_from, valid_until = validity_window(
-            tenant_time_boundaries(tenant), at, policy_boundaries
+            tenant_boundaries(tenant), at, policy_boundaries
         )
         self._entries[key] = _Entry(decision, valid_from, valid_until)
 

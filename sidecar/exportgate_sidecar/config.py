@@ -67,19 +67,6 @@ class ListenConfig:
     """The socket the webhook in the same pod uses: no TCP stack, no TLS, and only processes that
     share the volume can reach it."""
 
-    tcp_address: str | None = None
-    """``host:port`` for callers outside the pod (the operator, the CLI). Always mutual TLS: a
-    policy service that answers anyone would leak tenant verification state."""
-
-    tls_cert: Path | None = None
-    """Serving certificate (PEM) for the TCP listener. Re-read when the file changes, so
-    cert-manager rotation needs no restart."""
-
-    tls_key: Path | None = None
-    """Private key (PEM) of `tls_cert`."""
-
-    tls_client_ca: Path | None = None
-    """CA bundle (PEM) that client certificates must chain to; required with `tcp_address`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,23 +148,8 @@ class SidecarConfig:
         if src.poll_interval <= 0:
             raise ConfigError(f"poll interval must be positive, got {src.poll_interval}")
         lst = self.listen
-        if lst.unix_socket is None and lst.tcp_address is None:
-            raise ConfigError("nothing to listen on: give --listen unix://PATH and/or --listen-tcp")
-        if lst.tcp_address is not None:
-            missing = [
-                flag
-                for flag, value in (
-                    ("--tls-cert", lst.tls_cert),
-                    ("--tls-key", lst.tls_key),
-                    ("--tls-client-ca", lst.tls_client_ca),
-                )
-                if value is None
-            ]
-            if missing:
-                raise ConfigError(f"--listen-tcp requires mutual TLS; missing {', '.join(missing)}")
-            host, sep, port = lst.tcp_address.rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise ConfigError(f"--listen-tcp must be HOST:PORT, got {lst.tcp_address!r}")
+        if lst.unix_socket is None:
+            raise ConfigError("nothing to listen on: give --listen unix://PATH")
         if self.min_time_remaining < 0:
             raise ConfigError("min time remaining cannot be negative")
         if self.max_batch_items < 1:

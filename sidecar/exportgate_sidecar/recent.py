@@ -36,8 +36,8 @@ from cachetools import TTLCache
 from exportgate.core.decision import Decision
 from exportgate.core.types import Tenant, Workload
 from exportgate.v1 import policy_pb2 as pb
-from exportgate_sidecar.cache import tenant_time_boundaries, validity_window
-from exportgate_sidecar.state import Snapshot
+from exportgate.world.clock import tenant_boundaries, validity_window
+from exportgate.world.snapshot import Snapshot
 
 Fingerprint = tuple[Hashable, ...]
 
@@ -111,7 +111,7 @@ class RecentDecisions:
         if not self.enabled:
             return
         valid_from, valid_until = validity_window(
-            tenant_time_boundaries(tenant), at, snapshot.time_boundaries
+            tenant_boundaries(tenant), at, snapshot.time_boundaries
         )
         made_object = pb.ObjectRef()
         made_object.CopyFrom(item.object)

@@ -29,6 +29,8 @@ from grpc_reflection.v1alpha import reflection
 
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
 from exportgate.wire.client import SERVICE_NAME
+from exportgate.world.loader import SnapshotLoader
+from exportgate.world.snapshot import Snapshot, SnapshotStore
 from exportgate_sidecar.cache import DecisionCache
 from exportgate_sidecar.config import ConfigError, SidecarConfig
 from exportgate_sidecar.health import HealthMonitor
@@ -37,8 +39,6 @@ from exportgate_sidecar.metrics import MetricsEndpoint, SidecarMetrics
 from exportgate_sidecar.recent import RecentDecisions
 from exportgate_sidecar.servicer import Activity, PolicyServicer
 from exportgate_sidecar.sources.files import FileSource
-from exportgate_sidecar.state import Snapshot, SnapshotLoader, SnapshotStore
-from exportgate_sidecar.tls import ReloadingServerCredentials, TlsFiles
 
 log = structlog.get_logger("exportgate.sidecar")
 
@@ -77,7 +77,6 @@ class SidecarServer:
         self.journal: DecisionJournal | None = None
         self.health: HealthMonitor | None = None
         self.metrics_endpoint: MetricsEndpoint | None = None
-        self.tcp_port: int | None = None
         self.activity = Activity()
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -145,8 +144,6 @@ class SidecarServer:
         log.info(
             "listening",
             unix=str(self._unix_socket) if self._unix_socket else None,
-            tcp=cfg.listen.tcp_address,
-            tcp_port=self.tcp_port,
             metrics_port=self.metrics_endpoint.port if self.metrics_endpoint else None,
             decision_log=str(cfg.decision_log),
             source=cfg.source.kind,
@@ -224,15 +221,6 @@ class SidecarServer:
             raise RuntimeError("this server does not listen on a Unix socket")
         return f"unix://{self._unix_socket}"
 
-    @property
-    def tcp_target(self) -> str:
-        if self.tcp_port is None:
-            raise RuntimeError("this server does not listen on TCP")
-        host = (self.config.listen.tcp_address or "").rpartition(":")[0]
-        if host in ("0.0.0.0", "[::]", "::", ""):
-            host = "localhost"
-        return f"{host}:{self.tcp_port}"
-
     # -- internals ---------------------------------------------------------------------------
 
     def _bind(self, server: grpc.aio.Server) -> None:
@@ -257,16 +245,6 @@ class SidecarServer:
             except RuntimeError as exc:
                 raise ConfigError(f"cannot listen on unix://{path}: {exc}") from exc
             self._unix_socket = path
-        if lst.tcp_address is not None:
-            assert lst.tls_cert and lst.tls_key and lst.tls_client_ca  # validate() checked
-            creds = ReloadingServerCredentials(
-                TlsFiles(lst.tls_cert, lst.tls_key, lst.tls_client_ca)
-            )
-            try:
-                self.tcp_port = server.add_secure_port(lst.tcp_address, creds.credentials)
-            except RuntimeError as exc:
-                raise ConfigError(f"cannot listen on {lst.tcp_address}: {exc}") from exc
-            self._tls = creds  # keep the fetcher alive as long as the server
 
     async def _run_source(self) -> None:
         src = self.config.source

@@ -34,13 +34,13 @@ from exportgate.wire.convert import (
     parse_at,
     timestamp,
 )
+from exportgate.world.snapshot import Snapshot, SnapshotStore, TenantEntry
 from exportgate_sidecar.cache import DecisionCache
 from exportgate_sidecar.config import SidecarConfig
 from exportgate_sidecar.health import HealthMonitor
 from exportgate_sidecar.journal import DecisionJournal, LogEntry
 from exportgate_sidecar.metrics import SidecarMetrics
 from exportgate_sidecar.recent import RecentDecisions
-from exportgate_sidecar.state import Snapshot, SnapshotStore, TenantEntry
 
 log = structlog.get_logger("exportgate.sidecar")
 

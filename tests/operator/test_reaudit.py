@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 from exportgate_operator.decisions import DecisionRecorder
-from exportgate_operator.kube import Kube, new_api_client
-from exportgate_operator.reaudit import VIOLATION, VIOLATION_MESSAGE, Auditor
+from exportgate_operator.events import EventPoster
+from exportgate_operator.kube import Kube
+from exportgate_operator.publish import VIOLATION, VIOLATION_MESSAGE
+from exportgate_operator.reaudit import Auditor
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World
 
 from exportgate.decisionlog import verify_files
+from exportgate.kubeapi import new_api_client
 from tests.operator.builders import (
     NODEPOOL_CRD,
     endpoint,
@@ -265,7 +268,7 @@ def test_namespaced_operator_audits_only_its_namespaces(operator: OperatorHandle
     world = World()
     world.set_tenant(tenant(owner, parent_hq="CN"))
     kube = Kube(new_api_client(str(operator.cluster.kubeconfig)))
-    auditor = Auditor(kube, world, DecisionRecorder(None), config)
+    auditor = Auditor(kube, world, DecisionRecorder(None), config, EventPoster(kube))
     outcome = asyncio.run(auditor.audit([owner], reason="test"))
     assert {(i.namespace, i.name) for i in outcome.items} == {(mine, "train")}
     assert outcome.tenants[owner].violations == 1

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from exportgate_operator.reaudit import VIOLATION
+from exportgate_operator.publish import VIOLATION
 
 from tests.operator.builders import NODEPOOL_CRD, SUITE_LABEL, nodepool, tenant
 from tests.operator.conftest import OperatorHandle, wait_for

@@ -5,25 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from exportgate_operator.conditions import condition, merge
-from exportgate_operator.status import next_transition, tenant_status
+from exportgate_operator.status import tenant_status
 from exportgate_operator.world import World
 
 from exportgate.core.engine import PolicyEngine
-from exportgate.core.tenants import parse_tenant
 from tests.operator.builders import tenant
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-def test_next_transition_is_the_nearest_future_instant() -> None:
-    doc = tenant("t", verified="2026-07-01T00:00:00Z", expires="2027-01-01T00:00:00Z")
-    assert next_transition(parse_tenant(doc), NOW) == datetime(2026, 7, 1, tzinfo=UTC)
-    assert next_transition(parse_tenant(doc), datetime(2026, 8, 1, tzinfo=UTC)) == datetime(
-        2027, 1, 1, tzinfo=UTC
-    )
-    assert next_transition(parse_tenant(doc), datetime(2028, 1, 1, tzinfo=UTC)) is None
-    pending = tenant("p", state="Pending", verified="", expires="2027-01-01T00:00:00Z")
-    assert next_transition(parse_tenant(pending), NOW) is None  # expiry changes nothing
 
 
 def test_condition_time_moves_only_when_status_changes() -> None:

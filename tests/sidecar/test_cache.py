@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from exportgate_sidecar import CacheConfig, SidecarServer
 from exportgate_sidecar.cache import DecisionCache
-from exportgate_sidecar.state import Snapshot, TenantEntry
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.wire.client import PolicyClient
+from exportgate.world.snapshot import Snapshot, TenantEntry
 from tests.core.builders import make_tenant, pinned, workload
 from tests.sidecar.builders import (
     NOW,

@@ -68,15 +68,13 @@ def test_a_broken_policy_file_is_named_with_its_line_and_what_to_do(files: Sidec
     assert "not a valid ExportPolicy file: fix it" in done.stderr
 
 
-def test_tcp_without_tls_files_is_refused_with_the_missing_flags(files: SidecarFiles) -> None:
+def test_a_listen_address_that_is_not_a_unix_socket_is_refused(files: SidecarFiles) -> None:
     done = run_cli(
         "--tenants", str(files.tenants), "--decision-log", str(files.decision_log),
-        "--listen", "none", "--listen-tcp", "127.0.0.1:0",
+        "--listen", "127.0.0.1:9000",
     )  # fmt: skip
     assert done.returncode == 2
-    assert "--listen-tcp requires mutual TLS; missing --tls-cert, --tls-key, --tls-client-ca" in (
-        done.stderr
-    )
+    assert "--listen must be unix://PATH" in done.stderr
 
 
 def test_kube_source_with_a_missing_or_broken_kubeconfig_says_so(

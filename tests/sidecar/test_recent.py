@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from exportgate_sidecar import SidecarServer, serve_in_background
 from exportgate_sidecar.recent import RecentDecisions
-from exportgate_sidecar.state import Snapshot, TenantEntry
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.wire.client import PolicyClient
 from exportgate.wire.convert import item_to_workload
+from exportgate.world.snapshot import Snapshot, TenantEntry
 from tests.core.builders import make_tenant
 from tests.sidecar.builders import (
     NOW,

@@ -8,11 +8,7 @@ an answer.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import stat
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import pytest
@@ -21,10 +17,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from exportgate.v1 import policy_pb2 as pb
-from exportgate.wire.client import PolicyClient, PolicyUnavailable, client_credentials
-from tests.cluster.certs import CertificateAuthority
-from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, plain_item, policy_doc
+from exportgate.wire.client import PolicyClient, PolicyUnavailable
+from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, policy_doc
 
 
 async def test_health_is_serving_for_the_server_and_the_policy_service(
@@ -43,14 +37,14 @@ async def test_health_is_not_serving_until_every_file_reads(files: SidecarFiles)
             await asyncio.sleep(0.3)  # several polls of the files
             assert await client.health() == "NOT_SERVING"
             with pytest.raises(PolicyUnavailable) as raised:
-                await client.evaluate_wire([gpu_item("acme")])
+                await client.evaluate([gpu_item("acme")])
             assert raised.value.code is grpc.StatusCode.UNAVAILABLE
             assert "no policy snapshot loaded yet" in raised.value.detail
             # The refused file is named with the reason, for the operator reading the log.
             assert any("policies.yaml" in k for k in server.store.errors)
             files.write_policies(policy_doc())
             await client.wait_serving(timeout=10)
-            assert len((await client.evaluate_wire([gpu_item("acme")], at=NOW)).decisions) == 1
+            assert len(await client.evaluate([gpu_item("acme")], at=NOW)) == 1
     finally:
         await server.stop(grace=0)
     assert not files.decision_records() or all(
@@ -95,148 +89,7 @@ async def test_it_will_not_delete_a_file_that_is_not_a_socket(files: SidecarFile
     assert files.socket.read_text() == "precious"
 
 
-# --- TCP with mutual TLS ----------------------------------------------------------------------
-
-
-@dataclass
-class Pki:
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-    stranger_cert: Path  # a client certificate from a CA the sidecar does not trust
-    stranger_key: Path
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    root = tmp_path_factory.mktemp("sidecar-pki")
-    ca = CertificateAuthority("exportgate-sidecar-test-ca")
-    (root / "ca.crt").write_bytes(ca.cert_pem)
-    server_cert, server_key = ca.issue_loopback_server("exportgate-sidecar").write(root, "server")
-    client_cert, client_key = ca.issue("exportgate-webhook", client=True).write(root, "client")
-    other = CertificateAuthority("someone-else")
-    stranger_cert, stranger_key = other.issue("intruder", client=True).write(root, "stranger")
-    return Pki(
-        root / "ca.crt",
-        server_cert,
-        server_key,
-        client_cert,
-        client_key,
-        stranger_cert,
-        stranger_key,
-    )
-
-
-@pytest.fixture
-async def tls_sidecar(files: SidecarFiles, pki: Pki) -> AsyncIterator[SidecarServer]:
-    listen = ListenConfig(
-        unix_socket=None,
-        tcp_address="127.0.0.1:0",
-        tls_cert=pki.server_cert,
-        tls_key=pki.server_key,
-        tls_client_ca=pki.ca,
-    )
-    async with serve_in_background(files.config(listen=listen)) as server:
-        yield server
-
-
-async def test_a_client_with_a_certificate_from_the_ca_is_answered(
-    tls_sidecar: SidecarServer, pki: Pki
-) -> None:
-    assert tls_sidecar.tcp_port and tls_sidecar.tcp_port > 0
-    client = PolicyClient.mtls(
-        tls_sidecar.tcp_target, ca=pki.ca, cert=pki.client_cert, key=pki.client_key, timeout=5
-    )
-    async with client:
-        response = await client.evaluate_wire([gpu_item("acme"), gpu_item("pending")], at=NOW)
-    assert [pb.Action.Name(d.action) for d in response.decisions] == ["ACTION_ALLOW", "ACTION_DENY"]
-
-
-@pytest.mark.parametrize("who", ["no certificate", "certificate from another CA"])
-async def test_a_client_without_a_trusted_certificate_is_refused(
-    tls_sidecar: SidecarServer, pki: Pki, files: SidecarFiles, who: str
-) -> None:
-    if who == "no certificate":
-        credentials = client_credentials(pki.ca)
-    else:
-        credentials = client_credentials(pki.ca, pki.stranger_cert, pki.stranger_key)
-    async with PolicyClient(tls_sidecar.tcp_target, 3, credentials=credentials) as client:
-        with pytest.raises(PolicyUnavailable) as raised:
-            await client.evaluate_wire([plain_item("acme", name="intruder")])
-    assert raised.value.code is grpc.StatusCode.UNAVAILABLE
-    assert "intruder" not in {r["object"]["name"] for r in files.decision_records()}
-
-
-async def test_a_client_that_does_not_trust_the_server_does_not_talk_to_it(
-    tls_sidecar: SidecarServer, pki: Pki
-) -> None:
-    other = CertificateAuthority("not-the-sidecars-ca")
-    wrong_trust = other.cert_pem
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=wrong_trust,
-        private_key=pki.client_key.read_bytes(),
-        certificate_chain=pki.client_cert.read_bytes(),
-    )
-    async with PolicyClient(tls_sidecar.tcp_target, 3, credentials=credentials) as client:
-        with pytest.raises(PolicyUnavailable) as raised:
-            await client.health()
-    assert raised.value.code is grpc.StatusCode.UNAVAILABLE
-
-
-async def test_the_serving_certificate_is_reloaded_when_its_files_change(
-    files: SidecarFiles, pki: Pki, tmp_path: Path
-) -> None:
-    # The sidecar serves from copies so the test can rotate them (as cert-manager would).
-    live = tmp_path / "live"
-    live.mkdir()
-    for p in (pki.ca, pki.server_cert, pki.server_key):
-        (live / p.name).write_bytes(p.read_bytes())
-    listen = ListenConfig(
-        unix_socket=None,
-        tcp_address="127.0.0.1:0",
-        tls_cert=live / pki.server_cert.name,
-        tls_key=live / pki.server_key.name,
-        tls_client_ca=live / pki.ca.name,
-    )
-    async with serve_in_background(files.config(listen=listen)) as server:
-        new_ca = CertificateAuthority("rotated-ca")
-        new_cert, new_key = new_ca.issue_loopback_server("exportgate-sidecar").write(
-            tmp_path / "new", "server"
-        )
-        new_client_cert, new_client_key = new_ca.issue("webhook", client=True).write(
-            tmp_path / "new", "client"
-        )
-        (tmp_path / "new" / "ca.crt").write_bytes(new_ca.cert_pem)
-        # Rotate: server key pair and client CA to the new CA, each file replaced atomically.
-        for src, dst in (
-            (new_cert, listen.tls_cert),
-            (new_key, listen.tls_key),
-            (tmp_path / "new" / "ca.crt", listen.tls_client_ca),
-        ):
-            assert dst is not None
-            tmp = dst.with_suffix(".tmp")
-            tmp.write_bytes(src.read_bytes())
-            tmp.replace(dst)
-        new_client = PolicyClient.mtls(
-            server.tcp_target,
-            ca=tmp_path / "new" / "ca.crt",
-            cert=new_client_cert,
-            key=new_client_key,
-            timeout=3,
-        )
-        async with new_client:
-            # gRPC asks for new credentials before each handshake, checked at most once a second.
-            await new_client.wait_serving(timeout=10)
-
-
-def test_tcp_without_mutual_tls_is_a_configuration_error(files: SidecarFiles, pki: Pki) -> None:
-    config = files.config(
-        listen=ListenConfig(unix_socket=None, tcp_address="127.0.0.1:0", tls_cert=pki.server_cert)
-    )
-    missing = "requires mutual TLS; missing --tls-key, --tls-client-ca"
-    with pytest.raises(ConfigError, match=missing):
-        config.validate()
+def test_a_sidecar_without_a_socket_is_a_configuration_error(files: SidecarFiles) -> None:
+    config = files.config(listen=ListenConfig(unix_socket=None))
     with pytest.raises(ConfigError, match="nothing to listen on"):
-        dataclasses.replace(config, listen=ListenConfig(unix_socket=None)).validate()
+        config.validate()

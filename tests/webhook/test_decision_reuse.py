@@ -120,7 +120,7 @@ async def replica(
             yield hook
         finally:
             await stop_webhook(hook)
-    # The sidecar leaves its log, socket and policy snapshots (a directory) behind.
+    # The decision log keeps policy snapshots in a directory beside it (docs/decision-log.md).
     shutil.rmtree(directory)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import structlog
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
+from exportgate.logsetup import LEVELS, configure_logging
 from exportgate.wire import PolicyClient
 from exportgate_webhook.admission import AdmissionReviewer
 from exportgate_webhook.config import (
@@ -171,7 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default="info",
-        choices=("debug", "info", "warning", "error"),
+        choices=LEVELS,
+    )
+    parser.add_argument(
+        "--log-format",
+        default="json",
+        choices=("json", "console"),
+        help="one JSON object per line (for log collectors), or coloured text for a terminal",
     )
     return parser
 
@@ -215,17 +221,11 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
     )
 
 
-def kubernetes_api_client(kubeconfig: Path | None) -> Any:
-    """In-cluster config, else the given kubeconfig, else $KUBECONFIG / ~/.kube/config."""
-    from kubernetes import client, config
+def _api_client(kubeconfig: Path | None) -> Any:
+    # Imported on first use: a webhook with static tenants never loads the Kubernetes client.
+    from exportgate.kubeapi import new_api_client
 
-    if kubeconfig is not None:
-        return config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        return config.new_client_from_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    return new_api_client(kubeconfig)
 
 
 def build_server(
@@ -247,14 +247,14 @@ def build_server(
             namespaces = StaticNamespaces(ns.static_tenants)
         else:
             namespaces = WatchedNamespaces(
-                lambda: kubernetes_api_client(ns.kubeconfig),
+                lambda: _api_client(ns.kubeconfig),
                 metrics=metrics,
                 resync_s=ns.resync_s,
             )
     sidecar = PolicyClient(config.sidecar.target)
     # DRA objects are read from the API server when the namespaces are (not in static mode).
     dra = (
-        DraLookup(lambda: kubernetes_api_client(config.namespaces.kubeconfig))
+        DraLookup(lambda: _api_client(config.namespaces.kubeconfig))
         if config.namespaces.static_tenants is None
         else None
     )
@@ -271,21 +271,6 @@ def build_server(
     )
     return WebhookServer(
         config, reviewer=reviewer, sidecar=sidecar, namespaces=namespaces, metrics=metrics
-    )
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
 
 
@@ -307,7 +292,7 @@ async def run(config: WebhookConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level, json=args.log_format == "json")
     try:
         config = config_from_args(args)
         asyncio.run(run(config))

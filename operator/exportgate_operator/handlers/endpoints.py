@@ -14,7 +14,7 @@ import kopf
 from exportgate.core.errors import InputError
 from exportgate.core.tenancy import TENANT_LABEL
 from exportgate_operator.app import App, utcnow
-from exportgate_operator.kube import ENDPOINTS, NAMESPACES, KubeError
+from exportgate_operator.kinds import ENDPOINTS, NAMESPACES
 from exportgate_operator.status import endpoint_status
 from exportgate_operator.world import plain
 
@@ -22,12 +22,7 @@ GROUP, VERSION, PLURAL = ENDPOINTS.group, ENDPOINTS.version, ENDPOINTS.plural
 
 
 def _namespace_tenant(app: App, namespace: str) -> str | None:
-    try:
-        ns = app.kube.request("GET", NAMESPACES.path(None, namespace))
-    except KubeError as exc:
-        if exc.not_found:
-            return None
-        raise
+    ns = app.kube.get(NAMESPACES, namespace) or {}
     value = ((ns.get("metadata") or {}).get("labels") or {}).get(TENANT_LABEL)
     return str(value) if value else None
 

@@ -45,6 +45,7 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
 
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
+        await app.timers.stop_all()
         app.close()
 
     @kopf.on.probe(id="tenants", registry=registry)

@@ -11,9 +11,10 @@ from typing import Any
 
 import kopf
 
+from exportgate.logsetup import get_logger
 from exportgate_operator.app import App
-from exportgate_operator.kube import NODES, KubeError
-from exportgate_operator.logconfig import get_logger
+from exportgate_operator.kinds import NODES
+from exportgate_operator.kube import KubeError
 from exportgate_operator.nodes import label_patch
 
 log = get_logger(__name__)

@@ -8,9 +8,9 @@ from typing import Any
 
 import kopf
 
+from exportgate.logsetup import get_logger
 from exportgate_operator.app import App
-from exportgate_operator.kube import POLICIES
-from exportgate_operator.logconfig import get_logger
+from exportgate_operator.kinds import POLICIES
 
 log = get_logger(__name__)
 GROUP, VERSION, PLURAL = POLICIES.group, POLICIES.version, POLICIES.plural
@@ -19,6 +19,8 @@ GROUP, VERSION, PLURAL = POLICIES.group, POLICIES.version, POLICIES.plural
 async def _served_set_changed(app: App, reason: str) -> None:
     for name in app.world.policy_names():
         await asyncio.to_thread(app.publish_policy, name)  # engineVersion moved
+    for name in app.world.tenant_names():
+        app.world.wake(name)  # rule dates are transitions: the timers re-plan
     await app.reaudit(None, reason=reason)
 
 

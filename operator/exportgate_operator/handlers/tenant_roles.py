@@ -11,9 +11,9 @@ from typing import Any
 
 import kopf
 
+from exportgate.logsetup import get_logger
 from exportgate_operator.app import App
-from exportgate_operator.kube import TENANTS
-from exportgate_operator.logconfig import get_logger
+from exportgate_operator.kinds import TENANTS
 from exportgate_operator.tenant_roles import TenantRoles
 
 log = get_logger(__name__)

@@ -6,8 +6,9 @@ Changes are found by polling file metadata (modification time, size, inode) ever
 inotify watches on a single file miss: editors that replace a file by renaming, and the atomic
 symlink swap Kubernetes uses to update a mounted ConfigMap.
 
-A file that cannot be parsed is reported and its last good content keeps being used, so a typo
-in one file never takes tenants or policies away from the running snapshot. A file that is
+A file that cannot be parsed is reported and treated by the one last-good rule
+(`exportgate.world.lastgood`: its last good content keeps being used), so a typo in one file
+never takes tenants or policies away from the running snapshot. A file that is
 removed from a watched directory is a deliberate deletion and its documents go away.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +28,9 @@ import structlog
 from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import load_policy_file
 from exportgate.core.tenants import load_tenant_file
-from exportgate_sidecar.state import SnapshotLoader, TenantRecord
+from exportgate.world.lastgood import Reading, RecordKind, read
+from exportgate.world.loader import SnapshotLoader
+from exportgate.world.snapshot import TenantRecord
 
 log = structlog.get_logger("exportgate.sidecar.files")
 
@@ -66,7 +70,7 @@ def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
 @dataclass(slots=True)
 class _FileState:
     fingerprint: Fingerprint
-    documents: list[Any]  # last good parse (Tenant or PolicyDocument)
+    reading: Reading[list[Any]]  # the documents (Tenant or PolicyDocument) as last read
 
 
 class _Watched:
@@ -102,27 +106,28 @@ class _Watched:
             state = self.files.get(path)
             if state is not None and state.fingerprint == fingerprint:
                 continue
-            try:
-                documents = self.parse(path)
-            except ExportgateError as exc:
-                self.errors[str(path)] = (
-                    f"{exc}; still using the last good version of this file"
-                    if state is not None
-                    else f"{exc}; this file is ignored until it is fixed"
-                )
+            before = state.reading if state is not None else None
+            reading = read(RecordKind.FILE, functools.partial(self.parse, path), before)
+            if reading.error is not None:
+                self.errors[str(path)] = reading.refusal() or ""
                 # Remember the fingerprint so an unchanged broken file is not re-read (and
-                # re-reported) every poll; keep the last good documents.
-                self.files[path] = _FileState(fingerprint, state.documents if state else [])
+                # re-reported) every poll; what is served follows the last-good rule.
+                self.files[path] = _FileState(fingerprint, reading)
+                changed = changed or (before is not None and before.served != reading.served)
                 continue
             if _fingerprint(path) != fingerprint:
                 continue  # written while we read it: read it again next time
             self.errors.pop(str(path), None)
-            self.files[path] = _FileState(fingerprint, documents)
+            self.files[path] = _FileState(fingerprint, reading)
             changed = True
         return changed
 
     def documents(self) -> list[tuple[Path, Any]]:
-        return [(path, doc) for path, state in self.files.items() for doc in state.documents]
+        return [
+            (path, doc)
+            for path, state in self.files.items()
+            for doc in (state.reading.served or ())
+        ]
 
 
 class FileSource:

@@ -10,8 +10,9 @@ thread running the classic informer loop with the `kubernetes` client:
    list again from scratch.
 
 API errors back off exponentially; the last good objects keep serving meanwhile. An object that
-does not parse is reported (with its name and resourceVersion) and its last good version, if
-any, stays in use: a bad edit must not silently unbind a tenant or drop a policy.
+does not parse is reported (with its name and resourceVersion) and treated by the one last-good
+rule (`exportgate.world.lastgood`): a bad edit must not silently unbind a tenant or drop a
+policy.
 
 The threads only keep a dictionary of parsed objects and wake the event loop; an async task
 hands the loader a copy. Bursts of events therefore coalesce into one snapshot rebuild.
@@ -30,47 +31,34 @@ from typing import Any, cast
 
 import structlog
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 
-from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import parse_policy_document
-from exportgate.core.tenancy import API_GROUP
+from exportgate.core.tenancy import API_GROUP, API_VERSION
 from exportgate.core.tenants import parse_tenant
+from exportgate.kubeapi import new_api_client
+from exportgate.world.lastgood import Reading, RecordKind, read
+from exportgate.world.loader import SnapshotLoader
+from exportgate.world.snapshot import TenantRecord
 from exportgate_sidecar.config import ConfigError
-from exportgate_sidecar.state import SnapshotLoader, TenantRecord
 
 log = structlog.get_logger("exportgate.sidecar.kube")
 
-GROUP = API_GROUP
-VERSION = "v1alpha1"
+GROUP, VERSION = API_GROUP, API_VERSION.removeprefix(f"{API_GROUP}/")
 LIST_PAGE_SIZE = 500
 HTTP_GONE = 410
 
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    kind: str
+    kind: RecordKind
     plural: str
     parse: Callable[[Mapping[str, Any], str], Any]
 
 
-TENANTS = Resource("Tenant", "tenants", parse_tenant)
-POLICIES = Resource("ExportPolicy", "exportpolicies", parse_policy_document)
-
-
-def api_client(kubeconfig: Path | None = None) -> Any:
-    """An ApiClient: the given kubeconfig, else in-cluster, else $KUBECONFIG/~/.kube/config."""
-    # The kubernetes package is partly annotated; these entry points are not.
-    if kubeconfig is not None:
-        return k8s_config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
-    try:
-        configuration = k8s_client.Configuration()
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return k8s_client.ApiClient(configuration)
-    except k8s_config.ConfigException:
-        return k8s_config.new_client_from_config()  # type: ignore[no-untyped-call]
+TENANTS = Resource(RecordKind.TENANT, "tenants", parse_tenant)
+POLICIES = Resource(RecordKind.POLICY, "exportpolicies", parse_policy_document)
 
 
 def kube_api_client(kubeconfig: Path | None = None) -> Any:
@@ -81,7 +69,7 @@ def kube_api_client(kubeconfig: Path | None = None) -> Any:
             "the pod's service account"
         )
     try:
-        return api_client(kubeconfig)
+        return new_api_client(kubeconfig)
     except Exception as exc:  # the client's loaders raise YAML, config and OS errors alike
         where = str(kubeconfig) if kubeconfig else "in-cluster config, $KUBECONFIG, ~/.kube/config"
         raise ConfigError(
@@ -119,8 +107,8 @@ class ResourceWatcher:
         self._backoff = backoff
         self._backoff_max = backoff_max
         self._lock = threading.Lock()
-        self._objects: dict[str, Any] = {}
-        self._errors: dict[str, str] = {}  # object name -> why its current version is unused
+        self._objects: dict[str, Reading[Any]] = {}
+        self._versions: dict[str, str] = {}  # object name -> resourceVersion last read
         self._synced = False
         self._stop = threading.Event()
         self._watch: k8s_watch.Watch | None = None
@@ -129,9 +117,17 @@ class ResourceWatcher:
         )
 
     def snapshot(self) -> tuple[bool, dict[str, Any], dict[str, str]]:
-        """(listed at least once, objects, errors) as of now, copied under the lock."""
+        """(listed at least once, served objects, errors) as of now, copied under the lock."""
         with self._lock:
-            return self._synced, dict(self._objects), dict(self._errors)
+            readings = dict(self._objects)
+            versions = dict(self._versions)
+        served = {name: r.served for name, r in readings.items() if r.served is not None}
+        errors = {
+            name: r.refusal(f" (resourceVersion {versions.get(name)})") or ""
+            for name, r in readings.items()
+            if r.error
+        }
+        return self._synced, served, errors
 
     def start(self) -> None:
         self.thread.start()
@@ -161,7 +157,7 @@ class ResourceWatcher:
                 delay = self._backoff
             except ApiException as exc:
                 if exc.status == HTTP_GONE:
-                    log.info("watch expired, listing again", kind=self.resource.kind)
+                    log.info("watch expired, listing again", kind=self.resource.kind.value)
                     resource_version = None
                     continue
                 hint = _API_ERROR_HINTS.get(exc.status or 0)
@@ -177,7 +173,7 @@ class ResourceWatcher:
     def _fail(self, what: str, delay: float) -> None:
         log.warning(
             "cannot read custom resources; serving the last good ones",
-            kind=self.resource.kind,
+            kind=self.resource.kind.value,
             error=what,
             retry_in=delay,
         )
@@ -205,13 +201,13 @@ class ResourceWatcher:
         with self._lock:
             previous = self._objects
             self._objects = {}
-            self._errors = {}
+            self._versions = {}
             for obj in items:
                 self._apply_locked(obj, previous)
             self._synced = True
         log.info(
             "listed custom resources",
-            kind=self.resource.kind,
+            kind=self.resource.kind.value,
             count=len(items),
             resource_version=resource_version,
         )
@@ -246,7 +242,7 @@ class ResourceWatcher:
                     name = str((obj.get("metadata") or {}).get("name") or "")
                     with self._lock:
                         self._objects.pop(name, None)
-                        self._errors.pop(name, None)
+                        self._versions.pop(name, None)
                     self._notify()
                 if self._stop.is_set():
                     break
@@ -254,23 +250,15 @@ class ResourceWatcher:
         finally:
             self._watch = None
 
-    def _apply_locked(self, obj: Mapping[str, Any], previous: Mapping[str, Any]) -> None:
+    def _apply_locked(self, obj: Mapping[str, Any], previous: Mapping[str, Reading[Any]]) -> None:
         metadata = obj.get("metadata") or {}
         name = str(metadata.get("name") or "")
-        where = f"{self.resource.kind}/{name}"
-        try:
-            parsed = self.resource.parse(obj, where)
-        except ExportgateError as exc:
-            rv = metadata.get("resourceVersion")
-            kept = name in previous
-            self._errors[name] = f"{exc} (resourceVersion {rv}); " + (
-                "still using its last good version" if kept else "ignored until it is fixed"
-            )
-            if kept:
-                self._objects[name] = previous[name]
-            return
-        self._errors.pop(name, None)
-        self._objects[name] = parsed
+        where = f"{self.resource.kind.value}/{name}"
+        reading = read(
+            self.resource.kind, lambda: self.resource.parse(obj, where), previous.get(name)
+        )
+        self._objects[name] = reading
+        self._versions[name] = str(metadata.get("resourceVersion"))
 
 
 class KubeSource:
@@ -296,7 +284,7 @@ class KubeSource:
         loop = asyncio.get_running_loop()
         wake = {TENANTS.kind: asyncio.Event(), POLICIES.kind: asyncio.Event()}
 
-        def notifier(kind: str) -> Callable[[], None]:
+        def notifier(kind: RecordKind) -> Callable[[], None]:
             def notify() -> None:
                 # Called from a watcher thread; the loop may already be closing on shutdown.
                 with contextlib.suppress(RuntimeError):
@@ -334,7 +322,7 @@ class KubeSource:
             synced, objects, errors = watcher.snapshot()
             if not synced:
                 continue
-            self._publish_errors(watcher.resource.kind, errors)
+            self._publish_errors(watcher.resource.kind.value, errors)
             if watcher.resource is TENANTS:
                 await self._loader.set_tenants(
                     [TenantRecord(t, f"Tenant/{name}") for name, t in sorted(objects.items())],

@@ -1,0 +1,135 @@
+"""Turns source updates into snapshots: the one place tenants and policies become what decides.
+
+Sources (the sidecar's file and Kubernetes sources) call `set_tenants` / `set_policies` with
+their complete current view, not deltas. The loader builds the engine off the event loop,
+pairs it with the tenants and publishes an immutable `Snapshot` to a `SnapshotStore`. It applies
+the whole-source half of the last-good rule (`exportgate.world.lastgood`): a policy set that
+does not build, or a tenant set with a name defined twice, is refused with a logged error and
+the previous snapshot keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.errors import ExportgateError
+from exportgate.core.types import Action
+from exportgate.world.assembly import Assembly, duplicates, serving_engine
+from exportgate.world.snapshot import SnapshotStore, TenantRecord
+
+log = structlog.get_logger("exportgate.world")
+
+
+EngineBuilder = Callable[[Sequence[Any], Sequence[str] | None, Action | None], PolicyEngine]
+
+
+class SnapshotLoader:
+    """Builds snapshots from the latest inputs of every source and publishes them.
+
+    Sources call `set_tenants` / `set_policies` with their complete current view (not deltas),
+    from the event loop. The first snapshot is published only once every expected input has
+    arrived, so the sidecar never serves with tenants but without the cluster's policies.
+    """
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        *,
+        packs: Sequence[str] | None = None,
+        default_action: Action | None = None,
+        expect: Sequence[str] = ("tenants", "policies"),
+        build: EngineBuilder = serving_engine,
+    ) -> None:
+        self._store = store
+        self._packs = packs
+        self._default_action = default_action
+        self._build = build
+        self._waiting = set(expect)
+        self._lock = asyncio.Lock()
+        self._assembly = Assembly()
+        self.ready = asyncio.Event()
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    async def set_tenants(self, records: Sequence[TenantRecord], origin: str = "tenants") -> bool:
+        """Replace the tenant set. Returns False when it was refused (duplicates)."""
+        async with self._lock:
+            found = duplicates(records)
+            if found:
+                self.report_error(
+                    origin,
+                    "; ".join(found)
+                    + "; keeping the previous tenant set until the duplicates are removed",
+                )
+                return False
+            self._clear_error(origin)
+            self._assembly.set_tenants(records)
+            self._waiting.discard("tenants")
+            self._publish_locked()
+            return True
+
+    async def set_policies(self, documents: Sequence[Any], origin: str = "policies") -> bool:
+        """Replace the policy documents and rebuild the engine. Returns False when they do not
+        compile; the previous engine keeps serving."""
+        async with self._lock:
+            documents = tuple(documents)
+            try:
+                # Building compiles every policy; run it off the event loop so that decisions
+                # keep flowing with the current snapshot meanwhile.
+                engine = await asyncio.to_thread(
+                    self._build, documents, self._packs, self._default_action
+                )
+            except ExportgateError as exc:
+                self.report_error(origin, f"{exc}; keeping the previous policy snapshot")
+                return False
+            except Exception as exc:
+                # A bug in the engine must not take the sidecar down either; say so loudly.
+                log.exception("engine build crashed", origin=origin)
+                self.report_error(origin, f"internal error building policies: {exc!r}")
+                return False
+            self._clear_error(origin)
+            self._assembly.set_engine(engine, len(documents))
+            self._waiting.discard("policies")
+            self._publish_locked()
+            return True
+
+    def report_error(self, origin: str, message: str) -> None:
+        """A source could not use one of its inputs (a broken file or object)."""
+        if self._store.errors.get(origin) != message:
+            log.error("input refused", origin=origin, error=message)
+        self._store.errors[origin] = message
+
+    def clear_error(self, origin: str) -> None:
+        self._clear_error(origin)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _clear_error(self, origin: str) -> None:
+        if self._store.errors.pop(origin, None) is not None:
+            log.info("input accepted again", origin=origin)
+
+    def _publish_locked(self) -> None:
+        # Wait for every expected input: a first snapshot without the cluster's policies
+        # would decide with the built-in packs alone.
+        if self._waiting:
+            return
+        old = self._store.current
+        snapshot = self._assembly.snapshot(old)
+        if snapshot is None or snapshot is old:
+            return  # nothing a decision depends on changed
+        changed = self._store.publish(snapshot)
+        log.info(
+            "snapshot published",
+            policy_version=snapshot.version,
+            generation=snapshot.generation,
+            tenants=len(snapshot.tenants),
+            policies=snapshot.policy_count,
+            changed_tenants=len(changed),
+            policy_changed=old is None or old.engine is not snapshot.engine,
+        )
+        self.ready.set()
