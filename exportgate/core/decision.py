@@ -43,14 +43,29 @@ class ResolvedModel:
     model_id: str | None  # catalogue id, None when the model is not in the catalogue
     provider: str | None
     source: str = ""
+    # A hosted model exportgate could not attribute to one provider: every provider it could be,
+    # so rules decide it as the most restrictive of them (fail closed). Empty otherwise.
+    providers: tuple[str, ...] = ()
+    note: str = ""  # what could not be identified and how to make it identifiable
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The providers whose terms may bind this model."""
+        return self.providers or ((self.provider,) if self.provider else ())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "reference": self.reference,
             "model": self.model_id,
             "provider": self.provider,
             "source": self.source,
         }
+        # Added keys only when set, so records of identified models keep their old shape.
+        if self.providers:
+            data["providers"] = list(self.providers)
+        if self.note:
+            data["note"] = self.note
+        return data
 
 
 @dataclass(frozen=True, slots=True)

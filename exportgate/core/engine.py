@@ -334,15 +334,20 @@ class PolicyEngine:
         from exportgate.core.models import ModelEntry
 
         # A model the catalogue does not list still carries its provider's terms (a new Claude
-        # model name is bound by Anthropic's terms the day it ships).
-        tags = (
-            entry.tags
-            if isinstance(entry, ModelEntry)
-            else self.models.provider_tags.get(model.provider or "", frozenset())
-        )
-        if rule.model_providers and (model.provider or "") not in rule.model_providers:
+        # model name is bound by Anthropic's terms the day it ships). One exportgate could not
+        # attribute to a single provider could be any model of any candidate provider, so it is
+        # decided as the most restrictive of them (see ModelCatalogue.possible).
+        candidates = model.candidates
+        if isinstance(entry, ModelEntry):
+            tags, ids = entry.tags, frozenset({entry.id})
+        elif model.providers:
+            tags, ids = self.models.possible(model.providers)
+        else:
+            tags = self.models.provider_tags.get(model.provider or "", frozenset())
+            ids = frozenset()
+        if rule.model_providers and not rule.model_providers.intersection(candidates):
             return False
-        if rule.model_ids and (model.model_id or "") not in rule.model_ids:
+        if rule.model_ids and not (rule.model_ids & ids):
             return False
         if rule.model_tags and not (rule.model_tags & tags):
             return False

@@ -149,6 +149,8 @@ def _model_subject(model: ResolvedModel | None, subjects: Sequence[str]) -> str:
         return ", ".join(subjects)
     if model.model_id and model.model_id != model.reference:
         return f"{model.reference!r} ({model.model_id})"
+    if model.note:  # what could not be identified, and how to fix it
+        return f"{model.reference!r} ({model.note})"
     return repr(model.reference)
 
 

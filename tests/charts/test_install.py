@@ -165,6 +165,18 @@ PREFILTER_CASES = [
      True),
     ("vllm args", lambda: _with(pod("d", TENANT_NS), args=["--model", "meta-llama/x"]), True),
     ("nim image", lambda: _with(pod("e", TENANT_NS), image="nvcr.io/nim/meta/llama3:1"), True),
+    ("sdk model env", lambda: _with(pod("e1", TENANT_NS), env=[
+        {"name": "ANTHROPIC_MODEL", "value": "$(M)"}]), True),
+    ("azure deployment env", lambda: _with(pod("e2", TENANT_NS), env=[
+        {"name": "AZURE_OPENAI_DEPLOYMENT", "value": "prod"}]), True),
+    ("ollama command", lambda: _with(pod("e3", TENANT_NS), command=["ollama", "run", "llama3"]),
+     True),
+    ("claude code switch", lambda: _with(pod("e6", TENANT_NS), env=[
+        {"name": "CLAUDE_CODE_USE_BEDROCK", "value": "1"}]), True),
+    ("postStart hook", lambda: _with(pod("e4", TENANT_NS), lifecycle={
+        "postStart": {"exec": {"command": ["ollama", "pull", "llama3"]}}}), True),
+    ("preStop hook only", lambda: _with(pod("e5", TENANT_NS), lifecycle={
+        "preStop": {"exec": {"command": ["sleep", "5"]}}}), False),
     ("stamp annotation", lambda: {**pod("f", TENANT_NS), "metadata": {
         "name": "f", "namespace": TENANT_NS,
         "annotations": {"exportgate.dev/decision-id": "forged"}}}, True),

@@ -26,6 +26,126 @@ REFERENCES = [
     ("house-model-v2", "Anthropic", None, "anthropic"),  # provider given by the manifest
     ("mistralai/Mistral-7B-Instruct-v0.3", None, None, None),
     ("s3://bucket/checkpoints/run-7", None, None, None),
+    # Bedrock model ids, inference profiles and ARNs
+    ("anthropic.claude-3-5-sonnet-20240620-v1:0", None, "anthropic-claude", "anthropic"),
+    ("anthropic.claude-3-haiku-20240307-v1:0:200k", None, "anthropic-claude", "anthropic"),
+    ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", None, "anthropic-claude", "anthropic"),
+    ("eu.anthropic.claude-sonnet-4-20250514-v1:0", None, "anthropic-claude", "anthropic"),
+    ("apac.anthropic.claude-3-5-sonnet-20241022-v2:0", None, "anthropic-claude", "anthropic"),
+    ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", None, "anthropic-claude", "anthropic"),
+    ("us-gov.anthropic.claude-3-haiku-20240307-v1:0", None, "anthropic-claude", "anthropic"),
+    (
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+        None,
+        "anthropic-claude",
+        "anthropic",
+    ),
+    (
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        None,
+        "anthropic-claude",
+        "anthropic",
+    ),
+    (
+        "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:inference-profile/us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0",
+        None,
+        "anthropic-claude",
+        "anthropic",
+    ),
+    ("meta.llama3-2-90b-instruct-v1:0", None, "meta-llama-3.2-vision", "meta"),
+    ("us.meta.llama3-2-11b-instruct-v1:0", None, "meta-llama-3.2-vision", "meta"),
+    ("meta.llama3-1-70b-instruct-v1:0", None, "meta-llama-3", "meta"),
+    ("us.meta.llama4-maverick-17b-instruct-v1:0", None, "meta-llama-4", "meta"),
+    ("amazon.nova-pro-v1:0", None, None, None),
+    ("mistral.mistral-large-2402-v1:0", None, None, None),
+    # Vertex AI publisher paths and Gemini SDK names
+    (
+        "projects/p/locations/us-east5/publishers/anthropic/models/claude-3-5-sonnet@20240620",
+        None,
+        "anthropic-claude",
+        "anthropic",
+    ),
+    ("publishers/anthropic/models/claude-sonnet-4@20250514", None, "anthropic-claude", "anthropic"),
+    ("publishers/google/models/gemini-2.0-flash-001", None, "google-gemini", "google"),
+    (
+        "projects/p/locations/us-central1/publishers/meta/models/llama-3.2-90b-vision-instruct-maas",
+        None,
+        "meta-llama-3.2-vision",
+        "meta",
+    ),
+    ("models/gemini-1.5-pro", None, "google-gemini", "google"),
+    ("gemini-2.5-flash", None, "google-gemini", "google"),
+    # LiteLLM, OpenRouter and gateway forms
+    ("bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", None, "anthropic-claude", "anthropic"),
+    (
+        "bedrock/converse/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        None,
+        "anthropic-claude",
+        "anthropic",
+    ),
+    (
+        "bedrock/invoke/anthropic.claude-3-haiku-20240307-v1:0",
+        None,
+        "anthropic-claude",
+        "anthropic",
+    ),
+    ("anthropic/claude-3-5-sonnet-latest", None, "anthropic-claude", "anthropic"),
+    ("openai/gpt-4o", None, "openai-gpt", "openai"),
+    ("vertex_ai/claude-3-5-sonnet@20240620", None, "anthropic-claude", "anthropic"),
+    ("vertex_ai/gemini-1.5-pro", None, "google-gemini", "google"),
+    ("gemini/gemini-2.0-flash", None, "google-gemini", "google"),
+    ("azure/gpt-4o-mini", None, "openai-gpt", "openai"),
+    ("openrouter/anthropic/claude-3.5-sonnet", None, "anthropic-claude", "anthropic"),
+    ("ollama/llama3.1:8b", None, "meta-llama-3", "meta"),
+    ("groq/llama-4-scout-17b-16e-instruct", None, "meta-llama-4", "meta"),
+    ("openai/my-local-model", None, None, None),  # LiteLLM's OpenAI-compatible prefix
+    ("hosted_vllm/Qwen/Qwen2.5-7B-Instruct", None, None, None),
+    # human spellings
+    ("Claude 3.5 Sonnet", None, "anthropic-claude", "anthropic"),
+    ("Claude Sonnet 4.5", None, "anthropic-claude", "anthropic"),
+    ("GPT 4o", None, "openai-gpt", "openai"),
+    ("GPT-4 Turbo", None, "openai-gpt", "openai"),
+    ("Gemini 1.5 Pro", None, "google-gemini", "google"),
+    ("Llama 3.2 11B Vision", None, "meta-llama-3.2-vision", "meta"),
+    ("Llama 4 Scout", None, "meta-llama-4", "meta"),
+    # providers spelled as platforms, domains and API schemas
+    ("claude-3-5-sonnet", "bedrock", "anthropic-claude", "anthropic"),
+    ("house-model", "anthropic.com", None, "anthropic"),
+    ("house-model", "AnthropicVertexAI", None, "anthropic"),
+    ("house-model", "GCPAnthropic", None, "anthropic"),
+    ("house-model", "OpenAI", None, "openai"),
+    ("house-model", "Gemini", None, "google"),
+    ("gpt-4o", "azure-openai", "openai-gpt", "openai"),
+    ("llama3", "Ollama", "meta-llama-3", "meta"),
+    ("my-finetune", "Ollama", None, None),
+    # open-weight families that start like a hosted family: never the hosted API
+    ("gpt-oss-20b", None, "openai-gpt-oss", None),
+    ("openai/gpt-oss-120b", None, "openai-gpt-oss", None),
+    ("hf://openai/gpt-oss-120b", None, "openai-gpt-oss", None),
+    ("gpt-oss:20b", None, "openai-gpt-oss", None),
+    ("openai.gpt-oss-120b-1:0", None, "openai-gpt-oss", None),  # gpt-oss on Bedrock
+    ("gpt-oss-120b", "OpenAI", "openai-gpt-oss", None),
+    ("EleutherAI/gpt-j-6b", None, "gpt-oss-family-eleutherai", None),
+    ("EleutherAI/gpt-neox-20b", None, "gpt-oss-family-eleutherai", None),
+    ("EleutherAI/gpt-neo-2.7B", None, "gpt-oss-family-eleutherai", None),
+    ("togethercomputer/GPT-JT-6B-v1", None, "gpt-oss-family-eleutherai", None),
+    ("gpt2", None, "openai-gpt2", None),
+    ("openai-community/gpt2-xl", None, "openai-gpt2", None),
+    ("distilgpt2", None, "openai-gpt2", None),
+    ("AI-Sweden-Models/gpt-sw3-6.7b", None, "open-gpt-other", None),
+    ("cerebras/Cerebras-GPT-13B", None, "open-gpt-other", None),
+    ("openai/whisper-large-v3", None, "openai-open-weights", None),
+    ("google/gemma-3-27b-it", None, "google-gemma", None),
+    ("gemma2:9b", None, "google-gemma", None),
+    ("google/paligemma-3b-mix-224", None, "google-gemma", None),
+    ("google/flan-t5-xl", None, "google-open-models", None),
+    # Llama Guard: 4 and 3 Vision are multimodal, the text guards are not
+    ("meta-llama/Llama-Guard-4-12B", None, "meta-llama-guard-4", "meta"),
+    ("meta-llama/Llama-Guard-3-11B-Vision", None, "meta-llama-guard-3-vision", "meta"),
+    ("llama-guard-3-11b-vision", None, "meta-llama-guard-3-vision", "meta"),
+    ("meta-llama/Llama-Guard-3-8B", None, "meta-llama-guard", "meta"),
+    ("meta-llama/Llama-Guard-3-1B", None, "meta-llama-guard", "meta"),
+    ("meta-llama/Meta-Llama-Guard-2-8B", None, "meta-llama-guard", "meta"),
 ]
 
 
@@ -72,4 +192,178 @@ def test_catalogue_facts_used_by_policies() -> None:
     assert {"multimodal"} <= models.models["meta-llama-4"].tags
     assert "multimodal" not in models.models["meta-llama-3"].tags
     assert models.models["anthropic-claude"].weights == "closed"
-    assert {"anthropic", "openai", "meta", "google"} <= set(models.providers)
+    assert set(models.providers) == {"anthropic", "openai", "google", "meta"}
+
+
+UNATTRIBUTED = [
+    # (reference, provider named in the manifest, providers it could be, words in the note)
+    (
+        "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123",
+        None,
+        ("anthropic", "meta"),
+        "provisioned-model ARN",
+    ),
+    (
+        "arn:aws:bedrock:us-east-1:123456789012:custom-model/anthropic.claude-3-haiku/x1",
+        None,
+        ("anthropic", "meta"),
+        "custom-model ARN",
+    ),
+    (
+        "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3",
+        None,
+        ("anthropic", "meta"),
+        "application-inference-profile ARN",
+    ),
+    (
+        "arn:aws:bedrock:us-east-1:123456789012:imported-model/m1",
+        None,
+        ("anthropic", "meta"),
+        "imported-model ARN",
+    ),
+    (
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/chat",
+        None,
+        ("meta",),
+        "an Amazon SageMaker AI endpoint ARN",
+    ),
+    (
+        "arn:aws:lambda:us-east-1:123456789012:function:chat",
+        None,
+        ("anthropic", "openai", "google"),
+        "not one exportgate can read",
+    ),
+    ("sagemaker/llama-endpoint", None, ("meta",), "Amazon SageMaker AI"),
+    ("arn:aws:bedrock", None, ("anthropic", "openai", "google"), "not one exportgate can read"),
+    (
+        "projects/p/locations/us-central1/endpoints/123456",
+        None,
+        ("google", "anthropic", "meta"),
+        "Vertex AI endpoint",
+    ),
+    ("my-deployment", "bedrock", ("anthropic", "meta"), "Amazon Bedrock"),
+    ("my-deployment", "vertex", ("google", "anthropic", "meta"), "Vertex AI"),
+    ("my-deployment", "AzureOpenAI", ("openai",), "Azure OpenAI"),
+    ("azure/prod-chat", None, ("openai",), "Azure OpenAI"),
+    ("my-deployment", "Foundry", ("openai", "anthropic", "meta"), "Azure AI Foundry"),
+    ("my-deployment", "SAPAICore", ("anthropic", "openai", "google", "meta"), "SAP AI Core"),
+    ("*", "AWSBedrock", ("anthropic", "meta"), "Amazon Bedrock"),
+    ("house-model", "foo-cloud", ("anthropic", "openai", "google"), "'foo-cloud'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("reference", "given", "providers", "said"),
+    UNATTRIBUTED,
+    ids=[f"{r[0]}|{r[1]}" for r in UNATTRIBUTED],
+)
+def test_unattributable_hosted_references_could_be_any_provider_they_may_reach(
+    reference: str, given: str | None, providers: tuple[str, ...], said: str
+) -> None:
+    """What exportgate cannot attribute is decided as every provider it could be."""
+    resolved = builtin_models().resolve(ModelRequest(reference, given, source="spec.model"))
+    assert (resolved.model_id, resolved.provider, resolved.providers) == (None, None, providers)
+    assert resolved.note.startswith("not identified: ")
+    assert said in resolved.note
+    assert "models.yaml" in resolved.note  # how to make it identifiable
+    assert resolved.to_dict()["providers"] == list(providers)
+
+
+@pytest.mark.parametrize(
+    ("reference", "given", "provider", "said"),
+    [
+        ("$(MODEL)", "anthropic", "anthropic", "$(MODEL) is set at run time"),
+        ("*", "GCPAnthropic", "anthropic", "no model is named"),
+        ("gpt-foo", None, "openai", "not a catalogued OpenAI model"),
+        ("text-embedding-4", None, "openai", "not a catalogued OpenAI model"),
+        ("imagen-4.0-generate-001", None, "google", "not a catalogued Google"),
+        ("house-model", "Anthropic", "anthropic", "not a catalogued Anthropic model"),
+        ("meta/llama-next", None, "meta", "not a catalogued Meta model"),
+    ],
+)
+def test_unknown_models_of_a_restricted_vendor_are_that_vendors(
+    reference: str, given: str | None, provider: str, said: str
+) -> None:
+    resolved = builtin_models().resolve(ModelRequest(reference, given))
+    assert (resolved.model_id, resolved.provider, resolved.providers) == (None, provider, ())
+    assert said in resolved.note
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["s3://bucket/checkpoints/run-7", "Qwen/Qwen3-8B", "house-model", "deepseek-ai/DeepSeek-R1"],
+)
+def test_unattributed_weights_carry_no_vendor_and_no_note(reference: str) -> None:
+    """Weights served in the cluster that name no vendor: no vendor's terms, nothing to fix."""
+    resolved = builtin_models().resolve(ModelRequest(reference))
+    assert (resolved.model_id, resolved.provider, resolved.providers, resolved.note) == (
+        None,
+        None,
+        (),
+        "",
+    )
+    assert set(resolved.to_dict()) == {"reference", "model", "provider", "source"}
+
+
+def test_an_unresolved_generic_reference_is_noted_but_binds_no_vendor() -> None:
+    resolved = builtin_models().resolve(ModelRequest("$(MODEL_ID)"))
+    assert (resolved.provider, resolved.providers) == (None, ())
+    assert resolved.note == (
+        "not identified: $(MODEL_ID) is set at run time and could not be resolved from the manifest"
+    )
+
+
+def test_llama_guard_multimodal_entries_carry_the_multimodal_tag_and_a_citation() -> None:
+    models = builtin_models()
+    for model_id in ("meta-llama-guard-4", "meta-llama-guard-3-vision"):
+        assert {"multimodal", "vendor-geo-terms"} <= models.models[model_id].tags
+        assert models.models[model_id].provider == "meta"
+    assert "multimodal" not in models.models["meta-llama-guard"].tags
+    assert models.provider_tags["google"] == {"hosted", "vendor-geo-terms"}
+    assert models.models["google-gemini"].weights == "closed"
+    assert models.models["openai-gpt-oss"].provider is None
+    assert models.models["openai-gpt-oss"].weights == "open"
+
+
+def test_open_weight_families_are_matched_before_hosted_patterns() -> None:
+    """Order is the contract: every open family precedes every hosted entry."""
+    ids = list(builtin_models().models)
+    open_ids = [
+        i for i, e in builtin_models().models.items() if e.weights == "open" and e.provider is None
+    ]
+    assert ids[: len(open_ids)] == open_ids
+
+
+def test_every_catalogue_fact_is_cited() -> None:
+    from exportgate.core.data import load_data
+
+    data = load_data("models.yaml")
+    entries = [*data["openWeights"], *data["models"]]
+    uncited = [e["id"] for e in entries if not e.get("citation")]
+    uncited += [
+        n for n, p in {**data["providers"], **data["platforms"]}.items() if not p.get("citation")
+    ]
+    assert not uncited
+
+
+@pytest.mark.parametrize(
+    ("reference", "model_id"),
+    [("ChatGPT", "openai-gpt"), ("chatgpt-4o-latest", "openai-gpt"), ("Gemini", "google-gemini")],
+)
+def test_bare_product_names(reference: str, model_id: str) -> None:
+    assert builtin_models().resolve(ModelRequest(reference)).model_id == model_id
+
+
+@pytest.mark.parametrize(
+    ("reference", "model_id", "provider"),
+    [
+        ("ft:gpt-4o-mini-2024-07-18:acme::9abcDEF", "openai-gpt", "openai"),
+        ("ft:davinci-002:acme::x1", None, "openai"),
+        ("tunedModels/support-bot-x1", None, "google"),
+    ],
+)
+def test_vendors_fine_tuned_models_are_the_vendors(
+    reference: str, model_id: str | None, provider: str
+) -> None:
+    resolved = builtin_models().resolve(ModelRequest(reference))
+    assert (resolved.model_id, resolved.provider) == (model_id, provider)

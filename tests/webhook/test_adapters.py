@@ -533,6 +533,52 @@ CASES = [
         {"provider": "anthropic", "model": "claude-sonnet-4-5"},
         "spec.model",
     ),
+    # Model gateways and agent frameworks.
+    Case(
+        "aigateway.envoyproxy.io/v1beta1",
+        "AIGatewayRoute",
+        {
+            "rules": [
+                {
+                    "matches": [
+                        {"headers": [{"type": "Exact", "name": "x-ai-eg-model", "value": "x"}]}
+                    ],
+                    "backendRefs": [
+                        {
+                            "name": "aws",
+                            "modelNameOverride": "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+                        }
+                    ],
+                }
+            ]
+        },
+        "spec.rules[0].backendRefs[0].modelNameOverride",
+    ),
+    Case(
+        "aigateway.envoyproxy.io/v1beta1",
+        "AIServiceBackend",
+        {"schema": {"name": "GCPAnthropic"}, "backendRef": {"name": "vertex"}},
+        "spec.schema.name",
+    ),
+    Case(
+        "gateway.envoyproxy.io/v1alpha1",
+        "Backend",
+        {"endpoints": [{"fqdn": {"hostname": "api.anthropic.com", "port": 443}}]},
+        "spec.endpoints[0].fqdn.hostname",
+    ),
+    Case(
+        "inference.networking.x-k8s.io/v1alpha2",
+        "InferenceModel",
+        {"modelName": "chat", "targetModels": [{"name": "meta-llama/Llama-3.1-8B-Instruct"}]},
+        "spec.targetModels[0].name",
+        action="allow",
+    ),
+    Case(
+        "kagent.dev/v1alpha2",
+        "ModelConfig",
+        {"provider": "Bedrock", "model": "house-model", "bedrock": {"region": "us-east-1"}},
+        "spec.model",
+    ),
 ]
 
 

@@ -3,17 +3,18 @@ CEL pre-filter of the workload webhooks (matchConditions). It may only skip requ
 certainly need no decision, because a skipped request is admitted unseen: when in doubt, send.
 
 A pod spec is sent when any container or init container requests an accelerator-like extended
-resource or a DRA claim, names a model (a model/vllm flag, a MODEL_ID-style variable, a NIM
-image), reaches devices without a resource request (a runtime device variable such as
-NVIDIA_VISIBLE_DEVICES, a privileged container, a hostPath volume, an ephemeral container), or
-the spec pins nodes (nodeSelector beyond os/arch, node affinity, a runtime class, resource
-claims): all ways a pod ends up on an accelerator or serving a model. The resource patterns and
-device variables are generated from the vocabulary (charts/tools/sync_kinds.py).
+resource or a DRA claim, names a model (a model/vllm/ollama flag or command, a postStart hook,
+a MODEL_ID-style, Azure deployment or CLAUDE_CODE_USE_* variable: the names in models.yaml
+`environment`; a NIM image), reaches devices without a resource request (a runtime device
+variable such as NVIDIA_VISIBLE_DEVICES, a privileged container, a hostPath volume, an ephemeral
+container), or the spec pins nodes (nodeSelector beyond os/arch, node affinity, a runtime class,
+resource claims): all ways a pod ends up on an accelerator or serving a model. The resource
+patterns and device variables are generated from the vocabulary (charts/tools/sync_kinds.py).
 */}}
 {{- define "exportgate.celContainer" -}}
 {{- $re := .re -}}
 {{- $c := .c -}}
-((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}'))) || has({{ $c }}.resources.claims))) || (has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.args) && {{ $c }}.args.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm'))) || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name.upperAscii().contains('MODEL') || e.name == 'STORAGE_URI' || e.name in {{ .env }})) || (has({{ $c }}.securityContext) && has({{ $c }}.securityContext.privileged) && {{ $c }}.securityContext.privileged))
+((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}'))) || has({{ $c }}.resources.claims))) || (has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.args) && {{ $c }}.args.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm') || a.lowerAscii().contains('ollama'))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm') || a.lowerAscii().contains('ollama'))) || (has({{ $c }}.lifecycle) && has({{ $c }}.lifecycle.postStart)) || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name.upperAscii().contains('MODEL') || e.name.upperAscii().contains('DEPLOYMENT') || e.name.startsWith('CLAUDE_CODE_USE_') || e.name == 'STORAGE_URI' || e.name in {{ .env }})) || (has({{ $c }}.securityContext) && has({{ $c }}.securityContext.privileged) && {{ $c }}.securityContext.privileged))
 {{- end -}}
 
 {{- define "exportgate.celPodSpec" -}}

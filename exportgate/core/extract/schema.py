@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from exportgate.core.extract.models import MODEL_PARSERS
+
 API_VERSION = "exportgate.dev/v1alpha1"
 KIND = "AdapterSet"
 
@@ -105,7 +107,7 @@ _MODEL = {
     "required": ["path", "parse"],
     "properties": {
         "path": _PATH,
-        "parse": {"enum": ["plain", "uri", "image", "args", "env"]},
+        "parse": {"enum": sorted(MODEL_PARSERS)},  # the shapes extract/models.py reads
         "provider": _STRING,
         "providerFrom": _PATH,
         "fallback": {"type": "boolean"},

@@ -20,23 +20,47 @@ def _pod(container: dict[str, Any]) -> dict[str, Any]:
 
 CONTAINERS = [
     # (case, container, (reference, provider, source))
-    ("vllm-flag-and-value",
-     {"image": "vllm/vllm-openai", "args": ["--model", "meta-llama/Llama-4-Scout"]},
-     ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]")),
-    ("flag-equals", {"image": "x", "args": ["--model=claude-sonnet-4-5"]},
-     ("claude-sonnet-4-5", None, "spec.containers[0].args[0]")),
-    ("vllm-serve-positional", {"image": "vllm/vllm-openai",
-                               "command": ["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"]},
-     ("meta-llama/Llama-3.1-8B-Instruct", None, "spec.containers[0].command[2]")),
-    ("kserve-model-id", {"image": "x", "args": ["--model_id", "hf://meta-llama/Llama-3.2-1B"]},
-     ("hf://meta-llama/Llama-3.2-1B", None, "spec.containers[0].args[0]")),
-    ("tgi-model-id", {"image": "ghcr.io/huggingface/text-generation-inference",
-                      "args": ["--model-id", "meta-llama/Llama-4-Scout"]},
-     ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]")),
-    ("env-model-id", {"image": "x", "env": [{"name": "MODEL_ID", "value": "gpt-4o"}]},
-     ("gpt-4o", None, "spec.containers[0].env[0].value")),
-    ("nim-image", {"image": "nvcr.io/nim/meta/llama-3.1-70b-instruct:1.3"},
-     ("meta/llama-3.1-70b-instruct", "meta", "spec.containers[0].image")),
+    (
+        "vllm-flag-and-value",
+        {"image": "vllm/vllm-openai", "args": ["--model", "meta-llama/Llama-4-Scout"]},
+        ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]"),
+    ),
+    (
+        "flag-equals",
+        {"image": "x", "args": ["--model=claude-sonnet-4-5"]},
+        ("claude-sonnet-4-5", None, "spec.containers[0].args[0]"),
+    ),
+    (
+        "vllm-serve-positional",
+        {
+            "image": "vllm/vllm-openai",
+            "command": ["vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct"],
+        },
+        ("meta-llama/Llama-3.1-8B-Instruct", None, "spec.containers[0].command[2]"),
+    ),
+    (
+        "kserve-model-id",
+        {"image": "x", "args": ["--model_id", "hf://meta-llama/Llama-3.2-1B"]},
+        ("hf://meta-llama/Llama-3.2-1B", None, "spec.containers[0].args[0]"),
+    ),
+    (
+        "tgi-model-id",
+        {
+            "image": "ghcr.io/huggingface/text-generation-inference",
+            "args": ["--model-id", "meta-llama/Llama-4-Scout"],
+        },
+        ("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]"),
+    ),
+    (
+        "env-model-id",
+        {"image": "x", "env": [{"name": "MODEL_ID", "value": "gpt-4o"}]},
+        ("gpt-4o", None, "spec.containers[0].env[0].value"),
+    ),
+    (
+        "nim-image",
+        {"image": "nvcr.io/nim/meta/llama-3.1-70b-instruct:1.3"},
+        ("meta/llama-3.1-70b-instruct", "meta", "spec.containers[0].image"),
+    ),
 ]
 
 
@@ -70,3 +94,262 @@ def test_the_same_model_named_twice_is_reported_once() -> None:
         "env": [{"name": "MODEL_ID", "value": "gpt-4o"}],
     }
     assert [m.reference for m in extract_workload(_pod(container)).models] == ["gpt-4o"]
+
+
+MORE_CONTAINERS = [
+    # (case, container, [(reference, provider, source)])
+    (
+        "anthropic-sdk-var",
+        {"image": "x", "env": [{"name": "ANTHROPIC_MODEL", "value": "claude-sonnet-4-5"}]},
+        [("claude-sonnet-4-5", "anthropic", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "claude-code-default-vars",
+        {
+            "image": "x",
+            "env": [
+                {
+                    "name": "ANTHROPIC_DEFAULT_OPUS_MODEL",
+                    "value": "us.anthropic.claude-opus-4-1-20250805-v1:0",
+                },
+                {
+                    "name": "ANTHROPIC_SMALL_FAST_MODEL",
+                    "value": "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+                },
+            ],
+        },
+        [
+            (
+                "us.anthropic.claude-opus-4-1-20250805-v1:0",
+                "anthropic",
+                "spec.containers[0].env[0].value",
+            ),
+            (
+                "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+                "anthropic",
+                "spec.containers[0].env[1].value",
+            ),
+        ],
+    ),
+    (
+        "openai-sdk-var",
+        {"image": "x", "env": [{"name": "OPENAI_MODEL", "value": "gpt-4.1"}]},
+        [("gpt-4.1", "openai", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "gemini-sdk-var",
+        {"image": "x", "env": [{"name": "GEMINI_MODEL", "value": "gemini-2.5-pro"}]},
+        [("gemini-2.5-pro", "google", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "azure-deployment",
+        {"image": "x", "env": [{"name": "AZURE_OPENAI_DEPLOYMENT", "value": "prod"}]},
+        [("prod", "azure-openai", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "bedrock-var",
+        {
+            "image": "x",
+            "env": [{"name": "BEDROCK_MODEL_ID", "value": "meta.llama3-1-8b-instruct-v1:0"}],
+        },
+        [("meta.llama3-1-8b-instruct-v1:0", "bedrock", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "generic-MODEL",
+        {"image": "x", "env": [{"name": "MODEL", "value": "gpt-4o"}]},
+        [("gpt-4o", None, "spec.containers[0].env[0].value")],
+    ),
+    (
+        "generic-LLM_MODEL",
+        {"image": "x", "env": [{"name": "LLM_MODEL", "value": "anthropic/claude-3-haiku"}]},
+        [("anthropic/claude-3-haiku", None, "spec.containers[0].env[0].value")],
+    ),
+    (
+        "env-$(VAR)-resolved",
+        {
+            "image": "x",
+            "env": [
+                {
+                    "name": "M",
+                    "value": "arn:aws:bedrock:us-east-1:1:foundation-model/anthropic.claude-v2",
+                },
+                {"name": "ANTHROPIC_MODEL", "value": "$(M)"},
+            ],
+        },
+        [
+            (
+                "arn:aws:bedrock:us-east-1:1:foundation-model/anthropic.claude-v2",
+                "anthropic",
+                "spec.containers[0].env[1].value",
+            )
+        ],
+    ),
+    (
+        "env-$(VAR)-defined-later-stays",
+        {
+            "image": "x",
+            "env": [
+                {"name": "ANTHROPIC_MODEL", "value": "$(M)"},
+                {"name": "M", "value": "claude-3-haiku"},
+            ],
+        },
+        [("$(M)", "anthropic", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "env-$(VAR)-from-secret",
+        {
+            "image": "x",
+            "env": [
+                {"name": "M", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+                {"name": "OPENAI_MODEL", "value": "$(M)"},
+            ],
+        },
+        [("$(M)", "openai", "spec.containers[0].env[1].value")],
+    ),
+    (
+        "env-escaped-$$",
+        {
+            "image": "x",
+            "env": [{"name": "M", "value": "claude-3-haiku"}, {"name": "MODEL", "value": "$$(M)"}],
+        },
+        [("$(M)", None, "spec.containers[0].env[1].value")],
+    ),
+    (
+        "valueFrom-vendor-var",
+        {
+            "image": "x",
+            "env": [
+                {
+                    "name": "ANTHROPIC_MODEL",
+                    "valueFrom": {"configMapKeyRef": {"name": "c", "key": "m"}},
+                }
+            ],
+        },
+        [("$(ANTHROPIC_MODEL)", "anthropic", "spec.containers[0].env[0].valueFrom")],
+    ),
+    (
+        "args-$(VAR)",
+        {
+            "image": "x",
+            "env": [{"name": "MID", "value": "meta-llama/Llama-4-Scout"}],
+            "args": ["--model=$(MID)"],
+        },
+        [("meta-llama/Llama-4-Scout", None, "spec.containers[0].args[0]")],
+    ),
+    (
+        "args-$(VAR)-unresolvable",
+        {"image": "x", "args": ["--model", "$(NOWHERE)"]},
+        [("$(NOWHERE)", None, "spec.containers[0].args[0]")],
+    ),
+    (
+        "shell-$VAR",
+        {
+            "image": "x",
+            "env": [{"name": "MID", "value": "Qwen/Qwen3-8B"}],
+            "command": ["/bin/sh", "-c", "exec vllm serve ${MID} --port 8000"],
+        },
+        [("Qwen/Qwen3-8B", None, "spec.containers[0].command[2]")],
+    ),
+    (
+        "vllm-full-path",
+        {"image": "x", "command": ["/usr/local/bin/vllm", "serve", "openai/gpt-oss-20b"]},
+        [("openai/gpt-oss-20b", None, "spec.containers[0].command[2]")],
+    ),
+    (
+        "vllm-served-model-name-is-an-alias",
+        {
+            "image": "x",
+            "command": ["vllm", "serve", "openai/gpt-oss-20b", "--served-model-name", "gpt-4o"],
+        },
+        [("openai/gpt-oss-20b", None, "spec.containers[0].command[2]")],
+    ),
+    (
+        "served-model-name-alone-is-nothing",
+        {"image": "x", "args": ["--served-model-name", "claude-3-5-sonnet", "--port", "8000"]},
+        [],
+    ),
+    ("served-model-name-equals", {"image": "x", "args": ["--served-model-name=gpt-4o"]}, []),
+    (
+        "ollama-run",
+        {"image": "ollama/ollama", "command": ["ollama", "run", "llama3.2-vision"]},
+        [("llama3.2-vision", None, "spec.containers[0].command[2]")],
+    ),
+    (
+        "ollama-pull-post-start",
+        {
+            "image": "ollama/ollama",
+            "lifecycle": {
+                "postStart": {"exec": {"command": ["/bin/sh", "-c", "ollama pull gemma3:27b"]}}
+            },
+        },
+        [("gemma3:27b", None, "spec.containers[0].lifecycle.postStart.exec.command[2]")],
+    ),
+    (
+        "served-model-name-env-is-an-alias",
+        {"image": "x", "env": [{"name": "SERVED_MODEL_NAME", "value": "claude-3-5-sonnet"}]},
+        [],
+    ),
+    (
+        "advertised-name-only-as-fallback",
+        {
+            "image": "x",
+            "env": [
+                {"name": "MODEL_NAME", "value": "chat"},
+                {"name": "MODEL_ID", "value": "Qwen/Qwen3-8B"},
+            ],
+        },
+        [("Qwen/Qwen3-8B", None, "spec.containers[0].env[1].value")],
+    ),
+    (
+        "claude-code-on-bedrock",
+        {"image": "x", "env": [{"name": "CLAUDE_CODE_USE_BEDROCK", "value": "1"}]},
+        [("*", "anthropic", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "claude-code-switch-off",
+        {"image": "x", "env": [{"name": "CLAUDE_CODE_USE_VERTEX", "value": "0"}]},
+        [],
+    ),
+    (
+        "advertised-env-alone-counts",
+        {"image": "x", "env": [{"name": "MODEL_NAME", "value": "gpt-4o-mini"}]},
+        [("gpt-4o-mini", None, "spec.containers[0].env[0].value")],
+    ),
+    (
+        "kserve-model_name-is-the-isvc-name",
+        {
+            "image": "kserve/huggingfaceserver",
+            "args": ["--model_name=claude-helper", "--port=8080"],
+        },
+        [],
+    ),
+    (
+        "kserve-template-name",
+        {
+            "image": "kserve/huggingfaceserver",
+            "args": ["--model_name={{.Name}}", "--model_id=Qwen/Qwen3-8B"],
+        },
+        [("Qwen/Qwen3-8B", None, "spec.containers[0].args[1]")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("container", "expected"), [c[1:] for c in MORE_CONTAINERS], ids=[c[0] for c in MORE_CONTAINERS]
+)
+def test_sdk_variables_kubelet_expansion_and_positional_models(
+    container: dict[str, Any], expected: list[tuple[str, str | None, str]]
+) -> None:
+    models = extract_workload(_pod(container)).models
+    assert [(m.reference, m.provider, m.source) for m in models] == expected
+
+
+def test_every_model_variable_is_sent_by_the_charts_cel_pre_filter() -> None:
+    """A variable the pre-filter does not send is never read: the two lists must agree."""
+    from exportgate.core.data import load_data
+
+    environment = load_data("models.yaml")["environment"]
+    names = [*environment["vendor"], *environment["generic"], *environment["advertised"]]
+    unsent = [n for n in names if "MODEL" not in n and "DEPLOYMENT" not in n and n != "STORAGE_URI"]
+    unsent += [n for n in environment["switches"] if not n.startswith("CLAUDE_CODE_USE_")]
+    assert not unsent, f"extend the env condition in charts/exportgate/templates/_cel.tpl: {unsent}"

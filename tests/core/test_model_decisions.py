@@ -1,0 +1,524 @@
+"""Model references decided end to end: a manifest -> extraction -> catalogue -> default packs.
+
+Rule ids belong to the vendor pack (which another change rewrites as dated allow-lists), so the
+assertions name the pack and the action, plus what the tenant reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.extract import extract_workload
+from exportgate.core.types import Action, Tenant
+from tests.core.builders import NOW, make_tenant
+
+ENGINE = PolicyEngine.build()
+CHINA = make_tenant("nimbus", incorporation="CN")
+PARENT_IN_CHINA = make_tenant("nimbus-sg", incorporation="SG", parent="CN")
+SINGAPORE = make_tenant("acme", incorporation="SG")
+GERMANY = make_tenant("berlin", incorporation="DE")
+PENDING = make_tenant("orbit", incorporation="SG", state="Pending")
+
+
+def _pod(env: list[dict[str, Any]] | None = None, **container: Any) -> dict[str, Any]:
+    spec = {"name": "app", "image": container.pop("image", "python:3.12"), **container}
+    if env is not None:
+        spec["env"] = env
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "agent", "namespace": "team"},
+        "spec": {"template": {"spec": {"containers": [spec]}}},
+    }
+
+
+def _decide(obj: dict[str, Any], tenant: Tenant) -> tuple[Action, str | None, str]:
+    decision = ENGINE.evaluate(extract_workload(obj), tenant, NOW)
+    policy = decision.primary.policy if decision.primary else None
+    return decision.action, policy, decision.message
+
+
+BEDROCK_PROFILE_ARN = (
+    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+    "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+)
+
+DENIED_FOR_A_CHINESE_PARENT = [
+    ("claude-code-on-bedrock", _pod([{"name": "CLAUDE_CODE_USE_BEDROCK", "value": "true"}])),
+    (
+        "sdk-var-through-$(VAR)-to-an-arn",
+        _pod(
+            [
+                {"name": "M", "value": BEDROCK_PROFILE_ARN},
+                {"name": "ANTHROPIC_MODEL", "value": "$(M)"},
+            ]
+        ),
+    ),
+    (
+        "sdk-var-from-a-secret",
+        _pod(
+            [{"name": "ANTHROPIC_MODEL", "valueFrom": {"secretKeyRef": {"name": "s", "key": "m"}}}]
+        ),
+    ),
+    ("sdk-var-unknown-name", _pod([{"name": "ANTHROPIC_MODEL", "value": "house-claude"}])),
+    (
+        "default-sonnet-var",
+        _pod(
+            [
+                {
+                    "name": "ANTHROPIC_DEFAULT_SONNET_MODEL",
+                    "value": "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                }
+            ]
+        ),
+    ),
+    (
+        "generic-var-bedrock-id",
+        _pod([{"name": "LLM_MODEL", "value": "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0"}]),
+    ),
+    (
+        "provisioned-model-arn",
+        _pod(
+            [
+                {
+                    "name": "BEDROCK_MODEL_ID",
+                    "value": "arn:aws:bedrock:us-east-1:1:provisioned-model/x1",
+                }
+            ]
+        ),
+    ),
+    ("bedrock-var-unknown", _pod([{"name": "BEDROCK_MODEL_ID", "value": "house-model"}])),
+    (
+        "args-through-$(VAR)",
+        _pod([{"name": "M", "value": "claude-3-5-sonnet-latest"}], args=["--model", "$(M)"]),
+    ),
+    (
+        "shell-line-$VAR",
+        _pod(
+            [{"name": "M", "value": "anthropic/claude-3-haiku"}],
+            command=["sh", "-c", "python agent.py --model $M"],
+        ),
+    ),
+    (
+        "vertex-publisher-path",
+        _pod(
+            [{"name": "MODEL", "value": "publishers/anthropic/models/claude-3-5-sonnet@20240620"}]
+        ),
+    ),
+    ("human-spelling", _pod([{"name": "MODEL", "value": "Claude 3.5 Sonnet"}])),
+]
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [c[1] for c in DENIED_FOR_A_CHINESE_PARENT],
+    ids=[c[0] for c in DENIED_FOR_A_CHINESE_PARENT],
+)
+def test_anthropic_models_under_other_names_are_denied_for_a_chinese_parent(
+    obj: dict[str, Any],
+) -> None:
+    action, policy, _ = _decide(obj, PARENT_IN_CHINA)
+    assert (action, policy) == (Action.DENY, "vendor-model-terms")
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [c[1] for c in DENIED_FOR_A_CHINESE_PARENT],
+    ids=[c[0] for c in DENIED_FOR_A_CHINESE_PARENT],
+)
+def test_the_same_references_are_admitted_for_a_verified_singapore_tenant(
+    obj: dict[str, Any],
+) -> None:
+    """Over-blocking: reading more names must not deny what the terms allow."""
+    assert _decide(obj, SINGAPORE)[0] is Action.ALLOW
+
+
+def test_an_unattributable_bedrock_model_says_what_could_not_be_identified() -> None:
+    obj = _pod(
+        [{"name": "BEDROCK_MODEL_ID", "value": "arn:aws:bedrock:us-east-1:1:provisioned-model/x1"}]
+    )
+    _, _, message = _decide(obj, PARENT_IN_CHINA)
+    assert "an Amazon Bedrock provisioned-model ARN does not say which model it serves" in message
+    assert "Anthropic, Meta" in message
+    assert "models.yaml" in message
+
+
+ADMITTED_FOR_CHINA = [
+    (
+        "gpt-oss-vllm",
+        _pod(image="vllm/vllm-openai", command=["vllm", "serve", "openai/gpt-oss-120b"]),
+    ),
+    (
+        "gpt-oss-with-alias-gpt-4o",
+        _pod(
+            image="vllm/vllm-openai",
+            args=["--model", "openai/gpt-oss-20b", "--served-model-name", "gpt-4o"],
+        ),
+    ),
+    ("gpt-j", _pod([{"name": "MODEL_ID", "value": "EleutherAI/gpt-j-6b"}])),
+    ("gpt-neox", _pod(args=["--model-id", "EleutherAI/gpt-neox-20b"])),
+    ("gpt2", _pod([{"name": "HF_MODEL_ID", "value": "openai-community/gpt2"}])),
+    (
+        "gemma-ollama",
+        _pod(
+            image="ollama/ollama",
+            lifecycle={"postStart": {"exec": {"command": ["ollama", "pull", "gemma3:27b"]}}},
+        ),
+    ),
+    ("qwen", _pod([{"name": "MODEL", "value": "Qwen/Qwen3-8B"}])),
+    (
+        "unresolved-generic",
+        _pod([{"name": "MODEL_ID", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "m"}}}]),
+    ),
+    ("local-path", _pod(args=["--model", "/mnt/models"])),
+    ("openai-compatible-prefix", _pod([{"name": "LLM_MODEL", "value": "openai/my-local-model"}])),
+]
+
+
+@pytest.mark.parametrize(
+    "obj", [c[1] for c in ADMITTED_FOR_CHINA], ids=[c[0] for c in ADMITTED_FOR_CHINA]
+)
+def test_open_weight_and_local_models_are_admitted_for_china(obj: dict[str, Any]) -> None:
+    assert _decide(obj, CHINA)[0] is Action.ALLOW
+
+
+def test_served_model_name_is_an_alias_not_a_model() -> None:
+    obj = _pod(
+        image="vllm/vllm-openai",
+        command=[
+            "vllm",
+            "serve",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "--served-model-name",
+            "claude-3-5-sonnet",
+        ],
+    )
+    assert [m.reference for m in extract_workload(obj).models] == [
+        "meta-llama/Llama-3.1-8B-Instruct"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reference", "action"),
+    [
+        ("meta-llama/Llama-Guard-4-12B", Action.DENY),
+        ("meta-llama/Llama-Guard-3-11B-Vision", Action.DENY),
+        ("meta-llama/Llama-Guard-3-8B", Action.ALLOW),
+        ("meta-llama/Llama-Guard-3-1B", Action.ALLOW),
+    ],
+)
+def test_llama_guard_multimodal_models_carry_metas_eu_clause(
+    reference: str, action: Action
+) -> None:
+    obj = _pod(image="vllm/vllm-openai", command=["vllm", "serve", reference])
+    assert _decide(obj, GERMANY)[0] is action
+    assert _decide(obj, SINGAPORE)[0] is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("env", "action"),
+    [
+        (
+            [{"name": "BEDROCK_MODEL_ID", "value": "arn:aws:bedrock:us-east-1:1:custom-model/x"}],
+            Action.DENY,
+        ),
+        ([{"name": "AZURE_OPENAI_DEPLOYMENT", "value": "prod-chat"}], Action.DENY),
+        ([{"name": "MODEL_ID", "value": "openai/gpt-oss-20b"}], Action.ALLOW),
+        ([{"name": "MODEL_ID", "value": "mistralai/Mistral-7B-Instruct-v0.3"}], Action.ALLOW),
+    ],
+)
+def test_unverified_tenants_are_denied_unidentified_hosted_models_only(
+    env: list[dict[str, Any]], action: Action
+) -> None:
+    action_taken, policy, _ = _decide(_pod(env), PENDING)
+    assert action_taken is action
+    assert policy == ("kyc-verification" if action is Action.DENY else None)
+
+
+GATEWAYS = [
+    (
+        "route-claude",
+        {
+            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
+            "kind": "AIGatewayRoute",
+            "metadata": {"name": "gpt-4o-route", "namespace": "team"},
+            "spec": {
+                "rules": [
+                    {
+                        "matches": [
+                            {
+                                "headers": [
+                                    {
+                                        "type": "Exact",
+                                        "name": "x-ai-eg-model",
+                                        "value": "claude-3-5-sonnet",
+                                    }
+                                ]
+                            }
+                        ],
+                        "backendRefs": [{"name": "gpt-4o-backend"}],
+                    }
+                ]
+            },
+        },
+        Action.DENY,
+    ),
+    (
+        "route-override",
+        {
+            "apiVersion": "aigateway.envoyproxy.io/v1alpha1",
+            "kind": "AIGatewayRoute",
+            "metadata": {"name": "r", "namespace": "team"},
+            "spec": {
+                "rules": [
+                    {
+                        "matches": [
+                            {
+                                "headers": [
+                                    {
+                                        "type": "Exact",
+                                        "name": "x-ai-eg-model",
+                                        "value": "company-chat",
+                                    }
+                                ]
+                            }
+                        ],
+                        "backendRefs": [{"name": "b", "modelNameOverride": BEDROCK_PROFILE_ARN}],
+                    }
+                ]
+            },
+        },
+        Action.DENY,
+    ),
+    (
+        "route-self-hosted",
+        {
+            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
+            "kind": "AIGatewayRoute",
+            "metadata": {"name": "claude-compatible", "namespace": "team"},
+            "spec": {
+                "rules": [
+                    {
+                        "matches": [
+                            {
+                                "headers": [
+                                    {
+                                        "type": "Exact",
+                                        "name": "x-ai-eg-model",
+                                        "value": "some-cool-self-hosted-model",
+                                    }
+                                ]
+                            }
+                        ],
+                        "backendRefs": [{"name": "anthropic-backend"}],
+                    }
+                ]
+            },
+        },
+        Action.ALLOW,
+    ),
+    (
+        "backend-aws-anthropic",
+        {
+            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
+            "kind": "AIServiceBackend",
+            "metadata": {"name": "b", "namespace": "team"},
+            "spec": {"schema": {"name": "AWSAnthropic"}, "backendRef": {"name": "b"}},
+        },
+        Action.DENY,
+    ),
+    (
+        "backend-bedrock",
+        {
+            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
+            "kind": "AIServiceBackend",
+            "metadata": {"name": "b", "namespace": "team"},
+            "spec": {"schema": {"name": "AWSBedrock"}, "backendRef": {"name": "b"}},
+        },
+        Action.DENY,
+    ),
+    (
+        "backend-openai-wire-format",
+        {
+            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
+            "kind": "AIServiceBackend",
+            "metadata": {"name": "vllm", "namespace": "team"},
+            "spec": {"schema": {"name": "OpenAI"}, "backendRef": {"name": "vllm"}},
+        },
+        Action.ALLOW,
+    ),
+    (
+        "kagent-bedrock",
+        {
+            "apiVersion": "kagent.dev/v1alpha2",
+            "kind": "ModelConfig",
+            "metadata": {"name": "claude", "namespace": "team"},
+            "spec": {
+                "provider": "Bedrock",
+                "model": "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                "bedrock": {"region": "us-east-1"},
+            },
+        },
+        Action.DENY,
+    ),
+    (
+        "kagent-anthropic-unknown-model",
+        {
+            "apiVersion": "kagent.dev/v1alpha2",
+            "kind": "ModelConfig",
+            "metadata": {"name": "m", "namespace": "team"},
+            "spec": {"provider": "Anthropic", "model": "house-default"},
+        },
+        Action.DENY,
+    ),
+    (
+        "kagent-anthropic-vertex",
+        {
+            "apiVersion": "kagent.dev/v1alpha2",
+            "kind": "ModelConfig",
+            "metadata": {"name": "m", "namespace": "team"},
+            "spec": {"provider": "AnthropicVertexAI", "model": "claude-3-5-sonnet@20240620"},
+        },
+        Action.DENY,
+    ),
+    (
+        "kagent-ollama",
+        {
+            "apiVersion": "kagent.dev/v1alpha2",
+            "kind": "ModelConfig",
+            "metadata": {"name": "m", "namespace": "team"},
+            "spec": {"provider": "Ollama", "model": "qwen3:8b"},
+        },
+        Action.ALLOW,
+    ),
+    (
+        "inference-model-targets",
+        {
+            "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+            "kind": "InferenceModel",
+            "metadata": {"name": "claude-3-5-sonnet", "namespace": "team"},
+            "spec": {"modelName": "claude-3-5-sonnet", "targetModels": [{"name": "Qwen/Qwen3-8B"}]},
+        },
+        Action.ALLOW,
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "action"), [c[1:] for c in GATEWAYS], ids=[c[0] for c in GATEWAYS])
+def test_gateways_and_agent_frameworks(obj: dict[str, Any], action: Action) -> None:
+    """Route, rule and backend names are not model ids; model headers and configs are."""
+    assert _decide(obj, PARENT_IN_CHINA)[0] is action
+    assert _decide(obj, SINGAPORE)[0] is Action.ALLOW
+
+
+def _upstream(name: str) -> list[dict[str, Any]]:
+    path = Path(__file__).parent / "fixtures" / "models" / name
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+# Envoy AI Gateway's basic example, decided for a tenant incorporated in China: every object
+# that reaches a vendor's API (a model header, a vendor schema, a vendor host) is judged by that
+# vendor's terms; the self-hosted test upstream reaches none.
+ENVOY_BASIC_FOR_CHINA = {
+    "AIGatewayRoute/envoy-ai-gateway-basic": Action.DENY,  # gpt-4o-mini
+    "AIServiceBackend/envoy-ai-gateway-basic-openai": Action.ALLOW,  # schema OpenAI: a format
+    "AIServiceBackend/envoy-ai-gateway-basic-aws": Action.DENY,  # any Bedrock vendor
+    "AIServiceBackend/envoy-ai-gateway-basic-azure": Action.DENY,  # OpenAI's models
+    "AIServiceBackend/envoy-ai-gateway-basic-testupstream": Action.ALLOW,
+    "Backend/envoy-ai-gateway-basic-openai": Action.DENY,  # api.openai.com
+    "Backend/envoy-ai-gateway-basic-aws": Action.DENY,
+    "Backend/envoy-ai-gateway-basic-azure": Action.DENY,
+    "Backend/envoy-ai-gateway-basic-testupstream": Action.ALLOW,  # an in-cluster service
+    "Deployment/envoy-ai-gateway-basic-testupstream": Action.ALLOW,
+}
+
+
+def test_envoy_ai_gateway_basic_example() -> None:
+    decided: dict[str, Action] = {}
+    for obj in _upstream("envoy-ai-gateway-basic.yaml"):
+        key = f"{obj['kind']}/{obj['metadata']['name']}"
+        workload = extract_workload(obj)
+        decided[key] = ENGINE.evaluate(workload, CHINA, NOW).action
+        assert ENGINE.evaluate(workload, SINGAPORE, NOW).action is Action.ALLOW, key
+        if key.endswith("-gcp"):  # Vertex AI: Gemini's and every Vertex vendor's terms
+            (model,) = ENGINE.evaluate(workload, CHINA, NOW).models
+            assert "google" in model.candidates, key
+    gcp = {k for k in decided if k.endswith("-gcp")}
+    assert {k: v for k, v in decided.items() if k not in gcp} == ENVOY_BASIC_FOR_CHINA
+
+
+@pytest.mark.parametrize(
+    ("reference", "action"),
+    [
+        # could be any Bedrock model, Llama 4 included: Meta's EU clause applies
+        ("arn:aws:bedrock:eu-central-1:1:provisioned-model/x1", Action.DENY),
+        ("arn:aws:bedrock:eu-central-1:1:custom-model/x1", Action.DENY),
+        # a Meta model whose name says nothing multimodal: Meta's, but not read as multimodal
+        ("meta/llama-next", Action.ALLOW),
+        # identified text models
+        ("eu.meta.llama3-2-3b-instruct-v1:0", Action.ALLOW),
+        ("eu.meta.llama3-2-11b-instruct-v1:0", Action.DENY),
+    ],
+)
+def test_an_unattributable_model_could_be_any_model_of_its_candidates(
+    reference: str, action: Action
+) -> None:
+    obj = _pod([{"name": "BEDROCK_MODEL_ID", "value": reference}])
+    taken, policy, _ = _decide(obj, GERMANY)
+    assert taken is action
+    if action is Action.DENY:
+        assert policy == "vendor-model-terms"
+
+
+def test_a_rule_naming_model_ids_matches_a_reference_that_could_be_one_of_them() -> None:
+    from exportgate.core.policy import parse_policy_text
+
+    (policy,) = parse_policy_text(
+        """
+apiVersion: exportgate.dev/v1alpha1
+kind: ExportPolicy
+metadata: {name: house}
+spec:
+  version: "1"
+  rules:
+    - id: no-llama-4
+      citation: "House rule 1"
+      effective: "2025-01-01"
+      match: {models: {ids: [meta-llama-4]}}
+      jurisdictions: {anyIn: ["*"]}
+      message: "{subject} is not offered."
+      remedy: "Use another model."
+""",
+        "house.yaml",
+    )
+    engine = PolicyEngine.build(policies=[policy], packs=[])
+    arn = _pod(
+        [{"name": "BEDROCK_MODEL_ID", "value": "arn:aws:bedrock:us-east-1:1:imported-model/m"}]
+    )
+    assert engine.evaluate(extract_workload(arn), SINGAPORE, NOW).action is Action.DENY
+    gpt = _pod([{"name": "OPENAI_MODEL", "value": "house-model"}])
+    assert engine.evaluate(extract_workload(gpt), SINGAPORE, NOW).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("env", "action"),
+    [
+        ({"name": "GEMINI_MODEL", "value": "gemini-2.5-pro"}, Action.DENY),
+        ({"name": "MODEL", "value": "Gemini 1.5 Pro"}, Action.DENY),
+        ({"name": "LLM_MODEL", "value": "vertex_ai/gemini-2.0-flash"}, Action.DENY),
+        ({"name": "MODEL", "value": "models/gemini-1.5-flash"}, Action.DENY),
+        ({"name": "GEMINI_MODEL", "value": "tunedModels/support-bot"}, Action.DENY),
+        ({"name": "MODEL_ID", "value": "google/gemma-3-27b-it"}, Action.ALLOW),
+        ({"name": "MODEL_ID", "value": "google/flan-t5-xl"}, Action.ALLOW),
+    ],
+)
+def test_google_gemini_is_hosted_and_gemma_is_open(env: dict[str, Any], action: Action) -> None:
+    taken, policy, _ = _decide(_pod([env]), CHINA)
+    assert taken is action
+    assert policy == ("vendor-model-terms" if action is Action.DENY else None)
+    assert _decide(_pod([env]), SINGAPORE)[0] is Action.ALLOW
