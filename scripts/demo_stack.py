@@ -205,6 +205,8 @@ class Stack:
                 f"--budget={WEBHOOK_BUDGET_S}",
                 f"--kubeconfig={self.identity_kubeconfig('exportgate-webhook')}",
                 f"--platform-user={objects.OPERATOR_USER}",
+                # The demo shows the opt-in decision stamp (chart: webhook.mutating.enabled).
+                "--mutate",
             ],
         )
         self._wait(proc, self._webhook_ready, "/readyz answered 200 (sidecar reachable)")
