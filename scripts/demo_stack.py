@@ -266,6 +266,8 @@ class Stack:
                 "--tenant-group-format=tenant:{name}",
                 f"--liveness=http://127.0.0.1:{self.operator_port}/healthz",
                 f"--decision-log={self.operator_log}",
+                # Compute accounting checkpoints every 2 s so the demo does not wait.
+                "--compute-interval=2",
                 "--log-format=json",
             ],
         )
