@@ -15,6 +15,7 @@ from typing import Any
 
 from bench import b1_webhook, b2_apiserver, b3_decision, b4_scale, environment, profiling, report
 from bench.harness import REPO
+from bench.sections import keep_sections
 
 STEPS = ("b1", "b2", "b3", "b4", "profile", "faults")
 HERE = Path(__file__).resolve().parent
@@ -56,6 +57,12 @@ def _faults(workdir: Path, quick: bool) -> dict[str, Any]:
     }
 
 
+def _write_results(path: Path, markdown: str) -> None:
+    """Write RESULTS.md, keeping the sections other bench scripts own (bench/sections.py)."""
+    old = path.read_text() if path.exists() else ""
+    path.write_text(keep_sections(old, markdown))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short run (a minute or two)")
@@ -74,7 +81,7 @@ def main() -> int:
     if args.render is not None:
         saved = merge([json.loads(path.read_text()) for path in args.render])
         notes = [line for line in _notes_file().splitlines() if line.strip()]
-        args.output.write_text(report.markdown(saved, notes))
+        _write_results(args.output, report.markdown(saved, notes))
         print(report.console(saved))
         return 0
     steps = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -133,7 +140,7 @@ def main() -> int:
     step("faults", lambda: _faults(workdir, quick))
 
     notes = [line for line in _notes_file().splitlines() if line.strip()]
-    args.output.write_text(report.markdown(results, notes))
+    _write_results(args.output, report.markdown(results, notes))
     (args.output.parent / "results.json").write_text(json.dumps(results, indent=1, default=str))
     print(report.console(results))
     print(f"\nwrote {args.output}", file=sys.stderr)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from exportgate_sidecar.convert import workload_to_item
 
 from bench.harness import SidecarOptions, Stack
 from bench.reviews import MIX
@@ -25,6 +24,7 @@ from bench.workloads import example_tenants, extracted, objects
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.extract import AdapterRegistry
 from exportgate.v1 import policy_pb2, policy_pb2_grpc
+from exportgate.wire.convert import workload_to_item
 
 
 async def _grpc_latencies(socket_path: Path, count: int) -> tuple[list[float], list[float], int]:

@@ -148,7 +148,7 @@ class WebhookOptions:
     budget_s: float = 2.0
     namespace_tenants: dict[str, str] = field(default_factory=lambda: dict(NAMESPACE_TENANTS))
     tls_reload_interval: float = 5.0
-    mutate: bool = True
+    mutate: bool = False  # the product default: one admission phase, the stamp opt-in
     extra: Sequence[str] = ()
 
 
@@ -219,6 +219,8 @@ class Stack:
         ]
         if o.policies:
             argv += ["--policies", *map(str, o.policies)]
+        if not self.webhook_options.mutate:
+            argv += ["--reuse-window", "0"]  # as the chart runs it without the stamp
         return [*argv, *o.extra]
 
     def start_sidecar(self, timeout: float = 60.0) -> Proc:

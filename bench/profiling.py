@@ -107,7 +107,7 @@ def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, A
                     "sidecar Evaluate": "servicer.py:Evaluate",
                     "ssl read": "sslproto.py:_do_read",
                     "ssl write": "sslproto.py:_do_write",
-                    "grpc client call": "sidecar_client.py:evaluate",
+                    "grpc client call": "wire/client.py:evaluate",
                     "imports (start-up)": "<frozen importlib._bootstrap>:_find_and_load",
                 },
             ),

@@ -205,6 +205,8 @@ class Stack:
                 f"--budget={WEBHOOK_BUDGET_S}",
                 f"--kubeconfig={self.identity_kubeconfig('exportgate-webhook')}",
                 f"--platform-user={objects.OPERATOR_USER}",
+                # The demo shows the opt-in decision stamp (chart: webhook.mutating.enabled).
+                "--mutate",
             ],
         )
         self._wait(proc, self._webhook_ready, "/readyz answered 200 (sidecar reachable)")
@@ -264,6 +266,8 @@ class Stack:
                 "--tenant-group-format=tenant:{name}",
                 f"--liveness=http://127.0.0.1:{self.operator_port}/healthz",
                 f"--decision-log={self.operator_log}",
+                # Compute accounting checkpoints every 2 s so the demo does not wait.
+                "--compute-interval=2",
                 "--log-format=json",
             ],
         )

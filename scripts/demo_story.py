@@ -16,6 +16,7 @@ from typing import Any
 
 from exportgate_operator.publish import VIOLATION
 
+from scripts import demo_compute
 from scripts import demo_objects as objects
 from scripts.demo_kubectl import (
     EXAMPLES,
@@ -57,6 +58,7 @@ class Story(Narrator):
         self.denied_nodepool()
         self.denied_model_endpoint()
         self.expiry()
+        demo_compute.compute_accounting(self)  # issue 14: its own module
         self.audit()
 
     def control_plane(self) -> None:

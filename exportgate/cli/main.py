@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from exportgate.cli import audit as audit_command
 from exportgate.cli import catalogue as catalogue_command
 from exportgate.cli import check as check_command
+from exportgate.cli import report_compute as report_command
 
 EXIT_BAD_INPUT = 2
 
@@ -21,12 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exportgate",
         description="Export-control admission for AI compute and models: evaluate manifests, "
-        "verify decision logs, inspect the catalogue.",
+        "verify decision logs, inspect the catalogue, report compute use.",
     )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check_command.register(subcommands)
     catalogue_command.register(subcommands)
     audit_command.register(subcommands)
+    report_command.register(subcommands)
     return parser
 
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from exportgate.core.classification import Classification, Performance, Specs, classify
+from exportgate.core.classification import (
+    Classification,
+    Performance,
+    Specs,
+    classify,
+    restrictiveness,
+)
 from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
@@ -293,7 +299,7 @@ class Catalogue:
             for eccn in self.eccns(product_id, system=system):
                 if eccn not in found:
                     found.append(eccn)
-        return tuple(sorted(found, key=_restrictiveness))
+        return tuple(sorted(found, key=restrictiveness))
 
     def eccns(self, product_id: str, *, system: bool = False) -> tuple[str, ...]:
         if product_id == self.unknown_id:
@@ -318,11 +324,6 @@ class Catalogue:
         if product is None:
             return None
         return product.aliases[0] if product.aliases else None
-
-
-def _restrictiveness(eccn: str) -> tuple[int, str]:
-    order = ["3A090.a", "4A090.a", "3A090-indeterminate", "3A090.b", "4A090.b"]
-    return (order.index(eccn) if eccn in order else len(order), eccn)
 
 
 def _product(entry: Mapping[str, Any]) -> Product:

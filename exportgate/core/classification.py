@@ -6,7 +6,7 @@ turn those numbers into 3A090.a / 3A090.b live in data/classification.yaml, with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -179,3 +179,24 @@ def _describe(item: _Item, tpp: float, pd: float | None) -> str:
     if pd is not None:
         text += f", PD {pd:.2f}"
     return text
+
+
+@cache
+def _restrictiveness() -> tuple[tuple[str, ...], str]:
+    data = load_data("classification.yaml")
+    return tuple(str(c) for c in data["restrictiveness"]), str(data["outside"])
+
+
+def restrictiveness(eccn: str) -> tuple[int, str]:
+    """Sort key, most restrictive first: the data's order, then classes it does not list, then
+    the "outside" verdict (the name breaks ties, so the order is total)."""
+    order, outside = _restrictiveness()
+    if eccn in order:
+        return (order.index(eccn), eccn)
+    return (len(order) + 1 if eccn == outside else len(order), eccn)
+
+
+def most_restrictive(classifications: Iterable[str]) -> str:
+    """The most restrictive of `classifications`, or "" when there is none."""
+    found = [c for c in classifications if c]
+    return min(found, key=restrictiveness) if found else ""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from exportgate.core.classification import most_restrictive
 from exportgate.core.types import Action, EffectiveVerification, Jurisdiction, ObjectRef
 
 
@@ -130,6 +131,12 @@ class Decision:
         if self.primary is None:
             return "admitted: no export-control rule applies"
         return f"{self.primary.message} {self.primary.remedy}".strip()
+
+    @property
+    def accelerator_class(self) -> str:
+        """The most restrictive export class among the resolved accelerators ("" for none):
+        the one word an annotation or a report summarises the decision with."""
+        return most_restrictive(c for a in self.accelerators for c in a.classifications)
 
     @property
     def countries(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from exportgate.core.catalogue import builtin_catalogue
+from exportgate.core.compute_policy import ComputeSection, country_references, parse_compute_section
 from exportgate.core.countries import builtin_country_groups
 from exportgate.core.data import list_data, load_located
 from exportgate.core.documents import LocatedDocument, PathKey, parse_documents, read_documents
@@ -65,6 +66,7 @@ class PolicyDocument:
     digest: str  # sha256 of the canonical spec: two documents with one digest decide alike
     status: str = ""
     not_enforced_since: date | None = None  # no rule of the pack applies from this day on
+    compute: ComputeSection | None = None  # compute-accounting thresholds (core/compute_policy)
 
     def in_force(self, rule: Rule, day: date) -> bool:
         if self.not_enforced_since is not None and day >= self.not_enforced_since:
@@ -135,6 +137,13 @@ def _compile(document: LocatedDocument, data: Any, base: PathKey) -> PolicyDocum
     if not isinstance(spec, Mapping):
         raise document.error(spec_path, "an ExportPolicy needs a spec mapping")
     validate_spec(document, spec, spec_path, SCHEMA, f"ExportPolicy {name}")
+    compute = _compute(document, spec, spec_path, name)
+    if not spec["rules"] and compute is None:
+        raise document.error(
+            (*spec_path, "rules"),
+            "an ExportPolicy needs at least one rule",
+            hint="add rules, or a compute section for a compute-accounting pack",
+        )
     seen: set[str] = set()
     rules = []
     for position, raw in enumerate(spec["rules"]):
@@ -161,7 +170,31 @@ def _compile(document: LocatedDocument, data: Any, base: PathKey) -> PolicyDocum
             if not_enforced
             else None
         ),
+        compute=compute,
     )
+
+
+def _compute(
+    document: LocatedDocument, spec: Mapping[str, Any], path: PathKey, name: str
+) -> ComputeSection | None:
+    raw = spec.get("compute")
+    if raw is None:
+        return None
+    groups = builtin_country_groups()
+    for where, reference in country_references(raw):
+        try:
+            groups.resolve(reference)
+        except KeyError:
+            raise document.error(
+                (*path, *where[:-1], int(where[-1])),
+                f"unknown country group or country code {reference!r}",
+                hint="a group (" + ", ".join(groups.groups) + ") or an ISO code",
+            ) from None
+    for position, tier in enumerate(raw.get("tiers") or ()):
+        for key in ("effective", "until"):
+            if tier.get(key):
+                _date(document, tier[key], (*path, "compute", "tiers", position, key))
+    return parse_compute_section(raw, name, str(spec["version"]))
 
 
 def _rule(document: LocatedDocument, raw: Mapping[str, Any], path: PathKey) -> Rule:

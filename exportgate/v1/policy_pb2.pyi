@@ -174,8 +174,20 @@ class ResolvedModel(_message.Message):
     source: str
     def __init__(self, reference: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
+class Jurisdiction(_message.Message):
+    __slots__ = ("country", "role", "via", "declared_as")
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_AS_FIELD_NUMBER: _ClassVar[int]
+    country: str
+    role: str
+    via: str
+    declared_as: str
+    def __init__(self, country: _Optional[str] = ..., role: _Optional[str] = ..., via: _Optional[str] = ..., declared_as: _Optional[str] = ...) -> None: ...
+
 class Decision(_message.Message):
-    __slots__ = ("action", "rule", "citation", "message", "decision_id", "policy_version", "policy_versions", "tenant", "verification", "jurisdictions", "violations", "accelerators", "models", "accelerator_class", "reused")
+    __slots__ = ("action", "rule", "citation", "message", "decision_id", "policy_version", "policy_versions", "tenant", "verification", "jurisdictions", "violations", "accelerators", "models", "accelerator_class", "reused", "evaluated_at", "verification_ref", "jurisdiction_details")
     class PolicyVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +210,9 @@ class Decision(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     ACCELERATOR_CLASS_FIELD_NUMBER: _ClassVar[int]
     REUSED_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_AT_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_REF_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_DETAILS_FIELD_NUMBER: _ClassVar[int]
     action: Action
     rule: str
     citation: str
@@ -213,7 +228,10 @@ class Decision(_message.Message):
     models: _containers.RepeatedCompositeFieldContainer[ResolvedModel]
     accelerator_class: str
     reused: bool
-    def __init__(self, action: _Optional[_Union[Action, str]] = ..., rule: _Optional[str] = ..., citation: _Optional[str] = ..., message: _Optional[str] = ..., decision_id: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_versions: _Optional[_Mapping[str, str]] = ..., tenant: _Optional[str] = ..., verification: _Optional[str] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., accelerators: _Optional[_Iterable[_Union[ResolvedAccelerator, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ResolvedModel, _Mapping]]] = ..., accelerator_class: _Optional[str] = ..., reused: _Optional[bool] = ...) -> None: ...
+    evaluated_at: _timestamp_pb2.Timestamp
+    verification_ref: str
+    jurisdiction_details: _containers.RepeatedCompositeFieldContainer[Jurisdiction]
+    def __init__(self, action: _Optional[_Union[Action, str]] = ..., rule: _Optional[str] = ..., citation: _Optional[str] = ..., message: _Optional[str] = ..., decision_id: _Optional[str] = ..., policy_version: _Optional[str] = ..., policy_versions: _Optional[_Mapping[str, str]] = ..., tenant: _Optional[str] = ..., verification: _Optional[str] = ..., jurisdictions: _Optional[_Iterable[str]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., accelerators: _Optional[_Iterable[_Union[ResolvedAccelerator, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ResolvedModel, _Mapping]]] = ..., accelerator_class: _Optional[str] = ..., reused: _Optional[bool] = ..., evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., verification_ref: _Optional[str] = ..., jurisdiction_details: _Optional[_Iterable[_Union[Jurisdiction, _Mapping]]] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
     __slots__ = ("decisions", "policy_version")

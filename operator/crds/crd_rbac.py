@@ -75,6 +75,12 @@ def rbac() -> dict[str, Schema]:
             # kopf: discover resources, and elect one active replica.
             rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], READ),
             rule(["kopf.dev"], ["clusterkopfpeerings", "kopfpeerings"], [*READ, "patch"]),
+            # Compute accounting: its run records, and one accounting replica at a time
+            # (exportgate_operator.accounting.lease). The owners of Pods it climbs through are
+            # readable by the re-audit rules above.
+            rule([GROUP], ["computeruns"], [*READ, "create"]),
+            rule([GROUP], ["computeruns/status"], ["get", "patch", "update"]),
+            rule(["coordination.k8s.io"], ["leases"], ["get", "create", "update"]),
         ],
     )
     reader = cluster_role(
@@ -120,6 +126,12 @@ def rbac() -> dict[str, Schema]:
         [rule([GROUP], ["modelendpoints", "modelendpoints/status"], READ)],
         **{"rbac.authorization.k8s.io/aggregate-to-view": "true"},
     )
+    runs_view = cluster_role(
+        "exportgate-computerun-viewer",
+        "Aggregated into the built-in view role: read the compute run records of a namespace.",
+        [rule([GROUP], ["computeruns", "computeruns/status"], READ)],
+        **{"rbac.authorization.k8s.io/aggregate-to-view": "true"},
+    )
     return {
         "operator-clusterrole.yaml": operator,
         "policy-reader-clusterrole.yaml": reader,
@@ -127,6 +139,7 @@ def rbac() -> dict[str, Schema]:
         "tenant-viewer-clusterrole.yaml": viewer,
         "modelendpoint-editor-clusterrole.yaml": endpoint_edit,
         "modelendpoint-viewer-clusterrole.yaml": endpoint_view,
+        "computerun-viewer-clusterrole.yaml": runs_view,
     }
 
 

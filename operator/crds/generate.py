@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from compute_run import compute_run_crd  # compute accounting (issue 14)
 from crd_exportgate import endpoint_crd, policy_crd, tenant_crd
 from crd_rbac import rbac
 from crd_thirdparty import peering_crd, peering_object, report_crd
@@ -48,6 +49,7 @@ def outputs() -> dict[Path, str]:
         CRD_DIR / "exportgate.dev_tenants.yaml": render(tenant_crd()),
         CRD_DIR / "exportgate.dev_exportpolicies.yaml": render(policy_crd()),
         CRD_DIR / "exportgate.dev_modelendpoints.yaml": render(endpoint_crd()),
+        CRD_DIR / "exportgate.dev_computeruns.yaml": render(compute_run_crd()),
         CRD_DIR / "kopf.dev_clusterkopfpeerings.yaml": render(peering_crd("Cluster")),
         CRD_DIR / "kopf.dev_kopfpeerings.yaml": render(peering_crd("Namespaced")),
         CRD_DIR / "optional" / "wgpolicyk8s.io_policyreports.yaml": render(

@@ -7,8 +7,9 @@ id is still a fresh UUIDv7 that the Events and reports carry.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ class DecisionRecorder:
         ]
         records = await self._log.arecord_many(entries)
         return [str(record["id"]) for record in records]
+
+    async def record_event(self, fields: Mapping[str, Any]) -> str:
+        """Record a non-decision record (``type`` names it, e.g. ``compute-threshold``) and
+        return its id; without a log, a fresh id that Events and reports can still carry."""
+        if self._log is None:
+            return uuid7(int(datetime.now(UTC).timestamp() * 1000))
+        record = await asyncio.to_thread(self._log.record_raw, fields)
+        return str(record["id"])
 
     def close(self) -> None:
         if self._log is not None:

@@ -44,6 +44,10 @@ class OperatorConfig:
     """Maintain a ClusterRole per Tenant letting that tenant's group read only its Tenant."""
     tenant_group_format: str = DEFAULT_TENANT_GROUP_FORMAT
     """The group a tenant's users are in; `{name}` is replaced by the Tenant's name."""
+    compute_interval: float = 60.0
+    """Compute accounting checkpoint interval in seconds (0: accounting off)."""
+    metrics_port: int | None = None
+    """Port of the Prometheus /metrics endpoint (compute accounting); None: not served."""
 
     @property
     def clusterwide(self) -> bool:
@@ -54,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exportgate-operator",
         description="Keeps Tenant/ExportPolicy/ModelEndpoint statuses, re-audits workloads, "
-        "writes PolicyReports and labels GPU nodes with their export class.",
+        "writes PolicyReports, labels GPU nodes with their export class and accounts "
+        "accelerator use per run and tenant (ComputeRun records).",
     )
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
@@ -132,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not maintain the per-tenant ClusterRole/ClusterRoleBinding that lets a "
         "tenant's group read its own Tenant",
     )
+    parser.add_argument(
+        "--compute-interval",
+        type=float,
+        default=60.0,
+        help="compute accounting checkpoint interval in seconds: the most a restart can lose "
+        "of a Pod deleted meanwhile (0: no compute accounting; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics (compute accounting) on this port (default: off)",
+    )
     parser.add_argument("--log-level", default="info", choices=LEVELS)
     parser.add_argument("--log-format", choices=("json", "console"), default="json")
     return parser
@@ -168,6 +186,8 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
         log_json=args.log_format == "json",
         tenant_reader_roles=not args.no_tenant_reader_roles,
         tenant_group_format=args.tenant_group_format,
+        compute_interval=max(0.0, args.compute_interval),
+        metrics_port=args.metrics_port or None,
     )
 
 

@@ -5,11 +5,10 @@ snapshot, decides batches of items with the core engine, writes every decision t
 hash-chained decision log, and only then answers. See docs/sidecar.md.
 
 Public API: `SidecarConfig` (+ `SourceConfig`, `ListenConfig`, `CacheConfig`), `SidecarServer`,
-`serve_in_background`, `PolicyClient` / `PolicyClientError`, and `workload_to_item` to build
-requests from what `exportgate.core.extract` found.
+and `serve_in_background`. Callers of the service use `exportgate.wire` (its one client and
+conversions), never this package.
 """
 
-from exportgate_sidecar.client import PolicyClient, PolicyClientError
 from exportgate_sidecar.config import (
     CacheConfig,
     ConfigError,
@@ -17,18 +16,14 @@ from exportgate_sidecar.config import (
     SidecarConfig,
     SourceConfig,
 )
-from exportgate_sidecar.convert import workload_to_item
 from exportgate_sidecar.server import SidecarServer, serve_in_background
 
 __all__ = [
     "CacheConfig",
     "ConfigError",
     "ListenConfig",
-    "PolicyClient",
-    "PolicyClientError",
     "SidecarConfig",
     "SidecarServer",
     "SourceConfig",
     "serve_in_background",
-    "workload_to_item",
 ]

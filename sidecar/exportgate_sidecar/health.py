@@ -16,9 +16,9 @@ import structlog
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer
 
+from exportgate.wire.client import SERVICE_NAME
 from exportgate_sidecar.journal import DecisionJournal
 
-SERVICE_NAME = "exportgate.v1.PolicyService"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 

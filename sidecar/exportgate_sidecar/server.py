@@ -28,11 +28,12 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
+from exportgate.wire.client import SERVICE_NAME
 from exportgate.world.loader import SnapshotLoader
 from exportgate.world.snapshot import Snapshot, SnapshotStore
 from exportgate_sidecar.cache import DecisionCache
 from exportgate_sidecar.config import ConfigError, SidecarConfig
-from exportgate_sidecar.health import SERVICE_NAME, HealthMonitor
+from exportgate_sidecar.health import HealthMonitor
 from exportgate_sidecar.journal import DecisionJournal
 from exportgate_sidecar.metrics import MetricsEndpoint, SidecarMetrics
 from exportgate_sidecar.recent import RecentDecisions
@@ -67,9 +68,7 @@ class SidecarServer:
         self._kube_api = kube_api
         self.store = SnapshotStore()
         self.cache = DecisionCache(config.cache)
-        self.recent = RecentDecisions(
-            max_entries=config.reuse_max_entries, ttl=config.reuse_window
-        )
+        self.recent = RecentDecisions(max_entries=config.reuse_max_entries, ttl=config.reuse_window)
         self.metrics = SidecarMetrics()
         self.loader = SnapshotLoader(
             self.store, packs=config.packs, default_action=config.default_action

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -27,25 +28,37 @@ from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
 from exportgate.core.limits import INLINE_REQUESTS, MAX_DECISION_RECORD_BYTES
 from exportgate.core.records import invalid_record_decision
-from exportgate.core.types import Tenant, Workload
+from exportgate.core.types import Workload
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
-from exportgate.world.snapshot import Snapshot, SnapshotStore, TenantEntry
-from exportgate_sidecar.cache import DecisionCache
-from exportgate_sidecar.config import SidecarConfig
-from exportgate_sidecar.convert import (
+from exportgate.wire.convert import (
     OPERATION_NAMES,
     decision_to_proto,
     item_to_workload,
     parse_at,
     timestamp,
 )
+from exportgate.world.snapshot import Snapshot, SnapshotStore, TenantEntry
+from exportgate_sidecar.cache import DecisionCache
+from exportgate_sidecar.config import SidecarConfig
 from exportgate_sidecar.health import HealthMonitor
 from exportgate_sidecar.journal import DecisionJournal, LogEntry
 from exportgate_sidecar.metrics import SidecarMetrics
 from exportgate_sidecar.recent import RecentDecisions
 
 log = structlog.get_logger("exportgate.sidecar")
+
+
+@dataclass(slots=True)
+class _Judged:
+    """One item of a batch on its way through decide, log, answer."""
+
+    item: pb.EvaluateItem
+    workload: Workload
+    entry: TenantEntry | None  # the item's tenant record in the snapshot, if any
+    decision: Decision
+    decision_id: str = ""  # the log record's id; set when logged (or the reused decision's)
+    reused: bool = False  # an earlier decision answered again: already durable, not logged
 
 
 class Activity:
@@ -102,6 +115,30 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         self, request: pb.EvaluateRequest, context: grpc.aio.ServicerContext
     ) -> pb.EvaluateResponse:
         started = time.perf_counter()
+        snapshot, at, workloads = await self._accept(request, context)
+        judged = [
+            await self._judge(item, workload, snapshot, at)
+            for item, workload in zip(request.items, workloads, strict=True)
+        ]
+        for i, j in enumerate(judged):
+            size = 0 if j.reused else _oversized(j.decision, j.workload)
+            if size:
+                await self._abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"items[{i}]: its decision record would be {size} bytes, more than the cap "
+                    f"of {MAX_DECISION_RECORD_BYTES} (MAX_DECISION_RECORD_BYTES); split the "
+                    "workload into several objects. Nothing was logged.",
+                )
+        await self._log(judged, snapshot, at, context)
+        return self._answer(judged, snapshot, started)
+
+    # -- the three steps: decide, log, answer ------------------------------------------------
+
+    async def _accept(
+        self, request: pb.EvaluateRequest, context: grpc.aio.ServicerContext
+    ) -> tuple[Snapshot, datetime, list[Workload]]:
+        """Refuse what cannot be decided; else the snapshot, instant and workloads to decide."""
         await self._check_deadline(context)
         items = request.items
         if len(items) > self._config.max_batch_items:
@@ -122,63 +159,63 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 "policies (see its log for errors); retry shortly",
             )
         try:
+            # An out-of-range instant is the caller's input: INVALID_ARGUMENT, not UNKNOWN.
             at = parse_at(request) or datetime.now(UTC)
             workloads = [item_to_workload(item, f"items[{i}]") for i, item in enumerate(items)]
         except InputError as exc:
             await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc.describe())
-        revisions: list[int] = []
-        decisions: list[Decision] = []
-        # Per item: the id of an earlier decision answered again (already durable), or None
-        # for a decision made now, which must be logged before answering.
-        reused: list[str | None] = []
-        for item, workload in zip(items, workloads, strict=True):
-            entry = snapshot.tenants.get(item.tenant) if item.tenant else None
-            revision = entry.revision if entry is not None else 0
-            revisions.append(revision)
-            if item.reuse_decision_id:
-                earlier = self._recent.reusable(
-                    item.reuse_decision_id, item, workload, snapshot, revision, at
-                )
-                if earlier is not None:
-                    decisions.append(earlier)
-                    reused.append(item.reuse_decision_id)
-                    continue
-                self._metrics.reuse_refused.inc()
-            if len(workload.accelerators) + len(workload.models) > INLINE_REQUESTS:
-                decide = self._decide_off_loop(snapshot, item.tenant, entry, workload, at)
-                decisions.append(await decide)
-            else:
-                decisions.append(self._decide(snapshot, item.tenant, entry, workload, at))
-            reused.append(None)
-        fresh = [i for i, reused_id in enumerate(reused) if reused_id is None]
-        for i in fresh:
-            size = _oversized(decisions[i], workloads[i])
-            if size:
-                await self._abort(
-                    context,
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"items[{i}]: its decision record would be {size} bytes, more than the cap "
-                    f"of {MAX_DECISION_RECORD_BYTES} (MAX_DECISION_RECORD_BYTES); split the "
-                    "workload into several objects. Nothing was logged.",
-                )
-        # Evaluation is quick, but a large batch on a busy loop may have used up the deadline:
-        # writing records nobody will act on is harmless, answering late is pointless.
+        return snapshot, at, workloads
+
+    async def _judge(
+        self, item: pb.EvaluateItem, workload: Workload, snapshot: Snapshot, at: datetime
+    ) -> _Judged:
+        """Decide one item: the earlier decision it names if that still answers it exactly,
+        else a fresh one (from the cache or the engine)."""
+        entry = snapshot.tenants.get(item.tenant) if item.tenant else None
+        revision = entry.revision if entry is not None else 0
+        if item.reuse_decision_id:
+            earlier = self._recent.reusable(
+                item.reuse_decision_id, item, workload, snapshot, revision, at
+            )
+            if earlier is not None:
+                return _Judged(item, workload, entry, earlier, item.reuse_decision_id, True)
+            self._metrics.reuse_refused.inc()
+        if len(workload.accelerators) + len(workload.models) > INLINE_REQUESTS:
+            decision = await self._decide_off_loop(snapshot, item.tenant, entry, workload, at)
+        else:
+            decision = self._decide(snapshot, item.tenant, entry, workload, at)
+        return _Judged(item, workload, entry, decision)
+
+    async def _log(
+        self,
+        judged: list[_Judged],
+        snapshot: Snapshot,
+        at: datetime,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Write every fresh decision durably, in one group commit, and give it its id.
+
+        Evaluation is quick, but a large batch on a busy loop may have used up the deadline:
+        writing records nobody will act on is harmless, answering late is pointless."""
         await self._check_deadline(context)
+        fresh = [j for j in judged if not j.reused]
+        if not fresh:
+            return
         entries = [
             LogEntry(
-                decision=decisions[i],
-                user=items[i].user.username or None,
-                request_uid=items[i].request_uid or None,
-                operation=OPERATION_NAMES.get(items[i].operation) or None,
-                extra=_extra(items[i], snapshot),
+                decision=j.decision,
+                user=j.item.user.username or None,
+                request_uid=j.item.request_uid or None,
+                operation=OPERATION_NAMES.get(j.item.operation) or None,
+                extra=_extra(j.item, snapshot),
                 # The inputs and tenant record behind it, so an auditor can replay it.
-                workload=workloads[i],
-                tenant_record=_tenant_record(snapshot, items[i].tenant),
+                workload=j.workload,
+                tenant_record=j.entry.tenant if j.entry is not None else None,
             )
-            for i in fresh
+            for j in fresh
         ]
         try:
-            fresh_ids = await self._journal.write(entries) if entries else []
+            ids = await self._journal.write(entries)
         except Exception as exc:
             self._metrics.log_failures.inc()
             self._health.log_result(False)
@@ -188,52 +225,53 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 grpc.StatusCode.UNAVAILABLE,
                 f"decision log unwritable: {exc}; no decision was made for this request",
             )
-        if entries:
-            self._health.log_result(True)
+        self._health.log_result(True)
         remaining = context.time_remaining()
-        if fresh_ids and remaining is not None and remaining <= 0:
+        if remaining is not None and remaining <= 0:
             # Logged, but the caller will not read the answer: say so in the log too.
-            await self._journal.not_delivered(
-                fresh_ids, "the caller's deadline passed while logging"
-            )
+            await self._journal.not_delivered(ids, "the caller's deadline passed while logging")
             await self._abort(
                 context,
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "the caller's deadline passed while the decisions were being logged; they are "
                 "marked not delivered; raise the caller's timeout",
             )
-        ids = [reused_id or "" for reused_id in reused]
-        for i, decision_id in zip(fresh, fresh_ids, strict=True):
-            ids[i] = decision_id
+        for j, decision_id in zip(fresh, ids, strict=True):
+            j.decision_id = decision_id
             # Delivered from here on: the caller may name it again (its validating phase).
-            entry = snapshot.tenants.get(items[i].tenant) if items[i].tenant else None
             self._recent.remember(
                 decision_id,
-                items[i],
-                workloads[i],
-                decisions[i],
+                j.item,
+                j.workload,
+                j.decision,
                 snapshot,
-                entry.tenant if entry is not None else None,
-                revisions[i],
+                j.entry.tenant if j.entry is not None else None,
+                j.entry.revision if j.entry is not None else 0,
                 at,
             )
-        response = pb.EvaluateResponse(
+
+    def _answer(
+        self, judged: list[_Judged], snapshot: Snapshot, started: float
+    ) -> pb.EvaluateResponse:
+        for j in judged:
+            if j.reused:
+                self._metrics.decisions_reused.inc()
+            else:
+                self._metrics.decisions.labels(action=j.decision.action.value).inc()
+        self._metrics.batch_items.observe(len(judged))
+        self._metrics.evaluate_seconds.observe(time.perf_counter() - started)
+        return pb.EvaluateResponse(
             decisions=[
                 decision_to_proto(
-                    d, decision_id=i, policy_version=snapshot.version, reused=r is not None
+                    j.decision,
+                    decision_id=j.decision_id,
+                    policy_version=snapshot.version,
+                    reused=j.reused,
                 )
-                for d, i, r in zip(decisions, ids, reused, strict=True)
+                for j in judged
             ],
             policy_version=snapshot.version,
         )
-        for d, reused_id in zip(decisions, reused, strict=True):
-            if reused_id is None:
-                self._metrics.decisions.labels(action=d.action.value).inc()
-            else:
-                self._metrics.decisions_reused.inc()
-        self._metrics.batch_items.observe(len(items))
-        self._metrics.evaluate_seconds.observe(time.perf_counter() - started)
-        return response
 
     async def Status(  # the RPC's name in the proto
         self, request: pb.StatusRequest, context: grpc.aio.ServicerContext
@@ -317,20 +355,6 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
             )
 
 
-def _oversized(decision: Decision, workload: Workload) -> int:
-    """The size of `decision`'s record when it is over the cap, else 0. Only large workloads
-    are serialised to find out: a small one cannot come near the cap (the fast path)."""
-    if len(workload.accelerators) + len(workload.models) <= INLINE_REQUESTS:
-        return 0
-    size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
-    return size if size > MAX_DECISION_RECORD_BYTES else 0
-
-
-def _tenant_record(snapshot: Snapshot, name: str) -> Tenant | None:
-    entry = snapshot.tenants.get(name) if name else None
-    return entry.tenant if entry is not None else None
-
-
 def _extra(item: pb.EvaluateItem, snapshot: Snapshot) -> dict[str, Any]:
     extra: dict[str, Any] = {"policyVersion": snapshot.version}
     if item.object.uid:
@@ -338,3 +362,12 @@ def _extra(item: pb.EvaluateItem, snapshot: Snapshot) -> dict[str, Any]:
     if item.user.groups:
         extra["groups"] = list(item.user.groups)
     return extra
+
+
+def _oversized(decision: Decision, workload: Workload) -> int:
+    """The size of `decision`'s record when it is over the cap, else 0. Only large workloads
+    are serialised to find out: a small one cannot come near the cap (the fast path)."""
+    if len(workload.accelerators) + len(workload.models) <= INLINE_REQUESTS:
+        return 0
+    size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
+    return size if size > MAX_DECISION_RECORD_BYTES else 0

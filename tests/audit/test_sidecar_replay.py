@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from exportgate_sidecar import PolicyClient, SidecarServer
+from exportgate_sidecar import SidecarServer
 
 from exportgate.cli.main import main
-from exportgate.v1 import policy_pb2 as pb
+from exportgate.core.types import Action
+from exportgate.wire.client import PolicyClient
 from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, model_item, plain_item, policy_doc
 from tests.sidecar.conftest import client, files, short_dir, sidecar
 
@@ -28,8 +29,8 @@ async def test_the_sidecars_decisions_replay_from_their_snapshots(
     # The provider's policy changes from warn to deny; later decisions use the new version.
     files.write_policies(policy_doc("2.0.0", action="deny"))
     for _ in range(200):
-        answer = await client.evaluate([gpu_item("berlin", name="after")], at=NOW)
-        if answer.decisions[0].action == pb.ACTION_DENY:
+        (answer,) = await client.evaluate([gpu_item("berlin", name="after")], at=NOW)
+        if answer.decision.action is Action.DENY:
             break
         await asyncio.sleep(0.05)
     records = files.decision_records()

@@ -38,10 +38,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "decision-log-pvc": {"decisionLog": {"destination": "pvc"}},
     "decision-log-stdout": {"decisionLog": {"destination": "stdout"}},
-    "network-policy": {
-        "networkPolicy": {"enabled": True, "apiServerCIDRs": ["10.0.0.1/32"]}
-    },
+    "network-policy": {"networkPolicy": {"enabled": True, "apiServerCIDRs": ["10.0.0.1/32"]}},
     "service-monitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    "decision-stamp": {"webhook": {"mutating": {"enabled": True}}},
     "no-mutating-no-operator": {
         "webhook": {"mutating": {"enabled": False}},
         "operator": {"enabled": False},

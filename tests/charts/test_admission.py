@@ -178,15 +178,24 @@ def test_restricted_tenants_h100_pod_is_denied(
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def test_permitted_tenants_h100_pod_is_admitted_and_stamped(
-    chart_pointing_at_local_webhook: LocalCluster,
+def test_permitted_tenants_h100_pod_is_admitted_and_traceable_by_its_uid(
+    chart_pointing_at_local_webhook: LocalCluster, local_webhook: LocalWebhook
 ) -> None:
     cluster = chart_pointing_at_local_webhook
     proc = create_as_tenant(cluster, pod("serve-h100", ACME_NS, gpus=1, product=H100))
     assert proc.returncode == 0, proc.stderr
     created = json.loads(proc.stdout)
-    # The chart's MutatingWebhookConfiguration stamped the decision id.
-    assert created["metadata"]["annotations"]["exportgate.dev/decision-id"]
+    # One admission phase by default: no stamp on the object, and the one decision record of the
+    # admission names the object's uid, so a tenant quoting the uid finds its decision.
+    assert "exportgate.dev/decision-id" not in (created["metadata"].get("annotations") or {})
+    records = [
+        json.loads(line)
+        for line in local_webhook.decision_log.read_text().splitlines()
+        if '"serve-h100"' in line
+    ]
+    assert [(r["action"], r["extra"].get("objectUid")) for r in records] == [
+        ("allow", created["metadata"]["uid"])
+    ]
 
 
 def test_operator_can_mark_an_existing_violator_but_nobody_can_change_it(

@@ -43,7 +43,11 @@ def installed(
 ) -> Iterator[LocalCluster]:
     # Bound before the webhook exists: binding a namespace is itself guarded.
     tenant_namespace(kube_cluster, TENANT_NS, "nimbus")
-    values = write_values(tmp_path_factory.mktemp("values"), {})
+    # With the opt-in decision stamp, so both configurations are installed, rotated and removed
+    # (test_install_variants installs the default, validating only).
+    values = write_values(
+        tmp_path_factory.mktemp("values"), {"webhook": {"mutating": {"enabled": True}}}
+    )
     helm_install(kube_cluster, RELEASE, NAMESPACE, values)
     try:
         # "Not sent" results only mean something once the API server uses the configuration.

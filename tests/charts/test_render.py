@@ -79,6 +79,14 @@ def test_variants_render_what_they_promise(tmp_path: Path) -> None:
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["probes", "sidecar-metrics"]
     assert monitor["metadata"]["labels"]["release"] == "prom"
 
+    stamp = render("decision-stamp")
+    assert {h["name"] for h in find(stamp, "MutatingWebhookConfiguration")["webhooks"]} == {
+        "workloads.mutate.exportgate.dev",
+        "resources.mutate.exportgate.dev",
+    }
+    assert "--mutate" in _container(stamp, WEBHOOK, "webhook")["args"]
+    assert "--reuse-window=0" not in _container(stamp, WEBHOOK, "sidecar")["args"]
+
     minimal = render("no-mutating-no-operator")
     assert not all_of(minimal, "MutatingWebhookConfiguration")
     assert OPERATOR not in {d["metadata"]["name"] for d in all_of(minimal, "Deployment")}
@@ -105,14 +113,24 @@ def _container(docs: list[dict[str, Any]], owner: str, name: str) -> dict[str, A
 def _webhooks(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     hooks: list[dict[str, Any]] = []
     for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-        hooks += find(docs, kind, WEBHOOK)["webhooks"]
+        for doc in all_of(docs, kind):
+            if doc["metadata"]["name"] == WEBHOOK:
+                hooks += doc["webhooks"]
     return hooks
 
 
-def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(
-    default_docs: list[dict[str, Any]],
-) -> None:
-    hooks = _webhooks(default_docs)
+def test_one_admission_phase_by_default(default_docs: list[dict[str, Any]]) -> None:
+    # The decision stamp is opt-in (a second round trip per write, bench/NOTES.md).
+    assert not all_of(default_docs, "MutatingWebhookConfiguration")
+    assert "--no-mutate" in _container(default_docs, WEBHOOK, "webhook")["args"]
+    # ... and the sidecar keeps no decisions for a reuse that cannot come.
+    assert "--reuse-window=0" in _container(default_docs, WEBHOOK, "sidecar")["args"]
+
+
+def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) -> None:
+    # With the opt-in stamp, so that the mutating webhooks are held to the same rules.
+    docs = template(write_values(tmp_path, VARIANTS["decision-stamp"]))
+    hooks = _webhooks(docs)
     assert len(hooks) == 5
     for hook in hooks:
         assert hook["failurePolicy"] == "Fail"
@@ -144,7 +162,7 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(
     assert "matchConditions" in by_name["workloads.exportgate.dev"]
     assert "matchConditions" in by_name["tenancy.exportgate.dev"]
     # The CA the webhook serves with is the one the API server trusts.
-    tls = find(default_docs, "Secret", "eg-exportgate-webhook-tls")["data"]
+    tls = find(docs, "Secret", "eg-exportgate-webhook-tls")["data"]
     for hook in hooks:
         assert hook["clientConfig"]["caBundle"] == tls["ca.crt"]
         assert hook["clientConfig"]["service"]["name"] == WEBHOOK
@@ -253,9 +271,7 @@ def test_crds_are_shipped(default_docs: list[dict[str, Any]]) -> None:
 def test_schema_rejects_unknown_and_invalid_values(
     values: dict[str, Any], complaint: str, tmp_path: Path
 ) -> None:
-    proc = run_helm(
-        "template", "eg", str(CHART), "--values", str(write_values(tmp_path, values))
-    )
+    proc = run_helm("template", "eg", str(CHART), "--values", str(write_values(tmp_path, values)))
     assert proc.returncode != 0
     assert complaint in proc.stderr, proc.stderr
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 import pytest
 
 from exportgate.core.catalogue import builtin_catalogue
-from exportgate.core.classification import Performance, Specs, classify
+from exportgate.core.classification import (
+    Performance,
+    Specs,
+    classify,
+    most_restrictive,
+    restrictiveness,
+)
 
 # product id -> (TPP, PD as the table prints it, decimals of that PD, class, paragraph)
 # Source: reference table "Accelerators (dense peak; TPP = max over precisions of dense TOPS x
@@ -195,3 +201,18 @@ class TestIndeterminate:
         assert products["aws-inferentia2"].eccn == "3A090-indeterminate"
         assert products["aws-trainium2"].eccn == "3A090.a"  # TPP 10672 >= 4800
         assert products["habana-gaudi3"].eccn == "3A090.a"
+
+
+def test_one_restrictiveness_order_from_the_data() -> None:
+    # Controlled first (indeterminate just below the controlled classes it might be), classes
+    # the data does not list next, the "outside" verdict last.
+    assert most_restrictive(["3A090.b", "3A090-indeterminate", "4A090.a"]) == "4A090.a"
+    assert most_restrictive(["outside-3A090", "3A090.b"]) == "3A090.b"
+    assert most_restrictive(["outside-3A090", "5A992"]) == "5A992"
+    assert most_restrictive(["", "outside-3A090"]) == "outside-3A090"
+    assert most_restrictive([]) == ""
+    assert sorted(["4A090.b", "3A090.a", "outside-3A090"], key=restrictiveness) == [
+        "3A090.a",
+        "4A090.b",
+        "outside-3A090",
+    ]

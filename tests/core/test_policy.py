@@ -40,6 +40,8 @@ EXPECTED_RULES = {
         "aid-tier2-accelerators",
         "aid-4e091-closed-weights",
     },
+    # Compute accounting only (no admission rules): see tests/core/test_compute_policy.py.
+    "compute-thresholds": set(),
 }
 
 
@@ -48,6 +50,7 @@ def test_the_shipped_packs_and_their_rules() -> None:
     assert {name: {r.id for r in pack.rules} for name, pack in packs.items()} == EXPECTED_RULES
     assert sorted(default_pack_names()) == [
         "bis-gp10-prc-advanced-ics",
+        "compute-thresholds",
         "kyc-verification",
         "restricted-parties",
         "us-ear-advanced-computing",

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.harness import Stack
+from bench.harness import Stack, WebhookOptions
 from bench.reviews import deployment, gpu_pod, inference_service, nodepool, review
 from tests.faults.conftest import Record, env_int
 
@@ -78,7 +78,11 @@ class Webhook:
 
 @pytest.fixture(scope="module")
 def webhook() -> Iterator[Webhook]:
-    with tempfile.TemporaryDirectory(prefix="eg-fuzz-") as tmp, Stack(Path(tmp)) as stack:
+    # With the opt-in stamp, so /mutate's patches are fuzzed too.
+    with (
+        tempfile.TemporaryDirectory(prefix="eg-fuzz-") as tmp,
+        Stack(Path(tmp), webhook=WebhookOptions(mutate=True)) as stack,
+    ):
         client = Webhook(stack)
         yield client
         assert stack.webhook is not None and stack.sidecar is not None

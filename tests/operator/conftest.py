@@ -115,6 +115,9 @@ def operator(
         decision_log=str(workdir / "decisions.log"),
         report_max_results=REPORT_CAP,
         resync_seconds=60.0,
+        # Compute accounting runs on its own clock in tests/operator/test_accounting.py; the
+        # shared operator leaves it off so its wall-clock passes cannot change those figures.
+        compute_interval=0.0,
     )
     try:
         with run_in_thread(config):

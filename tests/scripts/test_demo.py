@@ -68,6 +68,9 @@ def test_demo_shows_every_outcome_and_cleans_up(
         'exportgate denied ModelEndpoint "nimbus-ml/assistant"',
         "[ok] Tenant vega status shows Expired",
         "[ok] running Pod of vega annotated exportgate.dev/violation",
+        "[ok] acme's run crossed demo-report-1e20",
+        "ComputeThreshold   job/pretrain",
+        "[ok] exportgate report compute lists acme's run",
         "[ok] decision log verifies (exit 0)",
         "none left running",
     ):

@@ -18,6 +18,7 @@ import yaml
 from exportgate_sidecar import CacheConfig, ListenConfig, SidecarConfig, SourceConfig
 
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.client import PolicyClient
 from tests.core.builders import NOW, tenant_doc
 
 __all__ = ["NOW", "SidecarFiles", "gpu_item", "policy_doc", "tenant_doc", "write_sidecar_files"]
@@ -163,3 +164,12 @@ def model_item(tenant: str, reference: str, *, name: str = "serve") -> pb.Evalua
 
 def actions(decisions: Sequence[pb.Decision]) -> list[str]:
     return [pb.Action.Name(d.action) for d in decisions]
+
+
+async def ask_one(
+    client: PolicyClient, item: pb.EvaluateItem, *, at: Any = None, timeout: float | None = None
+) -> pb.Decision:
+    """The sidecar's wire answer to one item, as sent: these tests check the contract itself."""
+    response = await client.evaluate_wire([item], at=at, timeout=timeout)
+    decision: pb.Decision = response.decisions[0]
+    return decision

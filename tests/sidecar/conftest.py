@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from exportgate_sidecar import PolicyClient, SidecarServer, serve_in_background
+from exportgate_sidecar import SidecarServer, serve_in_background
 
+from exportgate.wire.client import PolicyClient
 from tests.sidecar.builders import SidecarFiles, write_sidecar_files
 
 

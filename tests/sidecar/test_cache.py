@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from exportgate_sidecar import CacheConfig, PolicyClient, SidecarServer
+from exportgate_sidecar import CacheConfig, SidecarServer
 from exportgate_sidecar.cache import DecisionCache
 
 from exportgate.core.engine import PolicyEngine
+from exportgate.wire.client import PolicyClient
 from exportgate.world.snapshot import Snapshot, TenantEntry
 from tests.core.builders import make_tenant, pinned, workload
 from tests.sidecar.builders import (
     NOW,
     SidecarFiles,
     actions,
+    ask_one,
     default_tenants,
     gpu_item,
     tenant_doc,
@@ -34,9 +36,9 @@ def counters(server: SidecarServer) -> tuple[float, float]:
 async def test_replicas_share_one_cached_decision_each_restamped(
     client: PolicyClient, sidecar: SidecarServer
 ) -> None:
-    first = await client.evaluate_one(gpu_item("berlin", name="replica-0"), at=NOW)
+    first = await ask_one(client, gpu_item("berlin", name="replica-0"), at=NOW)
     assert counters(sidecar) == (0, 1)
-    second = await client.evaluate_one(gpu_item("berlin", name="replica-1"), at=NOW)
+    second = await ask_one(client, gpu_item("berlin", name="replica-1"), at=NOW)
     assert counters(sidecar) == (1, 1)
     # Same answer, but its own log record: every admission is recorded, cached or not.
     assert (second.action, second.rule, second.message) == (first.action, first.rule, first.message)
@@ -47,8 +49,8 @@ async def test_a_tenant_change_reaches_the_very_next_decision(
     client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
 ) -> None:
     for name in ("a", "b"):
-        await client.evaluate_one(gpu_item("acme", name=name), at=NOW)
-        await client.evaluate_one(gpu_item("berlin", name=name), at=NOW)
+        await ask_one(client, gpu_item("acme", name=name), at=NOW)
+        await ask_one(client, gpu_item("berlin", name=name), at=NOW)
     assert counters(sidecar) == (2, 2)
     assert len(sidecar.cache) == 2
 
@@ -60,10 +62,10 @@ async def test_a_tenant_change_reaches_the_very_next_decision(
 
     # acme's entry is gone, berlin's is untouched.
     assert len(sidecar.cache) == 1
-    decision = await client.evaluate_one(gpu_item("acme", name="c"), at=NOW)
+    decision = await ask_one(client, gpu_item("acme", name="c"), at=NOW)
     assert actions([decision]) == ["ACTION_DENY"]
     assert decision.verification == "Revoked"
-    await client.evaluate_one(gpu_item("berlin", name="c"), at=NOW)
+    await ask_one(client, gpu_item("berlin", name="c"), at=NOW)
     assert counters(sidecar) == (3, 3)
 
 
@@ -72,11 +74,11 @@ async def test_a_policy_change_empties_the_cache(
 ) -> None:
     from tests.sidecar.builders import policy_doc
 
-    before = await client.evaluate_one(gpu_item("berlin"), at=NOW)
+    before = await ask_one(client, gpu_item("berlin"), at=NOW)
     files.write_policies(policy_doc("2.0.0", action="deny"))
     await sidecar.reload()
     assert len(sidecar.cache) == 0
-    after = await client.evaluate_one(gpu_item("berlin"), at=NOW)
+    after = await ask_one(client, gpu_item("berlin"), at=NOW)
     assert actions([before, after]) == ["ACTION_WARN", "ACTION_DENY"]
     assert after.policy_version != before.policy_version
     assert after.policy_versions["test-policy"] == "2.0.0"
@@ -86,8 +88,8 @@ async def test_a_cached_allow_never_outlives_the_tenants_verification(
     client: PolicyClient, sidecar: SidecarServer
 ) -> None:
     expiry = NOW.replace(year=2027, month=1, day=1, hour=0)  # acme's expiresAt
-    ok = await client.evaluate_one(gpu_item("acme"), at=expiry - timedelta(seconds=1))
-    late = await client.evaluate_one(gpu_item("acme"), at=expiry)
+    ok = await ask_one(client, gpu_item("acme"), at=expiry - timedelta(seconds=1))
+    late = await ask_one(client, gpu_item("acme"), at=expiry)
     assert actions([ok, late]) == ["ACTION_ALLOW", "ACTION_DENY"]
     assert counters(sidecar) == (0, 2)
 

@@ -19,9 +19,10 @@ from typing import Any
 
 import grpc
 import pytest
-from exportgate_sidecar import PolicyClient, PolicyClientError, serve_in_background
+from exportgate_sidecar import serve_in_background
 
-from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, plain_item
+from exportgate.wire.client import PolicyClient, PolicyUnavailable
+from tests.sidecar.builders import NOW, SidecarFiles, ask_one, gpu_item, plain_item
 
 # The installed `exportgate` command, as an auditor would run it.
 EXPORTGATE = str(Path(sys.executable).with_name("exportgate"))
@@ -96,12 +97,14 @@ async def test_the_log_the_sidecar_writes_verifies(
 ) -> None:
     answered = []
     for batch in range(5):
-        response = await client.evaluate(
+        response = await client.evaluate_wire(
             [gpu_item(t, name=f"w{batch}") for t in ("acme", "berlin", "pending", "nobody")],
             at=NOW,
         )
         answered += [d.decision_id for d in response.decisions]
-    await asyncio.gather(*(client.evaluate([plain_item("acme", name=f"c{i}")]) for i in range(20)))
+    await asyncio.gather(
+        *(client.evaluate_wire([plain_item("acme", name=f"c{i}")]) for i in range(20))
+    )
     logged = {r["id"] for r in files.decision_records()}
     assert set(answered) <= logged
     # The log also says which policy version came into force when.
@@ -122,7 +125,7 @@ async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
         serve_in_background(config) as server,
         PolicyClient(server.unix_target, timeout=5) as client,
     ):
-        before = await client.evaluate_one(gpu_item("acme", request_uid="before"), at=NOW)
+        before = await ask_one(client, gpu_item("acme", request_uid="before"), at=NOW)
         read_only = ReadOnlyOver(log_dir)
         if fault == "disk full":
             filler = _fill(small_disk)
@@ -132,13 +135,13 @@ async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
         for uid in ("during-1", "during-2"):
             # Big enough not to fit in the slack of the log file's last page.
             batch = [gpu_item("acme", name=f"w{i}", request_uid=uid) for i in range(50)]
-            with pytest.raises(PolicyClientError) as raised:
-                await client.evaluate(batch, at=NOW)
+            with pytest.raises(PolicyUnavailable) as raised:
+                await client.evaluate_wire(batch, at=NOW)
             assert raised.value.code is grpc.StatusCode.UNAVAILABLE
-            assert raised.value.details.startswith("decision log unwritable: ")
+            assert raised.value.detail.startswith("decision log unwritable: ")
             reason = "disk is full" if fault == "disk full" else "read-only"
-            assert reason in raised.value.details
-            assert "no decision was made for this request" in raised.value.details
+            assert reason in raised.value.detail
+            assert "no decision was made for this request" in raised.value.detail
             assert raised.value.retryable
         # Out of rotation while it cannot log: probes and the webhook's readiness see it.
         assert await client.health() == "NOT_SERVING"
@@ -149,7 +152,7 @@ async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
         else:
             read_only.__exit__()
         await client.wait_serving(timeout=15)  # the health probe found the log writable again
-        after = await client.evaluate_one(gpu_item("acme", request_uid="after"), at=NOW)
+        after = await ask_one(client, gpu_item("acme", request_uid="after"), at=NOW)
 
     everything = config_records(config.decision_log)
     records = [r for r in everything if r.get("type") == "decision"]
@@ -216,12 +219,12 @@ async def test_decisions_logged_after_the_caller_gave_up_are_marked_not_delivere
         sync_lock = server.journal._log._sync_lock
         await asyncio.to_thread(sync_lock.acquire)
         try:
-            with pytest.raises(PolicyClientError) as raised:
-                await client.evaluate([gpu_item("acme", request_uid="gave-up")], timeout=0.5)
+            with pytest.raises(PolicyUnavailable) as raised:
+                await client.evaluate_wire([gpu_item("acme", request_uid="gave-up")], timeout=0.5)
             assert raised.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
         finally:
             sync_lock.release()
-        after = await client.evaluate_one(gpu_item("acme", request_uid="after"), at=NOW)
+        after = await ask_one(client, gpu_item("acme", request_uid="after"), at=NOW)
 
     records = files.log_records()
     decided = {r["requestUid"]: r["id"] for r in records if r["type"] == "decision"}

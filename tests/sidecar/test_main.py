@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from exportgate_sidecar import PolicyClient
 from exportgate_sidecar.__main__ import build_parser
 
+from exportgate.wire.client import PolicyClient
 from tests.sidecar.builders import SidecarFiles, gpu_item, plain_item
 from tests.sidecar.test_journal import audit_verify
 
@@ -28,9 +28,7 @@ SIDECAR = str(Path(sys.executable).with_name("exportgate-sidecar"))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SIDECAR, *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    return subprocess.run([SIDECAR, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_help_documents_every_flag() -> None:
@@ -197,7 +195,7 @@ async def test_the_process_logs_json_serves_metrics_and_stops_cleanly_on_sigterm
     port = int(listening["metrics_port"])
     async with PolicyClient(f"unix://{files.socket}", timeout=60) as client:
         await client.wait_serving(timeout=30)
-        await client.evaluate([gpu_item("acme"), gpu_item("pending"), plain_item("acme")])
+        await client.evaluate_wire([gpu_item("acme"), gpu_item("pending"), plain_item("acme")])
 
         text = await asyncio.to_thread(scrape, port)
         assert metric(text, 'exportgate_sidecar_decisions_total{action="allow"}') == 2
@@ -212,7 +210,7 @@ async def test_the_process_logs_json_serves_metrics_and_stops_cleanly_on_sigterm
         def batch(n: int) -> list[Any]:
             return [gpu_item("acme", name=f"b{n}-{i}") for i in range(1000)]
 
-        calls = [asyncio.create_task(client.evaluate(batch(n))) for n in range(6)]
+        calls = [asyncio.create_task(client.evaluate_wire(batch(n))) for n in range(6)]
         _, pending = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
         running.proc.send_signal(signal.SIGTERM)
         assert pending, "every call finished before SIGTERM; the test proves nothing"

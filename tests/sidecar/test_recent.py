@@ -10,18 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exportgate_sidecar import PolicyClient, SidecarServer, serve_in_background
-from exportgate_sidecar.convert import item_to_workload
+from exportgate_sidecar import SidecarServer, serve_in_background
 from exportgate_sidecar.recent import RecentDecisions
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.client import PolicyClient
+from exportgate.wire.convert import item_to_workload
 from exportgate.world.snapshot import Snapshot, TenantEntry
 from tests.core.builders import make_tenant
 from tests.sidecar.builders import (
     NOW,
     SidecarFiles,
     actions,
+    ask_one,
     default_tenants,
     gpu_item,
     policy_doc,
@@ -47,8 +49,8 @@ async def test_the_same_item_gets_the_same_decision_and_no_second_record(
     client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
 ) -> None:
     item = gpu_item("acme", name="one", request_uid="mutate-uid")
-    first = await client.evaluate_one(item, at=NOW)
-    second = await client.evaluate_one(again(item, first.decision_id), at=NOW)
+    first = await ask_one(client, item, at=NOW)
+    second = await ask_one(client, again(item, first.decision_id), at=NOW)
 
     assert not first.reused and second.reused
     assert second.decision_id == first.decision_id
@@ -65,16 +67,16 @@ async def test_a_generate_name_object_keeps_its_decision_once_the_api_server_nam
     # The mutating phase sees "job-*" and no uid; the API server fills both in before the
     # validating phase.
     mutating = gpu_item("acme", name="job-*")
-    first = await client.evaluate_one(mutating, at=NOW)
+    first = await ask_one(client, mutating, at=NOW)
     validating = again(mutating, first.decision_id)
     validating.object.name = "job-x7k2p"
     validating.object.uid = "0b6f5b3e-uid"
-    second = await client.evaluate_one(validating, at=NOW)
+    second = await ask_one(client, validating, at=NOW)
     assert second.reused and second.decision_id == first.decision_id
 
     other = again(mutating, first.decision_id)
     other.object.name = "other-x7k2p"  # not a name "job-*" can become
-    third = await client.evaluate_one(other, at=NOW)
+    third = await ask_one(client, other, at=NOW)
     assert not third.reused and third.decision_id != first.decision_id
     assert len(files.decision_records()) == 2
 
@@ -127,8 +129,8 @@ async def test_a_different_item_naming_the_id_gets_a_fresh_logged_decision(
     if changed.operation == pb.OPERATION_UPDATE and changed.object.uid:
         base.operation = pb.OPERATION_UPDATE
         base.object.uid = "the-real-uid"
-    first = await client.evaluate_one(base, at=NOW)
-    second = await client.evaluate_one(again(changed, first.decision_id), at=NOW)
+    first = await ask_one(client, base, at=NOW)
+    second = await ask_one(client, again(changed, first.decision_id), at=NOW)
 
     assert not second.reused, label
     assert second.decision_id != first.decision_id, label
@@ -141,7 +143,7 @@ async def test_an_unknown_or_forged_id_gets_a_fresh_decision(
     client: PolicyClient, files: SidecarFiles
 ) -> None:
     item = again(gpu_item("pending", name="p"), "01a20808-e8d0-728f-9f0a-ed659f0dda57")
-    decision = await client.evaluate_one(item, at=NOW)
+    decision = await ask_one(client, item, at=NOW)
     assert not decision.reused
     assert decision.decision_id != item.reuse_decision_id
     assert actions([decision]) == ["ACTION_DENY"]
@@ -152,10 +154,10 @@ async def test_a_policy_change_in_between_gets_a_fresh_decision(
     client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
 ) -> None:
     item = gpu_item("berlin", name="b")
-    first = await client.evaluate_one(item, at=NOW)
+    first = await ask_one(client, item, at=NOW)
     files.write_policies(policy_doc("2.0.0", action="deny"))
     await sidecar.reload()
-    second = await client.evaluate_one(again(item, first.decision_id), at=NOW)
+    second = await ask_one(client, again(item, first.decision_id), at=NOW)
 
     assert actions([first, second]) == ["ACTION_WARN", "ACTION_DENY"]
     assert not second.reused and second.decision_id != first.decision_id
@@ -167,11 +169,11 @@ async def test_a_tenant_change_in_between_gets_a_fresh_decision(
     client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
 ) -> None:
     item = gpu_item("acme", name="a")
-    first = await client.evaluate_one(item, at=NOW)
+    first = await ask_one(client, item, at=NOW)
     tenants = [t for t in default_tenants() if t["metadata"]["name"] != "acme"]
     files.write_tenants(tenant_doc("acme", incorporation="SG", state="Revoked"), *tenants)
     await sidecar.reload()
-    second = await client.evaluate_one(again(item, first.decision_id), at=NOW)
+    second = await ask_one(client, again(item, first.decision_id), at=NOW)
 
     assert actions([first, second]) == ["ACTION_ALLOW", "ACTION_DENY"]
     assert not second.reused and second.verification == "Revoked"
@@ -182,8 +184,8 @@ async def test_a_tenant_that_expired_in_between_gets_a_fresh_decision(
 ) -> None:
     expiry = NOW.replace(year=2027, month=1, day=1, hour=0)  # acme's expiresAt
     item = gpu_item("acme", name="a")
-    first = await client.evaluate_one(item, at=expiry - timedelta(milliseconds=5))
-    second = await client.evaluate_one(again(item, first.decision_id), at=expiry)
+    first = await ask_one(client, item, at=expiry - timedelta(milliseconds=5))
+    second = await ask_one(client, again(item, first.decision_id), at=expiry)
 
     assert actions([first, second]) == ["ACTION_ALLOW", "ACTION_DENY"]
     assert not second.reused and second.decision_id != first.decision_id
@@ -197,12 +199,12 @@ async def test_another_replica_does_not_know_the_id_and_decides_afresh(
     (tmp_path / "replica").mkdir()
     other = write_sidecar_files(tmp_path / "replica", socket=short_dir / "replica.sock")
     item = gpu_item("acme", name="r")
-    first = await client.evaluate_one(item, at=NOW)
+    first = await ask_one(client, item, at=NOW)
     async with (
         serve_in_background(other.config(), ready_timeout=20) as replica,
         PolicyClient(replica.unix_target, timeout=5.0) as replica_client,
     ):
-        second = await replica_client.evaluate_one(again(item, first.decision_id), at=NOW)
+        second = await ask_one(replica_client, again(item, first.decision_id), at=NOW)
     assert not second.reused and second.decision_id != first.decision_id
     assert [r["id"] for r in other.decision_records()] == [second.decision_id]
 
@@ -220,8 +222,8 @@ async def test_a_zero_reuse_window_always_decides_afresh(
     no_reuse: PolicyClient, files: SidecarFiles
 ) -> None:
     item = gpu_item("acme", name="z")
-    first = await no_reuse.evaluate_one(item, at=NOW)
-    second = await no_reuse.evaluate_one(again(item, first.decision_id), at=NOW)
+    first = await ask_one(no_reuse, item, at=NOW)
+    second = await ask_one(no_reuse, again(item, first.decision_id), at=NOW)
     assert not second.reused and len(files.decision_records()) == 2
 
 
@@ -229,9 +231,9 @@ async def test_a_batch_mixes_reused_and_fresh_decisions_in_order(
     client: PolicyClient, files: SidecarFiles
 ) -> None:
     a, b = gpu_item("acme", name="a"), gpu_item("berlin", name="b")
-    first = await client.evaluate([a, b], at=NOW)
+    first = await client.evaluate_wire([a, b], at=NOW)
     ids = [d.decision_id for d in first.decisions]
-    second = await client.evaluate(
+    second = await client.evaluate_wire(
         [again(b, ids[1]), gpu_item("pending", name="c"), again(a, ids[0])], at=NOW
     )
     assert [d.reused for d in second.decisions] == [True, False, True]

@@ -12,18 +12,12 @@ import stat
 
 import grpc
 import pytest
-from exportgate_sidecar import (
-    ConfigError,
-    ListenConfig,
-    PolicyClient,
-    PolicyClientError,
-    SidecarServer,
-    serve_in_background,
-)
+from exportgate_sidecar import ConfigError, ListenConfig, SidecarServer, serve_in_background
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, policy_doc
 
 
@@ -42,15 +36,15 @@ async def test_health_is_not_serving_until_every_file_reads(files: SidecarFiles)
         async with PolicyClient(server.unix_target, timeout=5) as client:
             await asyncio.sleep(0.3)  # several polls of the files
             assert await client.health() == "NOT_SERVING"
-            with pytest.raises(PolicyClientError) as raised:
+            with pytest.raises(PolicyUnavailable) as raised:
                 await client.evaluate([gpu_item("acme")])
             assert raised.value.code is grpc.StatusCode.UNAVAILABLE
-            assert "no policy snapshot loaded yet" in raised.value.details
+            assert "no policy snapshot loaded yet" in raised.value.detail
             # The refused file is named with the reason, for the operator reading the log.
             assert any("policies.yaml" in k for k in server.store.errors)
             files.write_policies(policy_doc())
             await client.wait_serving(timeout=10)
-            assert len((await client.evaluate([gpu_item("acme")], at=NOW)).decisions) == 1
+            assert len(await client.evaluate([gpu_item("acme")], at=NOW)) == 1
     finally:
         await server.stop(grace=0)
     assert not files.decision_records() or all(
@@ -93,8 +87,6 @@ async def test_it_will_not_delete_a_file_that_is_not_a_socket(files: SidecarFile
         async with serve_in_background(files.config()):
             pass
     assert files.socket.read_text() == "precious"
-
-
 
 
 def test_a_sidecar_without_a_socket_is_a_configuration_error(files: SidecarFiles) -> None:

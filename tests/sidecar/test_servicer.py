@@ -10,10 +10,19 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from exportgate_sidecar import PolicyClient, PolicyClientError, SidecarServer, serve_in_background
+from exportgate_sidecar import SidecarServer, serve_in_background
 
 from exportgate.v1 import policy_pb2 as pb
-from tests.sidecar.builders import NOW, SidecarFiles, actions, gpu_item, model_item, plain_item
+from exportgate.wire.client import PolicyClient, PolicyUnavailable
+from tests.sidecar.builders import (
+    NOW,
+    SidecarFiles,
+    actions,
+    ask_one,
+    gpu_item,
+    model_item,
+    plain_item,
+)
 
 
 async def test_a_batch_gets_one_complete_decision_per_item_in_order(
@@ -25,7 +34,7 @@ async def test_a_batch_gets_one_complete_decision_per_item_in_order(
         gpu_item("pending", name="c"),
         plain_item("pending", name="d"),
     ]
-    response = await client.evaluate(items, at=NOW)
+    response = await client.evaluate_wire(items, at=NOW)
 
     assert actions(response.decisions) == [
         "ACTION_ALLOW",
@@ -65,7 +74,7 @@ async def test_a_batch_gets_one_complete_decision_per_item_in_order(
 async def test_an_unknown_tenant_is_decided_as_unverified_and_told_there_is_no_record(
     client: PolicyClient,
 ) -> None:
-    decision = await client.evaluate_one(gpu_item("nobody"), at=NOW)
+    decision = await ask_one(client, gpu_item("nobody"), at=NOW)
 
     assert pb.Action.Name(decision.action) == "ACTION_DENY"
     assert decision.rule == "kyc-unverified-accelerator"
@@ -77,14 +86,14 @@ async def test_an_unknown_tenant_is_decided_as_unverified_and_told_there_is_no_r
 
 
 async def test_an_empty_tenant_is_decided_as_unbound(client: PolicyClient) -> None:
-    decision = await client.evaluate_one(gpu_item(""), at=NOW)
+    decision = await ask_one(client, gpu_item(""), at=NOW)
     assert pb.Action.Name(decision.action) == "ACTION_DENY"
     assert decision.verification == "Unbound"
 
 
 async def test_a_restricted_model_needs_a_verified_tenant(client: PolicyClient) -> None:
     # anthropic-claude carries vendor geographic terms in the built-in model catalogue.
-    decision = await client.evaluate_one(model_item("pending", "anthropic/claude-opus-4"), at=NOW)
+    decision = await ask_one(client, model_item("pending", "anthropic/claude-opus-4"), at=NOW)
     assert [m.model for m in decision.models] == ["anthropic-claude"]
     assert decision.rule == "kyc-unverified-model"
     assert pb.Action.Name(decision.action) == "ACTION_DENY"
@@ -111,11 +120,11 @@ async def test_a_malformed_item_fails_the_batch_with_invalid_argument_naming_the
     break_item(bad)  # type: ignore[operator]
     before = len(files.decision_records())
 
-    with pytest.raises(PolicyClientError) as raised:
-        await client.evaluate([gpu_item("acme"), bad], at=NOW)
+    with pytest.raises(PolicyUnavailable) as raised:
+        await client.evaluate_wire([gpu_item("acme"), bad], at=NOW)
 
     assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
-    assert field in raised.value.details
+    assert field in raised.value.detail
     assert not raised.value.retryable
     # Nothing of the batch was decided, so nothing was logged.
     assert len(files.decision_records()) == before
@@ -124,11 +133,11 @@ async def test_a_malformed_item_fails_the_batch_with_invalid_argument_naming_the
 async def test_a_batch_above_the_limit_is_refused_before_any_work(files: SidecarFiles) -> None:
     config = files.config(max_batch_items=3)
     async with serve_in_background(config) as server, PolicyClient(server.unix_target) as c:
-        with pytest.raises(PolicyClientError) as raised:
-            await c.evaluate([plain_item("acme", name=f"p{i}") for i in range(4)])
+        with pytest.raises(PolicyUnavailable) as raised:
+            await c.evaluate_wire([plain_item("acme", name=f"p{i}") for i in range(4)])
         assert raised.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "maximum of 3" in raised.value.details
-        assert len((await c.evaluate([plain_item("acme")] * 3)).decisions) == 3
+        assert "maximum of 3" in raised.value.detail
+        assert len((await c.evaluate_wire([plain_item("acme")] * 3)).decisions) == 3
 
 
 async def test_an_expired_deadline_is_deadline_exceeded_and_nothing_is_logged(
@@ -136,11 +145,11 @@ async def test_an_expired_deadline_is_deadline_exceeded_and_nothing_is_logged(
 ) -> None:
     uids = [f"late-{i}" for i in range(10)]
     for uid in uids:
-        with pytest.raises(PolicyClientError) as raised:
-            await client.evaluate([gpu_item("acme", request_uid=uid)], timeout=0.0005)
+        with pytest.raises(PolicyUnavailable) as raised:
+            await client.evaluate_wire([gpu_item("acme", request_uid=uid)], timeout=0.0005)
         assert raised.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
     # The server is still fine, and none of the late calls left a record (least of all an allow).
-    await client.evaluate([gpu_item("acme", request_uid="on-time")], at=NOW)
+    await client.evaluate_wire([gpu_item("acme", request_uid="on-time")], at=NOW)
     logged = {r.get("requestUid") for r in files.decision_records()}
     assert "on-time" in logged
     assert logged.isdisjoint(uids)
@@ -157,12 +166,12 @@ async def test_the_server_itself_refuses_a_call_whose_deadline_is_too_close(
     demanding_sidecar: SidecarServer, files: SidecarFiles
 ) -> None:
     async with PolicyClient(demanding_sidecar.unix_target, timeout=5.0) as c:
-        with pytest.raises(PolicyClientError) as raised:
-            await c.evaluate([gpu_item("acme", request_uid="too-close")])
+        with pytest.raises(PolicyUnavailable) as raised:
+            await c.evaluate_wire([gpu_item("acme", request_uid="too-close")])
         assert raised.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
         # The server's message, not the client's own timer: it says what to change.
-        assert "raise the caller's timeout" in raised.value.details
-        assert len((await c.evaluate([gpu_item("acme")], timeout=60)).decisions) == 1
+        assert "raise the caller's timeout" in raised.value.detail
+        assert len((await c.evaluate_wire([gpu_item("acme")], timeout=60)).decisions) == 1
     assert "too-close" not in {r.get("requestUid") for r in files.decision_records()}
 
 
@@ -170,7 +179,7 @@ async def test_status_describes_the_snapshot_being_served(
     client: PolicyClient, files: SidecarFiles
 ) -> None:
     status = await client.status()
-    decision = await client.evaluate_one(plain_item("acme"))
+    decision = await ask_one(client, plain_item("acme"))
     assert status.policy_version == decision.policy_version
     assert status.tenants == 3 and status.policies == 1
     assert status.policy_versions["test-policy"] == "1.0.0"
@@ -183,8 +192,8 @@ async def test_evaluating_at_a_given_instant_uses_that_instant(
     # acme's verification ends on 2027-01-01: the same question a year later is a denial.
     later = NOW.replace(year=2027)
     decisions = [
-        await client.evaluate_one(gpu_item("acme"), at=NOW),
-        await client.evaluate_one(gpu_item("acme"), at=later),
+        await ask_one(client, gpu_item("acme"), at=NOW),
+        await ask_one(client, gpu_item("acme"), at=later),
     ]
     assert actions(decisions) == ["ACTION_ALLOW", "ACTION_DENY"]
     assert decisions[1].verification == "Expired"
@@ -217,17 +226,17 @@ async def test_items_past_the_caps_are_invalid_argument_naming_the_cap(
         added.CopyFrom(template)
         added.hints[0].values[:] = [f"product-{i}"]
     before = len(files.decision_records())
-    with pytest.raises(PolicyClientError) as raised:
-        await client.evaluate([many], at=NOW)
+    with pytest.raises(PolicyUnavailable) as raised:
+        await client.evaluate_wire([many], at=NOW)
     assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
-    assert "MAX_ACCELERATOR_REQUESTS" in raised.value.details
+    assert "MAX_ACCELERATOR_REQUESTS" in raised.value.detail
 
     # Long model references: the decision record itself would pass its cap.
     huge = model_item("acme", "x" * 60_000)
     for i in range(19):
         huge.models.add(reference=f"{i}" + "y" * 60_000, source="spec.containers[0].args")
-    with pytest.raises(PolicyClientError) as raised:
-        await client.evaluate([huge], at=NOW)
+    with pytest.raises(PolicyUnavailable) as raised:
+        await client.evaluate_wire([huge], at=NOW)
     assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
-    assert "MAX_DECISION_RECORD_BYTES" in raised.value.details
+    assert "MAX_DECISION_RECORD_BYTES" in raised.value.detail
     assert len(files.decision_records()) == before  # nothing logged

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
-from exportgate_sidecar import PolicyClient, SidecarServer
+from exportgate_sidecar import SidecarServer
 
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.client import PolicyClient
 from tests.sidecar.builders import (
     NOW,
     SidecarFiles,
+    ask_one,
     default_tenants,
     gpu_item,
     plain_item,
@@ -44,7 +46,7 @@ async def test_no_response_mixes_policy_versions_while_policies_change(
                 gpu_item(t, name=f"w{worker}-{i}-{j}")
                 for j, t in enumerate(["acme", "berlin", "pending", "nobody"] * 5)
             ] + [plain_item("berlin", name=f"p{worker}-{i}")]
-            responses.append(await client.evaluate(items, at=NOW))
+            responses.append(await client.evaluate_wire(items, at=NOW))
             i += 1
 
     await asyncio.gather(change_policies(), *(ask(w) for w in range(4)))
@@ -79,7 +81,7 @@ async def test_a_broken_change_keeps_the_last_good_snapshot(
     assert after.policy_version == before.policy_version
     assert any("policies.yaml" in origin for origin in sidecar.store.errors)
     assert "still using the last good version" in next(iter(sidecar.store.errors.values()))
-    decision = await client.evaluate_one(gpu_item("berlin"), at=NOW)
+    decision = await ask_one(client, gpu_item("berlin"), at=NOW)
     assert decision.rule == "test-de-h100"
 
     files.write_policies(policy_doc("3.0.0"))
@@ -96,7 +98,7 @@ async def test_a_tenant_defined_twice_is_denied_alone_and_the_others_carry_on(
     write_yaml(files.tenants / "more.yaml", [tenant_doc("acme", incorporation="CN")])
     await sidecar.reload()
     assert any("defined twice" in m for m in sidecar.store.errors.values())
-    decision = await client.evaluate_one(gpu_item("acme"), at=NOW)
+    decision = await ask_one(client, gpu_item("acme"), at=NOW)
     assert pb.Action.Name(decision.action) == "ACTION_DENY"  # neither definition is trusted
     assert "Tenant record 'acme' is invalid" in decision.message
     assert "defined twice" in decision.message
@@ -104,11 +106,11 @@ async def test_a_tenant_defined_twice_is_denied_alone_and_the_others_carry_on(
     others = [d for d in default_tenants() if d["metadata"]["name"] != "berlin"]
     files.write_tenants(tenant_doc("berlin", incorporation="DE", state="Pending"), *others)
     await sidecar.reload()
-    berlin = await client.evaluate_one(gpu_item("berlin"), at=NOW)
+    berlin = await ask_one(client, gpu_item("berlin"), at=NOW)
     assert "verif" in berlin.message.lower()
 
     (files.tenants / "more.yaml").unlink()
     await sidecar.reload()
     assert not any("defined twice" in m for m in sidecar.store.errors.values())
-    again = await client.evaluate_one(gpu_item("acme"), at=NOW)
+    again = await ask_one(client, gpu_item("acme"), at=NOW)
     assert pb.Action.Name(again.action) == "ACTION_ALLOW"

@@ -125,10 +125,11 @@ def webhook_config(
         listen=ListenConfig(host="127.0.0.1", port=0, max_body_bytes=256 * 1024),
         sidecar=SidecarConfig(target=target, budget_s=budget_s, ready_timeout_s=0.3),
         namespaces=NamespaceConfig(static_tenants=NAMESPACES),
+        # The stamp is opt-in; most tests here cover both phases, so they opt in unless told.
         guard=GuardConfig(
             platform_users=frozenset({PLATFORM_USER}),
             platform_groups=frozenset({PLATFORM_GROUP, "system:masters"}),
-            **guard,
+            **{"mutate": True, **guard},
         ),
     )
 

@@ -223,6 +223,9 @@ def stack(
             "--sidecar", f"unix://{socket}",
             "--kubeconfig", str(kube_cluster.kubeconfig),
             "--budget", "2",
+            # Both phases: this file covers the opt-in stamp and its one-record reuse;
+            # tests/charts/test_admission.py covers the default, validating only.
+            "--mutate",
         ],
         logs[1],
     )  # fmt: skip

@@ -8,9 +8,16 @@ import warnings
 
 import aiohttp
 import pytest
+from exportgate_sidecar import SidecarServer
 
 from tests.cluster.certs import ServingCert
-from tests.webhook.conftest import Webhook, client_context
+from tests.webhook.conftest import (
+    Webhook,
+    client_context,
+    start_webhook,
+    stop_webhook,
+    webhook_config,
+)
 from tests.webhook.helpers import (
     ACME_NS,
     ORBIT_NS,
@@ -179,12 +186,36 @@ async def test_model_denial_names_the_model_and_provider(webhook: Webhook) -> No
 
 
 async def test_concurrent_reviews_each_get_their_own_answer(webhook: Webhook) -> None:
-    bodies = [
-        review_for(gpu_pod(f"p{i}", ACME_NS if i % 2 else "nimbus-ml")) for i in range(40)
-    ]
+    bodies = [review_for(gpu_pod(f"p{i}", ACME_NS if i % 2 else "nimbus-ml")) for i in range(40)]
     responses = await asyncio.gather(*(webhook.review("/validate", b) for b in bodies))
     for i, (body, response) in enumerate(zip(bodies, responses, strict=True)):
         assert response["uid"] == body["request"]["uid"]
         assert response["allowed"] is bool(i % 2)
     ids = {r["auditAnnotations"]["decision-id"] for r in responses}
     assert len(ids) == 40
+
+
+async def test_one_phase_by_default_traces_an_admitted_object_by_its_uid(
+    sidecar: SidecarServer, serving_cert: ServingCert
+) -> None:
+    # The default configuration: no stamp, so /mutate admits unchanged without asking, and
+    # /validate's one logged decision names the object's uid (the API server has assigned it
+    # by then) and is named in the audit annotations.
+    config = webhook_config(serving_cert, sidecar.unix_target, mutate=False)
+    hook = await start_webhook(config, serving_cert, sidecar.config.decision_log)
+    try:
+        pod = gpu_pod("serve", ACME_NS)
+        mutated = await hook.review("/mutate", review_for(pod))
+        assert mutated["allowed"] is True and "patch" not in mutated
+        assert hook.logged() == []
+        pod["metadata"]["uid"] = "0b8c3c1e-uid-of-serve"
+        response = await hook.review("/validate", review_for(pod))
+        assert response["allowed"] is True
+        audit = response["auditAnnotations"]
+        assert (audit["decision"], audit["phase"]) == ("allow", "validating")
+        record = hook.logged_decision(audit["decision-id"])
+        assert record["extra"]["objectUid"] == "0b8c3c1e-uid-of-serve"
+        assert record["policyVersion"] == audit["policy-version"]
+        assert len(hook.logged()) == 1
+    finally:
+        await stop_webhook(hook)

@@ -24,7 +24,7 @@ def test_defaults(serving_cert: ServingCert) -> None:
     assert (config.listen.host, config.listen.port) == ("0.0.0.0", 8443)
     assert config.sidecar.target == "unix:///run/exportgate/policy.sock"
     assert config.sidecar.budget_s == 2.0
-    assert config.guard.mutate is True
+    assert config.guard.mutate is False  # the stamp is opt-in
     assert config.guard.platform_groups == {"system:masters", "exportgate:platform"}
     assert config.guard.exempt_namespaces == {"kube-system"}
     assert config.namespaces.static_tenants is None
@@ -43,7 +43,7 @@ def test_every_flag(serving_cert: ServingCert, tmp_path: Path) -> None:
         "--platform-user", "ops", "--platform-user", "operator",
         "--platform-group", "platform",
         "--exempt-namespace", "exportgate-system",
-        "--no-mutate",
+        "--mutate",
         "--namespace-tenant", "team-a=acme", "--namespace-tenant", "sandbox=",
         "--adapters", str(adapters),
         "--max-body-bytes", "1024",
@@ -55,7 +55,7 @@ def test_every_flag(serving_cert: ServingCert, tmp_path: Path) -> None:
     assert config.guard.platform_users == {"ops", "operator"}
     assert config.guard.platform_groups == {"platform"}
     assert config.guard.exempt_namespaces == {"exportgate-system"}
-    assert config.guard.mutate is False
+    assert config.guard.mutate is True
     assert config.namespaces.static_tenants == {"team-a": "acme", "sandbox": ""}
     assert config.adapter_files == (adapters,)
     assert config.listen.max_body_bytes == 1024

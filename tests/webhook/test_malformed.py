@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from exportgate_webhook.review import denied, encode, parse_review
 
 from tests.cluster.certs import ServingCert
 from tests.webhook.conftest import Webhook, client_context
@@ -127,3 +128,28 @@ async def test_wrong_method_and_path(webhook: Webhook) -> None:
         assert response.status == 405
     async with webhook.http.post(webhook.base + "/nowhere", data=b"{}") as response:
         assert response.status == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # What the fast decoder refuses and the stdlib accepts is still read, as before.
+        b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "big": '
+        b"123456789012345678901234567890, "
+        b'"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"}, '
+        b'"resource": {"group": "", "version": "v1", "resource": "configmaps"}, '
+        b'"operation": "DELETE", "userInfo": {"username": "a"}}}',
+        '{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", '
+        '"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"}, '
+        '"resource": {"group": "", "version": "v1", "resource": "configmaps"}, '
+        '"operation": "DELETE", "userInfo": {"username": "a"}}}'.encode("utf-16"),
+    ],
+)
+def test_bodies_the_stdlib_reads_are_read(body: bytes) -> None:
+    request = parse_review(body)
+    assert request["uid"] == "u"
+
+
+def test_an_answer_with_a_lone_surrogate_is_still_encoded() -> None:
+    body = encode(denied("u", "refused \udc80 name"))
+    assert json.loads(body)["response"]["status"]["message"] == "refused \udc80 name"

@@ -23,6 +23,7 @@ import structlog
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
 from exportgate.logsetup import LEVELS, configure_logging
+from exportgate.wire import PolicyClient
 from exportgate_webhook.admission import AdmissionReviewer
 from exportgate_webhook.config import (
     DEFAULT_BUDGET_S,
@@ -40,7 +41,6 @@ from exportgate_webhook.config import (
 from exportgate_webhook.dra import DraLookup
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
-from exportgate_webhook.sidecar_client import SidecarClient
 from exportgate_webhook.tenancy import NamespaceDirectory, StaticNamespaces, WatchedNamespaces
 
 DEFAULT_SIDECAR = SidecarConfig.__dataclass_fields__["target"].default
@@ -159,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument(
         "--mutate",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="stamp admitted guarded objects with their decision (default: on)",
+        default=False,
+        help="stamp admitted guarded objects with their decision, in a second admission phase "
+        "(default: off; the decision log is keyed by object uid either way)",
     )
     guard.add_argument(
         "--adapters",
@@ -273,7 +274,7 @@ def build_server(
                 metrics=metrics,
                 resync_s=ns.resync_s,
             )
-    sidecar = SidecarClient(config.sidecar.target)
+    sidecar = PolicyClient(config.sidecar.target)
     # DRA objects are read from the API server when the namespaces are (not in static mode).
     dra = (
         DraLookup(lambda: _api_client(config.namespaces.kubeconfig))

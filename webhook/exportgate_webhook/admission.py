@@ -26,29 +26,26 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import structlog
-from exportgate_sidecar.convert import workload_to_item
 
 from exportgate.core.errors import InputError
 from exportgate.core.limits import EXTRACT_WORKERS, INLINE_BODY_BYTES
 from exportgate.core.tenancy import owning_tenant
 from exportgate.core.types import Action, ObjectRef, Workload
 from exportgate.v1 import policy_pb2
+from exportgate.wire import Answer, PolicyUnavailable, workload_to_item
 from exportgate_webhook import messages
 from exportgate_webhook.config import GuardConfig
 from exportgate_webhook.dra import DraLookup, ExtractWith
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.mutate import (
-    ACCELERATOR_CLASS,
-    DECISION_ID,
-    NO_ACCELERATOR,
-    POLICY_VERSION,
+    forged_stamps,
     stamp_patch,
-    stamps_of,
+    stamped_decision_id,
+    stamps_for,
     strip_patch,
 )
 from exportgate_webhook.records import record_refusal
 from exportgate_webhook.review import AdmissionRequest, AdmissionResponse, allowed, denied
-from exportgate_webhook.sidecar_client import SidecarUnavailable, Verdict
 from exportgate_webhook.tenancy import (
     NamespaceDirectory,
     NamespaceLookupError,
@@ -64,11 +61,11 @@ Extractor = Callable[[Mapping[str, Any]], Workload]
 
 
 class PolicyAsker(Protocol):
-    """The sidecar, as the reviewer needs it (`SidecarClient` in production)."""
+    """The sidecar, as the reviewer needs it (`exportgate.wire.PolicyClient` in production)."""
 
     async def evaluate(
         self, items: list[policy_pb2.EvaluateItem], *, timeout: float
-    ) -> list[Verdict]: ...
+    ) -> list[Answer]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,21 +224,21 @@ class AdmissionReviewer:
         # here: it reuses the decision only if it made it for an identical item under the same
         # policy and tenant record; otherwise (a stale or copied id, another replica) it decides
         # afresh.
-        stamped = stamps_of(obj).get(DECISION_ID) if self._guard.mutate else None
+        stamped = stamped_decision_id(obj) if self._guard.mutate else ""
         try:
-            tenant, verdict = await self._decide(request, obj, workload, reuse=stamped or "")
+            tenant, answer = await self._decide(request, obj, workload, reuse=stamped)
         except _Refusal as refusal:
             return Outcome(
                 denied(uid, refusal.message, code=refusal.code, reason=refusal.reason),
                 refusal.kind,
             )
-        audit = messages.audit_annotations(verdict, phase="validating", stamped_id=stamped)
-        action = verdict.action
+        audit = messages.audit_annotations(answer, phase="validating", stamped_id=stamped)
+        action = answer.decision.action
         if action is Action.DENY:
-            message = messages.denial_message(verdict, ref, tenant)
+            message = messages.denial_message(answer, ref, tenant)
             return Outcome(denied(uid, message, audit=audit), action.value)
         if action is Action.WARN:
-            warnings = messages.warnings_for(verdict, ref, tenant)
+            warnings = messages.warnings_for(answer, ref, tenant)
             return Outcome(allowed(uid, warnings=warnings, audit=audit), action.value)
         return Outcome(allowed(uid, audit=audit), action.value)
 
@@ -284,21 +281,16 @@ class AdmissionReviewer:
         if not workload.guarded:
             return Outcome(allowed(uid, patch=strip), "unguarded")
         try:
-            _, verdict = await self._decide(request, obj, workload)
+            _, answer = await self._decide(request, obj, workload)
         except _Refusal as refusal:
             return Outcome(allowed(uid, patch=strip), refusal.kind)  # /validate refuses it
+        action = answer.decision.action
         # A denial is stamped too: /validate then answers with this same decision instead of
         # deciding (and logging) the admission a second time. The object is refused there, so
         # the stamp is never stored.
-        stamps = {
-            DECISION_ID: verdict.decision_id,
-            ACCELERATOR_CLASS: verdict.accelerator_class or NO_ACCELERATOR,
-            POLICY_VERSION: verdict.policy_version,
-        }
-        audit = messages.audit_annotations(verdict, phase="mutating")
-        return Outcome(
-            allowed(uid, audit=audit, patch=stamp_patch(obj, stamps)), verdict.action.value
-        )
+        audit = messages.audit_annotations(answer, phase="mutating")
+        patch = stamp_patch(obj, stamps_for(answer))
+        return Outcome(allowed(uid, audit=audit, patch=patch), action.value)
 
     def mutate_failed(self, request: AdmissionRequest, problem: str) -> Outcome:
         """Admit unchanged apart from removing caller-written stamps; /validate decides."""
@@ -319,9 +311,8 @@ class AdmissionReviewer:
         """Stamps the caller added or altered, when no mutating phase overwrites them."""
         if self._guard.mutate or self._platform.includes(request["userInfo"]):
             return []
-        new = stamps_of(request.get("object"))
-        old = stamps_of(request.get("oldObject")) if request["operation"] == "UPDATE" else {}
-        return [key for key, value in new.items() if old.get(key) != value]
+        old = request.get("oldObject") if request["operation"] == "UPDATE" else None
+        return forged_stamps(request.get("object"), old)
 
     async def _decide(
         self,
@@ -330,7 +321,7 @@ class AdmissionReviewer:
         workload: Workload,
         *,
         reuse: str = "",
-    ) -> tuple[str, Verdict]:
+    ) -> tuple[str, Answer]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._budget_s
         tenant = await self._tenant(request, workload, deadline)
@@ -348,8 +339,8 @@ class AdmissionReviewer:
         item.reuse_decision_id = reuse
         started = loop.time()
         try:
-            verdicts = await self._sidecar.evaluate([item], timeout=deadline - started)
-        except SidecarUnavailable as exc:
+            answers = await self._sidecar.evaluate([item], timeout=deadline - started)
+        except PolicyUnavailable as exc:
             self._metrics.sidecar_errors.labels(exc.kind).inc()
             log.warning("policy sidecar unavailable", reason=exc.describe(), uid=request["uid"])
             raise _Refusal(
@@ -357,7 +348,7 @@ class AdmissionReviewer:
             ) from None
         finally:
             self._metrics.sidecar_latency.observe(loop.time() - started)
-        return tenant, verdicts[0]
+        return tenant, answers[0]
 
     async def _tenant(self, request: AdmissionRequest, workload: Workload, deadline: float) -> str:
         if is_cluster_scoped(request):  # the binding rule: exportgate.core.tenancy

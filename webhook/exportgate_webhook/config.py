@@ -130,10 +130,13 @@ class GuardConfig:
     own namespace). Only platform engineers can create these names, so tenants cannot use them
     to escape. Tenancy labels are still guarded everywhere."""
 
-    mutate: bool = True
-    """Stamp admitted guarded objects with their decision id, accelerator class and policy
-    version. With it off, /mutate admits unchanged and /validate refuses objects whose stamps a
-    caller added or altered, so a stamp is never forged (see docs/webhook.md)."""
+    mutate: bool = False
+    """Opt-in: stamp admitted guarded objects with their decision id, accelerator class and
+    policy version (a second admission phase, measured in bench/NOTES.md). Off (the default),
+    /mutate admits unchanged, an admitted object is traced to its decision by its uid (the
+    decision record's `objectUid`) and the validating phase's audit annotations, and /validate
+    refuses objects whose stamps a caller added or altered, so a stamp is never forged (see
+    docs/webhook.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
+from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.types import Action, ObjectRef
-from exportgate_webhook.sidecar_client import Verdict
+from exportgate.wire import Answer
 
 _MAX_LISTED_REQUESTS = 4
 _MAX_LISTED_VIOLATIONS = 3
@@ -38,15 +38,13 @@ def describe_object(ref: ObjectRef) -> str:
     return f'{ref.kind} "{ref.name}"'
 
 
-def _tenant_phrase(verdict: Verdict, tenant: str) -> str:
-    name = verdict.tenant or tenant
+def _tenant_phrase(decision: Decision, tenant: str) -> str:
+    name = decision.tenant or tenant
     if not name:
         return "for an unbound namespace (no exportgate.dev/tenant label)"
-    details = []
-    if verdict.verification:
-        details.append(f"verification {verdict.verification}")
-    if verdict.jurisdictions:
-        details.append(f"jurisdictions {','.join(verdict.jurisdictions)}")
+    details = [f"verification {decision.verification.value}"]
+    if decision.countries:
+        details.append(f"jurisdictions {','.join(decision.countries)}")
     suffix = f" ({'; '.join(details)})" if details else ""
     return f'for tenant "{name}"{suffix}'
 
@@ -78,9 +76,9 @@ def _model_text(model: ResolvedModel) -> str:
     return text
 
 
-def requested_line(verdict: Verdict) -> str | None:
-    items = [_accelerator_text(a) for a in verdict.accelerators]
-    items += [_model_text(m) for m in verdict.models]
+def requested_line(decision: Decision) -> str | None:
+    items = [_accelerator_text(a) for a in decision.accelerators]
+    items += [_model_text(m) for m in decision.models]
     if not items:
         return None
     more = len(items) - _MAX_LISTED_REQUESTS
@@ -93,16 +91,16 @@ def _rule_line(violation: Violation) -> str:
     return f"Rule {violation.rule_id}{citation}: {violation.message}".rstrip()
 
 
-def _decision_line(verdict: Verdict) -> str:
+def _decision_line(answer: Answer) -> str:
     return (
-        f"Decision id: {verdict.decision_id} (policy {verdict.policy_version or 'unknown'}). "
+        f"Decision id: {answer.decision_id} (policy {answer.policy_version or 'unknown'}). "
         "Quote it to your platform team if you think this is wrong."
     )
 
 
-def _binding_hint(verdict: Verdict, tenant: str, ref: ObjectRef) -> str | None:
+def _binding_hint(decision: Decision, tenant: str, ref: ObjectRef) -> str | None:
     """A fix the policy cannot know: how this object came to be unbound."""
-    if verdict.tenant or tenant:
+    if decision.tenant or tenant:
         return None
     if ref.namespace:
         return (
@@ -119,20 +117,21 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def denial_message(verdict: Verdict, ref: ObjectRef, tenant: str) -> str:
+def denial_message(answer: Answer, ref: ObjectRef, tenant: str) -> str:
     """The status message of a denied review."""
-    deciding = [v for v in verdict.violations if v.action is Action.DENY]
+    decision = answer.decision
+    deciding = [v for v in decision.violations if v.action is Action.DENY]
     count = len(deciding)
     lines = [
-        f"exportgate denied {describe_object(ref)} {_tenant_phrase(verdict, tenant)}"
+        f"exportgate denied {describe_object(ref)} {_tenant_phrase(decision, tenant)}"
         + (f": {count} rules forbid it." if count > 1 else ".")
     ]
-    requested = requested_line(verdict)
+    requested = requested_line(decision)
     if requested:
         lines.append(requested)
     if not deciding:
         # Denied by the policy's default action rather than by a rule.
-        lines.append(verdict.message or "No rule admits this request.")
+        lines.append(decision.message or "No rule admits this request.")
     remedies: list[str] = []
     for violation in deciding[:_MAX_LISTED_VIOLATIONS]:
         lines.append(_rule_line(violation))
@@ -141,13 +140,13 @@ def denial_message(verdict: Verdict, ref: ObjectRef, tenant: str) -> str:
     if count > _MAX_LISTED_VIOLATIONS:
         lines.append(f"... and {count - _MAX_LISTED_VIOLATIONS} more rules (see the decision log).")
     lines.extend(f"Fix: {remedy}" for remedy in remedies)
-    hint = _binding_hint(verdict, tenant, ref)
+    hint = _binding_hint(decision, tenant, ref)
     if hint and not remedies:
         lines.append(hint)
     # The decision id always survives the clip: it is what a tenant quotes.
-    decision = _decision_line(verdict)
-    body = _clip("\n".join(lines), _MAX_MESSAGE_CHARS - len(decision) - 1)
-    return body + "\n" + decision
+    quoted = _decision_line(answer)
+    body = _clip("\n".join(lines), _MAX_MESSAGE_CHARS - len(quoted) - 1)
+    return body + "\n" + quoted
 
 
 def _printable(text: str) -> str:
@@ -155,40 +154,40 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))
 
 
-def warnings_for(verdict: Verdict, ref: ObjectRef, tenant: str) -> list[str]:
+def warnings_for(answer: Answer, ref: ObjectRef, tenant: str) -> list[str]:
     """Warning lines for an admitted request that a `warn` rule flagged."""
-    flagged = [v for v in verdict.violations if v.action is Action.WARN]
-    subject = f"{describe_object(ref)} {_tenant_phrase(verdict, tenant)}"
+    decision = answer.decision
+    flagged = [v for v in decision.violations if v.action is Action.WARN]
+    subject = f"{describe_object(ref)} {_tenant_phrase(decision, tenant)}"
     lines = [f"exportgate: admitted with a warning: {subject}."]
     for violation in flagged[:_MAX_LISTED_VIOLATIONS]:
         lines.append(f"exportgate: {_rule_line(violation)}")
         if violation.remedy:
             lines.append(f"exportgate: Fix: {violation.remedy}")
-    if not flagged and verdict.message:
-        lines.append(f"exportgate: {verdict.message}")
-    lines.append(
-        f"exportgate: decision id {verdict.decision_id} (policy {verdict.policy_version})."
-    )
+    if not flagged and decision.message:
+        lines.append(f"exportgate: {decision.message}")
+    lines.append(f"exportgate: decision id {answer.decision_id} (policy {answer.policy_version}).")
     return [_clip(_printable(line), _MAX_WARNING_CHARS) for line in lines]
 
 
 def audit_annotations(
-    verdict: Verdict, *, phase: str, stamped_id: str | None = None
+    answer: Answer, *, phase: str, stamped_id: str | None = None
 ) -> dict[str, str]:
     """Keys the API server prefixes with the webhook name in its audit log."""
+    decision = answer.decision
     audit = {
-        "decision": verdict.action.value,
-        "decision-id": verdict.decision_id,
-        "policy-version": verdict.policy_version,
-        "tenant": verdict.tenant,
+        "decision": decision.action.value,
+        "decision-id": answer.decision_id,
+        "policy-version": answer.policy_version,
+        "tenant": decision.tenant or "",
         "phase": phase,
     }
-    if verdict.rule:
-        audit["rule"] = verdict.rule
-    if verdict.reused:
+    if decision.rule_id:
+        audit["rule"] = decision.rule_id
+    if answer.reused:
         # The mutating phase's decision, answered again: one admission, one log record.
         audit["decision-reused"] = "true"
-    if stamped_id and stamped_id != verdict.decision_id:
+    if stamped_id and stamped_id != answer.decision_id:
         audit["mutating-decision-id"] = stamped_id
     return audit
 

@@ -23,6 +23,8 @@ forged (stamp refusal), unreadable, unavailable (failed closed), error (a bug; a
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -37,6 +39,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 class WebhookMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         labels = ("endpoint", "kind", "operation", "decision")
         self.requests = Counter(
             "exportgate_webhook_requests",
@@ -116,8 +119,17 @@ class WebhookMetrics:
     def observe(
         self, endpoint: str, kind: str, operation: str, decision: str, seconds: float
     ) -> None:
-        self.requests.labels(endpoint, kind, operation, decision).inc()
-        self.latency.labels(endpoint, kind, operation, decision).observe(seconds)
+        key = (endpoint, kind, operation, decision)
+        children = self._children.get(key)
+        if children is None:
+            # labels() takes a lock and builds its key on every call; once per label set is
+            # enough (the set is as bounded as the exposition: a few kinds x outcomes).
+            children = self._children[key] = (
+                self.requests.labels(*key),
+                self.latency.labels(*key),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def namespace_lookup(self, result: str) -> None:
         self.namespace_lookups.labels(result).inc()

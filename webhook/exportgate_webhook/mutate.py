@@ -1,4 +1,10 @@
-"""The decision stamp: annotations that tie a running workload to the decision that admitted it.
+"""The decision stamp (opt-in): annotations that tie a running workload to the decision that
+admitted it, and everything the webhook knows about them.
+
+The whole protocol, webhook side: `/mutate` strips any stamp a caller wrote and stamps an admitted
+object with `stamps_for` its answer; `/validate` names `stamped_decision_id` to the sidecar, which
+reuses that decision only under its one validity rule (exportgate_sidecar.recent); with the stamp
+off, `/validate` refuses `forged_stamps` instead, so a stamp is always exportgate's.
 
 `stamp_patch` builds the RFC 6902 JSON Patch the mutating endpoint returns. JSON Pointer needs
 `~` and `/` escaped (`exportgate.dev/decision-id` becomes `exportgate.dev~1decision-id`), and
@@ -10,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from exportgate.wire import Answer
 
 DECISION_ID = "exportgate.dev/decision-id"
 ACCELERATOR_CLASS = "exportgate.dev/accelerator-class"
@@ -74,3 +82,25 @@ def strip_patch(obj: Mapping[str, Any]) -> JsonPatch:
         for key in STAMP_KEYS
         if key in annotations
     ]
+
+
+def stamps_for(answer: Answer) -> dict[str, str]:
+    """The stamp of an admitted object: its decision, class (from the core) and policy."""
+    return {
+        DECISION_ID: answer.decision_id,
+        ACCELERATOR_CLASS: answer.decision.accelerator_class or NO_ACCELERATOR,
+        POLICY_VERSION: answer.policy_version,
+    }
+
+
+def stamped_decision_id(obj: Mapping[str, Any] | None) -> str:
+    """The decision id an object carries ("" for none): with the stamp on, the one /mutate
+    just wrote, since it overwrites or removes any other."""
+    return stamps_of(obj).get(DECISION_ID, "")
+
+
+def forged_stamps(obj: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> list[str]:
+    """Stamp keys `obj` adds or alters against `old` (None for a CREATE)."""
+    new = stamps_of(obj)
+    before = stamps_of(old)
+    return [key for key, value in new.items() if before.get(key) != value]

@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
+import orjson
+
 from exportgate.core.documents import tree_problem
 from exportgate.core.extract.paths import describe_type
 from exportgate.core.limits import MAX_DEPTH
@@ -155,10 +157,20 @@ def _gvr(value: object) -> GroupVersionResource:
     }
 
 
+def _decode(body: bytes) -> Any:
+    """The JSON document in `body`. orjson on the hot path; what it refuses (integers beyond 64
+    bits, NaN, UTF-16 bodies, nesting past its limit) is parsed again by the stdlib, so exactly
+    the bodies the stdlib accepts are accepted, and its error message is the one reported."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 def parse_review(body: bytes) -> AdmissionRequest:
     """The request inside an AdmissionReview v1 body, with every field the webhook reads checked."""
     try:
-        document = json.loads(body)
+        document = _decode(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedReview(f"body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -232,7 +244,7 @@ def allowed(
         response["auditAnnotations"] = dict(audit)
     if patch:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(json.dumps(list(patch)).encode()).decode()
+        response["patch"] = base64.b64encode(_encode(list(patch))).decode()
     return response
 
 
@@ -260,4 +272,13 @@ def encode(response: AdmissionResponse) -> bytes:
         "kind": KIND,
         "response": response,
     }
-    return json.dumps(review, separators=(",", ":")).encode()
+    return _encode(review)
+
+
+def _encode(document: object) -> bytes:
+    """Compact JSON. orjson on the hot path; the stdlib for what it refuses (a lone surrogate
+    from a name the stdlib decoder let through), so every answer can be sent."""
+    try:
+        return orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        return json.dumps(document, separators=(",", ":")).encode()

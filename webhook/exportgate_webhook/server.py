@@ -25,12 +25,12 @@ import structlog
 from aiohttp import web
 
 from exportgate.core.limits import INLINE_BODY_BYTES
+from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from exportgate_webhook.admission import AdmissionReviewer, Offload, Outcome
 from exportgate_webhook.config import WebhookConfig
 from exportgate_webhook.listener import ConnectionLimits, GuardedListener
 from exportgate_webhook.metrics import CONTENT_TYPE, WebhookMetrics
 from exportgate_webhook.review import AdmissionRequest, MalformedReview, encode, parse_review
-from exportgate_webhook.sidecar_client import SidecarClient, SidecarUnavailable
 from exportgate_webhook.tenancy import NamespaceDirectory
 from exportgate_webhook.tls import ReloadingContext
 
@@ -115,7 +115,7 @@ class WebhookServer:
         config: WebhookConfig,
         *,
         reviewer: AdmissionReviewer,
-        sidecar: SidecarClient,
+        sidecar: PolicyClient,
         namespaces: NamespaceDirectory,
         metrics: WebhookMetrics,
     ) -> None:
@@ -322,7 +322,7 @@ class WebhookServer:
             else:
                 try:
                     status = await self.sidecar.status(timeout=self.config.sidecar.ready_timeout_s)
-                except SidecarUnavailable as exc:
+                except PolicyUnavailable as exc:
                     state.ready, state.detail = False, f"policy sidecar: {exc.describe()}"
                 else:
                     state.ready = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import kopf
 
+from exportgate_operator.accounting import handlers as accounting
 from exportgate_operator.app import App
 from exportgate_operator.handlers import (
     endpoints,
@@ -26,3 +27,6 @@ def register_all(registry: kopf.OperatorRegistry, app: App) -> None:
         tenant_roles.register(registry, app)
     if app.config.label_nodes:
         nodes.register(registry, app)
+    # Compute accounting (issue 14): its own package, one touch point here.
+    if app.config.compute_interval > 0:
+        accounting.register(registry, app)

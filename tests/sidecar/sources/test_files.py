@@ -11,12 +11,14 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from exportgate_sidecar import PolicyClient, SidecarServer, serve_in_background
+from exportgate_sidecar import SidecarServer, serve_in_background
 
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.client import PolicyClient
 from tests.sidecar.builders import (
     NOW,
     SidecarFiles,
+    ask_one,
     default_tenants,
     gpu_item,
     policy_doc,
@@ -33,7 +35,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
 
 
 async def verification(client: PolicyClient, tenant: str) -> str:
-    return (await client.evaluate_one(gpu_item(tenant), at=NOW)).verification
+    return (await ask_one(client, gpu_item(tenant), at=NOW)).verification
 
 
 async def test_an_edited_tenant_file_is_picked_up_without_a_nudge(
@@ -117,7 +119,7 @@ async def test_a_policy_file_broken_then_fixed_is_served_again(
 
     await eventually(refused)
     # Still deciding with the last good policy meanwhile.
-    assert (await client.evaluate_one(gpu_item("berlin"), at=NOW)).rule == "test-de-h100"
+    assert (await ask_one(client, gpu_item("berlin"), at=NOW)).rule == "test-de-h100"
     files.write_policies(policy_doc("9.9.9"))
 
     async def accepted() -> bool:
@@ -128,7 +130,7 @@ async def test_a_policy_file_broken_then_fixed_is_served_again(
 
 
 async def _action(client: PolicyClient, tenant: str) -> tuple[str, str]:
-    decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    decision = await ask_one(client, gpu_item(tenant), at=NOW)
     return pb.Action.Name(decision.action), decision.message
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exportgate_sidecar import PolicyClient, SidecarConfig, SidecarServer, serve_in_background
+from exportgate_sidecar import SidecarConfig, SidecarServer, serve_in_background
 
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.client import PolicyClient
 from tests.cluster.local_cluster import LocalCluster
-from tests.sidecar.builders import NOW, SidecarFiles, gpu_item, policy_doc, tenant_doc
+from tests.sidecar.builders import NOW, SidecarFiles, ask_one, gpu_item, policy_doc, tenant_doc
 
 pytestmark = pytest.mark.cluster
 
@@ -131,7 +132,7 @@ async def test_tenants_and_policies_come_from_the_custom_resources(
 ) -> None:
     _, client = kube_sidecar
     tenant = objects.name("berlin")
-    decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    decision = await ask_one(client, gpu_item(tenant), at=NOW)
     assert pb.Action.Name(decision.action) == "ACTION_WARN"
     assert decision.rule == "test-de-h100" and decision.verification == "Verified"
     assert decision.policy_versions[objects.name("policy")] == "1.0.0"
@@ -146,24 +147,24 @@ async def test_a_tenant_change_in_the_cluster_changes_the_next_decisions(
     tenant = objects.name("berlin")
     # Warm the cache, so that a stale entry would show.
     for i in range(2):
-        await client.evaluate_one(gpu_item(tenant, name=f"w{i}"), at=NOW)
+        await ask_one(client, gpu_item(tenant, name=f"w{i}"), at=NOW)
     assert server.metrics.cache_hits._value.get() >= 1
 
     objects.apply(tenant_doc(tenant, incorporation="DE", state="Revoked"))
 
     async def revoked() -> bool:
-        decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+        decision = await ask_one(client, gpu_item(tenant), at=NOW)
         return decision.verification == "Revoked"
 
     await eventually(revoked)
-    decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    decision = await ask_one(client, gpu_item(tenant), at=NOW)
     assert pb.Action.Name(decision.action) == "ACTION_DENY"
     assert decision.rule == "kyc-unverified-accelerator"
 
     objects.delete("tenants.exportgate.dev", tenant)
 
     async def unbound() -> bool:
-        return (await client.evaluate_one(gpu_item(tenant), at=NOW)).verification == "Unbound"
+        return (await ask_one(client, gpu_item(tenant), at=NOW)).verification == "Unbound"
 
     await eventually(unbound)
 
@@ -173,7 +174,7 @@ async def test_a_policy_change_in_the_cluster_is_a_new_policy_version(
 ) -> None:
     _, client = kube_sidecar
     tenant = objects.name("berlin")
-    before = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    before = await ask_one(client, gpu_item(tenant), at=NOW)
     objects.apply(policy_doc("2.0.0", action="deny", name=objects.name("policy")))
 
     async def updated() -> bool:
@@ -181,7 +182,7 @@ async def test_a_policy_change_in_the_cluster_is_a_new_policy_version(
         return bool(status.policy_versions.get(objects.name("policy")) == "2.0.0")
 
     await eventually(updated)
-    after = await client.evaluate_one(gpu_item(tenant), at=NOW)
+    after = await ask_one(client, gpu_item(tenant), at=NOW)
     assert pb.Action.Name(after.action) == "ACTION_DENY" and after.rule == "test-de-h100"
     assert after.policy_version != before.policy_version
     assert after.policy_versions[objects.name("policy")] == "2.0.0"
@@ -218,7 +219,7 @@ async def test_a_status_update_by_the_operator_keeps_the_cached_decisions(
 ) -> None:
     server, client = kube_sidecar
     tenant = objects.name("berlin")
-    await client.evaluate_one(gpu_item(tenant, name="a"), at=NOW)
+    await ask_one(client, gpu_item(tenant, name="a"), at=NOW)
     generation = server.metrics.snapshot_generation._value.get()
     # The operator writes status often; it bumps resourceVersion but changes no decision.
     cluster.kubectl(
@@ -230,12 +231,12 @@ async def test_a_status_update_by_the_operator_keeps_the_cached_decisions(
     objects.apply(tenant_doc(other, incorporation="FR"))
 
     async def marker_seen() -> bool:
-        return (await client.evaluate_one(gpu_item(other), at=NOW)).verification == "Verified"
+        return (await ask_one(client, gpu_item(other), at=NOW)).verification == "Verified"
 
     await eventually(marker_seen)
     assert server.metrics.snapshot_generation._value.get() > generation
     hits = server.metrics.cache_hits._value.get()
-    await client.evaluate_one(gpu_item(tenant, name="b"), at=NOW)
+    await ask_one(client, gpu_item(tenant, name="b"), at=NOW)
     assert server.metrics.cache_hits._value.get() == hits + 1
 
 
@@ -260,7 +261,7 @@ async def test_a_stored_tenant_that_does_not_parse_is_denied_by_every_replica_an
     config = kube_config(files, cluster.user_kubeconfig(SIDECAR_USER))
 
     async def verdict(client: PolicyClient) -> tuple[str, str, str]:
-        decision = await client.evaluate_one(gpu_item(tenant), at=NOW)
+        decision = await ask_one(client, gpu_item(tenant), at=NOW)
         return pb.Action.Name(decision.action), decision.rule, decision.message
 
     async with (

@@ -1,25 +1,34 @@
-"""Translation between the gRPC messages (`exportgate.v1`) and the core's types.
+"""Translation between the gRPC messages (`exportgate.v1`) and the core's types, both directions.
 
-Only this module knows both vocabularies. Incoming items are validated here, so a malformed item
-is refused with a message naming the field (``items[2].accelerators[0].hints[1].operator``)
-before the engine sees it. The webhook uses `workload_to_item` to build requests from what
-`exportgate.core.extract` found, so both directions stay in one place.
+Only this module knows both vocabularies:
+
+- requests: `workload_to_item` (callers build an item from what `exportgate.core.extract` found)
+  and `item_to_workload` (the sidecar reads it back). Incoming items are validated here, so a
+  malformed item is refused with a message naming the field
+  (``items[2].accelerators[0].hints[1].operator``) before the engine sees it.
+- answers: `decision_to_proto` (the sidecar) and `answer_from_proto` (callers), which rebuilds the
+  core's `Decision` exactly and pairs it with its decision id and policy version in an `Answer`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 
-from exportgate.core.decision import Decision
+from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.errors import InputError
 from exportgate.core.extract.aggregate import check_cap
 from exportgate.core.limits import MAX_ACCELERATOR_REQUESTS, MAX_MODEL_REFERENCES
 from exportgate.core.types import (
     AcceleratorRequest,
     Action,
+    EffectiveVerification,
+    Jurisdiction,
+    JurisdictionRole,
     ModelRequest,
     ObjectRef,
     Operator,
@@ -46,34 +55,6 @@ OPERATION_NAMES: dict[pb.Operation, str] = {
     pb.OPERATION_CHECK: "CHECK",
 }
 OPERATIONS_BY_NAME: dict[str, pb.Operation] = {v: k for k, v in OPERATION_NAMES.items() if v}
-
-# Export classes from most to least restrictive, for the one-word summary a webhook puts in an
-# annotation. An item that cannot be classified ("indeterminate") is treated by the default
-# policies as controlled, so it ranks just below the controlled classes it might be.
-_CLASS_ORDER = (
-    "3A090.a",
-    "4A090.a",
-    "3A090-indeterminate",
-    "3A090.b",
-    "4A090.b",
-)
-
-
-def class_rank(classification: str) -> int:
-    """Lower is more restrictive; unknown classes rank after the known controlled ones, and the
-    explicit "outside" verdicts last of all."""
-    if classification in _CLASS_ORDER:
-        return _CLASS_ORDER.index(classification)
-    if classification.startswith("outside"):
-        return len(_CLASS_ORDER) + 1
-    return len(_CLASS_ORDER)
-
-
-def most_restrictive_class(classifications: Iterable[str]) -> str:
-    """The most restrictive classification among `classifications`, or "" when there is none."""
-    found = [c for c in classifications if c]
-    return min(found, key=class_rank) if found else ""
-
 
 # --- requests -------------------------------------------------------------------------------
 
@@ -265,8 +246,145 @@ def decision_to_proto(
             )
             for m in decision.models
         ],
-        accelerator_class=most_restrictive_class(
-            c for a in decision.accelerators for c in a.classifications
-        ),
+        accelerator_class=decision.accelerator_class,
         reused=reused,
+        evaluated_at=timestamp(decision.evaluated_at),
+        verification_ref=decision.verification_ref or "",
+        jurisdiction_details=[
+            pb.Jurisdiction(
+                country=j.country, role=j.role.value, via=j.via, declared_as=j.declared_as
+            )
+            for j in decision.jurisdictions
+        ],
+    )
+
+
+_E = TypeVar("_E", EffectiveVerification, JurisdictionRole)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One decision as the sidecar made and logged it: the core's `Decision`, the id of the
+    decision-log record that holds it, and the digest of the policy snapshot that made it."""
+
+    decision: Decision
+    decision_id: str
+    policy_version: str
+    reused: bool = False
+    """An earlier decision (named by the item's `reuse_decision_id`) answered again; it was
+    logged when it was made, and no new record was written for this call."""
+
+
+class MalformedAnswer(ValueError):
+    """The sidecar's answer cannot be read as a decision; `str()` says what is wrong."""
+
+
+# Lookups by wire value: a dict is several times cheaper than calling the enum, and this runs
+# for every answer the webhook reads.
+_VERIFICATIONS = {v.value: v for v in EffectiveVerification}
+_ROLES = {r.value: r for r in JurisdictionRole}
+
+
+def _action(value: int, rule: str | None = None) -> Action:
+    action: Action | None = ACTION_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    if action is None:
+        where = "a decision" if rule is None else f"violation {rule!r}"
+        raise MalformedAnswer(f"the policy service sent no action for {where}")
+    return action
+
+
+def _known(table: dict[str, _E], value: str, where: str) -> _E:
+    found = table.get(value)
+    if found is None:
+        raise MalformedAnswer(f"the policy service sent an unknown {where} {value!r}")
+    return found
+
+
+def answer_from_proto(decision: pb.Decision, item: pb.EvaluateItem) -> Answer:
+    """The `Answer` to `item`; raises `MalformedAnswer` when it is not a usable decision."""
+    if not decision.decision_id:
+        # A decision without a log record cannot be traced; nobody may act on it.
+        raise MalformedAnswer("the policy service answered without a decision id (not logged)")
+    obj = item.object
+    if decision.jurisdiction_details:
+        jurisdictions = [
+            Jurisdiction(
+                country=j.country,
+                role=_known(_ROLES, j.role, "jurisdiction role"),
+                via=j.via,
+                declared_as=j.declared_as,
+            )
+            for j in decision.jurisdiction_details
+        ]
+    else:
+        # A sidecar older than field 18 sends only the countries; their roles are unknown, and
+        # messages use only the countries.
+        jurisdictions = [
+            Jurisdiction(country=c, role=JurisdictionRole.INCORPORATION)
+            for c in decision.jurisdictions
+        ]
+    core = Decision(
+        action=_action(decision.action),
+        object=ObjectRef(
+            api_version=obj.api_version,
+            kind=obj.kind,
+            name=obj.name,
+            namespace=obj.namespace or None,
+        ),
+        tenant=decision.tenant or None,
+        evaluated_at=(
+            decision.evaluated_at.ToDatetime(tzinfo=UTC)
+            if decision.HasField("evaluated_at")
+            else datetime.now(UTC)
+        ),
+        verification=_known(_VERIFICATIONS, decision.verification, "verification state"),
+        verification_ref=decision.verification_ref or None,
+        jurisdictions=tuple(jurisdictions),
+        accelerators=tuple(
+            [
+                ResolvedAccelerator(
+                    resource=a.resource,
+                    count=a.count,
+                    candidates=tuple(a.products),
+                    pinned=a.pinned,
+                    classifications=tuple(a.classifications),
+                    source=a.source,
+                )
+                for a in decision.accelerators
+            ]
+        ),
+        models=tuple(
+            [
+                ResolvedModel(
+                    reference=m.reference,
+                    model_id=m.model or None,
+                    provider=m.provider or None,
+                    source=m.source,
+                )
+                for m in decision.models
+            ]
+        ),
+        violations=tuple(
+            [
+                Violation(
+                    rule_id=v.rule,
+                    policy=v.policy,
+                    policy_version=v.policy_version,
+                    action=_action(v.action, v.rule),
+                    citation=v.citation,
+                    message=v.message,
+                    remedy=v.remedy,
+                    subject=v.subject,
+                    countries=tuple(v.countries),
+                )
+                for v in decision.violations
+            ]
+        ),
+        policy_versions=dict(decision.policy_versions),
+    )
+    return Answer(
+        decision=core,
+        decision_id=decision.decision_id,
+        policy_version=decision.policy_version,
+        reused=decision.reused,
     )

@@ -1,0 +1,208 @@
+"""Telling someone: what a threshold crossing or a usage jump produces.
+
+For a crossing, in this order (the record in the decision log first, so every other signal
+can carry its id):
+
+1. a `compute-threshold` record in the tamper-evident decision log, carrying what a report to
+   an authority would need (tenant legal name, jurisdictions, KYC evidence reference, reseller
+   end customers, the run and its owner, accelerators by product and class, first/last seen,
+   estimated operations and how they were estimated);
+2. a Warning Event on the run's owner and one on the Tenant;
+3. a result in the namespace's `exportgate-compute` PolicyReport (rebuilt from every crossing
+   of runs in that namespace, so re-audits of the `exportgate` report never erase it);
+4. the crossings counter.
+
+For a usage jump: a Warning Event on the Tenant, a `compute-usage-jump` log record, a metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from exportgate.core.compute import describe_estimate
+from exportgate.core.compute_policy import UsageJump
+from exportgate.core.tenants import jurisdictions
+from exportgate.core.types import Tenant
+from exportgate_operator.accounting.records import RunRecord
+from exportgate_operator.conditions import timestamp
+from exportgate_operator.reports import MANAGED_LABELS, SOURCE, write_report
+from exportgate_operator.world import World
+
+THRESHOLD_RECORD = "compute-threshold"
+JUMP_RECORD = "compute-usage-jump"
+REPORT_NAME = "exportgate-compute"
+REPORT_POLICY = "compute-thresholds"
+
+
+def tenant_facts(
+    tenant: Tenant | None, name: str | None, world: World, at: datetime | None = None
+) -> dict[str, Any]:
+    """Who the tenant is, as a report to an authority would name it."""
+    if tenant is None:
+        return {"name": name, "known": False}
+    return {
+        "name": tenant.name,
+        "known": True,
+        "legalName": tenant.legal_name,
+        "incorporation": tenant.incorporation,
+        "headquarters": tenant.headquarters,
+        "ultimateParent": (
+            {"name": tenant.ultimate_parent.name,
+             "headquarters": tenant.ultimate_parent.headquarters}
+            if tenant.ultimate_parent
+            else None
+        ),
+        "jurisdictions": [
+            {"country": j.country, "role": j.role.value, "via": j.via or None}
+            for j in jurisdictions(tenant, world.engine.groups, at.date() if at else None)
+        ],
+        "kycEvidenceRef": tenant.verification.evidence_ref,
+        "verification": tenant.verification.state.value,
+        "endCustomers": [
+            {"name": c.name, "country": c.country, "headquarters": c.headquarters}
+            for c in tenant.end_customers
+        ],
+    }
+
+
+def run_facts(record: RunRecord, utilisation: float) -> dict[str, Any]:
+    return {
+        "record": f"{record.namespace}/{record.name}",
+        "owner": dict(record.owner),
+        "state": record.state,
+        "firstSeen": _stamp(record.first_seen),
+        "lastSeen": _stamp(record.last_seen),
+        "accelerators": [
+            {
+                "product": p.product,
+                "classification": p.classification,
+                "identified": p.identified,
+                "acceleratorSeconds": round(p.accelerator_seconds, 3),
+                "peakOpsPerSecond": p.ops_per_second,
+            }
+            for p in sorted(record.products.values(), key=lambda p: p.product)
+        ],
+        "acceleratorSeconds": round(record.accelerator_seconds, 3),
+        "peakAccelerators": record.peak_accelerators,
+        "peakCapacityOpsPerSecond": record.peak_capacity,
+        "estimatedOperations": record.operations(utilisation),
+        "utilisation": f"{utilisation:g}",  # a string: the log holds no floats
+        "estimation": describe_estimate(utilisation),
+    }
+
+
+def loggable(value: Any) -> Any:
+    """`value` with its floats made exact for the decision log, which holds no floats (their text
+    differs between JSON libraries): whole figures (operations, seconds, ops/s) become integers,
+    fractions (utilisation) strings."""
+    if isinstance(value, float):
+        if value.is_integer() or abs(value) >= 1:
+            return round(value)
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return {str(k): loggable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [loggable(v) for v in value]
+    return value
+
+
+def threshold_record(
+    record: RunRecord, crossing: Mapping[str, Any], tenant: dict[str, Any], utilisation: float
+) -> dict[str, Any]:
+    """The decision-log fields of one crossing (type `compute-threshold`)."""
+    fields: dict[str, Any] = loggable({
+        "type": THRESHOLD_RECORD,
+        "tier": crossing["tier"],
+        "level": crossing["level"],
+        "metric": crossing["metric"],
+        "threshold": crossing["threshold"],
+        "value": crossing["value"],
+        "crossedAt": crossing["at"],
+        "policy": crossing["policy"],
+        "appliesBecause": crossing["appliesBecause"],
+        # As in decision records, `tenant` is the name; who the tenant is sits beside it.
+        "tenant": tenant.get("name"),
+        "tenantRecord": tenant,
+        "run": run_facts(record, utilisation),
+    })
+    return fields
+
+
+def message(record: RunRecord, crossing: Mapping[str, Any], utilisation: float) -> str:
+    owner = record.owner
+    what = (
+        f"estimated {crossing['value']:.3g} operations"
+        if crossing["metric"] == "operations"
+        else f"peak capacity {crossing['value']:.3g} operations/s"
+    )
+    return (
+        f"{owner.get('kind')}/{owner.get('name')} (tenant {record.tenant or 'unknown'}) crossed "
+        f"{crossing['tier']} ({crossing['level']}, {crossing['threshold']:.0e}): {what}, "
+        f"{describe_estimate(utilisation)}. House policy, not a legal duty; see ComputeRun "
+        f"{record.name}."
+    )
+
+
+def jump_message(tenant: str, jump: UsageJump, factor: float) -> str:
+    baseline = f"{jump.baseline:.1f} a day" if jump.baseline else "no earlier use"
+    return (
+        f"Tenant {tenant} used {jump.hours:.1f} accelerator-hours on {jump.day.isoformat()}, "
+        f"more than {factor:g}x its trailing baseline ({baseline})."
+    )
+
+
+def compute_report(
+    namespace: str, records: Iterable[RunRecord], now: datetime, max_chars: int = 1024
+) -> dict[str, Any]:
+    """The namespace's `exportgate-compute` PolicyReport: one result per crossing."""
+    results = []
+    for record in records:
+        for crossing in record.crossings:
+            owner = record.owner
+            results.append(
+                {
+                    "source": SOURCE,
+                    "policy": REPORT_POLICY,
+                    "rule": str(crossing["tier"]),
+                    "category": "Compute Accounting",
+                    "severity": "high" if crossing["level"] == "report" else "medium",
+                    "result": "warn",
+                    "scored": False,
+                    "timestamp": {"seconds": int(now.timestamp()), "nanos": 0},
+                    "message": str(crossing.get("message") or crossing["tier"])[:max_chars],
+                    "resources": [
+                        {
+                            "apiVersion": str(owner.get("apiVersion", "")),
+                            "kind": str(owner.get("kind", "")),
+                            "name": str(owner.get("name", "")),
+                            "namespace": namespace,
+                            **({"uid": str(owner["uid"])} if owner.get("uid") else {}),
+                        }
+                    ],
+                    "properties": {
+                        "tenant": record.tenant or "",
+                        "computeRun": record.name,
+                        "value": f"{crossing['value']:.6e}",
+                        "threshold": f"{crossing['threshold']:.0e}",
+                        "crossedAt": str(crossing["at"]),
+                        "decisionId": str(crossing.get("decisionId") or ""),
+                    },
+                }
+            )
+    summary = {"pass": 0, "fail": 0, "warn": len(results), "error": 0, "skip": 0}
+    return {
+        "apiVersion": "wgpolicyk8s.io/v1alpha2",
+        "kind": "PolicyReport",
+        "metadata": {"name": REPORT_NAME, "namespace": namespace, "labels": dict(MANAGED_LABELS)},
+        "summary": summary,
+        "results": results[:100],
+    }
+
+
+__all__ = ["compute_report", "jump_message", "message", "threshold_record", "write_report"]
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return timestamp(moment) if moment else None

@@ -1,0 +1,189 @@
+"""Compute accounting in the running operator: the checkpoint loop and what a pass publishes.
+
+Every `interval` seconds (the checkpoint interval, `--compute-interval`): one pass of the
+`Accountant` (in a thread: it lists Pods and writes records), then the alerts for crossings the
+pass recorded but has not yet announced, then the tenants' usage patterns. A crossing is marked
+`notified` in its record only after its log record, Events and report entry went out: an
+operator that dies in between announces it again after the restart (at least once), never zero
+times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from exportgate.core.compute_policy import ComputePolicy, usage_jump
+from exportgate.logsetup import get_logger
+from exportgate_operator.accounting import alerts
+from exportgate_operator.accounting.accountant import Accountant, PassOutcome
+from exportgate_operator.accounting.lease import Lease
+from exportgate_operator.accounting.metrics import AccountingMetrics
+from exportgate_operator.accounting.records import RunRecord
+from exportgate_operator.decisions import DecisionRecorder
+from exportgate_operator.kinds import POLICY_REPORTS
+from exportgate_operator.kube import KubeError
+
+log = get_logger(__name__)
+EventSink = Callable[[Mapping[str, Any], str, str, str], None]
+TenantEventSink = Callable[[str, str, str, str], None]
+
+
+class ComputeAccounting:
+    def __init__(
+        self,
+        accountant: Accountant,
+        recorder: DecisionRecorder,
+        event: EventSink,
+        tenant_event: TenantEventSink,
+        metrics: AccountingMetrics | None = None,
+        interval: float = 60.0,
+        lease: Lease | None = None,
+    ) -> None:
+        self.accountant = accountant
+        self.recorder = recorder
+        self.event = event
+        self.tenant_event = tenant_event
+        self.metrics = metrics
+        self.interval = interval
+        self.lease = lease
+        self._jumps: set[tuple[str, date]] = set()
+        self._lock = asyncio.Lock()
+
+    @property
+    def policy(self) -> ComputePolicy:
+        return ComputePolicy.from_policies(self.accountant.world.engine.policies)
+
+    def records(self) -> list[RunRecord]:
+        return list((self.accountant.records or {}).values())
+
+    async def run_pass(self) -> PassOutcome:
+        async with self._lock:  # one pass at a time, whoever triggers it
+            started = time.perf_counter()
+            outcome = await asyncio.to_thread(self.accountant.run_pass_blocking)
+            await self._announce(outcome)
+            await self._usage_patterns(outcome)
+            if self.metrics is not None:
+                self.metrics.pass_seconds.set(time.perf_counter() - started)
+                self.metrics.unidentified_pods.set(outcome.unidentified_pods)
+                self.metrics.last_pass.set(outcome.at.timestamp())
+            return outcome
+
+    async def loop(self) -> None:
+        while True:
+            try:
+                if self.lease is None or await asyncio.to_thread(self.lease.hold):
+                    await self.run_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a background loop: log, the next pass retries
+                log.error("compute accounting pass failed", error=str(exc))
+            await asyncio.sleep(self.interval)
+
+    # --- crossings --------------------------------------------------------------------------
+
+    async def _announce(self, outcome: PassOutcome) -> None:
+        if not outcome.crossings:
+            return
+        utilisation = self.policy.utilisation
+        touched: dict[str, RunRecord] = {}
+        for record, crossing in outcome.crossings:
+            world = self.accountant.world
+            tenant = world.tenant(record.tenant) if record.tenant else None
+            facts = alerts.tenant_facts(tenant, record.tenant, world, outcome.at)
+            crossing["message"] = alerts.message(record, crossing, utilisation)
+            decision_id = await self.recorder.record_event(
+                alerts.threshold_record(record, crossing, facts, utilisation)
+            )
+            crossing["decisionId"] = decision_id
+            text = f"{crossing['message']} decision={decision_id}"
+            owner = record.owner
+            target = {
+                "apiVersion": owner.get("apiVersion"),
+                "kind": owner.get("kind"),
+                "metadata": {"name": owner.get("name"), "namespace": record.namespace,
+                             "uid": owner.get("uid")},
+            }
+            await asyncio.to_thread(self.event, target, "Warning", "ComputeThreshold", text)
+            if record.tenant:
+                await asyncio.to_thread(
+                    self.tenant_event, record.tenant, "Warning", "ComputeThreshold", text
+                )
+            if self.metrics is not None:
+                self.metrics.crossings.labels(
+                    record.tenant or "", crossing["tier"], crossing["level"]
+                ).inc()
+            log.warning("compute threshold crossed", tier=crossing["tier"],
+                        run=f"{record.namespace}/{record.name}", tenant=record.tenant,
+                        decision=decision_id)
+            touched[f"{record.namespace}/{record.name}"] = record
+        await asyncio.to_thread(self._write_reports, {r.namespace for r in touched.values()})
+        for record in touched.values():
+            for crossing in record.crossings:
+                if crossing.get("decisionId"):
+                    crossing["notified"] = True
+            await asyncio.to_thread(self.accountant.write, record, utilisation)
+
+    def _write_reports(self, namespaces: set[str]) -> None:
+        by_namespace: dict[str, list[RunRecord]] = defaultdict(list)
+        for record in self.records():
+            if record.namespace in namespaces and record.crossings:
+                by_namespace[record.namespace].append(record)
+        kube = self.accountant.kube
+        try:
+            if not kube.has_resource(POLICY_REPORTS):
+                return
+        except KubeError:
+            return
+        for namespace, records in by_namespace.items():
+            report = alerts.compute_report(namespace, records, self.accountant.clock())
+            try:
+                alerts.write_report(kube, report)
+            except KubeError as exc:
+                log.warning("cannot write compute report", namespace=namespace, error=str(exc))
+
+    # --- usage patterns ---------------------------------------------------------------------
+
+    async def _usage_patterns(self, outcome: PassOutcome) -> None:
+        settings = self.policy.usage
+        today = outcome.at.date()
+        for tenant, daily in self.accountant.daily_by_tenant().items():
+            jump = usage_jump(daily, today, settings)
+            if self.metrics is not None:
+                hours = daily.get(today, 0.0)
+                days = [
+                    daily.get(date.fromordinal(today.toordinal() - back), 0.0)
+                    for back in range(1, settings.baseline_days + 1)
+                ]
+                baseline = sum(days) / len(days)
+                self.metrics.usage_ratio.labels(tenant).set(
+                    hours / baseline if baseline else float("inf") if hours else 0.0
+                )
+            if jump is None or (tenant, today) in self._jumps:
+                continue
+            self._jumps.add((tenant, today))
+            text = alerts.jump_message(tenant or "unknown", jump, settings.jump_factor)
+            decision_id = await self.recorder.record_event(
+                alerts.loggable({
+                    "type": alerts.JUMP_RECORD,
+                    "tenant": tenant or None,
+                    "day": today.isoformat(),
+                    "acceleratorSeconds": round(jump.hours * 3600),
+                    "baselineSecondsPerDay": round(jump.baseline * 3600),
+                    "baselineDays": settings.baseline_days,
+                    "jumpFactor": f"{settings.jump_factor:g}",
+                })
+            )
+            if tenant:
+                await asyncio.to_thread(
+                    self.tenant_event, tenant, "Warning", "ComputeUsageJump",
+                    f"{text} decision={decision_id}",
+                )
+            if self.metrics is not None:
+                self.metrics.usage_jumps.labels(tenant).inc()
+            log.warning("compute usage jump", tenant=tenant, hours=jump.hours,
+                        baseline=jump.baseline)

@@ -1,0 +1,85 @@
+"""`exportgate report compute` over ComputeRun exports of two clusters."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exportgate.cli.main import main
+
+
+def run(name: str, tenant: str, daily: dict[str, float], ops_per_second: float,
+        crossings: tuple[str, ...] = ()) -> dict[str, Any]:
+    seconds = sum(daily.values())
+    return {
+        "apiVersion": "exportgate.dev/v1alpha1",
+        "kind": "ComputeRun",
+        "metadata": {"name": f"job-{name}-abc123", "namespace": f"{tenant}-ns"},
+        "spec": {"tenant": tenant, "owner": {"kind": "Job", "name": name}},
+        "status": {
+            "state": "Finished",
+            "acceleratorSeconds": seconds,
+            "estimatedOperations": seconds * ops_per_second,
+            "peakCapacityOpsPerSecond": 8 * ops_per_second,
+            "utilisation": 1.0,
+            "products": [{"product": "nvidia-h100-sxm", "identified": True,
+                          "acceleratorSeconds": seconds, "peakOpsPerSecond": ops_per_second}],
+            "daily": [{"day": d, "acceleratorSeconds": s} for d, s in daily.items()],
+            "crossings": [{"tier": c} for c in crossings],
+        },
+    }
+
+
+@pytest.fixture
+def exports(tmp_path: Path) -> tuple[Path, Path]:
+    a = tmp_path / "east.json"
+    b = tmp_path / "west.json"
+    a.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        run("pretrain", "acme", {"2026-11-01": 36000, "2026-11-02": 36000}, 1979e12,
+            ("compute-monitor-1e23",)),
+    ]}))
+    b.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        run("tune", "acme", {"2026-11-02": 3600}, 624e12),
+        run("other", "globex", {"2026-10-01": 3600}, 130e12),
+    ]}))
+    return a, b
+
+
+def test_json_over_two_clusters_and_a_period(
+    exports: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = exports
+    assert main(["report", "compute", str(a), "--cluster", f"west={b}",
+                 "--since", "2026-11-02", "--until", "2026-11-03", "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "upper bound" in report["estimation"]
+    (acme,) = report["tenants"]  # globex used nothing in the period
+    assert acme["tenant"] == "acme" and acme["clusters"] == ["east", "west"]
+    assert acme["accelerator_hours"] == pytest.approx(11.0)
+    assert acme["estimated_operations"] == pytest.approx(36000 * 1979e12 + 3600 * 624e12)
+    assert acme["crossings"] == ["compute-monitor-1e23 (Job/pretrain)"]
+
+
+def test_text_and_csv(exports: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = exports
+    assert main(["report", "compute", str(a), str(b)]) == 0
+    text = capsys.readouterr().out
+    assert "upper bound" in text and "acme" in text and "globex" in text
+    assert main(["report", "compute", str(a), str(b), "-o", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["tenant"] for r in rows} == {"acme", "globex"}
+    assert float(rows[0]["accelerator_hours"]) == 20.0
+
+
+def test_bad_input_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = tmp_path / "pods.json"
+    wrong.write_text(json.dumps({"kind": "List", "items": [{"kind": "Pod"}]}))
+    assert main(["report", "compute", str(wrong)]) == 2
+    assert "ComputeRun" in capsys.readouterr().err
+    assert main(["report", "compute", "--cluster", "nofile"]) == 2
+    assert main(["report", "compute"]) == 2

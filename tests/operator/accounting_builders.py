@@ -1,0 +1,175 @@
+"""Objects for the compute-accounting tests: GPU nodes, owners, Pods with kubelet-style status.
+
+The test API server runs no scheduler, kubelet or controllers, so the tests do their jobs:
+Pods are created already bound (`spec.nodeName`), and their status is written through the
+status subresource exactly as a kubelet would report a running, then finished Pod.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from exportgate_operator.kinds import Resource
+from exportgate_operator.kube import Kube
+
+from tests.operator.builders import SUITE_LABEL
+
+NODES = {
+    # node label values as GPU Feature Discovery writes them
+    "h100": "NVIDIA-H100-80GB-HBM3",
+    "a100": "NVIDIA-A100-SXM4-80GB",
+    "t4": "Tesla-T4",
+}
+PYTORCHJOBS = Resource("kubeflow.org", "v1", "pytorchjobs", "PyTorchJob")
+JOBS = Resource("batch", "v1", "jobs", "Job")
+PODS = Resource("", "v1", "pods", "Pod")
+
+# A stand-in for the Kubeflow training operator's CRD: the API server stores PyTorchJobs as it
+# would with the operator installed (nothing runs them; the tests create their Pods).
+PYTORCHJOB_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "pytorchjobs.kubeflow.org"},
+    "spec": {
+        "group": "kubeflow.org",
+        "scope": "Namespaced",
+        "names": {"kind": "PyTorchJob", "plural": "pytorchjobs", "singular": "pytorchjob"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {"type": "object",
+                                        "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node(name: str, product_label: str | None) -> dict[str, Any]:
+    labels = dict(SUITE_LABEL)
+    if product_label:
+        labels["nvidia.com/gpu.product"] = product_label
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+
+
+def job(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "suspend": True,  # nothing runs it anyway; says so
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "train", "image": "registry.example/train:1"}],
+                }
+            },
+        },
+    }
+
+
+def pytorchjob(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"name": name},
+        "spec": {"pytorchReplicaSpecs": {}},
+    }
+
+
+def owner_ref(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+    }
+
+
+def bound_pod(
+    name: str, node_name: str, gpus: int, owner: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if owner is not None:
+        meta["ownerReferences"] = [owner_ref(owner)]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {
+            "nodeName": node_name,
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "train",
+                    "image": "registry.example/train:1",
+                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
+                }
+            ],
+        },
+    }
+
+
+def running_status(since: datetime) -> dict[str, Any]:
+    return {
+        "phase": "Running",
+        "startTime": stamp(since),
+        "conditions": [{"type": "Ready", "status": "True",
+                        "lastTransitionTime": stamp(since)}],
+        "containerStatuses": [
+            {
+                "name": "train",
+                "ready": True,
+                "restartCount": 0,
+                "image": "registry.example/train:1",
+                "imageID": "",
+                "state": {"running": {"startedAt": stamp(since)}},
+            }
+        ],
+    }
+
+
+def finished_status(since: datetime, until: datetime, phase: str = "Succeeded") -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "startTime": stamp(since),
+        "conditions": [{"type": "Ready", "status": "False",
+                        "lastTransitionTime": stamp(until)}],
+        "containerStatuses": [
+            {
+                "name": "train",
+                "ready": False,
+                "restartCount": 0,
+                "image": "registry.example/train:1",
+                "imageID": "",
+                "state": {
+                    "terminated": {
+                        "exitCode": 0 if phase == "Succeeded" else 1,
+                        "reason": "Completed" if phase == "Succeeded" else "Error",
+                        "startedAt": stamp(since),
+                        "finishedAt": stamp(until),
+                    }
+                },
+            }
+        ],
+    }
+
+
+def create(kube: Kube, resource: Resource, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+    return kube.request("POST", resource.path(namespace), body=body)
+
+
+def set_status(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Write a Pod's status the way the kubelet does (the status subresource)."""
+    kube.merge_patch(PODS, name, {"status": status}, namespace=namespace, sub="status")
