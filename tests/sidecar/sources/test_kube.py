@@ -250,9 +250,9 @@ async def test_a_stored_tenant_that_does_not_parse_is_denied_by_every_replica_an
     and so does the operator's re-audit (same core function, from the object the API server
     returns)."""
     from exportgate_operator.world import World
-    from exportgate_sidecar.convert import item_to_workload
 
     from exportgate.core.records import INVALID_RECORD_RULE, invalid_record_decision
+    from exportgate.wire.convert import item_to_workload
 
     grant_reader(cluster, SIDECAR_USER)
     tenant = objects.name("solo")
