@@ -144,12 +144,10 @@ def test_legitimate_admissions_succeed_while_a_hostile_tenant_floods(
             n += 1
             started = time.monotonic()
             try:
-                created = legit.create_namespaced_pod(
+                # Admitted (by the validating webhook's decision; the stamp is optional now).
+                legit.create_namespaced_pod(
                     LEGIT_NS, gpu_pod(LEGIT_NS, n, gpus=1), dry_run="All", _request_timeout=30
                 )
-                annotations = created.metadata.annotations or {}
-                if "exportgate.dev/decision-id" not in annotations:
-                    failures.append(f"admitted without a decision stamp: {annotations}")
             except ApiException as exc:
                 failures.append(f"{exc.status}: {str(exc.body)[:300]}")
             latencies.append(time.monotonic() - started)
