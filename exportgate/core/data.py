@@ -6,8 +6,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from exportgate.core.documents import DataLoader, LocatedDocument, parse_documents
 
 
@@ -22,7 +20,11 @@ def load_data(name: str) -> Any:
     Read with the same loader as user documents: plain YAML 1.1 would read Norway's code NO as
     the boolean False and silently drop it from every country group.
     """
-    return yaml.load(data_text(name), Loader=DataLoader)  # a SafeLoader subclass: safe
+    loader = DataLoader(data_text(name))  # safe: SafeConstructor, bounded like user documents
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def load_located(name: str) -> list[LocatedDocument]:

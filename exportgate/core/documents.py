@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from exportgate.core.errors import InputError
+from exportgate.core.limits import MAX_ALIAS_NODES, MAX_DEPTH
 
 PathKey = tuple[str | int, ...]
 
@@ -58,8 +59,97 @@ def dotted(path: Sequence[str | int]) -> str:
     return text
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings: RFC 3339 parsing is ours, with clear errors."""
+try:  # libyaml's scanner and parser, when PyYAML was built with it: several times faster
+    from yaml.cyaml import CParser as _EventSource  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - pure-Python PyYAML
+
+    class _EventSource(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+
+class _Loader(yaml.composer.Composer, _EventSource, yaml.constructor.SafeConstructor,
+              yaml.resolver.Resolver):  # fmt: skip
+    """A safe loader that keeps timestamps as strings (RFC 3339 parsing is ours, with clear
+    errors) and bounds the work one document can cause.
+
+    Events come from libyaml (C, linear); composing and constructing are PyYAML's Python code,
+    with this class's composer first in line. PyYAML composes recursively and shares an aliased
+    node wherever it is used, so a deep document exhausts the stack and a few hundred bytes of
+    nested aliases ("billion laughs") stand for billions of nodes that every later walk visits.
+    While composing, this loader counts the nesting depth and the nodes each alias stands for
+    (sizes are computed bottom-up, once per node), and refuses a document past `MAX_DEPTH` or
+    `MAX_ALIAS_NODES` before anything walks it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        _EventSource.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes it stands for, once composed
+        self._alias_nodes = 0
+
+    def compose_document(self) -> yaml.Node | None:
+        self._sizes, self._alias_nodes = {}, 0
+        try:
+            return super().compose_document()
+        finally:
+            self._sizes = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event: Any = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                size = self._sizes.get(id(target))
+                if size is None:
+                    raise _limit(event, f"alias *{event.anchor} refers to a node that contains it",
+                                 "a document must be a tree; write the value out instead")
+                self._alias_nodes += size
+                if self._alias_nodes > MAX_ALIAS_NODES:
+                    raise _limit(
+                        event,
+                        f"aliases expand to more than {MAX_ALIAS_NODES} nodes "
+                        f"(cap MAX_ALIAS_NODES)",
+                        "write the values out, or split the document",
+                    )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _limit(
+                    self.peek_event(),
+                    f"nested more than {MAX_DEPTH} levels deep (cap MAX_DEPTH)",
+                    "no Kubernetes object or exportgate file needs that many levels",
+                )
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                size += self._sizes.get(id(key), 1) + self._sizes.get(id(value), 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                size += self._sizes.get(id(item), 1)
+        self._sizes[id(node)] = size
+        return node
+
+
+class _LimitError(yaml.MarkedYAMLError):
+    """A document past one of the caps in `exportgate.core.limits`."""
+
+    def __init__(self, problem: str, mark: Any, hint: str) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+        self.hint = hint
+
+
+def _limit(event: Any, problem: str, hint: str) -> _LimitError:
+    return _LimitError(problem, event.start_mark, hint)
 
 
 # YAML 1.1 turns unquoted dates into datetime objects and "NO" into False; both surprise users
@@ -114,20 +204,47 @@ def parse_documents(text: str, source: str) -> list[LocatedDocument]:
                     data=data, source=source, line=node.start_mark.line + 1, lines=lines
                 )
             )
+    except _LimitError as exc:
+        raise _input_error(exc, source, "refused", exc.hint) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "not valid YAML"
-        raise InputError(
-            f"not valid YAML or JSON: {problem}",
-            source=source,
-            line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting near that line",
+        raise _input_error(
+            exc, source, "not valid YAML or JSON", "check indentation and quoting near that line"
         ) from exc
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML or JSON: {exc}", source=source) from exc
     finally:
         loader.dispose()
     return documents
+
+
+def _input_error(exc: yaml.MarkedYAMLError, source: str, what: str, hint: str) -> InputError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "not valid YAML"
+    if "maximum nesting depth" in problem:  # libyaml's own limit (1000), far past ours
+        what, problem = "refused", f"nested more than {MAX_DEPTH} levels deep (cap MAX_DEPTH)"
+        hint = "no Kubernetes object or exportgate file needs that many levels"
+    return InputError(
+        f"{what}: {problem}", source=source, line=mark.line + 1 if mark else None, hint=hint
+    )
+
+
+def compose_single(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """One document as (data, node tree), through the same bounded loader as `parse_documents`
+    (for readers that walk the node tree themselves, such as the adapter loader)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return (None if node is None else loader.construct_document(node)), node
+    except _LimitError as exc:
+        raise _input_error(exc, source, "refused", exc.hint) from None
+    except yaml.MarkedYAMLError as exc:
+        raise _input_error(
+            exc, source, "not valid YAML", "check indentation and quoting near this line"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", source=source) from exc
+    finally:
+        loader.dispose()
 
 
 def read_documents(path: str | Path) -> list[LocatedDocument]:
@@ -165,3 +282,25 @@ def flatten_lists(
                 yield document, item, ("items", position)
         else:
             yield document, data, ()
+
+
+def tree_problem(data: object) -> str | None:
+    """Why already-parsed JSON cannot be handled, or None: nesting past `MAX_DEPTH`, or a
+    string with a lone UTF-16 surrogate (JSON allows ``"\\ud800"``; it cannot be encoded as
+    UTF-8, so it would fail later in the sidecar call or the decision log). Iterative and linear,
+    so a hostile body cannot exhaust the stack here either."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "a string contains a lone UTF-16 surrogate (not valid Unicode text)"
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return f"nested more than {MAX_DEPTH} levels deep (cap MAX_DEPTH)"
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+    return None

@@ -210,6 +210,7 @@ class PolicyEngine:
             verification=verification,
             at=at,
             catalogue=self.catalogue,
+            subject=workload.ref,
         )
         violations: list[Violation] = []
         for accelerator in accelerators:

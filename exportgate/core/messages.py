@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.extract.unknown import HOW_TO_IDENTIFY, describe_unidentified
 from exportgate.core.licensing import lane_text
-from exportgate.core.types import EffectiveVerification, Jurisdiction, JurisdictionRole, Tenant
+from exportgate.core.types import (
+    EffectiveVerification,
+    Jurisdiction,
+    JurisdictionRole,
+    ObjectRef,
+    Tenant,
+)
 
 if TYPE_CHECKING:
     from exportgate.core.catalogue import Catalogue
@@ -33,6 +39,9 @@ class MessageContext:
     verification: EffectiveVerification
     at: datetime
     catalogue: Catalogue
+    subject: ObjectRef | None = None
+    """The object decided: a cluster-scoped one (a NodePool) names its tenant with its own
+    label, so its remedy differs from a namespaced object's."""
 
 
 class _Fields(dict[str, Any]):
@@ -227,6 +236,11 @@ def _verification_remedy(
             action = (
                 f"Ask your platform team to create the Tenant record {context.tenant_name!r} "
                 "or to correct the namespace's exportgate.dev/tenant label"
+            )
+        elif context.subject is not None and context.subject.namespace is None:
+            action = (
+                f"Label this {context.subject.kind} with exportgate.dev/tenant set to your "
+                "verified tenant (only your platform team may set that label)"
             )
         else:
             action = (

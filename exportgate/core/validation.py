@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -95,8 +96,22 @@ def _hint(error: jsonschema.ValidationError) -> str | None:
     return None
 
 
+# RFC 3339 section 5.6 date-time (with "T"), the format Kubernetes writes. Python's fromisoformat
+# alone also takes ISO 8601 forms that no other reader of these records would (20270301T000000Z,
+# week dates, fractional hours), so the shape is checked first.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
 def parse_time(value: str, document: LocatedDocument, path: PathKey) -> datetime:
     """RFC 3339 timestamp -> aware UTC datetime, or an InputError naming the field."""
+    if not _RFC3339.fullmatch(value):
+        hint = 'write it as RFC 3339, e.g. "2027-03-01T00:00:00Z"'
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}:\d{2}(\.\d+)?)?", value):
+            zone = 'end it with "Z" for UTC'
+            raise document.error(path, f"{value!r} has no time zone", hint=zone)
+        raise document.error(path, f"{value!r} is not an RFC 3339 timestamp", hint=hint)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (ValueError, AttributeError) as exc:

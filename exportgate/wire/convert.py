@@ -21,6 +21,8 @@ from google.protobuf import timestamp_pb2
 
 from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.errors import InputError
+from exportgate.core.extract.aggregate import check_cap
+from exportgate.core.limits import MAX_ACCELERATOR_REQUESTS, MAX_MODEL_REFERENCES
 from exportgate.core.types import (
     AcceleratorRequest,
     Action,
@@ -61,7 +63,16 @@ def parse_at(request: pb.EvaluateRequest) -> datetime | None:
     """The instant the caller asked to evaluate at, or None for "now"."""
     if not request.HasField("at"):
         return None
-    at: datetime = request.at.ToDatetime(tzinfo=UTC)
+    try:
+        at: datetime = request.at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        # Seconds outside 0001-01-01..9999-12-31 (or nanos out of range): the caller's input,
+        # so INVALID_ARGUMENT naming the field, not an internal error (gRPC UNKNOWN).
+        raise InputError(
+            f"timestamp {request.at.seconds}s {request.at.nanos}ns is out of range ({exc})",
+            field="at",
+            hint="use an instant between 0001-01-01 and 9999-12-31 UTC, or leave it unset",
+        ) from None
     return at
 
 
@@ -74,6 +85,11 @@ def item_to_workload(item: pb.EvaluateItem, where: str = "item") -> Workload:
             field=f"{where}.object.kind",
             hint="set object.kind (and api_version) to what the manifest says",
         )
+    # The caps of exportgate.core.limits hold for any caller, not only the webhook's extraction.
+    check_cap(len(item.accelerators), MAX_ACCELERATOR_REQUESTS, "MAX_ACCELERATOR_REQUESTS",
+              "accelerator requests", f"{where}.accelerators")  # fmt: skip
+    check_cap(len(item.models), MAX_MODEL_REFERENCES, "MAX_MODEL_REFERENCES",
+              "model references", f"{where}.models")  # fmt: skip
     accelerators = tuple(
         _accelerator(a, f"{where}.accelerators[{i}]") for i, a in enumerate(item.accelerators)
     )

@@ -10,7 +10,7 @@ loop).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,12 +52,17 @@ def same_record(a: Tenant, b: Tenant) -> bool:
 
 def duplicates(records: Sequence[TenantRecord]) -> list[str]:
     """One message per tenant name defined more than once, naming both origins."""
+    return list(duplicate_names(records).values())
+
+
+def duplicate_names(records: Sequence[TenantRecord]) -> dict[str, str]:
+    """Tenant name -> message, for names defined more than once (the first two origins)."""
     seen: dict[str, TenantRecord] = {}
-    found = []
+    found: dict[str, str] = {}
     for rec in records:
         first = seen.setdefault(rec.tenant.name, rec)
-        if first is not rec:
-            found.append(
+        if first is not rec and rec.tenant.name not in found:
+            found[rec.tenant.name] = (
                 f"tenant {rec.tenant.name!r} is defined twice ({first.origin} and {rec.origin})"
             )
     return found
@@ -66,16 +71,24 @@ def duplicates(records: Sequence[TenantRecord]) -> list[str]:
 class Assembly:
     def __init__(self) -> None:
         self.tenants: dict[str, TenantEntry] = {}
+        self.invalid: dict[str, str] = {}
         self.engine: PolicyEngine | None = None
         self.policy_count = 0
         self._boundaries: tuple[datetime, ...] = ()
         self._revision = 0
         self._generation = 0
 
-    def set_tenants(self, records: Sequence[TenantRecord]) -> None:
-        """Replace the tenant set (names must be unique: see `duplicates`)."""
+    def set_tenants(
+        self, records: Sequence[TenantRecord], invalid: Mapping[str, str] | None = None
+    ) -> None:
+        """Replace the tenant set. `invalid` names tenants whose record cannot be used (name ->
+        why); a name defined twice joins them. Invalid tenants are in no entry: they are denied
+        with the reason (`Snapshot.invalid_tenants`), whatever an earlier record allowed."""
+        problems = {**(invalid or {}), **duplicate_names(records)}
         entries: dict[str, TenantEntry] = {}
         for rec in records:
+            if rec.tenant.name in problems:
+                continue
             before = self.tenants.get(rec.tenant.name)
             if before is not None and same_record(before.tenant, rec.tenant):
                 # Keep the entry (and its revision): cached decisions stay valid. A status
@@ -85,6 +98,7 @@ class Assembly:
                 self._revision += 1
                 entries[rec.tenant.name] = TenantEntry(rec.tenant, rec.origin, self._revision)
         self.tenants = entries
+        self.invalid = problems
 
     def set_engine(self, engine: PolicyEngine, policy_count: int) -> None:
         if self.engine is None or engine.version != self.engine.version:
@@ -101,6 +115,7 @@ class Assembly:
             previous is not None
             and previous.engine is self.engine
             and previous.tenants == self.tenants
+            and previous.invalid_tenants == self.invalid
         ):
             return previous
         self._generation += 1
@@ -111,4 +126,5 @@ class Assembly:
             generation=self._generation,
             loaded_at=datetime.now(UTC),
             time_boundaries=self._boundaries,
+            invalid_tenants=dict(self.invalid),
         )

@@ -1,15 +1,19 @@
-"""The one rule for inputs that cannot be used: what cannot be read never changes what is served.
+"""The one rule for inputs that cannot be used: what cannot be read never loosens what is served.
 
 Two failures are told apart, because they mean different things:
 
 - **A whole source fails** (the API server is unreachable, a watch keeps failing, a named file
-  is gone, the tenant set names one tenant twice, the policy set does not build into an
-  engine): nothing new is known, so the snapshot built from the source's last complete read
-  keeps serving, and the failure is reported (`SnapshotLoader.report_error`, the sources'
-  backoff). `SnapshotLoader` applies this rule.
+  is gone, the policy set does not build into an engine): nothing new is known, so the
+  snapshot built from the source's last complete read keeps serving, and the failure is
+  reported (`SnapshotLoader.report_error`, the sources' backoff). `SnapshotLoader` applies
+  this rule.
 - **One record does not parse** (a Tenant or ExportPolicy object, or one file): the record's own
   standing is decided by `read`, per record kind, in `ON_INVALID`. The rest of the source is
-  fine and is served as it is.
+  fine and is served as it is. A policy keeps its last good version (dropping it would loosen
+  the rules); a tenant does not (issue 11): its last good version may carry permissions the
+  broken edit revoked, and a restarted reader could not know it, so the tenant is *invalid*
+  (`Snapshot.invalid_tenants`) and denied with the reason. A tenant name defined twice is
+  invalid the same way, for that name only.
 
 Every program that turns records into a snapshot (the sidecar's sources, the operator's world)
 reads records through `read`, so they agree on what is served for a broken record.
@@ -38,14 +42,16 @@ class OnInvalid(enum.Enum):
 class RecordKind(enum.Enum):
     TENANT = "Tenant"
     POLICY = "ExportPolicy"
-    FILE = "file"  # a tenant or policy file of the files source: all its documents as one
+    FILE = "file"  # a policy file of the files source: all its documents as one
+    TENANT_FILE = "tenant file"  # a tenant file: its tenants become invalid when it breaks
 
 
 # What a record that stops parsing means, per kind: the one place to change it.
 ON_INVALID: dict[RecordKind, OnInvalid] = {
-    RecordKind.TENANT: OnInvalid.KEEP_LAST_GOOD,
+    RecordKind.TENANT: OnInvalid.UNUSABLE,
     RecordKind.POLICY: OnInvalid.KEEP_LAST_GOOD,
     RecordKind.FILE: OnInvalid.KEEP_LAST_GOOD,
+    RecordKind.TENANT_FILE: OnInvalid.UNUSABLE,
 }
 
 

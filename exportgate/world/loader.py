@@ -4,14 +4,14 @@ Sources (the sidecar's file and Kubernetes sources) call `set_tenants` / `set_po
 their complete current view, not deltas. The loader builds the engine off the event loop,
 pairs it with the tenants and publishes an immutable `Snapshot` to a `SnapshotStore`. It applies
 the whole-source half of the last-good rule (`exportgate.world.lastgood`): a policy set that
-does not build, or a tenant set with a name defined twice, is refused with a logged error and
-the previous snapshot keeps serving.
+does not build is refused with a logged error and the previous snapshot keeps serving. A tenant
+name defined twice makes that one tenant invalid, reported per name; the others carry on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -19,7 +19,7 @@ import structlog
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import ExportgateError
 from exportgate.core.types import Action
-from exportgate.world.assembly import Assembly, duplicates, serving_engine
+from exportgate.world.assembly import Assembly, duplicate_names, serving_engine
 from exportgate.world.snapshot import SnapshotStore, TenantRecord
 
 log = structlog.get_logger("exportgate.world")
@@ -52,26 +52,25 @@ class SnapshotLoader:
         self._waiting = set(expect)
         self._lock = asyncio.Lock()
         self._assembly = Assembly()
+        self._duplicates: dict[str, set[str]] = {}  # origin -> duplicate errors reported
         self.ready = asyncio.Event()
 
     # -- inputs ----------------------------------------------------------------------------
 
-    async def set_tenants(self, records: Sequence[TenantRecord], origin: str = "tenants") -> bool:
-        """Replace the tenant set. Returns False when it was refused (duplicates)."""
+    async def set_tenants(
+        self,
+        records: Sequence[TenantRecord],
+        origin: str = "tenants",
+        invalid: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Replace the tenant set; `invalid` names tenants whose record does not parse (name ->
+        why). Those and any name defined twice are denied alone. Returns False when some are."""
         async with self._lock:
-            found = duplicates(records)
-            if found:
-                self.report_error(
-                    origin,
-                    "; ".join(found)
-                    + "; keeping the previous tenant set until the duplicates are removed",
-                )
-                return False
-            self._clear_error(origin)
-            self._assembly.set_tenants(records)
+            self._report_duplicates(origin, duplicate_names(records))
+            self._assembly.set_tenants(records, invalid)
             self._waiting.discard("tenants")
             self._publish_locked()
-            return True
+            return not self._assembly.invalid
 
     async def set_policies(self, documents: Sequence[Any], origin: str = "policies") -> bool:
         """Replace the policy documents and rebuild the engine. Returns False when they do not
@@ -97,6 +96,15 @@ class SnapshotLoader:
             self._waiting.discard("policies")
             self._publish_locked()
             return True
+
+    def _report_duplicates(self, origin: str, duplicates: Mapping[str, str]) -> None:
+        """One error per duplicated tenant name, cleared once it is defined once again."""
+        now = {f"{origin}: tenant {name}": problem for name, problem in duplicates.items()}
+        for gone in self._duplicates.get(origin, set()) - now.keys():
+            self._clear_error(gone)
+        for key, problem in now.items():
+            self.report_error(key, f"{problem}; this tenant is denied until one is removed")
+        self._duplicates[origin] = set(now)
 
     def report_error(self, origin: str, message: str) -> None:
         """A source could not use one of its inputs (a broken file or object)."""

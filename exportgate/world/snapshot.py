@@ -10,7 +10,7 @@ tenants or policies change under load.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from exportgate.core.engine import PolicyEngine
@@ -45,6 +45,10 @@ class Snapshot:
     time_boundaries: tuple[datetime, ...] = ()
     """Instants at which a rule of the engine comes into or goes out of force: a decision
     made on one side of one of them may not be reused on the other side."""
+    invalid_tenants: Mapping[str, str] = field(default_factory=dict)
+    """Tenant name -> why its stored record cannot be used (it does not parse, or the name is
+    defined twice). Such a tenant is denied with that reason (`exportgate.core.records`); it
+    never keeps the permissions of a superseded record."""
 
     def tenant(self, name: str | None) -> Tenant | None:
         entry = self.tenants.get(name) if name else None
@@ -98,6 +102,7 @@ def _changed_tenants(old: Snapshot | None, new: Snapshot) -> frozenset[str]:
     if old is None:
         return frozenset(new.tenants)
     changed = {name for name in old.tenants if name not in new.tenants}
+    changed |= old.invalid_tenants.keys() ^ new.invalid_tenants.keys()
     for name, entry in new.tenants.items():
         before = old.tenants.get(name)
         if before is None or before.revision != entry.revision:

@@ -12,6 +12,7 @@ from crd_common import (
     conditions_schema,
     crd,
 )
+from crd_strict import strict_enums
 
 from exportgate.core.data import load_data
 from exportgate.core.types import JurisdictionRole
@@ -20,7 +21,7 @@ from exportgate.core.types import JurisdictionRole
 
 
 def tenant_spec() -> Schema:
-    spec = bound_arrays(load_data("schemas/tenant-spec.yaml"), 256)
+    spec = strict_enums(bound_arrays(load_data("schemas/tenant-spec.yaml"), 256))
     # A date-time string is a CEL timestamp, so the two instants compare directly.
     spec["properties"]["verification"]["x-kubernetes-validations"] = [
         {

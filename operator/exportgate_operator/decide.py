@@ -11,6 +11,7 @@ from typing import Any
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
+from exportgate.core.records import invalid_record_decision
 from exportgate.core.types import Action, Tenant, Workload
 from exportgate.logsetup import get_logger
 from exportgate.world.snapshot import Snapshot
@@ -75,7 +76,13 @@ async def decide(
             record = snapshot.tenant(tenant)
             judged.append((obj, tenant))
             inputs.append((workload, record))  # logged with the verdict, for audit replay
-            decisions.append(engine.evaluate(workload, record, at, tenant_name=tenant))
+            problem = snapshot.invalid_tenants.get(tenant) if tenant else None
+            decisions.append(
+                # As the sidecar decides: a tenant whose stored record does not parse is unusable.
+                invalid_record_decision(engine, workload, tenant, problem, at)
+                if tenant and problem is not None
+                else engine.evaluate(workload, record, at, tenant_name=tenant)
+            )
     finally:
         gc.unfreeze()
     ids = await recorder.record(

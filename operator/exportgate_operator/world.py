@@ -120,7 +120,13 @@ class World:
                     SourceRecord(r.reading.served, f"Tenant/{name}")
                     for name, r in sorted(self._tenants.items())
                     if r.reading.served is not None
-                ]
+                ],
+                # Unusable, as for the sidecar: denied with the reason (exportgate.core.records).
+                invalid={
+                    name: str(r.reading.error)
+                    for name, r in self._tenants.items()
+                    if r.reading.served is None and r.reading.error is not None
+                },
             )
             self._stale_tenants = False
         snapshot = self._assembly.snapshot(self._snapshot)

@@ -14,6 +14,8 @@ and only then answer. Each failure has a status a caller can act on:
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ import structlog
 
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
+from exportgate.core.limits import INLINE_REQUESTS, MAX_DECISION_RECORD_BYTES
+from exportgate.core.records import invalid_record_decision
 from exportgate.core.types import Workload
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
@@ -113,9 +117,19 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         started = time.perf_counter()
         snapshot, at, workloads = await self._accept(request, context)
         judged = [
-            self._judge(item, workload, snapshot, at)
+            await self._judge(item, workload, snapshot, at)
             for item, workload in zip(request.items, workloads, strict=True)
         ]
+        for i, j in enumerate(judged):
+            size = 0 if j.reused else _oversized(j.decision, j.workload)
+            if size:
+                await self._abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"items[{i}]: its decision record would be {size} bytes, more than the cap "
+                    f"of {MAX_DECISION_RECORD_BYTES} (MAX_DECISION_RECORD_BYTES); split the "
+                    "workload into several objects. Nothing was logged.",
+                )
         await self._log(judged, snapshot, at, context)
         return self._answer(judged, snapshot, started)
 
@@ -145,12 +159,14 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
                 "policies (see its log for errors); retry shortly",
             )
         try:
+            # An out-of-range instant is the caller's input: INVALID_ARGUMENT, not UNKNOWN.
+            at = parse_at(request) or datetime.now(UTC)
             workloads = [item_to_workload(item, f"items[{i}]") for i, item in enumerate(items)]
         except InputError as exc:
             await self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, exc.describe())
-        return snapshot, parse_at(request) or datetime.now(UTC), workloads
+        return snapshot, at, workloads
 
-    def _judge(
+    async def _judge(
         self, item: pb.EvaluateItem, workload: Workload, snapshot: Snapshot, at: datetime
     ) -> _Judged:
         """Decide one item: the earlier decision it names if that still answers it exactly,
@@ -164,9 +180,11 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
             if earlier is not None:
                 return _Judged(item, workload, entry, earlier, item.reuse_decision_id, True)
             self._metrics.reuse_refused.inc()
-        return _Judged(
-            item, workload, entry, self._decide(snapshot, item.tenant, entry, workload, at)
-        )
+        if len(workload.accelerators) + len(workload.models) > INLINE_REQUESTS:
+            decision = await self._decide_off_loop(snapshot, item.tenant, entry, workload, at)
+        else:
+            decision = self._decide(snapshot, item.tenant, entry, workload, at)
+        return _Judged(item, workload, entry, decision)
 
     async def _log(
         self,
@@ -280,6 +298,10 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         workload: Workload,
         at: datetime,
     ) -> Decision:
+        problem = snapshot.invalid_tenants.get(tenant_name) if tenant_name else None
+        if problem is not None:
+            # Its stored record does not parse: unusable, never its superseded permissions.
+            return invalid_record_decision(snapshot.engine, workload, tenant_name, problem, at)
         tenant = entry.tenant if entry is not None else None
         key = self._cache.key(snapshot, tenant_name, entry.revision if entry else 0, workload)
         cached = self._cache.get(key, workload, at)
@@ -293,6 +315,26 @@ class PolicyServicer(pb_grpc.PolicyServiceServicer):  # type: ignore[misc]  # un
         decision = snapshot.engine.evaluate(workload, tenant, at, tenant_name=tenant_name or None)
         self._cache.put(key, decision, tenant, at, snapshot.time_boundaries)
         return decision
+
+    async def _decide_off_loop(
+        self,
+        snapshot: Snapshot,
+        tenant_name: str,
+        entry: TenantEntry | None,
+        workload: Workload,
+        at: datetime,
+    ) -> Decision:
+        """A large workload, decided on a worker thread (the engine and snapshot are immutable)
+        and not cached, so that the loop keeps serving other calls meanwhile."""
+        problem = snapshot.invalid_tenants.get(tenant_name) if tenant_name else None
+        if problem is not None:
+            return await asyncio.to_thread(
+                invalid_record_decision, snapshot.engine, workload, tenant_name, problem, at
+            )
+        tenant = entry.tenant if entry is not None else None
+        return await asyncio.to_thread(
+            snapshot.engine.evaluate, workload, tenant, at, tenant_name=tenant_name or None
+        )
 
     async def _abort(
         self, context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str
@@ -320,3 +362,12 @@ def _extra(item: pb.EvaluateItem, snapshot: Snapshot) -> dict[str, Any]:
     if item.user.groups:
         extra["groups"] = list(item.user.groups)
     return extra
+
+
+def _oversized(decision: Decision, workload: Workload) -> int:
+    """The size of `decision`'s record when it is over the cap, else 0. Only large workloads
+    are serialised to find out: a small one cannot come near the cap (the fast path)."""
+    if len(workload.accelerators) + len(workload.models) <= INLINE_REQUESTS:
+        return 0
+    size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
+    return size if size > MAX_DECISION_RECORD_BYTES else 0

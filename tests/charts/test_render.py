@@ -322,3 +322,26 @@ def test_every_adapter_kind_is_sent_to_the_webhook(default_docs: list[dict[str, 
                 if (adapter["group"], plural) not in sent and not sent_whole:
                     missing.append(f"{adapter['group']}/{plural} ({path.name})")
     assert not missing, "add to webhook.guardedResources: " + ", ".join(missing)
+
+
+def _webhook_ingress_from(docs: list[dict[str, Any]]) -> list[Any] | None:
+    policy = find(docs, "NetworkPolicy", WEBHOOK)
+    (rule,) = [r for r in policy["spec"]["ingress"] if {"port": 8443, "protocol": "TCP"}
+               in r["ports"]]
+    found: list[Any] | None = rule.get("from")
+    return found
+
+
+def test_the_network_policy_is_on_and_admits_only_the_api_server(tmp_path: Path) -> None:
+    """Issue 11: on by default; the webhook port accepts the API server's addresses only, where
+    they are known (apiServerCIDRs, webhookFrom, or the install-time lookup)."""
+    assert _webhook_ingress_from(template()) is None  # helm template: no cluster to look up
+    cidrs = write_values(tmp_path, {"networkPolicy": {"apiServerCIDRs": ["10.0.0.1/32"]}})
+    assert _webhook_ingress_from(template(cidrs)) == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+    peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "konn"}}}]
+    explicit = write_values(
+        tmp_path,
+        {"networkPolicy": {"apiServerCIDRs": ["10.0.0.1/32"], "webhookFrom": peers}},
+        "explicit.yaml",
+    )
+    assert _webhook_ingress_from(template(explicit)) == peers

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from exportgate.core.documents import dotted, flatten_lists, parse_documents, read_documents
+from exportgate.core.documents import (
+    dotted,
+    flatten_lists,
+    parse_documents,
+    read_documents,
+    tree_problem,
+)
 from exportgate.core.errors import InputError
+from exportgate.core.limits import MAX_DEPTH
 
 MULTI = """\
 # leading comment
@@ -81,3 +88,46 @@ def test_read_documents_errors(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(InputError, match="not UTF-8"):
         read_documents(binary)
+
+
+# -- bounded reading (issue 11) -----------------------------------------------------------------
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    text = 'a0: &a0 ["x","x","x","x","x","x","x","x","x"]\n'
+    for level in range(1, levels):
+        text += f"a{level}: &a{level} [" + ",".join([f"*a{level - 1}"] * 9) + "]\n"
+    return text
+
+
+def test_an_alias_bomb_is_refused_naming_the_cap() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_documents(_alias_bomb(), "bomb.yaml")
+    assert "MAX_ALIAS_NODES" in caught.value.describe()
+    assert "\n" not in caught.value.describe()
+
+
+def test_aliases_within_the_cap_are_expanded_once() -> None:
+    (document,) = parse_documents("a: &x {b: 1}\nc: *x\nd: {<<: *x, e: 2}\n", "ok.yaml")
+    assert document.data == {"a": {"b": 1}, "c": {"b": 1}, "d": {"b": 1, "e": 2}}
+
+
+def test_a_recursive_alias_is_refused() -> None:
+    with pytest.raises(InputError, match="contains it"):
+        parse_documents("a: &a [*a]\n", "loop.yaml")
+
+
+@pytest.mark.parametrize("text", ["[" * 5000 + "]" * 5000, "a:\n" + "".join(
+    f"{'  ' * i}b{i}:\n" for i in range(1, 300)) + "  " * 300 + "x: 1\n"])
+def test_deep_nesting_is_refused_naming_the_cap(text: str) -> None:
+    with pytest.raises(InputError, match="MAX_DEPTH"):
+        parse_documents(text, "deep.yaml")
+
+
+def test_tree_problem_names_depth_and_lone_surrogates() -> None:
+    deep: object = 1
+    for _ in range(MAX_DEPTH + 1):
+        deep = [deep]
+    assert "MAX_DEPTH" in (tree_problem(deep) or "")
+    assert "surrogate" in (tree_problem({"a": ["ok", "\ud800"]}) or "")
+    assert tree_problem({"a": ["ok", "é", {"b": None}]}) is None

@@ -603,3 +603,13 @@ def test_unpinned_message_names_the_most_restrictive_matched_class(engine: Polic
     assert decision.action is Action.DENY
     assert "(3A090.a)" in decision.message
     assert "covering 3A090.a for CN" in decision.message
+
+
+def test_an_unlabelled_nodepool_is_told_to_label_the_object(engine: PolicyEngine) -> None:
+    """A cluster-scoped object names its tenant with its own label: the remedy says so, not
+    "bind this namespace" (it has none)."""
+    decision = engine.evaluate(nodepool(hint(KARPENTER_GPU_NAME, "h100")), None, NOW)
+    assert decision.action is Action.DENY
+    remedies = " ".join(v.remedy for v in decision.violations)
+    assert "Label this NodePool with exportgate.dev/tenant" in remedies
+    assert "namespace" not in remedies

@@ -47,6 +47,16 @@ def test_valid_objects_are_accepted(crds: LocalCluster, kube_namespace: str) -> 
     [
         ({"headquarters": "usa"}, "spec.headquarters"),
         ({"incorporation": "U1"}, "spec.incorporation"),
+        # Two capitals, but not an assigned ISO code: refused by the enum, as by the parser.
+        ({"incorporation": "XX"}, "spec.incorporation"),
+        (
+            {"licenses": [{"id": "L1", "covers": ["3A090.z"], "countries": ["SG"]}]},
+            "spec.licenses[0].covers[0]",
+        ),
+        (
+            {"licenses": [{"id": "L1", "covers": ["3A090.a"], "countries": ["QQ"]}]},
+            "spec.licenses[0].countries[0]",
+        ),
         ({"verification": {"state": "Approved"}}, "Unsupported value"),
         ({"legalName": ""}, "spec.legalName"),
         (
@@ -166,3 +176,19 @@ def test_dated_rule_fields_are_accepted(crds: LocalCluster) -> None:
     )
     crds.apply(dated)
     crds.delete("exportpolicy", "crd-dated-policy")
+
+
+def test_the_tenant_crd_enumerates_what_the_parser_accepts() -> None:
+    """Countries and licence subjects come from the parser's own data (generate.py)."""
+    import yaml
+
+    from exportgate.core.countries import is_country
+    from exportgate.core.tenants import licensable_subjects
+
+    crd = yaml.safe_load((REPO / "operator/crds/exportgate.dev_tenants.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    countries = spec["properties"]["incorporation"]["enum"]
+    assert "SG" in countries and "XX" not in countries
+    assert all(is_country(code) for code in countries)
+    covers = spec["properties"]["licenses"]["items"]["properties"]["covers"]["items"]["enum"]
+    assert set(covers) == licensable_subjects()

@@ -197,3 +197,46 @@ async def test_evaluating_at_a_given_instant_uses_that_instant(
     ]
     assert actions(decisions) == ["ACTION_ALLOW", "ACTION_DENY"]
     assert decisions[1].verification == "Expired"
+
+
+async def test_an_out_of_range_timestamp_is_invalid_argument_not_unknown(
+    sidecar: SidecarServer,
+) -> None:
+    from exportgate.v1 import policy_pb2_grpc as pb_grpc
+
+    request = pb.EvaluateRequest(items=[gpu_item("acme")])
+    request.at.seconds = 10**12  # beyond year 9999
+    async with grpc.aio.insecure_channel(sidecar.unix_target) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await pb_grpc.PolicyServiceStub(channel).Evaluate(request, timeout=5.0)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "out of range" in (raised.value.details() or "")
+
+
+async def test_items_past_the_caps_are_invalid_argument_naming_the_cap(
+    client: PolicyClient, files: SidecarFiles
+) -> None:
+    """The caps of exportgate.core.limits hold for any gRPC caller, not only the webhook."""
+    from exportgate.core.limits import MAX_ACCELERATOR_REQUESTS
+
+    many = gpu_item("acme")
+    template = many.accelerators[0]
+    for i in range(MAX_ACCELERATOR_REQUESTS):
+        added = many.accelerators.add()
+        added.CopyFrom(template)
+        added.hints[0].values[:] = [f"product-{i}"]
+    before = len(files.decision_records())
+    with pytest.raises(PolicyUnavailable) as raised:
+        await client.evaluate_wire([many], at=NOW)
+    assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "MAX_ACCELERATOR_REQUESTS" in raised.value.detail
+
+    # Long model references: the decision record itself would pass its cap.
+    huge = model_item("acme", "x" * 60_000)
+    for i in range(19):
+        huge.models.add(reference=f"{i}" + "y" * 60_000, source="spec.containers[0].args")
+    with pytest.raises(PolicyUnavailable) as raised:
+        await client.evaluate_wire([huge], at=NOW)
+    assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "MAX_DECISION_RECORD_BYTES" in raised.value.detail
+    assert len(files.decision_records()) == before  # nothing logged

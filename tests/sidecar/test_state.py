@@ -90,7 +90,7 @@ async def test_a_broken_change_keeps_the_last_good_snapshot(
     assert (await client.status()).policy_versions["test-policy"] == "3.0.0"
 
 
-async def test_a_tenant_defined_twice_is_refused_as_a_whole(
+async def test_a_tenant_defined_twice_is_denied_alone_and_the_others_carry_on(
     client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
 ) -> None:
     from tests.sidecar.builders import write_yaml
@@ -99,4 +99,18 @@ async def test_a_tenant_defined_twice_is_refused_as_a_whole(
     await sidecar.reload()
     assert any("defined twice" in m for m in sidecar.store.errors.values())
     decision = await ask_one(client, gpu_item("acme"), at=NOW)
-    assert pb.Action.Name(decision.action) == "ACTION_ALLOW"  # the earlier acme still serves
+    assert pb.Action.Name(decision.action) == "ACTION_DENY"  # neither definition is trusted
+    assert "Tenant record 'acme' is invalid" in decision.message
+    assert "defined twice" in decision.message
+    # Another tenant's change in the same reload is served.
+    others = [d for d in default_tenants() if d["metadata"]["name"] != "berlin"]
+    files.write_tenants(tenant_doc("berlin", incorporation="DE", state="Pending"), *others)
+    await sidecar.reload()
+    berlin = await ask_one(client, gpu_item("berlin"), at=NOW)
+    assert "verif" in berlin.message.lower()
+
+    (files.tenants / "more.yaml").unlink()
+    await sidecar.reload()
+    assert not any("defined twice" in m for m in sidecar.store.errors.values())
+    again = await ask_one(client, gpu_item("acme"), at=NOW)
+    assert pb.Action.Name(again.action) == "ACTION_ALLOW"

@@ -91,13 +91,14 @@ async def test_a_spec_changed_after_the_mutating_phase_gets_a_fresh_decision(
     assert len(webhook.logged()) == 2
 
 
-async def test_a_denial_is_never_reused_because_it_is_never_stamped(webhook: Webhook) -> None:
+async def test_a_denial_is_recorded_once_per_admission(webhook: Webhook) -> None:
     pod = gpu_pod("train")  # nimbus: denied
-    response = await webhook.review("/mutate", review_for(pod))
-    assert decode_patch(response) == []
-    denied = await webhook.review("/validate", review_for(pod))
-    assert denied["allowed"] is False and "decision-reused" not in denied["auditAnnotations"]
-    assert len(webhook.logged()) == 2
+    decision_id, stamped = await _mutate(webhook, pod)
+    denied = await webhook.review("/validate", review_for(stamped))
+    assert denied["allowed"] is False
+    audit = denied["auditAnnotations"]
+    assert audit["decision-id"] == decision_id and audit["decision-reused"] == "true"
+    assert [r["id"] for r in webhook.logged()] == [decision_id]
 
 
 # -- two replicas: mutate on one, validate on the other ------------------------------------------

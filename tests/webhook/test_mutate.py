@@ -56,13 +56,18 @@ async def test_forged_stamp_is_overwritten_by_a_real_one(webhook: Webhook) -> No
     webhook.logged_decision(str(values["exportgate.dev~1decision-id"]))
 
 
-async def test_denied_object_gets_no_stamp_and_loses_forged_ones(webhook: Webhook) -> None:
+async def test_denied_object_is_stamped_with_its_denial_not_the_forged_id(
+    webhook: Webhook,
+) -> None:
+    """The denial's id is stamped so that /validate answers with it (recorded once); the
+    object is refused there, so the stamp is never stored."""
     pod = gpu_pod("h100", annotations={DECISION_ID: "forged"})  # nimbus: denied
     response = await webhook.review("/mutate", review_for(pod))
     assert response["allowed"] is True  # the validating endpoint refuses it
-    assert decode_patch(response) == [
-        {"op": "remove", "path": "/metadata/annotations/exportgate.dev~1decision-id"}
-    ]
+    values = {op["path"].rsplit("/", 1)[1]: op.get("value") for op in decode_patch(response)}
+    stamped = str(values["exportgate.dev~1decision-id"])
+    assert stamped != "forged"
+    assert webhook.logged_decision(stamped)["action"] == "deny"
 
 
 async def test_warned_object_is_stamped(webhook: Webhook) -> None:

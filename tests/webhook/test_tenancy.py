@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.core.builders import tenant_doc
 from tests.webhook.conftest import Webhook
 from tests.webhook.helpers import (
     ACME_NS,
@@ -64,19 +65,9 @@ TENANT_CHANGES = [
     ),
     pytest.param(
         review_for(
-            {
-                "apiVersion": "exportgate.dev/v1alpha1",
-                "kind": "Tenant",
-                "metadata": {"name": "nimbus"},
-                "spec": {"incorporation": "US", "headquarters": "US"},
-            },
+            tenant_doc("nimbus", incorporation="US"),
             operation="UPDATE",
-            old={
-                "apiVersion": "exportgate.dev/v1alpha1",
-                "kind": "Tenant",
-                "metadata": {"name": "nimbus"},
-                "spec": {},
-            },
+            old=tenant_doc("nimbus", incorporation="SG"),
         ),
         "update of Tenant 'nimbus' (exportgate.dev) is reserved to the platform",
         id="edit-own-tenant-record",
@@ -133,3 +124,54 @@ async def test_a_label_on_a_namespaced_object_does_not_rebind_it(webhook: Webhoo
     response = await webhook.review("/validate", review_for(pod))
     assert response["allowed"] is False
     assert 'for tenant "nimbus"' in response["status"]["message"]
+
+
+# -- Tenant and ExportPolicy writes are parsed as the sidecar parses them --------------------
+
+
+def _platform(body: dict[str, Any]) -> dict[str, Any]:
+    body["request"]["userInfo"] = {"username": PLATFORM_USER, "groups": [PLATFORM_GROUP]}
+    return body
+
+
+@pytest.mark.parametrize(
+    ("obj", "words"),
+    [
+        (tenant_doc("nimbus", incorporation="XX"), "spec.incorporation"),
+        (
+            tenant_doc(
+                "nimbus",
+                licences=[{"id": "L1", "covers": ["3A090.z"], "countries": ["SG"]}],
+            ),
+            "3A090.z",
+        ),
+        (
+            {
+                "apiVersion": "exportgate.dev/v1alpha1",
+                "kind": "ExportPolicy",
+                "metadata": {"name": "p"},
+                "spec": {"version": "1", "rules": [{"id": "r"}]},
+            },
+            "ExportPolicy 'p' cannot be read",
+        ),
+    ],
+    ids=["unknown-country", "licence-class-that-is-no-class", "policy-that-does-not-compile"],
+)
+async def test_a_record_the_parser_refuses_is_refused_with_the_field(
+    webhook: Webhook, obj: dict[str, Any], words: str
+) -> None:
+    response = await webhook.review("/validate", _platform(review_for(obj)))
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 400
+    assert words in response["status"]["message"]
+    assert "Fix that field and apply again" in response["status"]["message"]
+
+
+async def test_a_metadata_change_of_a_stored_invalid_record_is_admitted(webhook: Webhook) -> None:
+    old = tenant_doc("nimbus", incorporation="XX")
+    new = tenant_doc("nimbus", incorporation="XX")
+    new["metadata"]["finalizers"] = []
+    response = await webhook.review(
+        "/validate", _platform(review_for(new, operation="UPDATE", old=old))
+    )
+    assert response["allowed"] is True

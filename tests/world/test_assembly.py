@@ -34,3 +34,23 @@ def test_duplicates_name_both_origins() -> None:
     a = TenantRecord(parse_tenant(tenant("a")), "one.yaml")
     again = TenantRecord(parse_tenant(tenant("a")), "two.yaml")
     assert duplicates([a, again]) == ["tenant 'a' is defined twice (one.yaml and two.yaml)"]
+
+
+def test_invalid_and_duplicated_tenants_are_invalid_alone() -> None:
+    """Issue 11: per tenant, never the whole set frozen."""
+    from exportgate.core.engine import PolicyEngine
+    from exportgate.world.snapshot import TenantRecord
+    from tests.core.builders import make_tenant
+
+    assembly = Assembly()
+    assembly.set_engine(PolicyEngine.build(), 0)
+    a, b = make_tenant("a"), make_tenant("b")
+    assembly.set_tenants(
+        [TenantRecord(a, "one.yaml"), TenantRecord(a, "two.yaml"), TenantRecord(b, "one.yaml")],
+        invalid={"c": "spec.incorporation: 'XX' is not a country"},
+    )
+    snapshot = assembly.snapshot()
+    assert snapshot is not None
+    assert set(snapshot.tenants) == {"b"}
+    assert set(snapshot.invalid_tenants) == {"a", "c"}
+    assert "defined twice" in snapshot.invalid_tenants["a"]

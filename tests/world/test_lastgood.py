@@ -30,3 +30,12 @@ def test_a_record_that_never_parsed_serves_nothing() -> None:
     broken = read(RecordKind.TENANT, _broken)
     assert broken.served is None
     assert "ignored until it is fixed" in (broken.refusal() or "")
+
+
+def test_a_tenant_that_stops_parsing_is_not_served_from_its_last_good_version() -> None:
+    """Issue 11: a broken Tenant edit may revoke something; the old version never serves."""
+    good = read(RecordKind.TENANT, lambda: "v1")
+    broken = read(RecordKind.TENANT, _broken, good)
+    assert ON_INVALID[RecordKind.TENANT] is OnInvalid.UNUSABLE
+    assert ON_INVALID[RecordKind.TENANT_FILE] is OnInvalid.UNUSABLE
+    assert broken.served is None and broken.error is not None

@@ -91,6 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest AdmissionReview accepted; larger get HTTP 400 (default %(default)s)",
     )
     serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=ListenConfig().max_connections,
+        help="open connections beyond which new ones are reset (default %(default)s)",
+    )
+    for flag, name, what in (
+        ("--handshake-timeout", "handshake_timeout_s", "to finish the TLS handshake"),
+        ("--header-timeout", "header_timeout_s", "to deliver a complete first request"),
+        ("--idle-timeout", "idle_timeout_s", "a kept-alive connection may stay idle"),
+    ):
+        serve.add_argument(
+            flag,
+            type=float,
+            dest=name,
+            default=getattr(ListenConfig(), name),
+            metavar="SECONDS",
+            help=f"time a connection has {what} before it is closed (default %(default)s)",
+        )
+    serve.add_argument(
         "--probe-listen",
         default=None,
         metavar="HOST:PORT",
@@ -204,6 +223,10 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
             max_body_bytes=args.max_body_bytes,
             probe_host=probe_host,
             probe_port=probe_port,
+            max_connections=args.max_connections,
+            handshake_timeout_s=args.handshake_timeout_s,
+            header_timeout_s=args.header_timeout_s,
+            idle_timeout_s=args.idle_timeout_s,
         ),
         sidecar=SidecarConfig(target=args.sidecar, budget_s=args.budget),
         namespaces=NamespaceConfig(

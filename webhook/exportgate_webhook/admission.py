@@ -5,6 +5,8 @@ Both are fail-closed for what exportgate guards:
 
 * DELETE and CONNECT are admitted (removing a workload never needs a licence), except edits of
   Tenant and ExportPolicy resources by tenants, which the tenancy guard refuses.
+* An UPDATE of an object being deleted is skipped only when it changes nothing but metadata
+  (finalizers); any other change is evaluated like any update.
 * Objects that ask for no accelerator and no model are admitted without asking the sidecar.
 * An object exportgate cannot read, a namespace whose tenant cannot be determined, and a sidecar
   that is down, slow or answers nonsense all end in a denial that says so — never an allow.
@@ -18,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import structlog
 
 from exportgate.core.errors import InputError
+from exportgate.core.limits import EXTRACT_WORKERS, INLINE_BODY_BYTES
 from exportgate.core.tenancy import owning_tenant
 from exportgate.core.types import Action, ObjectRef, Workload
 from exportgate.v1 import policy_pb2
@@ -39,6 +44,7 @@ from exportgate_webhook.mutate import (
     stamps_for,
     strip_patch,
 )
+from exportgate_webhook.records import record_refusal
 from exportgate_webhook.review import AdmissionRequest, AdmissionResponse, allowed, denied
 from exportgate_webhook.tenancy import (
     NamespaceDirectory,
@@ -81,9 +87,55 @@ class _Refusal(Exception):
         super().__init__(message)
 
 
+_T = TypeVar("_T")
+
+
+class Offload:
+    """Work too long for the event loop's slice, run on a small bounded thread pool.
+
+    Reviews whose body is at most `INLINE_BODY_BYTES` are extracted on the loop: within the
+    caps of `exportgate.core.limits` that takes well under `EXTRACT_SLICE_S`. Larger ones go to
+    `EXTRACT_WORKERS` threads; the loop then runs other requests, giving the thread the GIL
+    every switch interval (5 ms), and a queued job whose review ran out of budget is cancelled
+    before it starts.
+    """
+
+    body_bytes: ClassVar[ContextVar[int]] = ContextVar("exportgate_body_bytes", default=0)
+    """Size of the body of the review being handled (set by the server for each request)."""
+
+    def __init__(self, workers: int = EXTRACT_WORKERS) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="exportgate-extract")
+
+    async def run(self, function: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+
+    async def call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """`function(*args)` inline for small reviews, on the pool for large ones."""
+        if self.body_bytes.get() <= INLINE_BODY_BYTES:
+            return function(*args)
+        return await self.run(function, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _being_deleted(obj: Mapping[str, Any]) -> bool:
     metadata = obj.get("metadata")
     return isinstance(metadata, Mapping) and bool(metadata.get("deletionTimestamp"))
+
+
+def metadata_only_change(request: AdmissionRequest) -> bool:
+    """True for an UPDATE of an object being deleted that changes nothing but metadata
+    (finalizers, labels, annotations): the only updates of a dying object left unevaluated.
+    Anything else (a tenant editing a ModelEndpoint's model while its own finalizer holds it)
+    is evaluated like any update, so an old allow stamp cannot cover a new spec."""
+    obj = request.get("object") or {}
+    if request["operation"] != "UPDATE" or not _being_deleted(obj):
+        return False
+    old = request.get("oldObject") or {}
+    return {k: v for k, v in obj.items() if k != "metadata"} == {
+        k: v for k, v in old.items() if k != "metadata"
+    }
 
 
 def _object_uid(obj: Mapping[str, Any]) -> str:
@@ -131,6 +183,7 @@ class AdmissionReviewer:
         self._budget_s = budget_s
         self._fetch_timeout_s = namespace_fetch_timeout_s
         self._metrics = metrics
+        self.offload = Offload()
 
     @property
     def budget_s(self) -> float:
@@ -143,11 +196,14 @@ class AdmissionReviewer:
         change = tenancy_change_denial(request, self._platform)
         if change is not None:
             return Outcome(denied(uid, change.describe()), "tenancy")
+        unreadable = record_refusal(request)  # a Tenant/ExportPolicy the parser refuses
+        if unreadable is not None:
+            return Outcome(denied(uid, unreadable, code=400, reason="BadRequest"), "unreadable")
         if request["operation"] not in ("CREATE", "UPDATE"):
             return Outcome(allowed(uid), "skipped")
         obj = request.get("object") or {}
-        if _being_deleted(obj):
-            # Finalizer removal and other updates of a dying object must never be blocked.
+        if metadata_only_change(request):
+            # Finalizer removal and other metadata updates of a dying object are never blocked.
             return Outcome(allowed(uid), "skipped")
         if self._exempt(request):
             return Outcome(allowed(uid), "exempt")
@@ -189,10 +245,14 @@ class AdmissionReviewer:
     async def _read(self, request: AdmissionRequest, obj: Mapping[str, Any]) -> Workload:
         """The workload, with the DRA objects it names read from the API server (bounded)."""
         if self._dra is None or self._extract_with is None:
-            return self._extract(obj)
+            return await self.offload.call(self._extract, obj)
         namespace = request.get("namespace") or None
         return await self._dra.extract(
-            self._extract_with, obj, namespace, timeout=self._fetch_timeout_s
+            self._extract_with,
+            obj,
+            namespace,
+            timeout=self._fetch_timeout_s,
+            run=self.offload.call,  # large objects are extracted off the loop
         )
 
     def validate_failed(self, request: AdmissionRequest, problem: str) -> Outcome:
@@ -207,7 +267,7 @@ class AdmissionReviewer:
         if not self._guard.mutate or request["operation"] not in ("CREATE", "UPDATE"):
             return Outcome(allowed(uid), "skipped")
         obj = request.get("object") or {}
-        if _being_deleted(obj):
+        if metadata_only_change(request):
             return Outcome(allowed(uid), "skipped")
         if self._exempt(request):
             return Outcome(allowed(uid), "exempt")
@@ -225,8 +285,9 @@ class AdmissionReviewer:
         except _Refusal as refusal:
             return Outcome(allowed(uid, patch=strip), refusal.kind)  # /validate refuses it
         action = answer.decision.action
-        if not action.admits:
-            return Outcome(allowed(uid, patch=strip), action.value)
+        # A denial is stamped too: /validate then answers with this same decision instead of
+        # deciding (and logging) the admission a second time. The object is refused there, so
+        # the stamp is never stored.
         audit = messages.audit_annotations(answer, phase="mutating")
         patch = stamp_patch(obj, stamps_for(answer))
         return Outcome(allowed(uid, audit=audit, patch=patch), action.value)

@@ -48,6 +48,25 @@ class ListenConfig:
 
     probe_port: int = DEFAULT_PROBE_PORT
 
+    max_connections: int = 256
+    """Open connections (TLS handshake included) beyond which new ones are reset at accept.
+    Each costs up to `listener.TLS_CONNECTION_BYTES` (~320 KiB), so the default bounds them to
+    ~80 MiB of the chart's 256 MiB limit; the API server needs a handful per replica."""
+
+    handshake_timeout_s: float = 5.0
+    """A connection that has not finished its TLS handshake by then is closed (half-open)."""
+
+    header_timeout_s: float = 10.0
+    """A connection that has not delivered a complete first request by then is closed."""
+
+    idle_timeout_s: float = 30.0
+    """A kept-alive connection with no request for this long is closed (the API server opens a
+    new one when it needs it)."""
+
+    inflight_body_bytes: int = 4 * DEFAULT_MAX_BODY_BYTES
+    """Request bodies read at once, over all connections. A body that does not fit waits (within
+    the review budget) and is then answered the fail-closed way."""
+
 
 @dataclass(frozen=True, slots=True)
 class TLSConfig:

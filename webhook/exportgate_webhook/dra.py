@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -74,8 +74,16 @@ class DraLookup:
         namespace: str | None,
         *,
         timeout: float,
+        run: Callable[..., Awaitable[Workload]] | None = None,
     ) -> Workload:
-        workload = extract(obj, self.snapshot())
+        """`extract(obj, dra objects)`, re-run once the DRA objects it names are read; `run`
+        calls it (the reviewer's off-loop runner for large objects), else it runs inline."""
+
+        async def call() -> Workload:
+            snapshot = self.snapshot()
+            return await run(extract, obj, snapshot) if run else extract(obj, snapshot)
+
+        workload = await call()
         deadline = time.monotonic() + max(0.0, timeout)
         for _ in range(_ROUNDS):
             missing = [
@@ -90,7 +98,7 @@ class DraLookup:
             except TimeoutError:
                 log.warning("DRA lookup timed out", references=missing)
                 return workload
-            workload = extract(obj, self.snapshot())
+            workload = await call()
         return workload
 
     def _known(self, ref: tuple[str, str], namespace: str | None) -> bool:

@@ -103,6 +103,13 @@ class WebhookMetrics:
             ("result",),
             registry=self.registry,
         )
+        self.connections_refused = Counter(
+            "exportgate_webhook_connections_refused",
+            "Connections closed by the listener's limits (connection-cap, handshake, "
+            "header-timeout) and bodies refused by the in-flight body budget (body-budget).",
+            ("reason",),
+            registry=self.registry,
+        )
         self.cert_expiry = Gauge(
             "exportgate_webhook_certificate_expiry_timestamp_seconds",
             "notAfter of the serving certificate in use, as a Unix timestamp.",

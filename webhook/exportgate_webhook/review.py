@@ -14,7 +14,9 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 import orjson
 
+from exportgate.core.documents import tree_problem
 from exportgate.core.extract.paths import describe_type
+from exportgate.core.limits import MAX_DEPTH
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -172,7 +174,12 @@ def parse_review(body: bytes) -> AdmissionRequest:
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedReview(f"body is not valid JSON: {exc}") from None
     except RecursionError:
-        raise MalformedReview("body is nested too deeply to be a Kubernetes object") from None
+        raise MalformedReview(
+            f"body refused: nested more than {MAX_DEPTH} levels deep (cap MAX_DEPTH)"
+        ) from None
+    problem = tree_problem(document)
+    if problem is not None:
+        raise MalformedReview(f"body refused: {problem}")
     review = _mapping(document, "body")
     api_version = review.get("apiVersion")
     if api_version != API_VERSION:

@@ -2,25 +2,33 @@
 
 aiohttp on one event loop with keep-alive (the API server reuses connections), one TLS context
 that reloads its certificate in place (`tls.ReloadingContext`), and one gRPC channel to the
-sidecar. Every request that is not a usable AdmissionReview gets a 400 with the reason; every
-review that fails for any other reason is answered by the reviewer's fail-closed path, so no
-exception can turn into an allow or a dropped connection.
+sidecar. The HTTPS port is served by `listener.GuardedListener` (connection cap, handshake,
+header and idle timeouts); request bodies share one in-flight byte budget; large bodies are
+parsed and extracted off the loop (`admission.Offload`), so no request holds the loop that
+serves the others for longer than a small slice. Every request that is not a usable
+AdmissionReview gets a 400 with the reason; every review that fails for any other reason is
+answered by the reviewer's fail-closed path, so no exception can turn into an allow or a
+dropped connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiohttp import web
 
+from exportgate.core.limits import INLINE_BODY_BYTES
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
-from exportgate_webhook.admission import AdmissionReviewer, Outcome
+from exportgate_webhook.admission import AdmissionReviewer, Offload, Outcome
 from exportgate_webhook.config import WebhookConfig
+from exportgate_webhook.listener import ConnectionLimits, GuardedListener
 from exportgate_webhook.metrics import CONTENT_TYPE, WebhookMetrics
 from exportgate_webhook.review import AdmissionRequest, MalformedReview, encode, parse_review
 from exportgate_webhook.tenancy import NamespaceDirectory
@@ -51,6 +59,49 @@ def _status_body(code: int, reason: str, message: str) -> bytes:
     ).encode()
 
 
+def _busy() -> web.Response:
+    """No room in the in-flight body budget within the review budget: 429, which the API server
+    treats as a webhook failure (fail closed) and which says to retry."""
+    return web.Response(
+        status=429,
+        body=_status_body(
+            429,
+            "TooManyRequests",
+            "exportgate is reading too many large requests at once; retry shortly",
+        ),
+        content_type="application/json",
+    )
+
+
+class _ByteBudget:
+    """Bytes of request bodies being read at once; `acquire` waits (bounded) for room."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.available = total
+        self._changed = asyncio.Event()
+
+    async def acquire(self, size: int, timeout: float) -> bool:
+        size = min(size, self.total)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.available < size:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
+            except TimeoutError:
+                return False
+        self.available -= size
+        return True
+
+    def release(self, size: int) -> None:
+        self.available += min(size, self.total)
+        self._changed.set()
+
+
 @dataclass
 class _Readiness:
     ready: bool = False
@@ -75,6 +126,8 @@ class WebhookServer:
         self.metrics = metrics
         self.tls: ReloadingContext | None = None
         self._runners: list[web.AppRunner] = []
+        self._listeners: list[GuardedListener] = []
+        self._body_budget = _ByteBudget(config.listen.inflight_body_bytes)
         self._sites: list[web.TCPSite] = []
         self._readiness = _Readiness()
         self._ready_lock = asyncio.Lock()
@@ -83,9 +136,11 @@ class WebhookServer:
 
     # -- apps ------------------------------------------------------------------------------
 
-    def admission_app(self) -> web.Application:
+    def admission_app(self, middlewares: Sequence[Any] = ()) -> web.Application:
         # client_max_size makes aiohttp stop reading past the limit (chunked bodies included).
-        app = web.Application(client_max_size=self.config.listen.max_body_bytes)
+        app = web.Application(
+            client_max_size=self.config.listen.max_body_bytes, middlewares=list(middlewares)
+        )
         app.router.add_post("/validate", self._validate)
         app.router.add_post("/mutate", self._mutate)
         self._add_probes(app)
@@ -110,9 +165,7 @@ class WebhookServer:
             tls.cert_file, tls.key_file, interval_s=tls.reload_interval_s, metrics=self.metrics
         )
         await self.namespaces.start()
-        self.port = await self._serve(
-            self.admission_app(), listen.host, listen.port, self.tls.context
-        )
+        self.port = await self._serve_guarded(self.tls.context)
         if listen.probe_host is not None:
             self.probe_port = await self._serve(
                 self.probe_app(), listen.probe_host, listen.probe_port, None
@@ -126,6 +179,32 @@ class WebhookServer:
             mutate=self.config.guard.mutate,
             budget_s=self.config.sidecar.budget_s,
         )
+
+    async def _serve_guarded(self, context: ssl.SSLContext) -> int:
+        listen = self.config.listen
+        limits = ConnectionLimits(
+            max_connections=listen.max_connections,
+            handshake_timeout_s=listen.handshake_timeout_s,
+            header_timeout_s=listen.header_timeout_s,
+            idle_timeout_s=listen.idle_timeout_s,
+        )
+        refused = self.metrics.connections_refused
+        listener = GuardedListener(
+            context, limits, on_refused=lambda reason: refused.labels(reason).inc()
+        )
+        # keepalive_timeout: aiohttp closes a connection idle that long after its last answer.
+        runner = web.AppRunner(
+            self.admission_app([listener.middleware]),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=5.0,
+            keepalive_timeout=limits.idle_timeout_s,
+        )
+        await runner.setup()
+        self._runners.append(runner)
+        self._listeners.append(listener)
+        assert runner.server is not None
+        return await listener.start(runner.server, listen.host, listen.port)
 
     async def _serve(
         self, app: web.Application, host: str, port: int, ssl_context: object | None
@@ -141,6 +220,9 @@ class WebhookServer:
         return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def stop(self) -> None:
+        for listener in self._listeners:
+            await listener.stop()
+        self._listeners.clear()
         for runner in reversed(self._runners):
             await runner.cleanup()  # stops accepting, lets in-flight requests finish
         self._runners.clear()
@@ -149,6 +231,7 @@ class WebhookServer:
             await self.tls.stop()
         await self.namespaces.stop()
         await self.sidecar.close()
+        self.reviewer.offload.close()
 
     # -- admission -------------------------------------------------------------------------
 
@@ -172,11 +255,22 @@ class WebhookServer:
                 raise MalformedReview(
                     f"body of {http.content_length} bytes exceeds the limit of {limit} bytes"
                 )
+            size = http.content_length if http.content_length is not None else limit
+            if not await self._body_budget.acquire(size, self.reviewer.budget_s):
+                self.metrics.connections_refused.labels("body-budget").inc()
+                return _busy()
             try:
-                body = await http.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise MalformedReview(f"body exceeds the limit of {limit} bytes") from None
-            request = parse_review(body)
+                try:
+                    body = await http.read()
+                except web.HTTPRequestEntityTooLarge:
+                    raise MalformedReview(f"body exceeds the limit of {limit} bytes") from None
+                if len(body) > INLINE_BODY_BYTES:
+                    # Parsing a large body takes longer than the loop's slice: off the loop.
+                    request = await self.reviewer.offload.run(parse_review, body)
+                else:
+                    request = parse_review(body)
+            finally:
+                self._body_budget.release(size)
         except MalformedReview as exc:
             self.metrics.malformed.labels(endpoint).inc()
             log.info("malformed admission review", endpoint=endpoint, reason=exc.reason)
@@ -187,7 +281,11 @@ class WebhookServer:
             )
         try:
             async with asyncio.timeout(self.reviewer.budget_s + _SAFETY_MARGIN_S):
-                outcome = await review(request)
+                token = Offload.body_bytes.set(len(body))
+                try:
+                    outcome = await review(request)
+                finally:
+                    Offload.body_bytes.reset(token)
         except TimeoutError:
             log.error("review overran its budget", endpoint=endpoint, uid=request["uid"])
             outcome = fallback(request, "exportgate did not finish within its time budget")

@@ -103,3 +103,31 @@ podAntiAffinity:
           matchLabels:
             {{- include "exportgate.selectorLabels" . | nindent 12 }}
 {{- end -}}
+
+{{/*
+Peers allowed to call the webhook port, as a YAML list (empty: any source). Used by the
+NetworkPolicy and by NOTES.txt.
+*/}}
+{{- define "exportgate.webhookPeers" -}}
+{{- /* Who may call the webhook port: explicit peers, else the API server's CIDRs, else (at
+install time) the addresses behind the `kubernetes` Service, which is where a self-hosted or
+VPC-attached control plane calls from. Only when none of these is known (helm template without a
+cluster, autodetection off) is the port left open to any source; NOTES.txt then says so. */ -}}
+{{- $apiPeers := list -}}
+{{- range .Values.networkPolicy.apiServerCIDRs }}
+{{- $apiPeers = append $apiPeers (dict "ipBlock" (dict "cidr" .)) -}}
+{{- end }}
+{{- if and (not $apiPeers) .Values.networkPolicy.apiServerAutodetect }}
+{{- $slices := lookup "discovery.k8s.io/v1" "EndpointSlice" "default" "" -}}
+{{- range (($slices | default dict).items | default list) }}
+{{- if eq (index (.metadata.labels | default dict) "kubernetes.io/service-name") "kubernetes" }}
+{{- range .endpoints }}
+{{- range .addresses }}
+{{- $apiPeers = append $apiPeers (dict "ipBlock" (dict "cidr" (printf "%s/%s" . (ternary "128" "32" (contains ":" .))))) -}}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml (.Values.networkPolicy.webhookFrom | default $apiPeers) -}}
+{{- end }}

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from exportgate.core.documents import compose_single
 from exportgate.core.errors import InputError
 from exportgate.core.extract.adapters import (
     ACCELERATOR_PARSERS,
@@ -28,7 +29,6 @@ from exportgate.core.extract.adapters import (
 from exportgate.core.extract.paths import FieldPath, PathSyntaxError, compile_path
 from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VALIDATOR = jsonschema.Draft202012Validator(ADAPTER_SET_SCHEMA)
 _FieldPath = tuple[str | int, ...]
 
@@ -78,29 +78,16 @@ def parse_adapter_text(text: str, source: str = "<adapters>") -> AdapterSet:
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node]:
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise InputError(
-                "adapter file is empty",
-                source=source,
-                line=1,
-                hint="start from an example in docs/policies.md",
-            )
-        return loader.construct_document(node), node
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
+    # The shared bounded reader: depth- and alias-capped like every other document.
+    document, node = compose_single(text, source)
+    if node is None:
         raise InputError(
-            f"not valid YAML: {error.problem or error}",
+            "adapter file is empty",
             source=source,
-            line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting near this line",
-        ) from error
-    except yaml.YAMLError as error:
-        raise InputError(f"not valid YAML: {error}", source=source) from error
-    finally:
-        loader.dispose()
+            line=1,
+            hint="start from an example in docs/policies.md",
+        )
+    return document, node
 
 
 def _schema_error(error: jsonschema.ValidationError, locate: _Locator, total: int) -> InputError:

@@ -6,6 +6,10 @@ accelerator (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu`` ...
 (Kubernetes requires the two to be equal for extended resources when both are given). A count
 of zero asks for nothing.
 
+Requests are merged per distinct resource (counts summed over containers) before they are
+combined with the placements, so the result is the union of distinct (resource, placement)
+pairs; containers, placements and claims are capped (`exportgate.core.limits`).
+
 Where the pod may land comes from ``nodeSelector`` (ANDed) and the *required* node-affinity
 terms (ORed). Because the terms are alternatives, a pod with several terms gets one request per
 term, each with that term's hints plus the nodeSelector's: the engine keeps the most restrictive
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exportgate.core.extract.access import DEVICE_ACCESS, container_access, pod_access
+from exportgate.core.extract.aggregate import check_cap
 from exportgate.core.extract.models import scan_container
 from exportgate.core.extract.paths import (
     expect_list,
@@ -43,6 +48,7 @@ from exportgate.core.extract.selectors import (
     required_affinity_terms,
 )
 from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.limits import MAX_CLAIMS, MAX_CONTAINERS, MAX_PLACEMENTS
 from exportgate.core.types import AcceleratorRequest, ModelRequest, ProductHint
 
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
@@ -83,21 +89,29 @@ def extract_pod_spec(
     containers = list(_containers(pod, field))
     for where, container in extra_containers:
         containers.append((where, expect_mapping(container, where)))
+    check_cap(len(containers), MAX_CONTAINERS, "MAX_CONTAINERS", "containers", field)
+    claim_refs = pod.get("resourceClaims")
+    if isinstance(claim_refs, list):
+        where = join_key(field, "resourceClaims")
+        check_cap(len(claim_refs), MAX_CLAIMS, "MAX_CLAIMS", "resource claims", where)
 
-    wanted: list[tuple[str, str, int]] = []  # (source, resource, count)
+    # resource -> (field of the first quantity, summed count): the aggregation step, so that
+    # requests are per distinct resource and placement, never containers x placements.
+    wanted: dict[str, tuple[str, int]] = {}
     models: list[ModelRequest] = []
     access = vocabulary.device_access
     for where, container in containers:
         resources = container.get("resources")
         if resources is not None:
-            wanted.extend(_accelerators(resources, join_key(where, "resources"), vocabulary))
-        wanted.extend(
-            (found, DEVICE_ACCESS, 1) for found in container_access(container, where, access)
+            _add(wanted, _accelerators(resources, join_key(where, "resources"), vocabulary))
+        _add(
+            wanted,
+            ((found, DEVICE_ACCESS, 1) for found in container_access(container, where, access)),
         )
         models.extend(scan_container(container, where))
     for where, resources in extra_resources:
-        wanted.extend(_accelerators(resources, where, vocabulary))
-    wanted.extend((found, DEVICE_ACCESS, 1) for found in pod_access(pod, field, access))
+        _add(wanted, _accelerators(resources, where, vocabulary))
+    _add(wanted, ((found, DEVICE_ACCESS, 1) for found in pod_access(pod, field, access)))
     claimed = claims(pod, field) if claims is not None else []
 
     if not wanted and not claimed:
@@ -105,7 +119,7 @@ def extract_pod_spec(
     placements = _placements(pod, field, scheduling, vocabulary, pins or {})
     accelerators = tuple(
         AcceleratorRequest(resource, count, hints, source)
-        for source, resource, count in wanted
+        for resource, (source, count) in wanted.items()
         for hints in placements
     ) + tuple(
         AcceleratorRequest(request.resource, request.count, request.hints + hints, request.source)
@@ -113,6 +127,12 @@ def extract_pod_spec(
         for hints in placements
     )
     return PodSpecFindings(accelerators, tuple(models))
+
+
+def _add(wanted: dict[str, tuple[str, int]], found: Iterable[tuple[str, str, int]]) -> None:
+    for source, resource, count in found:
+        first = wanted.get(resource)
+        wanted[resource] = (source, count) if first is None else (first[0], first[1] + count)
 
 
 def accelerator_counts(
@@ -194,9 +214,13 @@ def _placements(
     terms = required_affinity_terms(affinity, affinity_field, keys)
     if not terms:
         return [selector_hints]
-    placements: list[tuple[ProductHint, ...]] = []
-    for term in terms:
-        hints = selector_hints + term
-        if hints not in placements:
-            placements.append(hints)
+    # A dict de-duplicates in one pass (a list membership test made this quadratic).
+    placements = list(dict.fromkeys(selector_hints + term for term in terms))
+    check_cap(
+        len(placements),
+        MAX_PLACEMENTS,
+        "MAX_PLACEMENTS",
+        "distinct node-affinity placements",
+        affinity_field,
+    )
     return placements

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from exportgate.core.extract.adapters import Adapter
+from exportgate.core.extract.aggregate import check_models, merge_accelerators
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.generic import generic_findings
 from exportgate.core.extract.identity import identify, split_api_version
@@ -117,8 +118,9 @@ class AdapterRegistry:
             )
         return Workload(
             ref=identity.ref,
-            accelerators=accelerators,
-            models=models,
+            # One request per distinct (resource, placement), within the caps (aggregate.py).
+            accelerators=merge_accelerators(accelerators),
+            models=check_models(models),
             tenant_label=identity.tenant_label,
             labels=identity.labels,
         )

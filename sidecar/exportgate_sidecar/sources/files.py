@@ -7,9 +7,11 @@ inotify watches on a single file miss: editors that replace a file by renaming, 
 symlink swap Kubernetes uses to update a mounted ConfigMap.
 
 A file that cannot be parsed is reported and treated by the one last-good rule
-(`exportgate.world.lastgood`: its last good content keeps being used), so a typo in one file
-never takes tenants or policies away from the running snapshot. A file that is
-removed from a watched directory is a deliberate deletion and its documents go away.
+(`exportgate.world.lastgood`): a policy file's last good content keeps being used (dropping a
+policy would loosen the rules); a tenant file fails closed per tenant, its tenants (in its last
+good version, or still nameable in the broken text) denied with the reason, while every other
+file carries on. A file that is removed from a watched directory is a deliberate deletion and
+its documents go away.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import structlog
 
+from exportgate.core.documents import read_documents
 from exportgate.core.errors import ExportgateError
 from exportgate.core.policy import load_policy_file
 from exportgate.core.tenants import load_tenant_file
@@ -71,13 +74,36 @@ def expand(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
 class _FileState:
     fingerprint: Fingerprint
     reading: Reading[list[Any]]  # the documents (Tenant or PolicyDocument) as last read
+    invalid: tuple[str, ...] = ()  # tenants a broken tenant file defines (denied until fixed)
+
+
+def names_in(path: Path, known: Sequence[Any]) -> tuple[str, ...]:
+    """The tenant names a broken tenant file defines, as far as they can be told: those of its
+    last good version, plus any ``metadata.name`` still readable in its text."""
+    names = [str(tenant.name) for tenant in known]
+    try:
+        for document in read_documents(path):
+            metadata = document.data.get("metadata") if isinstance(document.data, dict) else None
+            name = metadata.get("name") if isinstance(metadata, dict) else None
+            if isinstance(name, str) and name:
+                names.append(name)
+    except ExportgateError:
+        pass  # not even YAML: the last good names are all that is known
+    return tuple(dict.fromkeys(names))
 
 
 class _Watched:
     """One kind of document (tenants or policies) spread over some paths."""
 
-    def __init__(self, kind: str, paths: Sequence[Path], parse: Callable[[Path], list[Any]]):
+    def __init__(
+        self,
+        kind: str,
+        paths: Sequence[Path],
+        parse: Callable[[Path], list[Any]],
+        record: RecordKind = RecordKind.FILE,
+    ):
         self.kind = kind
+        self.record = record
         self.paths = tuple(paths)
         self.parse = parse
         self.files: dict[Path, _FileState] = {}
@@ -107,13 +133,27 @@ class _Watched:
             if state is not None and state.fingerprint == fingerprint:
                 continue
             before = state.reading if state is not None else None
-            reading = read(RecordKind.FILE, functools.partial(self.parse, path), before)
+            reading = read(self.record, functools.partial(self.parse, path), before)
             if reading.error is not None:
-                self.errors[str(path)] = reading.refusal() or ""
+                invalid: tuple[str, ...] = ()
+                if self.record is RecordKind.TENANT_FILE:
+                    # Fail closed per tenant: the tenants it defined are denied, not served
+                    # from the superseded version (exportgate.world.lastgood).
+                    known = [*(before.served or ())] if before is not None else []
+                    invalid = (*(state.invalid if state else ()), *names_in(path, known))
+                    invalid = tuple(dict.fromkeys(invalid))
+                self.errors[str(path)] = (
+                    f"{reading.error}; "
+                    + (f"tenant(s) {', '.join(invalid)} are denied until it is fixed"
+                       if invalid else "no tenant in it can be named until it is fixed")
+                    if self.record is RecordKind.TENANT_FILE
+                    else reading.refusal() or ""
+                )  # fmt: skip
                 # Remember the fingerprint so an unchanged broken file is not re-read (and
                 # re-reported) every poll; what is served follows the last-good rule.
-                self.files[path] = _FileState(fingerprint, reading)
+                self.files[path] = _FileState(fingerprint, reading, invalid)
                 changed = changed or (before is not None and before.served != reading.served)
+                changed = changed or bool(invalid)
                 continue
             if _fingerprint(path) != fingerprint:
                 continue  # written while we read it: read it again next time
@@ -121,6 +161,14 @@ class _Watched:
             self.files[path] = _FileState(fingerprint, reading)
             changed = True
         return changed
+
+    def invalid(self) -> dict[str, str]:
+        """Tenant name -> why it is denied, for the tenants of broken tenant files."""
+        return {
+            name: f"{path}: {state.reading.error}"
+            for path, state in self.files.items()
+            for name in state.invalid
+        }
 
     def documents(self) -> list[tuple[Path, Any]]:
         return [
@@ -142,7 +190,9 @@ class FileSource:
         poll_interval: float = 1.0,
     ) -> None:
         self._loader = loader
-        self._tenants = _Watched("tenants", tenant_paths, load_tenant_file)
+        self._tenants = _Watched(
+            "tenants", tenant_paths, load_tenant_file, RecordKind.TENANT_FILE
+        )
         self._policies = _Watched("policies", policy_paths, load_policy_file)
         self._poll_interval = poll_interval
         self._first = True
@@ -164,10 +214,11 @@ class FileSource:
             tenants_changed = await asyncio.to_thread(self._tenants.scan)
             policies_changed = await asyncio.to_thread(self._policies.scan)
             problems = self._publish_errors()
-            if self._first and problems:
-                # Nothing has been served yet: starting with a file missing or unreadable would
-                # decide without the tenants or policies it holds (a policy that should deny, a
-                # tenant that should be verified). Stay NOT_SERVING until every file reads.
+            if self._first and problems > len(self._tenants.errors):
+                # Nothing has been served yet: starting with a policy file unreadable or any
+                # named path missing would decide without what it holds (a policy that should
+                # deny). Stay NOT_SERVING until they read. A broken tenant file does not hold the
+                # others back: its tenants are denied (fail closed) until it is fixed.
                 return
             first, self._first = self._first, False
             # Policies first: a tenant and the policy that now names it often change together,
@@ -176,7 +227,8 @@ class FileSource:
                 await self._loader.set_policies([doc for _, doc in self._policies.documents()])
             if tenants_changed or first:
                 await self._loader.set_tenants(
-                    [TenantRecord(tenant, str(path)) for path, tenant in self._tenants.documents()]
+                    [TenantRecord(tenant, str(path)) for path, tenant in self._tenants.documents()],
+                    invalid=self._tenants.invalid(),
                 )
 
     def _publish_errors(self) -> int:
@@ -208,10 +260,8 @@ def startup_problems(tenant_paths: Sequence[Path], policy_paths: Sequence[Path])
         f"{p}: no such file or directory; fix the path or create the file" for p in
         (*tenant_paths, *policy_paths) if not os.path.exists(p)
     ]
-    for kind, paths, parse in (
-        ("Tenant", tenant_paths, load_tenant_file),
-        ("ExportPolicy", policy_paths, load_policy_file),
-    ):
+    # Only policy files: a broken tenant file is served failing closed (its tenants denied).
+    for kind, paths, parse in (("ExportPolicy", policy_paths, load_policy_file),):
         found, _ = expand(paths)
         for path in found:
             try:

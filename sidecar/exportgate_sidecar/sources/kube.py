@@ -11,8 +11,9 @@ thread running the classic informer loop with the `kubernetes` client:
 
 API errors back off exponentially; the last good objects keep serving meanwhile. An object that
 does not parse is reported (with its name and resourceVersion) and treated by the one last-good
-rule (`exportgate.world.lastgood`): a bad edit must not silently unbind a tenant or drop a
-policy.
+rule (`exportgate.world.lastgood`): an ExportPolicy keeps its last good version (dropping it
+would loosen the rules); a Tenant becomes invalid and is denied with the reason, never served
+from a superseded version.
 
 The threads only keep a dictionary of parsed objects and wake the event loop; an async task
 hands the loader a copy. Bursts of events therefore coalesce into one snapshot rebuild.
@@ -116,18 +117,29 @@ class ResourceWatcher:
             target=self._run, name=f"watch-{resource.plural}", daemon=True
         )
 
-    def snapshot(self) -> tuple[bool, dict[str, Any], dict[str, str]]:
-        """(listed at least once, served objects, errors) as of now, copied under the lock."""
+    def snapshot(self) -> tuple[bool, dict[str, Any], dict[str, str], dict[str, str]]:
+        """(listed at least once, served objects, errors, unusable) as of now, copied under the
+        lock; `unusable` maps the names whose current version is not served and has no
+        replacement (an invalid Tenant) to the parse error."""
         with self._lock:
             readings = dict(self._objects)
             versions = dict(self._versions)
         served = {name: r.served for name, r in readings.items() if r.served is not None}
+        unusable = {
+            name: f"{r.error} (resourceVersion {versions.get(name)})"
+            for name, r in readings.items()
+            if r.error and r.served is None
+        }
         errors = {
-            name: r.refusal(f" (resourceVersion {versions.get(name)})") or ""
+            name: (
+                f"{unusable[name]}; this tenant is denied until it is fixed"
+                if name in unusable and self.resource.kind is RecordKind.TENANT
+                else r.refusal(f" (resourceVersion {versions.get(name)})") or ""
+            )
             for name, r in readings.items()
             if r.error
         }
-        return self._synced, served, errors
+        return self._synced, served, errors, unusable
 
     def start(self) -> None:
         self.thread.start()
@@ -319,7 +331,7 @@ class KubeSource:
         while True:
             await wake.wait()
             wake.clear()
-            synced, objects, errors = watcher.snapshot()
+            synced, objects, errors, unusable = watcher.snapshot()
             if not synced:
                 continue
             self._publish_errors(watcher.resource.kind.value, errors)
@@ -327,6 +339,7 @@ class KubeSource:
                 await self._loader.set_tenants(
                     [TenantRecord(t, f"Tenant/{name}") for name, t in sorted(objects.items())],
                     origin="kube:tenants",
+                    invalid=unusable,
                 )
             else:
                 await self._loader.set_policies(

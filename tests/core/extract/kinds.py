@@ -468,6 +468,7 @@ spec:
         nodeSelector: {{{GFD}: {H100}}}
         containers: [{{name: w, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]
 """,
-        (("nvidia.com/gpu", 1, {GFD: (H100,)}), ("nvidia.com/gpu", 1, {GFD: (H100,)})),
+        # Leader and worker ask for the same (resource, placement): one request, counts summed.
+        (("nvidia.com/gpu", 2, {GFD: (H100,)}),),
     ),
 ]

@@ -742,7 +742,7 @@ NEW_ADAPTERS = [
                 ]
             },
         },
-        2,
+        1,  # both containers ask for the same (resource, placement): one request, counts summed
     ),
     (
         "argo-cron",

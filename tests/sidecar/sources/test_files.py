@@ -13,6 +13,7 @@ from pathlib import Path
 
 from exportgate_sidecar import SidecarServer, serve_in_background
 
+from exportgate.v1 import policy_pb2 as pb
 from exportgate.wire.client import PolicyClient
 from tests.sidecar.builders import (
     NOW,
@@ -126,3 +127,67 @@ async def test_a_policy_file_broken_then_fixed_is_served_again(
         return not sidecar.store.errors and status.policy_versions["test-policy"] == "9.9.9"
 
     await eventually(accepted)
+
+
+async def _action(client: PolicyClient, tenant: str) -> tuple[str, str]:
+    decision = await ask_one(client, gpu_item(tenant), at=NOW)
+    return pb.Action.Name(decision.action), decision.message
+
+
+async def test_a_broken_tenant_file_denies_its_tenants_and_only_them(
+    client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
+) -> None:
+    """Fail closed, never stale: a revocation in a broken edit must not leave the old
+    permissions in force, and other files keep being served."""
+    write_yaml(files.tenants / "solo.yaml", [tenant_doc("solo", incorporation="SG")])
+
+    async def solo_allowed() -> bool:
+        return (await _action(client, "solo"))[0] == "ACTION_ALLOW"
+
+    await eventually(solo_allowed)
+    # The edit sets an invalid country code: the record does not parse.
+    bad = tenant_doc("solo", incorporation="XX")
+    write_yaml(files.tenants / "solo.yaml", [bad])
+
+    async def solo_denied() -> bool:
+        action, message = await _action(client, "solo")
+        return action == "ACTION_DENY" and "Tenant record 'solo' is invalid" in message
+
+    await eventually(solo_denied)
+    assert "'XX' is not an assigned" in (await _action(client, "solo"))[1]
+    assert any("solo.yaml" in origin for origin in sidecar.store.errors)
+    # Other tenants, in this and other files, still change and serve.
+    others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
+    files.write_tenants(*others, tenant_doc("pending", incorporation="SG"))
+
+    async def verified() -> bool:
+        return await verification(client, "pending") == "Verified"
+
+    await eventually(verified)
+
+
+async def test_a_deeply_nested_tenant_file_is_refused_without_freezing_the_others(
+    client: PolicyClient, sidecar: SidecarServer, files: SidecarFiles
+) -> None:
+    (files.tenants / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+
+    async def reported() -> bool:
+        return any("MAX_DEPTH" in m for m in sidecar.store.errors.values())
+
+    await eventually(reported)
+    others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
+    files.write_tenants(*others, tenant_doc("pending", incorporation="SG"))
+
+    async def verified() -> bool:
+        return await verification(client, "pending") == "Verified"
+
+    await eventually(verified)
+
+
+async def test_the_sidecar_starts_with_a_broken_tenant_file(files: SidecarFiles) -> None:
+    (files.tenants / "broken.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    async with (
+        serve_in_background(files.config(), ready_timeout=20) as server,
+        PolicyClient(server.unix_target, timeout=5.0) as c,
+    ):
+        assert (await _action(c, "acme"))[0] == "ACTION_ALLOW"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -237,3 +238,69 @@ async def test_a_status_update_by_the_operator_keeps_the_cached_decisions(
     hits = server.metrics.cache_hits._value.get()
     await ask_one(client, gpu_item(tenant, name="b"), at=NOW)
     assert server.metrics.cache_hits._value.get() == hits + 1
+
+
+async def test_a_stored_tenant_that_does_not_parse_is_denied_by_every_replica_and_the_operator(
+    cluster: LocalCluster, files: SidecarFiles, objects: Objects
+) -> None:
+    """Fail closed, never stale (issue 11). The edit passes the CRD's schema (its date-time
+    format takes year 0, which the parser cannot represent) but not the parser, as a record
+    stored while the webhook was off would. The running replica stops using the superseded
+    record, a replica restarted mid-test reaches the same verdict from the stored object alone,
+    and so does the operator's re-audit (same core function, from the object the API server
+    returns)."""
+    from exportgate_operator.world import World
+
+    from exportgate.core.records import INVALID_RECORD_RULE, invalid_record_decision
+    from exportgate.wire.convert import item_to_workload
+
+    grant_reader(cluster, SIDECAR_USER)
+    tenant = objects.name("solo")
+    objects.apply(tenant_doc(tenant, incorporation="SG"))
+    objects.apply(policy_doc("1.0.0", name=objects.name("policy")))
+    config = kube_config(files, cluster.user_kubeconfig(SIDECAR_USER))
+
+    async def verdict(client: PolicyClient) -> tuple[str, str, str]:
+        decision = await ask_one(client, gpu_item(tenant), at=NOW)
+        return pb.Action.Name(decision.action), decision.rule, decision.message
+
+    async with (
+        serve_in_background(config, ready_timeout=60) as first,
+        PolicyClient(first.unix_target, timeout=10) as client,
+    ):
+
+        async def allowed() -> bool:
+            return (await verdict(client))[0] == "ACTION_ALLOW"
+
+        await eventually(allowed)
+        licence = {"id": "L-1", "covers": ["3A090.a"], "countries": ["SG"],
+                   "expiresAt": "0000-01-01T00:00:00Z"}  # fmt: skip
+        objects.apply(tenant_doc(tenant, incorporation="SG", licences=[licence]))
+
+        async def invalid() -> bool:
+            return (await verdict(client))[1] == INVALID_RECORD_RULE
+
+        await eventually(invalid)
+        running = await verdict(client)
+    # The replica restarts: it never saw the good version.
+    async with (
+        serve_in_background(config, ready_timeout=60) as second,
+        PolicyClient(second.unix_target, timeout=10) as client,
+    ):
+        restarted = await verdict(client)
+    assert running[0] == restarted[0] == "ACTION_DENY"
+    assert running[1] == restarted[1] == INVALID_RECORD_RULE
+    assert f"Tenant record '{tenant}' is invalid" in restarted[2]
+    assert "0000-01-01T00:00:00Z" in restarted[2]
+
+    # The operator, from the same stored object, through its own world snapshot.
+    stored = cluster.kubectl("get", "tenant", tenant, "-o", "json")
+    world = World()
+    world.set_tenant(json.loads(stored.stdout))
+    snapshot = world.snapshot
+    assert tenant not in snapshot.tenants
+    workload = item_to_workload(gpu_item(tenant))
+    decision = invalid_record_decision(
+        snapshot.engine, workload, tenant, snapshot.invalid_tenants[tenant], NOW
+    )
+    assert (decision.action.value, decision.rule_id) == ("deny", INVALID_RECORD_RULE)

@@ -1,0 +1,73 @@
+"""Every cap on the work one input may cause, in one place (documented in docs/webhook.md).
+
+With ``failurePolicy: Fail`` a webhook that stalls refuses every guarded request in the cluster,
+so no single object, document or tenant may make exportgate do unbounded work. Each cap is far
+above anything a real workload needs (the largest real Pods have a few dozen containers and a
+handful of affinity terms) and low enough that the worst object within all of them is decided
+in milliseconds and a few MiB. Beyond a cap the input is refused with a message naming the cap
+(HTTP 400 from the webhook, INVALID_ARGUMENT from the sidecar, exit 2 from the CLI): refusing is
+the fail-closed answer, and the message says what to split or shorten.
+
+Only constants live here, with no imports, so that the parser, the extractor, the webhook and
+the sidecar can all read them without depending on each other.
+"""
+
+from __future__ import annotations
+
+# --- documents (YAML/JSON, every reader: CLI, sidecar files, adapters, webhook bodies) -------
+
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists in one document. Kubernetes objects rarely exceed 20;
+the parsers recurse per level, so this also keeps every reader far from Python's stack limit."""
+
+MAX_ALIAS_NODES = 100_000
+"""Nodes that YAML aliases may add to a document beyond the nodes written in it. Aliases are
+expanded once, counted as they are read; an "alias bomb" (a few hundred bytes that expand to
+billions of nodes) is refused before anything walks it. Documents without aliases are limited
+only by their size, so reading stays linear in the input."""
+
+# --- one object (extraction) ---------------------------------------------------------------
+
+MAX_CONTAINERS = 256
+"""Containers (regular, init and ephemeral, plus container-shaped fields adapters name) in one
+object, over all its pod templates."""
+
+MAX_PLACEMENTS = 64
+"""Alternative placements (required node-affinity terms, after de-duplication) of one pod."""
+
+MAX_ACCELERATOR_REQUESTS = 128
+"""Distinct (resource, placement) pairs one object asks for, after summing counts. Each is
+resolved against the catalogue and recorded with its candidate products, so this bounds the
+evaluation (well under a second at the cap) and the decision record."""
+
+MAX_CLAIMS = 128
+"""Device claims and claim templates (DRA) one object names."""
+
+MAX_MODEL_REFERENCES = 256
+"""Distinct model references one object names."""
+
+# --- decisions ------------------------------------------------------------------------------
+
+MAX_DECISION_RECORD_BYTES = 1024 * 1024
+"""Largest decision-log record (its JSON). The worst object within the caps above records about
+half of it; this is the last line, checked by the sidecar before anything is logged, so that no
+caller (the webhook, or any gRPC client) can fill the log with one decision."""
+
+# --- the webhook's event loop ---------------------------------------------------------------
+
+EXTRACT_SLICE_S = 0.002
+"""Longest the webhook's event loop runs extraction inline. Objects whose body is larger than
+`INLINE_BODY_BYTES` are extracted on the bounded worker pool instead, so one heavy object never
+holds the loop that serves every other admission."""
+
+INLINE_BODY_BYTES = 16 * 1024
+"""Bodies up to this size are extracted on the loop (well within `EXTRACT_SLICE_S` under the
+caps above); larger ones go to the worker pool."""
+
+INLINE_REQUESTS = 16
+"""Workloads with more accelerator requests and model references than this are evaluated by the
+sidecar on a worker thread (uncached) instead of on its event loop: at the caps an evaluation
+takes tens of milliseconds, which must not hold every other caller's Evaluate."""
+
+EXTRACT_WORKERS = 2
+"""Threads extracting large objects; further large objects wait for one (within the budget)."""

@@ -1,0 +1,45 @@
+"""A tenant whose stored record does not parse: unusable, never its superseded permissions.
+
+When a Tenant edit cannot be read (an invalid country code, a licence class that is not a
+class), keeping the previous version would keep permissions the edit may have revoked, and a
+restarted replica, which never saw the previous version, would disagree with one that did. So
+every reader (each sidecar replica, the operator's re-audit) decides a tenant whose current
+record is invalid the same way, from the stored object alone: denied, with a message saying the
+record is invalid, why, and who can fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from exportgate.core.decision import Decision, Violation
+from exportgate.core.engine import PolicyEngine
+from exportgate.core.types import Action, Workload
+
+INVALID_RECORD_RULE = "tenant-record-invalid"
+
+
+def invalid_record_decision(
+    engine: PolicyEngine, workload: Workload, tenant_name: str, problem: str, at: datetime
+) -> Decision:
+    """The decision for `workload` of tenant `tenant_name`, whose stored record is invalid."""
+    base = engine.evaluate(workload, None, at, tenant_name=tenant_name)
+    violation = Violation(
+        rule_id=INVALID_RECORD_RULE,
+        policy="exportgate",
+        policy_version=engine.version,
+        action=Action.DENY,
+        citation="exportgate fails closed on tenant records it cannot read (docs/policies.md)",
+        message=(
+            f"The Tenant record {tenant_name!r} is invalid, so this tenant may not use "
+            f"export-controlled accelerators or models until it is fixed: {problem}."
+        ),
+        remedy=(
+            "Ask your platform team to correct the record "
+            f"(kubectl describe tenant {tenant_name} shows the problem)."
+        ),
+        subject=tenant_name,
+    )
+    return dataclasses.replace(base, action=Action.DENY, violations=(violation, *base.violations))
+

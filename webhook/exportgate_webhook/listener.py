@@ -1,0 +1,220 @@
+"""The admission listener: TLS over TCP with a connection cap and timeouts a client cannot dodge.
+
+aiohttp's own sites hand TLS to asyncio, which allocates about 300 KB of buffers per connection
+(the TLS read buffer is 256 KiB) as soon as a TCP connection is accepted and keeps it through a
+60 s handshake timeout, and aiohttp keeps an idle connection for an hour. A few hundred idle or
+half-open connections from any pod would then exceed the webhook's memory limit, and with
+``failurePolicy: Fail`` that refuses every guarded request in the cluster. So this listener:
+
+* accepts plain TCP and counts every connection from accept to close; past ``max_connections``
+  the new socket is reset before any TLS state exists, so the cap bounds TLS memory
+  (``max_connections`` x `TLS_CONNECTION_BYTES`, documented in docs/webhook.md);
+* upgrades to TLS itself (`loop.start_tls`) with a short handshake timeout, so a half-open
+  connection that never says ClientHello is gone after ``handshake_timeout_s``;
+* closes a connection that has not delivered a complete first request within
+  ``header_timeout_s`` (slow headers), and aiohttp's keep-alive timer closes one that stays idle
+  ``idle_timeout_s`` after its last answer.
+
+The aiohttp request handler is unchanged: it receives the TLS transport as if asyncio had made
+it, and bytes that arrive before it is attached are held and replayed in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger("exportgate.webhook.listener")
+
+TLS_CONNECTION_BYTES = 320 * 1024
+"""What one TLS connection costs the webhook at most while idle: asyncio's 256 KiB TLS read
+buffer, OpenSSL's per-connection state and aiohttp's handler. Used to size the cap."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    max_connections: int = 256
+    handshake_timeout_s: float = 5.0
+    header_timeout_s: float = 10.0
+    idle_timeout_s: float = 30.0
+
+
+class GuardedListener:
+    """One TLS listening socket serving an aiohttp `web.Server` within `ConnectionLimits`."""
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext,
+        limits: ConnectionLimits,
+        *,
+        on_refused: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        self._factory: Callable[[], asyncio.Protocol] | None = None
+        self._ssl = ssl_context
+        self.limits = limits
+        self._on_refused = on_refused
+        self.active = 0
+        self.served: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._server: asyncio.base_events.Server | None = None
+
+    @property
+    def middleware(self) -> Any:
+        """aiohttp middleware that marks a connection as having delivered a complete request
+        (see the header timeout); add it to the app served by this listener."""
+
+        @web.middleware
+        async def mark_served(
+            request: web.Request,
+            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        ) -> web.StreamResponse:
+            if request.transport is not None:
+                self.served.add(request.transport)
+            return await handler(request)
+
+        return mark_served
+
+    async def start(
+        self,
+        handler_factory: Callable[[], asyncio.Protocol],
+        host: str,
+        port: int,
+        backlog: int = 1024,
+    ) -> int:
+        """Listen on host:port, serving each connection with a handler from `handler_factory`
+        (an aiohttp `web.Server`); returns the bound port."""
+        self._factory = handler_factory
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Gate(self), host, port, backlog=backlog, reuse_address=True
+        )
+        sockets: list[Any] = list(self._server.sockets or [])
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()  # stop accepting; open connections are closed by aiohttp
+            self._server = None
+
+    # -- per connection (called by _Gate) ------------------------------------------------------
+
+    def admit(self) -> bool:
+        if self.active >= self.limits.max_connections:
+            self._on_refused("connection-cap")
+            return False
+        self.active += 1
+        return True
+
+    def release(self) -> None:
+        self.active -= 1
+
+    async def upgrade(self, gate: _Gate, raw: asyncio.Transport) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._factory is not None
+        app = _Attach(self._factory(), gate)
+        try:
+            tls = await loop.start_tls(
+                raw,
+                app,
+                self._ssl,
+                server_side=True,
+                ssl_handshake_timeout=self.limits.handshake_timeout_s,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError, RuntimeError) as exc:
+            self._on_refused("handshake")
+            log.debug("TLS handshake failed", error=str(exc) or type(exc).__name__)
+            raw.abort()
+            gate.closed()
+            return
+        if not isinstance(tls, asyncio.Transport):  # gone during the handshake
+            gate.closed()
+            return
+        app.attach(tls)
+        loop.call_later(self.limits.header_timeout_s, self._header_deadline, tls)
+
+    def _header_deadline(self, tls: asyncio.Transport) -> None:
+        if tls.is_closing() or tls in self.served:
+            return
+        self._on_refused("header-timeout")
+        tls.abort()
+
+
+class _Gate(asyncio.Protocol):
+    """The raw TCP side: counts the connection and starts the TLS upgrade."""
+
+    def __init__(self, listener: GuardedListener) -> None:
+        self._listener = listener
+        self._counted = False
+        self._task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        raw = transport
+        assert isinstance(raw, asyncio.Transport)
+        if not self._listener.admit():
+            raw.abort()  # before any TLS buffer exists
+            return
+        self._counted = True
+        self._task = asyncio.get_running_loop().create_task(self._listener.upgrade(self, raw))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Only reached before start_tls takes the transport over (the peer left early).
+        self.closed()
+
+    def closed(self) -> None:
+        if self._counted:
+            self._counted = False
+            self._listener.release()
+
+
+class _Attach(asyncio.Protocol):
+    """The aiohttp handler behind TLS, attached once the handshake is done."""
+
+    def __init__(self, handler: asyncio.Protocol, gate: _Gate) -> None:
+        self._handler = handler
+        self._gate = gate
+        self._attached = False
+        self._early: list[bytes] = []
+        self._early_eof = False
+
+    def attach(self, transport: asyncio.BaseTransport) -> None:
+        self._attached = True
+        self._handler.connection_made(transport)
+        for data in self._early:
+            self._handler.data_received(data)
+        self._early.clear()
+        if self._early_eof:
+            self._handler.eof_received()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        pass  # start_tls does not call it (call_connection_made=False); see attach
+
+    def data_received(self, data: bytes) -> None:
+        if self._attached:
+            self._handler.data_received(data)
+        else:
+            self._early.append(data)
+
+    def eof_received(self) -> bool | None:
+        if self._attached:
+            return self._handler.eof_received()
+        self._early_eof = True
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._gate.closed()
+        if self._attached:
+            with contextlib.suppress(Exception):
+                self._handler.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._handler.resume_writing()
