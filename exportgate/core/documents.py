@@ -8,6 +8,7 @@ through it and a path -> line index is kept beside the plain data.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,11 @@ class _Loader(yaml.composer.Composer, _EventSource, yaml.constructor.SafeConstru
             if target is not None:
                 size = self._sizes.get(id(target))
                 if size is None:
-                    raise _limit(event, f"alias *{event.anchor} refers to a node that contains it",
-                                 "a document must be a tree; write the value out instead")
+                    raise _limit(
+                        event,
+                        f"alias *{event.anchor} refers to a node that contains it",
+                        "a document must be a tree; write the value out instead",
+                    )
                 self._alias_nodes += size
                 if self._alias_nodes > MAX_ALIAS_NODES:
                     raise _limit(
@@ -190,31 +194,37 @@ def parse_documents(text: str, source: str) -> list[LocatedDocument]:
     documents: list[LocatedDocument] = []
     loader = _Loader(text)
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            data = loader.construct_document(node)
-            if data is None:
-                continue
-            lines: dict[PathKey, int] = {}
-            _index(node, (), lines)
-            documents.append(
-                LocatedDocument(
-                    data=data, source=source, line=node.start_mark.line + 1, lines=lines
+        with _yaml_errors(source, "YAML or JSON", "check indentation and quoting near that line"):
+            while loader.check_node():
+                node = loader.get_node()
+                if node is None:
+                    continue
+                data = loader.construct_document(node)
+                if data is None:
+                    continue
+                lines: dict[PathKey, int] = {}
+                _index(node, (), lines)
+                documents.append(
+                    LocatedDocument(
+                        data=data, source=source, line=node.start_mark.line + 1, lines=lines
+                    )
                 )
-            )
-    except _LimitError as exc:
-        raise _input_error(exc, source, "refused", exc.hint) from None
-    except yaml.MarkedYAMLError as exc:
-        raise _input_error(
-            exc, source, "not valid YAML or JSON", "check indentation and quoting near that line"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML or JSON: {exc}", source=source) from exc
     finally:
         loader.dispose()
     return documents
+
+
+@contextmanager
+def _yaml_errors(source: str, kind: str, hint: str) -> Iterator[None]:
+    """Turn the loader's failures into one-line InputErrors naming `source` and the line."""
+    try:
+        yield
+    except _LimitError as exc:
+        raise _input_error(exc, source, "refused", exc.hint) from None
+    except yaml.MarkedYAMLError as exc:
+        raise _input_error(exc, source, f"not valid {kind}", hint) from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid {kind}: {exc}", source=source) from exc
 
 
 def _input_error(exc: yaml.MarkedYAMLError, source: str, what: str, hint: str) -> InputError:
@@ -233,16 +243,9 @@ def compose_single(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     (for readers that walk the node tree themselves, such as the adapter loader)."""
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        return (None if node is None else loader.construct_document(node)), node
-    except _LimitError as exc:
-        raise _input_error(exc, source, "refused", exc.hint) from None
-    except yaml.MarkedYAMLError as exc:
-        raise _input_error(
-            exc, source, "not valid YAML", "check indentation and quoting near this line"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", source=source) from exc
+        with _yaml_errors(source, "YAML", "check indentation and quoting near this line"):
+            node = loader.get_single_node()
+            return (None if node is None else loader.construct_document(node)), node
     finally:
         loader.dispose()
 
