@@ -3,6 +3,7 @@ timer (`timers.py`), started with the tenant and stopped when it is deleted."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
@@ -13,6 +14,8 @@ from exportgate_operator.kinds import TENANTS
 
 log = get_logger(__name__)
 GROUP, VERSION, PLURAL = TENANTS.group, TENANTS.version, TENANTS.plural
+# Newer generations followed after one handler run before kopf's own update handling takes over.
+_CATCH_UP_ROUNDS = 3
 
 
 def register(registry: kopf.OperatorRegistry, app: App) -> None:
@@ -31,6 +34,23 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
                         error=record.error.describe())
         app.timers.ensure(name)
         await app.reaudit([name], reason=f"Tenant {name} {reason}d")
+        await _catch_up(name, record.generation)
+
+    async def _catch_up(name: str, handled: int | None) -> None:
+        # A spec edit that lands while this handler runs (its re-audit can take seconds) was
+        # seen to be lost by kopf's change detection, leaving status and decisions on the
+        # superseded spec (a KYC revocation not shown). So read the Tenant again and follow
+        # any newer generation now, until none is newer.
+        for _ in range(_CATCH_UP_ROUNDS):
+            latest = await asyncio.to_thread(app.kube.get, TENANTS, name)
+            generation = ((latest or {}).get("metadata") or {}).get("generation")
+            if latest is None or generation is None or handled is None:
+                return
+            if int(generation) <= handled:
+                return
+            record = app.world.set_tenant(latest)
+            handled = record.generation
+            await app.reaudit([name], reason=f"Tenant {name} updated")
 
     # A watch event, not on.delete: a delete handler would need a finalizer, and a finalizer
     # would stop anyone deleting a Tenant while the operator is down.
