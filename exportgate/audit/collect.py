@@ -24,7 +24,7 @@ from typing import Any, Final, TextIO
 
 from exportgate.audit.figures import Figures
 from exportgate.audit.integrity import FileStatus, file_status
-from exportgate.audit.rows import COLUMNS, decision_row
+from exportgate.audit.rows import COLUMNS, csv_line, decision_row
 from exportgate.decisionlog.record import DECISION, rfc3339_ms
 from exportgate.decisionlog.verify import FileReport, check_continuity, verify_file
 
@@ -129,7 +129,7 @@ def _collect_file(job: _Job) -> tuple[FileReport, Figures]:
     figures = Figures()
     low, high, path = job.low, job.high, job.path
     with open(job.spill, "w", newline="", encoding="utf-8") as stream:
-        write = csv.writer(stream, lineterminator="\n").writerow
+        write = stream.write
 
         def take(line: int, record: dict[str, Any]) -> None:
             stamp = record.get("time")
@@ -140,7 +140,7 @@ def _collect_file(job: _Job) -> tuple[FileReport, Figures]:
             if record["type"] == DECISION:
                 row = decision_row(record, path, line)
                 figures.add_decision(record, row)
-                write(row)
+                write(csv_line(row))
             else:
                 figures.add_other(record, path, line)
 
