@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.sections import replace_section
 from exportgate.core.engine import PolicyEngine
 from exportgate.decisionlog import DecisionLog, LogEntry
 from exportgate.decisionlog.segments import rotated_segments
@@ -32,7 +32,7 @@ from tests.audit.builders import TENANTS, WORKLOADS, StepClock
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
-START, END = "<!-- audit-report:start -->", "<!-- audit-report:end -->"
+SECTION = "audit-report"  # its figures sit between <!-- audit-report:start/end --> markers
 TARGET_SECONDS, TARGET_MIB = 60.0, 500.0
 SEGMENT_BYTES = 64 * 1024 * 1024
 
@@ -125,14 +125,9 @@ def measure(paths: list[Path], out: Path) -> dict[str, Any]:
 
 
 def write_section(text: str) -> None:
+    """Put `text` between this script's markers in RESULTS.md and touch nothing else."""
     current = RESULTS.read_text() if RESULTS.exists() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}\n"
-    if START in current:
-        pattern = re.escape(START) + ".*?" + re.escape(END) + "\n?"
-        current = re.sub(pattern, lambda _: block, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + block
-    RESULTS.write_text(current)
+    RESULTS.write_text(replace_section(current, SECTION, text))
 
 
 def main() -> None:
