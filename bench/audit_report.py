@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -124,6 +125,27 @@ def measure(paths: list[Path], out: Path) -> dict[str, Any]:
     }
 
 
+_FIGURE = {
+    "wall": r"\| wall time, verify \+ report \| ([\d.,]+) s",
+    "cpu": r"\| CPU time \(user \+ sys, all processes\) \| ([\d.,]+) s",
+    "peak": r"\| peak resident memory \| ([\d.,]+) MiB",
+    "load": r"\| load average when it started \| ([\d.,]+)",
+    "records": r"## Audit report over ([\d,]+) decision records",
+}
+
+
+def previous_figures() -> dict[str, str]:
+    """The figures this script last wrote into RESULTS.md (for a before/after line)."""
+    current = RESULTS.read_text() if RESULTS.exists() else ""
+    found = re.search(
+        r"<!-- audit-report:start -->(.*?)<!-- audit-report:end -->", current, flags=re.S
+    )
+    if found is None:
+        return {}
+    figures = {key: re.search(pattern, found.group(1)) for key, pattern in _FIGURE.items()}
+    return {key: match.group(1) for key, match in figures.items() if match is not None}
+
+
 def write_section(text: str) -> None:
     """Put `text` between this script's markers in RESULTS.md and touch nothing else."""
     current = RESULTS.read_text() if RESULTS.exists() else ""
@@ -162,6 +184,13 @@ def main() -> None:
         else ""
     )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    before = previous_figures()
+    previous = (
+        f"\nThe run this one replaced ({before['records']} records): {before['wall']} s wall, "
+        f"{before['cpu']} s CPU, {before['peak']} MiB peak, load average {before['load']}.\n"
+        if len(before) == len(_FIGURE)
+        else ""
+    )
     text = f"""## Audit report over {args.records:,} decision records (issue 15)
 
 `python -m bench.audit_report --records {args.records}`: {args.files} replica logs in
@@ -183,7 +212,7 @@ Peak memory is the sum over the report process and its worker processes (one per
 every 50 ms. Wall time depends on what else runs; the CPU time is the steadier figure. Files
 are read by one process per CPU, so on an idle machine the wall time approaches the CPU time
 divided by the number of CPUs, plus the single-process merge (a few seconds).
-{busy}
+{busy}{previous}
 The report's own summary line: `{summary}`
 """
     print(text)
