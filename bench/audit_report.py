@@ -114,6 +114,7 @@ def measure(paths: list[Path], out: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     stderr = child.stderr.read() if child.stderr else ""
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_after = os.getloadavg()[0]
     if child.returncode != 0:
         sys.exit(f"audit report failed ({child.returncode}):\n{stderr[-2000:]}")
     return {
@@ -121,6 +122,7 @@ def measure(paths: list[Path], out: Path) -> dict[str, Any]:
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "peak": peak,
         "load": load,
+        "load_after": load_after,
         "summary": stderr.strip().splitlines()[-1],
     }
 
@@ -177,10 +179,11 @@ def main() -> None:
     ok_time, ok_mem = seconds < TARGET_SECONDS, peak < TARGET_MIB
     verdict_time, verdict_mem = ("met" if ok else "MISSED" for ok in (ok_time, ok_mem))
     busy = (
-        f"\n**This run shared the machine (load average {figures['load']:.1f} on "
+        f"\n**This run shared the machine (load average {figures['load']:.1f} at the start, "
+        f"{figures['load_after']:.1f} at the end, on "
         f"{os.cpu_count()} CPUs): its wall time is mostly waiting for a CPU and does not show "
         "whether the target is met; rerun on an idle machine to check it.**\n"
-        if figures["load"] > (os.cpu_count() or 1)
+        if max(figures["load"], figures["load_after"]) > (os.cpu_count() or 1)
         else ""
     )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -207,11 +210,14 @@ chain, count, merge by time, write {html_mib:.1f} MiB of HTML and {csv_mib:,.0f}
 | records per second | {args.records / seconds:,.0f} | | |
 | CPU time (user + sys, all processes) | {figures["cpu"]:.1f} s | | |
 | load average when it started | {figures["load"]:.1f} | | |
+| load average when it ended | {figures["load_after"]:.1f} | | |
 
 Peak memory is the sum over the report process and its worker processes (one per CPU), sampled
-every 50 ms. Wall time depends on what else runs; the CPU time is the steadier figure. Files
-are read by one process per CPU, so on an idle machine the wall time approaches the CPU time
-divided by the number of CPUs, plus the single-process merge (a few seconds).
+every 50 ms. Files are read by one process per CPU, so on an idle machine the wall time
+approaches the CPU time divided by the number of CPUs, plus the single-process merge (a few
+seconds). Wall time depends on what else runs (a load average of 1 is a whole CPU taken), and
+so does CPU time, less: work runs slower while the other vCPU of a core is busy. Compare runs
+made under the same load, or old and new code interleaved on the same logs.
 {busy}{previous}
 The report's own summary line: `{summary}`
 """
