@@ -129,30 +129,3 @@ def nodepool(name: str, tenant: str, family: str = "p5") -> dict[str, Any]:
             }
         },
     }
-
-
-# Karpenter's NodePool kind, so the API server stores NodePools as it would with Karpenter
-# installed (no Karpenter runs; the operator only reads and annotates these objects).
-NODEPOOL_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "nodepools.karpenter.sh"},
-    "spec": {
-        "group": "karpenter.sh",
-        "scope": "Cluster",
-        "names": {"kind": "NodePool", "plural": "nodepools", "singular": "nodepool"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}

@@ -34,6 +34,7 @@ from exportgate.core.catalogue import builtin_catalogue
 from exportgate.core.compute import peak_ops_per_second
 from exportgate.kubeapi import new_api_client
 from tests.cluster.local_cluster import LocalCluster, free_port
+from tests.cluster.stand_in_crds import PYTORCHJOB_CRD
 from tests.operator import accounting_builders as b
 from tests.operator.builders import tenant
 from tests.operator.conftest import OPERATOR_USER, OperatorHandle, wait_for
@@ -100,7 +101,7 @@ class Scene:
 
 @pytest.fixture(scope="module")
 def pytorch_crd(operator: OperatorHandle) -> LocalCluster:
-    operator.cluster.install_crds([b.PYTORCHJOB_CRD])
+    operator.cluster.install_crds([PYTORCHJOB_CRD])
     return operator.cluster
 
 

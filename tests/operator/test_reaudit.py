@@ -21,8 +21,8 @@ from exportgate_operator.world import World
 
 from exportgate.decisionlog import verify_files
 from exportgate.kubeapi import new_api_client
+from tests.cluster.stand_in_crds import NODEPOOL_CRD
 from tests.operator.builders import (
-    NODEPOOL_CRD,
     endpoint,
     gpu_deployment,
     gpu_pod,

@@ -15,45 +15,18 @@ from typing import Any
 import pytest
 from exportgate_operator.publish import VIOLATION
 
-from tests.operator.builders import NODEPOOL_CRD, SUITE_LABEL, nodepool, tenant
+from tests.cluster.stand_in_crds import (
+    INFERENCESERVICE_CRD,
+    NODEPOOL_CRD,
+    PYTORCHJOB_CRD,
+    RAYCLUSTER_CRD,
+)
+from tests.operator.builders import SUITE_LABEL, nodepool, tenant
 from tests.operator.conftest import OperatorHandle, wait_for
 
 pytestmark = pytest.mark.cluster
 
 H100 = "NVIDIA-H100-80GB-HBM3"
-
-
-def stand_in_crd(group: str, kind: str, plural: str, version: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-
-
-CRDS = [
-    stand_in_crd("serving.kserve.io", "InferenceService", "inferenceservices", "v1beta1"),
-    stand_in_crd("kubeflow.org", "PyTorchJob", "pytorchjobs", "v1"),
-    stand_in_crd("ray.io", "RayCluster", "rayclusters", "v1"),
-]
 
 
 def _template() -> dict[str, Any]:
@@ -129,7 +102,9 @@ def _violation(operator: OperatorHandle, kind: str, name: str, ns: str | None) -
 def test_every_guarded_kind_becomes_a_violator_when_verification_expires(
     operator: OperatorHandle,
 ) -> None:
-    operator.cluster.install_crds([*CRDS, NODEPOOL_CRD])
+    operator.cluster.install_crds(
+        [INFERENCESERVICE_CRD, PYTORCHJOB_CRD, RAYCLUSTER_CRD, NODEPOOL_CRD]
+    )
     name = f"kinds-{uuid.uuid4().hex[:6]}"
     ns = operator.tenant_namespace(name)
     for _, obj in _objects():

@@ -26,6 +26,7 @@ import yaml
 
 from tests.cluster.certs import ServingCert, loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, free_port, webhook_rule
+from tests.cluster.stand_in_crds import INFERENCESERVICE_CRD, NODEPOOL_CRD, WORKFLOW_CRD
 from tests.webhook.conftest import EXAMPLE_TENANTS, ROLLOUT_POLICY, read_decision_log
 
 pytestmark = pytest.mark.cluster
@@ -36,37 +37,7 @@ NIMBUS, ACME = "e2e-nimbus", "e2e-acme"
 H100 = "NVIDIA-H100-80GB-HBM3"
 HOOKS = "exportgate-e2e"
 
-# Minimal CRDs: the real ones are large; the webhook only needs the kinds to exist.
-CRDS = [
-    {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": scope,
-            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-    for group, version, kind, plural, scope in (
-        ("karpenter.sh", "v1", "NodePool", "nodepools", "Cluster"),
-        ("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", "Namespaced"),
-        ("argoproj.io", "v1alpha1", "Workflow", "workflows", "Namespaced"),
-    )
-]
+CRDS = [NODEPOOL_CRD, INFERENCESERVICE_CRD, WORKFLOW_CRD]
 
 
 @dataclass
