@@ -47,6 +47,16 @@ def _c(**fields: Any) -> dict[str, Any]:
     return {"name": "c", "image": "registry.example/app:1", **fields}
 
 
+def _cr(api_version: str, kind: str, spec: dict[str, Any], name: str = "x") -> dict[str, Any]:
+    """A namespaced custom resource of `kind` with `spec` as given."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "t"},
+        "spec": spec,
+    }
+
+
 def _decide(obj: dict[str, Any], dra: DraObjects | None = None) -> tuple[Workload, Action]:
     workload = extract_workload(obj, dra=dra)
     return workload, ENGINE.evaluate(workload, RESTRICTED, NOW).action
@@ -571,53 +581,39 @@ def _gpu_container() -> dict[str, Any]:
     return _c(resources={"limits": {"nvidia.com/gpu": 8}})
 
 
+def _gpu_template() -> dict[str, Any]:
+    return {"spec": {"containers": [_gpu_container()]}}
+
+
 UNADAPTED = [
     (
         "new-crd-template",
-        {
-            "apiVersion": "acme.example.com/v1",
-            "kind": "Trainer",
-            "metadata": {"name": "x", "namespace": "t"},
-            "spec": {"template": {"spec": {"containers": [_gpu_container()]}}},
-        },
+        _cr("acme.example.com/v1", "Trainer", {"template": _gpu_template()}),
     ),
     (
         "deep-list",
-        {
-            "apiVersion": "acme.example.com/v1",
-            "kind": "Pipeline",
-            "metadata": {"name": "x", "namespace": "t"},
-            "spec": {"stages": [{"steps": [{"podSpec": {"containers": [_gpu_container()]}}]}]},
-        },
+        _cr(
+            "acme.example.com/v1",
+            "Pipeline",
+            {"stages": [{"steps": [{"podSpec": {"containers": [_gpu_container()]}}]}]},
+        ),
     ),
     (
         "argo-style-container",
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "WorkflowTemplate",
-            "metadata": {"name": "x", "namespace": "t"},
-            "spec": {"templates": [{"name": "train", "container": _gpu_container()}]},
-        },
+        _cr(
+            "argoproj.io/v1alpha1",
+            "WorkflowTemplate",
+            {"templates": [{"name": "train", "container": _gpu_container()}]},
+        ),
     ),
-    (
-        "inline-containers",
-        {
-            "apiVersion": "acme.example.com/v1",
-            "kind": "Server",
-            "metadata": {"name": "x", "namespace": "t"},
-            "spec": {"containers": [_gpu_container()]},
-        },
-    ),
+    ("inline-containers", _cr("acme.example.com/v1", "Server", {"containers": [_gpu_container()]})),
     (
         "device-access-in-crd",
-        {
-            "apiVersion": "acme.example.com/v1",
-            "kind": "Server",
-            "metadata": {"name": "x", "namespace": "t"},
-            "spec": {
-                "template": {"spec": {"containers": [_c(securityContext={"privileged": True})]}}
-            },
-        },
+        _cr(
+            "acme.example.com/v1",
+            "Server",
+            {"template": {"spec": {"containers": [_c(securityContext={"privileged": True})]}}},
+        ),
     ),
 ]
 
@@ -632,24 +628,13 @@ def test_the_generic_search_is_bounded() -> None:
     deep: dict[str, Any] = {"containers": [_gpu_container()]}
     for _ in range(40):
         deep = {"x": deep}
-    obj = {
-        "apiVersion": "acme.example.com/v1",
-        "kind": "Deep",
-        "metadata": {"name": "x", "namespace": "t"},
-        "spec": deep,
-    }
-    workload, action = _decide(obj)
+    workload, action = _decide(_cr("acme.example.com/v1", "Deep", deep))
     assert [a.resource for a in workload.accelerators] == ["unsearchable object"]
     assert action is Action.DENY
 
 
 def test_objects_without_pod_specs_stay_unguarded() -> None:
-    obj = {
-        "apiVersion": "acme.example.com/v1",
-        "kind": "Thing",
-        "metadata": {"name": "x", "namespace": "t"},
-        "spec": {"replicas": 3, "x": [{"y": 1}]},
-    }
+    obj = _cr("acme.example.com/v1", "Thing", {"replicas": 3, "x": [{"y": 1}]})
     assert extract_workload(obj).guarded is False
 
 
@@ -713,27 +698,31 @@ def test_pins_to_uncontrolled_gpus_are_admitted_for_a_restricted_tenant(
 
 # --- class 5: the new adapters ------------------------------------------------------------
 
+
+def _capi(version: str, kind: str, **spec: Any) -> dict[str, Any]:
+    return _cr(f"infrastructure.cluster.x-k8s.io/{version}", kind, spec, name="m")
+
+
 NEW_ADAPTERS = [
     (
         "argo-workflow",
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Workflow",
-            "metadata": {"name": "w", "namespace": "t"},
-            "spec": {
+        _cr(
+            "argoproj.io/v1alpha1",
+            "Workflow",
+            {
                 "entrypoint": "train",
                 "templates": [{"name": "train", "container": _gpu_container()}],
             },
-        },
+            name="w",
+        ),
         1,
     ),
     (
         "argo-containerset",
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "WorkflowTemplate",
-            "metadata": {"name": "w", "namespace": "t"},
-            "spec": {
+        _cr(
+            "argoproj.io/v1alpha1",
+            "WorkflowTemplate",
+            {
                 "templates": [
                     {
                         "name": "s",
@@ -741,85 +730,65 @@ NEW_ADAPTERS = [
                     }
                 ]
             },
-        },
+            name="w",
+        ),
         1,  # both containers ask for the same (resource, placement): one request, counts summed
     ),
     (
         "argo-cron",
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "CronWorkflow",
-            "metadata": {"name": "w", "namespace": "t"},
-            "spec": {
+        _cr(
+            "argoproj.io/v1alpha1",
+            "CronWorkflow",
+            {
                 "schedule": "0 * * * *",
                 "workflowSpec": {
                     "templates": [{"name": "s", "script": {**_gpu_container(), "source": "x"}}]
                 },
             },
-        },
+            name="w",
+        ),
         1,
     ),
     (
         "volcano-job",
-        {
-            "apiVersion": "batch.volcano.sh/v1alpha1",
-            "kind": "Job",
-            "metadata": {"name": "v", "namespace": "t"},
-            "spec": {
-                "tasks": [
-                    {
-                        "replicas": 2,
-                        "name": "w",
-                        "template": {"spec": {"containers": [_gpu_container()]}},
-                    }
-                ]
-            },
-        },
+        _cr(
+            "batch.volcano.sh/v1alpha1",
+            "Job",
+            {"tasks": [{"replicas": 2, "name": "w", "template": _gpu_template()}]},
+            name="v",
+        ),
         1,
     ),
     (
         "kueue-workload",
-        {
-            "apiVersion": "kueue.x-k8s.io/v1beta1",
-            "kind": "Workload",
-            "metadata": {"name": "k", "namespace": "t"},
-            "spec": {
-                "podSets": [
-                    {
-                        "name": "main",
-                        "count": 1,
-                        "template": {"spec": {"containers": [_gpu_container()]}},
-                    }
-                ]
-            },
-        },
+        _cr(
+            "kueue.x-k8s.io/v1beta1",
+            "Workload",
+            {"podSets": [{"name": "main", "count": 1, "template": _gpu_template()}]},
+            name="k",
+        ),
         1,
     ),
     (
         "seldon-deployment",
-        {
-            "apiVersion": "machinelearning.seldon.io/v1",
-            "kind": "SeldonDeployment",
-            "metadata": {"name": "s", "namespace": "t"},
-            "spec": {
+        _cr(
+            "machinelearning.seldon.io/v1",
+            "SeldonDeployment",
+            {
                 "predictors": [
-                    {
-                        "name": "p",
-                        "graph": {"name": "m"},
-                        "componentSpecs": [{"spec": {"containers": [_gpu_container()]}}],
-                    }
+                    {"name": "p", "graph": {"name": "m"}, "componentSpecs": [_gpu_template()]}
                 ]
             },
-        },
+            name="s",
+        ),
         1,
     ),
     (
         "kaito-inferenceset",
-        {
-            "apiVersion": "kaito.sh/v1beta1",
-            "kind": "InferenceSet",
-            "metadata": {"name": "k", "namespace": "t"},
-            "spec": {
+        _cr(
+            "kaito.sh/v1beta1",
+            "InferenceSet",
+            {
                 "replicas": 2,
                 "labelSelector": {"matchLabels": {"a": "b"}},
                 "template": {
@@ -827,66 +796,49 @@ NEW_ADAPTERS = [
                     "inference": {"preset": {"name": "phi-4"}},
                 },
             },
-        },
+            name="k",
+        ),
         1,
     ),
     (
         "kaito-ragengine",
-        {
-            "apiVersion": "kaito.sh/v1alpha1",
-            "kind": "RAGEngine",
-            "metadata": {"name": "r", "namespace": "t"},
-            "spec": {
+        _cr(
+            "kaito.sh/v1alpha1",
+            "RAGEngine",
+            {
                 "compute": {
                     "instanceType": "Standard_NC40ads_H100_v5",
                     "labelSelector": {"matchLabels": {"a": "b"}},
                 },
                 "embedding": {"local": {"modelID": "BAAI/bge-small-en-v1.5"}},
             },
-        },
+            name="r",
+        ),
         1,
     ),
     (
         "capi-aws-managed-pool",
-        {
-            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2",
-            "kind": "AWSManagedMachinePool",
-            "metadata": {"name": "m", "namespace": "t"},
-            "spec": {"instanceType": "p5.48xlarge"},
-        },
+        _capi("v1beta2", "AWSManagedMachinePool", instanceType="p5.48xlarge"),
         1,
     ),
     (
         "capi-azure-managed-pool",
-        {
-            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
-            "kind": "AzureManagedMachinePool",
-            "metadata": {"name": "m", "namespace": "t"},
-            "spec": {"sku": "Standard_ND96isr_H100_v5", "mode": "User"},
-        },
+        _capi("v1beta1", "AzureManagedMachinePool", sku="Standard_ND96isr_H100_v5", mode="User"),
         1,
     ),
     (
         "capi-gcp-managed-pool",
-        {
-            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
-            "kind": "GCPManagedMachinePool",
-            "metadata": {"name": "m", "namespace": "t"},
-            "spec": {"machineType": "a3-highgpu-8g"},
-        },
+        _capi("v1beta1", "GCPManagedMachinePool", machineType="a3-highgpu-8g"),
         1,
     ),
     (
         "capi-aws-mixed-instances",
-        {
-            "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2",
-            "kind": "AWSMachinePool",
-            "metadata": {"name": "m", "namespace": "t"},
-            "spec": {
-                "awsLaunchTemplate": {"instanceType": "m5.large"},
-                "mixedInstancesPolicy": {"overrides": [{"instanceType": "p5.48xlarge"}]},
-            },
-        },
+        _capi(
+            "v1beta2",
+            "AWSMachinePool",
+            awsLaunchTemplate={"instanceType": "m5.large"},
+            mixedInstancesPolicy={"overrides": [{"instanceType": "p5.48xlarge"}]},
+        ),
         2,
     ),
 ]
