@@ -301,157 +301,76 @@ def test_bandwidth_equivalents_catch_only_uncontrolled_parts() -> None:
 
 # --- s7: vendor terms are allow-lists, dated, in separate rules -------------------------
 
+CLAUDE, GEMINI, TODAY = "claude-sonnet-4-5", "gemini-2.5-pro", "2026-11-30"
+ANTHROPIC_REGIONS, ANTHROPIC_OWNED = "anthropic-unsupported-regions", "anthropic-ownership"
+OPENAI_COUNTRIES, GEMINI_REGIONS = "openai-unsupported-countries", "google-gemini-available-regions"
+LLAMA_EU = "llama-multimodal-eu"
+DENY, ALLOW = Action.DENY, Action.ALLOW
+
+
+def _in(country: str) -> dict[str, Any]:
+    return {"incorporation": country}
+
+
+def _owned(*owners: tuple[str, int, str]) -> dict[str, Any]:
+    """Tenant fields for owners given as (name, share, headquarters)."""
+    return {"owners": [{"name": n, "share": s, "headquarters": hq} for n, s, hq in owners]}
+
+
 VENDORS: list[tuple[str, dict[str, Any], str, str, Action, str | None]] = [
     # (case, tenant, model, instant, action, rule)
-    (
-        "anthropic-by",
-        {"incorporation": "BY"},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-unsupported-regions",
-    ),  # not listed = unsupported (was allowed by the deny-list)
-    (
-        "anthropic-mo",
-        {"incorporation": "MO"},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-unsupported-regions",
-    ),
-    (
-        "anthropic-cn-2024",
-        {"incorporation": "CN"},
-        "claude-sonnet-4-5",
-        "2024-01-01",
-        Action.DENY,
-        "anthropic-unsupported-regions",
-    ),  # location rule: always
-    (
-        "anthropic-parent-cn-before",
-        {"parent": "CN"},
-        "claude-sonnet-4-5",
-        "2025-09-04",
-        Action.ALLOW,
-        None,
-    ),  # ownership rule starts 2025-09-05
-    (
-        "anthropic-parent-cn-after",
-        {"parent": "CN"},
-        "claude-sonnet-4-5",
-        "2025-09-05",
-        Action.DENY,
-        "anthropic-ownership",
-    ),
-    (
-        "anthropic-majority-owner",
-        {"owners": [{"name": "P", "share": 60, "headquarters": "CN"}]},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-ownership",
-    ),
+    # not listed = unsupported (was allowed by the deny-list)
+    ("anthropic-by", _in("BY"), CLAUDE, TODAY, DENY, ANTHROPIC_REGIONS),
+    ("anthropic-mo", _in("MO"), CLAUDE, TODAY, DENY, ANTHROPIC_REGIONS),
+    ("anthropic-cn-2024", _in("CN"), CLAUDE, "2024-01-01", DENY, ANTHROPIC_REGIONS),  # always
+    # the ownership rule starts 2025-09-05
+    ("anthropic-parent-cn-before", {"parent": "CN"}, CLAUDE, "2025-09-04", ALLOW, None),
+    ("anthropic-parent-cn-after", {"parent": "CN"}, CLAUDE, "2025-09-05", DENY, ANTHROPIC_OWNED),
+    ("anthropic-majority-owner", _owned(("P", 60, "CN")), CLAUDE, TODAY, DENY, ANTHROPIC_OWNED),
     (
         "anthropic-aggregate-55",
-        {
-            "owners": [
-                {"name": "P", "share": 30, "headquarters": "CN"},
-                {"name": "Q", "share": 25, "headquarters": "RU"},
-            ]
-        },
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-ownership",
+        _owned(("P", 30, "CN"), ("Q", 25, "RU")),
+        CLAUDE,
+        TODAY,
+        DENY,
+        ANTHROPIC_OWNED,
     ),
+    # more than 50% is needed
     (
         "anthropic-aggregate-50",
-        {
-            "owners": [
-                {"name": "P", "share": 30, "headquarters": "CN"},
-                {"name": "Q", "share": 20, "headquarters": "RU"},
-            ]
-        },
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.ALLOW,
-        None,
-    ),  # more than 50% is needed
-    (
-        "anthropic-hk-owner",
-        {"owners": [{"name": "P", "share": 51, "headquarters": "HK"}]},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-ownership",
-    ),  # HK as CN
-    ("openai-by-before", {"incorporation": "BY"}, "gpt-4o", "2024-07-08", Action.ALLOW, None),
-    (
-        "openai-by",
-        {"incorporation": "BY"},
-        "gpt-4o",
-        "2024-07-09",
-        Action.DENY,
-        "openai-unsupported-countries",
-    ),
-    (
-        "openai-cu",
-        {"incorporation": "CU"},
-        "gpt-4o",
-        "2026-11-30",
-        Action.DENY,
-        "openai-unsupported-countries",
-    ),
-    ("openai-sg", {}, "gpt-4o", "2026-11-30", Action.ALLOW, None),
-    (
-        "gemini-cn-before",
-        {"incorporation": "CN"},
-        "gemini-2.5-pro",
-        "2025-05-19",
-        Action.ALLOW,
+        _owned(("P", 30, "CN"), ("Q", 20, "RU")),
+        CLAUDE,
+        TODAY,
+        ALLOW,
         None,
     ),
-    (
-        "gemini-cn",
-        {"incorporation": "CN"},
-        "gemini-2.5-pro",
-        "2025-05-20",
-        Action.DENY,
-        "google-gemini-available-regions",
-    ),
+    # HK as CN
+    ("anthropic-hk-owner", _owned(("P", 51, "HK")), CLAUDE, TODAY, DENY, ANTHROPIC_OWNED),
+    ("openai-by-before", _in("BY"), "gpt-4o", "2024-07-08", ALLOW, None),
+    ("openai-by", _in("BY"), "gpt-4o", "2024-07-09", DENY, OPENAI_COUNTRIES),
+    ("openai-cu", _in("CU"), "gpt-4o", TODAY, DENY, OPENAI_COUNTRIES),
+    ("openai-sg", {}, "gpt-4o", TODAY, ALLOW, None),
+    ("gemini-cn-before", _in("CN"), GEMINI, "2025-05-19", ALLOW, None),
+    ("gemini-cn", _in("CN"), GEMINI, "2025-05-20", DENY, GEMINI_REGIONS),
     (
         "gemini-ru-end-customer",
         {"end_customers": [{"name": "X", "country": "RU"}]},
         "models/gemini-2.0-flash",
-        "2026-11-30",
-        Action.DENY,
-        "google-gemini-available-regions",
+        TODAY,
+        DENY,
+        GEMINI_REGIONS,
     ),
-    ("gemini-sg", {}, "gemini-2.5-pro", "2026-11-30", Action.ALLOW, None),
-    (
-        "llama-guard-4-eu",
-        {"incorporation": "DE"},
-        "meta-llama/Llama-Guard-4-12B",
-        "2026-11-30",
-        Action.DENY,
-        "llama-multimodal-eu",
-    ),
+    ("gemini-sg", {}, GEMINI, TODAY, ALLOW, None),
+    ("llama-guard-4-eu", _in("DE"), "meta-llama/Llama-Guard-4-12B", TODAY, DENY, LLAMA_EU),
     (
         "llama-guard-3-vision-eu",
-        {"incorporation": "FR"},
+        _in("FR"),
         "meta-llama/Llama-Guard-3-11B-Vision",
-        "2026-11-30",
-        Action.DENY,
-        "llama-multimodal-eu",
+        TODAY,
+        DENY,
+        LLAMA_EU,
     ),
-    (
-        "llama-guard-4-us",
-        {"incorporation": "US"},
-        "meta-llama/Llama-Guard-4-12B",
-        "2026-11-30",
-        Action.ALLOW,
-        None,
-    ),
+    ("llama-guard-4-us", _in("US"), "meta-llama/Llama-Guard-4-12B", TODAY, ALLOW, None),
 ]
 
 
