@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.cluster.workloads import H100, deployment_of, gpu_pod, karpenter_nodepool
+
 API = "exportgate.dev/v1alpha1"
 # Every cluster-scoped object these tests create carries this label, so the suite can remove
 # them when it is done and leave the shared test cluster as it found it.
@@ -73,59 +75,9 @@ def endpoint(name: str, *, provider: str, model: str, region: str | None = None)
     return {"apiVersion": API, "kind": "ModelEndpoint", "metadata": {"name": name}, "spec": spec}
 
 
-def gpu_pod(name: str, product: str = "NVIDIA-H100-80GB-HBM3") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {
-            "nodeSelector": {"nvidia.com/gpu.product": product},
-            "containers": [
-                {
-                    "name": "train",
-                    "image": "registry.example/train:1",
-                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                }
-            ],
-        },
-    }
-
-
-def gpu_deployment(name: str, product: str = "NVIDIA-H100-80GB-HBM3") -> dict[str, Any]:
-    pod = gpu_pod(name, product)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": pod["spec"]},
-        },
-    }
+def gpu_deployment(name: str, product: str = H100) -> dict[str, Any]:
+    return deployment_of(gpu_pod(name, product))
 
 
 def nodepool(name: str, tenant: str, family: str = "p5") -> dict[str, Any]:
-    return {
-        "apiVersion": "karpenter.sh/v1",
-        "kind": "NodePool",
-        "metadata": {"name": name, "labels": {"exportgate.dev/tenant": tenant, **SUITE_LABEL}},
-        "spec": {
-            "template": {
-                "spec": {
-                    "nodeClassRef": {
-                        "group": "karpenter.k8s.aws",
-                        "kind": "EC2NodeClass",
-                        "name": "default",
-                    },
-                    "requirements": [
-                        {
-                            "key": "karpenter.k8s.aws/instance-family",
-                            "operator": "In",
-                            "values": [family],
-                        }
-                    ],
-                }
-            }
-        },
-    }
+    return karpenter_nodepool(name, {"exportgate.dev/tenant": tenant, **SUITE_LABEL}, family)

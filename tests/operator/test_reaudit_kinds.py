@@ -21,12 +21,11 @@ from tests.cluster.stand_in_crds import (
     PYTORCHJOB_CRD,
     RAYCLUSTER_CRD,
 )
+from tests.cluster.workloads import H100, kserve_llm
 from tests.operator.builders import SUITE_LABEL, nodepool, tenant
 from tests.operator.conftest import OperatorHandle, wait_for
 
 pytestmark = pytest.mark.cluster
-
-H100 = "NVIDIA-H100-80GB-HBM3"
 
 
 def _template() -> dict[str, Any]:
@@ -46,24 +45,7 @@ def _template() -> dict[str, Any]:
 
 def _objects() -> list[tuple[str, dict[str, Any]]]:
     return [
-        (
-            "inferenceservice",
-            {
-                "apiVersion": "serving.kserve.io/v1beta1",
-                "kind": "InferenceService",
-                "metadata": {"name": "llm", "labels": SUITE_LABEL},
-                "spec": {
-                    "predictor": {
-                        "nodeSelector": {"nvidia.com/gpu.product": H100},
-                        "model": {
-                            "modelFormat": {"name": "huggingface"},
-                            "storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct",
-                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                        },
-                    }
-                },
-            },
-        ),
+        ("inferenceservice", kserve_llm("llm", labels=SUITE_LABEL)),
         (
             "pytorchjob",
             {

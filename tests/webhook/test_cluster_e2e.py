@@ -27,6 +27,7 @@ import yaml
 from tests.cluster.certs import ServingCert, loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, free_port, webhook_rule
 from tests.cluster.stand_in_crds import INFERENCESERVICE_CRD, NODEPOOL_CRD, WORKFLOW_CRD
+from tests.cluster.workloads import gpu_pod, kserve_llm
 from tests.webhook.conftest import EXAMPLE_TENANTS, ROLLOUT_POLICY, read_decision_log
 
 pytestmark = pytest.mark.cluster
@@ -240,21 +241,9 @@ def stack(
 
 
 def _pod(name: str, namespace: str, product: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "nodeSelector": {"nvidia.com/gpu.product": product},
-            "containers": [
-                {
-                    "name": "main",
-                    "image": "registry.example.com/app:1.0",
-                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                }
-            ],
-        },
-    }
+    return gpu_pod(
+        name, product, namespace=namespace, container="main", image="registry.example.com/app:1.0"
+    )
 
 
 def _deployment(name: str, namespace: str, product: str) -> dict[str, Any]:
@@ -291,24 +280,6 @@ def _nodepool(name: str, tenant: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _inference_service(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "predictor": {
-                "nodeSelector": {"nvidia.com/gpu.product": H100},
-                "model": {
-                    "modelFormat": {"name": "huggingface"},
-                    "storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct",
-                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                },
-            }
-        },
-    }
-
-
 def _assert_denied(proc: subprocess.CompletedProcess[str], kind: str, subject: str) -> None:
     assert proc.returncode != 0, proc.stdout
     err = proc.stderr
@@ -329,7 +300,7 @@ def _assert_denied(proc: subprocess.CompletedProcess[str], kind: str, subject: s
         ("NodePool", lambda: _nodepool("nimbus-gpu", "nimbus"), "nimbus-gpu", None),
         (
             "InferenceService",
-            lambda: _inference_service("llm", NIMBUS),
+            lambda: kserve_llm("llm", namespace=NIMBUS),
             f"{NIMBUS}/llm",
             TENANT,
         ),
