@@ -79,6 +79,18 @@ def tenant_doc(
     }
 
 
+def policy_doc(
+    name: str, *rules: Mapping[str, Any], version: str = "1", **spec: Any
+) -> dict[str, Any]:
+    """An ExportPolicy resource dict with `rules` and any other spec fields (camelCase)."""
+    return {
+        "apiVersion": "exportgate.dev/v1alpha1",
+        "kind": "ExportPolicy",
+        "metadata": {"name": name},
+        "spec": {"version": version, **spec, "rules": [dict(r) for r in rules]},
+    }
+
+
 def make_tenant(name: str = "acme", **kwargs: Any) -> Tenant:
     return parse_tenant(tenant_doc(name, **kwargs), source=f"test:{name}")
 

@@ -19,6 +19,7 @@ from exportgate.core.errors import PolicyError
 from exportgate.core.policy import builtin_packs, parse_policy_document
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Party, Tenant, Verification, VerificationState
+from tests.core.builders import policy_doc
 
 
 def tenant(hq: str, *, customers: tuple[Party, ...] = ()) -> Tenant:
@@ -68,20 +69,10 @@ def test_crossed_only_once() -> None:
 
 
 def test_an_export_policy_replaces_the_pack() -> None:
-    doc = {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "compute-thresholds"},
-        "spec": {
-            "version": "house-2",
-            "compute": {
-                "estimation": {"utilisation": 0.4},
-                "tiers": [{"id": "small", "level": "report", "metric": "operations",
-                           "threshold": 1e18, "citation": "house", "effective": "2026-01-01"}],
-            },
-            "rules": [],
-        },
-    }
+    tier = {"id": "small", "level": "report", "metric": "operations", "threshold": 1e18,
+            "citation": "house", "effective": "2026-01-01"}  # fmt: skip
+    compute = {"estimation": {"utilisation": 0.4}, "tiers": [tier]}
+    doc = policy_doc("compute-thresholds", version="house-2", compute=compute)
     policy = ComputePolicy.from_policies([parse_policy_document(doc)])
     assert policy.utilisation == 0.4 and [t.id for t in policy.tiers] == ["small"]
     doc["spec"]["compute"]["appliesTo"] = {"always": ["NOT-A-GROUP"]}

@@ -30,6 +30,7 @@ from tests.core.builders import (
     make_tenant,
     nodepool,
     pinned,
+    policy_doc,
     workload,
 )
 
@@ -404,12 +405,7 @@ def _policy(action: str, rule_action: str | None = None) -> dict[str, Any]:
     }
     if rule_action:
         rule["enforcementAction"] = rule_action
-    return {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "house-rules"},
-        "spec": {"version": "1", "enforcementAction": action, "rules": [rule]},
-    }
+    return policy_doc("house-rules", rule, enforcementAction=action)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,15 @@ from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import InputError
 from exportgate.core.policy import builtin_packs, default_pack_names, parse_policy_document
 from exportgate.core.types import Action, Tenant
-from tests.core.builders import GKE_ACCELERATOR, gpu, hint, make_tenant, pinned, workload
+from tests.core.builders import (
+    GKE_ACCELERATOR,
+    gpu,
+    hint,
+    make_tenant,
+    pinned,
+    policy_doc,
+    workload,
+)
 
 H100 = "NVIDIA-H100-80GB-HBM3"
 H200 = "NVIDIA-H200"
@@ -246,25 +254,15 @@ def test_ascend_before_the_guidance_and_warn_by_pack_setting() -> None:
         None,
     )
     pack = builtin_packs()["bis-gp10-prc-advanced-ics"]
-    document = {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": pack.name},
-        "spec": {
-            "version": "house-1",
-            "enforcementAction": "warn",
-            "rules": [
-                {
-                    "id": "gp10-huawei-ascend",
-                    "citation": pack.rules[0].citation,
-                    "effective": "2025-05-13",
-                    "match": {"accelerators": {"products": ["ascend-910b", "ascend-910c"]}},
-                    "unconditional": True,
-                    "message": "{subject}: GP10 risk",
-                }
-            ],
-        },
+    rule = {
+        "id": "gp10-huawei-ascend",
+        "citation": pack.rules[0].citation,
+        "effective": "2025-05-13",
+        "match": {"accelerators": {"products": ["ascend-910b", "ascend-910c"]}},
+        "unconditional": True,
+        "message": "{subject}: GP10 risk",
     }
+    document = policy_doc(pack.name, rule, version="house-1", enforcementAction="warn")
     warned = PolicyEngine.build(policies=[parse_policy_document(document)])
     assert decide(warned, us, "2026-11-30", accelerator=ascend)[:2] == (
         Action.WARN,
@@ -274,24 +272,15 @@ def test_ascend_before_the_guidance_and_warn_by_pack_setting() -> None:
 
 def test_bandwidth_equivalents_catch_only_uncontrolled_parts() -> None:
     """The H20 letter reaches circuits achieving its bandwidth; shown with a lower threshold."""
-    document = {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "house-bandwidth"},
-        "spec": {
-            "version": "1",
-            "rules": [
-                {
-                    "id": "bandwidth-equivalents",
-                    "citation": "house test",
-                    "effective": "2025-01-01",
-                    "match": {"accelerators": {"bandwidthAtLeast": {"memoryGBs": 900}}},
-                    "jurisdictions": {"anyIn": ["CN"]},
-                    "message": "{subject} reaches the bandwidth",
-                }
-            ],
-        },
+    rule = {
+        "id": "bandwidth-equivalents",
+        "citation": "house test",
+        "effective": "2025-01-01",
+        "match": {"accelerators": {"bandwidthAtLeast": {"memoryGBs": 900}}},
+        "jurisdictions": {"anyIn": ["CN"]},
+        "message": "{subject} reaches the bandwidth",
     }
+    document = policy_doc("house-bandwidth", rule)
     engine = PolicyEngine.build(packs=[], policies=[parse_policy_document(document)])
     cn = make_tenant(incorporation="CN")
     assert decide(engine, cn, "2026-01-01", "Tesla-V100-SXM2-32GB")[1] == "bandwidth-equivalents"
