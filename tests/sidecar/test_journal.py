@@ -23,6 +23,7 @@ from exportgate_sidecar import serve_in_background
 
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from tests.sidecar.builders import NOW, SidecarFiles, ask_one, gpu_item, plain_item
+from tests.tmpfs import mount_tmpfs, tmpfs
 
 # The installed `exportgate` command, as an auditor would run it.
 EXPORTGATE = str(Path(sys.executable).with_name("exportgate"))
@@ -38,26 +39,10 @@ def audit_verify(*paths: Path, extra: tuple[str, ...] = ()) -> subprocess.Comple
     )
 
 
-def _mount(target: Path, options: str) -> None:
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "disk"
-    target.mkdir()
-    _mount(target, "size=512k,mode=0755")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
+    with tmpfs(tmp_path / "disk", "size=512k,mode=0755") as disk:
+        yield disk
 
 
 def _fill(disk: Path) -> Path:
@@ -86,7 +71,7 @@ class ReadOnlyOver:
         self.directory = directory
 
     def __enter__(self) -> None:
-        _mount(self.directory, "size=64k,ro")
+        mount_tmpfs(self.directory, "size=64k,ro")
 
     def __exit__(self, *exc: object) -> None:
         subprocess.run(["umount", str(self.directory)], check=True, timeout=30)
