@@ -96,18 +96,14 @@ def test_every_guarded_kind_becomes_a_violator_when_verification_expires(
     expires = (datetime.now(UTC) + timedelta(seconds=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
     operator.cluster.apply(tenant(name, hq="DE", expires=expires))
     wait_for(
-        lambda: (
-            (operator.get("tenant", name) or {}).get("status", {}).get("verification") == "Verified"
-        ),
+        lambda: operator.verification(name) == "Verified",
         what="tenant verified",
     )
     for kind, obj in _objects():  # verified: the H100s are allowed
         assert _violation(operator, kind, obj["metadata"]["name"], ns) is None
     assert _violation(operator, "nodepool", pool, None) is None
     wait_for(
-        lambda: (
-            (operator.get("tenant", name) or {}).get("status", {}).get("verification") == "Expired"
-        ),
+        lambda: operator.verification(name) == "Expired",
         timeout=40,
         what="verification expired",
     )
