@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -84,39 +85,36 @@ def _verify(stack: Stack) -> str:
     return done.stdout
 
 
-def test_kill_sidecar_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
-    stack = make_stack()
+def _kill_rounds(
+    stack: Stack, process: str, fault_summary: Record, *, allow_recovered: bool
+) -> subprocess.CompletedProcess[str]:
+    """kill -9 `process` a few times under load; every allow must have a logged decision.
+    Returns `exportgate audit verify` over the log."""
     rounds = env_int("EXPORTGATE_KILL_ROUNDS", 3)
-    sent, allowed, unlogged = _kill_under_load(stack, "sidecar", rounds, load_s=2.0 * rounds)
-    verified = audit_verify(stack.decision_log, allow_recovered=True)
+    sent, allowed, unlogged = _kill_under_load(stack, process, rounds, load_s=2.0 * rounds)
+    verified = audit_verify(stack.decision_log, allow_recovered=allow_recovered)
     fault_summary(
         outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
         cases=rounds,
         requests=sent,
         failures=len(unlogged),
-        detail=f"{rounds} x kill -9 of the sidecar; {allowed} allows, all with a logged decision; "
-        f"audit verify exit {verified.returncode}",
+        detail=f"{rounds} x kill -9 of the {process}; {allowed} allows, all with a logged "
+        f"decision; audit verify exit {verified.returncode}",
     )
     assert sent > 0 and allowed > 0
     assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
+    return verified
+
+
+def test_kill_sidecar_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
+    stack = make_stack()
+    _kill_rounds(stack, "sidecar", fault_summary, allow_recovered=True)
     _verify(stack)
 
 
 def test_kill_webhook_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
     stack = make_stack()
-    rounds = env_int("EXPORTGATE_KILL_ROUNDS", 3)
-    sent, allowed, unlogged = _kill_under_load(stack, "webhook", rounds, load_s=2.0 * rounds)
-    verified = audit_verify(stack.decision_log)
-    fault_summary(
-        outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
-        cases=rounds,
-        requests=sent,
-        failures=len(unlogged),
-        detail=f"{rounds} x kill -9 of the webhook; {allowed} allows, all with a logged decision; "
-        f"audit verify exit {verified.returncode}",
-    )
-    assert sent > 0 and allowed > 0
-    assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
+    verified = _kill_rounds(stack, "webhook", fault_summary, allow_recovered=False)
     # The sidecar was never killed, so the chain is intact without any recovery.
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
