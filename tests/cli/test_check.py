@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.commands import EXPORTGATE, audit_verify
+
 ROOT = Path(__file__).resolve().parents[2]
-EXPORTGATE = Path(sys.executable).parent / "exportgate"
 EXAMPLES = ROOT / "examples"
 TENANTS = EXAMPLES / "tenants.yaml"
 WORKLOADS = EXAMPLES / "workloads.yaml"
@@ -254,14 +254,12 @@ def test_decision_log_then_audit_verify(tmp_path: Path) -> None:
     for key in ("id", "time", "tenant", "jurisdictions", "verificationRef", "object", "rule",
                 "citation", "action", "policyVersions", "prev", "hash"):
         assert key in record, key
-    verify = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    verify = audit_verify(log)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # Editing one decision breaks the chain, and verify names the line.
     lines[3] = lines[3].replace('"action":"deny"', '"action":"allow"')
     log.write_text("\n".join(lines) + "\n")
-    tampered = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)],
-                              capture_output=True, text=True, timeout=60, check=False)
+    tampered = audit_verify(log)
     assert tampered.returncode == 1
     assert f"{log}:4: hash mismatch" in tampered.stdout + tampered.stderr
 

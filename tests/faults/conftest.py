@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,9 +75,3 @@ def decision_records(log: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def audit_verify(*paths: Path, allow_recovered: bool = False) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).parent / "exportgate"
-    argv = [str(exe), "audit", "verify", *map(str, paths)]
-    if allow_recovered:
-        argv.append("--allow-recovered")
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)

@@ -22,7 +22,8 @@ from typing import Any
 
 from bench.harness import Stack, wait_until
 from bench.load import drive
-from tests.faults.conftest import Record, audit_verify, decision_records, env_int
+from tests.commands import audit_verify
+from tests.faults.conftest import Record, decision_records, env_int
 
 
 def _load_in_background(stack: Stack, seconds: float, out: Path) -> threading.Thread:

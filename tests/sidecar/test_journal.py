@@ -22,21 +22,9 @@ import pytest
 from exportgate_sidecar import serve_in_background
 
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
+from tests.commands import audit_verify
 from tests.sidecar.builders import NOW, SidecarFiles, ask_one, gpu_item, plain_item
 from tests.tmpfs import mount_tmpfs, tmpfs
-
-# The installed `exportgate` command, as an auditor would run it.
-EXPORTGATE = str(Path(sys.executable).with_name("exportgate"))
-
-
-def audit_verify(*paths: Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [EXPORTGATE, "audit", "verify", *extra, *map(str, paths)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -153,7 +141,7 @@ async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
         recovery = [r["seq"] for r in everything if r.get("type") == "recovery"]
         assert recovery and recovery[0] == max(failed) + 1, everything
     # A failed append may leave a torn line; the writer's recovery record accounts for it.
-    done = audit_verify(config.decision_log, extra=("--allow-recovered",))
+    done = audit_verify(config.decision_log, allow_recovered=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
