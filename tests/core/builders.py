@@ -79,14 +79,21 @@ def tenant_doc(
     }
 
 
-def policy_doc(
-    name: str, *rules: Mapping[str, Any], version: str = "1", **spec: Any
+def export_policy(
+    name: str,
+    *rules: Mapping[str, Any],
+    version: str = "1",
+    labels: Mapping[str, str] | None = None,
+    **spec: Any,
 ) -> dict[str, Any]:
     """An ExportPolicy resource dict with `rules` and any other spec fields (camelCase)."""
+    metadata: dict[str, Any] = {"name": name}
+    if labels is not None:
+        metadata["labels"] = dict(labels)
     return {
         "apiVersion": "exportgate.dev/v1alpha1",
         "kind": "ExportPolicy",
-        "metadata": {"name": name},
+        "metadata": metadata,
         "spec": {"version": version, **spec, "rules": [dict(r) for r in rules]},
     }
 

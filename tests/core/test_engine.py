@@ -25,12 +25,12 @@ from tests.core.builders import (
     INSTANCE_TYPE,
     KARPENTER_GPU_NAME,
     NOW,
+    export_policy,
     gpu,
     hint,
     make_tenant,
     nodepool,
     pinned,
-    policy_doc,
     workload,
 )
 
@@ -405,7 +405,7 @@ def _policy(action: str, rule_action: str | None = None) -> dict[str, Any]:
     }
     if rule_action:
         rule["enforcementAction"] = rule_action
-    return policy_doc("house-rules", rule, enforcementAction=action)
+    return export_policy("house-rules", rule, enforcementAction=action)
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,11 @@ from exportgate.core.policy import builtin_packs, default_pack_names, parse_poli
 from exportgate.core.types import Action, Tenant
 from tests.core.builders import (
     GKE_ACCELERATOR,
+    export_policy,
     gpu,
     hint,
     make_tenant,
     pinned,
-    policy_doc,
     workload,
 )
 
@@ -262,7 +262,7 @@ def test_ascend_before_the_guidance_and_warn_by_pack_setting() -> None:
         "unconditional": True,
         "message": "{subject}: GP10 risk",
     }
-    document = policy_doc(pack.name, rule, version="house-1", enforcementAction="warn")
+    document = export_policy(pack.name, rule, version="house-1", enforcementAction="warn")
     warned = PolicyEngine.build(policies=[parse_policy_document(document)])
     assert decide(warned, us, "2026-11-30", accelerator=ascend)[:2] == (
         Action.WARN,
@@ -280,7 +280,7 @@ def test_bandwidth_equivalents_catch_only_uncontrolled_parts() -> None:
         "jurisdictions": {"anyIn": ["CN"]},
         "message": "{subject} reaches the bandwidth",
     }
-    document = policy_doc("house-bandwidth", rule)
+    document = export_policy("house-bandwidth", rule)
     engine = PolicyEngine.build(packs=[], policies=[parse_policy_document(document)])
     cn = make_tenant(incorporation="CN")
     assert decide(engine, cn, "2026-01-01", "Tesla-V100-SXM2-32GB")[1] == "bandwidth-equivalents"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cluster.workloads import H100, deployment_of, gpu_pod, karpenter_nodepool
+from tests.core.builders import export_policy
 
 API = "exportgate.dev/v1alpha1"
 # Every cluster-scoped object these tests create carries this label, so the suite can remove
@@ -47,25 +48,15 @@ def policy(name: str, *, version: str = "1", action: str = "deny",
            any_in: tuple[str, ...] = ("AQ",)) -> dict[str, Any]:
     """A policy denying 3A090.a accelerators to tenants in `any_in` (by default Antarctica,
     where no test tenant is, so a policy left behind cannot change another test's verdicts)."""
-    return {
-        "apiVersion": API,
-        "kind": "ExportPolicy",
-        "metadata": {"name": name, "labels": dict(SUITE_LABEL)},
-        "spec": {
-            "version": version,
-            "enforcementAction": action,
-            "rules": [
-                {
-                    "id": f"{name}-advanced",
-                    "citation": "test policy",
-                    "effective": "2024-01-01",
-                    "match": {"accelerators": {"classifications": ["3A090.a"]}},
-                    "jurisdictions": {"anyIn": list(any_in)},
-                    "message": "{subject} is not available to {tenant} (test policy).",
-                }
-            ],
-        },
+    rule = {
+        "id": f"{name}-advanced",
+        "citation": "test policy",
+        "effective": "2024-01-01",
+        "match": {"accelerators": {"classifications": ["3A090.a"]}},
+        "jurisdictions": {"anyIn": list(any_in)},
+        "message": "{subject} is not available to {tenant} (test policy).",
     }
+    return export_policy(name, rule, version=version, labels=SUITE_LABEL, enforcementAction=action)
 
 
 def endpoint(name: str, *, provider: str, model: str, region: str | None = None) -> dict[str, Any]:
