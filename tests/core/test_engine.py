@@ -44,11 +44,6 @@ D1_D4 = "ear-3a090-d1-d4"
 H20_RULE = "ear-h20-is-informed"
 
 
-@pytest.fixture(scope="module")
-def engine() -> PolicyEngine:
-    return PolicyEngine.build()
-
-
 def _decide(
     engine: PolicyEngine,
     tenant: Tenant | None,

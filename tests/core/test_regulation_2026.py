@@ -40,11 +40,6 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def engine() -> PolicyEngine:
-    return PolicyEngine.build()
-
-
 def decide(
     engine: PolicyEngine,
     tenant: Tenant | None,
