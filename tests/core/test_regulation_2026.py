@@ -19,7 +19,11 @@ from exportgate.core.errors import InputError
 from exportgate.core.policy import builtin_packs, default_pack_names, parse_policy_document
 from exportgate.core.types import Action, Tenant
 from tests.core.builders import (
+    D1_D4,
+    D5_MACAU,
     GKE_ACCELERATOR,
+    H20,
+    H100,
     export_policy,
     gpu,
     hint,
@@ -28,12 +32,8 @@ from tests.core.builders import (
     workload,
 )
 
-H100 = "NVIDIA-H100-80GB-HBM3"
 H200 = "NVIDIA-H200"
-H20 = "NVIDIA-H20"
 B200 = "NVIDIA-B200"
-D5 = "ear-3a090-d5-macau"
-D1_D4 = "ear-3a090-d1-d4"
 
 
 def at(text: str) -> datetime:
@@ -87,12 +87,12 @@ def test_hong_kong_counts_as_china_from_december_2020() -> None:
 
 HISTORICAL = [
     # (country, product, instant, action, rule): `--at` answers with the facts of the instant
-    ("KH", H100, "2025-11-06", Action.DENY, D5),  # Cambodia still in D:5
+    ("KH", H100, "2025-11-06", Action.DENY, D5_MACAU),  # Cambodia still in D:5
     ("KH", H100, "2025-11-07", Action.DENY, D1_D4),  # out of D:5, still D:1
     ("KH", H20, "2025-11-06", Action.DENY, "ear-h20-is-informed"),  # D:5-keyed letter applied
     ("KH", H20, "2025-11-07", Action.ALLOW, None),  # ... and stops with D:5 membership
     ("AE", H100, "2024-06-01", Action.DENY, D1_D4),  # D:4 not A:5 (the 2024 sheet was wrong)
-    ("HK", H100, "2026-11-30", Action.DENY, D5),  # HK as CN, as today
+    ("HK", H100, "2026-11-30", Action.DENY, D5_MACAU),  # HK as CN, as today
     ("CN", H20, "2025-04-08", Action.ALLOW, None),  # before the is-informed letter
     ("CN", H20, "2025-04-09", Action.DENY, "ear-h20-is-informed"),
     ("CN", H20, "2026-11-30", Action.DENY, "ear-h20-is-informed"),  # never lifted
