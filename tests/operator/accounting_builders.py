@@ -97,49 +97,42 @@ def bound_pod(
     }
 
 
-def running_status(since: datetime) -> dict[str, Any]:
-    return {
-        "phase": "Running",
-        "startTime": stamp(since),
-        "conditions": [{"type": "Ready", "status": "True",
-                        "lastTransitionTime": stamp(since)}],
-        "containerStatuses": [
-            {
-                "name": "train",
-                "ready": True,
-                "restartCount": 0,
-                "image": "registry.example/train:1",
-                "imageID": "",
-                "state": {"running": {"startedAt": stamp(since)}},
-            }
-        ],
-    }
-
-
-def finished_status(since: datetime, until: datetime, phase: str = "Succeeded") -> dict[str, Any]:
+def _status(
+    phase: str, since: datetime, *, ready: bool, changed: datetime, state: dict[str, Any]
+) -> dict[str, Any]:
+    """A Pod status as the kubelet writes it, for the one container of `bound_pod`."""
     return {
         "phase": phase,
         "startTime": stamp(since),
-        "conditions": [{"type": "Ready", "status": "False",
-                        "lastTransitionTime": stamp(until)}],
+        "conditions": [
+            {"type": "Ready", "status": str(ready), "lastTransitionTime": stamp(changed)}
+        ],
         "containerStatuses": [
             {
                 "name": "train",
-                "ready": False,
+                "ready": ready,
                 "restartCount": 0,
                 "image": "registry.example/train:1",
                 "imageID": "",
-                "state": {
-                    "terminated": {
-                        "exitCode": 0 if phase == "Succeeded" else 1,
-                        "reason": "Completed" if phase == "Succeeded" else "Error",
-                        "startedAt": stamp(since),
-                        "finishedAt": stamp(until),
-                    }
-                },
+                "state": state,
             }
         ],
     }
+
+
+def running_status(since: datetime) -> dict[str, Any]:
+    state = {"running": {"startedAt": stamp(since)}}
+    return _status("Running", since, ready=True, changed=since, state=state)
+
+
+def finished_status(since: datetime, until: datetime, phase: str = "Succeeded") -> dict[str, Any]:
+    terminated = {
+        "exitCode": 0 if phase == "Succeeded" else 1,
+        "reason": "Completed" if phase == "Succeeded" else "Error",
+        "startedAt": stamp(since),
+        "finishedAt": stamp(until),
+    }
+    return _status(phase, since, ready=False, changed=until, state={"terminated": terminated})
 
 
 def create(kube: Kube, resource: Resource, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
