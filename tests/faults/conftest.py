@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from bench.harness import Stack
+from bench.load import drive
 
 SUMMARY_ENV = "EXPORTGATE_FAULT_SUMMARY"
 
@@ -27,6 +29,27 @@ def env_int(name: str, default: int) -> int:
 
 
 Record = Callable[..., None]
+
+
+def guarded_load(stack: Stack, seconds: float, out: Path, *, concurrency: int) -> threading.Thread:
+    """Send guarded reviews (every one distinct, so none is answered from a cache) to the
+    webhook for `seconds` from a background thread, writing each response to `out`."""
+    thread = threading.Thread(
+        target=lambda: drive(
+            stack.url + "/validate",
+            stack.tls.ca_path,
+            concurrency=concurrency,
+            duration=seconds,
+            warmup=0,
+            distinct=10**9,
+            guarded_only=True,
+            responses=out,
+            timeout=5.0,
+        ),
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 @pytest.fixture

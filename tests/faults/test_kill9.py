@@ -14,35 +14,14 @@ import json
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.harness import Stack, wait_until
-from bench.load import drive
 from tests.commands import audit_verify
-from tests.faults.conftest import Record, decision_records, env_int
-
-
-def _load_in_background(stack: Stack, seconds: float, out: Path) -> threading.Thread:
-    def run() -> None:
-        drive(
-            stack.url + "/validate",
-            stack.tls.ca_path,
-            concurrency=16,
-            duration=seconds,
-            warmup=0,
-            distinct=10**9,
-            guarded_only=True,
-            responses=out,
-            timeout=5.0,
-        )
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+from tests.faults.conftest import Record, decision_records, env_int, guarded_load
 
 
 def _responses(path: Path) -> list[dict[str, Any]]:
@@ -62,7 +41,7 @@ def _kill_under_load(
     stack: Stack, victim: str, rounds: int, load_s: float
 ) -> tuple[int, int, list[dict[str, Any]]]:
     out = stack.workdir / "responses.jsonl"
-    load = _load_in_background(stack, load_s, out)
+    load = guarded_load(stack, load_s, out, concurrency=16)
     interval = load_s / (rounds + 1)
     for _ in range(rounds):
         time.sleep(interval * 0.6)
@@ -125,7 +104,7 @@ def test_torn_last_line_is_reported(
 ) -> None:
     """Cut the log in the middle of its last record, as a crash mid-write would."""
     stack = make_stack()
-    load = _load_in_background(stack, 1.0, stack.workdir / "responses.jsonl")
+    load = guarded_load(stack, 1.0, stack.workdir / "responses.jsonl", concurrency=16)
     load.join(60)
     stack.stop()
     data = stack.decision_log.read_bytes()
@@ -153,7 +132,7 @@ def test_torn_last_line_is_reported(
 def test_restart_after_torn_line_recovers(make_stack: Callable[..., Stack]) -> None:
     """A sidecar started on a torn log records a recovery and the chain verifies again."""
     stack = make_stack()
-    load = _load_in_background(stack, 1.0, stack.workdir / "responses.jsonl")
+    load = guarded_load(stack, 1.0, stack.workdir / "responses.jsonl", concurrency=16)
     load.join(60)
     stack.stop()
     data = stack.decision_log.read_bytes()
