@@ -179,13 +179,15 @@ class RunRecord:
                 {"day": day.isoformat(), "acceleratorSeconds": round(seconds, 3)}
                 for day, seconds in sorted(self.daily.items())
             ],
-            "crossings": self.crossings,
+            # Copies: a status taken before a pass must not change when the pass marks an
+            # entry in place (the accountant compares the two to skip unchanged records).
+            "crossings": [dict(c) for c in self.crossings],
         }
         # Only when there are some: records written before these fields existed stay alike.
         if self.tenant_crossings:
-            status["tenantCrossings"] = self.tenant_crossings[-KEPT:]
+            status["tenantCrossings"] = [dict(c) for c in self.tenant_crossings[-KEPT:]]
         if self.usage_jumps:
-            status["usageJumps"] = self.usage_jumps[-KEPT:]
+            status["usageJumps"] = [dict(j) for j in self.usage_jumps[-KEPT:]]
         for key, moment in (
             ("countedUntil", self.counted_until),
             ("firstSeen", self.first_seen),
