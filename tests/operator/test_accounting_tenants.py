@@ -199,6 +199,8 @@ def test_many_small_runs_cross_the_capacity_tier_once_also_after_a_restart(
     assert len(result["resources"]) == 8
     assert registry.get_sample_value("exportgate_compute_threshold_crossings_total",
                                      {"tenant": split, "tier": TIER, "level": "report"}) == 1
+    assert registry.get_sample_value("exportgate_compute_tenant_capacity_ops_per_second",
+                                     {"tenant": split}) == pytest.approx(8 * H100)
 
     tenants.pass_at(3700, accounting)  # the same operator, the tenant still above
     app.close()

@@ -59,6 +59,7 @@ class PassOutcome:
     crossings: list[tuple[RunRecord, dict[str, Any]]] = field(default_factory=list)
     tenant_crossings: list[TenantCrossing] = field(default_factory=list)
     jumps: list[Jump] = field(default_factory=list)
+    tenant_capacity: dict[str, float] = field(default_factory=dict)  # ops/s held at once
 
 
 class Accountant:
@@ -218,7 +219,7 @@ class Accountant:
             if ends:
                 record.last_seen = max(record.last_seen or max(ends), max(ends))
             self._check(record, policy, now)
-        check_capacity(self.world, runs, spans, checkpoint, policy, now)
+        outcome.tenant_capacity = check_capacity(self.world, runs, spans, checkpoint, policy, now)
         check_usage(self.records.values(), policy, now)
         changed: list[RunRecord] = []
         for record, before in pending:

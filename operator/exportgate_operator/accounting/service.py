@@ -72,6 +72,9 @@ class ComputeAccounting:
                 self.metrics.pass_seconds.set(time.perf_counter() - started)
                 self.metrics.unidentified_pods.set(outcome.unidentified_pods)
                 self.metrics.last_pass.set(outcome.at.timestamp())
+                self.metrics.tenant_capacity.clear()  # tenants without Pods leave the gauge
+                for tenant, value in outcome.tenant_capacity.items():
+                    self.metrics.tenant_capacity.labels(tenant).set(value)
             return outcome
 
     async def loop(self) -> None:

@@ -99,9 +99,10 @@ def check_capacity(
     since: Mapping[str, datetime | None],
     policy: ComputePolicy,
     now: datetime,
-) -> None:
+) -> dict[str, float]:
     """Open and end tenant crossings of the capacity tiers. `records`: run key (the spans'
-    `run`) -> record; `since`: per tenant, the checkpoint its records were counted up to."""
+    `run`) -> record; `since`: per tenant, the checkpoint its records were counted up to.
+    Returns each tenant's concurrent capacity in this pass's window (ops/s)."""
     by_tenant: dict[str, list[Span]] = defaultdict(list)
     for span in spans:
         by_tenant[tenant_of(records[span.run])].append(span)
@@ -109,6 +110,7 @@ def check_capacity(
     for record in records.values():
         runs_of[tenant_of(record)].append(record)
     tiers = tenant_tiers(policy.in_force(now.date()))
+    figures: dict[str, float] = {}
     for tenant, mine in runs_of.items():
         opened = {crossing_key(e)[0]: crossing_key(e)
                   for r in mine for e in r.tenant_crossings if not e.get("endedAt")}
@@ -116,6 +118,7 @@ def check_capacity(
             continue
         applies = watched(world, tenant or None, policy, now)
         held = concurrency(by_tenant.get(tenant, ()), since.get(tenant), now)
+        figures[tenant] = held.peak
         change = capacity_change(tiers if applies.watched else (), held.peak, opened)
         for tier_id in change.ended:
             for record in mine:
@@ -143,6 +146,7 @@ def check_capacity(
                 record.tenant_crossings.append(
                     {**shared, "runValue": ops, "runAccelerators": count})
                 del record.tenant_crossings[:-KEPT]
+    return figures
 
 
 @dataclass(slots=True)
