@@ -25,6 +25,7 @@ from exportgate_operator.accounting.records import RUNS
 from exportgate_operator.accounting.service import ComputeAccounting
 from exportgate_operator.app import App
 from exportgate_operator.kube import Kube
+from exportgate_operator.runner import run_in_thread
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World
 from prometheus_client import CollectorRegistry
@@ -32,7 +33,7 @@ from prometheus_client import CollectorRegistry
 from exportgate.kubeapi import new_api_client
 from tests.operator import accounting_builders as b
 from tests.operator.builders import tenant
-from tests.operator.conftest import OPERATOR_USER, OperatorHandle
+from tests.operator.conftest import OPERATOR_USER, OperatorHandle, wait_for
 from tests.operator.test_accounting import H100, Clock, at
 
 pytestmark = pytest.mark.cluster
@@ -274,3 +275,47 @@ def test_a_usage_jump_is_announced_once_across_restarts_and_never_lost(
     assert len(tenants.tenant_events(split, "ComputeUsageJump")) == 1
     (logged,) = tenants.logged("compute-usage-jump")
     assert logged["tenant"] == split and logged["day"] == "2026-11-02"
+
+
+def test_the_real_operator_announces_a_tenant_crossing_once_across_a_restart(
+    tenants: Tenants,
+) -> None:
+    """The kopf operator with its checkpoint loop (wall clock, the policy from the cluster),
+    stopped and started again: the tenant crossing is announced by the first and not again by
+    the second, which resumes from the records."""
+    split = tenants.names[0]
+    tenants.start_jobs(split, 8, first=0)
+    cluster = tenants.operator.cluster
+    cluster.apply(policy())
+
+    def config() -> OperatorConfig:
+        return OperatorConfig(
+            kubeconfig=tenants.operator.config.kubeconfig,
+            namespaces=tuple(tenants.namespaces.values()), standalone=True, liveness=None,
+            label_nodes=False, tenant_reader_roles=False, audit_interval=0,
+            compute_interval=1.0, decision_log=str(tenants.log),
+        )
+
+    def announced() -> list[dict[str, Any]] | None:
+        marks = tenant_marks(tenants.runs(split))
+        return marks if len(marks) == 8 and all(m.get("notified") for m in marks) else None
+
+    def checkpoint() -> str:
+        return max(r["status"].get("countedUntil", "") for r in tenants.runs(split))
+
+    try:
+        with run_in_thread(config()):
+            marks = wait_for(announced, what="the tenant crossing, announced")
+        stopped = checkpoint()
+        with run_in_thread(config()):
+            # Two checkpoints after the restart: the first pass has finished announcing.
+            later = wait_for(lambda: checkpoint() > stopped and checkpoint(),
+                             what="a checkpoint after the restart")
+            wait_for(lambda: checkpoint() > later, what="a second checkpoint")
+    finally:
+        cluster.kubectl("delete", "exportpolicy", "compute-thresholds", "--ignore-not-found")
+    (event,) = tenants.tenant_events(split, "ComputeThreshold")
+    assert marks[0]["decisionId"] in event["message"]
+    assert [r["id"] for r in tenants.logged("compute-threshold")] == [marks[0]["decisionId"]]
+    assert {m["decisionId"] for m in tenant_marks(tenants.runs(split))} == {
+        marks[0]["decisionId"]}
