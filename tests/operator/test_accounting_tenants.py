@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,16 +279,22 @@ def test_a_usage_jump_is_announced_once_across_restarts_and_never_lost(
     assert logged["tenant"] == split and logged["day"] == "2026-11-02"
 
 
-def test_the_real_operator_announces_a_tenant_crossing_once_across_a_restart(
+def test_the_real_operator_announces_a_tenant_crossing_and_a_jump_once_across_a_restart(
     tenants: Tenants,
 ) -> None:
     """The kopf operator with its checkpoint loop (wall clock, the policy from the cluster),
-    stopped and started again: the tenant crossing is announced by the first and not again by
-    the second, which resumes from the records."""
-    split = tenants.names[0]
-    tenants.start_jobs(split, 8, first=0)
+    stopped and started again: the tenant crossing and a usage jump are announced by the first
+    and not again by the second, which resumes from the records."""
+    split, other = tenants.names
+    tenants.start_jobs(split, 8, first=0)  # since T0, weeks ago: a steady baseline, no jump
+    # `other` starts two GPUs within the last hour of today (wall clock): with no history,
+    # that is a usage jump, to be announced once across the restart too.
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date(), datetime.min.time(), UTC)
+    begin = max(midnight, now - timedelta(hours=1))
+    tenants.start_jobs(other, 2, first=int((begin - at(0)).total_seconds()), stagger=0)
     cluster = tenants.operator.cluster
-    cluster.apply(policy())
+    cluster.apply(policy(minimum_hours=0.001))
 
     def config() -> OperatorConfig:
         return OperatorConfig(
@@ -319,5 +325,9 @@ def test_the_real_operator_announces_a_tenant_crossing_once_across_a_restart(
     (event,) = tenants.tenant_events(split, "ComputeThreshold")
     assert marks[0]["decisionId"] in event["message"]
     assert [r["id"] for r in tenants.logged("compute-threshold")] == [marks[0]["decisionId"]]
+    assert tenants.tenant_events(split, "ComputeUsageJump") == []
+    (jump,) = tenants.tenant_events(other, "ComputeUsageJump")
+    (logged,) = tenants.logged("compute-usage-jump")
+    assert logged["tenant"] == other and logged["id"] in jump["message"]
     assert {m["decisionId"] for m in tenant_marks(tenants.runs(split))} == {
         marks[0]["decisionId"]}
