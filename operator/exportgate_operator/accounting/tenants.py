@@ -125,8 +125,9 @@ def check_capacity(
                 for entry in record.tenant_crossings:
                     if crossing_key(entry) == opened[tier_id] and not entry.get("endedAt"):
                         entry["endedAt"] = stamp(now)
+        if held.at is None:
+            continue  # nothing held in the window: nothing to open (even for a tier of 0)
         for tier in change.crossed:
-            assert held.at is not None
             shared = {
                 "tier": tier.id,
                 "level": tier.level,
