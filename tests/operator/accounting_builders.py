@@ -7,12 +7,15 @@ status subresource exactly as a kubelet would report a running, then finished Po
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from exportgate_operator.kinds import Resource
 from exportgate_operator.kube import Kube
 
+from exportgate.core.catalogue import builtin_catalogue
+from exportgate.core.compute import peak_ops_per_second
+from tests.core.builders import export_policy
 from tests.operator.builders import SUITE_LABEL
 
 NODES = {
@@ -142,3 +145,38 @@ def create(kube: Kube, resource: Resource, namespace: str, body: dict[str, Any])
 def set_status(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> None:
     """Write a Pod's status the way the kubelet does (the status subresource)."""
     kube.merge_patch(PODS, name, {"status": status}, namespace=namespace, sub="status")
+
+
+T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # in the past: the loop test runs on the wall clock
+# Peak operations per second of one accelerator, the unit the tiers' figures are written in.
+H100 = peak_ops_per_second(builtin_catalogue(), "nvidia-h100-sxm")
+A100 = peak_ops_per_second(builtin_catalogue(), "nvidia-a100")
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+class Clock:
+    """The accountant's clock, set by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def compute_thresholds(
+    version: str, tier: str, metric: str, threshold: float, *, minimum_hours: float
+) -> dict[str, Any]:
+    """An ExportPolicy replacing the built-in compute pack with one demo-sized report tier."""
+    compute = {
+        "appliesTo": {"foreignPersonsOutside": ["US"], "always": ["D:5", "MO"]},
+        "tiers": [
+            {"id": tier, "level": "report", "metric": metric, "threshold": threshold,
+             "citation": "test", "effective": "2026-01-01", "housePolicy": True}
+        ],
+        "usage": {"baselineDays": 7, "jumpFactor": 3, "minimumHours": minimum_hours},
+    }  # fmt: skip
+    return export_policy("compute-thresholds", version=version, compute=compute)
