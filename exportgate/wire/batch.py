@@ -26,7 +26,7 @@ What each caller gets is unchanged:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,17 +64,26 @@ class _Question:
 class BatchingClient:
     """Asks `client` one call per loop turn for every question asked in that turn."""
 
-    def __init__(self, client: Asker, *, max_items: int = DEFAULT_MAX_ITEMS) -> None:
+    def __init__(
+        self,
+        client: Asker,
+        *,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        on_call: Callable[[int], None] = lambda items: None,
+    ) -> None:
+        """`on_call(items)` is told the size of every call sent (a metric)."""
         if max_items < 1:
             raise ValueError(f"max_items must be at least 1, got {max_items}")
         self._client = client
         self._max_items = max_items
+        self._on_call = on_call
         self._waiting: list[_Question] = []
         self._calls: set[asyncio.Task[None]] = set()
 
     async def evaluate(self, items: list[pb.EvaluateItem], *, timeout: float) -> list[Answer]:
         """One `Answer` per item, like `PolicyClient.evaluate`; raises `PolicyUnavailable`."""
         if len(items) != 1 or self._max_items == 1:
+            self._on_call(len(items))
             return await self._client.evaluate(items, timeout=timeout)
         loop = asyncio.get_running_loop()
         question = _Question(items[0], loop.time() + timeout, loop.create_future())
@@ -110,6 +119,7 @@ class BatchingClient:
             await self._ask_one(live[0])
             return
         timeout = min(q.deadline for q in live) - now
+        self._on_call(len(live))
         try:
             answers = await self._client.evaluate([q.item for q in live], timeout=timeout)
         except PolicyUnavailable as exc:
@@ -134,6 +144,7 @@ class BatchingClient:
         if question.answer.done():
             return
         timeout = question.deadline - asyncio.get_running_loop().time()
+        self._on_call(1)
         try:
             (answer,) = await self._client.evaluate([question.item], timeout=timeout)
         except BaseException as exc:

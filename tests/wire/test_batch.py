@@ -58,11 +58,12 @@ async def test_a_lone_question_is_sent_at_once_and_batches_are_capped(
     client: PolicyClient,
 ) -> None:
     counting = _Counting(client)
-    batcher = BatchingClient(counting, max_items=2)
+    sizes: list[int] = []
+    batcher = BatchingClient(counting, max_items=2, on_call=sizes.append)
     (alone,) = await asyncio.wait_for(batcher.evaluate([plain_item("acme")], timeout=5.0), 5)
     assert alone.decision.action is Action.ALLOW
     await asyncio.gather(*(batcher.evaluate([plain_item("acme")], timeout=5.0) for _ in range(5)))
-    assert counting.calls == [1, 2, 2, 1]
+    assert counting.calls == sizes == [1, 2, 2, 1]
 
 
 async def test_an_invalid_item_fails_alone(client: PolicyClient, sidecar: SidecarServer) -> None:

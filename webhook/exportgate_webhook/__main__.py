@@ -299,7 +299,11 @@ def build_server(
         dra=dra,
         extract_with=registry.extract,
         namespaces=namespaces,
-        sidecar=BatchingClient(sidecar, max_items=config.sidecar.batch_max_items),
+        sidecar=BatchingClient(
+            sidecar,
+            max_items=config.sidecar.batch_max_items,
+            on_call=metrics.sidecar_batch.observe,
+        ),
         guard=config.guard,
         budget_s=config.sidecar.budget_s,
         namespace_fetch_timeout_s=config.namespaces.fetch_timeout_s,
