@@ -15,7 +15,8 @@ What each caller gets is unchanged:
   `PolicyUnavailable`, as it would have been alone;
 * an item the sidecar refuses as invalid (e.g. a decision record over the size cap) fails the
   whole call and nothing of it is logged, so one tenant's object must not cost the others their
-  answer: the items of such a batch are asked again one by one, and only the invalid one fails;
+  answer: the items of such a batch are asked again one by one, and only the invalid one fails
+  (likewise a batch over a sidecar's own --max-batch-items);
 * the call's deadline is the earliest of the callers' deadlines, so nobody waits longer than
   asked (a caller with no time left at all fails alone, as it would have);
 * a caller that gives up (cancelled) no longer waits; its item is not taken out of a call
@@ -44,6 +45,10 @@ the sidecar's event loop for a few milliseconds at most."""
 _NO_TIME = PolicyUnavailable(
     "the time budget was used up before the policy sidecar was asked", kind="timeout"
 )
+
+
+# Whole-call refusals that log nothing and may not concern every item.
+_ASK_ALONE = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED})
 
 
 class Asker(Protocol):
@@ -123,8 +128,9 @@ class BatchingClient:
         try:
             answers = await self._client.evaluate([q.item for q in live], timeout=timeout)
         except PolicyUnavailable as exc:
-            if exc.code is grpc.StatusCode.INVALID_ARGUMENT:
-                # Nothing was logged; ask each alone so only the invalid item fails.
+            if exc.code in _ASK_ALONE:
+                # Refused before anything was logged: an invalid item (only it should fail), or
+                # a sidecar configured for smaller batches (--max-batch-items). Ask each alone.
                 await asyncio.gather(*(self._ask_one(q) for q in live))
                 return
             for q in live:

@@ -10,13 +10,14 @@ from collections.abc import Sequence
 import grpc
 import pytest
 from exportgate_sidecar import SidecarServer
+from exportgate_sidecar.server import serve_in_background
 
 from exportgate.core.types import Action
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.wire.batch import BatchingClient
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from exportgate.wire.convert import Answer
-from tests.sidecar.builders import gpu_item, plain_item
+from tests.sidecar.builders import SidecarFiles, gpu_item, plain_item
 
 
 class _Counting:
@@ -85,6 +86,23 @@ async def test_an_invalid_item_fails_alone(client: PolicyClient, sidecar: Sideca
     assert isinstance(admitted, list) and admitted[0].decision.action is Action.ALLOW
     assert counting.calls == [3, 1, 1, 1]  # the refused batch logged nothing; then one by one
     assert len(_logged_ids(sidecar)) == 2
+
+
+async def test_a_sidecar_taking_smaller_batches_answers_each_alone(
+    files: SidecarFiles,
+) -> None:
+    config = files.config(max_batch_items=1)
+    async with (
+        serve_in_background(config, ready_timeout=20) as small,
+        PolicyClient(small.unix_target, timeout=5.0) as client,
+    ):
+        counting = _Counting(client)
+        batcher = BatchingClient(counting)
+        answers = await asyncio.gather(
+            *(batcher.evaluate([plain_item("acme")], timeout=5.0) for _ in range(3))
+        )
+    assert [a.decision.action for (a,) in answers] == [Action.ALLOW] * 3
+    assert counting.calls == [3, 1, 1, 1]  # RESOURCE_EXHAUSTED (nothing logged), then alone
 
 
 async def test_an_unreachable_sidecar_fails_every_caller(sidecar: SidecarServer) -> None:
