@@ -52,8 +52,9 @@ def leads(b2: dict[str, Any]) -> list[str]:
     for point in _sweep_points(b2):
         at = {name: r for name, r in point["rows"].items()}
         c = point["concurrency"]
-        out.append(f"- {c} clients, p99: {_leader(at, 'p99_ms')}")
-        out.append(f"- {c} clients, CREATEs/s: {_leader(at, 'throughput_cps', True)}")
+        clients = f"{c} client{'s' if c != 1 else ''}"
+        out.append(f"- {clients}, p99: {_leader(at, 'p99_ms')}")
+        out.append(f"- {clients}, CREATEs/s: {_leader(at, 'throughput_cps', True)}")
     return out
 
 
