@@ -46,10 +46,14 @@ ALL = (
     "exportgate-stamp",
     "gatekeeper",
     "kyverno",
+    "kyverno-apicall",
 )
 #: The sweep measures one system of each kind: the one-phase floor, exportgate's default, peers.
 SWEEP = ("none", "cel", "noop-validating", "exportgate", "gatekeeper", "kyverno")
+#: Each peer's runner yields its systems: the plain policy first, then any variant that asks a
+#: service as exportgate's webhook asks its sidecar.
 PEERS = {"gatekeeper": gatekeeper.running, "kyverno": kyverno.running}
+VARIANTS = {"kyverno-apicall": "kyverno"}
 PEERS_NOT_BUILT = "peers not built: run make bench-peers"
 
 
@@ -120,6 +124,7 @@ def run(
         return {"skipped": "Kubernetes binaries not built (python -m tests.cluster build)"}
     wanted = [name for name in ALL if name in only]
     missing_peers = [p for p in peer_build.missing() if p in wanted]
+    missing_peers += [v for v, p in VARIANTS.items() if p in missing_peers and v in wanted]
     results: dict[str, Any] = {}
     notes: dict[str, str] = {p: PEERS_NOT_BUILT for p in missing_peers}
     if missing_peers:
@@ -135,8 +140,10 @@ def run(
         }
         peers: list[System] = []
         for name, start in PEERS.items():
-            if name in wanted and name not in missing_peers:
-                peers.append(stack.enter_context(start(cluster, workdir / name)))
+            mine = [name] + [v for v, p in VARIANTS.items() if p == name]
+            if any(n in wanted for n in mine) and name not in missing_peers:
+                started = stack.enter_context(start(cluster, workdir / name))
+                peers += [s for s in started if s.name in wanted]
         if peers:
             report = equivalence.check(cluster, eg, peers)
             results["equivalence"] = report

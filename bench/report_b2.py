@@ -10,8 +10,9 @@ from bench.peers.build import PEERS
 
 #: Systems that enforce the benchmark's rule: "which system leads" is asked among these (none
 #: and the no-op webhook decide nothing; they are floors, not contenders).
-ENFORCING = ("cel", "exportgate", "exportgate-stamp", "gatekeeper", "kyverno")
-PEER_NAMES = tuple(p.name for p in PEERS)
+ENFORCING = ("cel", "exportgate", "exportgate-stamp", "gatekeeper", "kyverno", "kyverno-apicall")
+#: The peers and their variants asking a service (the sidecar's analogue).
+PEER_NAMES = (*(p.name for p in PEERS), "kyverno-apicall")
 
 
 def rows(b2: dict[str, Any]) -> dict[str, dict[str, Any]]:

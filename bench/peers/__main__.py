@@ -15,7 +15,7 @@ from pathlib import Path
 from bench import b2_apiserver, report_b2
 from bench.peers import build
 
-QUICK = ("none", "noop-validating", "exportgate", "gatekeeper", "kyverno")
+QUICK = ("none", "noop-validating", "exportgate", "gatekeeper", "kyverno", "kyverno-apicall")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -91,7 +91,7 @@ def verdict(api_client: Any, pod: Obj) -> tuple[str, str]:
     core = client.CoreV1Api(api_client)
     namespace = pod["metadata"]["namespace"]
     try:
-        core.create_namespaced_pod(namespace, pod, dry_run="All")
+        core.create_namespaced_pod(namespace, pod, dry_run="All")  # type: ignore[arg-type]  # a dict is accepted
     except client.ApiException as exc:
         if exc.status in (400, 403, 422):
             return DENY, str(exc.body)[:300]

@@ -97,9 +97,9 @@ def _start(binary: Path, cluster: LocalCluster, workdir: Path, port: int) -> Pro
 
 
 @contextlib.contextmanager
-def running(cluster: LocalCluster, workdir: Path) -> Iterator[System]:
+def running(cluster: LocalCluster, workdir: Path) -> Iterator[list[System]]:
     """Gatekeeper started, its template and constraint in place, webhook not yet registered;
-    yields the System that registers (activate) and removes (deactivate) the webhook."""
+    yields the one System that registers (activate) and removes (deactivate) the webhook."""
     binary = build.binary(build.GATEKEEPER)
     if binary is None:
         raise RuntimeError("Gatekeeper is not built: run make bench-peers")
@@ -121,13 +121,15 @@ def running(cluster: LocalCluster, workdir: Path) -> Iterator[System]:
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{CONSTRAINT_CRD}")
         cluster.apply(POLICIES / "gatekeeper-constraint.yaml")
         ca = (workdir / "ca.pem").read_bytes()
-        yield url_webhook(
-            "gatekeeper",
-            f"https://127.0.0.1:{port}/v1/admit",
-            ca,
-            denies=True,
-            pids={"gatekeeper": proc.pid},
-            label="Gatekeeper v" + build.GATEKEEPER.version.lstrip("v") + " (Rego constraint)",
-        )
+        yield [
+            url_webhook(
+                "gatekeeper",
+                f"https://127.0.0.1:{port}/v1/admit",
+                ca,
+                denies=True,
+                pids={"gatekeeper": proc.pid},
+                label="Gatekeeper v" + build.GATEKEEPER.version.lstrip("v") + " (Rego constraint)",
+            )
+        ]
     finally:
         proc.stop()

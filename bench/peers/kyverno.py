@@ -23,12 +23,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench.harness import Proc, free_port, spawn, wait_until
 from bench.peers import build
+from bench.peers.cases import NAMESPACE_TENANTS, RESTRICTED_NS
 from bench.peers.system import System, applied
 from tests.cluster.certs import loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, load_manifests
@@ -39,6 +42,10 @@ DEPLOYMENT = "kyverno-admission-controller"
 CA_SECRET = f"{SERVICE}.{NAMESPACE}.svc.kyverno-tls-ca"
 TLS_SECRET = f"{SERVICE}.{NAMESPACE}.svc.kyverno-tls-pair"
 POLICY = Path(__file__).resolve().parent / "policies" / "kyverno-policy.yaml"
+APICALL_POLICY = POLICY.with_name("kyverno-apicall-policy.yaml")
+#: Kyverno's default blocklist for apiCall services minus loopback, where the tenant service of
+#: the apiCall row listens (a setting a real install would not need: its service has a name).
+HTTP_BLOCKLIST = "169.254.169.254/32,169.254.169.253/32,fd00:ec2::254/128,metadata.google.internal"
 
 
 def crds() -> list[dict[str, Any]]:
@@ -103,6 +110,7 @@ def _start(binary: Path, cluster: LocalCluster, workdir: Path, port: int) -> Pro
         f"--reportsServiceAccountName=system:serviceaccount:{NAMESPACE}:kyverno-reports",
         f"--metricsPort={free_port()}",
         "--controllerRuntimeMetricsAddress=0",
+        f"--httpBlocklist={HTTP_BLOCKLIST}",
     ]
     env = {
         "KYVERNO_NAMESPACE": NAMESPACE,
@@ -129,10 +137,59 @@ def pods_webhooked(cluster: LocalCluster) -> bool:
     return False
 
 
+def _policy_system(name: str, policy: list[dict[str, Any]], label: str, proc: Proc) -> System:
+    system = applied(name, policy, label=label)
+    plain_off = system.off
+
+    def off(cluster: LocalCluster) -> None:
+        plain_off(cluster)
+        # Kyverno narrows its own webhook when the last policy for Pods goes: wait for it, so
+        # the next system's slice does not pay for a webhook call to Kyverno.
+        wait_until(
+            lambda: not pods_webhooked(cluster), 120, "Kyverno to drop its Pod webhook", proc
+        )
+
+    system.off = off
+    system.pids = {"kyverno": proc.pid}
+    return system
+
+
+def _apicall_policy(url: str, ca_pem: bytes) -> list[dict[str, Any]]:
+    docs = load_manifests(APICALL_POLICY)
+    service = docs[0]["spec"]["rules"][0]["context"][0]["apiCall"]["service"]
+    service["url"] = url
+    service["caBundle"] = ca_pem.decode()
+    return docs
+
+
+def _tenant_service(workdir: Path) -> tuple[Proc, str, bytes]:
+    tls = loopback_serving_cert(workdir / "tenant-service-tls", "tenant-service")
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.peers.tenant_service",
+        f"--port={port}",
+        f"--cert={tls.cert_path}",
+        f"--key={tls.key_path}",
+        *(f"--namespace-tenant={ns}={t}" for ns, t in NAMESPACE_TENANTS.items()),
+        f"--restricted={NAMESPACE_TENANTS[RESTRICTED_NS]}",
+    ]
+    proc = spawn("tenant-service", argv, workdir / "tenant-service.log")
+    wait_until(lambda: _listening(port), 30, "the tenant service", proc)
+    return proc, f"https://127.0.0.1:{port}/tenant", tls.ca_pem
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @contextlib.contextmanager
-def running(cluster: LocalCluster, workdir: Path) -> Iterator[System]:
-    """Kyverno started and its webhooks registered by itself, the policy not applied yet;
-    yields the System that applies (activate) and deletes (deactivate) the ClusterPolicy."""
+def running(cluster: LocalCluster, workdir: Path) -> Iterator[list[System]]:
+    """Kyverno started and its webhooks registered by itself, no policy applied yet; yields two
+    Systems: the plain ClusterPolicy (`kyverno`) and the one asking the tenant service
+    (`kyverno-apicall`), each switched on by applying its policy and off by deleting it."""
     binary = build.binary(build.KYVERNO)
     if binary is None:
         raise RuntimeError("Kyverno is not built: run make bench-peers")
@@ -141,9 +198,12 @@ def running(cluster: LocalCluster, workdir: Path) -> Iterator[System]:
     cluster.create_namespace(NAMESPACE)
     tls = loopback_serving_cert(workdir / "tls", "kyverno")
     cluster.apply(_objects(tls.ca_pem, tls.cert_path.read_bytes(), tls.key_path.read_bytes()))
-    port = free_port()
-    proc = _start(binary, cluster, workdir, port)
-    try:
+    with contextlib.ExitStack() as stack:
+        service, url, service_ca = _tenant_service(workdir)
+        stack.callback(service.stop)
+        proc = _start(binary, cluster, workdir, free_port())
+        stack.callback(_remove_webhooks, cluster)
+        stack.callback(proc.stop)
         wait_until(
             lambda: (
                 "kyverno-resource-validating-webhook-cfg"
@@ -153,27 +213,24 @@ def running(cluster: LocalCluster, workdir: Path) -> Iterator[System]:
             "Kyverno to register its webhooks",
             proc,
         )
-        policy = load_manifests(POLICY)
-        system = applied(
+        version = build.KYVERNO.version
+        plain = _policy_system(
             "kyverno",
-            policy,
-            label="Kyverno " + build.KYVERNO.version + " (ClusterPolicy, validate Enforce)",
+            load_manifests(POLICY),
+            f"Kyverno {version} (ClusterPolicy, validate Enforce)",
+            proc,
         )
-        plain_off = system.off
+        apicall = _policy_system(
+            "kyverno-apicall",
+            _apicall_policy(url, service_ca),
+            f"Kyverno {version}, tenant from a service via apiCall (the sidecar's analogue)",
+            proc,
+        )
+        apicall.pids["tenant-service"] = service.pid
+        yield [plain, apicall]
 
-        def off(c: LocalCluster) -> None:
-            plain_off(c)
-            # Kyverno narrows its own webhook when the last policy for Pods goes: wait for it,
-            # so the next system's slice does not pay for a webhook call to Kyverno.
-            wait_until(lambda: not pods_webhooked(c), 120, "Kyverno to drop its Pod webhook", proc)
 
-        system.off = off
-        system.pids = {"kyverno": proc.pid}
-        yield system
-    finally:
-        proc.stop()
-        # Kyverno's webhook configurations outlive it and would fail every later Pod CREATE.
-        for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
-            cluster.kubectl(
-                "delete", kind, "-l", "webhook.kyverno.io/managed-by=kyverno", check=False
-            )
+def _remove_webhooks(cluster: LocalCluster) -> None:
+    """Kyverno's webhook configurations outlive it and would fail every later Pod CREATE."""
+    for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+        cluster.kubectl("delete", kind, "-l", "webhook.kyverno.io/managed-by=kyverno", check=False)
