@@ -142,7 +142,13 @@ def run(
         for name, start in PEERS.items():
             mine = [name] + [v for v, p in VARIANTS.items() if p == name]
             if any(n in wanted for n in mine) and name not in missing_peers:
-                started = stack.enter_context(start(cluster, workdir / name))
+                try:
+                    started = stack.enter_context(start(cluster, workdir / name))
+                except Exception as exc:  # a peer that cannot start must not cost B2 the rest
+                    for n in mine:
+                        notes[n] = f"did not start: {str(exc).splitlines()[0][:300]}"
+                    print(f"[b2] {name} did not start: {exc}", file=sys.stderr, flush=True)
+                    continue
                 peers += [s for s in started if s.name in wanted]
         if peers:
             report = equivalence.check(cluster, eg, peers)
