@@ -74,8 +74,12 @@ def _sweep_points(b2: dict[str, Any]) -> list[dict[str, Any]]:
 def target_rows(b2: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """Issue 16's peer target: exportgate's p99 at or below the best peer's, every concurrency."""
     out: list[tuple[str, str, str, bool | None]] = []
-    points = [("1 client (sequential)", rows(b2))]
-    points += [(f"{p['concurrency']} clients", p["rows"]) for p in _sweep_points(b2)]
+    points = [("B2 table", rows(b2))]
+    points += [
+        (f"sweep {c} client{'s' if c != 1 else ''}", p["rows"])
+        for p in _sweep_points(b2)
+        for c in [p["concurrency"]]
+    ]
     for where, table in points:
         peers = {n: table[n]["p99_ms"] for n in PEER_NAMES if n in table}
         if "exportgate" not in table or not peers:
@@ -84,7 +88,7 @@ def target_rows(b2: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         eg = table["exportgate"]["p99_ms"]
         out.append(
             (
-                f"B2 Pod CREATE p99, exportgate vs best peer, {where}",
+                f"B2 p99 vs best peer, {where}",
                 "<= best peer",
                 f"{eg} ms vs {best} {peers[best]} ms",
                 eg <= peers[best],

@@ -45,8 +45,8 @@ def test_leaders_are_named_among_enforcing_systems_only() -> None:
 def test_peer_target_is_met_only_where_exportgate_p99_is_at_most_the_best_peers() -> None:
     verdicts = {where: ok for where, _, _, ok in report_b2.target_rows(B2)}
     assert verdicts == {
-        "B2 Pod CREATE p99, exportgate vs best peer, 1 client (sequential)": True,
-        "B2 Pod CREATE p99, exportgate vs best peer, 8 clients": False,
+        "B2 p99 vs best peer, B2 table": True,
+        "B2 p99 vs best peer, sweep 8 clients": False,
     }
 
 
