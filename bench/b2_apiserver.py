@@ -45,6 +45,7 @@ ALL = (
     "exportgate",
     "exportgate-stamp",
     "gatekeeper",
+    "gatekeeper-extdata",
     "kyverno",
     "kyverno-apicall",
 )
@@ -53,7 +54,7 @@ SWEEP = ("none", "cel", "noop-validating", "exportgate", "gatekeeper", "kyverno"
 #: Each peer's runner yields its systems: the plain policy first, then any variant that asks a
 #: service as exportgate's webhook asks its sidecar.
 PEERS = {"gatekeeper": gatekeeper.running, "kyverno": kyverno.running}
-VARIANTS = {"kyverno-apicall": "kyverno"}
+VARIANTS = {"gatekeeper-extdata": "gatekeeper", "kyverno-apicall": "kyverno"}
 PEERS_NOT_BUILT = "peers not built: run make bench-peers"
 
 

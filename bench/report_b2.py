@@ -8,11 +8,11 @@ from typing import Any
 
 from bench.peers.build import PEERS
 
+#: The peers and their variants asking a service (the sidecar's analogue).
+PEER_NAMES = (*(p.name for p in PEERS), "gatekeeper-extdata", "kyverno-apicall")
 #: Systems that enforce the benchmark's rule: "which system leads" is asked among these (none
 #: and the no-op webhook decide nothing; they are floors, not contenders).
-ENFORCING = ("cel", "exportgate", "exportgate-stamp", "gatekeeper", "kyverno", "kyverno-apicall")
-#: The peers and their variants asking a service (the sidecar's analogue).
-PEER_NAMES = (*(p.name for p in PEERS), "kyverno-apicall")
+ENFORCING = ("cel", "exportgate", "exportgate-stamp", *PEER_NAMES)
 
 
 def rows(b2: dict[str, Any]) -> dict[str, dict[str, Any]]:

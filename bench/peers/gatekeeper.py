@@ -15,6 +15,7 @@ What running it outside a cluster takes (found by trying; see docs/benchmarks.md
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import shutil
 import ssl
@@ -26,15 +27,16 @@ from typing import Any
 import yaml
 
 from bench.harness import Proc, free_port, spawn, wait_until
-from bench.peers import build
+from bench.peers import build, tenant_service
 from bench.peers.system import System, url_webhook
 from tests.cluster.certs import loopback_serving_cert
-from tests.cluster.local_cluster import LocalCluster
+from tests.cluster.local_cluster import LocalCluster, load_manifests
 
 NAMESPACE = "gatekeeper-system"
 POD_NAME = "gatekeeper-bench"
 POLICIES = Path(__file__).resolve().parent / "policies"
 CONSTRAINT_CRD = "benchgpujurisdiction.constraints.gatekeeper.sh"
+EXTDATA_CRD = "benchgpujurisdictionextdata.constraints.gatekeeper.sh"
 
 
 def crds() -> list[dict[str, Any]]:
@@ -96,10 +98,54 @@ def _start(binary: Path, cluster: LocalCluster, workdir: Path, port: int) -> Pro
     return proc
 
 
+def _template(cluster: LocalCluster, name: str, crd: str, proc: Proc) -> None:
+    cluster.apply(POLICIES / f"{name}-template.yaml")
+    # --operation=generate turns the template into the constraint's CRD.
+    wait_until(
+        lambda: cluster.kubectl("get", "crd", crd, check=False).returncode == 0,
+        120,
+        f"the constraint kind Gatekeeper generates from {name}-template.yaml",
+        proc,
+    )
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}")
+
+
+def _system(
+    name: str, constraint: Path, url: str, ca: bytes, pids: dict[str, int], label: str
+) -> System:
+    """The webhook registered by URL with its constraint applied (on), both removed (off): one
+    Gatekeeper serves both rows, each with only its own constraint in force."""
+    system = url_webhook(name, url, ca, denies=True, pids=pids, label=label)
+    register, unregister = system.on, system.off
+    docs = load_manifests(constraint)
+
+    def on(cluster: LocalCluster) -> None:
+        cluster.apply(docs)
+        register(cluster)
+
+    def off(cluster: LocalCluster) -> None:
+        unregister(cluster)
+        for doc in docs:
+            cluster.delete(doc["kind"], doc["metadata"]["name"])
+
+    system.on, system.off = on, off
+    return system
+
+
+def _provider(url: str, ca_pem: bytes) -> dict[str, Any]:
+    return {
+        "apiVersion": "externaldata.gatekeeper.sh/v1beta1",
+        "kind": "Provider",
+        "metadata": {"name": "bench-tenants"},
+        "spec": {"url": url, "caBundle": base64.b64encode(ca_pem).decode(), "timeout": 3},
+    }
+
+
 @contextlib.contextmanager
 def running(cluster: LocalCluster, workdir: Path) -> Iterator[list[System]]:
-    """Gatekeeper started, its template and constraint in place, webhook not yet registered;
-    yields the one System that registers (activate) and removes (deactivate) the webhook."""
+    """Gatekeeper started with both templates and the tenant service as its external data
+    provider, no constraint in force and no webhook registered; yields two Systems: the plain
+    constraint (`gatekeeper`) and the one asking the provider (`gatekeeper-extdata`)."""
     binary = build.binary(build.GATEKEEPER)
     if binary is None:
         raise RuntimeError("Gatekeeper is not built: run make bench-peers")
@@ -107,29 +153,32 @@ def running(cluster: LocalCluster, workdir: Path) -> Iterator[list[System]]:
     cluster.install_crds(crds(), timeout=120)
     cluster.create_namespace(NAMESPACE)
     cluster.apply(_pod())
-    port = free_port()
-    proc = _start(binary, cluster, workdir, port)
-    try:
-        cluster.apply(POLICIES / "gatekeeper-template.yaml")
-        # --operation=generate turns the template into the constraint's CRD.
-        wait_until(
-            lambda: cluster.kubectl("get", "crd", CONSTRAINT_CRD, check=False).returncode == 0,
-            120,
-            "the constraint kind Gatekeeper generates from the template",
-            proc,
-        )
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{CONSTRAINT_CRD}")
-        cluster.apply(POLICIES / "gatekeeper-constraint.yaml")
+    with contextlib.ExitStack() as stack:
+        service, base_url, service_ca = tenant_service.start(workdir)
+        stack.callback(service.stop)
+        port = free_port()
+        proc = _start(binary, cluster, workdir, port)
+        stack.callback(proc.stop)
+        _template(cluster, "gatekeeper", CONSTRAINT_CRD, proc)
+        _template(cluster, "gatekeeper-extdata", EXTDATA_CRD, proc)
+        cluster.apply(_provider(base_url + "/gatekeeper", service_ca))
         ca = (workdir / "ca.pem").read_bytes()
-        yield [
-            url_webhook(
-                "gatekeeper",
-                f"https://127.0.0.1:{port}/v1/admit",
-                ca,
-                denies=True,
-                pids={"gatekeeper": proc.pid},
-                label="Gatekeeper v" + build.GATEKEEPER.version.lstrip("v") + " (Rego constraint)",
-            )
-        ]
-    finally:
-        proc.stop()
+        url = f"https://127.0.0.1:{port}/v1/admit"
+        version = "Gatekeeper v" + build.GATEKEEPER.version.lstrip("v")
+        plain = _system(
+            "gatekeeper",
+            POLICIES / "gatekeeper-constraint.yaml",
+            url,
+            ca,
+            {"gatekeeper": proc.pid},
+            f"{version} (Rego constraint)",
+        )
+        extdata = _system(
+            "gatekeeper-extdata",
+            POLICIES / "gatekeeper-extdata-constraint.yaml",
+            url,
+            ca,
+            {"gatekeeper": proc.pid, "tenant-service": service.pid},
+            f"{version}, tenant from an external data provider (the sidecar's analogue)",
+        )
+        yield [plain, extdata]

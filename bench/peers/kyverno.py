@@ -23,15 +23,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench.harness import Proc, free_port, spawn, wait_until
-from bench.peers import build
-from bench.peers.cases import NAMESPACE_TENANTS, RESTRICTED_NS
+from bench.peers import build, tenant_service
 from bench.peers.system import System, applied
 from tests.cluster.certs import loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, load_manifests
@@ -162,29 +159,6 @@ def _apicall_policy(url: str, ca_pem: bytes) -> list[dict[str, Any]]:
     return docs
 
 
-def _tenant_service(workdir: Path) -> tuple[Proc, str, bytes]:
-    tls = loopback_serving_cert(workdir / "tenant-service-tls", "tenant-service")
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "bench.peers.tenant_service",
-        f"--port={port}",
-        f"--cert={tls.cert_path}",
-        f"--key={tls.key_path}",
-        *(f"--namespace-tenant={ns}={t}" for ns, t in NAMESPACE_TENANTS.items()),
-        f"--restricted={NAMESPACE_TENANTS[RESTRICTED_NS]}",
-    ]
-    proc = spawn("tenant-service", argv, workdir / "tenant-service.log")
-    wait_until(lambda: _listening(port), 30, "the tenant service", proc)
-    return proc, f"https://127.0.0.1:{port}/tenant", tls.ca_pem
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @contextlib.contextmanager
 def running(cluster: LocalCluster, workdir: Path) -> Iterator[list[System]]:
     """Kyverno started and its webhooks registered by itself, no policy applied yet; yields two
@@ -199,7 +173,7 @@ def running(cluster: LocalCluster, workdir: Path) -> Iterator[list[System]]:
     tls = loopback_serving_cert(workdir / "tls", "kyverno")
     cluster.apply(_objects(tls.ca_pem, tls.cert_path.read_bytes(), tls.key_path.read_bytes()))
     with contextlib.ExitStack() as stack:
-        service, url, service_ca = _tenant_service(workdir)
+        service, base_url, service_ca = tenant_service.start(workdir)
         stack.callback(service.stop)
         proc = _start(binary, cluster, workdir, free_port())
         stack.callback(_remove_webhooks, cluster)
@@ -222,7 +196,7 @@ def running(cluster: LocalCluster, workdir: Path) -> Iterator[list[System]]:
         )
         apicall = _policy_system(
             "kyverno-apicall",
-            _apicall_policy(url, service_ca),
+            _apicall_policy(base_url + "/tenant", service_ca),
             f"Kyverno {version}, tenant from a service via apiCall (the sidecar's analogue)",
             proc,
         )
