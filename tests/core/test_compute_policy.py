@@ -11,7 +11,10 @@ from exportgate.core.compute_policy import (
     ComputePolicy,
     UsageSettings,
     applies_to,
+    capacity_change,
     crossed,
+    run_tiers,
+    tenant_tiers,
     usage_jump,
 )
 from exportgate.core.countries import builtin_country_groups
@@ -65,6 +68,22 @@ def test_crossed_only_once() -> None:
     assert [t.id for t in first] == ["compute-monitor-1e23", "compute-monitor-1e24"]
     assert crossed(tiers, 3e24, 0.0, [t.id for t in first]) == []
     assert [t.id for t in crossed(tiers, 0.0, 2e20, [])] == ["compute-capacity-1e20"]
+
+
+def test_capacity_is_a_tenant_tier_crossed_once_per_rise() -> None:
+    policy = ComputePolicy.from_policies([builtin_packs()["compute-thresholds"]])
+    tiers = policy.in_force(date(2026, 11, 30))
+    assert [t.id for t in tenant_tiers(tiers)] == ["compute-capacity-1e20"]
+    assert "compute-capacity-1e20" not in [t.id for t in run_tiers(tiers)]
+    capacity = tenant_tiers(tiers)
+    rise = capacity_change(capacity, 2e20, [])
+    assert [t.id for t in rise.crossed] == ["compute-capacity-1e20"] and rise.ended == ()
+    held = capacity_change(capacity, 1.5e20, ["compute-capacity-1e20"])
+    assert held.crossed == () and held.ended == ()  # still above: the same crossing
+    fall = capacity_change(capacity, 0.5e20, ["compute-capacity-1e20"])
+    assert fall.crossed == () and fall.ended == ("compute-capacity-1e20",)
+    # A tier no longer in force (or a tenant no longer watched) ends what it opened.
+    assert capacity_change((), 2e20, ["compute-capacity-1e20"]).ended == ("compute-capacity-1e20",)
 
 
 def test_an_export_policy_replaces_the_pack() -> None:
