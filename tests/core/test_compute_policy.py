@@ -22,6 +22,7 @@ from exportgate.core.errors import PolicyError
 from exportgate.core.policy import builtin_packs, parse_policy_document
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Party, Tenant, Verification, VerificationState
+from tests.core.builders import export_policy
 
 
 def tenant(hq: str, *, customers: tuple[Party, ...] = ()) -> Tenant:
@@ -87,20 +88,10 @@ def test_capacity_is_a_tenant_tier_crossed_once_per_rise() -> None:
 
 
 def test_an_export_policy_replaces_the_pack() -> None:
-    doc = {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "compute-thresholds"},
-        "spec": {
-            "version": "house-2",
-            "compute": {
-                "estimation": {"utilisation": 0.4},
-                "tiers": [{"id": "small", "level": "report", "metric": "operations",
-                           "threshold": 1e18, "citation": "house", "effective": "2026-01-01"}],
-            },
-            "rules": [],
-        },
-    }
+    tier = {"id": "small", "level": "report", "metric": "operations", "threshold": 1e18,
+            "citation": "house", "effective": "2026-01-01"}  # fmt: skip
+    compute = {"estimation": {"utilisation": 0.4}, "tiers": [tier]}
+    doc = export_policy("compute-thresholds", version="house-2", compute=compute)
     policy = ComputePolicy.from_policies([parse_policy_document(doc)])
     assert policy.utilisation == 0.4 and [t.id for t in policy.tiers] == ["small"]
     doc["spec"]["compute"]["appliesTo"] = {"always": ["NOT-A-GROUP"]}

@@ -32,9 +32,9 @@ from prometheus_client import CollectorRegistry
 
 from exportgate.kubeapi import new_api_client
 from tests.operator import accounting_builders as b
+from tests.operator.accounting_builders import H100, Clock, at
 from tests.operator.builders import tenant
 from tests.operator.conftest import OPERATOR_USER, OperatorHandle, wait_for
-from tests.operator.test_accounting import H100, Clock, at
 
 pytestmark = pytest.mark.cluster
 
@@ -43,22 +43,9 @@ THRESHOLD = 7.5 * H100
 
 
 def policy(minimum_hours: float = 1000.0) -> dict[str, Any]:
-    return {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "compute-thresholds"},
-        "spec": {
-            "version": "test-tenant-1",
-            "rules": [],
-            "compute": {
-                "appliesTo": {"foreignPersonsOutside": ["US"], "always": ["D:5", "MO"]},
-                "tiers": [{"id": TIER, "level": "report", "metric": "capacity",
-                           "threshold": THRESHOLD, "citation": "test",
-                           "effective": "2026-01-01", "housePolicy": True}],
-                "usage": {"baselineDays": 7, "jumpFactor": 3, "minimumHours": minimum_hours},
-            },
-        },
-    }
+    return b.compute_thresholds(
+        "test-tenant-1", TIER, "capacity", THRESHOLD, minimum_hours=minimum_hours
+    )
 
 
 @dataclass

@@ -23,8 +23,8 @@ from exportgate.core.limits import MAX_CONTAINERS
 from exportgate.core.records import UNREADABLE_OBJECT_RULE
 from exportgate.decisionlog import verify_files
 from exportgate.kubeapi import new_api_client
+from tests.cluster.stand_in_crds import NODEPOOL_CRD
 from tests.operator.builders import (
-    NODEPOOL_CRD,
     endpoint,
     gpu_deployment,
     gpu_pod,
@@ -70,15 +70,13 @@ def test_expiry_flips_status_and_annotates_running_pod(operator: OperatorHandle)
     operator.cluster.apply(gpu_pod("train"), namespace=ns)
     operator.cluster.apply(tenant(name, hq="DE", expires=expires))
     wait_for(
-        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
-        == "Verified",
+        lambda: operator.verification(name) == "Verified",
         what="tenant verified",
     )
     assert violation(operator, "pod", "train", ns) is None  # verified: the H100 is allowed
     # Nobody touches the tenant or the Pod from here on: the operator's timer does it all.
     wait_for(
-        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
-        == "Expired",
+        lambda: operator.verification(name) == "Expired",
         timeout=40,
         what="status to flip to Expired",
     )

@@ -28,7 +28,7 @@ from exportgate.core.compute import describe_estimate
 from exportgate.core.compute_policy import UsageJump
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Tenant
-from exportgate_operator.accounting.records import RunRecord
+from exportgate_operator.accounting.records import RunRecord, product_fields
 from exportgate_operator.accounting.tenants import TENANT_SCOPE, TenantCrossing, crossing_key
 from exportgate_operator.conditions import timestamp
 from exportgate_operator.reports import MANAGED_LABELS, SOURCE, write_report
@@ -80,14 +80,7 @@ def run_facts(record: RunRecord, utilisation: float) -> dict[str, Any]:
         "firstSeen": _stamp(record.first_seen),
         "lastSeen": _stamp(record.last_seen),
         "accelerators": [
-            {
-                "product": p.product,
-                "classification": p.classification,
-                "identified": p.identified,
-                "acceleratorSeconds": round(p.accelerator_seconds, 3),
-                "peakOpsPerSecond": p.ops_per_second,
-            }
-            for p in sorted(record.products.values(), key=lambda p: p.product)
+            product_fields(p) for p in sorted(record.products.values(), key=lambda p: p.product)
         ],
         "acceleratorSeconds": round(record.accelerator_seconds, 3),
         "peakAccelerators": record.peak_accelerators,

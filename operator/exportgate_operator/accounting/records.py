@@ -45,6 +45,17 @@ def parse_stamp(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+def product_fields(figures: ProductFigures) -> dict[str, Any]:
+    """One product's use as a ComputeRun's status and the decision log's records both show it."""
+    return {
+        "product": figures.product,
+        "classification": figures.classification,
+        "identified": figures.identified,
+        "acceleratorSeconds": round(figures.accelerator_seconds, 3),
+        "peakOpsPerSecond": figures.ops_per_second,
+    }
+
+
 @dataclass(slots=True)
 class RunRecord:
     """A ComputeRun as the accountant keeps it between passes."""
@@ -166,11 +177,7 @@ class RunRecord:
             "estimation": describe_estimate(utilisation),
             "products": [
                 {
-                    "product": p.product,
-                    "classification": p.classification,
-                    "identified": p.identified,
-                    "acceleratorSeconds": round(p.accelerator_seconds, 3),
-                    "peakOpsPerSecond": p.ops_per_second,
+                    **product_fields(p),
                     "estimatedOperations": float(f"{p.operations(utilisation):.6e}"),
                 }
                 for p in products
