@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: all setup browser cluster-binaries demo check lint test test-fast proto bench clean
+.PHONY: all setup browser cluster-binaries demo check lint test test-fast proto bench bench-peers clean
 
 all: test
 
@@ -60,6 +60,11 @@ proto: setup
 
 bench: cluster-binaries
 	$(BIN)/python -m bench
+
+# OPA Gatekeeper and Kyverno built from their Go modules into the same cache, for B2's side-by-side
+# rows (docs/benchmarks.md). Not part of `make test`: tens of minutes on 2 cores, once.
+bench-peers: cluster-binaries
+	$(BIN)/python -m bench.peers build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

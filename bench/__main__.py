@@ -114,7 +114,12 @@ def main() -> int:
         rounds=1 if quick else 2,
     )
     step("b1", lambda: b1_webhook.run(workdir, b1))
-    step("b2", lambda: b2_apiserver.run(workdir, creates=100 if quick else 500))
+    step(
+        "b2",
+        lambda: b2_apiserver.run(
+            workdir, creates=100 if quick else 500, sweep_creates=96 if quick else 320
+        ),
+    )
     step(
         "b3",
         lambda: b3_decision.run(

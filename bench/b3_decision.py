@@ -1,7 +1,7 @@
 """B3: one uncached decision through the sidecar's gRPC hop, and the core's in-process speed.
 
 The gRPC part calls the real sidecar (started with --cache-size 0) over its Unix socket, one
-call at a time with distinct objects, exactly as the webhook does (one item per Evaluate): the
+call at a time with distinct objects, as the webhook asks for a review that arrives alone: the
 latency includes protobuf encoding, the hop, evaluation, the fsynced decision-log write and
 decoding. The in-process part times `PolicyEngine.evaluate` alone over the same workloads,
 and extraction (`AdapterRegistry.extract`) separately.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import report_b2
+
 Row = tuple[str, str, str, str]
 
 
@@ -66,8 +68,9 @@ def targets(results: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     if "b1" in results:
         rows += _b1_targets(results["b1"])
-    b2 = results.get("b2", {})
-    if "exportgate" in b2:
+    b2_results = results.get("b2", {})
+    b2 = report_b2.rows(b2_results)
+    if "exportgate" in b2 and "none" in b2:
         rows.append(
             (
                 "B2 Pod CREATE p99 with exportgate (default: validating only) vs no webhook",
@@ -77,10 +80,11 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 f"{b2.get('exportgate-stamp', {}).get('p99_vs_none')}x; no-op webhook "
                 f"{b2.get('noop-validating', {}).get('p99_vs_none')}x one phase, "
                 f"{b2.get('noop-webhook', {}).get('p99_vs_none')}x two; CEL policy "
-                f"{b2['cel']['p99_vs_none']}x)",
+                f"{b2.get('cel', {}).get('p99_vs_none')}x)",
                 _verdict(b2["exportgate"]["p99_vs_none"] <= 1.25),
             )
         )
+    rows += [(f, t, m, _verdict(ok)) for f, t, m, ok in report_b2.target_rows(b2_results)]
     b3 = results.get("b3", {})
     if "grpc_uncached_ms" in b3:
         p99 = b3["grpc_uncached_ms"]["p99"]
@@ -242,37 +246,11 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
             "",
         ]
     if "b2" in results:
-        b2 = results["b2"]
-        out += ["## B2 Pod CREATE through the real API server", ""]
-        if "skipped" in b2:
-            out += [f"Skipped: {b2['skipped']}", ""]
-        else:
-            out += [
-                _table(
-                    [
-                        "admission",
-                        "creates",
-                        "p50 ms",
-                        "p99 ms",
-                        "p50 vs none",
-                        "p99 vs none",
-                        "failures",
-                    ],
-                    [
-                        [
-                            k,
-                            v["creates"],
-                            v["p50_ms"],
-                            v["p99_ms"],
-                            v.get("p50_vs_none", "1.0"),
-                            v.get("p99_vs_none", "1.0"),
-                            v["failures"],
-                        ]
-                        for k, v in b2.items()
-                    ],
-                ),
-                "",
-            ]
+        out += [
+            "## B2 Pod CREATE through the real API server, with Gatekeeper and Kyverno",
+            "",
+            report_b2.section(results["b2"]),
+        ]
     if "b3" in results:
         b3 = results["b3"]
         out += [

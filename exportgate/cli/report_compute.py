@@ -9,7 +9,9 @@ FILE is named after the file. Figures for a period come from each run's accelera
 UTC day; a run's estimated operations in the period are its daily accelerator-seconds times the
 run's operations per accelerator-second (its product mix), so the report and the run agree
 when the period covers the whole run. Thresholds apply to whole runs: the report shows the
-crossings each run recorded, whenever they happened.
+crossings each run recorded, whenever they happened. The capacity tier applies to a tenant's runs
+together: each such crossing is kept in every run that made it up (`status.tenantCrossings`) and
+listed once per tenant, with the tenant's figures.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class RunRow:
     products: dict[str, float]  # product -> accelerator-hours (whole run)
     unidentified_hours: float
     crossings: list[str]
+    tenant_crossings: list[str] = field(default_factory=list)  # "tier@crossedAt" it was part of
 
 
 @dataclass
@@ -64,6 +67,8 @@ class TenantRow:
     peak_capacity: float = 0.0
     products: dict[str, float] = field(default_factory=dict)
     crossings: list[str] = field(default_factory=list)
+    tenant_crossings: list[dict[str, Any]] = field(default_factory=list)
+    """Crossings by the tenant's runs together (the capacity tier), once each."""
 
 
 def register(subcommands: Any) -> None:
@@ -106,16 +111,18 @@ def run(args: argparse.Namespace) -> int:
         print("error: no export given; see `exportgate report compute --help`", file=sys.stderr)
         return EXIT_BAD_INPUT
     rows: list[RunRow] = []
+    shared: dict[str, list[dict[str, Any]]] = defaultdict(list)
     try:
         for cluster, path in sources:
             for obj in _runs(path):
-                row = run_row(cluster, obj, args.since, args.until)
-                if row is not None and (not args.tenant or row.tenant in args.tenant):
-                    rows.append(row)
+                found = run_row(cluster, obj, args.since, args.until)
+                if found is not None and (not args.tenant or found[0].tenant in args.tenant):
+                    rows.append(found[0])
+                    shared[found[0].tenant].extend(found[1])
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    tenants = tenant_rows(rows)
+    tenants = tenant_rows(rows, shared)
     period = {"since": _day(args.since), "until": _day(args.until)}
     utilisations = sorted({r.utilisation for r in rows}) or [1.0]
     estimation = "; ".join(describe_estimate(u) for u in utilisations)
@@ -147,8 +154,9 @@ def _runs(path: str) -> Iterable[Mapping[str, Any]]:
 
 def run_row(
     cluster: str, obj: Mapping[str, Any], since: date | None, until: date | None
-) -> RunRow | None:
-    """One run's figures in the period; None when it used nothing in the period."""
+) -> tuple[RunRow, list[dict[str, Any]]] | None:
+    """One run's figures in the period and the tenant crossings it was part of; None when it
+    used nothing in the period."""
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
     total_seconds = float(status.get("acceleratorSeconds") or 0.0)
     total_ops = float(status.get("estimatedOperations") or 0.0)
@@ -186,10 +194,31 @@ def run_row(
         products={k: round(v, 3) for k, v in sorted(products.items())},
         unidentified_hours=round(unidentified, 3),
         crossings=[str(c.get("tier")) for c in status.get("crossings") or ()],
-    )
+        tenant_crossings=[f"{c.get('tier')}@{c.get('at')}"
+                          for c in status.get("tenantCrossings") or ()],
+    ), [tenant_crossing(cluster, c) for c in status.get("tenantCrossings") or ()]
 
 
-def tenant_rows(rows: Iterable[RunRow]) -> list[TenantRow]:
+def tenant_crossing(cluster: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A tenant crossing as one run's record holds it, without the run's own share."""
+    return {
+        "cluster": cluster,
+        "tier": str(entry.get("tier")),
+        "level": str(entry.get("level", "")),
+        "crossed_at": entry.get("at"),
+        "ended_at": entry.get("endedAt"),
+        "value": float(entry.get("value") or 0.0),
+        "threshold": float(entry.get("threshold") or 0.0),
+        "runs": int(entry.get("runCount") or 0),
+        "accelerators": int(entry.get("accelerators") or 0),
+        "decision_id": str(entry.get("decisionId") or ""),
+    }
+
+
+def tenant_rows(
+    rows: Iterable[RunRow], shared: Mapping[str, Iterable[dict[str, Any]]] | None = None
+) -> list[TenantRow]:
+    """Per tenant; `shared`: the tenant crossings its runs carry (each run has a copy)."""
     found: dict[str, TenantRow] = {}
     for row in rows:
         tenant = found.setdefault(row.tenant, TenantRow(row.tenant))
@@ -202,13 +231,24 @@ def tenant_rows(rows: Iterable[RunRow]) -> list[TenantRow]:
         for product, hours in row.products.items():
             tenant.products[product] = round(tenant.products.get(product, 0.0) + hours, 3)
         tenant.crossings.extend(f"{c} ({row.owner})" for c in row.crossings)
+    for name, crossings in (shared or {}).items():
+        if name not in found:
+            continue
+        seen = {(c["cluster"], c["tier"], c["crossed_at"]) for c in found[name].tenant_crossings}
+        for crossing in crossings:
+            key = (crossing["cluster"], crossing["tier"], crossing["crossed_at"])
+            if key not in seen:
+                seen.add(key)
+                found[name].tenant_crossings.append(crossing)
+                found[name].crossings.append(
+                    f"{crossing['tier']} (tenant, {crossing['runs']} runs)")
     return sorted(found.values(), key=lambda t: (-t.estimated_operations, t.tenant))
 
 
 CSV_FIELDS = [
     "cluster", "namespace", "name", "tenant", "owner", "state", "first_seen", "last_seen",
     "accelerator_hours", "estimated_operations", "run_estimated_operations", "peak_capacity",
-    "utilisation", "products", "unidentified_hours", "crossings",
+    "utilisation", "products", "unidentified_hours", "crossings", "tenant_crossings",
 ]
 
 
@@ -220,6 +260,7 @@ def to_csv(rows: Iterable[RunRow]) -> str:
         data = asdict(row)
         data["products"] = ";".join(f"{k}={v}" for k, v in row.products.items())
         data["crossings"] = ";".join(row.crossings)
+        data["tenant_crossings"] = ";".join(row.tenant_crossings)
         writer.writerow(data)
     return out.getvalue()
 
@@ -241,6 +282,18 @@ def to_text(
             f"{t.accelerator_hours:>10.2f} {t.estimated_operations:>9.2e} "
             f"{t.peak_capacity:>10.2e}  {', '.join(t.crossings) or '-'}"
         )
+    tenant_wide = [(t.tenant, c) for t in tenants for c in t.tenant_crossings]
+    if tenant_wide:
+        lines += ["", "Crossed by a tenant's runs together "
+                      "(concurrent capacity, theoretical peak):"]
+        for name, c in tenant_wide:
+            ended = f", ended {c['ended_at']}" if c["ended_at"] else ", still open"
+            lines.append(
+                f"  {name or '(none)'} {c['cluster']}: {c['tier']} ({c['level']}, "
+                f"{c['threshold']:.0e}) at {c['crossed_at']}: {c['value']:.2e} ops/s from "
+                f"{c['accelerators']} accelerators in {c['runs']} runs{ended}; "
+                f"decision {c['decision_id'] or '-'}"
+            )
     lines += ["", f"{'CLUSTER':10} {'RUN':40} {'TENANT':16} {'STATE':9} {'ACC-HOURS':>10} "
                   f"{'EST-OPS':>9}  PRODUCTS (acc-hours, whole run)"]
     for r in sorted(rows, key=lambda r: (-r.estimated_operations, r.cluster, r.name)):

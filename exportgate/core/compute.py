@@ -181,3 +181,60 @@ def accrue(
 
 def estimated_operations(products: Iterable[ProductFigures], utilisation: float) -> float:
     return sum(p.operations(utilisation) for p in products)
+
+
+@dataclass(frozen=True, slots=True)
+class Concurrency:
+    """The most a group of spans (a tenant's) held at one instant: the capacity tier's figure."""
+
+    peak: float = 0.0  # ops/s, utilisation not applied (a theoretical peak, as the EO's figure)
+    at: datetime | None = None  # the first instant of the peak
+    runs: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """run -> (ops/s, accelerators) it held at `at`: the runs that made the peak up."""
+
+    @property
+    def accelerators(self) -> int:
+        return sum(count for _, count in self.runs.values())
+
+
+def _clip(span: Span, since: datetime | None, until: datetime) -> tuple[datetime, datetime | None]:
+    """[lo, hi) of `span` inside the window; hi None: still running at `until`."""
+    lo = span.start if since is None or span.start > since else since
+    hi = None if span.end is None or span.end > until else span.end
+    return lo, hi
+
+
+def concurrency(spans: Iterable[Span], since: datetime | None, until: datetime) -> Concurrency:
+    """The largest sum of count x peak over the spans alive at one instant of [since, until].
+
+    Spans still running at `until` count at `until` itself, so an empty window (a second pass
+    at the same instant) still sees what is running now. Runs do not matter here: a tenant that
+    splits one cluster's worth of accelerators into many small runs holds the same capacity.
+    """
+    alive: list[tuple[Span, datetime, datetime | None]] = []
+    edges: list[tuple[datetime, int, float]] = []
+    for span in spans:
+        lo, hi = _clip(span, since, until)
+        if lo > until or (hi is not None and hi <= lo):
+            continue
+        capacity = span.usage.count * span.usage.ops_per_second
+        alive.append((span, lo, hi))
+        edges.append((lo, 1, capacity))
+        if hi is not None:
+            edges.append((hi, 0, -capacity))
+    # Ends sort before starts at the same instant: back-to-back Pods do not overlap.
+    edges.sort(key=lambda e: (e[0], e[1]))
+    held, peak, at = 0.0, 0.0, None
+    for moment, _, delta in edges:
+        held += delta
+        if held > peak * (1 + 1e-12):  # float sums: a repeat of the same figure is no new peak
+            peak, at = held, moment
+    if at is None:
+        return Concurrency()
+    runs: dict[str, tuple[float, int]] = {}
+    for span, lo, hi in alive:
+        if lo <= at and (hi is None or at < hi):
+            ops, count = runs.get(span.run, (0.0, 0))
+            runs[span.run] = (ops + span.usage.count * span.usage.ops_per_second,
+                              count + span.usage.count)
+    return Concurrency(peak, at, runs)

@@ -16,15 +16,15 @@ from typing import Any
 from exportgate.core.countries import CountryGroups
 from exportgate.core.types import Jurisdiction
 
-OPERATIONS = "operations"
-CAPACITY = "capacity"
+OPERATIONS = "operations"  # per run: its estimated operations
+CAPACITY = "capacity"  # per tenant: its concurrent capacity over all its runs (see below)
 
 
 @dataclass(frozen=True, slots=True)
 class Tier:
     id: str
     level: str  # "report" or "monitor"
-    metric: str  # OPERATIONS (per run) or CAPACITY (a run's peak ops/s)
+    metric: str  # OPERATIONS (per run) or CAPACITY (a tenant's concurrent peak ops/s)
     threshold: float
     title: str
     citation: str
@@ -191,7 +191,7 @@ def applies_to(
 def crossed(
     tiers: Iterable[Tier], operations: float, capacity: float, already: Iterable[str]
 ) -> list[Tier]:
-    """Tiers newly crossed by a run with these figures (`already`: tier ids crossed before)."""
+    """Tiers newly crossed by figures (`already`: tier ids crossed before)."""
     done = set(already)
     found = []
     for tier in tiers:
@@ -199,6 +199,41 @@ def crossed(
         if tier.id not in done and value >= tier.threshold:
             found.append(tier)
     return found
+
+
+def run_tiers(tiers: Iterable[Tier]) -> tuple[Tier, ...]:
+    """Tiers judged per run: estimated operations of one training run."""
+    return tuple(t for t in tiers if t.metric == OPERATIONS)
+
+
+def tenant_tiers(tiers: Iterable[Tier]) -> tuple[Tier, ...]:
+    """Tiers judged per tenant: the capacity tier is EO 14110's figure for a computing cluster
+    a person holds, so it is compared with everything the tenant holds at once, over all its
+    runs; a run's own peak can never exceed its tenant's, and splitting one cluster's worth of
+    accelerators into many small runs does not lower the tenant's figure."""
+    return tuple(t for t in tiers if t.metric == CAPACITY)
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityChange:
+    crossed: tuple[Tier, ...]  # tiers the tenant now crosses with no crossing open
+    ended: tuple[str, ...]  # open crossings (tier ids) the tenant has fallen below
+
+
+def capacity_change(
+    tiers: Iterable[Tier], value: float, open_tiers: Iterable[str]
+) -> CapacityChange:
+    """A tenant's capacity crossings at one accounting pass. A crossing stays open while each
+    pass finds the tenant at or above the tier (one announcement, however long it lasts); a
+    pass that finds it below ends it, and a later rise is a new crossing. An open crossing of a
+    tier no longer in force (or no longer watching the tenant: `tiers` empty) ends too."""
+    already = set(open_tiers)
+    active = {t.id: t for t in tiers}
+    new = tuple(t for t in active.values() if t.id not in already and value >= t.threshold)
+    ended = tuple(sorted(
+        i for i in already if i not in active or value < active[i].threshold
+    ))
+    return CapacityChange(new, ended)
 
 
 @dataclass(frozen=True, slots=True)

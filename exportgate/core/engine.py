@@ -324,7 +324,8 @@ class PolicyEngine:
             if not rule.matches_models or not self._model_matches(rule, model, entry):
                 continue
             subject = model.model_id or model.reference
-            trigger = self._trigger(rule, tenant, found, verification, at, (subject,))
+            covers = (subject,)
+            trigger = triggering(rule, tenant, found, verification, at, covers, self.groups)
             if trigger is None:
                 continue
             hit = _Hit(active, subject, trigger.jurisdictions, "", trigger.parties)
@@ -361,17 +362,6 @@ class PolicyEngine:
             if compute is None or compute <= rule.min_training_compute:
                 return False
         return True
-
-    def _trigger(
-        self,
-        rule: Rule,
-        tenant: Tenant | None,
-        found: tuple[Jurisdiction, ...],
-        verification: EffectiveVerification,
-        at: datetime,
-        covers: tuple[str, ...],
-    ) -> Trigger | None:
-        return triggering(rule, tenant, found, verification, at, covers, self.groups)
 
     def _bandwidth_match(self, rule: Rule, product_id: str) -> bool:
         """A part the 3A090 numbers leave uncontrolled but reaching a rule's bandwidth figures.

@@ -32,21 +32,12 @@ from exportgate.core.decision import ResolvedModel
 from exportgate.core.extract.model_names import ModelNames, Reading
 from exportgate.core.types import ModelRequest
 
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _CACHED_LENGTH = 512
 _Answer = tuple[str | None, str | None, tuple[str, ...], str]
 _FIX = (
     'name a catalogued model (see docs/policies.md, "Ways to reach a model") or ask the '
     "platform team to add an alias to exportgate's models.yaml"
 )
-
-
-def strip_reference(reference: str) -> str:
-    """'hf://meta-llama/Llama-4-Scout' -> 'meta-llama/Llama-4-Scout'; image tags dropped."""
-    text = _SCHEME.sub("", reference.strip())
-    if text.startswith("nvcr.io/nim/"):
-        text = text.removeprefix("nvcr.io/nim/").split(":", 1)[0]
-    return text.strip("/")
 
 
 @dataclass(frozen=True, slots=True)

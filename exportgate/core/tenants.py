@@ -14,7 +14,6 @@ from typing import Any
 
 from exportgate.core.countries import CountryGroups, builtin_country_groups, is_country
 from exportgate.core.documents import LocatedDocument, PathKey, parse_documents, read_documents
-from exportgate.core.errors import InputError
 from exportgate.core.tenancy import API_GROUP, API_VERSION
 from exportgate.core.types import (
     EffectiveVerification,
@@ -253,7 +252,3 @@ def effective_verification(tenant: Tenant | None, at: datetime) -> EffectiveVeri
     if verification.expires_at and at >= verification.expires_at:
         return EffectiveVerification.EXPIRED
     return EffectiveVerification.VERIFIED
-
-
-def tenant_error(message: str, source: str) -> InputError:
-    return InputError(message, source=source)

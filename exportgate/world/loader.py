@@ -11,21 +11,17 @@ name defined twice makes that one tenant invalid, reported per name; the others 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 
-from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import ExportgateError
 from exportgate.core.types import Action
 from exportgate.world.assembly import Assembly, duplicate_names, serving_engine
 from exportgate.world.snapshot import SnapshotStore, TenantRecord
 
 log = structlog.get_logger("exportgate.world")
-
-
-EngineBuilder = Callable[[Sequence[Any], Sequence[str] | None, Action | None], PolicyEngine]
 
 
 class SnapshotLoader:
@@ -42,14 +38,11 @@ class SnapshotLoader:
         *,
         packs: Sequence[str] | None = None,
         default_action: Action | None = None,
-        expect: Sequence[str] = ("tenants", "policies"),
-        build: EngineBuilder = serving_engine,
     ) -> None:
         self._store = store
         self._packs = packs
         self._default_action = default_action
-        self._build = build
-        self._waiting = set(expect)
+        self._waiting = {"tenants", "policies"}
         self._lock = asyncio.Lock()
         self._assembly = Assembly()
         self._duplicates: dict[str, set[str]] = {}  # origin -> duplicate errors reported
@@ -81,7 +74,7 @@ class SnapshotLoader:
                 # Building compiles every policy; run it off the event loop so that decisions
                 # keep flowing with the current snapshot meanwhile.
                 engine = await asyncio.to_thread(
-                    self._build, documents, self._packs, self._default_action
+                    serving_engine, documents, self._packs, self._default_action
                 )
             except ExportgateError as exc:
                 self.report_error(origin, f"{exc}; keeping the previous policy snapshot")

@@ -76,6 +76,39 @@ def compute_run_status() -> Schema:
             "notified": {"type": "boolean"},
         },
     }
+    tenant_crossing = {
+        "type": "object",
+        "description": "A crossing of a tier judged over all the tenant's runs together (the "
+        "capacity tier), copied into every run that made it up.",
+        "required": ["tier", "at"],
+        "properties": {
+            **crossing["properties"],
+            "scope": {"type": "string", "enum": ["tenant"]},
+            "value": {**NUMBER, "description": "The tenant's concurrent capacity (ops/s)."},
+            "at": {**TIME, "description": "The instant of the tenant's peak."},
+            "endedAt": {**TIME, "description": "The first checkpoint that found the tenant "
+                        "below the tier again; a later rise is a new crossing."},
+            "runCount": COUNT,
+            "accelerators": {**COUNT, "description": "Accelerators the tenant held at `at`."},
+            "runValue": {**NUMBER, "description": "This run's share of `value` at `at`."},
+            "runAccelerators": COUNT,
+        },
+    }
+    usage_jump = {
+        "type": "object",
+        "description": "A usage jump of the tenant, kept in the run that used the most that day.",
+        "required": ["day"],
+        "properties": {
+            "day": {"type": "string", "maxLength": 10},
+            "acceleratorSeconds": NUMBER,
+            "baselineSecondsPerDay": NUMBER,
+            "baselineDays": COUNT,
+            "jumpFactor": NUMBER,
+            "at": TIME,
+            "decisionId": {"type": "string", "maxLength": 64},
+            "notified": {"type": "boolean"},
+        },
+    }
     return {
         "type": "object",
         "description": "Written by the exportgate operator at each checkpoint.",
@@ -114,6 +147,8 @@ def compute_run_status() -> Schema:
                 },
             },
             "crossings": {"type": "array", "maxItems": 64, "items": crossing},
+            "tenantCrossings": {"type": "array", "maxItems": 64, "items": tenant_crossing},
+            "usageJumps": {"type": "array", "maxItems": 64, "items": usage_jump},
         },
     }
 

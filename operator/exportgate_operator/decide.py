@@ -11,7 +11,8 @@ from typing import Any
 from exportgate.core.decision import Decision
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.records import invalid_record_decision
+from exportgate.core.extract.identity import identify
+from exportgate.core.records import invalid_record_decision, unreadable_object_decision
 from exportgate.core.types import Action, Tenant, Workload
 from exportgate.logsetup import get_logger
 from exportgate.world.snapshot import Snapshot
@@ -57,7 +58,7 @@ async def decide(
     engine = snapshot.engine
     judged: list[tuple[dict[str, Any], str | None]] = []
     decisions: list[Decision] = []
-    inputs: list[tuple[Workload, Tenant | None]] = []
+    inputs: list[tuple[Workload | None, Tenant | None]] = []
     # The collected objects live through the whole step; without this the collector would scan
     # them again and again while the verdicts pile up (a third of the time at 20k objects).
     # Only objects that exist now are exempted, and only until the loop (which never awaits)
@@ -68,7 +69,12 @@ async def decide(
             try:
                 workload = registry.extract(obj, collected.dra)
             except InputError as exc:
-                log.warning("cannot extract workload", object=ref(obj), error=exc.describe())
+                # Admission would refuse this object; stored, it is a violator, not a skip.
+                unreadable = _unreadable(obj, tenant, snapshot, exc, at)
+                if unreadable is not None:
+                    judged.append((obj, tenant))
+                    inputs.append((None, snapshot.tenant(tenant)))  # nothing to replay from
+                    decisions.append(unreadable)
                 continue
             if not workload.guarded:
                 outcome.unguarded.append(obj)
@@ -111,3 +117,18 @@ async def decide(
         counts.violations += decision.action is Action.DENY
         counts.warnings += decision.action in (Action.WARN, Action.DRYRUN)
     return outcome
+
+
+def _unreadable(
+    obj: dict[str, Any], tenant: str | None, snapshot: Snapshot, exc: InputError, at: datetime
+) -> Decision | None:
+    """The denial for a stored object extraction refused; None when it has no identity at
+    all (then there is nothing to annotate or report, only the log line)."""
+    log.warning("cannot extract workload", object=ref(obj), error=exc.describe())
+    try:
+        _, identity = identify(obj)
+    except InputError:
+        return None
+    return unreadable_object_decision(
+        snapshot.engine, identity.ref, tenant, snapshot.tenant(tenant), exc.describe(), at
+    )

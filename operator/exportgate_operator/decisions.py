@@ -39,7 +39,7 @@ class DecisionRecorder:
         *,
         operation: str = "AUDIT",
         extra: dict[str, Any] | None = None,
-        inputs: Sequence[tuple[Workload, Tenant | None]] | None = None,
+        inputs: Sequence[tuple[Workload | None, Tenant | None]] | None = None,
     ) -> list[str]:
         """Record `decisions` (one write, one fsync) and return their ids, in order.
 

@@ -9,7 +9,6 @@ scope). A kind whose CRD is not installed is skipped and asked about again on th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,34 +25,28 @@ log = get_logger(__name__)
 class GuardedResources:
     """Discovery of the kind table's kinds, remembered once found."""
 
-    def __init__(self, kube: Kube, registry: AdapterRegistry, *, recheck_s: float = 0.0) -> None:
+    def __init__(self, kube: Kube, registry: AdapterRegistry) -> None:
         self.kube = kube
         self.registry = registry
-        self.recheck_s = recheck_s
         self._found: dict[tuple[str, str], Resource] = {}
-        self._missing: dict[tuple[str, str], float] = {}  # kind -> when it was last looked for
 
     def served(self) -> list[Resource]:
         """Every guarded workload kind the API serves now (platform kinds left out).
 
         Discovery costs one request for the list of groups and one per served group version,
         whatever the size of the table (most clusters install few of its CRDs). Kinds found
-        missing are looked for again after `recheck_s` (default: on every audit, so a CRD
-        installed a moment ago is audited at once; that costs one request).
+        missing are looked for again on every audit, so a CRD installed a moment ago is audited
+        at once (that costs one request).
         """
         found: list[Resource] = []
-        now = time.monotonic()
         wanted = [
             entry
             for entry in guarded_kinds(self.registry)
-            if not entry.platform
-            and (entry.group, entry.kind) not in self._found
-            and now - self._missing.get((entry.group, entry.kind), -self.recheck_s)
-            >= self.recheck_s
+            if not entry.platform and (entry.group, entry.kind) not in self._found
         ]
         if wanted:
             try:
-                self._discover(wanted, now)
+                self._discover(wanted)
             except KubeError as exc:
                 log.warning("discovery failed", error=str(exc))
         for entry in guarded_kinds(self.registry):
@@ -62,14 +55,13 @@ class GuardedResources:
                 found.append(resource)
         return found
 
-    def _discover(self, wanted: list[GuardedKind], now: float) -> None:
+    def _discover(self, wanted: list[GuardedKind]) -> None:
         groups = {
             str(group.get("name")): group
             for group in self.kube.request("GET", "/apis").get("groups") or ()
         }
         listings: dict[str, dict[str, Any]] = {}
         for entry in wanted:
-            key = (entry.group, entry.kind)
             version = self._version(entry, groups)
             resource = None
             if version is not None:
@@ -83,10 +75,8 @@ class GuardedResources:
                             bool(item.get("namespaced")),
                         )  # fmt: skip
                         break
-            if resource is None:
-                self._missing[key] = now
-            else:
-                self._found[key] = resource
+            if resource is not None:
+                self._found[(entry.group, entry.kind)] = resource
 
     @staticmethod
     def _version(entry: GuardedKind, groups: dict[str, Any]) -> str | None:

@@ -158,12 +158,3 @@ def write_report(kube: Kube, report: dict[str, Any]) -> None:
         },
     }
     kube.request("PUT", resource.path(namespace, name), body=report)
-
-
-def delete_report(kube: Kube, namespace: str | None, name: str) -> None:
-    resource = POLICY_REPORTS if namespace else CLUSTER_POLICY_REPORTS
-    try:
-        kube.request("DELETE", resource.path(namespace, name))
-    except KubeError as exc:
-        if not exc.not_found:
-            raise

@@ -293,8 +293,3 @@ def endpoint_status(
             ],
         ),
     }
-
-
-def without_conditions_time(conditions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Conditions without their timestamps, to tell whether anything really changed."""
-    return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import structlog
 
+from exportgate import eventloop
 from exportgate.core.types import Action
 from exportgate.decisionlog import DecisionLogError
 from exportgate.logsetup import LEVELS, configure_logging
@@ -209,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=args.log_format == "json")
     try:
         config = config_from_args(args)
-        asyncio.run(run(config))
+        eventloop.run(run(config))
     except (ConfigError, DecisionLogError) as exc:
         log.error("cannot start", error=str(exc))
         print(f"exportgate-sidecar: {exc}", file=sys.stderr)

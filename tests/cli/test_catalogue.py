@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
+from tests.commands import EXPORTGATE
 from tests.core.test_classification import REFERENCE_TABLE
-
-EXPORTGATE = Path(sys.executable).parent / "exportgate"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

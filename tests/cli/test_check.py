@@ -8,44 +8,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXPORTGATE = Path(sys.executable).parent / "exportgate"
-EXAMPLES = ROOT / "examples"
-TENANTS = EXAMPLES / "tenants.yaml"
-WORKLOADS = EXAMPLES / "workloads.yaml"
-AT = "2026-07-01T00:00:00Z"  # the examples' verifications are current (orbit's has expired)
+from tests.cli.helpers import AT, TENANT, TENANTS, WORKLOADS, by_object, check, results
+from tests.commands import audit_verify
 
 CONTRACT_KEYS = ("object", "tenant", "decision", "accelerators", "models", "rule", "citation",
                  "message")
-
-
-def check(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(EXPORTGATE), "check", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-    )
-
-
-def results(process: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    document = json.loads(process.stdout)
-    assert list(document) == ["results"]
-    found: list[dict[str, Any]] = document["results"]
-    return found
-
-
-def by_object(process: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
-    return {r["object"]: r for r in results(process)}
 
 
 @pytest.fixture(scope="module")
@@ -133,16 +104,6 @@ metadata: {{name: p, namespace: team}}
 spec:
   nodeSelector: {{nvidia.com/gpu.product: {product}}}
   containers: [{{name: c, image: x, resources: {{limits: {{nvidia.com/gpu: 1}}}}}}]
-"""
-TENANT = """\
-apiVersion: exportgate.dev/v1alpha1
-kind: Tenant
-metadata: {{name: t1}}
-spec:
-  legalName: T1 Ltd.
-  incorporation: {country}
-  headquarters: {country}
-  verification: {{state: {state}, verifiedAt: "2026-01-01T00:00:00Z"}}
 """
 
 
@@ -254,14 +215,12 @@ def test_decision_log_then_audit_verify(tmp_path: Path) -> None:
     for key in ("id", "time", "tenant", "jurisdictions", "verificationRef", "object", "rule",
                 "citation", "action", "policyVersions", "prev", "hash"):
         assert key in record, key
-    verify = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    verify = audit_verify(log)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # Editing one decision breaks the chain, and verify names the line.
     lines[3] = lines[3].replace('"action":"deny"', '"action":"allow"')
     log.write_text("\n".join(lines) + "\n")
-    tampered = subprocess.run([str(EXPORTGATE), "audit", "verify", str(log)],
-                              capture_output=True, text=True, timeout=60, check=False)
+    tampered = audit_verify(log)
     assert tampered.returncode == 1
     assert f"{log}:4: hash mismatch" in tampered.stdout + tampered.stderr
 

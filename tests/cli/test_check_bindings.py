@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.test_check import AT, TENANTS, by_object, check
+from tests.cli.helpers import AT, TENANTS, by_object, check
 
 H100_POD = """\
 apiVersion: v1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.test_check import AT, TENANT, check, results
+from tests.cli.helpers import AT, TENANT, check, results
 
 MANIFESTS = """\
 apiVersion: apps/v1

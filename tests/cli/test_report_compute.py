@@ -83,3 +83,49 @@ def test_bad_input_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "ComputeRun" in capsys.readouterr().err
     assert main(["report", "compute", "--cluster", "nofile"]) == 2
     assert main(["report", "compute"]) == 2
+
+
+def test_a_tenant_crossing_is_listed_once_with_the_tenant_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Eight small runs crossed the capacity tier together: every run carries a copy of the
+    crossing; the report lists it once for the tenant, and each run says it was part of it."""
+    items = []
+    for n in range(8):
+        item = run(f"small-{n}", "acme", {"2026-11-02": 3600}, 1979e12)
+        item["status"]["tenantCrossings"] = [{
+            "tier": "compute-capacity-1e20", "level": "report", "metric": "capacity",
+            "scope": "tenant", "threshold": 1e20, "value": 1.2e20,
+            "at": "2026-11-02T00:11:40Z", "runCount": 8, "accelerators": 60640,
+            "runValue": 1.5e19, "runAccelerators": 7580, "decisionId": "d-1", "notified": True,
+        }]
+        items.append(item)
+    export = tmp_path / "east.json"
+    export.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+    assert main(["report", "compute", str(export), "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (acme,) = report["tenants"]
+    (crossing,) = acme["tenant_crossings"]
+    assert crossing == {
+        "cluster": "east", "tier": "compute-capacity-1e20", "level": "report",
+        "crossed_at": "2026-11-02T00:11:40Z", "ended_at": None, "value": 1.2e20,
+        "threshold": 1e20, "runs": 8, "accelerators": 60640, "decision_id": "d-1",
+    }
+    assert acme["crossings"] == ["compute-capacity-1e20 (tenant, 8 runs)"]
+    assert acme["peak_capacity"] == 8 * 1979e12  # the existing key: largest single run
+    assert {tuple(r["tenant_crossings"]) for r in report["runs"]} == {
+        ("compute-capacity-1e20@2026-11-02T00:11:40Z",)}
+
+    assert main(["report", "compute", str(export)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("compute-capacity-1e20 (report, 1e+20) at 2026-11-02T00:11:40Z") == 1
+    assert "60640 accelerators in 8 runs, still open" in text
+
+    assert main(["report", "compute", str(export), "-o", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0]["tenant_crossings"] == "compute-capacity-1e20@2026-11-02T00:11:40Z"
+    assert list(rows[0])[:16] == [  # the existing columns, unchanged and first
+        "cluster", "namespace", "name", "tenant", "owner", "state", "first_seen", "last_seen",
+        "accelerator_hours", "estimated_operations", "run_estimated_operations",
+        "peak_capacity", "utilisation", "products", "unidentified_hours", "crossings"]

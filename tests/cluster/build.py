@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -367,8 +367,15 @@ def _build_helm(comp: Component, work: Path, out: Path, env: Mapping[str, str]) 
 BUILDERS = {"kubernetes": _build_kubernetes, "etcd": _build_etcd, "helm": _build_helm}
 
 
-def build_component(comp: Component, log: bool = True) -> float:
-    """Build one component into its cache directory; return seconds spent."""
+Builder = Callable[[Component, Path, Path, Mapping[str, str]], None]
+
+
+def build_component(comp: Component, log: bool = True, builder: Builder | None = None) -> float:
+    """Build one component into its cache directory; return seconds spent.
+
+    `builder` (default: ours, by component name) lets other tools reuse the cache layout and
+    stamps for binaries of their own (bench/peers builds Gatekeeper and Kyverno this way).
+    """
     started = time.monotonic()
     final = comp.directory()
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -385,7 +392,7 @@ def build_component(comp: Component, log: bool = True) -> float:
                 f"[build] {comp.name} {comp.version}: compiling (go {_go_version()}) ...",
                 flush=True,
             )
-        BUILDERS[comp.name](comp, work, out, go_env())
+        (builder or BUILDERS[comp.name])(comp, work, out, go_env())
         for name in comp.binaries:
             if not _is_executable(out / name):
                 raise BuildError(f"{comp.name}: go finished but produced no {name} binary")

@@ -10,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from exportgate.core.engine import PolicyEngine
 from exportgate.core.tenants import parse_tenant
 from exportgate.core.types import (
     AcceleratorRequest,
+    Action,
     ModelRequest,
     ObjectRef,
     Operator,
@@ -32,6 +34,16 @@ KARPENTER_FAMILY = "karpenter.k8s.aws/instance-family"
 KARPENTER_CATEGORY = "karpenter.k8s.aws/instance-category"
 KARPENTER_GPU_NAME = "karpenter.k8s.aws/instance-gpu-name"
 GKE_ACCELERATOR = "cloud.google.com/gke-accelerator"
+
+# GPU Feature Discovery product labels (nvidia.com/gpu.product) of parts the tests often name.
+H100 = "NVIDIA-H100-80GB-HBM3"  # 3A090.a
+A30 = "NVIDIA-A30"  # 3A090.b
+H20 = "NVIDIA-H20"  # outside 3A090 by numbers, named by is-informed letters
+T4 = "Tesla-T4"  # outside 3A090
+# Rule ids of the default packs the tests often expect.
+D5_MACAU = "ear-3a090-d5-macau"
+D1_D4 = "ear-3a090-d1-d4"
+H20_RULE = "ear-h20-is-informed"
 
 
 def tenant_doc(
@@ -79,6 +91,25 @@ def tenant_doc(
     }
 
 
+def export_policy(
+    name: str,
+    *rules: Mapping[str, Any],
+    version: str = "1",
+    labels: Mapping[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    """An ExportPolicy resource dict with `rules` and any other spec fields (camelCase)."""
+    metadata: dict[str, Any] = {"name": name}
+    if labels is not None:
+        metadata["labels"] = dict(labels)
+    return {
+        "apiVersion": "exportgate.dev/v1alpha1",
+        "kind": "ExportPolicy",
+        "metadata": metadata,
+        "spec": {"version": version, **spec, "rules": [dict(r) for r in rules]},
+    }
+
+
 def make_tenant(name: str = "acme", **kwargs: Any) -> Tenant:
     return parse_tenant(tenant_doc(name, **kwargs), source=f"test:{name}")
 
@@ -121,3 +152,18 @@ def nodepool(*hints: ProductHint, name: str = "pool") -> Workload:
 
 def model(reference: str) -> Workload:
     return workload(models=[reference], kind="Pod")
+
+
+def verdict(
+    engine: PolicyEngine,
+    tenant: Tenant | None,
+    product: str | None = H100,
+    *,
+    models: Sequence[str] = (),
+    at: datetime = NOW,
+) -> tuple[Action, str | None]:
+    """(action, deciding rule id) for a pod pinned to `product` (none: no GPU) asking for
+    `models`, as the engine decides it for `tenant` at `at`."""
+    accelerators = [pinned(product)] if product else []
+    decision = engine.evaluate(workload(*accelerators, models=models), tenant, at)
+    return decision.action, decision.rule_id

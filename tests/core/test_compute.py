@@ -13,6 +13,7 @@ from exportgate.core.compute import (
     Usage,
     accrue,
     assumed_product,
+    concurrency,
     describe_estimate,
     overlap,
     peak_ops_per_second,
@@ -95,3 +96,29 @@ def test_days_and_overlap() -> None:
 def test_the_method_says_upper_bound_at_one() -> None:
     assert "upper bound" in describe_estimate(1.0)
     assert "upper bound" not in describe_estimate(0.4)
+
+
+ONE = Usage("nvidia-h100-sxm", "3A090.a", 1, 1979e12)
+
+
+def test_concurrency_sums_many_small_runs_at_one_instant() -> None:
+    # Eight one-GPU runs started 100 s apart: one run never holds more than one H100, the
+    # tenant holds eight from +700 on.
+    spans = [Span(f"run-{n}", ONE, at(100 * n), None) for n in range(8)]
+    held = concurrency(spans, None, at(3600))
+    assert held.peak == pytest.approx(8 * 1979e12) and held.at == at(700)
+    assert set(held.runs) == {f"run-{n}" for n in range(8)} and held.accelerators == 8
+    assert all(accrual.peak_capacity == 1979e12 for accrual in accrue(spans, {}, at(3600)).values())
+
+
+def test_concurrency_back_to_back_and_windows() -> None:
+    spans = [Span("a", ONE, at(0), at(100)), Span("b", ONE, at(100), at(200)),
+             Span("c", ONE, at(50), at(150))]
+    held = concurrency(spans, None, at(1000))
+    assert held.peak == pytest.approx(2 * 1979e12) and held.at == at(50)
+    assert set(held.runs) == {"a", "c"}  # b starts as a ends: never three at once
+    # Only what lies in the window counts; an empty window still sees what runs now.
+    assert concurrency(spans, at(200), at(1000)).peak == 0
+    running = [Span("r", ONE, at(0), None), Span("s", ONE, at(500), None)]
+    assert concurrency(running, at(600), at(600)).peak == pytest.approx(2 * 1979e12)
+    assert concurrency([], None, at(10)).at is None

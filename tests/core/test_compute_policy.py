@@ -11,7 +11,10 @@ from exportgate.core.compute_policy import (
     ComputePolicy,
     UsageSettings,
     applies_to,
+    capacity_change,
     crossed,
+    run_tiers,
+    tenant_tiers,
     usage_jump,
 )
 from exportgate.core.countries import builtin_country_groups
@@ -19,6 +22,7 @@ from exportgate.core.errors import PolicyError
 from exportgate.core.policy import builtin_packs, parse_policy_document
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Party, Tenant, Verification, VerificationState
+from tests.core.builders import export_policy
 
 
 def tenant(hq: str, *, customers: tuple[Party, ...] = ()) -> Tenant:
@@ -67,21 +71,27 @@ def test_crossed_only_once() -> None:
     assert [t.id for t in crossed(tiers, 0.0, 2e20, [])] == ["compute-capacity-1e20"]
 
 
+def test_capacity_is_a_tenant_tier_crossed_once_per_rise() -> None:
+    policy = ComputePolicy.from_policies([builtin_packs()["compute-thresholds"]])
+    tiers = policy.in_force(date(2026, 11, 30))
+    assert [t.id for t in tenant_tiers(tiers)] == ["compute-capacity-1e20"]
+    assert "compute-capacity-1e20" not in [t.id for t in run_tiers(tiers)]
+    capacity = tenant_tiers(tiers)
+    rise = capacity_change(capacity, 2e20, [])
+    assert [t.id for t in rise.crossed] == ["compute-capacity-1e20"] and rise.ended == ()
+    held = capacity_change(capacity, 1.5e20, ["compute-capacity-1e20"])
+    assert held.crossed == () and held.ended == ()  # still above: the same crossing
+    fall = capacity_change(capacity, 0.5e20, ["compute-capacity-1e20"])
+    assert fall.crossed == () and fall.ended == ("compute-capacity-1e20",)
+    # A tier no longer in force (or a tenant no longer watched) ends what it opened.
+    assert capacity_change((), 2e20, ["compute-capacity-1e20"]).ended == ("compute-capacity-1e20",)
+
+
 def test_an_export_policy_replaces_the_pack() -> None:
-    doc = {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "compute-thresholds"},
-        "spec": {
-            "version": "house-2",
-            "compute": {
-                "estimation": {"utilisation": 0.4},
-                "tiers": [{"id": "small", "level": "report", "metric": "operations",
-                           "threshold": 1e18, "citation": "house", "effective": "2026-01-01"}],
-            },
-            "rules": [],
-        },
-    }
+    tier = {"id": "small", "level": "report", "metric": "operations", "threshold": 1e18,
+            "citation": "house", "effective": "2026-01-01"}  # fmt: skip
+    compute = {"estimation": {"utilisation": 0.4}, "tiers": [tier]}
+    doc = export_policy("compute-thresholds", version="house-2", compute=compute)
     policy = ComputePolicy.from_policies([parse_policy_document(doc)])
     assert policy.utilisation == 0.4 and [t.id for t in policy.tiers] == ["small"]
     doc["spec"]["compute"]["appliesTo"] = {"always": ["NOT-A-GROUP"]}

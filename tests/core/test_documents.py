@@ -9,6 +9,7 @@ import pytest
 from exportgate.core.documents import (
     dotted,
     flatten_lists,
+    nesting_problem,
     parse_documents,
     read_documents,
     tree_problem,
@@ -131,3 +132,14 @@ def test_tree_problem_names_depth_and_lone_surrogates() -> None:
     assert "MAX_DEPTH" in (tree_problem(deep) or "")
     assert "surrogate" in (tree_problem({"a": ["ok", "\ud800"]}) or "")
     assert tree_problem({"a": ["ok", "é", {"b": None}]}) is None
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 50])
+@pytest.mark.parametrize("container", ["list", "dict"])
+def test_nesting_problem_agrees_with_tree_problem_on_depth(levels: int, container: str) -> None:
+    deep: object = "leaf"
+    for i in range(levels):
+        deep = [1, deep] if container == "list" else {"k": deep, f"s{i}": {"x": [2]} if i else 3}
+    assert nesting_problem(deep) == tree_problem(deep)
+    if container == "list":  # exactly `levels` containers deep
+        assert (nesting_problem(deep) is None) == (levels <= MAX_DEPTH)

@@ -1,5 +1,5 @@
 """The policy engine with the default packs: every rule, every country-group edge, ownership,
-resale, licences, expiry, unpinned GPUs and enforcement actions.
+resale, licences, expiry and unpinned GPUs (enforcement actions and packs: test_engine_policies.py).
 
 Tenants are real Tenant records through the real parser (tests/core/builders.py); the engine is
 built from the shipped packs, so these tables are also the proof that the packs say what the
@@ -10,56 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from exportgate.core.engine import PolicyEngine
-from exportgate.core.errors import PolicyError
-from exportgate.core.policy import builtin_packs, default_pack_names, parse_policy_document
-from exportgate.core.types import Action, EffectiveVerification, Tenant
+from exportgate.core.types import Action, EffectiveVerification
 from tests.core.builders import (
+    A30,
+    D1_D4,
+    D5_MACAU,
     GFD,
+    H20,
+    H20_RULE,
+    H100,
     INSTANCE_TYPE,
     KARPENTER_GPU_NAME,
     NOW,
+    T4,
     gpu,
     hint,
     make_tenant,
     nodepool,
     pinned,
+    verdict,
     workload,
 )
-
-H100 = "NVIDIA-H100-80GB-HBM3"  # 3A090.a
-A30 = "NVIDIA-A30"  # 3A090.b
-H20 = "NVIDIA-H20"  # outside 3A090 by numbers, named by is-informed letters
-T4 = "Tesla-T4"  # outside 3A090
-
-D5_MACAU = "ear-3a090-d5-macau"
-D1_D4 = "ear-3a090-d1-d4"
-H20_RULE = "ear-h20-is-informed"
-
-
-@pytest.fixture(scope="module")
-def engine() -> PolicyEngine:
-    return PolicyEngine.build()
-
-
-def _decide(
-    engine: PolicyEngine,
-    tenant: Tenant | None,
-    product: str | None = H100,
-    *,
-    models: Sequence[str] = (),
-    at: datetime = NOW,
-) -> tuple[Action, str | None]:
-    accelerators = [pinned(product)] if product else []
-    decision = engine.evaluate(workload(*accelerators, models=models), tenant, at)
-    return decision.action, decision.rule_id
-
 
 # --- country groups ----------------------------------------------------------------------
 
@@ -95,7 +71,7 @@ COUNTRY_EDGES = [
 def test_country_group_edges(
     engine: PolicyEngine, country: str, product: str, action: Action, rule: str | None
 ) -> None:
-    assert _decide(engine, make_tenant(incorporation=country), product) == (action, rule)
+    assert verdict(engine, make_tenant(incorporation=country), product) == (action, rule)
 
 
 def test_hong_kong_is_named_as_counted_as_china(engine: PolicyEngine) -> None:
@@ -108,7 +84,7 @@ def test_hong_kong_is_named_as_counted_as_china(engine: PolicyEngine) -> None:
 def test_the_most_restricted_jurisdiction_decides(engine: PolicyEngine) -> None:
     """Incorporated in A:6 Singapore, headquartered in D:1 Vietnam: denied."""
     tenant = make_tenant(incorporation="SG", headquarters="VN")
-    assert _decide(engine, tenant) == (Action.DENY, D1_D4)
+    assert verdict(engine, tenant) == (Action.DENY, D1_D4)
 
 
 # --- ownership and resale ----------------------------------------------------------------
@@ -152,7 +128,7 @@ def test_parent_headquarters_and_reseller_end_customers(
     engine: PolicyEngine, spec: dict[str, Any], action: Action, rule: str | None
 ) -> None:
     tenant = make_tenant(incorporation="SG", **spec)
-    assert _decide(engine, tenant) == (action, rule)
+    assert verdict(engine, tenant) == (action, rule)
 
 
 def test_message_names_the_party_that_triggered(engine: PolicyEngine) -> None:
@@ -213,19 +189,19 @@ def test_licences(
     rule: str | None,
 ) -> None:
     tenant = make_tenant(incorporation=country, licences=licences)
-    assert _decide(engine, tenant, product) == (action, rule)
+    assert verdict(engine, tenant, product) == (action, rule)
 
 
 def test_a_licence_must_cover_every_triggering_country(engine: PolicyEngine) -> None:
     """Licensed for the tenant's own country, but its parent is in D:5: still denied."""
     tenant = make_tenant(incorporation="VN", parent="CN", licences=[_licence()])
-    assert _decide(engine, tenant) == (Action.DENY, D5_MACAU)
+    assert verdict(engine, tenant) == (Action.DENY, D5_MACAU)
 
 
 def test_licence_expiry_is_evaluated_at_the_given_instant(engine: PolicyEngine) -> None:
     tenant = make_tenant(incorporation="VN", licences=[_licence(expires="2026-09-01T00:00:00Z")])
-    assert _decide(engine, tenant, at=datetime(2026, 8, 31, tzinfo=UTC))[0] is Action.ALLOW
-    assert _decide(engine, tenant, at=datetime(2026, 9, 1, tzinfo=UTC))[0] is Action.DENY
+    assert verdict(engine, tenant, at=datetime(2026, 8, 31, tzinfo=UTC))[0] is Action.ALLOW
+    assert verdict(engine, tenant, at=datetime(2026, 9, 1, tzinfo=UTC))[0] is Action.DENY
 
 
 # --- verification (KYC) ------------------------------------------------------------------
@@ -248,7 +224,7 @@ def test_unverified_tenants_may_not_use_controlled_accelerators(
     assert decision.verification is state
     assert (decision.action, decision.rule_id) == (Action.DENY, "kyc-unverified-accelerator")
     # Uncontrolled ones stay allowed.
-    assert _decide(engine, tenant, T4) == (Action.ALLOW, None)
+    assert verdict(engine, tenant, T4) == (Action.ALLOW, None)
 
 
 @pytest.mark.parametrize("product", [H100, A30, H20])
@@ -257,7 +233,7 @@ def test_no_tenant_bound_is_the_same_as_unverified(engine: PolicyEngine, product
     assert decision.verification is EffectiveVerification.UNBOUND
     assert (decision.action, decision.rule_id) == (Action.DENY, "kyc-unverified-accelerator")
     assert "exportgate.dev/tenant" in decision.message
-    assert _decide(engine, None, T4) == (Action.ALLOW, None)
+    assert verdict(engine, None, T4) == (Action.ALLOW, None)
 
 
 def test_named_tenant_without_record_says_so(engine: PolicyEngine) -> None:
@@ -269,7 +245,7 @@ def test_named_tenant_without_record_says_so(engine: PolicyEngine) -> None:
 
 def test_expiry_is_evaluated_at_the_given_instant(engine: PolicyEngine) -> None:
     tenant = make_tenant(expires_at="2026-09-01T00:00:00Z")
-    assert _decide(engine, tenant, at=datetime(2026, 8, 31, 23, 59, tzinfo=UTC))[0] is Action.ALLOW
+    assert verdict(engine, tenant, at=datetime(2026, 8, 31, 23, 59, tzinfo=UTC))[0] is Action.ALLOW
     decision = engine.evaluate(workload(pinned(H100)), tenant, datetime(2026, 9, 1, tzinfo=UTC))
     assert decision.action is Action.DENY
     assert "expired on 2026-09-01" in decision.message
@@ -277,12 +253,12 @@ def test_expiry_is_evaluated_at_the_given_instant(engine: PolicyEngine) -> None:
 
 def test_unverified_tenant_may_not_use_restricted_models(engine: PolicyEngine) -> None:
     tenant = make_tenant(state="Pending")
-    assert _decide(engine, tenant, None, models=["claude-sonnet-4-5"]) == (
+    assert verdict(engine, tenant, None, models=["claude-sonnet-4-5"]) == (
         Action.DENY,
         "kyc-unverified-model",
     )
     # A model without vendor geographic terms stays allowed.
-    assert _decide(engine, tenant, None, models=["meta-llama/Llama-3.1-8B-Instruct"]) == (
+    assert verdict(engine, tenant, None, models=["meta-llama/Llama-3.1-8B-Instruct"]) == (
         Action.ALLOW,
         None,
     )
@@ -319,7 +295,7 @@ MODELS: list[tuple[str, dict[str, Any], str, Action, str | None]] = [
 def test_vendor_model_terms(
     engine: PolicyEngine, spec: dict[str, Any], model: str, action: Action, rule: str | None
 ) -> None:
-    assert _decide(engine, make_tenant(**spec), None, models=[model]) == (action, rule)
+    assert verdict(engine, make_tenant(**spec), None, models=[model]) == (action, rule)
 
 
 # --- unpinned and unknown accelerators ---------------------------------------------------
@@ -378,238 +354,3 @@ def test_node_pool_is_a_4a090_system(engine: PolicyEngine) -> None:
     )
     assert decision.action is Action.DENY
     assert "4A090.a" in decision.accelerators[0].classifications
-
-
-# --- enforcement actions -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("action", [Action.WARN, Action.DRYRUN])
-def test_default_action_override_admits_with_the_violation_recorded(action: Action) -> None:
-    engine = PolicyEngine.build(default_action=action)
-    decision = engine.evaluate(workload(pinned(H100)), make_tenant(incorporation="CN"), NOW)
-    assert decision.action is action
-    assert decision.action.admits
-    assert decision.rule_id == D5_MACAU
-    assert decision.violations[0].action is action
-
-
-def _policy(action: str, rule_action: str | None = None) -> dict[str, Any]:
-    rule: dict[str, Any] = {
-        "id": "no-h100-in-vn",
-        "citation": "internal policy 7",
-        "effective": "2024-01-01",
-        "match": {"accelerators": {"products": ["nvidia-h100-sxm"]}},
-        "jurisdictions": {"anyIn": ["VN"]},
-        "message": "{subject} not for {tenant}",
-    }
-    if rule_action:
-        rule["enforcementAction"] = rule_action
-    return {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "house-rules"},
-        "spec": {"version": "1", "enforcementAction": action, "rules": [rule]},
-    }
-
-
-@pytest.mark.parametrize(
-    ("pack_action", "rule_action", "expected"),
-    [
-        ("warn", None, Action.WARN),
-        ("dryrun", None, Action.DRYRUN),
-        ("deny", None, Action.DENY),
-        ("deny", "warn", Action.WARN),
-        ("warn", "dryrun", Action.DRYRUN),
-    ],
-)
-def test_user_policy_enforcement_actions(
-    pack_action: str, rule_action: str | None, expected: Action
-) -> None:
-    policy = parse_policy_document(_policy(pack_action, rule_action), "house.yaml")
-    engine = PolicyEngine.build(policies=[policy], packs=[])
-    decision = engine.evaluate(workload(pinned(H100)), make_tenant(incorporation="VN"), NOW)
-    assert (decision.action, decision.rule_id) == (expected, "no-h100-in-vn")
-
-
-def test_most_severe_action_wins() -> None:
-    policy = parse_policy_document(_policy("warn"), "house.yaml")
-    engine = PolicyEngine.build(policies=[policy])  # plus the default packs (deny)
-    decision = engine.evaluate(workload(pinned(H100)), make_tenant(incorporation="VN"), NOW)
-    assert decision.action is Action.DENY
-    assert [v.action for v in decision.violations] == sorted(
-        (v.action for v in decision.violations), key=lambda a: -a.severity
-    )
-    assert {"no-h100-in-vn", D1_D4} <= {v.rule_id for v in decision.violations}
-
-
-def test_user_policy_with_a_builtin_name_replaces_the_pack() -> None:
-    doc = _policy("warn")
-    doc["metadata"]["name"] = "us-ear-advanced-computing"
-    engine = PolicyEngine.build(policies=[parse_policy_document(doc)])
-    decision = engine.evaluate(workload(pinned(H100)), make_tenant(incorporation="CN"), NOW)
-    assert decision.action is Action.ALLOW
-
-
-def test_duplicate_policy_names_are_rejected() -> None:
-    policy = parse_policy_document(_policy("warn"))
-    with pytest.raises(PolicyError, match="defined twice"):
-        PolicyEngine([policy, policy])
-
-
-def test_unknown_builtin_pack_is_rejected() -> None:
-    with pytest.raises(PolicyError, match="unknown built-in policy pack"):
-        PolicyEngine.build(packs=["no-such-pack"])
-
-
-# --- the optional AI Diffusion pack: not enforced, still codified ------------------------
-# regulation-2026.md s2.4: compliance was due 2025-05-15 and BIS stopped enforcing the rule on
-# 2025-05-13, so there was no day on which it was both due and enforced: the pack never warns.
-
-DIFFUSION = "us-ear-ai-diffusion-2025"
-BEFORE_COMPLIANCE = datetime(2025, 3, 1, tzinfo=UTC)  # the old (wrong) "in force" instant
-
-
-def _with_diffusion() -> PolicyEngine:
-    return PolicyEngine.build(packs=[*default_pack_names(), DIFFUSION])
-
-
-def _studied_diffusion() -> PolicyEngine:
-    """The pack without its not-enforced date, as a user would copy it to study its logic."""
-    document = yaml.safe_load(
-        (Path(__file__).parents[2] / "exportgate/data/policies" / f"{DIFFUSION}.yaml").read_text()
-    )
-    del document["spec"]["notEnforcedSince"]
-    studied = parse_policy_document(document)
-    return PolicyEngine([*(builtin_packs()[n] for n in default_pack_names()), studied])
-
-
-def test_diffusion_pack_is_off_by_default_and_labelled_not_enforced() -> None:
-    assert DIFFUSION not in PolicyEngine.build().policy_versions
-    pack = builtin_packs()[DIFFUSION]
-    assert pack.enabled_by_default is False
-    assert "NOT ENFORCED" in pack.title
-    assert pack.status.startswith("not enforced since 2025-05-13")
-    assert "GAO B-337935" in pack.status
-
-
-DIFFUSION_CASES = [
-    # (country, at): the enabled pack allows at every instant
-    ("IN", BEFORE_COMPLIANCE),
-    ("IN", datetime(2025, 5, 14, tzinfo=UTC)),  # after non-enforcement, before compliance
-    ("IN", datetime(2025, 5, 15, tzinfo=UTC)),  # compliance due, but not enforced
-    ("IN", NOW),
-    ("US", BEFORE_COMPLIANCE),
-]
-
-
-@pytest.mark.parametrize(("country", "at"), DIFFUSION_CASES)
-def test_diffusion_pack_when_enabled_never_warns(country: str, at: datetime) -> None:
-    tenant = make_tenant(incorporation=country, verified_at="2024-01-01T00:00:00Z")
-    assert _decide(_with_diffusion(), tenant, at=at) == (Action.ALLOW, None)
-
-
-def test_diffusion_rule_logic_still_works_when_studied() -> None:
-    tenant = make_tenant(incorporation="IN", verified_at="2024-01-01T00:00:00Z")
-    assert _decide(_studied_diffusion(), tenant, at=NOW) == (
-        Action.WARN,
-        "aid-tier2-accelerators",
-    )
-    assert _decide(_studied_diffusion(), tenant, at=BEFORE_COMPLIANCE) == (Action.ALLOW, None)
-
-
-def test_diffusion_tier3_adds_nothing_to_the_standing_denial() -> None:
-    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
-    decision = _with_diffusion().evaluate(workload(pinned(H100)), tenant, NOW)
-    assert "aid-tier3-accelerators" not in {v.rule_id for v in decision.violations}
-    assert decision.action is Action.DENY
-
-
-# --- effective dates and decision contents -----------------------------------------------
-
-
-def test_rules_are_not_applied_before_their_effective_date(engine: PolicyEngine) -> None:
-    tenant = make_tenant(incorporation="CN", verified_at="2023-01-01T00:00:00Z")
-    # H20 letters are dated April 2025: before that only TPP/PD counted, and H20 is outside.
-    assert _decide(engine, tenant, H20, at=datetime(2025, 1, 1, tzinfo=UTC)) == (Action.ALLOW, None)
-    assert _decide(engine, tenant, H20, at=datetime(2025, 5, 1, tzinfo=UTC))[0] is Action.DENY
-
-
-def test_decision_records_versions_jurisdictions_and_verification(engine: PolicyEngine) -> None:
-    tenant = make_tenant(parent="CN")
-    decision = engine.evaluate(workload(pinned(H100)), tenant, NOW)
-    data = decision.to_dict()
-    assert data["object"] == "Pod/team/w"
-    assert data["tenant"] == "acme"
-    assert data["decision"] == "deny"
-    assert data["verificationRef"] == "kyc-acme"
-    assert {"country": "CN", "role": "parentHeadquarters", "via": "CN Holdings"} in data[
-        "jurisdictions"
-    ]
-    assert {"us-ear-advanced-computing", "kyc-verification", "vendor-model-terms"} <= set(
-        data["policyVersions"]
-    )
-    assert data["evaluatedAt"] == "2026-07-01T12:00:00Z"
-    assert data["accelerators"][0]["products"] == ["nvidia-h100-sxm"]
-
-
-def test_unguarded_workload_is_admitted(engine: PolicyEngine) -> None:
-    decision = engine.evaluate(workload(), None, NOW)
-    assert decision.action is Action.ALLOW
-    assert decision.rule_id is None
-    assert decision.message == "admitted: no export-control rule applies"
-
-
-def test_engine_version_changes_with_policies() -> None:
-    assert PolicyEngine.build().version == PolicyEngine.build().version
-    assert PolicyEngine.build().version != PolicyEngine.build(default_action=Action.WARN).version
-
-
-def test_diffusion_4e091_closed_weights_over_1e26() -> None:
-    """No catalogued model has a published training compute over 1e26 operations, so this rule
-    is exercised with a catalogue extended by one such (hypothetical) closed-weights model."""
-    from exportgate.core.data import load_data
-    from exportgate.core.models import ModelCatalogue
-    from exportgate.core.types import ModelRequest, ObjectRef, Workload
-
-    data = dict(load_data("models.yaml"))
-    data["models"] = [
-        *data["models"],
-        {"id": "frontier-x", "provider": "openai", "patterns": ["frontier-x"],
-         "weights": "closed", "trainingCompute": 3.0e26},
-        {"id": "small-closed", "provider": "openai", "patterns": ["small-closed"],
-         "weights": "closed", "trainingCompute": 5.0e24},
-    ]
-    engine = PolicyEngine(
-        [builtin_packs()[name] for name in [*default_pack_names(), DIFFUSION]],
-        models=ModelCatalogue(data),
-    )
-    tenant = make_tenant(incorporation="IN", verified_at="2024-01-01T00:00:00Z")
-
-    def decide(model: str, at: datetime) -> tuple[Action, str | None]:
-        request = Workload(ObjectRef("v1", "Pod", "p", "t"), models=(ModelRequest(model),))
-        decision = engine.evaluate(request, tenant, at)
-        return decision.action, decision.rule_id
-
-    # Never enforced (compliance due 2025-05-15, not enforced from 2025-05-13).
-    for at in (BEFORE_COMPLIANCE, datetime(2025, 5, 15, tzinfo=UTC), NOW):
-        assert decide("frontier-x", at) == (Action.ALLOW, None)
-    assert decide("small-closed", NOW) == (Action.ALLOW, None)
-
-
-def test_unpinned_message_names_the_most_restrictive_matched_class(engine: PolicyEngine) -> None:
-    """Neuron could be Inferentia2 / Trainium (indeterminate) or Trainium2 (3A090.a)."""
-    request = gpu(resource="aws.amazon.com/neuron")
-    decision = engine.evaluate(workload(request), make_tenant(incorporation="CN"), NOW)
-    assert decision.action is Action.DENY
-    assert "(3A090.a)" in decision.message
-    assert "covering 3A090.a for CN" in decision.message
-
-
-def test_an_unlabelled_nodepool_is_told_to_label_the_object(engine: PolicyEngine) -> None:
-    """A cluster-scoped object names its tenant with its own label: the remedy says so, not
-    "bind this namespace" (it has none)."""
-    decision = engine.evaluate(nodepool(hint(KARPENTER_GPU_NAME, "h100")), None, NOW)
-    assert decision.action is Action.DENY
-    remedies = " ".join(v.remedy for v in decision.violations)
-    assert "Label this NodePool with exportgate.dev/tenant" in remedies
-    assert "namespace" not in remedies

@@ -240,162 +240,74 @@ def test_unverified_tenants_are_denied_unidentified_hosted_models_only(
     assert policy == ("kyc-verification" if action is Action.DENY else None)
 
 
+def _route(
+    name: str, model: str, backend: str, *, version: str = "v1beta1", override: str | None = None
+) -> dict[str, Any]:
+    """An Envoy AI Gateway route matching the model header `model`, sent to `backend`."""
+    ref = {"name": backend, **({"modelNameOverride": override} if override else {})}
+    header = {"type": "Exact", "name": "x-ai-eg-model", "value": model}
+    return {
+        "apiVersion": f"aigateway.envoyproxy.io/{version}",
+        "kind": "AIGatewayRoute",
+        "metadata": {"name": name, "namespace": "team"},
+        "spec": {"rules": [{"matches": [{"headers": [header]}], "backendRefs": [ref]}]},
+    }
+
+
+def _ai_backend(name: str, schema: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "aigateway.envoyproxy.io/v1beta1",
+        "kind": "AIServiceBackend",
+        "metadata": {"name": name, "namespace": "team"},
+        "spec": {"schema": {"name": schema}, "backendRef": {"name": name}},
+    }
+
+
+def _kagent_model(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "kagent.dev/v1alpha2",
+        "kind": "ModelConfig",
+        "metadata": {"name": name, "namespace": "team"},
+        "spec": spec,
+    }
+
+
 GATEWAYS = [
-    (
-        "route-claude",
-        {
-            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
-            "kind": "AIGatewayRoute",
-            "metadata": {"name": "gpt-4o-route", "namespace": "team"},
-            "spec": {
-                "rules": [
-                    {
-                        "matches": [
-                            {
-                                "headers": [
-                                    {
-                                        "type": "Exact",
-                                        "name": "x-ai-eg-model",
-                                        "value": "claude-3-5-sonnet",
-                                    }
-                                ]
-                            }
-                        ],
-                        "backendRefs": [{"name": "gpt-4o-backend"}],
-                    }
-                ]
-            },
-        },
-        Action.DENY,
-    ),
+    ("route-claude", _route("gpt-4o-route", "claude-3-5-sonnet", "gpt-4o-backend"), Action.DENY),
     (
         "route-override",
-        {
-            "apiVersion": "aigateway.envoyproxy.io/v1alpha1",
-            "kind": "AIGatewayRoute",
-            "metadata": {"name": "r", "namespace": "team"},
-            "spec": {
-                "rules": [
-                    {
-                        "matches": [
-                            {
-                                "headers": [
-                                    {
-                                        "type": "Exact",
-                                        "name": "x-ai-eg-model",
-                                        "value": "company-chat",
-                                    }
-                                ]
-                            }
-                        ],
-                        "backendRefs": [{"name": "b", "modelNameOverride": BEDROCK_PROFILE_ARN}],
-                    }
-                ]
-            },
-        },
+        _route("r", "company-chat", "b", version="v1alpha1", override=BEDROCK_PROFILE_ARN),
         Action.DENY,
     ),
     (
         "route-self-hosted",
-        {
-            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
-            "kind": "AIGatewayRoute",
-            "metadata": {"name": "claude-compatible", "namespace": "team"},
-            "spec": {
-                "rules": [
-                    {
-                        "matches": [
-                            {
-                                "headers": [
-                                    {
-                                        "type": "Exact",
-                                        "name": "x-ai-eg-model",
-                                        "value": "some-cool-self-hosted-model",
-                                    }
-                                ]
-                            }
-                        ],
-                        "backendRefs": [{"name": "anthropic-backend"}],
-                    }
-                ]
-            },
-        },
+        _route("claude-compatible", "some-cool-self-hosted-model", "anthropic-backend"),
         Action.ALLOW,
     ),
-    (
-        "backend-aws-anthropic",
-        {
-            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
-            "kind": "AIServiceBackend",
-            "metadata": {"name": "b", "namespace": "team"},
-            "spec": {"schema": {"name": "AWSAnthropic"}, "backendRef": {"name": "b"}},
-        },
-        Action.DENY,
-    ),
-    (
-        "backend-bedrock",
-        {
-            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
-            "kind": "AIServiceBackend",
-            "metadata": {"name": "b", "namespace": "team"},
-            "spec": {"schema": {"name": "AWSBedrock"}, "backendRef": {"name": "b"}},
-        },
-        Action.DENY,
-    ),
-    (
-        "backend-openai-wire-format",
-        {
-            "apiVersion": "aigateway.envoyproxy.io/v1beta1",
-            "kind": "AIServiceBackend",
-            "metadata": {"name": "vllm", "namespace": "team"},
-            "spec": {"schema": {"name": "OpenAI"}, "backendRef": {"name": "vllm"}},
-        },
-        Action.ALLOW,
-    ),
+    ("backend-aws-anthropic", _ai_backend("b", "AWSAnthropic"), Action.DENY),
+    ("backend-bedrock", _ai_backend("b", "AWSBedrock"), Action.DENY),
+    ("backend-openai-wire-format", _ai_backend("vllm", "OpenAI"), Action.ALLOW),
     (
         "kagent-bedrock",
-        {
-            "apiVersion": "kagent.dev/v1alpha2",
-            "kind": "ModelConfig",
-            "metadata": {"name": "claude", "namespace": "team"},
-            "spec": {
-                "provider": "Bedrock",
-                "model": "us.anthropic.claude-sonnet-4-20250514-v1:0",
-                "bedrock": {"region": "us-east-1"},
-            },
-        },
+        _kagent_model(
+            "claude",
+            provider="Bedrock",
+            model="us.anthropic.claude-sonnet-4-20250514-v1:0",
+            bedrock={"region": "us-east-1"},
+        ),
         Action.DENY,
     ),
     (
         "kagent-anthropic-unknown-model",
-        {
-            "apiVersion": "kagent.dev/v1alpha2",
-            "kind": "ModelConfig",
-            "metadata": {"name": "m", "namespace": "team"},
-            "spec": {"provider": "Anthropic", "model": "house-default"},
-        },
+        _kagent_model("m", provider="Anthropic", model="house-default"),
         Action.DENY,
     ),
     (
         "kagent-anthropic-vertex",
-        {
-            "apiVersion": "kagent.dev/v1alpha2",
-            "kind": "ModelConfig",
-            "metadata": {"name": "m", "namespace": "team"},
-            "spec": {"provider": "AnthropicVertexAI", "model": "claude-3-5-sonnet@20240620"},
-        },
+        _kagent_model("m", provider="AnthropicVertexAI", model="claude-3-5-sonnet@20240620"),
         Action.DENY,
     ),
-    (
-        "kagent-ollama",
-        {
-            "apiVersion": "kagent.dev/v1alpha2",
-            "kind": "ModelConfig",
-            "metadata": {"name": "m", "namespace": "team"},
-            "spec": {"provider": "Ollama", "model": "qwen3:8b"},
-        },
-        Action.ALLOW,
-    ),
+    ("kagent-ollama", _kagent_model("m", provider="Ollama", model="qwen3:8b"), Action.ALLOW),
     (
         "inference-model-targets",
         {

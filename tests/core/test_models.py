@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exportgate.core.engine import PolicyEngine
-from exportgate.core.models import builtin_models, strip_reference
+from exportgate.core.models import builtin_models
 from exportgate.core.types import Action, ModelRequest, ObjectRef, Workload
 from tests.core.builders import NOW, make_tenant
 
@@ -170,7 +170,8 @@ def test_references_resolve(
     ],
 )
 def test_strip_reference(reference: str, stripped: str) -> None:
-    assert strip_reference(reference) == stripped
+    """A location's scheme, a NIM image's registry and tag, and white space are not the model."""
+    assert builtin_models().names.read(reference).forms[0] == stripped
 
 
 def test_an_uncatalogued_model_of_a_provider_carries_the_providers_terms() -> None:

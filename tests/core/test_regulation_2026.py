@@ -18,23 +18,26 @@ from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import InputError
 from exportgate.core.policy import builtin_packs, default_pack_names, parse_policy_document
 from exportgate.core.types import Action, Tenant
-from tests.core.builders import GKE_ACCELERATOR, gpu, hint, make_tenant, pinned, workload
+from tests.core.builders import (
+    D1_D4,
+    D5_MACAU,
+    GKE_ACCELERATOR,
+    H20,
+    H100,
+    export_policy,
+    gpu,
+    hint,
+    make_tenant,
+    pinned,
+    workload,
+)
 
-H100 = "NVIDIA-H100-80GB-HBM3"
 H200 = "NVIDIA-H200"
-H20 = "NVIDIA-H20"
 B200 = "NVIDIA-B200"
-D5 = "ear-3a090-d5-macau"
-D1_D4 = "ear-3a090-d1-d4"
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def engine() -> PolicyEngine:
-    return PolicyEngine.build()
 
 
 def decide(
@@ -84,12 +87,12 @@ def test_hong_kong_counts_as_china_from_december_2020() -> None:
 
 HISTORICAL = [
     # (country, product, instant, action, rule): `--at` answers with the facts of the instant
-    ("KH", H100, "2025-11-06", Action.DENY, D5),  # Cambodia still in D:5
+    ("KH", H100, "2025-11-06", Action.DENY, D5_MACAU),  # Cambodia still in D:5
     ("KH", H100, "2025-11-07", Action.DENY, D1_D4),  # out of D:5, still D:1
     ("KH", H20, "2025-11-06", Action.DENY, "ear-h20-is-informed"),  # D:5-keyed letter applied
     ("KH", H20, "2025-11-07", Action.ALLOW, None),  # ... and stops with D:5 membership
     ("AE", H100, "2024-06-01", Action.DENY, D1_D4),  # D:4 not A:5 (the 2024 sheet was wrong)
-    ("HK", H100, "2026-11-30", Action.DENY, D5),  # HK as CN, as today
+    ("HK", H100, "2026-11-30", Action.DENY, D5_MACAU),  # HK as CN, as today
     ("CN", H20, "2025-04-08", Action.ALLOW, None),  # before the is-informed letter
     ("CN", H20, "2025-04-09", Action.DENY, "ear-h20-is-informed"),
     ("CN", H20, "2026-11-30", Action.DENY, "ear-h20-is-informed"),  # never lifted
@@ -246,25 +249,15 @@ def test_ascend_before_the_guidance_and_warn_by_pack_setting() -> None:
         None,
     )
     pack = builtin_packs()["bis-gp10-prc-advanced-ics"]
-    document = {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": pack.name},
-        "spec": {
-            "version": "house-1",
-            "enforcementAction": "warn",
-            "rules": [
-                {
-                    "id": "gp10-huawei-ascend",
-                    "citation": pack.rules[0].citation,
-                    "effective": "2025-05-13",
-                    "match": {"accelerators": {"products": ["ascend-910b", "ascend-910c"]}},
-                    "unconditional": True,
-                    "message": "{subject}: GP10 risk",
-                }
-            ],
-        },
+    rule = {
+        "id": "gp10-huawei-ascend",
+        "citation": pack.rules[0].citation,
+        "effective": "2025-05-13",
+        "match": {"accelerators": {"products": ["ascend-910b", "ascend-910c"]}},
+        "unconditional": True,
+        "message": "{subject}: GP10 risk",
     }
+    document = export_policy(pack.name, rule, version="house-1", enforcementAction="warn")
     warned = PolicyEngine.build(policies=[parse_policy_document(document)])
     assert decide(warned, us, "2026-11-30", accelerator=ascend)[:2] == (
         Action.WARN,
@@ -274,24 +267,15 @@ def test_ascend_before_the_guidance_and_warn_by_pack_setting() -> None:
 
 def test_bandwidth_equivalents_catch_only_uncontrolled_parts() -> None:
     """The H20 letter reaches circuits achieving its bandwidth; shown with a lower threshold."""
-    document = {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "house-bandwidth"},
-        "spec": {
-            "version": "1",
-            "rules": [
-                {
-                    "id": "bandwidth-equivalents",
-                    "citation": "house test",
-                    "effective": "2025-01-01",
-                    "match": {"accelerators": {"bandwidthAtLeast": {"memoryGBs": 900}}},
-                    "jurisdictions": {"anyIn": ["CN"]},
-                    "message": "{subject} reaches the bandwidth",
-                }
-            ],
-        },
+    rule = {
+        "id": "bandwidth-equivalents",
+        "citation": "house test",
+        "effective": "2025-01-01",
+        "match": {"accelerators": {"bandwidthAtLeast": {"memoryGBs": 900}}},
+        "jurisdictions": {"anyIn": ["CN"]},
+        "message": "{subject} reaches the bandwidth",
     }
+    document = export_policy("house-bandwidth", rule)
     engine = PolicyEngine.build(packs=[], policies=[parse_policy_document(document)])
     cn = make_tenant(incorporation="CN")
     assert decide(engine, cn, "2026-01-01", "Tesla-V100-SXM2-32GB")[1] == "bandwidth-equivalents"
@@ -301,157 +285,76 @@ def test_bandwidth_equivalents_catch_only_uncontrolled_parts() -> None:
 
 # --- s7: vendor terms are allow-lists, dated, in separate rules -------------------------
 
+CLAUDE, GEMINI, TODAY = "claude-sonnet-4-5", "gemini-2.5-pro", "2026-11-30"
+ANTHROPIC_REGIONS, ANTHROPIC_OWNED = "anthropic-unsupported-regions", "anthropic-ownership"
+OPENAI_COUNTRIES, GEMINI_REGIONS = "openai-unsupported-countries", "google-gemini-available-regions"
+LLAMA_EU = "llama-multimodal-eu"
+DENY, ALLOW = Action.DENY, Action.ALLOW
+
+
+def _in(country: str) -> dict[str, Any]:
+    return {"incorporation": country}
+
+
+def _owned(*owners: tuple[str, int, str]) -> dict[str, Any]:
+    """Tenant fields for owners given as (name, share, headquarters)."""
+    return {"owners": [{"name": n, "share": s, "headquarters": hq} for n, s, hq in owners]}
+
+
 VENDORS: list[tuple[str, dict[str, Any], str, str, Action, str | None]] = [
     # (case, tenant, model, instant, action, rule)
-    (
-        "anthropic-by",
-        {"incorporation": "BY"},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-unsupported-regions",
-    ),  # not listed = unsupported (was allowed by the deny-list)
-    (
-        "anthropic-mo",
-        {"incorporation": "MO"},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-unsupported-regions",
-    ),
-    (
-        "anthropic-cn-2024",
-        {"incorporation": "CN"},
-        "claude-sonnet-4-5",
-        "2024-01-01",
-        Action.DENY,
-        "anthropic-unsupported-regions",
-    ),  # location rule: always
-    (
-        "anthropic-parent-cn-before",
-        {"parent": "CN"},
-        "claude-sonnet-4-5",
-        "2025-09-04",
-        Action.ALLOW,
-        None,
-    ),  # ownership rule starts 2025-09-05
-    (
-        "anthropic-parent-cn-after",
-        {"parent": "CN"},
-        "claude-sonnet-4-5",
-        "2025-09-05",
-        Action.DENY,
-        "anthropic-ownership",
-    ),
-    (
-        "anthropic-majority-owner",
-        {"owners": [{"name": "P", "share": 60, "headquarters": "CN"}]},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-ownership",
-    ),
+    # not listed = unsupported (was allowed by the deny-list)
+    ("anthropic-by", _in("BY"), CLAUDE, TODAY, DENY, ANTHROPIC_REGIONS),
+    ("anthropic-mo", _in("MO"), CLAUDE, TODAY, DENY, ANTHROPIC_REGIONS),
+    ("anthropic-cn-2024", _in("CN"), CLAUDE, "2024-01-01", DENY, ANTHROPIC_REGIONS),  # always
+    # the ownership rule starts 2025-09-05
+    ("anthropic-parent-cn-before", {"parent": "CN"}, CLAUDE, "2025-09-04", ALLOW, None),
+    ("anthropic-parent-cn-after", {"parent": "CN"}, CLAUDE, "2025-09-05", DENY, ANTHROPIC_OWNED),
+    ("anthropic-majority-owner", _owned(("P", 60, "CN")), CLAUDE, TODAY, DENY, ANTHROPIC_OWNED),
     (
         "anthropic-aggregate-55",
-        {
-            "owners": [
-                {"name": "P", "share": 30, "headquarters": "CN"},
-                {"name": "Q", "share": 25, "headquarters": "RU"},
-            ]
-        },
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-ownership",
+        _owned(("P", 30, "CN"), ("Q", 25, "RU")),
+        CLAUDE,
+        TODAY,
+        DENY,
+        ANTHROPIC_OWNED,
     ),
+    # more than 50% is needed
     (
         "anthropic-aggregate-50",
-        {
-            "owners": [
-                {"name": "P", "share": 30, "headquarters": "CN"},
-                {"name": "Q", "share": 20, "headquarters": "RU"},
-            ]
-        },
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.ALLOW,
-        None,
-    ),  # more than 50% is needed
-    (
-        "anthropic-hk-owner",
-        {"owners": [{"name": "P", "share": 51, "headquarters": "HK"}]},
-        "claude-sonnet-4-5",
-        "2026-11-30",
-        Action.DENY,
-        "anthropic-ownership",
-    ),  # HK as CN
-    ("openai-by-before", {"incorporation": "BY"}, "gpt-4o", "2024-07-08", Action.ALLOW, None),
-    (
-        "openai-by",
-        {"incorporation": "BY"},
-        "gpt-4o",
-        "2024-07-09",
-        Action.DENY,
-        "openai-unsupported-countries",
-    ),
-    (
-        "openai-cu",
-        {"incorporation": "CU"},
-        "gpt-4o",
-        "2026-11-30",
-        Action.DENY,
-        "openai-unsupported-countries",
-    ),
-    ("openai-sg", {}, "gpt-4o", "2026-11-30", Action.ALLOW, None),
-    (
-        "gemini-cn-before",
-        {"incorporation": "CN"},
-        "gemini-2.5-pro",
-        "2025-05-19",
-        Action.ALLOW,
+        _owned(("P", 30, "CN"), ("Q", 20, "RU")),
+        CLAUDE,
+        TODAY,
+        ALLOW,
         None,
     ),
-    (
-        "gemini-cn",
-        {"incorporation": "CN"},
-        "gemini-2.5-pro",
-        "2025-05-20",
-        Action.DENY,
-        "google-gemini-available-regions",
-    ),
+    # HK as CN
+    ("anthropic-hk-owner", _owned(("P", 51, "HK")), CLAUDE, TODAY, DENY, ANTHROPIC_OWNED),
+    ("openai-by-before", _in("BY"), "gpt-4o", "2024-07-08", ALLOW, None),
+    ("openai-by", _in("BY"), "gpt-4o", "2024-07-09", DENY, OPENAI_COUNTRIES),
+    ("openai-cu", _in("CU"), "gpt-4o", TODAY, DENY, OPENAI_COUNTRIES),
+    ("openai-sg", {}, "gpt-4o", TODAY, ALLOW, None),
+    ("gemini-cn-before", _in("CN"), GEMINI, "2025-05-19", ALLOW, None),
+    ("gemini-cn", _in("CN"), GEMINI, "2025-05-20", DENY, GEMINI_REGIONS),
     (
         "gemini-ru-end-customer",
         {"end_customers": [{"name": "X", "country": "RU"}]},
         "models/gemini-2.0-flash",
-        "2026-11-30",
-        Action.DENY,
-        "google-gemini-available-regions",
+        TODAY,
+        DENY,
+        GEMINI_REGIONS,
     ),
-    ("gemini-sg", {}, "gemini-2.5-pro", "2026-11-30", Action.ALLOW, None),
-    (
-        "llama-guard-4-eu",
-        {"incorporation": "DE"},
-        "meta-llama/Llama-Guard-4-12B",
-        "2026-11-30",
-        Action.DENY,
-        "llama-multimodal-eu",
-    ),
+    ("gemini-sg", {}, GEMINI, TODAY, ALLOW, None),
+    ("llama-guard-4-eu", _in("DE"), "meta-llama/Llama-Guard-4-12B", TODAY, DENY, LLAMA_EU),
     (
         "llama-guard-3-vision-eu",
-        {"incorporation": "FR"},
+        _in("FR"),
         "meta-llama/Llama-Guard-3-11B-Vision",
-        "2026-11-30",
-        Action.DENY,
-        "llama-multimodal-eu",
+        TODAY,
+        DENY,
+        LLAMA_EU,
     ),
-    (
-        "llama-guard-4-us",
-        {"incorporation": "US"},
-        "meta-llama/Llama-Guard-4-12B",
-        "2026-11-30",
-        Action.ALLOW,
-        None,
-    ),
+    ("llama-guard-4-us", _in("US"), "meta-llama/Llama-Guard-4-12B", TODAY, ALLOW, None),
 ]
 
 

@@ -73,6 +73,11 @@ def test_lone_surrogates_are_refused_with_a_hint() -> None:
         {"chain": "c", "event": "e"},  # only keys before "hash"
         {"a": 1, "has": 2, "hasи": 3, "hash0": 4, "hasha": 5, "Z": 6, "ü": 7, "": 8},
         {"type": "decision", "msg": "Zoë ✓", "nested": {"hash": "inner", "list": [1, None]}},
+        # The line is rendered by orjson, the hash checked here by the stdlib: every character
+        # class, integers at and past 64 bits (the stdlib renders those past), tuples, subclasses.
+        {"s": "".join(map(chr, range(0x250))) + "\u2028\u2029\ufeff😀\U0010ffff", "t": True},
+        {"big": [2**63 - 1, -(2**63), 2**64 - 1, 2**64, -(2**63) - 1], "z": False},
+        {"m": {"b": (1, "x")}, "o": OrderedDict(b=1, a=2), "e": Action.DENY},
     ],
 )
 def test_one_pass_line_is_the_same_bytes_as_hashing_then_dumping(record: dict[str, object]) -> None:

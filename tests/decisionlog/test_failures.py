@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,38 +18,19 @@ import pytest
 from exportgate.decisionlog import DecisionLog, DecisionLogError, verify_files
 from exportgate.decisionlog import writer as writer_module
 from tests.decisionlog.builders import make_decision
-
-
-def _mount_tmpfs(target: Path, options: str) -> None:
-    target.mkdir(exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+from tests.tmpfs import tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "small-disk"
-    _mount_tmpfs(target, "size=256k,mode=0755")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
+    with tmpfs(tmp_path / "small-disk", "size=256k,mode=0755") as disk:
+        yield disk
 
 
 @pytest.fixture
 def read_only_disk(tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "read-only-disk"
-    _mount_tmpfs(target, "size=64k,ro")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
+    with tmpfs(tmp_path / "read-only-disk", "size=64k,ro") as disk:
+        yield disk
 
 
 def _fill(disk: Path, leave: int) -> Path:

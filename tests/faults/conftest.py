@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from bench.harness import Stack
+from bench.load import drive
 
 SUMMARY_ENV = "EXPORTGATE_FAULT_SUMMARY"
 
@@ -29,6 +29,27 @@ def env_int(name: str, default: int) -> int:
 
 
 Record = Callable[..., None]
+
+
+def guarded_load(stack: Stack, seconds: float, out: Path, *, concurrency: int) -> threading.Thread:
+    """Send guarded reviews (every one distinct, so none is answered from a cache) to the
+    webhook for `seconds` from a background thread, writing each response to `out`."""
+    thread = threading.Thread(
+        target=lambda: drive(
+            stack.url + "/validate",
+            stack.tls.ca_path,
+            concurrency=concurrency,
+            duration=seconds,
+            warmup=0,
+            distinct=10**9,
+            guarded_only=True,
+            responses=out,
+            timeout=5.0,
+        ),
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 @pytest.fixture
@@ -77,9 +98,3 @@ def decision_records(log: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def audit_verify(*paths: Path, allow_recovered: bool = False) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).parent / "exportgate"
-    argv = [str(exe), "audit", "verify", *map(str, paths)]
-    if allow_recovered:
-        argv.append("--allow-recovered")
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from bench.reviews import review
 from exportgate.core.documents import flatten_lists, parse_documents
 from exportgate.core.errors import InputError
 from exportgate.core.extract import extract_workload
+from tests.commands import EXPORTGATE
 from tests.faults.conftest import env_int
 
 EXAMPLES = env_int("EXPORTGATE_FUZZ_EXAMPLES", 150)
@@ -162,7 +162,7 @@ def test_exportgate_check_refuses_hostile_files_in_one_line(case: str, tmp_path:
     path = tmp_path / f"{case}.yaml"
     path.write_text(CASES[case])
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "exportgate"), "check", str(path)],
+        [str(EXPORTGATE), "check", str(path)],
         capture_output=True,
         text=True,
         timeout=120,

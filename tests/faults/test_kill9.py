@@ -13,34 +13,15 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import threading
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.harness import Stack, wait_until
-from bench.load import drive
-from tests.faults.conftest import Record, audit_verify, decision_records, env_int
-
-
-def _load_in_background(stack: Stack, seconds: float, out: Path) -> threading.Thread:
-    def run() -> None:
-        drive(
-            stack.url + "/validate",
-            stack.tls.ca_path,
-            concurrency=16,
-            duration=seconds,
-            warmup=0,
-            distinct=10**9,
-            guarded_only=True,
-            responses=out,
-            timeout=5.0,
-        )
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+from tests.commands import audit_verify
+from tests.faults.conftest import Record, decision_records, env_int, guarded_load
 
 
 def _responses(path: Path) -> list[dict[str, Any]]:
@@ -60,7 +41,7 @@ def _kill_under_load(
     stack: Stack, victim: str, rounds: int, load_s: float
 ) -> tuple[int, int, list[dict[str, Any]]]:
     out = stack.workdir / "responses.jsonl"
-    load = _load_in_background(stack, load_s, out)
+    load = guarded_load(stack, load_s, out, concurrency=16)
     interval = load_s / (rounds + 1)
     for _ in range(rounds):
         time.sleep(interval * 0.6)
@@ -84,39 +65,36 @@ def _verify(stack: Stack) -> str:
     return done.stdout
 
 
-def test_kill_sidecar_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
-    stack = make_stack()
+def _kill_rounds(
+    stack: Stack, process: str, fault_summary: Record, *, allow_recovered: bool
+) -> subprocess.CompletedProcess[str]:
+    """kill -9 `process` a few times under load; every allow must have a logged decision.
+    Returns `exportgate audit verify` over the log."""
     rounds = env_int("EXPORTGATE_KILL_ROUNDS", 3)
-    sent, allowed, unlogged = _kill_under_load(stack, "sidecar", rounds, load_s=2.0 * rounds)
-    verified = audit_verify(stack.decision_log, allow_recovered=True)
+    sent, allowed, unlogged = _kill_under_load(stack, process, rounds, load_s=2.0 * rounds)
+    verified = audit_verify(stack.decision_log, allow_recovered=allow_recovered)
     fault_summary(
         outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
         cases=rounds,
         requests=sent,
         failures=len(unlogged),
-        detail=f"{rounds} x kill -9 of the sidecar; {allowed} allows, all with a logged decision; "
-        f"audit verify exit {verified.returncode}",
+        detail=f"{rounds} x kill -9 of the {process}; {allowed} allows, all with a logged "
+        f"decision; audit verify exit {verified.returncode}",
     )
     assert sent > 0 and allowed > 0
     assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
+    return verified
+
+
+def test_kill_sidecar_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
+    stack = make_stack()
+    _kill_rounds(stack, "sidecar", fault_summary, allow_recovered=True)
     _verify(stack)
 
 
 def test_kill_webhook_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
     stack = make_stack()
-    rounds = env_int("EXPORTGATE_KILL_ROUNDS", 3)
-    sent, allowed, unlogged = _kill_under_load(stack, "webhook", rounds, load_s=2.0 * rounds)
-    verified = audit_verify(stack.decision_log)
-    fault_summary(
-        outcome="passed" if not unlogged and verified.returncode == 0 else "failed",
-        cases=rounds,
-        requests=sent,
-        failures=len(unlogged),
-        detail=f"{rounds} x kill -9 of the webhook; {allowed} allows, all with a logged decision; "
-        f"audit verify exit {verified.returncode}",
-    )
-    assert sent > 0 and allowed > 0
-    assert not unlogged, f"{len(unlogged)} allows without a decision record: {unlogged[:3]}"
+    verified = _kill_rounds(stack, "webhook", fault_summary, allow_recovered=False)
     # The sidecar was never killed, so the chain is intact without any recovery.
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -126,7 +104,7 @@ def test_torn_last_line_is_reported(
 ) -> None:
     """Cut the log in the middle of its last record, as a crash mid-write would."""
     stack = make_stack()
-    load = _load_in_background(stack, 1.0, stack.workdir / "responses.jsonl")
+    load = guarded_load(stack, 1.0, stack.workdir / "responses.jsonl", concurrency=16)
     load.join(60)
     stack.stop()
     data = stack.decision_log.read_bytes()
@@ -154,7 +132,7 @@ def test_torn_last_line_is_reported(
 def test_restart_after_torn_line_recovers(make_stack: Callable[..., Stack]) -> None:
     """A sidecar started on a torn log records a recovery and the chain verifies again."""
     stack = make_stack()
-    load = _load_in_background(stack, 1.0, stack.workdir / "responses.jsonl")
+    load = guarded_load(stack, 1.0, stack.workdir / "responses.jsonl", concurrency=16)
     load.join(60)
     stack.stop()
     data = stack.decision_log.read_bytes()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +22,7 @@ from pathlib import Path
 import yaml
 
 from bench.harness import EXAMPLE_TENANTS, SidecarOptions, Stack
-from bench.load import drive
-from tests.faults.conftest import Record, decision_records, env_int
+from tests.faults.conftest import Record, decision_records, env_int, guarded_load
 
 POLICY = "fault-flip"
 POLL_S = 0.1
@@ -103,21 +101,7 @@ def test_policy_and_tenant_updates_under_load(
 
     out = stack.workdir / "responses.jsonl"
     load_s = flips * 0.5 + 1.0
-    done = threading.Thread(
-        target=lambda: drive(
-            stack.url + "/validate",
-            stack.tls.ca_path,
-            concurrency=8,
-            duration=load_s,
-            warmup=0,
-            distinct=10**9,
-            guarded_only=True,
-            responses=out,
-            timeout=5.0,
-        ),
-        daemon=True,
-    )
-    done.start()
+    done = guarded_load(stack, load_s, out, concurrency=8)
     for i in range(flips):
         time.sleep(0.5)
         new_version, action = ("2.0.0", "warn") if i % 2 == 0 else ("1.0.0", "deny")

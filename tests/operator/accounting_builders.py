@@ -7,12 +7,15 @@ status subresource exactly as a kubelet would report a running, then finished Po
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from exportgate_operator.kinds import Resource
 from exportgate_operator.kube import Kube
 
+from exportgate.core.catalogue import builtin_catalogue
+from exportgate.core.compute import peak_ops_per_second
+from tests.core.builders import export_policy
 from tests.operator.builders import SUITE_LABEL
 
 NODES = {
@@ -24,30 +27,6 @@ NODES = {
 PYTORCHJOBS = Resource("kubeflow.org", "v1", "pytorchjobs", "PyTorchJob")
 JOBS = Resource("batch", "v1", "jobs", "Job")
 PODS = Resource("", "v1", "pods", "Pod")
-
-# A stand-in for the Kubeflow training operator's CRD: the API server stores PyTorchJobs as it
-# would with the operator installed (nothing runs them; the tests create their Pods).
-PYTORCHJOB_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "pytorchjobs.kubeflow.org"},
-    "spec": {
-        "group": "kubeflow.org",
-        "scope": "Namespaced",
-        "names": {"kind": "PyTorchJob", "plural": "pytorchjobs", "singular": "pytorchjob"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {"type": "object",
-                                        "x-kubernetes-preserve-unknown-fields": True}
-                },
-            }
-        ],
-    },
-}
 
 
 def stamp(moment: datetime) -> str:
@@ -121,49 +100,42 @@ def bound_pod(
     }
 
 
-def running_status(since: datetime) -> dict[str, Any]:
-    return {
-        "phase": "Running",
-        "startTime": stamp(since),
-        "conditions": [{"type": "Ready", "status": "True",
-                        "lastTransitionTime": stamp(since)}],
-        "containerStatuses": [
-            {
-                "name": "train",
-                "ready": True,
-                "restartCount": 0,
-                "image": "registry.example/train:1",
-                "imageID": "",
-                "state": {"running": {"startedAt": stamp(since)}},
-            }
-        ],
-    }
-
-
-def finished_status(since: datetime, until: datetime, phase: str = "Succeeded") -> dict[str, Any]:
+def _status(
+    phase: str, since: datetime, *, ready: bool, changed: datetime, state: dict[str, Any]
+) -> dict[str, Any]:
+    """A Pod status as the kubelet writes it, for the one container of `bound_pod`."""
     return {
         "phase": phase,
         "startTime": stamp(since),
-        "conditions": [{"type": "Ready", "status": "False",
-                        "lastTransitionTime": stamp(until)}],
+        "conditions": [
+            {"type": "Ready", "status": str(ready), "lastTransitionTime": stamp(changed)}
+        ],
         "containerStatuses": [
             {
                 "name": "train",
-                "ready": False,
+                "ready": ready,
                 "restartCount": 0,
                 "image": "registry.example/train:1",
                 "imageID": "",
-                "state": {
-                    "terminated": {
-                        "exitCode": 0 if phase == "Succeeded" else 1,
-                        "reason": "Completed" if phase == "Succeeded" else "Error",
-                        "startedAt": stamp(since),
-                        "finishedAt": stamp(until),
-                    }
-                },
+                "state": state,
             }
         ],
     }
+
+
+def running_status(since: datetime) -> dict[str, Any]:
+    state = {"running": {"startedAt": stamp(since)}}
+    return _status("Running", since, ready=True, changed=since, state=state)
+
+
+def finished_status(since: datetime, until: datetime, phase: str = "Succeeded") -> dict[str, Any]:
+    terminated = {
+        "exitCode": 0 if phase == "Succeeded" else 1,
+        "reason": "Completed" if phase == "Succeeded" else "Error",
+        "startedAt": stamp(since),
+        "finishedAt": stamp(until),
+    }
+    return _status(phase, since, ready=False, changed=until, state={"terminated": terminated})
 
 
 def create(kube: Kube, resource: Resource, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -173,3 +145,38 @@ def create(kube: Kube, resource: Resource, namespace: str, body: dict[str, Any])
 def set_status(kube: Kube, namespace: str, name: str, status: dict[str, Any]) -> None:
     """Write a Pod's status the way the kubelet does (the status subresource)."""
     kube.merge_patch(PODS, name, {"status": status}, namespace=namespace, sub="status")
+
+
+T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # in the past: the loop test runs on the wall clock
+# Peak operations per second of one accelerator, the unit the tiers' figures are written in.
+H100 = peak_ops_per_second(builtin_catalogue(), "nvidia-h100-sxm")
+A100 = peak_ops_per_second(builtin_catalogue(), "nvidia-a100")
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+class Clock:
+    """The accountant's clock, set by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def compute_thresholds(
+    version: str, tier: str, metric: str, threshold: float, *, minimum_hours: float
+) -> dict[str, Any]:
+    """An ExportPolicy replacing the built-in compute pack with one demo-sized report tier."""
+    compute = {
+        "appliesTo": {"foreignPersonsOutside": ["US"], "always": ["D:5", "MO"]},
+        "tiers": [
+            {"id": tier, "level": "report", "metric": metric, "threshold": threshold,
+             "citation": "test", "effective": "2026-01-01", "housePolicy": True}
+        ],
+        "usage": {"baselineDays": 7, "jumpFactor": 3, "minimumHours": minimum_hours},
+    }  # fmt: skip
+    return export_policy("compute-thresholds", version=version, compute=compute)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.cluster.workloads import H100, deployment_of, gpu_pod, karpenter_nodepool
+from tests.core.builders import export_policy
+
 API = "exportgate.dev/v1alpha1"
 # Every cluster-scoped object these tests create carries this label, so the suite can remove
 # them when it is done and leave the shared test cluster as it found it.
@@ -45,25 +48,15 @@ def policy(name: str, *, version: str = "1", action: str = "deny",
            any_in: tuple[str, ...] = ("AQ",)) -> dict[str, Any]:
     """A policy denying 3A090.a accelerators to tenants in `any_in` (by default Antarctica,
     where no test tenant is, so a policy left behind cannot change another test's verdicts)."""
-    return {
-        "apiVersion": API,
-        "kind": "ExportPolicy",
-        "metadata": {"name": name, "labels": dict(SUITE_LABEL)},
-        "spec": {
-            "version": version,
-            "enforcementAction": action,
-            "rules": [
-                {
-                    "id": f"{name}-advanced",
-                    "citation": "test policy",
-                    "effective": "2024-01-01",
-                    "match": {"accelerators": {"classifications": ["3A090.a"]}},
-                    "jurisdictions": {"anyIn": list(any_in)},
-                    "message": "{subject} is not available to {tenant} (test policy).",
-                }
-            ],
-        },
+    rule = {
+        "id": f"{name}-advanced",
+        "citation": "test policy",
+        "effective": "2024-01-01",
+        "match": {"accelerators": {"classifications": ["3A090.a"]}},
+        "jurisdictions": {"anyIn": list(any_in)},
+        "message": "{subject} is not available to {tenant} (test policy).",
     }
+    return export_policy(name, rule, version=version, labels=SUITE_LABEL, enforcementAction=action)
 
 
 def endpoint(name: str, *, provider: str, model: str, region: str | None = None) -> dict[str, Any]:
@@ -73,86 +66,9 @@ def endpoint(name: str, *, provider: str, model: str, region: str | None = None)
     return {"apiVersion": API, "kind": "ModelEndpoint", "metadata": {"name": name}, "spec": spec}
 
 
-def gpu_pod(name: str, product: str = "NVIDIA-H100-80GB-HBM3") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {
-            "nodeSelector": {"nvidia.com/gpu.product": product},
-            "containers": [
-                {
-                    "name": "train",
-                    "image": "registry.example/train:1",
-                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                }
-            ],
-        },
-    }
-
-
-def gpu_deployment(name: str, product: str = "NVIDIA-H100-80GB-HBM3") -> dict[str, Any]:
-    pod = gpu_pod(name, product)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": pod["spec"]},
-        },
-    }
+def gpu_deployment(name: str, product: str = H100) -> dict[str, Any]:
+    return deployment_of(gpu_pod(name, product))
 
 
 def nodepool(name: str, tenant: str, family: str = "p5") -> dict[str, Any]:
-    return {
-        "apiVersion": "karpenter.sh/v1",
-        "kind": "NodePool",
-        "metadata": {"name": name, "labels": {"exportgate.dev/tenant": tenant, **SUITE_LABEL}},
-        "spec": {
-            "template": {
-                "spec": {
-                    "nodeClassRef": {
-                        "group": "karpenter.k8s.aws",
-                        "kind": "EC2NodeClass",
-                        "name": "default",
-                    },
-                    "requirements": [
-                        {
-                            "key": "karpenter.k8s.aws/instance-family",
-                            "operator": "In",
-                            "values": [family],
-                        }
-                    ],
-                }
-            }
-        },
-    }
-
-
-# Karpenter's NodePool kind, so the API server stores NodePools as it would with Karpenter
-# installed (no Karpenter runs; the operator only reads and annotates these objects).
-NODEPOOL_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "nodepools.karpenter.sh"},
-    "spec": {
-        "group": "karpenter.sh",
-        "scope": "Cluster",
-        "names": {"kind": "NodePool", "plural": "nodepools", "singular": "nodepool"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+    return karpenter_nodepool(name, {"exportgate.dev/tenant": tenant, **SUITE_LABEL}, family)

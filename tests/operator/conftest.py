@@ -74,6 +74,12 @@ class OperatorHandle:
     def get(self, kind: str, name: str, namespace: str | None = None) -> Any:
         return get(self.cluster, kind, name, namespace)
 
+    def verification(self, tenant: str) -> str | None:
+        """The Tenant's status.verification as the operator last wrote it (None: not yet)."""
+        found = self.get("tenant", tenant) or {}
+        value: str | None = found.get("status", {}).get("verification")
+        return value
+
 
 @pytest.fixture(scope="package")
 def operator(

@@ -34,28 +34,13 @@ from exportgate.core.catalogue import builtin_catalogue
 from exportgate.core.compute import peak_ops_per_second
 from exportgate.kubeapi import new_api_client
 from tests.cluster.local_cluster import LocalCluster, free_port
+from tests.cluster.stand_in_crds import PYTORCHJOB_CRD
 from tests.operator import accounting_builders as b
+from tests.operator.accounting_builders import A100, H100, T0, Clock, at
 from tests.operator.builders import tenant
 from tests.operator.conftest import OPERATOR_USER, OperatorHandle, wait_for
 
 pytestmark = pytest.mark.cluster
-
-T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # in the past: the loop test runs on the wall clock
-H100 = peak_ops_per_second(builtin_catalogue(), "nvidia-h100-sxm")
-A100 = peak_ops_per_second(builtin_catalogue(), "nvidia-a100")
-
-
-def at(seconds: int) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
 
 @dataclass
 class Scene:
@@ -100,7 +85,7 @@ class Scene:
 
 @pytest.fixture(scope="module")
 def pytorch_crd(operator: OperatorHandle) -> LocalCluster:
-    operator.cluster.install_crds([b.PYTORCHJOB_CRD])
+    operator.cluster.install_crds([PYTORCHJOB_CRD])
     return operator.cluster
 
 
@@ -260,22 +245,7 @@ def test_a_start_reported_after_a_checkpoint_is_not_lost(scene: Scene) -> None:
 
 def compute_policy(tier_ops: float) -> dict[str, Any]:
     """An ExportPolicy replacing the built-in compute pack with demo-sized tiers."""
-    return {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": "compute-thresholds"},
-        "spec": {
-            "version": "test-1",
-            "rules": [],
-            "compute": {
-                "appliesTo": {"foreignPersonsOutside": ["US"], "always": ["D:5", "MO"]},
-                "tiers": [{"id": "test-report", "level": "report", "metric": "operations",
-                           "threshold": tier_ops, "citation": "test", "effective": "2026-01-01",
-                           "housePolicy": True}],
-                "usage": {"baselineDays": 7, "jumpFactor": 3, "minimumHours": 1},
-            },
-        },
-    }
+    return b.compute_thresholds("test-1", "test-report", "operations", tier_ops, minimum_hours=1)
 
 
 def events_for(scene: Scene, namespace: str, name: str) -> list[dict[str, Any]]:

@@ -87,8 +87,7 @@ def test_kyc_editor_writes_spec_but_not_status(operator: OperatorHandle) -> None
     assert not can(cluster, user, "create", "exportpolicies.exportgate.dev")
     # ...and the operator, not the officer, turns the new spec into status.
     wait_for(
-        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
-        == "Revoked",
+        lambda: operator.verification(name) == "Revoked",
         what="status follows the KYC decision",
     )
 

@@ -19,10 +19,12 @@ from exportgate_operator.reaudit import Auditor
 from exportgate_operator.settings import OperatorConfig
 from exportgate_operator.world import World
 
+from exportgate.core.limits import MAX_CONTAINERS
+from exportgate.core.records import UNREADABLE_OBJECT_RULE
 from exportgate.decisionlog import verify_files
 from exportgate.kubeapi import new_api_client
+from tests.cluster.stand_in_crds import NODEPOOL_CRD
 from tests.operator.builders import (
-    NODEPOOL_CRD,
     endpoint,
     gpu_deployment,
     gpu_pod,
@@ -68,15 +70,13 @@ def test_expiry_flips_status_and_annotates_running_pod(operator: OperatorHandle)
     operator.cluster.apply(gpu_pod("train"), namespace=ns)
     operator.cluster.apply(tenant(name, hq="DE", expires=expires))
     wait_for(
-        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
-        == "Verified",
+        lambda: operator.verification(name) == "Verified",
         what="tenant verified",
     )
     assert violation(operator, "pod", "train", ns) is None  # verified: the H100 is allowed
     # Nobody touches the tenant or the Pod from here on: the operator's timer does it all.
     wait_for(
-        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification")
-        == "Expired",
+        lambda: operator.verification(name) == "Expired",
         timeout=40,
         what="status to flip to Expired",
     )
@@ -256,6 +256,26 @@ def test_namespace_changing_tenant_reaudits(operator: OperatorHandle) -> None:
     )
     value = wait_for(lambda: violation(operator, "pod", "train", ns), what="pod re-audited")
     assert value.startswith("ear-3a090-d5-macau decision=")
+
+
+def test_stored_object_past_the_caps_is_a_violator_not_a_skip(operator: OperatorHandle) -> None:
+    """A Pod stored before exportgate guarded the cluster, with more containers than extraction
+    reads (core/limits.py): admission would refuse it as unreadable, so re-audit reports it."""
+    name = unique("oversized")
+    ns = operator.tenant_namespace(name)
+    pod = gpu_pod("sprawl")
+    template = pod["spec"]["containers"][0]
+    pod["spec"]["containers"] = [
+        {**template, "name": f"c{i}"} for i in range(MAX_CONTAINERS + 1)
+    ]
+    operator.cluster.apply(pod, namespace=ns)
+    operator.cluster.apply(tenant(name, hq="DE"))  # verified: a readable H100 Pod is allowed
+    value = wait_for(lambda: violation(operator, "pod", "sprawl", ns), what="pod marked")
+    rule, decision = value.split(" ", 1)
+    assert rule == UNREADABLE_OBJECT_RULE
+    assert decision.removeprefix("decision=") in logged_ids(operator)
+    message = annotations(operator, "pod", "sprawl", ns)[VIOLATION_MESSAGE]
+    assert "could not read" in message and "unknown accelerator" in message
 
 
 def test_namespaced_operator_audits_only_its_namespaces(operator: OperatorHandle) -> None:

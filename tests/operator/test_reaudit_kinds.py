@@ -15,45 +15,17 @@ from typing import Any
 import pytest
 from exportgate_operator.publish import VIOLATION
 
-from tests.operator.builders import NODEPOOL_CRD, SUITE_LABEL, nodepool, tenant
+from tests.cluster.stand_in_crds import (
+    INFERENCESERVICE_CRD,
+    NODEPOOL_CRD,
+    PYTORCHJOB_CRD,
+    RAYCLUSTER_CRD,
+)
+from tests.cluster.workloads import H100, kserve_llm
+from tests.operator.builders import SUITE_LABEL, nodepool, tenant
 from tests.operator.conftest import OperatorHandle, wait_for
 
 pytestmark = pytest.mark.cluster
-
-H100 = "NVIDIA-H100-80GB-HBM3"
-
-
-def stand_in_crd(group: str, kind: str, plural: str, version: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-
-
-CRDS = [
-    stand_in_crd("serving.kserve.io", "InferenceService", "inferenceservices", "v1beta1"),
-    stand_in_crd("kubeflow.org", "PyTorchJob", "pytorchjobs", "v1"),
-    stand_in_crd("ray.io", "RayCluster", "rayclusters", "v1"),
-]
 
 
 def _template() -> dict[str, Any]:
@@ -73,24 +45,7 @@ def _template() -> dict[str, Any]:
 
 def _objects() -> list[tuple[str, dict[str, Any]]]:
     return [
-        (
-            "inferenceservice",
-            {
-                "apiVersion": "serving.kserve.io/v1beta1",
-                "kind": "InferenceService",
-                "metadata": {"name": "llm", "labels": SUITE_LABEL},
-                "spec": {
-                    "predictor": {
-                        "nodeSelector": {"nvidia.com/gpu.product": H100},
-                        "model": {
-                            "modelFormat": {"name": "huggingface"},
-                            "storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct",
-                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                        },
-                    }
-                },
-            },
-        ),
+        ("inferenceservice", kserve_llm("llm", labels=SUITE_LABEL)),
         (
             "pytorchjob",
             {
@@ -129,7 +84,9 @@ def _violation(operator: OperatorHandle, kind: str, name: str, ns: str | None) -
 def test_every_guarded_kind_becomes_a_violator_when_verification_expires(
     operator: OperatorHandle,
 ) -> None:
-    operator.cluster.install_crds([*CRDS, NODEPOOL_CRD])
+    operator.cluster.install_crds(
+        [INFERENCESERVICE_CRD, PYTORCHJOB_CRD, RAYCLUSTER_CRD, NODEPOOL_CRD]
+    )
     name = f"kinds-{uuid.uuid4().hex[:6]}"
     ns = operator.tenant_namespace(name)
     for _, obj in _objects():
@@ -139,18 +96,14 @@ def test_every_guarded_kind_becomes_a_violator_when_verification_expires(
     expires = (datetime.now(UTC) + timedelta(seconds=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
     operator.cluster.apply(tenant(name, hq="DE", expires=expires))
     wait_for(
-        lambda: (
-            (operator.get("tenant", name) or {}).get("status", {}).get("verification") == "Verified"
-        ),
+        lambda: operator.verification(name) == "Verified",
         what="tenant verified",
     )
     for kind, obj in _objects():  # verified: the H100s are allowed
         assert _violation(operator, kind, obj["metadata"]["name"], ns) is None
     assert _violation(operator, "nodepool", pool, None) is None
     wait_for(
-        lambda: (
-            (operator.get("tenant", name) or {}).get("status", {}).get("verification") == "Expired"
-        ),
+        lambda: operator.verification(name) == "Expired",
         timeout=40,
         what="verification expired",
     )

@@ -77,7 +77,7 @@ def test_second_replica_takes_over_and_hands_back(
         name = f"replica-{uuid.uuid4().hex[:6]}"
         operator.cluster.apply(tenant(name))
         wait_for(
-            lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification"),
+            lambda: operator.verification(name),
             what="status written by the active replica",
         )
     finally:
@@ -96,6 +96,6 @@ def test_second_replica_takes_over_and_hands_back(
     name = f"resumed-{uuid.uuid4().hex[:6]}"
     operator.cluster.apply(tenant(name))
     wait_for(
-        lambda: (operator.get("tenant", name) or {}).get("status", {}).get("verification"),
+        lambda: operator.verification(name),
         what="status written after the hand-back",
     )

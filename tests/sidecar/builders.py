@@ -19,7 +19,7 @@ from exportgate_sidecar import CacheConfig, ListenConfig, SidecarConfig, SourceC
 
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.wire.client import PolicyClient
-from tests.core.builders import NOW, tenant_doc
+from tests.core.builders import NOW, export_policy, tenant_doc
 
 __all__ = ["NOW", "SidecarFiles", "gpu_item", "policy_doc", "tenant_doc", "write_sidecar_files"]
 
@@ -31,25 +31,15 @@ def policy_doc(
     version: str = "1.0.0", *, action: str = "warn", name: str = "test-policy"
 ) -> dict[str, Any]:
     """A custom pack: warns (by default) whenever a tenant headquartered in DE gets an H100."""
-    return {
-        "apiVersion": "exportgate.dev/v1alpha1",
-        "kind": "ExportPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "version": version,
-            "enforcementAction": action,
-            "rules": [
-                {
-                    "id": "test-de-h100",
-                    "citation": "test citation 1.2.3",
-                    "effective": "2020-01-01",
-                    "match": {"accelerators": {"products": ["nvidia-h100-sxm"]}},
-                    "jurisdictions": {"anyIn": ["DE"]},
-                    "message": "{subject} for tenant {tenant} is watched (test policy)",
-                }
-            ],
-        },
+    rule = {
+        "id": "test-de-h100",
+        "citation": "test citation 1.2.3",
+        "effective": "2020-01-01",
+        "match": {"accelerators": {"products": ["nvidia-h100-sxm"]}},
+        "jurisdictions": {"anyIn": ["DE"]},
+        "message": "{subject} for tenant {tenant} is watched (test policy)",
     }
+    return export_policy(name, rule, version=version, enforcementAction=action)
 
 
 def write_yaml(path: Path, docs: Iterable[Mapping[str, Any]]) -> Path:

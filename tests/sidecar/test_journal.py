@@ -22,42 +22,15 @@ import pytest
 from exportgate_sidecar import serve_in_background
 
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
+from tests.commands import audit_verify
 from tests.sidecar.builders import NOW, SidecarFiles, ask_one, gpu_item, plain_item
-
-# The installed `exportgate` command, as an auditor would run it.
-EXPORTGATE = str(Path(sys.executable).with_name("exportgate"))
-
-
-def audit_verify(*paths: Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [EXPORTGATE, "audit", "verify", *extra, *map(str, paths)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _mount(target: Path, options: str) -> None:
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+from tests.tmpfs import mount_tmpfs, tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "disk"
-    target.mkdir()
-    _mount(target, "size=512k,mode=0755")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
+    with tmpfs(tmp_path / "disk", "size=512k,mode=0755") as disk:
+        yield disk
 
 
 def _fill(disk: Path) -> Path:
@@ -86,7 +59,7 @@ class ReadOnlyOver:
         self.directory = directory
 
     def __enter__(self) -> None:
-        _mount(self.directory, "size=64k,ro")
+        mount_tmpfs(self.directory, "size=64k,ro")
 
     def __exit__(self, *exc: object) -> None:
         subprocess.run(["umount", str(self.directory)], check=True, timeout=30)
@@ -168,7 +141,7 @@ async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
         recovery = [r["seq"] for r in everything if r.get("type") == "recovery"]
         assert recovery and recovery[0] == max(failed) + 1, everything
     # A failed append may leave a torn line; the writer's recovery record accounts for it.
-    done = audit_verify(config.decision_log, extra=("--allow-recovered",))
+    done = audit_verify(config.decision_log, allow_recovered=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -21,8 +21,8 @@ import pytest
 from exportgate_sidecar.__main__ import build_parser
 
 from exportgate.wire.client import PolicyClient
+from tests.commands import audit_verify
 from tests.sidecar.builders import SidecarFiles, gpu_item, plain_item
-from tests.sidecar.test_journal import audit_verify
 
 SIDECAR = str(Path(sys.executable).with_name("exportgate-sidecar"))
 

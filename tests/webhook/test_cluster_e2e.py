@@ -26,6 +26,8 @@ import yaml
 
 from tests.cluster.certs import ServingCert, loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, free_port, webhook_rule
+from tests.cluster.stand_in_crds import INFERENCESERVICE_CRD, NODEPOOL_CRD, WORKFLOW_CRD
+from tests.cluster.workloads import gpu_pod, kserve_llm
 from tests.webhook.conftest import EXAMPLE_TENANTS, ROLLOUT_POLICY, read_decision_log
 
 pytestmark = pytest.mark.cluster
@@ -36,37 +38,7 @@ NIMBUS, ACME = "e2e-nimbus", "e2e-acme"
 H100 = "NVIDIA-H100-80GB-HBM3"
 HOOKS = "exportgate-e2e"
 
-# Minimal CRDs: the real ones are large; the webhook only needs the kinds to exist.
-CRDS = [
-    {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": scope,
-            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
-    for group, version, kind, plural, scope in (
-        ("karpenter.sh", "v1", "NodePool", "nodepools", "Cluster"),
-        ("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", "Namespaced"),
-        ("argoproj.io", "v1alpha1", "Workflow", "workflows", "Namespaced"),
-    )
-]
+CRDS = [NODEPOOL_CRD, INFERENCESERVICE_CRD, WORKFLOW_CRD]
 
 
 @dataclass
@@ -269,21 +241,9 @@ def stack(
 
 
 def _pod(name: str, namespace: str, product: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "nodeSelector": {"nvidia.com/gpu.product": product},
-            "containers": [
-                {
-                    "name": "main",
-                    "image": "registry.example.com/app:1.0",
-                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                }
-            ],
-        },
-    }
+    return gpu_pod(
+        name, product, namespace=namespace, container="main", image="registry.example.com/app:1.0"
+    )
 
 
 def _deployment(name: str, namespace: str, product: str) -> dict[str, Any]:
@@ -320,24 +280,6 @@ def _nodepool(name: str, tenant: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _inference_service(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "predictor": {
-                "nodeSelector": {"nvidia.com/gpu.product": H100},
-                "model": {
-                    "modelFormat": {"name": "huggingface"},
-                    "storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct",
-                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                },
-            }
-        },
-    }
-
-
 def _assert_denied(proc: subprocess.CompletedProcess[str], kind: str, subject: str) -> None:
     assert proc.returncode != 0, proc.stdout
     err = proc.stderr
@@ -358,7 +300,7 @@ def _assert_denied(proc: subprocess.CompletedProcess[str], kind: str, subject: s
         ("NodePool", lambda: _nodepool("nimbus-gpu", "nimbus"), "nimbus-gpu", None),
         (
             "InferenceService",
-            lambda: _inference_service("llm", NIMBUS),
+            lambda: kserve_llm("llm", namespace=NIMBUS),
             f"{NIMBUS}/llm",
             TENANT,
         ),

@@ -1,6 +1,6 @@
 """Fail closed on the unknown, through the real webhook (HTTPS) and the real sidecar.
 
-Every object the core tables of tests/core/extract/test_fail_closed.py show exportgate cannot
+Every object the core tables of tests/core/extract/test_fail_closed*.py show exportgate cannot
 identify is sent as an AdmissionReview for tenant "nimbus" (restricted): the review must be
 denied, and the decision the sidecar logged must name what was found where. Pins to uncontrolled
 products must still be admitted, with a record.
@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.core.extract import test_fail_closed as core
+from tests.core.extract.fail_closed import GPU, claim_of, container, pod_of, required
+from tests.core.extract.test_fail_closed import ACCESS, NEGATIVE
+from tests.core.extract.test_fail_closed_kinds import UNADAPTED
+from tests.core.extract.test_fail_closed_names import SUSPECT_RESOURCES
+from tests.core.extract.test_fail_closed_over_blocking import SMALL_PINS
 from tests.webhook.conftest import Webhook
 from tests.webhook.helpers import NIMBUS_NS, review_for
 
@@ -26,22 +30,22 @@ def _in_nimbus(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _negative(expression: dict[str, Any]) -> dict[str, Any]:
-    return core._pod([core._c(resources={"limits": core.GPU})], affinity=core._required(expression))
+    return pod_of([container(resources={"limits": GPU})], affinity=required(expression))
 
 
 DENIED = [
-    *((f"negative-{cid}", _negative(expr)) for cid, expr in core.NEGATIVE),
-    *((f"access-{cid}", obj) for cid, obj in core.ACCESS),
+    *((f"negative-{cid}", _negative(expr)) for cid, expr in NEGATIVE),
+    *((f"access-{cid}", obj) for cid, obj in ACCESS),
     *(
-        (f"resource-{r}", core._pod([core._c(resources={"limits": {r: 1}})]))
-        for r in core.SUSPECT_RESOURCES
+        (f"resource-{r}", pod_of([container(resources={"limits": {r: 1}})]))
+        for r in SUSPECT_RESOURCES
     ),
-    *((f"unadapted-{cid}", obj) for cid, obj in core.UNADAPTED),
-    ("dra-unreadable-class", core._claim_of("big-gpus")),
+    *((f"unadapted-{cid}", obj) for cid, obj in UNADAPTED),
+    ("dra-unreadable-class", claim_of("big-gpus")),
     (
         "dra-pod-unreadable-template",
-        core._pod(
-            [core._c(resources={"claims": [{"name": "gpu"}]})],
+        pod_of(
+            [container(resources={"claims": [{"name": "gpu"}]})],
             resourceClaims=[{"name": "gpu", "resourceClaimTemplateName": "gpu-template"}],
         ),
     ),
@@ -62,7 +66,7 @@ async def test_what_cannot_be_identified_is_denied_with_a_record(
     assert record["accelerators"], record
 
 
-ADMITTED = [(cid, obj) for cid, obj in core.SMALL_PINS]
+ADMITTED = [(cid, obj) for cid, obj in SMALL_PINS]
 
 
 @pytest.mark.parametrize("obj", [c[1] for c in ADMITTED], ids=[c[0] for c in ADMITTED])
@@ -75,7 +79,7 @@ async def test_pins_to_uncontrolled_products_are_admitted(
 
 
 async def test_an_ephemeral_container_added_to_a_running_pod_is_reviewed(webhook: Webhook) -> None:
-    running = _in_nimbus(core._pod([core._c()]))
+    running = _in_nimbus(pod_of([container()]))
     debugged = copy.deepcopy(running)
     debugged["spec"]["ephemeralContainers"] = [
         {

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.cluster.workloads import deployment_of
 from tests.webhook import test_cluster_e2e
 from tests.webhook.conftest import read_decision_log
 from tests.webhook.test_cluster_e2e import ACME, ACME_USER, NIMBUS, Stack
@@ -29,19 +30,11 @@ PROVISIONED_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/k2x9
 
 
 def _deployment(name: str, namespace: str, container: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
+    pod = {
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", **container}]},
-            },
-        },
+        "spec": {"containers": [{"name": "main", **container}]},
     }
+    return deployment_of(pod)
 
 
 def _agent(name: str, namespace: str) -> dict[str, Any]:

@@ -65,6 +65,9 @@ async def test_metrics_count_and_time_reviews_by_kind_operation_decision(
     assert "exportgate_webhook_request_duration_seconds_bucket{" in text
     assert _sample(text, "exportgate_webhook_malformed_requests_total", endpoint="validate") == 1
     assert _sample(text, "exportgate_webhook_sidecar_duration_seconds_count") == 4
+    # One review at a time here: four calls of one item each.
+    assert _sample(text, "exportgate_webhook_sidecar_batch_items_count") == 4
+    assert _sample(text, "exportgate_webhook_sidecar_batch_items_sum") == 4
     # No sidecar errors yet, and the series exist for dashboards once they happen.
     assert "# TYPE exportgate_webhook_sidecar_errors_total counter" in text
     assert "exportgate_webhook_namespace_cache_hit_ratio" in text

@@ -24,6 +24,7 @@ from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
 from exportgate.logsetup import LEVELS, configure_logging
 from exportgate.wire import PolicyClient
+from exportgate.wire.batch import DEFAULT_MAX_ITEMS, BatchingClient
 from exportgate_webhook.admission import AdmissionReviewer
 from exportgate_webhook.config import (
     DEFAULT_BUDGET_S,
@@ -129,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="time budget of one review; keep well under the webhook timeoutSeconds "
         "(default %(default)s)",
     )
+    policy.add_argument(
+        "--sidecar-batch",
+        type=int,
+        default=DEFAULT_MAX_ITEMS,
+        metavar="N",
+        help="reviews waiting for the sidecar at the same moment share one call, up to N "
+        "(1: each review alone; default %(default)s)",
+    )
     guard = parser.add_argument_group("guard")
     guard.add_argument(
         "--platform-user",
@@ -212,6 +221,8 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
             raise UsageError(f"{path}: no such file")
     if args.budget <= 0:
         raise UsageError("--budget must be positive")
+    if args.sidecar_batch < 1:
+        raise UsageError("--sidecar-batch must be at least 1")
     static = dict(_namespace_tenant(t) for t in args.namespace_tenant) or None
     groups = DEFAULT_PLATFORM_GROUPS if args.platform_group is None else args.platform_group
     exempt = DEFAULT_EXEMPT_NAMESPACES if args.exempt_namespace is None else args.exempt_namespace
@@ -228,7 +239,9 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
             header_timeout_s=args.header_timeout_s,
             idle_timeout_s=args.idle_timeout_s,
         ),
-        sidecar=SidecarConfig(target=args.sidecar, budget_s=args.budget),
+        sidecar=SidecarConfig(
+            target=args.sidecar, budget_s=args.budget, batch_max_items=args.sidecar_batch
+        ),
         namespaces=NamespaceConfig(
             static_tenants=static,
             kubeconfig=args.kubeconfig,
@@ -286,7 +299,11 @@ def build_server(
         dra=dra,
         extract_with=registry.extract,
         namespaces=namespaces,
-        sidecar=sidecar,
+        sidecar=BatchingClient(
+            sidecar,
+            max_items=config.sidecar.batch_max_items,
+            on_call=metrics.sidecar_batch.observe,
+        ),
         guard=config.guard,
         budget_s=config.sidecar.budget_s,
         namespace_fetch_timeout_s=config.namespaces.fetch_timeout_s,

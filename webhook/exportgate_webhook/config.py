@@ -13,6 +13,7 @@ from pathlib import Path
 
 # The label that binds a namespace (or a cluster-scoped object) to a tenant: one home, the core.
 from exportgate.core.tenancy import TENANT_LABEL as TENANT_LABEL
+from exportgate.wire.batch import DEFAULT_MAX_ITEMS
 
 #: Identities that may bind namespaces to tenants out of the box: cluster admins and the group
 #: the chart's RBAC gives platform engineers. The operator's service account is added by the chart.
@@ -96,6 +97,10 @@ class SidecarConfig:
 
     ready_timeout_s: float = 0.5
     """How long /readyz waits for the sidecar's Status answer before reporting not ready."""
+
+    batch_max_items: int = DEFAULT_MAX_ITEMS
+    """Reviews asked in one sidecar call at most: the reviews waiting for the sidecar in the same
+    event-loop turn share one call (`exportgate.wire.batch`); 1 asks each review alone."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,12 @@ class WebhookMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.sidecar_batch = Histogram(
+            "exportgate_webhook_sidecar_batch_items",
+            "Reviews asked in one Evaluate call to the policy sidecar (--sidecar-batch).",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.namespace_lookups = Counter(
             "exportgate_webhook_namespace_cache_lookups",
             "Namespace -> tenant lookups: hit (watch cache), miss (read from the API server), "

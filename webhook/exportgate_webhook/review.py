@@ -14,7 +14,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 import orjson
 
-from exportgate.core.documents import tree_problem
+from exportgate.core.documents import nesting_problem, tree_problem
 from exportgate.core.extract.paths import describe_type
 from exportgate.core.limits import MAX_DEPTH
 
@@ -157,27 +157,33 @@ def _gvr(value: object) -> GroupVersionResource:
     }
 
 
-def _decode(body: bytes) -> Any:
-    """The JSON document in `body`. orjson on the hot path; what it refuses (integers beyond 64
-    bits, NaN, UTF-16 bodies, nesting past its limit) is parsed again by the stdlib, so exactly
-    the bodies the stdlib accepts are accepted, and its error message is the one reported."""
+def _decode(body: bytes) -> tuple[Any, str | None]:
+    """The JSON document in `body`, and why it cannot be handled (or None). orjson on the hot
+    path; what it refuses (integers beyond 64 bits, NaN, UTF-16 bodies, nesting past its limit,
+    lone surrogates) is parsed again by the stdlib, so exactly the bodies the stdlib accepts are
+    accepted, and its error message is the one reported."""
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return json.loads(body)
+        document = json.loads(body)
+        return document, tree_problem(document)
+    # orjson refuses lone surrogates, so only the nesting can be wrong; and a body with at most
+    # MAX_DEPTH opening brackets (inside strings or not) cannot nest deeper than that.
+    if body.count(b"{") + body.count(b"[") <= MAX_DEPTH:
+        return document, None
+    return document, nesting_problem(document)
 
 
 def parse_review(body: bytes) -> AdmissionRequest:
     """The request inside an AdmissionReview v1 body, with every field the webhook reads checked."""
     try:
-        document = _decode(body)
+        document, problem = _decode(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedReview(f"body is not valid JSON: {exc}") from None
     except RecursionError:
         raise MalformedReview(
             f"body refused: nested more than {MAX_DEPTH} levels deep (cap MAX_DEPTH)"
         ) from None
-    problem = tree_problem(document)
     if problem is not None:
         raise MalformedReview(f"body refused: {problem}")
     review = _mapping(document, "body")

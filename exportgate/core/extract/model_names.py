@@ -43,6 +43,14 @@ def provider_key(name: str) -> str:
     return re.sub(r"[-_\s]", "", name.strip().lower())
 
 
+def _strip_location(text: str) -> str:
+    """'hf://meta-llama/Llama-4-Scout' -> 'meta-llama/Llama-4-Scout'; a NIM image's tag dropped."""
+    text = _SCHEME.sub("", text)
+    if text.startswith("nvcr.io/nim/"):
+        text = text.removeprefix("nvcr.io/nim/").split(":", 1)[0]
+    return text.strip("/")
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What a reference says, before the catalogue matches it.
@@ -138,10 +146,7 @@ class ModelNames:
             text = self._arn(text, state)
             if not text:
                 return state.reading(())
-        text = _SCHEME.sub("", text)
-        if text.startswith("nvcr.io/nim/"):
-            text = text.removeprefix("nvcr.io/nim/").split(":", 1)[0]
-        text = text.strip("/")
+        text = _strip_location(text)
         vertex = _VERTEX.match(text)
         if vertex is not None:
             state.platform = state.platform or "vertex"

@@ -142,11 +142,6 @@ class FieldPath:
     text: str
     steps: tuple[_Step, ...]
 
-    @property
-    def is_single(self) -> bool:
-        """True when the path can name at most one value (no wildcards)."""
-        return not any(isinstance(step, _AllItems | _AllValues) for step in self.steps)
-
     def resolve(self, root: object, base: str = "") -> list[tuple[str, Any]]:
         """Every (field path, value) the path names under `root`; `base` is root's own path.
 

@@ -18,14 +18,23 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from exportgate.core.compute import Span, Usage, accrue
-from exportgate.core.compute_policy import ComputePolicy, applies_to, crossed
+from exportgate.core.compute_policy import ComputePolicy, crossed, run_tiers
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.tenancy import TENANT_LABEL, owning_tenant
-from exportgate.core.tenants import jurisdictions
 from exportgate.logsetup import get_logger
 from exportgate_operator.accounting.owners import Owner, OwnerResolver
 from exportgate_operator.accounting.pods import PodFacts, Request, pod_facts, request_of, usage_of
 from exportgate_operator.accounting.records import FINISHED, RUNNING, RUNS, RunRecord
+from exportgate_operator.accounting.tenants import (
+    Jump,
+    TenantCrossing,
+    check_capacity,
+    check_usage,
+    pending_jumps,
+    tenant_crossings,
+    tenant_of,
+    watched,
+)
 from exportgate_operator.conditions import timestamp as stamp
 from exportgate_operator.kinds import NAMESPACES, NODES, PODS
 from exportgate_operator.kube import Kube, KubeError
@@ -48,6 +57,9 @@ class PassOutcome:
     conflicts: int = 0
     unidentified_pods: int = 0
     crossings: list[tuple[RunRecord, dict[str, Any]]] = field(default_factory=list)
+    tenant_crossings: list[TenantCrossing] = field(default_factory=list)
+    jumps: list[Jump] = field(default_factory=list)
+    tenant_capacity: dict[str, float] = field(default_factory=dict)  # ops/s held at once
 
 
 class Accountant:
@@ -175,14 +187,23 @@ class Accountant:
                 self._fresh.setdefault(key, set()).add(facts.uid)
             spans.append(Span(f"{name}@{owner.namespace}", usage, facts.start, facts.end, fresh))
             live[key].append(facts)
-        since = {f"{name}@{ns}": r.counted_until for (ns, name), r in self.records.items()}
+        runs = {f"{r.name}@{r.namespace}": r for r in self.records.values()}
+        since = {key: r.counted_until for key, r in runs.items()}
+        # Per tenant, the checkpoint it was counted up to: the capacity window starts there.
+        checkpoint: dict[str, datetime | None] = {}
+        for record in self.records.values():
+            mark = checkpoint.get(tenant_of(record))
+            if record.counted_until is not None and (mark is None or record.counted_until > mark):
+                checkpoint[tenant_of(record)] = record.counted_until
         accruals = accrue(spans, since, now)
-        changed: list[RunRecord] = []
+        pending: list[tuple[RunRecord, Any]] = []
         for key, record in self.records.items():
             members = live.get(key, [])
             if not members and record.state == FINISHED:
+                # Nothing to count; only a tenant-level mark can change it (cheap to compare).
+                pending.append((record, _marks(record)))
                 continue
-            before = _comparable(record)
+            pending.append((record, _comparable(record)))
             accrual = accruals.get(f"{record.name}@{record.namespace}")
             if accrual is not None:
                 record.add(accrual)
@@ -197,8 +218,13 @@ class Accountant:
             ends = [f.end or now for f in members]
             if ends:
                 record.last_seen = max(record.last_seen or max(ends), max(ends))
-            self._check(record, policy, now, outcome)
-            if record.state == FINISHED and _comparable(record) == before:
+            self._check(record, policy, now)
+        outcome.tenant_capacity = check_capacity(self.world, runs, spans, checkpoint, policy, now)
+        check_usage(self.records.values(), policy, now)
+        changed: list[RunRecord] = []
+        for record, before in pending:
+            now_is = _marks(record) if isinstance(before, tuple) else _comparable(record)
+            if record.state == FINISHED and now_is == before:
                 continue  # a finished run with nothing new: no write, no churn
             record.counted_until = now
             changed.append(record)
@@ -206,26 +232,20 @@ class Accountant:
         outcome.pods = len(pods)
         return changed
 
-    def _check(
-        self, record: RunRecord, policy: ComputePolicy, now: datetime, outcome: PassOutcome
-    ) -> None:
-        tenant = self.world.tenant(record.tenant) if record.tenant else None
-        day = now.date()
-        groups = self.world.engine.groups
-        found = jurisdictions(tenant, groups, day) if tenant else None
-        applies = applies_to(found, policy.applies, groups, day)
+    def _check(self, record: RunRecord, policy: ComputePolicy, now: datetime) -> None:
+        """Run tiers (estimated operations of the run); capacity is judged per tenant."""
+        applies = watched(self.world, record.tenant, policy, now)
         if not applies.watched:
             return
         operations = record.operations(policy.utilisation)
-        for tier in crossed(
-            policy.in_force(now.date()), operations, record.peak_capacity, record.crossed_ids()
-        ):
+        tiers = run_tiers(policy.in_force(now.date()))
+        for tier in crossed(tiers, operations, record.peak_capacity, record.crossed_ids()):
             crossing = {
                 "tier": tier.id,
                 "level": tier.level,
                 "metric": tier.metric,
                 "threshold": tier.threshold,
-                "value": operations if tier.metric == "operations" else record.peak_capacity,
+                "value": operations,
                 "at": stamp(now),
                 "policy": f"{tier.policy}@{tier.policy_version}",
                 "appliesBecause": applies.reason,
@@ -293,12 +313,15 @@ class Accountant:
             else:
                 outcome.conflicts += 1
         self._fresh.clear()
-        # Crossings recorded but not yet announced, this pass's or a crashed predecessor's.
-        for record in (self.records or {}).values():
-            if record.resource_version is not None:
-                outcome.crossings.extend(
-                    (record, c) for c in record.crossings if not c.get("notified")
-                )
+        # Crossings and jumps stored but not yet announced, this pass's or a crashed
+        # predecessor's (only what a write made durable: announcing comes after storing).
+        stored = [r for r in (self.records or {}).values() if r.resource_version is not None]
+        for record in stored:
+            outcome.crossings.extend(
+                (record, c) for c in record.crossings if not c.get("notified")
+            )
+        outcome.tenant_crossings = tenant_crossings(stored, pending=True)
+        outcome.jumps = pending_jumps(stored)
         for uid in counted & set(self._tombstones):
             self._tombstones.pop(uid, None)
             self._requests.pop(uid, None)
@@ -309,6 +332,10 @@ def _comparable(record: RunRecord) -> dict[str, Any]:
     status = record.status(1.0)
     status.pop("countedUntil", None)
     return status
+
+
+def _marks(record: RunRecord) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return [dict(c) for c in record.tenant_crossings], [dict(j) for j in record.usage_jumps]
 
 
 def _fields(facts: PodFacts) -> dict[str, Any]:

@@ -12,6 +12,9 @@ can carry its id):
    of runs in that namespace, so re-audits of the `exportgate` report never erase it);
 4. the crossings counter.
 
+A tenant crossing (the capacity tier over all the tenant's runs, see tenants.py) gives the same
+four, with the Event on the Tenant only and the log record naming every run that made it up.
+
 For a usage jump: a Warning Event on the Tenant, a `compute-usage-jump` log record, a metric.
 """
 
@@ -25,7 +28,8 @@ from exportgate.core.compute import describe_estimate
 from exportgate.core.compute_policy import UsageJump
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Tenant
-from exportgate_operator.accounting.records import RunRecord
+from exportgate_operator.accounting.records import RunRecord, product_fields
+from exportgate_operator.accounting.tenants import TENANT_SCOPE, TenantCrossing, crossing_key
 from exportgate_operator.conditions import timestamp
 from exportgate_operator.reports import MANAGED_LABELS, SOURCE, write_report
 from exportgate_operator.world import World
@@ -34,6 +38,7 @@ THRESHOLD_RECORD = "compute-threshold"
 JUMP_RECORD = "compute-usage-jump"
 REPORT_NAME = "exportgate-compute"
 REPORT_POLICY = "compute-thresholds"
+RESOURCES_KEPT = 20  # resources named per report result (a tenant crossing may have thousands)
 
 
 def tenant_facts(
@@ -75,14 +80,7 @@ def run_facts(record: RunRecord, utilisation: float) -> dict[str, Any]:
         "firstSeen": _stamp(record.first_seen),
         "lastSeen": _stamp(record.last_seen),
         "accelerators": [
-            {
-                "product": p.product,
-                "classification": p.classification,
-                "identified": p.identified,
-                "acceleratorSeconds": round(p.accelerator_seconds, 3),
-                "peakOpsPerSecond": p.ops_per_second,
-            }
-            for p in sorted(record.products.values(), key=lambda p: p.product)
+            product_fields(p) for p in sorted(record.products.values(), key=lambda p: p.product)
         ],
         "acceleratorSeconds": round(record.accelerator_seconds, 3),
         "peakAccelerators": record.peak_accelerators,
@@ -130,6 +128,55 @@ def threshold_record(
     return fields
 
 
+def tenant_threshold_record(
+    crossing: TenantCrossing, tenant: dict[str, Any], utilisation: float
+) -> dict[str, Any]:
+    """The decision-log fields of one tenant crossing: the tenant's figures and every run that
+    made them up, with the capacity each held at the instant of the peak."""
+    entry = crossing.entry
+    shares = {id(r): e for r in crossing.records for e in r.tenant_crossings
+              if crossing_key(e) == crossing.key}
+    runs = sorted(crossing.records, key=lambda r: (-float(shares[id(r)].get("runValue") or 0),
+                                                   r.namespace, r.name))
+    fields: dict[str, Any] = loggable({
+        "type": THRESHOLD_RECORD,
+        "scope": TENANT_SCOPE,
+        "tier": entry["tier"],
+        "level": entry["level"],
+        "metric": entry["metric"],
+        "threshold": entry["threshold"],
+        "value": entry["value"],
+        "crossedAt": entry["at"],
+        "policy": entry["policy"],
+        "appliesBecause": entry["appliesBecause"],
+        "tenant": tenant.get("name"),
+        "tenantRecord": tenant,
+        "accelerators": entry.get("accelerators", 0),
+        "runCount": entry.get("runCount", len(runs)),
+        "runs": [
+            {
+                **run_facts(record, utilisation),
+                "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
+                "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
+            }
+            for record in runs
+        ],
+    })
+    return fields
+
+
+def tenant_message(crossing: TenantCrossing) -> str:
+    entry = crossing.entry
+    return (
+        f"Tenant {crossing.tenant or 'unknown'} crossed {entry['tier']} ({entry['level']}, "
+        f"{entry['threshold']:.0e}) over all its runs together: {entry.get('accelerators', 0)} "
+        f"accelerators in {entry.get('runCount', len(crossing.records))} runs held a peak "
+        f"capacity of {entry['value']:.3g} operations/s at {entry['at']} (theoretical peak, "
+        "utilisation not applied). House policy, not a legal duty; see status.tenantCrossings "
+        "of the tenant's ComputeRuns."
+    )
+
+
 def message(record: RunRecord, crossing: Mapping[str, Any], utilisation: float) -> str:
     owner = record.owner
     what = (
@@ -157,40 +204,19 @@ def compute_report(
     namespace: str, records: Iterable[RunRecord], now: datetime, max_chars: int = 1024
 ) -> dict[str, Any]:
     """The namespace's `exportgate-compute` PolicyReport: one result per crossing."""
-    results = []
+    results: list[dict[str, Any]] = []
+    records = list(records)
     for record in records:
         for crossing in record.crossings:
-            owner = record.owner
-            results.append(
-                {
-                    "source": SOURCE,
-                    "policy": REPORT_POLICY,
-                    "rule": str(crossing["tier"]),
-                    "category": "Compute Accounting",
-                    "severity": "high" if crossing["level"] == "report" else "medium",
-                    "result": "warn",
-                    "scored": False,
-                    "timestamp": {"seconds": int(now.timestamp()), "nanos": 0},
-                    "message": str(crossing.get("message") or crossing["tier"])[:max_chars],
-                    "resources": [
-                        {
-                            "apiVersion": str(owner.get("apiVersion", "")),
-                            "kind": str(owner.get("kind", "")),
-                            "name": str(owner.get("name", "")),
-                            "namespace": namespace,
-                            **({"uid": str(owner["uid"])} if owner.get("uid") else {}),
-                        }
-                    ],
-                    "properties": {
-                        "tenant": record.tenant or "",
-                        "computeRun": record.name,
-                        "value": f"{crossing['value']:.6e}",
-                        "threshold": f"{crossing['threshold']:.0e}",
-                        "crossedAt": str(crossing["at"]),
-                        "decisionId": str(crossing.get("decisionId") or ""),
-                    },
-                }
-            )
+            results.append(_result(crossing, [record], now, max_chars, namespace))
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    firsts: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        for entry in record.tenant_crossings:
+            groups.setdefault(crossing_key(entry), []).append(record)
+            firsts.setdefault(crossing_key(entry), entry)
+    for key, members in sorted(groups.items()):
+        results.append(_result(firsts[key], members, now, max_chars, namespace))
     summary = {"pass": 0, "fail": 0, "warn": len(results), "error": 0, "skip": 0}
     return {
         "apiVersion": "wgpolicyk8s.io/v1alpha2",
@@ -198,6 +224,47 @@ def compute_report(
         "metadata": {"name": REPORT_NAME, "namespace": namespace, "labels": dict(MANAGED_LABELS)},
         "summary": summary,
         "results": results[:100],
+    }
+
+
+def _result(
+    crossing: Mapping[str, Any], records: list[RunRecord], now: datetime, max_chars: int,
+    namespace: str,
+) -> dict[str, Any]:
+    """One PolicyReport result: a run crossing (one record) or, in this namespace, a tenant
+    crossing (the namespace's runs that made it up; the log record names them all)."""
+    tenant_wide = crossing.get("scope") == TENANT_SCOPE
+    first = records[0]
+    return {
+        "source": SOURCE,
+        "policy": REPORT_POLICY,
+        "rule": str(crossing["tier"]),
+        "category": "Compute Accounting",
+        "severity": "high" if crossing["level"] == "report" else "medium",
+        "result": "warn",
+        "scored": False,
+        "timestamp": {"seconds": int(now.timestamp()), "nanos": 0},
+        "message": str(crossing.get("message") or crossing["tier"])[:max_chars],
+        "resources": [
+            {
+                "apiVersion": str(r.owner.get("apiVersion", "")),
+                "kind": str(r.owner.get("kind", "")),
+                "name": str(r.owner.get("name", "")),
+                "namespace": namespace,
+                **({"uid": str(r.owner["uid"])} if r.owner.get("uid") else {}),
+            }
+            for r in records[:RESOURCES_KEPT]
+        ],
+        "properties": {
+            "tenant": first.tenant or "",
+            "computeRun": ",".join(r.name for r in records[:RESOURCES_KEPT]),
+            "value": f"{crossing['value']:.6e}",
+            "threshold": f"{crossing['threshold']:.0e}",
+            "crossedAt": str(crossing["at"]),
+            "decisionId": str(crossing.get("decisionId") or ""),
+            **({"scope": TENANT_SCOPE, "runCount": str(crossing.get("runCount", ""))}
+               if tenant_wide else {}),
+        },
     }
 
 

@@ -100,6 +100,13 @@ class AccountingMetrics:
             ["tenant"],
             registry=registry,
         )
+        self.tenant_capacity = Gauge(
+            "exportgate_compute_tenant_capacity_ops_per_second",
+            "Most a tenant's accelerators held at once over all its runs since the previous "
+            "pass (theoretical peak ops/s, utilisation not applied): the capacity tier's figure.",
+            ["tenant"],
+            registry=registry,
+        )
         self.pass_seconds = Gauge(
             "exportgate_compute_pass_seconds", "Duration of the last accounting pass.",
             registry=registry,

@@ -132,18 +132,13 @@ def usage_of(
     """The product a Pod uses: its node's, else the most restrictive it could get."""
     found = accelerator_class(node_labels, catalogue) if node_labels is not None else None
     if found is not None and found[1] in catalogue.products:
-        product = found[1]
-        return Usage(
-            product,
-            catalogue.products[product].eccn,
-            facts.request.count,
-            peak_ops_per_second(catalogue, product),
-        )
-    product = assumed_product(catalogue, facts.request.candidates)
+        product, identified = found[1], True
+    else:
+        product, identified = assumed_product(catalogue, facts.request.candidates), False
     return Usage(
         product,
         catalogue.products[product].eccn,
         facts.request.count,
         peak_ops_per_second(catalogue, product),
-        identified=False,
+        identified=identified,
     )

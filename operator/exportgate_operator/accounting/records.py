@@ -10,6 +10,11 @@ status is the only memory the accounting has:
   and the estimate built from them; accelerator-seconds per UTC day (usage patterns);
 * `crossings`: tiers crossed, each with `notified` so an alert interrupted by a crash is sent
   again (at least once) and one already sent is not.
+* `tenantCrossings`: the tenant-level crossings (the capacity tier, over all the tenant's runs)
+  this run was part of, one entry per crossing in every run that made it up, with the same
+  `notified` marker and `endedAt` once a pass finds the tenant below the tier again;
+* `usageJumps`: the tenant's usage jumps, kept in the run that used the most that day, with
+  `notified`: so neither is announced twice, nor lost, across a restart.
 
 Writes carry the resourceVersion read, so two operators that both think they are active cannot
 both add the same window: the second write fails with a conflict and is recomputed.
@@ -29,6 +34,7 @@ from exportgate_operator.kinds import Resource
 
 RUNS = Resource("exportgate.dev", "v1alpha1", "computeruns", "ComputeRun")
 DAYS_KEPT = 62  # per-day figures older than this are dropped (totals keep them)
+KEPT = 64  # tenant crossings and usage jumps a record keeps (the newest; the log keeps all)
 RUNNING = "Running"
 FINISHED = "Finished"
 
@@ -37,6 +43,17 @@ def parse_stamp(value: Any) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def product_fields(figures: ProductFigures) -> dict[str, Any]:
+    """One product's use as a ComputeRun's status and the decision log's records both show it."""
+    return {
+        "product": figures.product,
+        "classification": figures.classification,
+        "identified": figures.identified,
+        "acceleratorSeconds": round(figures.accelerator_seconds, 3),
+        "peakOpsPerSecond": figures.ops_per_second,
+    }
 
 
 @dataclass(slots=True)
@@ -59,6 +76,8 @@ class RunRecord:
     products: dict[str, ProductFigures] = field(default_factory=dict)
     daily: dict[date, float] = field(default_factory=dict)
     crossings: list[dict[str, Any]] = field(default_factory=list)
+    tenant_crossings: list[dict[str, Any]] = field(default_factory=list)
+    usage_jumps: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def new(cls, owner: Owner, tenant: str | None) -> RunRecord:
@@ -100,6 +119,8 @@ class RunRecord:
                 for d in status.get("daily") or ()
             },
             crossings=[dict(c) for c in status.get("crossings") or ()],
+            tenant_crossings=[dict(c) for c in status.get("tenantCrossings") or ()],
+            usage_jumps=[dict(j) for j in status.get("usageJumps") or ()],
         )
 
     # --- arithmetic -----------------------------------------------------------------------
@@ -156,11 +177,7 @@ class RunRecord:
             "estimation": describe_estimate(utilisation),
             "products": [
                 {
-                    "product": p.product,
-                    "classification": p.classification,
-                    "identified": p.identified,
-                    "acceleratorSeconds": round(p.accelerator_seconds, 3),
-                    "peakOpsPerSecond": p.ops_per_second,
+                    **product_fields(p),
                     "estimatedOperations": float(f"{p.operations(utilisation):.6e}"),
                 }
                 for p in products
@@ -169,8 +186,15 @@ class RunRecord:
                 {"day": day.isoformat(), "acceleratorSeconds": round(seconds, 3)}
                 for day, seconds in sorted(self.daily.items())
             ],
-            "crossings": self.crossings,
+            # Copies: a status taken before a pass must not change when the pass marks an
+            # entry in place (the accountant compares the two to skip unchanged records).
+            "crossings": [dict(c) for c in self.crossings],
         }
+        # Only when there are some: records written before these fields existed stay alike.
+        if self.tenant_crossings:
+            status["tenantCrossings"] = [dict(c) for c in self.tenant_crossings[-KEPT:]]
+        if self.usage_jumps:
+            status["usageJumps"] = [dict(j) for j in self.usage_jumps[-KEPT:]]
         for key, moment in (
             ("countedUntil", self.counted_until),
             ("firstSeen", self.first_seen),

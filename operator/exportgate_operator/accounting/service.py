@@ -1,11 +1,12 @@
 """Compute accounting in the running operator: the checkpoint loop and what a pass publishes.
 
 Every `interval` seconds (the checkpoint interval, `--compute-interval`): one pass of the
-`Accountant` (in a thread: it lists Pods and writes records), then the alerts for crossings the
-pass recorded but has not yet announced, then the tenants' usage patterns. A crossing is marked
-`notified` in its record only after its log record, Events and report entry went out: an
-operator that dies in between announces it again after the restart (at least once), never zero
-times.
+`Accountant` (in a thread: it lists Pods and writes records), then the alerts for what the
+pass stored but has not yet announced: run crossings, tenant crossings (the capacity tier over
+all of a tenant's runs) and usage jumps. Each is marked `notified` in its record(s) only after
+its log record, Events and report entry went out: an operator that dies in between announces it
+again after the restart (at least once), never zero times, and one marked is never announced
+again, also by a restarted operator.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from exportgate.core.compute_policy import ComputePolicy, usage_jump
+from exportgate.core.compute_policy import ComputePolicy, UsageJump
 from exportgate.logsetup import get_logger
 from exportgate_operator.accounting import alerts
 from exportgate_operator.accounting.accountant import Accountant, PassOutcome
@@ -51,7 +52,6 @@ class ComputeAccounting:
         self.metrics = metrics
         self.interval = interval
         self.lease = lease
-        self._jumps: set[tuple[str, date]] = set()
         self._lock = asyncio.Lock()
 
     @property
@@ -66,11 +66,15 @@ class ComputeAccounting:
             started = time.perf_counter()
             outcome = await asyncio.to_thread(self.accountant.run_pass_blocking)
             await self._announce(outcome)
+            await self._announce_tenants(outcome)
             await self._usage_patterns(outcome)
             if self.metrics is not None:
                 self.metrics.pass_seconds.set(time.perf_counter() - started)
                 self.metrics.unidentified_pods.set(outcome.unidentified_pods)
                 self.metrics.last_pass.set(outcome.at.timestamp())
+                self.metrics.tenant_capacity.clear()  # tenants without Pods leave the gauge
+                for tenant, value in outcome.tenant_capacity.items():
+                    self.metrics.tenant_capacity.labels(tenant).set(value)
             return outcome
 
     async def loop(self) -> None:
@@ -131,7 +135,7 @@ class ComputeAccounting:
     def _write_reports(self, namespaces: set[str]) -> None:
         by_namespace: dict[str, list[RunRecord]] = defaultdict(list)
         for record in self.records():
-            if record.namespace in namespaces and record.crossings:
+            if record.namespace in namespaces and (record.crossings or record.tenant_crossings):
                 by_namespace[record.namespace].append(record)
         kube = self.accountant.kube
         try:
@@ -148,12 +152,47 @@ class ComputeAccounting:
 
     # --- usage patterns ---------------------------------------------------------------------
 
+    async def _announce_tenants(self, outcome: PassOutcome) -> None:
+        if not outcome.tenant_crossings:
+            return
+        utilisation = self.policy.utilisation
+        touched: dict[str, RunRecord] = {}
+        world = self.accountant.world
+        for crossing in outcome.tenant_crossings:
+            name = crossing.tenant or None
+            tenant = world.tenant(name) if name else None
+            facts = alerts.tenant_facts(tenant, name, world, outcome.at)
+            text = alerts.tenant_message(crossing)
+            decision_id = await self.recorder.record_event(
+                alerts.tenant_threshold_record(crossing, facts, utilisation)
+            )
+            for entry in crossing.entries():
+                entry["message"] = text
+                entry["decisionId"] = decision_id
+            if name:
+                await asyncio.to_thread(self.tenant_event, name, "Warning", "ComputeThreshold",
+                                        f"{text} decision={decision_id}")
+            entry = crossing.entry
+            if self.metrics is not None:
+                self.metrics.crossings.labels(crossing.tenant, entry["tier"], entry["level"]).inc()
+            log.warning("compute threshold crossed by a tenant's runs together",
+                        tier=entry["tier"], tenant=name, runs=len(crossing.records),
+                        decision=decision_id)
+            touched.update({f"{r.namespace}/{r.name}": r for r in crossing.records})
+        await asyncio.to_thread(self._write_reports, {r.namespace for r in touched.values()})
+        for crossing in outcome.tenant_crossings:
+            for entry in crossing.entries():
+                entry["notified"] = bool(entry.get("decisionId"))
+        for record in touched.values():
+            await asyncio.to_thread(self.accountant.write, record, utilisation)
+
+    # --- usage patterns ---------------------------------------------------------------------
+
     async def _usage_patterns(self, outcome: PassOutcome) -> None:
         settings = self.policy.usage
         today = outcome.at.date()
-        for tenant, daily in self.accountant.daily_by_tenant().items():
-            jump = usage_jump(daily, today, settings)
-            if self.metrics is not None:
+        if self.metrics is not None:
+            for tenant, daily in self.accountant.daily_by_tenant().items():
                 hours = daily.get(today, 0.0)
                 days = [
                     daily.get(date.fromordinal(today.toordinal() - back), 0.0)
@@ -163,19 +202,23 @@ class ComputeAccounting:
                 self.metrics.usage_ratio.labels(tenant).set(
                     hours / baseline if baseline else float("inf") if hours else 0.0
                 )
-            if jump is None or (tenant, today) in self._jumps:
-                continue
-            self._jumps.add((tenant, today))
-            text = alerts.jump_message(tenant or "unknown", jump, settings.jump_factor)
+        # Jumps the pass stored (once per tenant and day, in a record): announce, then mark.
+        utilisation = self.policy.utilisation
+        for found in outcome.jumps:
+            jump, tenant = found.entry, found.tenant
+            text = alerts.jump_message(tenant or "unknown", UsageJump(
+                date.fromisoformat(str(jump["day"])), float(jump["acceleratorSeconds"]) / 3600,
+                float(jump["baselineSecondsPerDay"]) / 3600, 0.0,
+            ), float(jump["jumpFactor"]))
             decision_id = await self.recorder.record_event(
                 alerts.loggable({
                     "type": alerts.JUMP_RECORD,
                     "tenant": tenant or None,
-                    "day": today.isoformat(),
-                    "acceleratorSeconds": round(jump.hours * 3600),
-                    "baselineSecondsPerDay": round(jump.baseline * 3600),
-                    "baselineDays": settings.baseline_days,
-                    "jumpFactor": f"{settings.jump_factor:g}",
+                    "day": jump["day"],
+                    "acceleratorSeconds": round(float(jump["acceleratorSeconds"])),
+                    "baselineSecondsPerDay": round(float(jump["baselineSecondsPerDay"])),
+                    "baselineDays": jump["baselineDays"],
+                    "jumpFactor": f"{float(jump['jumpFactor']):g}",
                 })
             )
             if tenant:
@@ -185,5 +228,8 @@ class ComputeAccounting:
                 )
             if self.metrics is not None:
                 self.metrics.usage_jumps.labels(tenant).inc()
-            log.warning("compute usage jump", tenant=tenant, hours=jump.hours,
-                        baseline=jump.baseline)
+            log.warning("compute usage jump", tenant=tenant, day=jump["day"],
+                        seconds=jump["acceleratorSeconds"], decision=decision_id)
+            jump["decisionId"] = decision_id
+            jump["notified"] = True
+            await asyncio.to_thread(self.accountant.write, found.record, utilisation)

@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from exportgate_sidecar import SidecarServer, serve_in_background
 
@@ -38,17 +39,27 @@ async def verification(client: PolicyClient, tenant: str) -> str:
     return (await ask_one(client, gpu_item(tenant), at=NOW)).verification
 
 
-async def test_an_edited_tenant_file_is_picked_up_without_a_nudge(
-    client: PolicyClient, files: SidecarFiles
-) -> None:
-    assert await verification(client, "pending") == "Pending"
+def _pending_verified() -> list[dict[str, Any]]:
+    """The default tenants with "pending" verified (in SG)."""
     others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
-    files.write_tenants(*others, tenant_doc("pending", incorporation="SG"))
+    return [*others, tenant_doc("pending", incorporation="SG")]
+
+
+async def _verify_pending(client: PolicyClient, files: SidecarFiles) -> None:
+    """Write the tenants with "pending" verified and wait until the sidecar serves it so."""
+    files.write_tenants(*_pending_verified())
 
     async def verified() -> bool:
         return await verification(client, "pending") == "Verified"
 
     await eventually(verified)
+
+
+async def test_an_edited_tenant_file_is_picked_up_without_a_nudge(
+    client: PolicyClient, files: SidecarFiles
+) -> None:
+    assert await verification(client, "pending") == "Pending"
+    await _verify_pending(client, files)
 
 
 async def test_a_file_removed_from_a_watched_directory_takes_its_tenants_away(
@@ -97,8 +108,7 @@ async def test_a_configmap_style_symlink_swap_is_seen(files: SidecarFiles, tmp_p
         assert await verification(client, "pending") == "Pending"
         second = mount / "..2026_01_02"
         second.mkdir()
-        others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
-        write_yaml(second / "tenants.yaml", [*others, tenant_doc("pending", incorporation="SG")])
+        write_yaml(second / "tenants.yaml", _pending_verified())
         tmp_link = mount / "..data_tmp"
         tmp_link.symlink_to(second.name)
         os.replace(tmp_link, mount / "..data")
@@ -157,13 +167,7 @@ async def test_a_broken_tenant_file_denies_its_tenants_and_only_them(
     assert "'XX' is not an assigned" in (await _action(client, "solo"))[1]
     assert any("solo.yaml" in origin for origin in sidecar.store.errors)
     # Other tenants, in this and other files, still change and serve.
-    others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
-    files.write_tenants(*others, tenant_doc("pending", incorporation="SG"))
-
-    async def verified() -> bool:
-        return await verification(client, "pending") == "Verified"
-
-    await eventually(verified)
+    await _verify_pending(client, files)
 
 
 async def test_a_deeply_nested_tenant_file_is_refused_without_freezing_the_others(
@@ -175,13 +179,7 @@ async def test_a_deeply_nested_tenant_file_is_refused_without_freezing_the_other
         return any("MAX_DEPTH" in m for m in sidecar.store.errors.values())
 
     await eventually(reported)
-    others = [d for d in default_tenants() if d["metadata"]["name"] != "pending"]
-    files.write_tenants(*others, tenant_doc("pending", incorporation="SG"))
-
-    async def verified() -> bool:
-        return await verification(client, "pending") == "Verified"
-
-    await eventually(verified)
+    await _verify_pending(client, files)
 
 
 async def test_the_sidecar_starts_with_a_broken_tenant_file(files: SidecarFiles) -> None:

@@ -1,0 +1,145 @@
+"""B2's systems other than the peers: no admission, the in-process CEL policy, the no-op TLS
+webhook (one phase and two) and exportgate (its default validating webhook, and with the opt-in
+mutating stamp: two phases), each as a `System` that B2 switches on and off in turn.
+
+The CEL policy is a ValidatingAdmissionPolicy doing a comparable check in-process: a Pod in a
+namespace bound to a restricted tenant may not ask for nvidia.com/gpu with a controlled product
+pinned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.harness import Stack, WebhookOptions
+from bench.peers.cases import NAMESPACE_TENANTS
+from bench.peers.system import System, applied, nothing, url_webhook
+
+_CEL_POLICY = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingAdmissionPolicy",
+    "metadata": {"name": "bench-gpu-jurisdiction"},
+    "spec": {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["pods"],
+                }
+            ]
+        },
+        "variables": [
+            {
+                "name": "gpus",
+                "expression": "object.spec.containers.exists(c, has(c.resources.limits) && "
+                "'nvidia.com/gpu' in c.resources.limits)",
+            },
+            {
+                "name": "product",
+                "expression": "has(object.spec.nodeSelector) && "
+                "'nvidia.com/gpu.product' in object.spec.nodeSelector ? "
+                "object.spec.nodeSelector['nvidia.com/gpu.product'] : ''",
+            },
+            {
+                "name": "tenant",
+                "expression": "has(namespaceObject.metadata.labels) && "
+                "'exportgate.dev/tenant' in namespaceObject.metadata.labels ? "
+                "namespaceObject.metadata.labels['exportgate.dev/tenant'] : ''",
+            },
+        ],
+        "validations": [
+            {
+                "expression": "!variables.gpus || !(variables.tenant in ['nimbus']) || "
+                "!(variables.product in ['NVIDIA-H100-80GB-HBM3', 'NVIDIA-H100-PCIe', "
+                "'NVIDIA-A100-SXM4-80GB', 'NVIDIA-H200'])",
+                "message": "controlled accelerator for a restricted tenant",
+            }
+        ],
+    },
+}
+_CEL_BINDING = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingAdmissionPolicyBinding",
+    "metadata": {"name": "bench-gpu-jurisdiction"},
+    "spec": {"policyName": "bench-gpu-jurisdiction", "validationActions": ["Deny"]},
+}
+
+
+def none() -> System:
+    return System("none", nothing, nothing, False, {}, "no admission webhook or policy for Pods")
+
+
+def cel() -> System:
+    return applied(
+        "cel", [_CEL_POLICY, _CEL_BINDING], label="ValidatingAdmissionPolicy (CEL, in-process)"
+    )
+
+
+@contextlib.contextmanager
+def noop(workdir: Path) -> Iterator[tuple[System, System]]:
+    """The no-op TLS webhook of B1: validating only, and validating + mutating."""
+    from bench.b1_webhook import _noop as start_noop
+
+    proc, target = start_noop(workdir / "b2-noop")
+    try:
+        ca = target.ca.read_bytes()
+        pids = {"noop": proc.pid}
+        yield (
+            url_webhook(
+                "noop-validating",
+                target.url + "/validate",
+                ca,
+                denies=False,
+                pids=pids,
+                label="no-op TLS webhook, validating (the floor of one phase)",
+            ),
+            url_webhook(
+                "noop-webhook",
+                target.url + "/validate",
+                ca,
+                denies=False,
+                pids=pids,
+                mutating_url=target.url + "/mutate",
+                label="no-op TLS webhook, mutating + validating (the floor of two phases)",
+            ),
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def exportgate(workdir: Path) -> Iterator[tuple[System, System]]:
+    """exportgate's webhook + sidecar, registered as the chart does by default (validating
+    only) and with the opt-in mutating stamp. --mutate so the same processes serve both rows;
+    without the mutating configuration the API server never calls /mutate and /validate finds
+    no stamp to name, i.e. it decides alone as in the default install."""
+    options = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), mutate=True)
+    with Stack(workdir / "stack", webhook=options) as st:
+        assert st.webhook is not None and st.sidecar is not None
+        pids = {"webhook": st.webhook.pid, "sidecar": st.sidecar.pid}
+        ca = st.tls.ca_pem
+        yield (
+            url_webhook(
+                "exportgate",
+                st.url + "/validate",
+                ca,
+                denies=True,
+                pids=pids,
+                label="exportgate webhook + sidecar, validating (the chart's default)",
+            ),
+            url_webhook(
+                "exportgate-stamp",
+                st.url + "/validate",
+                ca,
+                denies=True,
+                pids=pids,
+                mutating_url=st.url + "/mutate",
+                label="exportgate with the opt-in mutating stamp (two phases)",
+            ),
+        )

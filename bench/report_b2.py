@@ -1,0 +1,179 @@
+"""B2's part of RESULTS.md: the Pod CREATE table (with the peers), the concurrency sweep, the
+equivalence check, and per figure which system leads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bench.peers.build import PEERS
+
+#: The peers and their variants asking a service (the sidecar's analogue).
+PEER_NAMES = (*(p.name for p in PEERS), "gatekeeper-extdata", "kyverno-apicall")
+#: Systems that enforce the benchmark's rule: "which system leads" is asked among these (none
+#: and the no-op webhook decide nothing; they are floors, not contenders).
+ENFORCING = ("cel", "exportgate", "exportgate-stamp", *PEER_NAMES)
+
+
+def rows(b2: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The per-system figures; results.json files written before the peers were added keep
+    them at the top level."""
+    if "rows" in b2:
+        return dict(b2["rows"])
+    return {k: v for k, v in b2.items() if isinstance(v, dict) and "p99_ms" in v}
+
+
+def _table(headers: list[str], body: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _leader(candidates: dict[str, dict[str, Any]], key: str, higher_is_better: bool = False) -> str:
+    present = {n: f[key] for n, f in candidates.items() if n in ENFORCING and f.get(key)}
+    if not present:
+        return "n/a"
+    pick: Callable[..., str] = max if higher_is_better else min
+    best = pick(present, key=lambda n: present[n])
+    ranked = sorted(present, key=lambda n: present[n], reverse=higher_is_better)
+    eg = present.get("exportgate")
+    where = f"; exportgate {eg} (#{ranked.index('exportgate') + 1} of {len(ranked)})" if eg else ""
+    return f"**{best}** ({present[best]}){where}"
+
+
+def leads(b2: dict[str, Any]) -> list[str]:
+    """One line per figure naming the enforcing system that leads it."""
+    table = rows(b2)
+    out = [
+        f"- Pod CREATE p50, one client: {_leader(table, 'p50_ms')}",
+        f"- Pod CREATE p99, one client: {_leader(table, 'p99_ms')}",
+        "- Webhook CPU per admission (ms): "
+        + _leader({k: v for k, v in table.items() if k != "cel"}, "webhook_cpu_ms_per_create"),
+    ]
+    for point in _sweep_points(b2):
+        at = {name: r for name, r in point["rows"].items()}
+        c = point["concurrency"]
+        clients = f"{c} client{'s' if c != 1 else ''}"
+        out.append(f"- {clients}, p99: {_leader(at, 'p99_ms')}")
+        out.append(f"- {clients}, CREATEs/s: {_leader(at, 'throughput_cps', True)}")
+    return out
+
+
+def _sweep_points(b2: dict[str, Any]) -> list[dict[str, Any]]:
+    sweep: dict[str, list[dict[str, Any]]] = b2.get("sweep", {})
+    concurrencies = sorted({r["concurrency"] for rs in sweep.values() for r in rs})
+    return [
+        {
+            "concurrency": c,
+            "rows": {n: r for n, rs in sweep.items() for r in rs if r["concurrency"] == c},
+        }
+        for c in concurrencies
+    ]
+
+
+def target_rows(b2: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """Issue 16's peer target: exportgate's p99 at or below the best peer's, every concurrency."""
+    out: list[tuple[str, str, str, bool | None]] = []
+    points = [("B2 table", rows(b2))]
+    points += [
+        (f"sweep {c} client{'s' if c != 1 else ''}", p["rows"])
+        for p in _sweep_points(b2)
+        for c in [p["concurrency"]]
+    ]
+    for where, table in points:
+        peers = {n: table[n]["p99_ms"] for n in PEER_NAMES if n in table}
+        if "exportgate" not in table or not peers:
+            continue
+        best = min(peers, key=lambda n: peers[n])
+        eg = table["exportgate"]["p99_ms"]
+        out.append(
+            (
+                f"B2 p99 vs best peer, {where}",
+                "<= best peer",
+                f"{eg} ms vs {best} {peers[best]} ms",
+                eg <= peers[best],
+            )
+        )
+    return out
+
+
+def section(b2: dict[str, Any]) -> str:
+    if "skipped" in b2:
+        return f"Skipped: {b2['skipped']}\n"
+    cfg = b2.get("config", {})
+    table = rows(b2)
+    out = []
+    if cfg:
+        out.append(
+            f"{cfg.get('creates')} Pod CREATEs per system, one client, in {cfg.get('rounds')} "
+            f"interleaved slices of {cfg.get('creates', 0) // max(1, cfg.get('rounds', 1))} "
+            f"after {cfg.get('warmup_per_slice')} warm-up CREATEs each; peers "
+            + ", ".join(f"{k} {v}" for k, v in cfg.get("peer_versions", {}).items())
+            + ". CPU is user + system time of the system's webhook processes (and, separately, "
+            "kube-apiserver + etcd) per CREATE sent, from /proc.\n"
+        )
+    body = [
+        [
+            name,
+            f.get("label", ""),
+            f["creates"],
+            f["p50_ms"],
+            f["p99_ms"],
+            f.get("p50_vs_none", "1.0"),
+            f.get("p99_vs_none", "1.0"),
+            f.get("webhook_cpu_ms_per_create", "-"),
+            f.get("apiserver_etcd_cpu_ms_per_create", "-"),
+            f["failures"],
+        ]
+        for name, f in table.items()
+    ]
+    headers = ["admission", "what", "creates", "p50 ms", "p99 ms", "p50 vs none", "p99 vs none"]
+    headers += ["webhook CPU ms/create", "API server + etcd CPU ms/create", "failures"]
+    out.append(_table(headers, body))
+    for name, why in b2.get("not_reported", {}).items():
+        out.append(f"\n- **{name} not reported**: {why}")
+    points = _sweep_points(b2)
+    if points:
+        out.append(
+            f"\nConcurrency sweep: {cfg.get('sweep_creates')} Pod CREATEs per point from N "
+            "client threads (own connection each), same API server, systems interleaved.\n"
+        )
+        sweep_body = [
+            [
+                name,
+                r["concurrency"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r.get("throughput_cps", ""),
+                r.get("webhook_cpu_ms_per_create", "-"),
+                r.get("apiserver_etcd_cpu_ms_per_create", "-"),
+                r["failures"],
+            ]
+            for p in points
+            for name, r in p["rows"].items()
+        ]
+        headers = ["admission", "clients", "p50 ms", "p99 ms", "CREATEs/s"]
+        headers += ["webhook CPU ms/create", "API server + etcd CPU ms/create", "failures"]
+        out.append(_table(headers, sweep_body))
+    eq = b2.get("equivalence")
+    if eq:
+        out.append(
+            "\nEquivalence (bench/peers/cases.py, server-side dry runs, each system alone):\n"
+        )
+        out.append(
+            _table(
+                ["system", "cases", "denied", "same as exportgate"],
+                [
+                    [
+                        n,
+                        e["cases"],
+                        e["denied"],
+                        "reference" if n == "exportgate" else e["equivalent"],
+                    ]
+                    for n, e in eq.items()
+                ],
+            )
+        )
+    out.append("\nWhich enforcing system leads (lower is better unless said):\n")
+    out += leads(b2)
+    return "\n".join(out) + "\n"

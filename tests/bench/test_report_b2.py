@@ -1,0 +1,62 @@
+"""B2's rendering: peer rows, sweep, who leads, and a peer that is not reported says why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import report_b2
+
+
+def _row(
+    p50: float, p99: float, cpu: float | None = None, cps: float | None = None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"creates": 100, "failures": 0, "p50_ms": p50, "p99_ms": p99}
+    if cpu is not None:
+        row["webhook_cpu_ms_per_create"] = cpu
+    if cps is not None:
+        row["throughput_cps"] = cps
+    return row
+
+
+B2: dict[str, Any] = {
+    "rows": {
+        "none": _row(5.0, 10.0),
+        "cel": _row(5.5, 12.0),
+        "exportgate": _row(7.0, 13.0, cpu=1.2),
+        "gatekeeper": _row(8.0, 15.0, cpu=0.9),
+    },
+    "sweep": {
+        "exportgate": [{"concurrency": 8, **_row(9.0, 20.0, cps=300.0)}],
+        "gatekeeper": [{"concurrency": 8, **_row(8.0, 18.0, cps=320.0)}],
+    },
+    "not_reported": {"kyverno": "peers not built: run make bench-peers"},
+    "config": {"creates": 100, "rounds": 2, "warmup_per_slice": 10, "sweep_creates": 96},
+}
+
+
+def test_leaders_are_named_among_enforcing_systems_only() -> None:
+    lines = report_b2.leads(B2)
+    assert lines[0].startswith("- Pod CREATE p50, one client: **cel** (5.5)")
+    assert "exportgate 7.0 (#2 of 3)" in lines[0]
+    assert "**gatekeeper** (0.9)" in lines[2]  # CPU: in-process CEL has no webhook process
+    assert any("8 clients, CREATEs/s: **gatekeeper** (320.0)" in line for line in lines)
+
+
+def test_peer_target_is_met_only_where_exportgate_p99_is_at_most_the_best_peers() -> None:
+    verdicts = {where: ok for where, _, _, ok in report_b2.target_rows(B2)}
+    assert verdicts == {
+        "B2 p99 vs best peer, B2 table": True,
+        "B2 p99 vs best peer, sweep 8 clients": False,
+    }
+
+
+def test_section_renders_both_tables_and_says_why_a_peer_is_missing() -> None:
+    text = report_b2.section(B2)
+    assert "| gatekeeper |" in text and "| 8 | 8.0 | 18.0 | 320.0 |" in text
+    assert "**kyverno not reported**: peers not built: run make bench-peers" in text
+
+
+def test_results_written_before_the_peers_still_render() -> None:
+    old = {"none": _row(5.0, 10.0), "exportgate": {**_row(7.0, 13.0), "p99_vs_none": 1.3}}
+    assert set(report_b2.rows(old)) == {"none", "exportgate"}
+    assert "| exportgate |" in report_b2.section(old)

@@ -1,0 +1,261 @@
+"""Fail closed on the unknown, class 5 of issue 10: kinds without an adapter are searched
+generically, and the newer adapters (Argo, Volcano, Kueue, Seldon, KAITO, Cluster API) find
+their accelerators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from exportgate.core.extract import extract_workload
+from exportgate.core.types import Action
+from tests.core.extract.fail_closed import (
+    T4_GFD,
+    container,
+    custom_resource,
+    decide,
+    gpu_container,
+    gpu_template,
+)
+
+# --- class 5: kinds without an adapter ----------------------------------------------------
+
+UNADAPTED = [
+    (
+        "new-crd-template",
+        custom_resource("acme.example.com/v1", "Trainer", {"template": gpu_template()}),
+    ),
+    (
+        "deep-list",
+        custom_resource(
+            "acme.example.com/v1",
+            "Pipeline",
+            {"stages": [{"steps": [{"podSpec": {"containers": [gpu_container()]}}]}]},
+        ),
+    ),
+    (
+        "argo-style-container",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "WorkflowTemplate",
+            {"templates": [{"name": "train", "container": gpu_container()}]},
+        ),
+    ),
+    (
+        "inline-containers",
+        custom_resource("acme.example.com/v1", "Server", {"containers": [gpu_container()]}),
+    ),
+    (
+        "device-access-in-crd",
+        custom_resource(
+            "acme.example.com/v1",
+            "Server",
+            {
+                "template": {
+                    "spec": {"containers": [container(securityContext={"privileged": True})]}
+                }
+            },
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("obj", [c[1] for c in UNADAPTED], ids=[c[0] for c in UNADAPTED])
+def test_kinds_without_an_adapter_are_read_generically(obj: dict[str, Any]) -> None:
+    workload, action = decide(obj)
+    assert workload.accelerators and action is Action.DENY
+
+
+def test_the_generic_search_is_bounded() -> None:
+    deep: dict[str, Any] = {"containers": [gpu_container()]}
+    for _ in range(40):
+        deep = {"x": deep}
+    workload, action = decide(custom_resource("acme.example.com/v1", "Deep", deep))
+    assert [a.resource for a in workload.accelerators] == ["unsearchable object"]
+    assert action is Action.DENY
+
+
+def test_objects_without_pod_specs_stay_unguarded() -> None:
+    obj = custom_resource("acme.example.com/v1", "Thing", {"replicas": 3, "x": [{"y": 1}]})
+    assert extract_workload(obj).guarded is False
+
+
+# --- class 5: the new adapters ------------------------------------------------------------
+
+
+def _capi(version: str, kind: str, **spec: Any) -> dict[str, Any]:
+    return custom_resource(f"infrastructure.cluster.x-k8s.io/{version}", kind, spec, name="m")
+
+
+NEW_ADAPTERS = [
+    (
+        "argo-workflow",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "Workflow",
+            {
+                "entrypoint": "train",
+                "templates": [{"name": "train", "container": gpu_container()}],
+            },
+            name="w",
+        ),
+        1,
+    ),
+    (
+        "argo-containerset",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "WorkflowTemplate",
+            {
+                "templates": [
+                    {
+                        "name": "s",
+                        "containerSet": {"containers": [gpu_container(), gpu_container()]},
+                    }
+                ]
+            },
+            name="w",
+        ),
+        1,  # both containers ask for the same (resource, placement): one request, counts summed
+    ),
+    (
+        "argo-cron",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "CronWorkflow",
+            {
+                "schedule": "0 * * * *",
+                "workflowSpec": {
+                    "templates": [{"name": "s", "script": {**gpu_container(), "source": "x"}}]
+                },
+            },
+            name="w",
+        ),
+        1,
+    ),
+    (
+        "volcano-job",
+        custom_resource(
+            "batch.volcano.sh/v1alpha1",
+            "Job",
+            {"tasks": [{"replicas": 2, "name": "w", "template": gpu_template()}]},
+            name="v",
+        ),
+        1,
+    ),
+    (
+        "kueue-workload",
+        custom_resource(
+            "kueue.x-k8s.io/v1beta1",
+            "Workload",
+            {"podSets": [{"name": "main", "count": 1, "template": gpu_template()}]},
+            name="k",
+        ),
+        1,
+    ),
+    (
+        "seldon-deployment",
+        custom_resource(
+            "machinelearning.seldon.io/v1",
+            "SeldonDeployment",
+            {
+                "predictors": [
+                    {"name": "p", "graph": {"name": "m"}, "componentSpecs": [gpu_template()]}
+                ]
+            },
+            name="s",
+        ),
+        1,
+    ),
+    (
+        "kaito-inferenceset",
+        custom_resource(
+            "kaito.sh/v1beta1",
+            "InferenceSet",
+            {
+                "replicas": 2,
+                "labelSelector": {"matchLabels": {"a": "b"}},
+                "template": {
+                    "resource": {"instanceType": "Standard_ND96isr_H100_v5"},
+                    "inference": {"preset": {"name": "phi-4"}},
+                },
+            },
+            name="k",
+        ),
+        1,
+    ),
+    (
+        "kaito-ragengine",
+        custom_resource(
+            "kaito.sh/v1alpha1",
+            "RAGEngine",
+            {
+                "compute": {
+                    "instanceType": "Standard_NC40ads_H100_v5",
+                    "labelSelector": {"matchLabels": {"a": "b"}},
+                },
+                "embedding": {"local": {"modelID": "BAAI/bge-small-en-v1.5"}},
+            },
+            name="r",
+        ),
+        1,
+    ),
+    (
+        "capi-aws-managed-pool",
+        _capi("v1beta2", "AWSManagedMachinePool", instanceType="p5.48xlarge"),
+        1,
+    ),
+    (
+        "capi-azure-managed-pool",
+        _capi("v1beta1", "AzureManagedMachinePool", sku="Standard_ND96isr_H100_v5", mode="User"),
+        1,
+    ),
+    (
+        "capi-gcp-managed-pool",
+        _capi("v1beta1", "GCPManagedMachinePool", machineType="a3-highgpu-8g"),
+        1,
+    ),
+    (
+        "capi-aws-mixed-instances",
+        _capi(
+            "v1beta2",
+            "AWSMachinePool",
+            awsLaunchTemplate={"instanceType": "m5.large"},
+            mixedInstancesPolicy={"overrides": [{"instanceType": "p5.48xlarge"}]},
+        ),
+        2,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("obj", "requests"), [c[1:] for c in NEW_ADAPTERS], ids=[c[0] for c in NEW_ADAPTERS]
+)
+def test_new_adapters(obj: dict[str, Any], requests: int) -> None:
+    workload, action = decide(obj)
+    assert len(workload.accelerators) == requests
+    assert action is Action.DENY
+
+
+def _trainjob(target: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "trainer.kubeflow.org/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": "t", "namespace": "t"},
+        "spec": {
+            "trainer": {"resourcesPerNode": {"limits": {"nvidia.com/gpu": 8}}},
+            "podTemplateOverrides": [
+                {
+                    "targetJobs": [{"name": target}],
+                    "spec": {"nodeSelector": {"nvidia.com/gpu.product": T4_GFD}},
+                }
+            ],
+        },
+    }
+
+
+def test_trainjob_overrides_pin_only_the_jobs_they_target() -> None:
+    assert decide(_trainjob("node"))[1] is Action.ALLOW  # the trainer is pinned to a T4
+    assert decide(_trainjob("dataset-initializer"))[1] is Action.DENY  # the trainer is not
