@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.sections import replace_section
 from exportgate.core.engine import PolicyEngine
 from exportgate.decisionlog import DecisionLog, LogEntry
 from exportgate.decisionlog.segments import rotated_segments
@@ -32,7 +33,7 @@ from tests.audit.builders import TENANTS, WORKLOADS, StepClock
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
-START, END = "<!-- audit-report:start -->", "<!-- audit-report:end -->"
+SECTION = "audit-report"  # its figures sit between <!-- audit-report:start/end --> markers
 TARGET_SECONDS, TARGET_MIB = 60.0, 500.0
 SEGMENT_BYTES = 64 * 1024 * 1024
 
@@ -113,6 +114,7 @@ def measure(paths: list[Path], out: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     stderr = child.stderr.read() if child.stderr else ""
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_after = os.getloadavg()[0]
     if child.returncode != 0:
         sys.exit(f"audit report failed ({child.returncode}):\n{stderr[-2000:]}")
     return {
@@ -120,19 +122,36 @@ def measure(paths: list[Path], out: Path) -> dict[str, Any]:
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "peak": peak,
         "load": load,
+        "load_after": load_after,
         "summary": stderr.strip().splitlines()[-1],
     }
 
 
-def write_section(text: str) -> None:
+_FIGURE = {
+    "wall": r"\| wall time, verify \+ report \| ([\d.,]+) s",
+    "cpu": r"\| CPU time \(user \+ sys, all processes\) \| ([\d.,]+) s",
+    "peak": r"\| peak resident memory \| ([\d.,]+) MiB",
+    "load": r"\| load average when it started \| ([\d.,]+)",
+    "records": r"## Audit report over ([\d,]+) decision records",
+}
+
+
+def previous_figures() -> dict[str, str]:
+    """The figures this script last wrote into RESULTS.md (for a before/after line)."""
     current = RESULTS.read_text() if RESULTS.exists() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}\n"
-    if START in current:
-        pattern = re.escape(START) + ".*?" + re.escape(END) + "\n?"
-        current = re.sub(pattern, lambda _: block, current, flags=re.S)
-    else:
-        current = current.rstrip() + "\n\n" + block
-    RESULTS.write_text(current)
+    found = re.search(
+        r"<!-- audit-report:start -->(.*?)<!-- audit-report:end -->", current, flags=re.S
+    )
+    if found is None:
+        return {}
+    figures = {key: re.search(pattern, found.group(1)) for key, pattern in _FIGURE.items()}
+    return {key: match.group(1) for key, match in figures.items() if match is not None}
+
+
+def write_section(text: str) -> None:
+    """Put `text` between this script's markers in RESULTS.md and touch nothing else."""
+    current = RESULTS.read_text() if RESULTS.exists() else ""
+    RESULTS.write_text(replace_section(current, SECTION, text))
 
 
 def main() -> None:
@@ -160,13 +179,21 @@ def main() -> None:
     ok_time, ok_mem = seconds < TARGET_SECONDS, peak < TARGET_MIB
     verdict_time, verdict_mem = ("met" if ok else "MISSED" for ok in (ok_time, ok_mem))
     busy = (
-        f"\n**This run shared the machine (load average {figures['load']:.1f} on "
+        f"\n**This run shared the machine (load average {figures['load']:.1f} at the start, "
+        f"{figures['load_after']:.1f} at the end, on "
         f"{os.cpu_count()} CPUs): its wall time is mostly waiting for a CPU and does not show "
         "whether the target is met; rerun on an idle machine to check it.**\n"
-        if figures["load"] > (os.cpu_count() or 1)
+        if max(figures["load"], figures["load_after"]) > (os.cpu_count() or 1)
         else ""
     )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    before = previous_figures()
+    previous = (
+        f"\nThe run this one replaced ({before['records']} records): {before['wall']} s wall, "
+        f"{before['cpu']} s CPU, {before['peak']} MiB peak, load average {before['load']}.\n"
+        if len(before) == len(_FIGURE)
+        else ""
+    )
     text = f"""## Audit report over {args.records:,} decision records (issue 15)
 
 `python -m bench.audit_report --records {args.records}`: {args.files} replica logs in
@@ -183,12 +210,15 @@ chain, count, merge by time, write {html_mib:.1f} MiB of HTML and {csv_mib:,.0f}
 | records per second | {args.records / seconds:,.0f} | | |
 | CPU time (user + sys, all processes) | {figures["cpu"]:.1f} s | | |
 | load average when it started | {figures["load"]:.1f} | | |
+| load average when it ended | {figures["load_after"]:.1f} | | |
 
 Peak memory is the sum over the report process and its worker processes (one per CPU), sampled
-every 50 ms. Wall time depends on what else runs; the CPU time is the steadier figure. Files
-are read by one process per CPU, so on an idle machine the wall time approaches the CPU time
-divided by the number of CPUs, plus the single-process merge (a few seconds).
-{busy}
+every 50 ms. Files are read by one process per CPU, so on an idle machine the wall time
+approaches the CPU time divided by the number of CPUs, plus the single-process merge (a few
+seconds). Wall time depends on what else runs (a load average of 1 is a whole CPU taken), and
+so does CPU time, less: work runs slower while the other vCPU of a core is busy. Compare runs
+made under the same load, or old and new code interleaved on the same logs.
+{busy}{previous}
 The report's own summary line: `{summary}`
 """
     print(text)

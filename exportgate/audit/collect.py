@@ -24,7 +24,7 @@ from typing import Any, Final, TextIO
 
 from exportgate.audit.figures import Figures
 from exportgate.audit.integrity import FileStatus, file_status
-from exportgate.audit.rows import COLUMNS, decision_row
+from exportgate.audit.rows import COLUMNS, csv_line, decision_row
 from exportgate.decisionlog.record import DECISION, rfc3339_ms
 from exportgate.decisionlog.verify import FileReport, check_continuity, verify_file
 
@@ -91,18 +91,23 @@ def collect(
         result.spills.append(spill)
         jobs.append(_Job(os.fspath(path), spill, low, high))
     workers = min(workers or os.cpu_count() or 1, len(jobs))
+    reports: list[FileReport] = []
     try:
-        if workers > 1 and _total_size(jobs) >= PARALLEL_FROM_BYTES:
-            with ProcessPoolExecutor(workers) as pool:
-                parts = list(pool.map(_collect_file, jobs))
-        else:
-            parts = [_collect_file(job) for job in jobs]
+        with contextlib.ExitStack() as stack:
+            if workers > 1 and _total_size(jobs) >= PARALLEL_FROM_BYTES:
+                pool = stack.enter_context(ProcessPoolExecutor(workers))
+                parts: Iterator[tuple[FileReport, Figures]] = pool.map(_collect_file, jobs)
+            else:
+                parts = map(_collect_file, jobs)
+            # Added up as each file's part arrives: a part holds up to DENIAL_ROWS rows, and
+            # keeping every file's part until the last one is done cost more memory than
+            # anything else in the report.
+            for report, figures in parts:
+                reports.append(report)
+                result.figures.merge(figures)
     except BaseException:
         result.close()
         raise
-    reports = [report for report, _ in parts]
-    for _, figures in parts:
-        result.figures.merge(figures)
     check_continuity(reports, require_genesis=False)
     result.files = [file_status(report) for report in reports]
     return result
@@ -129,7 +134,7 @@ def _collect_file(job: _Job) -> tuple[FileReport, Figures]:
     figures = Figures()
     low, high, path = job.low, job.high, job.path
     with open(job.spill, "w", newline="", encoding="utf-8") as stream:
-        write = csv.writer(stream, lineterminator="\n").writerow
+        write = stream.write
 
         def take(line: int, record: dict[str, Any]) -> None:
             stamp = record.get("time")
@@ -140,7 +145,7 @@ def _collect_file(job: _Job) -> tuple[FileReport, Figures]:
             if record["type"] == DECISION:
                 row = decision_row(record, path, line)
                 figures.add_decision(record, row)
-                write(row)
+                write(csv_line(row))
             else:
                 figures.add_other(record, path, line)
 

@@ -12,7 +12,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -144,11 +144,10 @@ def run(args: argparse.Namespace) -> int:
         # DeviceClasses, claims and claim templates among the inputs are what DRA references
         # resolve to; a reference to one not given is an unknown accelerator.
         dra = DraObjects.from_objects(located.obj for located in inputs.objects)
-        results = [
-            _decide(engine, extract, inputs, located, at, dra) for located in inputs.objects
-        ]
+        checked = [_decide(engine, extract, inputs, located, at, dra) for located in inputs.objects]
+        results = [decision for decision, _, _ in checked]
         if args.decision_log:
-            _log(args.decision_log, results)
+            _log(args.decision_log, engine, checked)
     except ExportgateError as exc:
         print(f"exportgate check: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -229,7 +228,8 @@ def _decide(
     located: _Located,
     at: datetime,
     dra: DraObjects | None = None,
-) -> Decision:
+) -> tuple[Decision, Workload, Tenant | None]:
+    """The decision on one object, with the inputs it was taken from (for the log)."""
     try:
         workload: Workload = registry.extract(located.obj, dra)
     except InputError as exc:
@@ -240,7 +240,7 @@ def _decide(
     cluster_scoped = _is_cluster_scoped(registry, workload)
     name = _tenant_name(inputs, workload, cluster_scoped=cluster_scoped)
     tenant = inputs.tenants.get(name) if name else None
-    return engine.evaluate(workload, tenant, at, tenant_name=name)
+    return engine.evaluate(workload, tenant, at, tenant_name=name), workload, tenant
 
 
 def _is_cluster_scoped(registry: Any, workload: Workload) -> bool:
@@ -274,17 +274,24 @@ def _tenant_name(inputs: Inputs, workload: Workload, *, cluster_scoped: bool) ->
     return None
 
 
-def _log(path: str, results: Iterable[Decision]) -> None:
-    from exportgate.decisionlog import DecisionLog
+def _log(
+    path: str, engine: PolicyEngine, checked: list[tuple[Decision, Workload, Tenant | None]]
+) -> None:
+    """Append one record per decision, replayable as the sidecar's are: each names its policy
+    version and carries its inputs, and the policy and tenant records behind it are kept as
+    content-addressed snapshots in ``snapshots/`` beside the log (`exportgate audit explain`).
+    """
+    from exportgate.decisionlog import DecisionLog, LogEntry
+    from exportgate.decisionlog.snapshots import keep_policy_snapshot
 
-    log = DecisionLog(path)
-    try:
-        for decision in results:
-            log.record(decision, operation="CHECK")
-    finally:
-        close = getattr(log, "close", None)
-        if close:
-            close()
+    keep_policy_snapshot(engine)
+    extra = {"policyVersion": engine.version}
+    entries = [
+        LogEntry(decision, operation="CHECK", extra=extra, workload=work, tenant_record=tenant)
+        for decision, work, tenant in checked
+    ]
+    with DecisionLog(path) as log:
+        log.record_many(entries)
 
 
 def _print(results: list[Decision], output: str) -> None:

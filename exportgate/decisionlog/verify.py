@@ -29,6 +29,7 @@ from exportgate.decisionlog.record import RECOVERY
 TAMPERED = "tampered"
 TORN = "torn"
 MISSING_SEGMENT = "missing-segment"
+READ_BUFFER = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,8 @@ def verify_file(
 ) -> FileReport:
     report = FileReport(path=os.fspath(path))
     try:
-        with open(path, "rb") as stream:
+        # Records are a few KiB: a 64 KiB buffer reads them in a quarter of the calls.
+        with open(path, "rb", buffering=READ_BUFFER) as stream:
             _FileChecker(report, allow_recovered, on_record).run(iter_lines(stream))
     except IsADirectoryError:
         report.read_error = "is a directory; pass the log files themselves"

@@ -42,3 +42,14 @@ def test_a_duplicate_key_is_not_canonical_and_an_edit_is_a_mismatch(tmp_path: Pa
     assert _judge(edited) == "hash mismatch (record edited)"
     spaced = content.replace(b'","', b'", "', 1)
     assert _judge(spaced) == "not in canonical form (the line was re-encoded or has duplicate keys)"
+
+
+def test_a_nested_hash_key_before_the_member_is_still_found(tmp_path: Path) -> None:
+    # "extra" sorts before "hash": its own "hash" key is the first `"hash":"` in the line.
+    with DecisionLog(tmp_path / "d.jsonl", fsync=False) as log:
+        log.record(make_decision(), extra={"hash": "sha256:" + "1" * 64})
+    content = (tmp_path / "d.jsonl").read_bytes().rstrip(b"\n")
+    nested = content.index(b'"hash":"sha256:111')
+    assert content.index(b'"hash":"sha256:', nested + 1) > nested
+    assert _judge(content) is None
+    assert _judge(content.replace(b"1" * 64, b"2" * 64)) == "hash mismatch (record edited)"
