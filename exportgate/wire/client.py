@@ -25,7 +25,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
-from exportgate.wire.convert import Answer, MalformedAnswer, answer_from_proto, timestamp
+from exportgate.wire.convert import Answer, MalformedAnswer, answer_from_proto
+from exportgate.wire.timestamps import timestamp
 
 #: The name the sidecar reports health under (grpc.health.v1), besides the server-wide "".
 SERVICE_NAME = "exportgate.v1.PolicyService"

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from google.protobuf import timestamp_pb2
-
 from exportgate.core.decision import Decision, ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.errors import InputError
 from exportgate.core.extract.aggregate import check_cap
@@ -36,6 +34,7 @@ from exportgate.core.types import (
     Workload,
 )
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.timestamps import timestamp
 
 ACTION_TO_PROTO: dict[Action, pb.Action] = {
     Action.ALLOW: pb.ACTION_ALLOW,
@@ -183,23 +182,6 @@ def workload_to_item(
             for m in workload.models
         ],
         request_uid=request_uid,
-    )
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
-    """`at` as a protobuf Timestamp. An aware instant is converted directly, the same seconds
-    and nanos as `Timestamp.FromDatetime` at a fifth of its cost (one per answered decision);
-    a naive one (local time) goes through `FromDatetime` as before."""
-    if at.tzinfo is None:
-        ts = timestamp_pb2.Timestamp()
-        ts.FromDatetime(at.astimezone(UTC))
-        return ts
-    since = at - _EPOCH
-    return timestamp_pb2.Timestamp(
-        seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000
     )
 
 

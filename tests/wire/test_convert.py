@@ -3,10 +3,7 @@ comes back as the same core value."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
-
 import pytest
-from google.protobuf import timestamp_pb2
 
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import InputError
@@ -17,7 +14,6 @@ from exportgate.wire.convert import (
     answer_from_proto,
     decision_to_proto,
     item_to_workload,
-    timestamp,
     workload_to_item,
 )
 from tests.core.builders import NOW, gpu, hint, make_tenant, model, pinned, workload
@@ -89,20 +85,3 @@ def test_an_answer_without_an_action_is_refused() -> None:
     with pytest.raises(MalformedAnswer, match="no action"):
         answer_from_proto(wire, workload_to_item(sent, tenant="acme"))
     assert Action.ALLOW.admits
-
-
-@pytest.mark.parametrize(
-    "at",
-    [
-        NOW,
-        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),  # before the epoch
-        datetime(2030, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
-        datetime(1, 1, 1, tzinfo=UTC),
-        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
-        datetime(2026, 11, 30, 10, 0),  # naive: local time, as FromDatetime reads it
-    ],
-)
-def test_timestamp_is_what_protobuf_makes_of_the_instant(at: datetime) -> None:
-    expected = timestamp_pb2.Timestamp()
-    expected.FromDatetime(at.astimezone(UTC))
-    assert timestamp(at) == expected
