@@ -33,12 +33,10 @@ def invalid_record_decision(
     engine: PolicyEngine, workload: Workload, tenant_name: str, problem: str, at: datetime
 ) -> Decision:
     """The decision for `workload` of tenant `tenant_name`, whose stored record is invalid."""
-    base = engine.evaluate(workload, None, at, tenant_name=tenant_name)
-    violation = Violation(
-        rule_id=INVALID_RECORD_RULE,
-        policy="exportgate",
-        policy_version=engine.version,
-        action=Action.DENY,
+    return _denied(
+        engine.evaluate(workload, None, at, tenant_name=tenant_name),
+        INVALID_RECORD_RULE,
+        engine.version,
         citation="exportgate fails closed on tenant records it cannot read (docs/policies.md)",
         message=(
             f"The Tenant record {tenant_name!r} is invalid, so this tenant may not use "
@@ -50,7 +48,6 @@ def invalid_record_decision(
         ),
         subject=tenant_name,
     )
-    return dataclasses.replace(base, action=Action.DENY, violations=(violation, *base.violations))
 
 
 def unreadable_object_decision(
@@ -62,12 +59,10 @@ def unreadable_object_decision(
     at: datetime,
 ) -> Decision:
     """The decision for a stored object `ref` that extraction refused with `problem`."""
-    base = engine.evaluate(Workload(ref=ref), tenant, at, tenant_name=tenant_name)
-    violation = Violation(
-        rule_id=UNREADABLE_OBJECT_RULE,
-        policy="exportgate",
-        policy_version=engine.version,
-        action=Action.DENY,
+    return _denied(
+        engine.evaluate(Workload(ref=ref), tenant, at, tenant_name=tenant_name),
+        UNREADABLE_OBJECT_RULE,
+        engine.version,
         citation="exportgate fails closed on objects it cannot read (docs/policies.md)",
         message=(
             f"exportgate could not read {ref}, so it is judged as asking for an unknown "
@@ -78,5 +73,28 @@ def unreadable_object_decision(
             "it; the violation clears at the next re-audit."
         ),
         subject="unknown",
+    )
+
+
+def _denied(
+    base: Decision,
+    rule_id: str,
+    version: str,
+    *,
+    citation: str,
+    message: str,
+    remedy: str,
+    subject: str,
+) -> Decision:
+    """`base` denied by exportgate's own fail-closed `rule_id`, ahead of the policy's findings."""
+    violation = Violation(
+        rule_id=rule_id,
+        policy="exportgate",
+        policy_version=version,
+        action=Action.DENY,
+        citation=citation,
+        message=message,
+        remedy=remedy,
+        subject=subject,
     )
     return dataclasses.replace(base, action=Action.DENY, violations=(violation, *base.violations))
