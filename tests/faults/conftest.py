@@ -8,8 +8,10 @@ Case counts are small by default so CI stays fast; see docs/benchmarks.md for th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,20 +54,36 @@ def guarded_load(stack: Stack, seconds: float, out: Path, *, concurrency: int) -
     return thread
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep the call phase's report on the item, so `fault_summary` can say how the test ended."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_OUTCOME] = report.outcome
+    return report
+
+
+_CALL_OUTCOME = pytest.StashKey[str]()
+
+
 @pytest.fixture
-def fault_summary(request: pytest.FixtureRequest) -> Record:
-    """`record(cases=..., requests=..., failures=..., detail=...)` for this scenario."""
-
-    def record(**figures: Any) -> None:
-        directory = os.environ.get(SUMMARY_ENV)
-        if not directory:
-            return
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        name = request.node.name
-        (path / f"{name}.json").write_text(json.dumps({"scenario": name, **figures}))
-
-    return record
+def fault_summary(request: pytest.FixtureRequest) -> Iterator[Record]:
+    """`record(cases=..., requests=..., failures=..., detail=...)` for this scenario; written
+    when the test ends, with its real outcome unless the test named one."""
+    recorded: dict[str, Any] = {}
+    yield recorded.update
+    directory = os.environ.get(SUMMARY_ENV)
+    if not directory or not recorded:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    name = request.node.name
+    recorded.setdefault("outcome", request.node.stash.get(_CALL_OUTCOME, "error"))
+    # A parameter id may hold "/" or control characters (a raw HTTP request line): the file
+    # name is a digest-suffixed safe form, the scenario inside keeps the real name.
+    safe = re.sub(r"[^A-Za-z0-9_.\[\]-]+", "_", name)[:120]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    (path / f"{safe}-{digest}.json").write_text(json.dumps({"scenario": name, **recorded}))
 
 
 @pytest.fixture
