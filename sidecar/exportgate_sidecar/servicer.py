@@ -36,8 +36,8 @@ from exportgate.wire.convert import (
     decision_to_proto,
     item_to_workload,
     parse_at,
-    timestamp,
 )
+from exportgate.wire.timestamps import timestamp
 from exportgate.world.snapshot import Snapshot, SnapshotStore, TenantEntry
 from exportgate_sidecar.cache import DecisionCache
 from exportgate_sidecar.config import SidecarConfig
