@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from exportgate.core.decision import Decision
+from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.extract.identity import identify
@@ -70,10 +71,11 @@ async def decide(
                 workload = registry.extract(obj, collected.dra)
             except InputError as exc:
                 # Admission would refuse this object; stored, it is a violator, not a skip.
-                unreadable = _unreadable(obj, tenant, snapshot, exc, at)
+                record = snapshot.tenant(tenant)
+                unreadable = _unreadable(obj, tenant, record, engine, exc, at)
                 if unreadable is not None:
                     judged.append((obj, tenant))
-                    inputs.append((None, snapshot.tenant(tenant)))  # nothing to replay from
+                    inputs.append((None, record))  # nothing to replay from
                     decisions.append(unreadable)
                 continue
             if not workload.guarded:
@@ -120,7 +122,12 @@ async def decide(
 
 
 def _unreadable(
-    obj: dict[str, Any], tenant: str | None, snapshot: Snapshot, exc: InputError, at: datetime
+    obj: dict[str, Any],
+    tenant: str | None,
+    record: Tenant | None,
+    engine: PolicyEngine,
+    exc: InputError,
+    at: datetime,
 ) -> Decision | None:
     """The denial for a stored object extraction refused; None when it has no identity at
     all (then there is nothing to annotate or report, only the log line)."""
@@ -129,6 +136,4 @@ def _unreadable(
         _, identity = identify(obj)
     except InputError:
         return None
-    return unreadable_object_decision(
-        snapshot.engine, identity.ref, tenant, snapshot.tenant(tenant), exc.describe(), at
-    )
+    return unreadable_object_decision(engine, identity.ref, tenant, record, exc.describe(), at)
