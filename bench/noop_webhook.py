@@ -30,13 +30,19 @@ async def _review(request: web.Request) -> web.Response:
 
 
 async def _serve(port: int, cert: str, key: str) -> None:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert, key)
     app = web.Application()
     app.router.add_post("/validate", _review)
     app.router.add_post("/mutate", _review)
     app.router.add_get("/healthz", lambda _: _ok())
+    await serve_tls(app, port, cert, key)
+
+
+async def serve_tls(app: web.Application, port: int, cert: str, key: str) -> None:
+    """Serve `app` over TLS on loopback `port` until SIGTERM or SIGINT, with the server
+    settings exportgate's webhook uses (keep-alive, no access log); every bench server does."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context, backlog=1024).start()

@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import socket
-import ssl
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
 from bench.harness import Proc, free_port, spawn, wait_until
+from bench.noop_webhook import serve_tls
 from bench.peers.cases import NAMESPACE_TENANTS, RESTRICTED_NS
 from tests.cluster.certs import loopback_serving_cert
 
@@ -89,18 +88,7 @@ def _app(restricted_namespaces: frozenset[str]) -> web.Application:
 async def _serve(args: argparse.Namespace) -> None:
     pairs = dict(item.split("=", 1) for item in args.namespace_tenant)
     restricted = frozenset(ns for ns, t in pairs.items() if t in set(args.restricted))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(args.cert, args.key)
-    runner = web.AppRunner(_app(restricted), access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", args.port, ssl_context=context, backlog=1024).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_tls(_app(restricted), args.port, args.cert, args.key)
 
 
 def main() -> int:
