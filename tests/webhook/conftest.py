@@ -24,9 +24,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from exportgate_sidecar.config import ListenConfig as SidecarListen
-from exportgate_sidecar.config import SidecarConfig as SidecarServerConfig
-from exportgate_sidecar.config import SourceConfig
 from exportgate_sidecar.server import SidecarServer, serve_in_background
 from exportgate_webhook.__main__ import build_server
 from exportgate_webhook.config import (
@@ -40,6 +37,9 @@ from exportgate_webhook.config import (
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
 
+from exportgate.service.config import ListenConfig as SidecarListen
+from exportgate.service.config import SidecarConfig as SidecarServerConfig
+from exportgate.service.config import SourceConfig
 from tests.cluster.certs import ServingCert, loopback_serving_cert
 from tests.webhook.helpers import NAMESPACES, PLATFORM_GROUP, PLATFORM_USER
 

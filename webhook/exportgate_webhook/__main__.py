@@ -22,7 +22,20 @@ import structlog
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
+from exportgate.decisionlog import DecisionLogError
 from exportgate.logsetup import LEVELS, configure_logging
+from exportgate.service.arguments import (
+    add_service_arguments,
+    given_service_flags,
+    service_config_from_args,
+)
+from exportgate.service.config import ConfigError
+from exportgate.service.config import ListenConfig as ServiceListen
+from exportgate.service.config import SidecarConfig as ServiceConfig
+from exportgate.service.host import PolicyHost
+from exportgate.service.local import TARGET as EMBEDDED
+from exportgate.service.local import LocalPolicyClient
+from exportgate.service.metrics import SidecarMetrics
 from exportgate.wire import PolicyClient
 from exportgate.wire.batch import DEFAULT_MAX_ITEMS, BatchingClient
 from exportgate_webhook.admission import AdmissionReviewer
@@ -45,6 +58,10 @@ from exportgate_webhook.server import WebhookServer
 from exportgate_webhook.tenancy import NamespaceDirectory, StaticNamespaces, WatchedNamespaces
 
 DEFAULT_SIDECAR = SidecarConfig.__dataclass_fields__["target"].default
+
+# On SIGTERM the embedded service finishes the calls in flight before its log closes; the
+# webhook's own runners have stopped taking requests by then, so this is only the tail.
+_SERVICE_GRACE_S = 5.0
 
 log = structlog.get_logger("exportgate.webhook")
 
@@ -120,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "--sidecar",
         default=DEFAULT_SIDECAR,
-        help="gRPC target of the sidecar's Unix socket, unix:///path (default %(default)s)",
+        help="gRPC target of the sidecar's Unix socket, unix:///path; or 'embedded' to run the "
+        "policy service in this process, configured by the flags under 'tenants and policies' "
+        "and 'decisions' (--decision-log required) (default %(default)s)",
     )
     policy.add_argument(
         "--budget",
@@ -180,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="extra kind-adapter files (docs/webhook.md), applied after the built-in ones",
     )
+    # The embedded policy service's flags: the same as exportgate-sidecar's. --kubeconfig is the
+    # webhook's own (below), used by the service's kube source too.
+    add_service_arguments(parser, kubeconfig=False, log_required=False)
     spaces = parser.add_argument_group("namespaces")
     spaces.add_argument(
         "--namespace-tenant",
@@ -188,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMESPACE=TENANT",
         help="bind namespaces statically instead of watching the API server (local runs)",
     )
-    spaces.add_argument("--kubeconfig", type=Path, default=None, help="kubeconfig for the watch")
+    spaces.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="kubeconfig for the namespace watch (and the embedded service's --source kube)",
+    )
     spaces.add_argument(
         "--namespace-fetch-timeout",
         type=float,
@@ -208,6 +235,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON object per line (for log collectors), or coloured text for a terminal",
     )
     return parser
+
+
+def service_config(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> ServiceConfig | None:
+    """The embedded policy service's settings with ``--sidecar embedded``, else None (and then
+    none of its flags may be given: the sidecar has its own)."""
+    if args.sidecar != EMBEDDED:
+        given = given_service_flags(parser, args)
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} configure the embedded policy service; with --sidecar "
+                f"{args.sidecar} give them to exportgate-sidecar instead (or use --sidecar "
+                f"{EMBEDDED})"
+            )
+        return None
+    if args.decision_log is None:
+        raise UsageError(
+            f"--sidecar {EMBEDDED} needs --decision-log FILE: every decision is written there "
+            "before it is answered"
+        )
+    try:
+        return service_config_from_args(
+            args, listen=ServiceListen(unix_socket=None), shutdown_grace=_SERVICE_GRACE_S
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> WebhookConfig:
@@ -269,8 +323,13 @@ def build_server(
     *,
     metrics: WebhookMetrics | None = None,
     namespaces: NamespaceDirectory | None = None,
+    service: ServiceConfig | None = None,
+    kube_api: Any = None,
 ) -> WebhookServer:
-    """Everything wired together (`namespaces` overrides the configured source, for tests)."""
+    """Everything wired together (`namespaces` overrides the configured source, for tests).
+
+    With `service` the policy service runs in this process (``--sidecar embedded``) instead of
+    being asked over the sidecar's socket; `kube_api` is its API client for a kube source."""
     metrics = metrics or WebhookMetrics()
     registry = (
         AdapterRegistry.with_files(config.adapter_files)
@@ -287,7 +346,14 @@ def build_server(
                 metrics=metrics,
                 resync_s=ns.resync_s,
             )
-    sidecar = PolicyClient(config.sidecar.target)
+    sidecar: PolicyClient | LocalPolicyClient
+    if service is None:
+        sidecar = PolicyClient(config.sidecar.target)
+    else:
+        # The service's metrics join the webhook's registry (and /metrics) under their own
+        # exportgate_sidecar_* names, as dashboards know them from the sidecar.
+        host = PolicyHost(service, kube_api=kube_api, metrics=SidecarMetrics(metrics.registry))
+        sidecar = LocalPolicyClient(host)
     # DRA objects are read from the API server when the namespaces are (not in static mode).
     dra = (
         DraLookup(lambda: _api_client(config.namespaces.kubeconfig))
@@ -314,8 +380,8 @@ def build_server(
     )
 
 
-async def run(config: WebhookConfig) -> None:
-    server = build_server(config)
+async def run(config: WebhookConfig, service: ServiceConfig | None = None) -> None:
+    server = build_server(config, service=service)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -335,9 +401,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=args.log_format == "json")
     try:
         config = config_from_args(args)
-        asyncio.run(run(config))
+        asyncio.run(run(config, service_config(parser, args)))
     except UsageError as exc:
         parser.error(str(exc))
+    except DecisionLogError as exc:  # the embedded service cannot open its log
+        print(f"exportgate-webhook: {exc}", file=sys.stderr)
+        return 2
     except InputError as exc:  # a broken --adapters file
         print(f"exportgate-webhook: {exc.describe()}", file=sys.stderr)
         return 2

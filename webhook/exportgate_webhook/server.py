@@ -25,6 +25,7 @@ import structlog
 from aiohttp import web
 
 from exportgate.core.limits import INLINE_BODY_BYTES
+from exportgate.service.local import LocalPolicyClient
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from exportgate_webhook.admission import AdmissionReviewer, Offload, Outcome
 from exportgate_webhook.config import WebhookConfig
@@ -115,7 +116,7 @@ class WebhookServer:
         config: WebhookConfig,
         *,
         reviewer: AdmissionReviewer,
-        sidecar: PolicyClient,
+        sidecar: PolicyClient | LocalPolicyClient,
         namespaces: NamespaceDirectory,
         metrics: WebhookMetrics,
     ) -> None:
@@ -164,6 +165,7 @@ class WebhookServer:
         self.tls = ReloadingContext(
             tls.cert_file, tls.key_file, interval_s=tls.reload_interval_s, metrics=self.metrics
         )
+        await self.sidecar.start()  # the embedded policy service opens its log here
         await self.namespaces.start()
         self.port = await self._serve_guarded(self.tls.context)
         if listen.probe_host is not None:

@@ -16,8 +16,8 @@ import structlog
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer
 
+from exportgate.service.journal import DecisionJournal
 from exportgate.wire.client import SERVICE_NAME
-from exportgate_sidecar.journal import DecisionJournal
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
