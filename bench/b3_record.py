@@ -1,0 +1,170 @@
+"""CPU per decision record, in-process: what the policy service pays to log one decision.
+
+`python -m bench.b3_record [--records 400] [--rounds 9]` builds sidecar-shaped entries (a real
+`Decision` from the engine over the bench mix, its workload and tenant record, and the extra
+fields the service adds, exactly as `exportgate/service/evaluate.py` builds its `LogEntry`),
+then writes them one at a time, as a lone review is written, through:
+
+* ``sync``: `DecisionLog.record_many` (render, write, and the fsync on the caller's thread);
+* ``journal``: `DecisionJournal.write` from an asyncio loop, the service's own path (the fsync
+  handed to the log's thread and awaited).
+
+Each mode runs with fsync off and on. The figure is process CPU time (every thread, so the
+fsync thread's hand-off counts too) per record, best and median of `rounds` repetitions,
+rounds interleaved: on a shared, noisy machine CPU time moves far less than wall time, and the
+best of several rounds is the least disturbed one. Parts of the record path (body, check,
+render) are timed alone too, so a change can be traced to the step it moved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.workloads import example_tenants, extracted
+from exportgate.core.engine import PolicyEngine
+from exportgate.decisionlog import DecisionLog, LogEntry
+from exportgate.decisionlog.canonical import canonical_line, check_values
+from exportgate.decisionlog.record import decision_body
+from exportgate.decisionlog.snapshots import keep_policy_snapshot
+from exportgate.service.journal import DecisionJournal
+
+
+def entries(count: int) -> list[LogEntry]:
+    """`count` distinct entries shaped like the policy service's (see `_log` there)."""
+    engine = PolicyEngine.build()
+    keep_policy_snapshot(engine)  # as the service's world assembly does for every engine
+    tenants = example_tenants()
+    at = datetime.now(UTC)
+    built = []
+    for i, (workload, tenant_name) in enumerate(extracted(count)):
+        tenant = tenants.get(tenant_name)
+        decision = engine.evaluate(workload, tenant, at, tenant_name=tenant_name or None)
+        built.append(
+            LogEntry(
+                decision=decision,
+                user="system:serviceaccount:team-a:deployer",
+                request_uid=f"7d6c3a52-0000-4000-8000-{i:012d}",
+                operation="CREATE",
+                extra={
+                    "policyVersion": engine.version,
+                    "objectUid": f"0b5e8f2c-0000-4000-8000-{i:012d}",
+                    "groups": ["system:serviceaccounts", "system:authenticated"],
+                },
+                workload=workload,
+                tenant_record=tenant,
+            )
+        )
+    return built
+
+
+def _cpu_per_item(run: Callable[[], int]) -> float:
+    began = time.process_time()
+    done = run()
+    return (time.process_time() - began) / done * 1e6
+
+
+def _timed_sync(directory: Path, batch: list[LogEntry], fsync: bool) -> float:
+    with DecisionLog(directory / f"s-{time.monotonic_ns()}.jsonl", fsync=fsync) as log:
+        log.record_many(batch[:5])  # the snapshot files and the first-record work
+        began = time.process_time()
+        for entry in batch:
+            log.record_many([entry])
+        return (time.process_time() - began) / len(batch) * 1e6
+
+
+def _timed_journal(directory: Path, batch: list[LogEntry], fsync: bool) -> float:
+    async def main() -> float:
+        journal = DecisionJournal.open(directory / f"j-{time.monotonic_ns()}.jsonl", fsync=fsync)
+        try:
+            await journal.write(batch[:5])
+            began = time.process_time()
+            for entry in batch:
+                await journal.write([entry])
+            return (time.process_time() - began) / len(batch) * 1e6
+        finally:
+            await journal.close()
+
+    return asyncio.run(main())
+
+
+def _parts(batch: list[LogEntry]) -> dict[str, float]:
+    """The steps alone, per record, no file: body, value check, line render."""
+    bodies = [decision_body(e) for e in batch]
+    stamped = [
+        {
+            **b,
+            "id": "0190f1e4-0000-7000-8000-000000000000",
+            "time": "2026-11-30T12:00:00.000Z",
+            "component": "exportgate-sidecar@bench/1",
+            "type": "decision",
+            "v": 1,
+            "chain": "0190f1e4-0000-7000-8000-000000000001",
+            "seq": 1,
+            "prev": "sha256:" + "0" * 64,
+        }
+        for b in bodies
+    ]
+
+    def body() -> int:
+        for e in batch:
+            decision_body(e)
+        return len(batch)
+
+    def check() -> int:
+        for r in stamped:
+            check_values(r)
+        return len(batch)
+
+    def render() -> int:
+        for r in stamped:
+            canonical_line(r)
+        return len(batch)
+
+    return {
+        "body": _cpu_per_item(body),
+        "check": _cpu_per_item(check),
+        "render": _cpu_per_item(render),
+    }
+
+
+def run(records: int, rounds: int) -> dict[str, Any]:
+    batch = entries(records)
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="b3-record-") as tmp:
+        directory = Path(tmp)
+        for _ in range(rounds):
+            for fsync in (False, True):
+                tag = "fsync" if fsync else "nofsync"
+                samples.setdefault(f"sync_{tag}", []).append(_timed_sync(directory, batch, fsync))
+                samples.setdefault(f"journal_{tag}", []).append(
+                    _timed_journal(directory, batch, fsync)
+                )
+            for name, value in _parts(batch).items():
+                samples.setdefault(f"part_{name}", []).append(value)
+    return {
+        name: {"best_us": round(min(v), 1), "median_us": round(statistics.median(v), 1)}
+        for name, v in samples.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=9)
+    args = parser.parse_args()
+    for name, figures in run(args.records, args.rounds).items():
+        print(
+            f"{name:18} best {figures['best_us']:8.1f} us   median {figures['median_us']:8.1f} us"
+        )
+
+
+if __name__ == "__main__":
+    main()
