@@ -6,8 +6,9 @@ fields the service adds, exactly as `exportgate/service/evaluate.py` builds its 
 then writes them one at a time, as a lone review is written, through:
 
 * ``sync``: `DecisionLog.record_many` (render, write, and the fsync on the caller's thread);
-* ``journal``: `DecisionJournal.write` from an asyncio loop, the service's own path (the fsync
-  handed to the log's thread and awaited).
+* ``journal1`` / ``journal8``: `DecisionJournal.write` from an asyncio loop, the service's own
+  path (the fsync handed to the log's thread and awaited), by one caller at a time or by eight
+  concurrent callers (which share group commits, as concurrent reviews do).
 
 Each mode runs with fsync off and on. The figure is process CPU time (every thread, so the
 fsync thread's hand-off counts too) per record, best and median of `rounds` repetitions,
@@ -80,14 +81,20 @@ def _timed_sync(directory: Path, batch: list[LogEntry], fsync: bool) -> float:
         return (time.process_time() - began) / len(batch) * 1e6
 
 
-def _timed_journal(directory: Path, batch: list[LogEntry], fsync: bool) -> float:
+def _timed_journal(directory: Path, batch: list[LogEntry], fsync: bool, callers: int) -> float:
+    """`callers` coroutines writing one entry at a time each: 1 is a lone review, more are
+    concurrent reviews sharing group commits."""
+
+    async def caller(journal: DecisionJournal, mine: list[LogEntry]) -> None:
+        for entry in mine:
+            await journal.write([entry])
+
     async def main() -> float:
         journal = DecisionJournal.open(directory / f"j-{time.monotonic_ns()}.jsonl", fsync=fsync)
         try:
             await journal.write(batch[:5])
             began = time.process_time()
-            for entry in batch:
-                await journal.write([entry])
+            await asyncio.gather(*(caller(journal, batch[i::callers]) for i in range(callers)))
             return (time.process_time() - began) / len(batch) * 1e6
         finally:
             await journal.close()
@@ -135,18 +142,19 @@ def _parts(batch: list[LogEntry]) -> dict[str, float]:
     }
 
 
-def run(records: int, rounds: int) -> dict[str, Any]:
+def run(records: int, rounds: int, where: str | None = None) -> dict[str, Any]:
     batch = entries(records)
     samples: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="b3-record-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="b3-record-", dir=where) as tmp:
         directory = Path(tmp)
         for _ in range(rounds):
             for fsync in (False, True):
                 tag = "fsync" if fsync else "nofsync"
                 samples.setdefault(f"sync_{tag}", []).append(_timed_sync(directory, batch, fsync))
-                samples.setdefault(f"journal_{tag}", []).append(
-                    _timed_journal(directory, batch, fsync)
-                )
+                for callers in (1, 8):
+                    samples.setdefault(f"journal{callers}_{tag}", []).append(
+                        _timed_journal(directory, batch, fsync, callers)
+                    )
             for name, value in _parts(batch).items():
                 samples.setdefault(f"part_{name}", []).append(value)
     return {
@@ -159,8 +167,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--records", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument(
+        "--dir",
+        help="where the logs go (default: the temp directory); /dev/shm makes fsync nearly "
+        "free, which leaves the hand-off to the fsync thread measurable alone",
+    )
     args = parser.parse_args()
-    for name, figures in run(args.records, args.rounds).items():
+    for name, figures in run(args.records, args.rounds, args.dir).items():
         print(
             f"{name:18} best {figures['best_us']:8.1f} us   median {figures['median_us']:8.1f} us"
         )

@@ -19,7 +19,6 @@ them. Opening, recovery and rotation are in `lifecycle.py`, file helpers in `fil
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import errno
 import os
 import threading
@@ -53,6 +52,7 @@ from exportgate.decisionlog.record import (
 )
 from exportgate.decisionlog.render import ChainLinker, RenderedLines, check_event
 from exportgate.decisionlog.snapshots import Pending, SnapshotDirectory, attach
+from exportgate.decisionlog.syncer import SyncThread
 
 Clock = Callable[[], datetime]
 
@@ -127,9 +127,7 @@ class DecisionLog(FileLifecycle):
             {},
         )
 
-        self._flush_guard = threading.Lock()
-        self._flush_inflight: concurrent.futures.Future[None] | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._syncer = SyncThread(self._sync_all, name="decisionlog-fsync")
 
         with self._lock:
             try:
@@ -241,8 +239,7 @@ class DecisionLog(FileLifecycle):
                     pass  # every caller was already answered; nothing is waiting on this sync
                 finally:
                     os.close(fd)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        self._syncer.stop()
 
     def __enter__(self) -> DecisionLog:
         return self
@@ -368,22 +365,17 @@ class DecisionLog(FileLifecycle):
         self._sync_through(target)
 
     async def _await_durable(self, ticket: int) -> None:
+        if not self._fsync:
+            # No fsync to wait for: the round is bookkeeping only, not worth a thread hop.
+            self._sync_through(ticket)
+            return
         while self._durable_ticket < ticket:
-            with self._flush_guard:
-                flush = self._flush_inflight
-                if flush is None or flush.done():
-                    if self._executor is None:
-                        self._executor = concurrent.futures.ThreadPoolExecutor(
-                            max_workers=1, thread_name_prefix="decisionlog-fsync"
-                        )
-                    flush = self._flush_inflight = self._executor.submit(self._sync_all)
             try:
-                # shield: a cancelled caller must not cancel the fsync others are waiting on.
-                await asyncio.shield(asyncio.wrap_future(flush))
+                await self._syncer.next_round()
             except DecisionLogError:
                 if self._durable_ticket >= ticket:
                     return
-                if ticket <= self._failed_ticket:
+                if ticket <= self._failed_ticket or self._closed:
                     raise
                 # The failed round was taken before our write: go round again.
                 continue
