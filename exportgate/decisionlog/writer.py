@@ -50,7 +50,7 @@ from exportgate.decisionlog.record import (
     rfc3339_ms,
     unix_ms,
 )
-from exportgate.decisionlog.render import ChainLinker, RenderedLines, check_event
+from exportgate.decisionlog.render import ChainLinker, ProcessorChain, check_event
 from exportgate.decisionlog.snapshots import Pending, SnapshotDirectory, attach
 from exportgate.decisionlog.syncer import SyncThread
 
@@ -116,15 +116,8 @@ class DecisionLog(FileLifecycle):
         self._durable_seq = 0
 
         self._linker = ChainLinker()
-        self._rendered = RenderedLines()
-        self._render = structlog.BoundLogger(
-            self._rendered,
-            [
-                check_event,
-                structlog.processors.EventRenamer("type"),
-                self._linker,
-            ],
-            {},
+        self._chain = ProcessorChain(
+            [check_event, structlog.processors.EventRenamer("type"), self._linker]
         )
 
         self._syncer = SyncThread(self._sync_all, name="decisionlog-fsync")
@@ -283,22 +276,22 @@ class DecisionLog(FileLifecycle):
         now = self._clock()
         stamp, ms = rfc3339_ms(now), unix_ms(now)
         before = self._linker.snapshot()
-        self._rendered.lines.clear()
         self._linker.linked.clear()
+        lines: list[str] = []
         try:
             for kind, body in events:
-                fields = dict(body)
+                fields = dict(body)  # `body` stays as given: a rotation renders the batch again
                 if fields.get("id") is None:
                     fields["id"] = uuid7(ms)
                 fields["time"] = stamp
                 fields["component"] = self.component
                 if self.cluster is not None:
                     fields["cluster"] = self.cluster
-                self._render.msg(kind, **fields)
+                lines.append(self._chain.render(kind, fields))
         except BaseException:
             self._linker.restore(before)
             raise
-        data = "".join(line + "\n" for line in self._rendered.lines).encode("utf-8")
+        data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
         return data, list(self._linker.linked)
 
     def _write_locked(self, data: bytes, before: tuple[str, int, str]) -> None:
