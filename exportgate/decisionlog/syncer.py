@@ -16,10 +16,12 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from exportgate.decisionlog.errors import DecisionLogError
 
 _Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+T = TypeVar("T")
 
 
 class SyncThread:
@@ -49,6 +51,35 @@ class SyncThread:
             self._waiters.append((loop, future))
             self._cond.notify()
         return future
+
+    def when_durable(
+        self, durable: Callable[[], bool], hopeless: Callable[[], bool], value: T
+    ) -> asyncio.Future[T]:
+        """A future of `value`, settled once `durable()` holds after a round, or with the
+        round's error once `hopeless()` says no further round can make it durable (a failed
+        round that began before the write is not hopeless: the next one is asked for).
+
+        Driven by callbacks, not a task: no turn of the loop is spent until a round ends."""
+        result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def after(round_done: asyncio.Future[None] | None) -> None:
+            if result.done():  # the caller stopped waiting
+                return
+            if durable():
+                result.set_result(value)
+                return
+            if round_done is not None:
+                error = round_done.exception()
+                if error is not None and hopeless():
+                    result.set_exception(error)
+                    return
+            try:
+                self.next_round().add_done_callback(after)
+            except DecisionLogError as exc:
+                result.set_exception(exc)
+
+        after(None)
+        return result
 
     def stop(self) -> None:
         """Finish the waiters already registered, then end the thread."""
@@ -89,3 +120,10 @@ def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) ->
             future.set_result(None)
         else:
             future.set_exception(error)
+
+
+def done_future(value: T) -> asyncio.Future[T]:
+    """A future of `value` that is already settled, on the running loop."""
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future

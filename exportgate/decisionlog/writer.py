@@ -52,7 +52,7 @@ from exportgate.decisionlog.record import (
 )
 from exportgate.decisionlog.render import ChainLinker, ProcessorChain, check_event
 from exportgate.decisionlog.snapshots import Pending, SnapshotDirectory, attach
-from exportgate.decisionlog.syncer import SyncThread
+from exportgate.decisionlog.syncer import SyncThread, done_future
 
 Clock = Callable[[], datetime]
 
@@ -184,15 +184,31 @@ class DecisionLog(FileLifecycle):
         return (await self.arecord_many([entry]))[0]
 
     async def arecord_many(self, entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
+        return await self.start_record_many(entries)
+
+    def start_record_many(
+        self, entries: Iterable[LogEntry]
+    ) -> asyncio.Future[list[dict[str, Any]]]:
+        """`arecord_many` begun now, on the running loop: the records are appended before this
+        returns (or it raises `DecisionLogError`), and the future settles once they are durable.
+
+        For callers that must let the write finish even if they are cancelled (shield the
+        future): no task is created for that, unlike ``ensure_future(arecord_many(...))``,
+        which also costs a turn of the loop before the write starts.
+        """
         pending: Pending = []
         events = self._decision_events(entries, pending)
-        if not events:
-            return []
         if pending:  # a new policy version or tenant record: its file is written off the loop
-            await asyncio.to_thread(self._snapshots.store_all, pending)
+            return asyncio.ensure_future(self._store_then_record(events, pending))
+        if not events:
+            return done_future([])
         records, ticket = self._append(events)
-        await self._await_durable(ticket)
-        return records
+        return self._durable(ticket, records)
+
+    async def _store_then_record(self, events: list[Any], pending: Pending) -> list[dict[str, Any]]:
+        await asyncio.to_thread(self._snapshots.store_all, pending)
+        records, ticket = self._append(events)
+        return await self._durable(ticket, records)
 
     def _decision_events(self, entries: Iterable[LogEntry], pending: Pending) -> list[Any]:
         return [(DECISION, attach(self._snapshots, e, decision_body(e), pending)) for e in entries]
@@ -357,21 +373,20 @@ class DecisionLog(FileLifecycle):
             target = self._written_ticket
         self._sync_through(target)
 
-    async def _await_durable(self, ticket: int) -> None:
+    def _durable(
+        self, ticket: int, records: list[dict[str, Any]]
+    ) -> asyncio.Future[list[dict[str, Any]]]:
+        """A future of `records`, settled once append `ticket` is on stable storage."""
         if not self._fsync:
             # No fsync to wait for: the round is bookkeeping only, not worth a thread hop.
             self._sync_through(ticket)
-            return
-        while self._durable_ticket < ticket:
-            try:
-                await self._syncer.next_round()
-            except DecisionLogError:
-                if self._durable_ticket >= ticket:
-                    return
-                if ticket <= self._failed_ticket or self._closed:
-                    raise
-                # The failed round was taken before our write: go round again.
-                continue
+            return done_future(records)
+        return self._syncer.when_durable(
+            lambda: self._durable_ticket >= ticket,
+            # The failed round covered our write, or the log closed: no round will help.
+            lambda: ticket <= self._failed_ticket or self._closed,
+            records,
+        )
 
     def _open_file(self, path: Path, *, exclusive: bool = False) -> int:
         return open_locked(path, fsync=self._fsync, exclusive=exclusive)
