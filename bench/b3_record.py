@@ -8,7 +8,9 @@ then writes them one at a time, as a lone review is written, through:
 * ``sync``: `DecisionLog.record_many` (render, write, and the fsync on the caller's thread);
 * ``journal1`` / ``journal8``: `DecisionJournal.write` from an asyncio loop, the service's own
   path (the fsync handed to the log's thread and awaited), by one caller at a time or by eight
-  concurrent callers (which share group commits, as concurrent reviews do).
+  concurrent callers (which share group commits, as concurrent reviews do);
+* ``service1`` / ``service8``: a whole question through `PolicyService.evaluate`, as the
+  embedded webhook asks it (decide with the cache off, log fsynced, answer).
 
 Each mode runs with fsync off and on. The figure is process CPU time (every thread, so the
 fsync thread's hand-off counts too) per record, best and median of `rounds` repetitions,
@@ -29,13 +31,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.harness import EXAMPLE_TENANTS
 from bench.workloads import example_tenants, extracted
 from exportgate.core.engine import PolicyEngine
 from exportgate.decisionlog import DecisionLog, LogEntry
 from exportgate.decisionlog.canonical import canonical_line, check_values
 from exportgate.decisionlog.record import decision_body
 from exportgate.decisionlog.snapshots import keep_policy_snapshot
+from exportgate.service.config import CacheConfig, SidecarConfig, SourceConfig
+from exportgate.service.evaluate import PolicyService
+from exportgate.service.host import PolicyHost
 from exportgate.service.journal import DecisionJournal
+from exportgate.wire.convert import item_to_question, workload_to_item
+from exportgate.wire.question import Question
 
 
 def entries(count: int) -> list[LogEntry]:
@@ -102,6 +110,51 @@ def _timed_journal(directory: Path, batch: list[LogEntry], fsync: bool, callers:
     return asyncio.run(main())
 
 
+def _timed_service(directory: Path, count: int, callers: int) -> float:
+    """CPU per question through `PolicyService.evaluate` as the embedded webhook asks it: one
+    question per call, the decision cache and reuse off (every decision fresh, as in B3), the
+    example tenants, a fsynced log; `callers` concurrent askers."""
+    questions = [
+        item_to_question(
+            workload_to_item(
+                workload,
+                tenant=tenant,
+                operation="CREATE",
+                username="system:serviceaccount:team-a:deployer",
+                request_uid=f"7d6c3a52-0000-4000-8000-{i:012d}",
+            )
+        )
+        for i, (workload, tenant) in enumerate(extracted(count + 5))
+    ]
+
+    async def caller(service: PolicyService, mine: list[Question]) -> None:
+        for question in mine:
+            await service.evaluate([question])
+
+    async def main() -> float:
+        config = SidecarConfig(
+            decision_log=directory / f"svc-{time.monotonic_ns()}.jsonl",
+            source=SourceConfig(kind="files", tenant_paths=(EXAMPLE_TENANTS,)),
+            cache=CacheConfig(max_entries=0),
+            reuse_window=0,
+        )
+        host = PolicyHost(config)
+        await host.start()
+        try:
+            await host.wait_ready(timeout=30)
+            service = host.service
+            assert service is not None
+            await caller(service, questions[:5])
+            rest = questions[5:]
+            began = time.process_time()
+            await asyncio.gather(*(caller(service, rest[i::callers]) for i in range(callers)))
+            return (time.process_time() - began) / len(rest) * 1e6
+        finally:
+            await host.stop(grace=0)
+
+    return asyncio.run(main())
+
+
 def _parts(batch: list[LogEntry]) -> dict[str, float]:
     """The steps alone, per record, no file: body, value check, line render."""
     bodies = [decision_body(e) for e in batch]
@@ -155,6 +208,10 @@ def run(records: int, rounds: int, where: str | None = None) -> dict[str, Any]:
                     samples.setdefault(f"journal{callers}_{tag}", []).append(
                         _timed_journal(directory, batch, fsync, callers)
                     )
+            for callers in (1, 8):
+                samples.setdefault(f"service{callers}_fsync", []).append(
+                    _timed_service(directory, records, callers)
+                )
             for name, value in _parts(batch).items():
                 samples.setdefault(f"part_{name}", []).append(value)
     return {
