@@ -200,7 +200,7 @@ def test_webhook_is_highly_available(default_docs: list[dict[str, Any]]) -> None
     pdb = find(default_docs, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
-    for each in pod["eachs"]:
+    for each in pod["containers"]:
         assert each["resources"]["requests"], each["name"]
 
 

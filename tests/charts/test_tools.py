@@ -46,8 +46,8 @@ def test_undocumented_value_is_an_error_naming_key_and_line(tmp_path: Path) -> N
 def test_writes_then_checks_clean(tmp_path: Path) -> None:
     chart = _chart(
         tmp_path,
-        '# Replicas.\n# @schema {"minimum": 2}\nreplicas: 2\n'
-        '# Opaque.\n# @schema {"additionalProperties": true}\nresources: {a: 1}\n',
+        "# Replicas.\n# @schema {\"minimum\": 2}\nreplicas: 2\n"
+        "# Opaque.\n# @schema {\"additionalProperties\": true}\nresources: {a: 1}\n",
     )
     assert _run(str(VALUES_DOCS), str(chart)).returncode == 0
     assert _run(str(VALUES_DOCS), str(chart), "--check").returncode == 0
