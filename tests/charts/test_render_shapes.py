@@ -238,3 +238,41 @@ def test_schema_rejects_an_unknown_shape(tmp_path: Path) -> None:
     proc = run_helm("template", "eg", str(CHART), "--values", str(values))
     assert proc.returncode != 0
     assert "mode" in proc.stderr, proc.stderr
+
+
+def test_the_sidecar_shape_keeps_its_pod(tmp_path: Path) -> None:
+    # The pod the chart rendered before the embedded shape existed, pinned: opting into the
+    # sidecar gives exactly that pod (docs/helm.md, "Two shapes of the webhook pod").
+    docs = _render(tmp_path, SIDECAR)
+    pod = _pod(docs)
+    assert [c["name"] for c in pod["containers"]] == ["webhook", "sidecar", "decision-log"]
+    assert [v["name"] for v in pod["volumes"]] == ["tls", "socket", "tmp", "decisions"]
+    sidecar = container(docs, WEBHOOK, "sidecar")
+    assert sidecar["args"] == [
+        "--source=kube",
+        "--listen=unix:///run/exportgate/policy.sock",
+        f"--decision-log={LOG_FILE}",
+        "--metrics-port=9090",
+        "--cache-size=10000",
+        "--cache-ttl=60",
+        "--log-level=info",
+        "--reuse-window=0",
+    ]
+    assert sidecar["resources"] == {
+        "requests": {"cpu": "100m", "memory": "192Mi"},
+        "limits": {"memory": "384Mi"},
+    }
+    assert sidecar["livenessProbe"] == {
+        "tcpSocket": {"port": "sidecar-metrics"}, "periodSeconds": 10, "failureThreshold": 3,
+    }  # fmt: skip
+    webhook = container(docs, WEBHOOK, "webhook")
+    assert "env" not in webhook
+    assert webhook["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+    assert webhook["volumeMounts"] == [
+        {"name": "tls", "mountPath": "/etc/exportgate/tls", "readOnly": True},
+        {"name": "socket", "mountPath": "/run/exportgate"},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
