@@ -6,8 +6,9 @@ Systems (bench/b2_systems.py, bench/peers/), all against the same API server and
 * none: no admission webhook or policy for Pods;
 * cel: a ValidatingAdmissionPolicy doing a comparable check in-process;
 * noop-validating / noop-webhook: the no-op TLS webhook of B1, one phase / two phases;
-* exportgate: exportgate's validating webhook as the chart installs it by default, backed by
-  the real webhook + sidecar; exportgate-stamp: plus the opt-in mutating stamp;
+* exportgate: exportgate's validating webhook as the chart installs it by default, the policy
+  service embedded in the webhook process; exportgate-stamp: plus the opt-in mutating stamp;
+  exportgate-sidecar: the sidecar shape (webhook + policy sidecar over a Unix socket);
 * gatekeeper / kyverno: OPA Gatekeeper and Kyverno built from their Go modules
   (`make bench-peers`), run out of cluster, enforcing the same rule. Each is first checked
   to decide every case of bench/peers/cases.py as exportgate does; one that does not is not
@@ -44,13 +45,22 @@ ALL = (
     "noop-webhook",
     "exportgate",
     "exportgate-stamp",
+    "exportgate-sidecar",
     "gatekeeper",
     "gatekeeper-extdata",
     "kyverno",
     "kyverno-apicall",
 )
 #: The sweep measures one system of each kind: the one-phase floor, exportgate's default, peers.
-SWEEP = ("none", "cel", "noop-validating", "exportgate", "gatekeeper", "kyverno")
+SWEEP = (
+    "none",
+    "cel",
+    "noop-validating",
+    "exportgate",
+    "exportgate-sidecar",
+    "gatekeeper",
+    "kyverno",
+)
 #: Each peer's runner yields its systems: the plain policy first, then any variant that asks a
 #: service as exportgate's webhook asks its sidecar.
 PEERS = {"gatekeeper": gatekeeper.running, "kyverno": kyverno.running}
@@ -134,11 +144,10 @@ def run(
         cluster = stack.enter_context(LocalCluster(workdir / "cluster", build.find_binaries()))
         for namespace, tenant in NAMESPACE_TENANTS.items():
             cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
-        eg, eg_stamp = stack.enter_context(b2_systems.exportgate(workdir))
+        eg, eg_stamp, eg_sidecar = stack.enter_context(b2_systems.exportgate(workdir))
         noop_v, noop_2 = stack.enter_context(b2_systems.noop(workdir))
-        systems = {
-            s.name: s for s in (b2_systems.none(), b2_systems.cel(), noop_v, noop_2, eg, eg_stamp)
-        }
+        base = (b2_systems.none(), b2_systems.cel(), noop_v, noop_2, eg, eg_stamp, eg_sidecar)
+        systems = {s.name: s for s in base}
         peers: list[System] = []
         for name, start in PEERS.items():
             mine = [name] + [v for v, p in VARIANTS.items() if p == name]
