@@ -18,7 +18,7 @@ Interleaved: every process runs for the whole step; each round switches one syst
 waits until the API server calls it), measures a slice, switches it off (and waits until the
 API server no longer does), then the next, in an order rotated each round, so that other load
 on a shared machine lands on all alike. Then the concurrency sweep: the same, at 1, 8 and 32
-client threads, for one system of each kind.
+client threads, for one system of each kind, each point interleaved in the same rounds.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import b2_systems
-from bench.b2_measure import Samples, concurrent_point, sequential_slice
+from bench.b2_measure import Samples, concurrent_slice, sequential_slice
 from bench.peers import build as peer_build
 from bench.peers import equivalence, gatekeeper, kyverno
 from bench.peers.cases import ALLOWED_NS, NAMESPACE_TENANTS, TENANT_LABEL
@@ -98,15 +98,28 @@ def _sweep(
     concurrencies: Sequence[int],
     creates: int,
     warmup: int,
+    rounds: int,
 ) -> dict[str, list[dict[str, Any]]]:
+    """Each concurrency point interleaved like the table: `rounds` slices of creates/rounds per
+    system, in an order rotated each round, pooled per system."""
     rows: dict[str, list[dict[str, Any]]] = {s.name: [] for s in systems}
-    for k, concurrency in enumerate(concurrencies):
-        for system in _rotated(systems, k):
-            system.activate(cluster)
-            rows[system.name].append(
-                concurrent_point(cluster, system, concurrency, creates, warmup)
-            )
-            system.deactivate(cluster)
+    for concurrency in concurrencies:
+        samples = {s.name: Samples() for s in systems}
+        for k in range(rounds):
+            for system in _rotated(systems, k + concurrency):
+                system.activate(cluster)
+                concurrent_slice(
+                    cluster,
+                    system,
+                    concurrency,
+                    max(concurrency, creates // rounds),
+                    warmup,
+                    samples[system.name],
+                )
+                system.deactivate(cluster)
+        for system in systems:
+            point = {"concurrency": concurrency, **samples[system.name].figures()}
+            rows[system.name].append(point)
     return rows
 
 
@@ -177,7 +190,7 @@ def run(
         if concurrencies:
             swept = [s for s in chosen if s.name in SWEEP]
             results["sweep"] = _sweep(
-                cluster, swept, concurrencies, sweep_creates or creates, warmup
+                cluster, swept, concurrencies, sweep_creates or creates, warmup, rounds
             )
     results["not_reported"] = notes
     results["config"] = {

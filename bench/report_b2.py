@@ -136,7 +136,8 @@ def section(b2: dict[str, Any]) -> str:
     if points:
         out.append(
             f"\nConcurrency sweep: {cfg.get('sweep_creates')} Pod CREATEs per point from N "
-            "client threads (own connection each), same API server, systems interleaved.\n"
+            "client threads (own connection each), same API server, systems interleaved in "
+            f"{cfg.get('rounds', 1)} rotated slices per point (pooled).\n"
         )
         sweep_body = [
             [
