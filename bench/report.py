@@ -249,7 +249,7 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
         out += ["Notes on the gaps:", ""] + [f"- {n}" for n in notes] + [""]
     if "b1" in results:
         out += [
-            "## B1 webhook + sidecar over TLS vs no-op TLS webhook",
+            "## B1 exportgate's webhook over TLS (embedded; sidecar shape) vs no-op webhook",
             "",
             _b1_section(results["b1"]),
             "",
@@ -306,13 +306,18 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
                 )
         out.append("")
     if "profile" in results:
-        out += ["## Profile of the hot path (cProfile, uncached guarded load)", ""]
+        out += [
+            "## Profile of the hot path (cProfile, uncached guarded load, service embedded)",
+            "",
+        ]
         proc = results["profile"]["processes"]
         out.append(
             f"{proc['requests']} reviews at {proc['throughput_rps']}/s under the profiler.\n"
         )
         for name in ("exportgate-webhook", "exportgate-sidecar"):
-            p = proc.get(name, {})
+            if name not in proc:  # the default shape has no sidecar process
+                continue
+            p = proc[name]
             if "error" in p:
                 out += [f"- {name}: {p['error']}"]
                 continue
