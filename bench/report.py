@@ -98,6 +98,17 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 _verdict(p99 <= 3.0),
             )
         )
+    embedded = b3.get("embedded_uncached_ms")
+    if embedded:
+        rows.append(
+            (
+                "B3 uncached decision p99, service embedded (the default shape: no hop)",
+                "<= 3 ms",
+                f"{embedded['p99']} ms (p50 {embedded['p50']} ms, "
+                f"{embedded['cpu_ms_per_decision']} CPU ms per decision)",
+                _verdict(embedded["p99"] <= 3.0),
+            )
+        )
     b4 = results.get("b4", {})
     if "reaudit_core" in b4:
         secs = b4["reaudit_core"]["extrapolated_100k_s"]
@@ -267,6 +278,8 @@ def markdown(results: dict[str, Any], notes: list[str]) -> str:
             "",
             "- Uncached Evaluate over the Unix socket, one item per call (ms): "
             + _kv(b3["grpc_uncached_ms"]),
+            "- The same questions asked of the embedded service in-process (ms; CPU per "
+            "decision of the whole process): " + _kv(b3.get("embedded_uncached_ms", {})),
             "- Baseline, same run: the no-op Status RPC on the same channel, interleaved (ms): "
             + _kv(b3.get("grpc_status_ms", {})),
             "- Baseline, same run, same filesystem: append 1.5 KB + fsync (ms): "
