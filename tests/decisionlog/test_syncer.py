@@ -6,7 +6,8 @@ import asyncio
 import threading
 from pathlib import Path
 
-from exportgate.decisionlog import DecisionLog, verify_files
+from exportgate.decisionlog import DecisionLog, DecisionLogError, verify_files
+from exportgate.decisionlog.syncer import SyncThread
 from tests.decisionlog.builders import make_decision
 
 
@@ -75,3 +76,44 @@ async def test_a_write_after_close_is_refused_not_hung(log_path: Path) -> None:
         assert "closed" in str(exc)
     else:
         raise AssertionError("a closed log accepted a record")
+
+
+# A failing fsync cannot be produced on demand on a real disk, so the two tests below give the
+# thread a round function that fails as the writer's would (raising DecisionLogError); the
+# thread, the futures and the event loop are real.
+
+
+async def test_a_failed_round_before_the_write_is_retried_not_reported() -> None:
+    calls: list[int] = []
+    durable = {"done": False}
+
+    def sync_round() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise DecisionLogError("fsync failed for an earlier batch")
+        durable["done"] = True
+
+    syncer = SyncThread(sync_round, name="decisionlog-fsync-test")
+    try:
+        result = await asyncio.wait_for(
+            syncer.when_durable(lambda: durable["done"], lambda: False, "records"), timeout=10
+        )
+    finally:
+        syncer.stop()
+    assert result == "records"
+    assert len(calls) == 2
+
+
+async def test_a_failed_round_that_covered_the_write_reaches_every_waiter() -> None:
+    def sync_round() -> None:
+        raise DecisionLogError("fsync failed: EIO")
+
+    syncer = SyncThread(sync_round, name="decisionlog-fsync-test")
+    try:
+        waiters = [syncer.when_durable(lambda: False, lambda: True, i) for i in range(5)]
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*waiters, return_exceptions=True), timeout=10
+        )
+    finally:
+        syncer.stop()
+    assert all(isinstance(o, DecisionLogError) and "EIO" in str(o) for o in outcomes)
