@@ -21,6 +21,7 @@ import pytest
 
 from bench.harness import Stack
 from bench.load import drive
+from tests.faults.shapes import SHAPES, stack_class
 
 SUMMARY_ENV = "EXPORTGATE_FAULT_SUMMARY"
 
@@ -88,11 +89,14 @@ def fault_summary(request: pytest.FixtureRequest) -> Iterator[Record]:
 
 @pytest.fixture
 def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Start a Stack (sidecar + webhook) in tmp_path; every one started is stopped afterwards."""
+    """Start a Stack in tmp_path, in `shape` (tests/faults/shapes.py: a sidecar and a webhook,
+    or one webhook with the service embedded); every one started is stopped afterwards."""
     stacks: list[Stack] = []
 
-    def make(name: str = "stack", *, start: bool = True, **kwargs: Any) -> Stack:
-        stack = Stack(tmp_path / name, **kwargs)
+    def make(
+        name: str = "stack", *, start: bool = True, shape: str = "sidecar", **kwargs: Any
+    ) -> Stack:
+        stack = stack_class(shape)(tmp_path / name, **kwargs)
         stacks.append(stack)
         if start:
             stack.start()
@@ -101,6 +105,12 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     yield make
     for stack in stacks:
         stack.stop()
+
+
+@pytest.fixture(params=SHAPES)
+def shape(request: pytest.FixtureRequest) -> str:
+    """Each shape the policy service runs in, for a test whose promise holds in both."""
+    return str(request.param)
 
 
 def decision_records(log: Path) -> dict[str, dict[str, Any]]:
