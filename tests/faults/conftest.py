@@ -124,5 +124,3 @@ def decision_records(log: Path) -> dict[str, dict[str, Any]]:
         if record.get("type") == "decision":
             records[str(record["id"])] = record
     return records
-
-
