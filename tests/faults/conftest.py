@@ -113,14 +113,17 @@ def shape(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def decision_records(log: Path) -> dict[str, dict[str, Any]]:
-    """id -> record for every complete decision record in a log (a torn last line is skipped)."""
-    records: dict[str, dict[str, Any]] = {}
+def log_records(log: Path) -> list[dict[str, Any]]:
+    """Every complete record in a log, in order (a torn line is skipped)."""
+    records: list[dict[str, Any]] = []
     for line in log.read_bytes().splitlines():
         try:
-            record = json.loads(line)
+            records.append(json.loads(line))
         except ValueError:
             continue
-        if record.get("type") == "decision":
-            records[str(record["id"])] = record
     return records
+
+
+def decision_records(log: Path) -> dict[str, dict[str, Any]]:
+    """id -> record for every complete decision record in a log (a torn last line is skipped)."""
+    return {str(r["id"]): r for r in log_records(log) if r.get("type") == "decision"}
