@@ -59,8 +59,10 @@ async def send_all(
     *,
     concurrency: int = 8,
     timeout: float = 10.0,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> list[Answer]:
-    """Post every body once, `concurrency` at a time, over keep-alive connections."""
+    """Post every body once, `concurrency` at a time, over keep-alive connections;
+    `on_answer` sees each answer as it arrives (on the event loop)."""
     answers: list[Answer] = []
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -72,7 +74,10 @@ async def send_all(
         while not queue.empty():
             body = queue.get_nowait()
             uid = json.loads(body).get("request", {}).get("uid", "") if body[:1] == b"{" else ""
-            answers.append(await _post(session, url, body, uid, client_timeout))
+            answer = await _post(session, url, body, uid, client_timeout)
+            answers.append(answer)
+            if on_answer is not None:
+                on_answer(answer)
 
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
@@ -108,7 +113,12 @@ def review_bodies(kinds: Sequence[tuple[str, Builder]], count: int, start: int =
 
 
 def send(
-    stack: Stack, bodies: Sequence[bytes], *, concurrency: int = 8, timeout: float = 10.0
+    stack: Stack,
+    bodies: Sequence[bytes],
+    *,
+    concurrency: int = 8,
+    timeout: float = 10.0,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> list[Answer]:
     """`send_all` to the stack's /validate, from synchronous test code."""
     return asyncio.run(
@@ -118,5 +128,6 @@ def send(
             bodies,
             concurrency=concurrency,
             timeout=timeout,
+            on_answer=on_answer,
         )
     )
