@@ -3,7 +3,7 @@ either shape (sidecar, or embedded in the webhook: tests/faults/shapes.py).
 
 The promise: no decision without its record. While the log cannot be written, every guarded
 review is denied with the tenant-readable "policy service unavailable" message (the request was
-not evaluated), the pod leaves rotation (see `_out_of_rotation`), unguarded
+not evaluated), /readyz says not ready (the pod leaves the Service's endpoints), unguarded
 reviews are unaffected; when the disk is writable again the service notices by itself (its
 health probe writes a ``writer-check`` record), becomes ready, and decides again. Every allow
 ever sent names a decision record in the log, and the chain verifies.
@@ -15,7 +15,6 @@ root to mount; skipped otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -24,11 +23,9 @@ from typing import Any
 import pytest
 
 from bench.harness import Stack, wait_until
-from exportgate.wire.client import PolicyClient
 from tests.commands import audit_verify
 from tests.faults.client import GUARDED, UNGUARDED, Answer, review_bodies, send
 from tests.faults.conftest import Record, decision_records, log_records
-from tests.faults.shapes import is_embedded
 from tests.tmpfs import ReadOnlyOver, fill, tmpfs
 
 DENIAL = "exportgate policy service unavailable: "
@@ -46,22 +43,8 @@ def _readyz(stack: Stack) -> tuple[int, str]:
         return int(exc.code), exc.read().decode()
 
 
-def _in_rotation(stack: Stack) -> tuple[bool, str]:
-    """Whether the pod would be in the Service's endpoints, and what says so.
-
-    Embedded, the webhook's /readyz (the pod's only readiness probe) decides. With a sidecar,
-    the webhook's /readyz asks the sidecar's Status, which does not look at the log (a gap of
-    that shape, reported); the sidecar's own gRPC health does."""
-    if is_embedded(stack):
-        status, detail = _readyz(stack)
-        return status == 200, detail
-    health = asyncio.run(_sidecar_health(stack))
-    return health == "SERVING", f"sidecar health {health}"
-
-
-async def _sidecar_health(stack: Stack) -> str:
-    async with PolicyClient(f"unix://{stack.socket_path}", timeout=2.0) as client:
-        return await client.health()
+def _ready(stack: Stack) -> bool:
+    return _readyz(stack)[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -83,7 +66,7 @@ def test_unwritable_log_fails_closed_and_recovers(
             before = send(stack, review_bodies(GUARDED[:1], 1))[0]
             assert before.allowed and before.decision_id, before
             during, unguarded, not_ready = _while_unwritable(stack, disk, fault)
-            wait_until(lambda: _in_rotation(stack)[0], 20, "ready again", stack.webhook)
+            wait_until(lambda: _ready(stack), 20, "/readyz after the log is writable again")
             after = send(stack, review_bodies(GUARDED[:1], 1, start=10_000))[0]
         finally:
             stack.stop()
@@ -107,7 +90,8 @@ def test_unwritable_log_fails_closed_and_recovers(
     for a in refused:
         _assert_unavailable_denial(a, fault)
     assert all(a.allowed and a.error is None for a in unguarded), unguarded[:3]
-    assert "decision log" in not_ready or "NOT_SERVING" in not_ready, not_ready
+    # Embedded the service says why itself; a sidecar's health says NOT_SERVING.
+    assert "decision log is not writable" in not_ready, not_ready
     assert after.allowed and after.decision_id in decided, after
     # The service noticed by itself that it can write again, and said so in the log, before
     # it decided again.
@@ -131,8 +115,8 @@ def _while_unwritable(
         # Each decision record is a few KiB: 40 reviews are more than a page of slack holds.
         during = send(stack, review_bodies(GUARDED, 40, start=1_000), concurrency=8)
         unguarded = send(stack, review_bodies(UNGUARDED, 8))
-        wait_until(lambda: not _in_rotation(stack)[0], 10, "not ready", stack.webhook)
-        detail = _in_rotation(stack)[1]
+        wait_until(lambda: not _ready(stack), 10, "/readyz to say not ready", stack.webhook)
+        detail = _readyz(stack)[1]
     finally:
         if filler is not None:
             filler.unlink()
