@@ -274,6 +274,7 @@ def test_help_documents_the_embedded_mode() -> None:
     text = " ".join(build_parser().format_help().split())
     assert "'embedded' to run the policy service in this process" in text
     assert "--decision-log required" in text
+    assert "with --sidecar embedded, SIGHUP re-reads the tenant and policy files" in text
     # The service's own flags, under the sidecar's group names.
     for group in ("tenants and policies:", "decisions:"):
         assert group in text
