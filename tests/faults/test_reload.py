@@ -1,4 +1,4 @@
-"""SIGHUP to the process hosting the policy service, under load, in either shape.
+"""SIGHUP to the webhook hosting the policy service (embedded), under load.
 
 `exportgate-sidecar` re-reads its tenant and policy files at once on SIGHUP (docs/sidecar.md);
 the embedded webhook takes the same signal the same way (before, SIGHUP ended it on the spot,
@@ -47,12 +47,12 @@ def _readyz(stack: Stack) -> str:
 
 
 def test_sighup_reloads_the_files_without_dropping_reviews(
-    make_stack: Callable[..., Stack], tmp_path: Path, shape: str
+    make_stack: Callable[..., Stack], tmp_path: Path
 ) -> None:
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(EXAMPLE_TENANTS.read_text())
     stack = make_stack(
-        shape=shape, sidecar=SidecarOptions(tenants=(tenants,), poll_interval=3600.0)
+        shape="embedded", sidecar=SidecarOptions(tenants=(tenants,), poll_interval=3600.0)
     )
     before = _readyz(stack)
     count = len(list(yaml.safe_load_all(tenants.read_text())))
