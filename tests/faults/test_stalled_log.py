@@ -60,7 +60,8 @@ def test_stalled_fsync_fails_only_that_review_closed(
         requests=len(guarded) + len(unguarded),
         failures=sum(a.allowed for a in guarded),
         detail=f"{len(fsync_threads)} thread(s) frozen: {len(guarded)} guarded reviews denied in "
-        f"at most {max(a.seconds for a in guarded) * 1000:.0f} ms (budget {BUDGET_S * 1000:.0f} ms); "
+        f"at most {max(a.seconds for a in guarded) * 1000:.0f} ms "
+        f"(budget {BUDGET_S * 1000:.0f} ms); "
         f"unguarded in at most {max(a.seconds for a in unguarded) * 1000:.0f} ms; "
         f"{len(stalled & marked)} stalled decisions marked not delivered",
     )
