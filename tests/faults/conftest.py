@@ -21,7 +21,7 @@ import pytest
 
 from bench.harness import Stack
 from bench.load import drive
-from tests.faults.shapes import SHAPES, stack_class
+from tests.faults.shapes import SHAPES, embedded
 
 SUMMARY_ENV = "EXPORTGATE_FAULT_SUMMARY"
 
@@ -96,7 +96,7 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     def make(
         name: str = "stack", *, start: bool = True, shape: str = "sidecar", **kwargs: Any
     ) -> Stack:
-        stack = stack_class(shape)(tmp_path / name, **kwargs)
+        stack = Stack(tmp_path / name, embedded=embedded(shape), **kwargs)
         stacks.append(stack)
         if start:
             stack.start()

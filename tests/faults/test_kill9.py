@@ -23,7 +23,6 @@ from typing import Any
 from bench.harness import Stack, wait_until
 from tests.commands import audit_verify
 from tests.faults.conftest import Record, decision_records, env_int, guarded_load
-from tests.faults.shapes import is_embedded
 
 
 def _responses(path: Path) -> list[dict[str, Any]]:
@@ -101,7 +100,7 @@ def test_kill_webhook_under_load(
     killing the sidecar, and the same promise holds (a torn record is accounted for by the
     restarted process's recovery record)."""
     stack = make_stack(shape=shape)
-    embedded = is_embedded(stack)
+    embedded = stack.embedded
     verified = _kill_rounds(stack, "webhook", fault_summary, allow_recovered=embedded)
     # With a sidecar, it was never killed, so the chain is intact without any recovery.
     assert verified.returncode == 0, verified.stdout + verified.stderr
