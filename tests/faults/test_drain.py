@@ -1,4 +1,5 @@
-"""SIGTERM of the webhook with reviews in flight, with the service in a sidecar or embedded.
+"""SIGTERM of the webhook with reviews in flight, with the service embedded (the test takes
+either shape: tests/faults/shapes.py).
 
 What Kubernetes does at every rollout and node drain. The promise: the reviews the webhook had
 accepted are answered (and their decisions logged) before the process exits; the ones it no
@@ -14,6 +15,8 @@ import signal
 import time
 from collections.abc import Callable
 
+import pytest
+
 from bench.harness import Stack
 from tests.commands import audit_verify
 from tests.faults.client import GUARDED, Answer, review_bodies, send
@@ -24,6 +27,7 @@ ANSWERED_BEFORE_TERM = 10
 CONCURRENCY = 32
 
 
+@pytest.mark.parametrize("shape", ["embedded"])  # SHAPES for both; the sidecar's is older
 def test_sigterm_answers_the_reviews_in_flight(
     make_stack: Callable[..., Stack], fault_summary: Record, shape: str
 ) -> None:
