@@ -3,7 +3,7 @@
 * The sidecar is `exportgate_sidecar.SidecarServer` on a Unix socket, reading the example
   tenants plus a small rollout policy (one `warn` rule, one `dryrun` rule) from files, and writing
   a real decision log.
-* The webhook is `build_server(...)` from `exportgate_webhook.__main__` (what the command line
+* The webhook is `build_server(...)` from `exportgate_webhook.assemble` (what the command line
   runs) on 127.0.0.1 over TLS with a throwaway CA; namespaces come from a static map, so these
   tests need no API server (tests/webhook/test_cluster_e2e.py uses the real one).
 
@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 from exportgate_sidecar.server import SidecarServer, serve_in_background
-from exportgate_webhook.__main__ import build_server
+from exportgate_webhook.assemble import build_server
 from exportgate_webhook.config import (
     GuardConfig,
     ListenConfig,
