@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -34,6 +35,10 @@ class SyncThread:
         self._waiters: list[_Waiter] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
+        # Since when (time.monotonic) the oldest waiter not yet answered has waited, None when
+        # none waits: how a hung disk (or a thread that never runs) shows before any write
+        # fails (`waiting_for`).
+        self._oldest_wait: float | None = None
 
     def next_round(self) -> asyncio.Future[None]:
         """A future settled by a sync round that starts after this call (result None, or the
@@ -49,6 +54,8 @@ class SyncThread:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
             self._waiters.append((loop, future))
+            if self._oldest_wait is None:
+                self._oldest_wait = time.monotonic()
             self._cond.notify()
         return future
 
@@ -81,6 +88,12 @@ class SyncThread:
         after(None)
         return result
 
+    def waiting_for(self) -> float:
+        """Seconds the oldest unanswered waiter has waited for its sync round; 0 when none
+        waits."""
+        since = self._oldest_wait
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
+
     def stop(self) -> None:
         """Finish the waiters already registered, then end the thread."""
         with self._cond:
@@ -98,11 +111,16 @@ class SyncThread:
                 if not self._waiters:
                     return
                 waiters, self._waiters = self._waiters, []
+                # Those registered from here on are answered by the next round: they wait from
+                # now at the latest.
+                next_wait = time.monotonic()
             error: BaseException | None = None
             try:
                 self._sync_round()
             except BaseException as exc:  # every waiter must hear of it, whatever it is
                 error = exc
+            with self._cond:
+                self._oldest_wait = next_wait if self._waiters else None
             by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for loop, future in waiters:
                 by_loop.setdefault(loop, []).append(future)

@@ -218,6 +218,11 @@ class DecisionLog(FileLifecycle):
         """Completed sync rounds (one fsync each): fewer than records when group commit works."""
         return self._sync_rounds
 
+    def sync_waiting_for(self) -> float:
+        """Seconds the oldest asyncio caller has waited for its fsync round; 0 when none waits.
+        A disk that hangs shows here long before any write fails."""
+        return self._syncer.waiting_for()
+
     @property
     def durable_seq(self) -> int:
         """The seq of the last record a completed sync round covers (0 before the first)."""

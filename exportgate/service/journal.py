@@ -58,6 +58,10 @@ class DecisionJournal:
     def path(self) -> Path:
         return self._log.path
 
+    def stalled_for(self) -> float:
+        """Seconds the oldest write has waited for its fsync; 0 when none waits."""
+        return self._log.sync_waiting_for()
+
     async def write(self, entries: Sequence[LogEntry]) -> list[str]:
         """Durably record `entries` (one write, a shared fsync); their record ids, in order.
 

@@ -99,7 +99,9 @@ class LocalPolicyClient:
         health = self.host.health
         if health is not None and not health.serving:
             raise PolicyUnavailable(
-                "the decision log is not writable", kind="error", code=grpc.StatusCode.UNAVAILABLE
+                "the decision log is not writable, or its fsync is stalled",
+                kind="error",
+                code=grpc.StatusCode.UNAVAILABLE,
             )
         return SidecarStatus(
             policy_version=snapshot.version,

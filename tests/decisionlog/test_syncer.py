@@ -117,3 +117,20 @@ async def test_a_failed_round_that_covered_the_write_reaches_every_waiter() -> N
     finally:
         syncer.stop()
     assert all(isinstance(o, DecisionLogError) and "EIO" in str(o) for o in outcomes)
+
+
+async def test_a_round_that_does_not_return_shows_as_waiting_time() -> None:
+    """How a hung disk shows before any write fails: the oldest waiter's wait grows while its
+    round does not return, and is 0 again once it has (the service's health reads it). A round
+    that blocks on an event stands in for an fsync that hangs: a real one cannot be produced on
+    demand here (tests/faults/test_stalled_log.py freezes the real thread instead)."""
+    release = threading.Event()
+    syncer = SyncThread(lambda: release.wait(10), name="test-hang")
+    assert syncer.waiting_for() == 0.0
+    waiter = syncer.next_round()
+    await asyncio.sleep(0.3)
+    assert syncer.waiting_for() >= 0.25
+    release.set()
+    await asyncio.wait_for(waiter, 5)
+    assert syncer.waiting_for() == 0.0
+    syncer.stop()

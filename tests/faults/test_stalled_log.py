@@ -9,8 +9,9 @@ returns while the stall lasts.
 The promise: a review whose decision is not durable within the review budget is denied (fail
 closed, saying the policy service did not answer) inside the budget; reviews that need no
 decision are answered at once meanwhile; no allow is sent for a decision that was not durable;
-once the disk answers again, the stalled decisions are marked ``not-delivered`` in the log,
-decisions are made again, and the chain verifies.
+while the fsync does not return, /readyz fails (the pod leaves rotation) and recovers once it
+does; the stalled decisions are then marked ``not-delivered`` in the log, decisions are made
+again, and the chain verifies.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from bench.harness import Stack, WebhookOptions
+from exportgate.service.health import DEFAULT_STALL_AFTER_S
 from tests.commands import audit_verify
 from tests.faults.client import GUARDED, UNGUARDED, Answer, review_bodies, send
 from tests.faults.conftest import Record, decision_records, log_records
@@ -30,6 +32,7 @@ BUDGET_S = 0.5
 #: busy shared CI machine (as in test_sidecar_unavailable.py).
 SLACK_S = 0.75
 COUNT = 16
+STALL_AFTER_S = DEFAULT_STALL_AFTER_S
 
 
 def test_stalled_fsync_fails_only_that_review_closed(
@@ -47,6 +50,9 @@ def test_stalled_fsync_fails_only_that_review_closed(
 
     with frozen_threads(fsync_threads):
         guarded, unguarded = _both_at_once(stack)
+        # A fsync that does not return takes the pod out of rotation (it fails no write).
+        out_of_rotation = _readyz_becomes(stack, False, within=STALL_AFTER_S + 6)
+    back_in_rotation = _readyz_becomes(stack, True, within=10)
     after = send(stack, review_bodies(GUARDED[:1], 1, start=10_000))[0]
     stack.stop()
 
@@ -65,6 +71,8 @@ def test_stalled_fsync_fails_only_that_review_closed(
         f"unguarded in at most {max(a.seconds for a in unguarded) * 1000:.0f} ms; "
         f"{len(stalled & marked)} stalled decisions marked not delivered",
     )
+    assert out_of_rotation, "/readyz stayed 200 while the log's fsync was stalled"
+    assert back_in_rotation, "/readyz did not recover once the fsync returned"
     for a in guarded:
         assert a.error is None and a.status == 200, (a.error, a.status)
         assert not a.allowed and a.decision_id is None, a.response
@@ -79,6 +87,15 @@ def test_stalled_fsync_fails_only_that_review_closed(
     assert stalled <= marked, sorted(stalled - marked)[:3]
     assert after.allowed and after.decision_id in decided, after
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def _readyz_becomes(stack: Stack, ready: bool, *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if stack.readyz() is ready:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _both_at_once(stack: Stack) -> tuple[list[Answer], list[Answer]]:
