@@ -73,9 +73,13 @@ def _key(spec: object, limit: int) -> bytes | None:
         text = orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         return None
-    if len(text) > limit or text == b"null" or any(null in text for null in _NULL_VALUES):
+    if len(text) > limit or (b"null" in text and _has_null_value(text)):
         return None
     return text
+
+
+def _has_null_value(text: bytes) -> bool:
+    return text == b"null" or any(null in text for null in _NULL_VALUES)
 
 
 class Extract(Protocol):
