@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from exportgate_webhook.findings import SpecMemo, remembering
+from exportgate_webhook.review import parse_review
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry
@@ -190,3 +191,21 @@ def test_only_spec_only_adapters_consult_the_memo() -> None:
     }
     assert REGISTRY.extract(obj, memo=memo) == REGISTRY.extract(obj)
     assert len(memo) == 0
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize("name", ["apiserver-pod-review.json", "apiserver-gpu-pod-review.json"])
+def test_reviews_as_the_api_server_sends_them(name: str) -> None:
+    """Captured from kube-apiserver (managedFields, defaults); re-created under new names, as a
+    ReplicaSet does, every Pod after the first is answered from the memo, unchanged."""
+    body = (FIXTURES / name).read_bytes()
+    extract = remembering(REGISTRY)
+    for n in range(3):
+        obj = parse_review(body)["object"]
+        assert obj is not None
+        obj["metadata"]["name"] = f"replica-{n}"
+        assert extract(obj) == REGISTRY.extract(obj)
+        assert extract(obj).ref.name == f"replica-{n}"
+    assert REGISTRY.extract(obj).guarded
