@@ -29,9 +29,9 @@ from exportgate.core.extract.dra_refs import DraObjects
 from exportgate.core.extract.registry import AdapterRegistry, Findings
 from exportgate.core.types import Workload
 
-DEFAULT_ENTRIES = 512
+DEFAULT_ENTRIES = 256
 DEFAULT_MAX_SPEC_BYTES = 16 * 1024
-"""Specs larger than this are read every time: 512 x 16 KiB bounds the memo at 8 MiB of keys,
+"""Specs larger than this are read every time: 256 x 16 KiB bounds the memo at 4 MiB of keys,
 and a typical Pod spec from the API server is 1-4 KiB."""
 
 # A null value in sorted-key JSON text follows one of these (or is the whole text).
