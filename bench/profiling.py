@@ -108,7 +108,7 @@ def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, A
                     "json encode": "json/encoder.py:encode",
                     "extract": "extract/registry.py:extract",
                     "engine.evaluate": "core/engine.py:evaluate",
-                    "decision log": "decisionlog/writer.py:arecord_many",
+                    "decision log": "service/journal.py:write",
                     "decision log rendering": "decisionlog/writer.py:_render_locked",
                     "decision record value check": "decisionlog/canonical.py:check_values",
                     "policy service evaluate": "service/evaluate.py:evaluate",

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exportgate-webhook",
         description="exportgate admission webhook (AdmissionReview v1 over TLS).",
+        epilog="Signals: SIGTERM/SIGINT stop gracefully (reviews in flight are answered); with "
+        "--sidecar embedded, SIGHUP re-reads the tenant and policy files at once, as "
+        "exportgate-sidecar does. See docs/webhook.md.",
     )
     serve = parser.add_argument_group("serving")
     serve.add_argument(
@@ -390,11 +393,23 @@ async def run(config: WebhookConfig, service: ServiceConfig | None = None) -> No
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()  # referenced until done
+    if isinstance(server.sidecar, LocalPolicyClient):
+        # SIGHUP: re-read the files now, as exportgate-sidecar does. Unhandled, it would end
+        # the process on the spot, dropping the reviews in flight.
+        host = server.sidecar.host
+        loop.add_signal_handler(signal.SIGHUP, lambda: _keep(reloads, host.reload()))
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
         await server.stop()
+
+
+def _keep(tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

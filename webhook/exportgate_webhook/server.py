@@ -324,7 +324,8 @@ class WebhookServer:
         return web.Response(status=200 if ready else 503, text=detail + "\n")
 
     async def readiness(self) -> tuple[bool, str]:
-        """Ready when the sidecar answers Status and the namespace cache is filled."""
+        """Ready when the policy service answers Status and can decide (health SERVING), and
+        the namespace cache is filled."""
         async with self._ready_lock:
             state = self._readiness
             now = time.monotonic()
@@ -335,6 +336,7 @@ class WebhookServer:
             else:
                 try:
                     status = await self.sidecar.status(timeout=self.config.sidecar.ready_timeout_s)
+                    await self._sidecar_serving()
                 except PolicyUnavailable as exc:
                     state.ready, state.detail = False, f"policy sidecar: {exc.describe()}"
                 else:
@@ -345,6 +347,22 @@ class WebhookServer:
                     )
             state.checked_at = time.monotonic()
             return state.ready, state.detail
+
+    async def _sidecar_serving(self) -> None:
+        """Raise unless the sidecar's health says SERVING.
+
+        The sidecar answers `Status` while it cannot decide (its decision log is not writable);
+        only its health service says so, and nothing else takes the pod out of rotation then.
+        (Embedded, `LocalPolicyClient.status` itself refuses in that state.)"""
+        if not isinstance(self.sidecar, PolicyClient):
+            return
+        health = await self.sidecar.health(timeout=self.config.sidecar.ready_timeout_s)
+        if health != "SERVING":
+            raise PolicyUnavailable(
+                f"the policy sidecar reports {health}: it cannot decide now (e.g. its decision "
+                "log is not writable; see its log)",
+                kind="unavailable",
+            )
 
     async def _metrics(self, _: web.Request) -> web.Response:
         response = web.Response(body=self.metrics.exposition())
