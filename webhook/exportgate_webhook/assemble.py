@@ -21,6 +21,7 @@ from exportgate.wire.batch import BatchingClient
 from exportgate_webhook.admission import AdmissionReviewer
 from exportgate_webhook.config import WebhookConfig
 from exportgate_webhook.dra import DraLookup
+from exportgate_webhook.findings import remembering
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
 from exportgate_webhook.tenancy import NamespaceDirectory, StaticNamespaces, WatchedNamespaces
@@ -75,10 +76,11 @@ def build_server(
         if config.namespaces.static_tenants is None
         else None
     )
+    extract = remembering(registry)  # Pods of one spec (replicas, retries) are read once
     reviewer = AdmissionReviewer(
-        extract=registry.extract,
+        extract=extract,
         dra=dra,
-        extract_with=registry.extract,
+        extract_with=extract,
         namespaces=namespaces,
         sidecar=BatchingClient(
             sidecar,

@@ -82,6 +82,14 @@ class _ByteBudget:
         self.available = total
         self._changed = asyncio.Event()
 
+    def try_acquire(self, size: int) -> bool:
+        """`acquire` when there is room now (no waiting, and no coroutine on the hot path)."""
+        size = min(size, self.total)
+        if self.available < size:
+            return False
+        self.available -= size
+        return True
+
     async def acquire(self, size: int, timeout: float) -> bool:
         size = min(size, self.total)
         deadline = asyncio.get_running_loop().time() + timeout
@@ -258,7 +266,10 @@ class WebhookServer:
                     f"body of {http.content_length} bytes exceeds the limit of {limit} bytes"
                 )
             size = http.content_length if http.content_length is not None else limit
-            if not await self._body_budget.acquire(size, self.reviewer.budget_s):
+            budget = self._body_budget
+            if not budget.try_acquire(size) and not await budget.acquire(
+                size, self.reviewer.budget_s
+            ):
                 self.metrics.connections_refused.labels("body-budget").inc()
                 return _busy()
             try:
