@@ -117,7 +117,7 @@ def main() -> int:
     step(
         "b2",
         lambda: b2_apiserver.run(
-            workdir, creates=100 if quick else 500, sweep_creates=96 if quick else 320
+            workdir, creates=100 if quick else 1000, sweep_creates=96 if quick else 800
         ),
     )
     step(

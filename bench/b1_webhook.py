@@ -1,14 +1,16 @@
-"""B1: exportgate's webhook + sidecar over TLS against a no-op TLS webhook, same run.
+"""B1: exportgate's webhook over TLS against a no-op TLS webhook, same run.
 
-The replayed mix (bench.reviews.MIX) goes to /validate. "cached" runs the sidecar with its
-decision cache and a few variants of each object (a cluster re-creating the same pods);
-"uncached" runs it with --cache-size 0 and every object distinct, so every guarded review is
-evaluated afresh. Every guarded decision is written to the hash-chained decision log (fsync,
-group commit) in both.
+The replayed mix (bench.reviews.MIX) goes to /validate. "cached" and "uncached" run the chart's
+default shape, the policy service embedded in the webhook: "cached" with its decision cache and
+a few variants of each object (a cluster re-creating the same pods), "uncached" with
+--cache-size 0 and every object distinct, so every guarded review is evaluated afresh.
+"uncached-sidecar" is "uncached" in the sidecar shape (webhook + sidecar over the Unix socket),
+so the cost of that hop is measured in the same run. Every guarded decision is written to the
+hash-chained decision log (fsync, group commit) in all of them.
 
-All three servers run at once and the measurements are interleaved (no-op, cached, uncached at
-each concurrency in turn), so that other load on a shared machine spreads over all three
-rather than landing on one. Besides throughput and latency, the CPU time the server processes
+All servers run at once and the measurements are interleaved (each target at each concurrency
+in turn), so that other load on a shared machine spreads over all of them rather than landing
+on one. Besides throughput and latency, the CPU time the server processes
 used is read from /proc: CPU ms per review does not depend on whether the load generator or
 the server saturated first, which on 2 cores is often the generator.
 """
@@ -77,9 +79,7 @@ def _noop(workdir: Path) -> tuple[subprocess.Popen[bytes], _Target]:
 
 
 def _stack_target(name: str, stack: Stack, distinct: int) -> _Target:
-    assert stack.webhook is not None and stack.sidecar is not None
-    pids = {"webhook": stack.webhook.pid, "sidecar": stack.sidecar.pid}
-    return _Target(name, stack.url, stack.tls.ca_path, distinct, pids)
+    return _Target(name, stack.url, stack.tls.ca_path, distinct, stack.pids)
 
 
 def run(workdir: Path, config: B1Config) -> dict[str, Any]:
@@ -88,16 +88,22 @@ def run(workdir: Path, config: B1Config) -> dict[str, Any]:
         proc, noop = _noop(workdir)
         cleanup.callback(proc.wait, 10)
         cleanup.callback(proc.terminate)
+        # The chart's default shape (the service embedded in the webhook), cached and not; and
+        # the sidecar shape uncached, so the cost of the gRPC hop shows in the same run.
         cached = cleanup.enter_context(
-            Stack(workdir / "cached", sidecar=SidecarOptions(cache_size=10_000))
+            Stack(workdir / "cached", sidecar=SidecarOptions(cache_size=10_000), embedded=True)
         )
         uncached = cleanup.enter_context(
-            Stack(workdir / "uncached", sidecar=SidecarOptions(cache_size=0))
+            Stack(workdir / "uncached", sidecar=SidecarOptions(cache_size=0), embedded=True)
+        )
+        sidecar = cleanup.enter_context(
+            Stack(workdir / "uncached-sidecar", sidecar=SidecarOptions(cache_size=0))
         )
         targets = [
             noop,
             _stack_target("cached", cached, distinct=4),
             _stack_target("uncached", uncached, distinct=10**9),
+            _stack_target("uncached-sidecar", sidecar, distinct=10**9),
         ]
         for target in targets:
             results[target.name] = []
@@ -119,7 +125,7 @@ def run(workdir: Path, config: B1Config) -> dict[str, Any]:
                         best[target.name] = row
             for target in targets:
                 results[target.name].append(best[target.name])
-    for mode in ("cached", "uncached"):
+    for mode in ("cached", "uncached", "uncached-sidecar"):
         for row, base in zip(results[mode], results["noop"], strict=True):
             row["vs_noop"] = round(row["throughput_rps"] / base["throughput_rps"], 3)
             row["cpu_vs_noop"] = round(

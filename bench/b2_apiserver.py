@@ -6,8 +6,9 @@ Systems (bench/b2_systems.py, bench/peers/), all against the same API server and
 * none: no admission webhook or policy for Pods;
 * cel: a ValidatingAdmissionPolicy doing a comparable check in-process;
 * noop-validating / noop-webhook: the no-op TLS webhook of B1, one phase / two phases;
-* exportgate: exportgate's validating webhook as the chart installs it by default, backed by
-  the real webhook + sidecar; exportgate-stamp: plus the opt-in mutating stamp;
+* exportgate: exportgate's validating webhook as the chart installs it by default, the policy
+  service embedded in the webhook process; exportgate-stamp: plus the opt-in mutating stamp;
+  exportgate-sidecar: the sidecar shape (webhook + policy sidecar over a Unix socket);
 * gatekeeper / kyverno: OPA Gatekeeper and Kyverno built from their Go modules
   (`make bench-peers`), run out of cluster, enforcing the same rule. Each is first checked
   to decide every case of bench/peers/cases.py as exportgate does; one that does not is not
@@ -17,7 +18,7 @@ Interleaved: every process runs for the whole step; each round switches one syst
 waits until the API server calls it), measures a slice, switches it off (and waits until the
 API server no longer does), then the next, in an order rotated each round, so that other load
 on a shared machine lands on all alike. Then the concurrency sweep: the same, at 1, 8 and 32
-client threads, for one system of each kind.
+client threads, for one system of each kind, each point interleaved in the same rounds.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import b2_systems
-from bench.b2_measure import Samples, concurrent_point, sequential_slice
+from bench.b2_measure import Samples, concurrent_slice, sequential_slice
 from bench.peers import build as peer_build
 from bench.peers import equivalence, gatekeeper, kyverno
 from bench.peers.cases import ALLOWED_NS, NAMESPACE_TENANTS, TENANT_LABEL
@@ -44,13 +45,22 @@ ALL = (
     "noop-webhook",
     "exportgate",
     "exportgate-stamp",
+    "exportgate-sidecar",
     "gatekeeper",
     "gatekeeper-extdata",
     "kyverno",
     "kyverno-apicall",
 )
 #: The sweep measures one system of each kind: the one-phase floor, exportgate's default, peers.
-SWEEP = ("none", "cel", "noop-validating", "exportgate", "gatekeeper", "kyverno")
+SWEEP = (
+    "none",
+    "cel",
+    "noop-validating",
+    "exportgate",
+    "exportgate-sidecar",
+    "gatekeeper",
+    "kyverno",
+)
 #: Each peer's runner yields its systems: the plain policy first, then any variant that asks a
 #: service as exportgate's webhook asks its sidecar.
 PEERS = {"gatekeeper": gatekeeper.running, "kyverno": kyverno.running}
@@ -88,15 +98,28 @@ def _sweep(
     concurrencies: Sequence[int],
     creates: int,
     warmup: int,
+    rounds: int,
 ) -> dict[str, list[dict[str, Any]]]:
+    """Each concurrency point interleaved like the table: `rounds` slices of creates/rounds per
+    system, in an order rotated each round, pooled per system."""
     rows: dict[str, list[dict[str, Any]]] = {s.name: [] for s in systems}
-    for k, concurrency in enumerate(concurrencies):
-        for system in _rotated(systems, k):
-            system.activate(cluster)
-            rows[system.name].append(
-                concurrent_point(cluster, system, concurrency, creates, warmup)
-            )
-            system.deactivate(cluster)
+    for concurrency in concurrencies:
+        samples = {s.name: Samples() for s in systems}
+        for k in range(rounds):
+            for system in _rotated(systems, k + concurrency):
+                system.activate(cluster)
+                concurrent_slice(
+                    cluster,
+                    system,
+                    concurrency,
+                    max(concurrency, creates // rounds),
+                    warmup,
+                    samples[system.name],
+                )
+                system.deactivate(cluster)
+        for system in systems:
+            point = {"concurrency": concurrency, **samples[system.name].figures()}
+            rows[system.name].append(point)
     return rows
 
 
@@ -134,11 +157,10 @@ def run(
         cluster = stack.enter_context(LocalCluster(workdir / "cluster", build.find_binaries()))
         for namespace, tenant in NAMESPACE_TENANTS.items():
             cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
-        eg, eg_stamp = stack.enter_context(b2_systems.exportgate(workdir))
+        eg, eg_stamp, eg_sidecar = stack.enter_context(b2_systems.exportgate(workdir))
         noop_v, noop_2 = stack.enter_context(b2_systems.noop(workdir))
-        systems = {
-            s.name: s for s in (b2_systems.none(), b2_systems.cel(), noop_v, noop_2, eg, eg_stamp)
-        }
+        base = (b2_systems.none(), b2_systems.cel(), noop_v, noop_2, eg, eg_stamp, eg_sidecar)
+        systems = {s.name: s for s in base}
         peers: list[System] = []
         for name, start in PEERS.items():
             mine = [name] + [v for v, p in VARIANTS.items() if p == name]
@@ -168,7 +190,7 @@ def run(
         if concurrencies:
             swept = [s for s in chosen if s.name in SWEEP]
             results["sweep"] = _sweep(
-                cluster, swept, concurrencies, sweep_creates or creates, warmup
+                cluster, swept, concurrencies, sweep_creates or creates, warmup, rounds
             )
     results["not_reported"] = notes
     results["config"] = {

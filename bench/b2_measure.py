@@ -109,11 +109,16 @@ def sequential_slice(
     samples.add_cpu(before, _cpu(system, cluster))
 
 
-def concurrent_point(
-    cluster: LocalCluster, system: System, concurrency: int, total: int, warmup: int
-) -> dict[str, Any]:
+def concurrent_slice(
+    cluster: LocalCluster,
+    system: System,
+    concurrency: int,
+    total: int,
+    warmup: int,
+    samples: Samples,
+) -> None:
     """`total` CREATEs from `concurrency` threads (each with its own client and connection)
-    after `warmup` sequential ones; latency percentiles, CREATEs per second and CPU."""
+    after `warmup` sequential ones, added to `samples` (latencies, elapsed time, CPU)."""
     warm = _creator(cluster)
     for i in range(warmup):
         warm(i)
@@ -130,16 +135,14 @@ def concurrent_point(
     threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(concurrency)]
     for t in threads:
         t.start()
-    samples = Samples()
     before = _cpu(system, cluster)
     start.wait()
     began = time.perf_counter()
     for t in threads:
         t.join()
-    samples.elapsed_s = time.perf_counter() - began
+    samples.elapsed_s += time.perf_counter() - began
     samples.add_cpu(before, _cpu(system, cluster))
     for latencies in results:
         samples.sent += len(latencies)
         samples.failures += sum(1 for x in latencies if x is None)
         samples.latencies_ms += [x for x in latencies if x is not None]
-    return {"concurrency": concurrency, **samples.figures()}

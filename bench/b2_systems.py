@@ -114,32 +114,45 @@ def noop(workdir: Path) -> Iterator[tuple[System, System]]:
 
 
 @contextlib.contextmanager
-def exportgate(workdir: Path) -> Iterator[tuple[System, System]]:
-    """exportgate's webhook + sidecar, registered as the chart does by default (validating
-    only) and with the opt-in mutating stamp. --mutate so the same processes serve both rows;
-    without the mutating configuration the API server never calls /mutate and /validate finds
-    no stamp to name, i.e. it decides alone as in the default install."""
-    options = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), mutate=True)
-    with Stack(workdir / "stack", webhook=options) as st:
-        assert st.webhook is not None and st.sidecar is not None
-        pids = {"webhook": st.webhook.pid, "sidecar": st.sidecar.pid}
-        ca = st.tls.ca_pem
+def exportgate(workdir: Path) -> Iterator[tuple[System, System, System]]:
+    """exportgate as the chart installs it by default (the policy service embedded in the
+    webhook, validating only), with the opt-in mutating stamp (two phases), and in the sidecar
+    shape (webhook + sidecar over the Unix socket, validating only). Each row has processes of
+    its own, configured as the chart configures that shape (decision reuse only with the
+    stamp)."""
+    one_phase = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS))
+    two_phases = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), mutate=True)
+    with (
+        Stack(workdir / "embedded", webhook=one_phase, embedded=True) as default,
+        Stack(workdir / "stamp", webhook=two_phases, embedded=True) as stamp,
+        Stack(workdir / "sidecar", webhook=one_phase) as sidecar,
+    ):
         yield (
             url_webhook(
                 "exportgate",
-                st.url + "/validate",
-                ca,
+                default.url + "/validate",
+                default.tls.ca_pem,
                 denies=True,
-                pids=pids,
-                label="exportgate webhook + sidecar, validating (the chart's default)",
+                pids=default.pids,
+                label="exportgate, policy service embedded in the webhook, validating (the "
+                "chart's default)",
             ),
             url_webhook(
                 "exportgate-stamp",
-                st.url + "/validate",
-                ca,
+                stamp.url + "/validate",
+                stamp.tls.ca_pem,
                 denies=True,
-                pids=pids,
-                mutating_url=st.url + "/mutate",
+                pids=stamp.pids,
+                mutating_url=stamp.url + "/mutate",
                 label="exportgate with the opt-in mutating stamp (two phases)",
+            ),
+            url_webhook(
+                "exportgate-sidecar",
+                sidecar.url + "/validate",
+                sidecar.tls.ca_pem,
+                denies=True,
+                pids=sidecar.pids,
+                label="exportgate in the sidecar shape: webhook + policy sidecar over a Unix "
+                "socket, validating",
             ),
         )

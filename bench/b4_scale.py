@@ -132,7 +132,20 @@ def _rss(pid: int) -> dict[str, float]:
 
 
 def memory(workdir: Path, *, tenants: int, policies: int, load_s: float) -> dict[str, Any]:
+    """Peak memory of the chart's default shape (the service embedded in the webhook: one
+    process), and of the sidecar shape (webhook + sidecar) under the same load as
+    ``sidecar_shape``."""
     tenant_file, policy_file = synthetic.write(workdir / "inputs", tenants, policies)
+    result = _memory(workdir / "embedded", tenant_file, policy_file, load_s, embedded=True)
+    result["sidecar_shape"] = _memory(
+        workdir / "sidecar", tenant_file, policy_file, load_s, embedded=False
+    )
+    return {"tenants": tenants, "policies": policies, **result}
+
+
+def _memory(
+    workdir: Path, tenant_file: Path, policy_file: Path, load_s: float, *, embedded: bool
+) -> dict[str, Any]:
     # Bind the replayed namespaces to synthetic tenants so lookups hit the big table.
     namespaces = {
         "acme-ml": "tenant-00001",
@@ -144,11 +157,11 @@ def memory(workdir: Path, *, tenants: int, policies: int, load_s: float) -> dict
         workdir / "stack",
         sidecar=SidecarOptions(tenants=(tenant_file,), policies=(policy_file,)),
         webhook=WebhookOptions(namespace_tenants=namespaces),
+        embedded=embedded,
     )
     with stack:
         ready_s = time.perf_counter() - began
-        assert stack.sidecar is not None and stack.webhook is not None
-        idle = {"sidecar": _rss(stack.sidecar.pid), "webhook": _rss(stack.webhook.pid)}
+        idle = {name: _rss(pid) for name, pid in stack.pids.items()}
         load = drive(
             stack.url + "/validate",
             stack.tls.ca_path,
@@ -159,11 +172,10 @@ def memory(workdir: Path, *, tenants: int, policies: int, load_s: float) -> dict
             corpus_size=20_000,
             guarded_only=True,
         )
-        loaded = {"sidecar": _rss(stack.sidecar.pid), "webhook": _rss(stack.webhook.pid)}
-    total = loaded["sidecar"]["VmHWM"] + loaded["webhook"]["VmHWM"]
+        loaded = {name: _rss(pid) for name, pid in stack.pids.items()}
+    total = sum(readings["VmHWM"] for readings in loaded.values())
     return {
-        "tenants": tenants,
-        "policies": policies,
+        "shape": "embedded" if embedded else "sidecar",
         "startup_to_ready_s": round(ready_s, 1),
         "idle_mib": idle,
         "after_load_mib": loaded,

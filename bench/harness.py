@@ -153,7 +153,10 @@ class WebhookOptions:
 
 
 class Stack:
-    """One sidecar + one webhook in `workdir`, started and stopped together."""
+    """exportgate's admission path in `workdir`, started and stopped together: one webhook with
+    the policy service embedded (`embedded=True`, the chart's default shape), or one webhook and
+    one sidecar (the sidecar shape). `sidecar` options configure the policy service either way.
+    """
 
     def __init__(
         self,
@@ -161,11 +164,13 @@ class Stack:
         *,
         sidecar: SidecarOptions | None = None,
         webhook: WebhookOptions | None = None,
+        embedded: bool = False,
         sidecar_cpu: str | None = None,
         webhook_cpu: str | None = None,
         profile_dir: Path | None = None,
     ) -> None:
         self.workdir = workdir
+        self.embedded = embedded
         self.sidecar_options = sidecar or SidecarOptions()
         self.webhook_options = webhook or WebhookOptions()
         self.sidecar_cpu = sidecar_cpu
@@ -198,24 +203,36 @@ class Stack:
 
     # -- sidecar ------------------------------------------------------------------------------
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """The running processes of this stack, by role (for CPU and memory readings)."""
+        procs = {"webhook": self.webhook, "sidecar": self.sidecar}
+        return {name: proc.pid for name, proc in procs.items() if proc is not None}
+
     def sidecar_argv(self) -> list[str]:
+        return [
+            *self._entry("exportgate-sidecar", "exportgate_sidecar"),
+            "--listen",
+            f"unix://{self.socket_path}",
+            "--log-level",
+            "warning",
+            *self.service_args(),
+        ]
+
+    def service_args(self) -> list[str]:
+        """The policy service's flags, the same for the sidecar and the embedded service."""
         o = self.sidecar_options
         argv = [
-            *self._entry("exportgate-sidecar", "exportgate_sidecar"),
             "--source",
             "files",
             "--tenants",
             *map(str, o.tenants),
-            "--listen",
-            f"unix://{self.socket_path}",
             "--decision-log",
             str(self.decision_log),
             "--cache-size",
             str(o.cache_size),
             "--poll-interval",
             str(o.poll_interval),
-            "--log-level",
-            "warning",
         ]
         if o.policies:
             argv += ["--policies", *map(str, o.policies)]
@@ -248,8 +265,6 @@ class Stack:
             str(self.tls.key_path),
             "--tls-reload-interval",
             str(o.tls_reload_interval),
-            "--sidecar",
-            f"unix://{self.socket_path}",
             "--budget",
             str(o.budget_s),
             "--log-level",
@@ -258,6 +273,10 @@ class Stack:
         ]
         for namespace, tenant in o.namespace_tenants.items():
             argv += ["--namespace-tenant", f"{namespace}={tenant}"]
+        if self.embedded:
+            argv += ["--sidecar", "embedded", *self.service_args()]
+        else:
+            argv += ["--sidecar", f"unix://{self.socket_path}"]
         return [*argv, *o.extra]
 
     def readyz(self) -> bool:
@@ -281,7 +300,8 @@ class Stack:
     # -- both ---------------------------------------------------------------------------------
 
     def start(self) -> Stack:
-        self.start_sidecar()
+        if not self.embedded:
+            self.start_sidecar()
         self.start_webhook()
         return self
 

@@ -1,8 +1,9 @@
-"""Where the time goes on the hot path: cProfile of the webhook and sidecar processes under the
-B1 load (uncached, so every guarded review is evaluated), plus the core in-process.
+"""Where the time goes on the hot path: cProfile of the webhook (policy service embedded, the
+chart's default shape) under the B1 load (uncached, so every guarded review is evaluated), plus
+the core in-process.
 
-cProfile sees the main thread only: time the sidecar spends in the decision log's fsync runs
-on a worker thread and shows up on the main thread as the event loop waiting (select/epoll).
+cProfile sees the main thread only: time spent in the decision log's fsync runs on a worker
+thread and shows up on the main thread as the event loop waiting (select/epoll).
 """
 
 from __future__ import annotations
@@ -71,7 +72,13 @@ def _cumulative(stats: pstats.Stats, needles: dict[str, str]) -> dict[str, float
 
 def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, Any]:
     profiles = workdir / "profiles"
-    with Stack(workdir / "stack", sidecar=SidecarOptions(cache_size=0), profile_dir=profiles) as st:
+    # The chart's default shape: the policy service embedded in the webhook, one process.
+    with Stack(
+        workdir / "stack",
+        sidecar=SidecarOptions(cache_size=0),
+        embedded=True,
+        profile_dir=profiles,
+    ) as st:
         load = drive(
             st.url + "/validate",
             st.tls.ca_path,
@@ -84,7 +91,7 @@ def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, A
         "requests": load.ok + load.failed,
         "throughput_rps": round(load.throughput),
     }
-    for name in ("exportgate-webhook", "exportgate-sidecar"):
+    for name in ("exportgate-webhook",):
         path = profiles / f"{name}.prof"
         if not path.exists():
             out[name] = {"error": "no profile written (process did not exit cleanly)"}
@@ -101,13 +108,13 @@ def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, A
                     "json encode": "json/encoder.py:encode",
                     "extract": "extract/registry.py:extract",
                     "engine.evaluate": "core/engine.py:evaluate",
-                    "decision log": "decisionlog/writer.py:arecord_many",
+                    "decision log": "service/journal.py:write",
                     "decision log rendering": "decisionlog/writer.py:_render_locked",
                     "decision record value check": "decisionlog/canonical.py:check_values",
-                    "sidecar Evaluate": "servicer.py:Evaluate",
+                    "policy service evaluate": "service/evaluate.py:evaluate",
                     "ssl read": "sslproto.py:_do_read",
                     "ssl write": "sslproto.py:_do_write",
-                    "grpc client call": "wire/client.py:evaluate",
+                    "batching": "wire/batch.py:_ask",
                     "imports (start-up)": "<frozen importlib._bootstrap>:_find_and_load",
                 },
             ),

@@ -12,7 +12,7 @@ from bench.peers.build import PEERS
 PEER_NAMES = (*(p.name for p in PEERS), "gatekeeper-extdata", "kyverno-apicall")
 #: Systems that enforce the benchmark's rule: "which system leads" is asked among these (none
 #: and the no-op webhook decide nothing; they are floors, not contenders).
-ENFORCING = ("cel", "exportgate", "exportgate-stamp", *PEER_NAMES)
+ENFORCING = ("cel", "exportgate", "exportgate-stamp", "exportgate-sidecar", *PEER_NAMES)
 
 
 def rows(b2: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -136,7 +136,8 @@ def section(b2: dict[str, Any]) -> str:
     if points:
         out.append(
             f"\nConcurrency sweep: {cfg.get('sweep_creates')} Pod CREATEs per point from N "
-            "client threads (own connection each), same API server, systems interleaved.\n"
+            "client threads (own connection each), same API server, systems interleaved in "
+            f"{cfg.get('rounds', 1)} rotated slices per point (pooled).\n"
         )
         sweep_body = [
             [

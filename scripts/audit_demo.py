@@ -24,7 +24,6 @@ from typing import Any
 
 import yaml
 from exportgate_sidecar import serve_in_background
-from exportgate_sidecar.config import ListenConfig, SidecarConfig, SourceConfig
 
 from exportgate.audit.replay import replay, snapshot_directories
 from exportgate.cli.main import main as exportgate
@@ -32,6 +31,7 @@ from exportgate.core import extract
 from exportgate.core.documents import flatten_lists, read_documents
 from exportgate.decisionlog.query import iter_records
 from exportgate.decisionlog.segments import rotated_segments
+from exportgate.service.config import ListenConfig, SidecarConfig, SourceConfig
 from exportgate.wire import PolicyClient, workload_to_item
 
 REPO = Path(__file__).resolve().parents[1]

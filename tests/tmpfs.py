@@ -6,6 +6,7 @@ is used because chmod does not stop root, and a full or read-only disk is what p
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,3 +36,36 @@ def tmpfs(target: Path, options: str) -> Iterator[Path]:
         yield target
     finally:
         subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill the file system at `disk` with one file (returned; delete it to free the space)."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass  # ENOSPC: the disk is full
+    finally:
+        os.close(fd)
+    return filler
+
+
+class ReadOnlyOver:
+    """An empty read-only file system mounted over a log's directory.
+
+    What the writer then sees is what a volume remounted read-only looks like to it: its path
+    no longer leads to its file, and nothing can be created there (EROFS). (A real remount of
+    a file system with a file open for writing is refused by the kernel, so a test cannot
+    remount the log's own file system.) Unmounting brings the original file back.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __enter__(self) -> None:
+        mount_tmpfs(self.directory, "size=64k,ro")
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["umount", str(self.directory)], check=True, timeout=30)

@@ -67,7 +67,27 @@ def utc(moment: datetime) -> datetime:
 
 def rfc3339_ms(moment: datetime) -> str:
     """``2025-03-01T12:00:00.123Z``: RFC 3339, UTC, millisecond precision, fixed width."""
-    moment = utc(moment)
+    if moment.tzinfo is not UTC:
+        moment = utc(moment)
+    if moment.year < 1000:
+        # strftime's %Y does not pad years before 1000 on glibc; the records written so far
+        # say what it said, so those years keep its text (no decision is made in them).
+        return _rfc3339_ms_strftime(moment)
+    # Formatted directly: the same text as strftime below (tests/decisionlog/test_record.py
+    # compares them), in a third of the time; it runs twice per decision record.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 (the fastest form here)
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
+    )
+
+
+def _rfc3339_ms_strftime(moment: datetime) -> str:
+    """The reference form of `rfc3339_ms` (`moment` in UTC already)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -1,9 +1,9 @@
 """The structlog side of the writer: the processor chain that turns an event into a chain line.
 
 `ChainLinker` stamps format version, chain, seq and prev and renders the canonical line with
-its hash; `check_event` refuses values a verifier could not reproduce; `RenderedLines` is the
-"logger" at the end of the chain that only collects the lines. The writer (`writer.py`) owns
-the file and decides when the rendered lines reach it.
+its hash; `check_event` refuses values a verifier could not reproduce; `ProcessorChain` runs
+them over each event. The writer (`writer.py`) owns the file and decides when the rendered
+lines reach it.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class ChainLinker:
         event_dict["hash"] = digest
         self.next_seq += 1
         self.prev = digest
-        self.linked.append(dict(event_dict))
+        # Not copied: nothing changes the event after this, and the writer hands it out as is.
+        self.linked.append(event_dict)  # type: ignore[arg-type]
         return line
 
 
@@ -64,11 +65,22 @@ def check_event(
     return event_dict
 
 
-class RenderedLines:
-    """The structlog "logger" at the end of the chain: it keeps the rendered lines."""
+class ProcessorChain:
+    """Runs structlog processors over one event, the last of which renders the line.
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+    What ``structlog.BoundLogger(logger, processors, {}).msg(kind, **fields)`` did, without
+    its two copies of the event (keyword arguments, then context plus keywords) and its call
+    layers: the writer renders an event per decision, and `fields` is already its own copy.
+    """
 
-    def msg(self, line: str) -> None:
-        self.lines.append(line)
+    def __init__(self, processors: list[Any]) -> None:
+        self.processors = processors
+
+    def render(self, kind: str, fields: dict[str, Any]) -> str:
+        event: Any = fields
+        event["event"] = kind  # set last, as structlog does: a field cannot override it
+        for processor in self.processors:
+            event = processor(None, "msg", event)
+        if not isinstance(event, str):
+            raise TypeError("the last processor of a decision-log chain must render the line")
+        return event

@@ -19,7 +19,6 @@ them. Opening, recovery and rotation are in `lifecycle.py`, file helpers in `fil
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import errno
 import os
 import threading
@@ -51,8 +50,9 @@ from exportgate.decisionlog.record import (
     rfc3339_ms,
     unix_ms,
 )
-from exportgate.decisionlog.render import ChainLinker, RenderedLines, check_event
+from exportgate.decisionlog.render import ChainLinker, ProcessorChain, check_event
 from exportgate.decisionlog.snapshots import Pending, SnapshotDirectory, attach
+from exportgate.decisionlog.syncer import SyncThread, done_future
 
 Clock = Callable[[], datetime]
 
@@ -116,20 +116,11 @@ class DecisionLog(FileLifecycle):
         self._durable_seq = 0
 
         self._linker = ChainLinker()
-        self._rendered = RenderedLines()
-        self._render = structlog.BoundLogger(
-            self._rendered,
-            [
-                check_event,
-                structlog.processors.EventRenamer("type"),
-                self._linker,
-            ],
-            {},
+        self._chain = ProcessorChain(
+            [check_event, structlog.processors.EventRenamer("type"), self._linker]
         )
 
-        self._flush_guard = threading.Lock()
-        self._flush_inflight: concurrent.futures.Future[None] | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._syncer = SyncThread(self._sync_all, name="decisionlog-fsync")
 
         with self._lock:
             try:
@@ -193,15 +184,31 @@ class DecisionLog(FileLifecycle):
         return (await self.arecord_many([entry]))[0]
 
     async def arecord_many(self, entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
+        return await self.start_record_many(entries)
+
+    def start_record_many(
+        self, entries: Iterable[LogEntry]
+    ) -> asyncio.Future[list[dict[str, Any]]]:
+        """`arecord_many` begun now, on the running loop: the records are appended before this
+        returns (or it raises `DecisionLogError`), and the future settles once they are durable.
+
+        For callers that must let the write finish even if they are cancelled (shield the
+        future): no task is created for that, unlike ``ensure_future(arecord_many(...))``,
+        which also costs a turn of the loop before the write starts.
+        """
         pending: Pending = []
         events = self._decision_events(entries, pending)
-        if not events:
-            return []
         if pending:  # a new policy version or tenant record: its file is written off the loop
-            await asyncio.to_thread(self._snapshots.store_all, pending)
+            return asyncio.ensure_future(self._store_then_record(events, pending))
+        if not events:
+            return done_future([])
         records, ticket = self._append(events)
-        await self._await_durable(ticket)
-        return records
+        return self._durable(ticket, records)
+
+    async def _store_then_record(self, events: list[Any], pending: Pending) -> list[dict[str, Any]]:
+        await asyncio.to_thread(self._snapshots.store_all, pending)
+        records, ticket = self._append(events)
+        return await self._durable(ticket, records)
 
     def _decision_events(self, entries: Iterable[LogEntry], pending: Pending) -> list[Any]:
         return [(DECISION, attach(self._snapshots, e, decision_body(e), pending)) for e in entries]
@@ -210,6 +217,11 @@ class DecisionLog(FileLifecycle):
     def sync_rounds(self) -> int:
         """Completed sync rounds (one fsync each): fewer than records when group commit works."""
         return self._sync_rounds
+
+    def sync_waiting_for(self) -> float:
+        """Seconds the oldest asyncio caller has waited for its fsync round; 0 when none waits.
+        A disk that hangs shows here long before any write fails."""
+        return self._syncer.waiting_for()
 
     @property
     def durable_seq(self) -> int:
@@ -241,8 +253,7 @@ class DecisionLog(FileLifecycle):
                     pass  # every caller was already answered; nothing is waiting on this sync
                 finally:
                     os.close(fd)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        self._syncer.stop()
 
     def __enter__(self) -> DecisionLog:
         return self
@@ -286,22 +297,22 @@ class DecisionLog(FileLifecycle):
         now = self._clock()
         stamp, ms = rfc3339_ms(now), unix_ms(now)
         before = self._linker.snapshot()
-        self._rendered.lines.clear()
         self._linker.linked.clear()
+        lines: list[str] = []
         try:
             for kind, body in events:
-                fields = dict(body)
+                fields = dict(body)  # `body` stays as given: a rotation renders the batch again
                 if fields.get("id") is None:
                     fields["id"] = uuid7(ms)
                 fields["time"] = stamp
                 fields["component"] = self.component
                 if self.cluster is not None:
                     fields["cluster"] = self.cluster
-                self._render.msg(kind, **fields)
+                lines.append(self._chain.render(kind, fields))
         except BaseException:
             self._linker.restore(before)
             raise
-        data = "".join(line + "\n" for line in self._rendered.lines).encode("utf-8")
+        data = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
         return data, list(self._linker.linked)
 
     def _write_locked(self, data: bytes, before: tuple[str, int, str]) -> None:
@@ -367,26 +378,20 @@ class DecisionLog(FileLifecycle):
             target = self._written_ticket
         self._sync_through(target)
 
-    async def _await_durable(self, ticket: int) -> None:
-        while self._durable_ticket < ticket:
-            with self._flush_guard:
-                flush = self._flush_inflight
-                if flush is None or flush.done():
-                    if self._executor is None:
-                        self._executor = concurrent.futures.ThreadPoolExecutor(
-                            max_workers=1, thread_name_prefix="decisionlog-fsync"
-                        )
-                    flush = self._flush_inflight = self._executor.submit(self._sync_all)
-            try:
-                # shield: a cancelled caller must not cancel the fsync others are waiting on.
-                await asyncio.shield(asyncio.wrap_future(flush))
-            except DecisionLogError:
-                if self._durable_ticket >= ticket:
-                    return
-                if ticket <= self._failed_ticket:
-                    raise
-                # The failed round was taken before our write: go round again.
-                continue
+    def _durable(
+        self, ticket: int, records: list[dict[str, Any]]
+    ) -> asyncio.Future[list[dict[str, Any]]]:
+        """A future of `records`, settled once append `ticket` is on stable storage."""
+        if not self._fsync:
+            # No fsync to wait for: the round is bookkeeping only, not worth a thread hop.
+            self._sync_through(ticket)
+            return done_future(records)
+        return self._syncer.when_durable(
+            lambda: self._durable_ticket >= ticket,
+            # The failed round covered our write, or the log closed: no round will help.
+            lambda: ticket <= self._failed_ticket or self._closed,
+            records,
+        )
 
     def _open_file(self, path: Path, *, exclusive: bool = False) -> int:
         return open_locked(path, fsync=self._fsync, exclusive=exclusive)

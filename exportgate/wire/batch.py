@@ -36,6 +36,7 @@ import grpc
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.wire.client import PolicyUnavailable
 from exportgate.wire.convert import Answer
+from exportgate.wire.question import Question
 
 DEFAULT_MAX_ITEMS = 32
 """Items per call at most: enough to absorb a burst; small enough that deciding one batch holds
@@ -51,17 +52,22 @@ _NO_TIME = PolicyUnavailable(
 _ASK_ALONE = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED})
 
 
+Item = pb.EvaluateItem | Question
+"""What a caller asks about: a wire item, or a `Question` (which the asker converts if needed)."""
+
+
 class Asker(Protocol):
-    """What the batcher sends through (`PolicyClient` in production)."""
+    """What the batcher sends through: `PolicyClient` (the sidecar over gRPC) or
+    `exportgate.service.local.LocalPolicyClient` (the service embedded in this process)."""
 
     async def evaluate(
-        self, items: Sequence[pb.EvaluateItem], *, timeout: float | None = None
+        self, items: Sequence[Item], *, timeout: float | None = None
     ) -> list[Answer]: ...
 
 
 @dataclass(slots=True)
 class _Question:
-    item: pb.EvaluateItem
+    item: Item
     deadline: float  # loop time
     answer: asyncio.Future[Answer]
 
@@ -85,7 +91,7 @@ class BatchingClient:
         self._waiting: list[_Question] = []
         self._calls: set[asyncio.Task[None]] = set()
 
-    async def evaluate(self, items: list[pb.EvaluateItem], *, timeout: float) -> list[Answer]:
+    async def evaluate(self, items: list[Item], *, timeout: float) -> list[Answer]:
         """One `Answer` per item, like `PolicyClient.evaluate`; raises `PolicyUnavailable`."""
         if len(items) != 1 or self._max_items == 1:
             self._on_call(len(items))

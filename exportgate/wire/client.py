@@ -25,7 +25,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
-from exportgate.wire.convert import Answer, MalformedAnswer, answer_from_proto
+from exportgate.wire.convert import Answer, MalformedAnswer, answer_from_proto, question_to_item
+from exportgate.wire.question import Question
 from exportgate.wire.timestamps import timestamp
 
 #: The name the sidecar reports health under (grpc.health.v1), besides the server-wide "".
@@ -128,15 +129,19 @@ class PolicyClient:
 
     # -- calls -----------------------------------------------------------------------------
 
+    async def start(self) -> None:
+        """Nothing to start: the channel opens on the first call (the sidecar runs apart)."""
+
     async def evaluate(
         self,
-        items: Sequence[pb.EvaluateItem],
+        items: Sequence[pb.EvaluateItem | Question],
         *,
         at: datetime | None = None,
         timeout: float | None = None,
     ) -> list[Answer]:
-        """One `Answer` per item, in order, all from one policy snapshot."""
-        response = await self.evaluate_wire(items, at=at, timeout=timeout)
+        """One `Answer` per item (or `Question`), in order, all from one policy snapshot."""
+        wire_items = [question_to_item(i) if isinstance(i, Question) else i for i in items]
+        response = await self.evaluate_wire(wire_items, at=at, timeout=timeout)
         if len(response.decisions) != len(items):
             raise PolicyUnavailable(
                 f"the policy sidecar answered {len(response.decisions)} decisions "
@@ -146,7 +151,7 @@ class PolicyClient:
         try:
             return [
                 answer_from_proto(decision, item)
-                for decision, item in zip(response.decisions, items, strict=True)
+                for decision, item in zip(response.decisions, wire_items, strict=True)
             ]
         except MalformedAnswer as exc:
             raise PolicyUnavailable(str(exc), kind="malformed") from None

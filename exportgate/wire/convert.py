@@ -34,6 +34,7 @@ from exportgate.core.types import (
     Workload,
 )
 from exportgate.v1 import policy_pb2 as pb
+from exportgate.wire.question import Question
 from exportgate.wire.timestamps import timestamp
 
 ACTION_TO_PROTO: dict[Action, pb.Action] = {
@@ -148,23 +149,40 @@ def workload_to_item(
     object_uid: str = "",
     request_uid: str = "",
 ) -> pb.EvaluateItem:
-    """The request item for a workload found by `exportgate.core.extract` (used by the webhook).
+    """The request item for a workload found by `exportgate.core.extract`.
 
     `operation` is the AdmissionReview spelling (CREATE, UPDATE, ...) or AUDIT/CHECK.
     """
-    op = OPERATIONS_BY_NAME.get(operation.upper(), pb.OPERATION_UNSPECIFIED)
-    ref = workload.ref
+    return question_to_item(
+        Question(
+            tenant=tenant or "",
+            workload=workload,
+            operation=operation,
+            username=username,
+            user_uid=user_uid,
+            groups=tuple(groups),
+            object_uid=object_uid,
+            request_uid=request_uid,
+        )
+    )
+
+
+def question_to_item(question: Question) -> pb.EvaluateItem:
+    """The `EvaluateItem` that asks `question` over gRPC."""
+    ref = question.workload.ref
     return pb.EvaluateItem(
-        tenant=tenant or "",
+        tenant=question.tenant,
         object=pb.ObjectRef(
             api_version=ref.api_version,
             kind=ref.kind,
             namespace=ref.namespace or "",
             name=ref.name,
-            uid=object_uid,
+            uid=question.object_uid,
         ),
-        user=pb.UserInfo(username=username, uid=user_uid, groups=list(groups)),
-        operation=op,
+        user=pb.UserInfo(
+            username=question.username, uid=question.user_uid, groups=list(question.groups)
+        ),
+        operation=OPERATIONS_BY_NAME.get(question.operation.upper(), pb.OPERATION_UNSPECIFIED),
         accelerators=[
             pb.AcceleratorRequest(
                 resource=a.resource,
@@ -175,13 +193,30 @@ def workload_to_item(
                 ],
                 source=a.source,
             )
-            for a in workload.accelerators
+            for a in question.workload.accelerators
         ],
         models=[
             pb.ModelRequest(reference=m.reference, provider=m.provider or "", source=m.source)
-            for m in workload.models
+            for m in question.workload.models
         ],
-        request_uid=request_uid,
+        request_uid=question.request_uid,
+        reuse_decision_id=question.reuse_decision_id,
+    )
+
+
+def item_to_question(item: pb.EvaluateItem, where: str = "item") -> Question:
+    """The `Question` an `EvaluateItem` asks. Raises InputError naming the offending field."""
+    user = item.user
+    return Question(
+        tenant=item.tenant,
+        workload=item_to_workload(item, where),
+        operation=OPERATION_NAMES.get(item.operation, ""),
+        username=user.username,
+        user_uid=user.uid,
+        groups=tuple(user.groups),
+        object_uid=item.object.uid,
+        request_uid=item.request_uid,
+        reuse_decision_id=item.reuse_decision_id,
     )
 
 

@@ -9,7 +9,7 @@ and `serve_in_background`. Callers of the service use `exportgate.wire` (its one
 conversions), never this package.
 """
 
-from exportgate_sidecar.config import (
+from exportgate.service.config import (
     CacheConfig,
     ConfigError,
     ListenConfig,

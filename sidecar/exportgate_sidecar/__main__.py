@@ -25,19 +25,16 @@ from pathlib import Path
 import structlog
 
 from exportgate import eventloop
-from exportgate.core.types import Action
 from exportgate.decisionlog import DecisionLogError
 from exportgate.logsetup import LEVELS, configure_logging
-from exportgate_sidecar.config import (
+from exportgate.service.arguments import add_service_arguments, service_config_from_args
+from exportgate.service.config import (
     DEFAULT_UNIX_SOCKET,
-    CacheConfig,
     ConfigError,
     ListenConfig,
     SidecarConfig,
-    SourceConfig,
 )
 from exportgate_sidecar.server import SidecarServer
-from exportgate_sidecar.sources.files import startup_problems
 
 log = structlog.get_logger("exportgate.sidecar")
 
@@ -62,38 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Signals: SIGTERM/SIGINT stop gracefully (in-flight calls finish), SIGHUP "
         "re-reads the tenant and policy files at once. See docs/sidecar.md.",
     )
-    src = p.add_argument_group("tenants and policies")
-    src.add_argument(
-        "--source",
-        choices=("files", "kube"),
-        default="files",
-        help="read Tenant/ExportPolicy documents from files, or watch them in the cluster",
-    )
-    src.add_argument(
-        "--tenants", nargs="+", type=Path, default=[], metavar="PATH",
-        help="Tenant files or directories (files source)",
-    )  # fmt: skip
-    src.add_argument(
-        "--policies", nargs="+", type=Path, default=[], metavar="PATH",
-        help="ExportPolicy files or directories (files source)",
-    )  # fmt: skip
-    src.add_argument(
-        "--poll-interval", type=float, default=defaults.source.poll_interval, metavar="SECONDS",
-        help="how often the files are checked for changes",
-    )  # fmt: skip
-    src.add_argument(
-        "--kubeconfig", type=Path, metavar="FILE",
-        help="kubeconfig for --source kube (default: in-cluster, then $KUBECONFIG)",
-    )  # fmt: skip
-    src.add_argument(
-        "--packs", nargs="*", metavar="PACK",
-        help="built-in policy packs to enable (default: the packs enabled by default; "
-        "give no names to disable them all)",
-    )  # fmt: skip
-    src.add_argument(
-        "--default-action", choices=[a.value for a in Action],
-        help="action of rules that set none (dryrun to roll out without denying)",
-    )  # fmt: skip
+    add_service_arguments(p)
 
     net = p.add_argument_group("listening")
     net.add_argument(
@@ -108,30 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument(
         "--metrics-address", default=defaults.metrics_address, metavar="ADDRESS",
         help="interface the metrics endpoint listens on",
-    )  # fmt: skip
-
-    dec = p.add_argument_group("decisions")
-    dec.add_argument(
-        "--decision-log", type=Path, required=True, metavar="FILE",
-        help="hash-chained decision log; every decision is written here before it is answered",
-    )  # fmt: skip
-    dec.add_argument("--cache-size", type=int, default=defaults.cache.max_entries, metavar="N",
-                     help="decisions kept in the cache (0 disables it)")  # fmt: skip
-    dec.add_argument("--cache-ttl", type=float, default=defaults.cache.ttl, metavar="SECONDS",
-                     help="longest a cached decision is reused")  # fmt: skip
-    dec.add_argument(
-        "--reuse-window", type=float, default=defaults.reuse_window, metavar="SECONDS",
-        help="how long a delivered decision may be answered again, without a second log record, "
-        "to a caller naming it for the identical item (the webhook's validating phase after its "
-        "mutating phase); 0 disables reuse",
-    )  # fmt: skip
-    dec.add_argument(
-        "--min-time-remaining", type=float, default=defaults.min_time_remaining * 1000,
-        metavar="MS", help="refuse calls with less of their deadline left (DEADLINE_EXCEEDED)",
-    )  # fmt: skip
-    dec.add_argument(
-        "--max-batch-items", type=int, default=defaults.max_batch_items, metavar="N",
-        help="largest Evaluate batch accepted (bigger ones get RESOURCE_EXHAUSTED)",
     )  # fmt: skip
 
     ops = p.add_argument_group("operation")
@@ -155,33 +97,13 @@ def config_from_args(args: argparse.Namespace) -> SidecarConfig:
     if not listen.startswith("unix://"):
         raise ConfigError(f"--listen must be unix://PATH, got {listen!r}")
     unix_socket = Path(listen.removeprefix("unix://"))
-    config = SidecarConfig(
-        decision_log=args.decision_log,
-        source=SourceConfig(
-            kind=args.source,
-            tenant_paths=tuple(args.tenants),
-            policy_paths=tuple(args.policies),
-            poll_interval=args.poll_interval,
-            kubeconfig=args.kubeconfig,
-        ),
+    config = service_config_from_args(
+        args,
         listen=ListenConfig(unix_socket=unix_socket),
-        cache=CacheConfig(max_entries=args.cache_size, ttl=args.cache_ttl),
-        packs=tuple(args.packs) if args.packs is not None else None,
-        default_action=Action(args.default_action) if args.default_action else None,
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
-        min_time_remaining=args.min_time_remaining / 1000,
-        max_batch_items=args.max_batch_items,
-        reuse_window=args.reuse_window,
         shutdown_grace=args.shutdown_grace,
     )
-    config.validate()
-    if config.source.kind == "files":
-        problems = startup_problems(config.source.tenant_paths, config.source.policy_paths)
-        if problems:
-            raise ConfigError(
-                "cannot serve these tenant/policy files:\n  " + "\n  ".join(problems)
-            )
     return config
 
 

@@ -1,11 +1,8 @@
-"""Assemble and run the sidecar: gRPC server, sources, cache, decision log, health, metrics.
+"""The sidecar program: the policy service (`exportgate.service.PolicyHost`) behind gRPC.
 
-Everything runs on one asyncio event loop (gRPC Python is fastest that way); blocking work goes
-to threads: the fsync of the decision log, reading files, building engines, and the Kubernetes
-watches.
-
-`SidecarServer` is the long-running object; `serve_in_background(config)` is the async context
-manager tests and embedders use to run one in-process::
+`SidecarServer` adds to the host a gRPC server on a Unix socket (PolicyService, the standard
+health service, reflection) and the optional Prometheus endpoint. `serve_in_background(config)`
+is the async context manager tests and embedders use to run one in-process::
 
     async with serve_in_background(config) as server:
         async with PolicyClient(server.unix_target) as client:
@@ -27,18 +24,12 @@ import structlog
 from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from exportgate.service.config import ConfigError, SidecarConfig
+from exportgate.service.host import PolicyHost
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
 from exportgate.wire.client import SERVICE_NAME
-from exportgate.world.loader import SnapshotLoader
-from exportgate.world.snapshot import Snapshot, SnapshotStore
-from exportgate_sidecar.cache import DecisionCache
-from exportgate_sidecar.config import ConfigError, SidecarConfig
-from exportgate_sidecar.health import HealthMonitor
-from exportgate_sidecar.journal import DecisionJournal
-from exportgate_sidecar.metrics import MetricsEndpoint, SidecarMetrics
-from exportgate_sidecar.recent import RecentDecisions
-from exportgate_sidecar.servicer import Activity, PolicyServicer
-from exportgate_sidecar.sources.files import FileSource
+from exportgate_sidecar.metrics_endpoint import MetricsEndpoint
+from exportgate_sidecar.servicer import PolicyServicer
 
 log = structlog.get_logger("exportgate.sidecar")
 
@@ -59,84 +50,23 @@ _SERVER_OPTIONS = [
 ]
 
 
-class SidecarServer:
+class SidecarServer(PolicyHost):
     def __init__(self, config: SidecarConfig, *, kube_api: Any = None) -> None:
         """`kube_api`: a `kubernetes.client.ApiClient` for the kube source (built from
         `config.source.kubeconfig` or in-cluster config when None)."""
-        config.validate()
-        self.config = config
-        self._kube_api = kube_api
-        self.store = SnapshotStore()
-        self.cache = DecisionCache(config.cache)
-        self.recent = RecentDecisions(max_entries=config.reuse_max_entries, ttl=config.reuse_window)
-        self.metrics = SidecarMetrics()
-        self.loader = SnapshotLoader(
-            self.store, packs=config.packs, default_action=config.default_action
-        )
-        self.file_source: FileSource | None = None
-        self.journal: DecisionJournal | None = None
-        self.health: HealthMonitor | None = None
+        if config.listen.unix_socket is None:
+            raise ConfigError("nothing to listen on: give --listen unix://PATH")
+        super().__init__(config, kube_api=kube_api)
         self.metrics_endpoint: MetricsEndpoint | None = None
-        self.activity = Activity()
         self._server: grpc.aio.Server | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
         self._unix_socket: Path | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the log, start loading tenants and policies, and start listening.
-
-        Returns as soon as the ports are open; the health service reports NOT_SERVING (and
-        Evaluate answers UNAVAILABLE) until the first snapshot is loaded: see `wait_ready`.
-        On failure everything opened so far is closed again before the error propagates.
-        """
-        try:
-            await self._start()
-        except BaseException:
-            await self.stop(grace=0)
-            raise
-
     async def _start(self) -> None:
         cfg = self.config
-        # Fails here, with the reason, when the log cannot be opened: better a pod that does not
-        # start than one that looks alive but can never answer.
-        self.journal = await asyncio.to_thread(DecisionJournal.open, cfg.decision_log)
-        if cfg.source.kind == "kube" and self._kube_api is None:
-            # Same reasoning for credentials: a sidecar that can never reach the API server
-            # should say why at startup, not sit NOT_SERVING with the reason buried in a task.
-            from exportgate_sidecar.sources.kube import kube_api_client
-
-            self._kube_api = await asyncio.to_thread(kube_api_client, cfg.source.kubeconfig)
-        self.health = HealthMonitor(self.journal)
-        self.store.subscribe(self.cache.on_snapshot)
-        self.store.subscribe(self.recent.on_snapshot)
-        self.store.subscribe(self._on_snapshot)
-
-        server = grpc.aio.server(options=_SERVER_OPTIONS)
-        pb_grpc.add_PolicyServiceServicer_to_server(
-            PolicyServicer(
-                config=cfg,
-                store=self.store,
-                cache=self.cache,
-                recent=self.recent,
-                journal=self.journal,
-                health=self.health,
-                metrics=self.metrics,
-                activity=self.activity,
-            ),
-            server,
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, _HEALTH_SERVICE, reflection.SERVICE_NAME),
-            server,
-        )
-        self._bind(server)
-        await self.health.start()
-        await server.start()
-        self._server = server
-        self._tasks.append(asyncio.create_task(self._run_source(), name="source"))
+        await self._open()
+        await self._begin()
         if cfg.metrics_port is not None:
             self.metrics_endpoint = await asyncio.to_thread(
                 MetricsEndpoint, self.metrics, cfg.metrics_address, cfg.metrics_port
@@ -149,34 +79,20 @@ class SidecarServer:
             source=cfg.source.kind,
         )
 
-    async def wait_ready(self, timeout: float | None = None) -> Snapshot:
-        """Wait for the first snapshot; raises TimeoutError naming what is still refused."""
-        try:
-            await asyncio.wait_for(self.loader.ready.wait(), timeout)
-        except TimeoutError:
-            problems = "; ".join(f"{k}: {v}" for k, v in self.store.errors.items()) or "none"
-            raise TimeoutError(
-                f"no policy snapshot after {timeout}s (refused inputs: {problems})"
-            ) from None
-        snapshot = self.store.current
-        assert snapshot is not None
-        return snapshot
-
-    async def drain(self, timeout: float | None = None, quiet: float = 0.2) -> None:
-        """Report NOT_SERVING, then keep answering until no call has run for `quiet` seconds
-        (at most `timeout`, default the shutdown grace).
-
-        Why not just `stop`: a call whose request has arrived but that the (busy) event loop has
-        not picked up yet is not "in flight" for gRPC, and stopping would cancel it. Its caller
-        sent it before being told to go away; draining answers it (and logs it) instead.
-        """
-        timeout = self.config.shutdown_grace if timeout is None else timeout
-        if self.health is not None:
-            await self.health.shutdown()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline and self.activity.quiet_for() < quiet:
-            await asyncio.sleep(min(0.02, quiet))
+    async def _open_front_door(self) -> None:
+        assert self.health is not None and self.service is not None
+        server = grpc.aio.server(options=_SERVER_OPTIONS)
+        pb_grpc.add_PolicyServiceServicer_to_server(
+            PolicyServicer(self.service, decision_log=str(self.config.decision_log)), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, _HEALTH_SERVICE, reflection.SERVICE_NAME),
+            server,
+        )
+        self._bind(server)
+        await server.start()
+        self._server = server
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls, let in-flight ones finish for `grace` seconds, close the log."""
@@ -186,18 +102,10 @@ class SidecarServer:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
         if self.metrics_endpoint is not None:
             await asyncio.to_thread(self.metrics_endpoint.close)
             self.metrics_endpoint = None
-        if self.journal is not None:
-            await self.journal.close()
-            self.journal = None
+        await super().stop(grace)
         if self._unix_socket is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._unix_socket.unlink()
@@ -206,11 +114,6 @@ class SidecarServer:
     async def wait_for_termination(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()
-
-    async def reload(self) -> None:
-        """Re-read tenant and policy files now (SIGHUP); the kube source needs no nudge."""
-        if self.file_source is not None:
-            await self.file_source.check()
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -245,60 +148,6 @@ class SidecarServer:
             except RuntimeError as exc:
                 raise ConfigError(f"cannot listen on unix://{path}: {exc}") from exc
             self._unix_socket = path
-
-    async def _run_source(self) -> None:
-        src = self.config.source
-        if src.kind == "files":
-            self.file_source = FileSource(
-                self.loader,
-                tenant_paths=src.tenant_paths,
-                policy_paths=src.policy_paths,
-                poll_interval=src.poll_interval,
-            )
-            await self.file_source.run()
-        else:
-            from exportgate_sidecar.sources.kube import KubeSource
-
-            await KubeSource(
-                self.loader,
-                self._kube_api,
-                watch_timeout=src.watch_timeout,
-                backoff=src.retry_backoff,
-                backoff_max=src.retry_backoff_max,
-            ).run()
-
-    def _on_snapshot(self, old: Snapshot | None, new: Snapshot, changed: frozenset[str]) -> None:
-        self.metrics.observe_snapshot(
-            new.generation, len(new.tenants), new.policy_count, new.version
-        )
-        self.metrics.source_errors.set(len(self.store.errors))
-        assert self.health is not None and self.journal is not None
-        self.health.snapshot_loaded()
-        if old is None or old.version != new.version:
-            # An audit record of the switch; decisions carry the version, this says from when.
-            self._tasks = [t for t in self._tasks if not t.done()]
-            self._tasks.append(
-                asyncio.get_running_loop().create_task(
-                    self._record_snapshot(new, old.version if old else None)
-                )
-            )
-
-    async def _record_snapshot(self, snapshot: Snapshot, previous: str | None) -> None:
-        assert self.journal is not None
-        try:
-            await self.journal.snapshot_changed(
-                {
-                    "policyVersion": snapshot.version,
-                    "previousPolicyVersion": previous,
-                    "policyVersions": dict(snapshot.engine.policy_versions),
-                    "tenants": len(snapshot.tenants),
-                    "policies": snapshot.policy_count,
-                }
-            )
-        except Exception as exc:
-            # Decisions themselves carry the version; a missing switch record is worth a
-            # warning, not an outage (a failing log shows up on the next decision anyway).
-            log.warning("could not record the policy snapshot switch", error=str(exc))
 
 
 def _clear_stale_socket(path: Path) -> None:

@@ -1,9 +1,12 @@
-"""The chart's decisionLog.clusterName reaches the writers (sidecar and operator) as
-EXPORTGATE_CLUSTER_NAME, rendered by the real helm; unset, no variable is rendered at all."""
+"""The chart's decisionLog.clusterName reaches the writers (the policy service, embedded in the
+webhook or in the sidecar, and the operator) as EXPORTGATE_CLUSTER_NAME, rendered by the real helm;
+unset, no variable is rendered at all."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from tests.charts.chart import containers, template, write_values
 
@@ -17,11 +20,13 @@ def _cluster_env(docs: list[dict[str, object]]) -> dict[str, str | None]:
     return found
 
 
-def test_the_cluster_name_reaches_sidecar_and_operator(tmp_path: Path) -> None:
-    values = write_values(tmp_path, {"decisionLog": {"clusterName": "eu-west-1"}})
-    found = _cluster_env(template(values))
-    assert any("sidecar" in key for key in found), found
-    assert any("operator" in key for key in found), found
+@pytest.mark.parametrize(("mode", "writer"), [("embedded", "webhook"), ("sidecar", "sidecar")])
+def test_the_cluster_name_reaches_the_service_and_operator(
+    mode: str, writer: str, tmp_path: Path
+) -> None:
+    values = {"decisionLog": {"clusterName": "eu-west-1"}, "policyService": {"mode": mode}}
+    found = _cluster_env(template(write_values(tmp_path, values)))
+    assert set(found) == {f"eg-exportgate-webhook/{writer}", "eg-exportgate-operator/operator"}
     assert set(found.values()) == {"eu-west-1"}
 
 

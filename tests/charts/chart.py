@@ -28,7 +28,15 @@ KUBE_VERSION = "1.33.0"
 
 # The variants docs/helm.md documents; each must lint and render.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "defaults": {},
+    "defaults": {},  # the policy service embedded in the webhook process
+    "sidecar": {"policyService": {"mode": "sidecar"}},
+    "sidecar-stamp-dryrun": {
+        "policyService": {"mode": "sidecar"},
+        "webhook": {"mutating": {"enabled": True}},
+        "policy": {"defaultAction": "dryrun"},
+        "decisionLog": {"destination": "pvc"},
+        "serviceMonitor": {"enabled": True},
+    },
     "cert-manager": {"certs": {"mode": "cert-manager"}},
     "cert-manager-external-issuer": {
         "certs": {
@@ -80,9 +88,14 @@ def run_helm(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Com
     )
 
 
-def template(values_file: Path | None = None, *extra: str) -> list[dict[str, Any]]:
+def template(
+    values_file: Path | None = None,
+    *extra: str,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> list[dict[str, Any]]:
     """Rendered objects of the chart (CRDs included), or an AssertionError with helm's stderr."""
-    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds"]
+    args = ["template", release, str(CHART), "--namespace", namespace, "--include-crds"]
     args += ["--kube-version", KUBE_VERSION, *extra]
     if values_file is not None:
         args += ["--values", str(values_file)]
@@ -101,6 +114,13 @@ def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict
 
 def all_of(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def container(docs: list[dict[str, Any]], owner: str, name: str) -> dict[str, Any]:
+    """The container `name` of the pod template of `owner`."""
+    found = [c for o, c in containers(docs) if o == owner and c["name"] == name]
+    assert len(found) == 1, f"expected one container {name} in {owner}, got {len(found)}"
+    return found[0]
 
 
 def containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -81,6 +81,31 @@ def tenant_namespace(cluster: LocalCluster, name: str, tenant: str) -> None:
     )
 
 
+def pod_from_template(
+    cluster: LocalCluster, kind: str, name: str, namespace: str
+) -> subprocess.CompletedProcess[str]:
+    """Server-side dry-run create of a Pod made from `kind`/`name`'s pod template.
+
+    No controller creates pods here, so this is how pod admission (priority class, service
+    account, security context, volumes) runs for real on what the chart renders."""
+    owner = get(cluster, kind, name, namespace)
+    spec = owner["spec"]["jobTemplate"]["spec"] if kind == "cronjob" else owner["spec"]
+    template = spec["template"]
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{name}-probe",
+            "namespace": namespace,
+            "labels": template["metadata"]["labels"],
+        },
+        "spec": template["spec"],
+    }
+    return cluster.kubectl(
+        "create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(obj), check=False
+    )
+
+
 def pod(name: str, namespace: str, gpus: int = 0, product: str | None = None) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "main", "image": "registry.example.com/app:1.0"}
     if gpus:

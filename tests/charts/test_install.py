@@ -24,6 +24,7 @@ from tests.charts.cluster_helpers import (
     helm_install,
     helm_uninstall,
     pod,
+    pod_from_template,
     tenant_namespace,
 )
 from tests.cluster.local_cluster import LocalCluster
@@ -92,19 +93,7 @@ def test_every_object_is_accepted(installed: LocalCluster) -> None:
 def test_pods_of_every_template_pass_pod_admission(
     installed: LocalCluster, kind: str, name: str
 ) -> None:
-    # No controller creates the pods here, so create one from each template ourselves: pod
-    # admission (priority class, service account, security context, volumes) runs for real.
-    owner = get(installed, kind, name, NAMESPACE)
-    spec = owner["spec"]["jobTemplate"]["spec"] if kind == "cronjob" else owner["spec"]
-    template = spec["template"]
-    obj = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": f"{name}-probe", "namespace": NAMESPACE,
-                     "labels": template["metadata"]["labels"]},
-        "spec": template["spec"],
-    }  # fmt: skip
-    proc = installed.kubectl("create", "--dry-run=server", "-f", "-", input=_yaml(obj), check=False)
+    proc = pod_from_template(installed, kind, name, NAMESPACE)
     assert proc.returncode == 0, proc.stderr
 
 

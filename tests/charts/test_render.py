@@ -14,6 +14,7 @@ from tests.charts.chart import (
     NAMESPACE,
     VARIANTS,
     all_of,
+    container,
     containers,
     find,
     run_helm,
@@ -60,9 +61,13 @@ def test_variants_render_what_they_promise(tmp_path: Path) -> None:
     claim = find(pvc, "PersistentVolumeClaim")
     assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     pod = find(pvc, "Deployment", WEBHOOK)["spec"]["template"]["spec"]
-    assert {c["name"] for c in pod["containers"]} == {"webhook", "sidecar"}
+    # Embedded (the default): the webhook container writes the log; nothing streams it.
+    assert {c["name"] for c in pod["containers"]} == {"webhook"}
     decisions = next(v for v in pod["volumes"] if v["name"] == "decisions")
     assert decisions["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert {"name": "decisions", "mountPath": "/var/lib/exportgate/decisions"} in (
+        pod["containers"][0]["volumeMounts"]
+    )
 
     stdout = render("decision-log-stdout")
     pod = find(stdout, "Deployment", WEBHOOK)["spec"]["template"]["spec"]
@@ -75,8 +80,9 @@ def test_variants_render_what_they_promise(tmp_path: Path) -> None:
     for policy in policies:
         assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
 
+    # Embedded, the service's metrics are on the webhook's own /metrics (the probes port).
     monitor = find(render("service-monitor"), "ServiceMonitor")
-    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["probes", "sidecar-metrics"]
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["probes"]
     assert monitor["metadata"]["labels"]["release"] == "prom"
 
     stamp = render("decision-stamp")
@@ -84,30 +90,34 @@ def test_variants_render_what_they_promise(tmp_path: Path) -> None:
         "workloads.mutate.exportgate.dev",
         "resources.mutate.exportgate.dev",
     }
-    assert "--mutate" in _container(stamp, WEBHOOK, "webhook")["args"]
-    assert "--reuse-window=0" not in _container(stamp, WEBHOOK, "sidecar")["args"]
+    assert "--mutate" in container(stamp, WEBHOOK, "webhook")["args"]
+    assert "--reuse-window=0" not in container(stamp, WEBHOOK, "webhook")["args"]
 
     minimal = render("no-mutating-no-operator")
     assert not all_of(minimal, "MutatingWebhookConfiguration")
     assert OPERATOR not in {d["metadata"]["name"] for d in all_of(minimal, "Deployment")}
-    webhook_args = _container(minimal, WEBHOOK, "webhook")["args"]
+    webhook_args = container(minimal, WEBHOOK, "webhook")["args"]
     assert "--no-mutate" in webhook_args
 
     dry = render("dryrun-rollout")
-    sidecar_args = _container(dry, WEBHOOK, "sidecar")["args"]
+    service_args = container(dry, WEBHOOK, "webhook")["args"]
+    assert "--default-action=dryrun" in service_args
+    packs = service_args.index("--packs")
+    assert service_args[packs + 1] == "kyc-verification"
+    assert "--packs=kyc-verification" in container(dry, OPERATOR, "operator")["args"]
+
+    # The sidecar shape, with the stamp: the service flags are the sidecar's.
+    sidecar = render("sidecar-stamp-dryrun")
+    sidecar_args = container(sidecar, WEBHOOK, "sidecar")["args"]
     assert "--default-action=dryrun" in sidecar_args
-    packs = sidecar_args.index("--packs")
-    assert sidecar_args[packs + 1] == "kyc-verification"
-    assert "--packs=kyc-verification" in _container(dry, OPERATOR, "operator")["args"]
+    assert "--reuse-window=0" not in sidecar_args
+    monitor = find(sidecar, "ServiceMonitor")
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["probes", "sidecar-metrics"]
 
     url = render("external-url")
     for hook in find(url, "ValidatingWebhookConfiguration")["webhooks"]:
         assert hook["clientConfig"]["url"] == "https://127.0.0.1:9443/validate"
         assert "service" not in hook["clientConfig"]
-
-
-def _container(docs: list[dict[str, Any]], owner: str, name: str) -> dict[str, Any]:
-    return next(c for o, c in containers(docs) if o == owner and c["name"] == name)
 
 
 def _webhooks(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,9 +132,9 @@ def _webhooks(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_one_admission_phase_by_default(default_docs: list[dict[str, Any]]) -> None:
     # The decision stamp is opt-in (a second round trip per write, bench/NOTES.md).
     assert not all_of(default_docs, "MutatingWebhookConfiguration")
-    assert "--no-mutate" in _container(default_docs, WEBHOOK, "webhook")["args"]
-    # ... and the sidecar keeps no decisions for a reuse that cannot come.
-    assert "--reuse-window=0" in _container(default_docs, WEBHOOK, "sidecar")["args"]
+    assert "--no-mutate" in container(default_docs, WEBHOOK, "webhook")["args"]
+    # ... and the policy service keeps no decisions for a reuse that cannot come.
+    assert "--reuse-window=0" in container(default_docs, WEBHOOK, "webhook")["args"]
 
 
 def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) -> None:
@@ -174,7 +184,7 @@ def test_configured_exemptions_reach_selector_and_webhook_flags(tmp_path: Path) 
     for hook in _webhooks(docs):
         (expression,) = hook["namespaceSelector"]["matchExpressions"]
         assert expression["values"] == ["kube-system", NAMESPACE, "gpu-operator"]
-    args = _container(docs, WEBHOOK, "webhook")["args"]
+    args = container(docs, WEBHOOK, "webhook")["args"]
     for namespace in ("kube-system", NAMESPACE, "gpu-operator"):
         assert f"--exempt-namespace={namespace}" in args
 
@@ -190,18 +200,17 @@ def test_webhook_is_highly_available(default_docs: list[dict[str, Any]]) -> None
     pdb = find(default_docs, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
-    for container in pod["containers"]:
-        assert container["resources"]["requests"], container["name"]
+    for each in pod["containers"]:
+        assert each["resources"]["requests"], each["name"]
 
 
-def test_sidecar_shares_only_a_unix_socket_with_the_webhook(
-    default_docs: list[dict[str, Any]],
-) -> None:
-    pod = find(default_docs, "Deployment", WEBHOOK)["spec"]["template"]["spec"]
+def test_sidecar_shares_only_a_unix_socket_with_the_webhook(tmp_path: Path) -> None:
+    docs = template(write_values(tmp_path, VARIANTS["sidecar"]))
+    pod = find(docs, "Deployment", WEBHOOK)["spec"]["template"]["spec"]
     socket = next(v for v in pod["volumes"] if v["name"] == "socket")
     assert socket["emptyDir"]["medium"] == "Memory"
-    webhook = _container(default_docs, WEBHOOK, "webhook")
-    sidecar = _container(default_docs, WEBHOOK, "sidecar")
+    webhook = container(docs, WEBHOOK, "webhook")
+    sidecar = container(docs, WEBHOOK, "sidecar")
     assert "--sidecar=unix:///run/exportgate/policy.sock" in webhook["args"]
     assert "--listen=unix:///run/exportgate/policy.sock" in sidecar["args"]
     assert "--source=kube" in sidecar["args"]
@@ -209,11 +218,13 @@ def test_sidecar_shares_only_a_unix_socket_with_the_webhook(
     assert f"--platform-user=system:serviceaccount:{NAMESPACE}:{OPERATOR}" in webhook["args"]
 
 
-def test_every_container_is_hardened(default_docs: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize(("variant", "expected"), [("defaults", 4), ("sidecar", 5)])
+def test_every_container_is_hardened(variant: str, expected: int, tmp_path: Path) -> None:
+    # webhook (with the policy service, or beside the sidecar), log streamer, operator, rotator
     seen = 0
-    for owner, container in containers(default_docs):
+    for owner, each in containers(template(write_values(tmp_path, VARIANTS[variant]))):
         seen += 1
-        ctx = container["securityContext"]
+        ctx = each["securityContext"]
         assert ctx["runAsNonRoot"] is True, owner
         assert ctx["runAsUser"] > 0, owner
         assert ctx["readOnlyRootFilesystem"] is True, owner
@@ -221,7 +232,7 @@ def test_every_container_is_hardened(default_docs: list[dict[str, Any]]) -> None
         assert ctx["privileged"] is False, owner
         assert ctx["capabilities"] == {"drop": ["ALL"]}, owner
         assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, owner
-    assert seen >= 5  # webhook, sidecar, log streamer, operator, cert rotator
+    assert seen == expected
 
 
 def test_rbac_names_every_verb_and_resource(default_docs: list[dict[str, Any]]) -> None:
@@ -326,8 +337,9 @@ def test_every_adapter_kind_is_sent_to_the_webhook(default_docs: list[dict[str, 
 
 def _webhook_ingress_from(docs: list[dict[str, Any]]) -> list[Any] | None:
     policy = find(docs, "NetworkPolicy", WEBHOOK)
-    (rule,) = [r for r in policy["spec"]["ingress"] if {"port": 8443, "protocol": "TCP"}
-               in r["ports"]]
+    (rule,) = [
+        r for r in policy["spec"]["ingress"] if {"port": 8443, "protocol": "TCP"} in r["ports"]
+    ]
     found: list[Any] | None = rule.get("from")
     return found
 

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exportgate.core.types import Action
 from exportgate.decisionlog.errors import RecordFormatError
 from exportgate.decisionlog.ids import uuid7
 from exportgate.decisionlog.record import (
     LogEntry,
+    _rfc3339_ms_strftime,
     decision_body,
     raw_body,
     rfc3339_ms,
     unix_ms,
+    utc,
 )
 from tests.decisionlog.builders import make_decision
 
@@ -107,3 +112,40 @@ def test_uuid7_ids_sort_by_time_and_stay_ordered_within_a_millisecond() -> None:
     assert later > same_ms[-1]
     assert later[14] == "7"  # version nibble
     assert int(later[:8] + later[9:13], 16) == ms + 1000
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 1, 0, 0, 1),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-7)), timezone(timedelta(0)), None]
+        ),
+    )
+)
+def test_directly_formatted_times_are_strftimes_text(moment: datetime) -> None:
+    # The fast form must write exactly what the strftime form wrote, years before 1000 included
+    # (glibc does not pad those); naive and non-UTC instants go through the same conversion.
+    assert rfc3339_ms(moment) == _rfc3339_ms_strftime(utc(moment))
+
+
+def test_directly_formatted_times_at_the_edges() -> None:
+    for moment in (
+        datetime(1000, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2025, 1, 2, 3, 4, 5, 999, tzinfo=UTC),
+    ):
+        assert rfc3339_ms(moment) == _rfc3339_ms_strftime(moment)
+
+
+def test_uuid7_text_is_what_the_uuid_module_writes() -> None:
+    ms = unix_ms(datetime(2025, 1, 1, tzinfo=UTC))
+    for step in range(2000):
+        text = uuid7(ms + step // 7)
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 7
+        assert parsed.variant == uuid.RFC_4122
+        assert parsed.int >> 80 == ms + step // 7

@@ -6,11 +6,19 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
+from bench.harness import Stack
+from bench.reviews import MIX, review
+
+Builder = Callable[[int], dict[str, Any]]
+#: (label, builder) of the reviews the webhook asks the policy service about, and of the rest.
+GUARDED: list[tuple[str, Builder]] = [(label, b) for label, _, b, guarded in MIX if guarded]
+UNGUARDED: list[tuple[str, Builder]] = [(label, b) for label, _, b, guarded in MIX if not guarded]
 
 
 @dataclass
@@ -51,8 +59,10 @@ async def send_all(
     *,
     concurrency: int = 8,
     timeout: float = 10.0,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> list[Answer]:
-    """Post every body once, `concurrency` at a time, over keep-alive connections."""
+    """Post every body once, `concurrency` at a time, over keep-alive connections;
+    `on_answer` sees each answer as it arrives (on the event loop)."""
     answers: list[Answer] = []
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -64,7 +74,10 @@ async def send_all(
         while not queue.empty():
             body = queue.get_nowait()
             uid = json.loads(body).get("request", {}).get("uid", "") if body[:1] == b"{" else ""
-            answers.append(await _post(session, url, body, uid, client_timeout))
+            answer = await _post(session, url, body, uid, client_timeout)
+            answers.append(answer)
+            if on_answer is not None:
+                on_answer(answer)
 
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
@@ -89,3 +102,32 @@ async def _post(
     except ValueError:
         response = None
     return Answer(uid, elapsed, status, response)
+
+
+def review_bodies(kinds: Sequence[tuple[str, Builder]], count: int, start: int = 0) -> list[bytes]:
+    """`count` encoded AdmissionReviews cycling through `kinds`, each object distinct."""
+    return [
+        json.dumps(review(kinds[i % len(kinds)][1](i))).encode()
+        for i in range(start, start + count)
+    ]
+
+
+def send(
+    stack: Stack,
+    bodies: Sequence[bytes],
+    *,
+    concurrency: int = 8,
+    timeout: float = 10.0,
+    on_answer: Callable[[Answer], None] | None = None,
+) -> list[Answer]:
+    """`send_all` to the stack's /validate, from synchronous test code."""
+    return asyncio.run(
+        send_all(
+            stack.url + "/validate",
+            stack.client_ssl_context(),
+            bodies,
+            concurrency=concurrency,
+            timeout=timeout,
+            on_answer=on_answer,
+        )
+    )

@@ -21,6 +21,7 @@ import pytest
 
 from bench.harness import Stack
 from bench.load import drive
+from tests.faults.shapes import SHAPES, embedded
 
 SUMMARY_ENV = "EXPORTGATE_FAULT_SUMMARY"
 
@@ -88,11 +89,14 @@ def fault_summary(request: pytest.FixtureRequest) -> Iterator[Record]:
 
 @pytest.fixture
 def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Start a Stack (sidecar + webhook) in tmp_path; every one started is stopped afterwards."""
+    """Start a Stack in tmp_path, in `shape` (tests/faults/shapes.py: a sidecar and a webhook,
+    or one webhook with the service embedded); every one started is stopped afterwards."""
     stacks: list[Stack] = []
 
-    def make(name: str = "stack", *, start: bool = True, **kwargs: Any) -> Stack:
-        stack = Stack(tmp_path / name, **kwargs)
+    def make(
+        name: str = "stack", *, start: bool = True, shape: str = "sidecar", **kwargs: Any
+    ) -> Stack:
+        stack = Stack(tmp_path / name, embedded=embedded(shape), **kwargs)
         stacks.append(stack)
         if start:
             stack.start()
@@ -103,16 +107,23 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         stack.stop()
 
 
-def decision_records(log: Path) -> dict[str, dict[str, Any]]:
-    """id -> record for every complete decision record in a log (a torn last line is skipped)."""
-    records: dict[str, dict[str, Any]] = {}
+@pytest.fixture(params=SHAPES)
+def shape(request: pytest.FixtureRequest) -> str:
+    """Each shape the policy service runs in, for a test whose promise holds in both."""
+    return str(request.param)
+
+
+def log_records(log: Path) -> list[dict[str, Any]]:
+    """Every complete record in a log, in order (a torn line is skipped)."""
+    records: list[dict[str, Any]] = []
     for line in log.read_bytes().splitlines():
         try:
-            record = json.loads(line)
+            records.append(json.loads(line))
         except ValueError:
             continue
-        if record.get("type") == "decision":
-            records[str(record["id"])] = record
     return records
 
 
+def decision_records(log: Path) -> dict[str, dict[str, Any]]:
+    """id -> record for every complete decision record in a log (a torn last line is skipped)."""
+    return {str(r["id"]): r for r in log_records(log) if r.get("type") == "decision"}

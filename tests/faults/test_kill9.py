@@ -1,4 +1,5 @@
-"""kill -9 of the sidecar and of the webhook under load.
+"""kill -9 of the sidecar and of the webhook under load, with the service in a sidecar or
+embedded in the webhook (tests/faults/shapes.py).
 
 The promise: no allow is ever sent without a durable decision record. The load generator keeps
 every response; after the kills (and restarts) every allowed response's decision id must name
@@ -92,10 +93,16 @@ def test_kill_sidecar_under_load(make_stack: Callable[..., Stack], fault_summary
     _verify(stack)
 
 
-def test_kill_webhook_under_load(make_stack: Callable[..., Stack], fault_summary: Record) -> None:
-    stack = make_stack()
-    verified = _kill_rounds(stack, "webhook", fault_summary, allow_recovered=False)
-    # The sidecar was never killed, so the chain is intact without any recovery.
+def test_kill_webhook_under_load(
+    make_stack: Callable[..., Stack], fault_summary: Record, shape: str
+) -> None:
+    """With the service embedded, the webhook is the process that writes the log: killing it is
+    killing the sidecar, and the same promise holds (a torn record is accounted for by the
+    restarted process's recovery record)."""
+    stack = make_stack(shape=shape)
+    embedded = stack.embedded
+    verified = _kill_rounds(stack, "webhook", fault_summary, allow_recovered=embedded)
+    # With a sidecar, it was never killed, so the chain is intact without any recovery.
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
@@ -129,9 +136,10 @@ def test_torn_last_line_is_reported(
     assert f"{torn}:{line_no}:" in damaged.stdout, damaged.stdout
 
 
-def test_restart_after_torn_line_recovers(make_stack: Callable[..., Stack]) -> None:
-    """A sidecar started on a torn log records a recovery and the chain verifies again."""
-    stack = make_stack()
+def test_restart_after_torn_line_recovers(make_stack: Callable[..., Stack], shape: str) -> None:
+    """A policy service (sidecar, or embedded webhook) started on a torn log records a recovery
+    and the chain verifies again."""
+    stack = make_stack(shape=shape)
     load = guarded_load(stack, 1.0, stack.workdir / "responses.jsonl", concurrency=16)
     load.join(60)
     stack.stop()

@@ -7,40 +7,23 @@ freezing and thawing it on a duty cycle (it runs only a small share of the time)
 
 from __future__ import annotations
 
-import asyncio
-import json
 import signal
 import threading
 import time
 from collections.abc import Callable
 
 from bench.harness import Stack, WebhookOptions
-from bench.reviews import MIX, review
-from tests.faults.client import Answer, send_all
+from tests.faults.client import GUARDED, UNGUARDED, Answer, review_bodies, send
 from tests.faults.conftest import Record, env_int
 
 BUDGET_S = 0.5
 #: What the answer may take beyond the budget: the webhook's own safety margin (0.25 s), TLS and
 #: a busy shared CI machine.
 SLACK_S = 0.75
-GUARDED = [(label, builder) for label, _, builder, guarded in MIX if guarded]
-UNGUARDED = [(label, builder) for label, _, builder, guarded in MIX if not guarded]
-
-
-def _bodies(kinds: list[tuple[str, Callable[[int], dict]]], count: int) -> list[bytes]:  # type: ignore[type-arg]
-    return [json.dumps(review(kinds[i % len(kinds)][1](i))).encode() for i in range(count)]
 
 
 def _send(stack: Stack, bodies: list[bytes], concurrency: int = 8) -> list[Answer]:
-    return asyncio.run(
-        send_all(
-            stack.url + "/validate",
-            stack.client_ssl_context(),
-            bodies,
-            concurrency=concurrency,
-            timeout=BUDGET_S + 10,
-        )
-    )
+    return send(stack, bodies, concurrency=concurrency, timeout=BUDGET_S + 10)
 
 
 #: The webhook's own safety net: when the gRPC deadline has not ended the call by the budget plus
@@ -69,8 +52,8 @@ def test_sidecar_stopped(make_stack: Callable[..., Stack], fault_summary: Record
     assert stack.sidecar is not None
     stack.sidecar.stop()
     count = env_int("EXPORTGATE_FAULT_REQUESTS", 40)
-    guarded = _send(stack, _bodies(GUARDED, count))
-    unguarded = _send(stack, _bodies(UNGUARDED, count))
+    guarded = _send(stack, review_bodies(GUARDED, count))
+    unguarded = _send(stack, review_bodies(UNGUARDED, count))
     fault_summary(
         outcome="passed" if all(not a.allowed for a in guarded) else "failed",
         requests=2 * count,
@@ -90,8 +73,8 @@ def test_sidecar_hung(make_stack: Callable[..., Stack], fault_summary: Record) -
     stack.sidecar.signal(signal.SIGSTOP)  # the socket accepts, nobody answers
     try:
         count = env_int("EXPORTGATE_FAULT_REQUESTS", 40)
-        guarded = _send(stack, _bodies(GUARDED, count), concurrency=16)
-        unguarded = _send(stack, _bodies(UNGUARDED, count))
+        guarded = _send(stack, review_bodies(GUARDED, count), concurrency=16)
+        unguarded = _send(stack, review_bodies(UNGUARDED, count))
     finally:
         stack.sidecar.signal(signal.SIGCONT)
     fault_summary(
@@ -140,8 +123,8 @@ def test_sidecar_slow(make_stack: Callable[..., Stack], fault_summary: Record) -
     assert stack.sidecar is not None
     count = env_int("EXPORTGATE_FAULT_REQUESTS", 40)
     with _DutyCycle(stack.sidecar.signal, on_s=0.03, off_s=0.6):
-        guarded = _send(stack, _bodies(GUARDED, count), concurrency=8)
-        unguarded = _send(stack, _bodies(UNGUARDED, count))
+        guarded = _send(stack, review_bodies(GUARDED, count), concurrency=8)
+        unguarded = _send(stack, review_bodies(UNGUARDED, count))
     late = [a for a in guarded if not a.decision_id]
     bad = [a for a in guarded if a.allowed and not a.decision_id]
     fault_summary(

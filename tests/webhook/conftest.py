@@ -3,7 +3,7 @@
 * The sidecar is `exportgate_sidecar.SidecarServer` on a Unix socket, reading the example
   tenants plus a small rollout policy (one `warn` rule, one `dryrun` rule) from files, and writing
   a real decision log.
-* The webhook is `build_server(...)` from `exportgate_webhook.__main__` (what the command line
+* The webhook is `build_server(...)` from `exportgate_webhook.assemble` (what the command line
   runs) on 127.0.0.1 over TLS with a throwaway CA; namespaces come from a static map, so these
   tests need no API server (tests/webhook/test_cluster_e2e.py uses the real one).
 
@@ -13,6 +13,8 @@ directory under /tmp rather than in pytest's (long) tmp_path.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import shutil
 import ssl
@@ -24,11 +26,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from exportgate_sidecar.config import ListenConfig as SidecarListen
-from exportgate_sidecar.config import SidecarConfig as SidecarServerConfig
-from exportgate_sidecar.config import SourceConfig
 from exportgate_sidecar.server import SidecarServer, serve_in_background
-from exportgate_webhook.__main__ import build_server
+from exportgate_webhook.assemble import build_server
 from exportgate_webhook.config import (
     GuardConfig,
     ListenConfig,
@@ -40,6 +39,11 @@ from exportgate_webhook.config import (
 from exportgate_webhook.metrics import WebhookMetrics
 from exportgate_webhook.server import WebhookServer
 
+from exportgate.service.config import ListenConfig as SidecarListen
+from exportgate.service.config import SidecarConfig as SidecarServerConfig
+from exportgate.service.config import SourceConfig
+from exportgate.service.local import TARGET as EMBEDDED
+from exportgate.service.local import LocalPolicyClient
 from tests.cluster.certs import ServingCert, loopback_serving_cert
 from tests.webhook.helpers import NAMESPACES, PLATFORM_GROUP, PLATFORM_USER
 
@@ -189,11 +193,20 @@ def client_context(cert: ServingCert) -> ssl.SSLContext:
 
 
 async def start_webhook(
-    config: WebhookConfig, cert: ServingCert, decision_log: Path | None = None
+    config: WebhookConfig,
+    cert: ServingCert,
+    decision_log: Path | None = None,
+    *,
+    service: SidecarServerConfig | None = None,
 ) -> Webhook:
+    """`service`: embed the policy service with these settings (``--sidecar embedded``) and
+    wait for its first snapshot, as /readyz would before the pod takes traffic."""
     metrics = WebhookMetrics()
-    server = build_server(config, metrics=metrics)
+    server = build_server(config, metrics=metrics, service=service)
     await server.start()
+    if service is not None:
+        assert isinstance(server.sidecar, LocalPolicyClient)
+        await server.sidecar.host.wait_ready(30)
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(ssl=client_context(cert)),
         timeout=aiohttp.ClientTimeout(total=15),
@@ -206,13 +219,47 @@ async def stop_webhook(webhook: Webhook) -> None:
     await webhook.server.stop()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test of the `webhook` fixture runs against both homes of the policy service: the
+    sidecar over its socket, and embedded in the webhook. A test that drives the sidecar itself
+    (asks for the `sidecar` fixture: stops it, reads its state) runs with the sidecar only."""
+    if "webhook" not in metafunc.fixturenames:
+        return
+    own = inspect.signature(metafunc.function).parameters
+    metafunc.parametrize("policy_mode", ["sidecar"] if "sidecar" in own else POLICY_MODES)
+
+
+POLICY_MODES = ["sidecar", EMBEDDED]
+
+
 @pytest.fixture
-async def webhook(sidecar: SidecarServer, serving_cert: ServingCert) -> AsyncIterator[Webhook]:
-    hook = await start_webhook(
-        webhook_config(serving_cert, sidecar.unix_target),
-        serving_cert,
-        sidecar.config.decision_log,
-    )
+def policy_mode() -> str:
+    return "sidecar"
+
+
+@pytest.fixture
+async def webhook(
+    policy_mode: str, sidecar: SidecarServer, serving_cert: ServingCert, short_dir: Path
+) -> AsyncIterator[Webhook]:
+    if policy_mode == EMBEDDED:
+        # Its own log: the fixture's sidecar runs (idle) beside it and keeps its own.
+        service = dataclasses.replace(
+            sidecar.config,
+            decision_log=short_dir / "embedded" / "decisions.jsonl",
+            listen=SidecarListen(unix_socket=None),
+        )
+        hook = await start_webhook(
+            webhook_config(serving_cert, EMBEDDED),
+            serving_cert,
+            service.decision_log,
+            service=service,
+        )
+    else:
+        hook = await start_webhook(
+            webhook_config(serving_cert, sidecar.unix_target),
+            serving_cert,
+            sidecar.config.decision_log,
+        )
     try:
         yield hook
     finally:

@@ -14,18 +14,27 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from exportgate.core.errors import InputError
-from exportgate.core.extract import AdapterRegistry
+from exportgate.decisionlog import DecisionLogError
 from exportgate.logsetup import LEVELS, configure_logging
-from exportgate.wire import PolicyClient
-from exportgate.wire.batch import DEFAULT_MAX_ITEMS, BatchingClient
-from exportgate_webhook.admission import AdmissionReviewer
+from exportgate.service.arguments import (
+    add_service_arguments,
+    given_service_flags,
+    service_config_from_args,
+)
+from exportgate.service.config import ConfigError
+from exportgate.service.config import ListenConfig as ServiceListen
+from exportgate.service.config import SidecarConfig as ServiceConfig
+from exportgate.service.local import TARGET as EMBEDDED
+from exportgate.service.local import LocalPolicyClient
+from exportgate.wire.batch import DEFAULT_MAX_ITEMS
+from exportgate_webhook.assemble import build_server
 from exportgate_webhook.config import (
     DEFAULT_BUDGET_S,
     DEFAULT_EXEMPT_NAMESPACES,
@@ -39,12 +48,12 @@ from exportgate_webhook.config import (
     TLSConfig,
     WebhookConfig,
 )
-from exportgate_webhook.dra import DraLookup
-from exportgate_webhook.metrics import WebhookMetrics
-from exportgate_webhook.server import WebhookServer
-from exportgate_webhook.tenancy import NamespaceDirectory, StaticNamespaces, WatchedNamespaces
 
 DEFAULT_SIDECAR = SidecarConfig.__dataclass_fields__["target"].default
+
+# On SIGTERM the embedded service finishes the calls in flight before its log closes; the
+# webhook's own runners have stopped taking requests by then, so this is only the tail.
+_SERVICE_GRACE_S = 5.0
 
 log = structlog.get_logger("exportgate.webhook")
 
@@ -71,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exportgate-webhook",
         description="exportgate admission webhook (AdmissionReview v1 over TLS).",
+        epilog="Signals: SIGTERM/SIGINT stop gracefully (reviews in flight are answered); with "
+        "--sidecar embedded, SIGHUP re-reads the tenant and policy files at once, as "
+        "exportgate-sidecar does. See docs/webhook.md.",
     )
     serve = parser.add_argument_group("serving")
     serve.add_argument(
@@ -120,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "--sidecar",
         default=DEFAULT_SIDECAR,
-        help="gRPC target of the sidecar's Unix socket, unix:///path (default %(default)s)",
+        help="gRPC target of the sidecar's Unix socket, unix:///path; or 'embedded' to run the "
+        "policy service in this process, configured by the flags under 'tenants and policies' "
+        "and 'decisions' (--decision-log required) (default %(default)s)",
     )
     policy.add_argument(
         "--budget",
@@ -180,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="extra kind-adapter files (docs/webhook.md), applied after the built-in ones",
     )
+    # The embedded policy service's flags: the same as exportgate-sidecar's. --kubeconfig is the
+    # webhook's own (below), used by the service's kube source too.
+    add_service_arguments(parser, kubeconfig=False, log_required=False)
     spaces = parser.add_argument_group("namespaces")
     spaces.add_argument(
         "--namespace-tenant",
@@ -188,7 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMESPACE=TENANT",
         help="bind namespaces statically instead of watching the API server (local runs)",
     )
-    spaces.add_argument("--kubeconfig", type=Path, default=None, help="kubeconfig for the watch")
+    spaces.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="kubeconfig for the namespace watch (and the embedded service's --source kube)",
+    )
     spaces.add_argument(
         "--namespace-fetch-timeout",
         type=float,
@@ -208,6 +230,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON object per line (for log collectors), or coloured text for a terminal",
     )
     return parser
+
+
+def service_config(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> ServiceConfig | None:
+    """The embedded policy service's settings with ``--sidecar embedded``, else None (and then
+    none of its flags may be given: the sidecar has its own)."""
+    if args.sidecar != EMBEDDED:
+        given = given_service_flags(parser, args)
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} configure the embedded policy service; with --sidecar "
+                f"{args.sidecar} give them to exportgate-sidecar instead (or use --sidecar "
+                f"{EMBEDDED})"
+            )
+        return None
+    if args.decision_log is None:
+        raise UsageError(
+            f"--sidecar {EMBEDDED} needs --decision-log FILE: every decision is written there "
+            "before it is answered"
+        )
+    try:
+        return service_config_from_args(
+            args, listen=ServiceListen(unix_socket=None), shutdown_grace=_SERVICE_GRACE_S
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def config_from_args(args: argparse.Namespace) -> WebhookConfig:
@@ -257,76 +306,31 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
     )
 
 
-def _api_client(kubeconfig: Path | None) -> Any:
-    # Imported on first use: a webhook with static tenants never loads the Kubernetes client.
-    from exportgate.kubeapi import new_api_client
-
-    return new_api_client(kubeconfig)
-
-
-def build_server(
-    config: WebhookConfig,
-    *,
-    metrics: WebhookMetrics | None = None,
-    namespaces: NamespaceDirectory | None = None,
-) -> WebhookServer:
-    """Everything wired together (`namespaces` overrides the configured source, for tests)."""
-    metrics = metrics or WebhookMetrics()
-    registry = (
-        AdapterRegistry.with_files(config.adapter_files)
-        if config.adapter_files
-        else AdapterRegistry.builtin()
-    )
-    if namespaces is None:
-        ns = config.namespaces
-        if ns.static_tenants is not None:
-            namespaces = StaticNamespaces(ns.static_tenants)
-        else:
-            namespaces = WatchedNamespaces(
-                lambda: _api_client(ns.kubeconfig),
-                metrics=metrics,
-                resync_s=ns.resync_s,
-            )
-    sidecar = PolicyClient(config.sidecar.target)
-    # DRA objects are read from the API server when the namespaces are (not in static mode).
-    dra = (
-        DraLookup(lambda: _api_client(config.namespaces.kubeconfig))
-        if config.namespaces.static_tenants is None
-        else None
-    )
-    reviewer = AdmissionReviewer(
-        extract=registry.extract,
-        dra=dra,
-        extract_with=registry.extract,
-        namespaces=namespaces,
-        sidecar=BatchingClient(
-            sidecar,
-            max_items=config.sidecar.batch_max_items,
-            on_call=metrics.sidecar_batch.observe,
-        ),
-        guard=config.guard,
-        budget_s=config.sidecar.budget_s,
-        namespace_fetch_timeout_s=config.namespaces.fetch_timeout_s,
-        metrics=metrics,
-    )
-    return WebhookServer(
-        config, reviewer=reviewer, sidecar=sidecar, namespaces=namespaces, metrics=metrics
-    )
-
-
-async def run(config: WebhookConfig) -> None:
-    server = build_server(config)
+async def run(config: WebhookConfig, service: ServiceConfig | None = None) -> None:
+    server = build_server(config, service=service)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()  # referenced until done
+    if isinstance(server.sidecar, LocalPolicyClient):
+        # SIGHUP: re-read the files now, as exportgate-sidecar does. Unhandled, it would end
+        # the process on the spot, dropping the reviews in flight.
+        host = server.sidecar.host
+        loop.add_signal_handler(signal.SIGHUP, lambda: _keep(reloads, host.reload()))
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
         await server.stop()
+
+
+def _keep(tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -335,9 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=args.log_format == "json")
     try:
         config = config_from_args(args)
-        asyncio.run(run(config))
+        asyncio.run(run(config, service_config(parser, args)))
     except UsageError as exc:
         parser.error(str(exc))
+    except DecisionLogError as exc:  # the embedded service cannot open its log
+        print(f"exportgate-webhook: {exc}", file=sys.stderr)
+        return 2
     except InputError as exc:  # a broken --adapters file
         print(f"exportgate-webhook: {exc.describe()}", file=sys.stderr)
         return 2

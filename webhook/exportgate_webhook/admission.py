@@ -31,8 +31,8 @@ from exportgate.core.errors import InputError
 from exportgate.core.limits import EXTRACT_WORKERS, INLINE_BODY_BYTES
 from exportgate.core.tenancy import owning_tenant
 from exportgate.core.types import Action, ObjectRef, Workload
-from exportgate.v1 import policy_pb2
-from exportgate.wire import Answer, PolicyUnavailable, workload_to_item
+from exportgate.wire import Answer, PolicyUnavailable, Question
+from exportgate.wire.question import on_the_wire
 from exportgate_webhook import messages
 from exportgate_webhook.config import GuardConfig
 from exportgate_webhook.dra import DraLookup, ExtractWith
@@ -61,11 +61,10 @@ Extractor = Callable[[Mapping[str, Any]], Workload]
 
 
 class PolicyAsker(Protocol):
-    """The sidecar, as the reviewer needs it (`exportgate.wire.PolicyClient` in production)."""
+    """The policy service, as the reviewer needs it: a `BatchingClient` over the sidecar's
+    `exportgate.wire.PolicyClient` or the embedded `exportgate.service.local.LocalPolicyClient`."""
 
-    async def evaluate(
-        self, items: list[policy_pb2.EvaluateItem], *, timeout: float
-    ) -> list[Answer]: ...
+    async def evaluate(self, items: list[Question], *, timeout: float) -> list[Answer]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,20 +325,21 @@ class AdmissionReviewer:
         deadline = loop.time() + self._budget_s
         tenant = await self._tenant(request, workload, deadline)
         user = request["userInfo"]
-        item = workload_to_item(
-            _with_ref(workload, reference_of(request, obj)),
+        question = Question(
             tenant=tenant,
+            # As the wire carries it (no labels), wherever the policy service runs.
+            workload=on_the_wire(workload, reference_of(request, obj)),
             operation=request["operation"],
             username=user["username"],
             user_uid=user.get("uid", ""),
-            groups=user.get("groups", ()),
+            groups=tuple(user.get("groups", ())),
             object_uid=_object_uid(obj),
             request_uid=request["uid"],
+            reuse_decision_id=reuse,
         )
-        item.reuse_decision_id = reuse
         started = loop.time()
         try:
-            answers = await self._sidecar.evaluate([item], timeout=deadline - started)
+            answers = await self._sidecar.evaluate([question], timeout=deadline - started)
         except PolicyUnavailable as exc:
             self._metrics.sidecar_errors.labels(exc.kind).inc()
             log.warning("policy sidecar unavailable", reason=exc.describe(), uid=request["uid"])
@@ -371,13 +371,3 @@ class AdmissionReviewer:
                 503,
                 "ServiceUnavailable",
             ) from None
-
-
-def _with_ref(workload: Workload, ref: ObjectRef) -> Workload:
-    return Workload(
-        ref=ref,
-        accelerators=workload.accelerators,
-        models=workload.models,
-        tenant_label=workload.tenant_label,
-        labels=workload.labels,
-    )

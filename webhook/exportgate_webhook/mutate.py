@@ -3,7 +3,7 @@ admitted it, and everything the webhook knows about them.
 
 The whole protocol, webhook side: `/mutate` strips any stamp a caller wrote and stamps an admitted
 object with `stamps_for` its answer; `/validate` names `stamped_decision_id` to the sidecar, which
-reuses that decision only under its one validity rule (exportgate_sidecar.recent); with the stamp
+reuses that decision only under its one validity rule (exportgate.service.recent); with the stamp
 off, `/validate` refuses `forged_stamps` instead, so a stamp is always exportgate's.
 
 `stamp_patch` builds the RFC 6902 JSON Patch the mutating endpoint returns. JSON Pointer needs

@@ -25,6 +25,7 @@ import structlog
 from aiohttp import web
 
 from exportgate.core.limits import INLINE_BODY_BYTES
+from exportgate.service.local import LocalPolicyClient
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from exportgate_webhook.admission import AdmissionReviewer, Offload, Outcome
 from exportgate_webhook.config import WebhookConfig
@@ -81,6 +82,14 @@ class _ByteBudget:
         self.available = total
         self._changed = asyncio.Event()
 
+    def try_acquire(self, size: int) -> bool:
+        """`acquire` when there is room now (no waiting, and no coroutine on the hot path)."""
+        size = min(size, self.total)
+        if self.available < size:
+            return False
+        self.available -= size
+        return True
+
     async def acquire(self, size: int, timeout: float) -> bool:
         size = min(size, self.total)
         deadline = asyncio.get_running_loop().time() + timeout
@@ -115,7 +124,7 @@ class WebhookServer:
         config: WebhookConfig,
         *,
         reviewer: AdmissionReviewer,
-        sidecar: PolicyClient,
+        sidecar: PolicyClient | LocalPolicyClient,
         namespaces: NamespaceDirectory,
         metrics: WebhookMetrics,
     ) -> None:
@@ -164,6 +173,7 @@ class WebhookServer:
         self.tls = ReloadingContext(
             tls.cert_file, tls.key_file, interval_s=tls.reload_interval_s, metrics=self.metrics
         )
+        await self.sidecar.start()  # the embedded policy service opens its log here
         await self.namespaces.start()
         self.port = await self._serve_guarded(self.tls.context)
         if listen.probe_host is not None:
@@ -256,7 +266,10 @@ class WebhookServer:
                     f"body of {http.content_length} bytes exceeds the limit of {limit} bytes"
                 )
             size = http.content_length if http.content_length is not None else limit
-            if not await self._body_budget.acquire(size, self.reviewer.budget_s):
+            budget = self._body_budget
+            if not budget.try_acquire(size) and not await budget.acquire(
+                size, self.reviewer.budget_s
+            ):
                 self.metrics.connections_refused.labels("body-budget").inc()
                 return _busy()
             try:
@@ -311,7 +324,8 @@ class WebhookServer:
         return web.Response(status=200 if ready else 503, text=detail + "\n")
 
     async def readiness(self) -> tuple[bool, str]:
-        """Ready when the sidecar answers Status and the namespace cache is filled."""
+        """Ready when the policy service answers Status and can decide (health SERVING), and
+        the namespace cache is filled."""
         async with self._ready_lock:
             state = self._readiness
             now = time.monotonic()
@@ -322,6 +336,7 @@ class WebhookServer:
             else:
                 try:
                     status = await self.sidecar.status(timeout=self.config.sidecar.ready_timeout_s)
+                    await self._sidecar_serving()
                 except PolicyUnavailable as exc:
                     state.ready, state.detail = False, f"policy sidecar: {exc.describe()}"
                 else:
@@ -332,6 +347,22 @@ class WebhookServer:
                     )
             state.checked_at = time.monotonic()
             return state.ready, state.detail
+
+    async def _sidecar_serving(self) -> None:
+        """Raise unless the sidecar's health says SERVING.
+
+        The sidecar answers `Status` while it cannot decide (its decision log is not writable);
+        only its health service says so, and nothing else takes the pod out of rotation then.
+        (Embedded, `LocalPolicyClient.status` itself refuses in that state.)"""
+        if not isinstance(self.sidecar, PolicyClient):
+            return
+        health = await self.sidecar.health(timeout=self.config.sidecar.ready_timeout_s)
+        if health != "SERVING":
+            raise PolicyUnavailable(
+                f"the policy sidecar reports {health}: it cannot decide now (e.g. its decision "
+                "log is not writable; see its log)",
+                kind="unavailable",
+            )
 
     async def _metrics(self, _: web.Request) -> web.Response:
         response = web.Response(body=self.metrics.exposition())

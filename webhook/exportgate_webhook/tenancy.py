@@ -247,7 +247,7 @@ class PlatformIdentities:
     def includes(self, user: UserInfo) -> bool:
         if user["username"] in self.users:
             return True
-        return any(group in self.groups for group in user.get("groups", ()))
+        return not self.groups.isdisjoint(user.get("groups", ()))
 
 
 def is_namespace(request: AdmissionRequest) -> bool:

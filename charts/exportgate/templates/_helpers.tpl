@@ -131,3 +131,79 @@ cluster, autodetection off) is the port left open to any source; NOTES.txt then 
 {{- end }}
 {{- toYaml (.Values.networkPolicy.webhookFrom | default $apiPeers) -}}
 {{- end }}
+
+{{/*
+Where the policy service runs: "embedded" (in the webhook process) or "sidecar" (its own
+container). Values reused from a release made before the choice existed (helm upgrade
+--reuse-values takes the old chart's defaults) have no policyService: they keep the sidecar
+shape that release runs, instead of an upgrade silently changing the pod's shape.
+*/}}
+{{- define "exportgate.policyServiceMode" -}}
+{{- (.Values.policyService | default dict).mode | default "sidecar" -}}
+{{- end -}}
+
+{{/*
+Container resources of the webhook: webhook.resources when set, else sized for the mode. One
+process holds the webhook and the service when embedded, so it gets the two containers'
+sidecar-mode budgets together (bench/RESULTS.md B4 at 10k tenants: webhook ~87 MiB, sidecar
+~113 MiB); the numbers are documented at webhook.resources in values.yaml.
+*/}}
+{{- define "exportgate.webhookResources" -}}
+{{- if .Values.webhook.resources -}}
+{{- toYaml .Values.webhook.resources -}}
+{{- else if eq (include "exportgate.policyServiceMode" .) "embedded" -}}
+{{- toYaml (dict "requests" (dict "cpu" "200m" "memory" "320Mi") "limits" (dict "memory" "640Mi")) -}}
+{{- else -}}
+{{- toYaml (dict "requests" (dict "cpu" "100m" "memory" "128Mi") "limits" (dict "memory" "256Mi")) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The policy service's flags (exportgate/service/arguments.py), one list for both shapes: the
+embedded service takes exactly the sidecar's flags, so every value keeps its meaning whichever
+container runs it. Call with (dict "ctx" $ "sidecar" true|false "logFile" PATH). The sidecar's
+own listening and logging flags are woven in where its container has always had them, so the
+sidecar shape renders as before.
+*/}}
+{{- define "exportgate.serviceArgs" -}}
+{{- $v := .ctx.Values -}}
+- --source=kube
+{{- if .sidecar }}
+- --listen=unix:///run/exportgate/policy.sock
+{{- end }}
+- --decision-log={{ .logFile }}
+{{- if .sidecar }}
+- --metrics-port={{ $v.sidecar.metricsPort }}
+{{- end }}
+- --cache-size={{ $v.sidecar.cacheSize }}
+- --cache-ttl={{ $v.sidecar.cacheTtlSeconds }}
+{{- if .sidecar }}
+- --log-level={{ $v.sidecar.logLevel }}
+{{- end }}
+{{- if not $v.webhook.mutating.enabled }}
+# Without the stamp no validating call names an earlier decision: keeping each one
+# for reuse would be work on every decision for nothing.
+- --reuse-window=0
+{{- end }}
+{{- if $v.policy.enabledPacks }}
+- --packs
+{{- range $v.policy.enabledPacks }}
+- {{ . }}
+{{- end }}
+{{- end }}
+{{- with $v.policy.defaultAction }}
+- --default-action={{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment of the container that writes the decision log (the service's host). */}}
+{{- define "exportgate.decisionLogEnv" -}}
+# Names this pod's decision-log chain: one writer per chain.
+- name: POD_NAME
+  valueFrom: {fieldRef: {fieldPath: metadata.name}}
+{{- with .Values.decisionLog.clusterName }}
+# Written into every decision record, for audits over many clusters.
+- name: EXPORTGATE_CLUSTER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}

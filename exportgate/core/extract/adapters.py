@@ -23,7 +23,7 @@ from typing import Any
 from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.models import MODEL_PARSERS, dedupe
-from exportgate.core.extract.paths import FieldPath, expect_string
+from exportgate.core.extract.paths import FieldPath, compile_path, expect_string
 from exportgate.core.extract.podspec import extract_pod_spec
 from exportgate.core.extract.quantity import parse_count
 from exportgate.core.extract.selectors import hints_from_node_selector, hints_from_requirements
@@ -79,6 +79,9 @@ class PodSpecRule:
     such as KServe's ``serving.kserve.io/gke-accelerator`` annotation."""
 
 
+_SPEC_ONLY = PodSpecRule(compile_path("spec"))
+
+
 @dataclass(frozen=True, slots=True)
 class AcceleratorRule:
     each: FieldPath | None = None
@@ -121,6 +124,14 @@ class Adapter:
 
     def matches_version(self, version: str) -> bool:
         return self.versions is None or version in self.versions
+
+    @property
+    def reads_spec_only(self) -> bool:
+        """True when `apply` reads nothing of the object but its ``spec``, as a pod spec: the
+        built-in Pod adapter (``podSpecs: [spec]``). Its findings are then a function of the
+        spec alone, unless the spec names DRA claims (`dra.CLAIM_LISTS`), which are looked up by
+        namespace; `AdapterRegistry.extract` may remember them per spec (`FindingsMemo`)."""
+        return not self.accelerators and not self.models and self.pod_specs == (_SPEC_ONLY,)
 
     def apply(
         self,

@@ -63,7 +63,7 @@ from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.types import AcceleratorRequest, ProductHint
 
 PRODUCT_HINT_KEY = "exportgate.dev/product"
-_CLAIM_LISTS = ("resourceClaims", "draResources")
+CLAIM_LISTS = ("resourceClaims", "draResources")
 """Where a pod spec (or a NIMService spec) names its claims: Pods' resourceClaims, NIM's
 draResources (resourceClaimName | resourceClaimTemplateName | claimCreationSpec)."""
 _ALLOCATION_MODES = ("ExactCount", "All")
@@ -119,7 +119,7 @@ def pod_claims(
 ) -> list[AcceleratorRequest]:
     """The requests of the claims and claim templates a pod spec names in ``resourceClaims``."""
     found: list[AcceleratorRequest] = []
-    for key in _CLAIM_LISTS:
+    for key in CLAIM_LISTS:
         entries = pod.get(key)
         if entries is not None:
             entries_field = join_key(field, key)

@@ -9,19 +9,35 @@ A registry is immutable, so one instance can serve every thread of the webhook o
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any, Protocol
 
 from exportgate.core.extract.adapters import Adapter
 from exportgate.core.extract.aggregate import check_models, merge_accelerators
+from exportgate.core.extract.dra import CLAIM_LISTS
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.generic import generic_findings
 from exportgate.core.extract.identity import identify, split_api_version
 from exportgate.core.extract.loader import AdapterSet, load_adapter_file, parse_adapter_text
 from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.types import AcceleratorRequest, ModelRequest, Workload
+
+Findings = tuple[tuple[AcceleratorRequest, ...], tuple[ModelRequest, ...]]
+"""What extraction found in an object: its merged accelerator requests and checked models."""
+
+
+class FindingsMemo(Protocol):
+    """Remembers the findings of pod specs read by a spec-only adapter (`Adapter.reads_spec_only`)
+    so that the same spec is not read again. `findings(spec, read)` returns exactly what
+    `read()` returns (or raises) for that spec; a memo that cannot key a spec just calls `read`.
+    The webhook keeps one (`exportgate_webhook.findings.SpecMemo`): a cluster creates many Pods
+    from the same few specs, and reading a spec is most of the work of extraction."""
+
+    def findings(self, spec: object, read: Callable[[], Findings]) -> Findings: ...
+
 
 BUILTIN_PACKAGE = "exportgate"
 BUILTIN_DIRECTORY = ("data", "adapters")
@@ -30,7 +46,7 @@ BUILTIN_DIRECTORY = ("data", "adapters")
 class AdapterRegistry:
     """Adapters indexed by (API group, kind), plus the merged accelerator vocabulary."""
 
-    __slots__ = ("_index", "sets", "vocabulary")
+    __slots__ = ("_index", "_spec_only", "sets", "vocabulary")
 
     def __init__(self, sets: Iterable[AdapterSet]) -> None:
         self.sets: tuple[AdapterSet, ...] = tuple(sets)
@@ -55,6 +71,10 @@ class AdapterRegistry:
                 device_access=adapter_set.device_access,
             )
         self._index = {key: tuple(value) for key, value in index.items()}
+        # Asked per extraction, so answered once here (ids: the adapters live as long).
+        self._spec_only = frozenset(
+            id(a) for adapters in self._index.values() for a in adapters if a.reads_spec_only
+        )
         self.vocabulary = vocabulary
 
     @classmethod
@@ -97,33 +117,51 @@ class AdapterRegistry:
         """Product-hint label -> meaning (see `schema.HINT_MEANINGS`)."""
         return MappingProxyType(dict(self.vocabulary.hint_keys.meanings))
 
-    def extract(self, obj: object, dra: DraObjects | None = None) -> Workload:
+    def extract(
+        self, obj: object, dra: DraObjects | None = None, *, memo: FindingsMemo | None = None
+    ) -> Workload:
         """The accelerators and models `obj` would use; see `extract_workload`.
 
         `dra` holds the DeviceClasses, ResourceClaims and ResourceClaimTemplates the object may
-        refer to; a reference not found there is an unknown accelerator.
+        refer to; a reference not found there is an unknown accelerator. `memo` may answer for
+        a spec it has seen, when what is found depends on the spec alone (see `FindingsMemo`).
         """
         root, identity = identify(obj)
         adapter = self._lookup(identity.group, identity.version, identity.ref.kind)
-        accelerators: tuple[AcceleratorRequest, ...] = ()
-        models: tuple[ModelRequest, ...] = ()
         namespace = identity.ref.namespace
-        if adapter is not None:
-            accelerators, models = adapter.apply(
-                root, self.vocabulary, dra or NO_DRA_OBJECTS, namespace
-            )
+        dra = dra or NO_DRA_OBJECTS
+
+        def read() -> Findings:
+            if adapter is not None:
+                accelerators, models = adapter.apply(root, self.vocabulary, dra, namespace)
+            else:
+                accelerators, models = generic_findings(root, self.vocabulary, dra, namespace)
+            # One request per distinct (resource, placement), within the caps (aggregate.py).
+            return merge_accelerators(accelerators), check_models(models)
+
+        spec = root.get("spec")
+        if (
+            memo is not None
+            and adapter is not None
+            and id(adapter) in self._spec_only
+            and type(spec) is dict
+            and not _names_claims(spec)
+        ):
+            accelerators, models = memo.findings(spec, read)
         else:
-            accelerators, models = generic_findings(
-                root, self.vocabulary, dra or NO_DRA_OBJECTS, namespace
-            )
+            accelerators, models = read()
         return Workload(
             ref=identity.ref,
-            # One request per distinct (resource, placement), within the caps (aggregate.py).
-            accelerators=merge_accelerators(accelerators),
-            models=check_models(models),
+            accelerators=accelerators,
+            models=models,
             tenant_label=identity.tenant_label,
             labels=identity.labels,
         )
+
+
+def _names_claims(spec: dict[str, Any]) -> bool:
+    """A spec naming DRA claims is read with the DRA objects and the namespace, not alone."""
+    return any(key in spec for key in CLAIM_LISTS)
 
 
 def extract_workload(

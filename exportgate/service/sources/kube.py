@@ -39,10 +39,10 @@ from exportgate.core.policy import parse_policy_document
 from exportgate.core.tenancy import API_GROUP, API_VERSION
 from exportgate.core.tenants import parse_tenant
 from exportgate.kubeapi import new_api_client
+from exportgate.service.config import ConfigError
 from exportgate.world.lastgood import Reading, RecordKind, read
 from exportgate.world.loader import SnapshotLoader
 from exportgate.world.snapshot import TenantRecord
-from exportgate_sidecar.config import ConfigError
 
 log = structlog.get_logger("exportgate.sidecar.kube")
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from exportgate_sidecar import SidecarServer, serve_in_background
-from exportgate_sidecar.recent import RecentDecisions
 
 from exportgate.core.engine import PolicyEngine
+from exportgate.service.recent import RecentDecisions
 from exportgate.v1 import policy_pb2 as pb
 from exportgate.wire.client import PolicyClient
-from exportgate.wire.convert import item_to_workload
+from exportgate.wire.convert import item_to_question
 from exportgate.world.snapshot import Snapshot, TenantEntry
 from tests.core.builders import make_tenant
 from tests.sidecar.builders import (
@@ -264,19 +264,20 @@ def _made(recent: RecentDecisions, decision_id: str, name: str) -> tuple[pb.Eval
         loaded_at=NOW,
     )
     item = gpu_item("acme", name=name)
-    w = item_to_workload(item)
-    recent.remember(decision_id, item, w, engine.evaluate(w, acme, NOW), snapshot, acme, 1, NOW)
+    q = item_to_question(item)
+    w = q.workload
+    recent.remember(decision_id, q, engine.evaluate(w, acme, NOW), snapshot, acme, 1, NOW)
     return item, (w, snapshot)
 
 
 def test_a_decision_is_forgotten_after_the_reuse_window() -> None:
     clock = Clock()
     recent = RecentDecisions(max_entries=10, ttl=10, timer=clock)
-    item, (w, snapshot) = _made(recent, "d-1", "a")
+    item, (_, snapshot) = _made(recent, "d-1", "a")
     clock.now += 9
-    assert recent.reusable("d-1", item, w, snapshot, 1, NOW) is not None
+    assert recent.reusable("d-1", item_to_question(item), snapshot, 1, NOW) is not None
     clock.now += 2
-    assert recent.reusable("d-1", item, w, snapshot, 1, NOW) is None
+    assert recent.reusable("d-1", item_to_question(item), snapshot, 1, NOW) is None
 
 
 def test_the_map_is_bounded() -> None:

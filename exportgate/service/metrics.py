@@ -7,11 +7,9 @@ and the HTTP endpoint is optional.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Latency buckets around the budget that matters: an uncached decision including the gRPC hop
 # should stay under 3 ms at p99; the admission webhook as a whole has seconds.
@@ -104,21 +102,3 @@ class SidecarMetrics:
                 self.policy_info.remove(self._served_version)
             self.policy_info.labels(policy_version=version).set(1)
             self._served_version = version
-
-
-class MetricsEndpoint:
-    """The optional ``/metrics`` HTTP endpoint, served from a background thread."""
-
-    def __init__(self, metrics: SidecarMetrics, address: str, port: int) -> None:
-        server, thread = start_http_server(port, addr=address, registry=metrics.registry)
-        self._server: WSGIServer = server
-        self._thread: threading.Thread = thread
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_port)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

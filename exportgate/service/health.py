@@ -1,8 +1,10 @@
 """The standard gRPC health service (`grpc.health.v1`), driven by what a decision needs.
 
-The sidecar reports SERVING only while it can actually answer: a policy snapshot is loaded and
-the decision log is writable. Kubernetes probes (``grpc:`` probes or grpc-health-probe) and the
-webhook read it; NOT_SERVING keeps a pod out of rotation instead of letting it answer errors.
+The sidecar reports SERVING only while it can actually answer: a policy snapshot is loaded, the
+decision log is writable, and its fsync is not stuck (a hung disk fails no write; it just never
+returns, so a write waiting longer than `stall_after` for its fsync counts as unwritable).
+Kubernetes probes (``grpc:`` probes or grpc-health-probe) and the webhook read it; NOT_SERVING
+keeps a pod out of rotation instead of letting it answer errors.
 
 Status is kept for the overall server ("") and for ``exportgate.v1.PolicyService``.
 """
@@ -16,20 +18,32 @@ import structlog
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer
 
+from exportgate.service.journal import DecisionJournal
 from exportgate.wire.client import SERVICE_NAME
-from exportgate_sidecar.journal import DecisionJournal
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 log = structlog.get_logger("exportgate.sidecar.health")
 
+#: A write waiting longer than this for its fsync takes the service out of rotation: a local
+#: disk answers in milliseconds, and the webhook's review budget is 2 s.
+DEFAULT_STALL_AFTER_S = 2.0
+
 
 class HealthMonitor:
-    def __init__(self, journal: DecisionJournal, *, probe_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        journal: DecisionJournal,
+        *,
+        probe_interval: float = 2.0,
+        stall_after: float = DEFAULT_STALL_AFTER_S,
+    ) -> None:
         self.servicer = HealthServicer()
         self._journal = journal
         self._probe_interval = probe_interval
+        self._stall_after = stall_after
+        self._stalled = False
         self._snapshot_loaded = False
         # The journal was opened (and so proven writable) before the monitor exists.
         self._log_writable = True
@@ -39,7 +53,7 @@ class HealthMonitor:
 
     @property
     def serving(self) -> bool:
-        return self._snapshot_loaded and self._log_writable
+        return self._snapshot_loaded and self._log_writable and not self._stalled
 
     async def start(self) -> None:
         # The servicer starts out SERVING for ""; say the truth before the port opens.
@@ -62,7 +76,14 @@ class HealthMonitor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=self._probe_interval)
             self._changed.clear()
-            if not self._log_writable:
+            stalled = self._journal.stalled_for() > self._stall_after
+            if stalled != self._stalled:
+                self._stalled = stalled
+                log.warning(
+                    "decision log fsync stalled" if stalled else "decision log fsync returned",
+                    stall_after_s=self._stall_after,
+                )
+            if not self._log_writable and not stalled:
                 await self._probe_log()
             await self._publish()
 
@@ -88,6 +109,7 @@ class HealthMonitor:
             status="SERVING" if serving else "NOT_SERVING",
             snapshot_loaded=self._snapshot_loaded,
             decision_log_writable=self._log_writable,
+            decision_log_stalled=self._stalled,
         )
         self._published = serving
 

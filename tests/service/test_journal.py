@@ -24,45 +24,13 @@ from exportgate_sidecar import serve_in_background
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from tests.commands import audit_verify
 from tests.sidecar.builders import NOW, SidecarFiles, ask_one, gpu_item, plain_item
-from tests.tmpfs import mount_tmpfs, tmpfs
+from tests.tmpfs import ReadOnlyOver, fill, tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     with tmpfs(tmp_path / "disk", "size=512k,mode=0755") as disk:
         yield disk
-
-
-def _fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass  # ENOSPC: the disk is full
-    finally:
-        os.close(fd)
-    return filler
-
-
-class ReadOnlyOver:
-    """An empty read-only file system mounted over the log's directory.
-
-    What the writer then sees is what a volume remounted read-only looks like to it: its path
-    no longer leads to its file, and nothing can be created there (EROFS). (A real remount of
-    a file system with a file open for writing is refused by the kernel, so the test cannot
-    remount the log's own file system.) Unmounting brings the original file back.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def __enter__(self) -> None:
-        mount_tmpfs(self.directory, "size=64k,ro")
-
-    def __exit__(self, *exc: object) -> None:
-        subprocess.run(["umount", str(self.directory)], check=True, timeout=30)
 
 
 async def test_the_log_the_sidecar_writes_verifies(
@@ -101,7 +69,7 @@ async def test_an_unwritable_log_means_unavailable_never_an_unlogged_decision(
         before = await ask_one(client, gpu_item("acme", request_uid="before"), at=NOW)
         read_only = ReadOnlyOver(log_dir)
         if fault == "disk full":
-            filler = _fill(small_disk)
+            filler = fill(small_disk)
         else:
             read_only.__enter__()
 

@@ -1,4 +1,4 @@
-"""Settings of the policy sidecar, grouped by concern.
+"""Settings of the policy service (the sidecar, or embedded in the webhook), grouped by concern.
 
 Each group is a small frozen dataclass; each field says why it exists, so that a platform
 engineer reading `exportgate-sidecar --help` or a Helm value can tell when to change it.
@@ -68,7 +68,6 @@ class ListenConfig:
     share the volume can reach it."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class CacheConfig:
     """The decision cache in front of the engine."""
@@ -88,7 +87,8 @@ class CacheConfig:
 
 @dataclass(frozen=True, slots=True)
 class SidecarConfig:
-    """Everything `exportgate-sidecar` needs to run."""
+    """Everything the policy service needs to run: as `exportgate-sidecar`, or embedded in the
+    webhook (which ignores `listen`, `metrics_*`: it serves its own ports)."""
 
     decision_log: Path
     """The hash-chained decision log. Every decision is written (and fsynced) here before it is
@@ -147,9 +147,6 @@ class SidecarConfig:
             raise ConfigError("--tenants/--policies are for --source files; drop them for kube")
         if src.poll_interval <= 0:
             raise ConfigError(f"poll interval must be positive, got {src.poll_interval}")
-        lst = self.listen
-        if lst.unix_socket is None:
-            raise ConfigError("nothing to listen on: give --listen unix://PATH")
         if self.min_time_remaining < 0:
             raise ConfigError("min time remaining cannot be negative")
         if self.max_batch_items < 1:

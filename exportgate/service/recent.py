@@ -34,50 +34,52 @@ from datetime import datetime
 from cachetools import TTLCache
 
 from exportgate.core.decision import Decision
-from exportgate.core.types import Tenant, Workload
-from exportgate.v1 import policy_pb2 as pb
+from exportgate.core.types import Tenant
+from exportgate.wire.question import Question
 from exportgate.world.clock import tenant_boundaries, validity_window
 from exportgate.world.snapshot import Snapshot
 
 Fingerprint = tuple[Hashable, ...]
 
 
-def fingerprint(item: pb.EvaluateItem, workload: Workload) -> Fingerprint:
-    """Everything of an item a decision (and its log record) depends on, except the object's
+def fingerprint(question: Question) -> Fingerprint:
+    """Everything of a question a decision (and its log record) depends on, except the object's
     name and uid, which `_same_object` compares."""
-    obj = item.object
-    user = item.user
+    ref = question.workload.ref
     return (
-        item.tenant,
-        obj.api_version,
-        obj.kind,
-        obj.namespace,
-        item.operation,
-        user.username,
-        user.uid,
-        tuple(user.groups),
-        workload.accelerators,
-        workload.models,
+        question.tenant,
+        ref.api_version,
+        ref.kind,
+        ref.namespace,
+        question.operation,
+        question.username,
+        question.user_uid,
+        question.groups,
+        question.workload.accelerators,
+        question.workload.models,
     )
 
 
-def _same_object(made: pb.ObjectRef, now: pb.ObjectRef, operation: int) -> bool:
-    if operation == pb.OPERATION_CREATE:
+def _same_object(made: tuple[str, str], now: Question) -> bool:
+    """`made` is the (name, uid) the decision was made for."""
+    made_name, made_uid = made
+    now_name = now.workload.ref.name
+    if now.operation == "CREATE":
         # The API server assigns the uid, and the name of a generateName object, after the
         # mutating phase and before the validating one.
-        if made.uid and made.uid != now.uid:
+        if made_uid and made_uid != now.object_uid:
             return False
-        if made.name.endswith("*") and made.name != now.name:
-            return now.name.startswith(made.name[:-1]) and not now.name.endswith("*")
-        return made.name == now.name
-    return made.name == now.name and made.uid == now.uid
+        if made_name.endswith("*") and made_name != now_name:
+            return now_name.startswith(made_name[:-1]) and not now_name.endswith("*")
+        return made_name == now_name
+    return made_name == now_name and made_uid == now.object_uid
 
 
 @dataclass(frozen=True, slots=True)
 class _Made:
     decision: Decision
     fingerprint: Fingerprint
-    object: pb.ObjectRef
+    object: tuple[str, str]  # name, uid
     policy_version: str
     tenant_revision: int
     valid_from: datetime | None
@@ -99,8 +101,7 @@ class RecentDecisions:
     def remember(
         self,
         decision_id: str,
-        item: pb.EvaluateItem,
-        workload: Workload,
+        question: Question,
         decision: Decision,
         snapshot: Snapshot,
         tenant: Tenant | None,
@@ -113,12 +114,10 @@ class RecentDecisions:
         valid_from, valid_until = validity_window(
             tenant_boundaries(tenant), at, snapshot.time_boundaries
         )
-        made_object = pb.ObjectRef()
-        made_object.CopyFrom(item.object)
         self._made[decision_id] = _Made(
             decision=decision,
-            fingerprint=fingerprint(item, workload),
-            object=made_object,
+            fingerprint=fingerprint(question),
+            object=(question.workload.ref.name, question.object_uid),
             policy_version=snapshot.version,
             tenant_revision=tenant_revision,
             valid_from=valid_from,
@@ -128,13 +127,12 @@ class RecentDecisions:
     def reusable(
         self,
         decision_id: str,
-        item: pb.EvaluateItem,
-        workload: Workload,
+        question: Question,
         snapshot: Snapshot,
         tenant_revision: int,
         at: datetime,
     ) -> Decision | None:
-        """The decision `decision_id` if it answers exactly this item now, else None."""
+        """The decision `decision_id` if it answers exactly this question now, else None."""
         if not self.enabled or not decision_id:
             return None
         made = self._made.get(decision_id)
@@ -145,8 +143,8 @@ class RecentDecisions:
             or made.tenant_revision != tenant_revision
             or (made.valid_from is not None and at < made.valid_from)
             or (made.valid_until is not None and at >= made.valid_until)
-            or made.fingerprint != fingerprint(item, workload)
-            or not _same_object(made.object, item.object, item.operation)
+            or made.fingerprint != fingerprint(question)
+            or not _same_object(made.object, question)
         ):
             return None
         return made.decision

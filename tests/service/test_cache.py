@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from exportgate_sidecar import CacheConfig, SidecarServer
-from exportgate_sidecar.cache import DecisionCache
 
 from exportgate.core.engine import PolicyEngine
+from exportgate.service.cache import DecisionCache
 from exportgate.wire.client import PolicyClient
 from exportgate.world.snapshot import Snapshot, TenantEntry
 from tests.core.builders import make_tenant, pinned, workload

@@ -40,7 +40,7 @@ class DecisionJournal:
         self._log = log
         # Writes whose caller gave up, still finishing in the background (kept referenced so
         # they are not garbage-collected, and awaited on close).
-        self._orphans: set[asyncio.Task[Any]] = set()
+        self._orphans: set[asyncio.Future[Any]] = set()
 
     @classmethod
     def open(cls, path: Path, *, fsync: bool = True) -> DecisionJournal:
@@ -58,6 +58,10 @@ class DecisionJournal:
     def path(self) -> Path:
         return self._log.path
 
+    def stalled_for(self) -> float:
+        """Seconds the oldest write has waited for its fsync; 0 when none waits."""
+        return self._log.sync_waiting_for()
+
     async def write(self, entries: Sequence[LogEntry]) -> list[str]:
         """Durably record `entries` (one write, a shared fsync); their record ids, in order.
 
@@ -65,7 +69,9 @@ class DecisionJournal:
         cancelled meanwhile (the gRPC caller's deadline passed, or it hung up), the write still
         completes and is then marked as not delivered; the cancellation propagates.
         """
-        write = asyncio.ensure_future(self._log.arecord_many(entries))
+        # Appended now (or raises); the future settles once durable. Shielded, so a cancelled
+        # caller leaves it running, and without a task of its own (a turn of the loop each).
+        write = self._log.start_record_many(entries)
         try:
             records = await asyncio.shield(write)
         except asyncio.CancelledError:
@@ -81,7 +87,7 @@ class DecisionJournal:
             {"type": NOT_DELIVERED_RECORD, "decisionIds": list(ids), "reason": reason},
         )
 
-    def _after_abandoned_write(self, write: asyncio.Task[Any]) -> None:
+    def _after_abandoned_write(self, write: asyncio.Future[Any]) -> None:
         self._orphans.discard(write)
         if write.cancelled() or write.exception() is not None:
             return  # nothing durable was reported; the writer's own records say what happened

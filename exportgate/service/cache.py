@@ -27,9 +27,9 @@ from cachetools import TTLCache
 
 from exportgate.core.decision import Decision
 from exportgate.core.types import Tenant, Workload
+from exportgate.service.config import CacheConfig
 from exportgate.world.clock import tenant_boundaries, validity_window
 from exportgate.world.snapshot import Snapshot
-from exportgate_sidecar.config import CacheConfig
 
 CacheKey = tuple[Hashable, ...]
 
@@ -97,9 +97,7 @@ class DecisionCache:
         """Remember `decision`; `policy_boundaries` are the snapshot's sorted rule dates."""
         if not self.enabled:
             return
-        valid_from, valid_until = validity_window(
-            tenant_boundaries(tenant), at, policy_boundaries
-        )
+        valid_from, valid_until = validity_window(tenant_boundaries(tenant), at, policy_boundaries)
         self._entries[key] = _Entry(decision, valid_from, valid_until)
 
     def invalidate_tenants(self, names: Iterable[str]) -> int:

@@ -190,9 +190,7 @@ class FileSource:
         poll_interval: float = 1.0,
     ) -> None:
         self._loader = loader
-        self._tenants = _Watched(
-            "tenants", tenant_paths, load_tenant_file, RecordKind.TENANT_FILE
-        )
+        self._tenants = _Watched("tenants", tenant_paths, load_tenant_file, RecordKind.TENANT_FILE)
         self._policies = _Watched("policies", policy_paths, load_policy_file)
         self._poll_interval = poll_interval
         self._first = True
@@ -257,8 +255,9 @@ def startup_problems(tenant_paths: Sequence[Path], policy_paths: Sequence[Path])
     and what to do, so that `exportgate-sidecar` refuses to start instead of serving without
     them. Parsing is cheap next to a policy service that decides with half its inputs."""
     problems = [
-        f"{p}: no such file or directory; fix the path or create the file" for p in
-        (*tenant_paths, *policy_paths) if not os.path.exists(p)
+        f"{p}: no such file or directory; fix the path or create the file"
+        for p in (*tenant_paths, *policy_paths)
+        if not os.path.exists(p)
     ]
     # Only policy files: a broken tenant file is served failing closed (its tenants denied).
     for kind, paths, parse in (("ExportPolicy", policy_paths, load_policy_file),):
@@ -267,8 +266,10 @@ def startup_problems(tenant_paths: Sequence[Path], policy_paths: Sequence[Path])
             try:
                 parse(path)
             except ExportgateError as exc:
-                problems.append(f"{exc} (not a valid {kind} file: fix it, or remove it from the "
-                                "command line or directory)")
+                problems.append(
+                    f"{exc} (not a valid {kind} file: fix it, or remove it from the "
+                    "command line or directory)"
+                )
             except OSError as exc:
                 problems.append(f"{path}: cannot read it: {exc.strerror or exc}")
     return problems
