@@ -22,21 +22,7 @@ from exportgate.service.sources.files import startup_problems
 
 _DEFAULTS = SidecarConfig(decision_log=Path("-"))
 
-SERVICE_FLAGS = {
-    "source": "--source",
-    "tenants": "--tenants",
-    "policies": "--policies",
-    "poll_interval": "--poll-interval",
-    "packs": "--packs",
-    "default_action": "--default-action",
-    "decision_log": "--decision-log",
-    "cache_size": "--cache-size",
-    "cache_ttl": "--cache-ttl",
-    "reuse_window": "--reuse-window",
-    "min_time_remaining": "--min-time-remaining",
-    "max_batch_items": "--max-batch-items",
-}
-"""Each flag's argparse destination; a program tells from these which were given."""
+
 
 
 def add_service_arguments(
@@ -104,6 +90,18 @@ def add_service_arguments(
         "--max-batch-items", type=int, default=_DEFAULTS.max_batch_items, metavar="N",
         help="largest Evaluate batch accepted (bigger ones get RESOURCE_EXHAUSTED)",
     )  # fmt: skip
+
+
+def _service_flags() -> dict[str, str]:
+    """Each service flag by its argparse destination, read off the groups themselves (so the
+    table cannot drift from them); --kubeconfig is left out, a hosting program may own it."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_service_arguments(probe, kubeconfig=False)
+    return {action.dest: action.option_strings[0] for action in probe._actions}
+
+
+SERVICE_FLAGS = _service_flags()
+"""Each flag's argparse destination; a program tells from these which were given."""
 
 
 def given_service_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:

@@ -1,8 +1,9 @@
-"""Prometheus metrics of the sidecar.
+"""Prometheus metrics of the policy service (named `exportgate_sidecar_*` in both shapes).
 
 Names are stable API (dashboards and alerts depend on them); add, never rename. Each server
 gets its own registry so that several servers can run in one process (tests) without clashing,
-and the HTTP endpoint is optional.
+and the sidecar's HTTP endpoint (`exportgate_sidecar.metrics_endpoint`) is optional; embedded,
+the webhook serves them on its own /metrics.
 """
 
 from __future__ import annotations
