@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from exportgate.heap import HeapSettler
 from exportgate.service.cache import DecisionCache
 from exportgate.service.config import SidecarConfig
 from exportgate.service.evaluate import Activity, PolicyService
@@ -41,12 +42,16 @@ class PolicyHost:
         *,
         kube_api: Any = None,
         metrics: SidecarMetrics | None = None,
+        heap: HeapSettler | None = None,
     ) -> None:
         """`kube_api`: a `kubernetes.client.ApiClient` for the kube source (built from
         `config.source.kubeconfig` or in-cluster config when None). `metrics`: where the
-        service's metrics go (a registry of their own by default)."""
+        service's metrics go (a registry of their own by default). `heap`: the program's heap
+        settler (`exportgate.heap`), settled when the first snapshot is loaded and again after
+        each switch; None (a library use, tests) leaves the collector alone."""
         config.validate()
         self.config = config
+        self.heap = heap
         self._kube_api = kube_api
         self.store = SnapshotStore()
         self.cache = DecisionCache(config.cache)
@@ -152,6 +157,8 @@ class PolicyHost:
         """Stop the source and close the log (after the front door stopped taking calls)."""
         if self.health is not None:
             await self.health.shutdown()
+        if self.heap is not None:
+            self.heap.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -197,6 +204,13 @@ class PolicyHost:
         self.metrics.source_errors.set(len(self.store.errors))
         assert self.health is not None and self.journal is not None
         self.health.snapshot_loaded()
+        if self.heap is not None:
+            # What the process keeps for the long run is now loaded (or replaced): keep the
+            # collector's full passes off the reviews (see exportgate/heap.py).
+            if old is None:
+                self.heap.settle()
+            else:
+                self.heap.soon()
         if old is None or old.version != new.version:
             # An audit record of the switch; decisions carry the version, this says from when.
             self._tasks = [t for t in self._tasks if not t.done()]

@@ -26,6 +26,7 @@ import structlog
 
 from exportgate import eventloop
 from exportgate.decisionlog import DecisionLogError
+from exportgate.heap import HeapSettler
 from exportgate.logsetup import LEVELS, configure_logging
 from exportgate.service.arguments import add_service_arguments, service_config_from_args
 from exportgate.service.config import (
@@ -108,7 +109,7 @@ def config_from_args(args: argparse.Namespace) -> SidecarConfig:
 
 
 async def run(config: SidecarConfig) -> None:
-    server = SidecarServer(config)
+    server = SidecarServer(config, heap=HeapSettler())
     await server.start()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()

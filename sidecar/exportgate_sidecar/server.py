@@ -24,6 +24,7 @@ import structlog
 from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from exportgate.heap import HeapSettler
 from exportgate.service.config import ConfigError, SidecarConfig
 from exportgate.service.host import PolicyHost
 from exportgate.v1 import policy_pb2_grpc as pb_grpc
@@ -51,12 +52,14 @@ _SERVER_OPTIONS = [
 
 
 class SidecarServer(PolicyHost):
-    def __init__(self, config: SidecarConfig, *, kube_api: Any = None) -> None:
+    def __init__(
+        self, config: SidecarConfig, *, kube_api: Any = None, heap: HeapSettler | None = None
+    ) -> None:
         """`kube_api`: a `kubernetes.client.ApiClient` for the kube source (built from
-        `config.source.kubeconfig` or in-cluster config when None)."""
+        `config.source.kubeconfig` or in-cluster config when None); `heap`: see `PolicyHost`."""
         if config.listen.unix_socket is None:
             raise ConfigError("nothing to listen on: give --listen unix://PATH")
-        super().__init__(config, kube_api=kube_api)
+        super().__init__(config, kube_api=kube_api, heap=heap)
         self.metrics_endpoint: MetricsEndpoint | None = None
         self._server: grpc.aio.Server | None = None
         self._unix_socket: Path | None = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -280,3 +282,34 @@ def test_help_documents_the_embedded_mode() -> None:
         assert group in text
     for flag in SERVICE_FLAGS.values():
         assert flag in text, flag
+
+
+def test_the_running_webhook_settles_its_heap_at_startup(
+    serving_cert: ServingCert, tmp_path: Path
+) -> None:
+    """Once when it listens, once more when the embedded service has its first snapshot
+    (exportgate/heap.py); the log says how much was frozen and how long the pass took."""
+    proc = subprocess.Popen(
+        [PROGRAM, "--tls-cert", str(serving_cert.cert_path), "--tls-key",
+         str(serving_cert.key_path), "--listen", "127.0.0.1:0", "--namespace-tenant", "a=b",
+         "--sidecar", "embedded", "--tenants", str(EXAMPLE_TENANTS),
+         "--decision-log", str(tmp_path / "d.log"), "--log-level", "info"],
+        stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    settled: list[dict[str, object]] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while len(settled) < 2 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if "heap settled" in line:
+                settled.append(json.loads(line))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert len(settled) == 2, settled
+    assert all(int(str(e["frozen"])) > 0 and "seconds" in e for e in settled), settled

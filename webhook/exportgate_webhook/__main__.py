@@ -22,6 +22,7 @@ import structlog
 
 from exportgate.core.errors import InputError
 from exportgate.decisionlog import DecisionLogError
+from exportgate.heap import HeapSettler
 from exportgate.logsetup import LEVELS, configure_logging
 from exportgate.service.arguments import (
     add_service_arguments,
@@ -307,8 +308,13 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
 
 
 async def run(config: WebhookConfig, service: ServiceConfig | None = None) -> None:
-    server = build_server(config, service=service)
+    heap = HeapSettler()
+    server = build_server(config, service=service, heap=heap)
     await server.start()
+    # The adapters, catalogues and TLS state are loaded: keep the collector's full passes off
+    # the reviews (exportgate/heap.py). Embedded, the policy service settles again once its
+    # first snapshot is in.
+    heap.settle()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

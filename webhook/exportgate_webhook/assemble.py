@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from exportgate.core.extract import AdapterRegistry
+from exportgate.heap import HeapSettler
 from exportgate.service.config import SidecarConfig as ServiceConfig
 from exportgate.service.host import PolicyHost
 from exportgate.service.local import LocalPolicyClient
@@ -41,11 +42,13 @@ def build_server(
     namespaces: NamespaceDirectory | None = None,
     service: ServiceConfig | None = None,
     kube_api: Any = None,
+    heap: HeapSettler | None = None,
 ) -> WebhookServer:
     """Everything wired together (`namespaces` overrides the configured source, for tests).
 
     With `service` the policy service runs in this process (``--sidecar embedded``) instead of
-    being asked over the sidecar's socket; `kube_api` is its API client for a kube source."""
+    being asked over the sidecar's socket; `kube_api` is its API client for a kube source and
+    `heap` the program's heap settler, which it settles after each policy switch."""
     metrics = metrics or WebhookMetrics()
     registry = (
         AdapterRegistry.with_files(config.adapter_files)
@@ -68,7 +71,9 @@ def build_server(
     else:
         # The service's metrics join the webhook's registry (and /metrics) under their own
         # exportgate_sidecar_* names, as dashboards know them from the sidecar.
-        host = PolicyHost(service, kube_api=kube_api, metrics=SidecarMetrics(metrics.registry))
+        host = PolicyHost(
+            service, kube_api=kube_api, metrics=SidecarMetrics(metrics.registry), heap=heap
+        )
         sidecar = LocalPolicyClient(host)
     # DRA objects are read from the API server when the namespaces are (not in static mode).
     dra = (
