@@ -12,7 +12,14 @@ from bench.peers.build import PEERS
 PEER_NAMES = (*(p.name for p in PEERS), "gatekeeper-extdata", "kyverno-apicall")
 #: Systems that enforce the benchmark's rule: "which system leads" is asked among these (none
 #: and the no-op webhook decide nothing; they are floors, not contenders).
-ENFORCING = ("cel", "exportgate", "exportgate-stamp", "exportgate-sidecar", *PEER_NAMES)
+ENFORCING = (
+    "cel",
+    "exportgate",
+    "exportgate-stamp",
+    "exportgate-sidecar",
+    "exportgate-http1",
+    *PEER_NAMES,
+)
 
 
 def rows(b2: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -538,3 +538,15 @@ def test_an_ephemeral_container_with_device_access_is_denied(stack: Stack) -> No
     )  # fmt: skip
     assert proc.returncode != 0, proc.stdout
     assert "exportgate denied" in proc.stderr, proc.stderr
+
+
+def test_the_api_server_calls_the_webhook_over_http2(stack: Stack) -> None:
+    """kube-apiserver's webhook client takes the HTTP/2 the webhook offers over ALPN (and not
+    HTTP/1.1): what webhook/exportgate_webhook/http2.py is for."""
+    lines = [
+        line for line in stack.metrics().splitlines()
+        if line.startswith("exportgate_webhook_connections_total{")
+    ]  # fmt: skip
+    counts = {line.split('"')[1]: float(line.split()[-1]) for line in lines}
+    assert counts.get("h2", 0) >= 1, lines
+    assert counts.get("http/1.1", 0) == 0, lines

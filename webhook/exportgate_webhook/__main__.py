@@ -110,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=ListenConfig().max_connections,
         help="open connections beyond which new ones are reset (default %(default)s)",
     )
+    serve.add_argument(
+        "--http2",
+        action=argparse.BooleanOptionalAction,
+        default=ListenConfig().http2,
+        help="offer HTTP/2 over ALPN besides HTTP/1.1; the API server then multiplexes its "
+        "calls over one connection, which costs it less (default: on)",
+    )
+    serve.add_argument(
+        "--max-streams",
+        type=int,
+        default=ListenConfig().max_streams,
+        help="HTTP/2 requests worked on at once per connection (default %(default)s)",
+    )
     for flag, name, what in (
         ("--handshake-timeout", "handshake_timeout_s", "to finish the TLS handshake"),
         ("--header-timeout", "header_timeout_s", "to deliver a complete first request"),
@@ -285,6 +298,8 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
             probe_host=probe_host,
             probe_port=probe_port,
             max_connections=args.max_connections,
+            http2=args.http2,
+            max_streams=args.max_streams,
             handshake_timeout_s=args.handshake_timeout_s,
             header_timeout_s=args.header_timeout_s,
             idle_timeout_s=args.idle_timeout_s,

@@ -15,8 +15,10 @@ half-open connections from any pod would then exceed the webhook's memory limit,
   ``header_timeout_s`` (slow headers), and aiohttp's keep-alive timer closes one that stays idle
   ``idle_timeout_s`` after its last answer.
 
-The aiohttp request handler is unchanged: it receives the TLS transport as if asyncio had made
-it, and bytes that arrive before it is attached are held and replayed in order.
+After the handshake the connection goes to the protocol agreed over ALPN: HTTP/2
+(`http2.Http2Session`, when offered) or aiohttp's HTTP/1.1 handler, which is unchanged: it
+receives the TLS transport as if asyncio had made it. Bytes that arrive before the handler is
+attached are held and replayed in order.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+
+from exportgate_webhook.http2 import ALPN as H2
+from exportgate_webhook.http2 import Dispatch, Http2Limits, Http2Session
 
 log = structlog.get_logger("exportgate.webhook.listener")
 
@@ -56,13 +61,17 @@ class GuardedListener:
         limits: ConnectionLimits,
         *,
         on_refused: Callable[[str], None] = lambda reason: None,
+        on_connection: Callable[[str], None] = lambda protocol: None,
     ) -> None:
         self._factory: Callable[[], asyncio.Protocol] | None = None
+        self._http2: tuple[Dispatch, Http2Limits] | None = None
         self._ssl = ssl_context
         self.limits = limits
         self._on_refused = on_refused
+        self._on_connection = on_connection
         self.active = 0
         self.served: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.sessions: set[Http2Session] = set()
         self._server: asyncio.base_events.Server | None = None
 
     @property
@@ -87,10 +96,14 @@ class GuardedListener:
         host: str,
         port: int,
         backlog: int = 1024,
+        *,
+        http2: tuple[Dispatch, Http2Limits] | None = None,
     ) -> int:
-        """Listen on host:port, serving each connection with a handler from `handler_factory`
-        (an aiohttp `web.Server`); returns the bound port."""
+        """Listen on host:port, serving each HTTP/1.1 connection with a handler from
+        `handler_factory` (an aiohttp `web.Server`) and, with `http2`, each connection that
+        agreed on h2 with an `Http2Session` routing to that dispatcher; returns the bound port."""
         self._factory = handler_factory
+        self._http2 = http2
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: _Gate(self), host, port, backlog=backlog, reuse_address=True
@@ -98,10 +111,32 @@ class GuardedListener:
         sockets: list[Any] = list(self._server.sockets or [])
         return int(sockets[0].getsockname()[1]) if sockets else port
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop accepting; HTTP/2 connections are sent GOAWAY and closed once their requests
+        are answered (within `grace_s`). HTTP/1.1 connections are closed by aiohttp."""
         if self._server is not None:
-            self._server.close()  # stop accepting; open connections are closed by aiohttp
+            self._server.close()
             self._server = None
+        sessions = list(self.sessions)
+        for session in sessions:
+            session.go_away()
+        await asyncio.gather(*(session.finished(grace_s) for session in sessions))
+
+    def _handler_for(self, tls: asyncio.Transport) -> asyncio.Protocol:
+        """The protocol handler the client and we agreed on during the handshake."""
+        ssl_object = tls.get_extra_info("ssl_object")
+        agreed = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        if agreed == H2 and self._http2 is not None:
+            dispatch, limits = self._http2
+            session = Http2Session(
+                dispatch, limits, on_request=self.served.add, on_close=self.sessions.discard
+            )
+            self.sessions.add(session)
+            self._on_connection(H2)
+            return session
+        assert self._factory is not None
+        self._on_connection("http/1.1")
+        return self._factory()
 
     # -- per connection (called by _Gate) ------------------------------------------------------
 
@@ -117,8 +152,7 @@ class GuardedListener:
 
     async def upgrade(self, gate: _Gate, raw: asyncio.Transport) -> None:
         loop = asyncio.get_running_loop()
-        assert self._factory is not None
-        app = _Attach(self._factory(), gate)
+        app = _Attach(self._handler_for, gate)
         try:
             tls = await loop.start_tls(
                 raw,
@@ -174,16 +208,20 @@ class _Gate(asyncio.Protocol):
 
 
 class _Attach(asyncio.Protocol):
-    """The aiohttp handler behind TLS, attached once the handshake is done."""
+    """The protocol handler behind TLS, chosen and attached once the handshake is done."""
 
-    def __init__(self, handler: asyncio.Protocol, gate: _Gate) -> None:
-        self._handler = handler
+    def __init__(
+        self, choose: Callable[[asyncio.Transport], asyncio.Protocol], gate: _Gate
+    ) -> None:
+        self._choose = choose
+        self._handler: asyncio.Protocol = asyncio.Protocol()  # replaced in attach
         self._gate = gate
         self._attached = False
         self._early: list[bytes] = []
         self._early_eof = False
 
-    def attach(self, transport: asyncio.BaseTransport) -> None:
+    def attach(self, transport: asyncio.Transport) -> None:
+        self._handler = self._choose(transport)
         self._attached = True
         self._handler.connection_made(transport)
         for data in self._early:

@@ -15,6 +15,7 @@ Names and labels (stable; dashboards and alerts depend on them):
 * ``exportgate_webhook_malformed_requests_total{endpoint}``
 * ``exportgate_webhook_certificate_reloads_total{result}`` — success | failure
 * ``exportgate_webhook_certificate_expiry_timestamp_seconds``
+* ``exportgate_webhook_connections_total{protocol}`` — h2 | http/1.1, after the TLS handshake
 
 `decision` is one of allow, dryrun, warn, deny (the sidecar's answer), unguarded (nothing to
 ask), exempt, skipped (DELETE, CONNECT, objects being deleted), tenancy (label guard refusal),
@@ -116,6 +117,13 @@ class WebhookMetrics:
             ("reason",),
             registry=self.registry,
         )
+        self.connections = Counter(
+            "exportgate_webhook_connections",
+            "Connections accepted on the admission port, by the protocol agreed over ALPN "
+            "(h2 or http/1.1).",
+            ("protocol",),
+            registry=self.registry,
+        )
         self.cert_expiry = Gauge(
             "exportgate_webhook_certificate_expiry_timestamp_seconds",
             "notAfter of the serving certificate in use, as a Unix timestamp.",
@@ -136,6 +144,9 @@ class WebhookMetrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def connection_opened(self, protocol: str) -> None:
+        self.connections.labels(protocol).inc()
 
     def namespace_lookup(self, result: str) -> None:
         self.namespace_lookups.labels(result).inc()

@@ -1,14 +1,16 @@
 """The HTTPS server: /validate, /mutate, /healthz, /readyz, /metrics.
 
-aiohttp on one event loop with keep-alive (the API server reuses connections), one TLS context
-that reloads its certificate in place (`tls.ReloadingContext`), and one gRPC channel to the
-sidecar. The HTTPS port is served by `listener.GuardedListener` (connection cap, handshake,
-header and idle timeouts); request bodies share one in-flight byte budget; large bodies are
-parsed and extracted off the loop (`admission.Offload`), so no request holds the loop that
-serves the others for longer than a small slice. Every request that is not a usable
-AdmissionReview gets a 400 with the reason; every review that fails for any other reason is
-answered by the reviewer's fail-closed path, so no exception can turn into an allow or a
-dropped connection.
+aiohttp (HTTP/1.1) and `http2.Http2Session` (HTTP/2, when the client agrees on it over ALPN) on
+one event loop with keep-alive (the API server reuses connections), one TLS context that reloads
+its certificate in place (`tls.ReloadingContext`), and the policy service (embedded, or the
+sidecar over gRPC). Both protocols reach the same `answer` and probes, so a review is answered
+the same way whichever carried it. The HTTPS port is served by `listener.GuardedListener`
+(connection cap, handshake, header and idle timeouts); request bodies share one in-flight byte
+budget; large bodies are parsed and extracted off the loop (`admission.Offload`), so no request
+holds the loop that serves the others for longer than a small slice. Every request that is not
+a usable AdmissionReview gets a 400 with the reason; every review that fails for any other
+reason is answered by the reviewer's fail-closed path, so no exception can turn into an allow
+or a dropped connection.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from exportgate.service.local import LocalPolicyClient
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from exportgate_webhook.admission import AdmissionReviewer, Offload, Outcome
 from exportgate_webhook.config import WebhookConfig
+from exportgate_webhook.http2 import Http2Limits, ReadBody, Reply
 from exportgate_webhook.listener import ConnectionLimits, GuardedListener
 from exportgate_webhook.metrics import CONTENT_TYPE, WebhookMetrics
 from exportgate_webhook.review import AdmissionRequest, MalformedReview, encode, parse_review
@@ -40,6 +43,7 @@ log = structlog.get_logger("exportgate.webhook")
 #: Beyond the reviewer's own budget, the time an answer may take before the server answers the
 #: fail-closed way itself. Only a bug (or a starved CPU) ever reaches it.
 _SAFETY_MARGIN_S = 0.25
+_TEXT = "text/plain; charset=utf-8"
 _READY_CACHE_S = 1.0
 
 Review = Callable[[AdmissionRequest], Awaitable[Outcome]]
@@ -60,18 +64,26 @@ def _status_body(code: int, reason: str, message: str) -> bytes:
     ).encode()
 
 
-def _busy() -> web.Response:
-    """No room in the in-flight body budget within the review budget: 429, which the API server
-    treats as a webhook failure (fail closed) and which says to retry."""
-    return web.Response(
-        status=429,
-        body=_status_body(
-            429,
-            "TooManyRequests",
-            "exportgate is reading too many large requests at once; retry shortly",
-        ),
-        content_type="application/json",
-    )
+_BUSY = Reply(
+    429,
+    _status_body(
+        429,
+        "TooManyRequests",
+        "exportgate is reading too many large requests at once; retry shortly",
+    ),
+)
+"""No room in the in-flight body budget within the review budget: 429, which the API server
+treats as a webhook failure (fail closed) and which says to retry."""
+
+#: The admission endpoints, by path (the API server adds a ``?timeout=`` query).
+_ENDPOINTS = {"/validate": "validate", "/mutate": "mutate"}
+
+
+def _response(reply: Reply) -> web.Response:
+    """aiohttp's form of a `Reply` (HTTP/1.1)."""
+    response = web.Response(status=reply.status, body=reply.body)
+    response.headers["Content-Type"] = reply.content_type
+    return response
 
 
 class _ByteBudget:
@@ -171,7 +183,11 @@ class WebhookServer:
         listen = self.config.listen
         tls = self.config.tls
         self.tls = ReloadingContext(
-            tls.cert_file, tls.key_file, interval_s=tls.reload_interval_s, metrics=self.metrics
+            tls.cert_file,
+            tls.key_file,
+            interval_s=tls.reload_interval_s,
+            metrics=self.metrics,
+            http2=listen.http2,
         )
         await self.sidecar.start()  # the embedded policy service opens its log here
         await self.namespaces.start()
@@ -200,7 +216,10 @@ class WebhookServer:
         )
         refused = self.metrics.connections_refused
         listener = GuardedListener(
-            context, limits, on_refused=lambda reason: refused.labels(reason).inc()
+            context,
+            limits,
+            on_refused=lambda reason: refused.labels(reason).inc(),
+            on_connection=self.metrics.connection_opened,
         )
         # keepalive_timeout: aiohttp closes a connection idle that long after its last answer.
         runner = web.AppRunner(
@@ -214,7 +233,20 @@ class WebhookServer:
         self._runners.append(runner)
         self._listeners.append(listener)
         assert runner.server is not None
-        return await listener.start(runner.server, listen.host, listen.port)
+        http2 = (
+            (
+                self.dispatch,
+                Http2Limits(
+                    max_streams=listen.max_streams,
+                    max_body_bytes=listen.max_body_bytes,
+                    body_timeout_s=listen.header_timeout_s,
+                    idle_timeout_s=listen.idle_timeout_s,
+                ),
+            )
+            if listen.http2
+            else None
+        )
+        return await listener.start(runner.server, listen.host, listen.port, http2=http2)
 
     async def _serve(
         self, app: web.Application, host: str, port: int, ssl_context: object | None
@@ -246,37 +278,72 @@ class WebhookServer:
     # -- admission -------------------------------------------------------------------------
 
     async def _validate(self, request: web.Request) -> web.Response:
-        return await self._review(
-            request, "validate", self.reviewer.validate, self.reviewer.validate_failed
+        return _response(
+            await self.answer("validate", request.content_length, self._reader(request))
         )
 
     async def _mutate(self, request: web.Request) -> web.Response:
-        return await self._review(
-            request, "mutate", self.reviewer.mutate, self.reviewer.mutate_failed
+        return _response(await self.answer("mutate", request.content_length, self._reader(request)))
+
+    def _reader(self, http: web.Request) -> ReadBody:
+        limit = self.config.listen.max_body_bytes
+
+        async def read() -> bytes:
+            try:
+                return await http.read()  # aiohttp stops reading past client_max_size
+            except web.HTTPRequestEntityTooLarge:
+                raise MalformedReview(f"body exceeds the limit of {limit} bytes") from None
+
+        return read
+
+    async def dispatch(
+        self, method: str, path: str, content_length: int | None, read: ReadBody
+    ) -> Reply:
+        """Route one request that arrived over HTTP/2 (aiohttp routes HTTP/1.1 itself)."""
+        path = path.split("?", 1)[0]
+        endpoint = _ENDPOINTS.get(path)
+        if endpoint is not None:
+            if method != "POST":
+                return Reply(405, _status_body(405, "MethodNotAllowed", f"{path} takes POST"))
+            return await self.answer(endpoint, content_length, read)
+        probe = self._probes.get(path)
+        if probe is not None:
+            if method != "GET":
+                return Reply(405, _status_body(405, "MethodNotAllowed", f"{path} takes GET"))
+            return await probe()
+        return Reply(
+            404,
+            _status_body(
+                404, "NotFound", f"no such path {path!r}: exportgate serves /validate and /mutate"
+            ),
         )
 
-    async def _review(
-        self, http: web.Request, endpoint: str, review: Review, fallback: Fallback
-    ) -> web.Response:
+    async def answer(self, endpoint: str, content_length: int | None, read: ReadBody) -> Reply:
+        """One admission request, whichever protocol carried it: the body is read within the
+        size limit and the shared byte budget, parsed, reviewed within the time budget, and
+        answered; a request that is not a usable AdmissionReview gets a 400 saying why."""
+        review: Review
+        fallback: Fallback
+        if endpoint == "validate":
+            review, fallback = self.reviewer.validate, self.reviewer.validate_failed
+        else:
+            review, fallback = self.reviewer.mutate, self.reviewer.mutate_failed
         started = time.perf_counter()
         limit = self.config.listen.max_body_bytes
         try:
-            if http.content_length is not None and http.content_length > limit:
+            if content_length is not None and content_length > limit:
                 raise MalformedReview(
-                    f"body of {http.content_length} bytes exceeds the limit of {limit} bytes"
+                    f"body of {content_length} bytes exceeds the limit of {limit} bytes"
                 )
-            size = http.content_length if http.content_length is not None else limit
+            size = content_length if content_length is not None else limit
             budget = self._body_budget
             if not budget.try_acquire(size) and not await budget.acquire(
                 size, self.reviewer.budget_s
             ):
                 self.metrics.connections_refused.labels("body-budget").inc()
-                return _busy()
+                return _BUSY
             try:
-                try:
-                    body = await http.read()
-                except web.HTTPRequestEntityTooLarge:
-                    raise MalformedReview(f"body exceeds the limit of {limit} bytes") from None
+                body = await read()
                 if len(body) > INLINE_BODY_BYTES:
                     # Parsing a large body takes longer than the loop's slice: off the loop.
                     request = await self.reviewer.offload.run(parse_review, body)
@@ -287,10 +354,8 @@ class WebhookServer:
         except MalformedReview as exc:
             self.metrics.malformed.labels(endpoint).inc()
             log.info("malformed admission review", endpoint=endpoint, reason=exc.reason)
-            return web.Response(
-                status=400,
-                body=_status_body(400, "BadRequest", f"malformed AdmissionReview: {exc.reason}"),
-                content_type="application/json",
+            return Reply(
+                400, _status_body(400, "BadRequest", f"malformed AdmissionReview: {exc.reason}")
             )
         try:
             async with asyncio.timeout(self.reviewer.budget_s + _SAFETY_MARGIN_S):
@@ -312,16 +377,29 @@ class WebhookServer:
             outcome.decision,
             time.perf_counter() - started,
         )
-        return web.Response(body=encode(outcome.response), content_type="application/json")
+        return Reply(200, encode(outcome.response))
 
     # -- probes ----------------------------------------------------------------------------
 
+    @property
+    def _probes(self) -> dict[str, Callable[[], Awaitable[Reply]]]:
+        return {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics_reply}
+
+    async def healthz(self) -> Reply:
+        return Reply(200, b"ok\n", _TEXT)
+
+    async def readyz(self) -> Reply:
+        ready, detail = await self.readiness()
+        return Reply(200 if ready else 503, detail.encode() + b"\n", _TEXT)
+
+    async def metrics_reply(self) -> Reply:
+        return Reply(200, self.metrics.exposition(), CONTENT_TYPE)
+
     async def _healthz(self, _: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
+        return _response(await self.healthz())
 
     async def _readyz(self, _: web.Request) -> web.Response:
-        ready, detail = await self.readiness()
-        return web.Response(status=200 if ready else 503, text=detail + "\n")
+        return _response(await self.readyz())
 
     async def readiness(self) -> tuple[bool, str]:
         """Ready when the policy service answers Status and can decide (health SERVING), and
@@ -365,6 +443,4 @@ class WebhookServer:
             )
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        response = web.Response(body=self.metrics.exposition())
-        response.headers["Content-Type"] = CONTENT_TYPE
-        return response
+        return _response(await self.metrics_reply())

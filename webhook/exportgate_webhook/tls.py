@@ -32,11 +32,12 @@ from exportgate_webhook.metrics import WebhookMetrics
 log = structlog.get_logger("exportgate.webhook.tls")
 
 
-def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    """A server context: TLS 1.2 or newer, HTTP/1.1 over ALPN, no client certificates."""
+def server_context(cert_file: Path, key_file: Path, *, http2: bool = True) -> ssl.SSLContext:
+    """A server context: TLS 1.2 or newer, HTTP/2 (when `http2`) and HTTP/1.1 over ALPN, no
+    client certificates."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     context.load_cert_chain(cert_file, key_file)
     return context
 
@@ -79,12 +80,13 @@ class ReloadingContext:
         *,
         interval_s: float,
         metrics: WebhookMetrics,
+        http2: bool = True,
     ) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
         self._interval_s = interval_s
         self._metrics = metrics
-        self.context = server_context(cert_file, key_file)
+        self.context = server_context(cert_file, key_file, http2=http2)
         self._fingerprint = _fingerprint(cert_file.read_bytes(), key_file.read_bytes())
         self._metrics.cert_expiry.set(_not_after(cert_file.read_bytes()))
         self._task: asyncio.Task[None] | None = None
