@@ -9,7 +9,7 @@ Systems (bench/b2_systems.py, bench/peers/), all against the same API server and
 * exportgate: exportgate's validating webhook as the chart installs it by default, the policy
   service embedded in the webhook process; exportgate-stamp: plus the opt-in mutating stamp;
   exportgate-sidecar: the sidecar shape (webhook + policy sidecar over a Unix socket);
-  exportgate-http1: the default with HTTP/2 off, so the run shows what HTTP/2 gains;
+  exportgate-http2: the default with the opt-in HTTP/2, so the run shows what it gains or costs;
 * gatekeeper / kyverno: OPA Gatekeeper and Kyverno built from their Go modules
   (`make bench-peers`), run out of cluster, enforcing the same rule. Each is first checked
   to decide every case of bench/peers/cases.py as exportgate does; one that does not is not
@@ -47,7 +47,7 @@ ALL = (
     "exportgate",
     "exportgate-stamp",
     "exportgate-sidecar",
-    "exportgate-http1",
+    "exportgate-http2",
     "gatekeeper",
     "gatekeeper-extdata",
     "kyverno",
@@ -60,7 +60,7 @@ SWEEP = (
     "noop-validating",
     "exportgate",
     "exportgate-sidecar",
-    "exportgate-http1",
+    "exportgate-http2",
     "gatekeeper",
     "kyverno",
 )
@@ -160,13 +160,13 @@ def run(
         cluster = stack.enter_context(LocalCluster(workdir / "cluster", build.find_binaries()))
         for namespace, tenant in NAMESPACE_TENANTS.items():
             cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
-        eg, eg_stamp, eg_sidecar, eg_http1 = stack.enter_context(b2_systems.exportgate(workdir))
+        eg, eg_stamp, eg_sidecar, eg_http2 = stack.enter_context(b2_systems.exportgate(workdir))
         noop_v, noop_2 = stack.enter_context(b2_systems.noop(workdir))
         base = (
             b2_systems.none(),
             b2_systems.cel(),
             *(noop_v, noop_2),
-            *(eg, eg_stamp, eg_sidecar, eg_http1),
+            *(eg, eg_stamp, eg_sidecar, eg_http2),
         )
         systems = {s.name: s for s in base}
         peers: list[System] = []

@@ -117,18 +117,18 @@ def noop(workdir: Path) -> Iterator[tuple[System, System]]:
 def exportgate(workdir: Path) -> Iterator[tuple[System, System, System, System]]:
     """exportgate as the chart installs it by default (the policy service embedded in the
     webhook, validating only), with the opt-in mutating stamp (two phases), in the sidecar
-    shape (webhook + sidecar over the Unix socket, validating only), and the default with
-    HTTP/2 turned off (``--no-http2``: what HTTP/2 gains, in the same run). Each row has
+    shape (webhook + sidecar over the Unix socket, validating only), and the default with the
+    opt-in HTTP/2 (``--http2``: what it gains or costs, in the same run). Each row has
     processes of its own, configured as the chart configures that shape (decision reuse only
     with the stamp)."""
     one_phase = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS))
     two_phases = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), mutate=True)
-    http1 = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), extra=("--no-http2",))
+    http2 = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), extra=("--http2",))
     with (
         Stack(workdir / "embedded", webhook=one_phase, embedded=True) as default,
         Stack(workdir / "stamp", webhook=two_phases, embedded=True) as stamp,
         Stack(workdir / "sidecar", webhook=one_phase) as sidecar,
-        Stack(workdir / "http1", webhook=http1, embedded=True) as http1_only,
+        Stack(workdir / "http2", webhook=http2, embedded=True) as with_http2,
     ):
         yield (
             url_webhook(
@@ -159,11 +159,11 @@ def exportgate(workdir: Path) -> Iterator[tuple[System, System, System, System]]
                 "socket, validating",
             ),
             url_webhook(
-                "exportgate-http1",
-                http1_only.url + "/validate",
-                http1_only.tls.ca_pem,
+                "exportgate-http2",
+                with_http2.url + "/validate",
+                with_http2.tls.ca_pem,
                 denies=True,
-                pids=http1_only.pids,
-                label="exportgate's default with HTTP/2 off (--no-http2): HTTP/1.1 only",
+                pids=with_http2.pids,
+                label="exportgate's default with the opt-in HTTP/2 (--http2)",
             ),
         )

@@ -17,7 +17,7 @@ ENFORCING = (
     "exportgate",
     "exportgate-stamp",
     "exportgate-sidecar",
-    "exportgate-http1",
+    "exportgate-http2",
     *PEER_NAMES,
 )
 

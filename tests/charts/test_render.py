@@ -137,12 +137,12 @@ def test_one_admission_phase_by_default(default_docs: list[dict[str, Any]]) -> N
     assert "--reuse-window=0" in container(default_docs, WEBHOOK, "webhook")["args"]
 
 
-def test_http2_is_offered_unless_turned_off(
+def test_http2_is_offered_when_turned_on(
     default_docs: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    assert "--no-http2" not in container(default_docs, WEBHOOK, "webhook")["args"]
-    docs = template(write_values(tmp_path, {"webhook": {"http2": False}}))
-    assert "--no-http2" in container(docs, WEBHOOK, "webhook")["args"]
+    assert "--http2" not in container(default_docs, WEBHOOK, "webhook")["args"]
+    docs = template(write_values(tmp_path, {"webhook": {"http2": True}}))
+    assert "--http2" in container(docs, WEBHOOK, "webhook")["args"]
 
 
 def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) -> None:

@@ -126,7 +126,9 @@ def webhook_config(
 ) -> WebhookConfig:
     return WebhookConfig(
         tls=TLSConfig(cert.cert_path, cert.key_path, reload_interval_s=0.1),
-        listen=ListenConfig(host="127.0.0.1", port=0, max_body_bytes=256 * 1024),
+        # HTTP/2 offered (opt-in): tests/webhook/test_http2.py uses it, every other test's
+        # client speaks HTTP/1.1 to the same listener.
+        listen=ListenConfig(host="127.0.0.1", port=0, max_body_bytes=256 * 1024, http2=True),
         sidecar=SidecarConfig(target=target, budget_s=budget_s, ready_timeout_s=0.3),
         namespaces=NamespaceConfig(static_tenants=NAMESPACES),
         # The stamp is opt-in; most tests here cover both phases, so they opt in unless told.

@@ -195,6 +195,7 @@ def stack(
             "--sidecar", f"unix://{socket}",
             "--kubeconfig", str(kube_cluster.kubeconfig),
             "--budget", "2",
+            "--http2",  # opt-in: test_the_api_server_calls_the_webhook_over_http2
             # Both phases: this file covers the opt-in stamp and its one-record reuse;
             # tests/charts/test_admission.py covers the default, validating only.
             "--mutate",
@@ -541,8 +542,8 @@ def test_an_ephemeral_container_with_device_access_is_denied(stack: Stack) -> No
 
 
 def test_the_api_server_calls_the_webhook_over_http2(stack: Stack) -> None:
-    """kube-apiserver's webhook client takes the HTTP/2 the webhook offers over ALPN (and not
-    HTTP/1.1): what webhook/exportgate_webhook/http2.py is for."""
+    """kube-apiserver's webhook client takes the HTTP/2 the webhook offers over ALPN with
+    --http2 (and then not HTTP/1.1): what webhook/exportgate_webhook/http2.py is for."""
     lines = [
         line for line in stack.metrics().splitlines()
         if line.startswith("exportgate_webhook_connections_total{")

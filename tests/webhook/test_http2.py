@@ -24,7 +24,7 @@ from exportgate_webhook.tls import server_context
 
 from tests.cluster.certs import ServingCert
 from tests.webhook.conftest import Webhook, client_context
-from tests.webhook.h2client import H2Client
+from tests.webhook.h2client import Answer, H2Client
 from tests.webhook.helpers import ACME_NS, NIMBUS_NS, gpu_pod, review_for
 
 # -- the webhook over HTTP/2 ------------------------------------------------------------------
@@ -142,7 +142,7 @@ async def _serve(
         return web.Response(text="http/1.1\n")
 
     listener = GuardedListener(
-        server_context(cert.cert_path, cert.key_path), connection or ConnectionLimits()
+        server_context(cert.cert_path, cert.key_path, http2=True), connection or ConnectionLimits()
     )
     port = await listener.start(web.Server(http1), "127.0.0.1", 0, http2=(dispatch, limits))
     return _Served(listener, port, gate, cert)
@@ -259,3 +259,35 @@ async def test_stopping_answers_the_streams_in_flight_and_takes_no_new_ones(
         await stopping
         await client.closed.wait()
     assert client.goaway == h2.errors.ErrorCodes.NO_ERROR
+
+
+async def test_http2_is_not_offered_unless_asked_for(serving_cert: ServingCert) -> None:
+    listener = GuardedListener(
+        server_context(serving_cert.cert_path, serving_cert.key_path), ConnectionLimits()
+    )
+
+    async def http1(_: web.BaseRequest) -> web.Response:
+        return web.Response(text="http/1.1\n")
+
+    port = await listener.start(web.Server(http1), "127.0.0.1", 0)
+    try:
+        with pytest.raises(AssertionError, match="did not agree on h2"):
+            await H2Client.connect(port, client_context(serving_cert))
+    finally:
+        await listener.stop(grace_s=1.0)
+
+
+async def test_an_oversized_header_block_ends_the_connection(
+    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+) -> None:
+    served = await _serve(serving_cert, Http2Limits(max_header_bytes=1024))
+    client = await served.client()
+    cleanup += [served, client]
+    sid = client.h2.get_next_available_stream_id()
+    client.answers[sid] = Answer()
+    headers = [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "/echo")]
+    client.h2.send_headers(sid, [*headers, ("x-padding", "p" * 4096)], end_stream=True)
+    client.flush()
+    async with asyncio.timeout(5):
+        await client.closed.wait()
+    assert client.goaway is not None and client.goaway != h2.errors.ErrorCodes.NO_ERROR

@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=ListenConfig().http2,
         help="offer HTTP/2 over ALPN besides HTTP/1.1; the API server then multiplexes its "
-        "calls over one connection, which costs it less (default: on)",
+        "calls over one connection per API server instead of one per call in flight "
+        "(default: off; docs/webhook.md, HTTP/2)",
     )
     serve.add_argument(
         "--max-streams",

@@ -1,13 +1,13 @@
 """HTTP/2 on the admission port (ALPN "h2"), beside aiohttp's HTTP/1.1.
 
-kube-apiserver's webhook client speaks HTTP/2 to a webhook that offers it over ALPN, and then
-multiplexes its concurrent calls over one connection. Measured in B2 (bench/NOTES.md, "HTTP/2"),
-the API server spends less CPU per Pod CREATE and answers sooner against an HTTP/2 webhook than
-against the same webhook over HTTP/1.1; Gatekeeper and Kyverno, being Go servers, offer it.
-The protocol itself is the `h2` library's (a sans-I/O state machine: framing, HPACK, flow
-control, stream states, SETTINGS and PING); this module connects it to the listener's TLS
-transport and to the same request handling as HTTP/1.1 (`Dispatch`), so a review is answered
-the same way whichever protocol carried it.
+Opt-in (``--http2``). kube-apiserver's webhook client speaks HTTP/2 to a webhook that offers it
+over ALPN and then multiplexes its calls over one connection per API server, where over HTTP/1.1
+it keeps one connection per call in flight. It is off by default: on the bench machine the
+pure-Python protocol cost the webhook more CPU per review than it saved anywhere else
+(bench/NOTES.md, "HTTP/2"). The protocol itself is the `h2` library's (a sans-I/O state machine:
+framing, HPACK, flow control, stream states, SETTINGS and PING); this module connects it to the
+listener's TLS transport and to the same request handling as HTTP/1.1 (`Dispatch`), so a review
+is answered the same way whichever protocol carried it.
 
 What one connection may cost stays bounded, as `listener.py` bounds HTTP/1.1:
 
@@ -17,7 +17,7 @@ What one connection may cost stays bounded, as `listener.py` bounds HTTP/1.1:
   reset" attack, CVE-2023-44487) cannot start more work than that: a new stream over the limit
   is refused (RST_STREAM REFUSED_STREAM), and a client that has reset more than `max_resets`
   streams, more than it let finish, is sent GOAWAY ENHANCE_YOUR_CALM and disconnected;
-* header blocks are limited by SETTINGS_MAX_HEADER_LIST_SIZE, which `h2` enforces;
+* header blocks are limited by SETTINGS_MAX_HEADER_LIST_SIZE (a larger one ends the connection);
 * request bodies: the server's size limit and its shared in-flight byte budget apply as on
   HTTP/1.1, and a body longer than its declared content-length is refused. A request's data is
   acknowledged (its flow-control window reopened) only once the request holds its share of the
@@ -152,6 +152,10 @@ class Http2Session(asyncio.Protocol):
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
             },
         )
+        # h2 applies a header-list limit only when a changed setting is acknowledged; the one
+        # advertised from the start is set on the HPACK decoder here (a larger block is then a
+        # connection error: GOAWAY, closed).
+        self._h2.decoder.max_header_list_size = self.limits.max_header_bytes
         self._h2.initiate_connection()
         self._flush()
         self._arm_idle()

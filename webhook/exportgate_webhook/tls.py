@@ -32,7 +32,7 @@ from exportgate_webhook.metrics import WebhookMetrics
 log = structlog.get_logger("exportgate.webhook.tls")
 
 
-def server_context(cert_file: Path, key_file: Path, *, http2: bool = True) -> ssl.SSLContext:
+def server_context(cert_file: Path, key_file: Path, *, http2: bool = False) -> ssl.SSLContext:
     """A server context: TLS 1.2 or newer, HTTP/2 (when `http2`) and HTTP/1.1 over ALPN, no
     client certificates."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -80,7 +80,7 @@ class ReloadingContext:
         *,
         interval_s: float,
         metrics: WebhookMetrics,
-        http2: bool = True,
+        http2: bool = False,
     ) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
