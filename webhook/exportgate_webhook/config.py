@@ -68,9 +68,10 @@ class ListenConfig:
     """Offer HTTP/2 over ALPN besides HTTP/1.1 (opt-in). kube-apiserver's webhook client then
     sends its concurrent calls multiplexed over one connection per API server instead of one
     connection per call in flight, which keeps the connection count (and the TLS memory under
-    `max_connections`) small. Off by default because on the bench machine it cost the webhook
-    0.3-0.5 ms more CPU per review (the h2 protocol is pure Python, aiohttp's HTTP/1.1 parser is
-    C) and gained no latency (bench/NOTES.md, "HTTP/2")."""
+    `max_connections`) small, and under many concurrent admissions costs the API server less.
+    Off by default because it cost the webhook 0.2-0.5 ms more CPU per review on the bench
+    machine (the h2 protocol is pure Python, aiohttp's HTTP/1.1 parser is C), which raised the
+    latency at one client (bench/NOTES.md, "HTTP/2")."""
 
     max_streams: int = 100
     """HTTP/2 requests worked on at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS); a

@@ -3,11 +3,12 @@
 Opt-in (``--http2``). kube-apiserver's webhook client speaks HTTP/2 to a webhook that offers it
 over ALPN and then multiplexes its calls over one connection per API server, where over HTTP/1.1
 it keeps one connection per call in flight. It is off by default: on the bench machine the
-pure-Python protocol cost the webhook more CPU per review than it saved anywhere else
-(bench/NOTES.md, "HTTP/2"). The protocol itself is the `h2` library's (a sans-I/O state machine:
-framing, HPACK, flow control, stream states, SETTINGS and PING); this module connects it to the
-listener's TLS transport and to the same request handling as HTTP/1.1 (`Dispatch`), so a review
-is answered the same way whichever protocol carried it.
+pure-Python protocol cost the webhook 0.2-0.5 ms more CPU per review, which raised latency at
+low load, while at 32 concurrent admissions it gave more throughput (bench/NOTES.md, "HTTP/2").
+The protocol itself is the `h2` library's (a sans-I/O state machine: framing, HPACK, flow
+control, stream states, SETTINGS and PING); this module connects it to the listener's TLS
+transport and to the same request handling as HTTP/1.1 (`Dispatch`), so a review is answered the
+same way whichever protocol carried it.
 
 What one connection may cost stays bounded, as `listener.py` bounds HTTP/1.1:
 
