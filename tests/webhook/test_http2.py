@@ -291,3 +291,29 @@ async def test_an_oversized_header_block_ends_the_connection(
     async with asyncio.timeout(5):
         await client.closed.wait()
     assert client.goaway is not None and client.goaway != h2.errors.ErrorCodes.NO_ERROR
+
+
+async def test_a_client_that_does_not_read_stops_being_read(
+    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+) -> None:
+    """It grants huge windows and sends requests for large answers without reading them: the
+    server's write buffer stays near the transport's high-water mark instead of growing."""
+    served = await _serve(serving_cert, Http2Limits(max_streams=100))
+    client = await served.client()
+    cleanup += [served, client]
+    assert client._reader_task is not None
+    client._reader_task.cancel()  # never read again
+    client.h2.increment_flow_control_window(2**30)  # the connection window
+    client.flush()
+    for _ in range(60):  # 60 x 200 kB of answers asked for
+        sid = client.start("/big", method="GET", end=True)
+        client.h2.increment_flow_control_window(2**30, stream_id=sid)
+        client.flush()
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.5)
+    (session,) = served.listener.sessions
+    transport = session._transport
+    assert transport is not None
+    buffered = transport.get_write_buffer_size()
+    # Measured: about 0.6 MB with the pause, 5.6 MB and growing with every request without it.
+    assert buffered < 2 * 1024 * 1024, buffered

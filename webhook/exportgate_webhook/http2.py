@@ -26,7 +26,9 @@ What one connection may cost stays bounded, as `listener.py` bounds HTTP/1.1:
   window (64 KiB) for the whole connection;
 * a body that has not ended `body_timeout_s` after the request began is answered 408;
 * a connection with no open stream for `idle_timeout_s` is closed with GOAWAY, and the
-  listener's header deadline closes one whose first request never arrives.
+  listener's header deadline closes one whose first request never arrives;
+* a client that stops reading its answers is not read from until it does (the transport's
+  write buffer high-water mark), so answers cannot pile up in memory whatever windows it grants.
 """
 
 from __future__ import annotations
@@ -188,6 +190,16 @@ class Http2Session(asyncio.Protocol):
                 self._close()
                 return
         self._flush()
+
+    def pause_writing(self) -> None:
+        # The client is not reading its answers (its flow-control windows may be huge): read no
+        # more requests from it until it does, so answers cannot pile up in our write buffer.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
