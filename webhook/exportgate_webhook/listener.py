@@ -112,8 +112,9 @@ class GuardedListener:
         return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Stop accepting; HTTP/2 connections are sent GOAWAY and closed once their requests
-        are answered (within `grace_s`). HTTP/1.1 connections are closed by aiohttp."""
+        """Stop accepting; HTTP/2 connections take no new streams and are closed with GOAWAY
+        once their requests are answered (within `grace_s`). HTTP/1.1 connections are closed by
+        aiohttp."""
         if self._server is not None:
             self._server.close()
             self._server = None
