@@ -79,6 +79,17 @@ treats as a webhook failure (fail closed) and which says to retry."""
 _ENDPOINTS = {"/validate": "validate", "/mutate": "mutate"}
 
 
+def _http1_probe(
+    probe: Callable[[], Awaitable[Reply]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """aiohttp's handler of a probe (HTTP/1.1)."""
+
+    async def handle(_: web.Request) -> web.Response:
+        return _response(await probe())
+
+    return handle
+
+
 def _response(reply: Reply) -> web.Response:
     """aiohttp's form of a `Reply` (HTTP/1.1)."""
     response = web.Response(status=reply.status, body=reply.body)
@@ -154,6 +165,12 @@ class WebhookServer:
         self._ready_lock = asyncio.Lock()
         self.port: int | None = None
         self.probe_port: int | None = None
+        # The probe routes of both protocols (the admission ones are `_ENDPOINTS`).
+        self._probes: dict[str, Callable[[], Awaitable[Reply]]] = {
+            "/healthz": self.healthz,
+            "/readyz": self.readyz,
+            "/metrics": self.metrics_reply,
+        }
 
     # -- apps ------------------------------------------------------------------------------
 
@@ -162,8 +179,8 @@ class WebhookServer:
         app = web.Application(
             client_max_size=self.config.listen.max_body_bytes, middlewares=list(middlewares)
         )
-        app.router.add_post("/validate", self._validate)
-        app.router.add_post("/mutate", self._mutate)
+        for path, endpoint in _ENDPOINTS.items():
+            app.router.add_post(path, self._http1_review(endpoint))
         self._add_probes(app)
         return app
 
@@ -173,9 +190,8 @@ class WebhookServer:
         return app
 
     def _add_probes(self, app: web.Application) -> None:
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics)
+        for path, probe in self._probes.items():
+            app.router.add_get(path, _http1_probe(probe))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -277,13 +293,15 @@ class WebhookServer:
 
     # -- admission -------------------------------------------------------------------------
 
-    async def _validate(self, request: web.Request) -> web.Response:
-        return _response(
-            await self.answer("validate", request.content_length, self._reader(request))
-        )
+    def _http1_review(self, endpoint: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """aiohttp's handler of an admission endpoint (HTTP/1.1): `answer`, as HTTP/2 asks it."""
 
-    async def _mutate(self, request: web.Request) -> web.Response:
-        return _response(await self.answer("mutate", request.content_length, self._reader(request)))
+        async def handle(request: web.Request) -> web.Response:
+            return _response(
+                await self.answer(endpoint, request.content_length, self._reader(request))
+            )
+
+        return handle
 
     def _reader(self, http: web.Request) -> ReadBody:
         limit = self.config.listen.max_body_bytes
@@ -381,10 +399,6 @@ class WebhookServer:
 
     # -- probes ----------------------------------------------------------------------------
 
-    @property
-    def _probes(self) -> dict[str, Callable[[], Awaitable[Reply]]]:
-        return {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics_reply}
-
     async def healthz(self) -> Reply:
         return Reply(200, b"ok\n", _TEXT)
 
@@ -394,12 +408,6 @@ class WebhookServer:
 
     async def metrics_reply(self) -> Reply:
         return Reply(200, self.metrics.exposition(), CONTENT_TYPE)
-
-    async def _healthz(self, _: web.Request) -> web.Response:
-        return _response(await self.healthz())
-
-    async def _readyz(self, _: web.Request) -> web.Response:
-        return _response(await self.readyz())
 
     async def readiness(self) -> tuple[bool, str]:
         """Ready when the policy service answers Status and can decide (health SERVING), and
@@ -441,6 +449,3 @@ class WebhookServer:
                 "log is not writable; see its log)",
                 kind="unavailable",
             )
-
-    async def _metrics(self, _: web.Request) -> web.Response:
-        return _response(await self.metrics_reply())
