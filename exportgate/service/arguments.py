@@ -23,8 +23,6 @@ from exportgate.service.sources.files import startup_problems
 _DEFAULTS = SidecarConfig(decision_log=Path("-"))
 
 
-
-
 def add_service_arguments(
     parser: argparse.ArgumentParser, *, kubeconfig: bool = True, log_required: bool = True
 ) -> None:
