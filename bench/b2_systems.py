@@ -131,39 +131,40 @@ def exportgate(workdir: Path) -> Iterator[tuple[System, System, System, System]]
         Stack(workdir / "http2", webhook=http2, embedded=True) as with_http2,
     ):
         yield (
-            url_webhook(
+            _row(
                 "exportgate",
-                default.url + "/validate",
-                default.tls.ca_pem,
-                denies=True,
-                pids=default.pids,
-                label="exportgate, policy service embedded in the webhook, validating (the "
-                "chart's default)",
+                default,
+                "exportgate, policy service embedded in the webhook, validating (the chart's "
+                "default)",
             ),
-            url_webhook(
+            _row(
                 "exportgate-stamp",
-                stamp.url + "/validate",
-                stamp.tls.ca_pem,
-                denies=True,
-                pids=stamp.pids,
-                mutating_url=stamp.url + "/mutate",
-                label="exportgate with the opt-in mutating stamp (two phases)",
+                stamp,
+                "exportgate with the opt-in mutating stamp (two phases)",
             ),
-            url_webhook(
+            _row(
                 "exportgate-sidecar",
-                sidecar.url + "/validate",
-                sidecar.tls.ca_pem,
-                denies=True,
-                pids=sidecar.pids,
-                label="exportgate in the sidecar shape: webhook + policy sidecar over a Unix "
-                "socket, validating",
+                sidecar,
+                "exportgate in the sidecar shape: webhook + policy sidecar over a Unix socket, "
+                "validating",
             ),
-            url_webhook(
+            _row(
                 "exportgate-http2",
-                with_http2.url + "/validate",
-                with_http2.tls.ca_pem,
-                denies=True,
-                pids=with_http2.pids,
-                label="exportgate's default with the opt-in HTTP/2 (--http2)",
+                with_http2,
+                "exportgate's default with the opt-in HTTP/2 (--http2)",
             ),
         )
+
+
+def _row(name: str, stack: Stack, label: str) -> System:
+    """One exportgate row: `stack`'s webhook, registered by URL with its CA (and as a mutating
+    webhook too when the stack serves the stamp); it denies the benchmark's restricted cases."""
+    return url_webhook(
+        name,
+        stack.url + "/validate",
+        stack.tls.ca_pem,
+        denies=True,
+        pids=stack.pids,
+        mutating_url=stack.url + "/mutate" if stack.webhook_options.mutate else None,
+        label=label,
+    )
