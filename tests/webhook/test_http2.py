@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import h2.errors
@@ -148,24 +148,34 @@ async def _serve(
     return _Served(listener, port, gate, cert)
 
 
+Connect = Callable[..., Awaitable[tuple[_Served, H2Client]]]
+
+
 @pytest.fixture
-async def cleanup() -> AsyncIterator[list[_Served | H2Client]]:
-    things: list[_Served | H2Client] = []
-    yield things
-    for thing in reversed(things):
-        if isinstance(thing, H2Client):
-            await thing.close()
-        else:
-            thing.gate.set()
-            await thing.listener.stop(grace_s=1.0)
+async def connect(serving_cert: ServingCert) -> AsyncIterator[Connect]:
+    """`await connect(limits[, connection_limits])`: a listener serving the test dispatcher and
+    an HTTP/2 client connected to it, both closed after the test."""
+    opened: list[tuple[_Served, H2Client]] = []
+
+    async def open_pair(
+        limits: Http2Limits, connection: ConnectionLimits | None = None
+    ) -> tuple[_Served, H2Client]:
+        served = await _serve(serving_cert, limits, connection)
+        client = await served.client()
+        opened.append((served, client))
+        return served, client
+
+    yield open_pair
+    for served, client in reversed(opened):
+        await client.close()
+        served.gate.set()
+        await served.listener.stop(grace_s=1.0)
 
 
 async def test_reset_streams_count_until_their_work_is_done(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits(max_streams=2))
-    client = await served.client()
-    cleanup += [served, client]
+    served, client = await connect(Http2Limits(max_streams=2))
     held = [client.start("/slow", method="GET", end=True) for _ in range(2)]
     await asyncio.sleep(0.1)
     for sid in held:
@@ -179,11 +189,9 @@ async def test_reset_streams_count_until_their_work_is_done(
 
 
 async def test_a_client_that_only_resets_is_disconnected(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits(max_streams=100, max_resets=5))
-    client = await served.client()
-    cleanup += [served, client]
+    _served, client = await connect(Http2Limits(max_streams=100, max_resets=5))
     for _ in range(10):
         if client.closed.is_set():
             break
@@ -195,21 +203,17 @@ async def test_a_client_that_only_resets_is_disconnected(
 
 
 async def test_a_large_answer_follows_the_clients_window(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits())
-    client = await served.client()
-    cleanup += [served, client]
+    _served, client = await connect(Http2Limits())
     answer = await client.request("/big", method="GET")
     assert answer.status == 200 and len(answer.body) == 200_000
 
 
 async def test_a_body_that_never_ends_is_answered_408(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits(body_timeout_s=0.3))
-    client = await served.client()
-    cleanup += [served, client]
+    _served, client = await connect(Http2Limits(body_timeout_s=0.3))
     sid = client.start("/echo", content_length=10)
     await client.send_body(sid, b"12345", end=False)
     answer = await client.answer(sid, timeout=5)
@@ -217,11 +221,9 @@ async def test_a_body_that_never_ends_is_answered_408(
 
 
 async def test_an_idle_connection_is_closed_with_goaway(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits(idle_timeout_s=0.3))
-    client = await served.client()
-    cleanup += [served, client]
+    _served, client = await connect(Http2Limits(idle_timeout_s=0.3))
     assert (await client.request("/echo", b"x")).status == 200
     async with asyncio.timeout(5):
         await client.closed.wait()
@@ -229,21 +231,17 @@ async def test_an_idle_connection_is_closed_with_goaway(
 
 
 async def test_a_connection_without_a_request_meets_the_header_deadline(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits(), ConnectionLimits(header_timeout_s=0.3))
-    client = await served.client()
-    cleanup += [served, client]
+    _served, client = await connect(Http2Limits(), ConnectionLimits(header_timeout_s=0.3))
     async with asyncio.timeout(5):
         await client.closed.wait()
 
 
 async def test_stopping_answers_the_streams_in_flight_and_takes_no_new_ones(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits())
-    client = await served.client()
-    cleanup += [client]
+    served, client = await connect(Http2Limits())
     in_flight = client.start("/slow", method="GET", end=True)
     await asyncio.sleep(0.1)
     stopping = asyncio.create_task(served.listener.stop(grace_s=5.0))
@@ -278,11 +276,9 @@ async def test_http2_is_not_offered_unless_asked_for(serving_cert: ServingCert) 
 
 
 async def test_an_oversized_header_block_ends_the_connection(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
-    served = await _serve(serving_cert, Http2Limits(max_header_bytes=1024))
-    client = await served.client()
-    cleanup += [served, client]
+    _served, client = await connect(Http2Limits(max_header_bytes=1024))
     sid = client.h2.get_next_available_stream_id()
     client.answers[sid] = Answer()
     headers = [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "/echo")]
@@ -294,13 +290,11 @@ async def test_an_oversized_header_block_ends_the_connection(
 
 
 async def test_a_client_that_does_not_read_stops_being_read(
-    serving_cert: ServingCert, cleanup: list[_Served | H2Client]
+    connect: Connect,
 ) -> None:
     """It grants huge windows and sends requests for large answers without reading them: the
     server's write buffer stays near the transport's high-water mark instead of growing."""
-    served = await _serve(serving_cert, Http2Limits(max_streams=100))
-    client = await served.client()
-    cleanup += [served, client]
+    served, client = await connect(Http2Limits(max_streams=100))
     assert client._reader_task is not None
     client._reader_task.cancel()  # never read again
     client.h2.increment_flow_control_window(2**30)  # the connection window
