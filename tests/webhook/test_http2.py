@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import h2.errors
 import pytest
-from aiohttp import web
-from exportgate_webhook.http2 import Http2Limits, ReadBody, Reply
+from exportgate_webhook.exchange import ReadBody, Reply
+from exportgate_webhook.http2 import Http2Limits
 from exportgate_webhook.listener import ConnectionLimits, GuardedListener
 from exportgate_webhook.review import MalformedReview
 from exportgate_webhook.tls import server_context
@@ -138,13 +138,10 @@ async def _serve(
         except MalformedReview as exc:
             return Reply(400, exc.reason.encode(), "text/plain")
 
-    async def http1(_: web.BaseRequest) -> web.Response:
-        return web.Response(text="http/1.1\n")
-
     listener = GuardedListener(
         server_context(cert.cert_path, cert.key_path, http2=True), connection or ConnectionLimits()
     )
-    port = await listener.start(web.Server(http1), "127.0.0.1", 0, http2=(dispatch, limits))
+    port = await listener.start(dispatch, "127.0.0.1", 0, http2=limits)
     return _Served(listener, port, gate, cert)
 
 
@@ -264,10 +261,10 @@ async def test_http2_is_not_offered_unless_asked_for(serving_cert: ServingCert) 
         server_context(serving_cert.cert_path, serving_cert.key_path), ConnectionLimits()
     )
 
-    async def http1(_: web.BaseRequest) -> web.Response:
-        return web.Response(text="http/1.1\n")
+    async def http1(method: str, path: str, length: int | None, read: ReadBody) -> Reply:
+        return Reply(200, b"http/1.1\n", "text/plain")
 
-    port = await listener.start(web.Server(http1), "127.0.0.1", 0)
+    port = await listener.start(http1, "127.0.0.1", 0)
     try:
         with pytest.raises(AssertionError, match="did not agree on h2"):
             await H2Client.connect(port, client_context(serving_cert))

@@ -1,4 +1,4 @@
-"""HTTP/2 on the admission port (ALPN "h2"), beside aiohttp's HTTP/1.1.
+"""HTTP/2 on the admission port (ALPN "h2"), beside HTTP/1.1 (`http1.py`).
 
 Opt-in (``--http2``). kube-apiserver's webhook client speaks HTTP/2 to a webhook that offers it
 over ALPN and then multiplexes its calls over one connection per API server, where over HTTP/1.1
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import h2.config
@@ -46,26 +46,12 @@ import h2.exceptions
 import h2.settings
 import structlog
 
+from exportgate_webhook.exchange import TEXT, BodyTimeout, Dispatch, Reply, RequestGone
 from exportgate_webhook.review import MalformedReview
 
 log = structlog.get_logger("exportgate.webhook.http2")
 
 ALPN = "h2"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One HTTP answer, whichever protocol carries it."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-
-
-ReadBody = Callable[[], Awaitable[bytes]]
-Dispatch = Callable[[str, str, "int | None", ReadBody], Awaitable[Reply]]
-"""(method, path with query, declared content length, read the body) -> the reply. Reading the
-body raises `MalformedReview` when it exceeds the limit or does not arrive in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,13 +291,13 @@ class Http2Session(asyncio.Protocol):
             async with asyncio.timeout(self.limits.body_timeout_s):
                 await stream.ended.wait()
         except TimeoutError:
-            raise _BodyTimeout(
+            raise BodyTimeout(
                 f"request body did not arrive within {self.limits.body_timeout_s:g}s"
             ) from None
         if stream.refusal is not None:
             raise MalformedReview(stream.refusal)
         if stream.reset:
-            raise _StreamGone()
+            raise RequestGone()
         return bytes(stream.body)
 
     async def _serve(self, stream: _Stream) -> None:
@@ -319,13 +305,13 @@ class Http2Session(asyncio.Protocol):
             reply = await self._dispatch(
                 stream.method, stream.path, stream.content_length, lambda: self._read(stream)
             )
-        except _StreamGone:
+        except RequestGone:
             reply = None
-        except _BodyTimeout as exc:
-            reply = Reply(408, str(exc).encode() + b"\n", "text/plain; charset=utf-8")
+        except BodyTimeout as exc:
+            reply = Reply(408, str(exc).encode() + b"\n", TEXT)
         except Exception:  # a bug: the request fails (the API server fails closed), not the rest
             log.exception("HTTP/2 request failed", path=stream.path)
-            reply = Reply(500, b"internal error\n", "text/plain; charset=utf-8")
+            reply = Reply(500, b"internal error\n", TEXT)
         finally:
             self._working -= 1
             self._finished += 1
@@ -438,11 +424,3 @@ class Http2Session(asyncio.Protocol):
     def _close(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
-
-
-class _StreamGone(Exception):
-    """The client reset the stream before its body was read: nothing to answer."""
-
-
-class _BodyTimeout(Exception):
-    pass

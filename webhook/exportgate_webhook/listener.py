@@ -12,13 +12,13 @@ half-open connections from any pod would then exceed the webhook's memory limit,
 * upgrades to TLS itself (`loop.start_tls`) with a short handshake timeout, so a half-open
   connection that never says ClientHello is gone after ``handshake_timeout_s``;
 * closes a connection that has not delivered a complete first request within
-  ``header_timeout_s`` (slow headers), and aiohttp's keep-alive timer closes one that stays idle
+  ``header_timeout_s`` (slow headers); the sessions close one that stays idle
   ``idle_timeout_s`` after its last answer.
 
 After the handshake the connection goes to the protocol agreed over ALPN: HTTP/2
-(`http2.Http2Session`, when offered) or aiohttp's HTTP/1.1 handler, which is unchanged: it
-receives the TLS transport as if asyncio had made it. Bytes that arrive before the handler is
-attached are held and replayed in order.
+(`http2.Http2Session`, when enabled and offered) or HTTP/1.1 (`http1.Http1Session`); both route
+their requests to the same `Dispatch`. Bytes that arrive before the session is attached are
+held and replayed in order.
 """
 
 from __future__ import annotations
@@ -27,21 +27,23 @@ import asyncio
 import contextlib
 import ssl
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiohttp import web
 
+from exportgate_webhook.exchange import Dispatch
+from exportgate_webhook.http1 import PROTOCOL as HTTP1
+from exportgate_webhook.http1 import Http1Limits, Http1Session
 from exportgate_webhook.http2 import ALPN as H2
-from exportgate_webhook.http2 import Dispatch, Http2Limits, Http2Session
+from exportgate_webhook.http2 import Http2Limits, Http2Session
 
 log = structlog.get_logger("exportgate.webhook.listener")
 
 TLS_CONNECTION_BYTES = 320 * 1024
 """What one TLS connection costs the webhook at most while idle: asyncio's 256 KiB TLS read
-buffer, OpenSSL's per-connection state and aiohttp's handler. Used to size the cap."""
+buffer, OpenSSL's per-connection state and the session. Used to size the cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ class ConnectionLimits:
 
 
 class GuardedListener:
-    """One TLS listening socket serving an aiohttp `web.Server` within `ConnectionLimits`."""
+    """One TLS listening socket serving HTTP/1.1 (and HTTP/2) within `ConnectionLimits`."""
 
     def __init__(
         self,
@@ -63,46 +65,33 @@ class GuardedListener:
         on_refused: Callable[[str], None] = lambda reason: None,
         on_connection: Callable[[str], None] = lambda protocol: None,
     ) -> None:
-        self._factory: Callable[[], asyncio.Protocol] | None = None
-        self._http2: tuple[Dispatch, Http2Limits] | None = None
+        self._dispatch: Dispatch | None = None
+        self._http1 = Http1Limits()
+        self._http2: Http2Limits | None = None
         self._ssl = ssl_context
         self.limits = limits
         self._on_refused = on_refused
         self._on_connection = on_connection
         self.active = 0
         self.served: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.sessions: set[Http2Session] = set()
+        self.sessions: set[Http1Session | Http2Session] = set()
         self._server: asyncio.base_events.Server | None = None
-
-    @property
-    def middleware(self) -> Any:
-        """aiohttp middleware that marks a connection as having delivered a complete request
-        (see the header timeout); add it to the app served by this listener."""
-
-        @web.middleware
-        async def mark_served(
-            request: web.Request,
-            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-        ) -> web.StreamResponse:
-            if request.transport is not None:
-                self.served.add(request.transport)
-            return await handler(request)
-
-        return mark_served
 
     async def start(
         self,
-        handler_factory: Callable[[], asyncio.Protocol],
+        dispatch: Dispatch,
         host: str,
         port: int,
         backlog: int = 1024,
         *,
-        http2: tuple[Dispatch, Http2Limits] | None = None,
+        http1: Http1Limits | None = None,
+        http2: Http2Limits | None = None,
     ) -> int:
-        """Listen on host:port, serving each HTTP/1.1 connection with a handler from
-        `handler_factory` (an aiohttp `web.Server`) and, with `http2`, each connection that
-        agreed on h2 with an `Http2Session` routing to that dispatcher; returns the bound port."""
-        self._factory = handler_factory
+        """Listen on host:port, routing every request to `dispatch`: over HTTP/1.1 within
+        `http1`, and, with `http2`, over HTTP/2 for clients that agree on h2; returns the bound
+        port."""
+        self._dispatch = dispatch
+        self._http1 = http1 or Http1Limits()
         self._http2 = http2
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
@@ -112,9 +101,9 @@ class GuardedListener:
         return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Stop accepting; HTTP/2 connections take no new streams and are closed with GOAWAY
-        once their requests are answered (within `grace_s`). HTTP/1.1 connections are closed by
-        aiohttp."""
+        """Stop accepting; connections take no new requests and are closed once the ones in
+        progress are answered (within `grace_s`): idle HTTP/1.1 ones at once, busy ones after
+        their answer, HTTP/2 ones with GOAWAY."""
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -127,17 +116,27 @@ class GuardedListener:
         """The protocol handler the client and we agreed on during the handshake."""
         ssl_object = tls.get_extra_info("ssl_object")
         agreed = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        assert self._dispatch is not None
+        session: Http1Session | Http2Session
         if agreed == H2 and self._http2 is not None:
-            dispatch, limits = self._http2
             session = Http2Session(
-                dispatch, limits, on_request=self.served.add, on_close=self.sessions.discard
+                self._dispatch,
+                self._http2,
+                on_request=self.served.add,
+                on_close=self.sessions.discard,
             )
-            self.sessions.add(session)
             self._on_connection(H2)
-            return session
-        assert self._factory is not None
-        self._on_connection("http/1.1")
-        return self._factory()
+        else:
+            session = Http1Session(
+                self._dispatch,
+                self._http1,
+                on_request=self.served.add,
+                on_refused=self._on_refused,
+                on_close=self.sessions.discard,
+            )
+            self._on_connection(HTTP1)
+        self.sessions.add(session)
+        return session
 
     # -- per connection (called by _Gate) ------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """The HTTPS server: /validate, /mutate, /healthz, /readyz, /metrics.
 
-aiohttp (HTTP/1.1) and `http2.Http2Session` (HTTP/2, when the client agrees on it over ALPN) on
-one event loop with keep-alive (the API server reuses connections), one TLS context that reloads
-its certificate in place (`tls.ReloadingContext`), and the policy service (embedded, or the
-sidecar over gRPC). Both protocols reach the same `answer` and probes, so a review is answered
-the same way whichever carried it. The HTTPS port is served by `listener.GuardedListener`
-(connection cap, handshake, header and idle timeouts); request bodies share one in-flight byte
+`http1.Http1Session` (HTTP/1.1) and `http2.Http2Session` (HTTP/2, when enabled and the client
+agrees on it over ALPN) on one event loop with keep-alive (the API server reuses connections),
+one TLS context that reloads its certificate in place (`tls.ReloadingContext`), and the policy
+service (embedded, or the sidecar over gRPC). Both protocols reach the same `dispatch`, so a
+review is answered the same way whichever carried it; the optional plain-HTTP probe port is
+aiohttp's. The HTTPS port is served by `listener.GuardedListener` (connection cap, handshake,
+header and idle timeouts); request bodies share one in-flight byte
 budget; large bodies are parsed and extracted off the loop (`admission.Offload`), so no request
 holds the loop that serves the others for longer than a small slice. Every request that is not
 a usable AdmissionReview gets a 400 with the reason; every review that fails for any other
@@ -19,9 +20,8 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -31,7 +31,9 @@ from exportgate.service.local import LocalPolicyClient
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from exportgate_webhook.admission import AdmissionReviewer, Offload, Outcome
 from exportgate_webhook.config import WebhookConfig
-from exportgate_webhook.http2 import Http2Limits, ReadBody, Reply
+from exportgate_webhook.exchange import TEXT, ReadBody, Reply
+from exportgate_webhook.http1 import Http1Limits
+from exportgate_webhook.http2 import Http2Limits
 from exportgate_webhook.listener import ConnectionLimits, GuardedListener
 from exportgate_webhook.metrics import CONTENT_TYPE, WebhookMetrics
 from exportgate_webhook.review import AdmissionRequest, MalformedReview, encode, parse_review
@@ -43,7 +45,6 @@ log = structlog.get_logger("exportgate.webhook")
 #: Beyond the reviewer's own budget, the time an answer may take before the server answers the
 #: fail-closed way itself. Only a bug (or a starved CPU) ever reaches it.
 _SAFETY_MARGIN_S = 0.25
-_TEXT = "text/plain; charset=utf-8"
 _READY_CACHE_S = 1.0
 
 Review = Callable[[AdmissionRequest], Awaitable[Outcome]]
@@ -82,7 +83,7 @@ _ENDPOINTS = {"/validate": "validate", "/mutate": "mutate"}
 def _http1_probe(
     probe: Callable[[], Awaitable[Reply]],
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """aiohttp's handler of a probe (HTTP/1.1)."""
+    """aiohttp's handler of a probe (the plain-HTTP probe port)."""
 
     async def handle(_: web.Request) -> web.Response:
         return _response(await probe())
@@ -91,7 +92,7 @@ def _http1_probe(
 
 
 def _response(reply: Reply) -> web.Response:
-    """aiohttp's form of a `Reply` (HTTP/1.1)."""
+    """aiohttp's form of a `Reply` (the plain-HTTP probe port)."""
     response = web.Response(status=reply.status, body=reply.body)
     response.headers["Content-Type"] = reply.content_type
     return response
@@ -174,24 +175,12 @@ class WebhookServer:
 
     # -- apps ------------------------------------------------------------------------------
 
-    def admission_app(self, middlewares: Sequence[Any] = ()) -> web.Application:
-        # client_max_size makes aiohttp stop reading past the limit (chunked bodies included).
-        app = web.Application(
-            client_max_size=self.config.listen.max_body_bytes, middlewares=list(middlewares)
-        )
-        for path, endpoint in _ENDPOINTS.items():
-            app.router.add_post(path, self._http1_review(endpoint))
-        self._add_probes(app)
-        return app
-
     def probe_app(self) -> web.Application:
+        """The plain-HTTP probe port's app (the HTTPS port routes by `dispatch`)."""
         app = web.Application()
-        self._add_probes(app)
-        return app
-
-    def _add_probes(self, app: web.Application) -> None:
         for path, probe in self._probes.items():
             app.router.add_get(path, _http1_probe(probe))
+        return app
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -237,32 +226,26 @@ class WebhookServer:
             on_refused=lambda reason: refused.labels(reason).inc(),
             on_connection=self.metrics.connection_opened,
         )
-        # keepalive_timeout: aiohttp closes a connection idle that long after its last answer.
-        runner = web.AppRunner(
-            self.admission_app([listener.middleware]),
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=5.0,
-            keepalive_timeout=limits.idle_timeout_s,
-        )
-        await runner.setup()
-        self._runners.append(runner)
         self._listeners.append(listener)
-        assert runner.server is not None
+        http1 = Http1Limits(
+            max_body_bytes=listen.max_body_bytes,
+            header_timeout_s=listen.header_timeout_s,
+            body_timeout_s=listen.header_timeout_s,
+            idle_timeout_s=listen.idle_timeout_s,
+        )
         http2 = (
-            (
-                self.dispatch,
-                Http2Limits(
-                    max_streams=listen.max_streams,
-                    max_body_bytes=listen.max_body_bytes,
-                    body_timeout_s=listen.header_timeout_s,
-                    idle_timeout_s=listen.idle_timeout_s,
-                ),
+            Http2Limits(
+                max_streams=listen.max_streams,
+                max_body_bytes=listen.max_body_bytes,
+                body_timeout_s=listen.header_timeout_s,
+                idle_timeout_s=listen.idle_timeout_s,
             )
             if listen.http2
             else None
         )
-        return await listener.start(runner.server, listen.host, listen.port, http2=http2)
+        return await listener.start(
+            self.dispatch, listen.host, listen.port, http1=http1, http2=http2
+        )
 
     async def _serve(
         self, app: web.Application, host: str, port: int, ssl_context: object | None
@@ -282,7 +265,7 @@ class WebhookServer:
             await listener.stop()
         self._listeners.clear()
         for runner in reversed(self._runners):
-            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            await runner.cleanup()  # the probe port: stops accepting, lets requests finish
         self._runners.clear()
         self._sites.clear()
         if self.tls is not None:
@@ -293,31 +276,10 @@ class WebhookServer:
 
     # -- admission -------------------------------------------------------------------------
 
-    def _http1_review(self, endpoint: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-        """aiohttp's handler of an admission endpoint (HTTP/1.1): `answer`, as HTTP/2 asks it."""
-
-        async def handle(request: web.Request) -> web.Response:
-            return _response(
-                await self.answer(endpoint, request.content_length, self._reader(request))
-            )
-
-        return handle
-
-    def _reader(self, http: web.Request) -> ReadBody:
-        limit = self.config.listen.max_body_bytes
-
-        async def read() -> bytes:
-            try:
-                return await http.read()  # aiohttp stops reading past client_max_size
-            except web.HTTPRequestEntityTooLarge:
-                raise MalformedReview(f"body exceeds the limit of {limit} bytes") from None
-
-        return read
-
     async def dispatch(
         self, method: str, path: str, content_length: int | None, read: ReadBody
     ) -> Reply:
-        """Route one request that arrived over HTTP/2 (aiohttp routes HTTP/1.1 itself)."""
+        """Route one request of the HTTPS port, whichever protocol carried it."""
         path = path.split("?", 1)[0]
         endpoint = _ENDPOINTS.get(path)
         if endpoint is not None:
@@ -326,7 +288,7 @@ class WebhookServer:
             return await self.answer(endpoint, content_length, read)
         probe = self._probes.get(path)
         if probe is not None:
-            if method != "GET":
+            if method not in ("GET", "HEAD"):  # HEAD: the protocol sends the headers only
                 return Reply(405, _status_body(405, "MethodNotAllowed", f"{path} takes GET"))
             return await probe()
         return Reply(
@@ -400,11 +362,11 @@ class WebhookServer:
     # -- probes ----------------------------------------------------------------------------
 
     async def healthz(self) -> Reply:
-        return Reply(200, b"ok\n", _TEXT)
+        return Reply(200, b"ok\n", TEXT)
 
     async def readyz(self) -> Reply:
         ready, detail = await self.readiness()
-        return Reply(200 if ready else 503, detail.encode() + b"\n", _TEXT)
+        return Reply(200 if ready else 503, detail.encode() + b"\n", TEXT)
 
     async def metrics_reply(self) -> Reply:
         return Reply(200, self.metrics.exposition(), CONTENT_TYPE)
