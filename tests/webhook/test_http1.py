@@ -334,3 +334,31 @@ async def test_head_and_shutdown(serve: Serve) -> None:
     assert answer.body == b"slow\n" and answer.headers["connection"] == "close"
     await stopping
     assert await busy.closed()
+
+
+async def test_an_upgrade_request_is_answered_plainly_and_the_connection_closed(
+    serve: Serve,
+) -> None:
+    served = await serve()
+    conn = await served.connect()
+    await conn.send(
+        b"POST /echo HTTP/1.1\r\nHost: w\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+        b"Content-Length: 2\r\n\r\nhi" + b"\x00\x00\x12\x04 not HTTP any more"
+    )
+    answer = await conn.answer()
+    assert answer.status == 200 and answer.headers["connection"] == "close"
+    assert await conn.closed()
+
+
+async def test_a_pipelined_request_whose_body_is_still_coming_is_read_in_its_turn(
+    serve: Serve,
+) -> None:
+    served = await serve()
+    conn = await served.connect()
+    await conn.send(post("/slow", b"") + b"POST /echo HTTP/1.1\r\nContent-Length: 6\r\n\r\nhal")
+    await asyncio.sleep(0.1)
+    served.gate.set()
+    assert (await conn.answer()).body == b"slow\n"
+    await conn.send(b"ves")
+    assert (await conn.answer()).body == b"POST /echo halves"
+    conn.close()

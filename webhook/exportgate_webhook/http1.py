@@ -84,12 +84,14 @@ class _Request:
         "method",
         "path",
         "refusal",
+        "url",
         "waiter",
     )
 
     def __init__(self) -> None:
         self.method = ""
         self.path = ""
+        self.url = b""  # the request target as it arrives (possibly in pieces)
         self.content_length: int | None = None
         self.expect_continue = False
         self.body = bytearray()
@@ -228,7 +230,7 @@ class Http1Session(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._count_header_bytes(len(url))
         assert self._incoming is not None
-        self._incoming.path += url.decode("utf-8", "replace")
+        self._incoming.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers += 1
@@ -249,6 +251,7 @@ class Http1Session(asyncio.Protocol):
         request = self._incoming
         assert request is not None
         request.method = self._parser.get_method().decode("ascii", "replace")
+        request.path = request.url.decode("utf-8", "replace")
         request.dispatched = True
         self._set_due(math.inf)  # from here the body has its own deadline
         if self._transport is not None:
@@ -375,7 +378,10 @@ class Http1Session(asyncio.Protocol):
             self._quiet.set()
             return
         if self._queue and not self._stopping:
-            self._start(self._queue.popleft())
+            request = self._queue.popleft()
+            if not self._queue:
+                self._resume(1)  # its body may still be on its way
+            self._start(request)
             return
         self._queue.clear()
         self._quiet.set()
