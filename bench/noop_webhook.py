@@ -1,8 +1,10 @@
-"""The B1 baseline: a webhook that admits everything, on the same framework as exportgate's.
+"""The B1 baseline: a webhook that admits everything, on the same HTTP layer as exportgate's.
 
-aiohttp over TLS with the same server settings (keep-alive, no access log), reading the review,
-parsing its JSON and answering `allowed: true` with the request's uid: the least any correct
-webhook does. Run as its own process so it is measured exactly like the real one:
+exportgate's own listener and HTTP/1.1 session (`exportgate_webhook.listener`, `http1`) over TLS
+with the same limits, reading the review, parsing its JSON with the same codec (orjson) and
+answering `allowed: true` with the request's uid: the least any correct webhook does on that
+stack, so that the ratio against it measures exportgate's own work. Run as its own process so
+it is measured exactly like the real one:
 
     python -m bench.noop_webhook --port 9443 --cert tls.crt --key tls.key
 """
@@ -11,51 +13,61 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import ssl
 import sys
+from pathlib import Path
 
+import orjson
 from aiohttp import web
+from exportgate_webhook.exchange import ReadBody, Reply
+from exportgate_webhook.listener import ConnectionLimits, GuardedListener
+from exportgate_webhook.tls import server_context
+
+_NOT_FOUND = Reply(404, b"not found\n", "text/plain")
 
 
-async def _review(request: web.Request) -> web.Response:
-    review = json.loads(await request.read())
+async def _dispatch(method: str, path: str, length: int | None, read: ReadBody) -> Reply:
+    route = path.split("?", 1)[0]
+    if route == "/healthz":
+        return Reply(200, b"ok\n", "text/plain")
+    if route not in ("/validate", "/mutate"):
+        return _NOT_FOUND
+    review = orjson.loads(await read())
     answer = {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "response": {"uid": review["request"]["uid"], "allowed": True},
     }
-    return web.Response(body=json.dumps(answer).encode(), content_type="application/json")
+    return Reply(200, orjson.dumps(answer))
 
 
 async def _serve(port: int, cert: str, key: str) -> None:
-    app = web.Application()
-    app.router.add_post("/validate", _review)
-    app.router.add_post("/mutate", _review)
-    app.router.add_get("/healthz", lambda _: _ok())
-    await serve_tls(app, port, cert, key)
+    listener = GuardedListener(server_context(Path(cert), Path(key)), ConnectionLimits())
+    await listener.start(_dispatch, "127.0.0.1", port)
+    await _until_stopped()
+    await listener.stop()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 async def serve_tls(app: web.Application, port: int, cert: str, key: str) -> None:
-    """Serve `app` over TLS on loopback `port` until SIGTERM or SIGINT, with the server
-    settings exportgate's webhook uses (keep-alive, no access log); every bench server does."""
+    """Serve an aiohttp `app` over TLS on loopback `port` until SIGTERM or SIGINT (keep-alive,
+    no access log): the bench's helper services (e.g. the peers' tenant service)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context, backlog=1024).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await _until_stopped()
     await runner.cleanup()
-
-
-async def _ok() -> web.Response:
-    return web.Response(text="ok\n")
 
 
 def main() -> int:
