@@ -10,6 +10,8 @@ The webhook's own answers over HTTP/1.1 are what every other test in tests/webho
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -362,3 +364,59 @@ async def test_a_pipelined_request_whose_body_is_still_coming_is_read_in_its_tur
     await conn.send(b"ves")
     assert (await conn.answer()).body == b"POST /echo halves"
     conn.close()
+
+
+async def test_answers_do_not_depend_on_how_the_bytes_are_split(serve: Serve) -> None:
+    """TLS delivers a stream in whatever pieces the client's writes and records make: every
+    split of the same pipelined requests (chunked framing included) gets the same answers."""
+    served = await serve()
+    stream = (
+        post("/echo", b"one")
+        + b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n"
+        + post("/echo?x=%C3%A9", "thr\u00e9e".encode(), "X-Long: " + "l" * 300)
+    )
+    expected = [b"POST /echo one", b"POST /echo two", "POST /echo?x=%C3%A9 thr\u00e9e".encode()]
+    rng = random.Random(20261130)
+    for _ in range(25):
+        cuts = sorted(rng.sample(range(1, len(stream)), rng.randint(1, 12)))
+        conn = await served.connect()
+        for start, end in itertools.pairwise([0, *cuts, len(stream)]):
+            await conn.send(stream[start:end])
+            await asyncio.sleep(0)
+        assert [(await conn.answer()).body for _ in expected] == expected
+        conn.close()
+
+
+async def test_mangled_requests_are_answered_or_closed_and_the_server_carries_on(
+    serve: Serve,
+) -> None:
+    """Requests with bytes flipped, cut or repeated: each connection gets answers or a 4xx and
+    is closed within the deadlines (idle, header or body), and a good request on a new
+    connection is answered after."""
+    served = await serve(Http1Limits(header_timeout_s=0.5, body_timeout_s=0.5, idle_timeout_s=0.5))
+    base = post("/echo", b'{"apiVersion": "admission.k8s.io/v1"}', "Content-Type: x")
+    rng = random.Random(7)
+    for _ in range(30):
+        mangled = bytearray(base * 2)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(mangled))
+            choice = rng.random()
+            if choice < 0.4:
+                mangled[at] = rng.randrange(256)
+            elif choice < 0.7:
+                del mangled[at : at + rng.randint(1, 20)]
+            else:
+                mangled[at:at] = mangled[at : at + rng.randint(1, 20)]
+        conn = await served.connect()
+        await conn.send(bytes(mangled))
+        try:
+            async with asyncio.timeout(3):
+                while True:
+                    answer = await conn.answer()
+                    assert answer.status in (200, 400, 404, 408, 413, 431), answer
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # closed by the server: what was not HTTP ends the connection
+        conn.close()
+    good = await served.connect()
+    await good.send(post("/echo", b"fine"))
+    assert (await good.answer()).body == b"POST /echo fine"
