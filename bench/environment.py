@@ -77,6 +77,8 @@ def describe(workdir: Path) -> dict[str, Any]:
         "grpcio": _version("grpcio"),
         "protobuf": _version("protobuf"),
         "aiohttp": _version("aiohttp"),
+        "httptools": _version("httptools"),  # the webhook's HTTP/1.1 parser
+        "h2": _version("h2"),
         "load_average_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "decision_log_filesystem": _filesystem(workdir),
     }

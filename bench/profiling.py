@@ -102,7 +102,7 @@ def processes(workdir: Path, *, duration: float, limit: int = 12) -> dict[str, A
             "inclusive_pct": _cumulative(
                 stats,
                 {
-                    "aiohttp request handling": "web_protocol.py:_handle_request",
+                    "HTTP/1.1 request handling": "exportgate_webhook/http1.py:_serve",
                     "admission review": "admission.py:validate",
                     "json decode": "json/decoder.py:decode",
                     "json encode": "json/encoder.py:encode",
