@@ -420,3 +420,18 @@ async def test_mangled_requests_are_answered_or_closed_and_the_server_carries_on
     good = await served.connect()
     await good.send(post("/echo", b"fine"))
     assert (await good.answer()).body == b"POST /echo fine"
+
+
+async def test_a_large_body_that_arrives_whole_leaves_the_connection_readable(
+    serve: Serve,
+) -> None:
+    """Past the unbudgeted share, reading pauses until the handler asks for the body; when the
+    whole body came with the headers, the next request on the connection is still read (the
+    API server reuses its connections)."""
+    served = await serve(Http1Limits(max_unbudgeted_bytes=1024))
+    conn = await served.connect()
+    for i in range(3):
+        await conn.send(post("/echo", b"%d" % i + b"b" * 5000))
+        answer = await conn.answer()
+        assert answer.status == 200 and len(answer.body) == len(b"POST /echo 0") + 5000
+    conn.close()

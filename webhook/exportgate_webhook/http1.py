@@ -354,11 +354,11 @@ class Http1Session(asyncio.Protocol):
 
     async def _read(self, request: _Request) -> bytes:
         """The body, once the request holds its share of the budget."""
+        self._resume(2)  # it holds its share now: read on (whether or not the body is all in)
         if not request.complete and request.refusal is None and self._transport is not None:
             if request.expect_continue and not request.body:
                 self._transport.write(_CONTINUE)
             request.waiter = self._loop.create_future()
-            self._resume(2)
             try:
                 async with asyncio.timeout(self.limits.body_timeout_s):
                     await request.waiter
@@ -388,7 +388,7 @@ class Http1Session(asyncio.Protocol):
         if self._closing or self._stopping or self._broken is not None:
             self._finish()
             return
-        self._resume(1)
+        self._resume(1 | 2)  # nothing is queued and nothing waits for budget: read the next
         if self._incoming is None:
             self._set_due(self._loop.time() + self.limits.idle_timeout_s)
 
@@ -443,6 +443,7 @@ class Http1Session(asyncio.Protocol):
         self._paused |= reason
 
     def _resume(self, reason: int) -> None:
+        """Clear the `reason` bits; read again once no reason is left."""
         if not self._paused & reason:
             return
         self._paused &= ~reason
