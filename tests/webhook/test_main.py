@@ -313,3 +313,14 @@ def test_the_running_webhook_settles_its_heap_at_startup(
         proc.wait(timeout=30)
     assert len(settled) == 2, settled
     assert all(int(str(e["frozen"])) > 0 and "seconds" in e for e in settled), settled
+
+
+def test_the_webhook_loads_no_web_framework() -> None:
+    """Both ports are served by the webhook's own listener and sessions (docs/webhook.md):
+    aiohttp's web stack would add about 11 MiB to every replica for the probe port alone."""
+    code = (
+        "import sys, exportgate_webhook.__main__, exportgate_webhook.assemble;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

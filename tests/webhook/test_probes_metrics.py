@@ -95,6 +95,39 @@ async def test_plain_http_probe_listener(probe_webhook: Webhook) -> None:
         for path, expected in (("/healthz", 200), ("/readyz", 200), ("/metrics", 200)):
             async with http.get(f"http://127.0.0.1:{port}{path}") as response:
                 assert response.status == expected
+        async with http.head(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 200 and await response.read() == b""
+        async with http.post(f"http://127.0.0.1:{port}/healthz", data=b"x") as response:
+            assert response.status == 405
         # Reviews are only served over TLS.
         async with http.post(f"http://127.0.0.1:{port}/validate", data=b"{}") as response:
-            assert response.status in (404, 405)
+            assert response.status == 404
+            assert "probes only" in (await response.json())["message"]
+
+
+async def test_the_probe_port_is_bounded_like_the_admission_port(probe_webhook: Webhook) -> None:
+    """Plain HTTP, but the same parser, header deadline and idle timeout, and a connection cap."""
+    port = probe_webhook.server.probe_port
+    assert port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: p\r\n\r\n" + b"\x00garbage\r\n\r\n")
+    answers = await asyncio.wait_for(reader.read(), 5)  # answered, then closed for the garbage
+    assert answers.startswith(b"HTTP/1.1 200 OK\r\n") and b"HTTP/1.1 400 Bad Request" in answers
+    writer.close()
+    held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(80)]
+    await asyncio.sleep(0.2)
+    closed = 0
+    for held_reader, held_writer in held:
+        try:
+            if await asyncio.wait_for(held_reader.read(1), 0.05) == b"":
+                closed += 1
+        except (TimeoutError, ConnectionError):
+            pass
+        held_writer.close()
+    assert closed >= 80 - 64  # past the cap a connection is reset at once
+    await asyncio.sleep(0.1)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/healthz") as response,
+    ):
+        assert response.status == 200

@@ -19,6 +19,10 @@ After the handshake the connection goes to the protocol agreed over ALPN: HTTP/2
 (`http2.Http2Session`, when enabled and offered) or HTTP/1.1 (`http1.Http1Session`); both route
 their requests to the same `Dispatch`. Bytes that arrive before the session is attached are
 held and replayed in order.
+
+Without a TLS context the listener serves plain HTTP/1.1 with the same cap, header deadline,
+idle timeout and graceful stop: the optional probe port (``--probe-listen``), which kubelet's
+HTTP probes and Prometheus reach without TLS.
 """
 
 from __future__ import annotations
@@ -55,11 +59,12 @@ class ConnectionLimits:
 
 
 class GuardedListener:
-    """One TLS listening socket serving HTTP/1.1 (and HTTP/2) within `ConnectionLimits`."""
+    """One listening socket serving HTTP/1.1 (and HTTP/2) within `ConnectionLimits`, over TLS,
+    or plain when `ssl_context` is None."""
 
     def __init__(
         self,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | None,
         limits: ConnectionLimits,
         *,
         on_refused: Callable[[str], None] = lambda reason: None,
@@ -140,6 +145,10 @@ class GuardedListener:
 
     # -- per connection (called by _Gate) ------------------------------------------------------
 
+    @property
+    def plain(self) -> bool:
+        return self._ssl is None
+
     def admit(self) -> bool:
         if self.active >= self.limits.max_connections:
             self._on_refused("connection-cap")
@@ -150,9 +159,19 @@ class GuardedListener:
     def release(self) -> None:
         self.active -= 1
 
+    def attach_plain(self, gate: _Gate, raw: asyncio.Transport) -> None:
+        """Plain HTTP: the session takes the TCP transport over at once."""
+        app = _Attach(self._handler_for, gate)
+        raw.set_protocol(app)
+        app.attach(raw)
+        asyncio.get_running_loop().call_later(
+            self.limits.header_timeout_s, self._header_deadline, raw
+        )
+
     async def upgrade(self, gate: _Gate, raw: asyncio.Transport) -> None:
         loop = asyncio.get_running_loop()
         app = _Attach(self._handler_for, gate)
+        assert self._ssl is not None
         try:
             tls = await loop.start_tls(
                 raw,
@@ -195,6 +214,9 @@ class _Gate(asyncio.Protocol):
             raw.abort()  # before any TLS buffer exists
             return
         self._counted = True
+        if self._listener.plain:
+            self._listener.attach_plain(self, raw)
+            return
         self._task = asyncio.get_running_loop().create_task(self._listener.upgrade(self, raw))
 
     def connection_lost(self, exc: Exception | None) -> None:

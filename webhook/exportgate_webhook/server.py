@@ -1,17 +1,16 @@
 """The HTTPS server: /validate, /mutate, /healthz, /readyz, /metrics.
 
 `http1.Http1Session` (HTTP/1.1) and `http2.Http2Session` (HTTP/2, when enabled and the client
-agrees on it over ALPN) on one event loop with keep-alive (the API server reuses connections),
-one TLS context that reloads its certificate in place (`tls.ReloadingContext`), and the policy
-service (embedded, or the sidecar over gRPC). Both protocols reach the same `dispatch`, so a
-review is answered the same way whichever carried it; the optional plain-HTTP probe port is
-aiohttp's. The HTTPS port is served by `listener.GuardedListener` (connection cap, handshake,
-header and idle timeouts); request bodies share one in-flight byte
-budget; large bodies are parsed and extracted off the loop (`admission.Offload`), so no request
-holds the loop that serves the others for longer than a small slice. Every request that is not
-a usable AdmissionReview gets a 400 with the reason; every review that fails for any other
-reason is answered by the reviewer's fail-closed path, so no exception can turn into an allow
-or a dropped connection.
+agrees on it over ALPN) on one event loop with keep-alive (the API server reuses connections), one
+TLS context that reloads its certificate in place (`tls.ReloadingContext`), and the policy service
+(embedded, or the sidecar over gRPC). Both protocols reach the same `dispatch`, so a review is
+answered the same way whichever carried it; the optional plain-HTTP probe port is served the same
+way, probes only. The HTTPS port is served by `listener.GuardedListener` (connection cap,
+handshake, header and idle timeouts); request bodies share one in-flight byte budget; large bodies
+are parsed and extracted off the loop (`admission.Offload`), so no request holds the loop that
+serves the others for longer than a small slice. Every request that is not a usable AdmissionReview
+gets a 400 with the reason; every review that fails for any other reason is answered by the
+reviewer's fail-closed path, so no exception can turn into an allow or a dropped connection.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from aiohttp import web
 
 from exportgate.core.limits import INLINE_BODY_BYTES
 from exportgate.service.local import LocalPolicyClient
@@ -80,22 +78,8 @@ treats as a webhook failure (fail closed) and which says to retry."""
 _ENDPOINTS = {"/validate": "validate", "/mutate": "mutate"}
 
 
-def _http1_probe(
-    probe: Callable[[], Awaitable[Reply]],
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """aiohttp's handler of a probe (the plain-HTTP probe port)."""
-
-    async def handle(_: web.Request) -> web.Response:
-        return _response(await probe())
-
-    return handle
-
-
-def _response(reply: Reply) -> web.Response:
-    """aiohttp's form of a `Reply` (the plain-HTTP probe port)."""
-    response = web.Response(status=reply.status, body=reply.body)
-    response.headers["Content-Type"] = reply.content_type
-    return response
+#: Connections the plain-HTTP probe port serves at once (kubelet and a metrics scraper).
+_PROBE_CONNECTIONS = 64
 
 
 class _ByteBudget:
@@ -158,10 +142,8 @@ class WebhookServer:
         self.namespaces = namespaces
         self.metrics = metrics
         self.tls: ReloadingContext | None = None
-        self._runners: list[web.AppRunner] = []
         self._listeners: list[GuardedListener] = []
         self._body_budget = _ByteBudget(config.listen.inflight_body_bytes)
-        self._sites: list[web.TCPSite] = []
         self._readiness = _Readiness()
         self._ready_lock = asyncio.Lock()
         self.port: int | None = None
@@ -172,15 +154,6 @@ class WebhookServer:
             "/readyz": self.readyz,
             "/metrics": self.metrics_reply,
         }
-
-    # -- apps ------------------------------------------------------------------------------
-
-    def probe_app(self) -> web.Application:
-        """The plain-HTTP probe port's app (the HTTPS port routes by `dispatch`)."""
-        app = web.Application()
-        for path, probe in self._probes.items():
-            app.router.add_get(path, _http1_probe(probe))
-        return app
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -198,9 +171,7 @@ class WebhookServer:
         await self.namespaces.start()
         self.port = await self._serve_guarded(self.tls.context)
         if listen.probe_host is not None:
-            self.probe_port = await self._serve(
-                self.probe_app(), listen.probe_host, listen.probe_port, None
-            )
+            self.probe_port = await self._serve_probes(listen.probe_host, listen.probe_port)
         self.tls.start()
         log.info(
             "listening",
@@ -247,27 +218,30 @@ class WebhookServer:
             self.dispatch, listen.host, listen.port, http1=http1, http2=http2
         )
 
-    async def _serve(
-        self, app: web.Application, host: str, port: int, ssl_context: object | None
-    ) -> int:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=1024)  # type: ignore[arg-type]
-        await site.start()
-        self._runners.append(runner)
-        self._sites.append(site)
-        server = site._server  # the bound socket tells the real port when port=0
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else port
+    async def _serve_probes(self, host: str, port: int) -> int:
+        """The plain-HTTP probe port: the probes only, with the HTTPS port's timeouts."""
+        listen = self.config.listen
+        listener = GuardedListener(
+            None,
+            ConnectionLimits(
+                max_connections=_PROBE_CONNECTIONS,
+                header_timeout_s=listen.header_timeout_s,
+                idle_timeout_s=listen.idle_timeout_s,
+            ),
+        )
+        self._listeners.append(listener)
+        limits = Http1Limits(
+            max_body_bytes=0,
+            header_timeout_s=listen.header_timeout_s,
+            body_timeout_s=listen.header_timeout_s,
+            idle_timeout_s=listen.idle_timeout_s,
+        )
+        return await listener.start(self.probe_dispatch, host, port, http1=limits)
 
     async def stop(self) -> None:
         for listener in self._listeners:
-            await listener.stop()
+            await listener.stop()  # stops accepting, lets the requests in progress finish
         self._listeners.clear()
-        for runner in reversed(self._runners):
-            await runner.cleanup()  # the probe port: stops accepting, lets requests finish
-        self._runners.clear()
-        self._sites.clear()
         if self.tls is not None:
             await self.tls.stop()
         await self.namespaces.stop()
@@ -286,6 +260,15 @@ class WebhookServer:
             if method != "POST":
                 return Reply(405, _status_body(405, "MethodNotAllowed", f"{path} takes POST"))
             return await self.answer(endpoint, content_length, read)
+        return await self._probe(method, path, "/validate and /mutate")
+
+    async def probe_dispatch(
+        self, method: str, path: str, content_length: int | None, read: ReadBody
+    ) -> Reply:
+        """Route one request of the plain-HTTP probe port: probes only."""
+        return await self._probe(method, path.split("?", 1)[0], "probes only")
+
+    async def _probe(self, method: str, path: str, served: str) -> Reply:
         probe = self._probes.get(path)
         if probe is not None:
             if method not in ("GET", "HEAD"):  # HEAD: the protocol sends the headers only
@@ -294,7 +277,7 @@ class WebhookServer:
         return Reply(
             404,
             _status_body(
-                404, "NotFound", f"no such path {path!r}: exportgate serves /validate and /mutate"
+                404, "NotFound", f"no such path {path!r}: exportgate serves {served} here"
             ),
         )
 
