@@ -435,3 +435,16 @@ async def test_a_large_body_that_arrives_whole_leaves_the_connection_readable(
         answer = await conn.answer()
         assert answer.status == 200 and len(answer.body) == len(b"POST /echo 0") + 5000
     conn.close()
+
+
+async def test_a_large_body_answered_unread_leaves_the_connection_readable(serve: Serve) -> None:
+    """A request answered without its body being asked for (here a refusal on its path) whose
+    body had nevertheless all arrived: the connection stays usable for the next request."""
+    served = await serve(Http1Limits(max_unbudgeted_bytes=1024))
+    conn = await served.connect()
+    await conn.send(post("/ignore", b"n" * 5000))
+    answer = await conn.answer()
+    assert answer.status == 403 and "connection" not in answer.headers
+    await conn.send(post("/echo", b"after"))
+    assert (await conn.answer()).body == b"POST /echo after"
+    conn.close()

@@ -340,6 +340,8 @@ class Http1Session(asyncio.Protocol):
             reply = Reply(500, b"internal error\n", TEXT)
         self._serving = None
         self._task = None
+        if request.complete:
+            self._resume(2)  # answered without asking for its body: nothing waits for budget
         if reply is not None and self._transport is not None:
             if not request.complete:
                 # Answered before its body was read (refused, or it never came): what follows
