@@ -448,3 +448,24 @@ async def test_a_large_body_answered_unread_leaves_the_connection_readable(serve
     await conn.send(post("/echo", b"after"))
     assert (await conn.answer()).body == b"POST /echo after"
     conn.close()
+
+
+async def test_pipelined_requests_past_the_queue_bound_get_429(serve: Serve) -> None:
+    """One TLS read can carry thousands of tiny requests: those within `max_pipelined` are
+    answered in order, the next gets 429, and the connection ends (the rest are never read)."""
+    served = await serve(Http1Limits(max_pipelined=4))
+    conn = await served.connect()
+    tiny = b"GET /echo HTTP/1.1\r\nHost: w\r\n\r\n"
+    await conn.send(post("/slow", b"") + tiny * 2000)
+    await asyncio.sleep(0.1)
+    (session,) = served.listener.sessions
+    assert len(session._queue) == 4
+    served.gate.set()
+    assert (await conn.answer()).body == b"slow\n"
+    for _ in range(4):
+        assert (await conn.answer()).body == b"GET /echo "
+    refused = await conn.answer()
+    assert refused.status == 429 and refused.headers["connection"] == "close"
+    assert b"more than 4 requests pipelined" in refused.body
+    assert await conn.closed()
+    assert "pipeline" in served.refused

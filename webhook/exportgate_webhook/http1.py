@@ -18,9 +18,9 @@ What one connection may cost stays bounded, as `listener.py` and `http2.py` boun
   covers the first request);
 * one request is worked on at a time. Requests a client sends before its previous answer
   (pipelining) are queued in arrival order; once a second one begins, the connection is not
-  read from until the queue is empty, and what queued requests hold is at most
-  `max_unbudgeted_bytes` of body (beyond it the connection is closed after the answer
-  in progress);
+  read from until the queue is empty; at most `max_pipelined` wait (one TLS read could hold
+  thousands of tiny ones: past it 429, then closed), holding at most `max_unbudgeted_bytes`
+  of body between them (beyond it 413, then closed);
 * request bodies: the server's size limit (past it the body is dropped as it arrives and the
   request answered 400) and the shared in-flight byte budget apply; a body held without its
   share of the budget is at most `max_unbudgeted_bytes` (the connection is not read from
@@ -63,6 +63,9 @@ class Http1Limits:
     """Request line plus header fields: the API server sends a few hundred bytes."""
 
     max_headers: int = 100
+    max_pipelined: int = 16
+    """Requests queued behind the one in progress (pipelining); past it: 429, then closed."""
+
     max_body_bytes: int = 8 * 1024 * 1024
     max_unbudgeted_bytes: int = 64 * 1024
     """Body bytes a connection may make the webhook hold before the request holds its share of
@@ -110,6 +113,10 @@ class _Request:
 
 class _HeaderLimit(Exception):
     pass
+
+
+class _PipelineFull(Exception):
+    """Raised from a parser callback to stop parsing: the answer is already decided."""
 
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -258,6 +265,17 @@ class Http1Session(asyncio.Protocol):
             self._on_request(self._transport)  # a complete request header block arrived
         if self._serving is None:
             self._start(request)
+        elif len(self._queue) >= self.limits.max_pipelined:
+            # One TLS read can hold thousands of tiny requests: the queue is bounded, and the
+            # requests before this one are answered, then this refusal, then the connection ends.
+            self._broken = _refusal(
+                429, f"more than {self.limits.max_pipelined} requests pipelined; send fewer"
+            )
+            self._incoming = None
+            self._discarding = True
+            self._closing = True
+            self._on_refused("pipeline")
+            raise _PipelineFull
         else:
             self._queue.append(request)
 
@@ -307,6 +325,8 @@ class Http1Session(asyncio.Protocol):
         (400 or 431), after the requests before it, and the connection closed."""
         self._discarding = True
         self._closing = True
+        if isinstance(exc.__context__, _PipelineFull):
+            return  # the answer is decided (`on_headers_complete`); nothing more to do
         request = self._incoming
         if request is not None and request.dispatched:
             # The body's framing was wrong (e.g. a bad chunk): its own handler answers 400.
