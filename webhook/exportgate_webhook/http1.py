@@ -6,9 +6,9 @@ feeds the bytes TLS delivers to llhttp, hands each request to the same `Dispatch
 writes the `Reply` back. It replaced aiohttp's web stack on this port because that stack's
 per-request machinery (request and response objects, streams, routing, middleware) cost more
 than twice a whole no-op review: a no-op server over TLS spent 0.29-0.33 ms of CPU per request
-with it and 0.11-0.15 ms with this shape (bench/NOTES.md, "HTTP/1.1"). Parsing is llhttp's in
-C; framing decisions (chunked bodies, keep-alive, request smuggling through conflicting
-Content-Length and Transfer-Encoding, which llhttp refuses) are the parser's.
+with it and 0.11-0.15 ms with this shape (bench/NOTES.md, "HTTP/1.1 on llhttp"). Parsing is
+llhttp's in C; framing decisions (chunked bodies, keep-alive, request smuggling through
+conflicting Content-Length and Transfer-Encoding, which llhttp refuses) are the parser's.
 
 What one connection may cost stays bounded, as `listener.py` and `http2.py` bound theirs:
 
