@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import structlog
+
+log = structlog.get_logger("exportgate.webhook.exchange")
+
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -35,3 +39,26 @@ class BodyTimeout(Exception):
 
 class RequestGone(Exception):
     """The client went away (or reset the stream) before the body was read: nothing to answer."""
+
+
+async def reply_to(
+    dispatch: Dispatch,
+    method: str,
+    path: str,
+    content_length: int | None,
+    read: ReadBody,
+    *,
+    protocol: str,
+) -> Reply | None:
+    """What a protocol sends for one request: the dispatcher's reply; 408 for a body that did
+    not arrive; nothing when the client went away; 500 for a bug (the API server then fails
+    closed), which ends that request, not the connection."""
+    try:
+        return await dispatch(method, path, content_length, read)
+    except RequestGone:
+        return None
+    except BodyTimeout as exc:
+        return Reply(408, str(exc).encode() + b"\n", TEXT)
+    except Exception:
+        log.exception("request failed", protocol=protocol, path=path)
+        return Reply(500, b"internal error\n", TEXT)

@@ -47,12 +47,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httptools
-import structlog
 
-from exportgate_webhook.exchange import TEXT, BodyTimeout, Dispatch, Reply, RequestGone
+from exportgate_webhook.exchange import (
+    TEXT,
+    BodyTimeout,
+    Dispatch,
+    Reply,
+    RequestGone,
+    reply_to,
+)
 from exportgate_webhook.review import MalformedReview
-
-log = structlog.get_logger("exportgate.webhook.http1")
 
 PROTOCOL = "http/1.1"
 
@@ -347,17 +351,14 @@ class Http1Session(asyncio.Protocol):
         self._task = self._loop.create_task(self._serve(request))
 
     async def _serve(self, request: _Request) -> None:
-        try:
-            reply: Reply | None = await self._dispatch(
-                request.method, request.path, request.content_length, lambda: self._read(request)
-            )
-        except RequestGone:
-            reply = None
-        except BodyTimeout as exc:
-            reply = Reply(408, str(exc).encode() + b"\n", TEXT)
-        except Exception:  # a bug: the request fails (the API server fails closed), not the rest
-            log.exception("HTTP/1.1 request failed", path=request.path)
-            reply = Reply(500, b"internal error\n", TEXT)
+        reply = await reply_to(
+            self._dispatch,
+            request.method,
+            request.path,
+            request.content_length,
+            lambda: self._read(request),
+            protocol=PROTOCOL,
+        )
         self._serving = None
         self._task = None
         if request.complete:

@@ -10,7 +10,7 @@ control, stream states, SETTINGS and PING); this module connects it to the liste
 transport and to the same request handling as HTTP/1.1 (`Dispatch`), so a review is answered the
 same way whichever protocol carried it.
 
-What one connection may cost stays bounded, as `listener.py` bounds HTTP/1.1:
+What one connection may cost stays bounded, as `http1.py` bounds HTTP/1.1:
 
 * at most `Http2Limits.max_streams` requests are worked on at once per connection, advertised as
   SETTINGS_MAX_CONCURRENT_STREAMS. A stream the client resets keeps its place until its review
@@ -46,7 +46,13 @@ import h2.exceptions
 import h2.settings
 import structlog
 
-from exportgate_webhook.exchange import TEXT, BodyTimeout, Dispatch, Reply, RequestGone
+from exportgate_webhook.exchange import (
+    BodyTimeout,
+    Dispatch,
+    Reply,
+    RequestGone,
+    reply_to,
+)
 from exportgate_webhook.review import MalformedReview
 
 log = structlog.get_logger("exportgate.webhook.http2")
@@ -302,16 +308,14 @@ class Http2Session(asyncio.Protocol):
 
     async def _serve(self, stream: _Stream) -> None:
         try:
-            reply = await self._dispatch(
-                stream.method, stream.path, stream.content_length, lambda: self._read(stream)
+            reply = await reply_to(
+                self._dispatch,
+                stream.method,
+                stream.path,
+                stream.content_length,
+                lambda: self._read(stream),
+                protocol=ALPN,
             )
-        except RequestGone:
-            reply = None
-        except BodyTimeout as exc:
-            reply = Reply(408, str(exc).encode() + b"\n", TEXT)
-        except Exception:  # a bug: the request fails (the API server fails closed), not the rest
-            log.exception("HTTP/2 request failed", path=stream.path)
-            reply = Reply(500, b"internal error\n", TEXT)
         finally:
             self._working -= 1
             self._finished += 1
