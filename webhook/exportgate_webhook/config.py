@@ -70,7 +70,7 @@ class ListenConfig:
     connection per call in flight, which keeps the connection count (and the TLS memory under
     `max_connections`) small, and under many concurrent admissions costs the API server less.
     Off by default because it cost the webhook 0.2-0.5 ms more CPU per review on the bench
-    machine (the h2 protocol is pure Python, aiohttp's HTTP/1.1 parser is C), which raised the
+    machine (the h2 protocol is pure Python, llhttp's HTTP/1.1 parser is C), which raised the
     latency at one client (bench/NOTES.md, "HTTP/2")."""
 
     max_streams: int = 100

@@ -198,12 +198,7 @@ class WebhookServer:
             on_connection=self.metrics.connection_opened,
         )
         self._listeners.append(listener)
-        http1 = Http1Limits(
-            max_body_bytes=listen.max_body_bytes,
-            header_timeout_s=listen.header_timeout_s,
-            body_timeout_s=listen.header_timeout_s,
-            idle_timeout_s=listen.idle_timeout_s,
-        )
+        http1 = self._http1_limits(max_body_bytes=listen.max_body_bytes)
         http2 = (
             Http2Limits(
                 max_streams=listen.max_streams,
@@ -230,13 +225,18 @@ class WebhookServer:
             ),
         )
         self._listeners.append(listener)
-        limits = Http1Limits(
-            max_body_bytes=0,
+        limits = self._http1_limits(max_body_bytes=0)  # probes carry no body
+        return await listener.start(self.probe_dispatch, host, port, http1=limits)
+
+    def _http1_limits(self, *, max_body_bytes: int) -> Http1Limits:
+        """HTTP/1.1 within the configured deadlines (a body gets as long as the headers)."""
+        listen = self.config.listen
+        return Http1Limits(
+            max_body_bytes=max_body_bytes,
             header_timeout_s=listen.header_timeout_s,
             body_timeout_s=listen.header_timeout_s,
             idle_timeout_s=listen.idle_timeout_s,
         )
-        return await listener.start(self.probe_dispatch, host, port, http1=limits)
 
     async def stop(self) -> None:
         for listener in self._listeners:
