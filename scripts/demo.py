@@ -85,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
+    # A shell without job control starts background commands with SIGINT ignored, and Python
+    # keeps an inherited SIG_IGN: Ctrl-C (or `kill -INT`) must tear the demo down however it
+    # was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stack = Stack(workdir, console)
     began = time.monotonic()
     code = EXIT_OK
