@@ -117,7 +117,7 @@ def main() -> int:
     step(
         "b2",
         lambda: b2_apiserver.run(
-            workdir, creates=100 if quick else 1000, sweep_creates=96 if quick else 800
+            workdir, creates=100 if quick else 2000, sweep_creates=96 if quick else 2000
         ),
     )
     step(

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import b2_compare as compare
 from bench import b2_systems
 from bench.b2_measure import Samples, concurrent_slice, sequential_slice
 from bench.peers import build as peer_build
@@ -84,7 +85,7 @@ def _rotated(systems: Sequence[System], k: int) -> list[System]:
 
 def _measure(
     cluster: LocalCluster, systems: Sequence[System], creates: int, warmup: int, rounds: int
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Samples]:
     samples = {s.name: Samples() for s in systems}
     per_slice = max(1, creates // rounds)
     for k in range(rounds):
@@ -92,7 +93,7 @@ def _measure(
             system.activate(cluster)
             sequential_slice(cluster, system, samples[system.name], per_slice, warmup)
             system.deactivate(cluster)
-    return {name: s.figures() for name, s in samples.items()}
+    return samples
 
 
 def _sweep(
@@ -102,10 +103,12 @@ def _sweep(
     creates: int,
     warmup: int,
     rounds: int,
-) -> dict[str, list[dict[str, Any]]]:
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
     """Each concurrency point interleaved like the table: `rounds` slices of creates/rounds per
-    system, in an order rotated each round, pooled per system."""
+    system, in an order rotated each round, pooled per system. Also exportgate's p99 against
+    the best peer's at each point (`compare.p99_vs_best_peer`), keyed by concurrency."""
     rows: dict[str, list[dict[str, Any]]] = {s.name: [] for s in systems}
+    versus: dict[str, dict[str, Any]] = {}
     for concurrency in concurrencies:
         samples = {s.name: Samples() for s in systems}
         for k in range(rounds):
@@ -123,7 +126,10 @@ def _sweep(
         for system in systems:
             point = {"concurrency": concurrency, **samples[system.name].figures()}
             rows[system.name].append(point)
-    return rows
+        against = compare.p99_vs_best_peer(samples)
+        if against is not None:
+            versus[str(concurrency)] = against
+    return rows, versus
 
 
 def _ratios(results: dict[str, dict[str, Any]]) -> None:
@@ -190,16 +196,25 @@ def run(
                 else:
                     notes[peer.name] = equivalence.why_not(report[peer.name])
         chosen = [systems[name] for name in wanted if name in systems]
-        rows = _measure(cluster, chosen, creates, warmup, rounds)
+        measured = _measure(cluster, chosen, creates, warmup, rounds)
+        rows = {name: samples.figures() for name, samples in measured.items()}
         _ratios(rows)
+        if "exportgate" in measured and "none" in measured:
+            rows["exportgate"]["p99_vs_none_ci"] = compare.p99_ratio_interval(
+                measured["exportgate"], measured["none"]
+            )
+        versus = compare.p99_vs_best_peer(measured)
+        if versus is not None:
+            results["p99_vs_best_peer"] = {"table": versus}
         for system in chosen:
             rows[system.name]["label"] = system.label
         results["rows"] = rows
         if concurrencies:
             swept = [s for s in chosen if s.name in SWEEP]
-            results["sweep"] = _sweep(
+            results["sweep"], versus_swept = _sweep(
                 cluster, swept, concurrencies, sweep_creates or creates, warmup, rounds
             )
+            results.setdefault("p99_vs_best_peer", {})["sweep"] = versus_swept
     results["not_reported"] = notes
     results["config"] = {
         "creates": creates,

@@ -20,7 +20,7 @@ from bench.load import cpu_seconds
 from bench.peers.cases import ALLOWED_NS
 from bench.peers.system import System
 from bench.reviews import H100, gpu_pod
-from bench.stats import summary
+from bench.stats import percentile_interval, summary
 from tests.cluster.local_cluster import LocalCluster
 
 
@@ -46,6 +46,11 @@ class Samples:
             "p50_ms": round(stats["p50"], 2),
             "p99_ms": round(stats["p99"], 2),
         }
+        if self.latencies_ms:
+            # How far the p99 of this many samples can be from the true one (95%): the figure
+            # single runs are compared on moves by several ms from run to run.
+            low, high = percentile_interval(self.latencies_ms, 99)
+            out["p99_ci_ms"] = [round(low, 2), round(high, 2)]
         if self.elapsed_s:
             out["throughput_cps"] = round(len(self.latencies_ms) / self.elapsed_s, 1)
         if self.sent:
