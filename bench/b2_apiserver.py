@@ -163,7 +163,9 @@ def run(
     if missing_peers:
         print(f"[b2] {', '.join(missing_peers)}: {PEERS_NOT_BUILT}", file=sys.stderr, flush=True)
     with contextlib.ExitStack() as stack:
-        cluster = stack.enter_context(LocalCluster(workdir / "cluster", build.find_binaries()))
+        cluster = stack.enter_context(
+            LocalCluster(workdir / "cluster", build.find_binaries(), etcd_in_memory=True)
+        )
         for namespace, tenant in NAMESPACE_TENANTS.items():
             cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
         eg, eg_stamp, eg_sidecar, eg_http2 = stack.enter_context(b2_systems.exportgate(workdir))

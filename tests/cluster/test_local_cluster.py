@@ -359,3 +359,17 @@ def test_teardown_leaves_no_processes_even_when_the_body_fails(
     assert not any(_pid_exists(p) for p in pids)
     assert not (tmp_path / "second" / "etcd-data").exists()
     assert cluster.processes == []
+
+
+def test_etcd_in_memory_keeps_its_data_off_the_disk_and_removes_it(
+    kube_binaries: dict[str, Path], tmp_path: Path
+) -> None:
+    # The benchmarks' shape: etcd's throwaway data on /dev/shm, gone when the cluster stops.
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm on this machine: etcd's data stays in the workdir")
+    with LocalCluster(tmp_path / "memory", kube_binaries, etcd_in_memory=True) as cluster:
+        cluster.kubectl("create", "namespace", "in-memory")
+        etcd_dir = cluster._etcd_data_dir()
+        assert etcd_dir.is_relative_to("/dev/shm") and (etcd_dir / "member").is_dir()
+        assert not (tmp_path / "memory" / "etcd-data").exists()
+    assert not etcd_dir.parent.exists()
