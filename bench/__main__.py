@@ -49,10 +49,15 @@ def _faults(workdir: Path, quick: bool) -> dict[str, Any]:
         scenarios[data.pop("scenario")] = data
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
     failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    # The whole pytest output, kept: a failure's traceback (and the component log an assertion
+    # quotes) is what tells a rare fuzz finding from noise, and the summary line cuts it off.
+    output = workdir / "faults-pytest.log"
+    output.write_text(done.stdout + ("\n--- stderr ---\n" + done.stderr if done.stderr else ""))
     return {
         "exit_code": done.returncode,
         "summary": tail,
         "failed": failed,
+        "output": str(output),
         "scenarios": scenarios,
     }
 
