@@ -83,9 +83,13 @@ class HealthMonitor:
                     "decision log fsync stalled" if stalled else "decision log fsync returned",
                     stall_after_s=self._stall_after,
                 )
+            # What changed is published before the log is probed: a failed write takes the
+            # server out of rotation at once, and on a sick disk the probe itself may take a
+            # while (a health check in between found it still SERVING).
+            await self._publish()
             if not self._log_writable and not stalled:
                 await self._probe_log()
-            await self._publish()
+                await self._publish()
 
     async def _probe_log(self) -> None:
         try:
