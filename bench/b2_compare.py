@@ -49,10 +49,12 @@ def p99_ratio_interval(ours: Samples, none: Samples) -> list[float]:
     return [round(low, 2), round(high, 2)]
 
 
-def verdict(difference_ms: float, interval: list[float]) -> str:
-    """At or below the peer; above it but within this run's noise; or above it beyond it."""
-    if difference_ms <= 0:
+def verdict(value: float, interval: list[float] | None, limit: float = 0.0) -> str:
+    """At or below `limit` (a difference's 0, a ratio's bound); above it but with an interval
+    that still reaches it (this run's noise); or above it beyond the noise. Without an interval
+    (results written before intervals were kept) a miss is just a miss."""
+    if value <= limit:
         return "met"
-    if interval[0] <= 0:
+    if interval is not None and interval[0] <= limit:
         return "NOT met (level within noise)"
     return "NOT met"

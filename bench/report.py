@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import report_b2
+from bench import b2_compare, report_b2
 
 Row = tuple[str, str, str, str]
 
 
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "NOT met")
-
-
-def _ratio_verdict(ratio: float, interval: list[float] | None, limit: float) -> str:
-    """Met, or not, at the point; a miss whose interval reaches the limit is within noise."""
-    if ratio <= limit:
-        return "met"
-    return "NOT met (within noise)" if interval and interval[0] <= limit else "NOT met"
 
 
 def _b1_targets(b1: dict[str, Any]) -> list[Row]:
@@ -91,8 +84,8 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 f"{b2.get('noop-validating', {}).get('p99_vs_none')}x one phase, "
                 f"{b2.get('noop-webhook', {}).get('p99_vs_none')}x two; CEL policy "
                 f"{b2.get('cel', {}).get('p99_vs_none')}x)",
-                f"{_ratio_verdict(ratio, interval, 1.25)} (1.25x); "
-                f"{_ratio_verdict(ratio, interval, 1.5)} (issue 16's 1.5x)",
+                f"{b2_compare.verdict(ratio, interval, 1.25)} (1.25x); "
+                f"{b2_compare.verdict(ratio, interval, 1.5)} (issue 16's 1.5x)",
             )
         )
     rows += report_b2.target_rows(b2_results)

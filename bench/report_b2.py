@@ -96,7 +96,7 @@ def target_rows(b2: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         best = min(peers, key=lambda n: peers[n])
         eg = table["exportgate"]["p99_ms"]
         measured = f"{eg} ms vs {best} {peers[best]} ms"
-        verdict = "met" if eg <= peers[best] else "NOT met"
+        verdict = compare.verdict(eg - peers[best], None)
         if kept:
             low, high = kept["difference_ci_ms"]
             measured += (

@@ -78,7 +78,5 @@ def bootstrap_interval(
 
 
 def _resampled(rng: random.Random, samples: Sequence[float], p: float) -> float:
-    """The `p`-th percentile (nearest rank) of one resample of `samples`, with replacement."""
-    drawn = rng.choices(samples, k=len(samples))
-    drawn.sort()
-    return drawn[min(len(drawn), max(1, math.ceil(p / 100 * len(drawn)))) - 1]
+    """The `p`-th percentile of one resample of `samples`, with replacement."""
+    return percentile(rng.choices(samples, k=len(samples)), p)
