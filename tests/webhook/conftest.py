@@ -13,19 +13,21 @@ directory under /tmp rather than in pytest's (long) tmp_path.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import json
 import shutil
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import uvloop
 from exportgate_sidecar.server import SidecarServer, serve_in_background
 from exportgate_webhook.assemble import build_server
 from exportgate_webhook.config import (
@@ -272,3 +274,12 @@ def read_decision_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The stdlib loop for the webhook's in-process tests; both loops for those marked
+    `both_loops`, where the listener and sessions meet the loop (the webhook process itself
+    runs on uvloop by default: exportgate/eventloop.py)."""
+    if item.get_closest_marker("both_loops"):
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}

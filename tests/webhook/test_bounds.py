@@ -25,6 +25,10 @@ from tests.webhook.conftest import (
 )
 from tests.webhook.helpers import ACME_NS, NIMBUS_NS, gpu_pod, review_for
 
+# The listener and sessions meet the loop here: every test runs on the stdlib loop and on
+# uvloop (the webhook's default, exportgate/eventloop.py).
+pytestmark = pytest.mark.both_loops
+
 
 def _dying(pod: dict[str, Any]) -> dict[str, Any]:
     dying = copy.deepcopy(pod)

@@ -25,6 +25,10 @@ from exportgate_webhook.tls import server_context
 from tests.cluster.certs import ServingCert
 from tests.webhook.conftest import client_context
 
+# The listener and sessions meet the loop here: every test runs on the stdlib loop and on
+# uvloop (the webhook's default, exportgate/eventloop.py).
+pytestmark = pytest.mark.both_loops
+
 
 @dataclass
 class Answer:

@@ -27,6 +27,10 @@ from tests.webhook.conftest import Webhook, client_context
 from tests.webhook.h2client import Answer, H2Client
 from tests.webhook.helpers import ACME_NS, NIMBUS_NS, gpu_pod, review_for
 
+# The listener and sessions meet the loop here: every test runs on the stdlib loop and on
+# uvloop (the webhook's default, exportgate/eventloop.py).
+pytestmark = pytest.mark.both_loops
+
 # -- the webhook over HTTP/2 ------------------------------------------------------------------
 
 

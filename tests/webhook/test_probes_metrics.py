@@ -121,7 +121,9 @@ async def test_the_probe_port_is_bounded_like_the_admission_port(probe_webhook: 
         try:
             if await asyncio.wait_for(held_reader.read(1), 0.05) == b"":
                 closed += 1
-        except (TimeoutError, ConnectionError):
+        except ConnectionResetError:  # refused with a reset, before any state is kept for it
+            closed += 1
+        except TimeoutError:
             pass
         held_writer.close()
     assert closed >= 80 - 64  # past the cap a connection is reset at once

@@ -24,6 +24,10 @@ from tests.cluster.certs import CertificateAuthority, KeyPair, ServingCert
 from tests.webhook.conftest import Webhook, start_webhook, stop_webhook, webhook_config
 from tests.webhook.helpers import ACME_NS, gpu_pod, plain_pod, review_for
 
+# The listener and sessions meet the loop here: every test runs on the stdlib loop and on
+# uvloop (the webhook's default, exportgate/eventloop.py).
+pytestmark = pytest.mark.both_loops
+
 
 @dataclass
 class Rotation:

@@ -45,6 +45,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import httptools
 
@@ -153,13 +154,13 @@ class Http1Session(asyncio.Protocol):
         dispatch: Dispatch,
         limits: Http1Limits,
         *,
-        on_request: Callable[[asyncio.BaseTransport], None] = lambda transport: None,
         on_refused: Callable[[str], None] = lambda reason: None,
         on_close: Callable[[Http1Session], None] = lambda session: None,
     ) -> None:
         self._dispatch = dispatch
         self.limits = limits
-        self._on_request = on_request
+        self.requested = False
+        """Whether a complete request header block has arrived (the listener's header deadline)."""
         self._on_refused = on_refused
         self._on_close = on_close
         self._parser = httptools.HttpRequestParser(self)
@@ -186,8 +187,8 @@ class Http1Session(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's are not asyncio.Transport subclasses, hence the cast).
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self._discarding:
@@ -265,8 +266,7 @@ class Http1Session(asyncio.Protocol):
         request.path = request.url.decode("utf-8", "replace")
         request.dispatched = True
         self._set_due(math.inf)  # from here the body has its own deadline
-        if self._transport is not None:
-            self._on_request(self._transport)  # a complete request header block arrived
+        self.requested = True
         if self._serving is None:
             self._start(request)
         elif len(self._queue) >= self.limits.max_pipelined:

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import h2.config
 import h2.connection
@@ -103,12 +104,12 @@ class Http2Session(asyncio.Protocol):
         dispatch: Dispatch,
         limits: Http2Limits,
         *,
-        on_request: Callable[[asyncio.BaseTransport], None] = lambda transport: None,
         on_close: Callable[[Http2Session], None] = lambda session: None,
     ) -> None:
         self._dispatch = dispatch
         self.limits = limits
-        self._on_request = on_request
+        self.requested = False
+        """Whether a complete request header block has arrived (the listener's header deadline)."""
         self._on_close = on_close
         # Header validation and normalisation off: they were a third of h2's CPU per request
         # (bench/NOTES.md, "HTTP/2"), and the webhook reads only :method, :path and
@@ -137,8 +138,8 @@ class Http2Session(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's are not asyncio.Transport subclasses, hence the cast).
+        self._transport = cast(asyncio.Transport, transport)
         self._h2.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
@@ -250,8 +251,7 @@ class Http2Session(asyncio.Protocol):
         self._streams[sid] = stream
         if event.stream_ended is not None:
             stream.ended.set()
-        if self._transport is not None:
-            self._on_request(self._transport)  # a complete request header block arrived
+        self.requested = True
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None

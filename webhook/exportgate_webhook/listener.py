@@ -1,24 +1,28 @@
 """The admission listener: TLS over TCP with a connection cap and timeouts a client cannot dodge.
 
-aiohttp's own sites hand TLS to asyncio, which allocates about 300 KB of buffers per connection
-(the TLS read buffer is 256 KiB) as soon as a TCP connection is accepted and keeps it through a
-60 s handshake timeout, and aiohttp keeps an idle connection for an hour. A few hundred idle or
-half-open connections from any pod would then exceed the webhook's memory limit, and with
-``failurePolicy: Fail`` that refuses every guarded request in the cluster. So this listener:
+A TLS connection costs the event loop about 300 KB of buffers (the TLS read buffer is 256 KiB)
+from the moment its handshake starts. A few hundred idle or half-open connections from any pod
+would then exceed the webhook's memory limit, and with ``failurePolicy: Fail`` that refuses
+every guarded request in the cluster. So this listener:
 
-* accepts plain TCP and counts every connection from accept to close; past ``max_connections``
-  the new socket is reset before any TLS state exists, so the cap bounds TLS memory
-  (``max_connections`` x `TLS_CONNECTION_BYTES`, documented in docs/webhook.md);
-* upgrades to TLS itself (`loop.start_tls`) with a short handshake timeout, so a half-open
-  connection that never says ClientHello is gone after ``handshake_timeout_s``;
+* accepts sockets itself and counts every connection from accept to close; past
+  ``max_connections`` the new socket is reset before any TLS state exists, so the cap bounds
+  TLS memory (``max_connections`` x `TLS_CONNECTION_BYTES`, documented in docs/webhook.md);
+* hands each admitted socket to the loop's ``connect_accepted_socket`` with a short handshake
+  timeout, so a half-open connection that never says ClientHello is gone after
+  ``handshake_timeout_s``;
 * closes a connection that has not delivered a complete first request within
   ``header_timeout_s`` (slow headers); the sessions close one that stays idle
   ``idle_timeout_s`` after its last answer.
 
+Accepting and handing over through the loop's public calls (rather than a plain TCP server
+whose connections are upgraded with ``start_tls`` later) is what lets it run on uvloop as well
+as the stdlib loop: uvloop starts reading a connection as soon as it is accepted, so an upgrade
+from a task that runs later would lose the ClientHello.
+
 After the handshake the connection goes to the protocol agreed over ALPN: HTTP/2
 (`http2.Http2Session`, when enabled and offered) or HTTP/1.1 (`http1.Http1Session`); both route
-their requests to the same `Dispatch`. Bytes that arrive before the session is attached are
-held and replayed in order.
+their requests to the same `Dispatch`.
 
 Without a TLS context the listener serves plain HTTP/1.1 with the same cap, header deadline,
 idle timeout and graceful stop: the optional probe port (``--probe-listen``), which kubelet's
@@ -29,11 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
-import weakref
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -44,6 +49,9 @@ from exportgate_webhook.http2 import ALPN as H2
 from exportgate_webhook.http2 import Http2Limits, Http2Session
 
 log = structlog.get_logger("exportgate.webhook.listener")
+
+ACCEPT_RETRY_S = 0.1
+"""How long accepting pauses after a failed accept (descriptors or buffers exhausted)."""
 
 TLS_CONNECTION_BYTES = 320 * 1024
 """What one TLS connection costs the webhook at most while idle: asyncio's 256 KiB TLS read
@@ -78,9 +86,9 @@ class GuardedListener:
         self._on_refused = on_refused
         self._on_connection = on_connection
         self.active = 0
-        self.served: weakref.WeakSet[Any] = weakref.WeakSet()
         self.sessions: set[Http1Session | Http2Session] = set()
-        self._server: asyncio.base_events.Server | None = None
+        self._sockets: list[socket.socket] = []
+        self._tasks: set[asyncio.Task[None]] = set()  # accept loops and handshakes in progress
 
     async def start(
         self,
@@ -98,28 +106,28 @@ class GuardedListener:
         self._dispatch = dispatch
         self._http1 = http1 or Http1Limits()
         self._http2 = http2
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Gate(self), host, port, backlog=backlog, reuse_address=True
-        )
-        sockets: list[Any] = list(self._server.sockets or [])
-        return int(sockets[0].getsockname()[1]) if sockets else port
+        self._sockets = _listening_sockets(host, port, backlog)
+        for listening in self._sockets:
+            self._spawn(self._accept(listening))
+        return int(self._sockets[0].getsockname()[1])
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop accepting; connections take no new requests and are closed once the ones in
         progress are answered (within `grace_s`): idle HTTP/1.1 ones at once, busy ones after
         their answer, HTTP/2 ones with GOAWAY."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        for task in list(self._tasks):
+            task.cancel()  # accept loops, and handshakes not finished yet
+        for listening in self._sockets:
+            listening.close()
+        self._sockets = []
         sessions = list(self.sessions)
         for session in sessions:
             session.go_away()
         await asyncio.gather(*(session.finished(grace_s) for session in sessions))
 
-    def _handler_for(self, tls: asyncio.Transport) -> asyncio.Protocol:
+    def session_for(self, transport: asyncio.Transport) -> Http1Session | Http2Session:
         """The protocol handler the client and we agreed on during the handshake."""
-        ssl_object = tls.get_extra_info("ssl_object")
+        ssl_object = transport.get_extra_info("ssl_object")
         agreed = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         assert self._dispatch is not None
         session: Http1Session | Http2Session
@@ -127,7 +135,6 @@ class GuardedListener:
             session = Http2Session(
                 self._dispatch,
                 self._http2,
-                on_request=self.served.add,
                 on_close=self.sessions.discard,
             )
             self._on_connection(H2)
@@ -135,7 +142,6 @@ class GuardedListener:
             session = Http1Session(
                 self._dispatch,
                 self._http1,
-                on_request=self.served.add,
                 on_refused=self._on_refused,
                 on_close=self.sessions.discard,
             )
@@ -143,138 +149,151 @@ class GuardedListener:
         self.sessions.add(session)
         return session
 
-    # -- per connection (called by _Gate) ------------------------------------------------------
+    # -- per connection ------------------------------------------------------------------------
 
-    @property
-    def plain(self) -> bool:
-        return self._ssl is None
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    def admit(self) -> bool:
-        if self.active >= self.limits.max_connections:
-            self._on_refused("connection-cap")
-            return False
-        self.active += 1
-        return True
+    async def _accept(self, listening: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                connection, _ = await loop.sock_accept(listening)
+            except OSError as exc:
+                # Out of descriptors or buffers: the kernel's backlog holds the callers while
+                # this waits, rather than spinning on a failing accept.
+                log.warning("accept failed", error=str(exc) or type(exc).__name__)
+                await asyncio.sleep(ACCEPT_RETRY_S)
+                continue
+            if self.active >= self.limits.max_connections:
+                self._on_refused("connection-cap")
+                _reset(connection)  # before any TLS buffer exists
+                continue
+            self.active += 1
+            connection.setblocking(False)
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._spawn(self._serve(connection))
+
+    async def _serve(self, connection: socket.socket) -> None:
+        """Hand an admitted socket to the loop: after the TLS handshake (or at once, plain) the
+        `_Connection` attaches the session and the header deadline starts."""
+        loop = asyncio.get_running_loop()
+        counted = _Connection(self)
+        try:
+            if self._ssl is None:
+                await loop.connect_accepted_socket(lambda: counted, connection)
+            else:
+                await loop.connect_accepted_socket(
+                    lambda: counted,
+                    connection,
+                    ssl=self._ssl,
+                    ssl_handshake_timeout=self.limits.handshake_timeout_s,
+                )
+        except asyncio.CancelledError:  # the listener is stopping: the socket goes with it
+            counted.closed()
+            connection.close()
+            raise
+        except Exception as exc:  # whatever ended the handshake, it is refused
+            # The loop has closed the socket; the connection never reached a session.
+            self._on_refused("handshake")
+            log.debug("TLS handshake failed", error=str(exc) or type(exc).__name__)
+            counted.closed()
 
     def release(self) -> None:
         self.active -= 1
 
-    def attach_plain(self, gate: _Gate, raw: asyncio.Transport) -> None:
-        """Plain HTTP: the session takes the TCP transport over at once."""
-        app = _Attach(self._handler_for, gate)
-        raw.set_protocol(app)
-        app.attach(raw)
-        asyncio.get_running_loop().call_later(
-            self.limits.header_timeout_s, self._header_deadline, raw
-        )
-
-    async def upgrade(self, gate: _Gate, raw: asyncio.Transport) -> None:
-        loop = asyncio.get_running_loop()
-        app = _Attach(self._handler_for, gate)
-        assert self._ssl is not None
-        try:
-            tls = await loop.start_tls(
-                raw,
-                app,
-                self._ssl,
-                server_side=True,
-                ssl_handshake_timeout=self.limits.handshake_timeout_s,
-            )
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError, RuntimeError) as exc:
-            self._on_refused("handshake")
-            log.debug("TLS handshake failed", error=str(exc) or type(exc).__name__)
-            raw.abort()
-            gate.closed()
-            return
-        if not isinstance(tls, asyncio.Transport):  # gone during the handshake
-            gate.closed()
-            return
-        app.attach(tls)
-        loop.call_later(self.limits.header_timeout_s, self._header_deadline, tls)
-
-    def _header_deadline(self, tls: asyncio.Transport) -> None:
-        if tls.is_closing() or tls in self.served:
+    def header_deadline(self, transport: asyncio.Transport, counted: _Connection) -> None:
+        if transport.is_closing() or counted.requested:
             return
         self._on_refused("header-timeout")
-        tls.abort()
+        transport.abort()
 
 
-class _Gate(asyncio.Protocol):
-    """The raw TCP side: counts the connection and starts the TLS upgrade."""
+def _listening_sockets(host: str, port: int, backlog: int) -> list[socket.socket]:
+    """Bound, listening, non-blocking sockets for every address `host` resolves to (as the
+    loop's ``create_server`` would bind them)."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    seen: set[tuple[int, Any]] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if (family, address) in seen:
+                continue
+            seen.add((family, address))
+            listening = socket.socket(family, kind, proto)
+            sockets.append(listening)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # One socket per family, as create_server binds them.
+                listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listening.bind(address)
+            listening.listen(backlog)
+            listening.setblocking(False)
+    except OSError:
+        for listening in sockets:
+            listening.close()
+        raise
+    return sockets
+
+
+def _reset(connection: socket.socket) -> None:
+    """Close with a TCP reset (linger 0): the refused client learns at once, and no
+    TIME-WAIT or buffers are kept for it."""
+    with contextlib.suppress(OSError):
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+
+
+class _Connection(asyncio.Protocol):
+    """One admitted connection as the loop sees it: counted from accept to close; once the
+    handshake is done (or at once, plain) it attaches the session chosen for it and forwards
+    everything to it."""
 
     def __init__(self, listener: GuardedListener) -> None:
         self._listener = listener
-        self._counted = False
-        self._task: asyncio.Task[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        raw = transport
-        assert isinstance(raw, asyncio.Transport)
-        if not self._listener.admit():
-            raw.abort()  # before any TLS buffer exists
-            return
         self._counted = True
-        if self._listener.plain:
-            self._listener.attach_plain(self, raw)
-            return
-        self._task = asyncio.get_running_loop().create_task(self._listener.upgrade(self, raw))
+        self._handler: Http1Session | Http2Session | None = None
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        # Only reached before start_tls takes the transport over (the peer left early).
-        self.closed()
+    @property
+    def requested(self) -> bool:
+        """Whether the session has received a complete request header block."""
+        return self._handler is not None and self._handler.requested
 
     def closed(self) -> None:
         if self._counted:
             self._counted = False
             self._listener.release()
 
-
-class _Attach(asyncio.Protocol):
-    """The protocol handler behind TLS, chosen and attached once the handshake is done."""
-
-    def __init__(
-        self, choose: Callable[[asyncio.Transport], asyncio.Protocol], gate: _Gate
-    ) -> None:
-        self._choose = choose
-        self._handler: asyncio.Protocol = asyncio.Protocol()  # replaced in attach
-        self._gate = gate
-        self._attached = False
-        self._early: list[bytes] = []
-        self._early_eof = False
-
-    def attach(self, transport: asyncio.Transport) -> None:
-        self._handler = self._choose(transport)
-        self._attached = True
-        self._handler.connection_made(transport)
-        for data in self._early:
-            self._handler.data_received(data)
-        self._early.clear()
-        if self._early_eof:
-            self._handler.eof_received()
-
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        pass  # start_tls does not call it (call_connection_made=False); see attach
+        # A stream transport (uvloop's are not asyncio.Transport subclasses, hence the cast).
+        stream = cast(asyncio.Transport, transport)
+        self._handler = self._listener.session_for(stream)
+        self._handler.connection_made(stream)
+        asyncio.get_running_loop().call_later(
+            self._listener.limits.header_timeout_s, self._listener.header_deadline, stream, self
+        )
 
     def data_received(self, data: bytes) -> None:
-        if self._attached:
+        if self._handler is not None:
             self._handler.data_received(data)
-        else:
-            self._early.append(data)
 
     def eof_received(self) -> bool | None:
-        if self._attached:
+        if self._handler is not None:
             return self._handler.eof_received()
-        self._early_eof = True
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._gate.closed()
-        if self._attached:
+        self.closed()
+        if self._handler is not None:
             with contextlib.suppress(Exception):
                 self._handler.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self._handler.pause_writing()
+        if self._handler is not None:
+            self._handler.pause_writing()
 
     def resume_writing(self) -> None:
-        self._handler.resume_writing()
+        if self._handler is not None:
+            self._handler.resume_writing()
