@@ -1,10 +1,10 @@
 """The B1 baseline: a webhook that admits everything, on the same HTTP layer as exportgate's.
 
 exportgate's own listener and HTTP/1.1 session (`exportgate_webhook.listener`, `http1`) over TLS
-with the same limits, reading the review, parsing its JSON with the same codec (orjson) and
-answering `allowed: true` with the request's uid: the least any correct webhook does on that
-stack, so that the ratio against it measures exportgate's own work. Run as its own process so
-it is measured exactly like the real one:
+with the same limits, on the same event loop (`exportgate.eventloop`), reading the review,
+parsing its JSON with the same codec (orjson) and answering `allowed: true` with the request's
+uid: the least any correct webhook does on that stack, so that the ratio against it measures
+exportgate's own work. Run as its own process so it is measured exactly like the real one:
 
     python -m bench.noop_webhook --port 9443 --cert tls.crt --key tls.key
 """
@@ -23,6 +23,8 @@ from aiohttp import web
 from exportgate_webhook.exchange import ReadBody, Reply
 from exportgate_webhook.listener import ConnectionLimits, GuardedListener
 from exportgate_webhook.tls import server_context
+
+from exportgate import eventloop
 
 _NOT_FOUND = Reply(404, b"not found\n", "text/plain")
 
@@ -76,7 +78,7 @@ def main() -> int:
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     args = p.parse_args()
-    asyncio.run(_serve(args.port, args.cert, args.key))
+    eventloop.run(_serve(args.port, args.cert, args.key))
     return 0
 
 

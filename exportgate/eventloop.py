@@ -1,16 +1,13 @@
-"""The event loop the policy sidecar runs on.
+"""The event loop the webhook and the policy sidecar run on.
 
 uvloop (libuv) by default: most of the sidecar's time per call is the event loop's and
-grpc.aio's own work (waking up, scheduling callbacks, socket I/O), which uvloop does in C
-(bench/NOTES.md has the measured gain). grpc.aio runs on it as on the stdlib loop: tests/sidecar
-and tests/faults (deadlines, cancellation, kill -9) pass on both.
+grpc.aio's own work (waking up, scheduling callbacks, socket I/O), and much of the webhook's per
+review is TLS and socket I/O and callbacks, which uvloop does in C (bench/NOTES.md has the
+measured gains). grpc.aio runs on it as on the stdlib loop: tests/sidecar and tests/faults
+(deadlines, cancellation, kill -9) pass on both; the webhook's listener and sessions are tested
+on both (tests/webhook, the ``both_loops`` marker).
 ``EXPORTGATE_EVENT_LOOP=asyncio`` selects the stdlib loop, an escape hatch should a future uvloop
 or grpcio release disagree; without uvloop installed the stdlib loop is used.
-
-The webhook stays on the stdlib loop: its guarded listener hands each accepted connection to
-`loop.start_tls` from a task, which relies on the loop not reading from the socket before that
-task runs; uvloop starts reading at once, so a ClientHello could be read by the wrong protocol
-(measured: handshakes hanging until their timeout under load).
 """
 
 from __future__ import annotations

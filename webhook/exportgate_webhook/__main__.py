@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from exportgate import eventloop
 from exportgate.core.errors import InputError
 from exportgate.decisionlog import DecisionLogError
 from exportgate.heap import HeapSettler
@@ -361,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=args.log_format == "json")
     try:
         config = config_from_args(args)
-        asyncio.run(run(config, service_config(parser, args)))
+        eventloop.run(run(config, service_config(parser, args)))
     except UsageError as exc:
         parser.error(str(exc))
     except DecisionLogError as exc:  # the embedded service cannot open its log
