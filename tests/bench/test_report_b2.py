@@ -52,8 +52,8 @@ def test_peer_target_is_met_only_where_exportgate_p99_is_at_most_the_best_peers(
 
 def test_a_miss_says_whether_it_is_within_the_runs_noise() -> None:
     kept = {
-        "table": {"difference_ms": -2.0, "difference_ci_ms": [-4.0, 1.0]},
-        "sweep": {"8": {"difference_ms": 2.0, "difference_ci_ms": [-1.5, 6.0]}},
+        "table": _kept("gatekeeper", 13.0, 15.0, [-4.0, 1.0]),
+        "sweep": {"8": _kept("gatekeeper", 20.0, 18.0, [-1.5, 6.0])},
     }
     targets = {where: (m, v) for where, _, m, v in report_b2.target_rows(
         {**B2, "p99_vs_best_peer": kept}
@@ -62,6 +62,26 @@ def test_a_miss_says_whether_it_is_within_the_runs_noise() -> None:
     assert verdict == "NOT met (level within noise)"
     assert "difference +2.0 ms, 95% interval -1.5 to +6.0" in measured
     assert targets["B2 p99 vs best peer, B2 table"][1] == "met"
+
+
+def test_the_peer_named_is_the_one_the_comparison_used_even_on_a_rounded_tie() -> None:
+    # Rounded to two decimals Kyverno's and Gatekeeper's p99 are the same; the raw samples
+    # (`bench.b2_compare`) found Kyverno's lower, and the row names the peer it compared with.
+    tie = {**B2, "rows": {**B2["rows"], "kyverno": _row(8.5, 15.0, cpu=1.3)}}
+    tie["p99_vs_best_peer"] = {"table": _kept("kyverno", 13.0, 15.0, [-4.0, 1.0])}
+    measured = {where: m for where, _, m, _ in report_b2.target_rows(tie)}
+    assert measured["B2 p99 vs best peer, B2 table"].startswith("13.0 ms vs kyverno 15.0 ms")
+
+
+def _kept(peer: str, ours: float, theirs: float, interval: list[float]) -> dict[str, Any]:
+    """A comparison as `bench.b2_compare.p99_vs_best_peer` keeps it."""
+    return {
+        "peer": peer,
+        "exportgate_ms": ours,
+        "peer_ms": theirs,
+        "difference_ms": round(ours - theirs, 2),
+        "difference_ci_ms": interval,
+    }
 
 
 def test_section_renders_both_tables_and_says_why_a_peer_is_missing() -> None:
