@@ -194,6 +194,13 @@ class Stack:
         out = self.profile_dir / f"{script}.prof"
         return [sys.executable, "-m", "cProfile", "-o", str(out), "-m", module]
 
+    def _profiled_env(self) -> dict[str, str] | None:
+        """Under cProfile the programs run on the stdlib loop: uvloop waits for I/O and does TLS
+        in C, where cProfile cannot see it, and charges the wait to whichever Python frame
+        last ran, so neither the idle time nor TLS could be told apart. exportgate's own code,
+        which is what the profile is for, runs the same on either loop."""
+        return {"EXPORTGATE_EVENT_LOOP": "asyncio"} if self.profile_dir is not None else None
+
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
@@ -244,7 +251,11 @@ class Stack:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         self.sidecar = spawn(
-            "sidecar", self.sidecar_argv(), self.workdir / "sidecar.log", taskset=self.sidecar_cpu
+            "sidecar",
+            self.sidecar_argv(),
+            self.workdir / "sidecar.log",
+            taskset=self.sidecar_cpu,
+            env=self._profiled_env(),
         )
         wait_until(self.socket_path.exists, timeout, "the sidecar's socket", self.sidecar)
         return self.sidecar
@@ -289,7 +300,11 @@ class Stack:
 
     def start_webhook(self, timeout: float = 60.0, *, wait_ready: bool = True) -> Proc:
         self.webhook = spawn(
-            "webhook", self.webhook_argv(), self.workdir / "webhook.log", taskset=self.webhook_cpu
+            "webhook",
+            self.webhook_argv(),
+            self.workdir / "webhook.log",
+            taskset=self.webhook_cpu,
+            env=self._profiled_env(),
         )
         if wait_ready:
             wait_until(self.readyz, timeout, "the webhook's /readyz", self.webhook)

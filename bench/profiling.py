@@ -3,7 +3,8 @@ chart's default shape) under the B1 load (uncached, so every guarded review is e
 the core in-process.
 
 cProfile sees the main thread only: time spent in the decision log's fsync runs on a worker
-thread and shows up on the main thread as the event loop waiting (select/epoll).
+thread and shows up on the main thread as the event loop waiting (select/epoll). The profiled
+webhook runs on the stdlib loop, not uvloop (`Stack._profiled_env` says why).
 """
 
 from __future__ import annotations
