@@ -171,9 +171,13 @@ class GuardedListener:
                 self._on_refused("connection-cap")
                 _reset(connection)  # before any TLS buffer exists
                 continue
+            try:
+                connection.setblocking(False)
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # the peer is already gone; nothing may end this accept loop
+                connection.close()
+                continue
             self.active += 1
-            connection.setblocking(False)
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._spawn(self._serve(connection))
 
     async def _serve(self, connection: socket.socket) -> None:
