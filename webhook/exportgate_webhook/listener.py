@@ -115,8 +115,12 @@ class GuardedListener:
         """Stop accepting; connections take no new requests and are closed once the ones in
         progress are answered (within `grace_s`): idle HTTP/1.1 ones at once, busy ones after
         their answer, HTTP/2 ones with GOAWAY."""
-        for task in list(self._tasks):
-            task.cancel()  # accept loops, and handshakes not finished yet
+        pending = list(self._tasks)  # accept loops, and handshakes not finished yet
+        for task in pending:
+            task.cancel()
+        # They end (and stop polling their sockets) before the listening sockets close, so no
+        # loop ever polls a descriptor that was closed and perhaps reused.
+        await asyncio.gather(*pending, return_exceptions=True)
         for listening in self._sockets:
             listening.close()
         self._sockets = []
