@@ -18,8 +18,10 @@ Systems (bench/b2_systems.py, bench/peers/), all against the same API server and
 Interleaved: every process runs for the whole step; each round switches one system on (and
 waits until the API server calls it), measures a slice, switches it off (and waits until the
 API server no longer does), then the next, in an order rotated each round, so that other load
-on a shared machine lands on all alike. Then the concurrency sweep: the same, at 1, 8 and 32
-client threads, for one system of each kind, each point interleaved in the same rounds.
+on a shared machine lands on all alike. Then the concurrency sweep at 1, 8 and 32 client
+threads, for one system of each kind, in the paired design (bench/b2_paired.py): all of them on
+at once, each guarding a namespace of its own, every client's CREATEs rotated among them, so
+that the comparisons issue 16 asks for see the same machine CREATE by CREATE.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import b2_compare as compare
-from bench import b2_systems
-from bench.b2_measure import Samples, concurrent_slice, sequential_slice
+from bench import b2_paired, b2_systems
+from bench.b2_measure import Samples, sequential_slice
+from bench.b2_paired import SWEEP
 from bench.peers import build as peer_build
 from bench.peers import equivalence, gatekeeper, kyverno
 from bench.peers.cases import ALLOWED_NS, NAMESPACE_TENANTS, TENANT_LABEL
@@ -53,17 +56,6 @@ ALL = (
     "gatekeeper-extdata",
     "kyverno",
     "kyverno-apicall",
-)
-#: The sweep measures one system of each kind: the one-phase floor, exportgate's default, peers.
-SWEEP = (
-    "none",
-    "cel",
-    "noop-validating",
-    "exportgate",
-    "exportgate-sidecar",
-    "exportgate-http2",
-    "gatekeeper",
-    "kyverno",
 )
 #: Each peer's runner yields its systems: the plain policy first, then any variant that asks a
 #: service as exportgate's webhook asks its sidecar.
@@ -102,34 +94,31 @@ def _sweep(
     concurrencies: Sequence[int],
     creates: int,
     warmup: int,
-    rounds: int,
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
-    """Each concurrency point interleaved like the table: `rounds` slices of creates/rounds per
-    system, in an order rotated each round, pooled per system. Also exportgate's p99 against
-    the best peer's at each point (`compare.p99_vs_best_peer`), keyed by concurrency."""
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The paired design (bench/b2_paired.py): every system on at once, CREATEs rotated among
+    them, at each concurrency. Returns each system's row per point; per point, exportgate's p99
+    against the best peer's (`compare.p99_vs_best_peer`); and per point the figures the systems
+    share (throughput, API server + etcd CPU) with exportgate's p99 over none's, keyed by
+    concurrency."""
     rows: dict[str, list[dict[str, Any]]] = {s.name: [] for s in systems}
     versus: dict[str, dict[str, Any]] = {}
-    for concurrency in concurrencies:
-        samples = {s.name: Samples() for s in systems}
-        for k in range(rounds):
-            for system in _rotated(systems, k + concurrency):
-                system.activate(cluster)
-                concurrent_slice(
-                    cluster,
-                    system,
-                    concurrency,
-                    max(concurrency, creates // rounds),
-                    warmup,
-                    samples[system.name],
-                )
-                system.deactivate(cluster)
-        for system in systems:
-            point = {"concurrency": concurrency, **samples[system.name].figures()}
-            rows[system.name].append(point)
-        against = compare.p99_vs_best_peer(samples)
-        if against is not None:
-            versus[str(concurrency)] = against
-    return rows, versus
+    shared: dict[str, dict[str, Any]] = {}
+    with b2_paired.switched_on(cluster, systems):
+        for seed, concurrency in enumerate(concurrencies):
+            samples, point = b2_paired.point(cluster, systems, concurrency, creates, warmup, seed)
+            for system in systems:
+                row = {"concurrency": concurrency, **samples[system.name].figures()}
+                rows[system.name].append(row)
+            against = compare.p99_vs_best_peer(samples)
+            if against is not None:
+                versus[str(concurrency)] = against
+            ours, none = samples.get("exportgate"), samples.get("none")
+            if ours and none and ours.latencies_ms and none.latencies_ms:
+                p99 = {n: s.figures()["p99_ms"] for n, s in (("eg", ours), ("none", none))}
+                point["exportgate_p99_vs_none"] = round(p99["eg"] / p99["none"], 2)
+                point["exportgate_p99_vs_none_ci"] = compare.p99_ratio_interval(ours, none)
+            shared[str(concurrency)] = point
+    return rows, versus, shared
 
 
 def _ratios(results: dict[str, dict[str, Any]]) -> None:
@@ -168,7 +157,9 @@ def run(
         )
         for namespace, tenant in NAMESPACE_TENANTS.items():
             cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
-        eg, eg_stamp, eg_sidecar, eg_http2 = stack.enter_context(b2_systems.exportgate(workdir))
+        eg, eg_stamp, eg_sidecar, eg_http2 = stack.enter_context(
+            b2_systems.exportgate(workdir, paired=SWEEP)
+        )
         noop_v, noop_2 = stack.enter_context(b2_systems.noop(workdir))
         base = (
             b2_systems.none(),
@@ -213,8 +204,8 @@ def run(
         results["rows"] = rows
         if concurrencies:
             swept = [s for s in chosen if s.name in SWEEP]
-            results["sweep"], versus_swept = _sweep(
-                cluster, swept, concurrencies, sweep_creates or creates, warmup, rounds
+            results["sweep"], versus_swept, results["sweep_points"] = _sweep(
+                cluster, swept, concurrencies, sweep_creates or creates, warmup
             )
             results.setdefault("p99_vs_best_peer", {})["sweep"] = versus_swept
     results["not_reported"] = notes
@@ -224,6 +215,7 @@ def run(
         "rounds": rounds,
         "concurrencies": list(concurrencies),
         "sweep_creates": sweep_creates or creates,
+        "sweep_design": "paired",
         "namespace": ALLOWED_NS,
         "peer_versions": {c.name: c.version for c in peer_build.PEERS},
     }

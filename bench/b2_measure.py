@@ -1,5 +1,6 @@
-"""B2's measurements: Pod CREATEs through the API server, one client at a time or from many
-threads, with the CPU each system's webhook processes (and the API server + etcd) spend.
+"""B2's measurements: Pod CREATEs through the API server (a slice of one client's CREATEs for the
+table; the paired sweep's threads use `creator` too, bench/b2_paired.py), with the CPU each
+system's webhook processes (and the API server + etcd) spend.
 
 Each CREATE is a real write to etcd (the Pod stays Pending: there is no scheduler), by the admin
 client; latency is measured around the client call. CPU is user + system time from
@@ -9,7 +10,6 @@ so it says what one admission costs the server whatever limited the client.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -60,35 +60,42 @@ class Samples:
                 out["webhook_cpu_ms_per_create"] = round(
                     sum(webhook.values()) * 1000 / self.sent, 3
                 )
-            out["apiserver_etcd_cpu_ms_per_create"] = round(
-                sum(cluster.values()) * 1000 / self.sent, 3
-            )
+            if cluster:  # the paired design reports it per point, for all systems at once
+                out["apiserver_etcd_cpu_ms_per_create"] = round(
+                    sum(cluster.values()) * 1000 / self.sent, 3
+                )
         return out
 
 
-def _pod(i: int) -> dict[str, Any]:
-    # B2's Pod: an H100 Pod in the allowed tenant's namespace, admitted by every system.
-    pod = gpu_pod(ALLOWED_NS, i, H100, 1)
+def _pod(i: int, namespace: str) -> dict[str, Any]:
+    # B2's Pod: an H100 Pod in a namespace of the allowed tenant, admitted by every system.
+    pod = gpu_pod(namespace, i, H100, 1)
     pod["metadata"]["name"] = f"bench-{uuid.uuid4().hex[:10]}"
     return pod
 
 
-def _creator(cluster: LocalCluster) -> Callable[[int], float | None]:
-    """A function creating one Pod and returning its latency in ms (None when refused)."""
+def creator(cluster: LocalCluster) -> Callable[[str, int], float | None]:
+    """A function creating one of B2's Pods in a namespace (with a client and connection of its
+    own) and returning its latency in ms (None when refused)."""
     from kubernetes import client
 
     core = client.CoreV1Api(cluster.api_client())
 
-    def create(i: int) -> float | None:
-        pod = _pod(i)
+    def create(namespace: str, i: int) -> float | None:
+        pod = _pod(i, namespace)
         began = time.perf_counter()
         try:
-            core.create_namespaced_pod(ALLOWED_NS, pod)  # type: ignore[arg-type]  # a dict is accepted
+            core.create_namespaced_pod(namespace, pod)  # type: ignore[arg-type]  # a dict is accepted
         except client.ApiException:
             return None
         return (time.perf_counter() - began) * 1000
 
     return create
+
+
+def _in_allowed(cluster: LocalCluster) -> Callable[[int], float | None]:
+    create = creator(cluster)
+    return lambda i: create(ALLOWED_NS, i)
 
 
 def _cpu(system: System, cluster: LocalCluster) -> dict[str, float]:
@@ -102,7 +109,7 @@ def sequential_slice(
     cluster: LocalCluster, system: System, samples: Samples, count: int, warmup: int
 ) -> None:
     """`warmup` + `count` CREATEs one after another; only the last `count` are kept."""
-    create = _creator(cluster)
+    create = _in_allowed(cluster)
     before = _cpu(system, cluster)
     for i in range(count + warmup):
         latency = create(i)
@@ -112,42 +119,3 @@ def sequential_slice(
         elif i >= warmup:
             samples.latencies_ms.append(latency)
     samples.add_cpu(before, _cpu(system, cluster))
-
-
-def concurrent_slice(
-    cluster: LocalCluster,
-    system: System,
-    concurrency: int,
-    total: int,
-    warmup: int,
-    samples: Samples,
-) -> None:
-    """`total` CREATEs from `concurrency` threads (each with its own client and connection)
-    after `warmup` sequential ones, added to `samples` (latencies, elapsed time, CPU)."""
-    warm = _creator(cluster)
-    for i in range(warmup):
-        warm(i)
-    creators = [_creator(cluster) for _ in range(concurrency)]
-    per_thread = max(1, total // concurrency)
-    results: list[list[float | None]] = [[] for _ in range(concurrency)]
-    start = threading.Barrier(concurrency + 1)
-
-    def work(k: int) -> None:
-        start.wait()
-        for i in range(per_thread):
-            results[k].append(creators[k](i))
-
-    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(concurrency)]
-    for t in threads:
-        t.start()
-    before = _cpu(system, cluster)
-    start.wait()
-    began = time.perf_counter()
-    for t in threads:
-        t.join()
-    samples.elapsed_s += time.perf_counter() - began
-    samples.add_cpu(before, _cpu(system, cluster))
-    for latencies in results:
-        samples.sent += len(latencies)
-        samples.failures += sum(1 for x in latencies if x is None)
-        samples.latencies_ms += [x for x in latencies if x is not None]

@@ -10,10 +10,11 @@ pinned.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bench.harness import Stack, WebhookOptions
+from bench.peers import routing
 from bench.peers.cases import NAMESPACE_TENANTS
 from bench.peers.system import System, applied, nothing, url_webhook
 
@@ -75,8 +76,9 @@ def none() -> System:
 
 
 def cel() -> System:
+    binding = routing.with_selector(_CEL_BINDING, "cel")
     return applied(
-        "cel", [_CEL_POLICY, _CEL_BINDING], label="ValidatingAdmissionPolicy (CEL, in-process)"
+        "cel", [_CEL_POLICY, binding], label="ValidatingAdmissionPolicy (CEL, in-process)"
     )
 
 
@@ -114,16 +116,20 @@ def noop(workdir: Path) -> Iterator[tuple[System, System]]:
 
 
 @contextlib.contextmanager
-def exportgate(workdir: Path) -> Iterator[tuple[System, System, System, System]]:
+def exportgate(
+    workdir: Path, paired: Sequence[str] = ()
+) -> Iterator[tuple[System, System, System, System]]:
     """exportgate as the chart installs it by default (the policy service embedded in the
     webhook, validating only), with the opt-in mutating stamp (two phases), in the sidecar
     shape (webhook + sidecar over the Unix socket, validating only), and the default with the
     opt-in HTTP/2 (``--http2``: what it gains or costs, in the same run). Each row has
     processes of its own, configured as the chart configures that shape (decision reuse only
     with the stamp)."""
-    one_phase = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS))
-    two_phases = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), mutate=True)
-    http2 = WebhookOptions(namespace_tenants=dict(NAMESPACE_TENANTS), extra=("--http2",))
+    # The tenants of B2's namespaces, and of the paired design's namespaces of `paired`.
+    tenants = {**NAMESPACE_TENANTS, **routing.tenants(paired)}
+    one_phase = WebhookOptions(namespace_tenants=dict(tenants))
+    two_phases = WebhookOptions(namespace_tenants=dict(tenants), mutate=True)
+    http2 = WebhookOptions(namespace_tenants=dict(tenants), extra=("--http2",))
     with (
         Stack(workdir / "embedded", webhook=one_phase, embedded=True) as default,
         Stack(workdir / "stamp", webhook=two_phases, embedded=True) as stamp,

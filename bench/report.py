@@ -88,6 +88,7 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 f"{b2_compare.verdict(ratio, interval, 1.5)} (issue 16's 1.5x)",
             )
         )
+    rows += report_b2.paired_none_rows(b2_results)
     rows += report_b2.target_rows(b2_results)
     b3 = results.get("b3", {})
     if "grpc_uncached_ms" in b3:

@@ -60,8 +60,10 @@ def leads(b2: dict[str, Any]) -> list[str]:
         at = {name: r for name, r in point["rows"].items()}
         c = point["concurrency"]
         clients = f"{c} client{'s' if c != 1 else ''}"
+        out.append(f"- {clients}, p50: {_leader(at, 'p50_ms')}")
         out.append(f"- {clients}, p99: {_leader(at, 'p99_ms')}")
-        out.append(f"- {clients}, CREATEs/s: {_leader(at, 'throughput_cps', True)}")
+        if any("throughput_cps" in r for r in at.values()):  # slice designs: per system
+            out.append(f"- {clients}, CREATEs/s: {_leader(at, 'throughput_cps', True)}")
     return out
 
 
@@ -75,6 +77,28 @@ def _sweep_points(b2: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for c in concurrencies
     ]
+
+
+def paired_none_rows(b2: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Issue 16's p99 <= 1.5x no webhook, from the paired sweep's points (where exportgate and
+    none met the same machine CREATE by CREATE)."""
+    out: list[tuple[str, str, str, str]] = []
+    for c, point in sorted(b2.get("sweep_points", {}).items(), key=lambda kv: int(kv[0])):
+        ratio = point.get("exportgate_p99_vs_none")
+        if ratio is None:
+            continue
+        interval = point.get("exportgate_p99_vs_none_ci")
+        within = f", 95% interval {interval[0]}-{interval[1]}x" if interval else ""
+        clients = f"{c} client{'s' if c != '1' else ''}"
+        out.append(
+            (
+                f"B2 Pod CREATE p99 with exportgate vs no webhook, paired sweep {clients}",
+                "issue 16: <= 1.5x",
+                f"{ratio}x{within}",
+                compare.verdict(ratio, interval, 1.5),
+            )
+        )
+    return out
 
 
 def target_rows(b2: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -154,7 +178,9 @@ def section(b2: dict[str, Any]) -> str:
     for name, why in b2.get("not_reported", {}).items():
         out.append(f"\n- **{name} not reported**: {why}")
     points = _sweep_points(b2)
-    if points:
+    if points and cfg.get("sweep_design") == "paired":
+        out.append(_paired_sweep(b2, points))
+    elif points:
         out.append(
             f"\nConcurrency sweep: {cfg.get('sweep_creates')} Pod CREATEs per point from N "
             "client threads (own connection each), same API server, systems interleaved in "
@@ -200,3 +226,61 @@ def section(b2: dict[str, Any]) -> str:
     out.append("\nWhich enforcing system leads (lower is better unless said):\n")
     out += leads(b2)
     return "\n".join(out) + "\n"
+
+
+def _paired_sweep(b2: dict[str, Any], points: list[dict[str, Any]]) -> str:
+    cfg = b2.get("config", {})
+    out = [
+        f"\nConcurrency sweep, paired (bench/b2_paired.py): every system below switched on at "
+        f"once, each guarding a namespace of its own; N client threads (own connection each) "
+        f"send {cfg.get('sweep_creates')} Pod CREATEs per system per point, each thread taking "
+        "the systems in a fresh random order in every round, so every system meets the same "
+        "machine and load CREATE by CREATE. Webhook CPU is each system's own processes; "
+        "throughput and the API server's CPU are shared, so they are given per point.\n"
+    ]
+    body = [
+        [
+            name,
+            r["concurrency"],
+            r["p50_ms"],
+            r["p99_ms"],
+            _interval(r),
+            f"{r['p99_ms'] / none:.2f}"
+            if (none := p["rows"].get("none", {}).get("p99_ms"))
+            else "-",
+            r.get("webhook_cpu_ms_per_create", "-"),
+            r["failures"],
+        ]
+        for p in points
+        for name, r in p["rows"].items()
+    ]
+    headers = ["admission", "clients", "p50 ms", "p99 ms", "p99 95% interval", "p99 vs none"]
+    headers += ["webhook CPU ms/create", "failures"]
+    out.append(_table(headers, body))
+    shared = b2.get("sweep_points", {})
+    if shared:
+        out.append("\nPer point, for all systems together:\n")
+        out.append(
+            _table(
+                [
+                    "clients",
+                    "systems",
+                    "CREATEs",
+                    "seconds",
+                    "CREATEs/s",
+                    "API server + etcd CPU ms/create",
+                ],
+                [
+                    [
+                        c,
+                        sp["systems"],
+                        sp["creates"],
+                        sp["elapsed_s"],
+                        sp["creates_per_s"],
+                        sp["apiserver_etcd_cpu_ms_per_create"],
+                    ]
+                    for c, sp in sorted(shared.items(), key=lambda kv: int(kv[0]))
+                ],
+            )
+        )
+    return "\n".join(out)

@@ -46,9 +46,13 @@ def main() -> int:
     run = sub.add_parser("run", help="measure the peers against exportgate through the API server")
     run.add_argument("--creates", type=int, default=100, help="Pod CREATEs per system")
     run.add_argument("--warmup", type=int, default=10, help="warm-up CREATEs per slice")
-    run.add_argument("--rounds", type=int, default=2, help="interleaved slices per system")
+    run.add_argument(
+        "--rounds", type=int, default=2, help="interleaved slices per system (the table)"
+    )
     run.add_argument("--sweep", default="1,8,32", help="client threads per sweep point ('' = none)")
-    run.add_argument("--sweep-creates", type=int, default=None, help="CREATEs per sweep point")
+    run.add_argument(
+        "--sweep-creates", type=int, default=None, help="CREATEs per system per sweep point"
+    )
     run.add_argument(
         "--only",
         default="",

@@ -99,7 +99,7 @@ def verdict(api_client: Any, pod: Obj) -> tuple[str, str]:
     return ADMIT, ""
 
 
-def restricted_h100_denied(api_client: Any) -> bool:
-    """The probe that shows a denying system is active: B2's H100 Pod in the restricted
-    namespace is refused."""
-    return verdict(api_client, Case("probe", RESTRICTED_NS, _product(H100), DENY).pod())[0] == DENY
+def restricted_h100_denied(api_client: Any, namespace: str = RESTRICTED_NS) -> bool:
+    """The probe that shows a denying system is active: B2's H100 Pod in a namespace of the
+    restricted tenant (by default the shared one) is refused."""
+    return verdict(api_client, Case("probe", namespace, _product(H100), DENY).pod())[0] == DENY

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Proc, free_port, spawn, wait_until
-from bench.peers import build, tenant_service
+from bench.peers import build, routing, tenant_service
 from bench.peers.system import System, applied
 from tests.cluster.certs import loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, load_manifests
@@ -61,7 +61,14 @@ def _objects(ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> list[dict[str, A
     meta = {"namespace": NAMESPACE}
     labels = {"app.kubernetes.io/name": "kyverno"}
     return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kyverno", **meta}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "kyverno", **meta},
+            # Kyverno registers its webhooks with this selector (its `webhooks` setting): like
+            # every B2 system, it is asked about every namespace but those that skip it.
+            "data": {"webhooks": json.dumps({"namespaceSelector": routing.selector("kyverno")})},
+        },
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kyverno-metrics", **meta}},
         {
             "apiVersion": "v1",

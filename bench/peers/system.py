@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.load import cpu_seconds
-from bench.peers.cases import restricted_h100_denied
+from bench.peers import routing
+from bench.peers.cases import RESTRICTED_NS, restricted_h100_denied
 from tests.cluster.local_cluster import LocalCluster, webhook_rule
 
 #: How long the API server's informer takes at most to see a webhook configuration change when
@@ -41,22 +42,24 @@ class System:
     pids: dict[str, int] = field(default_factory=dict)
     label: str = ""
 
-    def activate(self, cluster: LocalCluster) -> None:
+    def activate(self, cluster: LocalCluster, probe_namespace: str = RESTRICTED_NS) -> None:
+        """Switch on; return once the API server calls it: its probe in `probe_namespace` (a
+        namespace of the restricted tenant that this system guards) is refused."""
         self.on(cluster)
         if self.denies:
             api = cluster.api_client()
             LocalCluster.wait_for_webhook(
-                lambda: restricted_h100_denied(api), timeout=PROBE_TIMEOUT_S
+                lambda: restricted_h100_denied(api, probe_namespace), timeout=PROBE_TIMEOUT_S
             )
         else:
             time.sleep(SETTLE_S)
 
-    def deactivate(self, cluster: LocalCluster) -> None:
+    def deactivate(self, cluster: LocalCluster, probe_namespace: str = RESTRICTED_NS) -> None:
         self.off(cluster)
         if self.denies:
             api = cluster.api_client()
             LocalCluster.wait_for_webhook(
-                lambda: not restricted_h100_denied(api), timeout=PROBE_TIMEOUT_S
+                lambda: not restricted_h100_denied(api, probe_namespace), timeout=PROBE_TIMEOUT_S
             )
         else:
             time.sleep(SETTLE_S)
@@ -81,12 +84,19 @@ def url_webhook(
     label: str = "",
 ) -> System:
     """A webhook served at `url` that B2 registers itself (by URL + caBundle, as the issue's
-    out-of-cluster setup does); with `mutating_url` also as a mutating webhook (two phases)."""
+    out-of-cluster setup does); with `mutating_url` also as a mutating webhook (two phases).
+    Registered with `routing.selector(name)`: asked about every namespace but those that skip
+    it (the paired design's namespaces of other systems)."""
+    only_its_own = routing.selector(name)
 
     def on(cluster: LocalCluster) -> None:
-        cluster.register_validating_webhook(f"{name}-validate", url, ca_pem, POD_RULES)
+        cluster.register_validating_webhook(
+            f"{name}-validate", url, ca_pem, POD_RULES, namespace_selector=only_its_own
+        )
         if mutating_url:
-            cluster.register_mutating_webhook(f"{name}-mutate", mutating_url, ca_pem, POD_RULES)
+            cluster.register_mutating_webhook(
+                f"{name}-mutate", mutating_url, ca_pem, POD_RULES, namespace_selector=only_its_own
+            )
             # The deny probe only shows the validating phase is live; give the API server's
             # informer the time to see the mutating configuration too.
             time.sleep(SETTLE_S)

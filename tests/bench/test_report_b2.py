@@ -94,3 +94,46 @@ def test_results_written_before_the_peers_still_render() -> None:
     old = {"none": _row(5.0, 10.0), "exportgate": {**_row(7.0, 13.0), "p99_vs_none": 1.3}}
     assert set(report_b2.rows(old)) == {"none", "exportgate"}
     assert "| exportgate |" in report_b2.section(old)
+
+
+PAIRED: dict[str, Any] = {
+    **B2,
+    "sweep": {
+        "none": [{"concurrency": 1, **_row(3.0, 10.0)}],
+        "exportgate": [{"concurrency": 1, **_row(5.0, 14.0, cpu=1.5)}],
+        "gatekeeper": [{"concurrency": 1, **_row(4.0, 12.0, cpu=1.4)}],
+    },
+    "sweep_points": {
+        "1": {
+            "concurrency": 1,
+            "systems": 3,
+            "creates": 300,
+            "elapsed_s": 1.5,
+            "creates_per_s": 200.0,
+            "apiserver_etcd_cpu_ms_per_create": 3.2,
+            "exportgate_p99_vs_none": 1.4,
+            "exportgate_p99_vs_none_ci": [1.1, 1.9],
+        }
+    },
+    "config": {**B2["config"], "sweep_design": "paired"},
+}
+
+
+def test_the_paired_sweep_gives_shared_figures_per_point_not_per_system() -> None:
+    text = report_b2.section(PAIRED)
+    assert "Concurrency sweep, paired" in text
+    assert "| exportgate | 1 | 5.0 | 14.0 | - | 1.40 | 1.5 | 0 |" in text
+    assert "| 1 | 3 | 300 | 1.5 | 200.0 | 3.2 |" in text  # throughput and API server: shared
+    lines = report_b2.leads(PAIRED)
+    assert "- 1 client, p99: **gatekeeper** (12.0); exportgate 14.0 (#2 of 2)" in lines
+    assert not any("CREATEs/s" in line for line in lines)  # no per-system throughput to rank
+
+
+def test_the_paired_ratio_to_none_is_a_target_row_with_its_interval() -> None:
+    [(where, target, measured, verdict)] = report_b2.paired_none_rows(PAIRED)
+    assert where == "B2 Pod CREATE p99 with exportgate vs no webhook, paired sweep 1 client"
+    assert (target, measured, verdict) == (
+        "issue 16: <= 1.5x",
+        "1.4x, 95% interval 1.1-1.9x",
+        "met",
+    )
