@@ -150,6 +150,8 @@ class WebhookOptions:
     tls_reload_interval: float = 5.0
     mutate: bool = False  # the product default: one admission phase, the stamp opt-in
     extra: Sequence[str] = ()
+    #: Extra environment of the webhook process (an A/B variant: bench/b2_ab.py).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 class Stack:
@@ -304,7 +306,7 @@ class Stack:
             self.webhook_argv(),
             self.workdir / "webhook.log",
             taskset=self.webhook_cpu,
-            env=self._profiled_env(),
+            env={**self.webhook_options.env, **(self._profiled_env() or {})},
         )
         if wait_ready:
             wait_until(self.readyz, timeout, "the webhook's /readyz", self.webhook)
