@@ -88,6 +88,11 @@ def add_service_arguments(
         "--max-batch-items", type=int, default=_DEFAULTS.max_batch_items, metavar="N",
         help="largest Evaluate batch accepted (bigger ones get RESOURCE_EXHAUSTED)",
     )  # fmt: skip
+    dec.add_argument(
+        "--log-close-timeout", type=float, default=_DEFAULTS.log_close_timeout, metavar="SECONDS",
+        help="on shutdown, how long closing the decision log may wait for its last fsync; past "
+        "it (a hung disk) the program exits at once with status 1, saying so",
+    )  # fmt: skip
 
 
 def _service_flags() -> dict[str, str]:
@@ -140,6 +145,7 @@ def service_config_from_args(
         max_batch_items=args.max_batch_items,
         reuse_window=args.reuse_window,
         shutdown_grace=shutdown_grace,
+        log_close_timeout=args.log_close_timeout,
     )
     config.validate()
     if config.source.kind == "files":

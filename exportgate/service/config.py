@@ -122,6 +122,12 @@ class SidecarConfig:
     shutdown_grace: float = 5.0
     """Seconds in-flight calls get to finish on shutdown before they are cancelled."""
 
+    log_close_timeout: float = 10.0
+    """Seconds closing the decision log may take on shutdown. Closing waits for the writes still
+    in the air and the last fsync; on a disk that has stopped answering that wait has no end,
+    and the pod would hang in Terminating until the kubelet kills it. Past this the program
+    exits at once with status 1, saying why (`exportgate.service.host.exit_stalled`)."""
+
     group_commit_max: int = 1_024
     """Most decision records written with one fsync. Concurrent calls are grouped up to this."""
 
@@ -153,3 +159,7 @@ class SidecarConfig:
             raise ConfigError("max batch items must be at least 1")
         if self.reuse_window < 0:
             raise ConfigError("the reuse window cannot be negative (0 disables reuse)")
+        if self.log_close_timeout <= 0:
+            raise ConfigError(
+                f"the log close timeout must be positive, got {self.log_close_timeout}"
+            )

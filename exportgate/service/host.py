@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import os
+import sys
+from typing import Any, NoReturn
 
 import structlog
 
@@ -33,6 +35,21 @@ from exportgate.world.loader import SnapshotLoader
 from exportgate.world.snapshot import Snapshot, SnapshotStore
 
 log = structlog.get_logger("exportgate.sidecar")
+
+
+class ShutdownStalled(Exception):
+    """The decision log could not be closed in time at shutdown: its fsync does not return."""
+
+
+def exit_stalled(exc: ShutdownStalled) -> NoReturn:
+    """End the program now, saying why. A thread is stuck in the kernel on the hung disk, and
+    the interpreter's normal exit would wait for it (thread pools are joined at exit), so this
+    exits without it. Nothing is lost that was promised: every answer that needed a record
+    was sent only after its record was durable."""
+    log.error("shutdown stalled: exiting without the decision log's last fsync", error=str(exc))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 class PolicyHost:
@@ -154,7 +171,9 @@ class PolicyHost:
             await asyncio.sleep(min(0.02, quiet))
 
     async def stop(self, grace: float | None = None) -> None:
-        """Stop the source and close the log (after the front door stopped taking calls)."""
+        """Stop the source and close the log (after the front door stopped taking calls).
+        Raises `ShutdownStalled` when the log does not close within the configured
+        `log_close_timeout` (the program then ends with `exit_stalled`)."""
         if self.health is not None:
             await self.health.shutdown()
         if self.heap is not None:
@@ -166,8 +185,17 @@ class PolicyHost:
                 await task
         self._tasks.clear()
         if self.journal is not None:
-            await self.journal.close()
-            self.journal = None
+            journal, self.journal = self.journal, None
+            close_timeout = self.config.log_close_timeout
+            try:
+                await asyncio.wait_for(journal.close(), close_timeout)
+            except TimeoutError:
+                raise ShutdownStalled(
+                    f"decision log {journal.path}: not closed within {close_timeout:g}s at "
+                    "shutdown, its fsync does not return (a hung or very slow disk). No review "
+                    "was answered on a record that is not durable; records of reviews that "
+                    "were refused meanwhile may be missing from the file"
+                ) from None
 
     async def reload(self) -> None:
         """Re-read tenant and policy files now (SIGHUP); the kube source needs no nudge."""

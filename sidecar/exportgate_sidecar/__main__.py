@@ -35,6 +35,7 @@ from exportgate.service.config import (
     ListenConfig,
     SidecarConfig,
 )
+from exportgate.service.host import ShutdownStalled, exit_stalled
 from exportgate_sidecar.server import SidecarServer
 
 log = structlog.get_logger("exportgate.sidecar")
@@ -125,7 +126,10 @@ async def run(config: SidecarConfig) -> None:
         await server.drain(config.shutdown_grace)
         remaining = max(0.0, config.shutdown_grace - (loop.time() - draining_since))
     finally:
-        await server.stop(remaining)
+        try:
+            await server.stop(remaining)
+        except ShutdownStalled as exc:
+            exit_stalled(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

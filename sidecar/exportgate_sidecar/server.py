@@ -98,7 +98,8 @@ class SidecarServer(PolicyHost):
         self._server = server
 
     async def stop(self, grace: float | None = None) -> None:
-        """Stop taking calls, let in-flight ones finish for `grace` seconds, close the log."""
+        """Stop taking calls, let in-flight ones finish for `grace` seconds, close the log
+        (`ShutdownStalled` when it does not close within the configured timeout)."""
         grace = self.config.shutdown_grace if grace is None else grace
         if self.health is not None:
             await self.health.shutdown()
@@ -108,10 +109,12 @@ class SidecarServer(PolicyHost):
         if self.metrics_endpoint is not None:
             await asyncio.to_thread(self.metrics_endpoint.close)
             self.metrics_endpoint = None
-        await super().stop(grace)
-        if self._unix_socket is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._unix_socket.unlink()
+        try:
+            await super().stop(grace)
+        finally:
+            if self._unix_socket is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    self._unix_socket.unlink()
         log.info("stopped")
 
     async def wait_for_termination(self) -> None:

@@ -9,6 +9,7 @@ parent under Yama's default); the test is skipped otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from collections.abc import Iterable, Iterator
@@ -55,4 +56,16 @@ def frozen_threads(tids: Iterable[int]) -> Iterator[None]:
         yield
     finally:
         for tid in attached:
-            _ptrace(_PTRACE_DETACH, tid)
+            try:
+                _ptrace(_PTRACE_DETACH, tid)
+            except ProcessLookupError:
+                reap_exited([tid])  # the process ended meanwhile: only its exit is left to take
+
+
+def reap_exited(tids: Iterable[int]) -> None:
+    """Collect the exit of those of `tids` (frozen by this thread) that have ended. A frozen
+    thread that the process's exit kills stays a zombie until its tracer collects it, and the
+    process's own exit status is not reported before that."""
+    for tid in tids:
+        with contextlib.suppress(ChildProcessError):  # already collected, or not ours
+            os.waitpid(tid, _WALL | os.WNOHANG)

@@ -16,16 +16,20 @@ again, and the chain verifies.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
 
-from bench.harness import Stack, WebhookOptions
+import pytest
+
+from bench.harness import SidecarOptions, Stack, WebhookOptions
 from exportgate.service.health import DEFAULT_STALL_AFTER_S
 from tests.commands import audit_verify
 from tests.faults.client import GUARDED, UNGUARDED, Answer, review_bodies, send
 from tests.faults.conftest import Record, decision_records, log_records
-from tests.faults.freeze import frozen_threads, thread_ids
+from tests.faults.freeze import frozen_threads, reap_exited, thread_ids
+from tests.faults.shapes import SHAPES, embedded
 
 BUDGET_S = 0.5
 #: What an answer may take beyond the budget: the webhook's safety margin (0.25 s), TLS and a
@@ -111,3 +115,54 @@ def _both_at_once(stack: Stack) -> tuple[list[Answer], list[Answer]]:
     guarded = send(stack, review_bodies(GUARDED, COUNT, start=1_000), concurrency=COUNT)
     thread.join(30)
     return guarded, unguarded
+
+
+#: What the test gives the webhook to close its log once the fsync hangs (the default is 10 s).
+CLOSE_TIMEOUT_S = 2.0
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sigterm_while_the_fsync_hangs_exits_within_the_close_timeout(
+    make_stack: Callable[..., Stack], fault_summary: Record, shape: str
+) -> None:
+    """A pod on a hung disk is told to stop (a rollout, an eviction): the program holding the
+    log (the webhook embedded, the sidecar otherwise) does not hang in Terminating until the
+    kubelet kills it, but exits once `--log-close-timeout` has passed, with status 1 and a log
+    line saying why."""
+    close = ("--log-close-timeout", str(CLOSE_TIMEOUT_S))
+    stack = make_stack(
+        shape=shape,
+        webhook=WebhookOptions(budget_s=BUDGET_S, extra=close if embedded(shape) else ()),
+        sidecar=SidecarOptions(extra=() if embedded(shape) else close),
+    )
+    holder = stack.webhook if embedded(shape) else stack.sidecar
+    assert holder is not None
+    idle = thread_ids(holder.pid)
+    assert send(stack, review_bodies(GUARDED[:1], 1))[0].allowed
+    fsync_threads = thread_ids(holder.pid) - idle
+    assert fsync_threads, "no thread started for the first decision's fsync"
+
+    with frozen_threads(fsync_threads):
+        # A decision whose record is written but whose fsync never returns: refused in budget.
+        stalled = send(stack, review_bodies(GUARDED[:1], 1, start=3_000))[0]
+        termed = time.monotonic()
+        holder.signal(signal.SIGTERM)
+        exit_code = None
+        while exit_code is None and time.monotonic() - termed < CLOSE_TIMEOUT_S + 20:
+            reap_exited(fsync_threads)  # the frozen thread's exit is the tracer's to collect
+            exit_code = holder.popen.poll()
+            time.sleep(0.1)
+        exited_after = time.monotonic() - termed
+    log = holder.log_path.read_text(errors="replace")
+    fault_summary(
+        cases=1,
+        requests=2,
+        failures=int(stalled.allowed),
+        detail=f"{shape}: SIGTERM with the log's fsync thread frozen: exit {exit_code} "
+        f"{exited_after:.1f} s after the signal (close timeout {CLOSE_TIMEOUT_S:g} s)",
+    )
+    assert not stalled.allowed and "unavailable" in stalled.message, stalled
+    assert exit_code == 1, log[-3000:]
+    # The drain (5 s at most, nothing in flight here) plus the close timeout, with slack.
+    assert exited_after <= CLOSE_TIMEOUT_S + 5 + SLACK_S + 3, exited_after
+    assert "shutdown stalled" in log and str(stack.decision_log) in log, log[-3000:]

@@ -169,6 +169,7 @@ def test_the_embedded_config_carries_every_service_flag(
         "--reuse-window": ["0"],
         "--min-time-remaining": ["5"],
         "--max-batch-items": ["9"],
+        "--log-close-timeout": ["3"],
     }
     # --source is given below; every other service flag must be in this test.
     assert set(values) | {"--source"} == set(SERVICE_FLAGS.values())
@@ -186,6 +187,7 @@ def test_the_embedded_config_carries_every_service_flag(
     assert config.reuse_window == 0
     assert config.min_time_remaining == 0.005  # given in milliseconds
     assert config.max_batch_items == 9
+    assert config.log_close_timeout == 3
     # The webhook serves the only ports: the service opens no socket of its own.
     assert config.listen.unix_socket is None and config.metrics_port is None
 

@@ -33,6 +33,7 @@ from exportgate.service.arguments import (
 from exportgate.service.config import ConfigError
 from exportgate.service.config import ListenConfig as ServiceListen
 from exportgate.service.config import SidecarConfig as ServiceConfig
+from exportgate.service.host import ShutdownStalled, exit_stalled
 from exportgate.service.local import TARGET as EMBEDDED
 from exportgate.service.local import LocalPolicyClient
 from exportgate.wire.batch import DEFAULT_MAX_ITEMS
@@ -347,7 +348,10 @@ async def run(config: WebhookConfig, service: ServiceConfig | None = None) -> No
         await stop.wait()
     finally:
         log.info("shutting down")
-        await server.stop()
+        try:
+            await server.stop()
+        except ShutdownStalled as exc:  # embedded: the log's fsync does not return
+            exit_stalled(exc)
 
 
 def _keep(tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None]) -> None:
