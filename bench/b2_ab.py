@@ -37,8 +37,8 @@ from bench import b2_paired, b2_systems
 from bench.b2_measure import Samples
 from bench.harness import Stack, WebhookOptions
 from bench.peers import build as peer_build
-from bench.peers import gatekeeper, kyverno, routing
-from bench.peers.cases import NAMESPACE_TENANTS, TENANT_LABEL
+from bench.peers import cases, gatekeeper, kyverno, routing
+from bench.peers.cases import NAMESPACE_TENANTS
 from bench.peers.system import System, url_webhook
 from bench.stats import bootstrap_interval
 from tests.cluster import build
@@ -135,8 +135,7 @@ def run(
         cluster = stack.enter_context(
             LocalCluster(workdir / "cluster", build.find_binaries(), etcd_in_memory=True)
         )
-        for namespace, tenant in NAMESPACE_TENANTS.items():
-            cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
+        cases.create_namespaces(cluster)
         systems = stack.enter_context(_variants(workdir, variants, names))
         systems.append(b2_systems.none())
         if peer:

@@ -37,8 +37,8 @@ from bench import b2_paired, b2_systems
 from bench.b2_measure import Samples, sequential_slice
 from bench.b2_paired import SWEEP
 from bench.peers import build as peer_build
-from bench.peers import equivalence, gatekeeper, kyverno
-from bench.peers.cases import ALLOWED_NS, NAMESPACE_TENANTS, TENANT_LABEL
+from bench.peers import cases, equivalence, gatekeeper, kyverno
+from bench.peers.cases import ALLOWED_NS
 from bench.peers.system import System
 from tests.cluster import build
 from tests.cluster.local_cluster import LocalCluster
@@ -114,8 +114,8 @@ def _sweep(
                 versus[str(concurrency)] = against
             ours, none = samples.get("exportgate"), samples.get("none")
             if ours and none and ours.latencies_ms and none.latencies_ms:
-                p99 = {n: s.figures()["p99_ms"] for n, s in (("eg", ours), ("none", none))}
-                point["exportgate_p99_vs_none"] = round(p99["eg"] / p99["none"], 2)
+                p99_ours, p99_none = (rows[n][-1]["p99_ms"] for n in ("exportgate", "none"))
+                point["exportgate_p99_vs_none"] = round(p99_ours / p99_none, 2)
                 point["exportgate_p99_vs_none_ci"] = compare.p99_ratio_interval(ours, none)
             shared[str(concurrency)] = point
     return rows, versus, shared
@@ -155,8 +155,7 @@ def run(
         cluster = stack.enter_context(
             LocalCluster(workdir / "cluster", build.find_binaries(), etcd_in_memory=True)
         )
-        for namespace, tenant in NAMESPACE_TENANTS.items():
-            cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
+        cases.create_namespaces(cluster)
         eg, eg_stamp, eg_sidecar, eg_http2 = stack.enter_context(
             b2_systems.exportgate(workdir, paired=SWEEP)
         )

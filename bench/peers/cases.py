@@ -99,6 +99,12 @@ def verdict(api_client: Any, pod: Obj) -> tuple[str, str]:
     return ADMIT, ""
 
 
+def create_namespaces(cluster: Any) -> None:
+    """Create B2's namespaces on `cluster` (a LocalCluster), each bound to its tenant by label."""
+    for namespace, tenant in NAMESPACE_TENANTS.items():
+        cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
+
+
 def restricted_h100_denied(api_client: Any, namespace: str = RESTRICTED_NS) -> bool:
     """The probe that shows a denying system is active: B2's H100 Pod in a namespace of the
     restricted tenant (by default the shared one) is refused."""

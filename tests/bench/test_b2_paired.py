@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from bench import b2_paired, b2_systems
 from bench.b2_apiserver import PEERS
 from bench.peers import build, routing
-from bench.peers.cases import NAMESPACE_TENANTS, TENANT_LABEL, restricted_h100_denied
+from bench.peers.cases import TENANT_LABEL, restricted_h100_denied
 from tests.cluster.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
@@ -34,17 +33,8 @@ def test_namespaces_skip_every_other_system_and_keep_their_tenant() -> None:
     }
 
 
-@pytest.fixture
-def paired_cluster(kube_binaries: dict[str, Path], tmp_path: Path) -> Iterator[LocalCluster]:
-    # Its own API server: every system registers webhooks that must not reach other tests.
-    with LocalCluster(tmp_path / "cluster", kube_binaries) as cluster:
-        for namespace, tenant in NAMESPACE_TENANTS.items():
-            cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
-        yield cluster
-
-
 def test_each_system_is_asked_only_about_its_own_namespace(
-    paired_cluster: LocalCluster, tmp_path: Path
+    b2_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     peers = [p for p in sorted(PEERS) if p not in build.missing()]  # built by make bench-peers
     names = ["none", "cel", "exportgate", *peers]
@@ -52,16 +42,16 @@ def test_each_system_is_asked_only_about_its_own_namespace(
         exportgate = stack.enter_context(b2_systems.exportgate(tmp_path, paired=names))[0]
         systems = [b2_systems.none(), b2_systems.cel(), exportgate]
         for peer in peers:
-            systems.append(stack.enter_context(PEERS[peer](paired_cluster, tmp_path / peer))[0])
-        api = paired_cluster.api_client()
-        with b2_paired.switched_on(paired_cluster, systems):
+            systems.append(stack.enter_context(PEERS[peer](b2_cluster, tmp_path / peer))[0])
+        api = b2_cluster.api_client()
+        with b2_paired.switched_on(b2_cluster, systems):
             # Each denying system refuses its own probe; the probe of `none` skips them all.
             for system in systems[1:]:
                 assert restricted_h100_denied(api, routing.probe_namespace(system.name))
             assert not restricted_h100_denied(api, routing.probe_namespace("none"))
             # And the namespaces B2 has always used are still guarded by every system.
             assert restricted_h100_denied(api)
-            samples, shared = b2_paired.point(paired_cluster, systems, 2, 6, 1)
+            samples, shared = b2_paired.point(b2_cluster, systems, 2, 6, 1)
         # Switched off again: nothing refuses the probes any more.
         for system in systems:
             assert not restricted_h100_denied(api, routing.probe_namespace(system.name))

@@ -6,7 +6,6 @@ them, also with EXPORTGATE_REQUIRE_CLUSTER set."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,9 @@ import pytest
 from bench import b2_systems
 from bench.b2_apiserver import PEERS
 from bench.peers import build, equivalence
-from bench.peers.cases import NAMESPACE_TENANTS, TENANT_LABEL
 from tests.cluster.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def peer_cluster(kube_binaries: dict[str, Path], tmp_path: Path) -> Iterator[LocalCluster]:
-    # Its own API server: the peers install CRDs and (Kyverno) webhooks of their own, which
-    # must not reach the session cluster other tests share.
-    with LocalCluster(tmp_path / "cluster", kube_binaries) as cluster:
-        for namespace, tenant in NAMESPACE_TENANTS.items():
-            cluster.create_namespace(namespace, {TENANT_LABEL: tenant})
-        yield cluster
 
 
 BUILT = [
@@ -44,12 +32,12 @@ BUILT = [
 
 @pytest.mark.parametrize("peer", BUILT)
 def test_peer_denies_exactly_what_exportgate_denies(
-    peer: str, peer_cluster: LocalCluster, tmp_path: Path
+    peer: str, b2_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     with contextlib.ExitStack() as stack:
         exportgate = stack.enter_context(b2_systems.exportgate(tmp_path))[0]  # the default shape
-        systems = stack.enter_context(PEERS[peer](peer_cluster, tmp_path / peer))
-        report = equivalence.check(peer_cluster, exportgate, systems)
+        systems = stack.enter_context(PEERS[peer](b2_cluster, tmp_path / peer))
+        report = equivalence.check(b2_cluster, exportgate, systems)
     assert report["exportgate"]["unexpected"] == []
     for system in systems:  # the plain policy and any variant asking a service
         assert report[system.name]["equivalent"], equivalence.why_not(report[system.name])
