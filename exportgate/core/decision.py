@@ -112,6 +112,25 @@ class Decision:
     violations: tuple[Violation, ...]  # most severe first
     policy_versions: dict[str, str] = field(default_factory=dict)
 
+    def restamped(self, obj: ObjectRef, at: datetime) -> Decision:
+        """The same decision for another object and instant (a cached one, reused for a
+        replica). Every field is passed on by hand, which costs half of `dataclasses.replace`
+        on the cache's hot path; tests/core/test_decision.py fails when a field is added and
+        not passed on here."""
+        return Decision(
+            self.action,
+            obj,
+            self.tenant,
+            at,
+            self.verification,
+            self.verification_ref,
+            self.jurisdictions,
+            self.accelerators,
+            self.models,
+            self.violations,
+            self.policy_versions,
+        )
+
     @property
     def primary(self) -> Violation | None:
         """The violation that decided the action (the first of the most severe)."""

@@ -149,3 +149,28 @@ def test_size_zero_disables_the_cache() -> None:
     key = cache.key(snap, "acme", 1, w)
     cache.put(key, snap.engine.evaluate(w, tenant, NOW), tenant, NOW)
     assert cache.get(key, w, NOW) is None and len(cache) == 0
+
+
+def test_a_key_is_equal_to_the_same_question_and_hashed_once() -> None:
+    snap = _snapshot()
+    w = workload(pinned("NVIDIA-H100-80GB-HBM3"))
+    again = workload(pinned("NVIDIA-H100-80GB-HBM3"))
+    key = DecisionCache.key(snap, "acme", 1, w)
+    assert key == DecisionCache.key(snap, "acme", 1, again)
+    assert hash(key) == hash(DecisionCache.key(snap, "acme", 1, again))
+    assert key != DecisionCache.key(snap, "acme", 2, w)  # another tenant revision
+    assert key != DecisionCache.key(snap, "other", 1, w)
+    assert key.tenant == "acme"
+    assert key != key.parts  # only keys compare equal to keys
+
+
+def test_a_tenant_change_drops_only_that_tenants_entries() -> None:
+    cache = DecisionCache(CacheConfig(max_entries=10, ttl=60))
+    snap = _snapshot()
+    tenant = snap.tenants["acme"].tenant
+    w = workload(pinned("NVIDIA-H100-80GB-HBM3"))
+    for name in ("acme", "other"):
+        cache.put(cache.key(snap, name, 1, w), snap.engine.evaluate(w, tenant, NOW), tenant, NOW)
+    assert cache.invalidate_tenants(["acme"]) == 1
+    assert cache.get(cache.key(snap, "acme", 1, w), w, NOW) is None
+    assert cache.get(cache.key(snap, "other", 1, w), w, NOW) is not None
