@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -57,6 +58,19 @@ class Variant:
     tmpfs: bool = False
 
 
+#: Where a checkout keeps its packages besides the top level (pyproject.toml's package `where`).
+PACKAGE_ROOTS = ("sidecar", "webhook", "operator")
+
+
+def tree_path(tree: Path) -> str:
+    """The PYTHONPATH that runs `tree`'s packages: its top level and each package root in it.
+    The top level alone would mix builds, since this checkout's editable install still
+    supplies `exportgate_webhook` (it lives under webhook/, not at the top)."""
+    root = tree.resolve()
+    entries = [root, *(root / sub for sub in PACKAGE_ROOTS if (root / sub).is_dir())]
+    return os.pathsep.join(map(str, entries))
+
+
 def parse_variant(text: str) -> Variant:
     """`name` or `name=spec`, spec being `;`-separated `env:K=V`, `arg:X`, `pythonpath:DIR`,
     `tmpfs`. Raises ValueError naming what it could not read."""
@@ -74,7 +88,7 @@ def parse_variant(text: str) -> Variant:
         elif kind == "arg" and value:
             args.append(value)
         elif kind == "pythonpath" and value:
-            env["PYTHONPATH"] = str(Path(value).resolve())
+            env["PYTHONPATH"] = tree_path(Path(value))
         elif part == "tmpfs":
             tmpfs = True
         else:

@@ -22,6 +22,16 @@ def test_a_spec_sets_environment_arguments_tree_and_tmpfs(tmp_path: Path) -> Non
     assert b2_ab.parse_variant("base") == b2_ab.Variant("base")
 
 
+def test_another_tree_runs_with_its_own_webhook_package(tmp_path: Path) -> None:
+    # With only the top level on the path, this checkout's editable install would still supply
+    # exportgate_webhook, and the variant would run a mix of both trees.
+    (tmp_path / "webhook" / "exportgate_webhook").mkdir(parents=True)
+    (tmp_path / "sidecar").mkdir()
+    entries = b2_ab.tree_path(tmp_path).split(":")
+    assert entries == [str(tmp_path.resolve()), str(tmp_path.resolve() / "sidecar"),
+                       str(tmp_path.resolve() / "webhook")]  # fmt: skip
+
+
 @pytest.mark.parametrize("spec", ["=arg:x", "base=arg:", "base=envX=1", "base=fast", "b_a=tmpfs"])
 def test_a_spec_it_cannot_read_is_refused_with_what_to_write(spec: str) -> None:
     with pytest.raises(ValueError, match="variant"):
