@@ -4,8 +4,10 @@ Most of what one Evaluate costs is the call, not the item: on the 2-core bench m
 sidecar spent about 0.7 ms of CPU per call and 0.3 ms per item (bench/NOTES.md), and the caller
 pays a gRPC client call per call as well. A webhook answering many reviews at once asks one
 question per review; this client gathers the questions asked during one turn of the event loop
-and sends them together. Nothing waits for company: a question asked alone is sent at the end
-of the same loop turn, so a lone review takes no longer than before.
+and sends them together. Nothing waits for company: a question asked while no call is out is
+sent at once, in the caller's own task (gathering it would only cost it the loop turns of
+handing it to a call and back, three at one client); the questions asked while a call is out
+are gathered per loop turn and sent together at the end of it.
 
 What each caller gets is unchanged:
 
@@ -90,12 +92,15 @@ class BatchingClient:
         self._on_call = on_call
         self._waiting: list[_Question] = []
         self._calls: set[asyncio.Task[None]] = set()
+        self._asked_alone = 0  # calls out that a caller made in its own task
 
     async def evaluate(self, items: list[Item], *, timeout: float) -> list[Answer]:
         """One `Answer` per item, like `PolicyClient.evaluate`; raises `PolicyUnavailable`."""
         if len(items) != 1 or self._max_items == 1:
             self._on_call(len(items))
             return await self._client.evaluate(items, timeout=timeout)
+        if not self._waiting and not self._calls and not self._asked_alone:
+            return await self._ask_now(items, timeout)
         loop = asyncio.get_running_loop()
         question = _Question(items[0], loop.time() + timeout, loop.create_future())
         if not self._waiting:
@@ -104,6 +109,17 @@ class BatchingClient:
         if len(self._waiting) >= self._max_items:
             self._send()
         return [await question.answer]
+
+    async def _ask_now(self, items: list[Item], timeout: float) -> list[Answer]:
+        """Ask alone, at once: nobody is there to share a call with."""
+        if timeout <= 0:  # as a gathered question without time left (`_ask`)
+            raise _fresh(_NO_TIME)
+        self._asked_alone += 1
+        try:
+            self._on_call(1)
+            return await self._client.evaluate(items, timeout=timeout)
+        finally:
+            self._asked_alone -= 1
 
     def _send(self) -> None:
         """Send what is waiting as one call (called at the end of the loop turn, or when full)."""
@@ -174,10 +190,12 @@ def _fail(question: _Question, exc: BaseException) -> None:
     if isinstance(exc, asyncio.CancelledError):
         question.answer.cancel()
     elif isinstance(exc, PolicyUnavailable):
-        # Each caller its own exception object: one raised in many tasks would collect all
-        # their tracebacks.
-        question.answer.set_exception(
-            PolicyUnavailable(exc.reason, kind=exc.kind, detail=exc.detail, code=exc.code)
-        )
+        question.answer.set_exception(_fresh(exc))
     else:
         question.answer.set_exception(exc)
+
+
+def _fresh(exc: PolicyUnavailable) -> PolicyUnavailable:
+    """A copy for one caller: one exception object raised in many tasks would collect all
+    their tracebacks."""
+    return PolicyUnavailable(exc.reason, kind=exc.kind, detail=exc.detail, code=exc.code)

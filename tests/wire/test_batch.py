@@ -1,5 +1,6 @@
-"""Questions asked at the same moment share one Evaluate call, against a real sidecar; each
-caller still gets its own answer, its own logged decision, and its own failure."""
+"""Questions asked while a call is out share one Evaluate call, against a real sidecar; a
+question with nobody to share with is asked at once; each caller still gets its own answer, its
+own logged decision, and its own failure."""
 
 from __future__ import annotations
 
@@ -40,14 +41,16 @@ def _logged_ids(sidecar: SidecarServer) -> list[str]:
     return [r["id"] for r in map(json.loads, lines) if r.get("type") == "decision"]
 
 
-async def test_questions_of_one_moment_share_one_call(
+async def test_questions_asked_while_a_call_is_out_share_one_call(
     client: PolicyClient, sidecar: SidecarServer
 ) -> None:
     counting = _Counting(client)
     batcher = BatchingClient(counting)
     items = [gpu_item("pending"), plain_item("acme"), gpu_item("pending"), plain_item("acme")]
     answers = await asyncio.gather(*(batcher.evaluate([i], timeout=5.0) for i in items))
-    assert counting.calls == [4]
+    # The first, with nobody to share with, is asked at once; the three asked in the same turn
+    # while its call is out go together.
+    assert counting.calls == [1, 3]
     actions = [a.decision.action for (a,) in answers]
     assert actions == [Action.DENY, Action.ALLOW, Action.DENY, Action.ALLOW]
     ids = [a.decision_id for (a,) in answers]
@@ -64,7 +67,7 @@ async def test_a_lone_question_is_sent_at_once_and_batches_are_capped(
     (alone,) = await asyncio.wait_for(batcher.evaluate([plain_item("acme")], timeout=5.0), 5)
     assert alone.decision.action is Action.ALLOW
     await asyncio.gather(*(batcher.evaluate([plain_item("acme")], timeout=5.0) for _ in range(5)))
-    assert counting.calls == sizes == [1, 2, 2, 1]
+    assert counting.calls == sizes == [1, 1, 2, 2]
 
 
 async def test_an_invalid_item_fails_alone(client: PolicyClient, sidecar: SidecarServer) -> None:
@@ -73,7 +76,7 @@ async def test_an_invalid_item_fails_alone(client: PolicyClient, sidecar: Sideca
     bad = gpu_item("acme")
     bad.object.kind = ""
     results = await asyncio.gather(
-        batcher.evaluate([gpu_item("pending")], timeout=5.0),
+        batcher.evaluate([gpu_item("pending")], timeout=5.0),  # asked at once, alone
         batcher.evaluate([bad], timeout=5.0),
         batcher.evaluate([plain_item("acme")], timeout=5.0),
         return_exceptions=True,
@@ -84,7 +87,7 @@ async def test_an_invalid_item_fails_alone(client: PolicyClient, sidecar: Sideca
     assert "items[0].object.kind" in refused.describe()  # asked alone: it is item 0
     assert isinstance(denied, list) and denied[0].decision.action is Action.DENY
     assert isinstance(admitted, list) and admitted[0].decision.action is Action.ALLOW
-    assert counting.calls == [3, 1, 1, 1]  # the refused batch logged nothing; then one by one
+    assert counting.calls == [1, 2, 1, 1]  # the refused batch logged nothing; then one by one
     assert len(_logged_ids(sidecar)) == 2
 
 
@@ -102,7 +105,7 @@ async def test_a_sidecar_taking_smaller_batches_answers_each_alone(
             *(batcher.evaluate([plain_item("acme")], timeout=5.0) for _ in range(3))
         )
     assert [a.decision.action for (a,) in answers] == [Action.ALLOW] * 3
-    assert counting.calls == [3, 1, 1, 1]  # RESOURCE_EXHAUSTED (nothing logged), then alone
+    assert counting.calls == [1, 2, 1, 1]  # RESOURCE_EXHAUSTED (nothing logged), then alone
 
 
 async def test_an_unreachable_sidecar_fails_every_caller(sidecar: SidecarServer) -> None:
@@ -144,10 +147,23 @@ async def test_the_call_waits_no_longer_than_its_most_hurried_caller(
 ) -> None:
     counting = _Counting(client)
     batcher = BatchingClient(counting)
+    first = asyncio.ensure_future(batcher.evaluate([plain_item("acme")], timeout=5.0))
+    await asyncio.sleep(0)  # its call is out: the next two are gathered into one
     hurried = batcher.evaluate([plain_item("acme")], timeout=0.001)
     patient = batcher.evaluate([plain_item("acme")], timeout=5.0)
     results = await asyncio.gather(hurried, patient, return_exceptions=True)
-    assert counting.calls == [2]
+    assert (await first)[0].decision.action is Action.ALLOW
+    assert counting.calls == [1, 2]
     # 1 ms is less than the sidecar needs to decide and log: the shared call was refused
     # (or timed out) for both; the patient caller is not answered after the hurried one's end.
     assert all(isinstance(r, PolicyUnavailable) and r.kind == "timeout" for r in results)
+
+
+async def test_a_question_asked_alone_without_time_left_is_not_sent(client: PolicyClient) -> None:
+    counting = _Counting(client)
+    batcher = BatchingClient(counting)
+    with pytest.raises(PolicyUnavailable) as refused:
+        await batcher.evaluate([plain_item("acme")], timeout=0.0)
+    assert refused.value.kind == "timeout" and counting.calls == []
+    (answer,) = await batcher.evaluate([plain_item("acme")], timeout=5.0)  # the next is asked
+    assert answer.decision.action is Action.ALLOW and counting.calls == [1]
