@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+from exportgate_operator.app import App
+from exportgate_operator.handlers import tenants
+from exportgate_operator.kube import Kube
+from exportgate_operator.settings import OperatorConfig
 
+from exportgate.kubeapi import new_api_client
 from tests.operator.builders import tenant
-from tests.operator.conftest import OperatorHandle, wait_for
+from tests.operator.conftest import OPERATOR_USER, OperatorHandle, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -113,3 +120,53 @@ def test_a_tenant_gets_no_finalizer_and_deletes_while_its_timer_runs(
     assert not (operator.get("tenant", name)["metadata"].get("finalizers") or [])
     operator.cluster.delete("tenant", name)
     wait_for(lambda: operator.get("tenant", name) is None, timeout=10, what="tenant deleted")
+
+
+def test_a_kyc_decision_shows_in_status_before_a_queued_reaudit_runs(
+    operator: OperatorHandle, tmp_path: Path
+) -> None:
+    # Re-audits run one at a time; behind a long one (every tenant's workloads after a policy
+    # change) the revocation must still show in status at once. The Auditor's lock is held
+    # here as such a re-audit would hold it.
+    name = unique("revoked-now")
+    operator.cluster.apply(tenant(name, hq="SG"))
+    status_of(operator, name)  # the running operator has seen it
+    operator.cluster.apply(tenant(name, hq="SG", state="Revoked"))
+    body = operator.get("tenant", name)
+    config = OperatorConfig(kubeconfig=operator.config.kubeconfig,
+                            decision_log=str(tmp_path / "decisions.log"))  # fmt: skip
+    app = App.create(config, Kube(new_api_client(str(
+        operator.cluster.user_kubeconfig(OPERATOR_USER)))))  # fmt: skip
+    published_while_audit_ran: list[bool] = []
+    publish = app.publish_tenant
+
+    def recording_publish(tenant_name: str, outcome: Any = None) -> None:
+        published_while_audit_ran.append(app.auditor._lock.locked())
+        publish(tenant_name, outcome)
+
+    app.publish_tenant = recording_publish  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await app.auditor._lock.acquire()
+        followed = asyncio.create_task(tenants.follow_spec(app, body, name, "update"))
+        try:
+            for _ in range(200):
+                if published_while_audit_ran:
+                    break
+                await asyncio.sleep(0.05)
+            assert published_while_audit_ran == [True]  # written while the audit waited
+            found = await asyncio.to_thread(operator.get, "tenant", name)
+            assert found["status"]["verification"] == "Revoked"
+            assert not followed.done()
+        finally:
+            app.auditor._lock.release()
+        await asyncio.wait_for(followed, 30)
+        await app.timers.stop(name)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        app.close()
+    # ...and the re-audit wrote it again, with its workload counts.
+    assert published_while_audit_ran == [True, False]
+    assert operator.get("tenant", name)["status"]["workloads"]["audited"] == 0

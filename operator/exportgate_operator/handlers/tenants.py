@@ -4,6 +4,7 @@ timer (`timers.py`), started with the tenant and stopped when it is deleted."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -28,29 +29,7 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
     async def changed(body: kopf.Body, name: str, reason: str, **_: Any) -> None:
-        record = app.world.set_tenant(body)
-        if record.error is not None:
-            log.warning("tenant spec rejected by the core", tenant=name,
-                        error=record.error.describe())
-        app.timers.ensure(name)
-        await app.reaudit([name], reason=f"Tenant {name} {reason}d")
-        await _catch_up(name, record.generation)
-
-    async def _catch_up(name: str, handled: int | None) -> None:
-        # A spec edit that lands while this handler runs (its re-audit can take seconds) was
-        # seen to be lost by kopf's change detection, leaving status and decisions on the
-        # superseded spec (a KYC revocation not shown). So read the Tenant again and follow
-        # any newer generation now, until none is newer.
-        for _ in range(_CATCH_UP_ROUNDS):
-            latest = await asyncio.to_thread(app.kube.get, TENANTS, name)
-            generation = ((latest or {}).get("metadata") or {}).get("generation")
-            if latest is None or generation is None or handled is None:
-                return
-            if int(generation) <= handled:
-                return
-            record = app.world.set_tenant(latest)
-            handled = record.generation
-            await app.reaudit([name], reason=f"Tenant {name} updated")
+        await follow_spec(app, body, name, reason)
 
     # A watch event, not on.delete: a delete handler would need a finalizer, and a finalizer
     # would stop anyone deleting a Tenant while the operator is down.
@@ -62,3 +41,38 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
         await app.timers.stop(name)
         # Its workloads now belong to no tenant: re-audit them as such.
         await app.auditor.audit([name], reason=f"Tenant {name} deleted")
+
+
+async def follow_spec(app: App, body: Mapping[str, Any], name: str, reason: str) -> None:
+    """A Tenant's new spec: decide with it, show it in status at once, then re-audit.
+
+    The status is written before the re-audit, not only after it: re-audits run one at a time
+    (`ReAuditor`), so behind a long one (every tenant's workloads, after a policy change) a KYC
+    decision such as a revocation would not show in status, nor its conditions, until the
+    queue had drained. The re-audit then writes it again with the workload counts."""
+    record = app.world.set_tenant(body)
+    if record.error is not None:
+        log.warning("tenant spec rejected by the core", tenant=name,
+                    error=record.error.describe())  # fmt: skip
+    app.timers.ensure(name)
+    await asyncio.to_thread(app.publish_tenant, name)
+    await app.reaudit([name], reason=f"Tenant {name} {reason}d")
+    await _catch_up(app, name, record.generation)
+
+
+async def _catch_up(app: App, name: str, handled: int | None) -> None:
+    # A spec edit that lands while this handler runs (its re-audit can take seconds) was seen
+    # to be lost by kopf's change detection, leaving status and decisions on the superseded
+    # spec (a KYC revocation not shown). So read the Tenant again and follow any newer
+    # generation now, until none is newer.
+    for _ in range(_CATCH_UP_ROUNDS):
+        latest = await asyncio.to_thread(app.kube.get, TENANTS, name)
+        generation = ((latest or {}).get("metadata") or {}).get("generation")
+        if latest is None or generation is None or handled is None:
+            return
+        if int(generation) <= handled:
+            return
+        record = app.world.set_tenant(latest)
+        handled = record.generation
+        await asyncio.to_thread(app.publish_tenant, name)
+        await app.reaudit([name], reason=f"Tenant {name} updated")
