@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stagetrace import STAGES
+from bench.stats import percentile
 
 ROWS = (*STAGES, "rest", "total", "wire")
 
@@ -22,10 +23,6 @@ def stages_of(review: dict[str, float]) -> dict[str, float]:
     out["total"] = ms["total"]
     out["rest"] = max(0.0, out["total"] - sum(out[stage] for stage in STAGES))
     return out
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
 def summarise(lines: Iterable[str]) -> dict[str, Any]:
@@ -44,12 +41,11 @@ def summarise(lines: Iterable[str]) -> dict[str, Any]:
     for row, values in columns.items():
         if not values:
             continue
-        ordered = sorted(values)
         rows[row] = {
-            "p50": _percentile(ordered, 0.50),
-            "p90": _percentile(ordered, 0.90),
-            "p99": _percentile(ordered, 0.99),
-            "mean": sum(ordered) / len(ordered),
+            "p50": percentile(values, 50),
+            "p90": percentile(values, 90),
+            "p99": percentile(values, 99),
+            "mean": sum(values) / len(values),
         }
     slowest = sorted(reviews, key=lambda r: r["total"])[-max(1, len(reviews) // 50) :]
     dominant = Counter(
