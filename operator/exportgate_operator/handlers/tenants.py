@@ -49,22 +49,13 @@ async def follow_spec(app: App, body: Mapping[str, Any], name: str, reason: str)
     The status is written before the re-audit, not only after it: re-audits run one at a time
     (`ReAuditor`), so behind a long one (every tenant's workloads, after a policy change) a KYC
     decision such as a revocation would not show in status, nor its conditions, until the
-    queue had drained. The re-audit then writes it again with the workload counts."""
-    record = app.world.set_tenant(body)
-    if record.error is not None:
-        log.warning("tenant spec rejected by the core", tenant=name,
-                    error=record.error.describe())  # fmt: skip
-    app.timers.ensure(name)
-    await asyncio.to_thread(app.publish_tenant, name)
-    await app.reaudit([name], reason=f"Tenant {name} {reason}d")
-    await _catch_up(app, name, record.generation)
+    queue had drained. The re-audit then writes it again with the workload counts.
 
-
-async def _catch_up(app: App, name: str, handled: int | None) -> None:
-    # A spec edit that lands while this handler runs (its re-audit can take seconds) was seen
-    # to be lost by kopf's change detection, leaving status and decisions on the superseded
-    # spec (a KYC revocation not shown). So read the Tenant again and follow any newer
-    # generation now, until none is newer.
+    A spec edit that lands while this runs (its re-audit can take seconds) was seen to be lost
+    by kopf's change detection, leaving status and decisions on the superseded spec. So the
+    Tenant is read again afterwards and any newer generation followed the same way, until none
+    is newer (at most `_CATCH_UP_ROUNDS` times)."""
+    handled = await _apply(app, body, name, reason)
     for _ in range(_CATCH_UP_ROUNDS):
         latest = await asyncio.to_thread(app.kube.get, TENANTS, name)
         generation = ((latest or {}).get("metadata") or {}).get("generation")
@@ -72,7 +63,17 @@ async def _catch_up(app: App, name: str, handled: int | None) -> None:
             return
         if int(generation) <= handled:
             return
-        record = app.world.set_tenant(latest)
-        handled = record.generation
-        await asyncio.to_thread(app.publish_tenant, name)
-        await app.reaudit([name], reason=f"Tenant {name} updated")
+        handled = await _apply(app, latest, name, "update")
+
+
+async def _apply(app: App, body: Mapping[str, Any], name: str, reason: str) -> int | None:
+    """Take `body` as the tenant's record (its timer running), write its status, re-audit;
+    the generation taken."""
+    record = app.world.set_tenant(body)
+    if record.error is not None:
+        log.warning("tenant spec rejected by the core", tenant=name,
+                    error=record.error.describe())  # fmt: skip
+    app.timers.ensure(name)  # started once; a running timer re-plans on the spec's wake-up
+    await asyncio.to_thread(app.publish_tenant, name)
+    await app.reaudit([name], reason=f"Tenant {name} {reason}d")
+    return record.generation
