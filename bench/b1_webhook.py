@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.harness import REPO, SidecarOptions, Stack, free_port, wait_until
+from bench.harness import REPO, SidecarOptions, Stack, wait_until
 from bench.load import drive
 from tests.cluster.certs import loopback_serving_cert
+from tests.cluster.ports import free_port
 
 
 @dataclass

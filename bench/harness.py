@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.cluster.certs import ServingCert, loopback_serving_cert
+from tests.cluster.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_TENANTS = REPO / "examples" / "tenants.yaml"
@@ -44,12 +45,6 @@ def _script(name: str) -> str:
     if found is None:
         raise RuntimeError(f"{name} not found: run `make setup` first")
     return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

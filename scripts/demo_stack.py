@@ -29,10 +29,10 @@ from tests.cluster.local_cluster import (
     KubectlError,
     LocalCluster,
     ManagedProcess,
-    free_port,
     load_manifests,
     spawn,
 )
+from tests.cluster.ports import free_port
 
 VENV_BIN = Path(sys.executable).parent
 READY_TIMEOUT_S = 90.0
@@ -288,6 +288,5 @@ class Stack:
         for proc in self.processes:
             if not proc.alive():
                 raise ClusterError(
-                    f"{proc.name} exited with {proc.popen.returncode}; "
-                    f"log tail:\n{proc.log_tail()}"
+                    f"{proc.name} exited with {proc.popen.returncode}; log tail:\n{proc.log_tail()}"
                 )

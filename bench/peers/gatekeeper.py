@@ -26,11 +26,12 @@ from typing import Any
 
 import yaml
 
-from bench.harness import Proc, free_port, spawn, wait_until
+from bench.harness import Proc, spawn, wait_until
 from bench.peers import build, tenant_service
 from bench.peers.system import System, url_webhook
 from tests.cluster.certs import loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, load_manifests
+from tests.cluster.ports import free_port
 
 NAMESPACE = "gatekeeper-system"
 POD_NAME = "gatekeeper-bench"

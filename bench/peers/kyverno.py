@@ -27,11 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Proc, free_port, spawn, wait_until
+from bench.harness import Proc, spawn, wait_until
 from bench.peers import build, routing, tenant_service
 from bench.peers.system import System, applied
 from tests.cluster.certs import loopback_serving_cert
 from tests.cluster.local_cluster import LocalCluster, load_manifests
+from tests.cluster.ports import free_port
 
 NAMESPACE = "kyverno"
 SERVICE = "kyverno-svc"

@@ -23,10 +23,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench.harness import Proc, free_port, spawn, wait_until
+from bench.harness import Proc, spawn, wait_until
 from bench.noop_webhook import serve_tls
 from bench.peers.cases import NAMESPACE_TENANTS, RESTRICTED_NS
 from tests.cluster.certs import loopback_serving_cert
+from tests.cluster.ports import free_port
 
 
 def start(workdir: Path) -> tuple[Proc, str, bytes]:

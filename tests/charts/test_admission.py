@@ -38,7 +38,8 @@ from tests.charts.cluster_helpers import (
     tenant_namespace,
 )
 from tests.cluster.certs import ServingCert
-from tests.cluster.local_cluster import LocalCluster, ManagedProcess, free_port, spawn
+from tests.cluster.local_cluster import LocalCluster, ManagedProcess, spawn
+from tests.cluster.ports import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 

@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -53,6 +52,7 @@ from tests.cluster.certs import (
     new_private_key,
     public_key_to_pem,
 )
+from tests.cluster.ports import free_port
 
 Manifest = Mapping[str, Any]
 Manifests = str | Path | Manifest | Iterable[str | Path | Manifest]
@@ -98,13 +98,6 @@ def _die_with_parent() -> None:
     """
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1 (the OS picks; tiny race accepted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

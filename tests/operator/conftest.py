@@ -21,7 +21,8 @@ import yaml
 from exportgate_operator.runner import run_in_thread
 from exportgate_operator.settings import OperatorConfig
 
-from tests.cluster.local_cluster import LocalCluster, free_port
+from tests.cluster.local_cluster import LocalCluster
+from tests.cluster.ports import free_port
 from tests.operator.builders import SUITE_LABEL
 
 REPO = Path(__file__).resolve().parents[2]

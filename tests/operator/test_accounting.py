@@ -33,7 +33,8 @@ from prometheus_client import CollectorRegistry
 from exportgate.core.catalogue import builtin_catalogue
 from exportgate.core.compute import peak_ops_per_second
 from exportgate.kubeapi import new_api_client
-from tests.cluster.local_cluster import LocalCluster, free_port
+from tests.cluster.local_cluster import LocalCluster
+from tests.cluster.ports import free_port
 from tests.cluster.stand_in_crds import PYTORCHJOB_CRD
 from tests.operator import accounting_builders as b
 from tests.operator.accounting_builders import A100, H100, T0, Clock, at

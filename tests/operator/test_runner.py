@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.local_cluster import free_port
+from tests.cluster.ports import free_port
 from tests.operator.builders import tenant
 from tests.operator.conftest import OPERATOR_USER, OperatorHandle, wait_for
 

@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from tests.cluster.certs import ServingCert, loopback_serving_cert
-from tests.cluster.local_cluster import LocalCluster, free_port, webhook_rule
+from tests.cluster.local_cluster import LocalCluster, webhook_rule
+from tests.cluster.ports import free_port
 from tests.cluster.stand_in_crds import INFERENCESERVICE_CRD, NODEPOOL_CRD, WORKFLOW_CRD
 from tests.cluster.workloads import gpu_pod, kserve_llm
 from tests.webhook.conftest import EXAMPLE_TENANTS, ROLLOUT_POLICY, read_decision_log
