@@ -14,8 +14,8 @@ from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
 from exportgate.core.extract.generic import UNSEARCHABLE
 
 HOW_TO_IDENTIFY = (
-    "not identifiable: pin a known product with a node selector (a node pool: list known "
-    "instance types in its own spec), or ask your platform team for an adapter or alias"
+    "not identifiable: pin a known product with a node selector or, for a node pool, name "
+    "known instance types in its own spec; or ask your platform team for an adapter or alias"
 )
 
 

@@ -84,7 +84,7 @@ def test_red_team_node_group_with_launch_template_and_gpu_ami_is_an_unknown_pool
         "A node pool at spec.launchTemplate.name whose instance types exportgate could not"
         " identify" in message
     )
-    assert "list known instance types in its own spec" in message
+    assert "for a node pool, name known instance types in its own spec" in message
 
 
 # --- Cluster API for OCI ----------------------------------------------------------------------
