@@ -526,6 +526,76 @@ CASES = [
         {"machineType": "a3-highgpu-8g"},
         "spec.machineType",
     ),
+    # Node-pool kinds of red-team finding F3: Cluster API for OCI, CAPZ's ASO-based pools,
+    # Azure Service Operator AKS.
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "OCIMachineTemplate",
+        {"template": {"spec": {"shape": "BM.GPU.H100.8"}}},
+        "spec.template.spec.shape",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "OCIMachinePool",
+        {"instanceConfiguration": {"shape": "BM.GPU.H100.8"}},
+        "spec.instanceConfiguration.shape",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "OCIManagedMachinePool",
+        {"nodeShape": "BM.GPU.H100.8"},
+        "spec.nodeShape",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "OCIManagedMachinePoolTemplate",
+        {"template": {"spec": {"nodeShape": "BM.GPU.H100.8"}}},
+        "spec.template.spec.nodeShape",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureASOManagedMachinePool",
+        {
+            "resources": [
+                {
+                    "apiVersion": "containerservice.azure.com/v1api20240901",
+                    "kind": "ManagedClustersAgentPool",
+                    "metadata": {"name": "pool0"},
+                    "spec": {"owner": {"name": "aks"}, "vmSize": "Standard_ND96isr_H100_v5"},
+                }
+            ]
+        },
+        "spec.resources[0]",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureASOManagedControlPlane",
+        {
+            "resources": [
+                {
+                    "apiVersion": "containerservice.azure.com/v1api20240901",
+                    "kind": "ManagedCluster",
+                    "metadata": {"name": "aks"},
+                    "spec": {
+                        "agentPoolProfiles": [{"name": "gpu", "vmSize": "Standard_ND96isr_H100_v5"}]
+                    },
+                }
+            ]
+        },
+        "spec.resources[0].spec.agentPoolProfiles[0]",
+    ),
+    Case(
+        "containerservice.azure.com/v1api20231001",
+        "ManagedClustersAgentPool",
+        {"owner": {"name": "aks"}, "vmSize": "Standard_ND96isr_H100_v5"},
+        "spec.vmSize",
+    ),
+    Case(
+        "containerservice.azure.com/v1api20231001",
+        "ManagedCluster",
+        {"agentPoolProfiles": [{"name": "gpu", "vmSize": "Standard_ND96isr_H100_v5"}]},
+        "spec.agentPoolProfiles[0]",
+    ),
     # Hosted models.
     Case(
         "exportgate.dev/v1alpha1",

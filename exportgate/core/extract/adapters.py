@@ -16,6 +16,7 @@ Everything that is not a parser is data, so a platform engineer adds a kind with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +41,15 @@ ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
 
 @dataclass(frozen=True, slots=True)
 class HintRule:
-    """``key In (values at source)``; the source may hold one string or a list of strings."""
+    """``key In (values at source)``; the source may hold one string or a list of strings.
+
+    With `matching`, only values the pattern finds (``re.search``) become the hint: a field
+    whose few values signal accelerators (an EKS ``amiType`` ending in ``_NVIDIA``) among many
+    that signal nothing."""
 
     key: str
     source: FieldPath
+    matching: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +232,8 @@ def _declared_request(
     for hint_rule in rule.hints:
         for where, value in hint_rule.source.resolve(element, base):
             values = _strings(value, where)
+            if hint_rule.matching is not None:
+                values = tuple(v for v in values if hint_rule.matching.search(v))
             if values:
                 hints.append(ProductHint(hint_rule.key, Operator.IN, values))
                 sources.append(where)

@@ -7,6 +7,7 @@ YAML node tree (`yaml.compose`), which is walked along the failing field's path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,13 +298,25 @@ class _Compiler:
             count=rule.get("count", 1),
             count_from=self._optional(rule.get("countFrom"), (*where, "countFrom")),
             hints=tuple(
-                HintRule(hint["key"], self._path(hint["from"], (*where, "hints", i, "from")))
+                self._hint(hint, (*where, "hints", i))
                 for i, hint in enumerate(rule.get("hints", []))
             ),
             requirements=self._paths(rule.get("requirements", []), (*where, "requirements")),
             node_selectors=self._paths(rule.get("nodeSelectors", []), (*where, "nodeSelectors")),
             require_hints=rule.get("requireHints", False),
         )
+
+    def _hint(self, hint: Mapping[str, Any], where: _FieldPath) -> HintRule:
+        matching = hint.get("matching")
+        try:
+            pattern = re.compile(matching) if matching is not None else None
+        except re.error as error:
+            raise self.locate.error(
+                (*where, "matching"),
+                f"bad regular expression: {error}",
+                "matching is a Python regular expression searched in each value",
+            ) from None
+        return HintRule(hint["key"], self._path(hint["from"], (*where, "from")), pattern)
 
     def _model(self, rule: Mapping[str, Any], where: _FieldPath) -> ModelRule:
         if "provider" in rule and "providerFrom" in rule:

@@ -92,7 +92,7 @@ _ACCELERATOR = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["key", "from"],
-                "properties": {"key": _STRING, "from": _PATH},
+                "properties": {"key": _STRING, "from": _PATH, "matching": _STRING},
             },
         },
         "requirements": _PATHS,

@@ -14,8 +14,8 @@ from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
 from exportgate.core.extract.generic import UNSEARCHABLE
 
 HOW_TO_IDENTIFY = (
-    "not identifiable: pin a known product with a node selector, or ask your platform team "
-    "for an adapter or alias"
+    "not identifiable: pin a known product with a node selector or, for a node pool, name "
+    "known instance types in its own spec; or ask your platform team for an adapter or alias"
 )
 
 
@@ -36,6 +36,10 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
         return f"The DRA {kind} {name!r} named{where}, which exportgate could not read"
     if resource == UNSEARCHABLE:
         return "An object too large or too deeply nested to search for pod specs"
-    if unknown_resource and resource != "nodepool":
+    if resource == "nodepool":
+        # An instance type outside instance-types.yaml, or one set where exportgate cannot read
+        # it (an EKS launch template): `where` names the field the pool's types come from.
+        return f"A node pool{where} whose instance types exportgate could not identify"
+    if unknown_resource:
         return f"The resource {resource!r}{where}, which exportgate does not recognise"
     return None

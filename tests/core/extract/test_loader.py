@@ -114,6 +114,8 @@ BROKEN = [
     ("broken-yaml", ("adapters:\n", "adapters: [\n"), 6, None, "not valid YAML"),
     ("unknown-scope", ("kinds: [GpuJob]", "kinds: [GpuJob]\n    scope: Global"), 8,
      "adapters[0].scope", "'Global' is not one of ['Cluster', 'Namespaced']"),
+    ("bad-matching", ("from: spec.gpuModel}", "from: spec.gpuModel, matching: '(H100'}"), 13,
+     "adapters[0].accelerators[0].hints[0].matching", "bad regular expression"),
 ]
 
 
@@ -146,3 +148,20 @@ def test_every_shipped_adapter_file_loads_through_the_user_path() -> None:
     for path in files:
         adapter_set = load_adapter_file(path)
         assert adapter_set.name == path.stem
+
+
+def test_a_hint_with_matching_keeps_only_the_values_the_pattern_finds() -> None:
+    """`matching` turns a field into a signal for some of its values only (an EKS amiType)."""
+    adapter = parse_adapter_text(
+        ADAPTER.replace(
+            "from: spec.gpuModel}", "from: spec.gpuModel, matching: 'H100|H200'}"
+        ),
+        "acme.yaml",
+    )
+    registry = AdapterRegistry.builtin().extended([adapter])
+    pinned = registry.extract({**GPU_JOB, "spec": {**GPU_JOB["spec"], "roles": []}})
+    assert [(h.key, h.values) for a in pinned.accelerators for h in a.hints] == [
+        ("nvidia.com/gpu.product", ("NVIDIA-H100-80GB-HBM3",))
+    ]
+    t4 = {**GPU_JOB, "spec": {**GPU_JOB["spec"], "roles": [], "gpuModel": "Tesla-T4"}}
+    assert registry.extract(t4).accelerators == ()  # requireHints: no matching value, no hint
