@@ -4,18 +4,25 @@
 (`exportgate.core.extract.model_names`) and then decides, in this order:
 
 1. an open-weight family (``openWeights``: gpt-oss, GPT-J, Gemma...), so a name that starts like
-   a vendor's hosted family is never taken for the hosted API;
+   a vendor's hosted family is never taken for the hosted API; unless the manifest names a
+   hosted vendor (a ``ModelEndpoint`` provider, ``GEMINI_MODEL``, ``gemini/...``) or a platform
+   serving the family's publisher (OpenRouter for Gemma) as the one serving it: then it is that
+   vendor's hosted model (the Gemini API serves Gemma), decided by the vendor's terms;
 2. a catalogued model (``models``);
 3. the provider the manifest or the reference's structure names (a ``ModelEndpoint`` provider,
    ``ANTHROPIC_MODEL``, ``anthropic/...``, the vendor inside a Bedrock id): an unrecognised model
    of a catalogued provider is that provider's model and carries its terms (fail closed);
 4. a provider's name patterns (``claude-*``, ``gpt-*``, ``gemini-*``);
-5. a provider without catalogued terms (``ollama``, ``mistralai``): nothing restricted;
+5. a provider without catalogued terms (``ollama``, ``mistralai``): nothing restricted, unless
+   the model is set at run time (7);
 6. a hosting platform (Bedrock, Vertex AI, Azure) or a hosted reference that cannot be read (an
-   ARN of another kind, an unknown provider name): every provider it could be, decided as the
-   most restrictive of them, with a note saying what could not be identified;
-7. otherwise an unattributed reference (weights served in the cluster, a storage URI): no
-   vendor's terms apply; a run-time value that could not be resolved is noted.
+   ARN of another kind, an unknown provider name, an external endpoint): every provider it could
+   be, decided as the most restrictive of them, with a note saying what could not be identified;
+7. a model set at run time (an unresolved ``$(VAR)``, a model server's ``envFrom``): it could be
+   any catalogued model, hosted or served, so every catalogued provider, decided as the most
+   restrictive, with a note naming what could not be read and how to set it inline;
+8. otherwise an unattributed reference (weights served in the cluster, a storage URI): no
+   vendor's terms apply.
 """
 
 from __future__ import annotations
@@ -38,6 +45,15 @@ _FIX = (
     'name a catalogued model (see docs/policies.md, "Ways to reach a model") or ask the '
     "platform team to add an alias to exportgate's models.yaml"
 )
+_RUN_TIME_FIX = (
+    "set the model in the manifest itself (an env value or a server flag, not a ConfigMap, "
+    'Secret or envFrom) or name a catalogued model (see docs/policies.md, "Ways to reach a model")'
+)
+_HOST_FIX = (
+    "point the backend at a model API host exportgate knows, or ask the platform team to add "
+    "the host to gateways.vendorHosts in exportgate's models.yaml"
+)
+_HOST_LIKE = re.compile(r"^[^\s/]*[.:][^\s/]*$")  # "proxy.example.com", "10.0.0.1", "[::1]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +105,8 @@ class ModelCatalogue:
         self.hosted_providers = tuple(
             name for name, tags in self.provider_tags.items() if "hosted" in tags
         )
+        # A model set at run time could be any catalogued model, hosted or served in the cluster.
+        self.all_providers = tuple(self.provider_tags)
         # Open-weight families first: they are matched before any hosted pattern.
         self.models: dict[str, ModelEntry] = {}
         for entry in (*data.get("openWeights", ()), *data["models"]):
@@ -116,13 +134,16 @@ class ModelCatalogue:
 
         for entry in self.models.values():
             if any(entry.matcher.fullmatch(form) for form in reading.forms):
+                hosted = self._hosted_by(entry, reading)
+                if hosted is not None:
+                    return answer(None, hosted, note=self._served_note(entry, reading, hosted))
                 return answer(entry.id, entry.provider)
         if reading.vendor is not None:
             return answer(None, reading.vendor, note=self._vendor_note(reading))
         for name, patterns in self.providers.items():
             if any(p.fullmatch(form) for p in patterns for form in reading.forms):
                 return answer(None, name, note=self._vendor_note(reading, name))
-        if reading.other is not None:
+        if reading.other is not None and not reading.run_time:
             return answer(None, None, note=reading.unreadable)
         platform = self.names.platform(reading.platform or "")
         if platform is not None:
@@ -131,20 +152,64 @@ class ModelCatalogue:
                 None, None, serves, self._unattributed_note(reading, platform.name, serves)
             )
         if reading.unknown_provider is not None or reading.hosted:
-            what = (
-                f"provider {reading.unknown_provider!r} is not one exportgate knows"
-                if reading.unknown_provider
-                else reading.unreadable
-            )
+            unknown, fix = reading.unknown_provider, _FIX
+            if unknown is None:
+                what = reading.unreadable
+            elif _HOST_LIKE.match(unknown):
+                what = f"the external endpoint {unknown} is not a model API exportgate knows"
+                fix = _HOST_FIX
+            else:
+                what = f"provider {unknown!r} is not one exportgate knows"
             return answer(
                 None,
                 None,
                 self.hosted_providers,
-                self._unattributed_note(reading, None, self.hosted_providers, what),
+                self._unattributed_note(reading, None, self.hosted_providers, what, fix),
             )
+        if reading.run_time:
+            vendors = ", ".join(self.provider_name(p) for p in self.all_providers)
+            note = (
+                f"not identified: {reading.unreadable}; treated as a hosted or served model of "
+                f"any of {vendors} (the most restrictive applies); {_RUN_TIME_FIX}"
+            )
+            return answer(None, None, self.all_providers, note)
         if reading.unreadable:
             return answer(None, None, note=f"not identified: {reading.unreadable}")
         return answer(None, None)
+
+    def _hosted_by(self, entry: ModelEntry, reading: Reading) -> str | None:
+        """The hosted vendor serving an open-weight model, when the manifest names one.
+
+        Open weights carry no vendor's terms only when they are served in the cluster or by a
+        party that has none: the Gemini API serving Gemma, or a ``ModelEndpoint`` of provider
+        OpenAI, is the vendor's hosted API and bound by its terms. A platform (OpenRouter,
+        Vertex AI) counts when it serves the family's publisher; one that hosts the weights
+        itself (gpt-oss on Bedrock) does not.
+        """
+        if entry.provider is not None:
+            return None
+        hosted = reading.serving_vendor
+        if hosted is not None and "hosted" in self.provider_tags.get(hosted, frozenset()):
+            return hosted
+        platform = self.names.platform(reading.platform or "")
+        publisher = entry.publisher
+        serves = platform.serves if platform is not None else ()
+        if publisher in serves and "hosted" in self.provider_tags.get(publisher or "", ()):
+            return publisher
+        return None
+
+    def _served_note(self, entry: ModelEntry, reading: Reading, vendor: str) -> str:
+        name = self.provider_name(vendor)
+        platform = self.names.platform(reading.platform or "")
+        if reading.serving_vendor is None and platform is not None:
+            return (
+                f"{entry.name} reached through {platform.name}, which serves {name}'s hosted "
+                f"models; decided by {name}'s terms (the most restrictive reading)"
+            )
+        return (
+            f"{entry.name} named as {name}'s hosted model, not weights served in the cluster; "
+            f"decided by {name}'s terms"
+        )
 
     def possible(self, providers: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
         """(tags, model ids) a model of any of `providers` could have: their provider tags and
@@ -170,17 +235,26 @@ class ModelCatalogue:
         return f"not a catalogued {name} model; decided by {name}'s terms for all its models"
 
     def _unattributed_note(
-        self, reading: Reading, platform: str | None, serves: tuple[str, ...], what: str = ""
+        self,
+        reading: Reading,
+        platform: str | None,
+        serves: tuple[str, ...],
+        what: str = "",
+        fix: str = _FIX,
     ) -> str:
-        what = what or reading.unreadable or (
-            f"a model on {platform} that exportgate cannot attribute"
-            if reading.forms
-            else f"{platform} is reached without naming a model"
+        what = (
+            what
+            or reading.unreadable
+            or (
+                f"a model on {platform} that exportgate cannot attribute"
+                if reading.forms
+                else f"{platform} is reached without naming a model"
+            )
         )
         vendors = ", ".join(self.provider_name(p) for p in serves) or "no catalogued provider"
         return (
             f"not identified: {what}; treated as a hosted model of any of {vendors} "
-            f"(the most restrictive applies); {_FIX}"
+            f"(the most restrictive applies); {fix}"
         )
 
 

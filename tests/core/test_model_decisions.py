@@ -171,10 +171,6 @@ ADMITTED_FOR_CHINA = [
         ),
     ),
     ("qwen", _pod([{"name": "MODEL", "value": "Qwen/Qwen3-8B"}])),
-    (
-        "unresolved-generic",
-        _pod([{"name": "MODEL_ID", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "m"}}}]),
-    ),
     ("local-path", _pod(args=["--model", "/mnt/models"])),
     ("openai-compatible-prefix", _pod([{"name": "LLM_MODEL", "value": "openai/my-local-model"}])),
 ]
@@ -434,3 +430,392 @@ def test_google_gemini_is_hosted_and_gemma_is_open(env: dict[str, Any], action: 
     assert taken is action
     assert policy == ("vendor-model-terms" if action is Action.DENY else None)
     assert _decide(_pod([env]), SINGAPORE)[0] is Action.ALLOW
+
+
+# Regressions from the red-team manifests (/tmp/rt2/models, findings F4 to F9). Each reaches a
+# model a tenant may not have; before the fixes each was admitted.
+EURO = GERMANY
+
+
+def _deployment(container: dict[str, Any], **pod: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "rt", "namespace": "team"},
+        "spec": {"template": {"spec": {"containers": [{"name": "srv", **container}], **pod}}},
+    }
+
+
+def _object(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": "rt", "namespace": "team"},
+        "spec": spec,
+    }
+
+
+LLAMA_4 = "meta-llama/Llama-4-Scout-17B-16E-Instruct"
+
+DENIED_LLAMA_4_FOR_THE_EU = [
+    # F6: server command lines
+    (
+        "llama.cpp -hf",
+        _deployment(
+            {
+                "image": "ghcr.io/ggml-org/llama.cpp:server",
+                "args": ["-hf", "unsloth/Llama-4-Scout-17B-16E-Instruct-GGUF"],
+            }
+        ),
+    ),
+    (
+        "llama.cpp --hf-repo with quant",
+        _deployment(
+            {"image": "x", "command": ["llama-server", "--hf-repo", f"{LLAMA_4}-GGUF:Q4_K_M"]}
+        ),
+    ),
+    (
+        "llama.cpp -m local file",
+        _deployment({"image": "x", "args": ["-m", "/models/Llama-4-Scout-Q4_K_M.gguf"]}),
+    ),
+    (
+        "llama.cpp --model-url",
+        _deployment(
+            {
+                "image": "x",
+                "args": [
+                    "--model-url",
+                    "https://huggingface.co/unsloth/Llama-4-Scout-17B-16E-Instruct-GGUF/"
+                    "resolve/main/Llama-4-Scout-17B-16E-Instruct-Q4_K_M.gguf",
+                ],
+            }
+        ),
+    ),
+    (
+        "trtllm-serve",
+        _deployment({"image": "nvcr.io/nvidia/tensorrt-llm", "command": ["trtllm-serve", LLAMA_4]}),
+    ),
+    (
+        "trtllm-serve serve",
+        _deployment({"image": "x", "command": ["trtllm-serve", "serve", LLAMA_4]}),
+    ),
+    (
+        "lmdeploy",
+        _deployment(
+            {"image": "openmmlab/lmdeploy", "command": ["lmdeploy", "serve", "api_server", LLAMA_4]}
+        ),
+    ),
+    (
+        "python -m vllm",
+        _deployment(
+            {
+                "image": "vllm/vllm-openai",
+                "command": ["python3", "-m", "vllm.entrypoints.cli.main", "serve", LLAMA_4],
+            }
+        ),
+    ),
+    (
+        "init container download",
+        _deployment(
+            {"image": "vllm/vllm-openai", "args": ["--model", "/models/m"]},
+            initContainers=[
+                {
+                    "name": "fetch",
+                    "image": "python:3.12",
+                    "command": [
+                        "sh",
+                        "-c",
+                        "pip install -q huggingface_hub && hf download "
+                        f"{LLAMA_4} --local-dir /models/m",
+                    ],
+                }
+            ],
+        ),
+    ),
+    (
+        "huggingface-cli download",
+        _deployment(
+            {"image": "x", "command": ["huggingface-cli", "download", LLAMA_4]},
+        ),
+    ),
+    (
+        "local path naming the model",
+        _deployment({"image": "vllm/vllm-openai", "args": ["--model", f"/models/{LLAMA_4[11:]}"]}),
+    ),
+    (
+        "percent-encoded id",
+        _deployment({"image": "x", "args": ["--model", "meta-llama%2FLlama-4-Scout-17B-16E"]}),
+    ),
+    (
+        "RayService serveConfigV2",
+        _object(
+            "ray.io/v1",
+            "RayService",
+            {
+                "serveConfigV2": (
+                    "applications:\n"
+                    "  - name: llm\n"
+                    "    import_path: ray.serve.llm:build_openai_app\n"
+                    "    args:\n"
+                    "      llm_configs:\n"
+                    "        - model_loading_config:\n"
+                    "            model_id: scout\n"
+                    f"            model_source: {LLAMA_4}\n"
+                ),
+                "rayClusterConfig": {
+                    "headGroupSpec": {
+                        "rayStartParams": {},
+                        "template": {"spec": {"containers": [{"name": "h", "image": "ray"}]}},
+                    }
+                },
+            },
+        ),
+    ),
+    (
+        "KServe storage.path",
+        _object(
+            "serving.kserve.io/v1beta1",
+            "InferenceService",
+            {
+                "predictor": {
+                    "model": {
+                        "modelFormat": {"name": "huggingface"},
+                        "storage": {"key": "hf-secret", "path": LLAMA_4},
+                    }
+                }
+            },
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "obj", [c[1] for c in DENIED_LLAMA_4_FOR_THE_EU], ids=[c[0] for c in DENIED_LLAMA_4_FOR_THE_EU]
+)
+def test_llama_4_named_by_any_server_command_line_is_denied_for_the_eu(
+    obj: dict[str, Any],
+) -> None:
+    decision = ENGINE.evaluate(extract_workload(obj), EURO, NOW)
+    assert decision.action is Action.DENY
+    assert [m.model_id for m in decision.models] == ["meta-llama-4"]
+    assert _decide(obj, SINGAPORE)[0] is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        {"image": "vllm/vllm-openai", "args": ["--model", "/mnt/models"]},
+        {"image": "python:3.12", "command": ["python", "-m", "http.server", "8080"]},
+        {"image": "busybox", "command": ["sh", "-c", "mkdir -m 755 /data && free -m"]},
+        {"image": "nginx", "envFrom": [{"configMapRef": {"name": "nginx-conf"}}]},
+        {"image": "app", "envFrom": [{"secretRef": {"name": "db-credentials"}}]},
+    ],
+    ids=["unnamed-local-path", "python-module", "short-m-flags", "nginx-envfrom", "app-envfrom"],
+)
+def test_ordinary_containers_stay_without_model_requests(container: dict[str, Any]) -> None:
+    """The new readings create no model request for ordinary workloads (no false denials)."""
+    workload = extract_workload(_deployment(container))
+    assert workload.models == ()
+    assert _decide(_deployment(container), CHINA)[0] is Action.ALLOW
+
+
+RUN_TIME = [
+    # F5: MODEL_ID from a ConfigMap; a model server's or client's envFrom.
+    (
+        "valueFrom",
+        _deployment(
+            {
+                "image": "ghcr.io/huggingface/text-generation-inference",
+                "env": [
+                    {
+                        "name": "MODEL_ID",
+                        "valueFrom": {"configMapKeyRef": {"name": "m", "key": "id"}},
+                    }
+                ],
+            }
+        ),
+        "$(MODEL_ID) is set at run time",
+    ),
+    (
+        "server envFrom",
+        _deployment(
+            {
+                "image": "ghcr.io/huggingface/text-generation-inference",
+                "envFrom": [{"configMapRef": {"name": "m"}}],
+            }
+        ),
+        "envFrom (ConfigMap 'm')",
+    ),
+    (
+        "client envFrom",
+        _deployment({"image": "app", "envFrom": [{"secretRef": {"name": "anthropic"}}]}),
+        "envFrom (Secret 'anthropic')",
+    ),
+    (
+        "server command envFrom",
+        _deployment(
+            {
+                "image": "registry.example/llm",
+                "command": ["text-generation-launcher"],
+                "envFrom": [{"configMapRef": {"name": "m"}}],
+            }
+        ),
+        "envFrom (ConfigMap 'm')",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "said"), [c[1:] for c in RUN_TIME], ids=[c[0] for c in RUN_TIME])
+def test_a_model_set_at_run_time_is_decided_as_the_most_restrictive(
+    obj: dict[str, Any], said: str
+) -> None:
+    action, _, message = _decide(obj, CHINA)
+    assert action is Action.DENY
+    assert said in message
+    assert "set the model in the manifest itself" in message
+    # It could be Llama 4: the EU multimodal clause applies too.
+    assert _decide(obj, EURO)[0] is Action.DENY
+    # A tenant no rule restricts is admitted; the decision records what could not be read.
+    decision = ENGINE.evaluate(extract_workload(obj), SINGAPORE, NOW)
+    assert decision.action is Action.ALLOW
+    assert said in decision.models[0].note
+
+
+def test_a_server_that_names_its_model_ignores_its_env_from() -> None:
+    obj = _deployment(
+        {
+            "image": "vllm/vllm-openai",
+            "args": ["--model", "Qwen/Qwen3-8B"],
+            "envFrom": [{"secretRef": {"name": "hf-token"}}],
+        }
+    )
+    assert [m.reference for m in extract_workload(obj).models] == ["Qwen/Qwen3-8B"]
+    assert _decide(obj, CHINA)[0] is Action.ALLOW
+
+
+HOSTED_FOR_CHINA = [
+    # F4: a hosted vendor or platform serving an open-weight family.
+    (
+        "vertex-gemma",
+        _object(
+            "exportgate.dev/v1alpha1",
+            "ModelEndpoint",
+            {"provider": "google", "model": "gemma-3-27b-it"},
+        ),
+    ),
+    (
+        "openrouter-gemma",
+        _object(
+            "exportgate.dev/v1alpha1",
+            "ModelEndpoint",
+            {"provider": "openrouter", "model": "google/gemma-3-27b-it"},
+        ),
+    ),
+    (
+        "openai-gpt-oss",
+        _object(
+            "exportgate.dev/v1alpha1",
+            "ModelEndpoint",
+            {"provider": "openai", "model": "gpt-oss-120b"},
+        ),
+    ),
+    (
+        "litellm-gemini-prefix",
+        _deployment(
+            {
+                "image": "litellm",
+                "env": [{"name": "LITELLM_MODEL", "value": "gemini/gemma-3-27b-it"}],
+            }
+        ),
+    ),
+    (
+        "gemini-sdk-var",
+        _deployment({"image": "app", "env": [{"name": "GEMINI_MODEL", "value": "gemma-3-27b-it"}]}),
+    ),
+    # F6: a RayJob entrypoint calling Claude.
+    (
+        "rayjob-entrypoint",
+        _object(
+            "ray.io/v1",
+            "RayJob",
+            {
+                "entrypoint": "python client.py --model claude-opus-4-1",
+                "rayClusterSpec": {
+                    "headGroupSpec": {
+                        "rayStartParams": {},
+                        "template": {"spec": {"containers": [{"name": "h", "image": "ray"}]}},
+                    }
+                },
+            },
+        ),
+    ),
+    # F7: gateway backends reaching a vendor by IP address or through an external proxy.
+    (
+        "backend-ip",
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {"endpoints": [{"ip": {"address": "160.79.104.10", "port": 443}}]},
+        ),
+    ),
+    (
+        "backend-proxy",
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {"endpoints": [{"fqdn": {"hostname": "anthropic.my-proxy.example", "port": 443}}]},
+        ),
+    ),
+    # F8: OpenAI names outside the gpt-/o- families, and a base URL naming OpenAI's API.
+    ("sora", _deployment({"image": "app", "env": [{"name": "MODEL", "value": "sora-2"}]})),
+    ("davinci", _deployment({"image": "app", "env": [{"name": "MODEL", "value": "davinci-002"}]})),
+    (
+        "computer-use",
+        _deployment({"image": "app", "env": [{"name": "MODEL", "value": "computer-use-preview"}]}),
+    ),
+    (
+        "openai-base-url",
+        _deployment(
+            {
+                "image": "app",
+                "env": [
+                    {"name": "OPENAI_BASE_URL", "value": "https://api.openai.com/v1"},
+                    {"name": "LLM", "value": "gpt-4.1"},
+                ],
+            }
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "obj", [c[1] for c in HOSTED_FOR_CHINA], ids=[c[0] for c in HOSTED_FOR_CHINA]
+)
+def test_hosted_vendor_models_are_denied_for_china(obj: dict[str, Any]) -> None:
+    assert _decide(obj, CHINA)[0] is Action.DENY
+    assert _decide(obj, SINGAPORE)[0] is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {"endpoints": [{"fqdn": {"hostname": "vllm.models.svc.cluster.local"}}]},
+        ),
+        _deployment(
+            {
+                "image": "app",
+                "env": [
+                    # The OpenAI SDK pointed at vLLM in the cluster: gpt-oss is the served weights.
+                    {"name": "OPENAI_BASE_URL", "value": "http://vllm.models.svc:8000/v1"},
+                    {"name": "OPENAI_MODEL", "value": "openai/gpt-oss-120b"},
+                ],
+            }
+        ),
+    ],
+    ids=["in-cluster-backend", "sdk-pointed-at-in-cluster-vllm"],
+)
+def test_in_cluster_endpoints_stay_unattributed(obj: dict[str, Any]) -> None:
+    assert _decide(obj, CHINA)[0] is Action.ALLOW

@@ -124,7 +124,6 @@ REFERENCES = [
     ("hf://openai/gpt-oss-120b", None, "openai-gpt-oss", None),
     ("gpt-oss:20b", None, "openai-gpt-oss", None),
     ("openai.gpt-oss-120b-1:0", None, "openai-gpt-oss", None),  # gpt-oss on Bedrock
-    ("gpt-oss-120b", "OpenAI", "openai-gpt-oss", None),
     ("EleutherAI/gpt-j-6b", None, "gpt-oss-family-eleutherai", None),
     ("EleutherAI/gpt-neox-20b", None, "gpt-oss-family-eleutherai", None),
     ("EleutherAI/gpt-neo-2.7B", None, "gpt-oss-family-eleutherai", None),
@@ -306,12 +305,93 @@ def test_unattributed_weights_carry_no_vendor_and_no_note(reference: str) -> Non
     assert set(resolved.to_dict()) == {"reference", "model", "provider", "source"}
 
 
-def test_an_unresolved_generic_reference_is_noted_but_binds_no_vendor() -> None:
+def test_an_unresolved_generic_reference_is_any_model_of_any_provider() -> None:
+    """/tmp/rt2 F5: a model set at run time (MODEL_ID from a ConfigMap) could be any model, so it
+    is decided as the most restrictive of every catalogued provider, and the note names the
+    variable and the fix."""
     resolved = builtin_models().resolve(ModelRequest("$(MODEL_ID)"))
-    assert (resolved.provider, resolved.providers) == (None, ())
-    assert resolved.note == (
+    assert (resolved.model_id, resolved.provider) == (None, None)
+    assert resolved.providers == ("anthropic", "openai", "google", "meta")
+    assert resolved.note.startswith(
         "not identified: $(MODEL_ID) is set at run time and could not be resolved from the manifest"
     )
+    assert "set the model in the manifest itself" in resolved.note
+    # A provider without catalogued terms does not make a run-time value harmless.
+    assert builtin_models().resolve(ModelRequest("$(M)", "ollama")).providers == (
+        resolved.providers
+    )
+
+
+def test_a_model_servers_env_from_is_any_model_of_any_provider() -> None:
+    resolved = builtin_models().resolve(ModelRequest("$(envFrom ConfigMap llm)"))
+    assert resolved.providers == ("anthropic", "openai", "google", "meta")
+    assert "envFrom (ConfigMap 'llm')" in resolved.note
+
+
+@pytest.mark.parametrize(
+    ("reference", "given", "provider", "said"),
+    [
+        # /tmp/rt2 F4: the manifest names the hosted vendor serving an open-weight family.
+        ("gemma-3-27b-it", "google", "google", "named as Google (Gemini API)'s hosted model"),
+        ("gemini/gemma-3-27b-it", None, "google", "named as Google (Gemini API)'s hosted model"),
+        ("google/gemma-3-27b-it", "openrouter", "google", "reached through OpenRouter"),
+        ("gpt-oss-120b", "openai", "openai", "named as OpenAI's hosted model"),
+        ("gpt-oss-120b", "OpenAI", "openai", "named as OpenAI's hosted model"),
+    ],
+)
+def test_open_weights_named_as_a_hosted_vendors_model_carry_its_terms(
+    reference: str, given: str | None, provider: str, said: str
+) -> None:
+    resolved = builtin_models().resolve(ModelRequest(reference, given))
+    assert (resolved.model_id, resolved.provider, resolved.providers) == (None, provider, ())
+    assert said in resolved.note
+
+
+@pytest.mark.parametrize(
+    ("reference", "given", "model_id"),
+    [
+        ("google/gemma-3-27b-it", None, "google-gemma"),  # a hub id: weights in the cluster
+        ("gemma3:27b", "ollama", "google-gemma"),
+        ("openai/gpt-oss-120b", None, "openai-gpt-oss"),
+        ("openai.gpt-oss-120b-1:0", None, "openai-gpt-oss"),  # Bedrock hosts the weights itself
+        ("bedrock/openai.gpt-oss-20b-1:0", None, "openai-gpt-oss"),
+        ("gpt-oss-20b", "bedrock", "openai-gpt-oss"),
+    ],
+)
+def test_open_weights_stay_open_unless_a_hosted_vendor_serves_them(
+    reference: str, given: str | None, model_id: str
+) -> None:
+    resolved = builtin_models().resolve(ModelRequest(reference, given))
+    assert (resolved.model_id, resolved.provider) == (model_id, None)
+
+
+@pytest.mark.parametrize(
+    "reference", ["sora-2", "sora-2-pro", "davinci-002", "babbage-002", "computer-use-preview"]
+)
+def test_openai_api_names_outside_the_gpt_families_are_openais(reference: str) -> None:
+    """/tmp/rt2 F8."""
+    assert builtin_models().resolve(ModelRequest(reference)).provider == "openai"
+
+
+def test_percent_encoded_hub_ids_are_decoded() -> None:
+    """/tmp/rt2 F9: meta-llama%2FLlama-4-Scout is meta-llama/Llama-4-Scout."""
+    resolved = builtin_models().resolve(ModelRequest("meta-llama%2FLlama-4-Scout-17B-16E-Instruct"))
+    assert resolved.model_id == "meta-llama-4"
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("160.79.104.10", "the external endpoint 160.79.104.10"),
+        ("anthropic.my-proxy.example", "the external endpoint anthropic.my-proxy.example"),
+    ],
+)
+def test_an_unidentified_external_endpoint_is_any_hosted_provider(host: str, said: str) -> None:
+    """/tmp/rt2 F7: a gateway backend reaching an external host exportgate cannot identify."""
+    resolved = builtin_models().resolve(ModelRequest("*", host))
+    assert resolved.providers == ("anthropic", "openai", "google")
+    assert said in resolved.note
+    assert "gateways.vendorHosts" in resolved.note
 
 
 def test_llama_guard_multimodal_entries_carry_the_multimodal_tag_and_a_citation() -> None:

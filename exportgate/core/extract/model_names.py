@@ -18,10 +18,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 ANY_MODEL = "*"
 """The reference of a request that reaches a provider without naming a model (a gateway backend
 for Anthropic's API): any model of that provider."""
+
+ENV_FROM = "$(envFrom {kind} {name})"
+"""The reference of a model server or client whose variables come from ``envFrom``: the model it
+loads or calls is set at run time, from a ConfigMap or Secret exportgate cannot read offline."""
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _UNEXPANDED = re.compile(r"\$\(|\$\{|^\$[A-Za-z_]")
@@ -60,7 +65,11 @@ class Reading:
     field names; `platform` a hosting platform; `other` a known provider without catalogued terms;
     `unknown_provider` a provider field exportgate does not know. `unreadable` says, for a
     tenant, why no model name could be read ("" when one could); `hosted` is True when the
-    reference certainly names a hosted service (an ARN, a Vertex endpoint).
+    reference certainly names a hosted service (an ARN, a Vertex endpoint). `serving_vendor` is
+    a catalogued provider the manifest names as the one *serving* the model (a provider field,
+    a vendor SDK variable, a ``gemini/`` prefix, a vendor's fine-tuned id), as opposed to a
+    publisher named inside a platform's id (``openai.gpt-oss-120b-1:0`` on Bedrock).
+    `run_time` is True when the model is set at run time (an unresolved ``$(VAR)``, envFrom).
     """
 
     forms: tuple[str, ...]
@@ -70,6 +79,8 @@ class Reading:
     unknown_provider: str | None = None
     unreadable: str = ""
     hosted: bool = False
+    serving_vendor: str | None = None
+    run_time: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +143,15 @@ class ModelNames:
         if provider and provider.strip() and named is None:
             state.unknown_provider = provider.strip()
         elif named is not None:
-            state.note(*named)
+            state.note(*named, serving=True)
         text = reference.strip().strip("'\"")
+        if "%" in text:
+            text = unquote(text)  # "meta-llama%2FLlama-4-Scout": a URL-encoded hub id
         if not text or text == ANY_MODEL:
             return state.reading(())
         if _UNEXPANDED.search(text):
-            state.unreadable = (
-                f"{text} is set at run time and could not be resolved from the manifest"
-            )
+            state.run_time = True
+            state.unreadable = _run_time(text)
             return state.reading(())
         text = _REGEX_TAIL.sub("", text.lstrip("^"))  # a gateway header matched by regex
         if text.lower().startswith("arn:"):
@@ -182,7 +194,7 @@ class ModelNames:
         lowered = text.lower()
         for prefix, vendor in self._tuned_prefixes:
             if lowered.startswith(prefix):
-                self._name_vendor(vendor, state)
+                self._name_vendor(vendor, state, serving=True)
                 rest = text[len(prefix) :]
                 return rest.split(":", 1)[0] if prefix.endswith(":") else rest
         return text
@@ -214,7 +226,7 @@ class ModelNames:
             found = self._prefixes.get(head.lower())
             platform = self.platforms.get(state.platform or "")
             if found is not None:
-                state.note(*found)
+                state.note(*found, serving=True)
             elif platform is None or head.lower() not in platform.route_words:
                 return text
             text = rest
@@ -232,16 +244,25 @@ class ModelNames:
         self._name_vendor(self._bedrock_vendors[parts[0].lower()], state)
         return _BEDROCK_REVISION.sub("", ".".join(parts[1:]))
 
-    def _name_vendor(self, name: str, state: _State) -> None:
+    def _name_vendor(self, name: str, state: _State, *, serving: bool = False) -> None:
         found = self._aliases.get(provider_key(name))
         if found is not None and found[0] != "platform":
-            state.note(*found)
+            state.note(*found, serving=serving)
 
 
 class _State:
     """What has been learnt about a reference while unwrapping it."""
 
-    __slots__ = ("hosted", "other", "platform", "unknown_provider", "unreadable", "vendor")
+    __slots__ = (
+        "hosted",
+        "other",
+        "platform",
+        "run_time",
+        "serving_vendor",
+        "unknown_provider",
+        "unreadable",
+        "vendor",
+    )
 
     def __init__(self) -> None:
         self.vendor: str | None = None
@@ -250,12 +271,16 @@ class _State:
         self.unknown_provider: str | None = None
         self.unreadable = ""
         self.hosted = False
+        self.serving_vendor: str | None = None
+        self.run_time = False
 
-    def note(self, kind: str, name: str) -> None:
+    def note(self, kind: str, name: str, *, serving: bool = False) -> None:
         # The most specific statement wins: a vendor named inside a Bedrock id beats the
         # "bedrock" provider field, which only says where the vendor's model is hosted.
         if kind == "vendor":
             self.vendor = name
+            if serving:
+                self.serving_vendor = self.serving_vendor or name
         elif kind == "platform":
             self.platform = self.platform or name
         elif self.vendor is None:
@@ -270,7 +295,23 @@ class _State:
             unknown_provider=self.unknown_provider,
             unreadable=self.unreadable,
             hosted=self.hosted,
+            serving_vendor=self.serving_vendor,
+            run_time=self.run_time,
         )
+
+
+_ENV_FROM = re.compile(r"^\$\(envFrom (?P<kind>\S+) (?P<name>.*)\)$")
+
+
+def _run_time(text: str) -> str:
+    """Why a run-time reference cannot be read, in the tenant's terms."""
+    env_from = _ENV_FROM.match(text)
+    if env_from is not None:
+        return (
+            f"the model server's variables come from envFrom ({env_from['kind']} "
+            f"{env_from['name']!r}), which exportgate cannot read, and nothing else names the model"
+        )
+    return f"{text} is set at run time and could not be resolved from the manifest"
 
 
 def _add(forms: list[str], form: str) -> None:

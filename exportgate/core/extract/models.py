@@ -12,20 +12,27 @@ them with the one normaliser (`model_names`).
 
 ``$(VAR)`` references are resolved from the container's environment as the kubelet would
 (`envvars`); one that cannot be resolved offline (a Secret, a ConfigMap) is still reported, as
-written, so the catalogue can say it could not identify it rather than treat it as nothing.
-Values that name a file inside the container (``--model /mnt/models``) are not references: the
-real reference is wherever the file comes from, which the adapters read separately. Names a
-server only *advertises* (vLLM's ``--served-model-name``) are aliases, never model ids.
+written, so the catalogue can say it could not identify it rather than treat it as nothing. A
+recognisable model server or client whose variables come from ``envFrom`` and that names no
+model otherwise is reported the same way (`ENV_FROM`): its model is set at run time.
+Values that name a file inside the container (``--model /mnt/models``) are references only when
+the file's name names a catalogued model (``/models/Llama-4-Scout-17B-16E-Instruct``); otherwise
+the real reference is wherever the file comes from (a download in an init container, a storage
+URI the adapters read). Names a server only *advertises* (vLLM's ``--served-model-name``) are
+aliases, never model ids.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+import yaml
 
 from exportgate.core.data import load_data
 from exportgate.core.extract.envvars import (
@@ -35,7 +42,7 @@ from exportgate.core.extract.envvars import (
     environment,
     expand,
 )
-from exportgate.core.extract.model_names import ANY_MODEL, provider_key
+from exportgate.core.extract.model_names import ANY_MODEL, ENV_FROM, provider_key
 from exportgate.core.extract.paths import (
     expect_list,
     expect_mapping,
@@ -53,6 +60,13 @@ _MAX_TOKENS = 4096
 _Found = list[tuple[str, str | None, str]]  # (reference, provider, field)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _INNER_SPACE = re.compile(r"\S\s+\S")  # a whole shell line in one argument
+# Hosts that are certainly inside the cluster (or the pod): a Service name, its cluster DNS
+# names, mDNS/.internal names. Anything else with a dot is an external host.
+_IN_CLUSTER_HOST = re.compile(
+    r"^[^.]+$|\.svc(\.|$)|\.cluster\.local$|\.local$|\.internal$|\.localhost$", re.IGNORECASE
+)
+# Past this size a Ray Serve config string is not read (Kubernetes objects are at most ~1.5 MB).
+_MAX_CONFIG_CHARS = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +77,16 @@ class _Places:
     switch_env: Mapping[str, str]
     generic_env: frozenset[str]
     advertised_env: frozenset[str]
+    base_url_env: Mapping[str, str]
     model_flags: frozenset[str]
+    path_flags: frozenset[str]
     advertised_flags: frozenset[str]
     alias_flags: frozenset[str]
-    positional: frozenset[tuple[str, str]]
+    # program -> its subcommand word sequences, longest first
+    positional: Mapping[str, tuple[tuple[str, ...], ...]]
+    server_images: re.Pattern[str]
+    server_programs: frozenset[str]
+    client_env_from: tuple[str, ...]
     model_headers: frozenset[str]
     shape_only: frozenset[str]
     vendor_hosts: tuple[tuple[re.Pattern[str], str], ...]
@@ -76,15 +96,30 @@ class _Places:
 def _places() -> _Places:
     data = load_data("models.yaml")
     env, commands, gateways = data["environment"], data["commands"], data["gateways"]
+    positional: dict[str, list[tuple[str, ...]]] = {}
+    for entry in commands["positional"]:
+        words = tuple(str(entry.get("subcommand") or "").split())
+        positional.setdefault(str(entry["program"]), []).append(words)
+    servers = commands.get("servers") or {}
     return _Places(
         vendor_env=dict(env["vendor"]),
         switch_env=dict(env["switches"]),
         generic_env=frozenset(env["generic"]),
         advertised_env=frozenset(env["advertised"]),
+        base_url_env=dict(env.get("baseUrls") or {}),
         model_flags=frozenset(commands["modelFlags"]),
+        path_flags=frozenset(commands.get("pathFlags") or ()),
         advertised_flags=frozenset(commands["advertisedFlags"]),
         alias_flags=frozenset(commands["aliasFlags"]),
-        positional=frozenset((p["program"], p["subcommand"]) for p in commands["positional"]),
+        positional={
+            program: tuple(sorted(forms, key=len, reverse=True))
+            for program, forms in positional.items()
+        },
+        server_images=re.compile(
+            "|".join(f"(?:{p})" for p in servers.get("images", ())) or "(?!)", re.IGNORECASE
+        ),
+        server_programs=frozenset(servers.get("programs", ())),
+        client_env_from=tuple(str(n).lower() for n in servers.get("envFromNames", ())),
         model_headers=frozenset(h.lower() for h in gateways["modelHeaders"]),
         shape_only=frozenset(provider_key(s) for s in gateways["shapeOnlySchemas"]),
         vendor_hosts=tuple(
@@ -100,17 +135,40 @@ def is_reference(value: str) -> bool:
     return bool(text) and not text.startswith(_LOCAL_PREFIXES)
 
 
+def names_model(path: str) -> bool:
+    """True when a file path's last segment names a catalogued model, provider or a value set at
+    run time (``/models/Llama-4-Scout-17B-16E-Instruct``, ``/models/$(MODEL)``); False for
+    paths that name nothing (``/mnt/models``), which stay out of the decision."""
+    from exportgate.core.models import builtin_models  # the catalogue reads this package
+
+    last = path.strip().rstrip("/").rsplit("/", 1)[-1].strip()
+    if not last or last in {".", "..", "~"}:
+        return False
+    resolved = builtin_models().resolve(ModelRequest(last))
+    return bool(resolved.model_id or resolved.provider or resolved.providers)
+
+
+def _model_value(value: str) -> str | None:
+    """The reference a model flag or positional argument names, or None: a reference, or a
+    local path whose file name names a model."""
+    text = value.strip()
+    if is_reference(text):
+        return text
+    if text and names_model(text.removeprefix("pvc://").removeprefix("file:")):
+        return text
+    return None
+
+
 def from_plain(value: object, field: str, provider: str | None) -> list[ModelRequest]:
     text = expect_string(value, field).strip()
     return [ModelRequest(text, provider, field)] if text else []
 
 
 def from_uri(value: object, field: str, provider: str | None) -> list[ModelRequest]:
-    """A storage URI, kept as written. ``pvc://`` and local paths say nothing about the model."""
-    text = expect_string(value, field).strip()
-    if not is_reference(text):
-        return []
-    return [ModelRequest(text, provider, field)]
+    """A storage URI, kept as written. ``pvc://`` and local paths count only when their last
+    segment names a model (``pvc://models/Llama-4-Scout-17B-16E-Instruct``)."""
+    text = _model_value(expect_string(value, field))
+    return [ModelRequest(text, provider, field)] if text else []
 
 
 def from_image(value: object, field: str, provider: str | None) -> list[ModelRequest]:
@@ -129,6 +187,63 @@ def from_args(value: object, field: str, provider: str | None) -> list[ModelRequ
     """A command line (list of strings): model flags, and ``vllm serve <model>``."""
     primary, fallback = _scan_tokens(_tokens(value, field, {}))
     return [ModelRequest(ref, provider, where) for ref, where in primary or fallback]
+
+
+def from_shell(value: object, field: str, provider: str | None) -> list[ModelRequest]:
+    """A command line in one string (a RayJob ``entrypoint``), split like a shell."""
+    text = expect_string(value, field)
+    if not text.strip():
+        return []
+    primary, fallback = _scan_tokens(_tokens([text], field, {}))
+    return [ModelRequest(ref, provider, field) for ref, _ in primary or fallback]
+
+
+def from_ray_serve(value: object, field: str, provider: str | None) -> list[ModelRequest]:
+    """A Ray Serve config held as a YAML string (RayService ``serveConfigV2``).
+
+    Ray Serve LLM's ``model_loading_config``: ``model_source`` is where the weights come from
+    (a Hugging Face id, a bucket, a local path) and ``model_id`` the name clients use, which is
+    also the source when no ``model_source`` is given (Ray, ModelLoadingConfig). Variables in
+    ``runtime_env.env_vars`` are read like a container's environment. A string that is not
+    YAML is not a config Ray would run, so it names nothing."""
+    text = expect_string(value, field)
+    if not text.strip() or len(text) > _MAX_CONFIG_CHARS:
+        return []
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    found: list[ModelRequest] = []
+    fallback: list[ModelRequest] = []
+    for node in _mappings(config):
+        loading = node.get("model_loading_config")
+        if isinstance(loading, Mapping):
+            source = loading.get("model_source")
+            if isinstance(source, Mapping):  # a cloud mirror: {bucket_uri: s3://...}
+                source = source.get("bucket_uri")
+            name = source if isinstance(source, str) and source.strip() else loading.get("model_id")
+            if isinstance(name, str) and (reference := _model_value(name)):
+                found.append(ModelRequest(reference, provider, field))
+        variables = node.get("env_vars")
+        if isinstance(variables, Mapping):
+            env = [{"name": str(k), "value": str(v)} for k, v in variables.items() if v is not None]
+            primary, spare = _scan_env(container_env(env, field))
+            found.extend(ModelRequest(r, g or provider, field) for r, g, _ in primary)
+            fallback.extend(ModelRequest(r, g or provider, field) for r, g, _ in spare)
+    return found or fallback
+
+
+def _mappings(node: object, depth: int = 0) -> Iterable[Mapping[str, Any]]:
+    """Every mapping in a parsed YAML document (bounded depth: configs are shallow)."""
+    if depth > 32:
+        return
+    if isinstance(node, Mapping):
+        yield node
+        for child in node.values():
+            yield from _mappings(child, depth + 1)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _mappings(child, depth + 1)
 
 
 def from_env(value: object, field: str, provider: str | None) -> list[ModelRequest]:
@@ -165,15 +280,49 @@ def from_headers(value: object, field: str, provider: str | None) -> list[ModelR
 
 
 def from_host(value: object, field: str, provider: str | None) -> list[ModelRequest]:
-    """A gateway endpoint's host name (or URL): a vendor's or platform's model API host
-    (``api.anthropic.com``, ``bedrock-runtime.us-east-1.amazonaws.com``) reaches any model of
-    it, whatever API schema the backend declares. Other hosts name nothing."""
-    text = expect_string(value, field).strip()
-    host = text.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    """A gateway endpoint's host name, IP address or URL: a vendor's or platform's model API
+    host (``api.anthropic.com``, ``bedrock-runtime.us-east-1.amazonaws.com``) reaches any model
+    of it, whatever API schema the backend declares. An in-cluster host names nothing; any
+    other external host or public address cannot be identified (an egress proxy, a vendor's IP
+    address), so it is reported as an unknown provider: any hosted provider (fail closed)."""
+    host = _host(expect_string(value, field))
+    if not host:
+        return []
+    reached = vendor_host(host)
+    if reached is not None:
+        return [ModelRequest(ANY_MODEL, reached, field)]
+    if in_cluster_host(host):
+        return []
+    return [ModelRequest(ANY_MODEL, host, field)]
+
+
+def vendor_host(host: str) -> str | None:
+    """The provider or platform whose model API `host` is (gateways.vendorHosts), or None."""
     for pattern, reached in _places().vendor_hosts:
-        if pattern.fullmatch(host.rstrip(".")):
-            return [ModelRequest(ANY_MODEL, reached, field)]
-    return []
+        if pattern.fullmatch(host):
+            return reached
+    return None
+
+
+def in_cluster_host(host: str) -> bool:
+    """True for a host inside the cluster or the pod: a Service name or cluster DNS name, a
+    private, loopback or link-local address."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_IN_CLUSTER_HOST.search(host))
+    return address.is_private or address.is_loopback or address.is_link_local
+
+
+def _host(text: str) -> str:
+    """``https://user@API.Anthropic.com.:443/v1`` -> ``api.anthropic.com``; ``[::1]:80`` ->
+    ``::1``."""
+    text = text.strip().split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if text.startswith("["):  # an IPv6 literal
+        return text[1:].split("]", 1)[0].lower()
+    if text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    return text.rstrip(".").lower()
 
 
 ModelParser = Callable[[object, str, str | None], list[ModelRequest]]
@@ -183,6 +332,8 @@ MODEL_PARSERS: Mapping[str, ModelParser] = {
     "uri": from_uri,
     "image": from_image,
     "args": from_args,
+    "shell": from_shell,
+    "ray-serve-config": from_ray_serve,
     "env": from_env,
     "provider": from_provider,
     "gateway-headers": from_headers,
@@ -225,7 +376,48 @@ def scan_container(container: Mapping[str, Any], field: str) -> list[ModelReques
         nim = nim_model(expect_string(image, join_key(field, "image")))
         if nim is not None:
             models.append(ModelRequest(nim[0], nim[1], join_key(field, "image")))
+    if not models:
+        models.extend(_env_from_model(container, field, lines))
     return models
+
+
+def _env_from_model(
+    container: Mapping[str, Any], field: str, lines: list[tuple[object, str]]
+) -> list[ModelRequest]:
+    """A model server or client that names no model but takes variables from ``envFrom``: its
+    model is set at run time (``MODEL_ID`` in a ConfigMap), so it is reported as unreadable.
+    Containers that are not recognisably a model server or client are left alone: envFrom is
+    everywhere, and most of it configures nothing about models."""
+    sources = container.get("envFrom")
+    if not isinstance(sources, list) or not sources:
+        return []
+    places = _places()
+    named: list[tuple[str, str, int]] = []  # (kind, name, index)
+    for index, source in enumerate(sources):
+        if not isinstance(source, Mapping):
+            continue
+        for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+            ref = source.get(key)
+            if isinstance(ref, Mapping):
+                named.append((kind, str(ref.get("name") or ""), index))
+    if not named:
+        return []
+    image = container.get("image")
+    server = isinstance(image, str) and bool(places.server_images.search(image))
+    if not server:
+        for value, where in lines:
+            tokens = [token for token, _ in _tokens(value, where, {})]
+            if any(_program(t) in places.server_programs for t in tokens):
+                server = True
+                break
+    client = any(
+        vendor in name.lower() for _, name, _ in named for vendor in places.client_env_from
+    )
+    if not (server or client):
+        return []
+    kind, name, index = named[0]
+    where = join_index(join_key(field, "envFrom"), index)
+    return [ModelRequest(ENV_FROM.format(kind=kind, name=name), None, where)]
 
 
 def nim_model(image: str) -> tuple[str, str] | None:
@@ -304,24 +496,48 @@ def _scan_tokens(
     places = _places()
     primary: list[tuple[str, str]] = []
     fallback: list[tuple[str, str]] = []
+    words = [token for token, _ in tokens]
     for position, (token, where) in enumerate(tokens):
         following = tokens[position + 1][0] if position + 1 < len(tokens) else ""
-        if position > 0 and (_program(tokens[position - 1][0]), token) in places.positional:
-            # "vllm serve <model> [flags]", "ollama run <model>": the model is positional.
-            if not following.startswith("-") and is_reference(following):
-                primary.append((following.strip(), tokens[position + 1][1]))
+        at = _positional(words, position, places)
+        if at is not None:
+            # "vllm serve <model> [flags]", "lmdeploy serve api_server <model>", "hf download
+            # <repo>": the model is the first word after the subcommand.
+            value = _model_value(words[at]) if not words[at].startswith("-") else None
+            if value is not None:
+                primary.append((value, tokens[at][1]))
             continue
         flag, equals, inline = token.partition("=")
+        if flag in places.path_flags and not equals:
+            # llama.cpp's "-m /models/x.gguf"; "python -m module" names a module, not a model.
+            previous = _program(words[position - 1]) if position > 0 else ""
+            a_file = "/" in following or following.endswith(".gguf")
+            if not previous.startswith("python") and a_file and names_model(following):
+                primary.append((following.strip(), where))
+            continue
         if flag in places.alias_flags or (
             flag not in places.model_flags and flag not in places.advertised_flags
         ):
             continue  # --served-model-name is an alias clients use, never the model
         # "--model=x" carries its value; "--model x" takes the next token unless that is
         # itself a flag ("--model --port 8000" is a flag without a value).
-        value = inline if equals else ("" if following.startswith("-") else following)
-        if is_reference(value):
-            (primary if flag in places.model_flags else fallback).append((value.strip(), where))
+        value = _model_value(inline if equals else ("" if following.startswith("-") else following))
+        if value is not None:
+            (primary if flag in places.model_flags else fallback).append((value, where))
     return primary, fallback
+
+
+def _positional(words: list[str], position: int, places: _Places) -> int | None:
+    """When ``words[position]`` is a program whose model is positional ("vllm serve M",
+    "trtllm-serve M", "python -m vllm.entrypoints.cli.main serve M"), the index of the model
+    word after its subcommand; else None. The longest subcommand is tried first, so
+    "trtllm-serve serve M" is never read as the model "serve"."""
+    forms = places.positional.get(_program(words[position]))
+    for form in forms or ():
+        at = position + 1 + len(form)
+        if at < len(words) and tuple(words[position + 1 : at]) == form:
+            return at
+    return None
 
 
 def _program(token: str) -> str:
@@ -333,6 +549,19 @@ def _scan_env(variables: list[Variable]) -> tuple[_Found, _Found]:
     places = _places()
     primary: _Found = []
     fallback: _Found = []
+    # Vendors whose SDK is pointed at a server in the cluster: their model variables name the
+    # served model, not the vendor's hosted API.
+    in_cluster: set[str] = set()
+    for variable in variables:
+        vendor = places.base_url_env.get(variable.name)
+        if vendor is None or not variable.value:
+            continue
+        host = _host(variable.value)
+        reached = vendor_host(host) if host else None
+        if reached is not None:
+            fallback.append((ANY_MODEL, reached, variable.field))
+        elif host and in_cluster_host(host):
+            in_cluster.add(vendor)
     for variable in variables:
         name = variable.name
         switched = places.switch_env.get(name)
@@ -345,11 +574,12 @@ def _scan_env(variables: list[Variable]) -> tuple[_Found, _Found]:
         # A value exportgate cannot read (valueFrom) is still a model reference: reported by
         # the variable's name, so the catalogue can say what it could not identify.
         value = variable.value
-        text = f"$({name})" if value is None else value.strip()
-        if not is_reference(text):
+        text = f"$({name})" if value is None else _model_value(value)
+        if text is None:
             continue
         if vendor is not None or name in places.generic_env:
-            primary.append((text, vendor, variable.field))
+            served = vendor in in_cluster and value is not None
+            primary.append((text, None if served else vendor, variable.field))
         else:
             fallback.append((text, None, variable.field))
     return primary, fallback

@@ -155,13 +155,48 @@ GATEWAY_OBJECTS = [
         [("*", "bedrock", "spec.endpoints[1].fqdn.hostname")],
     ),
     (
-        "backend-in-cluster-host",
+        # A look-alike of a vendor host is not the vendor's, but it is an external endpoint
+        # exportgate cannot identify: any hosted provider (the catalogue decides).
+        "backend-look-alike-external-host",
         _object(
             "gateway.envoyproxy.io/v1alpha1",
             "Backend",
             {"endpoints": [{"fqdn": {"hostname": "api.openai.com.evil.example"}}]},
         ),
+        [("*", "api.openai.com.evil.example", "spec.endpoints[0].fqdn.hostname")],
+    ),
+    (
+        "backend-in-cluster-host",
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {
+                "endpoints": [
+                    {"fqdn": {"hostname": "vllm.models.svc.cluster.local"}},
+                    {"fqdn": {"hostname": "vllm"}},
+                    {"ip": {"address": "10.96.0.12"}},
+                ]
+            },
+        ),
         [],
+    ),
+    (
+        # /tmp/rt2 F7: api.anthropic.com reached by its IP address, and through an egress proxy.
+        "backend-vendor-ip-and-proxy",
+        _object(
+            "gateway.envoyproxy.io/v1alpha1",
+            "Backend",
+            {
+                "endpoints": [
+                    {"ip": {"address": "160.79.104.10", "port": 443}},
+                    {"fqdn": {"hostname": "anthropic.my-proxy.example", "port": 443}},
+                ]
+            },
+        ),
+        [
+            ("*", "anthropic.my-proxy.example", "spec.endpoints[1].fqdn.hostname"),
+            ("*", "160.79.104.10", "spec.endpoints[0].ip.address"),
+        ],
     ),
     (
         "kagent",

@@ -353,3 +353,182 @@ def test_every_model_variable_is_sent_by_the_charts_cel_pre_filter() -> None:
     unsent = [n for n in names if "MODEL" not in n and "DEPLOYMENT" not in n and n != "STORAGE_URI"]
     unsent += [n for n in environment["switches"] if not n.startswith("CLAUDE_CODE_USE_")]
     assert not unsent, f"extend the env condition in charts/exportgate/templates/_cel.tpl: {unsent}"
+
+
+SCOUT = "meta-llama/Llama-4-Scout-17B-16E-Instruct"
+
+SERVER_LINES = [
+    # (case, container, [(reference, provider, source)]): /tmp/rt2 F5, F6, F8
+    (
+        "llama.cpp-hf",
+        {"image": "ghcr.io/ggml-org/llama.cpp:server", "args": ["-hf", f"{SCOUT}-GGUF"]},
+        [(f"{SCOUT}-GGUF", None, "spec.containers[0].args[0]")],
+    ),
+    (
+        "llama.cpp-m-file-named-after-the-model",
+        {"image": "x", "args": ["-m", "/models/Llama-4-Scout-Q4_K_M.gguf"]},
+        [("/models/Llama-4-Scout-Q4_K_M.gguf", None, "spec.containers[0].args[0]")],
+    ),
+    ("llama.cpp-m-file-naming-nothing", {"image": "x", "args": ["-m", "/models/x.gguf"]}, []),
+    ("python-m-is-a-module", {"image": "x", "command": ["python", "-m", "my/app"]}, []),
+    (
+        "trtllm-serve",
+        {"image": "x", "command": ["trtllm-serve", SCOUT, "--tp_size", "8"]},
+        [(SCOUT, None, "spec.containers[0].command[1]")],
+    ),
+    (
+        "trtllm-serve-serve",
+        {"image": "x", "command": ["/usr/bin/trtllm-serve", "serve", SCOUT]},
+        [(SCOUT, None, "spec.containers[0].command[2]")],
+    ),
+    (
+        "lmdeploy",
+        {"image": "x", "command": ["lmdeploy", "serve", "api_server", SCOUT]},
+        [(SCOUT, None, "spec.containers[0].command[3]")],
+    ),
+    (
+        "python-m-vllm-serve",
+        {"image": "x", "command": ["python3", "-m", "vllm.entrypoints.cli.main", "serve", SCOUT]},
+        [(SCOUT, None, "spec.containers[0].command[4]")],
+    ),
+    (
+        "hf-download-in-a-shell-line",
+        {"image": "x", "command": ["sh", "-c", f"hf download {SCOUT} --local-dir /m && ls"]},
+        [(SCOUT, None, "spec.containers[0].command[2]")],
+    ),
+    (
+        "local-path-naming-a-model",
+        {"image": "x", "args": ["--model", "/models/Llama-4-Scout-17B-16E-Instruct/"]},
+        [("/models/Llama-4-Scout-17B-16E-Instruct/", None, "spec.containers[0].args[0]")],
+    ),
+    ("local-path-naming-nothing", {"image": "x", "args": ["--model", "/mnt/models"]}, []),
+    (
+        "server-env-from",
+        {"image": "vllm/vllm-openai:v0.9", "envFrom": [{"configMapRef": {"name": "llm"}}]},
+        [("$(envFrom ConfigMap llm)", None, "spec.containers[0].envFrom[0]")],
+    ),
+    (
+        "client-env-from-a-vendor-secret",
+        {"image": "app", "envFrom": [{"prefix": "X_"}, {"secretRef": {"name": "openai-key"}}]},
+        [("$(envFrom Secret openai-key)", None, "spec.containers[0].envFrom[1]")],
+    ),
+    ("other-env-from", {"image": "app", "envFrom": [{"configMapRef": {"name": "cfg"}}]}, []),
+    (
+        "base-url-of-a-vendor",
+        {
+            "image": "app",
+            "env": [{"name": "ANTHROPIC_BASE_URL", "value": "https://api.anthropic.com"}],
+        },
+        [("*", "anthropic", "spec.containers[0].env[0].value")],
+    ),
+    (
+        "base-url-named-model-wins",
+        {
+            "image": "app",
+            "env": [
+                {"name": "OPENAI_BASE_URL", "value": "https://api.openai.com/v1"},
+                {"name": "OPENAI_MODEL", "value": "gpt-4.1"},
+            ],
+        },
+        [("gpt-4.1", "openai", "spec.containers[0].env[1].value")],
+    ),
+    (
+        "base-url-in-the-cluster",
+        {
+            "image": "app",
+            "env": [
+                {"name": "OPENAI_BASE_URL", "value": "http://vllm:8000/v1"},
+                {"name": "OPENAI_MODEL", "value": "gpt-oss-120b"},
+            ],
+        },
+        [("gpt-oss-120b", None, "spec.containers[0].env[1].value")],
+    ),
+    (
+        "base-url-elsewhere",
+        {"image": "app", "env": [{"name": "OPENAI_BASE_URL", "value": "https://llm.example/v1"}]},
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("container", "expected"), [c[1:] for c in SERVER_LINES], ids=[c[0] for c in SERVER_LINES]
+)
+def test_server_command_lines_env_from_and_base_urls(
+    container: dict[str, Any], expected: list[tuple[str, str | None, str]]
+) -> None:
+    models = extract_workload(_pod(container)).models
+    assert [(m.reference, m.provider, m.source) for m in models] == expected
+
+
+def _ray(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    head = {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "h"}]}}}
+    cluster = "rayClusterConfig" if kind == "RayService" else "rayClusterSpec"
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": kind,
+        "metadata": {"name": "r", "namespace": "t"},
+        "spec": {**spec, cluster: {"headGroupSpec": head}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (
+            _ray(
+                "RayService",
+                {
+                    "serveConfigV2": "applications:\n- args:\n    llm_configs:\n"
+                    f"    - model_loading_config: {{model_id: scout, model_source: {SCOUT}}}\n"
+                },
+            ),
+            [(SCOUT, "spec.serveConfigV2")],
+        ),
+        (
+            _ray(
+                "RayService",
+                {
+                    "serveConfigV2": "applications:\n- args:\n    llm_configs:\n"
+                    "    - model_loading_config: {model_id: Qwen/Qwen3-8B}\n"
+                },
+            ),
+            [("Qwen/Qwen3-8B", "spec.serveConfigV2")],
+        ),
+        (
+            _ray(
+                "RayService",
+                {
+                    "serveConfigV2": "applications:\n- runtime_env:\n    env_vars:\n"
+                    "      MODEL_ID: claude-opus-4-1\n"
+                },
+            ),
+            [("claude-opus-4-1", "spec.serveConfigV2")],
+        ),
+        (_ray("RayService", {"serveConfigV2": "applications: [unbalanced"}), []),
+        (
+            _ray("RayJob", {"entrypoint": "python client.py --model claude-opus-4-1"}),
+            [("claude-opus-4-1", "spec.entrypoint")],
+        ),
+        (
+            _ray(
+                "RayJob",
+                {"entrypoint": "python train.py", "runtimeEnvYAML": "env_vars: {MODEL: gpt-4o}"},
+            ),
+            [("gpt-4o", "spec.runtimeEnvYAML")],
+        ),
+    ],
+    ids=[
+        "serve-llm-source",
+        "serve-llm-id-only",
+        "serve-env-vars",
+        "not-yaml",
+        "entrypoint",
+        "runtime-env",
+    ],
+)
+def test_ray_serve_configs_and_job_entrypoints(
+    obj: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    models = extract_workload(obj).models
+    assert [(m.reference, m.source) for m in models] == expected
