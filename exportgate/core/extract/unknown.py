@@ -12,6 +12,7 @@ from __future__ import annotations
 from exportgate.core.extract.access import DEVICE_ACCESS
 from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
 from exportgate.core.extract.generic import UNSEARCHABLE
+from exportgate.core.extract.patches import POD_SPEC_PATCH
 
 HOW_TO_IDENTIFY = (
     "not identifiable: pin a known product with a node selector, or ask your platform team "
@@ -36,6 +37,15 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
         return f"The DRA {kind} {name!r} named{where}, which exportgate could not read"
     if resource == UNSEARCHABLE:
         return "An object too large or too deeply nested to search for pod specs"
+    if resource == POD_SPEC_PATCH:
+        return (
+            f"A pod spec patch{where}, which exportgate does not read (it may set resources, "
+            "environment, volumes or placement)"
+        )
     if unknown_resource and resource != "nodepool":
-        return f"The resource {resource!r}{where}, which exportgate does not recognise"
+        return (
+            f"The resource {resource!r}{where}, which exportgate does not recognise (if it is no "
+            "accelerator, your platform team adds it to ignoredResources in an adapter file's "
+            "vocabulary)"
+        )
     return None
