@@ -171,8 +171,8 @@ PREFILTER_CASES = [
         "annotations": {"exportgate.dev/decision-id": "forged"}}}, True),
     # Red-team F3: an extended resource the vocabulary does not list as no accelerator is an
     # unknown accelerator, so the filter sends it; Kubernetes' own and listed NICs are not sent.
-    ("unknown device plugin", lambda: _with(pod("q", TENANT_NS),
-                                            resources={"limits": {"qualcomm.com/qaic": "1"}}), True),
+    ("unknown device plugin", lambda: _with(pod("q", TENANT_NS), resources={
+        "limits": {"qualcomm.com/qaic": "1"}}), True),
     ("rdma nic", lambda: _with(pod("r", TENANT_NS),
                                resources={"limits": {"rdma/hca_shared_devices_a": "1"}}), False),
     ("hugepages", lambda: _with(pod("r2", TENANT_NS), resources={

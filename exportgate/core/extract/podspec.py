@@ -3,9 +3,9 @@
 For every container and init container, each extended resource the vocabulary calls an
 accelerator (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu`` ...), and every
 other extended resource it does not list as no accelerator (``qualcomm.com/qaic``: then an
-unknown one), becomes one `AcceleratorRequest`. The count is the container's limit, or its request when no limit is set
-(Kubernetes requires the two to be equal for extended resources when both are given). A count
-of zero asks for nothing.
+unknown one), becomes one `AcceleratorRequest`. The count is the container's limit, or its
+request when no limit is set (Kubernetes requires the two to be equal for extended resources
+when both are given). A count of zero asks for nothing.
 
 Requests are merged per distinct resource (counts summed over containers) before they are
 combined with the placements, so the result is the union of distinct (resource, placement)
