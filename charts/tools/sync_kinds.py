@@ -7,8 +7,12 @@ copies this tool rewrites three defaults in ``charts/exportgate/values.yaml``:
 
 * ``webhook.guardedResources``: group -> plurals of every guarded kind outside the built-in
   workload groups ("", apps, batch), which the chart's workload rules cover;
-* ``webhook.matchConditions.acceleratorResourcePatterns``: RE2 patterns (anchored,
-  case-insensitive) of every accelerator and suspect resource name;
+* ``webhook.matchConditions.acceleratorResourcePatterns``: RE2 patterns of every known
+  accelerator resource name (a resource matching one is sent);
+* ``webhook.matchConditions.nonAcceleratorResourcePatterns``: RE2 patterns (whole-name,
+  case-sensitive) of Kubernetes' own resources and the vocabulary's ignoredResources. Every
+  other resource is sent: the extractor calls any extended resource it does not list as none
+  an (unknown) accelerator, and the filter may never be narrower than the extractor;
 * ``webhook.matchConditions.deviceAccessEnv``: the container runtimes' device variables.
 
 Only the value lines are rewritten; the comments above each key stay as written.
@@ -22,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import re
 import sys
@@ -32,22 +35,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from exportgate.core.extract import AdapterRegistry  # noqa: E402
+from exportgate.core.extract.vocabulary import name_pattern  # noqa: E402
 from exportgate.core.kinds import guarded_kinds, resources_by_group  # noqa: E402
 
 VALUES = ROOT / "charts" / "exportgate" / "values.yaml"
 
 
-def _glob_to_re2(glob: str) -> str:
-    """A case-insensitive RE2 pattern for a glob; CEL's matches() searches, so a leading or
-    trailing "*" is simply left unanchored (short patterns: the CEL filter repeats them)."""
-    body = "".join(".*" if char == "*" else re.escape(char) for char in glob.strip("*"))
-    start = "" if glob.startswith("*") else "^"
-    end = "" if glob.endswith("*") else "$"
-    return f"(?i){start}{body}{end}"
-
-
-def _covered(name: str, globs: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name.lower(), glob) for glob in globs)
+def _name_to_re2(glob: str) -> str:
+    """The whole-name, case-sensitive RE2 pattern of a resource-name glob: the extractor's own
+    translation (`vocabulary.name_pattern`), anchored because CEL's matches() searches."""
+    return f"^(?:{name_pattern(glob)})$"
 
 
 def generated_blocks() -> dict[str, list[str]]:
@@ -55,27 +52,20 @@ def generated_blocks() -> dict[str, list[str]]:
     registry = AdapterRegistry.builtin()
     groups = resources_by_group(guarded_kinds(registry))
     vocabulary = registry.vocabulary
-    suspect = vocabulary.suspect_resources
-    # Known names a suspect glob already matches need no pattern of their own.
+    names = vocabulary.resources
+    # Known accelerators: sent even if a harmless pattern below matched them too.
     patterns = [
-        *(
-            f"^{re.escape(name)}$"
-            for name in sorted(vocabulary.resources.exact)
-            if not _covered(name, suspect)
-        ),
-        *(
-            f"^{re.escape(prefix)}"
-            for prefix in vocabulary.resources.prefixes
-            if not _covered(prefix + "x", suspect)
-        ),
-        *(_glob_to_re2(glob) for glob in suspect),
+        *(f"^{re.escape(name)}$" for name in sorted(names.exact)),
+        *(f"^{re.escape(prefix)}" for prefix in names.prefixes),
     ]
+    harmless = [_name_to_re2(glob) for glob in sorted({*names.standard, *names.ignored})]
     env = sorted(vocabulary.device_access.env)
     return {
         "  guardedResources:": [
             f"    {group}: [{', '.join(plurals)}]" for group, plurals in groups.items()
         ],
         "    acceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in patterns],
+        "    nonAcceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in harmless],
         "    deviceAccessEnv:": [f"      - {name}" for name in env],
     }
 

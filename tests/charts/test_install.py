@@ -169,6 +169,14 @@ PREFILTER_CASES = [
     ("stamp annotation", lambda: {**pod("f", TENANT_NS), "metadata": {
         "name": "f", "namespace": TENANT_NS,
         "annotations": {"exportgate.dev/decision-id": "forged"}}}, True),
+    # Red-team F3: an extended resource the vocabulary does not list as no accelerator is an
+    # unknown accelerator, so the filter sends it; Kubernetes' own and listed NICs are not sent.
+    ("unknown device plugin", lambda: _with(pod("q", TENANT_NS), resources={
+        "limits": {"qualcomm.com/qaic": "1"}}), True),
+    ("rdma nic", lambda: _with(pod("r", TENANT_NS),
+                               resources={"limits": {"rdma/hca_shared_devices_a": "1"}}), False),
+    ("hugepages", lambda: _with(pod("r2", TENANT_NS), resources={
+        "limits": {"hugepages-2Mi": "2Mi", "memory": "64Mi", "cpu": "1"}}), False),
     ("plain pod", lambda: pod("g", TENANT_NS), False),
     ("cpu-only pod", lambda: _with(pod("h", TENANT_NS),
                                    resources={"limits": {"cpu": "2", "memory": "1Gi"}}), False),

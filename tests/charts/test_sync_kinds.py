@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import yaml
 
+from exportgate.core.extract import AdapterRegistry
 from exportgate.core.kinds import guarded_kinds, resources_by_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +40,44 @@ def test_a_stale_default_is_rewritten() -> None:
     assert tool.render(stale) == text
 
 
-def test_suspect_resource_globs_become_anchored_case_insensitive_patterns() -> None:
-    assert _tool()._glob_to_re2("*gpu*") == "(?i)gpu"
-    assert _tool()._glob_to_re2("amd.com/*") == "(?i)^amd\\.com/"
-    assert _tool()._glob_to_re2("google.com/tpu") == "(?i)^google\\.com/tpu$"
+def _re2(pattern: str) -> str:
+    """An RE2 pattern for Python: RE2's "$" is the end of the text, Python's also matches before
+    a final newline (the other syntax the generated patterns use is the same in both)."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+
+
+def _sent(name: str, values: dict[str, Any]) -> bool:
+    """The CEL pre-filter's resource test for one name (CEL matches() searches, like re.search)."""
+    conditions = values["webhook"]["matchConditions"]
+    known = any(re.search(_re2(p), name) for p in conditions["acceleratorResourcePatterns"])
+    harmless = any(re.search(_re2(p), name) for p in conditions["nonAcceleratorResourcePatterns"])
+    return known or not harmless
+
+
+NAMES = [
+    "cpu", "memory", "ephemeral-storage", "hugepages-2Mi", "example.kubernetes.io/x",
+    "nvidia.com/gpu", "nvidia.com/mig-1g.10gb", "nvidia.com/gpumem", "amd.com/gpu",
+    "qualcomm.com/qaic", "tenstorrent.com/n150", "kunlunxin.com/xpu", "example.com/foo",
+    "rdma/hca_shared_devices_a", "intel.com/intel_sriov_netdevice", "intel.com/fpga-arria10",
+    "openshift.io/nics", "vpc.amazonaws.com/efa", "devices.kubevirt.io/kvm",
+    "devices.kubevirt.io/nvidia-h100", "smarter-devices/fuse", "smarter-devices/nvidia0",
+    "squat.ai/gpu", "gpu.intel.com/millicores", "gpu.intel.com/i915", "Memory", "RDMA/x",
+    "cpu\n", "hugepages-\nx",
+]  # fmt: skip
+
+
+def test_the_prefilter_sends_every_resource_the_extractor_reads_as_an_accelerator() -> None:
+    # Red-team F3: the filter may never be narrower than the extractor, whose default is now
+    # "unknown accelerator" for every extended resource not listed as none.
+    values = yaml.safe_load((ROOT / "charts/exportgate/values.yaml").read_text())
+    vocabulary = AdapterRegistry.builtin().vocabulary
+    for name in NAMES:
+        if vocabulary.requested_accelerator(name):
+            assert _sent(name, values), name
+    assert not _sent("cpu", values) and not _sent("rdma/hca_shared_devices_a", values)
+    assert _sent("qualcomm.com/qaic", values)
+
+
+def test_resource_globs_become_whole_name_patterns() -> None:
+    assert _tool()._name_to_re2("hugepages-*") == "^(?:hugepages\\-.*)$"
+    assert _tool()._name_to_re2("*kubernetes.io/*") == "^(?:.*kubernetes\\.io/.*)$"

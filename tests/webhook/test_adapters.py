@@ -442,6 +442,29 @@ CASES = [
         "spec.workflowSpec.templates[0].container",
     ),
     Case(
+        "sparkoperator.k8s.io/v1beta2",
+        "SparkApplication",
+        {
+            "nodeSelector": {"nvidia.com/gpu.product": H100},
+            "executor": {"instances": 2, "gpu": {"name": "nvidia.com/gpu", "quantity": 1}},
+        },
+        "spec",
+    ),
+    Case(
+        "sparkoperator.k8s.io/v1beta2",
+        "ScheduledSparkApplication",
+        {
+            "schedule": "@daily",
+            "template": {
+                "driver": {
+                    "nodeSelector": {"nvidia.com/gpu.product": H100},
+                    "gpu": {"name": "nvidia.com/gpu", "quantity": 1},
+                }
+            },
+        },
+        "spec.template",
+    ),
+    Case(
         "batch.volcano.sh/v1alpha1",
         "Job",
         {"tasks": [{"name": "worker", "replicas": 2, "template": template()}]},

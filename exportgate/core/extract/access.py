@@ -7,7 +7,11 @@ vendor's container runtime also hands devices to any container that
   ``HABANA_VISIBLE_DEVICES``, ``ASCEND_VISIBLE_DEVICES`` ...; the list is data, see
   ``deviceAccess`` in vocabulary.yaml);
 * runs privileged (every host device node is visible);
-* mounts the host's ``/dev`` (or a device node under it, or the host root);
+* mounts the host's ``/dev`` (or a device node under it, the host root, the host root seen
+  through ``/proc/<pid>/root``, or a container runtime's socket, through which it can start a
+  privileged container on the same node);
+* runs under a GPU runtime class (``runtimeClassName: nvidia``): the vendor's handler gives
+  the container the node's devices (the CUDA images set ``NVIDIA_VISIBLE_DEVICES=all``);
 * is an ephemeral container added to a running pod (``kubectl debug``), which can do any of the
   above on a node that was chosen for a different container.
 
@@ -51,7 +55,11 @@ def container_access(
 
 
 def pod_access(pod: Mapping[str, Any], field: str, access: DeviceAccess) -> Iterable[str]:
-    """Pod-level ways to devices: host /dev volumes and ephemeral containers."""
+    """Pod-level ways to devices: host /dev (root, runtime socket) volumes, a GPU runtime
+    class and ephemeral containers."""
+    runtime_class = pod.get("runtimeClassName")
+    if isinstance(runtime_class, str) and access.runtime_class(runtime_class):
+        yield join_key(field, "runtimeClassName")
     volumes = pod.get("volumes")
     if volumes is not None:
         volumes_field = join_key(field, "volumes")

@@ -7,7 +7,7 @@ and knows three kinds of places:
   scheduling overrides), read by `podspec.extract_pod_spec`;
 * ``accelerators``: node pools and other custom resources that name accelerators directly, as a
   resource with a count and product hints taken from fields, node-pool requirements or label
-  maps; or as elements handed to a named parser (``dra-device-request``);
+  maps; or as elements handed to a named parser (``dra-device-request``, ``pod-spec-patch``);
 * ``models``: fields holding model references, read with a named shape (``uri``, ``plain``,
   ``image``, ``args``, ``env``) and an optional provider.
 
@@ -24,6 +24,7 @@ from typing import Any
 from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.models import MODEL_PARSERS, dedupe
+from exportgate.core.extract.patches import pod_spec_patch
 from exportgate.core.extract.paths import FieldPath, compile_path, expect_string
 from exportgate.core.extract.podspec import extract_pod_spec
 from exportgate.core.extract.quantity import parse_count
@@ -35,6 +36,7 @@ AcceleratorParser = Callable[[object, str, Vocabulary, DraObjects], list[Acceler
 
 ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
     "dra-device-request": device_request,
+    "pod-spec-patch": pod_spec_patch,
 }
 """The named parsers an ``accelerators[].parser`` may refer to: the parts that need code."""
 

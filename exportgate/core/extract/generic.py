@@ -1,10 +1,21 @@
-"""The generic fallback: pod specs found anywhere in an object no adapter describes.
+"""The generic fallback: pod specs and containers found anywhere in an object no adapter describes.
 
-Kinds without an adapter (a new CRD, Argo Workflow templates, a Volcano Job, an operator's
-own kind) are not harmless just because exportgate has no data on them: whatever carries a pod
-template or a container list will run containers. `find_pod_specs` walks the object and yields
-every mapping that holds a ``containers`` list of container-shaped mappings (a pod spec, or a
-container list inlined beside scheduling fields), so that the registry reads it like any pod.
+Kinds without an adapter (a new CRD, a Tekton TaskRun, a Volcano Job, an operator's own kind)
+are not harmless just because exportgate has no data on them: whatever carries a pod template,
+a container or resource requirements will run something that may use an accelerator.
+`find_pod_specs` walks the whole object (every top-level field but ``apiVersion``, ``kind``,
+``metadata`` and ``status``: a pod template may sit at the top, like core PodTemplate's
+``template``) and yields, as pod specs the registry reads like any pod,
+
+* every mapping with a ``containers`` or ``initContainers`` list of container-shaped mappings
+  (a pod spec, or a container list inlined beside scheduling fields); its containers are its
+  own, so it is not searched further;
+* every Argo-style mapping with one ``container`` or ``script`` beside the pod's scheduling;
+* every other *container-shaped* mapping: one with an ``image`` string (``spec.worker``,
+  Tekton ``steps[]``, ``containers`` written as a map), or with ``resources`` or
+  ``computeResources`` shaped like resource requirements (``spec.resources.limits``, the shape
+  NIM, TrainJob and many operators use). It is read as a pod of one container placed by its
+  own ``nodeSelector``/``affinity`` only, and the search goes on below it.
 
 The walk is bounded (`MAX_DEPTH`, `MAX_NODES`) so that no input can stall admission; an object
 too large or too deep to walk is reported as an unknown accelerator rather than passed.
@@ -31,27 +42,37 @@ MAX_NODES = 20_000
 
 TOO_LARGE = "object too large to search for pod specs"
 
+_NOT_SEARCHED = frozenset({"apiVersion", "kind", "metadata", "status"})
+"""Top-level fields that hold no pod: identity, labels and annotations, and what controllers
+report (status is not what runs)."""
+
 
 class SearchLimit(Exception):
     """The object is larger or deeper than the bounded search reads."""
 
 
-def find_pod_specs(
-    obj: Mapping[str, Any], root: str = "spec"
-) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(field, pod-spec-like mapping) for each pod spec under ``obj[root]``, outermost first.
+Found = tuple[str, Mapping[str, Any], tuple[tuple[str, Any], ...]]
+"""(field, pod-spec-like mapping, bare resource requirements beside its containers)."""
 
-    A pod spec inside a found pod spec is not searched again (its containers are its own).
+
+def find_pod_specs(obj: Mapping[str, Any]) -> Iterator[Found]:
+    """Every pod spec and container-shaped mapping in `obj` (see module doc), outermost first.
+
     Raises `SearchLimit` when the bounds are reached.
     """
-    start = obj.get(root)
-    if start is None:
-        return
     budget = [MAX_NODES]
-    yield from _walk(start, root, 0, budget)
+    for key, value in obj.items():
+        if key in _NOT_SEARCHED or not isinstance(value, Mapping | list):
+            continue
+        yield from _walk(value, str(key), 0, budget)
 
 
 _SINGLE_CONTAINER_KEYS = ("container", "script")
+_RESOURCE_KEYS = ("resources", "computeResources")
+_SCHEDULING_KEYS = ("nodeSelector", "affinity")
+_CONTAINER_FIELDS = ("name", "env", "command", "args", "securityContext", "lifecycle")
+"""Fields of a container-shaped mapping that the pod-spec reader looks at (device variables,
+privilege, models), kept when their shape is a container's."""
 
 
 def _is_container(value: object) -> bool:
@@ -67,9 +88,63 @@ def _looks_like_containers(value: object) -> bool:
     )
 
 
-def _walk(
-    value: object, field: str, depth: int, budget: list[int]
-) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _requirements(value: object) -> Mapping[str, Any] | None:
+    """`value` as resource requirements, or None when it is not shaped like them.
+
+    ``{limits: {...}, requests: {...}}`` as in Kubernetes, or a flat map of resource names to
+    quantities (``{cpu: 2, nvidia.com/gpu: 1}``), read as limits."""
+    if not isinstance(value, Mapping) or not value:
+        return None
+    if "limits" in value or "requests" in value:
+        parts = [value.get(key) for key in ("limits", "requests")]
+        if all(part is None or isinstance(part, Mapping) for part in parts):
+            return value
+        return None
+    if all(isinstance(key, str) for key in value) and all(
+        isinstance(quantity, str | int | float) and not isinstance(quantity, bool)
+        for quantity in value.values()
+    ):
+        return {"limits": value}
+    return None
+
+
+def _container_pod(value: Mapping[str, Any], field: str) -> Found | None:
+    """A container-shaped mapping as a pod of one container, or None when it is not one."""
+    shaped = {key: _requirements(value.get(key)) for key in _RESOURCE_KEYS}
+    if not _is_container(value) and not any(shaped.values()):
+        return None
+    container: dict[str, Any] = {"name": value.get("name") or "container"}
+    if isinstance(value.get("image"), str):
+        container["image"] = value["image"]
+    for key in _CONTAINER_FIELDS[1:]:
+        if _container_field_ok(key, value.get(key)):
+            container[key] = value[key]
+    pod: dict[str, Any] = {
+        key: value[key] for key in _SCHEDULING_KEYS if isinstance(value.get(key), Mapping)
+    }
+    pod["containers"] = [container]
+    extra = tuple(
+        (join_key(field, key), requirements)
+        for key, requirements in shaped.items()
+        if requirements is not None
+    )
+    return field, pod, extra
+
+
+def _container_field_ok(key: str, value: object) -> bool:
+    """Whether `value` has the shape a container's `key` has (what is not, is not read)."""
+    if value is None:
+        return False
+    if key == "env":
+        return isinstance(value, list) and all(
+            isinstance(item, Mapping) and isinstance(item.get("name"), str) for item in value
+        )
+    if key in ("command", "args"):
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, Mapping)
+
+
+def _walk(value: object, field: str, depth: int, budget: list[int]) -> Iterator[Found]:
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise SearchLimit(TOO_LARGE)
@@ -77,16 +152,21 @@ def _walk(
         if _looks_like_containers(value.get("containers")) or _looks_like_containers(
             value.get("initContainers")
         ):
-            yield field, value
+            yield field, value, ()
             return
         single = [key for key in _SINGLE_CONTAINER_KEYS if _is_container(value.get(key))]
         if single:
             # Argo-style templates: one container (or script) beside the pod's scheduling.
             spec = {key: item for key, item in value.items() if key not in single}
             spec["containers"] = [value[key] for key in single]
-            yield field, spec
+            yield field, spec, ()
             return
+        found = _container_pod(value, field)
+        if found is not None:
+            yield found
         for key, item in value.items():
+            if key in _RESOURCE_KEYS and found is not None:
+                continue  # already read as this container's requirements
             if isinstance(item, Mapping | list):
                 yield from _walk(item, join_key(field, str(key)), depth + 1, budget)
     elif isinstance(value, list):
@@ -102,7 +182,7 @@ UNSEARCHABLE = "unsearchable object"
 def generic_findings(
     obj: Mapping[str, Any], vocabulary: Vocabulary, dra: DraObjects, namespace: str | None
 ) -> tuple[tuple[AcceleratorRequest, ...], tuple[ModelRequest, ...]]:
-    """Accelerators and models of the pod specs anywhere in `obj`'s spec (see module doc)."""
+    """Accelerators and models of the pod specs anywhere in `obj` (see module doc)."""
     accelerators: list[AcceleratorRequest] = []
     models: list[ModelRequest] = []
 
@@ -110,8 +190,10 @@ def generic_findings(
         return pod_claims(pod, field, namespace, vocabulary, dra)
 
     try:
-        for field, spec in find_pod_specs(obj):
-            findings = extract_pod_spec(spec, field, vocabulary, claims=claims)
+        for field, spec, extra_resources in find_pod_specs(obj):
+            findings = extract_pod_spec(
+                spec, field, vocabulary, extra_resources=extra_resources, claims=claims
+            )
             accelerators.extend(findings.accelerators)
             models.extend(findings.models)
     except SearchLimit:

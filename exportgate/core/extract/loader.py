@@ -43,6 +43,7 @@ class AdapterSet:
     adapters: tuple[Adapter, ...] = ()
     accelerator_resources: tuple[str, ...] = ()
     ignored_resources: tuple[str, ...] = ()
+    standard_resources: tuple[str, ...] = ()
     hint_keys: Mapping[str, str] = field(default_factory=dict)
     dra_device_classes: tuple[str, ...] = ()
     suspect_resources: tuple[str, ...] = ()
@@ -180,6 +181,7 @@ class _Compiler:
             adapters=adapters,
             accelerator_resources=tuple(vocabulary.get("acceleratorResources", [])),
             ignored_resources=tuple(vocabulary.get("ignoredResources", [])),
+            standard_resources=tuple(vocabulary.get("standardResources", [])),
             hint_keys=hint_keys,
             dra_device_classes=tuple(vocabulary.get("draDeviceClasses", [])),
             suspect_resources=tuple(vocabulary.get("suspectResources", [])),

@@ -1,10 +1,11 @@
 """A pod spec -> the accelerators its containers request, and where they may land.
 
 For every container and init container, each extended resource the vocabulary calls an
-accelerator (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu`` ...) becomes one
-`AcceleratorRequest`. The count is the container's limit, or its request when no limit is set
-(Kubernetes requires the two to be equal for extended resources when both are given). A count
-of zero asks for nothing.
+accelerator (``nvidia.com/gpu``, ``nvidia.com/mig-1g.10gb``, ``amd.com/gpu`` ...), and every
+other extended resource it does not list as no accelerator (``qualcomm.com/qaic``: then an
+unknown one), becomes one `AcceleratorRequest`. The count is the container's limit, or its
+request when no limit is set (Kubernetes requires the two to be equal for extended resources
+when both are given). A count of zero asks for nothing.
 
 Requests are merged per distinct resource (counts summed over containers) before they are
 combined with the placements, so the result is the union of distinct (resource, placement)
@@ -18,9 +19,10 @@ outcome over all requests, which is exactly "the pod could land on any of these"
 A pod that asks for no accelerator resource and has no other way to devices is not guarded,
 even when its nodeSelector pins a GPU product: the scheduler places it on such a node, but the
 device plugin gives it no device. Other ways to devices (runtime variables, privileged or
-ephemeral containers, host ``/dev`` mounts; see `access`) count as a request for
-``exportgate.dev/device-access``. Resource names that only *look* like accelerators
-(``suspectResources``) are requested as written and so decided as unknown accelerators. Pods
+ephemeral containers, host ``/dev``, root or runtime-socket mounts, a GPU runtime class; see
+`access`) count as a request for ``exportgate.dev/device-access``, narrowed by the placement.
+Extended resources the vocabulary does not know are requested as written and so decided as
+unknown accelerators. Pods
 that claim devices through DRA (``spec.resourceClaims``) are judged by the claims and claim
 templates they name (see `dra_refs`).
 """
@@ -150,7 +152,7 @@ def accelerator_counts(
     requests = _quantities(requirements.get("requests"), requests_field)
     counts = []
     for name in [*limits, *(name for name in requests if name not in limits)]:
-        if not vocabulary.accelerator_resource(name):
+        if not vocabulary.requested_accelerator(name):
             continue
         if name in limits:
             where = join_key(limits_field, name)

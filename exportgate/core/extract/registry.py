@@ -64,6 +64,7 @@ class AdapterRegistry:
             vocabulary = vocabulary.merged(
                 resources=adapter_set.accelerator_resources,
                 ignored_resources=adapter_set.ignored_resources,
+                standard_resources=adapter_set.standard_resources,
                 hint_keys=adapter_set.hint_keys,
                 dra_device_classes=adapter_set.dra_device_classes,
                 suspect_resources=adapter_set.suspect_resources,

@@ -157,6 +157,7 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
             "properties": {
                 "acceleratorResources": _STRINGS,
                 "ignoredResources": _STRINGS,
+                "standardResources": _STRINGS,
                 "productHintKeys": {
                     "type": "array",
                     "items": {
@@ -180,6 +181,7 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                         "env": _STRINGS,
                         "offValues": _STRINGS,
                         "hostPaths": _STRINGS,
+                        "runtimeClasses": _STRINGS,
                     },
                 },
             },

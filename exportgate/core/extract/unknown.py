@@ -12,6 +12,7 @@ from __future__ import annotations
 from exportgate.core.extract.access import DEVICE_ACCESS
 from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
 from exportgate.core.extract.generic import UNSEARCHABLE
+from exportgate.core.extract.patches import POD_SPEC_PATCH
 
 HOW_TO_IDENTIFY = (
     "not identifiable: pin a known product with a node selector or, for a node pool, name "
@@ -40,6 +41,15 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
         # An instance type outside instance-types.yaml, or one set where exportgate cannot read
         # it (an EKS launch template): `where` names the field the pool's types come from.
         return f"A node pool{where} whose instance types exportgate could not identify"
+    if resource == POD_SPEC_PATCH:
+        return (
+            f"A pod spec patch{where}, which exportgate does not read (it may set resources, "
+            "environment, volumes or placement)"
+        )
     if unknown_resource:
-        return f"The resource {resource!r}{where}, which exportgate does not recognise"
+        return (
+            f"The resource {resource!r}{where}, which exportgate does not recognise (if it is no "
+            "accelerator, your platform team adds it to ignoredResources in an adapter file's "
+            "vocabulary)"
+        )
     return None

@@ -7,12 +7,16 @@ are merged: the union of names, minus anything listed as ignored.
 Besides what exportgate *knows*, the vocabulary names what merely *looks* like an accelerator
 (``suspectResources``, ``suspectLabelKeys``) and the ways a container reaches devices without
 asking for a resource (``deviceAccess``). What exportgate cannot identify it does not admit as
-harmless: a suspect name becomes an unknown accelerator, decided by the most restrictive rule.
+harmless: a container's extended resource is an accelerator unless it is one of Kubernetes'
+own resources (``standardResources``) or listed as no accelerator (``ignoredResources``), so a
+device plugin exportgate has never heard of is an unknown accelerator, decided by the most
+restrictive rule, and not "nothing guarded".
 """
 
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,27 +25,70 @@ from types import MappingProxyType
 from exportgate.core.extract.selectors import HintKeys
 
 
+def name_pattern(glob: str) -> str:
+    """The regular expression (Python ``re`` and RE2 alike) of a resource-name glob, matched
+    whole and case-sensitively: ``*`` is any run of characters, everything else is literal.
+
+    One translation for the extractor and the chart's CEL pre-filter (charts/tools/
+    sync_kinds.py), so that the filter never skips a name the extractor would call an
+    accelerator. Resource names hold no ``?`` or ``[``, so ``*`` is the only wildcard."""
+    return ".*".join(re.escape(part) for part in glob.split("*"))
+
+
+def compile_names(globs: Iterable[str]) -> re.Pattern[str] | None:
+    """One case-sensitive expression for all `globs`, used with ``fullmatch``."""
+    patterns = sorted(set(globs))
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{name_pattern(glob)})" for glob in patterns))
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceNames:
-    """Extended-resource names that mean "an accelerator device".
+    """Extended-resource names that mean "an accelerator device", and those that do not.
 
     A pattern ending in ``*`` matches by prefix (``nvidia.com/mig-*`` matches
-    ``nvidia.com/mig-1g.10gb``); anything else matches exactly. `ignored` wins over both: it
-    removes companion resources that are not devices (``gpu.intel.com/millicores``).
+    ``nvidia.com/mig-1g.10gb``); anything else matches exactly. `ignored` (globs, ``*`` matches
+    anything) wins over both: companion resources that count shares of a device
+    (``gpu.intel.com/millicores``) and device plugins that hand out no accelerator (SR-IOV
+    NICs, RDMA, FUSE; vocabulary.yaml says which and why). `standard` are Kubernetes' own
+    resources (``cpu``, ``memory``, ``hugepages-*``, ``*kubernetes.io/*``).
     """
 
     exact: frozenset[str] = frozenset()
     prefixes: tuple[str, ...] = ()
-    ignored: frozenset[str] = frozenset()
+    ignored: tuple[str, ...] = ()
+    standard: tuple[str, ...] = ()
+    ignored_re: re.Pattern[str] | None = None  # compiled `ignored`
+    standard_re: re.Pattern[str] | None = None  # compiled `standard`
 
     @classmethod
-    def of(cls, patterns: Iterable[str], ignored: Iterable[str] = ()) -> ResourceNames:
+    def of(
+        cls, patterns: Iterable[str], ignored: Iterable[str] = (), standard: Iterable[str] = ()
+    ) -> ResourceNames:
+        patterns = list(patterns)
         exact = {p for p in patterns if not p.endswith("*")}
         prefixes = sorted({p[:-1] for p in patterns if p.endswith("*")})
-        return cls(frozenset(exact), tuple(prefixes), frozenset(ignored))
+        ignored_all = tuple(sorted(set(ignored)))
+        standard_all = tuple(sorted(set(standard)))
+        return cls(
+            frozenset(exact),
+            tuple(prefixes),
+            ignored_all,
+            standard_all,
+            compile_names(ignored_all),
+            compile_names(standard_all),
+        )
+
+    def is_ignored(self, name: str) -> bool:
+        return self.ignored_re is not None and self.ignored_re.fullmatch(name) is not None
+
+    def is_standard(self, name: str) -> bool:
+        return self.standard_re is not None and self.standard_re.fullmatch(name) is not None
 
     def matches(self, name: str) -> bool:
-        if name in self.ignored:
+        """A known accelerator resource (not ignored)."""
+        if self.is_ignored(name):
             return False
         return name in self.exact or name.startswith(self.prefixes)
 
@@ -58,19 +105,27 @@ def compile_globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.IGNORECASE)
 
 
+_CORE_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})
+"""Kubernetes' own container resources that no vocabulary may make an accelerator: the fast
+path of `Vocabulary.requested_accelerator`, which runs for every resource of every container."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceAccess:
     """How a container reaches accelerator devices without an extended-resource request.
 
     `env`: variables a vendor's container runtime hands devices for (NVIDIA_VISIBLE_DEVICES);
     `off_values`: values of those variables that hand out nothing (``void``, ``none``);
-    `host_paths`: host path globs that expose device nodes (``/dev``, ``/dev/*``).
-    Privileged containers and ephemeral containers always count.
+    `host_paths`: host path globs that expose device nodes (``/dev``, ``/dev/*``), the host's
+    root (``/proc/1/root``) or a container runtime's socket (which starts containers with any
+    device); `runtime_classes`: globs of RuntimeClass names whose handler hands devices to
+    every container (``nvidia``). Privileged containers and ephemeral containers always count.
     """
 
     env: frozenset[str] = frozenset()
     off_values: frozenset[str] = frozenset()
     host_paths: tuple[str, ...] = ()
+    runtime_classes: tuple[str, ...] = ()
 
     def merged(self, spec: Mapping[str, Iterable[str]] | None) -> DeviceAccess:
         if not spec:
@@ -79,11 +134,17 @@ class DeviceAccess:
             env=self.env | frozenset(spec.get("env", ())),
             off_values=self.off_values | frozenset(v.lower() for v in spec.get("offValues", ())),
             host_paths=tuple(sorted({*self.host_paths, *spec.get("hostPaths", ())})),
+            runtime_classes=tuple(sorted({*self.runtime_classes, *spec.get("runtimeClasses", ())})),
         )
 
     def host_path(self, path: str) -> bool:
-        normalised = "/" + path.strip("/") if path.strip("/") else "/"
+        # normpath folds "//dev/", "/run/./containerd" and "a/../b" the way the host resolves
+        # them; a leading "//" survives normpath (POSIX), so the slashes are set again.
+        normalised = "/" + posixpath.normpath("/" + path).lstrip("/")
         return any(fnmatch.fnmatchcase(normalised, pattern) for pattern in self.host_paths)
+
+    def runtime_class(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.runtime_classes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +162,41 @@ class Vocabulary:
     suspect_resource_re: re.Pattern[str] | None = None  # compiled `suspect_resources`
 
     def accelerator_resource(self, name: str) -> bool:
-        """A known accelerator resource, or one that looks like one (then it is unknown)."""
-        if name in self.resources.ignored:
+        """A known accelerator resource, or a name that looks like one (then it is unknown).
+
+        For names that are not a container's resources (the drivers a DeviceClass selects):
+        there, only what looks like an accelerator counts. A container's resources are judged
+        by `requested_accelerator`."""
+        if self.resources.is_ignored(name):
             return False
         if self.resources.matches(name):
             return True
         return self.suspect_resource_re is not None and bool(self.suspect_resource_re.match(name))
+
+    def requested_accelerator(self, name: str) -> bool:
+        """True when a container (or any resource requirements) asking for `name` asks for an
+        accelerator: a known one, or an unknown one.
+
+        The default is inverted on purpose: every extended resource is an accelerator unless
+        it is listed as none (`ResourceNames.ignored`) or is one of Kubernetes' own
+        (`ResourceNames.standard`). A suspect glob cannot find every vendor's device plugin
+        (``qualcomm.com/qaic``, ``tenstorrent.com/n150``, ``furiosa.ai/rngd`` ...), and what
+        exportgate cannot identify it does not admit as harmless."""
+        if name in _CORE_RESOURCES:  # cpu, memory: nearly every call, answered at once
+            return False
+        names = self.resources
+        if names.is_ignored(name):
+            return False
+        if name in names.exact or name.startswith(names.prefixes):
+            return True
+        return not names.is_standard(name)
 
     def merged(
         self,
         *,
         resources: Iterable[str] = (),
         ignored_resources: Iterable[str] = (),
+        standard_resources: Iterable[str] = (),
         hint_keys: Mapping[str, str] | None = None,
         dra_device_classes: Iterable[str] = (),
         suspect_resources: Iterable[str] = (),
@@ -126,7 +210,11 @@ class Vocabulary:
         suspect_keys = _globs([*self.suspect_label_keys, *suspect_label_keys])
         suspect_resources_all = _globs([*self.suspect_resources, *suspect_resources])
         return Vocabulary(
-            resources=ResourceNames.of(patterns, [*self.resources.ignored, *ignored_resources]),
+            resources=ResourceNames.of(
+                patterns,
+                [*self.resources.ignored, *ignored_resources],
+                [*self.resources.standard, *standard_resources],
+            ),
             hint_keys=HintKeys(MappingProxyType(keys), suspect_keys, compile_globs(suspect_keys)),
             dra_device_classes=self.dra_device_classes | frozenset(dra_device_classes),
             suspect_resources=suspect_resources_all,

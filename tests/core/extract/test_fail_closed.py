@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from exportgate.core.extract import extract_workload
+from exportgate.core.extract import AdapterRegistry, extract_workload, parse_adapter_text
 from exportgate.core.extract.access import DEVICE_ACCESS
 from exportgate.core.types import Action
 from tests.core.builders import NOW
@@ -217,6 +217,31 @@ ACCESS = [
         pod_of([container()], volumes=[{"name": "d", "hostPath": {"path": "/dev/accel"}}]),
     ),
     ("host-root", pod_of([container()], volumes=[{"name": "r", "hostPath": {"path": "/"}}])),
+    # Red-team finding F4: the host's root through procfs, and container runtime sockets.
+    *(
+        (f"host-{path}", pod_of([container()], volumes=[{"name": "h", "hostPath": {"path": path}}]))
+        for path in [
+            "/proc/1/root",
+            "/proc/self/root/dev",
+            "/proc/1/cwd",
+            "/proc",
+            "/run/containerd/containerd.sock",
+            "/run/containerd",
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+            "/var/run/crio/crio.sock",
+            "/run/k3s/containerd/containerd.sock",
+            "/var/run/cri-dockerd.sock",
+            "/run",
+            "/var/run/",
+            "/run/./containerd/containerd.sock",
+        ]
+    ),
+    # Red-team finding F5: a GPU runtime class hands the node's devices to every container.
+    *(
+        (f"runtime-class-{name}", pod_of([container()], runtimeClassName=name))
+        for name in ["nvidia", "nvidia-cdi", "nvidia-legacy", "kata-qemu-nvidia-gpu", "amd"]
+    ),
     (
         "ephemeral-container",
         pod_of([container()], ephemeralContainers=[{"name": "debug", "image": "busybox"}]),
@@ -270,6 +295,14 @@ NO_ACCESS = [
         "host-devices-lookalike",
         pod_of([container()], volumes=[{"name": "l", "hostPath": {"path": "/devices"}}]),
     ),
+    (
+        "host-run-lookalike",
+        pod_of([container()], volumes=[{"name": "l", "hostPath": {"path": "/var/runtime"}}]),
+    ),
+    *(
+        (f"runtime-class-{name}", pod_of([container()], runtimeClassName=name))
+        for name in ["gvisor", "runsc", "kata-qemu", "crun", "wasmtime-spin"]
+    ),
 ]
 
 
@@ -287,6 +320,47 @@ def test_device_access_on_a_pinned_small_gpu_node_is_admitted() -> None:
     )
     _, action = decide(pod)
     assert action is Action.ALLOW
+
+
+# Red-team manifest p-runtimeclass.yaml: runtime class nvidia, pinned to an H100, no request.
+def _runtime_class_pod(**spec: Any) -> dict[str, Any]:
+    return pod_of(
+        [container(image="nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04")],
+        runtimeClassName="nvidia",
+        tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}],
+        **spec,
+    )
+
+
+def test_a_gpu_runtime_class_is_judged_by_its_placement() -> None:
+    h100 = _runtime_class_pod(nodeSelector={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"})
+    workload, action = decide(h100)
+    assert [(a.resource, a.source) for a in workload.accelerators] == [
+        (DEVICE_ACCESS, "spec.runtimeClassName")
+    ]
+    assert action is Action.DENY
+    assert decide(_runtime_class_pod())[1] is Action.DENY  # unpinned
+    t4 = _runtime_class_pod(nodeSelector={"nvidia.com/gpu.product": T4_GFD})
+    assert decide(t4)[1] is Action.ALLOW
+
+
+def test_an_operator_adds_a_runtime_class() -> None:
+    registry = AdapterRegistry.builtin().extended(
+        [
+            parse_adapter_text(
+                """
+apiVersion: exportgate.dev/v1alpha1
+kind: AdapterSet
+metadata: {name: site}
+vocabulary:
+  deviceAccess: {runtimeClasses: [acme-accel]}
+"""
+            )
+        ]
+    )
+    pod = pod_of([container()], runtimeClassName="acme-accel")
+    assert extract_workload(pod, registry=registry).accelerators != ()
+    assert extract_workload(pod).accelerators == ()
 
 
 # --- messages: what could not be identified, and how to fix it ----------------------------

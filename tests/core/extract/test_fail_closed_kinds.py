@@ -11,7 +11,10 @@ import pytest
 
 from exportgate.core.extract import extract_workload
 from exportgate.core.types import Action
+from tests.core.builders import NOW
 from tests.core.extract.fail_closed import (
+    ENGINE,
+    RESTRICTED,
     T4_GFD,
     container,
     custom_resource,
@@ -21,6 +24,8 @@ from tests.core.extract.fail_closed import (
 )
 
 # --- class 5: kinds without an adapter ----------------------------------------------------
+
+GPU8 = {"nvidia.com/gpu": "8"}
 
 UNADAPTED = [
     (
@@ -46,6 +51,75 @@ UNADAPTED = [
     (
         "inline-containers",
         custom_resource("acme.example.com/v1", "Server", {"containers": [gpu_container()]}),
+    ),
+    # Red-team finding F6 (manifests g1, g2, g3, g4, g8): shapes the fallback used to miss.
+    (
+        "top-level-template",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "GpuRunner",
+            "metadata": {"name": "g1", "namespace": "t"},
+            "template": {"spec": {"containers": [gpu_container()]}},
+        },
+    ),
+    (
+        "bare-resources",
+        custom_resource(
+            "example.com/v1",
+            "InferenceThing",
+            {"image": "x", "resources": {"limits": {"nvidia.com/gpu": "8"}}},
+        ),
+    ),
+    (
+        "bare-resources-without-image",
+        custom_resource(
+            "example.com/v1", "Sized", {"size": {"resources": {"limits": {"nvidia.com/gpu": 8}}}}
+        ),
+    ),
+    (
+        "flat-resources",
+        custom_resource("example.com/v1", "Flat", {"resources": {"cpu": 2, "amd.com/gpu": 1}}),
+    ),
+    (
+        "container-under-other-key",
+        custom_resource(
+            "example.com/v1",
+            "Trainer",
+            {"worker": {"name": "w", "image": "x", "resources": {"limits": GPU8}}},
+        ),
+    ),
+    (
+        "tekton-steps-compute-resources",
+        custom_resource(
+            "tekton.dev/v1",
+            "TaskRun",
+            {
+                "taskSpec": {
+                    "steps": [{"name": "train", "image": "x", "computeResources": {"limits": GPU8}}]
+                }
+            },
+        ),
+    ),
+    (
+        "containers-as-map",
+        custom_resource(
+            "example.com/v1",
+            "MapRunner",
+            {"containers": {"main": {"image": "x", "resources": {"limits": GPU8}}}},
+        ),
+    ),
+    (
+        "device-variable-in-container-under-other-key",
+        custom_resource(
+            "example.com/v1",
+            "Trainer",
+            {
+                "worker": {
+                    "image": "x",
+                    "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}],
+                }
+            },
+        ),
     ),
     (
         "device-access-in-crd",
@@ -80,6 +154,34 @@ def test_the_generic_search_is_bounded() -> None:
 def test_objects_without_pod_specs_stay_unguarded() -> None:
     obj = custom_resource("acme.example.com/v1", "Thing", {"replicas": 3, "x": [{"y": 1}]})
     assert extract_workload(obj).guarded is False
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"image": "postgres:16", "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}},
+        {"resources": {"pods": "10", "requests.cpu": "4", "count/jobs.batch": "5"}},
+        {"resources": ["pods", "services"]},  # RBAC-like: not resource requirements
+        {"resources": {"limits": "not a map"}},
+        {"worker": {"image": "x", "args": "not a list", "env": {"A": "b"}}},
+    ],
+)
+def test_containers_and_requirements_without_accelerators_stay_harmless(
+    spec: dict[str, Any],
+) -> None:
+    workload, action = decide(custom_resource("acme.example.com/v1", "Thing", spec))
+    assert workload.accelerators == ()
+    assert action is Action.ALLOW
+
+
+def test_a_container_under_another_key_is_placed_by_its_own_selector() -> None:
+    worker = {
+        "image": "x",
+        "resources": {"limits": GPU8},
+        "nodeSelector": {"nvidia.com/gpu.product": T4_GFD},
+    }
+    _, action = decide(custom_resource("example.com/v1", "Trainer", {"worker": worker}))
+    assert action is Action.ALLOW
 
 
 # --- class 5: the new adapters ------------------------------------------------------------
@@ -227,7 +329,150 @@ NEW_ADAPTERS = [
         ),
         2,
     ),
+    # Red-team finding F6, manifest g7: Argo templateDefaults and podSpecPatch.
+    (
+        "argo-template-defaults",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "Workflow",
+            {
+                "entrypoint": "main",
+                "templateDefaults": {"container": {"resources": {"limits": GPU8}}},
+                "templates": [{"name": "main", "container": container()}],
+            },
+        ),
+        1,
+    ),
+    (
+        "argo-pod-spec-patch",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "Workflow",
+            {
+                "entrypoint": "main",
+                "templates": [
+                    {
+                        "name": "main",
+                        "podSpecPatch": '{"containers":[{"name":"main","resources":'
+                        '{"limits":{"nvidia.com/gpu":"8"}}}]}',
+                        "container": container(),
+                    }
+                ],
+            },
+        ),
+        1,
+    ),
+    (
+        "argo-workflow-pod-spec-patch-yaml",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "CronWorkflow",
+            {
+                "workflowSpec": {
+                    "podSpecPatch": "containers:\n  - name: main\n    env:\n"
+                    "      - {name: NVIDIA_VISIBLE_DEVICES, value: all}\n",
+                    "templates": [{"name": "main", "container": container()}],
+                }
+            },
+        ),
+        1,
+    ),
+    (
+        "argo-unreadable-pod-spec-patch",
+        custom_resource(
+            "argoproj.io/v1alpha1",
+            "WorkflowTemplate",
+            {
+                "templates": [
+                    {
+                        "name": "m",
+                        "podSpecPatch": "{{inputs.parameters.patch}",
+                        "container": container(),
+                    }
+                ]
+            },
+        ),
+        1,
+    ),
+    # Red-team finding F6, manifest g5: Spark Operator driver/executor gpu.
+    (
+        "spark-executor-gpu",
+        custom_resource(
+            "sparkoperator.k8s.io/v1beta2",
+            "SparkApplication",
+            {
+                "type": "Python",
+                "mode": "cluster",
+                "image": "x",
+                "driver": {"cores": 1, "memory": "1g"},
+                "executor": {
+                    "instances": 4,
+                    "cores": 8,
+                    "memory": "64g",
+                    "gpu": {"name": "nvidia.com/gpu", "quantity": 8},
+                },
+            },
+        ),
+        1,
+    ),
+    (
+        "scheduled-spark-driver-and-executor-gpu",
+        custom_resource(
+            "sparkoperator.k8s.io/v1beta2",
+            "ScheduledSparkApplication",
+            {
+                "schedule": "@daily",
+                "template": {
+                    "driver": {"gpu": {"name": "amd.com/gpu", "quantity": 1}},
+                    "executor": {"gpu": {"name": "tenstorrent.com/n150", "quantity": 2}},
+                },
+            },
+        ),
+        2,
+    ),
 ]
+
+
+def test_argo_pod_spec_patches_that_touch_nothing_ask_for_nothing() -> None:
+    obj = custom_resource(
+        "argoproj.io/v1alpha1",
+        "Workflow",
+        {
+            "podSpecPatch": '{"activeDeadlineSeconds": 600}',
+            "templates": [
+                {
+                    "name": "m",
+                    "podSpecPatch": "terminationGracePeriodSeconds: 5",
+                    "container": container(),
+                }
+            ],
+        },
+    )
+    workload, action = decide(obj)
+    assert workload.accelerators == () and action is Action.ALLOW
+
+
+def test_an_argo_pod_spec_patch_is_named_in_the_denial() -> None:
+    obj = custom_resource(
+        "argoproj.io/v1alpha1",
+        "Workflow",
+        {"templates": [{"name": "m", "podSpecPatch": "nodeName: gpu-7", "container": container()}]},
+    )
+    workload = extract_workload(obj)
+    message = ENGINE.evaluate(workload, RESTRICTED, NOW).message
+    assert "A pod spec patch at spec.templates[0].podSpecPatch" in message
+
+
+def test_spark_gpus_pinned_to_an_allowed_product_are_admitted() -> None:
+    obj = custom_resource(
+        "sparkoperator.k8s.io/v1beta2",
+        "SparkApplication",
+        {
+            "nodeSelector": {"nvidia.com/gpu.product": T4_GFD},
+            "executor": {"gpu": {"name": "nvidia.com/gpu", "quantity": 1}},
+        },
+    )
+    assert decide(obj)[1] is Action.ALLOW
 
 
 @pytest.mark.parametrize(

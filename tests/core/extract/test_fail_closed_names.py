@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 
-from exportgate.core.extract import extract_workload
+from exportgate.core.extract import AdapterRegistry, extract_workload, parse_adapter_text
 from exportgate.core.types import Action
+from tests.core.builders import NOW
 from tests.core.extract.fail_closed import (
     ENGINE,
+    GPU,
+    RESTRICTED,
+    T4_GFD,
     container,
     decide,
     pod_of,
@@ -36,6 +40,22 @@ SUSPECT_RESOURCES = [
     "cambricon.com/mlu",
 ]
 
+# Red-team finding F3: real device plugins whose names match no suspect glob were "nothing
+# guarded". Every extended resource outside Kubernetes' own and the ignored list is unknown.
+UNLISTED_DEVICE_PLUGINS = [
+    "qualcomm.com/qaic",  # Qualcomm Cloud AI 100 (also qaic-std, qaic-pro, qaic-ultra)
+    "tenstorrent.com/blackhole",
+    "tenstorrent.com/n150",
+    "kunlunxin.com/xpu",  # Baidu Kunlun
+    "furiosa.ai/rngd",  # FuriosaAI RNGD
+    "rebellions.ai/ATOM",
+    "sophgo.com/tpu",
+    "example.com/foo",  # an unknown vendor's anything: unknown, not harmless
+    "devices.kubevirt.io/nvidia-h100",
+    "smarter-devices/nvidia0",  # a generic plugin can expose /dev/nvidia0 under any name
+    "squat.ai/gpu",
+]
+
 
 @pytest.mark.parametrize("resource", SUSPECT_RESOURCES)
 def test_accelerator_like_resources_are_unknown_accelerators(resource: str) -> None:
@@ -43,6 +63,45 @@ def test_accelerator_like_resources_are_unknown_accelerators(resource: str) -> N
     workload, action = decide(pod)
     assert [a.resource for a in workload.accelerators] == [resource]
     assert action is Action.DENY
+
+
+@pytest.mark.parametrize("resource", UNLISTED_DEVICE_PLUGINS)
+def test_unlisted_extended_resources_are_unknown_accelerators(resource: str) -> None:
+    pod = pod_of([container(resources={"limits": {resource: 8}})])
+    workload, action = decide(pod)
+    assert [(a.resource, a.count) for a in workload.accelerators] == [(resource, 8)]
+    assert action is Action.DENY
+    message = ENGINE.evaluate(workload, RESTRICTED, NOW).message
+    assert f"The resource {resource!r}" in message
+    assert "which exportgate does not recognise" in message
+    assert "ignoredResources" in message  # and how to say it is no accelerator
+
+
+def test_an_unlisted_resource_pinned_to_an_allowed_product_is_admitted() -> None:
+    pod = pod_of(
+        [container(resources={"limits": {"qualcomm.com/qaic": 1, **GPU}})],
+        nodeSelector={"nvidia.com/gpu.product": T4_GFD},
+    )
+    assert decide(pod)[1] is Action.ALLOW
+
+
+def test_an_operator_lists_a_device_as_no_accelerator() -> None:
+    registry = AdapterRegistry.builtin().extended(
+        [
+            parse_adapter_text(
+                """
+apiVersion: exportgate.dev/v1alpha1
+kind: AdapterSet
+metadata: {name: site}
+vocabulary:
+  ignoredResources: ["acme.example/license-*"]
+"""
+            )
+        ]
+    )
+    pod = pod_of([container(resources={"limits": {"acme.example/license-matlab": 1}})])
+    assert extract_workload(pod, registry=registry).accelerators == ()
+    assert extract_workload(pod).accelerators != ()
 
 
 @pytest.mark.parametrize(
@@ -62,8 +121,24 @@ def test_tpu_and_ascend_resources_are_accelerators(resource: str) -> None:
         "memory",
         "ephemeral-storage",
         "hugepages-2Mi",
-        "example.com/foo",
+        "hugepages-1Gi",
+        "storage",
+        "example.kubernetes.io/native",
         "rdma/hca_shared_devices_a",
+        "rdma/rdma_shared_device_a",
+        "intel.com/intel_sriov_netdevice",
+        "intel.com/sriov_net_a",
+        "openshift.io/intelnics",
+        "vpc.amazonaws.com/efa",
+        "vpc.amazonaws.com/pod-eni",
+        "devices.kubevirt.io/kvm",
+        "devices.kubevirt.io/tun",
+        "devices.kubevirt.io/vhost-net",
+        "github.com/fuse",
+        "smarter-devices/fuse",
+        "squat.ai/fuse",
+        "sgx.intel.com/epc",
+        "qat.intel.com/generic",
         "gpu.intel.com/millicores",
     ],
 )
