@@ -140,6 +140,10 @@ def _accelerator_subject(
     listed = ", ".join(names[:_MAX_LISTED]) + (
         f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
     )
+    if not accelerator.pinned and accelerator.note:
+        return (
+            f"An unpinned {accelerator.resource} request ({accelerator.note}; it could be {listed})"
+        )
     if not accelerator.pinned:
         unknown = describe_unidentified(
             accelerator.resource,
