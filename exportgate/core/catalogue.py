@@ -72,6 +72,10 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 # Suffixes GPU Feature Discovery adds to a product value on shared and MIG-partitioned GPUs.
 _GFD_SHARED = "-SHARED"
 _GFD_MIG = re.compile(r"-MIG-[0-9][0-9a-z.+]*$")
+UNIDENTIFIED_NOTE = (
+    "the node label value {label} is not one exportgate can identify, so it could be any "
+    "accelerator; pin a known product, or ask your platform team to add the value"
+)
 CONTRADICTION_NOTE = (
     "its placement constraints contradict each other, so exportgate cannot tell which nodes "
     "it means; remove the requirements that exclude each other"
@@ -271,6 +275,7 @@ class Catalogue:
         narrowed = False
         names_no_accelerator = False  # a clue names only nodes without accelerators
         contradiction = False  # the constraints on one label exclude each other
+        unidentified = ""  # the first label value of an In that the catalogue cannot identify
         for key, hints in _by_key(request.hints):
             if key not in KNOWN_KEYS:
                 continue
@@ -283,6 +288,9 @@ class Catalogue:
                 continue
             allowed = self._values_set(key, values)
             if allowed is None:
+                unidentified = unidentified or next(
+                    f"{key}={v}" for v in values if self.lookup(key, v) is None
+                )
                 continue
             names_no_accelerator = names_no_accelerator or not allowed
             candidates &= allowed
@@ -301,13 +309,16 @@ class Catalogue:
             # of no accelerator. Decide it as unpinned rather than letting it pass unguarded.
             candidates = set(base)
             narrowed = False
+        pinned = narrowed and self.unknown_id not in candidates
+        if unidentified and candidates and not pinned and not note:
+            note = UNIDENTIFIED_NOTE.format(label=unidentified)  # why it is left unpinned
         ordered = tuple(sorted(candidates))
         system = request.resource == "nodepool" or any(h.key in SYSTEM_KEYS for h in request.hints)
         return ResolvedAccelerator(
             resource=request.resource,
             count=request.count,
             candidates=ordered,
-            pinned=narrowed and self.unknown_id not in candidates,
+            pinned=pinned,
             classifications=self.classifications(ordered, system=system),
             source=request.source,
             note=note,

@@ -140,10 +140,6 @@ def _accelerator_subject(
     listed = ", ".join(names[:_MAX_LISTED]) + (
         f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
     )
-    if not accelerator.pinned and accelerator.note:
-        return (
-            f"An unpinned {accelerator.resource} request ({accelerator.note}; it could be {listed})"
-        )
     if not accelerator.pinned:
         unknown = describe_unidentified(
             accelerator.resource,
@@ -153,6 +149,9 @@ def _accelerator_subject(
         )
         if unknown is not None:  # say what could not be identified, and how to fix it
             return f"{unknown} ({HOW_TO_IDENTIFY}; it could be {listed})"
+        if accelerator.note:  # why its placement did not pin it
+            note = accelerator.note
+            return f"An unpinned {accelerator.resource} request ({note}; it could be {listed})"
         return f"An unpinned {accelerator.resource} request (it could be {listed})"
     return f"A {accelerator.resource} request that could be {listed}"
 

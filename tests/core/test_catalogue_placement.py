@@ -330,3 +330,16 @@ def test_shared_t4_pod_is_admitted_and_shared_unknown_beside_t4_is_not() -> None
     assert decide(_gpu_pod(1, nodeSelector={GFD: "Tesla-T4-SHARED"}))[1] is Action.ALLOW
     mixed = _terms({"matchExpressions": [_expr(GFD, "In", "Tesla-T4", "H100-SHARED")]})
     assert decide(_gpu_pod(1, affinity=mixed))[1] is Action.DENY
+
+
+def test_an_unidentified_value_is_named_in_the_note() -> None:
+    resolved = CATALOGUE.resolve(gpu(hint(INSTANCE_TYPE, "g4dn.xlarge", "dgx.h100")))
+    assert not resolved.pinned
+    assert "node.kubernetes.io/instance-type=dgx.h100" in resolved.note
+
+
+def test_an_unidentified_value_beside_a_cpu_category_still_guards_the_pod() -> None:
+    resolved = CATALOGUE.resolve(
+        gpu(hint(INSTANCE_TYPE, "dgx.h100"), hint(KARPENTER_CATEGORY, "c"))
+    )
+    assert resolved.candidates and not resolved.pinned
