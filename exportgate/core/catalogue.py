@@ -24,13 +24,13 @@ from exportgate.core.classification import (
 from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
-from exportgate.core.exact_labels import exact_lookup
 from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
 
 # Which node labels carry which kind of clue.
+GFD_PRODUCT_KEY = "nvidia.com/gpu.product"
 PRODUCT_NAME_KEYS = frozenset(
     {
-        "nvidia.com/gpu.product",
+        GFD_PRODUCT_KEY,
         "cloud.google.com/gke-accelerator",
         "cloud.google.com/gke-tpu-accelerator",
         "karpenter.k8s.aws/instance-gpu-name",
@@ -69,6 +69,17 @@ KNOWN_KEYS = (
 SYSTEM_KEYS = INSTANCE_TYPE_KEYS | FAMILY_KEYS | CATEGORY_KEYS
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+# Suffixes GPU Feature Discovery adds to a product value on shared and MIG-partitioned GPUs.
+_GFD_SHARED = "-SHARED"
+_GFD_MIG = re.compile(r"-MIG-[0-9][0-9a-z.+]*$")
+UNIDENTIFIED_NOTE = (
+    "the node label value {label} is not one exportgate can identify, so it could be any "
+    "accelerator; pin a known product, or ask your platform team to add the value"
+)
+CONTRADICTION_NOTE = (
+    "its placement constraints contradict each other, so exportgate cannot tell which nodes "
+    "it means; remove the requirements that exclude each other"
+)
 # PCI vendor ids of the vendors whose combined device+vendor ids NVML-style tools print.
 _PCI_COMBINED = re.compile(r"(0x)?(?P<device>[0-9a-f]{4})(10de|1002)")
 
@@ -153,7 +164,10 @@ class Catalogue:
     def lookup(self, key: str, value: str) -> frozenset[str] | None:
         """Products a label value names; empty when it names no accelerator; None if unknown."""
         if key in PRODUCT_NAME_KEYS:
-            return self._by_alias(value)
+            found = self._by_alias(value)
+            if found is None and key == GFD_PRODUCT_KEY:
+                found = self._by_gfd_variant(value)
+            return found
         if key in INSTANCE_TYPE_KEYS:
             found = self._by_instance_type(value)
             return found if found is not None else self._by_alias(value)
@@ -174,10 +188,6 @@ class Catalogue:
         if key in CLASS_KEYS:
             return frozenset(p.id for p in self.products.values() if p.eccn == value)
         return None
-
-    def exact_lookup(self, key: str, value: str) -> frozenset[str]:
-        """Products on nodes whose label `key` is exactly `value` (see `exact_labels`)."""
-        return exact_lookup(self, key, value)
 
     def instance_type(self, name: str) -> tuple[str, int] | None:
         for cloud in self.clouds.values():
@@ -214,9 +224,11 @@ class Catalogue:
                 if family.upper().startswith(cloud.accelerator_family_prefix):
                     return None
                 return frozenset()
-            if cloud.accelerator_family_pattern and cloud.accelerator_family_pattern.match(family):
-                return None  # named like a GPU family we hold no data on: unknown
-            return frozenset()  # follows the cloud's naming, family carries no accelerator
+            if cloud.plain_family_pattern and cloud.plain_family_pattern.match(family):
+                return frozenset()  # a family the cloud documents as carrying no accelerator
+        # Unknown, even when the name has a cloud's shape: other providers' and on-prem nodes'
+        # instance-type labels (dgx.h100, h100-node, h100-80gb-sxm-ib.8x) look the same, and
+        # reading one as "no accelerator" would let an In list hide it behind a T4 value.
         return None
 
     def _by_family(self, value: str) -> frozenset[str] | None:
@@ -236,7 +248,24 @@ class Catalogue:
                 return cloud.categories[value] | {self.unknown_id}
             if value in cloud.accelerator_categories:
                 return frozenset({self.unknown_id})  # an accelerator category we hold no data on
-        return frozenset()
+        for cloud in self.clouds.values():
+            if value in cloud.plain_categories:
+                return frozenset()  # a category of families without accelerators
+        return None  # not a category we know ("P"): it could hold anything
+
+    def _by_gfd_variant(self, value: str) -> frozenset[str] | None:
+        """A GPU Feature Discovery product value with a sharing suffix, as its base product.
+
+        GFD appends ``-SHARED`` on time-sliced or MPS-shared nodes and ``-MIG-<profile>`` under
+        the single MIG strategy (``Tesla-T4-SHARED``, ``NVIDIA-A100-SXM4-40GB-MIG-1g.5gb``). The
+        rest must be a product's exact GFD spelling; anything looser stays unknown.
+        """
+        base = value.removesuffix(_GFD_SHARED)
+        base = _GFD_MIG.sub("", base)
+        if base == value:
+            return None
+        found = frozenset(p.id for p in self.products.values() if base in p.exact_aliases["gfd"])
+        return found or None
 
     # --- resolution ----------------------------------------------------------------------
 
@@ -244,53 +273,66 @@ class Catalogue:
         base = self.base_for_resource(request.resource)
         candidates = set(base)
         narrowed = False
-        for hint in request.hints:
-            allowed = self._hint_set(hint, base)
-            if allowed is None:
+        names_no_accelerator = False  # a clue names only nodes without accelerators
+        contradiction = False  # the constraints on one label exclude each other
+        unidentified = ""  # the first label value of an In that the catalogue cannot identify
+        for key, hints in _by_key(request.hints):
+            if key not in KNOWN_KEYS:
                 continue
+            values = required_values(hints)
+            if values is None:
+                continue  # no In: nodes without the label, or with values we do not hold, remain
+            if not values:
+                contradiction = True
+                candidates.clear()
+                continue
+            allowed = self._values_set(key, values)
+            if allowed is None:
+                unidentified = unidentified or next(
+                    f"{key}={v}" for v in values if self.lookup(key, v) is None
+                )
+                continue
+            names_no_accelerator = names_no_accelerator or not allowed
             candidates &= allowed
             narrowed = True
-        if not candidates and request.resource != "nodepool":
+        note = ""
+        if not candidates and not names_no_accelerator:
+            # Every clue names accelerator nodes, but no node satisfies them all (or one label
+            # must hold values that exclude each other). That is a contradiction, or data that
+            # disagrees with the cluster, never proof of no accelerator: decide it as unpinned.
+            contradiction = True
+        if contradiction:
+            candidates, narrowed, note = set(base), False, CONTRADICTION_NOTE
+        elif not candidates and request.resource != "nodepool":
             # The workload asks for an accelerator resource, so it will use one; clues that
-            # rule out every accelerator (an on-prem node's own instance-type label such as
-            # "on-prem-gpu-node" reads like a GCP name without a GPU) are wrong, not proof of
-            # no accelerator. Decide it as unpinned rather than letting it pass unguarded.
+            # rule out every accelerator (an instance type of a CPU family) are wrong, not proof
+            # of no accelerator. Decide it as unpinned rather than letting it pass unguarded.
             candidates = set(base)
             narrowed = False
+        pinned = narrowed and self.unknown_id not in candidates
+        if unidentified and candidates and not pinned and not note:
+            note = UNIDENTIFIED_NOTE.format(label=unidentified)  # why it is left unpinned
         ordered = tuple(sorted(candidates))
         system = request.resource == "nodepool" or any(h.key in SYSTEM_KEYS for h in request.hints)
         return ResolvedAccelerator(
             resource=request.resource,
             count=request.count,
             candidates=ordered,
-            pinned=narrowed and self.unknown_id not in candidates,
+            pinned=pinned,
             classifications=self.classifications(ordered, system=system),
             source=request.source,
+            note=note,
         )
 
-    def _hint_set(self, hint: ProductHint, base: frozenset[str]) -> frozenset[str] | None:
-        """Products allowed by one clue; None when the clue does not narrow anything."""
-        if hint.key not in KNOWN_KEYS:
-            return None
-        if hint.operator is Operator.IN:
-            found: set[str] = set()
-            for value in hint.values:
-                named = self.lookup(hint.key, value)
-                if named is None:
-                    return None  # an unknown value could be anything: no narrowing
-                found |= named
-            return frozenset(found)
-        if hint.operator is Operator.NOT_IN:
-            # Only values that real nodes carry exclude anything; a marketing name excludes no
-            # node, and NotIn also matches nodes without the label (see `exact_lookup`).
-            excluded: set[str] = set()
-            for value in hint.values:
-                excluded |= self.exact_lookup(hint.key, value)
-            return (base - excluded) if excluded else None
-        if hint.operator is Operator.DOES_NOT_EXIST and hint.key in PRODUCT_NAME_KEYS:
-            # Nodes without a GPU product label carry no GPU this scheduler knows about.
-            return None
-        return None
+    def _values_set(self, key: str, values: Iterable[str]) -> frozenset[str] | None:
+        """Products on nodes whose label `key` holds one of `values`; None if one is unknown."""
+        found: set[str] = set()
+        for value in values:
+            named = self.lookup(key, value)
+            if named is None:
+                return None  # an unknown value could be anything: no narrowing
+            found |= named
+        return frozenset(found)
 
     def classifications(self, products: Iterable[str], *, system: bool = False) -> tuple[str, ...]:
         """Distinct export classes of `products` (4A090 too for systems), most restrictive first."""
@@ -324,6 +366,40 @@ class Catalogue:
         if product is None:
             return None
         return product.aliases[0] if product.aliases else None
+
+
+def _by_key(hints: Iterable[ProductHint]) -> list[tuple[str, list[ProductHint]]]:
+    grouped: dict[str, list[ProductHint]] = {}
+    for hint in hints:
+        grouped.setdefault(hint.key, []).append(hint)
+    return list(grouped.items())
+
+
+def required_values(hints: Iterable[ProductHint]) -> tuple[str, ...] | None:
+    """The values label `key` may hold on a node satisfying every one of `hints` (all on one key).
+
+    Kubernetes matches label values as exact strings, so this is set algebra on values: ``In``
+    lists intersect, ``NotIn`` values are removed from them, ``DoesNotExist`` beside an ``In``
+    leaves nothing. None when no ``In`` names the values: ``NotIn`` alone also matches every
+    node without the label and every value the catalogue does not hold, so it pins nothing.
+    An empty tuple: no node satisfies them all.
+    """
+    required: set[str] | None = None
+    excluded: set[str] = set()
+    absent = False
+    for hint in hints:
+        if hint.operator is Operator.IN:
+            named = set(hint.values)
+            required = named if required is None else required & named
+        elif hint.operator is Operator.NOT_IN:
+            excluded |= set(hint.values)
+        elif hint.operator is Operator.DOES_NOT_EXIST:
+            absent = True
+    if required is None:
+        return None
+    if absent:
+        return ()
+    return tuple(sorted(required - excluded))
 
 
 def _product(entry: Mapping[str, Any]) -> Product:

@@ -2,8 +2,9 @@
 
 Each cloud has a naming pattern (family and size), its accelerator families with their product,
 instance types with their accelerator count, the Karpenter categories that hold accelerator
-families, and how to recognise a family named like an accelerator family that the table does
-not list yet (an unknown accelerator, not "no accelerator").
+families, how to recognise a family named like an accelerator family that the table does not
+list yet (an unknown accelerator, not "no accelerator"), and the families and categories the
+cloud documents as carrying no accelerator (the only names that say "no accelerator").
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ class Cloud:
     accelerator_family_pattern: re.Pattern[str] | None = None
     """Families named like the cloud's accelerator families: one missing from the table is an
     unknown accelerator family (a new GPU generation), not a family without accelerators."""
+    plain_family_pattern: re.Pattern[str] | None = None
+    """Families the cloud documents as carrying no accelerator. Only these say "no
+    accelerator": a name that merely has the cloud's shape may be any provider's or on-prem
+    node's label (dgx.h100, h100-node)."""
+    plain_categories: frozenset[str] = frozenset()
+    """Karpenter instance categories holding only plain families; any other unlisted category
+    is unknown."""
 
 
 def parse_cloud(spec: Mapping[str, Any]) -> Cloud:
@@ -52,6 +60,10 @@ def parse_cloud(spec: Mapping[str, Any]) -> Cloud:
             if spec.get("acceleratorFamilyPattern")
             else None
         ),
+        plain_family_pattern=(
+            re.compile(spec["plainFamilyPattern"]) if spec.get("plainFamilyPattern") else None
+        ),
+        plain_categories=frozenset(spec.get("plainCategories", ())),
     )
 
 

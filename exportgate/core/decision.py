@@ -25,9 +25,10 @@ class ResolvedAccelerator:
     pinned: bool  # False when the product could not be narrowed down from the manifest
     classifications: tuple[str, ...]  # distinct export classes over the candidates
     source: str = ""
+    note: str = ""  # why it is unpinned when its placement named products (contradictions)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "resource": self.resource,
             "count": self.count,
             "products": list(self.candidates),
@@ -35,6 +36,9 @@ class ResolvedAccelerator:
             "classifications": list(self.classifications),
             "source": self.source,
         }
+        if self.note:  # only when there is one: records without it keep their shape
+            found["note"] = self.note
+        return found
 
 
 @dataclass(frozen=True, slots=True)

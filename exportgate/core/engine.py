@@ -197,6 +197,9 @@ class PolicyEngine:
         day = at.date()
         # Every fact is taken as of the instant: normalisation, group membership, rules.
         found = jurisdictions(tenant, self.groups, day) if tenant else ()
+        # Only a node pool resolves to no candidates, and only when a clue names nothing but
+        # instance families documented to carry no accelerator (a CPU pool): nothing to guard.
+        # Constraints that merely contradict each other resolve to unpinned (Catalogue.resolve).
         accelerators = tuple(
             resolved
             for resolved in (self.catalogue.resolve(r) for r in workload.accelerators)

@@ -147,8 +147,15 @@ def _accelerator_subject(
             unknown_resource=catalogue.unknown_id
             in catalogue.base_for_resource(accelerator.resource),
         )
-        if unknown is not None:  # say what could not be identified, and how to fix it
-            return f"{unknown} ({HOW_TO_IDENTIFY}; it could be {listed})"
+        # A node pool whose requirements were read but contradict each other is not an
+        # unidentified pool: the note says what is wrong with it.
+        if unknown is not None and not (accelerator.note and accelerator.resource == "nodepool"):
+            # Say what could not be identified, and how to fix it.
+            why = f"{accelerator.note}; " if accelerator.note else ""
+            return f"{unknown} ({why}{HOW_TO_IDENTIFY}; it could be {listed})"
+        if accelerator.note:  # why its placement did not pin it
+            note = accelerator.note
+            return f"An unpinned {accelerator.resource} request ({note}; it could be {listed})"
         return f"An unpinned {accelerator.resource} request (it could be {listed})"
     return f"A {accelerator.resource} request that could be {listed}"
 

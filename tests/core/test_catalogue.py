@@ -157,10 +157,20 @@ RESOLUTION = [
         True,
     ),
     (
-        "NotIn removes products",
+        "NotIn alone pins nothing",
         gpu(hint(GFD, "Tesla-T4", operator=Operator.NOT_IN), resource="amd.com/gpu"),
-        # Every AMD product (MI308X, MI350X and MI355X were added from regulation-2026.md s4).
+        # Every AMD product (MI308X, MI350X and MI355X were added from regulation-2026.md s4):
+        # NotIn also matches nodes without the label, which could carry any of them.
         {"amd-mi250x", "amd-mi300x", "amd-mi308x", "amd-mi350x", "amd-mi355x"},
+        False,
+    ),
+    (
+        "NotIn removes values from an In on the same label",
+        gpu(
+            hint(GFD, "Tesla-T4", "NVIDIA-H100-80GB-HBM3"),
+            hint(GFD, "NVIDIA-H100-80GB-HBM3", operator=Operator.NOT_IN),
+        ),
+        {"nvidia-t4"},
         True,
     ),
     ("unknown label value widens", gpu(hint(GFD, "NVIDIA-Future-X1")), None, False),

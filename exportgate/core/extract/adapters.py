@@ -17,10 +17,11 @@ Everything that is not a parser is data, so a platform engineer adds a kind with
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exportgate.core.errors import InputError
 from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.models import MODEL_PARSERS, dedupe
@@ -28,11 +29,21 @@ from exportgate.core.extract.patches import pod_spec_patch
 from exportgate.core.extract.paths import FieldPath, compile_path, expect_string
 from exportgate.core.extract.podspec import extract_pod_spec
 from exportgate.core.extract.quantity import parse_count
-from exportgate.core.extract.selectors import hints_from_node_selector, hints_from_requirements
+from exportgate.core.extract.selectors import (
+    hints_from_labels,
+    hints_from_node_selector,
+    hints_from_requirements,
+    label_map,
+)
 from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.tenancy import tenant_label
 from exportgate.core.types import AcceleratorRequest, ModelRequest, Operator, ProductHint
 
 AcceleratorParser = Callable[[object, str, Vocabulary, DraObjects], list[AcceleratorRequest]]
+
+APPLIED_LABEL = "exportgate.dev/applied-label"
+"""Pseudo-key of a hint that a node pool puts a product label on its nodes (the value names the
+label). The catalogue narrows nothing with it; it only makes the pool an accelerator pool."""
 
 ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
     "dra-device-request": device_request,
@@ -102,6 +113,12 @@ class AcceleratorRule:
     requirements: tuple[FieldPath, ...] = ()
     node_selectors: tuple[FieldPath, ...] = ()
     require_hints: bool = False
+    instance_keys: frozenset[str] | None = None
+    """For a provisioner's requirements (Karpenter): the keys it resolves from instance data.
+    A requirement on any other key does not limit what it launches; it is a label the provisioner
+    puts on its nodes (see `applied_labels`). None: every requirement limits placement."""
+    applied_labels: tuple[FieldPath, ...] = ()
+    """Label maps the provisioner puts on the nodes it launches (Karpenter's template labels)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +190,11 @@ class Adapter:
                 )
                 accelerators.extend(findings.accelerators)
                 models.extend(findings.models)
+        tenant_owned = self.cluster_scoped and tenant_label(obj) is not None
         for accelerator_rule in self.accelerators:
-            accelerators.extend(_accelerators(accelerator_rule, obj, vocabulary, dra))
+            accelerators.extend(
+                _accelerators(accelerator_rule, obj, vocabulary, dra, tenant_owned=tenant_owned)
+            )
         primary, fallback = _models(self.models, obj)
         models.extend(primary)
         return tuple(accelerators), dedupe(models or fallback)
@@ -198,7 +218,12 @@ def _under(paths: tuple[FieldPath, ...], root: object, base: str) -> list[tuple[
 
 
 def _accelerators(
-    rule: AcceleratorRule, obj: Mapping[str, Any], vocabulary: Vocabulary, dra: DraObjects
+    rule: AcceleratorRule,
+    obj: Mapping[str, Any],
+    vocabulary: Vocabulary,
+    dra: DraObjects,
+    *,
+    tenant_owned: bool = False,
 ) -> list[AcceleratorRequest]:
     elements = rule.each.resolve(obj) if rule.each is not None else [("", obj)]
     found: list[AcceleratorRequest] = []
@@ -206,14 +231,19 @@ def _accelerators(
         if rule.parser is not None:
             found.extend(ACCELERATOR_PARSERS[rule.parser](element, base, vocabulary, dra))
             continue
-        request = _declared_request(rule, element, base, vocabulary)
+        request = _declared_request(rule, element, base, vocabulary, tenant_owned=tenant_owned)
         if request is not None:
             found.append(request)
     return found
 
 
 def _declared_request(
-    rule: AcceleratorRule, element: object, base: str, vocabulary: Vocabulary
+    rule: AcceleratorRule,
+    element: object,
+    base: str,
+    vocabulary: Vocabulary,
+    *,
+    tenant_owned: bool = False,
 ) -> AcceleratorRequest | None:
     sources: list[str] = [base] if base else []
     resource = rule.resource
@@ -247,11 +277,47 @@ def _declared_request(
     for path in rule.requirements:
         for where, value in path.resolve(element, base):
             found = hints_from_requirements(value, where, vocabulary.hint_keys)
+            if rule.instance_keys is not None:
+                applied = [h for h in found if h.key not in rule.instance_keys]
+                found = tuple(h for h in found if h.key in rule.instance_keys)
+                found += _applied_labels(applied, where, vocabulary, tenant_owned=tenant_owned)
+            hints.extend(found)
+            sources.extend([where] if found else [])
+    for path in rule.applied_labels:
+        for where, value in path.resolve(element, base):
+            labels = hints_from_labels(label_map(value, where), vocabulary.hint_keys)
+            found = _applied_labels(labels, where, vocabulary, tenant_owned=tenant_owned)
             hints.extend(found)
             sources.extend([where] if found else [])
     if count == 0 or (rule.require_hints and not hints) or resource is None:
         return None
     return AcceleratorRequest(resource, count, tuple(hints), sources[0] if sources else "")
+
+
+def _applied_labels(
+    hints: Iterable[ProductHint], field: str, vocabulary: Vocabulary, *, tenant_owned: bool
+) -> tuple[ProductHint, ...]:
+    """Product-hint labels a provisioner puts on the nodes it launches, as hints that narrow
+    nothing (they say what the pool's author wants the nodes called, not what they carry).
+
+    A tenant's pool may not set a label exportgate reads as evidence of a product: pods pinned
+    to that label would be admitted for whatever hardware the pool launches. It is refused.
+    """
+    found: list[ProductHint] = []
+    for hint in hints:
+        sets_label = hint.operator not in (Operator.NOT_IN, Operator.DOES_NOT_EXIST)
+        if tenant_owned and sets_label and hint.key in vocabulary.hint_keys.meanings:
+            raise InputError(
+                f"a tenant's node pool may not put the label {hint.key} on its nodes: it is a "
+                "label exportgate and pods read as proof of the accelerator a node carries, and "
+                "the provisioner applies it to whatever instance type it launches",
+                field=field,
+                hint="remove it; constrain the hardware with the provisioner's instance labels "
+                "(node.kubernetes.io/instance-type, karpenter.k8s.aws/instance-family or "
+                "instance-gpu-name) and let the platform's node labelling set product labels",
+            )
+        found.append(ProductHint(APPLIED_LABEL, Operator.IN, (hint.key,)))
+    return tuple(dict.fromkeys(found))
 
 
 def _strings(value: object, field: str) -> tuple[str, ...]:

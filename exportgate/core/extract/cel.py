@@ -8,7 +8,9 @@ publishes, for example::
     device.attributes["gpu.nvidia.com"].productName != "NVIDIA H20" && device.capacity[...] > ...
 
 `product_constraint` parses an expression into a small syntax tree and works out, soundly, what
-it implies about the product name: ``In`` a set, ``NotIn`` a set, or nothing known. Anything this
+it implies about the product name: ``In`` a set, ``NotIn`` a set, or nothing known. A ``NotIn``
+alone pins nothing (it also selects every device whose name the catalogue lacks); it only
+removes names from an ``In`` in the same request (`conjunction`). Anything this
 module does not understand (``startsWith``, ``matches``, ternaries, arithmetic) implies nothing,
 so the request is treated as unpinned: "could be any product" is the safe reading. The parser
 never raises for odd input; the API server has already type-checked real selectors.

@@ -304,6 +304,8 @@ class _Compiler:
                 for i, hint in enumerate(rule.get("hints", []))
             ),
             requirements=self._paths(rule.get("requirements", []), (*where, "requirements")),
+            instance_keys=(frozenset(rule["instanceKeys"]) if "instanceKeys" in rule else None),
+            applied_labels=self._paths(rule.get("appliedLabels", []), (*where, "appliedLabels")),
             node_selectors=self._paths(rule.get("nodeSelectors", []), (*where, "nodeSelectors")),
             require_hints=rule.get("requireHints", False),
         )

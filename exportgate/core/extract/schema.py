@@ -96,6 +96,15 @@ _ACCELERATOR = {
             },
         },
         "requirements": _PATHS,
+        "instanceKeys": {
+            **_STRINGS,
+            "description": "requirement keys the provisioner resolves from instance data; a "
+            "requirement on any other key is a label it puts on its nodes and limits nothing",
+        },
+        "appliedLabels": {
+            **_PATHS,
+            "description": "label maps the provisioner puts on the nodes it launches",
+        },
         "nodeSelectors": _PATHS,
         "requireHints": {"type": "boolean"},
     },

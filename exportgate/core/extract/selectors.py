@@ -107,7 +107,9 @@ def required_affinity_terms(
     """The hints of each required node-affinity term, in order (the terms are ORed).
 
     An empty list means the affinity does not constrain placement at all. A term that names no
-    product label contributes an empty tuple: the pod may land anywhere through that term.
+    product label contributes an empty tuple: the pod may land anywhere through that term. A
+    term with no expressions and no fields (``{}``) matches no node, so it is left out; if every
+    term is empty the pod can land nowhere, and the empty list (anywhere) is the safe reading.
     """
     if affinity is None:
         return []
@@ -127,8 +129,12 @@ def required_affinity_terms(
     for index, term in enumerate(expect_list(terms, terms_field)):
         term_field = join_index(terms_field, index)
         expressions_field = join_key(term_field, "matchExpressions")
-        expressions = expect_mapping(term, term_field).get("matchExpressions")
-        result.append(hints_from_requirements(expressions, expressions_field, keys))
+        mapping = expect_mapping(term, term_field)
+        expressions = mapping.get("matchExpressions")
+        hints = hints_from_requirements(expressions, expressions_field, keys)
+        if not expressions and not mapping.get("matchFields"):
+            continue  # an empty term selects no node (Kubernetes nodeSelectorTerms semantics)
+        result.append(hints)
     return result
 
 

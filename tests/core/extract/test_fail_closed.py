@@ -93,26 +93,22 @@ def test_negative_placement_with_names_nodes_do_not_carry_pins_nothing(
     assert not resolved.pinned and "nvidia-h100-sxm" in resolved.candidates
 
 
-def test_notin_with_exact_gfd_values_does_narrow() -> None:
+def test_notin_with_exact_gfd_values_alone_pins_nothing() -> None:
+    """NotIn matches every node without the label (no GPU Feature Discovery, not yet labelled)
+    and every value the catalogue lacks, so even exact values leave the request unpinned."""
     from exportgate.core.catalogue import builtin_catalogue
 
     catalogue = builtin_catalogue()
     exact = [a for p in catalogue.products.values() for a in p.exact_aliases.get("gfd", ())]
     pod = pod_of(
         [container(resources={"limits": GPU})],
-        affinity=required(
-            {
-                "key": "nvidia.com/gpu.product",
-                "operator": "NotIn",
-                "values": ["NVIDIA-H100-80GB-HBM3"],
-            }
-        ),
+        affinity=required({"key": "nvidia.com/gpu.product", "operator": "NotIn", "values": exact}),
     )
-    workload = extract_workload(pod)
+    workload, action = decide(pod)
     resolved = catalogue.resolve(workload.accelerators[0])
-    assert "nvidia-h100-sxm" not in resolved.candidates
-    assert "nvidia-h200-sxm" in resolved.candidates  # still reachable: still denied
-    assert exact  # the data holds exact spellings to compare against
+    assert "nvidia-h100-sxm" in resolved.candidates
+    assert not resolved.pinned
+    assert action is Action.DENY
 
 
 NEGATED_CEL = [
