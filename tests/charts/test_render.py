@@ -162,8 +162,18 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
         assert {"kube-system", NAMESPACE} <= set(expression["values"])
         assert "objectSelector" not in hook
         for rule in hook["rules"]:
-            assert "DELETE" not in rule["operations"] and "*" not in rule["operations"]
+            assert "*" not in rule["operations"]
     by_name = {h["name"]: h for h in hooks}
+    # Deletes are sent only where they change tenancy or policy (red team 3, F2): Tenants and
+    # ExportPolicies, to the validating tenancy guard; removing a workload needs no licence.
+    deletes = [(h["name"], r) for h in hooks for r in h["rules"] if "DELETE" in r["operations"]]
+    assert deletes == [("resources.exportgate.dev", {
+        "apiGroups": ["exportgate.dev"], "apiVersions": ["*"], "operations": ["DELETE"],
+        "resources": ["exportpolicies", "tenants"], "scope": "*"})]  # fmt: skip
+    # Every write that can change a Namespace's labels reaches the label guard (F1).
+    (tenancy,) = by_name["tenancy.exportgate.dev"]["rules"]
+    assert tenancy["resources"] == ["namespaces", "namespaces/status", "namespaces/finalize"]
+    assert tenancy["operations"] == ["CREATE", "UPDATE"]
     # Guarded kinds are named one by one (no subresources), except the groups sent whole
     # (webhook.wholeGroups: "when in doubt, send"), whose one rule is "*".
     whole = {"kubeflow.org", "serving.kserve.io", "ray.io", "trainer.kubeflow.org"}
