@@ -298,8 +298,8 @@ def _tenant_label(cluster: LocalCluster, namespace: str) -> str:
 def test_tenant_cannot_rebind_its_namespace(trace: Trace) -> None:
     cluster = trace.cluster
     # RBAC lets this tenant user label namespaces, so only the webhook can stop the rebinding.
-    _grant(cluster, "ega-namespace-labeller", OPS_USER,
-           [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}])  # fmt: skip
+    labeller = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}
+    _grant(cluster, "ega-namespace-labeller", OPS_USER, [labeller])
     proc = cluster.kubectl(
         "label", "namespace", trace.nimbus_ns, "exportgate.dev/tenant=acme", "--overwrite",
         as_user=OPS_USER, check=False,
