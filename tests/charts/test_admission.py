@@ -408,6 +408,43 @@ def test_only_platform_identities_delete_tenants_and_policies(trace: Trace, kind
     assert deleted.returncode == 0, deleted.stderr
 
 
+KYC_OFFICER = "kyc-officer@provider.example"
+
+
+def test_the_kyc_team_writes_tenants_with_the_charts_kyc_editor_binding(trace: Trace) -> None:
+    """Red team 3, F4: a user whose only rights come from the chart's kyc-editor binding (group
+    exportgate:kyc, the default webhook.kycGroups) records a verification in a Tenant; the
+    same role bound to someone outside the KYC identities is refused by the guard."""
+    cluster = trace.cluster
+    name = f"ega-{trace.shape}-kyc"
+    cluster.apply(_tenant_record(name))
+    patch = '{"spec":{"verification":{"evidenceRef":"kyc-case-4412"}}}'
+    recorded = cluster.kubectl(
+        "patch", "tenant", name, "--type=merge", "-p", patch,
+        as_user=KYC_OFFICER, as_groups=["exportgate:kyc"], check=False,
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert get(cluster, "tenant", name)["spec"]["verification"]["evidenceRef"] == "kyc-case-4412"
+    # The role alone is not enough: the guard trusts the KYC identities, not whoever holds RBAC.
+    kyc_rules = get(cluster, "clusterrole", "exportgate-kyc-editor")["rules"]
+    _grant(cluster, "ega-kyc-role-only", OPS_USER, kyc_rules)
+    refused = cluster.kubectl(
+        "patch", "tenant", name, "--type=merge", "-p", patch, as_user=OPS_USER, check=False
+    )
+    assert refused.returncode != 0
+    assert "reserved to the platform and the KYC team" in refused.stderr, refused.stderr
+    # ... and the KYC team cannot rebind a namespace, even with RBAC for it.
+    labeller = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}
+    _grant(cluster, "ega-kyc-labeller", KYC_OFFICER, [labeller])
+    moved = cluster.kubectl(
+        "label", "namespace", trace.nimbus_ns, "exportgate.dev/tenant=acme", "--overwrite",
+        as_user=KYC_OFFICER, as_groups=["exportgate:kyc"], check=False,
+    )  # fmt: skip
+    assert moved.returncode != 0
+    assert 'admission webhook "tenancy.exportgate.dev" denied the request' in moved.stderr
+    cluster.kubectl("delete", "tenant", name, "--wait=false")
+
+
 def test_local_webhook_serves_the_certificate_the_ca_bundle_names(
     webhook_tls: ServingCert, trace: Trace
 ) -> None:
