@@ -280,7 +280,8 @@ class Stack:
             "--mutate" if o.mutate else "--no-mutate",
         ]
         for namespace, tenant in o.namespace_tenants.items():
-            argv += ["--namespace-tenant", f"{namespace}={tenant}"]
+            if tenant:  # an unlisted namespace is unbound; the webhook refuses "NS="
+                argv += ["--namespace-tenant", f"{namespace}={tenant}"]
         if self.embedded:
             argv += ["--sidecar", "embedded", *self.service_args()]
         else:

@@ -263,42 +263,186 @@ def test_operator_can_mark_an_existing_violator_but_nobody_can_change_it(
     assert "denied the request" in other.stderr
 
 
-def test_tenant_cannot_rebind_its_namespace(trace: Trace) -> None:
-    cluster = trace.cluster
-    # RBAC lets this tenant user label namespaces, so only the webhook can stop the rebinding.
+def _grant(cluster: LocalCluster, name: str, user: str, rules: list[dict[str, Any]]) -> None:
+    """RBAC for `user` alone (a ClusterRole and its binding): what only the webhook can limit."""
     cluster.apply(
         [
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "ClusterRole",
-                "metadata": {"name": "ega-namespace-labeller"},
-                "rules": [
-                    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}
-                ],
+                "metadata": {"name": name},
+                "rules": rules,
             },
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "ClusterRoleBinding",
-                "metadata": {"name": "ega-namespace-labeller"},
+                "metadata": {"name": name},
                 "roleRef": {
                     "apiGroup": "rbac.authorization.k8s.io",
                     "kind": "ClusterRole",
-                    "name": "ega-namespace-labeller",
+                    "name": name,
                 },
                 "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPS_USER}
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
                 ],
             },
         ]
     )
+
+
+def _tenant_label(cluster: LocalCluster, namespace: str) -> str:
+    found = json.loads(cluster.kubectl("get", "ns", namespace, "-o", "json").stdout)
+    return str(found["metadata"]["labels"]["exportgate.dev/tenant"])
+
+
+def test_tenant_cannot_rebind_its_namespace(trace: Trace) -> None:
+    cluster = trace.cluster
+    # RBAC lets this tenant user label namespaces, so only the webhook can stop the rebinding.
+    labeller = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}
+    _grant(cluster, "ega-namespace-labeller", OPS_USER, [labeller])
     proc = cluster.kubectl(
         "label", "namespace", trace.nimbus_ns, "exportgate.dev/tenant=acme", "--overwrite",
         as_user=OPS_USER, check=False,
     )  # fmt: skip
     assert proc.returncode != 0
     assert 'admission webhook "tenancy.exportgate.dev" denied the request' in proc.stderr
-    labels = json.loads(cluster.kubectl("get", "ns", trace.nimbus_ns, "-o", "json").stdout)
-    assert labels["metadata"]["labels"]["exportgate.dev/tenant"] == "nimbus"
+    assert _tenant_label(cluster, trace.nimbus_ns) == "nimbus"
+
+
+@pytest.mark.parametrize("subresource", ["status", "finalize"])
+def test_tenant_cannot_rebind_its_namespace_through_a_subresource(
+    trace: Trace, subresource: str
+) -> None:
+    """Red team 3, F1: the status and finalize strategies keep metadata.labels as sent, so a
+    write through either subresource rebinds a namespace unless the label guard sees it."""
+    cluster = trace.cluster
+    _grant(cluster, "ega-namespace-subresources", OPS_USER, [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["namespaces/status", "namespaces/finalize"],
+         "verbs": ["get", "update", "patch"]},
+    ])  # fmt: skip
+    if subresource == "status":
+        proc = cluster.kubectl(
+            "patch", "namespace", trace.nimbus_ns, "--subresource=status", "--type=merge",
+            "-p", '{"metadata":{"labels":{"exportgate.dev/tenant":"acme"}}}',
+            as_user=OPS_USER, check=False,
+        )  # fmt: skip
+    else:  # finalize takes a whole Namespace (PUT), as `kubectl replace --raw` sends it
+        namespace = json.loads(cluster.kubectl("get", "ns", trace.nimbus_ns, "-o", "json").stdout)
+        namespace["metadata"]["labels"]["exportgate.dev/tenant"] = "acme"
+        proc = cluster.kubectl(
+            "replace", "--raw", f"/api/v1/namespaces/{trace.nimbus_ns}/finalize", "-f", "-",
+            input=json.dumps(namespace), as_user=OPS_USER, check=False,
+        )  # fmt: skip
+    assert proc.returncode != 0, proc.stdout
+    assert "tenancy.exportgate.dev" in proc.stderr, proc.stderr
+    assert "exportgate.dev/tenant" in proc.stderr
+    assert _tenant_label(cluster, trace.nimbus_ns) == "nimbus"
+    if subresource == "status":  # the guard refuses by identity, not by path
+        cluster.kubectl(
+            "patch", "namespace", trace.nimbus_ns, "--subresource=status", "--type=merge",
+            "-p", '{"metadata":{"labels":{"team":"ml"}}}',
+        )  # fmt: skip
+
+
+HOUSE_RULES = {
+    "apiVersion": "exportgate.dev/v1alpha1",
+    "kind": "ExportPolicy",
+    "metadata": {"name": "house-rules"},
+    "spec": {
+        "version": "1.0",
+        "title": "Provider house rules",
+        "enforcementAction": "deny",
+        "enabledByDefault": True,
+        "rules": [
+            {
+                "id": "no-h100-for-acme",
+                "title": "No H100 for acme (house rule)",
+                "citation": "Provider policy 7 (2025-01)",
+                "effective": "2025-01-01",
+                "match": {"accelerators": {"products": ["nvidia-h100-sxm"]}},
+                "jurisdictions": {"anyIn": ["SG"]},
+                "licensable": False,
+                "message": "{subject} is not offered to {tenant}.",
+                "remedy": "Use another accelerator.",
+            }
+        ],
+    },
+}
+
+
+def _tenant_record(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "exportgate.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name},
+        "spec": {
+            "legalName": "Orbit Analytics Pte. Ltd.",
+            "headquarters": "SG",
+            "incorporation": "SG",
+            "verification": {"state": "Verified", "verifiedAt": "2026-03-01T00:00:00Z",
+                             "expiresAt": "2027-03-01T00:00:00Z", "evidenceRef": "kyc-1"},
+        },
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["tenant", "exportpolicy"])
+def test_only_platform_identities_delete_tenants_and_policies(trace: Trace, kind: str) -> None:
+    """Red team 3, F2: a delete of a house rule or a Tenant changes what is admitted, so it
+    reaches the tenancy guard like a create or an update does."""
+    cluster = trace.cluster
+    name = f"ega-{trace.shape}-{kind}"
+    obj = _tenant_record(name) if kind == "tenant" else {
+        **HOUSE_RULES, "metadata": {"name": name}}  # fmt: skip
+    cluster.apply(obj)  # as a platform identity (system:masters)
+    _grant(cluster, "ega-record-deleter", OPS_USER, [
+        {"apiGroups": ["exportgate.dev"], "resources": ["tenants", "exportpolicies"],
+         "verbs": ["get", "list", "delete"]},
+    ])  # fmt: skip
+    refused = cluster.kubectl("delete", kind, name, "--wait=false", as_user=OPS_USER, check=False)
+    assert refused.returncode != 0, refused.stdout
+    assert 'admission webhook "resources.exportgate.dev" denied the request' in refused.stderr
+    assert "delete of" in refused.stderr and "reserved to the platform" in refused.stderr
+    assert cluster.kubectl("get", kind, name, check=False).returncode == 0
+    deleted = cluster.kubectl("delete", kind, name, "--wait=false", check=False)
+    assert deleted.returncode == 0, deleted.stderr
+
+
+KYC_OFFICER = "kyc-officer@provider.example"
+
+
+def test_the_kyc_team_writes_tenants_with_the_charts_kyc_editor_binding(trace: Trace) -> None:
+    """Red team 3, F4: a user whose only rights come from the chart's kyc-editor binding (group
+    exportgate:kyc, the default webhook.kycGroups) records a verification in a Tenant; the
+    same role bound to someone outside the KYC identities is refused by the guard."""
+    cluster = trace.cluster
+    name = f"ega-{trace.shape}-kyc"
+    cluster.apply(_tenant_record(name))
+    patch = '{"spec":{"verification":{"evidenceRef":"kyc-case-4412"}}}'
+    recorded = cluster.kubectl(
+        "patch", "tenant", name, "--type=merge", "-p", patch,
+        as_user=KYC_OFFICER, as_groups=["exportgate:kyc"], check=False,
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert get(cluster, "tenant", name)["spec"]["verification"]["evidenceRef"] == "kyc-case-4412"
+    # The role alone is not enough: the guard trusts the KYC identities, not whoever holds RBAC.
+    kyc_rules = get(cluster, "clusterrole", "exportgate-kyc-editor")["rules"]
+    _grant(cluster, "ega-kyc-role-only", OPS_USER, kyc_rules)
+    refused = cluster.kubectl(
+        "patch", "tenant", name, "--type=merge", "-p", patch, as_user=OPS_USER, check=False
+    )
+    assert refused.returncode != 0
+    assert "reserved to the platform and the KYC team" in refused.stderr, refused.stderr
+    # ... and the KYC team cannot rebind a namespace, even with RBAC for it.
+    labeller = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}
+    _grant(cluster, "ega-kyc-labeller", KYC_OFFICER, [labeller])
+    moved = cluster.kubectl(
+        "label", "namespace", trace.nimbus_ns, "exportgate.dev/tenant=acme", "--overwrite",
+        as_user=KYC_OFFICER, as_groups=["exportgate:kyc"], check=False,
+    )  # fmt: skip
+    assert moved.returncode != 0
+    assert 'admission webhook "tenancy.exportgate.dev" denied the request' in moved.stderr
+    cluster.kubectl("delete", "tenant", name, "--wait=false")
 
 
 def test_local_webhook_serves_the_certificate_the_ca_bundle_names(

@@ -143,6 +143,21 @@ def _plain_spec() -> dict[str, Any]:
     return dict(pod("x", TENANT_NS)["spec"])
 
 
+# The red team's containers (F3): each names a model the core finds, and denies to nimbus.
+FLAG_FROM_VAR: dict[str, Any] = {
+    "env": [{"name": "FLAG", "value": "--model"}],
+    "args": ["$(FLAG)", "claude-sonnet-4"],
+}
+PROGRAM_FROM_SHELL_VAR: dict[str, Any] = {
+    "env": [{"name": "SRV", "value": "vllm"}],
+    "command": ["sh", "-c", "$SRV serve meta-llama/Llama-4-Scout-17B-16E-Instruct"],
+}
+FLAG_FROM_SHELL_VAR: dict[str, Any] = {
+    "env": [{"name": "F", "value": "--model=claude-sonnet-4"}],
+    "command": ["sh", "-c", "exec /app/run $F"],
+}
+
+
 # (case, object, sent?). The webhook is unreachable, so "sent" shows as a fail-closed refusal
 # and "not sent" as a plain admission: the CEL pre-filter is observed through the API server.
 PREFILTER_CASES = [
@@ -177,6 +192,15 @@ PREFILTER_CASES = [
                                resources={"limits": {"rdma/hca_shared_devices_a": "1"}}), False),
     ("hugepages", lambda: _with(pod("r2", TENANT_NS), resources={
         "limits": {"hugepages-2Mi": "2Mi", "memory": "64Mi", "cpu": "1"}}), False),
+    # Red team 3, F3: a model named only once env values are expanded into the command line.
+    ("flag from $(VAR)", lambda: _with(pod("e7", TENANT_NS), **FLAG_FROM_VAR), True),
+    ("program from shell $VAR", lambda: _with(pod("e8", TENANT_NS), **PROGRAM_FROM_SHELL_VAR),
+     True),
+    ("flag from shell $VAR", lambda: _with(pod("e9", TENANT_NS), **FLAG_FROM_SHELL_VAR), True),
+    ("$ without env", lambda: _with(pod("e10", TENANT_NS), command=["sh", "-c", "echo $HOME"]),
+     False),
+    ("env without $", lambda: _with(pod("e11", TENANT_NS), env=[{"name": "LANG", "value": "C"}],
+                                    args=["--port", "8080"]), False),
     ("plain pod", lambda: pod("g", TENANT_NS), False),
     ("cpu-only pod", lambda: _with(pod("h", TENANT_NS),
                                    resources={"limits": {"cpu": "2", "memory": "1Gi"}}), False),
@@ -202,6 +226,39 @@ def test_prefilter_sends_exactly_what_may_need_a_decision(
 
     # Retried only while the API server may still be loading the configuration.
     installed.wait_for_webhook(observed, timeout=30)
+
+
+def _containers_naming_models() -> list[tuple[str, dict[str, Any]]]:
+    """Every container of the model reader's own tests (and the red team's) in which the core
+    finds a model: the pre-filter must send each, or the webhook never sees what it would deny."""
+    from exportgate.core.extract import extract_workload
+    from tests.core.extract.test_models import CONTAINERS, MORE_CONTAINERS
+
+    cases = [(case, container) for case, container, _ in [*CONTAINERS, *MORE_CONTAINERS]]
+    cases += [("red-team-flag-from-var", {"image": "x", **FLAG_FROM_VAR}),
+              ("red-team-program-from-shell-var", {"image": "x", **PROGRAM_FROM_SHELL_VAR}),
+              ("red-team-flag-from-shell-var", {"image": "x", **FLAG_FROM_SHELL_VAR})]  # fmt: skip
+    found = []
+    for case, container in cases:
+        obj = _with(pod("m", TENANT_NS), **container)
+        if extract_workload(obj).models:
+            found.append((case, obj))
+    assert len(found) >= 30, "the model reader's fixtures moved: import them from their new home"
+    return found
+
+
+def test_prefilter_sends_every_container_the_model_reader_finds_a_model_in(
+    installed: LocalCluster,
+) -> None:
+    """Differential (red team 3, F3): the CEL pre-filter, evaluated by the real API server, is
+    never narrower than exportgate.core.extract.models."""
+    unsent = []
+    for index, (case, obj) in enumerate(_containers_naming_models()):
+        obj["metadata"]["name"] = f"model-{index}"
+        proc = create_as_tenant(installed, obj, dry_run=True)
+        if 'failed calling webhook "workloads.' not in proc.stderr:
+            unsent.append(f"{case}: {proc.stderr.strip() or 'admitted without a call'}")
+    assert not unsent, "extend exportgate.celContainer in _cel.tpl:\n" + "\n".join(unsent)
 
 
 def test_exempt_namespaces_are_never_sent(installed: LocalCluster) -> None:

@@ -162,8 +162,18 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
         assert {"kube-system", NAMESPACE} <= set(expression["values"])
         assert "objectSelector" not in hook
         for rule in hook["rules"]:
-            assert "DELETE" not in rule["operations"] and "*" not in rule["operations"]
+            assert "*" not in rule["operations"]
     by_name = {h["name"]: h for h in hooks}
+    # Deletes are sent only where they change tenancy or policy (red team 3, F2): Tenants and
+    # ExportPolicies, to the validating tenancy guard; removing a workload needs no licence.
+    deletes = [(h["name"], r) for h in hooks for r in h["rules"] if "DELETE" in r["operations"]]
+    assert deletes == [("resources.exportgate.dev", {
+        "apiGroups": ["exportgate.dev"], "apiVersions": ["*"], "operations": ["DELETE"],
+        "resources": ["exportpolicies", "tenants"], "scope": "*"})]  # fmt: skip
+    # Every write that can change a Namespace's labels reaches the label guard (F1).
+    (tenancy,) = by_name["tenancy.exportgate.dev"]["rules"]
+    assert tenancy["resources"] == ["namespaces", "namespaces/status", "namespaces/finalize"]
+    assert tenancy["operations"] == ["CREATE", "UPDATE"]
     # Guarded kinds are named one by one (no subresources), except the groups sent whole
     # (webhook.wholeGroups: "when in doubt, send"), whose one rule is "*".
     whole = {"kubeflow.org", "serving.kserve.io", "ray.io", "trainer.kubeflow.org"}
@@ -356,8 +366,12 @@ def test_the_network_policy_is_on_and_admits_only_the_api_server(tmp_path: Path)
     """Issue 11: on by default; the webhook port accepts the API server's addresses only, where
     they are known (apiServerCIDRs, webhookFrom, or the install-time lookup)."""
     assert _webhook_ingress_from(template()) is None  # helm template: no cluster to look up
+    # ... and says so where a GitOps render is read (red team 3, F7): on the object itself.
+    warning = find(template(), "NetworkPolicy", WEBHOOK)["metadata"]["annotations"]
+    assert "open to any source" in warning["exportgate.dev/warning"]
     cidrs = write_values(tmp_path, {"networkPolicy": {"apiServerCIDRs": ["10.0.0.1/32"]}})
     assert _webhook_ingress_from(template(cidrs)) == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+    assert "annotations" not in find(template(cidrs), "NetworkPolicy", WEBHOOK)["metadata"]
     peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "konn"}}}]
     explicit = write_values(
         tmp_path,
@@ -365,3 +379,18 @@ def test_the_network_policy_is_on_and_admits_only_the_api_server(tmp_path: Path)
         "explicit.yaml",
     )
     assert _webhook_ingress_from(template(explicit)) == peers
+
+
+def test_kyc_identities_reach_the_webhook_and_their_role(
+    default_docs: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Red team 3, F4: one list makes the KYC team's RBAC binding and the webhook's KYC set."""
+    assert "--kyc-group=exportgate:kyc" in container(default_docs, WEBHOOK, "webhook")["args"]
+    binding = find(default_docs, "ClusterRoleBinding", "eg-exportgate-kyc-editor")
+    assert binding["roleRef"]["name"] == "exportgate-kyc-editor"
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "exportgate:kyc"}
+    ]
+    nobody = template(write_values(tmp_path, {"webhook": {"kycGroups": []}}))
+    assert not any(d["metadata"]["name"] == "eg-exportgate-kyc-editor" for d in nobody)
+    assert not any(a.startswith("--kyc") for a in container(nobody, WEBHOOK, "webhook")["args"])

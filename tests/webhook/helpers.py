@@ -26,6 +26,8 @@ TENANT_USER = "alice@nimbus.example"
 TENANT_GROUPS = ("nimbus-developers", "system:authenticated")
 PLATFORM_USER = "platform-bot"
 PLATFORM_GROUP = "exportgate:platform"
+KYC_USER = "kyc-officer@provider.example"
+KYC_GROUP = "exportgate:kyc"
 
 
 def gvk(obj: Mapping[str, Any]) -> dict[str, str]:

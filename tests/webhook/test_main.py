@@ -34,6 +34,7 @@ def test_defaults(serving_cert: ServingCert) -> None:
     assert config.guard.platform_groups == {"system:masters", "exportgate:platform"}
     assert config.guard.exempt_namespaces == {"kube-system"}
     assert config.namespaces.static_tenants is None
+    assert config.guard.kyc_users == config.guard.kyc_groups == frozenset()
     assert config.listen.probe_host is None
 
 
@@ -50,7 +51,8 @@ def test_every_flag(serving_cert: ServingCert, tmp_path: Path) -> None:
         "--platform-group", "platform",
         "--exempt-namespace", "exportgate-system",
         "--mutate",
-        "--namespace-tenant", "team-a=acme", "--namespace-tenant", "sandbox=",
+        "--namespace-tenant", "team-a=acme", "--namespace-tenant", "sandbox=acme",
+        "--kyc-user", "kyc-bot", "--kyc-group", "exportgate:kyc",
         "--adapters", str(adapters),
         "--max-body-bytes", "1024",
         "--tls-reload-interval", "0.5",
@@ -62,7 +64,9 @@ def test_every_flag(serving_cert: ServingCert, tmp_path: Path) -> None:
     assert config.guard.platform_groups == {"platform"}
     assert config.guard.exempt_namespaces == {"exportgate-system"}
     assert config.guard.mutate is True
-    assert config.namespaces.static_tenants == {"team-a": "acme", "sandbox": ""}
+    assert config.namespaces.static_tenants == {"team-a": "acme", "sandbox": "acme"}
+    assert config.guard.kyc_users == {"kyc-bot"}
+    assert config.guard.kyc_groups == {"exportgate:kyc"}
     assert config.adapter_files == (adapters,)
     assert config.listen.max_body_bytes == 1024
     assert config.tls.reload_interval_s == 0.5
@@ -75,6 +79,13 @@ def test_every_flag(serving_cert: ServingCert, tmp_path: Path) -> None:
         (["--probe-listen", "localhost"], "write HOST:PORT"),
         (["--budget", "0"], "--budget must be positive"),
         (["--namespace-tenant", "team-a"], "write NAMESPACE=TENANT"),
+        # Red team 3, F8: no silent last-one-wins, no binding to an empty tenant.
+        (
+            ["--namespace-tenant", "a=acme", "--namespace-tenant", "a=nimbus"],
+            "binds namespace 'a' twice \\('acme' and 'nimbus'\\)",
+        ),
+        (["--namespace-tenant", "a="], "write NAMESPACE=TENANT"),
+        (["--namespace-tenant", "=acme"], "write NAMESPACE=TENANT"),
         (["--adapters", "/nonexistent/adapters.yaml"], "no such file"),
     ],
 )

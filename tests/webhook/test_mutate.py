@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from exportgate_sidecar.server import SidecarServer
@@ -11,9 +13,11 @@ from tests.cluster.certs import ServingCert
 from tests.webhook.conftest import Webhook, start_webhook, stop_webhook, webhook_config
 from tests.webhook.helpers import (
     ACME_NS,
+    NIMBUS_NS,
     PLATFORM_USER,
     decode_patch,
     gpu_pod,
+    plain_pod,
     review_for,
 )
 
@@ -103,3 +107,38 @@ async def test_switched_off_mutation_refuses_forged_stamps(no_mutate_webhook: We
     # ...but the platform may.
     platform = review_for(pod, user=PLATFORM_USER, groups=())
     assert (await no_mutate_webhook.review("/validate", platform))["allowed"] is True
+
+
+def _dying(pod: dict[str, Any], **annotations: str) -> dict[str, Any]:
+    """`pod` held by its owner's own finalizer after a delete, with these annotations."""
+    dying = copy.deepcopy(pod)
+    dying["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    dying["metadata"]["finalizers"] = ["example.com/hold"]
+    dying["metadata"]["annotations"] = dict(annotations)
+    return dying
+
+
+FORGED_ID = "01a20808-e8d0-728f-9f0a-ed659f0dda57"  # another object's allow, as the red team used
+
+
+@pytest.mark.parametrize("mutating", [True, False], ids=["mutate", "no-mutate"])
+async def test_a_dying_object_gets_no_forged_stamp(
+    webhook: Webhook, no_mutate_webhook: Webhook, mutating: bool
+) -> None:
+    """Red team 3, F5: a tenant's own finalizer keeps a deleted object around, and its
+    metadata-only updates are not evaluated; they still may not add or alter a stamp."""
+    hook = webhook if mutating else no_mutate_webhook
+    old = _dying(plain_pod("infer", NIMBUS_NS))
+    forged = _dying(plain_pod("infer", NIMBUS_NS), **{DECISION_ID: FORGED_ID})
+    response = await hook.review("/validate", review_for(forged, operation="UPDATE", old=old))
+    assert response["allowed"] is False
+    assert "exportgate.dev/decision-id" in response["status"]["message"]
+    # Altering one is forging too; removing one, or keeping it while the finalizer goes, is not.
+    stamped = _dying(plain_pod("infer", NIMBUS_NS), **{DECISION_ID: "real"})
+    altered = review_for(forged, operation="UPDATE", old=stamped)
+    assert (await hook.review("/validate", altered))["allowed"] is False
+    released = copy.deepcopy(stamped)
+    released["metadata"]["finalizers"] = []
+    for new in (old, released):
+        kept = review_for(new, operation="UPDATE", old=stamped)
+        assert (await hook.review("/validate", kept))["allowed"] is True

@@ -74,9 +74,24 @@ def _host_port(text: str, flag: str) -> tuple[str, int]:
 
 def _namespace_tenant(text: str) -> tuple[str, str]:
     namespace, sep, tenant = text.partition("=")
-    if not sep or not namespace:
+    if not sep or not namespace.strip() or not tenant.strip():
         raise UsageError(f"--namespace-tenant {text!r}: write NAMESPACE=TENANT, e.g. team-a=acme")
-    return namespace, tenant
+    return namespace.strip(), tenant.strip()
+
+
+def _static_bindings(given: Sequence[str]) -> dict[str, str] | None:
+    """--namespace-tenant flags as a map. A namespace bound twice is refused rather than
+    silently bound to whichever came last; leave a namespace out to have it unbound."""
+    bindings: dict[str, str] = {}
+    for text in given:
+        namespace, tenant = _namespace_tenant(text)
+        if namespace in bindings:
+            raise UsageError(
+                f"--namespace-tenant binds namespace {namespace!r} twice ({bindings[namespace]!r} "
+                f"and {tenant!r}); give each namespace once"
+            )
+        bindings[namespace] = tenant
+    return bindings or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
         + ")",
     )
     guard.add_argument(
+        "--kyc-user",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="username allowed to create and update Tenants (the KYC team), and nothing else "
+        "the guard reserves: no tenant labels, ExportPolicies or deletes (repeatable)",
+    )
+    guard.add_argument(
+        "--kyc-group",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="group with the same rights as --kyc-user (repeatable; default: none)",
+    )
+    guard.add_argument(
         "--exempt-namespace",
         action="append",
         default=None,
@@ -220,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAMESPACE=TENANT",
-        help="bind namespaces statically instead of watching the API server (local runs)",
+        help="bind namespaces statically instead of watching the API server (local runs; "
+        "each namespace once, with a tenant; unlisted namespaces are unbound)",
     )
     spaces.add_argument(
         "--kubeconfig",
@@ -289,7 +320,7 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
         raise UsageError("--budget must be positive")
     if args.sidecar_batch < 1:
         raise UsageError("--sidecar-batch must be at least 1")
-    static = dict(_namespace_tenant(t) for t in args.namespace_tenant) or None
+    static = _static_bindings(args.namespace_tenant)
     groups = DEFAULT_PLATFORM_GROUPS if args.platform_group is None else args.platform_group
     exempt = DEFAULT_EXEMPT_NAMESPACES if args.exempt_namespace is None else args.exempt_namespace
     return WebhookConfig(
@@ -318,6 +349,8 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
         guard=GuardConfig(
             platform_users=frozenset(args.platform_user),
             platform_groups=frozenset(groups),
+            kyc_users=frozenset(args.kyc_user),
+            kyc_groups=frozenset(args.kyc_group),
             exempt_namespaces=frozenset(exempt),
             mutate=args.mutate,
         ),

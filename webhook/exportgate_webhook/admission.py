@@ -3,10 +3,12 @@
 `validate` is where requests are refused; `mutate` only ever admits (possibly with a stamp).
 Both are fail-closed for what exportgate guards:
 
-* DELETE and CONNECT are admitted (removing a workload never needs a licence), except edits of
-  Tenant and ExportPolicy resources by tenants, which the tenancy guard refuses.
+* DELETE and CONNECT are admitted (removing a workload never needs a licence), except deletes
+  of Tenant and ExportPolicy resources by anyone but the platform, which the tenancy guard
+  refuses.
 * An UPDATE of an object being deleted is skipped only when it changes nothing but metadata
-  (finalizers); any other change is evaluated like any update.
+  (finalizers) and adds or alters no decision stamp; any other change is evaluated like any
+  update.
 * Objects that ask for no accelerator and no model are admitted without asking the sidecar.
 * An object exportgate cannot read, a namespace whose tenant cannot be determined, and a sidecar
   that is down, slow or answers nonsense all end in a denial that says so — never an allow.
@@ -179,6 +181,7 @@ class AdmissionReviewer:
         self._sidecar = sidecar
         self._guard = guard
         self._platform = PlatformIdentities(guard.platform_users, guard.platform_groups)
+        self._kyc = PlatformIdentities(guard.kyc_users, guard.kyc_groups)
         self._budget_s = budget_s
         self._fetch_timeout_s = namespace_fetch_timeout_s
         self._metrics = metrics
@@ -192,7 +195,7 @@ class AdmissionReviewer:
 
     async def validate(self, request: AdmissionRequest) -> Outcome:
         uid = request["uid"]
-        change = tenancy_change_denial(request, self._platform)
+        change = tenancy_change_denial(request, self._platform, self._kyc)
         if change is not None:
             return Outcome(denied(uid, change.describe()), "tenancy")
         unreadable = record_refusal(request)  # a Tenant/ExportPolicy the parser refuses
@@ -201,15 +204,18 @@ class AdmissionReviewer:
         if request["operation"] not in ("CREATE", "UPDATE"):
             return Outcome(allowed(uid), "skipped")
         obj = request.get("object") or {}
-        if metadata_only_change(request):
-            # Finalizer removal and other metadata updates of a dying object are never blocked.
-            return Outcome(allowed(uid), "skipped")
         if self._exempt(request):
             return Outcome(allowed(uid), "exempt")
         ref = reference_of(request, obj)
+        # Before the dying-object skip: a metadata-only update may remove stamps, never add or
+        # alter them, or a tenant's own finalizer would let it stamp any decision id on a dying
+        # object (red team 3, F5).
         forged = self._forged_stamps(request)
         if forged:
             return Outcome(denied(uid, messages.forged_stamp_message(ref, forged)), "forged")
+        if metadata_only_change(request):
+            # Finalizer removal and other metadata updates of a dying object are never blocked.
+            return Outcome(allowed(uid), "skipped")
         try:
             workload = await self._read(request, obj)
         except InputError as exc:
@@ -307,9 +313,13 @@ class AdmissionReviewer:
         )
 
     def _forged_stamps(self, request: AdmissionRequest) -> list[str]:
-        """Stamps the caller added or altered, when no mutating phase overwrites them."""
-        if self._guard.mutate or self._platform.includes(request["userInfo"]):
+        """Stamps the caller added or altered, when no mutating phase overwrites them. /mutate
+        leaves a dying object's metadata-only update alone (finalizers must always go), so
+        there the stamps are checked even with the mutating phase on."""
+        if self._platform.includes(request["userInfo"]):
             return []
+        if self._guard.mutate and not metadata_only_change(request):
+            return []  # /mutate overwrote or removed whatever the caller wrote
         old = request.get("oldObject") if request["operation"] == "UPDATE" else None
         return forged_stamps(request.get("object"), old)
 

@@ -143,6 +143,15 @@ class GuardConfig:
     platform_groups: frozenset[str] = frozenset(DEFAULT_PLATFORM_GROUPS)
     """Groups with the same rights as `platform_users`."""
 
+    kyc_users: frozenset[str] = frozenset()
+    """Usernames allowed to create and update Tenants (the provider's KYC team records
+    verification outcomes there) and nothing else the guard reserves: not namespace bindings,
+    not ExportPolicies, not deleting a Tenant. Keeps KYC staff out of the platform's powers."""
+
+    kyc_groups: frozenset[str] = frozenset()
+    """Groups with the same rights as `kyc_users` (the chart binds them to the
+    `exportgate-kyc-editor` role too)."""
+
     exempt_namespaces: frozenset[str] = frozenset(DEFAULT_EXEMPT_NAMESPACES)
     """Namespaces whose objects are admitted without evaluation (the control plane, exportgate's
     own namespace). Only platform engineers can create these names, so tenants cannot use them

@@ -363,7 +363,10 @@ class WebhookServer:
             if now - state.checked_at < _READY_CACHE_S:
                 return state.ready, state.detail
             if not self.namespaces.synced():
-                state.ready, state.detail = False, "namespace cache not synced yet"
+                state.ready, state.detail = (
+                    False,
+                    ("namespace cache not synced, or its watch made no progress lately"),
+                )
             else:
                 try:
                     status = await self.sidecar.status(timeout=self.config.sidecar.ready_timeout_s)

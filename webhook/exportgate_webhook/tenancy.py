@@ -12,6 +12,8 @@ on the API server inside a review could deadlock the cluster; a bounded read can
 
 The label guard (`tenancy_change_denial`) makes the binding trustworthy: only platform identities
 may set, change or remove the label, or touch exportgate.dev resources (Tenant, ExportPolicy).
+KYC identities may create and update Tenants (they record verification outcomes) and nothing
+else the guard reserves.
 """
 
 from __future__ import annotations
@@ -75,12 +77,26 @@ class StaticNamespaces:
         return None
 
 
+# A watch read waits this much longer than the server-side timeout before the client gives up
+# on the connection; the connect itself must succeed within _CONNECT_TIMEOUT_S.
+_READ_SLACK_S = 30.0
+_CONNECT_TIMEOUT_S = 10.0
+
+
 class WatchedNamespaces:
     """namespace -> tenant from a background list/watch of Namespaces.
 
     The watch runs in a daemon thread with the synchronous Kubernetes client; the event loop only
     reads the dict (single-key reads and writes are atomic in CPython, and each update replaces a
     whole value), so reviews never wait for the watch.
+
+    A watch connection can die without a FIN or RST (an API server replica lost, a load balancer
+    or conntrack entry dropped): the server-side ``timeout_seconds`` then never arrives, and a
+    read without a timeout would block for good, freezing the map while the webhook looks
+    healthy (red team 3, F6). So each watch read times out on the client after `resync_s` plus
+    `_READ_SLACK_S`, and `synced()` turns false when the watch has made no progress (an event, a
+    bookmark, a list, a watch the server ended) for `stale_after_s`, so /readyz takes the
+    replica out of service instead of letting it decide from an old map.
     """
 
     def __init__(
@@ -90,11 +106,19 @@ class WatchedNamespaces:
         metrics: WebhookMetrics,
         resync_s: float = 300.0,
         retry_s: float = 1.0,
+        stale_after_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api_client_factory = api_client_factory
         self._metrics = metrics
         self._resync_s = resync_s
         self._retry_s = retry_s
+        # Two whole watch rounds, each ended by the server or, at worst, by the read timeout.
+        self._stale_after_s = (
+            2 * (resync_s + _READ_SLACK_S) if stale_after_s is None else stale_after_s
+        )
+        self._clock = clock
+        self._progress_at = clock()
         self._tenants: dict[str, str] = {}
         self._synced = threading.Event()
         self._stopping = threading.Event()
@@ -122,7 +146,15 @@ class WatchedNamespaces:
         # loop waiting for a long-poll to return.
 
     def synced(self) -> bool:
-        return self._synced.is_set()
+        """Listed once, and the watch has made progress recently (see the class docstring)."""
+        return self._synced.is_set() and not self.stale()
+
+    def stale(self) -> bool:
+        """No watch progress for `stale_after_s`: the map may be missing rebinds."""
+        return self._clock() - self._progress_at > self._stale_after_s
+
+    def _progressed(self) -> None:
+        self._progress_at = self._clock()
 
     def wait_synced(self, timeout: float) -> bool:
         return self._synced.wait(timeout)
@@ -183,10 +215,15 @@ class WatchedNamespaces:
                         resource_version=resource_version,
                         timeout_seconds=int(self._resync_s),
                         allow_watch_bookmarks=True,
+                        # (connect, read): a silently dead connection raises here and the
+                        # loop relists, instead of blocking the thread for good.
+                        _request_timeout=(_CONNECT_TIMEOUT_S, self._resync_s + _READ_SLACK_S),
                     ):
                         resource_version = self._apply(event) or resource_version
                         if self._stopping.is_set():
                             break
+                    else:
+                        self._progressed()  # the server ended the watch: the link is alive
             except _Expired:
                 continue  # relist immediately from a fresh resourceVersion
             except Exception as exc:
@@ -204,6 +241,7 @@ class WatchedNamespaces:
         }
         # Swap in one assignment: readers see the old map or the new one, never a half.
         self._tenants = fresh
+        self._progressed()
         self._synced.set()
         self._metrics.namespaces_cached.set(len(fresh))
         return str(listing.metadata.resource_version)
@@ -219,6 +257,7 @@ class WatchedNamespaces:
         metadata = getattr(obj, "metadata", None)
         if metadata is None:
             return None
+        self._progressed()
         if kind == "BOOKMARK":
             return str(metadata.resource_version)
         name = metadata.name
@@ -239,7 +278,8 @@ class _Expired(Exception):
 
 @dataclass(frozen=True, slots=True)
 class PlatformIdentities:
-    """Who counts as the platform (may bind tenants), by username or by group."""
+    """A set of identities by username or by group: the platform (may bind tenants), or the
+    KYC team (may write Tenants)."""
 
     users: frozenset[str]
     groups: frozenset[str]
@@ -248,6 +288,13 @@ class PlatformIdentities:
         if user["username"] in self.users:
             return True
         return not self.groups.isdisjoint(user.get("groups", ()))
+
+
+NOBODY = PlatformIdentities(frozenset(), frozenset())
+
+# What KYC identities may do among the reserved writes: record a Tenant's verification.
+_KYC_KIND = "Tenant"
+_KYC_OPERATIONS = ("CREATE", "UPDATE")
 
 
 def is_namespace(request: AdmissionRequest) -> bool:
@@ -265,8 +312,17 @@ class TenancyChange:
 
     what: str
     user: str
+    kyc_may: bool = False
+    """The KYC team may make this change (a Tenant's create or update), not only the platform."""
 
     def describe(self) -> str:
+        if self.kyc_may:
+            return (
+                f"exportgate refused this request: {self.what}. Only platform and KYC identities "
+                f'may do that, and user "{self.user}" is not one of them. A Tenant records the '
+                "verified facts that decide which export controls apply, so your provider's KYC "
+                "team writes it; ask them to make the change."
+            )
         return (
             f"exportgate refused this request: {self.what}. Only platform identities may do "
             f'that, and user "{self.user}" is not one. Tenancy decides which export controls '
@@ -275,9 +331,15 @@ class TenancyChange:
 
 
 def tenancy_change_denial(
-    request: AdmissionRequest, platform: PlatformIdentities
+    request: AdmissionRequest,
+    platform: PlatformIdentities,
+    kyc: PlatformIdentities = NOBODY,
 ) -> TenancyChange | None:
-    """Why this request may not change tenancy, or None when it changes none (or may)."""
+    """Why this request may not change tenancy, or None when it changes none (or may).
+
+    Subresource writes are judged like writes of the object itself: the request carries the
+    whole object, and a Namespace's status and finalize subresources keep its labels as sent.
+    """
     user = request["userInfo"]
     if platform.includes(user):
         return None
@@ -286,11 +348,15 @@ def tenancy_change_denial(
     operation = request["operation"]
     reserved = kind["group"] == EXPORTGATE_GROUP and kind["kind"] in PLATFORM_KINDS
     if reserved and operation in ("CREATE", "UPDATE", "DELETE"):
-        return TenancyChange(
-            f"{operation.lower()} of {kind['kind']} {name!r} ({EXPORTGATE_GROUP}) is reserved to "
-            "the platform",
-            user["username"],
-        )
+        kyc_may = kind["kind"] == _KYC_KIND and operation in _KYC_OPERATIONS
+        if not (kyc_may and kyc.includes(user)):
+            return TenancyChange(
+                f"{operation.lower()} of {kind['kind']} {name!r} ({EXPORTGATE_GROUP}) is reserved "
+                "to the platform" + (" and the KYC team" if kyc_may else ""),
+                user["username"],
+                kyc_may=kyc_may,
+            )
+        # A KYC write of a Tenant: still no tenant label on it (below), like anyone else.
     if operation not in ("CREATE", "UPDATE") or not is_cluster_scoped(request):
         return None
     new = tenant_label(request.get("object"))

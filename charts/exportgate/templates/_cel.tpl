@@ -13,6 +13,7 @@ resource claims): all ways a pod ends up on an accelerator or serving a model. T
 patterns and device variables are generated from the vocabulary (charts/tools/sync_kinds.py).
 */}}
 {{- define "exportgate.celContainer" -}}
+{{ include "exportgate.celContainerExpands" .c }} ||
 {{- $re := .re -}}
 {{- $harmless := .harmless -}}
 {{- $c := .c -}}
@@ -22,6 +23,20 @@ patterns and device variables are generated from the vocabulary (charts/tools/sy
 {{- define "exportgate.celPodSpec" -}}
 {{- $ps := .ps -}}
 ({{ $ps }}.containers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "harmless" .harmless "env" .env) }}) || (has({{ $ps }}.initContainers) && {{ $ps }}.initContainers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "harmless" .harmless "env" .env) }})) || has({{ $ps }}.ephemeralContainers) || (has({{ $ps }}.volumes) && {{ $ps }}.volumes.exists(v, has(v.hostPath))) || has({{ $ps }}.resourceClaims) || has({{ $ps }}.runtimeClassName) || (has({{ $ps }}.affinity) && has({{ $ps }}.affinity.nodeAffinity)) || (has({{ $ps }}.nodeSelector) && {{ $ps }}.nodeSelector.exists(k, k != 'kubernetes.io/os' && k != 'kubernetes.io/arch')))
+{{- end -}}
+
+{{/*
+A container whose command line the model reader sees only after expansion. It expands $(VAR) in
+command and args (as the kubelet does) and, in an argument holding a whole shell line, $VAR and
+${VAR} (as `sh -c` does), from the container's env, before it looks for model flags and
+programs: `args: ["$(FLAG)", "claude-sonnet-4"]` with FLAG=--model, or `sh -c "run $F"` with
+F=--model=claude-sonnet-4, names a model no literal check above sees (red team 3, F3). So a
+container with env whose command or args hold a "$" is sent. Nothing else needs the env values:
+without a "$" nothing expands and the literal checks hold, variables are read by name (the env
+checks above), and a postStart hook is always sent. Without env a reference stays as written.
+*/}}
+{{- define "exportgate.celContainerExpands" -}}
+(has({{ . }}.env) && ((has({{ . }}.command) && {{ . }}.command.exists(a, a.contains('$'))) || (has({{ . }}.args) && {{ . }}.args.exists(a, a.contains('$')))))
 {{- end -}}
 
 {{/* Objects carrying exportgate.dev labels or annotations: tenant bindings and stamps. */}}
