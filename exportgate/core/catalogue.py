@@ -138,6 +138,9 @@ class Catalogue:
         unknown = accelerators["unknownProduct"]
         self.unknown_id = str(unknown["id"])
         self.unknown_classification = str(unknown["assumeClassification"])
+        # The class the operator also writes on nodes whose accelerator hint it cannot identify
+        # (an unknown instance type): on a node label it means "could be anything".
+        self.indeterminate_classification = str(load_data("classification.yaml")["indeterminate"])
         self.clouds = {name: parse_cloud(spec) for name, spec in instances["clouds"].items()}
 
     # --- lookups -------------------------------------------------------------------------
@@ -186,6 +189,10 @@ class Catalogue:
             )
             return found or None
         if key in CLASS_KEYS:
+            if value == self.indeterminate_classification:
+                # Nodes carrying it include those the operator could not identify at all
+                # (operator/exportgate_operator/nodes.py), so it names no set of products.
+                return None
             return frozenset(p.id for p in self.products.values() if p.eccn == value)
         return None
 

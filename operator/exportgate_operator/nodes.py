@@ -29,17 +29,28 @@ def accelerator_class(labels: Mapping[str, str], catalogue: Catalogue) -> tuple[
 
     A label that names an accelerator the catalogue does not know gives the catalogue's
     assumed class for unknown products: an unidentified GPU is not waved through.
+
+    An instance type the catalogue cannot identify (another provider's or an on-prem name such
+    as ``dgx.h100``) may carry no accelerator or any. Left unlabelled, such a node would match
+    every ``accelerator-class NotIn [<controlled classes>]`` affinity meant to keep restricted
+    tenants off controlled nodes; so it gets the indeterminate class (controlled in every
+    default pack), with the unknown product, and the catalogue reads a pod pinned to that class
+    as "could be anything". A pod pinned to an uncontrolled class (``outside-3A090``) never
+    lands there. Only a node with no hint at all, or with instance types the catalogue knows
+    to carry none (``m5.large``), is left unlabelled.
     """
-    unknown = False
+    unknown = False  # an accelerator name we cannot identify
+    unidentified = False  # an instance type we cannot identify: no accelerator, or any
     for key in SOURCE_LABELS:
         value = labels.get(key)
         if not value:
             continue
         products = catalogue.lookup(key, value)
         if products is None:
-            # An instance type we hold no data on may well have no accelerator at all; only
-            # an unknown *accelerator* name is an unknown accelerator.
-            unknown = unknown or key not in INSTANCE_TYPE_LABELS
+            if key in INSTANCE_TYPE_LABELS:
+                unidentified = True
+            else:
+                unknown = True
             continue
         if not products:
             continue
@@ -47,12 +58,12 @@ def accelerator_class(labels: Mapping[str, str], catalogue: Catalogue) -> tuple[
         return classes[0], sorted(products)[0] if len(products) == 1 else "ambiguous"
     if unknown:
         return catalogue.unknown_classification, catalogue.unknown_id
+    if unidentified:
+        return catalogue.indeterminate_classification, catalogue.unknown_id
     return None
 
 
-def label_patch(
-    labels: Mapping[str, str], catalogue: Catalogue
-) -> dict[str, str | None] | None:
+def label_patch(labels: Mapping[str, str], catalogue: Catalogue) -> dict[str, str | None] | None:
     """The metadata.labels merge patch that makes the node's labels right, or None if they are."""
     found = accelerator_class(labels, catalogue)
     wanted: dict[str, str | None] = (

@@ -343,3 +343,31 @@ def test_an_unidentified_value_beside_a_cpu_category_still_guards_the_pod() -> N
         gpu(hint(INSTANCE_TYPE, "dgx.h100"), hint(KARPENTER_CATEGORY, "c"))
     )
     assert resolved.candidates and not resolved.pinned
+
+
+# --- the indeterminate class on nodes the operator cannot identify ------------------------------
+
+CLASS_LABEL = "exportgate.dev/accelerator-class"
+
+
+def test_the_indeterminate_class_label_could_be_anything() -> None:
+    """The operator labels a node whose instance type it cannot identify (dgx.h100) with the
+    indeterminate class, so a pod pinned to that class may land on any accelerator."""
+    assert CATALOGUE.lookup(CLASS_LABEL, CATALOGUE.indeterminate_classification) is None
+    resolved = CATALOGUE.resolve(gpu(hint(CLASS_LABEL, "3A090-indeterminate")))
+    assert not resolved.pinned
+    assert f"{CLASS_LABEL}=3A090-indeterminate" in resolved.note
+    assert decide(_gpu_pod(1, nodeSelector={CLASS_LABEL: "3A090-indeterminate"}))[1] is Action.DENY
+    # An In list that also names it is "could be anything" as a whole.
+    either = _terms(
+        {"matchExpressions": [_expr(CLASS_LABEL, "In", "outside-3A090", "3A090-indeterminate")]}
+    )
+    assert decide(_gpu_pod(1, affinity=either))[1] is Action.DENY
+
+
+def test_the_other_class_labels_still_pin() -> None:
+    """The classes the operator writes for identified products keep naming those products."""
+    resolved = CATALOGUE.resolve(gpu(hint(CLASS_LABEL, "outside-3A090")))
+    assert resolved.pinned and "nvidia-t4" in resolved.candidates
+    assert "nvidia-h100-sxm" not in resolved.candidates
+    assert CATALOGUE.resolve(gpu(hint(CLASS_LABEL, "3A090.a"))).pinned

@@ -1,6 +1,6 @@
 """Fail closed on the unknown, class 5 of issue 10: kinds without an adapter are searched
 generically, and the newer adapters (Argo, Volcano, Kueue, Seldon, KAITO, Cluster API) find
-their accelerators.
+their accelerators (and KubeRay's autoscaler container, red-team manifest g6).
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from exportgate.core.extract import extract_workload
 from exportgate.core.types import Action
@@ -504,3 +505,115 @@ def _trainjob(target: str) -> dict[str, Any]:
 def test_trainjob_overrides_pin_only_the_jobs_they_target() -> None:
     assert decide(_trainjob("node"))[1] is Action.ALLOW  # the trainer is pinned to a T4
     assert decide(_trainjob("dataset-initializer"))[1] is Action.DENY  # the trainer is not
+
+
+# --- red-team manifest g6: the KubeRay autoscaler container ----------------------------------
+# KubeRay adds the autoscaler as a container of the head pod and takes its resources, env,
+# image and security context from the cluster spec's autoscalerOptions (AutoscalerOptions in
+# ray-operator/apis/ray/v1/raycluster_types.go), not from any pod template.
+
+G6_RAY_AUTOSCALER = """\
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: g6, namespace: dragon-ml}
+spec:
+  enableInTreeAutoscaling: true
+  autoscalerOptions:
+    image: x
+    resources: {limits: {nvidia.com/gpu: "8"}}
+    env: [{name: NVIDIA_VISIBLE_DEVICES, value: all}]
+  headGroupSpec:
+    rayStartParams: {}
+    template:
+      spec:
+        containers: [{name: head, image: rayproject/ray}]
+"""
+
+_CLUSTER_SPEC_FIELD = {
+    "RayCluster": None,
+    "RayJob": "rayClusterSpec",
+    "RayService": "rayClusterConfig",
+}
+
+
+def _ray(kind: str, autoscaler: dict[str, Any], **head_spec: Any) -> dict[str, Any]:
+    head = {"containers": [container(name="head")], **head_spec}
+    cluster = {
+        "enableInTreeAutoscaling": True,
+        "autoscalerOptions": autoscaler,
+        "headGroupSpec": {"rayStartParams": {}, "template": {"spec": head}},
+        "workerGroupSpecs": [
+            {
+                "groupName": "cpu",
+                "rayStartParams": {},
+                "template": {"spec": {"containers": [container(name="worker")]}},
+            }
+        ],
+    }
+    field = _CLUSTER_SPEC_FIELD[kind]
+    return custom_resource("ray.io/v1", kind, cluster if field is None else {field: cluster})
+
+
+def test_the_ray_autoscaler_red_team_manifest_is_denied() -> None:
+    workload, action = decide(yaml.safe_load(G6_RAY_AUTOSCALER))
+    assert action is Action.DENY
+    assert {(a.resource, a.count, a.hints, a.source) for a in workload.accelerators} == {
+        ("nvidia.com/gpu", 8, (), 'spec.autoscalerOptions.resources.limits["nvidia.com/gpu"]'),
+        ("exportgate.dev/device-access", 1, (), "spec.autoscalerOptions.env[0]"),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_CLUSTER_SPEC_FIELD))
+@pytest.mark.parametrize(
+    "autoscaler",
+    [
+        {"resources": {"limits": GPU8}},
+        {"resources": {"requests": {"amd.com/gpu": "1"}}},
+        {"env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]},
+        {"securityContext": {"privileged": True}},
+    ],
+    ids=["gpu-limit", "amd-request", "device-variable", "privileged"],
+)
+def test_the_ray_autoscaler_is_read_in_every_cluster_spec(
+    kind: str, autoscaler: dict[str, Any]
+) -> None:
+    workload, action = decide(_ray(kind, autoscaler))
+    assert len(workload.accelerators) == 1
+    assert "autoscalerOptions" in workload.accelerators[0].source
+    assert action is Action.DENY
+
+
+@pytest.mark.parametrize("kind", sorted(_CLUSTER_SPEC_FIELD))
+def test_an_ordinary_ray_autoscaler_asks_for_nothing(kind: str) -> None:
+    autoscaler = {
+        "image": "rayproject/ray:2.41.0",
+        "imagePullPolicy": "IfNotPresent",
+        "resources": {"limits": {"cpu": "500m", "memory": "512Mi"}},
+        "env": [{"name": "RAY_LOG_LEVEL", "value": "debug"}],
+        "envFrom": [{"configMapRef": {"name": "autoscaler"}}],
+        "securityContext": {"runAsNonRoot": True},
+        "volumeMounts": [{"name": "tls", "mountPath": "/etc/ray/tls"}],
+        "idleTimeoutSeconds": 60,
+        "upscalingMode": "Default",
+    }
+    workload, action = decide(_ray(kind, autoscaler))
+    assert workload.accelerators == ()
+    assert action is Action.ALLOW
+
+
+def test_the_ray_autoscaler_is_placed_where_the_head_pod_is() -> None:
+    """It is a container of the head pod: the head template's selector places it (a T4 is
+    allowed), a worker group's does not."""
+    autoscaler = {"resources": {"limits": GPU8}}
+    on_t4 = _ray("RayCluster", autoscaler, nodeSelector={"nvidia.com/gpu.product": T4_GFD})
+    workload, action = decide(on_t4)
+    assert [dict((h.key, h.values) for h in a.hints) for a in workload.accelerators] == [
+        {"nvidia.com/gpu.product": (T4_GFD,)}
+    ]
+    assert action is Action.ALLOW
+
+    worker_on_t4 = _ray("RayCluster", autoscaler)
+    worker_on_t4["spec"]["workerGroupSpecs"][0]["template"]["spec"]["nodeSelector"] = {
+        "nvidia.com/gpu.product": T4_GFD
+    }
+    assert decide(worker_on_t4)[1] is Action.DENY
