@@ -250,6 +250,32 @@ def compose_single(text: str, source: str) -> tuple[Any, yaml.Node | None]:
         loader.dispose()
 
 
+class NotYaml(Exception):
+    """An embedded string (`load_embedded`) that is not one YAML document."""
+
+
+def load_embedded(text: str, where: str) -> Any:
+    """One YAML document held in a string field of an object (a Ray Serve config, a pod spec
+    patch), through the same bounded loader as every other document.
+
+    Such strings come from tenants inside admission requests, so they get the same caps: a
+    few hundred bytes of nested aliases would otherwise stand for billions of nodes that the
+    reader walks on the webhook's event loop. Raises `InputError` naming the cap when one is
+    passed, and `NotYaml` when the text is not a single YAML document (which the caller
+    judges: a config its program would refuse to run, or something it cannot read).
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else loader.construct_document(node)
+    except _LimitError as exc:
+        raise _input_error(exc, where, "refused", exc.hint) from None
+    except yaml.YAMLError as exc:
+        raise NotYaml(str(exc)) from None
+    finally:
+        loader.dispose()
+
+
 def read_documents(path: str | Path) -> list[LocatedDocument]:
     """Read a file (or '-' for stdin) into located documents."""
     import sys

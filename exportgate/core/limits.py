@@ -46,6 +46,13 @@ MAX_CLAIMS = 128
 MAX_MODEL_REFERENCES = 256
 """Distinct model references one object names."""
 
+MAX_EMBEDDED_CHARS = 64 * 1024
+"""Longest YAML document held in a string field that is read (a Ray Serve config, an Argo pod
+spec patch; real ones are a few KiB). Longer ones are not read and count as unidentified. Such
+documents are read by PyYAML's Python composer (about 1 ms per KiB, up to 4 ms per KiB of dense
+lists), so objects of kinds that hold them are always extracted off the webhook's event loop
+(`AdapterRegistry.reads_embedded_documents`), whatever their size."""
+
 # --- decisions ------------------------------------------------------------------------------
 
 MAX_DECISION_RECORD_BYTES = 1024 * 1024

@@ -168,3 +168,23 @@ async def test_connections_past_the_cap_are_reset_and_service_resumes(
     await asyncio.sleep(0.7)  # handshake timeout ends the held ones
     response = await small_webhook.review("/validate", review_for(gpu_pod("ok", ACME_NS)))
     assert response["allowed"] is True
+
+
+async def test_an_alias_bomb_in_an_embedded_config_is_denied_promptly(webhook: Webhook) -> None:
+    # 600 bytes of nested YAML aliases in a RayService's serveConfigV2 stood for 9**12 nodes,
+    # and reading them held the event loop every tenant's admission shares (red team, session
+    # 12). Now the config is read through the bounded loader, off the loop, and what it
+    # cannot read is an unidentified model: denied for a tenant restricted from any model.
+    lines = ["a0: &a0 [{model_loading_config: {model_id: x}}]"]
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 12)]
+    service = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": "bomb", "namespace": NIMBUS_NS},
+        "spec": {"serveConfigV2": "\n".join(lines)},
+    }
+    async with asyncio.timeout(10):
+        response = await webhook.review("/validate", review_for(service))
+    assert response["allowed"] is False
+    assert response["status"]["code"] == 403
+    assert "could not be read" in response["status"]["message"]

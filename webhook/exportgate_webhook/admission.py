@@ -173,8 +173,12 @@ class AdmissionReviewer:
         metrics: WebhookMetrics,
         dra: DraLookup | None = None,
         extract_with: ExtractWith | None = None,
+        slow_to_extract: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> None:
         self._extract = extract
+        # Objects whose extraction parses YAML held in a string field (a Ray Serve config):
+        # always off the loop, whatever the body's size (exportgate.core.limits).
+        self._slow_to_extract = slow_to_extract or (lambda obj: False)
         self._dra = dra
         self._extract_with = extract_with
         self._namespaces = namespaces
@@ -249,15 +253,13 @@ class AdmissionReviewer:
 
     async def _read(self, request: AdmissionRequest, obj: Mapping[str, Any]) -> Workload:
         """The workload, with the DRA objects it names read from the API server (bounded)."""
+        # Large objects, and those holding embedded documents, are extracted off the loop.
+        run = self.offload.run if self._slow_to_extract(obj) else self.offload.call
         if self._dra is None or self._extract_with is None:
-            return await self.offload.call(self._extract, obj)
+            return await run(self._extract, obj)
         namespace = request.get("namespace") or None
         return await self._dra.extract(
-            self._extract_with,
-            obj,
-            namespace,
-            timeout=self._fetch_timeout_s,
-            run=self.offload.call,  # large objects are extracted off the loop
+            self._extract_with, obj, namespace, timeout=self._fetch_timeout_s, run=run
         )
 
     def validate_failed(self, request: AdmissionRequest, problem: str) -> Outcome:

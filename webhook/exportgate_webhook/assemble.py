@@ -86,6 +86,7 @@ def build_server(
         extract=extract,
         dra=dra,
         extract_with=extract,
+        slow_to_extract=registry.reads_embedded_documents,
         namespaces=namespaces,
         sidecar=BatchingClient(
             sidecar,

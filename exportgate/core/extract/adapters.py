@@ -51,6 +51,11 @@ ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
 }
 """The named parsers an ``accelerators[].parser`` may refer to: the parts that need code."""
 
+EMBEDDED_ACCELERATOR_PARSERS = frozenset({"pod-spec-patch"})
+EMBEDDED_MODEL_PARSERS = frozenset({"ray-serve-config"})
+"""The parsers that read a YAML document out of a string field (see
+`Adapter.reads_embedded_documents`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class HintRule:
@@ -157,6 +162,15 @@ class Adapter:
         spec alone, unless the spec names DRA claims (`dra.CLAIM_LISTS`), which are looked up by
         namespace; `AdapterRegistry.extract` may remember them per spec (`FindingsMemo`)."""
         return not self.accelerators and not self.models and self.pod_specs == (_SPEC_ONLY,)
+
+    @property
+    def reads_embedded_documents(self) -> bool:
+        """True when a rule parses a YAML document held in a string field (a Ray Serve config,
+        an Argo pod spec patch): slower per byte than anything else extraction does, so the
+        webhook extracts such objects off its event loop (`limits.MAX_EMBEDDED_CHARS`)."""
+        return any(rule.parse in EMBEDDED_MODEL_PARSERS for rule in self.models) or any(
+            rule.parser in EMBEDDED_ACCELERATOR_PARSERS for rule in self.accelerators
+        )
 
     def apply(
         self,

@@ -29,6 +29,11 @@ ENV_FROM = "$(envFrom {kind} {name})"
 loads or calls is set at run time, from a ConfigMap or Secret exportgate cannot read offline."""
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+UNREADABLE = "$(unreadable {what})"
+"""The reference of a model named in something exportgate could not read within its caps (a
+Ray Serve config past `MAX_EMBEDDED_CHARS` or the alias and depth caps): decided like a model set
+at run time, as the most restrictive."""
+
 _UNEXPANDED = re.compile(r"\$\(|\$\{|^\$[A-Za-z_]")
 _VERTEX = re.compile(
     r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/(?P<publisher>[^/]+)/models/(?P<model>[^/@]+)"
@@ -301,10 +306,14 @@ class _State:
 
 
 _ENV_FROM = re.compile(r"^\$\(envFrom (?P<kind>\S+) (?P<name>.*)\)$")
+_UNREADABLE = re.compile(r"^\$\(unreadable (?P<what>.*)\)$")
 
 
 def _run_time(text: str) -> str:
     """Why a run-time reference cannot be read, in the tenant's terms."""
+    unreadable = _UNREADABLE.match(text)
+    if unreadable is not None:
+        return f"{unreadable['what']} could not be read, so the model it names is unknown"
     env_from = _ENV_FROM.match(text)
     if env_from is not None:
         return (

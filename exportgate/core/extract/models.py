@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import yaml
-
 from exportgate.core.data import load_data
+from exportgate.core.documents import NotYaml, load_embedded
+from exportgate.core.errors import InputError
 from exportgate.core.extract.envvars import (
     Environment,
     Variable,
@@ -42,7 +42,7 @@ from exportgate.core.extract.envvars import (
     environment,
     expand,
 )
-from exportgate.core.extract.model_names import ANY_MODEL, ENV_FROM, provider_key
+from exportgate.core.extract.model_names import ANY_MODEL, ENV_FROM, UNREADABLE, provider_key
 from exportgate.core.extract.paths import (
     expect_list,
     expect_mapping,
@@ -50,6 +50,7 @@ from exportgate.core.extract.paths import (
     join_index,
     join_key,
 )
+from exportgate.core.limits import MAX_EMBEDDED_CHARS
 from exportgate.core.types import ModelRequest
 
 _LOCAL_PREFIXES = ("/", "./", "../", "~", "file:", "pvc://")
@@ -65,8 +66,6 @@ _INNER_SPACE = re.compile(r"\S\s+\S")  # a whole shell line in one argument
 _IN_CLUSTER_HOST = re.compile(
     r"^[^.]+$|\.svc(\.|$)|\.cluster\.local$|\.local$|\.internal$|\.localhost$", re.IGNORECASE
 )
-# Past this size a Ray Serve config string is not read (Kubernetes objects are at most ~1.5 MB).
-_MAX_CONFIG_CHARS = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,14 +204,22 @@ def from_ray_serve(value: object, field: str, provider: str | None) -> list[Mode
     (a Hugging Face id, a bucket, a local path) and ``model_id`` the name clients use, which is
     also the source when no ``model_source`` is given (Ray, ModelLoadingConfig). Variables in
     ``runtime_env.env_vars`` are read like a container's environment. A string that is not
-    YAML is not a config Ray would run, so it names nothing."""
+    YAML is not a config Ray would run, so it names nothing. One that is too large to read
+    (`MAX_EMBEDDED_CHARS`) or past the document caps (aliases, depth) is an unidentified model:
+    exportgate does not admit what it cannot read."""
     text = expect_string(value, field)
-    if not text.strip() or len(text) > _MAX_CONFIG_CHARS:
+    if not text.strip():
         return []
+    if len(text) > MAX_EMBEDDED_CHARS:
+        what = f"the Ray Serve config at {field} ({len(text)} characters, cap {MAX_EMBEDDED_CHARS})"
+        return [ModelRequest(UNREADABLE.format(what=what), provider, field)]
     try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError:
+        config = load_embedded(text, field)
+    except NotYaml:
         return []
+    except InputError as exc:  # aliases or nesting past the caps
+        what = f"the Ray Serve config at {field} ({exc.message})"
+        return [ModelRequest(UNREADABLE.format(what=what), provider, field)]
     found: list[ModelRequest] = []
     fallback: list[ModelRequest] = []
     for node in _mappings(config):

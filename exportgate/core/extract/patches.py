@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import yaml
-
+from exportgate.core.documents import NotYaml, load_embedded
+from exportgate.core.errors import InputError
 from exportgate.core.extract.dra_refs import DraObjects
 from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.limits import MAX_EMBEDDED_CHARS
 from exportgate.core.types import AcceleratorRequest
 
 POD_SPEC_PATCH = "pod spec patch"
 """Resource of the request made for a patch that may reach devices or move the pod."""
 
-MAX_PATCH_CHARS = 64 * 1024
+MAX_PATCH_CHARS = MAX_EMBEDDED_CHARS
 """Longest patch read; Argo patches are a few lines."""
 MAX_PATCH_NODES = 5_000
 """Most values visited in one parsed patch (YAML aliases can make a short text a large tree)."""
@@ -61,8 +62,8 @@ def pod_spec_patch(
         return unknown
     else:
         try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
+            parsed = load_embedded(value, field)
+        except (NotYaml, InputError):  # not YAML, or past a cap (aliases, depth): unread
             return unknown
     if parsed is None:
         return []

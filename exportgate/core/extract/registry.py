@@ -103,6 +103,18 @@ class AdapterRegistry:
         adapter = self.adapter_for(api_version, kind)
         return adapter is not None and adapter.cluster_scoped
 
+    def reads_embedded_documents(self, obj: object) -> bool:
+        """True when extracting `obj` parses a YAML document held in one of its string fields
+        (`Adapter.reads_embedded_documents`); False for malformed objects, which extraction
+        refuses at once."""
+        if not isinstance(obj, Mapping):
+            return False
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            return False
+        adapter = self.adapter_for(api_version, kind)
+        return adapter is not None and adapter.reads_embedded_documents
+
     def _lookup(self, group: str, version: str, kind: str) -> Adapter | None:
         for adapter in self._index.get((group, kind), ()):
             if adapter.matches_version(version):
