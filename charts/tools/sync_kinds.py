@@ -66,16 +66,17 @@ def _substrings(words: set[str]) -> list[str]:
 def model_words() -> dict[str, list[str]]:
     """What sends a container because of a model reference, derived from models.yaml.
 
-    * ``modelWords``: substrings (as written: the reader is case-sensitive) of every model flag, advertised flag and program
-      whose model is positional (``--model``, ``vllm``, ``trtllm-serve``, ``hf``...), longer
-      than `TOKEN_MAX_CHARS`; ``modelTokens``: the shorter ones, matched as whole tokens.
+    * ``modelWords``: substrings (as written: the reader is case-sensitive) of every model
+      flag, advertised flag and program whose model is positional (``--model``, ``vllm``,
+      ``trtllm-serve``, ``hf``...), longer than `TOKEN_MAX_CHARS`; ``modelTokens``: the
+      shorter ones, matched as whole tokens.
     * ``modelPathFlags``: flags whose value is a file (llama.cpp's ``-m``), whole tokens; they
       matter only when the same list holds a path (``/``) or a ``.gguf`` file.
     * ``modelEnv``: every variable the reader reads by name (vendor, switch, generic,
       advertised and base-URL variables).
     * ``modelServerImages`` (RE2, case-insensitive), ``modelServerPrograms`` (substrings) and
-      ``modelEnvFromNames`` (lowercase substrings of envFrom source names): a container with ``envFrom``
-      that is recognisably a model server or client.
+      ``modelEnvFromNames`` (lowercase substrings of envFrom source names): a container with
+      ``envFrom`` that is recognisably a model server or client.
     """
     data = load_data("models.yaml")
     env, commands = data["environment"], data["commands"]

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cryptography import x509
@@ -183,7 +183,7 @@ MODEL_SERVER_LINES: list[tuple[str, dict[str, Any]]] = [
 # An init container that downloads the weights the server then loads from a local path.
 HF_DOWNLOAD_INIT: dict[str, Any] = {
     "name": "fetch", "image": "python:3.12",
-    "command": ["sh", "-c", f"pip install -q huggingface_hub && hf download {SCOUT} --local-dir /m"],
+    "command": ["sh", "-c", f"pip install -q huggingface_hub && hf download {SCOUT} -q"],
 }  # fmt: skip
 
 
@@ -285,7 +285,7 @@ def _containers_naming_models() -> list[tuple[str, dict[str, Any]]]:
     from tests.core.test_model_decisions import DENIED_LLAMA_4_FOR_THE_EU, RUN_TIME
 
     lists = [*CONTAINERS, *MORE_CONTAINERS, *SERVER_LINES]
-    cases = [(case, container) for case, container, _ in lists]
+    cases = [(case, cast(dict[str, Any], c)) for case, c, _ in lists]
     cases += [("red-team-flag-from-var", {"image": "x", **FLAG_FROM_VAR}),
               ("red-team-program-from-shell-var", {"image": "x", **PROGRAM_FROM_SHELL_VAR}),
               ("red-team-flag-from-shell-var", {"image": "x", **FLAG_FROM_SHELL_VAR})]  # fmt: skip
@@ -297,7 +297,7 @@ def _containers_naming_models() -> list[tuple[str, dict[str, Any]]]:
         if extract_workload(obj).models:
             found.append((case, obj))
     # The decision tests' Deployments: their pod specs, init containers included, as pods.
-    decisions = [(case, obj) for case, obj, *_ in [*DENIED_LLAMA_4_FOR_THE_EU, *RUN_TIME]]
+    decisions = [*DENIED_LLAMA_4_FOR_THE_EU, *((case, obj) for case, obj, _ in RUN_TIME)]
     for case, obj in decisions:
         if obj["kind"] != "Deployment":
             continue  # other kinds are always sent (webhook.guardedResources)
@@ -407,7 +407,6 @@ def _yaml(obj: object) -> str:
     return yaml.safe_dump(obj)
 
 
-
 # Shell lines as long scripts carry them: plain, and the worst case for the model vocabulary
 # (every substring guard true, so every regular expression runs, yet no whole token matches).
 PLAIN_LINE = "echo 'hello world'; ls -la /srv/data && cat \"/etc/hosts\"\n"
@@ -428,8 +427,13 @@ def test_long_command_lines_stay_within_the_filters_cost_limit(
     be admitted or sent, never refused by the filter itself."""
     # Half in command, half in args, on a container with envFrom: every list is read.
     script = line * (kib * 1024 // len(line) // 2)
-    obj = _with(pod("long", TENANT_NS), image="nginx", command=["sh", "-c", script],
-                args=[script], envFrom=[{"configMapRef": {"name": "site"}}])
+    obj = _with(
+        pod("long", TENANT_NS),
+        image="nginx",
+        command=["sh", "-c", script],
+        args=[script],
+        envFrom=[{"configMapRef": {"name": "site"}}],
+    )
 
     def observed() -> bool:
         proc = create_as_tenant(installed, obj, dry_run=True)
@@ -438,4 +442,3 @@ def test_long_command_lines_stay_within_the_filters_cost_limit(
         return refused == sent
 
     installed.wait_for_webhook(observed, timeout=30)
-
