@@ -13,7 +13,12 @@ copies this tool rewrites three defaults in ``charts/exportgate/values.yaml``:
   case-sensitive) of Kubernetes' own resources and the vocabulary's ignoredResources. Every
   other resource is sent: the extractor calls any extended resource it does not list as none
   an (unknown) accelerator, and the filter may never be narrower than the extractor;
-* ``webhook.matchConditions.deviceAccessEnv``: the container runtimes' device variables.
+* ``webhook.matchConditions.deviceAccessEnv``: the container runtimes' device variables;
+* ``webhook.matchConditions.model*``: what the model reader (``exportgate/core/extract/models.py``)
+  reads in a container, from ``exportgate/data/models.yaml``: the words and whole tokens of its
+  flags and programs, its path flags, the variables it reads by name, and what makes a container
+  with ``envFrom`` a model server or client (`model_blocks`). A container the pre-filter skips
+  is admitted unseen, so these lists may only ever be wider than what the reader reads.
 
 Only the value lines are rewritten; the comments above each key stay as written.
 
@@ -34,17 +39,77 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from exportgate.core.data import load_data  # noqa: E402
 from exportgate.core.extract import AdapterRegistry  # noqa: E402
 from exportgate.core.extract.vocabulary import name_pattern  # noqa: E402
 from exportgate.core.kinds import guarded_kinds, resources_by_group  # noqa: E402
 
 VALUES = ROOT / "charts" / "exportgate" / "values.yaml"
+# Flags and programs this short are matched as whole tokens of a command line, not as
+# substrings: "-m" or "hf" inside any word would send nearly every pod.
+TOKEN_MAX_CHARS = 3
+# Python regular-expression syntax RE2 (CEL's matches()) does not have.
+_NOT_RE2 = re.compile(r"\(\?[=!<]|\(\?P=|\\[1-9]")
 
 
 def _name_to_re2(glob: str) -> str:
     """The whole-name, case-sensitive RE2 pattern of a resource-name glob: the extractor's own
     translation (`vocabulary.name_pattern`), anchored because CEL's matches() searches."""
     return f"^(?:{name_pattern(glob)})$"
+
+
+def _substrings(words: set[str]) -> list[str]:
+    """The words no other word of the set is a substring of: the same containers match."""
+    return sorted(w for w in words if not any(o != w and o in w for o in words))
+
+
+def model_words() -> dict[str, list[str]]:
+    """What sends a container because of a model reference, derived from models.yaml.
+
+    * ``modelWords``: substrings (as written: the reader is case-sensitive) of every model
+      flag, advertised flag and program whose model is positional (``--model``, ``vllm``,
+      ``trtllm-serve``, ``hf``...), longer than `TOKEN_MAX_CHARS`; ``modelTokens``: the
+      shorter ones, matched as whole tokens.
+    * ``modelPathFlags``: flags whose value is a file (llama.cpp's ``-m``), whole tokens; they
+      matter only when the same list holds a path (``/``) or a ``.gguf`` file.
+    * ``modelEnv``: every variable the reader reads by name (vendor, switch, generic,
+      advertised and base-URL variables).
+    * ``modelServerImages`` (RE2, case-insensitive), ``modelServerPrograms`` (substrings) and
+      ``modelEnvFromNames`` (lowercase substrings of envFrom source names): a container with
+      ``envFrom`` that is recognisably a model server or client.
+    """
+    data = load_data("models.yaml")
+    env, commands = data["environment"], data["commands"]
+    servers = commands.get("servers") or {}
+    words = {
+        str(w)
+        for w in (
+            *commands["modelFlags"],
+            *(commands.get("advertisedFlags") or ()),
+            *(entry["program"] for entry in commands["positional"]),
+        )
+    }
+    short = {w for w in words if len(w) <= TOKEN_MAX_CHARS}
+    names = {
+        *env["vendor"],
+        *env["switches"],
+        *env["generic"],
+        *env["advertised"],
+        *(env.get("baseUrls") or {}),
+    }
+    images = [str(p) for p in servers.get("images", ())]
+    for pattern in images:
+        if _NOT_RE2.search(pattern):
+            raise SystemExit(f"models.yaml servers.images: {pattern!r} is not RE2 syntax")
+    return {
+        "modelWords": _substrings(words - short),
+        "modelTokens": sorted(short),
+        "modelPathFlags": sorted({str(f) for f in commands.get("pathFlags") or ()}),
+        "modelEnv": sorted(names),
+        "modelServerImages": images,
+        "modelServerPrograms": _substrings({str(p) for p in servers.get("programs", ())}),
+        "modelEnvFromNames": _substrings({str(n).lower() for n in servers.get("envFromNames", ())}),
+    }
 
 
 def generated_blocks() -> dict[str, list[str]]:
@@ -67,6 +132,10 @@ def generated_blocks() -> dict[str, list[str]]:
         "    acceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in patterns],
         "    nonAcceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in harmless],
         "    deviceAccessEnv:": [f"      - {name}" for name in env],
+        **{
+            f"    {key}:": [f"      - {json.dumps(item)}" for item in items]
+            for key, items in model_words().items()
+        },
     }
 
 

@@ -8,11 +8,12 @@ for real: requests the CEL pre-filter skips are admitted, and requests it sends 
 from __future__ import annotations
 
 import base64
+import copy
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cryptography import x509
@@ -157,6 +158,39 @@ FLAG_FROM_SHELL_VAR: dict[str, Any] = {
     "command": ["sh", "-c", "exec /app/run $F"],
 }
 
+SCOUT = "meta-llama/Llama-4-Scout-17B-16E-Instruct"
+# Red team (this session): model servers, downloads, envFrom and base URLs the model reader
+# reads but the hand-written filter let through unseen. Each must be sent.
+MODEL_SERVER_LINES: list[tuple[str, dict[str, Any]]] = [
+    ("llama-server -hf", {"command": ["llama-server", "-hf",
+                                      "unsloth/Llama-4-Scout-17B-16E-Instruct-GGUF"]}),
+    ("llama.cpp -hf=", {"image": "ghcr.io/ggml-org/llama.cpp:server", "args": [f"-hf={SCOUT}"]}),
+    ("llama.cpp -m file", {"args": ["-m", "/models/Llama-4-Scout-Q4_K_M.gguf"]}),
+    ("trtllm-serve", {"command": ["trtllm-serve", SCOUT]}),
+    ("lmdeploy", {"command": ["lmdeploy", "serve", "api_server", SCOUT]}),
+    ("vllm image envFrom", {"image": "vllm/vllm-openai:v0.9",
+                            "envFrom": [{"configMapRef": {"name": "llm"}}]}),
+    ("vendor secret envFrom", {"envFrom": [{"secretRef": {"name": "openai-key"}}]}),
+    ("server program envFrom", {"command": ["/usr/bin/text-generation-launcher"],
+                                "envFrom": [{"configMapRef": {"name": "m"}}]}),
+    ("openai base url", {"env": [{"name": "OPENAI_BASE_URL",
+                                  "value": "https://api.openai.com/v1"}]}),
+    # A shell joins quoted pieces of a word: sh -c "v''llm serve M" runs vllm.
+    ("quote-split program", {"command": ["sh", "-c", f"v''llm serve {SCOUT}"]}),
+    ("quoted short flag", {"command": ["sh", "-c", f'llama-server "-hf" {SCOUT}']}),
+    ("backslash-split program", {"command": ["sh", "-c", f"h\\f download {SCOUT}"]}),
+]  # fmt: skip
+# An init container that downloads the weights the server then loads from a local path.
+HF_DOWNLOAD_INIT: dict[str, Any] = {
+    "name": "fetch", "image": "python:3.12",
+    "command": ["sh", "-c", f"pip install -q huggingface_hub && hf download {SCOUT} -q"],
+}  # fmt: skip
+
+
+def _with_init(obj: dict[str, Any], *init: dict[str, Any]) -> dict[str, Any]:
+    obj["spec"]["initContainers"] = list(init)
+    return obj
+
 
 # (case, object, sent?). The webhook is unreachable, so "sent" shows as a fail-closed refusal
 # and "not sent" as a plain admission: the CEL pre-filter is observed through the API server.
@@ -201,6 +235,21 @@ PREFILTER_CASES = [
      False),
     ("env without $", lambda: _with(pod("e11", TENANT_NS), env=[{"name": "LANG", "value": "C"}],
                                     args=["--port", "8080"]), False),
+    *[(case, lambda c=c: _with(pod("s", TENANT_NS), **c), True)
+      for case, c in MODEL_SERVER_LINES],
+    ("hf download in an init container",
+     lambda: _with_init(pod("s", TENANT_NS), HF_DOWNLOAD_INIT), True),
+    # Ordinary containers the model vocabulary must not send (the filter spares them a call).
+    ("nginx envFrom", lambda: _with(pod("n1", TENANT_NS), image="nginx",
+                                    envFrom=[{"configMapRef": {"name": "nginx-conf"}}]), False),
+    ("max-connections args", lambda: _with(pod("n2", TENANT_NS),
+                                           args=["--max-connections", "100", "-v"]), False),
+    ("python -m module", lambda: _with(pod("n3", TENANT_NS),
+                                       command=["python", "-m", "http.server", "8080"]), False),
+    ("models directory", lambda: _with(pod("n4", TENANT_NS),
+                                       args=["--data-dir", "/models/cache"]), False),
+    ("model-ish variable", lambda: _with(pod("n5", TENANT_NS), env=[
+        {"name": "MODEL_CACHE_DIR", "value": "/cache"}]), False),
     ("plain pod", lambda: pod("g", TENANT_NS), False),
     ("cpu-only pod", lambda: _with(pod("h", TENANT_NS),
                                    resources={"limits": {"cpu": "2", "memory": "1Gi"}}), False),
@@ -232,18 +281,32 @@ def _containers_naming_models() -> list[tuple[str, dict[str, Any]]]:
     """Every container of the model reader's own tests (and the red team's) in which the core
     finds a model: the pre-filter must send each, or the webhook never sees what it would deny."""
     from exportgate.core.extract import extract_workload
-    from tests.core.extract.test_models import CONTAINERS, MORE_CONTAINERS
+    from tests.core.extract.test_models import CONTAINERS, MORE_CONTAINERS, SERVER_LINES
+    from tests.core.test_model_decisions import DENIED_LLAMA_4_FOR_THE_EU, RUN_TIME
 
-    cases = [(case, container) for case, container, _ in [*CONTAINERS, *MORE_CONTAINERS]]
+    lists = [*CONTAINERS, *MORE_CONTAINERS, *SERVER_LINES]
+    cases = [(case, cast(dict[str, Any], c)) for case, c, _ in lists]
     cases += [("red-team-flag-from-var", {"image": "x", **FLAG_FROM_VAR}),
               ("red-team-program-from-shell-var", {"image": "x", **PROGRAM_FROM_SHELL_VAR}),
               ("red-team-flag-from-shell-var", {"image": "x", **FLAG_FROM_SHELL_VAR})]  # fmt: skip
+    cases += [(f"red-team-{case}", {"image": "x", **container})
+              for case, container in MODEL_SERVER_LINES]  # fmt: skip
     found = []
     for case, container in cases:
         obj = _with(pod("m", TENANT_NS), **container)
         if extract_workload(obj).models:
             found.append((case, obj))
-    assert len(found) >= 30, "the model reader's fixtures moved: import them from their new home"
+    # The decision tests' Deployments: their pod specs, init containers included, as pods.
+    decisions = [*DENIED_LLAMA_4_FOR_THE_EU, *((case, obj) for case, obj, _ in RUN_TIME)]
+    for case, obj in decisions:
+        if obj["kind"] != "Deployment":
+            continue  # other kinds are always sent (webhook.guardedResources)
+        spec = copy.deepcopy(obj["spec"]["template"]["spec"])
+        as_pod = pod("m", TENANT_NS)
+        as_pod["spec"] = {**spec, "containers": [{"image": "x", **c} for c in spec["containers"]]}
+        if extract_workload(as_pod).models:
+            found.append((f"decision-{case}", as_pod))
+    assert len(found) >= 60, "the model reader's fixtures moved: import them from their new home"
     return found
 
 
@@ -342,3 +405,40 @@ def _yaml(obj: object) -> str:
     import yaml
 
     return yaml.safe_dump(obj)
+
+
+# Shell lines as long scripts carry them: plain, and the worst case for the model vocabulary
+# (every substring guard true, so every regular expression runs, yet no whole token matches).
+PLAIN_LINE = "echo 'hello world'; ls -la /srv/data && cat \"/etc/hosts\"\n"
+WORST_LINE = "echo xhfx --mux x-mx 'ab' \\c \"d\" 'e'; : > x/y.gguf\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "kib", "sent"),
+    [(PLAIN_LINE, 60, False), (WORST_LINE, 60, False), (PLAIN_LINE, 1024, True),
+     (WORST_LINE, 1024, True)],
+    ids=["plain-60KiB", "worst-60KiB", "plain-1MiB", "worst-1MiB"],
+)  # fmt: skip
+def test_long_command_lines_stay_within_the_filters_cost_limit(
+    installed: LocalCluster, line: str, kib: int, sent: bool
+) -> None:
+    """CEL charges string operations by length, and an evaluation over the API server's cost
+    limit is an error that refuses the request: an ordinary pod with a long inline script must
+    be admitted or sent, never refused by the filter itself."""
+    # Half in command, half in args, on a container with envFrom: every list is read.
+    script = line * (kib * 1024 // len(line) // 2)
+    obj = _with(
+        pod("long", TENANT_NS),
+        image="nginx",
+        command=["sh", "-c", script],
+        args=[script],
+        envFrom=[{"configMapRef": {"name": "site"}}],
+    )
+
+    def observed() -> bool:
+        proc = create_as_tenant(installed, obj, dry_run=True)
+        refused = proc.returncode != 0 and 'failed calling webhook "workloads.' in proc.stderr
+        assert refused or proc.returncode == 0, proc.stderr[-300:]
+        return refused == sent
+
+    installed.wait_for_webhook(observed, timeout=30)

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from exportgate.core.data import load_data
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.kinds import guarded_kinds, resources_by_group
 
@@ -81,3 +82,66 @@ def test_the_prefilter_sends_every_resource_the_extractor_reads_as_an_accelerato
 def test_resource_globs_become_whole_name_patterns() -> None:
     assert _tool()._name_to_re2("hugepages-*") == "^(?:hugepages\\-.*)$"
     assert _tool()._name_to_re2("*kubernetes.io/*") == "^(?:.*kubernetes\\.io/.*)$"
+
+
+def _conditions() -> dict[str, Any]:
+    values = yaml.safe_load((ROOT / "charts/exportgate/values.yaml").read_text())
+    return dict(values["webhook"]["matchConditions"])
+
+
+def test_the_model_vocabulary_is_generated_from_models_yaml() -> None:
+    conditions = _conditions()
+    for key, items in _tool().model_words().items():
+        assert conditions[key] == items, key
+    stale = (ROOT / "charts/exportgate/values.yaml").read_text()
+    for line in ('      - "OPENAI_BASE_URL"\n', '      - "trtllm-serve"\n', '      - "-hf"\n'):
+        assert line in stale
+        assert _tool().render(stale.replace(line, "", 1)) == stale, line
+
+
+def _sends_word(word: str, conditions: dict[str, Any]) -> bool:
+    """A flag or program (a whole token of a command line) is sent by the pre-filter."""
+    return word in conditions["modelTokens"] or any(w in word for w in conditions["modelWords"])
+
+
+def test_every_flag_program_and_variable_the_model_reader_reads_is_sent() -> None:
+    # The pre-filter may never be narrower than exportgate/core/extract/models.py: everything
+    # models.yaml tells the reader to read must reach a generated list.
+    conditions = _conditions()
+    data = load_data("models.yaml")
+    env, commands = data["environment"], data["commands"]
+    servers = commands["servers"]
+    words = [*commands["modelFlags"], *commands["advertisedFlags"],
+             *(entry["program"] for entry in commands["positional"])]  # fmt: skip
+    assert [w for w in words if not _sends_word(w, conditions)] == []
+    assert set(commands["pathFlags"]) <= set(conditions["modelPathFlags"])
+    names = {*env["vendor"], *env["switches"], *env["generic"], *env["advertised"],
+             *env["baseUrls"]}  # fmt: skip
+    assert names <= set(conditions["modelEnv"])
+    assert set(env["aliasOnly"]).isdisjoint(conditions["modelEnv"])  # never read: not sent
+    assert all(any(w in p for w in conditions["modelServerPrograms"]) for p in servers["programs"])
+    assert conditions["modelServerImages"] == servers["images"]
+    for name in servers["envFromNames"]:
+        assert any(n in name.lower() for n in conditions["modelEnvFromNames"])
+    # The red team's programs and flags (this session) are among them.
+    for word in ("trtllm-serve", "lmdeploy", "hf", "huggingface-cli", "-hf", "-hfr", "-mu"):
+        assert _sends_word(word, conditions), word
+    assert {"OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AZURE_OPENAI_ENDPOINT"} <= set(
+        conditions["modelEnv"]
+    )
+
+
+def test_short_words_are_whole_tokens_and_long_ones_minimal_substrings() -> None:
+    conditions = _conditions()
+    tool = _tool()
+    assert all(len(t) <= tool.TOKEN_MAX_CHARS for t in conditions["modelTokens"])
+    assert all(len(w) > tool.TOKEN_MAX_CHARS for w in conditions["modelWords"])
+    # "--model" covers --model-id, --model-url ...; "vllm" covers vllm.entrypoints.cli.main.
+    assert "--model" in conditions["modelWords"] and "--model-id" not in conditions["modelWords"]
+    assert tool._substrings({"vllm", "vllm.entrypoints.cli.main", "ollama"}) == ["ollama", "vllm"]
+
+
+def test_server_images_must_be_re2() -> None:
+    assert _tool()._NOT_RE2.search("(?!x)vllm")
+    assert _tool()._NOT_RE2.search(r"(a)\1")
+    assert not any(_tool()._NOT_RE2.search(p) for p in _conditions()["modelServerImages"])

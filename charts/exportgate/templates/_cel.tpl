@@ -4,25 +4,101 @@ certainly need no decision, because a skipped request is admitted unseen: when i
 
 A pod spec is sent when any container or init container requests a known accelerator resource,
 any resource that is neither Kubernetes' own nor listed as no accelerator (the extractor reads
-every other extended resource as an unknown accelerator) or a DRA claim, names a model (a
-model/vllm/ollama flag or command, a postStart hook, a MODEL_ID-style, Azure deployment or CLAUDE_CODE_USE_* variable: the names in models.yaml
-`environment`; a NIM image), reaches devices without a resource request (a runtime device
+every other extended resource as an unknown accelerator) or a DRA claim, names a model
+(`exportgate.celContainerModel`), reaches devices without a resource request (a runtime device
 variable such as NVIDIA_VISIBLE_DEVICES, a privileged container, a hostPath volume, an ephemeral
 container), or the spec pins nodes (nodeSelector beyond os/arch, node affinity, a runtime class,
 resource claims): all ways a pod ends up on an accelerator or serving a model. The resource
-patterns and device variables are generated from the vocabulary (charts/tools/sync_kinds.py).
+patterns, device variables and model vocabulary are generated from the extraction vocabulary
+and models.yaml (charts/tools/sync_kinds.py).
 */}}
 {{- define "exportgate.celContainer" -}}
 {{ include "exportgate.celContainerExpands" .c }} ||
 {{- $re := .re -}}
 {{- $harmless := .harmless -}}
 {{- $c := .c -}}
-((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}') || !r.matches('{{ $harmless }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}') || !r.matches('{{ $harmless }}'))) || has({{ $c }}.resources.claims))) || (has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.args) && {{ $c }}.args.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm') || a.lowerAscii().contains('ollama'))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, a.lowerAscii().contains('model') || a.lowerAscii().contains('vllm') || a.lowerAscii().contains('ollama'))) || (has({{ $c }}.lifecycle) && has({{ $c }}.lifecycle.postStart)) || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name.upperAscii().contains('MODEL') || e.name.upperAscii().contains('DEPLOYMENT') || e.name.startsWith('CLAUDE_CODE_USE_') || e.name == 'STORAGE_URI' || e.name in {{ .env }})) || (has({{ $c }}.securityContext) && has({{ $c }}.securityContext.privileged) && {{ $c }}.securityContext.privileged))
+((has({{ $c }}.resources) && ((has({{ $c }}.resources.limits) && {{ $c }}.resources.limits.exists(r, r.matches('{{ $re }}') || !r.matches('{{ $harmless }}'))) || (has({{ $c }}.resources.requests) && {{ $c }}.resources.requests.exists(r, r.matches('{{ $re }}') || !r.matches('{{ $harmless }}'))) || has({{ $c }}.resources.claims))) || {{ include "exportgate.celContainerModel" (dict "c" $c "m" .m) }} || (has({{ $c }}.env) && {{ $c }}.env.exists(e, e.name in {{ .env }})) || (has({{ $c }}.securityContext) && has({{ $c }}.securityContext.privileged) && {{ $c }}.securityContext.privileged))
+{{- end -}}
+
+{{/*
+A container in which the model reader (exportgate/core/extract/models.py) may find a model: a
+NIM image, a postStart hook (always read), a command or args list naming a model flag or a
+program whose model is positional (`exportgate.celModelLine`), or envFrom on a container that
+is recognisably a model server or client (its image, its program, a ConfigMap or Secret named
+after a hosted vendor): the reader reports that model as set at run time. Variables the reader
+reads by name are in `.env` (webhook.matchConditions.modelEnv). Every list is generated from
+models.yaml, so the filter follows the reader.
+*/}}
+{{- define "exportgate.celContainerModel" -}}
+{{- $c := .c -}}
+{{- $m := .m -}}
+((has({{ $c }}.image) && {{ $c }}.image.contains('/nim/')) || (has({{ $c }}.lifecycle) && has({{ $c }}.lifecycle.postStart)) || (has({{ $c }}.args) && {{ include "exportgate.celModelLine" (dict "l" (printf "%s.args" $c) "m" $m) }}) || (has({{ $c }}.command) && {{ include "exportgate.celModelLine" (dict "l" (printf "%s.command" $c) "m" $m) }}) || (has({{ $c }}.envFrom) && ({{ if $m.images }}(has({{ $c }}.image) && {{ $c }}.image.matches({{ $m.images }})) || {{ end }}(has({{ $c }}.args) && {{ $c }}.args.exists(a, [{{ include "exportgate.celNormalised" "a" }}].exists(s, {{ $m.programs }}.exists(w, s.contains(w))))) || (has({{ $c }}.command) && {{ $c }}.command.exists(a, [{{ include "exportgate.celNormalised" "a" }}].exists(s, {{ $m.programs }}.exists(w, s.contains(w))))) || {{ $c }}.envFrom.exists(f, (has(f.configMapRef) && has(f.configMapRef.name) && {{ $m.envFromNames }}.exists(n, f.configMapRef.name.lowerAscii().contains(n))) || (has(f.secretRef) && has(f.secretRef.name) && {{ $m.envFromNames }}.exists(n, f.secretRef.name.lowerAscii().contains(n)))))))
+{{- end -}}
+
+{{/*
+One command or args list naming a model. Each element is compared as the reader's tokens would
+read it: with quotes and backslashes removed, because an element holding a whole shell line is
+split like a shell (`v''llm serve M` and `h\f download M` run vllm and hf). Long words are
+substrings (modelWords); short flags and programs (modelTokens) must be whole tokens; a path flag
+(modelPathFlags, llama.cpp's -m) counts only when the list also holds a path or a .gguf file, the
+only values the reader reads there. Each element is normalised once (the list is mapped, then
+bound with `[...].exists(n, ...)`), and each regular expression runs only after a plain substring
+test found its word: CEL charges a match by the pattern's length times the text's.
+*/}}
+{{- define "exportgate.celModelLine" -}}
+{{- $m := .m -}}
+[{{ .l }}.map(a, {{ include "exportgate.celNormalised" "a" }})].exists(n, n.exists(s, {{ $m.words }}.exists(w, s.contains(w)){{ if $m.tokens }} || ({{ $m.tokenWords }}.exists(w, s.contains(w)) && s.matches({{ $m.tokens }})){{ end }}){{ if $m.pathFlags }} || (n.exists(s, {{ $m.pathFlagWords }}.exists(w, s.contains(w)) && s.matches({{ $m.pathFlags }})) && n.exists(s, s.contains('/') || s.contains('.gguf'))){{ end }})
+{{- end -}}
+
+{{/* A command or args element as compared with the model vocabulary (see celModelLine). */}}
+{{- define "exportgate.celNormalised" -}}
+{{ . }}.replace('\'', '').replace('"', '').replace('\\', '')
+{{- end -}}
+
+{{/* A CEL string literal. */}}
+{{- define "exportgate.celString" -}}
+'{{ . | replace "\\" "\\\\" | replace "'" "\\'" }}'
+{{- end -}}
+
+{{/* A CEL list of string literals. */}}
+{{- define "exportgate.celStrings" -}}
+{{- $items := list -}}
+{{- range . -}}
+{{- $items = append $items (include "exportgate.celString" .) -}}
+{{- end -}}
+[{{ join ", " $items }}]
+{{- end -}}
+
+{{/*
+An RE2 pattern matching any of `.` (words) as a whole token of a command-line element:
+after whitespace (any character outside printable ASCII: the reader also splits on Unicode
+whitespace), the start, or a "/" (the reader compares a program's file name); before whitespace,
+the end, or an "=" (`-hf=org/model`). Empty when there are no words.
+*/}}
+{{- define "exportgate.celTokenPattern" -}}
+{{- if . -}}
+{{- $words := list -}}
+{{- range . -}}
+{{- $words = append $words (regexQuoteMeta .) -}}
+{{- end -}}
+{{ include "exportgate.celString" (printf "(^|[^!-~]|/)(%s)([^!-~]|=|$)" (join "|" $words)) }}
+{{- end -}}
 {{- end -}}
 
 {{- define "exportgate.celPodSpec" -}}
 {{- $ps := .ps -}}
-({{ $ps }}.containers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "harmless" .harmless "env" .env) }}) || (has({{ $ps }}.initContainers) && {{ $ps }}.initContainers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "harmless" .harmless "env" .env) }})) || has({{ $ps }}.ephemeralContainers) || (has({{ $ps }}.volumes) && {{ $ps }}.volumes.exists(v, has(v.hostPath))) || has({{ $ps }}.resourceClaims) || has({{ $ps }}.runtimeClassName) || (has({{ $ps }}.affinity) && has({{ $ps }}.affinity.nodeAffinity)) || (has({{ $ps }}.nodeSelector) && {{ $ps }}.nodeSelector.exists(k, k != 'kubernetes.io/os' && k != 'kubernetes.io/arch')))
+({{ include "exportgate.celCommandLineChars" (printf "%s.containers" $ps) }} + (has({{ $ps }}.initContainers) ? {{ include "exportgate.celCommandLineChars" (printf "%s.initContainers" $ps) }} : 0) > {{ .commandLineChars }} || {{ $ps }}.containers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "harmless" .harmless "env" .env "m" .m) }}) || (has({{ $ps }}.initContainers) && {{ $ps }}.initContainers.exists(c, {{ include "exportgate.celContainer" (dict "c" "c" "re" .re "harmless" .harmless "env" .env "m" .m) }})) || has({{ $ps }}.ephemeralContainers) || (has({{ $ps }}.volumes) && {{ $ps }}.volumes.exists(v, has(v.hostPath))) || has({{ $ps }}.resourceClaims) || has({{ $ps }}.runtimeClassName) || (has({{ $ps }}.affinity) && has({{ $ps }}.affinity.nodeAffinity)) || (has({{ $ps }}.nodeSelector) && {{ $ps }}.nodeSelector.exists(k, k != 'kubernetes.io/os' && k != 'kubernetes.io/arch')))
+{{- end -}}
+
+{{/*
+The characters in the command and args of a list of containers. CEL charges every string
+operation by its length and an evaluation over its cost limit is an error, which fails the
+request closed: a pod whose command lines together pass `commandLineChars` is sent without
+reading them (the webhook decides it), so an ordinary pod with a long inline script is never
+refused by the filter itself.
+*/}}
+{{- define "exportgate.celCommandLineChars" -}}
+{{ . }}.map(c, (has(c.command) ? c.command.map(a, size(a)).sum() : 0) + (has(c.args) ? c.args.map(a, size(a)).sum() : 0)).sum()
 {{- end -}}
 
 {{/*
@@ -45,14 +121,19 @@ checks above), and a postStart hook is always sent. Without env a reference stay
 {{- end -}}
 
 {{- define "exportgate.celWorkloads" -}}
-{{- $re := printf "(%s)" (join ")|(" .Values.webhook.matchConditions.acceleratorResourcePatterns) | replace "\\" "\\\\" | replace "'" "\\'" -}}
-{{- $harmless := printf "(%s)" (join ")|(" .Values.webhook.matchConditions.nonAcceleratorResourcePatterns) | replace "\\" "\\\\" | replace "'" "\\'" -}}
-{{- $names := list -}}
-{{- range $name := .Values.webhook.matchConditions.deviceAccessEnv -}}
-{{- $names = append $names (printf "'%s'" $name) -}}
+{{- $mc := .Values.webhook.matchConditions -}}
+{{- $re := printf "(%s)" (join ")|(" $mc.acceleratorResourcePatterns) | replace "\\" "\\\\" | replace "'" "\\'" -}}
+{{- $harmless := printf "(%s)" (join ")|(" $mc.nonAcceleratorResourcePatterns) | replace "\\" "\\\\" | replace "'" "\\'" -}}
+{{- /* Device variables and the variables the model reader reads by name: a container setting one is sent. */ -}}
+{{- $env := include "exportgate.celStrings" (concat $mc.deviceAccessEnv $mc.modelEnv) -}}
+{{- /* 64 Ki characters of command lines cost well under the API server's per-expression CEL limit (tests/charts/test_install.py). */ -}}
+{{- $chars := 65536 -}}
+{{- $images := "" -}}
+{{- if $mc.modelServerImages -}}
+{{- $images = include "exportgate.celString" (printf "(?i)(%s)" (join ")|(" $mc.modelServerImages)) -}}
 {{- end -}}
-{{- $env := printf "[%s]" (join ", " $names) -}}
-{{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }}) || (request.kind.kind == 'Pod' ? {{ include "exportgate.celPodSpec" (dict "ps" "object.spec" "re" $re "harmless" $harmless "env" $env) }} : request.kind.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.jobTemplate.spec.template.spec" "re" $re "harmless" $harmless "env" $env) }}) : (has(object.spec) && has(object.spec.template) && has(object.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.template.spec" "re" $re "harmless" $harmless "env" $env) }}))
+{{- $m := dict "words" (include "exportgate.celStrings" $mc.modelWords) "tokens" (include "exportgate.celTokenPattern" $mc.modelTokens) "tokenWords" (include "exportgate.celStrings" $mc.modelTokens) "pathFlags" (include "exportgate.celTokenPattern" $mc.modelPathFlags) "pathFlagWords" (include "exportgate.celStrings" $mc.modelPathFlags) "images" $images "programs" (include "exportgate.celStrings" $mc.modelServerPrograms) "envFromNames" (include "exportgate.celStrings" $mc.modelEnvFromNames) -}}
+{{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }}) || (request.kind.kind == 'Pod' ? {{ include "exportgate.celPodSpec" (dict "ps" "object.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }} : request.kind.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.jobTemplate.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}) : (has(object.spec) && has(object.spec.template) && has(object.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}))
 {{- end -}}
 
 {{/* Namespaces: sent when the tenant binding (any exportgate.dev label) is or was there. */}}
