@@ -758,14 +758,6 @@ HOSTED_FOR_CHINA = [
             {"endpoints": [{"ip": {"address": "160.79.104.10", "port": 443}}]},
         ),
     ),
-    (
-        "backend-proxy",
-        _object(
-            "gateway.envoyproxy.io/v1alpha1",
-            "Backend",
-            {"endpoints": [{"fqdn": {"hostname": "anthropic.my-proxy.example", "port": 443}}]},
-        ),
-    ),
     # F8: OpenAI names outside the gpt-/o- families, and a base URL naming OpenAI's API.
     ("sora", _deployment({"image": "app", "env": [{"name": "MODEL", "value": "sora-2"}]})),
     ("davinci", _deployment({"image": "app", "env": [{"name": "MODEL", "value": "davinci-002"}]})),

@@ -31,6 +31,7 @@ from exportgate.core.extract.dra_refs import DraObjects
 from exportgate.core.extract.models import dedupe
 from exportgate.core.extract.paths import join_index, join_key
 from exportgate.core.extract.podspec import extract_pod_spec
+from exportgate.core.extract.quantity import is_quantity
 from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.types import AcceleratorRequest, ModelRequest
 
@@ -100,12 +101,14 @@ def _requirements(value: object) -> Mapping[str, Any] | None:
         if all(part is None or isinstance(part, Mapping) for part in parts):
             return value
         return None
-    if all(isinstance(key, str) for key in value) and all(
-        isinstance(quantity, str | int | float) and not isinstance(quantity, bool)
-        for quantity in value.values()
-    ):
-        return {"limits": value}
-    return None
+    if not all(isinstance(key, str) for key in value):
+        return None
+    # A guessed map may mix amounts with other settings (production-stack's VLLMRuntime:
+    # {cpu: "4", gpu: "1", gpuType: nvidia.com/gpu}): only amounts can be resource requests, so
+    # the rest is left out rather than refused as a malformed quantity. Every amount is kept,
+    # so a setting beside an accelerator request cannot hide it.
+    amounts = {key: quantity for key, quantity in value.items() if is_quantity(quantity)}
+    return {"limits": amounts} if amounts else None
 
 
 def _container_pod(value: Mapping[str, Any], field: str) -> Found | None:

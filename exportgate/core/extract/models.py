@@ -289,18 +289,30 @@ def from_headers(value: object, field: str, provider: str | None) -> list[ModelR
 def from_host(value: object, field: str, provider: str | None) -> list[ModelRequest]:
     """A gateway endpoint's host name, IP address or URL: a vendor's or platform's model API
     host (``api.anthropic.com``, ``bedrock-runtime.us-east-1.amazonaws.com``) reaches any model
-    of it, whatever API schema the backend declares. An in-cluster host names nothing; any
-    other external host or public address cannot be identified (an egress proxy, a vendor's IP
-    address), so it is reported as an unknown provider: any hosted provider (fail closed)."""
+    of it, whatever API schema the backend declares. An in-cluster host names nothing. A public
+    IP address cannot be identified (a vendor's API answers on addresses that change), so it is
+    reported as an unknown provider: any hosted provider (fail closed). Any other external host
+    name is an ordinary HTTP service: Envoy Gateway Backends front httpbin, MCP tool servers
+    and SaaS APIs far more often than model APIs, and a model API's host is a name exportgate
+    knows (`gateways.vendorHosts`); an egress proxy named like anything else is a documented
+    limit (docs/policies.md)."""
     host = _host(expect_string(value, field))
     if not host:
         return []
     reached = vendor_host(host)
     if reached is not None:
         return [ModelRequest(ANY_MODEL, reached, field)]
-    if in_cluster_host(host):
+    if in_cluster_host(host) or not _is_address(host):
         return []
     return [ModelRequest(ANY_MODEL, host, field)]
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def vendor_host(host: str) -> str | None:

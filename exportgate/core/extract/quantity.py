@@ -37,6 +37,16 @@ _SUFFIXES = {
 _MAX_COUNT = 10**9
 
 
+def is_quantity(value: object) -> bool:
+    """True for what could be a resource amount: a number (not a bool) or a quantity string
+    (``"1"``, ``"500m"``, ``"2Gi"``)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and _QUANTITY_RE.match(value.strip()) is not None
+
+
 def parse_count(value: object, field: str) -> int:
     """`value` as a whole, non-negative device count, or InputError naming `field`."""
     if isinstance(value, bool):

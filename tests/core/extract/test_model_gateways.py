@@ -155,15 +155,22 @@ GATEWAY_OBJECTS = [
         [("*", "bedrock", "spec.endpoints[1].fqdn.hostname")],
     ),
     (
-        # A look-alike of a vendor host is not the vendor's, but it is an external endpoint
-        # exportgate cannot identify: any hosted provider (the catalogue decides).
+        # A look-alike of a vendor host is not the vendor's: an external host name that is no
+        # model API exportgate knows is an ordinary HTTP service (httpbin, an MCP tool server),
+        # as most Envoy Gateway Backends are (false denials of upstream samples, session 12).
         "backend-look-alike-external-host",
         _object(
             "gateway.envoyproxy.io/v1alpha1",
             "Backend",
-            {"endpoints": [{"fqdn": {"hostname": "api.openai.com.evil.example"}}]},
+            {
+                "endpoints": [
+                    {"fqdn": {"hostname": "api.openai.com.evil.example"}},
+                    {"fqdn": {"hostname": "httpbin.org"}},
+                    {"fqdn": {"hostname": "mcp.kiwi.com"}},
+                ]
+            },
         ),
-        [("*", "api.openai.com.evil.example", "spec.endpoints[0].fqdn.hostname")],
+        [],
     ),
     (
         "backend-in-cluster-host",
@@ -181,7 +188,9 @@ GATEWAY_OBJECTS = [
         [],
     ),
     (
-        # /tmp/rt2 F7: api.anthropic.com reached by its IP address, and through an egress proxy.
+        # Red team (session 12): api.anthropic.com reached by its public IP address cannot be
+        # identified (any hosted provider); an egress proxy's host name is an ordinary host (a
+        # documented limit: exportgate cannot tell a proxy from any other service).
         "backend-vendor-ip-and-proxy",
         _object(
             "gateway.envoyproxy.io/v1alpha1",
@@ -193,10 +202,7 @@ GATEWAY_OBJECTS = [
                 ]
             },
         ),
-        [
-            ("*", "anthropic.my-proxy.example", "spec.endpoints[1].fqdn.hostname"),
-            ("*", "160.79.104.10", "spec.endpoints[0].ip.address"),
-        ],
+        [("*", "160.79.104.10", "spec.endpoints[0].ip.address")],
     ),
     (
         "kagent",
