@@ -40,6 +40,17 @@ MAX_ACCELERATOR_REQUESTS = 128
 resolved against the catalogue and recorded with its candidate products, so this bounds the
 evaluation (well under a second at the cap) and the decision record."""
 
+MAX_RESOURCE_NAME_CHARS = 253 + 1 + 63
+"""Longest container resource name read. The API server validates a container's resource names
+as qualified names: an optional DNS-subdomain prefix of at most 253 characters, ``/``, and a
+name of at most 63 characters of ``[A-Za-z0-9._-]`` (k8s.io/apimachinery
+pkg/util/validation/validation.go, ``IsQualifiedName``, used by ``validateResourceName``; the
+same syntax as label keys, https://kubernetes.io/docs/concepts/overview/working-with-objects/
+labels/#syntax-and-character-set). It enforces this only in Pods; in a custom resource a
+longer name, or one with characters outside printable ASCII or a space, is an unknown
+accelerator without being matched against any glob (`vocabulary.possible_resource_name`), so
+no regular expression runs on tenant strings of unbounded length."""
+
 MAX_CLAIMS = 128
 """Device claims and claim templates (DRA) one object names."""
 
