@@ -51,6 +51,14 @@ longer name, or one with characters outside printable ASCII or a space, is an un
 accelerator without being matched against any glob (`vocabulary.possible_resource_name`), so
 no regular expression runs on tenant strings of unbounded length."""
 
+MAX_HINT_VALUE_CHARS = 64
+"""Longest product-clue value (a node-label value, or the product a DRA selector names) the
+catalogue reads. Label values hold at most 63 characters
+(https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set)
+and DRA string attributes at most 64 (resource.k8s.io DeviceAttribute ``string``), so a longer
+value names no node or device: it is unidentified without being normalised or matched
+(`Catalogue.lookup`), and messages show only its start."""
+
 MAX_CLAIMS = 128
 """Device claims and claim templates (DRA) one object names."""
 
