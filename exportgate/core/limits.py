@@ -72,6 +72,13 @@ documents are read by PyYAML's Python composer (about 1 ms per KiB, up to 4 ms p
 lists), so objects of kinds that hold them are always extracted off the webhook's event loop
 (`AdapterRegistry.reads_embedded_documents`), whatever their size."""
 
+MAX_EMBEDDED_CHARS_PER_OBJECT = 64 * 1024
+"""Characters of embedded YAML documents read in one object, all of them together (an Argo
+Workflow holds a pod spec patch per template; real ones are a few lines each). Once the budget
+is spent the object's remaining documents are not parsed: each is unidentified (an unknown
+accelerator for a patch, an unknown model for a Ray Serve config), as one past
+`MAX_EMBEDDED_CHARS` is. The worst object thus costs what the largest single document does."""
+
 # --- decisions ------------------------------------------------------------------------------
 
 MAX_DECISION_RECORD_BYTES = 1024 * 1024
