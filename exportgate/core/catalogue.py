@@ -24,6 +24,7 @@ from exportgate.core.classification import (
 from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
+from exportgate.core.limits import MAX_HINT_VALUE_CHARS
 from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
 
 # Which node labels carry which kind of clue.
@@ -80,6 +81,10 @@ CONTRADICTION_NOTE = (
     "its placement constraints contradict each other, so exportgate cannot tell which nodes "
     "it means; remove the requirements that exclude each other"
 )
+_Clue = tuple[tuple[str, ...] | None, frozenset[str] | None, str]
+"""What one label's constraints say (`Catalogue._clue`): the values a node's label may hold (None:
+any, no In; empty: none), the products they name (None: a value is unknown) and that value."""
+
 # PCI vendor ids of the vendors whose combined device+vendor ids NVML-style tools print.
 _PCI_COMBINED = re.compile(r"(0x)?(?P<device>[0-9a-f]{4})(10de|1002)")
 
@@ -122,11 +127,20 @@ class Catalogue:
         self.version = f"{accelerators['version']}+{instances['version']}"
         self.products: dict[str, Product] = {}
         self._aliases: dict[str, set[str]] = {}
+        # Products by normalised architecture and by export class, built once: a lookup must
+        # not walk every product (it runs for every value of every request's clues).
+        architectures: dict[str, set[str]] = {}
+        eccns: dict[str, set[str]] = {}
         for entry in accelerators["products"]:
             product = _product(entry)
             self.products[product.id] = product
             for alias in (product.id, *product.aliases):
                 self._aliases.setdefault(normalise_name(alias), set()).add(product.id)
+            if product.architecture:  # "" (none given) must not match a value of "-"
+                architectures.setdefault(product.architecture, set()).add(product.id)
+            eccns.setdefault(product.eccn, set()).add(product.id)
+        self._architectures = {k: frozenset(v) for k, v in architectures.items()}
+        self._eccns = {k: frozenset(v) for k, v in eccns.items()}
         self._vendor_resources = {
             vendor: tuple(spec.get("resources", ()))
             for vendor, spec in accelerators["vendors"].items()
@@ -165,7 +179,12 @@ class Catalogue:
         return self.all_products() | {self.unknown_id}
 
     def lookup(self, key: str, value: str) -> frozenset[str] | None:
-        """Products a label value names; empty when it names no accelerator; None if unknown."""
+        """Products a label value names; empty when it names no accelerator; None if unknown.
+
+        A value longer than any node label or DRA attribute can hold (`MAX_HINT_VALUE_CHARS`)
+        names no node: it is unknown without being normalised or matched."""
+        if len(value) > MAX_HINT_VALUE_CHARS:
+            return None
         if key in PRODUCT_NAME_KEYS:
             found = self._by_alias(value)
             if found is None and key == GFD_PRODUCT_KEY:
@@ -184,16 +203,13 @@ class Catalogue:
                 return self._by_alias(value)
             return self.by_vendor(vendor) or frozenset({self.unknown_id})
         if key in ARCHITECTURE_KEYS:
-            found = frozenset(
-                p.id for p in self.products.values() if p.architecture == normalise_name(value)
-            )
-            return found or None
+            return self._architectures.get(normalise_name(value))
         if key in CLASS_KEYS:
             if value == self.indeterminate_classification:
                 # Nodes carrying it include those the operator could not identify at all
                 # (operator/exportgate_operator/nodes.py), so it names no set of products.
                 return None
-            return frozenset(p.id for p in self.products.values() if p.eccn == value)
+            return self._eccns.get(value, frozenset())
         return None
 
     def instance_type(self, name: str) -> tuple[str, int] | None:
@@ -276,7 +292,20 @@ class Catalogue:
 
     # --- resolution ----------------------------------------------------------------------
 
-    def resolve(self, request: AcceleratorRequest) -> ResolvedAccelerator:
+    def resolve_all(self, requests: Iterable[AcceleratorRequest]) -> list[ResolvedAccelerator]:
+        """`resolve` for each of one workload's requests, reading each label's values once.
+
+        The requests of one workload share their placements (every resource of a pod meets
+        the same node selectors), so without the memo each clue was looked up again for every
+        request: one evaluation reads each label's constraints once."""
+        memo: dict[tuple[ProductHint, ...], _Clue] = {}
+        return [self.resolve(request, memo) for request in requests]
+
+    def resolve(
+        self, request: AcceleratorRequest, memo: dict[tuple[ProductHint, ...], _Clue] | None = None
+    ) -> ResolvedAccelerator:
+        """The products `request` could land on. `memo` (from `resolve_all`) keeps what each
+        label's values name across the requests of one evaluation."""
         base = self.base_for_resource(request.resource)
         candidates = set(base)
         narrowed = False
@@ -286,18 +315,21 @@ class Catalogue:
         for key, hints in _by_key(request.hints):
             if key not in KNOWN_KEYS:
                 continue
-            values = required_values(hints)
+            if memo is None:
+                values, allowed, unknown = self._clue(key, hints)
+            else:
+                clue = memo.get(hints)
+                if clue is None:
+                    clue = memo[hints] = self._clue(key, hints)
+                values, allowed, unknown = clue
             if values is None:
                 continue  # no In: nodes without the label, or with values we do not hold, remain
             if not values:
                 contradiction = True
                 candidates.clear()
                 continue
-            allowed = self._values_set(key, values)
             if allowed is None:
-                unidentified = unidentified or next(
-                    f"{key}={v}" for v in values if self.lookup(key, v) is None
-                )
+                unidentified = unidentified or f"{key}={_shown(unknown)}"
                 continue
             names_no_accelerator = names_no_accelerator or not allowed
             candidates &= allowed
@@ -331,15 +363,24 @@ class Catalogue:
             note=note,
         )
 
-    def _values_set(self, key: str, values: Iterable[str]) -> frozenset[str] | None:
-        """Products on nodes whose label `key` holds one of `values`; None if one is unknown."""
+    def _clue(self, key: str, hints: tuple[ProductHint, ...]) -> _Clue:
+        """What the constraints `hints` on label `key` say: (`required_values`, and unless
+        that is None or empty, `_values_set` of them)."""
+        values = required_values(hints)
+        if not values:
+            return values, None, ""
+        return (values, *self._values_set(key, values))
+
+    def _values_set(self, key: str, values: Iterable[str]) -> tuple[frozenset[str] | None, str]:
+        """(products on nodes whose label `key` holds one of `values`, ""), or (None, the first
+        value the catalogue cannot identify)."""
         found: set[str] = set()
         for value in values:
             named = self.lookup(key, value)
             if named is None:
-                return None  # an unknown value could be anything: no narrowing
+                return None, value  # an unknown value could be anything: no narrowing
             found |= named
-        return frozenset(found)
+        return frozenset(found), ""
 
     def classifications(self, products: Iterable[str], *, system: bool = False) -> tuple[str, ...]:
         """Distinct export classes of `products` (4A090 too for systems), most restrictive first."""
@@ -375,11 +416,18 @@ class Catalogue:
         return product.aliases[0] if product.aliases else None
 
 
-def _by_key(hints: Iterable[ProductHint]) -> list[tuple[str, list[ProductHint]]]:
+def _shown(value: str) -> str:
+    """A label value as a message shows it: one past `MAX_HINT_VALUE_CHARS` is not echoed."""
+    if len(value) <= MAX_HINT_VALUE_CHARS:
+        return value
+    return f"{value[:MAX_HINT_VALUE_CHARS]}... ({len(value)} characters, longer than a label value)"
+
+
+def _by_key(hints: Iterable[ProductHint]) -> list[tuple[str, tuple[ProductHint, ...]]]:
     grouped: dict[str, list[ProductHint]] = {}
     for hint in hints:
         grouped.setdefault(hint.key, []).append(hint)
-    return list(grouped.items())
+    return [(key, tuple(group)) for key, group in grouped.items()]
 
 
 def required_values(hints: Iterable[ProductHint]) -> tuple[str, ...] | None:

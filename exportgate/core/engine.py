@@ -202,7 +202,7 @@ class PolicyEngine:
         # Constraints that merely contradict each other resolve to unpinned (Catalogue.resolve).
         accelerators = tuple(
             resolved
-            for resolved in (self.catalogue.resolve(r) for r in workload.accelerators)
+            for resolved in self.catalogue.resolve_all(workload.accelerators)
             if resolved.candidates
         )
         models = tuple(self.models.resolve(m) for m in workload.models)

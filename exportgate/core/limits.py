@@ -40,6 +40,25 @@ MAX_ACCELERATOR_REQUESTS = 128
 resolved against the catalogue and recorded with its candidate products, so this bounds the
 evaluation (well under a second at the cap) and the decision record."""
 
+MAX_RESOURCE_NAME_CHARS = 253 + 1 + 63
+"""Longest container resource name read. The API server validates a container's resource names
+as qualified names: an optional DNS-subdomain prefix of at most 253 characters, ``/``, and a
+name of at most 63 characters of ``[A-Za-z0-9._-]`` (k8s.io/apimachinery
+pkg/util/validation/validation.go, ``IsQualifiedName``, used by ``validateResourceName``; the
+same syntax as label keys, https://kubernetes.io/docs/concepts/overview/working-with-objects/
+labels/#syntax-and-character-set). It enforces this only in Pods; in a custom resource a
+longer name, or one with characters outside printable ASCII or a space, is an unknown
+accelerator without being matched against any glob (`vocabulary.possible_resource_name`), so
+no regular expression runs on tenant strings of unbounded length."""
+
+MAX_HINT_VALUE_CHARS = 64
+"""Longest product-clue value (a node-label value, or the product a DRA selector names) the
+catalogue reads. Label values hold at most 63 characters
+(https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set)
+and DRA string attributes at most 64 (resource.k8s.io DeviceAttribute ``string``), so a longer
+value names no node or device: it is unidentified without being normalised or matched
+(`Catalogue.lookup`), and messages show only its start."""
+
 MAX_CLAIMS = 128
 """Device claims and claim templates (DRA) one object names."""
 
@@ -52,6 +71,13 @@ spec patch; real ones are a few KiB). Longer ones are not read and count as unid
 documents are read by PyYAML's Python composer (about 1 ms per KiB, up to 4 ms per KiB of dense
 lists), so objects of kinds that hold them are always extracted off the webhook's event loop
 (`AdapterRegistry.reads_embedded_documents`), whatever their size."""
+
+MAX_EMBEDDED_CHARS_PER_OBJECT = 64 * 1024
+"""Characters of embedded YAML documents read in one object, all of them together (an Argo
+Workflow holds a pod spec patch per template; real ones are a few lines each). Once the budget
+is spent the object's remaining documents are not parsed: each is unidentified (an unknown
+accelerator for a patch, an unknown model for a Ray Serve config), as one past
+`MAX_EMBEDDED_CHARS` is. The worst object thus costs what the largest single document does."""
 
 # --- decisions ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from exportgate.core.documents import embedded_budget
 from exportgate.core.extract.adapters import Adapter
 from exportgate.core.extract.aggregate import check_models, merge_accelerators
 from exportgate.core.extract.dra import CLAIM_LISTS
@@ -145,10 +146,11 @@ class AdapterRegistry:
         dra = dra or NO_DRA_OBJECTS
 
         def read() -> Findings:
-            if adapter is not None:
-                accelerators, models = adapter.apply(root, self.vocabulary, dra, namespace)
-            else:
-                accelerators, models = generic_findings(root, self.vocabulary, dra, namespace)
+            with embedded_budget():  # one budget for all embedded documents of the object
+                if adapter is not None:
+                    accelerators, models = adapter.apply(root, self.vocabulary, dra, namespace)
+                else:
+                    accelerators, models = generic_findings(root, self.vocabulary, dra, namespace)
             # One request per distinct (resource, placement), within the caps (aggregate.py).
             return merge_accelerators(accelerators), check_models(models)
 

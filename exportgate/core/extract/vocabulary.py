@@ -23,24 +23,44 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from exportgate.core.extract.selectors import HintKeys
+from exportgate.core.limits import MAX_RESOURCE_NAME_CHARS
 
 
 def name_pattern(glob: str) -> str:
     """The regular expression (Python ``re`` and RE2 alike) of a resource-name glob, matched
     whole and case-sensitively: ``*`` is any run of characters, everything else is literal.
 
-    One translation for the extractor and the chart's CEL pre-filter (charts/tools/
-    sync_kinds.py), so that the filter never skips a name the extractor would call an
-    accelerator. Resource names hold no ``?`` or ``[``, so ``*`` is the only wildcard."""
+    The chart's CEL pre-filter uses it (charts/tools/sync_kinds.py); the extractor compiles
+    `_linear_pattern`, the same parts matching the same names in linear time, so that the
+    filter never skips a name the extractor would call an accelerator. Resource names hold no
+    ``?`` or ``[``, so ``*`` is the only wildcard."""
     return ".*".join(re.escape(part) for part in glob.split("*"))
 
 
+def _linear_pattern(glob: str) -> str:
+    """`name_pattern` for Python's backtracking ``re``, linear in the name's length.
+
+    RE2 (the chart) never backtracks, but Python's ``re`` does: ``.*kubernetes\\.io/.*`` made
+    the two stars backtrack against each other, quadratic on a name of repeated
+    ``kubernetes.io/`` ending in a newline. So every star but the last finds the leftmost
+    occurrence of the part after it and never gives it back (an atomic group, as
+    ``fnmatch.translate`` does), and ``.`` matches any character (DOTALL). For globs whose only
+    wildcard is ``*`` the leftmost occurrence is always the right one, so this matches exactly
+    the names `name_pattern` does."""
+    parts = [re.escape(part) for part in glob.split("*")]
+    if len(parts) == 1:
+        return parts[0]
+    head, *middle, tail = parts
+    return head + "".join(f"(?>.*?{part})" for part in middle) + ".*" + tail
+
+
 def compile_names(globs: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-sensitive expression for all `globs`, used with ``fullmatch``."""
+    """One case-sensitive expression for all `globs`, used with ``fullmatch`` on names within
+    `MAX_RESOURCE_NAME_CHARS` (linear: see `_linear_pattern`)."""
     patterns = sorted(set(globs))
     if not patterns:
         return None
-    return re.compile("|".join(f"(?:{name_pattern(glob)})" for glob in patterns))
+    return re.compile("|".join(f"(?:{_linear_pattern(glob)})" for glob in patterns), re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +123,21 @@ def compile_globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     if not patterns:
         return None
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.IGNORECASE)
+
+
+def possible_resource_name(name: str) -> bool:
+    """Whether `name` could be a Kubernetes resource name at all: within
+    `MAX_RESOURCE_NAME_CHARS` and printable ASCII without spaces.
+
+    Checked before any glob is matched: the API server refuses other names in a Pod, but the
+    ``resources`` of custom resources are not validated, so a tenant can hand exportgate any
+    string there. Such a name is not one exportgate can identify: an unknown accelerator."""
+    return (
+        len(name) <= MAX_RESOURCE_NAME_CHARS
+        and name.isascii()
+        and name.isprintable()
+        and " " not in name
+    )
 
 
 _CORE_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})
@@ -184,6 +219,8 @@ class Vocabulary:
         exportgate cannot identify it does not admit as harmless."""
         if name in _CORE_RESOURCES:  # cpu, memory: nearly every call, answered at once
             return False
+        if not possible_resource_name(name):
+            return True  # no device plugin can be called that: unknown, and no regex runs on it
         names = self.resources
         if names.is_ignored(name):
             return False
