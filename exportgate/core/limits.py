@@ -65,6 +65,29 @@ MAX_CLAIMS = 128
 MAX_MODEL_REFERENCES = 256
 """Distinct model references one object names."""
 
+MAX_EXPANDED_CHARS = 16 * 1024
+"""Most characters ``$(VAR)`` (and a shell line's ``$VAR``) expansion may substitute into one
+value: an ``env`` value or one ``command``/``args`` entry. Each variable may name the previous
+one twice, so without a cap 30 variables (about 1 KiB of manifest) expand to gigabytes. Past it
+the value is unreadable: a model variable or a model flag's value is an unidentified model, a
+shell line the whole line (it could name one anywhere). Real substitutions are paths, ids and
+ports of a few dozen characters; literal text is not counted, so long scripts stay readable."""
+
+MAX_EXPANSION_CHARS = 64 * 1024
+"""Most characters expansion may substitute into one container (its ``env``, ``command``,
+``args`` and ``postStart`` hook together), so that many values each under
+`MAX_EXPANDED_CHARS` cannot add up. Past it the remaining values are unreadable, as above."""
+
+MAX_MODEL_FILES = 16
+"""Distinct model file names (``-m /models/x.gguf``, ``--model /mnt/models``) one pod's command
+lines and variables are looked up in the model catalogue for; each lookup runs every catalogue
+pattern. Real pods load one or two. Past it a model file is an unidentified model, not read."""
+
+MAX_MODEL_REFERENCE_CHARS = 512
+"""Longest model reference that is read (real ids, URIs and ARNs are under 200 characters).
+The reader makes a match form per trailing path segment, so reading is bounded by this; a
+longer reference is an unidentified model (the most restrictive applies), read no further."""
+
 MAX_EMBEDDED_CHARS = 64 * 1024
 """Longest YAML document held in a string field that is read (a Ray Serve config, an Argo pod
 spec patch; real ones are a few KiB). Longer ones are not read and count as unidentified. Such

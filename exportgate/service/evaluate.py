@@ -370,10 +370,35 @@ def _extra(question: Question, snapshot: Snapshot) -> dict[str, Any]:
     return extra
 
 
+_FAST_PATH_CHARS = 16 * 1024
+"""Characters of a workload's strings below which its decision record cannot come near
+`MAX_DECISION_RECORD_BYTES`: a record repeats each of them a few times at most, plus a few KiB
+per request (candidate products), so a small workload with short strings is not serialised."""
+
+
 def _oversized(decision: Decision, workload: Workload) -> int:
     """The size of `decision`'s record when it is over the cap, else 0. Only large workloads
-    are serialised to find out: a small one cannot come near the cap (the fast path)."""
-    if len(workload.accelerators) + len(workload.models) <= INLINE_REQUESTS:
+    are serialised to find out: one with few requests and short strings cannot come near the
+    cap (the fast path). Few requests alone are not enough: one model reference can be
+    megabytes long (red team 4, F8)."""
+    if (
+        len(workload.accelerators) + len(workload.models) <= INLINE_REQUESTS
+        and _echoed_chars(workload) <= _FAST_PATH_CHARS
+    ):
         return 0
     size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
     return size if size > MAX_DECISION_RECORD_BYTES else 0
+
+
+def _echoed_chars(workload: Workload) -> int:
+    """The length of the strings of `workload` that its decision record may repeat."""
+    ref = workload.ref
+    total = len(ref.api_version) + len(ref.kind) + len(ref.name) + len(ref.namespace or "")
+    total += len(workload.tenant_label or "")
+    for model in workload.models:
+        total += len(model.reference) + len(model.provider or "") + len(model.source)
+    for request in workload.accelerators:
+        total += len(request.resource) + len(request.source)
+        for hint in request.hints:
+            total += len(hint.key) + sum(len(value) for value in hint.values)
+    return total

@@ -240,3 +240,24 @@ async def test_items_past_the_caps_are_invalid_argument_naming_the_cap(
     assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
     assert "MAX_DECISION_RECORD_BYTES" in raised.value.detail
     assert len(files.decision_records()) == before  # nothing logged
+
+
+async def test_one_huge_model_reference_is_checked_against_the_record_cap(
+    client: PolicyClient, files: SidecarFiles
+) -> None:
+    """Red team 4, F8: a workload with a single request used to skip the record-size check, so
+    one megabyte-long reference (a webhook body holds up to 8 MiB) was logged as it was."""
+    from exportgate.core.limits import INLINE_REQUESTS, MAX_DECISION_RECORD_BYTES
+
+    huge = model_item("acme", "a/" * (MAX_DECISION_RECORD_BYTES // 2) + "x")
+    assert len(huge.models) + len(huge.accelerators) <= INLINE_REQUESTS  # the fast path
+    before = len(files.decision_records())
+    with pytest.raises(PolicyUnavailable) as raised:
+        await client.evaluate_wire([huge], at=NOW)
+    assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "MAX_DECISION_RECORD_BYTES" in raised.value.detail
+    assert len(files.decision_records()) == before  # nothing logged
+    # An ordinary model is still decided (and logged) on the fast path.
+    response = await client.evaluate_wire([model_item("acme", "meta-llama/Llama-3.1-8B")], at=NOW)
+    assert len(response.decisions) == 1
+    assert len(files.decision_records()) == before + 1

@@ -8,6 +8,12 @@ then expands ``$VAR`` and ``${VAR}`` from the same environment, so those are exp
 
 Values exportgate cannot know offline (``valueFrom`` a Secret, ConfigMap or field, ``envFrom``)
 stay unresolved: the reference keeps its ``$(VAR)`` and the model reader reports it as unknown.
+
+Expansion is bounded (`MAX_EXPANDED_CHARS` per value, `MAX_EXPANSION_CHARS` per container, both
+counting only substituted text): each variable may name the previous one twice, so unbounded
+expansion of a 1 KiB manifest takes minutes and gigabytes. A value past a cap is `Unreadable`;
+a variable holding one is stored as an `UNREADABLE` reference, and any text naming that variable
+is unreadable too, so the model reader decides it as an unidentified model.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from exportgate.core.extract.model_names import UNREADABLE, is_unreadable
 from exportgate.core.extract.paths import (
     expect_list,
     expect_mapping,
@@ -23,6 +30,7 @@ from exportgate.core.extract.paths import (
     join_index,
     join_key,
 )
+from exportgate.core.limits import MAX_EXPANDED_CHARS, MAX_EXPANSION_CHARS
 
 _KUBELET = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _SHELL = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -31,16 +39,63 @@ Environment = Mapping[str, str | None]
 """Variable -> value; None when the value comes from somewhere exportgate cannot read."""
 
 
-def expand(text: str, env: Environment, *, shell: bool = False) -> str:
-    """`text` with every resolvable ``$(VAR)`` (and, for shell lines, ``$VAR``) replaced."""
+class Unreadable(Exception):
+    """An expansion past `MAX_EXPANDED_CHARS` or `MAX_EXPANSION_CHARS`, or one that names a
+    variable whose value was; `why` says which, for the tenant."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+    def reference(self, what: str) -> str:
+        """The model reference standing for `what` (a variable, an argument), unread."""
+        return UNREADABLE.format(what=f"{what} ({self.why})")
+
+
+class Budget:
+    """Characters expansion may still substitute into one container (`MAX_EXPANSION_CHARS`)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int = MAX_EXPANSION_CHARS) -> None:
+        self.left = left
+
+
+def expand(
+    text: str, env: Environment, *, shell: bool = False, budget: Budget | None = None
+) -> str:
+    """`text` with every resolvable ``$(VAR)`` (and, for shell lines, ``$VAR``) replaced.
+
+    Raises `Unreadable` when the substitutions would pass `MAX_EXPANDED_CHARS`, or the
+    container's `budget`, or name a variable whose own value was unreadable. The check runs
+    before each substitution, so the work is bounded by the text plus the caps."""
     if "$" not in text:
         return text
+    spent = Budget(0)  # characters substituted into this text so far
+    left = budget if budget is not None else Budget()
+
+    def substitute(name: str, value: str) -> str:
+        if is_unreadable(value):
+            raise Unreadable(f"it names {name}, whose value could not be read")
+        spent.left += len(value)
+        if spent.left > MAX_EXPANDED_CHARS:
+            raise Unreadable(
+                f"its $(VAR) expansion passes MAX_EXPANDED_CHARS, {MAX_EXPANDED_CHARS} "
+                "substituted characters"
+            )
+        if len(value) > left.left:
+            raise Unreadable(
+                f"the container's $(VAR) expansions pass MAX_EXPANSION_CHARS, "
+                f"{MAX_EXPANSION_CHARS} substituted characters"
+            )
+        left.left -= len(value)
+        return value
 
     def kubelet(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"  # kubelet escape: "$$(VAR)" stays a literal "$(VAR)"
         value = env.get(match.group(1))
-        return match.group(0) if value is None else value
+        return match.group(0) if value is None else substitute(match.group(1), value)
 
     expanded = _KUBELET.sub(kubelet, text)
     if not shell:
@@ -50,7 +105,7 @@ def expand(text: str, env: Environment, *, shell: bool = False) -> str:
         name = match.group(1) or match.group(2)
         value = env.get(name)
         # Unknown to us: keep it in kubelet form, so the reader says which variable it was.
-        return f"$({name})" if value is None else value
+        return f"$({name})" if value is None else substitute(name, value)
 
     return _SHELL.sub(shell_var, expanded)
 
@@ -73,8 +128,11 @@ class Variable(NamedTuple):
         return join_key(where, "valueFrom") if self.from_ref else where
 
 
-def container_env(variables: object, field: str) -> list[Variable]:
-    """Each variable of a container's ``env`` list, values expanded as the kubelet would."""
+def container_env(variables: object, field: str, budget: Budget | None = None) -> list[Variable]:
+    """Each variable of a container's ``env`` list, values expanded as the kubelet would
+    (within the container's `budget`). A value that cannot be expanded within the caps is an
+    `UNREADABLE` reference saying which variable it was."""
+    budget = budget if budget is not None else Budget()
     found: list[Variable] = []
     known: dict[str, str | None] = {}
     for index, item in enumerate(expect_list(variables, field)):
@@ -89,7 +147,13 @@ def container_env(variables: object, field: str) -> list[Variable]:
         if raw is not None:
             if type(raw) is not str:
                 raw = expect_string(raw, join_key(_at(field, index), "value"))
-            value = expand(raw, known) if "$" in raw else raw
+            value = raw
+            if "$" in raw:
+                try:
+                    value = expand(raw, known, budget=budget)
+                except Unreadable as exc:
+                    where = join_key(_at(field, index), "value")
+                    value = exc.reference(f"the variable {name} at {where}")
         known[name] = value
         found.append(Variable(name, value, field, index, "valueFrom" in variable))
     return found

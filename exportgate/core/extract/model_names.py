@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from exportgate.core.limits import MAX_MODEL_REFERENCE_CHARS
+
 ANY_MODEL = "*"
 """The reference of a request that reaches a provider without naming a model (a gateway backend
 for Anthropic's API): any model of that provider."""
@@ -31,8 +33,15 @@ loads or calls is set at run time, from a ConfigMap or Secret exportgate cannot 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 UNREADABLE = "$(unreadable {what})"
 """The reference of a model named in something exportgate could not read within its caps (a
-Ray Serve config past `MAX_EMBEDDED_CHARS` or the alias and depth caps): decided like a model set
-at run time, as the most restrictive."""
+Ray Serve config past `MAX_EMBEDDED_CHARS` or the alias and depth caps, a value past the
+``$(VAR)`` expansion caps, a model file past `MAX_MODEL_FILES`): decided like a model set at run
+time, as the most restrictive."""
+
+
+def is_unreadable(reference: str) -> bool:
+    """True for an `UNREADABLE` reference."""
+    return reference.startswith("$(unreadable ")
+
 
 _UNEXPANDED = re.compile(r"\$\(|\$\{|^\$[A-Za-z_]")
 _VERTEX = re.compile(
@@ -46,6 +55,10 @@ _BEDROCK_VERSION = re.compile(r"-v[0-9]+$", re.IGNORECASE)  # "-v1"
 _SPACES = re.compile(r"[\s_]+")
 _REGEX_TAIL = re.compile(r"(\.\*|\.\+|\$)+$")
 _READABLE_BEDROCK_ARNS = ("foundation-model", "inference-profile")  # ARNs carrying a model id
+# Trailing path segments matched on their own ("s3://bucket/models/org/name" -> "org/name",
+# "name"). Catalogue patterns name at most an organisation and a model; a form per segment of
+# an arbitrarily deep path would make reading quadratic in the reference.
+_SUFFIX_SEGMENTS = 8
 
 
 def provider_key(name: str) -> str:
@@ -150,6 +163,13 @@ class ModelNames:
         elif named is not None:
             state.note(*named, serving=True)
         text = reference.strip().strip("'\"")
+        if len(text) > MAX_MODEL_REFERENCE_CHARS and not is_unreadable(text):
+            state.run_time = True  # could be any model: decided as the most restrictive
+            state.unreadable = (
+                f"a model reference of {len(text)} characters ({text[:64]!r}...) is longer than "
+                f"exportgate reads (MAX_MODEL_REFERENCE_CHARS = {MAX_MODEL_REFERENCE_CHARS})"
+            )
+            return state.reading(())
         if "%" in text:
             text = unquote(text)  # "meta-llama%2FLlama-4-Scout": a URL-encoded hub id
         if not text or text == ANY_MODEL:
@@ -176,7 +196,7 @@ class ModelNames:
         if text.lower().startswith("models/") and text.count("/") == 1:
             text = text.split("/", 1)[1]  # the Gemini SDK's resource names
         text = self._tuned(text, state)
-        forms: list[str] = []
+        forms: dict[str, None] = {}  # in order, most specific first
         _add(forms, text)
         text = self._strip_prefixes(text, state, forms)
         bedrock = self._bedrock_id(text, state)
@@ -184,7 +204,7 @@ class ModelNames:
             _add(forms, bedrock)  # claude-v2 (a model named with its version)
             _add(forms, _BEDROCK_VERSION.sub("", bedrock))  # claude-3-haiku-20240307
         segments = text.split("/")
-        for start in range(1, len(segments)):
+        for start in range(max(1, len(segments) - _SUFFIX_SEGMENTS), len(segments)):
             _add(forms, "/".join(segments[start:]))
         for form in list(forms):
             if any(ch.isspace() for ch in form):
@@ -224,7 +244,7 @@ class ModelNames:
         state.unreadable = f"an {name} {kind or 'resource'} ARN does not say which model it serves"
         return ""
 
-    def _strip_prefixes(self, text: str, state: _State, forms: list[str]) -> str:
+    def _strip_prefixes(self, text: str, state: _State, forms: dict[str, None]) -> str:
         """Drop leading provider/platform segments ("bedrock/converse/", "vertex_ai/")."""
         while "/" in text:
             head, rest = text.split("/", 1)
@@ -323,7 +343,7 @@ def _run_time(text: str) -> str:
     return f"{text} is set at run time and could not be resolved from the manifest"
 
 
-def _add(forms: list[str], form: str) -> None:
+def _add(forms: dict[str, None], form: str) -> None:
     form = form.strip().strip("/")
-    if form and form not in forms:
-        forms.append(form)
+    if form:
+        forms.setdefault(form)

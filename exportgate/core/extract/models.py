@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -36,13 +35,21 @@ from exportgate.core.data import load_data
 from exportgate.core.documents import NotYaml, load_embedded
 from exportgate.core.errors import InputError
 from exportgate.core.extract.envvars import (
+    Budget,
     Environment,
+    Unreadable,
     Variable,
     container_env,
     environment,
     expand,
 )
-from exportgate.core.extract.model_names import ANY_MODEL, ENV_FROM, UNREADABLE, provider_key
+from exportgate.core.extract.model_names import (
+    ANY_MODEL,
+    ENV_FROM,
+    UNREADABLE,
+    is_unreadable,
+    provider_key,
+)
 from exportgate.core.extract.paths import (
     expect_list,
     expect_mapping,
@@ -50,7 +57,8 @@ from exportgate.core.extract.paths import (
     join_index,
     join_key,
 )
-from exportgate.core.limits import MAX_EMBEDDED_CHARS
+from exportgate.core.extract.shell_words import split_words
+from exportgate.core.limits import MAX_EMBEDDED_CHARS, MAX_MODEL_FILES
 from exportgate.core.types import ModelRequest
 
 _LOCAL_PREFIXES = ("/", "./", "../", "~", "file:", "pvc://")
@@ -140,22 +148,58 @@ def names_model(path: str) -> bool:
     paths that name nothing (``/mnt/models``), which stay out of the decision."""
     from exportgate.core.models import builtin_models  # the catalogue reads this package
 
-    last = path.strip().rstrip("/").rsplit("/", 1)[-1].strip()
+    last = _file_name(path)
     if not last or last in {".", "..", "~"}:
         return False
     resolved = builtin_models().resolve(ModelRequest(last))
     return bool(resolved.model_id or resolved.provider or resolved.providers)
 
 
-def _model_value(value: str) -> str | None:
+def _file_name(path: str) -> str:
+    return path.strip().rstrip("/").rsplit("/", 1)[-1].strip()
+
+
+class ModelFiles:
+    """`names_model` for the file paths of one pod (or one field an adapter reads): each file
+    name is looked up in the catalogue once, and at most `MAX_MODEL_FILES` distinct names are,
+    since each lookup runs every catalogue pattern (hundreds of ``-m /m/xN.gguf`` flags in a
+    13 KB Pod took 23 ms on the webhook's event loop)."""
+
+    __slots__ = ("_answers",)
+
+    def __init__(self) -> None:
+        self._answers: dict[str, bool] = {}
+
+    def names_model(self, path: str) -> bool | None:
+        """`names_model(path)`, or None when the cap is reached and the file was not read."""
+        last = _file_name(path)
+        known = self._answers.get(last)
+        if known is not None:
+            return known
+        if len(self._answers) >= MAX_MODEL_FILES:
+            return None
+        found = self._answers[last] = names_model(path)
+        return found
+
+    UNREAD = UNREADABLE.format(
+        what=f"the model files past the first {MAX_MODEL_FILES} in one pod (MAX_MODEL_FILES)"
+    )
+    """The reference of every model file past the cap (one reference, however many files):
+    unidentified, so the most restrictive applies."""
+
+
+def _model_value(value: str, files: ModelFiles | None = None) -> str | None:
     """The reference a model flag or positional argument names, or None: a reference, or a
-    local path whose file name names a model."""
+    local path whose file name names a model (an unreadable reference past `MAX_MODEL_FILES`)."""
     text = value.strip()
     if is_reference(text):
         return text
-    if text and names_model(text.removeprefix("pvc://").removeprefix("file:")):
-        return text
-    return None
+    if not text:
+        return None
+    names = (files or ModelFiles()).names_model(text.removeprefix("pvc://").removeprefix("file:"))
+    if names is None:
+        return ModelFiles.UNREAD
+    return text if names else None
 
 
 def from_plain(value: object, field: str, provider: str | None) -> list[ModelRequest]:
@@ -184,8 +228,9 @@ def from_image(value: object, field: str, provider: str | None) -> list[ModelReq
 
 def from_args(value: object, field: str, provider: str | None) -> list[ModelRequest]:
     """A command line (list of strings): model flags, and ``vllm serve <model>``."""
-    primary, fallback = _scan_tokens(_tokens(value, field, {}))
-    return [ModelRequest(ref, provider, where) for ref, where in primary or fallback]
+    tokens, unread = _tokens(value, field, {})
+    primary, fallback = _scan_tokens(tokens, ModelFiles())
+    return [ModelRequest(ref, provider, where) for ref, where in unread + primary or fallback]
 
 
 def from_shell(value: object, field: str, provider: str | None) -> list[ModelRequest]:
@@ -193,8 +238,9 @@ def from_shell(value: object, field: str, provider: str | None) -> list[ModelReq
     text = expect_string(value, field)
     if not text.strip():
         return []
-    primary, fallback = _scan_tokens(_tokens([text], field, {}))
-    return [ModelRequest(ref, provider, field) for ref, _ in primary or fallback]
+    tokens, unread = _tokens([text], field, {})
+    primary, fallback = _scan_tokens(tokens, ModelFiles())
+    return [ModelRequest(ref, provider, field) for ref, _ in unread + primary or fallback]
 
 
 def from_ray_serve(value: object, field: str, provider: str | None) -> list[ModelRequest]:
@@ -222,6 +268,7 @@ def from_ray_serve(value: object, field: str, provider: str | None) -> list[Mode
         return [ModelRequest(UNREADABLE.format(what=what), provider, field)]
     found: list[ModelRequest] = []
     fallback: list[ModelRequest] = []
+    files = ModelFiles()
     for node in _mappings(config):
         loading = node.get("model_loading_config")
         if isinstance(loading, Mapping):
@@ -229,12 +276,12 @@ def from_ray_serve(value: object, field: str, provider: str | None) -> list[Mode
             if isinstance(source, Mapping):  # a cloud mirror: {bucket_uri: s3://...}
                 source = source.get("bucket_uri")
             name = source if isinstance(source, str) and source.strip() else loading.get("model_id")
-            if isinstance(name, str) and (reference := _model_value(name)):
+            if isinstance(name, str) and (reference := _model_value(name, files)):
                 found.append(ModelRequest(reference, provider, field))
         variables = node.get("env_vars")
         if isinstance(variables, Mapping):
             env = [{"name": str(k), "value": str(v)} for k, v in variables.items() if v is not None]
-            primary, spare = _scan_env(container_env(env, field))
+            primary, spare = _scan_env(container_env(env, field), files)
             found.extend(ModelRequest(r, g or provider, field) for r, g, _ in primary)
             fallback.extend(ModelRequest(r, g or provider, field) for r, g, _ in spare)
     return found or fallback
@@ -255,7 +302,7 @@ def _mappings(node: object, depth: int = 0) -> Iterable[Mapping[str, Any]]:
 
 def from_env(value: object, field: str, provider: str | None) -> list[ModelRequest]:
     """A container ``env`` list: model variables (vendor SDK ones name their provider)."""
-    primary, fallback = _scan_env(container_env(value, field))
+    primary, fallback = _scan_env(container_env(value, field), ModelFiles())
     return [
         ModelRequest(ref, given or provider, where) for ref, given, where in primary or fallback
     ]
@@ -361,20 +408,26 @@ MODEL_PARSERS: Mapping[str, ModelParser] = {
 """The shapes an adapter's ``models[].parse`` may name."""
 
 
-def scan_container(container: Mapping[str, Any], field: str) -> list[ModelRequest]:
+def scan_container(
+    container: Mapping[str, Any], field: str, files: ModelFiles | None = None
+) -> list[ModelRequest]:
     """Every model reference in one container: flags, positional models, environment, a NIM
-    image, and the ``postStart`` hook (``ollama pull llama3``).
+    image, and the ``postStart`` hook (``ollama pull llama3``). `files` are the model file
+    names already looked up in the pod (`MAX_MODEL_FILES`).
 
     Within a container, advertised names (``--model_name``, ``MODEL_NAME``) count only when no
-    flag or variable names the model itself.
+    flag or variable names the model itself. A value or command line that cannot be expanded
+    within `MAX_EXPANDED_CHARS`/`MAX_EXPANSION_CHARS` is an unreadable model reference.
     """
+    files = files if files is not None else ModelFiles()
+    budget = Budget()  # MAX_EXPANSION_CHARS, shared by the env and the command lines
     primary: _Found = []
     fallback: _Found = []
     env: Environment = {}
     if container.get("env") is not None:
-        variables = container_env(container["env"], join_key(field, "env"))
+        variables = container_env(container["env"], join_key(field, "env"), budget)
         env = environment(variables)
-        found, spare = _scan_env(variables)
+        found, spare = _scan_env(variables, files)
         primary.extend(found)
         fallback.extend(spare)
     lines: list[tuple[object, str]] = [
@@ -386,7 +439,9 @@ def scan_container(container: Mapping[str, Any], field: str) -> list[ModelReques
     if hook is not None:
         lines.append(hook)
     for value, where in lines:
-        found_tokens, spare_tokens = _scan_tokens(_tokens(value, where, env))
+        tokens, unread = _tokens(value, where, env, budget)
+        found_tokens, spare_tokens = _scan_tokens(tokens, files)
+        primary.extend((ref, None, at) for ref, at in unread)
         primary.extend((ref, None, at) for ref, at in found_tokens)
         fallback.extend((ref, None, at) for ref, at in spare_tokens)
     models = [ModelRequest(ref, provider, where) for ref, provider, where in primary or fallback]
@@ -425,7 +480,7 @@ def _env_from_model(
     server = isinstance(image, str) and bool(places.server_images.search(image))
     if not server:
         for value, where in lines:
-            tokens = [token for token, _ in _tokens(value, where, {})]
+            tokens = [token for token, _ in _tokens(value, where, {})[0]]
             if any(_program(t) in places.server_programs for t in tokens):
                 server = True
                 break
@@ -487,29 +542,43 @@ def _strip_tag(image: str) -> str:
     return image[:colon] if colon > slash else image
 
 
-def _tokens(value: object, field: str, env: Environment) -> list[tuple[str, str]]:
+def _tokens(
+    value: object, field: str, env: Environment, budget: Budget | None = None
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(token, field) pairs, ``$(VAR)`` expanded; an argument holding a whole shell line is
-    split like a shell (and its ``$VAR``s expanded, as the shell would)."""
+    split like a shell (and its ``$VAR``s expanded, as the shell would). Second, the unreadable
+    references (reference, field) of shell lines that cannot be expanded within the caps: such
+    a line could name a model anywhere. An argument that is one word and cannot be expanded
+    keeps its text up to the first ``$`` (a ``--model=`` prefix), then an unreadable reference."""
+    budget = budget if budget is not None else Budget()
     tokens: list[tuple[str, str]] = []
+    unread: list[tuple[str, str]] = []
     for index, item in enumerate(expect_list(value, field)):
         where = join_index(field, index)
         text = expect_string(item, where)
         if _INNER_SPACE.search(text):
-            line = expand(text, env, shell=True)
             try:
-                parts = shlex.split(line)
-            except ValueError:  # unbalanced quotes: still read the words
+                line = expand(text, env, shell=True, budget=budget)
+            except Unreadable as exc:
+                unread.append((exc.reference(f"the command line at {where}"), where))
+                continue
+            parts = split_words(line)
+            if parts is None:  # unbalanced quotes: still read the words
                 parts = line.split()
-            tokens.extend((part, where) for part in parts)
+            tokens.extend((part, where) for part in parts[: _MAX_TOKENS + 1 - len(tokens)])
         else:
-            tokens.append((expand(text, env), where))
+            try:
+                tokens.append((expand(text, env, budget=budget), where))
+            except Unreadable as exc:
+                reference = exc.reference(f"the argument at {where}")
+                tokens.append((text[: text.index("$")] + reference, where))
         if len(tokens) > _MAX_TOKENS:
             break
-    return tokens[:_MAX_TOKENS]
+    return tokens[:_MAX_TOKENS], unread
 
 
 def _scan_tokens(
-    tokens: list[tuple[str, str]],
+    tokens: list[tuple[str, str]], files: ModelFiles
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(primary, fallback) references with the field of the argument they came from."""
     places = _places()
@@ -522,7 +591,7 @@ def _scan_tokens(
         if at is not None:
             # "vllm serve <model> [flags]", "lmdeploy serve api_server <model>", "hf download
             # <repo>": the model is the first word after the subcommand.
-            value = _model_value(words[at]) if not words[at].startswith("-") else None
+            value = _model_value(words[at], files) if not words[at].startswith("-") else None
             if value is not None:
                 primary.append((value, tokens[at][1]))
             continue
@@ -531,8 +600,12 @@ def _scan_tokens(
             # llama.cpp's "-m /models/x.gguf"; "python -m module" names a module, not a model.
             previous = _program(words[position - 1]) if position > 0 else ""
             a_file = "/" in following or following.endswith(".gguf")
-            if not previous.startswith("python") and a_file and names_model(following):
-                primary.append((following.strip(), where))
+            if not previous.startswith("python") and a_file:
+                names = files.names_model(following)
+                if names is None:
+                    primary.append((ModelFiles.UNREAD, where))
+                elif names:
+                    primary.append((following.strip(), where))
             continue
         if flag in places.alias_flags or (
             flag not in places.model_flags and flag not in places.advertised_flags
@@ -540,7 +613,9 @@ def _scan_tokens(
             continue  # --served-model-name is an alias clients use, never the model
         # "--model=x" carries its value; "--model x" takes the next token unless that is
         # itself a flag ("--model --port 8000" is a flag without a value).
-        value = _model_value(inline if equals else ("" if following.startswith("-") else following))
+        value = _model_value(
+            inline if equals else ("" if following.startswith("-") else following), files
+        )
         if value is not None:
             (primary if flag in places.model_flags else fallback).append((value, where))
     return primary, fallback
@@ -564,7 +639,7 @@ def _program(token: str) -> str:
     return token.rsplit("/", 1)[-1]
 
 
-def _scan_env(variables: list[Variable]) -> tuple[_Found, _Found]:
+def _scan_env(variables: list[Variable], files: ModelFiles) -> tuple[_Found, _Found]:
     places = _places()
     primary: _Found = []
     fallback: _Found = []
@@ -573,8 +648,8 @@ def _scan_env(variables: list[Variable]) -> tuple[_Found, _Found]:
     in_cluster: set[str] = set()
     for variable in variables:
         vendor = places.base_url_env.get(variable.name)
-        if vendor is None or not variable.value:
-            continue
+        if vendor is None or not variable.value or is_unreadable(variable.value):
+            continue  # not set, set at run time, or too long to read: no host to go by
         host = _host(variable.value)
         reached = vendor_host(host) if host else None
         if reached is not None:
@@ -593,7 +668,7 @@ def _scan_env(variables: list[Variable]) -> tuple[_Found, _Found]:
         # A value exportgate cannot read (valueFrom) is still a model reference: reported by
         # the variable's name, so the catalogue can say what it could not identify.
         value = variable.value
-        text = f"$({name})" if value is None else _model_value(value)
+        text = f"$({name})" if value is None else _model_value(value, files)
         if text is None:
             continue
         if vendor is not None or name in places.generic_env:

@@ -35,7 +35,7 @@ from typing import Any
 
 from exportgate.core.extract.access import DEVICE_ACCESS, container_access, pod_access
 from exportgate.core.extract.aggregate import check_cap
-from exportgate.core.extract.models import scan_container
+from exportgate.core.extract.models import ModelFiles, scan_container
 from exportgate.core.extract.paths import (
     expect_list,
     expect_mapping,
@@ -102,6 +102,7 @@ def extract_pod_spec(
     wanted: dict[str, tuple[str, int]] = {}
     models: list[ModelRequest] = []
     access = vocabulary.device_access
+    files = ModelFiles()  # model file names looked up for this pod (MAX_MODEL_FILES)
     for where, container in containers:
         resources = container.get("resources")
         if resources is not None:
@@ -110,7 +111,7 @@ def extract_pod_spec(
             wanted,
             ((found, DEVICE_ACCESS, 1) for found in container_access(container, where, access)),
         )
-        models.extend(scan_container(container, where))
+        models.extend(scan_container(container, where, files))
     for where, resources in extra_resources:
         _add(wanted, _accelerators(resources, where, vocabulary))
     _add(wanted, ((found, DEVICE_ACCESS, 1) for found in pod_access(pod, field, access)))

@@ -91,3 +91,24 @@ def test_unreadable_references_say_why() -> None:
 
 def test_provider_key_ignores_case_dashes_and_underscores() -> None:
     assert provider_key(" Azure_Open-AI ") == provider_key("azureopenai")
+
+
+def test_a_reference_past_the_length_cap_is_read_as_set_at_run_time_at_once() -> None:
+    """Red team 4, F4: one form per '/'-suffix made reading quadratic in time and memory."""
+    import time
+
+    from exportgate.core.limits import MAX_MODEL_REFERENCE_CHARS
+
+    began = time.perf_counter()
+    reading = NAMES.read("a/" * 50_000 + "x")  # about 1.25 GB of forms before
+    assert time.perf_counter() - began < 1.0
+    assert reading.forms == ()
+    assert reading.run_time  # any model: the most restrictive applies
+    assert "MAX_MODEL_REFERENCE_CHARS" in reading.unreadable
+    # At the cap it is read, with forms for its last path segments only.
+    reading = NAMES.read(("a/" * MAX_MODEL_REFERENCE_CHARS)[: MAX_MODEL_REFERENCE_CHARS - 2] + "x")
+    assert not reading.run_time
+    assert 1 < len(reading.forms) <= 10
+    assert "a/x" in reading.forms and "x" in reading.forms
+    deep = NAMES.read("s3://bucket/" + "d/" * 40 + "meta-llama/Llama-3.1-8B-Instruct")
+    assert "meta-llama/Llama-3.1-8B-Instruct" in deep.forms
