@@ -573,6 +573,10 @@ def _tokens(
                 reference = exc.reference(f"the argument at {where}")
                 tokens.append((text[: text.index("$")] + reference, where))
         if len(tokens) > _MAX_TOKENS:
+            # Words past the cap are not read, so a model flag among them would be missed:
+            # what exportgate cannot read is an unidentified model, not nothing.
+            what = f"the command line at {field} past its first {_MAX_TOKENS} words"
+            unread.append((UNREADABLE.format(what=what), field))
             break
     return tokens[:_MAX_TOKENS], unread
 

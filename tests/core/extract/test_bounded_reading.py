@@ -195,3 +195,17 @@ def test_model_files_within_the_cap_are_read_as_before() -> None:
         args += ["-m", f"/m/x{i}.gguf"]
     workload = extract_workload(_pod(image="llama", args=[*args, "-m", "/m/x0.gguf"]))
     assert [m.reference for m in workload.models] == ["/models/Llama-4-Scout-Q4_K_M.gguf"]
+
+
+def test_words_past_the_command_line_cap_are_an_unidentified_model() -> None:
+    # A model flag after the words exportgate reads (4096 per container) was silently missed.
+    args = ["x"] * 5000 + ["--model", "claude-sonnet-4"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "team"},
+        "spec": {"containers": [{"name": "c", "image": "app", "args": args}]},
+    }
+    workload = extract_workload(pod)
+    assert any("past its first 4096 words" in m.reference for m in workload.models)
+    assert ENGINE.evaluate(workload, CHINA, NOW).action is Action.DENY
