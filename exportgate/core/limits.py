@@ -74,9 +74,10 @@ shell line the whole line (it could name one anywhere). Real substitutions are p
 ports of a few dozen characters; literal text is not counted, so long scripts stay readable."""
 
 MAX_EXPANSION_CHARS = 64 * 1024
-"""Most characters expansion may substitute into one container (its ``env``, ``command``,
-``args`` and ``postStart`` hook together), so that many values each under
-`MAX_EXPANDED_CHARS` cannot add up. Past it the remaining values are unreadable, as above."""
+"""Most characters expansion may substitute into one object (every container's ``env``,
+``command``, ``args`` and ``postStart`` hook together), so that many values, or many
+containers, each under `MAX_EXPANDED_CHARS` cannot add up. Past it the remaining values are
+unreadable, as above."""
 
 MAX_MODEL_FILES = 16
 """Distinct model file names (``-m /models/x.gguf``, ``--model /mnt/models``) one pod's command

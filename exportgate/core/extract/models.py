@@ -40,6 +40,7 @@ from exportgate.core.extract.envvars import (
     Unreadable,
     Variable,
     container_env,
+    current_budget,
     environment,
     expand,
 )
@@ -420,7 +421,7 @@ def scan_container(
     within `MAX_EXPANDED_CHARS`/`MAX_EXPANSION_CHARS` is an unreadable model reference.
     """
     files = files if files is not None else ModelFiles()
-    budget = Budget()  # MAX_EXPANSION_CHARS, shared by the env and the command lines
+    budget = current_budget()  # MAX_EXPANSION_CHARS, shared by every container of the object
     primary: _Found = []
     fallback: _Found = []
     env: Environment = {}

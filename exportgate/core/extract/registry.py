@@ -20,6 +20,7 @@ from exportgate.core.extract.adapters import Adapter
 from exportgate.core.extract.aggregate import check_models, merge_accelerators
 from exportgate.core.extract.dra import CLAIM_LISTS
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
+from exportgate.core.extract.envvars import object_expansion_budget
 from exportgate.core.extract.generic import generic_findings
 from exportgate.core.extract.identity import identify, split_api_version
 from exportgate.core.extract.loader import AdapterSet, load_adapter_file, parse_adapter_text
@@ -146,7 +147,8 @@ class AdapterRegistry:
         dra = dra or NO_DRA_OBJECTS
 
         def read() -> Findings:
-            with embedded_budget():  # one budget for all embedded documents of the object
+            # One budget for all embedded documents of the object, one for all expansion.
+            with embedded_budget(), object_expansion_budget():
                 if adapter is not None:
                     accelerators, models = adapter.apply(root, self.vocabulary, dra, namespace)
                 else:

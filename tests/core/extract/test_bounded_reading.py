@@ -209,3 +209,31 @@ def test_words_past_the_command_line_cap_are_an_unidentified_model() -> None:
     workload = extract_workload(pod)
     assert any("past its first 4096 words" in m.reference for m in workload.models)
     assert ENGINE.evaluate(workload, CHINA, NOW).action is Action.DENY
+
+
+def test_the_expansion_budget_is_shared_by_every_container_of_an_object() -> None:
+    # With one 64 KiB budget per container, 24 containers of a small Pod expanded 24 x 64 KiB
+    # of words and reading them took 70 ms on the webhook's loop: the budget is the object's.
+    words = "w " * 2_000  # 4 KB per container: under the per-value and word caps
+    containers = [
+        {
+            "name": f"c{i}",
+            "image": "app",
+            "env": [{"name": "A", "value": words}],
+            "args": ["run $(A) --model claude-sonnet-4"],
+        }
+        for i in range(24)
+    ]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "team"},
+        "spec": {"containers": containers},
+    }
+    began = time.perf_counter()
+    workload = extract_workload(pod)
+    assert time.perf_counter() - began < 1.0
+    references = [m.reference for m in workload.models]
+    assert "claude-sonnet-4" in references  # read while the object's budget lasted
+    assert any("could not" in r or r.startswith("$(unreadable") for r in references)
+    assert ENGINE.evaluate(workload, CHINA, NOW).action is Action.DENY
