@@ -306,6 +306,7 @@ class Catalogue:
     ) -> ResolvedAccelerator:
         """The products `request` could land on. `memo` (from `resolve_all`) keeps what each
         label's values name across the requests of one evaluation."""
+        memo = {} if memo is None else memo
         base = self.base_for_resource(request.resource)
         candidates = set(base)
         narrowed = False
@@ -315,13 +316,10 @@ class Catalogue:
         for key, hints in _by_key(request.hints):
             if key not in KNOWN_KEYS:
                 continue
-            if memo is None:
-                values, allowed, unknown = self._clue(key, hints)
-            else:
-                clue = memo.get(hints)
-                if clue is None:
-                    clue = memo[hints] = self._clue(key, hints)
-                values, allowed, unknown = clue
+            clue = memo.get(hints)
+            if clue is None:
+                clue = memo[hints] = self._clue(key, hints)
+            values, allowed, unknown = clue
             if values is None:
                 continue  # no In: nodes without the label, or with values we do not hold, remain
             if not values:

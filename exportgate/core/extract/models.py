@@ -350,17 +350,10 @@ def from_host(value: object, field: str, provider: str | None) -> list[ModelRequ
     reached = vendor_host(host)
     if reached is not None:
         return [ModelRequest(ANY_MODEL, reached, field)]
-    if in_cluster_host(host) or not _is_address(host):
+    address = _address(host)
+    if address is None or _internal(address):
         return []
     return [ModelRequest(ANY_MODEL, host, field)]
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def vendor_host(host: str) -> str | None:
@@ -374,10 +367,21 @@ def vendor_host(host: str) -> str | None:
 def in_cluster_host(host: str) -> bool:
     """True for a host inside the cluster or the pod: a Service name or cluster DNS name, a
     private, loopback or link-local address."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+    address = _address(host)
+    if address is None:
         return bool(_IN_CLUSTER_HOST.search(host))
+    return _internal(address)
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an IP address, or None for a host name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_private or address.is_loopback or address.is_link_local
 
 
