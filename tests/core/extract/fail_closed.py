@@ -13,7 +13,7 @@ from typing import Any
 
 from exportgate.core.data import load_data
 from exportgate.core.engine import PolicyEngine
-from exportgate.core.extract import extract_workload
+from exportgate.core.extract import AdapterRegistry, extract_workload, parse_adapter_text
 from exportgate.core.extract.dra_refs import DraObjects
 from exportgate.core.types import Action, Workload
 from tests.core.builders import NOW, make_tenant
@@ -27,6 +27,16 @@ ENGINE_RULES = [
 RESTRICTED = make_tenant("cn-corp", incorporation="CN", headquarters="CN")
 GPU = {"nvidia.com/gpu": 1}
 T4_GFD = "Tesla-T4"
+
+
+def site_registry(vocabulary: str) -> AdapterRegistry:
+    """The built-in adapters extended by a platform's adapter file holding only `vocabulary`
+    (a YAML mapping, as under ``vocabulary:``)."""
+    text = (
+        "apiVersion: exportgate.dev/v1alpha1\nkind: AdapterSet\nmetadata: {name: site}\n"
+        f"vocabulary: {vocabulary}\n"
+    )
+    return AdapterRegistry.builtin().extended([parse_adapter_text(text)])
 
 
 def pod_of(containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from exportgate.core.extract import AdapterRegistry, extract_workload, parse_adapter_text
+from exportgate.core.extract import extract_workload
 from exportgate.core.extract.access import DEVICE_ACCESS
 from exportgate.core.types import Action
 from tests.core.builders import NOW
@@ -28,6 +28,7 @@ from tests.core.extract.fail_closed import (
     decide,
     pod_of,
     required,
+    site_registry,
 )
 
 # --- class 1: negative placement ---------------------------------------------------------
@@ -341,19 +342,7 @@ def test_a_gpu_runtime_class_is_judged_by_its_placement() -> None:
 
 
 def test_an_operator_adds_a_runtime_class() -> None:
-    registry = AdapterRegistry.builtin().extended(
-        [
-            parse_adapter_text(
-                """
-apiVersion: exportgate.dev/v1alpha1
-kind: AdapterSet
-metadata: {name: site}
-vocabulary:
-  deviceAccess: {runtimeClasses: [acme-accel]}
-"""
-            )
-        ]
-    )
+    registry = site_registry("{deviceAccess: {runtimeClasses: [acme-accel]}}")
     pod = pod_of([container()], runtimeClassName="acme-accel")
     assert extract_workload(pod, registry=registry).accelerators != ()
     assert extract_workload(pod).accelerators == ()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from exportgate.core.extract import AdapterRegistry, extract_workload, parse_adapter_text
+from exportgate.core.extract import extract_workload
 from exportgate.core.types import Action
 from tests.core.builders import NOW
 from tests.core.extract.fail_closed import (
@@ -19,6 +19,7 @@ from tests.core.extract.fail_closed import (
     container,
     decide,
     pod_of,
+    site_registry,
 )
 
 # --- class 3: names outside the vocabulary -----------------------------------------------
@@ -86,19 +87,7 @@ def test_an_unlisted_resource_pinned_to_an_allowed_product_is_admitted() -> None
 
 
 def test_an_operator_lists_a_device_as_no_accelerator() -> None:
-    registry = AdapterRegistry.builtin().extended(
-        [
-            parse_adapter_text(
-                """
-apiVersion: exportgate.dev/v1alpha1
-kind: AdapterSet
-metadata: {name: site}
-vocabulary:
-  ignoredResources: ["acme.example/license-*"]
-"""
-            )
-        ]
-    )
+    registry = site_registry('{ignoredResources: ["acme.example/license-*"]}')
     pod = pod_of([container(resources={"limits": {"acme.example/license-matlab": 1}})])
     assert extract_workload(pod, registry=registry).accelerators == ()
     assert extract_workload(pod).accelerators != ()

@@ -118,6 +118,13 @@ def _load(text: str) -> dict[str, Any]:
     return loaded
 
 
+def _tenant_pool(*requirements: dict[str, Any]) -> dict[str, Any]:
+    """A tenant's NodePool (the forge-gke one) with only `requirements`."""
+    pool = _load(FORGED["forge-gke"])
+    pool["spec"]["template"]["spec"]["requirements"] = list(requirements)
+    return pool
+
+
 def _platform(text: str) -> dict[str, Any]:
     """The same pool without a tenant label: the platform's own (part of the trust base)."""
     obj = _load(text)
@@ -165,21 +172,19 @@ def test_not_in_on_a_product_label_sets_nothing_and_is_not_refused() -> None:
 
 def test_instance_requirements_still_pin_a_t4_pool() -> None:
     # Over-blocking check (/tmp/rt2/np/t4.yaml): a tenant's T4 pool is admitted.
-    pool = _load(FORGED["forge-gke"])
-    pool["spec"]["template"]["spec"]["requirements"] = [
+    pool = _tenant_pool(
         {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g4dn.xlarge"]}
-    ]
+    )
     workload, action = decide(pool)
     assert action is Action.ALLOW
     assert ENGINE.catalogue.resolve(workload.accelerators[0]).candidates == ("nvidia-t4",)
 
 
 def test_contradicting_instance_requirements_are_unpinned_not_unguarded() -> None:
-    pool = _load(FORGED["forge-gke"])
-    pool["spec"]["template"]["spec"]["requirements"] = [
+    pool = _tenant_pool(
         {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["p5"]},
         {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["t4"]},
-    ]
+    )
     workload = extract_workload(pool)
     decision = ENGINE.evaluate(workload, None, NOW)
     [resolved] = decision.accelerators
@@ -190,10 +195,9 @@ def test_contradicting_instance_requirements_are_unpinned_not_unguarded() -> Non
 
 
 def test_a_cpu_pool_is_still_unguarded() -> None:
-    pool = _load(FORGED["forge-gke"])
-    pool["spec"]["template"]["spec"]["requirements"] = [
+    pool = _tenant_pool(
         {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m"]}
-    ]
+    )
     workload, action = decide(pool)
     assert action is Action.ALLOW
     assert ENGINE.catalogue.resolve(workload.accelerators[0]).candidates == ()
