@@ -39,6 +39,22 @@ def site_registry(vocabulary: str) -> AdapterRegistry:
     return AdapterRegistry.builtin().extended([parse_adapter_text(text)])
 
 
+def argo_workflow(*patches: str) -> dict[str, Any]:
+    """An Argo Workflow with one template per pod spec patch (``podSpecPatch``)."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "wf", "namespace": "team"},
+        "spec": {
+            "entrypoint": "t0",
+            "templates": [
+                {"name": f"t{i}", "container": {"image": "busybox"}, "podSpecPatch": patch}
+                for i, patch in enumerate(patches)
+            ],
+        },
+    }
+
+
 def pod_of(containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "v1",

@@ -25,6 +25,7 @@ from exportgate.core.limits import MAX_EMBEDDED_CHARS, MAX_EMBEDDED_CHARS_PER_OB
 from exportgate.core.types import Action
 from tests.core.builders import NOW, make_tenant
 from tests.core.builders import workload as model_workload
+from tests.core.extract.fail_closed import argo_workflow
 
 ENGINE = PolicyEngine.build()
 CHINA = make_tenant("nimbus", incorporation="CN")
@@ -46,24 +47,9 @@ def _harmless_patch(chars: int) -> str:
     return "activeDeadlineSeconds: 100\nmetadata: {annotations: {note: " + "x" * chars + "}}"
 
 
-def _workflow(*patches: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "wf", "namespace": "team"},
-        "spec": {
-            "entrypoint": "t0",
-            "templates": [
-                {"name": f"t{i}", "container": {"image": "busybox"}, "podSpecPatch": patch}
-                for i, patch in enumerate(patches)
-            ],
-        },
-    }
-
-
 @pytest.mark.parametrize("patch", [_dense_patch, _nested_patch], ids=["flat", "nested"])
 def test_the_red_team_workflow_is_decided_within_one_documents_work(patch: Any) -> None:
-    obj = _workflow(*[patch(65_000)] * 22)  # 1.43 MB
+    obj = argo_workflow(*[patch(65_000)] * 22)  # 1.43 MB
     began = time.perf_counter()
     workload = extract_workload(obj)
     assert time.perf_counter() - began < 2.0  # 4.3 s (flat) and 7.6 s (nested) before
@@ -74,10 +60,10 @@ def test_the_red_team_workflow_is_decided_within_one_documents_work(patch: Any) 
 def test_documents_past_the_objects_budget_are_unknown_without_being_parsed() -> None:
     first = _harmless_patch(MAX_EMBEDDED_CHARS_PER_OBJECT - 200)
     # Alone, each patch asks for nothing ...
-    assert extract_workload(_workflow(first)).accelerators == ()
-    assert extract_workload(_workflow(_harmless_patch(10))).accelerators == ()
+    assert extract_workload(argo_workflow(first)).accelerators == ()
+    assert extract_workload(argo_workflow(_harmless_patch(10))).accelerators == ()
     # ... but after the first has spent the budget, the second is not read: unknown.
-    workload = extract_workload(_workflow(first, _harmless_patch(300)))
+    workload = extract_workload(argo_workflow(first, _harmless_patch(300)))
     [request] = workload.accelerators
     assert request.resource == POD_SPEC_PATCH
     assert request.source == "spec.templates[1].podSpecPatch"
@@ -86,10 +72,10 @@ def test_documents_past_the_objects_budget_are_unknown_without_being_parsed() ->
 def test_ordinary_workflows_with_many_small_patches_read_as_before() -> None:
     harmless = "activeDeadlineSeconds: 600\ncontainers: [{name: main}]"
     reaching = '{"containers": [{"name": "main", "resources": {"limits": {"nvidia.com/gpu": 1}}}]}'
-    assert extract_workload(_workflow(*[harmless] * 100)).accelerators == ()
-    workload = extract_workload(_workflow(*[harmless] * 99, reaching))
+    assert extract_workload(argo_workflow(*[harmless] * 100)).accelerators == ()
+    workload = extract_workload(argo_workflow(*[harmless] * 99, reaching))
     assert [r.resource for r in workload.accelerators] == [POD_SPEC_PATCH]
-    assert ENGINE.evaluate(extract_workload(_workflow(harmless)), CHINA, NOW).action is (
+    assert ENGINE.evaluate(extract_workload(argo_workflow(harmless)), CHINA, NOW).action is (
         Action.ALLOW
     )
 
@@ -98,9 +84,9 @@ def test_each_extraction_has_its_own_budget() -> None:
     # Objects one after the other, or at once on the webhook's worker threads, never share it.
     first = _harmless_patch(MAX_EMBEDDED_CHARS_PER_OBJECT - 200)
     for _ in range(3):
-        assert extract_workload(_workflow(first)).accelerators == ()
+        assert extract_workload(argo_workflow(first)).accelerators == ()
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: extract_workload(_workflow(first)), range(6)))
+        results = list(pool.map(lambda _: extract_workload(argo_workflow(first)), range(6)))
     assert all(w.accelerators == () for w in results)
 
 

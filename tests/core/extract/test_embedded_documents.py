@@ -21,6 +21,7 @@ from exportgate.core.extract.patches import POD_SPEC_PATCH
 from exportgate.core.limits import MAX_EMBEDDED_CHARS
 from exportgate.core.types import Action
 from tests.core.builders import NOW, make_tenant
+from tests.core.extract.fail_closed import argo_workflow
 
 ENGINE = PolicyEngine.build()
 CHINA = make_tenant("nimbus", incorporation="CN")
@@ -47,18 +48,6 @@ def _ray_service(config: str) -> dict[str, Any]:
                     "template": {"spec": {"containers": [{"name": "h", "image": "r"}]}}
                 }
             },
-        },
-    }
-
-
-def _workflow(patch: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "wf", "namespace": "team"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [{"name": "main", "container": {"image": "x"}, "podSpecPatch": patch}],
         },
     }
 
@@ -106,7 +95,7 @@ def test_a_ray_serve_config_within_the_caps_is_read_as_before() -> None:
 
 
 def test_an_alias_bomb_in_a_pod_spec_patch_is_an_unknown_accelerator_at_once() -> None:
-    workload, seconds = _timed_extract(_workflow(_alias_bomb("{a: 1}")))
+    workload, seconds = _timed_extract(argo_workflow(_alias_bomb("{a: 1}")))
     assert seconds < 1.0
     assert [r.resource for r in workload.accelerators] == [POD_SPEC_PATCH]
 
@@ -127,7 +116,7 @@ def test_embedded_documents_get_the_document_caps() -> None:
     ("obj", "slow"),
     [
         (_ray_service("{}"), True),
-        (_workflow("{}"), True),
+        (argo_workflow("{}"), True),
         ({"apiVersion": "v1", "kind": "Pod", "spec": {}}, False),
         ({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {}}, False),
         ({"apiVersion": 1, "kind": "RayService"}, False),  # malformed: refused at once anyway
