@@ -48,7 +48,7 @@ BUILTIN_DIRECTORY = ("data", "adapters")
 class AdapterRegistry:
     """Adapters indexed by (API group, kind), plus the merged accelerator vocabulary."""
 
-    __slots__ = ("_index", "_spec_only", "sets", "vocabulary")
+    __slots__ = ("_embedded", "_index", "_spec_only", "sets", "vocabulary")
 
     def __init__(self, sets: Iterable[AdapterSet]) -> None:
         self.sets: tuple[AdapterSet, ...] = tuple(sets)
@@ -74,10 +74,11 @@ class AdapterRegistry:
                 device_access=adapter_set.device_access,
             )
         self._index = {key: tuple(value) for key, value in index.items()}
-        # Asked per extraction, so answered once here (ids: the adapters live as long).
-        self._spec_only = frozenset(
-            id(a) for adapters in self._index.values() for a in adapters if a.reads_spec_only
-        )
+        # Asked per extraction (and per review), so answered once here (ids: the adapters
+        # live as long).
+        adapters = [a for group in self._index.values() for a in group]
+        self._spec_only = frozenset(id(a) for a in adapters if a.reads_spec_only)
+        self._embedded = frozenset(id(a) for a in adapters if a.reads_embedded_documents)
         self.vocabulary = vocabulary
 
     @classmethod
@@ -115,7 +116,7 @@ class AdapterRegistry:
         if not isinstance(api_version, str) or not isinstance(kind, str):
             return False
         adapter = self.adapter_for(api_version, kind)
-        return adapter is not None and adapter.reads_embedded_documents
+        return adapter is not None and id(adapter) in self._embedded
 
     def _lookup(self, group: str, version: str, kind: str) -> Adapter | None:
         for adapter in self._index.get((group, kind), ()):
