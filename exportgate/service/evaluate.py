@@ -81,6 +81,7 @@ class _Judged:
     decision: Decision
     decision_id: str = ""  # the log record's id; set when logged (or the reused decision's)
     reused: bool = False  # an earlier decision answered again: already durable, not logged
+    large: bool = False  # `_large(workload)`: decided off the loop, its record size checked
 
 
 class Activity:
@@ -184,7 +185,7 @@ class PolicyService:
         at = at or datetime.now(UTC)
         judged = [await self._judge(q, snapshot, at) for q in questions]
         for i, j in enumerate(judged):
-            size = 0 if j.reused else _oversized(j.decision, j.question.workload)
+            size = _oversized(j.decision) if j.large else 0
             if size:
                 self.refuse(
                     RefusalCode.INVALID_ARGUMENT,
@@ -208,11 +209,12 @@ class PolicyService:
                 return _Judged(question, entry, earlier, question.reuse_decision_id, True)
             self._metrics.reuse_refused.inc()
         workload = question.workload
-        if _large(workload):
+        large = _large(workload)
+        if large:
             decision = await self._decide_off_loop(snapshot, question.tenant, entry, workload, at)
         else:
             decision = self._decide(snapshot, question.tenant, entry, workload, at)
-        return _Judged(question, entry, decision)
+        return _Judged(question, entry, decision, large=large)
 
     async def _log(
         self,
@@ -376,13 +378,11 @@ _FAST_PATH_CHARS = 16 * 1024
 per request (candidate products), so a small workload with short strings is not serialised."""
 
 
-def _oversized(decision: Decision, workload: Workload) -> int:
-    """The size of `decision`'s record when it is over the cap, else 0. Only large workloads
-    are serialised to find out: one with few requests and short strings cannot come near the
-    cap (the fast path). Few requests alone are not enough: one model reference can be
-    megabytes long (red team 4, F8)."""
-    if not _large(workload):
-        return 0
+def _oversized(decision: Decision) -> int:
+    """The size of `decision`'s record when it is over the cap, else 0. Asked only for large
+    workloads (`_large`): one with few requests and short strings cannot come near the cap (the
+    fast path). Few requests alone are not enough: one model reference can be megabytes long
+    (red team 4, F8)."""
     size = len(json.dumps(decision.to_dict(), separators=(",", ":")))
     return size if size > MAX_DECISION_RECORD_BYTES else 0
 
