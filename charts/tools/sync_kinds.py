@@ -7,6 +7,9 @@ copies this tool rewrites three defaults in ``charts/exportgate/values.yaml``:
 
 * ``webhook.guardedResources``: group -> plurals of every guarded kind outside the built-in
   workload groups ("", apps, batch), which the chart's workload rules cover;
+* ``webhook.guardedKindPatterns``: group -> RE2 patterns (whole kind name) of the kinds adapters
+  guard without naming them (``kindPattern``: every Cluster API infrastructure machine kind),
+  which the chart sends through a webhook of their own that matches kinds by name;
 * ``webhook.matchConditions.acceleratorResourcePatterns``: RE2 patterns of every known
   accelerator resource name (a resource matching one is sent);
 * ``webhook.matchConditions.nonAcceleratorResourcePatterns``: RE2 patterns (whole-name,
@@ -42,7 +45,11 @@ sys.path.insert(0, str(ROOT))
 from exportgate.core.data import load_data  # noqa: E402
 from exportgate.core.extract import AdapterRegistry  # noqa: E402
 from exportgate.core.extract.vocabulary import name_pattern  # noqa: E402
-from exportgate.core.kinds import guarded_kinds, resources_by_group  # noqa: E402
+from exportgate.core.kinds import (  # noqa: E402
+    guarded_kind_patterns,
+    guarded_kinds,
+    resources_by_group,
+)
 
 VALUES = ROOT / "charts" / "exportgate" / "values.yaml"
 # Flags and programs this short are matched as whole tokens of a command line, not as
@@ -112,6 +119,17 @@ def model_words() -> dict[str, list[str]]:
     }
 
 
+def kind_patterns(registry: AdapterRegistry) -> dict[str, list[str]]:
+    """group -> whole-name RE2 patterns of the kinds guarded by pattern (CEL's matches())."""
+    found: dict[str, list[str]] = {}
+    for group, patterns in guarded_kind_patterns(registry).items():
+        for pattern in patterns:
+            if _NOT_RE2.search(pattern):
+                raise SystemExit(f"kindPattern {pattern!r} of {group} is not RE2 syntax")
+            found.setdefault(group, []).append(f"^(?:{pattern})$")
+    return found
+
+
 def generated_blocks() -> dict[str, list[str]]:
     """Key (with its indentation) -> the value lines that must follow it."""
     registry = AdapterRegistry.builtin()
@@ -128,6 +146,10 @@ def generated_blocks() -> dict[str, list[str]]:
     return {
         "  guardedResources:": [
             f"    {group}: [{', '.join(plurals)}]" for group, plurals in groups.items()
+        ],
+        "  guardedKindPatterns:": [
+            f"    {group}: [{', '.join(json.dumps(p) for p in found)}]"
+            for group, found in kind_patterns(registry).items()
         ],
         "    acceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in patterns],
         "    nonAcceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in harmless],

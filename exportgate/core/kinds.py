@@ -75,3 +75,13 @@ def resources_by_group(kinds: tuple[GuardedKind, ...]) -> dict[str, list[str]]:
         if not entry.builtin_workload:
             grouped.setdefault(entry.group, set()).add(entry.plural)
     return {group: sorted(plurals) for group, plurals in sorted(grouped.items())}
+
+
+def guarded_kind_patterns(registry: AdapterRegistry | None = None) -> dict[str, list[str]]:
+    """group -> the kindPatterns of its pattern adapters: kinds guarded without being named
+    (every Cluster API infrastructure machine kind), which webhook rules cannot list one by one."""
+    registry = registry or AdapterRegistry.builtin()
+    grouped: dict[str, list[str]] = {}
+    for group, pattern in registry.kind_patterns():
+        grouped.setdefault(group, []).append(pattern)
+    return grouped

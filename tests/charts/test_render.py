@@ -149,7 +149,7 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
     # With the opt-in stamp, so that the mutating webhooks are held to the same rules.
     docs = template(write_values(tmp_path, VARIANTS["decision-stamp"]))
     hooks = _webhooks(docs)
-    assert len(hooks) == 5
+    assert len(hooks) == 6
     for hook in hooks:
         assert hook["failurePolicy"] == "Fail"
         assert hook["timeoutSeconds"] == 5
@@ -345,12 +345,43 @@ def test_every_adapter_kind_is_sent_to_the_webhook(default_docs: list[dict[str, 
     missing = []
     for path in sorted(adapters.glob("*.yaml")):
         for adapter in yaml.safe_load(path.read_text()).get("adapters") or []:
-            for kind in adapter["kinds"]:
+            for kind in adapter.get("kinds", []):  # kindPattern: see the next test
                 plural = kind.lower() + "s"  # every adapter kind today has a regular plural
                 sent_whole = (adapter["group"], "*") in sent  # webhook.wholeGroups
                 if (adapter["group"], plural) not in sent and not sent_whole:
                     missing.append(f"{adapter['group']}/{plural} ({path.name})")
     assert not missing, "add to webhook.guardedResources: " + ", ".join(missing)
+
+
+def test_machine_kinds_without_an_adapter_are_sent_by_kind_name(
+    default_docs: list[dict[str, Any]],
+) -> None:
+    """Every Cluster API infrastructure machine kind reaches the webhook (an unknown GPU pool
+    for a restricted tenant), through a webhook of its own that sends the kinds matching
+    guardedKindPatterns that guardedResources does not name: each object once, and the
+    groups' other objects (AWSCluster) not at all."""
+    hooks = find(default_docs, "ValidatingWebhookConfiguration", WEBHOOK)["webhooks"]
+    by_name = {h["name"]: h for h in hooks}
+    machines = by_name["machinekinds.exportgate.dev"]
+    assert machines["failurePolicy"] == "Fail"
+    assert [(r["apiGroups"], r["resources"], r["operations"]) for r in machines["rules"]] == [
+        (["infrastructure.cluster.x-k8s.io"], ["*"], ["CREATE", "UPDATE"]),
+        (["vmware.infrastructure.cluster.x-k8s.io"], ["*"], ["CREATE", "UPDATE"]),
+    ]
+    conditions = {c["name"]: c["expression"] for c in machines["matchConditions"]}
+    expression = conditions["machine-kind-without-adapter"]
+    machine = "(Machine|MachineTemplate|MachinePool|MachinePoolTemplate)"
+    assert f"request.kind.kind.matches('^(?:.*{machine})$')" in expression
+    # Named kinds go to the resources webhook only.
+    assert "'awsmachines'" in expression and "'vspheremachines'" in expression
+    named = {
+        resource
+        for rule in by_name["resources.exportgate.dev"]["rules"]
+        if rule["apiGroups"] == ["infrastructure.cluster.x-k8s.io"]
+        for resource in rule["resources"]
+    }
+    assert {"awsmachines", "gcpmachines", "azuremachines", "ocimachines"} <= named
+    assert "awsclusters" not in named
 
 
 def _webhook_ingress_from(docs: list[dict[str, Any]]) -> list[Any] | None:

@@ -13,7 +13,7 @@ import yaml
 
 from exportgate.core.data import load_data
 from exportgate.core.extract import AdapterRegistry
-from exportgate.core.kinds import guarded_kinds, resources_by_group
+from exportgate.core.kinds import guarded_kind_patterns, guarded_kinds, resources_by_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +31,23 @@ def test_values_hold_every_guarded_kind_of_the_table() -> None:
     values = yaml.safe_load((ROOT / "charts/exportgate/values.yaml").read_text())
     assert values["webhook"]["guardedResources"] == resources_by_group(guarded_kinds())
     assert _tool().main(["--check"]) == 0
+
+
+def test_values_hold_every_kind_pattern_whole_name_anchored() -> None:
+    """Kinds guarded by pattern (every Cluster API infrastructure machine kind) reach the chart
+    as RE2 patterns of the whole kind name, for CEL's matches(), which searches."""
+    values = yaml.safe_load((ROOT / "charts/exportgate/values.yaml").read_text())
+    generated = values["webhook"]["guardedKindPatterns"]
+    expected = {
+        group: [f"^(?:{p})$" for p in patterns]
+        for group, patterns in guarded_kind_patterns().items()
+    }
+    assert generated == expected
+    assert "infrastructure.cluster.x-k8s.io" in generated
+    for patterns in generated.values():
+        for pattern in patterns:
+            assert re.fullmatch(pattern, "NutanixMachineTemplate")
+            assert not re.fullmatch(pattern, "AWSCluster")
 
 
 def test_a_stale_default_is_rewritten() -> None:

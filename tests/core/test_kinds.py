@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from exportgate.core.extract import AdapterRegistry, parse_adapter_text
-from exportgate.core.kinds import guarded_kinds, plural_of, resources_by_group
+from exportgate.core.kinds import (
+    guarded_kind_patterns,
+    guarded_kinds,
+    plural_of,
+    resources_by_group,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,3 +45,15 @@ def test_a_platform_adapter_adds_its_kind_to_the_table() -> None:
     )
     registry = AdapterRegistry.builtin().extended([extra])
     assert ("acme.example.com", "GpuJob") in {(k.group, k.kind) for k in guarded_kinds(registry)}
+
+
+def test_kinds_guarded_by_pattern_are_listed_by_group_not_named() -> None:
+    """Cluster API infrastructure machine kinds without an adapter cannot be named in webhook
+    rules; the chart sends them by the pattern (charts/tools/sync_kinds.py)."""
+    machine = "(Machine|MachineTemplate|MachinePool|MachinePoolTemplate)"
+    patterns = guarded_kind_patterns()
+    assert patterns["infrastructure.cluster.x-k8s.io"] == [f".*{machine}"]
+    assert patterns["vmware.infrastructure.cluster.x-k8s.io"] == [f".*{machine}"]
+    table = {(k.group, k.kind) for k in guarded_kinds()}
+    assert ("infrastructure.cluster.x-k8s.io", "AWSMachine") in table
+    assert not any(kind.startswith(".*") for _, kind in table)

@@ -549,6 +549,97 @@ CASES = [
         {"machineType": "a3-highgpu-8g"},
         "spec.machineType",
     ),
+    # Bare Cluster API machines and the other providers' machine kinds (cluster-api.yaml).
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "AWSMachine",
+        {"instanceType": "p5.48xlarge"},
+        "spec.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "ROSAMachinePool",
+        {"nodePoolName": "gpu", "instanceType": "p5.48xlarge"},
+        "spec.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "GCPMachine",
+        {"instanceType": "n1-standard-8", "guestAccelerators": [{"type": "nvidia-tesla-a100"}]},
+        "spec.guestAccelerators[0]",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "GCPMachinePool",
+        {"instanceType": "a3-highgpu-8g"},
+        "spec.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "GCPManagedMachinePoolTemplate",
+        {"template": {"spec": {"machineType": "a3-highgpu-8g"}}},
+        "spec.template.spec.machineType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureMachine",
+        {"vmSize": "Standard_ND96isr_H100_v5"},
+        "spec.vmSize",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureManagedMachinePoolTemplate",
+        {"template": {"spec": {"sku": "Standard_ND96isr_H100_v5"}}},
+        "spec.template.spec.sku",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1alpha1",
+        "AzureASOManagedMachinePoolTemplate",
+        {"template": {"spec": {"resources": [{"spec": {"vmSize": "Standard_ND96isr_H100_v5"}}]}}},
+        "spec.template.spec.resources[0]",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "OCIMachine",
+        {"shape": "BM.GPU.H100.8"},
+        "spec.shape",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "VSphereMachine",
+        {"pciDevices": [{"deviceId": 8960, "vendorId": 4318}]},
+        "spec.pciDevices[0]",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "VSphereMachineTemplate",
+        {"template": {"spec": {"pciDevices": [{"vGPUProfile": "grid_a100-40c"}]}}},
+        "spec.template.spec.pciDevices[0]",
+    ),
+    Case(
+        "vmware.infrastructure.cluster.x-k8s.io/v1beta1",
+        "VSphereMachine",
+        {"className": "vgpu-a100"},
+        "spec.className",
+    ),
+    Case(
+        "vmware.infrastructure.cluster.x-k8s.io/v1beta1",
+        "VSphereMachineTemplate",
+        {"template": {"spec": {"className": "vgpu-a100"}}},
+        "spec.template.spec.className",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "OpenStackMachine",
+        {"flavor": "gpu.a100"},
+        "spec.flavor",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "OpenStackMachineTemplate",
+        {"template": {"spec": {"flavor": "gpu.a100"}}},
+        "spec.template.spec.flavor",
+    ),
     # Node-pool kinds of red-team finding F3: Cluster API for OCI, CAPZ's ASO-based pools,
     # Azure Service Operator AKS.
     Case(
@@ -676,8 +767,22 @@ CASES = [
 
 
 def test_the_table_covers_every_registered_kind() -> None:
-    registered = {f"{group or 'core'}/{kind}" for group, kind in AdapterRegistry.builtin().kinds()}
-    assert registered == {case.id for case in CASES}
+    registry = AdapterRegistry.builtin()
+    registered = {f"{group or 'core'}/{kind}" for group, kind in registry.kinds()}
+    # Kinds named with no rules (AzureMachinePoolMachine: named so that the Cluster API machine
+    # catch-all does not refuse it) find nothing, so there is no source to report.
+    silent = {
+        f"{group}/{kind}"
+        for group, kind in registry.kinds()
+        if (adapter := registry.adapter_for(f"{group}/v1beta1" if group else "v1", kind))
+        and not (adapter.pod_specs or adapter.accelerators or adapter.models)
+    }
+    assert silent == {
+        "infrastructure.cluster.x-k8s.io/AzureMachinePoolMachine",
+        "infrastructure.cluster.x-k8s.io/OCIMachinePoolMachine",
+        "infrastructure.cluster.x-k8s.io/OCIVirtualMachinePool",
+    }
+    assert registered - silent == {case.id for case in CASES}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])

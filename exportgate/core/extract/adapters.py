@@ -63,7 +63,9 @@ class HintRule:
 
     With `matching`, only values the pattern finds (``re.search``) become the hint: a field
     whose few values signal accelerators (an EKS ``amiType`` ending in ``_NVIDIA``) among many
-    that signal nothing."""
+    that signal nothing. A pattern with a group named ``value`` makes the hint that group's text
+    instead of the whole value: the name at the end of a resource URL (a Compute Engine
+    accelerator type given as ``projects/p/zones/z/acceleratorTypes/nvidia-tesla-t4``)."""
 
     key: str
     source: FieldPath
@@ -142,6 +144,10 @@ class Adapter:
     group: str
     kinds: tuple[str, ...]
     versions: tuple[str, ...] | None  # None: every version
+    kind_pattern: re.Pattern[str] | None = None
+    """``kindPattern``: the adapter describes every kind of its group whose whole name matches
+    and that no adapter names (`kinds` is then empty). A new provider's machine kind is then
+    read as a node pool of unknown hardware rather than searched for pod specs and passed."""
     pod_specs: tuple[PodSpecRule, ...] = ()
     accelerators: tuple[AcceleratorRule, ...] = ()
     models: tuple[ModelRule, ...] = ()
@@ -154,6 +160,12 @@ class Adapter:
 
     def matches_version(self, version: str) -> bool:
         return self.versions is None or version in self.versions
+
+    def matches_kind(self, kind: str) -> bool:
+        """Whether `kind` is one of `kinds` or, for a pattern adapter, matches its pattern."""
+        if self.kind_pattern is not None:
+            return self.kind_pattern.fullmatch(kind) is not None
+        return kind in self.kinds
 
     @property
     def reads_spec_only(self) -> bool:
@@ -279,7 +291,7 @@ def _declared_request(
         for where, value in hint_rule.source.resolve(element, base):
             values = _strings(value, where)
             if hint_rule.matching is not None:
-                values = tuple(v for v in values if hint_rule.matching.search(v))
+                values = _matched(hint_rule.matching, values)
             if values:
                 hints.append(ProductHint(hint_rule.key, Operator.IN, values))
                 sources.append(where)
@@ -331,6 +343,20 @@ def _applied_labels(
                 "instance-gpu-name) and let the platform's node labelling set product labels",
             )
         found.append(ProductHint(APPLIED_LABEL, Operator.IN, (hint.key,)))
+    return tuple(dict.fromkeys(found))
+
+
+def _matched(pattern: re.Pattern[str], values: tuple[str, ...]) -> tuple[str, ...]:
+    """The values `pattern` finds, or its ``value`` group's text when it has one (see
+    `HintRule`). A value it does not find is left out."""
+    found: list[str] = []
+    for value in values:
+        match = pattern.search(value)
+        if match is None:
+            continue
+        text = match.group("value") if "value" in pattern.groupindex else value
+        if text:
+            found.append(text)
     return tuple(dict.fromkeys(found))
 
 

@@ -195,7 +195,7 @@ class _Compiler:
         seen: dict[tuple[str, str], int] = {}
         for index, entry in enumerate(self.document.get("adapters") or []):
             where: _FieldPath = ("adapters", index)
-            for kind_index, kind in enumerate(entry["kinds"]):
+            for kind_index, kind in enumerate(entry.get("kinds", [])):
                 identity = (entry["group"], kind)
                 if identity in seen and entry.get("versions") is None:
                     raise self.locate.error(
@@ -225,7 +225,8 @@ class _Compiler:
         versions = entry.get("versions")
         return Adapter(
             group=entry["group"],
-            kinds=tuple(entry["kinds"]),
+            kinds=tuple(entry.get("kinds", ())),
+            kind_pattern=self._kind_pattern(entry, where),
             versions=tuple(versions) if versions else None,
             pod_specs=tuple(pod_specs),
             accelerators=tuple(accelerators),
@@ -234,6 +235,24 @@ class _Compiler:
             description=entry.get("description", ""),
             origin=f"{self.source}:{self.locate.line(where)}",
         )
+
+    def _kind_pattern(self, entry: Mapping[str, Any], where: _FieldPath) -> re.Pattern[str] | None:
+        if ("kinds" in entry) == ("kindPattern" in entry):
+            raise self.locate.error(
+                where,
+                "an adapter needs exactly one of kinds and kindPattern",
+                "name the kinds it describes, or give a kindPattern for the group's other kinds",
+            )
+        if "kindPattern" not in entry:
+            return None
+        try:
+            return re.compile(entry["kindPattern"])
+        except re.error as error:
+            raise self.locate.error(
+                (*where, "kindPattern"),
+                f"bad regular expression: {error}",
+                "kindPattern is a regular expression matched against the whole kind name",
+            ) from None
 
     def _pod_spec(self, spec: str | Mapping[str, Any], where: _FieldPath) -> PodSpecRule:
         if isinstance(spec, str):
@@ -318,7 +337,8 @@ class _Compiler:
             raise self.locate.error(
                 (*where, "matching"),
                 f"bad regular expression: {error}",
-                "matching is a Python regular expression searched in each value",
+                "matching is a Python regular expression searched in each value (its group "
+                "named value, if it has one, is the hint)",
             ) from None
         return HintRule(hint["key"], self._path(hint["from"], (*where, "from")), pattern)
 

@@ -3,6 +3,8 @@
 `AdapterRegistry.builtin()` compiles the adapter files shipped in ``exportgate/data/adapters``
 once per process; `AdapterRegistry.with_files` adds a platform engineer's own files on top, and
 an entry for a (group, kind) in a later file replaces every earlier entry for that (group, kind).
+An entry with a ``kindPattern`` describes the group's kinds that no entry names (named kinds
+first; among patterns, a later file's first).
 A registry is immutable, so one instance can serve every thread of the webhook or sidecar.
 """
 
@@ -48,12 +50,15 @@ BUILTIN_DIRECTORY = ("data", "adapters")
 class AdapterRegistry:
     """Adapters indexed by (API group, kind), plus the merged accelerator vocabulary."""
 
-    __slots__ = ("_embedded", "_index", "_spec_only", "sets", "vocabulary")
+    __slots__ = ("_embedded", "_index", "_patterns", "_spec_only", "sets", "vocabulary")
 
     def __init__(self, sets: Iterable[AdapterSet]) -> None:
         self.sets: tuple[AdapterSet, ...] = tuple(sets)
         index: dict[tuple[str, str], list[Adapter]] = {}
+        patterns: list[Adapter] = []
         vocabulary = Vocabulary()
+        for adapter_set in reversed(self.sets):
+            patterns.extend(a for a in adapter_set.adapters if a.kind_pattern is not None)
         for adapter_set in self.sets:
             replaced: set[tuple[str, str]] = set()
             for adapter in adapter_set.adapters:
@@ -74,9 +79,10 @@ class AdapterRegistry:
                 device_access=adapter_set.device_access,
             )
         self._index = {key: tuple(value) for key, value in index.items()}
+        self._patterns = tuple(patterns)
         # Asked per extraction (and per review), so answered once here (ids: the adapters
         # live as long).
-        adapters = [a for group in self._index.values() for a in group]
+        adapters = [a for group in self._index.values() for a in group] + patterns
         self._spec_only = frozenset(id(a) for a in adapters if a.reads_spec_only)
         self._embedded = frozenset(id(a) for a in adapters if a.reads_embedded_documents)
         self.vocabulary = vocabulary
@@ -122,11 +128,23 @@ class AdapterRegistry:
         for adapter in self._index.get((group, kind), ()):
             if adapter.matches_version(version):
                 return adapter
+        for adapter in self._patterns:
+            if (
+                adapter.group == group
+                and adapter.matches_version(version)
+                and adapter.matches_kind(kind)
+            ):
+                return adapter
         return None
 
     def kinds(self) -> list[tuple[str, str]]:
-        """Every (group, kind) some adapter describes, sorted."""
+        """Every (group, kind) some adapter names, sorted (`kind_patterns`: the rest)."""
         return sorted(self._index)
+
+    def kind_patterns(self) -> list[tuple[str, str]]:
+        """(group, kindPattern) of every pattern adapter, sorted: the kinds an adapter
+        describes without naming them."""
+        return sorted({(a.group, a.kind_pattern.pattern) for a in self._patterns if a.kind_pattern})
 
     @property
     def hint_keys(self) -> Mapping[str, str]:

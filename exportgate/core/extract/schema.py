@@ -126,10 +126,17 @@ _MODEL = {
 _ADAPTER = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["group", "kinds"],
+    "required": ["group"],
     "properties": {
         "group": {"type": "string", "description": 'API group; "" for the core group'},
         "kinds": {**_STRINGS, "minItems": 1},
+        "kindPattern": {
+            "type": "string",
+            "minLength": 1,
+            "description": "instead of kinds: a regular expression (RE2 syntax, matched against "
+            "the whole kind name) for the group's kinds that no adapter names, such as every "
+            "Cluster API infrastructure kind ending in Machine",
+        },
         "versions": {**_STRINGS, "minItems": 1},
         "scope": {
             "enum": ["Cluster", "Namespaced"],

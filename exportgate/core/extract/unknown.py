@@ -37,6 +37,13 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
         return f"The DRA {kind} {name!r} named{where}, which exportgate could not read"
     if resource == UNSEARCHABLE:
         return "An object too large or too deeply nested to search for pod specs"
+    if resource == "nodepool" and not source:
+        # The object as a whole: a kind read by a kindPattern adapter (a Cluster API provider's
+        # machine kind exportgate has no adapter for), whose hardware fields it does not know.
+        return (
+            "A machine or node pool of a kind exportgate has no adapter for, whose hardware it "
+            "cannot read"
+        )
     if resource == "nodepool":
         # An instance type outside instance-types.yaml, or one set where exportgate cannot read
         # it (an EKS launch template): `where` names the field the pool's types come from.

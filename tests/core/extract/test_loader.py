@@ -116,6 +116,12 @@ BROKEN = [
      "adapters[0].scope", "'Global' is not one of ['Cluster', 'Namespaced']"),
     ("bad-matching", ("from: spec.gpuModel}", "from: spec.gpuModel, matching: '(H100'}"), 13,
      "adapters[0].accelerators[0].hints[0].matching", "bad regular expression"),
+    ("kinds-and-pattern", ("kinds: [GpuJob]", "kinds: [GpuJob]\n    kindPattern: '.*Job'"), 6,
+     "adapters[0]", "exactly one of kinds and kindPattern"),
+    ("neither-kinds-nor-pattern", ("    kinds: [GpuJob]\n", ""), 6, "adapters[0]",
+     "exactly one of kinds and kindPattern"),
+    ("bad-kind-pattern", ("kinds: [GpuJob]", "kindPattern: '(Gpu'"), 7,
+     "adapters[0].kindPattern", "bad regular expression"),
 ]
 
 
@@ -165,3 +171,71 @@ def test_a_hint_with_matching_keeps_only_the_values_the_pattern_finds() -> None:
     ]
     t4 = {**GPU_JOB, "spec": {**GPU_JOB["spec"], "roles": [], "gpuModel": "Tesla-T4"}}
     assert registry.extract(t4).accelerators == ()  # requireHints: no matching value, no hint
+
+
+def test_a_matching_group_named_value_is_the_hint() -> None:
+    """A pattern with a ``value`` group hints with that group's text: the name at the end of a
+    URL (a Compute Engine accelerator type given as a zonal URL)."""
+    adapter = parse_adapter_text(
+        ADAPTER.replace(
+            "from: spec.gpuModel}", "from: spec.gpuModel, matching: '(^|/)(?P<value>[^/]+)$'}"
+        ),
+        "acme.yaml",
+    )
+    registry = AdapterRegistry.builtin().extended([adapter])
+    spec = {**GPU_JOB["spec"], "roles": [], "gpuModel": "catalog/gpus/NVIDIA-H100-80GB-HBM3"}
+    found = registry.extract({**GPU_JOB, "spec": spec})
+    assert [(h.key, h.values) for a in found.accelerators for h in a.hints] == [
+        ("nvidia.com/gpu.product", ("NVIDIA-H100-80GB-HBM3",))
+    ]
+    trailing = {**GPU_JOB, "spec": {**spec, "gpuModel": "catalog/gpus/"}}
+    assert registry.extract(trailing).accelerators == ()  # nothing found: no hint
+
+
+PATTERN_ADAPTER = """\
+apiVersion: exportgate.dev/v1alpha1
+kind: AdapterSet
+metadata: {name: acme-machines}
+adapters:
+  - group: machines.example.com
+    kindPattern: '.*Machine'
+    accelerators:
+      - resource: nodepool
+  - group: machines.example.com
+    kinds: [PlainMachine]
+"""
+
+
+def _object(kind: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "machines.example.com/v1",
+        "kind": kind,
+        "metadata": {"name": "m", "namespace": "team"},
+        "spec": {"size": "large"},
+    }
+
+
+def test_a_kind_pattern_describes_the_group_kinds_no_adapter_names() -> None:
+    registry = AdapterRegistry.builtin().extended([parse_adapter_text(PATTERN_ADAPTER)])
+    (request,) = registry.extract(_object("GpuMachine")).accelerators
+    assert (request.resource, request.hints, request.source) == ("nodepool", (), "")
+    assert registry.extract(_object("PlainMachine")).accelerators == ()  # named: its own rules
+    assert registry.extract(_object("MachineSet")).accelerators == ()  # whole name must match
+    assert ("machines.example.com", ".*Machine") in registry.kind_patterns()
+    assert ("machines.example.com", "GpuMachine") not in registry.kinds()
+
+
+def test_a_later_file_names_a_kind_the_builtin_pattern_caught() -> None:
+    """A platform whose provider exportgate has no adapter for writes one for its kind."""
+    site = parse_adapter_text(
+        PATTERN_ADAPTER.replace("machines.example.com", "infrastructure.cluster.x-k8s.io")
+        .replace("kindPattern: '.*Machine'", "kinds: [AcmeMachine]")
+        .replace("- resource: nodepool", "- resource: nodepool\n        hints: [{key: "
+                 "node.kubernetes.io/instance-type, from: spec.size}]")
+    )
+    registry = AdapterRegistry.builtin().extended([site])
+    obj = {**_object("AcmeMachine"), "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1"}
+    builtin = AdapterRegistry.builtin().extract(obj).accelerators
+    assert [(a.source, a.hints) for a in builtin] == [("", ())]  # the catch-all
+    (request,) = registry.extract(obj).accelerators
+    assert request.source == "spec.size"

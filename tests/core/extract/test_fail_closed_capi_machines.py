@@ -1,0 +1,451 @@
+"""Cluster API machines that reached a GPU node unguarded (data/adapters/cluster-api.yaml).
+
+1. Bare infrastructure machines (AWSMachine, GCPMachine, AzureMachine, OCIMachine): a tenant
+   creates one and a Machine whose spec.infrastructureRef names it, with no template.
+2. CAPG guestAccelerators: an N1 machine type with attached A100s was read as "no accelerator".
+3. Other providers: vSphere PCI passthrough and vGPU, OpenStack flavors, and every machine-like
+   kind of the infrastructure groups without an adapter (the kindPattern catch-all).
+
+Manifests follow the providers' own examples (CAPA, CAPG docs/book/src/topics/gpus.md, CAPV
+docs/gpu-pci.md and docs/gpu-vgpu.md); beside each, a neighbour that must stay admitted for a
+tenant headquartered in China (a CPU machine, a T4) and the same GPU machine for a US tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from exportgate.core.extract import extract_workload
+from exportgate.core.types import Action
+from tests.core.builders import NOW, make_tenant
+from tests.core.extract.fail_closed import ENGINE, RESTRICTED, decide
+
+INSTANCE_TYPE = "node.kubernetes.io/instance-type"
+GKE_ACCELERATOR = "cloud.google.com/gke-accelerator"
+US = make_tenant("us-corp", incorporation="US", headquarters="US")
+INFRA = "infrastructure.cluster.x-k8s.io"
+
+
+def _load(text: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def _machine(kind: str, spec: dict[str, Any], version: str = "v1beta1") -> dict[str, Any]:
+    return {
+        "apiVersion": f"{INFRA}/{version}",
+        "kind": kind,
+        "metadata": {"name": "m", "namespace": "dragon-infra"},
+        "spec": spec,
+    }
+
+
+def _hints(obj: dict[str, Any]) -> list[tuple[str, int, dict[str, tuple[str, ...]]]]:
+    return [
+        (a.source, a.count, {h.key: h.values for h in a.hints})
+        for a in extract_workload(obj).accelerators
+    ]
+
+
+def _admitted_with_nothing(obj: dict[str, Any]) -> bool:
+    workload = extract_workload(obj)
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    return decision.action is Action.ALLOW and decision.accelerators == ()
+
+
+# --- 1. bare infrastructure machines ----------------------------------------------------------
+
+AWS_MACHINE_P5 = _load("""\
+apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
+kind: AWSMachine
+metadata: {name: p5-bare, namespace: dragon-infra}
+spec:
+  instanceType: p5.48xlarge
+  ami: {id: ami-0123456789abcdef0}
+  iamInstanceProfile: nodes.cluster-api-provider-aws.sigs.k8s.io
+  sshKeyName: default
+""")
+
+BARE_MACHINES = [
+    # (id, kind, field, GPU instance type and its product, CPU instance type)
+    ("aws", "AWSMachine", "instanceType", "p5.48xlarge", "nvidia-h100-sxm", "m5.large"),
+    ("gcp", "GCPMachine", "instanceType", "a3-highgpu-8g", "nvidia-h100-sxm", "n2-standard-4"),
+    (
+        "azure",
+        "AzureMachine",
+        "vmSize",
+        "Standard_ND96isr_H100_v5",
+        "nvidia-h100-sxm",
+        "Standard_D4s_v5",
+    ),
+    ("oci", "OCIMachine", "shape", "BM.GPU.H100.8", "nvidia-h100-sxm", "VM.Standard.E4.Flex"),
+    ("rosa", "ROSAMachinePool", "instanceType", "p5.48xlarge", "nvidia-h100-sxm", "m5.xlarge"),
+    (
+        "gcp-pool",
+        "GCPMachinePool",
+        "instanceType",
+        "a3-highgpu-8g",
+        "nvidia-h100-sxm",
+        "n2-standard-4",
+    ),
+]
+
+
+def test_red_team_bare_aws_machine_is_denied_as_the_h100s_it_launches() -> None:
+    workload, action = decide(AWS_MACHINE_P5)
+    assert action is Action.DENY
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    assert decision.accelerators[0].candidates == ("nvidia-h100-sxm",)
+    assert decision.accelerators[0].pinned
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "gpu_type", "product", "cpu_type"),
+    [m[1:] for m in BARE_MACHINES],
+    ids=[m[0] for m in BARE_MACHINES],
+)
+def test_bare_machines_are_read_like_their_templates(
+    kind: str, field: str, gpu_type: str, product: str, cpu_type: str
+) -> None:
+    gpu = _machine(kind, {field: gpu_type})
+    assert _hints(gpu) == [(f"spec.{field}", 1, {INSTANCE_TYPE: (gpu_type,)})]
+    workload, action = decide(gpu)
+    assert action is Action.DENY
+    assert ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators[0].candidates == (product,)
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+    # A CPU machine for the same tenant is no GPU pool: no false denial.
+    assert _admitted_with_nothing(_machine(kind, {field: cpu_type}))
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec"),
+    [
+        ("GCPManagedMachinePool", {"instanceType": "a3-highgpu-8g"}),
+        ("GCPManagedMachinePoolTemplate", {"template": {"spec": {"machineType": "a3-highgpu-8g"}}}),
+        (
+            "GCPManagedMachinePoolTemplate",
+            {"template": {"spec": {"instanceType": "a3-highgpu-8g"}}},
+        ),
+        (
+            "AzureManagedMachinePoolTemplate",
+            {"template": {"spec": {"sku": "Standard_ND96isr_H100_v5"}}},
+        ),
+        (
+            "AzureASOManagedMachinePoolTemplate",
+            {
+                "template": {
+                    "spec": {"resources": [{"spec": {"vmSize": "Standard_ND96isr_H100_v5"}}]}
+                }
+            },
+        ),
+    ],
+    ids=[
+        "gke-pool-instance-type",
+        "gke-template-machine",
+        "gke-template-instance",
+        "aks-template",
+        "aso-template",
+    ],
+)
+def test_pool_templates_and_the_second_gke_machine_type_field_are_read(
+    kind: str, spec: dict[str, Any]
+) -> None:
+    workload, action = decide(_machine(kind, spec))
+    assert [a.resource for a in workload.accelerators] == ["nodepool"]
+    assert action is Action.DENY
+
+
+# --- 2. CAPG guestAccelerators ------------------------------------------------------------------
+
+# The red team's: an N1 machine (no GPU of its own) with eight A100s attached.
+N1_A100 = _load("""\
+apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+kind: GCPMachineTemplate
+metadata: {name: n1-a100, namespace: dragon-infra}
+spec:
+  template:
+    spec:
+      instanceType: n1-standard-8
+      guestAccelerators:
+      - {type: nvidia-tesla-a100, count: 8}
+""")
+
+# CAPG's own example (docs/book/src/topics/gpus.md): the type as a zonal URL, a T4.
+N1_T4_URL = _load("""\
+apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+kind: GCPMachineTemplate
+metadata: {name: mygcpmachinetemplate, namespace: dragon-infra}
+spec:
+  template:
+    spec:
+      image: projects/myproject/global/images/myimage
+      instanceType: n1-standard-2
+      guestAccelerators:
+      - type: projects/myproject/zones/us-central1-c/acceleratorTypes/nvidia-tesla-t4
+        count: 1
+""")
+
+
+def test_red_team_n1_machine_with_attached_a100s_is_denied() -> None:
+    # The N1 type is a request of its own (it names no accelerator); the A100s are another.
+    assert _hints(N1_A100) == [
+        ("spec.template.spec.instanceType", 1, {INSTANCE_TYPE: ("n1-standard-8",)}),
+        ("spec.template.spec.guestAccelerators[0]", 8, {GKE_ACCELERATOR: ("nvidia-tesla-a100",)}),
+    ]
+    workload, action = decide(N1_A100)
+    assert action is Action.DENY
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert accelerator.candidates == ("nvidia-a100",)
+    assert accelerator.pinned
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+def test_an_accelerator_type_url_is_read_by_its_name_and_a_t4_is_admitted() -> None:
+    assert _hints(N1_T4_URL)[1:] == [
+        ("spec.template.spec.guestAccelerators[0]", 1, {GKE_ACCELERATOR: ("nvidia-tesla-t4",)})
+    ]
+    workload, action = decide(N1_T4_URL)
+    assert action is Action.ALLOW
+    assert ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators[0].candidates == ("nvidia-t4",)
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec"),
+    [
+        (
+            "GCPMachine",
+            {
+                "instanceType": "n1-standard-8",
+                "guestAccelerators": [{"type": "nvidia-h100-80gb", "count": 2}],
+            },
+        ),
+        (
+            "GCPMachinePool",
+            {"instanceType": "n1-standard-8", "guestAccelerators": [{"type": "nvidia-h100-80gb"}]},
+        ),
+    ],
+    ids=["machine", "machine-pool"],
+)
+def test_bare_machines_read_attached_accelerators_too(kind: str, spec: dict[str, Any]) -> None:
+    workload, action = decide(_machine(kind, spec))
+    assert action is Action.DENY
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert accelerator.candidates == ("nvidia-h100-sxm",)
+
+
+@pytest.mark.parametrize(
+    "accelerator_type",
+    ["nvidia-mystery-9000", "projects/p/zones/z/acceleratorTypes/", ""],
+    ids=["unknown-name", "url-without-name", "empty"],
+)
+def test_an_accelerator_type_exportgate_cannot_identify_is_an_unknown_accelerator(
+    accelerator_type: str,
+) -> None:
+    obj = _machine(
+        "GCPMachine",
+        {
+            "instanceType": "n1-standard-8",
+            "guestAccelerators": [{"type": accelerator_type, "count": 1}],
+        },
+    )
+    workload, action = decide(obj)
+    assert action is Action.DENY
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert not accelerator.pinned
+    assert "unknown-accelerator" in accelerator.candidates
+
+
+def test_a_machine_with_no_accelerators_or_a_zero_count_asks_for_none() -> None:
+    assert _admitted_with_nothing(_machine("GCPMachine", {"instanceType": "n2-standard-4"}))
+    zero = {
+        "instanceType": "n1-standard-4",
+        "guestAccelerators": [{"type": "nvidia-tesla-a100", "count": 0}],
+    }
+    assert _admitted_with_nothing(_machine("GCPMachine", zero))
+
+
+# --- 3. vSphere, OpenStack, and machine kinds without an adapter --------------------------------
+
+# CAPV docs/gpu-pci.md: a T4 (vendor 0x10de = 4318, device 0x1eb8 = 7864) passed through.
+VSPHERE_PCI = _load("""\
+apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+kind: VSphereMachineTemplate
+metadata: {name: gpu-worker, namespace: dragon-infra}
+spec:
+  template:
+    spec:
+      cloneMode: linkedClone
+      datacenter: dc0
+      diskGiB: 25
+      memoryMiB: 8192
+      numCPUs: 2
+      network: {devices: [{dhcp4: true, networkName: vm-network}]}
+      pciDevices:
+      - {deviceId: 7864, vendorId: 4318}
+      template: ubuntu-2204-kube-v1.30.0
+""")
+
+# CAPV docs/gpu-vgpu.md: an NVIDIA vGPU profile.
+VSPHERE_VGPU = _load("""\
+apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
+kind: VSphereMachine
+metadata: {name: vgpu-worker, namespace: dragon-infra}
+spec:
+  template: ubuntu-2204-kube-v1.30.0
+  pciDevices:
+  - vGPUProfile: grid_t4-1a
+""")
+
+
+@pytest.mark.parametrize(
+    ("obj", "source"),
+    [
+        (VSPHERE_PCI, "spec.template.spec.pciDevices[0]"),
+        (VSPHERE_VGPU, "spec.pciDevices[0]"),
+    ],
+    ids=["pci-passthrough", "vgpu-profile"],
+)
+def test_vsphere_devices_are_accelerators_exportgate_cannot_identify(
+    obj: dict[str, Any], source: str
+) -> None:
+    workload, action = decide(obj)
+    assert action is Action.DENY
+    (request,) = workload.accelerators
+    assert (request.resource, request.source) == ("nodepool", source)
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    assert not decision.accelerators[0].pinned
+    assert f"A node pool at {source}" in decision.violations[0].message
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+def test_a_vsphere_machine_without_devices_asks_for_none() -> None:
+    assert _admitted_with_nothing(_machine("VSphereMachine", {"template": "ubuntu", "numCPUs": 4}))
+
+
+@pytest.mark.parametrize(
+    ("kind", "version", "spec", "source"),
+    [
+        ("OpenStackMachine", "v1beta1", {"flavor": "m1.large"}, "spec.flavor"),
+        ("OpenStackMachine", "v1beta1", {"flavorID": "6c4f2c5e"}, "spec.flavorID"),
+        (
+            "OpenStackMachine",
+            "v1beta2",
+            {"flavor": {"filter": {"name": "gpu.a100"}}},
+            "spec.flavor",
+        ),
+        (
+            "OpenStackMachineTemplate",
+            "v1beta1",
+            {"template": {"spec": {"flavor": "g1.xlarge"}}},
+            "spec.template.spec.flavor",
+        ),
+    ],
+    ids=["flavor-name", "flavor-id", "flavor-filter", "template"],
+)
+def test_openstack_flavors_are_unknown_accelerators(
+    kind: str, version: str, spec: dict[str, Any], source: str
+) -> None:
+    # Flavor names are the cloud operator's own ("m1.large" may carry a passed-through GPU):
+    # no name proves a flavor plain, so none is read as an AWS-style instance type.
+    workload, action = decide(_machine(kind, spec, version))
+    assert action is Action.DENY
+    assert [(a.resource, a.source, a.hints) for a in workload.accelerators] == [
+        ("nodepool", source, ())
+    ]
+
+
+SUPERVISOR_MACHINE = _load("""\
+apiVersion: vmware.infrastructure.cluster.x-k8s.io/v1beta1
+kind: VSphereMachine
+metadata: {name: tkg-gpu, namespace: dragon-infra}
+spec: {className: vgpu-a100-40c, imageName: ubuntu-2204, storageClass: wcp-storage}
+""")
+
+
+def test_a_supervisor_vm_class_is_an_unknown_accelerator() -> None:
+    workload, action = decide(SUPERVISOR_MACHINE)
+    assert action is Action.DENY
+    assert [a.source for a in workload.accelerators] == ["spec.className"]
+
+
+# A Nutanix machine with GPUs by name: a provider exportgate has no adapter for.
+NUTANIX = _load("""\
+apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+kind: NutanixMachineTemplate
+metadata: {name: gpu-workers, namespace: dragon-infra}
+spec:
+  template:
+    spec:
+      vcpusPerSocket: 8
+      vcpuSockets: 2
+      memorySize: 64Gi
+      gpus:
+      - {type: name, name: "NVIDIA A100"}
+""")
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind"),
+    [
+        (f"{INFRA}/v1beta1", "NutanixMachineTemplate"),
+        (f"{INFRA}/v1beta1", "Metal3Machine"),
+        (f"{INFRA}/v1alpha1", "KubevirtMachineTemplate"),
+        (f"{INFRA}/v1beta1", "DockerMachinePool"),
+        (f"{INFRA}/v1beta1", "HetznerMachinePoolTemplate"),
+        ("vmware.infrastructure.cluster.x-k8s.io/v1beta1", "FutureMachine"),
+    ],
+)
+def test_a_machine_kind_without_an_adapter_is_an_unknown_gpu_pool(
+    api_version: str, kind: str
+) -> None:
+    obj = {**NUTANIX, "apiVersion": api_version, "kind": kind}
+    workload, action = decide(obj)
+    assert action is Action.DENY
+    (request,) = workload.accelerators
+    assert (request.resource, request.source, request.hints) == ("nodepool", "", ())
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    message = decision.violations[0].message
+    assert "A machine or node pool of a kind exportgate has no adapter for" in message
+    assert "ask your platform team for an adapter" in message
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "AWSCluster",
+        "AzureClusterIdentity",
+        "GCPClusterTemplate",
+        "OpenStackCluster",
+        "AzureMachinePoolMachine",  # mirrors an AzureMachinePool's member, written by CAPZ
+        "OCIMachinePoolMachine",
+        "OCIVirtualMachinePool",  # virtual nodes: the pods are judged themselves
+        "Metal3DataTemplate",
+    ],
+)
+def test_infrastructure_objects_that_are_not_machines_stay_unguarded(kind: str) -> None:
+    obj = _machine(kind, {"region": "us-east-1", "providerID": "x"})
+    assert not extract_workload(obj).guarded
+    assert _admitted_with_nothing(obj)
+
+
+def test_machine_named_kinds_of_other_groups_are_not_caught() -> None:
+    # The core Machine names its infrastructure machine by reference; that object is judged.
+    machine = _load("""\
+apiVersion: cluster.x-k8s.io/v1beta1
+kind: Machine
+metadata: {name: p5-machine, namespace: dragon-infra}
+spec:
+  clusterName: c
+  bootstrap:
+    configRef: {apiVersion: bootstrap.cluster.x-k8s.io/v1beta1, kind: KubeadmConfig, name: b}
+  infrastructureRef:
+    apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
+    kind: AWSMachine
+    name: p5-bare
+""")
+    assert _admitted_with_nothing(machine)
