@@ -124,8 +124,10 @@ class CertificateAuthority:
         ip_addresses: Sequence[str] = (),
         server: bool = False,
         client: bool = False,
+        not_after: dt.datetime | None = None,
     ) -> KeyPair:
-        """Issue a leaf certificate; ``organizations`` become Kubernetes groups."""
+        """Issue a leaf certificate; ``organizations`` become Kubernetes groups. `not_after`
+        (default: a year from now) in the past issues an expired one."""
         if not (server or client):
             raise ValueError("a leaf certificate must be for server and/or client use")
         key = new_private_key()
@@ -141,8 +143,8 @@ class CertificateAuthority:
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(now + VALIDITY)
+            .not_valid_before(min(now, not_after or now) - BACKDATE)
+            .not_valid_after(not_after or now + VALIDITY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(

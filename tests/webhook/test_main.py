@@ -36,6 +36,21 @@ def test_defaults(serving_cert: ServingCert) -> None:
     assert config.namespaces.static_tenants is None
     assert config.guard.kyc_users == config.guard.kyc_groups == frozenset()
     assert config.listen.probe_host is None
+    assert config.tls.client_auth is None  # mutual TLS is opt-in
+
+
+def test_client_auth_flags(serving_cert: ServingCert) -> None:
+    config = _config(
+        serving_cert,
+        "--client-ca", str(serving_cert.ca_path),
+        "--client-name", "kube-apiserver", "--client-name", "apiserver.example",
+    )  # fmt: skip
+    assert config.tls.client_auth is not None
+    assert config.tls.client_auth.ca_file == serving_cert.ca_path
+    assert config.tls.client_auth.names == {"kube-apiserver", "apiserver.example"}
+    only_ca = _config(serving_cert, "--client-ca", str(serving_cert.ca_path))
+    assert only_ca.tls.client_auth is not None
+    assert only_ca.tls.client_auth.names == frozenset()  # any certificate the CA signed
 
 
 def test_every_flag(serving_cert: ServingCert, tmp_path: Path) -> None:
@@ -87,6 +102,9 @@ def test_every_flag(serving_cert: ServingCert, tmp_path: Path) -> None:
         (["--namespace-tenant", "a="], "write NAMESPACE=TENANT"),
         (["--namespace-tenant", "=acme"], "write NAMESPACE=TENANT"),
         (["--adapters", "/nonexistent/adapters.yaml"], "no such file"),
+        (["--client-ca", "/nonexistent/ca.crt"], "--client-ca /nonexistent/ca.crt: no such"),
+        # A name without a CA would be checked against nothing: refused, not ignored.
+        (["--client-name", "kube-apiserver"], "--client-name needs --client-ca"),
     ],
 )
 def test_usage_errors(serving_cert: ServingCert, extra: list[str], complaint: str) -> None:

@@ -44,6 +44,7 @@ from exportgate_webhook.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_PLATFORM_GROUPS,
     DEFAULT_PROBE_PORT,
+    ClientAuthConfig,
     GuardConfig,
     ListenConfig,
     NamespaceConfig,
@@ -114,6 +115,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         metavar="SECONDS",
         help="how often to check the certificate files for changes (default %(default)s)",
+    )
+    serve.add_argument(
+        "--client-ca",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM bundle of the CAs that sign the API server's client certificate: the HTTPS "
+        "port then requires one (mutual TLS) and refuses other callers in the TLS handshake; "
+        "reloaded when it changes, like --tls-cert. Probes then belong on --probe-listen "
+        "(default: off, any TLS client is served; docs/webhook.md, Client authentication)",
+    )
+    serve.add_argument(
+        "--client-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --client-ca, accept only client certificates whose subject CN or a DNS SAN "
+        "is NAME (repeatable; default: any certificate the CA bundle signed)",
     )
     serve.add_argument(
         "--max-body-bytes",
@@ -307,6 +326,24 @@ def service_config(
         raise UsageError(str(exc)) from None
 
 
+def _client_auth(ca_file: Path | None, names: Sequence[str]) -> ClientAuthConfig | None:
+    """--client-ca and --client-name as settings; a name without a CA would be ignored
+    silently (no certificate is asked for), so it is refused instead."""
+    if ca_file is None:
+        if names:
+            raise UsageError(
+                "--client-name needs --client-ca: without a client CA no client certificate "
+                "is asked for, so there is no name to check"
+            )
+        return None
+    if not ca_file.is_file():
+        raise UsageError(f"--client-ca {ca_file}: no such file")
+    blank = [name for name in names if not name.strip()]
+    if blank:
+        raise UsageError("--client-name must not be empty")
+    return ClientAuthConfig(ca_file, frozenset(names))
+
+
 def config_from_args(args: argparse.Namespace) -> WebhookConfig:
     host, port = _host_port(args.listen, "--listen")
     probe_host: str | None = None
@@ -316,6 +353,7 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
     for path in (args.tls_cert, args.tls_key, *args.adapters):
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
+    client_auth = _client_auth(args.client_ca, args.client_name)
     if args.budget <= 0:
         raise UsageError("--budget must be positive")
     if args.sidecar_batch < 1:
@@ -324,7 +362,12 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
     groups = DEFAULT_PLATFORM_GROUPS if args.platform_group is None else args.platform_group
     exempt = DEFAULT_EXEMPT_NAMESPACES if args.exempt_namespace is None else args.exempt_namespace
     return WebhookConfig(
-        tls=TLSConfig(args.tls_cert, args.tls_key, reload_interval_s=args.tls_reload_interval),
+        tls=TLSConfig(
+            args.tls_cert,
+            args.tls_key,
+            reload_interval_s=args.tls_reload_interval,
+            client_auth=client_auth,
+        ),
         listen=ListenConfig(
             host=host,
             port=port,

@@ -83,6 +83,24 @@ class ListenConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientAuthConfig:
+    """Opt-in mutual TLS at the admission port (`--client-ca`): only a caller presenting a
+    certificate one of these CAs signed (the API server, given a client certificate by its
+    AdmissionConfiguration) may submit reviews. Without it any TLS client that reaches the port
+    can, and every review it posts is decided and logged; the chart's NetworkPolicy is then the
+    only control (docs/webhook.md, "Client authentication")."""
+
+    ca_file: Path
+    """PEM bundle of the CAs that sign accepted client certificates. Reloaded like the serving
+    pair: a changed bundle applies to new connections within `TLSConfig.reload_interval_s`, and
+    a CA dropped from it is no longer trusted."""
+
+    names: frozenset[str] = frozenset()
+    """Identities accepted: a client certificate's subject CN or one of its DNS SANs must be one
+    of them (exact match). Empty: any certificate the CAs signed."""
+
+
+@dataclass(frozen=True, slots=True)
 class TLSConfig:
     cert_file: Path
     """PEM serving certificate (chain). Mounted from a Secret that cert-manager may rotate."""
@@ -93,6 +111,10 @@ class TLSConfig:
     reload_interval_s: float = 5.0
     """How often the files are checked for changes. A rotated certificate is served to new
     connections within this interval; in-flight requests and open connections are not dropped."""
+
+    client_auth: ClientAuthConfig | None = None
+    """Require and verify a client certificate (mutual TLS); None (the default) serves any TLS
+    client, as the webhook always did."""
 
 
 @dataclass(frozen=True, slots=True)

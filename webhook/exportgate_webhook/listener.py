@@ -24,6 +24,10 @@ After the handshake the connection goes to the protocol agreed over ALPN: HTTP/2
 (`http2.Http2Session`, when enabled and offered) or HTTP/1.1 (`http1.Http1Session`); both route
 their requests to the same `Dispatch`.
 
+With mutual TLS (`clientauth.ClientGate`) the context refuses a caller without an acceptable
+client certificate in the handshake, and the gate refuses one naming no allowed identity right
+after it, before a session is attached: such a connection never has a request read.
+
 Without a TLS context the listener serves plain HTTP/1.1 with the same cap, header deadline,
 idle timeout and graceful stop: the optional probe port (``--probe-listen``), which kubelet's
 HTTP probes and Prometheus reach without TLS.
@@ -42,6 +46,7 @@ from typing import Any, cast
 
 import structlog
 
+from exportgate_webhook.clientauth import ClientGate, handshake_refusal
 from exportgate_webhook.exchange import Dispatch
 from exportgate_webhook.http1 import PROTOCOL as HTTP1
 from exportgate_webhook.http1 import Http1Limits, Http1Session
@@ -68,20 +73,31 @@ class ConnectionLimits:
 
 class GuardedListener:
     """One listening socket serving HTTP/1.1 (and HTTP/2) within `ConnectionLimits`, over TLS,
-    or plain when `ssl_context` is None."""
+    or plain when `ssl_context` is None.
+
+    `ssl_context` may be a function giving the context for each new connection (one that is
+    replaced on reload, see `tls.ReloadingContext`); `client_gate` turns on the identity check
+    and the accounting of mutual TLS (`clientauth`)."""
 
     def __init__(
         self,
-        ssl_context: ssl.SSLContext | None,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None,
         limits: ConnectionLimits,
         *,
         on_refused: Callable[[str], None] = lambda reason: None,
         on_connection: Callable[[str], None] = lambda protocol: None,
+        client_gate: ClientGate | None = None,
     ) -> None:
         self._dispatch: Dispatch | None = None
         self._http1 = Http1Limits()
         self._http2: Http2Limits | None = None
-        self._ssl = ssl_context
+        self._ssl: Callable[[], ssl.SSLContext] | None
+        if isinstance(ssl_context, ssl.SSLContext):
+            fixed = ssl_context
+            self._ssl = lambda: fixed
+        else:
+            self._ssl = ssl_context
+        self._gate = client_gate
         self.limits = limits
         self._on_refused = on_refused
         self._on_connection = on_connection
@@ -164,7 +180,7 @@ class GuardedListener:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                connection, _ = await loop.sock_accept(listening)
+                connection, address = await loop.sock_accept(listening)
             except OSError as exc:
                 # Out of descriptors or buffers: the kernel's backlog holds the callers while
                 # this waits, rather than spinning on a failing accept.
@@ -182,9 +198,9 @@ class GuardedListener:
                 connection.close()
                 continue
             self.active += 1
-            self._spawn(self._serve(connection))
+            self._spawn(self._serve(connection, address))
 
-    async def _serve(self, connection: socket.socket) -> None:
+    async def _serve(self, connection: socket.socket, address: Any = None) -> None:
         """Hand an admitted socket to the loop: after the TLS handshake (or at once, plain) the
         `_Connection` attaches the session and the header deadline starts."""
         loop = asyncio.get_running_loop()
@@ -196,7 +212,7 @@ class GuardedListener:
                 await loop.connect_accepted_socket(
                     lambda: counted,
                     connection,
-                    ssl=self._ssl,
+                    ssl=self._ssl(),
                     ssl_handshake_timeout=self.limits.handshake_timeout_s,
                 )
         except asyncio.CancelledError:  # the listener is stopping: the socket goes with it
@@ -205,9 +221,25 @@ class GuardedListener:
             raise
         except Exception as exc:  # whatever ended the handshake, it is refused
             # The loop has closed the socket; the connection never reached a session.
-            self._on_refused("handshake")
-            log.debug("TLS handshake failed", error=str(exc) or type(exc).__name__)
+            reason = handshake_refusal(exc) if self._gate is not None else None
+            if self._gate is not None and reason is not None:
+                self._gate.refused(reason, _peer(address), str(exc) or type(exc).__name__)
+            else:
+                self._on_refused("handshake")
+                log.debug("TLS handshake failed", error=str(exc) or type(exc).__name__)
             counted.closed()
+
+    def refuses(self, transport: asyncio.Transport) -> bool:
+        """Whether a connection just past its handshake is refused by the client gate (its
+        certificate names no allowed identity); the caller then closes it unread."""
+        if self._gate is None:
+            return False
+        refusal = self._gate.name_refusal(transport.get_extra_info("ssl_object"))
+        if refusal is None:
+            return False
+        reason, detail = refusal
+        self._gate.refused(reason, _peer(transport.get_extra_info("peername")), detail)
+        return True
 
     def release(self) -> None:
         self.active -= 1
@@ -246,6 +278,13 @@ def _listening_sockets(host: str, port: int, backlog: int) -> list[socket.socket
     return sockets
 
 
+def _peer(address: Any) -> str:
+    """The peer's IP address (its port changes with every connection), for the refusal log."""
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return str(address) if address else "unknown"
+
+
 def _reset(connection: socket.socket) -> None:
     """Close with a TCP reset (linger 0): the refused client learns at once, and no
     TIME-WAIT or buffers are kept for it."""
@@ -277,6 +316,9 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's are not asyncio.Transport subclasses, hence the cast).
         stream = cast(asyncio.Transport, transport)
+        if self._listener.refuses(stream):
+            stream.abort()  # no session: not a byte of it is read, reviewed or logged
+            return
         self._handler = self._listener.session_for(stream)
         self._handler.connection_made(stream)
         asyncio.get_running_loop().call_later(

@@ -17,6 +17,13 @@ Names and labels (stable; dashboards and alerts depend on them):
 * ``exportgate_webhook_certificate_expiry_timestamp_seconds``
 * ``exportgate_webhook_connections_total{protocol}`` — h2 | http/1.1, after the TLS handshake
 
+With mutual TLS on (``--client-ca``; registered only then, so a webhook without it exposes
+exactly what it always did):
+
+* ``exportgate_webhook_client_certificates_refused_total{reason}`` — missing | untrusted |
+  expired | name
+* ``exportgate_webhook_client_ca_reloads_total{result}`` — success | failure
+
 `decision` is one of allow, dryrun, warn, deny (the sidecar's answer), unguarded (nothing to
 ask), exempt, skipped (DELETE, CONNECT, objects being deleted), tenancy (label guard refusal),
 forged (stamp refusal), unreadable, unavailable (failed closed), error (a bug; also refused).
@@ -24,6 +31,7 @@ forged (stamp refusal), unreadable, unavailable (failed closed), error (a bug; a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -37,10 +45,19 @@ _LATENCY_BUCKETS = (
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+@dataclass(frozen=True, slots=True)
+class ClientAuthMetrics:
+    """The mutual-TLS counters (`WebhookMetrics.client_auth`)."""
+
+    refused: Counter
+    ca_reloads: Counter
+
+
 class WebhookMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self._client_auth: ClientAuthMetrics | None = None
         labels = ("endpoint", "kind", "operation", "decision")
         self.requests = Counter(
             "exportgate_webhook_requests",
@@ -144,6 +161,28 @@ class WebhookMetrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def client_auth(self) -> ClientAuthMetrics:
+        """The mutual-TLS counters, registered on first use (only a webhook with --client-ca
+        asks for them)."""
+        if self._client_auth is None:
+            self._client_auth = ClientAuthMetrics(
+                refused=Counter(
+                    "exportgate_webhook_client_certificates_refused",
+                    "Connections to the admission port refused for their client certificate "
+                    "(mutual TLS, --client-ca): missing, untrusted (another CA), expired, or "
+                    "name (no allowed identity). Nothing they sent was reviewed or logged.",
+                    ("reason",),
+                    registry=self.registry,
+                ),
+                ca_reloads=Counter(
+                    "exportgate_webhook_client_ca_reloads",
+                    "Client CA bundle reloads after the file changed (--client-ca).",
+                    ("result",),
+                    registry=self.registry,
+                ),
+            )
+        return self._client_auth
 
     def connection_opened(self, protocol: str) -> None:
         self.connections.labels(protocol).inc()

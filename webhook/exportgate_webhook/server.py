@@ -5,8 +5,10 @@ agrees on it over ALPN) on one event loop with keep-alive (the API server reuses
 TLS context that reloads its certificate in place (`tls.ReloadingContext`), and the policy service
 (embedded, or the sidecar over gRPC). Both protocols reach the same `dispatch`, so a review is
 answered the same way whichever carried it; the optional plain-HTTP probe port is served the same
-way, probes only. The HTTPS port is served by `listener.GuardedListener` (connection cap,
-handshake, header and idle timeouts); request bodies share one in-flight byte budget; large bodies
+way, probes only. With mutual TLS (`--client-ca`) only a caller presenting an acceptable client
+certificate reaches either protocol (`clientauth`); kubelet's probes then need the probe port.
+The HTTPS port is served by `listener.GuardedListener` (connection cap, handshake, header and idle
+timeouts); request bodies share one in-flight byte budget; large bodies
 are parsed and extracted off the loop (`admission.Offload`), so no request holds the loop that
 serves the others for longer than a small slice. Every request that is not a usable AdmissionReview
 gets a 400 with the reason; every review that fails for any other reason is answered by the
@@ -28,6 +30,7 @@ from exportgate.core.limits import INLINE_BODY_BYTES
 from exportgate.service.local import LocalPolicyClient
 from exportgate.wire.client import PolicyClient, PolicyUnavailable
 from exportgate_webhook.admission import AdmissionReviewer, Offload, Outcome
+from exportgate_webhook.clientauth import ClientGate
 from exportgate_webhook.config import WebhookConfig
 from exportgate_webhook.exchange import TEXT, ReadBody, Reply
 from exportgate_webhook.http1 import Http1Limits
@@ -160,19 +163,37 @@ class WebhookServer:
     async def start(self) -> None:
         listen = self.config.listen
         tls = self.config.tls
+        client_auth = tls.client_auth
         self.tls = ReloadingContext(
             tls.cert_file,
             tls.key_file,
             interval_s=tls.reload_interval_s,
             metrics=self.metrics,
             http2=listen.http2,
+            client_ca=client_auth.ca_file if client_auth is not None else None,
         )
         await self.sidecar.start()  # the embedded policy service opens its log here
         await self.namespaces.start()
-        self.port = await self._serve_guarded(self.tls.context)
+        if client_auth is None:
+            self.port = await self._serve_guarded(self.tls.context)
+        else:
+            # The context is replaced when the client CA bundle changes: ask for it per
+            # connection.
+            reloading = self.tls
+            gate = ClientGate(client_auth.names, self.metrics.client_auth())
+            self.port = await self._serve_guarded(lambda: reloading.context, gate)
         if listen.probe_host is not None:
             self.probe_port = await self._serve_probes(listen.probe_host, listen.probe_port)
         self.tls.start()
+        extra: dict[str, object] = {}
+        if client_auth is not None:
+            extra["client_ca"] = str(client_auth.ca_file)
+            extra["client_names"] = sorted(client_auth.names) or "any the CA signed"
+            if listen.probe_host is None:
+                log.warning(
+                    "client certificates are required on the HTTPS port, probes included: "
+                    "kubelet's probes carry none, so serve them with --probe-listen"
+                )
         log.info(
             "listening",
             address=f"{listen.host}:{self.port}",
@@ -180,9 +201,14 @@ class WebhookServer:
             sidecar=self.sidecar.target,
             mutate=self.config.guard.mutate,
             budget_s=self.config.sidecar.budget_s,
+            **extra,
         )
 
-    async def _serve_guarded(self, context: ssl.SSLContext) -> int:
+    async def _serve_guarded(
+        self,
+        context: ssl.SSLContext | Callable[[], ssl.SSLContext],
+        gate: ClientGate | None = None,
+    ) -> int:
         listen = self.config.listen
         limits = ConnectionLimits(
             max_connections=listen.max_connections,
@@ -196,6 +222,7 @@ class WebhookServer:
             limits,
             on_refused=lambda reason: refused.labels(reason).inc(),
             on_connection=self.metrics.connection_opened,
+            client_gate=gate,
         )
         self._listeners.append(listener)
         http1 = self._http1_limits(max_body_bytes=listen.max_body_bytes)

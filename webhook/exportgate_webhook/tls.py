@@ -12,6 +12,13 @@ then leaves a context that cannot complete any handshake. So each poll reads bot
 proves the pair in a scratch context, and only then loads those same bytes into the live one; a
 pair that does not prove keeps the old pair in use and the next poll tries again. Kubernetes
 updates Secret volumes atomically, so a mismatched pair is rare, but other rotators are not.
+
+With mutual TLS (`--client-ca`) the context also requires a client certificate signed by the
+client CA bundle. OpenSSL can add CAs to a context's trust store but never remove one, so a
+changed bundle is not loaded in place: a new context is built from the bundle and the serving
+pair in use, and new connections get it (the listener asks `ReloadingContext.context` for each
+connection); open connections keep the context they were accepted with. A bundle that does not
+load keeps the current context, as a broken pair does.
 """
 
 from __future__ import annotations
@@ -32,19 +39,28 @@ from exportgate_webhook.metrics import WebhookMetrics
 log = structlog.get_logger("exportgate.webhook.tls")
 
 
-def server_context(cert_file: Path, key_file: Path, *, http2: bool = False) -> ssl.SSLContext:
-    """A server context: TLS 1.2 or newer, HTTP/2 (when `http2`) and HTTP/1.1 over ALPN, no
-    client certificates."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+def server_context(
+    cert_file: Path, key_file: Path, *, http2: bool = False, client_ca: Path | None = None
+) -> ssl.SSLContext:
+    """A server context: TLS 1.2 or newer, HTTP/2 (when `http2`) and HTTP/1.1 over ALPN; no
+    client certificates, or with `client_ca` a client certificate that bundle signed is
+    required (the handshake fails without one)."""
+    # With a cafile, create_default_context trusts that file only: never the system's public
+    # CAs, which would let any certificate a public CA issued for client use through.
+    context = ssl.create_default_context(
+        ssl.Purpose.CLIENT_AUTH, cafile=str(client_ca) if client_ca is not None else None
+    )
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     context.load_cert_chain(cert_file, key_file)
     return context
 
 
-def _fingerprint(cert_pem: bytes, key_pem: bytes) -> bytes:
+def _fingerprint(*files: bytes) -> bytes:
     digest = hashlib.sha256()
-    for data in (cert_pem, key_pem):
+    for data in files:
         digest.update(data)
         digest.update(b"\0")
     return digest.digest()
@@ -71,7 +87,8 @@ def _snapshot_files(cert_pem: bytes, key_pem: bytes) -> Iterator[tuple[Path, Pat
 
 
 class ReloadingContext:
-    """The serving context plus a poller that reloads it in place when the files change."""
+    """The serving context plus a poller that reloads it when the files change: the serving
+    pair in place, a changed client CA bundle (`client_ca`) by a new context."""
 
     def __init__(
         self,
@@ -81,14 +98,19 @@ class ReloadingContext:
         interval_s: float,
         metrics: WebhookMetrics,
         http2: bool = False,
+        client_ca: Path | None = None,
     ) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
+        self.client_ca = client_ca
         self._interval_s = interval_s
         self._metrics = metrics
-        self.context = server_context(cert_file, key_file, http2=http2)
-        self._fingerprint = _fingerprint(cert_file.read_bytes(), key_file.read_bytes())
+        self._http2 = http2
+        self.context = server_context(cert_file, key_file, http2=http2, client_ca=client_ca)
+        self._pair = (cert_file.read_bytes(), key_file.read_bytes())  # the pair in use
+        self._fingerprint = _fingerprint(*self._pair)
         self._metrics.cert_expiry.set(_not_after(cert_file.read_bytes()))
+        self._ca_fingerprint = _fingerprint(client_ca.read_bytes()) if client_ca else b""
         self._task: asyncio.Task[None] | None = None
 
     def reload_if_changed(self) -> bool:
@@ -118,9 +140,41 @@ class ReloadingContext:
             self._fingerprint = fingerprint
             return False
         self._fingerprint = fingerprint
+        self._pair = (cert_pem, key_pem)
         self._metrics.cert_expiry.set(expiry)
         self._metrics.cert_reloads.labels("success").inc()
         log.info("serving certificate reloaded", cert=str(self.cert_file), not_after=expiry)
+        return True
+
+    def reload_client_ca_if_changed(self) -> bool:
+        """Build a new context when the client CA bundle changed; True when it is in use."""
+        if self.client_ca is None:
+            return False
+        reloads = self._metrics.client_auth().ca_reloads
+        try:
+            ca_pem = self.client_ca.read_bytes()
+        except OSError as exc:
+            log.warning("client CA file unreadable; keeping the current CAs", error=str(exc))
+            reloads.labels("failure").inc()
+            return False
+        fingerprint = _fingerprint(ca_pem)
+        if fingerprint == self._ca_fingerprint:
+            return False
+        # Reported once per content, like a bad pair, whatever happens below.
+        self._ca_fingerprint = fingerprint
+        try:
+            with _snapshot_files(*self._pair) as (cert_path, key_path):
+                ca_path = cert_path.with_name("client-ca.crt")
+                ca_path.write_bytes(ca_pem)
+                context = server_context(cert_path, key_path, http2=self._http2, client_ca=ca_path)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            log.warning("new client CA bundle failed to load; keeping the current CAs",
+                        error=str(exc))  # fmt: skip
+            reloads.labels("failure").inc()
+            return False
+        self.context = context
+        reloads.labels("success").inc()
+        log.info("client CA bundle reloaded", client_ca=str(self.client_ca))
         return True
 
     async def _poll(self) -> None:
@@ -128,6 +182,7 @@ class ReloadingContext:
             await asyncio.sleep(self._interval_s)
             # Handshakes run on this same loop thread, so the swap never races a handshake.
             self.reload_if_changed()
+            self.reload_client_ca_if_changed()
 
     def start(self) -> None:
         if self._task is None:
