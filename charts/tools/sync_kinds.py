@@ -17,6 +17,8 @@ copies this tool rewrites three defaults in ``charts/exportgate/values.yaml``:
   other resource is sent: the extractor calls any extended resource it does not list as none
   an (unknown) accelerator, and the filter may never be narrower than the extractor;
 * ``webhook.matchConditions.deviceAccessEnv``: the container runtimes' device variables;
+* ``webhook.matchConditions.deviceAccessAnnotations`` / ``deviceAccessAnnotationPrefixes``:
+  the pod annotation keys (whole) and key prefixes (CDI) that hand a pod a device;
 * ``webhook.matchConditions.model*``: what the model reader (``exportgate/core/extract/models.py``)
   reads in a container, from ``exportgate/data/models.yaml``: the words and whole tokens of its
   flags and programs, its path flags, the variables it reads by name, and what makes a container
@@ -142,7 +144,8 @@ def generated_blocks() -> dict[str, list[str]]:
         *(f"^{re.escape(prefix)}" for prefix in names.prefixes),
     ]
     harmless = [_name_to_re2(glob) for glob in sorted({*names.standard, *names.ignored})]
-    env = sorted(vocabulary.device_access.env)
+    access = vocabulary.device_access
+    env = sorted(access.env)
     return {
         "  guardedResources:": [
             f"    {group}: [{', '.join(plurals)}]" for group, plurals in groups.items()
@@ -154,6 +157,12 @@ def generated_blocks() -> dict[str, list[str]]:
         "    acceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in patterns],
         "    nonAcceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in harmless],
         "    deviceAccessEnv:": [f"      - {name}" for name in env],
+        "    deviceAccessAnnotations:": [
+            f"      - {json.dumps(key)}" for key in sorted(access.annotations)
+        ],
+        "    deviceAccessAnnotationPrefixes:": [
+            f"      - {json.dumps(prefix)}" for prefix in sorted(access.cdi_prefixes)
+        ],
         **{
             f"    {key}:": [f"      - {json.dumps(item)}" for item in items]
             for key, items in model_words().items()

@@ -59,6 +59,12 @@ and DRA string attributes at most 64 (resource.k8s.io DeviceAttribute ``string``
 value names no node or device: it is unidentified without being normalised or matched
 (`Catalogue.lookup`), and messages show only its start."""
 
+MAX_CDI_ANNOTATION_CHARS = 4 * 1024
+"""Longest CDI device-request annotation value (``cdi.k8s.io/...: nvidia.com/gpu=0,...``) that
+is read. Real values name a few devices of under 100 characters each; the API server bounds a
+Pod's annotations only as a whole (256 KiB), and a custom resource's pod template not at all.
+A longer value is not split: it is an unknown accelerator (`device_annotations`)."""
+
 MAX_CLAIMS = 128
 """Device claims and claim templates (DRA) one object names."""
 

@@ -14,7 +14,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
-from exportgate.core.extract.unknown import HOW_TO_IDENTIFY, describe_unidentified
+from exportgate.core.extract.unknown import (
+    HOW_TO_IDENTIFY,
+    describe_unidentified,
+    through_annotation,
+)
 from exportgate.core.licensing import lane_text
 from exportgate.core.types import (
     EffectiveVerification,
@@ -153,10 +157,11 @@ def _accelerator_subject(
             # Say what could not be identified, and how to fix it.
             why = f"{accelerator.note}; " if accelerator.note else ""
             return f"{unknown} ({why}{HOW_TO_IDENTIFY}; it could be {listed})"
+        request = f"An unpinned {accelerator.resource} request"
+        request += through_annotation(accelerator.source)
         if accelerator.note:  # why its placement did not pin it
-            note = accelerator.note
-            return f"An unpinned {accelerator.resource} request ({note}; it could be {listed})"
-        return f"An unpinned {accelerator.resource} request (it could be {listed})"
+            return f"{request} ({accelerator.note}; it could be {listed})"
+        return f"{request} (it could be {listed})"
     return f"A {accelerator.resource} request that could be {listed}"
 
 

@@ -192,6 +192,29 @@ def _with_init(obj: dict[str, Any], *init: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def _annotated(obj: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
+    """`obj` with `annotations` on its pod: a Pod's own metadata, a controller's template."""
+    if obj["kind"] == "Pod":
+        metadata = obj["metadata"]
+    elif obj["kind"] == "CronJob":
+        metadata = obj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]
+    else:
+        metadata = obj["spec"]["template"]["metadata"]
+    metadata["annotations"] = dict(annotations)
+    return obj
+
+
+def _owner_annotated(annotations: dict[str, str]) -> dict[str, Any]:
+    """A plain Deployment whose own metadata (not its pods') carries `annotations`."""
+    obj = _controller("Deployment", _plain_spec())
+    obj["metadata"]["annotations"] = dict(annotations)
+    return obj
+
+
+FRACTION = {"gpu-fraction": "0.5"}
+CDI_ALL = {"cdi.k8s.io/gpu": "nvidia.com/gpu=all"}
+
+
 # (case, object, sent?). The webhook is unreachable, so "sent" shows as a fail-closed refusal
 # and "not sent" as a plain admission: the CEL pre-filter is observed through the API server.
 PREFILTER_CASES = [
@@ -250,6 +273,15 @@ PREFILTER_CASES = [
                                        args=["--data-dir", "/models/cache"]), False),
     ("model-ish variable", lambda: _with(pod("n5", TENANT_NS), env=[
         {"name": "MODEL_CACHE_DIR", "value": "/cache"}]), False),
+    # Red team: pods that get a GPU through annotations instead of a resource request.
+    ("kai gpu-fraction pod", lambda: _annotated(pod("k1", TENANT_NS), FRACTION), True),
+    ("cdi annotation pod", lambda: _annotated(pod("k2", TENANT_NS), CDI_ALL), True),
+    ("gpu-memory deployment", lambda: _annotated(_controller("Deployment", _plain_spec()),
+                                                 {"gpu-memory": "2000"}), True),
+    ("cdi cronjob", lambda: _annotated(_controller("CronJob", _plain_spec()), CDI_ALL), True),
+    ("unrelated annotations", lambda: _annotated(pod("k3", TENANT_NS), {
+        "prometheus.io/scrape": "true", "example.com/gpu-fraction": "1"}), False),
+    ("owner annotation only", lambda: _owner_annotated(FRACTION), False),
     ("plain pod", lambda: pod("g", TENANT_NS), False),
     ("cpu-only pod", lambda: _with(pod("h", TENANT_NS),
                                    resources={"limits": {"cpu": "2", "memory": "1Gi"}}), False),
@@ -322,6 +354,44 @@ def test_prefilter_sends_every_container_the_model_reader_finds_a_model_in(
         if 'failed calling webhook "workloads.' not in proc.stderr:
             unsent.append(f"{case}: {proc.stderr.strip() or 'admitted without a call'}")
     assert not unsent, "extend exportgate.celContainer in _cel.tpl:\n" + "\n".join(unsent)
+
+
+def _annotated_workloads() -> list[tuple[str, dict[str, Any]]]:
+    """Every annotation case of the device-annotation reader's tests (string values, as the API
+    server takes them), on a Pod, a Deployment's template and a CronJob's template."""
+    from tests.core.extract.test_device_annotations import CDI, SHARING, UNRELATED
+
+    cases = [(case, pairs) for case, pairs in SHARING + UNRELATED]
+    cases += [(case, pairs) for case, pairs, _ in CDI]
+    found = []
+    for case, pairs in cases:
+        if not all(isinstance(v, str) for v in pairs.values()):
+            continue  # the API server refuses it before any webhook
+        for kind in ("Pod", "Deployment", "CronJob"):
+            obj = pod("a", TENANT_NS) if kind == "Pod" else _controller(kind, _plain_spec())
+            found.append((f"{case}-{kind}", _annotated(obj, pairs)))
+    assert len(found) >= 40, "the reader's fixtures moved: import them from their new home"
+    return found
+
+
+def test_prefilter_sends_exactly_the_pods_whose_annotations_hand_them_a_device(
+    installed: LocalCluster,
+) -> None:
+    """Differential: the CEL pre-filter, evaluated by the real API server, sends a plain pod
+    exactly when exportgate.core.extract.device_annotations finds a device in its annotations
+    (the pod's own, or its template's): never narrower than the reader, and no wider here."""
+    from exportgate.core.extract import extract_workload
+
+    wrong = []
+    for index, (case, obj) in enumerate(_annotated_workloads()):
+        obj["metadata"]["name"] = f"annotated-{index}"
+        read = extract_workload(obj).accelerators != ()
+        proc = create_as_tenant(installed, obj, dry_run=True)
+        sent = 'failed calling webhook "workloads.' in proc.stderr
+        assert sent or proc.returncode == 0, proc.stderr  # no other kind of failure
+        if sent != read:
+            wrong.append(f"{case}: read {read}, sent {sent}")
+    assert not wrong, "exportgate.celDeviceAnnotations in _cel.tpl:\n" + "\n".join(wrong)
 
 
 def test_exempt_namespaces_are_never_sent(installed: LocalCluster) -> None:

@@ -162,3 +162,18 @@ def test_server_images_must_be_re2() -> None:
     assert _tool()._NOT_RE2.search("(?!x)vllm")
     assert _tool()._NOT_RE2.search(r"(a)\1")
     assert not any(_tool()._NOT_RE2.search(p) for p in _conditions()["modelServerImages"])
+
+
+def test_the_device_annotations_are_generated_from_the_vocabulary() -> None:
+    # The pre-filter sends a pod carrying any annotation the reader
+    # (exportgate/core/extract/device_annotations.py) reads: the same lists.
+    access = AdapterRegistry.builtin().vocabulary.device_access
+    conditions = _conditions()
+    assert conditions["deviceAccessAnnotations"] == sorted(access.annotations)
+    assert conditions["deviceAccessAnnotationPrefixes"] == sorted(access.cdi_prefixes)
+    assert {"gpu-fraction", "gpu-memory"} <= set(conditions["deviceAccessAnnotations"])
+    assert "cdi.k8s.io/" in conditions["deviceAccessAnnotationPrefixes"]
+    stale = (ROOT / "charts/exportgate/values.yaml").read_text()
+    line = '      - "gpu-memory"\n'
+    assert line in stale
+    assert _tool().render(stale.replace(line, "", 1)) == stale

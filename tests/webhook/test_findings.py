@@ -32,6 +32,16 @@ def _pod(spec: Any, name: str = "p", namespace: str = "team", **labels: str) -> 
     }
 
 
+def _annotated(spec: Any, annotations: Any, name: str = "p") -> dict[str, Any]:
+    pod = _pod(spec, name)
+    pod["metadata"]["annotations"] = annotations
+    return pod
+
+
+def _plain_spec() -> dict[str, Any]:
+    return {"containers": [{"name": "c", "image": "registry.example.com/app:1"}]}
+
+
 def _gpu_spec(product: str = "NVIDIA-H100-80GB-HBM3", gpus: Any = "1") -> dict[str, Any]:
     """A Pod spec as the API server sends it (defaults filled in)."""
     return {
@@ -73,6 +83,10 @@ def _corpus() -> list[tuple[str, dict[str, Any]]]:
             _pod({"containers": [{"name": "c", "securityContext": {"privileged": True}}]}),
         ),
         ("plain", _pod({"containers": [{"name": "c", "image": "nginx"}]})),
+        ("gpu-fraction", _annotated(_plain_spec(), {"gpu-fraction": "0.5"})),
+        ("cdi", _annotated(_plain_spec(), {"cdi.k8s.io/gpu": "nvidia.com/gpu=all"})),
+        ("unrelated-annotation", _annotated(_plain_spec(), {"app": "x"})),
+        ("annotations-not-a-map", _annotated(_plain_spec(), ["gpu-fraction"])),
     ]
     objects += [(f"count-{c[0]}", _pod({"containers": [{"resources": c[1]}]})) for c in COUNTS]
     objects += [(f"malformed-{m[0]}", _pod(m[1])) for m in MALFORMED]
@@ -122,6 +136,28 @@ def test_a_changed_spec_is_read_again() -> None:
     assert len(memo) == 3
     assert h100.accelerators != t4.accelerators != more.accelerators
     assert more.accelerators[0].count == 2
+
+
+def test_one_spec_with_different_device_annotations_is_never_one_answer() -> None:
+    # The memo keyed on the spec alone would hand the first pod's findings to the next pod
+    # with the same spec: a KAI gpu-fraction or CDI pod after a plain one would pass unseen.
+    memo = SpecMemo()
+    plain = _annotated(_plain_spec(), {"app": "x"}, "a")
+    fraction = _annotated(_plain_spec(), {"gpu-fraction": "0.5"}, "b")
+    memory = _annotated(_plain_spec(), {"gpu-memory": "2000"}, "c")
+    cdi = _annotated(_plain_spec(), {"cdi.k8s.io/gpu": "nvidia.com/gpu=all"}, "d")
+    other_cdi = _annotated(_plain_spec(), {"cdi.k8s.io/gpu": "example.com/fpga=0"}, "e")
+    pods = [plain, fraction, memory, cdi, other_cdi]
+    for _ in range(2):  # in this order, then again from the memo
+        for pod in pods:
+            assert REGISTRY.extract(pod, memo=memo) == REGISTRY.extract(pod)
+    assert REGISTRY.extract(plain, memo=memo).accelerators == ()
+    assert REGISTRY.extract(fraction, memo=memo).accelerators != ()
+    assert len(memo) == 5  # one entry per distinct (spec, device annotations)
+    # Annotations that hand out nothing do not split the memo: the same answer as no annotation.
+    REGISTRY.extract(_annotated(_plain_spec(), {"team": "ml"}), memo=memo)
+    REGISTRY.extract(_pod(_plain_spec()), memo=memo)
+    assert len(memo) == 5
 
 
 def test_pods_naming_dra_claims_are_read_with_the_dra_objects_every_time() -> None:

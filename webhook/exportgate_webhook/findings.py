@@ -3,9 +3,12 @@
 A cluster creates many Pods from the same few specs (a Deployment's replicas, a Job's retries,
 the same training pod under a new name), and reading a pod spec (containers, resources,
 placements, model references, device access) is most of what extracting a Pod costs the webhook
-(bench/NOTES.md). What the Pod adapter finds is a function of the spec alone (see
-`exportgate.core.extract.registry.FindingsMemo` for when the registry asks a memo at all), so the
-findings are kept per spec, keyed by the spec's exact JSON text.
+(bench/NOTES.md). What the Pod adapter finds is a function of the spec and of the few pod
+annotations that hand out devices (KAI Scheduler's ``gpu-fraction``, CDI's ``cdi.k8s.io/...``);
+the registry hands the memo the spec, or ``[spec, those annotations]`` when there are any (see
+`exportgate.core.extract.registry.FindingsMemo` for when it asks a memo at all), so the findings
+are kept per key, keyed by its exact JSON text: two pods with one spec and different device
+annotations never share an answer.
 
 The key must tell apart every two specs that could be read differently. Specs here come from a
 JSON parse only (dicts, lists, strings, ints, finite or non-finite floats, booleans, null), and
@@ -53,17 +56,18 @@ class SpecMemo:
     def __len__(self) -> int:
         return len(self._memo)
 
-    def findings(self, spec: object, read: Callable[[], Findings]) -> Findings:
-        key = _key(spec, self._max_spec_bytes)
-        if key is None:
+    def findings(self, key: object, read: Callable[[], Findings]) -> Findings:
+        """What `read` finds for `key` (the registry's: a spec, or [spec, annotations])."""
+        text = _key(key, self._max_spec_bytes)
+        if text is None:
             return read()
-        found = self._memo.get(key)
+        found = self._memo.get(text)
         if found is None:
             found = read()  # raises for a spec that cannot be read: nothing is remembered
             with self._lock:
                 if len(self._memo) >= self._entries:
                     del self._memo[next(iter(self._memo))]
-                self._memo[key] = found
+                self._memo[text] = found
         return found
 
 

@@ -8,9 +8,11 @@ every other extended resource as an unknown accelerator) or a DRA claim, names a
 (`exportgate.celContainerModel`), reaches devices without a resource request (a runtime device
 variable such as NVIDIA_VISIBLE_DEVICES, a privileged container, a hostPath volume, an ephemeral
 container), or the spec pins nodes (nodeSelector beyond os/arch, node affinity, a runtime class,
-resource claims): all ways a pod ends up on an accelerator or serving a model. The resource
-patterns, device variables and model vocabulary are generated from the extraction vocabulary
-and models.yaml (charts/tools/sync_kinds.py).
+resource claims), or the pod (a Pod's or a pod template's metadata) carries an annotation that
+hands it a device (`exportgate.celDeviceAnnotations`): all ways a pod ends up on an accelerator
+or serving a model. The resource patterns, device variables and annotations and the model
+vocabulary are generated from the extraction vocabulary and models.yaml
+(charts/tools/sync_kinds.py).
 */}}
 {{- define "exportgate.celContainer" -}}
 {{ include "exportgate.celContainerExpands" .c }} ||
@@ -115,6 +117,16 @@ checks above), and a postStart hook is always sent. Without env a reference stay
 (has({{ . }}.env) && ((has({{ . }}.command) && {{ . }}.command.exists(a, a.contains('$'))) || (has({{ . }}.args) && {{ . }}.args.exists(a, a.contains('$')))))
 {{- end -}}
 
+{{/*
+Pod metadata (`.md`) carrying an annotation that hands the pod a device without a resource
+request: a key of `.keys` (KAI Scheduler's gpu-fraction ...) or one starting with a prefix of
+`.prefixes` (CDI's cdi.k8s.io/). The reader (exportgate/core/extract/device_annotations.py)
+reads the same lists, generated from the vocabulary.
+*/}}
+{{- define "exportgate.celDeviceAnnotations" -}}
+(has({{ .md }}.annotations) && {{ .md }}.annotations.exists(k, k in {{ .keys }} || {{ .prefixes }}.exists(p, k.startsWith(p))))
+{{- end -}}
+
 {{/* Objects carrying exportgate.dev labels or annotations: tenant bindings and stamps. */}}
 {{- define "exportgate.celMarked" -}}
 ((has({{ . }}.metadata.labels) && {{ . }}.metadata.labels.exists(k, k.startsWith('exportgate.dev/'))) || (has({{ . }}.metadata.annotations) && {{ . }}.metadata.annotations.exists(k, k.startsWith('exportgate.dev/'))))
@@ -132,8 +144,9 @@ checks above), and a postStart hook is always sent. Without env a reference stay
 {{- if $mc.modelServerImages -}}
 {{- $images = include "exportgate.celString" (printf "(?i)(%s)" (join ")|(" $mc.modelServerImages)) -}}
 {{- end -}}
+{{- $ann := dict "keys" (include "exportgate.celStrings" $mc.deviceAccessAnnotations) "prefixes" (include "exportgate.celStrings" $mc.deviceAccessAnnotationPrefixes) -}}
 {{- $m := dict "words" (include "exportgate.celStrings" $mc.modelWords) "tokens" (include "exportgate.celTokenPattern" $mc.modelTokens) "tokenWords" (include "exportgate.celStrings" $mc.modelTokens) "pathFlags" (include "exportgate.celTokenPattern" $mc.modelPathFlags) "pathFlagWords" (include "exportgate.celStrings" $mc.modelPathFlags) "images" $images "programs" (include "exportgate.celStrings" $mc.modelServerPrograms) "envFromNames" (include "exportgate.celStrings" $mc.modelEnvFromNames) -}}
-{{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }}) || (request.kind.kind == 'Pod' ? {{ include "exportgate.celPodSpec" (dict "ps" "object.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }} : request.kind.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.jobTemplate.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}) : (has(object.spec) && has(object.spec.template) && has(object.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}))
+{{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }}) || (request.kind.kind == 'Pod' ? ({{ include "exportgate.celDeviceAnnotations" (merge (dict "md" "object.metadata") $ann) }} || {{ include "exportgate.celPodSpec" (dict "ps" "object.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}) : request.kind.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && ((has(object.spec.jobTemplate.spec.template.metadata) && {{ include "exportgate.celDeviceAnnotations" (merge (dict "md" "object.spec.jobTemplate.spec.template.metadata") $ann) }}) || (has(object.spec.jobTemplate.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.jobTemplate.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}))) : (has(object.spec) && has(object.spec.template) && ((has(object.spec.template.metadata) && {{ include "exportgate.celDeviceAnnotations" (merge (dict "md" "object.spec.template.metadata") $ann) }}) || (has(object.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}))))
 {{- end -}}
 
 {{/* Namespaces: sent when the tenant binding (any exportgate.dev label) is or was there. */}}

@@ -26,7 +26,13 @@ from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.models import MODEL_PARSERS, dedupe
 from exportgate.core.extract.patches import pod_spec_patch
-from exportgate.core.extract.paths import FieldPath, compile_path, expect_string
+from exportgate.core.extract.paths import (
+    FieldPath,
+    compile_path,
+    expect_mapping,
+    expect_string,
+    join_key,
+)
 from exportgate.core.extract.podspec import extract_pod_spec
 from exportgate.core.extract.quantity import parse_count
 from exportgate.core.extract.selectors import (
@@ -96,6 +102,9 @@ class SchedulingRule:
 
 @dataclass(frozen=True, slots=True)
 class PodSpecRule:
+    """Pod specs at `path`; with `template`, `path` names pod templates (``podTemplates``):
+    the spec is each template's ``spec``, and its ``metadata.annotations`` are the pod's."""
+
     path: FieldPath
     containers: tuple[FieldPath, ...] = ()
     resources: tuple[FieldPath, ...] = ()
@@ -103,9 +112,27 @@ class PodSpecRule:
     pins: tuple[HintRule, ...] = ()
     """Node labels a controller adds to the pod from fields of the object (read from its root),
     such as KServe's ``serving.kserve.io/gke-accelerator`` annotation."""
+    annotations: tuple[FieldPath, ...] = ()
+    """Annotation maps the pods get, read from the object's root (a Pod's own
+    ``metadata.annotations``): some hand the pod a device (`device_annotations`)."""
+    template: bool = False
+
+    def pods(self, obj: Mapping[str, Any]) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
+        """(field, pod spec, the pod's own annotation maps) for every pod spec in `obj`."""
+        if not self.template:
+            return [(field, spec, []) for field, spec in self.path.resolve(obj)]
+        found = []
+        for where, template in self.path.resolve(obj):
+            # As strict as resolving "<path>.spec" was: a template that is no mapping is named.
+            spec = expect_mapping(template, where).get("spec")
+            if spec is not None:
+                own = _POD_ANNOTATIONS.resolve(template, where)
+                found.append((join_key(where, "spec"), spec, own))
+        return found
 
 
-_SPEC_ONLY = PodSpecRule(compile_path("spec"))
+_POD_ANNOTATIONS = compile_path("metadata.annotations")
+_SPEC_ONLY = PodSpecRule(compile_path("spec"), annotations=(_POD_ANNOTATIONS,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +196,13 @@ class Adapter:
 
     @property
     def reads_spec_only(self) -> bool:
-        """True when `apply` reads nothing of the object but its ``spec``, as a pod spec: the
-        built-in Pod adapter (``podSpecs: [spec]``). Its findings are then a function of the
-        spec alone, unless the spec names DRA claims (`dra.CLAIM_LISTS`), which are looked up by
-        namespace; `AdapterRegistry.extract` may remember them per spec (`FindingsMemo`)."""
+        """True when `apply` reads nothing of the object but its ``spec``, as a pod spec, and
+        the pod's own annotations: the built-in Pod adapter (``podSpecs: [{path: spec,
+        annotations: [metadata.annotations]}]``). Its findings are then a function of the spec
+        and the annotations that hand out devices (`device_annotations`), unless the spec names
+        DRA claims (`dra.CLAIM_LISTS`), which are looked up by namespace;
+        `AdapterRegistry.extract` may remember them per spec and those annotations
+        (`FindingsMemo`)."""
         return not self.accelerators and not self.models and self.pod_specs == (_SPEC_ONLY,)
 
     @property
@@ -199,7 +229,8 @@ class Adapter:
 
         for rule in self.pod_specs:
             pins = _pins(rule.pins, obj)
-            for field, spec in rule.path.resolve(obj):
+            shared = _under(rule.annotations, obj, "")
+            for field, spec, own in rule.pods(obj):
                 findings = extract_pod_spec(
                     spec,
                     field,
@@ -213,6 +244,7 @@ class Adapter:
                     ],
                     pins=pins,
                     claims=claims,
+                    annotations=[*shared, *own],
                 )
                 accelerators.extend(findings.accelerators)
                 models.extend(findings.models)

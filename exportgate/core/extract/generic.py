@@ -17,6 +17,10 @@ a container or resource requirements will run something that may use an accelera
   NIM, TrainJob and many operators use). It is read as a pod of one container placed by its
   own ``nodeSelector``/``affinity`` only, and the search goes on below it.
 
+A pod spec found under the ``spec`` key of a mapping that also has ``metadata`` (a pod template,
+or the object itself) is read with that metadata's annotations, as the pod's: some hand the pod
+a device (`device_annotations`).
+
 The walk is bounded (`MAX_DEPTH`, `MAX_NODES`) so that no input can stall admission; an object
 too large or too deep to walk is reported as an unknown accelerator rather than passed.
 """
@@ -52,8 +56,9 @@ class SearchLimit(Exception):
     """The object is larger or deeper than the bounded search reads."""
 
 
-Found = tuple[str, Mapping[str, Any], tuple[tuple[str, Any], ...]]
-"""(field, pod-spec-like mapping, bare resource requirements beside its containers)."""
+Found = tuple[str, Mapping[str, Any], tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]]
+"""(field, pod-spec-like mapping, bare resource requirements beside its containers, the pod's
+annotation maps as (field, map))."""
 
 
 def find_pod_specs(obj: Mapping[str, Any]) -> Iterator[Found]:
@@ -65,7 +70,25 @@ def find_pod_specs(obj: Mapping[str, Any]) -> Iterator[Found]:
     for key, value in obj.items():
         if key in _NOT_SEARCHED or not isinstance(value, Mapping | list):
             continue
-        yield from _walk(value, str(key), 0, budget)
+        yield from _walk(value, str(key), 0, budget, _template_annotations(obj, key, ""))
+
+
+_NO_ANNOTATIONS: tuple[tuple[str, Any], ...] = ()
+
+
+def _template_annotations(
+    holder: Mapping[str, Any], key: object, field: str
+) -> tuple[tuple[str, Any], ...]:
+    """The annotations of the pod whose spec is `holder[key]`: when `key` is ``spec`` and
+    `holder` (at `field`) has a ``metadata`` mapping with annotations."""
+    if key != "spec":
+        return _NO_ANNOTATIONS
+    metadata = holder.get("metadata")
+    # Annotations that are no map are no pod's (the pod would not be created): not read.
+    if not isinstance(metadata, Mapping) or not isinstance(metadata.get("annotations"), Mapping):
+        return _NO_ANNOTATIONS
+    where = join_key(join_key(field, "metadata"), "annotations")
+    return ((where, metadata["annotations"]),)
 
 
 _SINGLE_CONTAINER_KEYS = ("container", "script")
@@ -131,7 +154,7 @@ def _container_pod(value: Mapping[str, Any], field: str) -> Found | None:
         for key, requirements in shaped.items()
         if requirements is not None
     )
-    return field, pod, extra
+    return field, pod, extra, _NO_ANNOTATIONS
 
 
 def _container_field_ok(key: str, value: object) -> bool:
@@ -147,7 +170,14 @@ def _container_field_ok(key: str, value: object) -> bool:
     return isinstance(value, Mapping)
 
 
-def _walk(value: object, field: str, depth: int, budget: list[int]) -> Iterator[Found]:
+def _walk(
+    value: object,
+    field: str,
+    depth: int,
+    budget: list[int],
+    annotations: tuple[tuple[str, Any], ...] = _NO_ANNOTATIONS,
+) -> Iterator[Found]:
+    """`annotations`: those of the pod whose spec `value` is, if it is one (see module doc)."""
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise SearchLimit(TOO_LARGE)
@@ -155,14 +185,14 @@ def _walk(value: object, field: str, depth: int, budget: list[int]) -> Iterator[
         if _looks_like_containers(value.get("containers")) or _looks_like_containers(
             value.get("initContainers")
         ):
-            yield field, value, ()
+            yield field, value, (), annotations
             return
         single = [key for key in _SINGLE_CONTAINER_KEYS if _is_container(value.get(key))]
         if single:
             # Argo-style templates: one container (or script) beside the pod's scheduling.
             spec = {key: item for key, item in value.items() if key not in single}
             spec["containers"] = [value[key] for key in single]
-            yield field, spec, ()
+            yield field, spec, (), annotations
             return
         found = _container_pod(value, field)
         if found is not None:
@@ -171,7 +201,8 @@ def _walk(value: object, field: str, depth: int, budget: list[int]) -> Iterator[
             if key in _RESOURCE_KEYS and found is not None:
                 continue  # already read as this container's requirements
             if isinstance(item, Mapping | list):
-                yield from _walk(item, join_key(field, str(key)), depth + 1, budget)
+                own = _template_annotations(value, key, field)
+                yield from _walk(item, join_key(field, str(key)), depth + 1, budget, own)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, Mapping | list):
@@ -193,9 +224,14 @@ def generic_findings(
         return pod_claims(pod, field, namespace, vocabulary, dra)
 
     try:
-        for field, spec, extra_resources in find_pod_specs(obj):
+        for field, spec, extra_resources, annotations in find_pod_specs(obj):
             findings = extract_pod_spec(
-                spec, field, vocabulary, extra_resources=extra_resources, claims=claims
+                spec,
+                field,
+                vocabulary,
+                extra_resources=extra_resources,
+                claims=claims,
+                annotations=annotations,
             )
             accelerators.extend(findings.accelerators)
             models.extend(findings.models)

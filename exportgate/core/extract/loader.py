@@ -209,7 +209,7 @@ class _Compiler:
 
     def _adapter(self, entry: Mapping[str, Any], where: _FieldPath) -> Adapter:
         pod_specs = [
-            PodSpecRule(self._path(f"{text}.spec", (*where, "podTemplates", i), text))
+            PodSpecRule(self._path(text, (*where, "podTemplates", i)), template=True)
             for i, text in enumerate(entry.get("podTemplates", []))
         ]
         for i, spec in enumerate(entry.get("podSpecs", [])):
@@ -269,6 +269,7 @@ class _Compiler:
                 HintRule(pin["key"], self._path(pin["from"], (*where, "pins", i, "from")))
                 for i, pin in enumerate(spec.get("pins", []))
             ),
+            annotations=self._paths(spec.get("annotations", []), (*where, "annotations")),
         )
 
     def _scheduling(self, item: str | Mapping[str, Any], where: _FieldPath) -> SchedulingRule:

@@ -20,7 +20,10 @@ A pod that asks for no accelerator resource and has no other way to devices is n
 even when its nodeSelector pins a GPU product: the scheduler places it on such a node, but the
 device plugin gives it no device. Other ways to devices (runtime variables, privileged or
 ephemeral containers, host ``/dev``, root or runtime-socket mounts, a GPU runtime class; see
-`access`) count as a request for ``exportgate.dev/device-access``, narrowed by the placement.
+`access`) count as a request for ``exportgate.dev/device-access``, narrowed by the placement, and
+so do the pod's annotations that hand it a device (a GPU-sharing scheduler's ``gpu-fraction``;
+a CDI request ``cdi.k8s.io/...: nvidia.com/gpu=all`` is that vendor's resource; see
+`device_annotations`).
 Extended resources the vocabulary does not know are requested as written and so decided as
 unknown accelerators. Pods
 that claim devices through DRA (``spec.resourceClaims``) are judged by the claims and claim
@@ -35,6 +38,7 @@ from typing import Any
 
 from exportgate.core.extract.access import DEVICE_ACCESS, container_access, pod_access
 from exportgate.core.extract.aggregate import check_cap
+from exportgate.core.extract.device_annotations import annotation_requests
 from exportgate.core.extract.models import ModelFiles, scan_container
 from exportgate.core.extract.paths import (
     expect_list,
@@ -76,6 +80,7 @@ def extract_pod_spec(
     scheduling: Sequence[tuple[str, Any]] = (),
     pins: Mapping[str, str] | None = None,
     claims: ClaimReader | None = None,
+    annotations: Sequence[tuple[str, Any]] = (),
 ) -> PodSpecFindings:
     """Accelerators and models of the pod spec at `field`.
 
@@ -85,7 +90,8 @@ def extract_pod_spec(
     further objects carrying ``nodeSelector``/``affinity`` that a controller merges into the pod
     (later ones win), such as TrainJob pod-template overrides; `pins` are node labels a
     controller adds from elsewhere (KServe's ``serving.kserve.io/gke-accelerator`` annotation);
-    `claims` reads the DRA claims the pod names (`dra_refs`).
+    `claims` reads the DRA claims the pod names (`dra_refs`); `annotations` are the pod's
+    annotation maps (a Pod's ``metadata.annotations``, a template's), as (field, map).
     """
     pod = expect_mapping(spec, field)
     containers = list(_containers(pod, field))
@@ -115,6 +121,8 @@ def extract_pod_spec(
     for where, resources in extra_resources:
         _add(wanted, _accelerators(resources, where, vocabulary))
     _add(wanted, ((found, DEVICE_ACCESS, 1) for found in pod_access(pod, field, access)))
+    for where, mapping in annotations:
+        _add(wanted, annotation_requests(expect_mapping(mapping, where), where, vocabulary))
     claimed = claims(pod, field) if claims is not None else []
 
     if not wanted and not claimed:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from exportgate.core.documents import embedded_budget
 from exportgate.core.extract.adapters import Adapter
 from exportgate.core.extract.aggregate import check_models, merge_accelerators
+from exportgate.core.extract.device_annotations import device_annotations
 from exportgate.core.extract.dra import CLAIM_LISTS
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.envvars import object_expansion_budget
@@ -35,12 +36,14 @@ Findings = tuple[tuple[AcceleratorRequest, ...], tuple[ModelRequest, ...]]
 
 class FindingsMemo(Protocol):
     """Remembers the findings of pod specs read by a spec-only adapter (`Adapter.reads_spec_only`)
-    so that the same spec is not read again. `findings(spec, read)` returns exactly what
-    `read()` returns (or raises) for that spec; a memo that cannot key a spec just calls `read`.
+    so that the same spec is not read again. `findings(key, read)` returns exactly what
+    `read()` returns (or raises) for that key; a memo that cannot key it just calls `read`.
+    The key is the pod spec (a dict), or ``[spec, annotations]`` when the pod carries
+    annotations that hand it a device (`device_annotations`): everything the findings depend on.
     The webhook keeps one (`exportgate_webhook.findings.SpecMemo`): a cluster creates many Pods
     from the same few specs, and reading a spec is most of the work of extraction."""
 
-    def findings(self, spec: object, read: Callable[[], Findings]) -> Findings: ...
+    def findings(self, key: object, read: Callable[[], Findings]) -> Findings: ...
 
 
 BUILTIN_PACKAGE = "exportgate"
@@ -176,6 +179,7 @@ class AdapterRegistry:
             return merge_accelerators(accelerators), check_models(models)
 
         spec = root.get("spec")
+        key = None
         if (
             memo is not None
             and adapter is not None
@@ -183,7 +187,9 @@ class AdapterRegistry:
             and type(spec) is dict
             and not _names_claims(spec)
         ):
-            accelerators, models = memo.findings(spec, read)
+            key = _memo_key(spec, root.get("metadata"), self.vocabulary)
+        if memo is not None and key is not None:
+            accelerators, models = memo.findings(key, read)
         else:
             accelerators, models = read()
         return Workload(
@@ -193,6 +199,23 @@ class AdapterRegistry:
             tenant_label=identity.tenant_label,
             labels=identity.labels,
         )
+
+
+def _memo_key(spec: dict[str, Any], metadata: object, vocabulary: Vocabulary) -> object | None:
+    """What a spec-only adapter's findings depend on: the spec, and beside it (in a list, which
+    no spec is) the pod's annotations that hand it a device. None (read, do not remember) when
+    the annotations are malformed: reading them reports it."""
+    if metadata is None:
+        return spec
+    if type(metadata) is not dict:
+        return None
+    annotations = metadata.get("annotations")
+    if annotations is None:
+        return spec
+    if type(annotations) is not dict:
+        return None
+    devices = device_annotations(annotations, vocabulary)
+    return [spec, devices] if devices else spec
 
 
 def _names_claims(spec: dict[str, Any]) -> bool:

@@ -43,6 +43,7 @@ _POD_SPEC = {
                 "path": _PATH,
                 "containers": _PATHS,
                 "resources": _PATHS,
+                "annotations": _PATHS,
                 "schedulingFrom": {
                     "type": "array",
                     "items": {
@@ -198,6 +199,8 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                         "offValues": _STRINGS,
                         "hostPaths": _STRINGS,
                         "runtimeClasses": _STRINGS,
+                        "annotations": _STRINGS,
+                        "cdiAnnotationPrefixes": _STRINGS,
                     },
                 },
             },

@@ -10,6 +10,7 @@ the first half for each kind of unknown request, `HOW_TO_IDENTIFY` the second.
 from __future__ import annotations
 
 from exportgate.core.extract.access import DEVICE_ACCESS
+from exportgate.core.extract.device_annotations import is_annotation_source
 from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
 from exportgate.core.extract.generic import UNSEARCHABLE
 from exportgate.core.extract.patches import POD_SPEC_PATCH
@@ -26,6 +27,12 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
     `unknown_resource` is True when the catalogue holds no product for `resource`.
     """
     where = f" at {source}" if source else ""
+    if resource == DEVICE_ACCESS and is_annotation_source(source):
+        return (
+            f"A device handed to the pod by its annotation {source} (a GPU-sharing scheduler's "
+            "share of a GPU, or a CDI device exportgate does not know), reaching any accelerator "
+            "on its node"
+        )
     if resource == DEVICE_ACCESS:
         return (
             f"Device access without a resource request{where}, reaching any accelerator on its node"
@@ -60,3 +67,9 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
             "vocabulary)"
         )
     return None
+
+
+def through_annotation(source: str) -> str:
+    """ " through the pod annotation <source>" for a request a pod annotation made (a CDI
+    device of a known vendor), else "": the denial names what to change."""
+    return f" through the pod annotation {source}" if is_annotation_source(source) else ""

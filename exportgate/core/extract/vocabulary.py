@@ -154,13 +154,19 @@ class DeviceAccess:
     `host_paths`: host path globs that expose device nodes (``/dev``, ``/dev/*``), the host's
     root (``/proc/1/root``) or a container runtime's socket (which starts containers with any
     device); `runtime_classes`: globs of RuntimeClass names whose handler hands devices to
-    every container (``nvidia``). Privileged containers and ephemeral containers always count.
+    every container (``nvidia``); `annotations`: pod annotation keys through which a
+    GPU-sharing scheduler hands the pod a device (KAI Scheduler's ``gpu-fraction``), whatever
+    their value; `cdi_prefixes`: prefixes of pod annotation keys whose value names Container
+    Device Interface devices (``cdi.k8s.io/``). Privileged containers and ephemeral containers
+    always count.
     """
 
     env: frozenset[str] = frozenset()
     off_values: frozenset[str] = frozenset()
     host_paths: tuple[str, ...] = ()
     runtime_classes: tuple[str, ...] = ()
+    annotations: frozenset[str] = frozenset()
+    cdi_prefixes: tuple[str, ...] = ()
 
     def merged(self, spec: Mapping[str, Iterable[str]] | None) -> DeviceAccess:
         if not spec:
@@ -170,6 +176,10 @@ class DeviceAccess:
             off_values=self.off_values | frozenset(v.lower() for v in spec.get("offValues", ())),
             host_paths=tuple(sorted({*self.host_paths, *spec.get("hostPaths", ())})),
             runtime_classes=tuple(sorted({*self.runtime_classes, *spec.get("runtimeClasses", ())})),
+            annotations=self.annotations | frozenset(spec.get("annotations", ())),
+            cdi_prefixes=tuple(
+                sorted({*self.cdi_prefixes, *spec.get("cdiAnnotationPrefixes", ())})
+            ),
         )
 
     def host_path(self, path: str) -> bool:
@@ -180,6 +190,15 @@ class DeviceAccess:
 
     def runtime_class(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.runtime_classes)
+
+    def cdi_annotation(self, key: str) -> bool:
+        """A pod annotation whose value names CDI devices (exact prefixes: no pattern runs on
+        the key, which may be any string in a custom resource's pod template)."""
+        return key.startswith(self.cdi_prefixes)
+
+    def device_annotation(self, key: str) -> bool:
+        """A pod annotation that hands the pod a device: one of `annotations` or a CDI one."""
+        return key in self.annotations or key.startswith(self.cdi_prefixes)
 
 
 @dataclass(frozen=True, slots=True)
