@@ -85,6 +85,17 @@ MAX_EXPANSION_CHARS = 64 * 1024
 containers, each under `MAX_EXPANDED_CHARS` cannot add up. Past it the remaining values are
 unreadable, as above."""
 
+MAX_SCRIPT_STATEMENTS = 64
+"""Statements at the start of a shell line (``sh -c "M=org/name; vllm serve $M"``) whose
+literal assignments the model reader reads (`shell_assignments`). Scripts set their model in
+their first few lines; a variable assigned later is left to the environment, as if the script
+did not set it (a model set at run time, when the environment does not say). Bounds the
+per-statement work on a line of thousands of statements to a few microseconds."""
+
+MAX_SCRIPT_VARIABLES = 8
+"""Variables set in those statements that the model reader follows (`shell_assignments`): each
+costs three searches of the line. Later ones are left to the environment, as above."""
+
 MAX_MODEL_FILES = 16
 """Distinct model file names (``-m /models/x.gguf``, ``--model /mnt/models``) one pod's command
 lines and variables are looked up in the model catalogue for; each lookup runs every catalogue

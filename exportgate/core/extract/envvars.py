@@ -4,7 +4,8 @@ The kubelet expands ``$(VAR)`` in a container's ``command``, ``args`` and ``env[
 the container's own variables (for ``env``, only those defined earlier in the list); ``$$(VAR)``
 is an escaped literal, and a reference to a variable it cannot resolve is left as written
 (Kubernetes API reference, EnvVar.value and Container.args). A shell started with ``sh -c``
-then expands ``$VAR`` and ``${VAR}`` from the same environment, so those are expanded too.
+then expands ``$VAR`` and ``${VAR}`` from the same environment, so those are expanded too, and
+from what the script itself sets to a literal before using it (`shell_assignments`).
 
 Values exportgate cannot know offline (``valueFrom`` a Secret, ConfigMap or field, ``envFrom``)
 stay unresolved: the reference keeps its ``$(VAR)`` and the model reader reports it as unknown.
@@ -32,6 +33,7 @@ from exportgate.core.extract.paths import (
     join_index,
     join_key,
 )
+from exportgate.core.extract.shell_assignments import literal_assignments
 from exportgate.core.limits import MAX_EXPANDED_CHARS, MAX_EXPANSION_CHARS
 
 _KUBELET = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
@@ -123,9 +125,15 @@ def expand(
     if not shell:
         return expanded
 
+    # What the script sets itself before using it (``M=org/name; vllm serve $M``) wins over
+    # the environment, as in the shell; only the shell's expansion sees it, not the kubelet's.
+    local = literal_assignments(expanded)
+
     def shell_var(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
-        value = env.get(name)
+        value = local.get(name)
+        if value is None:
+            value = env.get(name)
         # Unknown to us: keep it in kubelet form, so the reader says which variable it was.
         return f"$({name})" if value is None else substitute(name, value)
 
