@@ -103,12 +103,12 @@ def tenant_groups(tenants: Iterable[Tenant]) -> tuple[TenantGroup, ...]:
                 named[key].append((Naming(tenant.name, role), name))
     root: dict[str, str] = {}
 
-    def find(tenant: str) -> str:
-        root.setdefault(tenant, tenant)
-        while root[tenant] != tenant:
-            root[tenant] = root[root[tenant]]
-            tenant = root[tenant]
-        return tenant
+    def find(member: str) -> str:
+        root.setdefault(member, member)
+        while root[member] != member:
+            root[member] = root[root[member]]
+            member = root[member]
+        return member
 
     links: list[Link] = []
     for key, found in sorted(named.items()):
@@ -121,8 +121,8 @@ def tenant_groups(tenants: Iterable[Tenant]) -> tuple[TenantGroup, ...]:
         unique = tuple(dict.fromkeys(n for n, _ in found))
         links.append(Link(key, found[0][1], unique))
     members: dict[str, list[str]] = defaultdict(list)
-    for tenant in sorted(root):
-        members[find(tenant)].append(tenant)
+    for name in sorted(root):
+        members[find(name)].append(name)
     groups = []
     for names in members.values():
         if len(names) < 2:
