@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from exportgate_operator.accounting import alerts
 from exportgate_operator.accounting.groups import check_group_capacity, group_crossings
 from exportgate_operator.accounting.owners import Owner
 from exportgate_operator.accounting.records import RunRecord
@@ -166,6 +167,30 @@ def test_a_group_no_member_of_which_is_watched_crosses_nothing() -> None:
         world.run(us[n % 2]["metadata"]["name"], 0)
     assert world.check(60) == {"acme corp": pytest.approx(8 * H100)}
     assert world.entries() == []
+
+
+def test_a_large_group_is_logged_in_full_and_messaged_in_bounds() -> None:
+    names = [f"nimbus-{n:02}" for n in range(30)]
+    world = Pass(*(subsidiary(n) for n in names))
+    for name in names:
+        world.run(name, 0)
+    world.check(60)
+    (crossing,) = group_crossings(world.records.values(), pending=True)
+    facts = {n: {"name": n, "known": True} for n in names}
+    logged = alerts.group_threshold_record(crossing, facts, 1.0)
+    assert logged["tenants"] == names and logged["tenantCount"] == 30
+    assert len(logged["runs"]) == 30 and logged["value"] == round(30 * H100)
+
+    def floats(value: Any) -> bool:  # the decision log refuses them
+        if isinstance(value, dict):
+            return any(floats(v) for v in value.values())
+        if isinstance(value, list):
+            return any(floats(v) for v in value)
+        return isinstance(value, float)
+
+    assert not floats(logged)
+    text = alerts.group_message(crossing)
+    assert "and 20 more" in text and len(text) <= alerts.MESSAGE_CHARS
 
 
 # --- the whole path, on the real API server -------------------------------------------------

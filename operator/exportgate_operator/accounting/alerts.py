@@ -43,6 +43,7 @@ THRESHOLD_RECORD = "compute-threshold"
 JUMP_RECORD = "compute-usage-jump"
 REPORT_NAME = "exportgate-compute"
 REPORT_POLICY = "compute-thresholds"
+MESSAGE_CHARS = 4096  # a crossing's stored `message` (the ComputeRun status schema's bound)
 RESOURCES_KEPT = 20  # resources named per report result (a tenant crossing may have thousands)
 
 
@@ -231,7 +232,7 @@ def group_message(crossing: GroupCrossing) -> str:
     shares = ", ".join(
         f"{m['tenant']} {m['accelerators']} ({float(m['value']):.3g} ops/s)" for m in held[:10]
     ) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
-    return (
+    text = (
         f"Tenant group {entry.get('groupName', crossing.group)} ({entry.get('tenantCount', 0)} "
         f"Tenant records answering to one party) crossed {entry['tier']} ({entry['level']}, "
         f"{entry['threshold']:.0e}) over all its tenants' runs together: "
@@ -240,6 +241,7 @@ def group_message(crossing: GroupCrossing) -> str:
         f"peak, utilisation not applied); by tenant: {shares}. House policy, not a legal duty; "
         "see status.groupCrossings of the members' ComputeRuns."
     )
+    return text[:MESSAGE_CHARS]
 
 
 def tenant_message(crossing: TenantCrossing) -> str:

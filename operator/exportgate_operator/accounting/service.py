@@ -33,6 +33,7 @@ from exportgate_operator.kube import KubeError
 log = get_logger(__name__)
 EventSink = Callable[[Mapping[str, Any], str, str, str], None]
 TenantEventSink = Callable[[str, str, str, str], None]
+EVENT_CHARS = 1024  # what an Event's message keeps (exportgate_operator.events)
 
 
 class ComputeAccounting:
@@ -215,9 +216,11 @@ class ComputeAccounting:
             for copy in crossing.entries():
                 copy["message"] = text
                 copy["decisionId"] = decision_id
+            # A long member list must not push the decision id out of the Event (1024 chars).
+            suffix = f" decision={decision_id}"
             for name in members:
                 await asyncio.to_thread(self.tenant_event, name, "Warning", "ComputeThreshold",
-                                        f"{text} decision={decision_id}")
+                                        f"{text[:EVENT_CHARS - len(suffix)]}{suffix}")
             if self.metrics is not None:
                 self.metrics.group_crossings.labels(
                     crossing.group, entry["tier"], entry["level"]).inc()
