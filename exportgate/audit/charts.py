@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, Final
 
-from exportgate.audit.figures import DENY, Figures
+from exportgate.audit.figures import DENY, Figures, threshold_party
 
 ACTION_COLOURS: Final = {
     "allow": "#2e7d32",
@@ -117,9 +117,7 @@ def all_charts(figures: Figures) -> dict[str, dict[str, Any]]:
     expiries: Counter[str] = Counter()
     for (tenant, _), (count, _, _) in figures.kyc_expiries.items():
         expiries[tenant] += count
-    thresholds: Counter[str] = Counter(
-        str(r.get("tenant") or r.get("type")) for r in figures.thresholds
-    )
+    thresholds: Counter[str] = Counter(threshold_party(r) for r in figures.thresholds)
     charts = {
         "chart-over-time": over_time(figures) if figures.total else None,
         "chart-deny-rule": _hbar("Denials by deciding rule", figures.deny_by_rule),

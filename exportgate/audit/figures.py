@@ -8,6 +8,7 @@ of records: a quarter of logs from a large provider fits in a few MiB. Only the 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -48,6 +49,16 @@ def is_threshold_record(kind: str) -> bool:
     this version does not know are counted by type and listed, never dropped.
     """
     return "threshold" in kind
+
+
+def threshold_party(record: Mapping[str, Any]) -> str:
+    """Who crossed a threshold, for charts and tables: the tenant, or for a crossing by a group
+    of tenants (`scope: group`, no single `tenant`) the group, else the record's type."""
+    if record.get("tenant"):
+        return str(record["tenant"])
+    if record.get("scope") == "group" and (record.get("groupName") or record.get("group")):
+        return f"group {record.get('groupName') or record.get('group')}"
+    return str(record.get("type"))
 
 
 @dataclass(slots=True)

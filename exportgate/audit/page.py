@@ -15,7 +15,7 @@ from typing import Any, Final, TextIO
 
 from exportgate.audit.charts import ACTION_COLOURS, all_charts
 from exportgate.audit.collect import Collected
-from exportgate.audit.figures import DENIAL_ROWS, DENY
+from exportgate.audit.figures import DENIAL_ROWS, DENY, threshold_party
 from exportgate.audit.rows import COLUMNS
 
 DENIAL_COLUMNS: Final = (
@@ -141,7 +141,7 @@ def write_html(collected: Collected, out: TextIO, *, title: str, plotly_js: str)
     kyc = [(t, ref, n, a, b) for (t, ref), (n, a, b) in sorted(figures.kyc_expiries.items())]
     rules = [(r, n) for r, n in figures.deny_by_rule.most_common()]
     thresholds = [
-        (r.get("time", ""), r.get("cluster", ""), r.get("type", ""), r.get("tenant", ""),
+        (r.get("time", ""), r.get("cluster", ""), r.get("type", ""), threshold_party(r),
          json.dumps({k: v for k, v in r.items() if k not in ("time", "type", "tenant")}))
         for r in figures.thresholds
     ]  # fmt: skip

@@ -11,7 +11,9 @@ run's operations per accelerator-second (its product mix), so the report and the
 when the period covers the whole run. Thresholds apply to whole runs: the report shows the
 crossings each run recorded, whenever they happened. The capacity tier applies to a tenant's runs
 together: each such crossing is kept in every run that made it up (`status.tenantCrossings`) and
-listed once per tenant, with the tenant's figures.
+listed once per tenant, with the tenant's figures. The same tier over a group of tenants that
+answer to one party (`status.groupCrossings`) is listed once per group and cluster, with every
+member tenant's share.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class RunRow:
     unidentified_hours: float
     crossings: list[str]
     tenant_crossings: list[str] = field(default_factory=list)  # "tier@crossedAt" it was part of
+    group_crossings: list[str] = field(default_factory=list)  # "tier@crossedAt@group"
 
 
 @dataclass
@@ -112,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     rows: list[RunRow] = []
     shared: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     try:
         for cluster, path in sources:
             for obj in _runs(path):
@@ -119,21 +123,28 @@ def run(args: argparse.Namespace) -> int:
                 if found is not None and (not args.tenant or found[0].tenant in args.tenant):
                     rows.append(found[0])
                     shared[found[0].tenant].extend(found[1])
+                    for crossing in group_crossings(cluster, obj):
+                        key = (cluster, crossing["group"], crossing["tier"],
+                               str(crossing["crossed_at"]))
+                        kept = groups.setdefault(key, crossing)
+                        kept["ended_at"] = kept["ended_at"] or crossing["ended_at"]
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    tenants = tenant_rows(rows, shared)
+    group_list = sorted(groups.values(), key=lambda c: (str(c["crossed_at"]), c["group"]))
+    tenants = tenant_rows(rows, shared, group_list)
     period = {"since": _day(args.since), "until": _day(args.until)}
     utilisations = sorted({r.utilisation for r in rows}) or [1.0]
     estimation = "; ".join(describe_estimate(u) for u in utilisations)
     if args.output == "json":
         print(json.dumps({"period": period, "estimation": estimation,
                           "tenants": [asdict(t) for t in tenants],
-                          "runs": [asdict(r) for r in rows]}, indent=2))
+                          "runs": [asdict(r) for r in rows],
+                          "group_crossings": group_list}, indent=2))
     elif args.output == "csv":
         print(to_csv(rows), end="")
     else:
-        print(to_text(tenants, rows, period, estimation), end="")
+        print(to_text(tenants, rows, period, estimation, group_list), end="")
     return 0
 
 
@@ -196,7 +207,39 @@ def run_row(
         crossings=[str(c.get("tier")) for c in status.get("crossings") or ()],
         tenant_crossings=[f"{c.get('tier')}@{c.get('at')}"
                           for c in status.get("tenantCrossings") or ()],
+        group_crossings=[f"{c.get('tier')}@{c.get('at')}@{c.get('group')}"
+                         for c in status.get("groupCrossings") or ()],
     ), [tenant_crossing(cluster, c) for c in status.get("tenantCrossings") or ()]
+
+
+def group_crossings(cluster: str, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The group crossings one run's record holds, without the run's own share: each names the
+    group, the group's figures and every member tenant's share."""
+    status = obj.get("status") or {}
+    return [
+        {
+            "cluster": cluster,
+            "group": str(entry.get("group")),
+            "group_name": str(entry.get("groupName") or entry.get("group")),
+            "tier": str(entry.get("tier")),
+            "level": str(entry.get("level", "")),
+            "crossed_at": entry.get("at"),
+            "ended_at": entry.get("endedAt"),
+            "value": float(entry.get("value") or 0.0),
+            "threshold": float(entry.get("threshold") or 0.0),
+            "tenant_count": int(entry.get("tenantCount") or 0),
+            "tenants": [
+                {"tenant": str(m.get("tenant")), "value": float(m.get("value") or 0.0),
+                 "accelerators": int(m.get("accelerators") or 0),
+                 "runs": int(m.get("runCount") or 0)}
+                for m in entry.get("members") or ()
+            ],
+            "runs": int(entry.get("runCount") or 0),
+            "accelerators": int(entry.get("accelerators") or 0),
+            "decision_id": str(entry.get("decisionId") or ""),
+        }
+        for entry in status.get("groupCrossings") or ()
+    ]
 
 
 def tenant_crossing(cluster: str, entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,9 +259,12 @@ def tenant_crossing(cluster: str, entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def tenant_rows(
-    rows: Iterable[RunRow], shared: Mapping[str, Iterable[dict[str, Any]]] | None = None
+    rows: Iterable[RunRow],
+    shared: Mapping[str, Iterable[dict[str, Any]]] | None = None,
+    groups: Iterable[Mapping[str, Any]] = (),
 ) -> list[TenantRow]:
-    """Per tenant; `shared`: the tenant crossings its runs carry (each run has a copy)."""
+    """Per tenant; `shared`: the tenant crossings its runs carry (each run has a copy);
+    `groups`: group crossings, named in CROSSED of every member tenant in the report."""
     found: dict[str, TenantRow] = {}
     for row in rows:
         tenant = found.setdefault(row.tenant, TenantRow(row.tenant))
@@ -242,6 +288,12 @@ def tenant_rows(
                 found[name].tenant_crossings.append(crossing)
                 found[name].crossings.append(
                     f"{crossing['tier']} (tenant, {crossing['runs']} runs)")
+    for joint in groups:
+        for member in joint["tenants"]:
+            if member["tenant"] in found:
+                found[member["tenant"]].crossings.append(
+                    f"{joint['tier']} (group {joint['group_name']}, "
+                    f"{joint['tenant_count']} tenants)")
     return sorted(found.values(), key=lambda t: (-t.estimated_operations, t.tenant))
 
 
@@ -249,6 +301,7 @@ CSV_FIELDS = [
     "cluster", "namespace", "name", "tenant", "owner", "state", "first_seen", "last_seen",
     "accelerator_hours", "estimated_operations", "run_estimated_operations", "peak_capacity",
     "utilisation", "products", "unidentified_hours", "crossings", "tenant_crossings",
+    "group_crossings",
 ]
 
 
@@ -261,13 +314,14 @@ def to_csv(rows: Iterable[RunRow]) -> str:
         data["products"] = ";".join(f"{k}={v}" for k, v in row.products.items())
         data["crossings"] = ";".join(row.crossings)
         data["tenant_crossings"] = ";".join(row.tenant_crossings)
+        data["group_crossings"] = ";".join(row.group_crossings)
         writer.writerow(data)
     return out.getvalue()
 
 
 def to_text(
     tenants: list[TenantRow], rows: list[RunRow], period: Mapping[str, str | None],
-    estimation: str,
+    estimation: str, groups: Iterable[Mapping[str, Any]] = (),
 ) -> str:
     lines = [
         f"Compute report, period {period['since'] or 'start'} .. {period['until'] or 'now'}",
@@ -294,6 +348,21 @@ def to_text(
                 f"{c['accelerators']} accelerators in {c['runs']} runs{ended}; "
                 f"decision {c['decision_id'] or '-'}"
             )
+    joint = list(groups)
+    if joint:
+        lines += ["", "Crossed by a group of tenants together (Tenant records answering to one "
+                      "party; concurrent capacity, theoretical peak):"]
+        for g in joint:
+            ended = f", ended {g['ended_at']}" if g["ended_at"] else ", still open"
+            shares = ", ".join(f"{m['tenant']} {m['accelerators']} ({m['value']:.2e} ops/s)"
+                               for m in g["tenants"])
+            lines.append(
+                f"  {g['group_name']} {g['cluster']}: {g['tier']} ({g['level']}, "
+                f"{g['threshold']:.0e}) at {g['crossed_at']}: {g['value']:.2e} ops/s from "
+                f"{g['accelerators']} accelerators in {g['runs']} runs of "
+                f"{g['tenant_count']} tenants{ended}; decision {g['decision_id'] or '-'}"
+            )
+            lines.append(f"    by tenant: {shares or '-'}")
     lines += ["", f"{'CLUSTER':10} {'RUN':40} {'TENANT':16} {'STATE':9} {'ACC-HOURS':>10} "
                   f"{'EST-OPS':>9}  PRODUCTS (acc-hours, whole run)"]
     for r in sorted(rows, key=lambda r: (-r.estimated_operations, r.cluster, r.name)):

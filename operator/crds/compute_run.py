@@ -94,6 +94,59 @@ def compute_run_status() -> Schema:
             "runAccelerators": COUNT,
         },
     }
+    group_crossing = {
+        "type": "object",
+        "description": "A crossing of a tier judged over all the runs of a group of tenants "
+        "(Tenant records answering to one party: a shared ultimate parent or majority owner, a "
+        "reseller's end customer that is also a tenant), copied into every run that made it up.",
+        "required": ["tier", "at", "group"],
+        "properties": {
+            **tenant_crossing["properties"],
+            "scope": {"type": "string", "enum": ["group"]},
+            "group": {"type": "string", "maxLength": 1024,
+                      "description": "The group's key: its top party's normalised name."},
+            "groupName": STRING,
+            "value": {**NUMBER, "description": "The group's concurrent capacity (ops/s)."},
+            "at": {**TIME, "description": "The instant of the group's peak."},
+            "endedAt": {**TIME, "description": "The first checkpoint that found the group "
+                        "below the tier again; a later rise is a new crossing."},
+            "accelerators": {**COUNT, "description": "Accelerators the group held at `at`."},
+            "tenantCount": COUNT,
+            "members": {
+                "type": "array",
+                "maxItems": 1024,
+                "description": "Every member tenant and its share at `at`.",
+                "items": {
+                    "type": "object",
+                    "properties": {"tenant": {"type": "string", "maxLength": 253},
+                                   "value": NUMBER, "accelerators": COUNT, "runCount": COUNT},
+                },
+            },
+            "links": {
+                "type": "array",
+                "maxItems": 1024,
+                "description": "Why the tenants are one group: each party that ties them, and "
+                "how each tenant's KYC record names it.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "party": STRING,
+                        "namedBy": {
+                            "type": "array",
+                            "maxItems": 1024,
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "tenant": {"type": "string", "maxLength": 253},
+                                    "role": {"type": "string", "maxLength": 64},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
     usage_jump = {
         "type": "object",
         "description": "A usage jump of the tenant, kept in the run that used the most that day.",
@@ -148,6 +201,7 @@ def compute_run_status() -> Schema:
             },
             "crossings": {"type": "array", "maxItems": 64, "items": crossing},
             "tenantCrossings": {"type": "array", "maxItems": 64, "items": tenant_crossing},
+            "groupCrossings": {"type": "array", "maxItems": 64, "items": group_crossing},
             "usageJumps": {"type": "array", "maxItems": 64, "items": usage_jump},
         },
     }

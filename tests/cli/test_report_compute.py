@@ -129,3 +129,63 @@ def test_a_tenant_crossing_is_listed_once_with_the_tenant_figures(
         "cluster", "namespace", "name", "tenant", "owner", "state", "first_seen", "last_seen",
         "accelerator_hours", "estimated_operations", "run_estimated_operations",
         "peak_capacity", "utilisation", "products", "unidentified_hours", "crossings"]
+
+
+def test_a_group_crossing_is_listed_once_with_every_member_tenants_share(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two subsidiaries of one parent crossed the capacity tier together (each under it): every
+    run carries a copy; the report lists the crossing once, with each member's share, and each
+    member tenant's CROSSED names it."""
+    members = [
+        {"tenant": "nimbus-my", "value": 3e19, "accelerators": 15160, "runCount": 4},
+        {"tenant": "nimbus-sg", "value": 3e19, "accelerators": 15160, "runCount": 4},
+    ]
+    items = []
+    for n in range(8):
+        tenant = members[n % 2]["tenant"]
+        item = run(f"small-{n}", str(tenant), {"2026-11-02": 3600}, 1979e12)
+        item["status"]["groupCrossings"] = [{
+            "tier": "compute-capacity-1e20", "level": "report", "metric": "capacity",
+            "scope": "group", "group": "nimbus holdings ltd", "groupName": "Nimbus Holdings Ltd.",
+            "threshold": 1e20, "value": 6e19 * 2, "at": "2026-11-02T00:11:40Z",
+            "tenantCount": 2, "runCount": 8, "accelerators": 30320, "members": members,
+            "links": [{"party": "Nimbus Holdings Ltd.", "namedBy": [
+                {"tenant": "nimbus-my", "role": "ultimateParent"},
+                {"tenant": "nimbus-sg", "role": "ultimateParent"}]}],
+            "runValue": 1.5e19, "runAccelerators": 3790, "decisionId": "d-9", "notified": True,
+        }]
+        items.append(item)
+    export = tmp_path / "east.json"
+    export.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+    assert main(["report", "compute", str(export), "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (crossing,) = report["group_crossings"]
+    assert crossing["group"] == "nimbus holdings ltd" and crossing["cluster"] == "east"
+    assert crossing["tenant_count"] == 2 and crossing["runs"] == 8
+    assert crossing["decision_id"] == "d-9" and crossing["ended_at"] is None
+    assert [m["tenant"] for m in crossing["tenants"]] == ["nimbus-my", "nimbus-sg"]
+    for tenant in report["tenants"]:
+        assert tenant["crossings"] == [
+            "compute-capacity-1e20 (group Nimbus Holdings Ltd., 2 tenants)"]
+        assert tenant["tenant_crossings"] == []
+    assert {tuple(r["group_crossings"]) for r in report["runs"]} == {
+        ("compute-capacity-1e20@2026-11-02T00:11:40Z@nimbus holdings ltd",)}
+
+    assert main(["report", "compute", str(export)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("Nimbus Holdings Ltd. east: compute-capacity-1e20") == 1
+    assert "30320 accelerators in 8 runs of 2 tenants, still open; decision d-9" in text
+    assert "by tenant: nimbus-my 15160 (3.00e+19 ops/s), nimbus-sg 15160" in text
+
+    assert main(["report", "compute", str(export), "-o", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0])[-2:] == ["tenant_crossings", "group_crossings"]  # appended last
+    assert rows[0]["group_crossings"] == (
+        "compute-capacity-1e20@2026-11-02T00:11:40Z@nimbus holdings ltd")
+
+    # Only one member asked for: the crossing is still listed, naming both members.
+    assert main(["report", "compute", str(export), "-o", "json", "--tenant", "nimbus-sg"]) == 0
+    (crossing,) = json.loads(capsys.readouterr().out)["group_crossings"]
+    assert crossing["tenant_count"] == 2

@@ -22,6 +22,11 @@ from exportgate.core.compute_policy import ComputePolicy, crossed, run_tiers
 from exportgate.core.extract import AdapterRegistry
 from exportgate.core.tenancy import TENANT_LABEL, owning_tenant
 from exportgate.logsetup import get_logger
+from exportgate_operator.accounting.groups import (
+    GroupCrossing,
+    check_group_capacity,
+    group_crossings,
+)
 from exportgate_operator.accounting.owners import Owner, OwnerResolver
 from exportgate_operator.accounting.pods import PodFacts, Request, pod_facts, request_of, usage_of
 from exportgate_operator.accounting.records import FINISHED, RUNNING, RUNS, RunRecord
@@ -58,8 +63,10 @@ class PassOutcome:
     unidentified_pods: int = 0
     crossings: list[tuple[RunRecord, dict[str, Any]]] = field(default_factory=list)
     tenant_crossings: list[TenantCrossing] = field(default_factory=list)
+    group_crossings: list[GroupCrossing] = field(default_factory=list)
     jumps: list[Jump] = field(default_factory=list)
     tenant_capacity: dict[str, float] = field(default_factory=dict)  # ops/s held at once
+    group_capacity: dict[str, float] = field(default_factory=dict)  # by group key, the same
 
 
 class Accountant:
@@ -220,6 +227,10 @@ class Accountant:
                 record.last_seen = max(record.last_seen or max(ends), max(ends))
             self._check(record, policy, now)
         outcome.tenant_capacity = check_capacity(self.world, runs, spans, checkpoint, policy, now)
+        # The same over groups of tenants that answer to one party (subsidiaries, resellers).
+        outcome.group_capacity = check_group_capacity(
+            self.world, runs, spans, checkpoint, policy, now
+        )
         check_usage(self.records.values(), policy, now)
         changed: list[RunRecord] = []
         for record, before in pending:
@@ -321,6 +332,7 @@ class Accountant:
                 (record, c) for c in record.crossings if not c.get("notified")
             )
         outcome.tenant_crossings = tenant_crossings(stored, pending=True)
+        outcome.group_crossings = group_crossings(stored, pending=True)
         outcome.jumps = pending_jumps(stored)
         for uid in counted & set(self._tombstones):
             self._tombstones.pop(uid, None)
@@ -334,8 +346,12 @@ def _comparable(record: RunRecord) -> dict[str, Any]:
     return status
 
 
-def _marks(record: RunRecord) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return [dict(c) for c in record.tenant_crossings], [dict(j) for j in record.usage_jumps]
+def _marks(record: RunRecord) -> tuple[list[dict[str, Any]], ...]:
+    return (
+        [dict(c) for c in record.tenant_crossings],
+        [dict(c) for c in record.group_crossings],
+        [dict(j) for j in record.usage_jumps],
+    )
 
 
 def _fields(facts: PodFacts) -> dict[str, Any]:

@@ -14,6 +14,10 @@ can carry its id):
 
 A tenant crossing (the capacity tier over all the tenant's runs, see tenants.py) gives the same
 four, with the Event on the Tenant only and the log record naming every run that made it up.
+A group crossing (the same tier over a group of tenants that answer to one party, see
+groups.py) gives a log record with `scope: group` naming the group, every member tenant with
+its share and every run, an Event on each member Tenant, a result per namespace, and its own
+counter.
 
 For a usage jump: a Warning Event on the Tenant, a `compute-usage-jump` log record, a metric.
 """
@@ -28,6 +32,7 @@ from exportgate.core.compute import describe_estimate
 from exportgate.core.compute_policy import UsageJump
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Tenant
+from exportgate_operator.accounting.groups import GROUP_SCOPE, GroupCrossing, group_key
 from exportgate_operator.accounting.records import RunRecord, product_fields
 from exportgate_operator.accounting.tenants import TENANT_SCOPE, TenantCrossing, crossing_key
 from exportgate_operator.conditions import timestamp
@@ -38,6 +43,7 @@ THRESHOLD_RECORD = "compute-threshold"
 JUMP_RECORD = "compute-usage-jump"
 REPORT_NAME = "exportgate-compute"
 REPORT_POLICY = "compute-thresholds"
+MESSAGE_CHARS = 4096  # a crossing's stored `message` (the ComputeRun status schema's bound)
 RESOURCES_KEPT = 20  # resources named per report result (a tenant crossing may have thousands)
 
 
@@ -165,6 +171,79 @@ def tenant_threshold_record(
     return fields
 
 
+def group_threshold_record(
+    crossing: GroupCrossing, tenants: Mapping[str, dict[str, Any]], utilisation: float
+) -> dict[str, Any]:
+    """The decision-log fields of one group crossing: the group's figures, every member tenant
+    (who it is and its share at the instant of the peak), why they are one group, and every
+    run that made the figure up. `tenants`: member name -> `tenant_facts`."""
+    entry = crossing.entry
+    shares = {id(r): e for r in crossing.records for e in r.group_crossings
+              if group_key(e) == crossing.key}
+    runs = sorted(crossing.records, key=lambda r: (-float(shares[id(r)].get("runValue") or 0),
+                                                   r.namespace, r.name))
+    members = [
+        {
+            "tenant": share["tenant"],
+            "tenantRecord": tenants.get(share["tenant"]) or {"name": share["tenant"],
+                                                              "known": False},
+            "capacityAtCrossingOpsPerSecond": share.get("value", 0.0),
+            "acceleratorsAtCrossing": share.get("accelerators", 0),
+            "runsAtCrossing": share.get("runCount", 0),
+        }
+        for share in entry.get("members") or ()
+    ]
+    fields: dict[str, Any] = loggable({
+        "type": THRESHOLD_RECORD,
+        "scope": GROUP_SCOPE,
+        "tier": entry["tier"],
+        "level": entry["level"],
+        "metric": entry["metric"],
+        "threshold": entry["threshold"],
+        "value": entry["value"],
+        "crossedAt": entry["at"],
+        "policy": entry["policy"],
+        "appliesBecause": entry["appliesBecause"],
+        # No single `tenant`: a group record names all of them in `tenants` and `members`.
+        "group": entry["group"],
+        "groupName": entry.get("groupName", entry["group"]),
+        "tenants": [m["tenant"] for m in members],
+        "tenantCount": entry.get("tenantCount", len(members)),
+        "members": members,
+        "links": entry.get("links") or [],
+        "accelerators": entry.get("accelerators", 0),
+        "runCount": entry.get("runCount", len(runs)),
+        "runs": [
+            {
+                **run_facts(record, utilisation),
+                "tenant": record.tenant,
+                "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
+                "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
+            }
+            for record in runs
+        ],
+    })
+    return fields
+
+
+def group_message(crossing: GroupCrossing) -> str:
+    entry = crossing.entry
+    held = [m for m in entry.get("members") or () if m.get("accelerators")]
+    shares = ", ".join(
+        f"{m['tenant']} {m['accelerators']} ({float(m['value']):.3g} ops/s)" for m in held[:10]
+    ) + (f" and {len(held) - 10} more" if len(held) > 10 else "")
+    text = (
+        f"Tenant group {entry.get('groupName', crossing.group)} ({entry.get('tenantCount', 0)} "
+        f"Tenant records answering to one party) crossed {entry['tier']} ({entry['level']}, "
+        f"{entry['threshold']:.0e}) over all its tenants' runs together: "
+        f"{entry.get('accelerators', 0)} accelerators in {entry.get('runCount', 0)} runs held a "
+        f"peak capacity of {entry['value']:.3g} operations/s at {entry['at']} (theoretical "
+        f"peak, utilisation not applied); by tenant: {shares}. House policy, not a legal duty; "
+        "see status.groupCrossings of the members' ComputeRuns."
+    )
+    return text[:MESSAGE_CHARS]
+
+
 def tenant_message(crossing: TenantCrossing) -> str:
     entry = crossing.entry
     return (
@@ -217,6 +296,14 @@ def compute_report(
             firsts.setdefault(crossing_key(entry), entry)
     for key, members in sorted(groups.items()):
         results.append(_result(firsts[key], members, now, max_chars, namespace))
+    by_group: dict[tuple[str, str, str], list[RunRecord]] = {}
+    group_firsts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for record in records:
+        for entry in record.group_crossings:
+            by_group.setdefault(group_key(entry), []).append(record)
+            group_firsts.setdefault(group_key(entry), entry)
+    for gkey, members in sorted(by_group.items()):
+        results.append(_result(group_firsts[gkey], members, now, max_chars, namespace))
     summary = {"pass": 0, "fail": 0, "warn": len(results), "error": 0, "skip": 0}
     return {
         "apiVersion": "wgpolicyk8s.io/v1alpha2",
@@ -232,9 +319,21 @@ def _result(
     namespace: str,
 ) -> dict[str, Any]:
     """One PolicyReport result: a run crossing (one record) or, in this namespace, a tenant
-    crossing (the namespace's runs that made it up; the log record names them all)."""
-    tenant_wide = crossing.get("scope") == TENANT_SCOPE
+    or group crossing (the namespace's runs that made it up; the log record names them all)."""
+    scope = crossing.get("scope")
     first = records[0]
+    extra: dict[str, str] = {}
+    if scope == TENANT_SCOPE:
+        extra = {"scope": TENANT_SCOPE, "runCount": str(crossing.get("runCount", ""))}
+    elif scope == GROUP_SCOPE:
+        extra = {
+            "scope": GROUP_SCOPE,
+            "runCount": str(crossing.get("runCount", "")),
+            "group": str(crossing.get("group", "")),
+            "groupTenants": ",".join(
+                str(m.get("tenant")) for m in crossing.get("members") or ()
+            )[:max_chars],
+        }
     return {
         "source": SOURCE,
         "policy": REPORT_POLICY,
@@ -262,8 +361,7 @@ def _result(
             "threshold": f"{crossing['threshold']:.0e}",
             "crossedAt": str(crossing["at"]),
             "decisionId": str(crossing.get("decisionId") or ""),
-            **({"scope": TENANT_SCOPE, "runCount": str(crossing.get("runCount", ""))}
-               if tenant_wide else {}),
+            **extra,
         },
     }
 

@@ -107,6 +107,22 @@ class AccountingMetrics:
             ["tenant"],
             registry=registry,
         )
+        # A group of tenants that answer to one party (exportgate.core.tenant_groups): its own
+        # metrics, labelled by the group key, so the per-tenant series keep their meaning.
+        self.group_crossings = Counter(
+            "exportgate_compute_group_threshold_crossings",
+            "Capacity tiers crossed by a group of tenants (Tenant records answering to one "
+            "party) together, per group key, tier and level.",
+            ["group", "tier", "level"],
+            registry=registry,
+        )
+        self.group_capacity = Gauge(
+            "exportgate_compute_group_capacity_ops_per_second",
+            "Most a group of tenants' accelerators held at once over all their runs since the "
+            "previous pass (theoretical peak ops/s): the capacity tier's figure for the group.",
+            ["group"],
+            registry=registry,
+        )
         self.pass_seconds = Gauge(
             "exportgate_compute_pass_seconds", "Duration of the last accounting pass.",
             registry=registry,

@@ -13,6 +13,9 @@ status is the only memory the accounting has:
 * `tenantCrossings`: the tenant-level crossings (the capacity tier, over all the tenant's runs)
   this run was part of, one entry per crossing in every run that made it up, with the same
   `notified` marker and `endedAt` once a pass finds the tenant below the tier again;
+* `groupCrossings`: the same for a group of tenants (Tenant records that answer to one party,
+  see exportgate.core.tenant_groups): the capacity tier over all the group's runs at once,
+  one entry per crossing in every run that made it up;
 * `usageJumps`: the tenant's usage jumps, kept in the run that used the most that day, with
   `notified`: so neither is announced twice, nor lost, across a restart.
 
@@ -34,7 +37,7 @@ from exportgate_operator.kinds import Resource
 
 RUNS = Resource("exportgate.dev", "v1alpha1", "computeruns", "ComputeRun")
 DAYS_KEPT = 62  # per-day figures older than this are dropped (totals keep them)
-KEPT = 64  # tenant crossings and usage jumps a record keeps (the newest; the log keeps all)
+KEPT = 64  # tenant and group crossings, usage jumps a record keeps (the newest; the log keeps all)
 RUNNING = "Running"
 FINISHED = "Finished"
 
@@ -77,6 +80,7 @@ class RunRecord:
     daily: dict[date, float] = field(default_factory=dict)
     crossings: list[dict[str, Any]] = field(default_factory=list)
     tenant_crossings: list[dict[str, Any]] = field(default_factory=list)
+    group_crossings: list[dict[str, Any]] = field(default_factory=list)
     usage_jumps: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -120,6 +124,7 @@ class RunRecord:
             },
             crossings=[dict(c) for c in status.get("crossings") or ()],
             tenant_crossings=[dict(c) for c in status.get("tenantCrossings") or ()],
+            group_crossings=[dict(c) for c in status.get("groupCrossings") or ()],
             usage_jumps=[dict(j) for j in status.get("usageJumps") or ()],
         )
 
@@ -193,6 +198,8 @@ class RunRecord:
         # Only when there are some: records written before these fields existed stay alike.
         if self.tenant_crossings:
             status["tenantCrossings"] = [dict(c) for c in self.tenant_crossings[-KEPT:]]
+        if self.group_crossings:
+            status["groupCrossings"] = [dict(c) for c in self.group_crossings[-KEPT:]]
         if self.usage_jumps:
             status["usageJumps"] = [dict(j) for j in self.usage_jumps[-KEPT:]]
         for key, moment in (

@@ -3,7 +3,8 @@
 Every `interval` seconds (the checkpoint interval, `--compute-interval`): one pass of the
 `Accountant` (in a thread: it lists Pods and writes records), then the alerts for what the
 pass stored but has not yet announced: run crossings, tenant crossings (the capacity tier over
-all of a tenant's runs) and usage jumps. Each is marked `notified` in its record(s) only after
+all of a tenant's runs), group crossings (the same over a group of tenants that answer to one
+party) and usage jumps. Each is marked `notified` in its record(s) only after
 its log record, Events and report entry went out: an operator that dies in between announces it
 again after the restart (at least once), never zero times, and one marked is never announced
 again, also by a restarted operator.
@@ -32,6 +33,7 @@ from exportgate_operator.kube import KubeError
 log = get_logger(__name__)
 EventSink = Callable[[Mapping[str, Any], str, str, str], None]
 TenantEventSink = Callable[[str, str, str, str], None]
+EVENT_CHARS = 1024  # what an Event's message keeps (exportgate_operator.events)
 
 
 class ComputeAccounting:
@@ -67,6 +69,7 @@ class ComputeAccounting:
             outcome = await asyncio.to_thread(self.accountant.run_pass_blocking)
             await self._announce(outcome)
             await self._announce_tenants(outcome)
+            await self._announce_groups(outcome)
             await self._usage_patterns(outcome)
             if self.metrics is not None:
                 self.metrics.pass_seconds.set(time.perf_counter() - started)
@@ -75,6 +78,9 @@ class ComputeAccounting:
                 self.metrics.tenant_capacity.clear()  # tenants without Pods leave the gauge
                 for tenant, value in outcome.tenant_capacity.items():
                     self.metrics.tenant_capacity.labels(tenant).set(value)
+                self.metrics.group_capacity.clear()
+                for group, value in outcome.group_capacity.items():
+                    self.metrics.group_capacity.labels(group).set(value)
             return outcome
 
     async def loop(self) -> None:
@@ -135,7 +141,9 @@ class ComputeAccounting:
     def _write_reports(self, namespaces: set[str]) -> None:
         by_namespace: dict[str, list[RunRecord]] = defaultdict(list)
         for record in self.records():
-            if record.namespace in namespaces and (record.crossings or record.tenant_crossings):
+            if record.namespace in namespaces and (
+                record.crossings or record.tenant_crossings or record.group_crossings
+            ):
                 by_namespace[record.namespace].append(record)
         kube = self.accountant.kube
         try:
@@ -150,7 +158,7 @@ class ComputeAccounting:
             except KubeError as exc:
                 log.warning("cannot write compute report", namespace=namespace, error=str(exc))
 
-    # --- usage patterns ---------------------------------------------------------------------
+    # --- tenant and group crossings ----------------------------------------------------------
 
     async def _announce_tenants(self, outcome: PassOutcome) -> None:
         if not outcome.tenant_crossings:
@@ -183,6 +191,47 @@ class ComputeAccounting:
         for crossing in outcome.tenant_crossings:
             for entry in crossing.entries():
                 entry["notified"] = bool(entry.get("decisionId"))
+        for record in touched.values():
+            await asyncio.to_thread(self.accountant.write, record, utilisation)
+
+    async def _announce_groups(self, outcome: PassOutcome) -> None:
+        """Group crossings the pass stored: one log record, an Event on every member Tenant,
+        the report results, the counter; then marked in every record that carries a copy."""
+        if not outcome.group_crossings:
+            return
+        utilisation = self.policy.utilisation
+        touched: dict[str, RunRecord] = {}
+        world = self.accountant.world
+        for crossing in outcome.group_crossings:
+            entry = crossing.entry
+            members = [str(m["tenant"]) for m in entry.get("members") or ()]
+            facts = {
+                name: alerts.tenant_facts(world.tenant(name), name, world, outcome.at)
+                for name in members
+            }
+            text = alerts.group_message(crossing)
+            decision_id = await self.recorder.record_event(
+                alerts.group_threshold_record(crossing, facts, utilisation)
+            )
+            for copy in crossing.entries():
+                copy["message"] = text
+                copy["decisionId"] = decision_id
+            # A long member list must not push the decision id out of the Event (1024 chars).
+            suffix = f" decision={decision_id}"
+            for name in members:
+                await asyncio.to_thread(self.tenant_event, name, "Warning", "ComputeThreshold",
+                                        f"{text[:EVENT_CHARS - len(suffix)]}{suffix}")
+            if self.metrics is not None:
+                self.metrics.group_crossings.labels(
+                    crossing.group, entry["tier"], entry["level"]).inc()
+            log.warning("compute threshold crossed by a group of tenants together",
+                        tier=entry["tier"], group=crossing.group, tenants=members,
+                        runs=len(crossing.records), decision=decision_id)
+            touched.update({f"{r.namespace}/{r.name}": r for r in crossing.records})
+        await asyncio.to_thread(self._write_reports, {r.namespace for r in touched.values()})
+        for crossing in outcome.group_crossings:
+            for copy in crossing.entries():
+                copy["notified"] = bool(copy.get("decisionId"))
         for record in touched.values():
             await asyncio.to_thread(self.accountant.write, record, utilisation)
 

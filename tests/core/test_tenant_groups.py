@@ -1,0 +1,145 @@
+"""Tenant groups: which Tenant records answer to one party (the capacity tier over a group).
+
+Fixtures are Tenant resources parsed by the real parser, shaped like KYC records of the
+evasion the group check is for: one party renting compute through subsidiaries and resellers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exportgate.core.tenant_groups import (
+    END_CUSTOMER,
+    LEGAL_NAME,
+    MAJORITY_OWNER,
+    ULTIMATE_PARENT,
+    Naming,
+    party_key,
+    tenant_groups,
+)
+from exportgate.core.tenants import parse_tenant
+from exportgate.core.types import Tenant
+from tests.core.builders import tenant_doc
+
+
+def kyc(
+    name: str,
+    legal_name: str,
+    *,
+    parent: tuple[str, str] | None = None,
+    customers: tuple[tuple[str, str], ...] = (),
+    owners: tuple[tuple[str, float, str], ...] = (),
+    hq: str = "SG",
+) -> Tenant:
+    doc: dict[str, Any] = tenant_doc(
+        name, incorporation=hq, legal_name=legal_name,
+        end_customers=[{"name": n, "country": c} for n, c in customers],
+        owners=[{"name": n, "share": s, "headquarters": h} for n, s, h in owners],
+    )  # fmt: skip
+    if parent:
+        doc["spec"]["ultimateParent"] = {"name": parent[0], "headquarters": parent[1]}
+    return parse_tenant(doc, source=f"test:{name}")
+
+
+def test_party_names_are_compared_without_case_spacing_or_suffix_punctuation() -> None:
+    assert party_key("Nimbus Holdings Co., Ltd.") == party_key("NIMBUS  holdings co ltd")
+    assert party_key("\uff2e\uff49\uff4d\uff42\uff55\uff53 Holdings") == party_key(
+        "Nimbus Holdings"
+    )  # full-width
+    # No fuzzy matching: different words stay different parties.
+    assert party_key("Nimbus Holdings") != party_key("Nimbus Holding")
+    assert party_key("Nimbus Holdings") != party_key("Nimbus")
+
+
+def test_subsidiaries_of_one_ultimate_parent_are_one_group() -> None:
+    tenants = [
+        kyc("nimbus-sg", "Nimbus Compute Pte. Ltd.", parent=("Nimbus Holdings Ltd.", "CN")),
+        kyc("nimbus-my", "Nimbus Cloud Sdn. Bhd.", hq="MY",
+            parent=("NIMBUS HOLDINGS LTD", "CN")),  # another analyst's spelling
+        kyc("acme", "Acme Ltd.", parent=("Acme Group", "US"), hq="US"),
+    ]  # fmt: skip
+    (group,) = tenant_groups(tenants)
+    assert group.members == ("nimbus-my", "nimbus-sg")
+    assert group.key == "nimbus holdings ltd" and group.name == "NIMBUS HOLDINGS LTD"
+    (link,) = group.links
+    assert set(link.named_by) == {
+        Naming("nimbus-sg", ULTIMATE_PARENT),
+        Naming("nimbus-my", ULTIMATE_PARENT),
+    }
+
+
+def test_a_majority_owner_counts_like_an_ultimate_parent_a_minority_one_does_not() -> None:
+    tenants = [
+        kyc("sub-a", "Sub A Pte. Ltd.", parent=("Dragon Capital", "CN")),
+        kyc("sub-b", "Sub B Pte. Ltd.", owners=(("Dragon Capital", 60, "CN"),)),
+        kyc("sub-c", "Sub C Pte. Ltd.", owners=(("Dragon Capital", 30, "CN"),)),
+    ]
+    (group,) = tenant_groups(tenants)
+    assert group.members == ("sub-a", "sub-b") and group.key == "dragon capital"
+    assert {n.role for n in group.links[0].named_by} == {ULTIMATE_PARENT, MAJORITY_OWNER}
+
+
+def test_a_resellers_end_customer_that_is_a_tenant_joins_it_through_a_chain() -> None:
+    tenants = [
+        # reseller-1 resells to reseller-2, which resells to Orbit AI, which also rents directly.
+        kyc("reseller-1", "Gridline Cloud Ltd.", customers=(("Skyhop Compute Ltd.", "SG"),)),
+        kyc("reseller-2", "Skyhop Compute Ltd.", customers=(("Orbit AI Co., Ltd.", "CN"),)),
+        kyc("orbit", "Orbit AI Co. Ltd.", hq="CN"),
+        kyc("bystander", "Bystander Ltd."),
+    ]
+    (group,) = tenant_groups(tenants)
+    assert group.members == ("orbit", "reseller-1", "reseller-2")
+    # No controlling party: the group is known by the name most members use, then in order.
+    assert group.key == "orbit ai co ltd"
+    roles = {(n.tenant, n.role) for link in group.links for n in link.named_by}
+    assert ("reseller-2", END_CUSTOMER) in roles and ("orbit", LEGAL_NAME) in roles
+
+
+def test_an_end_customer_that_controls_a_tenant_joins_the_reseller_to_its_group() -> None:
+    tenants = [
+        kyc("reseller", "Gridline Cloud Ltd.", customers=(("Nimbus Holdings", "CN"),)),
+        kyc("nimbus-sg", "Nimbus Compute Pte. Ltd.", parent=("Nimbus Holdings", "CN")),
+    ]
+    (group,) = tenant_groups(tenants)
+    assert group.members == ("nimbus-sg", "reseller") and group.key == "nimbus holdings"
+
+
+def test_a_parent_that_is_itself_a_tenant_and_two_records_of_one_company() -> None:
+    tenants = [
+        kyc("holdco", "Nimbus Holdings"),
+        kyc("opco", "Nimbus Compute Pte. Ltd.", parent=("Nimbus Holdings", "SG")),
+        kyc("acme-1", "Acme Ltd."),
+        kyc("acme-2", "ACME LTD"),
+    ]
+    acme, nimbus = tenant_groups(tenants)
+    assert nimbus.members == ("holdco", "opco") and nimbus.key == "nimbus holdings"
+    assert acme.members == ("acme-1", "acme-2") and acme.key == "acme ltd"
+
+
+def test_resellers_that_only_name_the_same_outside_customer_are_not_one_group() -> None:
+    tenants = [
+        kyc("reseller-1", "Gridline Cloud Ltd.", customers=(("Orbit AI Co. Ltd.", "CN"),)),
+        kyc("reseller-2", "Skyhop Compute Ltd.", customers=(("Orbit AI Co. Ltd.", "CN"),)),
+    ]
+    assert tenant_groups(tenants) == ()
+
+
+def test_unrelated_tenants_and_single_tenants_make_no_group() -> None:
+    tenants = [
+        kyc("a", "A Ltd.", parent=("A Holdings", "SG")),
+        kyc("b", "B Ltd.", parent=("B Holdings", "SG")),
+        kyc("c", "C Ltd.", customers=(("C Ltd.", "SG"),)),  # names itself: still alone
+    ]
+    assert tenant_groups(tenants) == ()
+
+
+def test_the_key_is_stable_whatever_order_the_records_come_in() -> None:
+    tenants = [
+        kyc("x", "X Ltd.", parent=("Zeta Holdings", "CN"), owners=(("Alpha Fund", 55, "CN"),)),
+        kyc("y", "Y Ltd.", parent=("Zeta Holdings", "CN")),
+        kyc("z", "Z Ltd.", owners=(("Alpha Fund", 51, "CN"),)),
+    ]
+    (group,) = tenant_groups(tenants)
+    assert tenant_groups(reversed(tenants)) == (group,)
+    assert group.members == ("x", "y", "z")
+    assert group.key == "alpha fund"  # both control two members: then by name
