@@ -8,9 +8,9 @@ only when its value there is certain wherever the line uses it:
 * it is assigned exactly once, in a statement made only of assignments (``M=x``, ``export
   M=x``, ``M=x N=y``), and every statement before that one is a simple command: statements are
   separated by ``;`` and newlines outside quotes, and a statement with ``&&``, ``||``, a pipe,
-  ``&``, parentheses, braces, a command substitution or a compound command (``if``, ``case``,
-  ``for`` ...) ends the part of the line whose assignments are read, since what follows it may
-  not run, or run in a subshell;
+  ``&``, parentheses, braces, a command substitution, a here-document, a comment or a compound
+  command (``if``, ``case``, ``for`` ...) ends the part of the line whose assignments are read,
+  since what follows it may not run, run in a subshell, or be no command at all;
 * its value is literal: no ``$``, backquote or backslash, quoted or bare;
 * nothing in the line can set variables out of sight (``source`` or ``.``, ``eval``, ``read``,
   ``declare``, ``typeset``, ``local``, ``readonly``, ``unset``, ``getopts``, ``mapfile``,
@@ -44,7 +44,8 @@ _ASSIGNMENTS_ONLY = re.compile(
 _LONGEST_NAME = 128
 _ASSIGNMENT = re.compile(rf"""([A-Za-z_][A-Za-z0-9_]*+)=({_LITERAL})""")
 # What ends the part of a line whose assignments are read (see the module docstring).
-_COMPOUND = re.compile(r"""&&|\|\||[|&(){}`]|\$\(""")
+# A here-document's lines and a comment's text (which may hold ";") are no statements.
+_COMPOUND = re.compile(r"""&&|\|\||[|&(){}`]|\$\(|<<|(?:^|\s)#""")
 _KEYWORD = re.compile(
     r"""\s*+(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|select|function|\[\[|!)"""
     r"""(?![^\s;])"""

@@ -45,6 +45,9 @@ def test_a_literal_set_before_use_is_read(line: str, expected: dict[str, str]) -
         f"if [ -f /cfg ]; then M={QWEN}; fi; vllm serve $M",
         f"(M={QWEN}); vllm serve $M",
         f"{{ M={QWEN}; }}; vllm serve $M",
+        # Not a statement: a here-document's line, a comment's text.
+        f"cat <<EOF > /tmp/x\nM={QWEN}\nEOF\nvllm serve $M",
+        f"# setup; M={QWEN}\nvllm serve $M",
         # Used before it is set.
         f"vllm serve $M; M={QWEN}",
         # Set twice, or out of sight.
