@@ -52,6 +52,10 @@ def exit_stalled(exc: ShutdownStalled) -> NoReturn:
     os._exit(1)
 
 
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class PolicyHost:
     def __init__(
         self,
@@ -91,11 +95,24 @@ class PolicyHost:
 
         Returns at once; the service refuses calls (UNAVAILABLE) until the first snapshot is
         loaded: see `wait_ready`. On failure everything opened so far is closed again before
-        the error propagates."""
+        the error propagates. If that cleanup itself cannot finish (the log's fsync does not
+        return), `ShutdownStalled` names both, so the program exits (`exit_stalled`) saying why
+        it could not start; any other cleanup failure is logged and the start error raised."""
         try:
             await self._start()
-        except BaseException:
-            await self.stop(grace=0)
+        except BaseException as failure:
+            try:
+                await self.stop(grace=0)
+            except ShutdownStalled as stalled:
+                raise ShutdownStalled(f"start failed ({_describe(failure)}), then {stalled}") from (
+                    failure
+                )
+            except Exception as cleanup:
+                log.error(
+                    "cleanup after a failed start failed",
+                    start=_describe(failure),
+                    error=str(cleanup),
+                )
             raise
 
     async def _start(self) -> None:

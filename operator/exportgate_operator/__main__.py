@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from exportgate.logsetup import configure_logging, get_logger
-from exportgate_operator.runner import run
+from exportgate_operator.runner import LogCloseStalled, run
 from exportgate_operator.settings import parse_args
 
 
@@ -24,7 +26,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(config)
     except KeyboardInterrupt:
         return 130
+    except LogCloseStalled as exc:
+        exit_stalled(exc)
     return 0
+
+
+def exit_stalled(exc: LogCloseStalled) -> NoReturn:
+    """End now: a thread is stuck in the kernel on the hung disk, and the interpreter's normal
+    exit would wait for it (thread pools are joined at exit). The re-audit records the log did
+    not sync may be lost; annotations and Events already published say what they found."""
+    get_logger("exportgate_operator").error(
+        "shutdown stalled: exiting without the decision log's last fsync", error=str(exc)
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 if __name__ == "__main__":

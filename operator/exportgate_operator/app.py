@@ -46,7 +46,7 @@ class App:
     @classmethod
     def create(cls, config: OperatorConfig, kube: Kube) -> App:
         world = World(config.packs)
-        recorder = DecisionRecorder(config.decision_log)
+        recorder = DecisionRecorder(config.decision_log, close_timeout=config.log_close_timeout)
         events = EventPoster(kube)
         auditor = Auditor(kube, world, recorder, config, events)
         return cls(config, kube, world, recorder, events, auditor, Peering(kube, config))
@@ -160,4 +160,10 @@ class App:
         self.events.post(obj, type_, reason, message)
 
     def close(self) -> None:
+        """Close the decision log, bounded (`DecisionRecorder.close`); `recorder.stalled` says
+        whether it gave up."""
         self.recorder.close()
+
+    async def aclose(self) -> None:
+        """`close` without blocking the event loop."""
+        await self.recorder.aclose()

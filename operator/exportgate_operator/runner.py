@@ -16,6 +16,10 @@ from exportgate_operator.kube import Kube
 from exportgate_operator.settings import OperatorConfig
 
 
+class LogCloseStalled(Exception):
+    """The decision log was not closed in time at shutdown: its fsync does not return."""
+
+
 def build(config: OperatorConfig) -> tuple[App, kopf.OperatorRegistry]:
     kube = Kube(new_api_client(config.kubeconfig, config.context))
     app = App.create(config, kube)
@@ -44,7 +48,9 @@ async def operate(
             ready_flag=ready_flag,
         )
     finally:
-        app.close()
+        app.close()  # bounded; a no-op when kopf's cleanup handler closed it already
+    if app.recorder.stalled:
+        raise LogCloseStalled(app.recorder.stalled)
 
 
 def run(config: OperatorConfig) -> None:

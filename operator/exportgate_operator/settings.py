@@ -30,6 +30,9 @@ class OperatorConfig:
     priority: int = 0
     liveness: str | None = None  # e.g. http://0.0.0.0:8080/healthz
     decision_log: str | None = None
+    log_close_timeout: float = 10.0
+    """Seconds closing the decision log may wait for its last fsync at shutdown; past them the
+    operator logs that the last records may not be durable and exits with status 1."""
     packs: tuple[str, ...] | None = None
     report_max_results: int = 100
     message_max_chars: int = 1024
@@ -99,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="liveness endpoint URL to serve ('' to disable)",
     )
     parser.add_argument("--decision-log", help="append re-audit decisions to this log file")
+    parser.add_argument(
+        "--log-close-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="at shutdown, how long closing the decision log may wait for its last fsync "
+        "(a hung disk); past it the operator exits with status 1 (default: 10)",
+    )
     parser.add_argument(
         "--packs",
         help="comma-separated built-in policy packs (default: the enabled-by-default ones)",
@@ -177,6 +188,7 @@ def parse_args(argv: Sequence[str] | None = None) -> OperatorConfig:
         priority=args.priority if args.priority is not None else secrets.randbelow(2**31) + 1,
         liveness=args.liveness or None,
         decision_log=args.decision_log,
+        log_close_timeout=max(0.0, args.log_close_timeout),
         packs=packs,
         report_max_results=args.report_max_results,
         label_nodes=not args.no_node_labels,

@@ -111,7 +111,10 @@ def config_from_args(args: argparse.Namespace) -> SidecarConfig:
 
 async def run(config: SidecarConfig) -> None:
     server = SidecarServer(config, heap=HeapSettler())
-    await server.start()
+    try:
+        await server.start()
+    except ShutdownStalled as exc:  # start failed, and closing the log then hung
+        exit_stalled(exc)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)

@@ -462,3 +462,76 @@ def test_the_services_metrics_are_where_the_chart_scrapes_them(trace: Trace) -> 
     assert "exportgate_sidecar_" in text
     if trace.shape == "embedded":
         assert "exportgate_webhook_" in text
+
+
+# What a write to pods/status may not change (podStatusStrategy.PrepareForUpdate resets only the
+# spec, deletionTimestamp and ownerReferences: labels and annotations are kept as sent).
+STATUS_WRITES = {
+    # KAI Scheduler gives a pending pod a GPU share for this annotation, with no resource request.
+    "gpu-share": ("status-cpu", {"gpu-fraction": "0.5"}),
+    # Kata and runtimes passing pod annotations inject the CDI devices a pod annotation names.
+    "cdi-device": ("status-cpu", {"cdi.k8s.io/gpu": "nvidia.com/gpu=all"}),
+    # A stamp only exportgate writes.
+    "forged-stamp": ("status-cpu", {"exportgate.dev/decision-id": "forged"}),
+    # The operator's mark on a violator, which nobody may change through the Pod itself.
+    "violation-removed": (VIOLATOR, {"exportgate.dev/violation": None}),
+}
+
+
+@pytest.mark.parametrize("write", sorted(STATUS_WRITES))
+def test_pod_status_cannot_change_the_annotations_exportgate_reads(
+    trace: Trace, write: str
+) -> None:
+    """Leftover review finding: someone with RBAC on pods/status (the kubelet, some
+    controllers, a tenant's mistaken Role) wrote annotations that hand a pod a device, forged
+    a stamp or removed a violation mark, unseen by admission. The chart routes such writes
+    (only those) to the webhook, which refuses them; other status writes are never sent."""
+    cluster = trace.cluster
+    name, annotations = STATUS_WRITES[write]
+    ns = trace.nimbus_ns
+    if name == VIOLATOR:  # marked as the operator marks it (its metadata-only patch)
+        cluster.kubectl(
+            "annotate", "pod", VIOLATOR, "-n", ns, "exportgate.dev/violation=us-ear decision=x",
+            "--overwrite", as_user=OPERATOR_USER,
+        )  # fmt: skip
+    elif cluster.kubectl("get", "pod", name, "-n", ns, check=False).returncode != 0:
+        cluster.apply(pod(name, ns))  # a CPU pod, admitted as unguarded
+    _grant(cluster, "ega-pod-status-writer", OPS_USER, [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get", "update", "patch"]},
+    ])  # fmt: skip
+
+    def status_patch(body: dict[str, Any], user: str | None = OPS_USER) -> Any:
+        return cluster.kubectl(
+            "patch", "pod", name, "-n", ns, "--subresource=status", "--type=merge",
+            "-p", json.dumps(body), as_user=user, check=False,
+        )  # fmt: skip
+
+    before = get(cluster, "pod", name, ns)["metadata"].get("annotations") or {}
+    refused = status_patch({"metadata": {"annotations": annotations}})
+    assert refused.returncode != 0, refused.stdout
+    assert 'admission webhook "podstatus.exportgate.dev" denied the request' in refused.stderr
+    assert (get(cluster, "pod", name, ns)["metadata"].get("annotations") or {}) == before
+    # A status write (the kubelet's kind) and a change of an annotation exportgate does not read
+    # pass, on a violator too: they are not sent, and the pod is never evaluated for them.
+    reviewed = _pod_updates_reviewed(trace)
+    assert reviewed is None or reviewed >= 1  # the refused write was reviewed and counted
+    condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}
+    assert status_patch({"status": {"conditions": [condition]}}).returncode == 0
+    assert status_patch({"metadata": {"annotations": {"team": "ml"}}}).returncode == 0
+    assert _pod_updates_reviewed(trace) == reviewed
+
+
+def _pod_updates_reviewed(trace: Trace) -> float | None:
+    """Pod UPDATE reviews the webhook answered (embedded: its metrics are on that port)."""
+    if trace.shape != "embedded":
+        return None
+    with urllib.request.urlopen(trace.service_metrics, timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("exportgate_webhook_requests_total{")
+        and 'kind="Pod"' in line
+        and 'operation="UPDATE"' in line
+    )

@@ -149,7 +149,7 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
     # With the opt-in stamp, so that the mutating webhooks are held to the same rules.
     docs = template(write_values(tmp_path, VARIANTS["decision-stamp"]))
     hooks = _webhooks(docs)
-    assert len(hooks) == 6
+    assert len(hooks) == 7
     for hook in hooks:
         assert hook["failurePolicy"] == "Fail"
         assert hook["timeoutSeconds"] == 5
@@ -174,6 +174,14 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
     (tenancy,) = by_name["tenancy.exportgate.dev"]["rules"]
     assert tenancy["resources"] == ["namespaces", "namespaces/status", "namespaces/finalize"]
     assert tenancy["operations"] == ["CREATE", "UPDATE"]
+    # pods/status keeps annotations as sent: its writes reach the webhook, but only those that
+    # change an annotation exportgate reads (the kubelet's status writes are never sent).
+    (status,) = by_name["podstatus.exportgate.dev"]["rules"]
+    assert (status["resources"], status["operations"]) == (["pods/status"], ["UPDATE"])
+    (condition,) = by_name["podstatus.exportgate.dev"]["matchConditions"]
+    assert "'gpu-fraction'" in condition["expression"]
+    assert "'cdi.k8s.io/'" in condition["expression"]
+    assert "oldObject.metadata.annotations" in condition["expression"]
     # Guarded kinds are named one by one (no subresources), except the groups sent whole
     # (webhook.wholeGroups: "when in doubt, send"), whose one rule is "*".
     whole = {"kubeflow.org", "serving.kserve.io", "ray.io", "trainer.kubeflow.org"}

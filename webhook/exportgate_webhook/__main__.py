@@ -404,7 +404,10 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
 async def run(config: WebhookConfig, service: ServiceConfig | None = None) -> None:
     heap = HeapSettler()
     server = build_server(config, service=service, heap=heap)
-    await server.start()
+    try:
+        await server.start()
+    except ShutdownStalled as exc:  # embedded: start failed, and closing the log then hung
+        exit_stalled(exc)
     # The adapters, catalogues and TLS state are loaded: keep the collector's full passes off
     # the reviews (exportgate/heap.py). Embedded, the policy service settles again once its
     # first snapshot is in.

@@ -30,6 +30,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import structlog
 
 from exportgate.core.errors import InputError
+from exportgate.core.extract import AdapterRegistry
+from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.limits import EXTRACT_WORKERS, INLINE_BODY_BYTES
 from exportgate.core.tenancy import owning_tenant
 from exportgate.core.types import Action, ObjectRef, Workload
@@ -46,6 +48,7 @@ from exportgate_webhook.mutate import (
     stamps_for,
     strip_patch,
 )
+from exportgate_webhook.podstatus import guarded_annotation_changes, is_pod_status
 from exportgate_webhook.records import record_refusal
 from exportgate_webhook.review import AdmissionRequest, AdmissionResponse, allowed, denied
 from exportgate_webhook.tenancy import (
@@ -174,8 +177,11 @@ class AdmissionReviewer:
         dra: DraLookup | None = None,
         extract_with: ExtractWith | None = None,
         slow_to_extract: Callable[[Mapping[str, Any]], bool] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         self._extract = extract
+        # Which pod annotations hand a device: guarded on pods/status writes (podstatus.py).
+        self._vocabulary = vocabulary or AdapterRegistry.builtin().vocabulary
         # Objects whose extraction parses YAML held in a string field (a Ray Serve config):
         # always off the loop, whatever the body's size (exportgate.core.limits).
         self._slow_to_extract = slow_to_extract or (lambda obj: False)
@@ -211,6 +217,10 @@ class AdmissionReviewer:
         if self._exempt(request):
             return Outcome(allowed(uid), "exempt")
         ref = reference_of(request, obj)
+        if is_pod_status(request):
+            # Never a policy decision: the kubelet's status writes must not be refused because
+            # the pod itself would be denied today (a violator admitted before exportgate).
+            return self._pod_status(request, ref)
         # Before the dying-object skip: a metadata-only update may remove stamps, never add or
         # alter them, or a tenant's own finalizer would let it stamp any decision id on a dying
         # object (red team 3, F5).
@@ -274,7 +284,8 @@ class AdmissionReviewer:
         if not self._guard.mutate or request["operation"] not in ("CREATE", "UPDATE"):
             return Outcome(allowed(uid), "skipped")
         obj = request.get("object") or {}
-        if metadata_only_change(request):
+        if metadata_only_change(request) or is_pod_status(request):
+            # A status write is not the Pod's admission: /validate guards its annotations.
             return Outcome(allowed(uid), "skipped")
         if self._exempt(request):
             return Outcome(allowed(uid), "exempt")
@@ -305,6 +316,18 @@ class AdmissionReviewer:
         return Outcome(allowed(request["uid"], patch=strip_patch(obj)), "error")
 
     # -- shared ----------------------------------------------------------------------------
+
+    def _pod_status(self, request: AdmissionRequest, ref: ObjectRef) -> Outcome:
+        """A pods/status write: refused only if it changes an annotation exportgate reads."""
+        uid = request["uid"]
+        if self._platform.includes(request["userInfo"]):
+            return Outcome(allowed(uid), "skipped")
+        changed = guarded_annotation_changes(
+            request.get("object"), request.get("oldObject"), self._vocabulary
+        )
+        if changed:
+            return Outcome(denied(uid, messages.pod_status_message(ref, changed)), "forged")
+        return Outcome(allowed(uid), "skipped")
 
     def _exempt(self, request: AdmissionRequest) -> bool:
         namespace = request.get("namespace")

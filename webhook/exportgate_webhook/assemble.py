@@ -87,6 +87,7 @@ def build_server(
         dra=dra,
         extract_with=extract,
         slow_to_extract=registry.reads_embedded_documents,
+        vocabulary=registry.vocabulary,
         namespaces=namespaces,
         sidecar=BatchingClient(
             sidecar,

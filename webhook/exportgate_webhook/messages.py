@@ -214,6 +214,16 @@ def namespace_unknown_message(namespace: str, problem: str) -> str:
     )
 
 
+def pod_status_message(ref: ObjectRef, keys: Sequence[str]) -> str:
+    return (
+        f"exportgate refused this write to the status of {describe_object(ref)}: it changes the "
+        f"annotations {', '.join(keys)}, which hand a pod a device or are exportgate's own "
+        "(decision stamps, violation marks). The status subresource stores annotations without "
+        "admission of the Pod, so they may not change there; change them on the Pod itself, "
+        "where exportgate evaluates them, or ask your platform team."
+    )
+
+
 def forged_stamp_message(ref: ObjectRef, keys: Sequence[str]) -> str:
     return (
         f"exportgate refused {describe_object(ref)}: the annotations {', '.join(keys)} are written "

@@ -26,7 +26,8 @@ exactly what it always did):
 
 `decision` is one of allow, dryrun, warn, deny (the sidecar's answer), unguarded (nothing to
 ask), exempt, skipped (DELETE, CONNECT, objects being deleted), tenancy (label guard refusal),
-forged (stamp refusal), unreadable, unavailable (failed closed), error (a bug; also refused).
+forged (a stamp, or on pods/status an annotation exportgate reads), unreadable,
+unavailable (failed closed), error (a bug; also refused).
 """
 
 from __future__ import annotations

@@ -149,6 +149,18 @@ reads the same lists, generated from the vocabulary.
 {{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }}) || (request.kind.kind == 'Pod' ? ({{ include "exportgate.celDeviceAnnotations" (merge (dict "md" "object.metadata") $ann) }} || {{ include "exportgate.celPodSpec" (dict "ps" "object.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}) : request.kind.kind == 'CronJob' ? (has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && ((has(object.spec.jobTemplate.spec.template.metadata) && {{ include "exportgate.celDeviceAnnotations" (merge (dict "md" "object.spec.jobTemplate.spec.template.metadata") $ann) }}) || (has(object.spec.jobTemplate.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.jobTemplate.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}))) : (has(object.spec) && has(object.spec.template) && ((has(object.spec.template.metadata) && {{ include "exportgate.celDeviceAnnotations" (merge (dict "md" "object.spec.template.metadata") $ann) }}) || (has(object.spec.template.spec) && {{ include "exportgate.celPodSpec" (dict "ps" "object.spec.template.spec" "commandLineChars" $chars "re" $re "harmless" $harmless "env" $env "m" $m) }}))))
 {{- end -}}
 
+{{/*
+pods/status writes that add, alter or remove an annotation exportgate reads: one under
+exportgate.dev/ (stamps, the operator's violation mark) or one that hands the pod a device
+(`.keys`, `.prefixes`, as in celDeviceAnnotations). The status strategy stores a Pod's
+annotations as sent, unseen by the Pod's admission; every other status write (the kubelet's,
+constantly) is not sent. The webhook applies the same rule (webhook/exportgate_webhook/podstatus.py).
+*/}}
+{{- define "exportgate.celPodStatusGuarded" -}}
+{{- $guarded := printf "(k.startsWith('exportgate.dev/') || k in %s || %s.exists(p, k.startsWith(p)))" .keys .prefixes -}}
+(has(object.metadata.annotations) && object.metadata.annotations.exists(k, {{ $guarded }} && !(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && oldObject.metadata.annotations[k] == object.metadata.annotations[k]))) || (has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, {{ $guarded }} && !(has(object.metadata.annotations) && k in object.metadata.annotations)))
+{{- end -}}
+
 {{/* Namespaces: sent when the tenant binding (any exportgate.dev label) is or was there. */}}
 {{- define "exportgate.celTenancy" -}}
 {{ include "exportgate.celMarked" "object" }} || (oldObject != null && {{ include "exportgate.celMarked" "oldObject" }})

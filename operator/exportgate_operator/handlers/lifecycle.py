@@ -46,7 +46,7 @@ def register(registry: kopf.OperatorRegistry, app: App) -> None:
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
         await app.timers.stop_all()
-        app.close()
+        await app.aclose()  # bounded: a hung disk does not hold kopf's shutdown
 
     @kopf.on.probe(id="tenants", registry=registry)
     def tenants(**_: Any) -> int:
