@@ -67,6 +67,10 @@ KNOWN_KEYS = (
     | CLASS_KEYS
 )
 # Clues that say the accelerator sits in a whole system (server / instance): 4A090 applies.
+PROVISIONED_BY_KEY = "exportgate.dev/provisioned-by"
+"""Pseudo-key of a hint naming a feature that provisions nodes on demand for workloads this
+exportgate does not see (GKE Autopilot, AKS node auto-provisioning, EKS Auto Mode): an adapter's
+``provisions``. It narrows nothing; it says why the pool's hardware cannot be known."""
 SYSTEM_KEYS = INSTANCE_TYPE_KEYS | FAMILY_KEYS | CATEGORY_KEYS
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -76,6 +80,12 @@ _GFD_MIG = re.compile(r"-MIG-[0-9][0-9a-z.+]*$")
 UNIDENTIFIED_NOTE = (
     "the node label value {label} is not one exportgate can identify, so it could be any "
     "accelerator; pin a known product, or ask your platform team to add the value"
+)
+PROVISIONED_NOTE = (
+    "it turns on {feature}, which creates nodes, accelerators included, for whatever the "
+    "workloads of the cluster it builds ask, and those workloads are not admitted by this "
+    "exportgate, so the capacity could be any accelerator; turn it off and give the cluster "
+    "node pools that name their instance types"
 )
 CONTRADICTION_NOTE = (
     "its placement constraints contradict each other, so exportgate cannot tell which nodes "
@@ -347,6 +357,9 @@ class Catalogue:
             candidates = set(base)
             narrowed = False
         pinned = narrowed and self.unknown_id not in candidates
+        feature = _provisioned_by(request.hints)
+        if feature and not pinned and not note:
+            note = PROVISIONED_NOTE.format(feature=feature)  # why nothing could pin it
         if unidentified and candidates and not pinned and not note:
             note = UNIDENTIFIED_NOTE.format(label=unidentified)  # why it is left unpinned
         ordered = tuple(sorted(candidates))
@@ -412,6 +425,14 @@ class Catalogue:
         if product is None:
             return None
         return product.aliases[0] if product.aliases else None
+
+
+def _provisioned_by(hints: Iterable[ProductHint]) -> str:
+    """The feature a `PROVISIONED_BY_KEY` hint names, or ""."""
+    for hint in hints:
+        if hint.key == PROVISIONED_BY_KEY and hint.values:
+            return _shown(hint.values[0])
+    return ""
 
 
 def _shown(value: str) -> str:

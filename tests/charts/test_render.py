@@ -378,7 +378,10 @@ def test_machine_kinds_without_an_adapter_are_sent_by_kind_name(
     ]
     conditions = {c["name"]: c["expression"] for c in machines["matchConditions"]}
     expression = conditions["machine-kind-without-adapter"]
-    machine = "(Machine|MachineTemplate|MachinePool|MachinePoolTemplate)"
+    machine = (
+        "(Machine|Machines|MachineTemplate|MachinePool|MachinePoolTemplate|MachineSet"
+        "|MachineDeployment)"
+    )
     assert f"request.kind.kind.matches('^(?:.*{machine})$')" in expression
     # Named kinds go to the resources webhook only.
     assert "'awsmachines'" in expression and "'vspheremachines'" in expression

@@ -50,7 +50,10 @@ def test_a_platform_adapter_adds_its_kind_to_the_table() -> None:
 def test_kinds_guarded_by_pattern_are_listed_by_group_not_named() -> None:
     """Cluster API infrastructure machine kinds without an adapter cannot be named in webhook
     rules; the chart sends them by the pattern (charts/tools/sync_kinds.py)."""
-    machine = "(Machine|MachineTemplate|MachinePool|MachinePoolTemplate)"
+    machine = (
+        "(Machine|Machines|MachineTemplate|MachinePool|MachinePoolTemplate|MachineSet"
+        "|MachineDeployment)"
+    )
     patterns = guarded_kind_patterns()
     assert patterns["infrastructure.cluster.x-k8s.io"] == [f".*{machine}"]
     assert patterns["vmware.infrastructure.cluster.x-k8s.io"] == [f".*{machine}"]

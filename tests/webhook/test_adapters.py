@@ -681,6 +681,63 @@ CASES = [
         },
         "spec.resources[0]",
     ),
+    # Control planes and clusters that create worker capacity (red team 13, F3).
+    Case(
+        "controlplane.cluster.x-k8s.io/v1beta2",
+        "ROSAControlPlane",
+        {"rosaClusterName": "x", "defaultMachinePoolSpec": {"instanceType": "p5.48xlarge"}},
+        "spec.defaultMachinePoolSpec.instanceType",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "GCPManagedControlPlane",
+        {"project": "p", "location": "l", "enableAutopilot": True},
+        "spec.enableAutopilot",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "GCPManagedControlPlaneTemplate",
+        {"template": {"spec": {"project": "p", "location": "l", "enableAutopilot": True}}},
+        "spec.template.spec.enableAutopilot",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureManagedControlPlane",
+        {"asoManagedClusterPatches": ['{"spec": {"nodeProvisioningProfile": {"mode": "Auto"}}}']},
+        "spec.asoManagedClusterPatches[0]",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureManagedControlPlaneTemplate",
+        {
+            "template": {
+                "spec": {"asoManagedClusterPatches": ['{"spec": {"sku": {"name": "Automatic"}}}']}
+            }
+        },
+        "spec.template.spec.asoManagedClusterPatches[0]",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta1",
+        "AzureASOManagedControlPlaneTemplate",
+        {
+            "template": {
+                "spec": {"resources": [{"spec": {"nodeProvisioningProfile": {"mode": "Auto"}}}]}
+            }
+        },
+        "spec.template.spec.resources[0]",
+    ),
+    Case(
+        "container.cnrm.cloud.google.com/v1beta1",
+        "ContainerCluster",
+        {"location": "us-central1", "enableAutopilot": True},
+        "spec.enableAutopilot",
+    ),
+    Case(
+        "eks.services.k8s.aws/v1alpha1",
+        "Cluster",
+        {"name": "x", "computeConfig": {"enabled": True}},
+        "spec.computeConfig.enabled",
+    ),
     Case(
         "infrastructure.cluster.x-k8s.io/v1beta1",
         "AzureASOManagedControlPlane",

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exportgate.core.catalogue import PROVISIONED_BY_KEY
 from exportgate.core.errors import InputError
 from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
@@ -29,6 +30,7 @@ from exportgate.core.extract.patches import pod_spec_patch
 from exportgate.core.extract.paths import (
     FieldPath,
     compile_path,
+    describe_type,
     expect_mapping,
     expect_string,
     join_key,
@@ -76,6 +78,40 @@ class HintRule:
     key: str
     source: FieldPath
     matching: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``when`` of an accelerator rule: the field at `source` (under the rule's element) holds
+    one of `values` (or, `negate`d, a value outside them). Values compare as text, trimmed and
+    without case (``true``, ``Auto``): a switch such as GKE's ``enableAutopilot`` or AKS's
+    ``nodeProvisioningProfile.mode`` turns a request on. An absent field holds nothing, so
+    the condition fails: a feature not set is not turned on."""
+
+    source: FieldPath
+    values: frozenset[str]
+    negate: bool = False
+
+    def holds(self, element: object, base: str) -> tuple[bool, str]:
+        """(whether it holds, the field that made it hold)."""
+        for where, value in self.source.resolve(element, base):
+            if (scalar_text(value, where) in self.values) != self.negate:
+                return True, where
+        return False, ""
+
+
+def scalar_text(value: object, field: str) -> str:
+    """How `Condition` compares a YAML scalar: ``true``/``false``, numbers as written, strings
+    trimmed and lower-cased. A list or mapping where a switch belongs is named, not guessed."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value).strip().lower()
+    raise InputError(
+        f"expected a string, boolean or number, found {describe_type(value)}",
+        field=field,
+        hint="fix the manifest so the field has the type its API defines",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +189,12 @@ class AcceleratorRule:
     puts on its nodes (see `applied_labels`). None: every requirement limits placement."""
     applied_labels: tuple[FieldPath, ...] = ()
     """Label maps the provisioner puts on the nodes it launches (Karpenter's template labels)."""
+    when: tuple[Condition, ...] = ()
+    """Conditions that must all hold for the element to make a request (``when``)."""
+    provisions: str = ""
+    """``provisions``: the feature the rule's request stands for when it provisions nodes for
+    workloads this exportgate does not see (GKE Autopilot); a hint under `PROVISIONED_BY_KEY`
+    that narrows nothing and makes the denial say why the hardware cannot be known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +346,11 @@ def _declared_request(
     tenant_owned: bool = False,
 ) -> AcceleratorRequest | None:
     sources: list[str] = [base] if base else []
+    for condition in rule.when:
+        holds, where = condition.holds(element, base)
+        if not holds:
+            return None
+        sources.append(where)
     resource = rule.resource
     if rule.resource_from is not None:
         named = rule.resource_from.first(element, base)
@@ -319,6 +366,8 @@ def _declared_request(
         if counted is not None:
             count = parse_count(counted[1], counted[0])
     hints: list[ProductHint] = []
+    if rule.provisions:
+        hints.append(ProductHint(PROVISIONED_BY_KEY, Operator.IN, (rule.provisions,)))
     for hint_rule in rule.hints:
         for where, value in hint_rule.source.resolve(element, base):
             values = _strings(value, where)

@@ -22,10 +22,12 @@ from exportgate.core.extract.adapters import (
     ACCELERATOR_PARSERS,
     AcceleratorRule,
     Adapter,
+    Condition,
     HintRule,
     ModelRule,
     PodSpecRule,
     SchedulingRule,
+    scalar_text,
 )
 from exportgate.core.extract.paths import FieldPath, PathSyntaxError, compile_path
 from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA
@@ -328,6 +330,20 @@ class _Compiler:
             applied_labels=self._paths(rule.get("appliedLabels", []), (*where, "appliedLabels")),
             node_selectors=self._paths(rule.get("nodeSelectors", []), (*where, "nodeSelectors")),
             require_hints=rule.get("requireHints", False),
+            when=tuple(
+                self._condition(item, (*where, "when", i))
+                for i, item in enumerate(rule.get("when", []))
+            ),
+            provisions=rule.get("provisions", ""),
+        )
+
+    def _condition(self, item: Mapping[str, Any], where: _FieldPath) -> Condition:
+        negate = "notIn" in item
+        values = item["notIn"] if negate else item["in"]
+        return Condition(
+            source=self._path(item["field"], (*where, "field")),
+            values=frozenset(scalar_text(v, f"when.{'notIn' if negate else 'in'}") for v in values),
+            negate=negate,
         )
 
     def _hint(self, hint: Mapping[str, Any], where: _FieldPath) -> HintRule:

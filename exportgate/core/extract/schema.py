@@ -31,6 +31,11 @@ _STRING = {"type": "string", "minLength": 1}
 _PATH = {"type": "string", "minLength": 1, "description": "a field path, see docs/policies.md"}
 _PATHS = {"type": "array", "items": _PATH}
 _STRINGS = {"type": "array", "items": _STRING, "uniqueItems": True}
+_SCALARS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": ["string", "boolean", "number"]},
+}
 
 _POD_SPEC = {
     "oneOf": [
@@ -108,6 +113,24 @@ _ACCELERATOR = {
         },
         "nodeSelectors": _PATHS,
         "requireHints": {"type": "boolean"},
+        "when": {
+            "type": "array",
+            "description": "conditions that must all hold for an element to make a request: "
+            "the field holds one of `in` (or a value outside `notIn`); compared as trimmed, "
+            "lower-cased text, so a boolean switch is `in: [true]`",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["field"],
+                "oneOf": [{"required": ["in"]}, {"required": ["notIn"]}],
+                "properties": {"field": _PATH, "in": _SCALARS, "notIn": _SCALARS},
+            },
+        },
+        "provisions": {
+            **_STRING,
+            "description": "the feature the request stands for when it provisions nodes for "
+            "workloads exportgate does not see (GKE Autopilot): the denial says so",
+        },
     },
 }
 

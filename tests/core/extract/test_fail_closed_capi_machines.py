@@ -259,6 +259,49 @@ def test_an_accelerator_type_exportgate_cannot_identify_is_an_unknown_accelerato
     assert "unknown-accelerator" in accelerator.candidates
 
 
+@pytest.mark.parametrize(
+    ("accelerator_type", "product"),
+    [
+        ("nvidia-tesla-t4-vws", "nvidia-t4"),
+        ("nvidia-tesla-p4-vws", "nvidia-p4"),
+        ("nvidia-tesla-p100-vws", "nvidia-p100"),
+        ("nvidia-l4-vws", "nvidia-l4"),
+        ("zones/us-central1-a/acceleratorTypes/nvidia-tesla-t4-vws", "nvidia-t4"),
+    ],
+)
+def test_a_virtual_workstation_type_is_its_gpu(accelerator_type: str, product: str) -> None:
+    """Red team 13, F2: Compute Engine's NVIDIA RTX Virtual Workstation types are the same GPUs
+    with a vWS licence; a T4 workstation was denied as an unknown accelerator."""
+    obj = _machine(
+        "GCPMachine",
+        {
+            "instanceType": "n1-standard-8",
+            "guestAccelerators": [{"type": accelerator_type, "count": 1}],
+        },
+    )
+    workload, action = decide(obj)
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert accelerator.pinned and accelerator.candidates == (product,)
+    # Decided as the GPU itself (the T4 workstation of the red team's survey: admitted).
+    plain = accelerator_type.rsplit("/", 1)[-1].removesuffix("-vws")
+    obj["spec"]["guestAccelerators"][0]["type"] = plain
+    assert decide(obj)[1] is action
+    if product == "nvidia-t4":
+        assert action is Action.ALLOW
+
+
+def test_an_unknown_virtual_workstation_type_stays_unknown() -> None:
+    # No H100 vWS type exists; a -vws suffix on a name does not make it one of the catalogue's.
+    obj = _machine(
+        "GCPMachine",
+        {"guestAccelerators": [{"type": "nvidia-h100-80gb-vws", "count": 1}]},
+    )
+    workload, action = decide(obj)
+    assert action is Action.DENY
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert not accelerator.pinned and "unknown-accelerator" in accelerator.candidates
+
+
 def test_a_machine_with_no_accelerators_or_a_zero_count_asks_for_none() -> None:
     assert _admitted_with_nothing(_machine("GCPMachine", {"instanceType": "n2-standard-4"}))
     zero = {
@@ -397,6 +440,11 @@ spec:
         (f"{INFRA}/v1beta1", "DockerMachinePool"),
         (f"{INFRA}/v1beta1", "HetznerMachinePoolTemplate"),
         ("vmware.infrastructure.cluster.x-k8s.io/v1beta1", "FutureMachine"),
+        # Red team 13, F3: groups of machines a provider may define in its own group.
+        (f"{INFRA}/v1beta1", "AcmeMachineSet"),
+        (f"{INFRA}/v1beta1", "AcmeMachineDeployment"),
+        (f"{INFRA}/v1beta1", "AcmeMachines"),
+        ("vmware.infrastructure.cluster.x-k8s.io/v1beta1", "FutureMachineSet"),
     ],
 )
 def test_a_machine_kind_without_an_adapter_is_an_unknown_gpu_pool(
@@ -425,6 +473,10 @@ def test_a_machine_kind_without_an_adapter_is_an_unknown_gpu_pool(
         "OCIMachinePoolMachine",
         "OCIVirtualMachinePool",  # virtual nodes: the pods are judged themselves
         "Metal3DataTemplate",
+        "AWSClusterControllerIdentity",
+        "AzureClusterTemplate",
+        "AWSManagedCluster",
+        "Metal3MachineSetting",  # not a machine name's ending
     ],
 )
 def test_infrastructure_objects_that_are_not_machines_stay_unguarded(kind: str) -> None:

@@ -122,6 +122,11 @@ BROKEN = [
      "exactly one of kinds and kindPattern"),
     ("bad-kind-pattern", ("kinds: [GpuJob]", "kindPattern: '(Gpu'"), 7,
      "adapters[0].kindPattern", "bad regular expression"),
+    ("when-in-and-not-in",
+     ("requireHints: true", "when: [{field: spec.on, in: [a], notIn: [b]}]"), 14,
+     "adapters[0].accelerators[0].when[0]", "is valid under each of"),
+    ("when-without-values", ("requireHints: true", "when: [{field: spec.on}]"), 14,
+     "adapters[0].accelerators[0].when[0]", "'in' is a required property"),
 ]
 
 
@@ -239,3 +244,45 @@ def test_a_later_file_names_a_kind_the_builtin_pattern_caught() -> None:
     assert [(a.source, a.hints) for a in builtin] == [("", ())]  # the catch-all
     (request,) = registry.extract(obj).accelerators
     assert request.source == "spec.size"
+
+
+WHEN_ADAPTER = ADAPTER.replace(
+    "        requireHints: true\n",
+    "        when: [{field: spec.autoscale, in: [true, Auto]}]\n"
+    "        provisions: Acme Autoscale\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "requested"),
+    [
+        (True, True),
+        ("auto", True),
+        (" AUTO ", True),
+        (False, False),
+        ("Manual", False),
+        (None, False),
+    ],
+)
+def test_when_turns_a_request_on_by_a_switch(value: object, requested: bool) -> None:
+    """``when`` compares trimmed, lower-cased text (a boolean as true/false); an absent or null
+    field turns nothing on. ``provisions`` names the feature in a hint that narrows nothing."""
+    registry = AdapterRegistry.builtin().extended([parse_adapter_text(WHEN_ADAPTER, "acme.yaml")])
+    job = {**GPU_JOB, "spec": {**GPU_JOB["spec"], "autoscale": value}}
+    found = [a for a in registry.extract(job).accelerators if a.resource == "nvidia.com/gpu"]
+    if not requested:
+        assert found == []
+        return
+    (request,) = found
+    assert request.source == "spec.autoscale"
+    assert ("exportgate.dev/provisioned-by", ("Acme Autoscale",)) in [
+        (h.key, h.values) for h in request.hints
+    ]
+
+
+def test_when_names_a_field_that_is_not_a_scalar() -> None:
+    registry = AdapterRegistry.builtin().extended([parse_adapter_text(WHEN_ADAPTER, "acme.yaml")])
+    job = {**GPU_JOB, "spec": {**GPU_JOB["spec"], "autoscale": {"mode": "Auto"}}}
+    with pytest.raises(InputError) as error:
+        registry.extract(job)
+    assert error.value.field == "spec.autoscale"
