@@ -44,6 +44,7 @@ _POD_SPEC = {
                 "containers": _PATHS,
                 "resources": _PATHS,
                 "annotations": _PATHS,
+                "ownAnnotations": _PATHS,
                 "schedulingFrom": {
                     "type": "array",
                     "items": {
@@ -146,7 +147,20 @@ _ADAPTER = {
         },
         "description": {"type": "string"},
         "docs": _STRINGS,
-        "podTemplates": _PATHS,
+        "podTemplates": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    _PATH,
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["path"],
+                        "properties": {"path": _PATH, "annotations": _PATHS},
+                    },
+                ]
+            },
+        },
         "podSpecs": {"type": "array", "items": _POD_SPEC},
         "accelerators": {"type": "array", "items": _ACCELERATOR},
         "models": {"type": "array", "items": _MODEL},

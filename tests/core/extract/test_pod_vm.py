@@ -76,6 +76,24 @@ def test_the_pods_node_placement_does_not_narrow_its_vm() -> None:
     assert decide(pinned)[1] is Action.DENY
 
 
+# Annotations that make a pod without a RuntimeClass a VM request (the chart's pre-filter must
+# send them: tests/charts/test_install.py).
+POD_VM_ANNOTATIONS = [
+    ("machine-type-h100", {MACHINE_TYPE: "p5.48xlarge"}),
+    ("machine-type-plain", {MACHINE_TYPE: "m5.large"}),
+    ("default-gpus", {DEFAULT_GPUS: "2"}),
+]
+
+
+@pytest.mark.parametrize(
+    "annotations", [c[1] for c in POD_VM_ANNOTATIONS], ids=[c[0] for c in POD_VM_ANNOTATIONS]
+)
+def test_the_annotations_alone_make_a_vm_request(annotations: dict[str, Any]) -> None:
+    pod = peer_pod(annotations)
+    del pod["spec"]["runtimeClassName"]
+    assert [a.resource for a in extract_workload(pod).accelerators] == ["nodepool"]
+
+
 TYPES = [
     # (case, machine type, decision for a restricted tenant)
     ("aws-plain", "m5.large", Action.ALLOW),
