@@ -18,7 +18,8 @@ copies this tool rewrites three defaults in ``charts/exportgate/values.yaml``:
   an (unknown) accelerator, and the filter may never be narrower than the extractor;
 * ``webhook.matchConditions.deviceAccessEnv``: the container runtimes' device variables;
 * ``webhook.matchConditions.deviceAccessAnnotations`` / ``deviceAccessAnnotationPrefixes``:
-  the pod annotation keys (whole) and key prefixes (CDI) that hand a pod a device;
+  the pod annotation keys (whole: a GPU-sharing scheduler's, and those choosing a peer pod's
+  VM) and key prefixes (KAI Scheduler's per-container keys, CDI) that hand a pod a device;
 * ``webhook.matchConditions.model*``: what the model reader (``exportgate/core/extract/models.py``)
   reads in a container, from ``exportgate/data/models.yaml``: the words and whole tokens of its
   flags and programs, its path flags, the variables it reads by name, and what makes a container
@@ -143,9 +144,13 @@ def generated_blocks() -> dict[str, list[str]]:
         *(f"^{re.escape(name)}$" for name in sorted(names.exact)),
         *(f"^{re.escape(prefix)}" for prefix in names.prefixes),
     ]
-    harmless = [_name_to_re2(glob) for glob in sorted({*names.standard, *names.ignored})]
     access = vocabulary.device_access
+    # A peer pod's VM token is ignored as a device but read as a peer pod (pod_vm): sent.
+    ignored = set(names.ignored) - access.pod_vm_resources
+    harmless = [_name_to_re2(glob) for glob in sorted({*names.standard, *ignored})]
     env = sorted(access.env)
+    keys = {*access.annotations, *access.pod_vm_type_annotations, *access.pod_vm_gpu_annotations}
+    prefixes = {*access.annotation_prefixes, *access.cdi_prefixes}
     return {
         "  guardedResources:": [
             f"    {group}: [{', '.join(plurals)}]" for group, plurals in groups.items()
@@ -157,11 +162,9 @@ def generated_blocks() -> dict[str, list[str]]:
         "    acceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in patterns],
         "    nonAcceleratorResourcePatterns:": [f"      - {json.dumps(p)}" for p in harmless],
         "    deviceAccessEnv:": [f"      - {name}" for name in env],
-        "    deviceAccessAnnotations:": [
-            f"      - {json.dumps(key)}" for key in sorted(access.annotations)
-        ],
+        "    deviceAccessAnnotations:": [f"      - {json.dumps(key)}" for key in sorted(keys)],
         "    deviceAccessAnnotationPrefixes:": [
-            f"      - {json.dumps(prefix)}" for prefix in sorted(access.cdi_prefixes)
+            f"      - {json.dumps(prefix)}" for prefix in sorted(prefixes)
         ],
         **{
             f"    {key}:": [f"      - {json.dumps(item)}" for item in items]

@@ -52,8 +52,9 @@ accelerator without being matched against any glob (`vocabulary.possible_resourc
 no regular expression runs on tenant strings of unbounded length."""
 
 MAX_HINT_VALUE_CHARS = 64
-"""Longest product-clue value (a node-label value, or the product a DRA selector names) the
-catalogue reads. Label values hold at most 63 characters
+"""Longest product-clue value (a node-label value, the product a DRA selector names, or the
+instance type a Kata peer pod's ``machine_type`` annotation names: `pod_vm`) the catalogue
+reads. Label values hold at most 63 characters
 (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set)
 and DRA string attributes at most 64 (resource.k8s.io DeviceAttribute ``string``), so a longer
 value names no node or device: it is unidentified without being normalised or matched

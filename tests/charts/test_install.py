@@ -359,10 +359,18 @@ def test_prefilter_sends_every_container_the_model_reader_finds_a_model_in(
 def _annotated_workloads() -> list[tuple[str, dict[str, Any]]]:
     """Every annotation case of the device-annotation reader's tests (string values, as the API
     server takes them), on a Pod, a Deployment's template and a CronJob's template."""
-    from tests.core.extract.test_device_annotations import CDI, SHARING, UNRELATED
+    from tests.core.extract.test_device_annotations import (
+        CDI,
+        PER_CONTAINER,
+        SHARING,
+        UNRELATED,
+    )
+    from tests.core.extract.test_pod_vm import POD_VM_ANNOTATIONS
 
-    cases = [(case, pairs) for case, pairs in SHARING + UNRELATED]
+    cases = [(case, pairs) for case, pairs in SHARING + PER_CONTAINER + UNRELATED]
     cases += [(case, pairs) for case, pairs, _ in CDI]
+    # A peer pod's VM chosen by annotation (red team 13, F5): machine_type, default_gpus.
+    cases += POD_VM_ANNOTATIONS
     found = []
     for case, pairs in cases:
         if not all(isinstance(v, str) for v in pairs.values()):
@@ -379,7 +387,9 @@ def test_prefilter_sends_exactly_the_pods_whose_annotations_hand_them_a_device(
 ) -> None:
     """Differential: the CEL pre-filter, evaluated by the real API server, sends a plain pod
     exactly when exportgate.core.extract.device_annotations finds a device in its annotations
-    (the pod's own, or its template's): never narrower than the reader, and no wider here."""
+    (the pod's own, or its template's), or pod_vm a VM (red team 13: KAI Scheduler's
+    per-container keys, a peer pod's machine_type without a RuntimeClass): never narrower than
+    the reader, and no wider here."""
     from exportgate.core.extract import extract_workload
 
     wrong = []

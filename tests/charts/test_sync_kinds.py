@@ -169,10 +169,22 @@ def test_the_device_annotations_are_generated_from_the_vocabulary() -> None:
     # (exportgate/core/extract/device_annotations.py) reads: the same lists.
     access = AdapterRegistry.builtin().vocabulary.device_access
     conditions = _conditions()
-    assert conditions["deviceAccessAnnotations"] == sorted(access.annotations)
-    assert conditions["deviceAccessAnnotationPrefixes"] == sorted(access.cdi_prefixes)
-    assert {"gpu-fraction", "gpu-memory"} <= set(conditions["deviceAccessAnnotations"])
-    assert "cdi.k8s.io/" in conditions["deviceAccessAnnotationPrefixes"]
+    # and (pod_vm.py) the annotations choosing a peer pod's VM.
+    keys = {*access.annotations, *access.pod_vm_type_annotations, *access.pod_vm_gpu_annotations}
+    assert conditions["deviceAccessAnnotations"] == sorted(keys)
+    assert conditions["deviceAccessAnnotationPrefixes"] == sorted(
+        {*access.annotation_prefixes, *access.cdi_prefixes}
+    )
+    assert {"gpu-fraction", "gpu-memory", "io.katacontainers.config.hypervisor.machine_type"} <= (
+        set(conditions["deviceAccessAnnotations"])
+    )
+    assert {"cdi.k8s.io/", "nvidia.com/container."} <= set(
+        conditions["deviceAccessAnnotationPrefixes"]
+    )
+    # A peer pod's VM token is no device, but the pod it marks is sent (pod_vm reads it).
+    assert not any(
+        re.fullmatch(p, "kata.peerpods.io/vm") for p in conditions["nonAcceleratorResourcePatterns"]
+    )
     stale = (ROOT / "charts/exportgate/values.yaml").read_text()
     line = '      - "gpu-memory"\n'
     assert line in stale

@@ -149,14 +149,22 @@ class PodSpecRule:
     """Node labels a controller adds to the pod from fields of the object (read from its root),
     such as KServe's ``serving.kserve.io/gke-accelerator`` annotation."""
     annotations: tuple[FieldPath, ...] = ()
-    """Annotation maps the pods get, read from the object's root (a Pod's own
-    ``metadata.annotations``): some hand the pod a device (`device_annotations`)."""
+    """Annotation maps every pod of the rule gets, read from the object's root (a Pod's own
+    ``metadata.annotations``, an Argo Workflow's ``spec.podMetadata.annotations``, a KServe
+    component's ``annotations``): some hand the pod a device (`device_annotations`)."""
+    own_annotations: tuple[FieldPath, ...] = ()
+    """``ownAnnotations``: annotation maps of each pod alone, read under the element `path`
+    names (an Argo template's ``metadata.annotations``, a Spark driver's ``annotations``), so
+    that one template's annotations are not read as another's."""
     template: bool = False
 
     def pods(self, obj: Mapping[str, Any]) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
         """(field, pod spec, the pod's own annotation maps) for every pod spec in `obj`."""
         if not self.template:
-            return [(field, spec, []) for field, spec in self.path.resolve(obj)]
+            return [
+                (field, spec, _under(self.own_annotations, spec, field))
+                for field, spec in self.path.resolve(obj)
+            ]
         found = []
         for where, template in self.path.resolve(obj):
             # As strict as resolving "<path>.spec" was: a template that is no mapping is named.

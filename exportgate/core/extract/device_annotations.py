@@ -1,24 +1,32 @@
 """Pod annotations that hand a pod a device without a resource request.
 
 Two kinds of annotation do, on the pod itself (a Pod's ``metadata.annotations``, a pod
-template's ``template.metadata.annotations``), both listed under ``deviceAccess`` in
-vocabulary.yaml with their sources:
+template's ``template.metadata.annotations``, or a map a controller copies onto the pods it
+creates), both listed under ``deviceAccess`` in vocabulary.yaml with their sources:
 
 * a GPU-sharing scheduler's request: NVIDIA KAI Scheduler (and Run:ai) gives a pod carrying
-  ``gpu-fraction``, ``gpu-memory`` or ``gpu-fraction-num-devices`` a share of a GPU on the node
-  it binds it to, with no ``nvidia.com/gpu`` request. The key counts whatever its value (the
-  scheduler tests presence) and whatever ``schedulerName`` says (an installation names its
-  scheduler, and a mutating webhook may set it after exportgate has seen a pod template): a
+  ``gpu-fraction``, ``gpu-memory`` or ``gpu-fraction-num-devices`` (``annotations``), or a
+  per-container ``nvidia.com/container.<container>.gpu-memory.request`` or ``.limit``
+  (``annotationPrefixes``: every key under the prefix), a share of a GPU on the node it binds
+  it to, with no ``nvidia.com/gpu`` request. The key counts whatever its value (the scheduler
+  tests presence) and whatever ``schedulerName`` says (an installation names its scheduler,
+  and a mutating webhook may set it after exportgate has seen a pod template): a
   `DEVICE_ACCESS` request, any accelerator the placement allows;
 * a Container Device Interface request: a key starting ``cdi.k8s.io/`` whose value names
   devices as ``vendor/class=name`` (``nvidia.com/gpu=all``), comma-separated. The kind
   (``vendor/class``) says the vendor when it is an accelerator resource of the vocabulary
-  (``nvidia.com/gpu``: an NVIDIA GPU of any model, narrowed by placement); any other kind, an
-  unqualified name or a value past `MAX_CDI_ANNOTATION_CHARS` is an unknown accelerator
-  (`DEVICE_ACCESS`). An empty value names nothing.
+  (``nvidia.com/gpu``: an NVIDIA GPU of any model, narrowed by placement); a kind the
+  vocabulary lists as no accelerator (``ignoredResources``, such as ``sgx.intel.com/epc``, or
+  one of Kubernetes' own) names nothing; any other kind, an unqualified name or a value past
+  `MAX_CDI_ANNOTATION_CHARS` is an unknown accelerator (`DEVICE_ACCESS`). An empty value names
+  nothing.
+
+The annotations that choose the VM a peer pod runs in (Kata Containers'
+``io.katacontainers.config.hypervisor.machine_type``, ``default_gpus``) matter too, but are
+read by `pod_vm`, not here.
 
 `device_annotations` picks the annotations that matter out of all a pod has, and is the one
-place that decides it: the reader reads only those, and the webhook's findings memo keys a pod
+place that decides it: the readers read only those, and the webhook's findings memo keys a pod
 on them beside its spec (`AdapterRegistry.extract`), so that two pods with the same spec and
 different annotations are never given one answer.
 """
@@ -37,7 +45,7 @@ from exportgate.core.limits import MAX_CDI_ANNOTATION_CHARS, MAX_RESOURCE_NAME_C
 def device_annotations(annotations: Mapping[Any, Any], vocabulary: Vocabulary) -> dict[str, Any]:
     """The annotations among `annotations` that hand the pod a device, as written."""
     access = vocabulary.device_access
-    if not access.annotations and not access.cdi_prefixes:
+    if not access.reads_annotations:
         return {}
     return {
         key: value
@@ -55,11 +63,12 @@ def annotation_requests(
         # A key longer than a qualified name is no annotation the API server takes on a Pod:
         # named by its map only, so that no message or record repeats an unbounded string.
         source = join_key(field, key) if len(key) <= MAX_RESOURCE_NAME_CHARS else field
-        if not access.cdi_annotation(key):
+        if access.presence_annotation(key):
             yield source, DEVICE_ACCESS, 1
-            continue
-        for resource in _cdi_resources(value, vocabulary):
-            yield source, resource, 1
+        elif access.cdi_annotation(key):
+            for resource in _cdi_resources(value, vocabulary):
+                yield source, resource, 1
+        # else a pod-VM annotation: `pod_vm` reads it with the pod's runtime class.
 
 
 def is_annotation_source(source: str) -> bool:
@@ -80,5 +89,8 @@ def _cdi_resources(value: object, vocabulary: Vocabulary) -> Iterable[str]:
         if not device:
             continue
         kind, qualified, _ = device.partition("=")
-        known = qualified and possible_resource_name(kind) and vocabulary.resources.matches(kind)
-        yield kind if known else DEVICE_ACCESS
+        readable = bool(qualified) and possible_resource_name(kind)
+        names = vocabulary.resources
+        if readable and (names.is_ignored(kind) or names.is_standard(kind)):
+            continue  # a class the vocabulary lists as no accelerator (sgx.intel.com/epc)
+        yield kind if readable and names.matches(kind) else DEVICE_ACCESS

@@ -18,8 +18,9 @@ a container or resource requirements will run something that may use an accelera
   own ``nodeSelector``/``affinity`` only, and the search goes on below it.
 
 A pod spec found under the ``spec`` key of a mapping that also has ``metadata`` (a pod template,
-or the object itself) is read with that metadata's annotations, as the pod's: some hand the pod
-a device (`device_annotations`).
+or the object itself), and an Argo-style ``container``/``script`` template beside ``metadata``,
+is read with that metadata's annotations, as the pod's: some hand the pod a device
+(`device_annotations`).
 
 The walk is bounded (`MAX_DEPTH`, `MAX_NODES`) so that no input can stall admission; an object
 too large or too deep to walk is reported as an unknown accelerator rather than passed.
@@ -83,6 +84,11 @@ def _template_annotations(
     `holder` (at `field`) has a ``metadata`` mapping with annotations."""
     if key != "spec":
         return _NO_ANNOTATIONS
+    return _metadata_annotations(holder, field)
+
+
+def _metadata_annotations(holder: Mapping[str, Any], field: str) -> tuple[tuple[str, Any], ...]:
+    """``holder.metadata.annotations`` (at `field`) as the pod's, when it is a map."""
     metadata = holder.get("metadata")
     # Annotations that are no map are no pod's (the pod would not be created): not read.
     if not isinstance(metadata, Mapping) or not isinstance(metadata.get("annotations"), Mapping):
@@ -189,10 +195,11 @@ def _walk(
             return
         single = [key for key in _SINGLE_CONTAINER_KEYS if _is_container(value.get(key))]
         if single:
-            # Argo-style templates: one container (or script) beside the pod's scheduling.
+            # Argo-style templates: one container (or script) beside the pod's scheduling, and
+            # beside the pod's metadata (an Argo template's metadata is its pod's).
             spec = {key: item for key, item in value.items() if key not in single}
             spec["containers"] = [value[key] for key in single]
-            yield field, spec, (), annotations
+            yield field, spec, (), annotations + _metadata_annotations(value, field)
             return
         found = _container_pod(value, field)
         if found is not None:

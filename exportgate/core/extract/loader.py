@@ -211,8 +211,8 @@ class _Compiler:
 
     def _adapter(self, entry: Mapping[str, Any], where: _FieldPath) -> Adapter:
         pod_specs = [
-            PodSpecRule(self._path(text, (*where, "podTemplates", i)), template=True)
-            for i, text in enumerate(entry.get("podTemplates", []))
+            self._pod_template(item, (*where, "podTemplates", i))
+            for i, item in enumerate(entry.get("podTemplates", []))
         ]
         for i, spec in enumerate(entry.get("podSpecs", [])):
             pod_specs.append(self._pod_spec(spec, (*where, "podSpecs", i)))
@@ -256,6 +256,18 @@ class _Compiler:
                 "kindPattern is a regular expression matched against the whole kind name",
             ) from None
 
+    def _pod_template(self, item: str | Mapping[str, Any], where: _FieldPath) -> PodSpecRule:
+        """A pod template path, or ``{path, annotations}``: annotation maps a controller adds
+        to every pod of the template, read from the object's root (a SeldonDeployment's
+        ``spec.annotations``)."""
+        if isinstance(item, str):
+            return PodSpecRule(self._path(item, where), template=True)
+        return PodSpecRule(
+            self._path(item["path"], (*where, "path")),
+            annotations=self._paths(item.get("annotations", []), (*where, "annotations")),
+            template=True,
+        )
+
     def _pod_spec(self, spec: str | Mapping[str, Any], where: _FieldPath) -> PodSpecRule:
         if isinstance(spec, str):
             return PodSpecRule(self._path(spec, where))
@@ -272,6 +284,7 @@ class _Compiler:
                 for i, pin in enumerate(spec.get("pins", []))
             ),
             annotations=self._paths(spec.get("annotations", []), (*where, "annotations")),
+            own_annotations=self._paths(spec.get("ownAnnotations", []), (*where, "ownAnnotations")),
         )
 
     def _scheduling(self, item: str | Mapping[str, Any], where: _FieldPath) -> SchedulingRule:

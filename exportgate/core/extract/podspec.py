@@ -23,7 +23,8 @@ ephemeral containers, host ``/dev``, root or runtime-socket mounts, a GPU runtim
 `access`) count as a request for ``exportgate.dev/device-access``, narrowed by the placement, and
 so do the pod's annotations that hand it a device (a GPU-sharing scheduler's ``gpu-fraction``;
 a CDI request ``cdi.k8s.io/...: nvidia.com/gpu=all`` is that vendor's resource; see
-`device_annotations`).
+`device_annotations`). A pod that runs in a cloud VM of its own (a Kata Containers peer pod)
+is also judged by that VM, as a machine of the instance type its annotation names (`pod_vm`).
 Extended resources the vocabulary does not know are requested as written and so decided as
 unknown accelerators. Pods
 that claim devices through DRA (``spec.resourceClaims``) are judged by the claims and claim
@@ -47,6 +48,7 @@ from exportgate.core.extract.paths import (
     join_index,
     join_key,
 )
+from exportgate.core.extract.pod_vm import pod_vm_requests
 from exportgate.core.extract.quantity import parse_count
 from exportgate.core.extract.selectors import (
     hints_from_labels,
@@ -121,21 +123,30 @@ def extract_pod_spec(
     for where, resources in extra_resources:
         _add(wanted, _accelerators(resources, where, vocabulary))
     _add(wanted, ((found, DEVICE_ACCESS, 1) for found in pod_access(pod, field, access)))
-    for where, mapping in annotations:
-        _add(wanted, annotation_requests(expect_mapping(mapping, where), where, vocabulary))
+    maps = [(where, expect_mapping(mapping, where)) for where, mapping in annotations]
+    for where, mapping in maps:
+        _add(wanted, annotation_requests(mapping, where, vocabulary))
     claimed = claims(pod, field) if claims is not None else []
+    # The VM a peer pod runs in: its own machine, which the pod's node placement does not narrow.
+    machine = pod_vm_requests(pod, field, containers, maps, access)
 
-    if not wanted and not claimed:
+    if not wanted and not claimed and not machine:
         return PodSpecFindings((), tuple(models))
     placements = _placements(pod, field, scheduling, vocabulary, pins or {})
-    accelerators = tuple(
-        AcceleratorRequest(resource, count, hints, source)
-        for resource, (source, count) in wanted.items()
-        for hints in placements
-    ) + tuple(
-        AcceleratorRequest(request.resource, request.count, request.hints + hints, request.source)
-        for request in claimed
-        for hints in placements
+    accelerators = (
+        tuple(
+            AcceleratorRequest(resource, count, hints, source)
+            for resource, (source, count) in wanted.items()
+            for hints in placements
+        )
+        + tuple(
+            AcceleratorRequest(
+                request.resource, request.count, request.hints + hints, request.source
+            )
+            for request in claimed
+            for hints in placements
+        )
+        + tuple(machine)
     )
     return PodSpecFindings(accelerators, tuple(models))
 

@@ -49,6 +49,7 @@ _POD_SPEC = {
                 "containers": _PATHS,
                 "resources": _PATHS,
                 "annotations": _PATHS,
+                "ownAnnotations": _PATHS,
                 "schedulingFrom": {
                     "type": "array",
                     "items": {
@@ -169,7 +170,20 @@ _ADAPTER = {
         },
         "description": {"type": "string"},
         "docs": _STRINGS,
-        "podTemplates": _PATHS,
+        "podTemplates": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    _PATH,
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["path"],
+                        "properties": {"path": _PATH, "annotations": _PATHS},
+                    },
+                ]
+            },
+        },
         "podSpecs": {"type": "array", "items": _POD_SPEC},
         "accelerators": {"type": "array", "items": _ACCELERATOR},
         "models": {"type": "array", "items": _MODEL},
@@ -223,7 +237,13 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                         "hostPaths": _STRINGS,
                         "runtimeClasses": _STRINGS,
                         "annotations": _STRINGS,
+                        "annotationPrefixes": _STRINGS,
                         "cdiAnnotationPrefixes": _STRINGS,
+                        "podVmRuntimeClasses": _STRINGS,
+                        "podVmResources": _STRINGS,
+                        "podVmTypeAnnotations": _STRINGS,
+                        "podVmGpuAnnotations": _STRINGS,
+                        "localMachineTypes": _STRINGS,
                     },
                 },
             },

@@ -14,6 +14,7 @@ from exportgate.core.extract.device_annotations import is_annotation_source
 from exportgate.core.extract.dra_refs import CLAIM, CLAIM_TEMPLATE, DEVICE_CLASS
 from exportgate.core.extract.generic import UNSEARCHABLE
 from exportgate.core.extract.patches import POD_SPEC_PATCH
+from exportgate.core.extract.pod_vm import is_pod_vm_source
 
 HOW_TO_IDENTIFY = (
     "not identifiable: pin a known product with a node selector or, for a node pool, name "
@@ -44,6 +45,14 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
         return f"The DRA {kind} {name!r} named{where}, which exportgate could not read"
     if resource == UNSEARCHABLE:
         return "An object too large or too deeply nested to search for pod specs"
+    if resource == "nodepool" and source and is_pod_vm_source(source):
+        # A peer pod's own cloud VM (`pod_vm`): its type unnamed, unreadable or not in
+        # instance-types.yaml.
+        return (
+            f"The cloud VM the pod runs in (a Kata Containers peer pod, from {source}), whose "
+            "instance type exportgate could not identify (name a known one with the pod "
+            "annotation io.katacontainers.config.hypervisor.machine_type)"
+        )
     if resource == "nodepool" and not source:
         # The object as a whole: a kind read by a kindPattern adapter (a Cluster API provider's
         # machine kind exportgate has no adapter for), whose hardware fields it does not know.

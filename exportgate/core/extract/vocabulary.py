@@ -156,9 +156,17 @@ class DeviceAccess:
     device); `runtime_classes`: globs of RuntimeClass names whose handler hands devices to
     every container (``nvidia``); `annotations`: pod annotation keys through which a
     GPU-sharing scheduler hands the pod a device (KAI Scheduler's ``gpu-fraction``), whatever
-    their value; `cdi_prefixes`: prefixes of pod annotation keys whose value names Container
+    their value; `annotation_prefixes`: prefixes of such keys, for the per-container forms
+    (KAI Scheduler's ``nvidia.com/container.<container>.gpu-memory.request``), also read by
+    presence; `cdi_prefixes`: prefixes of pod annotation keys whose value names Container
     Device Interface devices (``cdi.k8s.io/``). Privileged containers and ephemeral containers
     always count.
+
+    A pod that runs in a VM of its own (Kata Containers peer pods: `pod_vm`) is told apart by
+    `pod_vm_runtime_classes` (globs) or `pod_vm_resources` (the VM token a peer-pods webhook
+    adds); `pod_vm_type_annotations` name its VM's instance type, unless the value is one of
+    `local_machine_types` (a local hypervisor's machine model, ``q35``);
+    `pod_vm_gpu_annotations` ask for a VM with GPUs.
     """
 
     env: frozenset[str] = frozenset()
@@ -166,7 +174,13 @@ class DeviceAccess:
     host_paths: tuple[str, ...] = ()
     runtime_classes: tuple[str, ...] = ()
     annotations: frozenset[str] = frozenset()
+    annotation_prefixes: tuple[str, ...] = ()
     cdi_prefixes: tuple[str, ...] = ()
+    pod_vm_runtime_classes: tuple[str, ...] = ()
+    pod_vm_resources: frozenset[str] = frozenset()
+    pod_vm_type_annotations: tuple[str, ...] = ()
+    pod_vm_gpu_annotations: tuple[str, ...] = ()
+    local_machine_types: frozenset[str] = frozenset()
 
     def merged(self, spec: Mapping[str, Iterable[str]] | None) -> DeviceAccess:
         if not spec:
@@ -177,9 +191,20 @@ class DeviceAccess:
             host_paths=tuple(sorted({*self.host_paths, *spec.get("hostPaths", ())})),
             runtime_classes=tuple(sorted({*self.runtime_classes, *spec.get("runtimeClasses", ())})),
             annotations=self.annotations | frozenset(spec.get("annotations", ())),
-            cdi_prefixes=tuple(
-                sorted({*self.cdi_prefixes, *spec.get("cdiAnnotationPrefixes", ())})
+            annotation_prefixes=_union(self.annotation_prefixes, spec.get("annotationPrefixes")),
+            cdi_prefixes=_union(self.cdi_prefixes, spec.get("cdiAnnotationPrefixes")),
+            pod_vm_runtime_classes=_union(
+                self.pod_vm_runtime_classes, spec.get("podVmRuntimeClasses")
             ),
+            pod_vm_resources=self.pod_vm_resources | frozenset(spec.get("podVmResources", ())),
+            pod_vm_type_annotations=_union(
+                self.pod_vm_type_annotations, spec.get("podVmTypeAnnotations")
+            ),
+            pod_vm_gpu_annotations=_union(
+                self.pod_vm_gpu_annotations, spec.get("podVmGpuAnnotations")
+            ),
+            local_machine_types=self.local_machine_types
+            | frozenset(v.lower() for v in spec.get("localMachineTypes", ())),
         )
 
     def host_path(self, path: str) -> bool:
@@ -196,9 +221,42 @@ class DeviceAccess:
         the key, which may be any string in a custom resource's pod template)."""
         return key.startswith(self.cdi_prefixes)
 
+    def presence_annotation(self, key: str) -> bool:
+        """A pod annotation that hands the pod a device whatever its value: one of
+        `annotations`, or one starting with a prefix of `annotation_prefixes` (exact prefixes,
+        as for `cdi_annotation`)."""
+        return key in self.annotations or key.startswith(self.annotation_prefixes)
+
+    def pod_vm_annotation(self, key: str) -> bool:
+        """A pod annotation that chooses the pod's own VM (`pod_vm`): its type or its GPUs."""
+        return key in self.pod_vm_type_annotations or key in self.pod_vm_gpu_annotations
+
     def device_annotation(self, key: str) -> bool:
-        """A pod annotation that hands the pod a device: one of `annotations` or a CDI one."""
-        return key in self.annotations or key.startswith(self.cdi_prefixes)
+        """A pod annotation that hands the pod a device or chooses the VM it runs in: read by
+        presence, a CDI one, or a pod-VM one. The findings memo keys a pod on these."""
+        return (
+            self.presence_annotation(key)
+            or key.startswith(self.cdi_prefixes)
+            or self.pod_vm_annotation(key)
+        )
+
+    def pod_vm_runtime_class(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.pod_vm_runtime_classes)
+
+    @property
+    def reads_annotations(self) -> bool:
+        """Whether any pod annotation can matter (else `device_annotations` reads none)."""
+        return bool(
+            self.annotations
+            or self.annotation_prefixes
+            or self.cdi_prefixes
+            or self.pod_vm_type_annotations
+            or self.pod_vm_gpu_annotations
+        )
+
+
+def _union(current: tuple[str, ...], more: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(sorted({*current, *(more or ())}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +326,12 @@ class Vocabulary:
         return Vocabulary(
             resources=ResourceNames.of(
                 patterns,
-                [*self.resources.ignored, *ignored_resources],
+                # A pod VM's token (kata.peerpods.io/vm) is no device: `pod_vm` reads the VM.
+                [
+                    *self.resources.ignored,
+                    *ignored_resources,
+                    *(device_access or {}).get("podVmResources", ()),
+                ],
                 [*self.resources.standard, *standard_resources],
             ),
             hint_keys=HintKeys(MappingProxyType(keys), suspect_keys, compile_globs(suspect_keys)),

@@ -5,6 +5,8 @@ request, and exportgate read none of them. KAI Scheduler / Run:ai GPU sharing (`
 ``gpu-memory``, ``gpu-fraction-num-devices``) and CDI device requests (``cdi.k8s.io/...``) are
 now device access, on a Pod and on every pod template, narrowed by placement like any other way
 to devices; an unrestricted tenant, a pinned T4 and unrelated annotations stay admitted.
+Red team 13: KAI Scheduler's per-container NvFractions keys (F1), and CDI classes listed as no
+accelerator (F4).
 """
 
 from __future__ import annotations
@@ -141,6 +143,78 @@ def test_an_unrestricted_tenant_is_admitted() -> None:
         assert ENGINE.evaluate(extract_workload(obj), PERMITTED, NOW).action is Action.ALLOW
 
 
+# Red team 13, F1: KAI Scheduler's NvFractions mode asks per container, and a request or a limit
+# alone is a fractional GPU (gpu_sharing.go RequestsGPUFraction). The red team's manifest:
+NVFRACTIONS_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {
+        "name": "kai-nvfractions",
+        "namespace": "team",
+        "annotations": {"nvidia.com/container.main.gpu-memory.request": "70Gi"},
+    },
+    "spec": {
+        "schedulerName": "kai-scheduler",
+        "containers": [{"name": "main", "image": "nvcr.io/nvidia/pytorch:24.05-py3"}],
+    },
+}
+NVFRACTIONS_DEPLOYMENT: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "kai-nvfractions-deploy", "namespace": "team"},
+    "spec": {
+        "selector": {"matchLabels": {"a": "b"}},
+        "template": {
+            "metadata": {
+                "labels": {"a": "b"},
+                "annotations": {"nvidia.com/container.main.gpu-memory.limit": "80Gi"},
+            },
+            "spec": {
+                "schedulerName": "kai-scheduler",
+                "containers": [{"name": "main", "image": "x"}],
+            },
+        },
+    },
+}
+
+PER_CONTAINER = [
+    ("request", {"nvidia.com/container.main.gpu-memory.request": "70Gi"}),
+    ("limit-only", {"nvidia.com/container.main.gpu-memory.limit": "8Gi"}),
+    ("devices", {"nvidia.com/container.main.gpus.devices": "GPU-1"}),
+    ("compute-mode", {"nvidia.com/container.main.gpu-compute.mode": "sm-sharing"}),
+    ("portion-limit", {"kai.scheduler/container.main.gpu-memory.portion.limit": "0.5"}),
+]
+
+
+@pytest.mark.parametrize(
+    "annotations", [c[1] for c in PER_CONTAINER], ids=[c[0] for c in PER_CONTAINER]
+)
+def test_a_per_container_gpu_sharing_annotation_is_device_access(
+    annotations: dict[str, Any],
+) -> None:
+    workload, action = decide(annotated_pod(annotations))
+    assert {a.resource for a in workload.accelerators} == {DEVICE_ACCESS}
+    assert action is Action.DENY
+    t4 = annotated_pod(annotations, nodeSelector={"nvidia.com/gpu.product": T4_GFD})
+    assert decide(t4)[1] is Action.ALLOW
+
+
+def test_the_red_team_nvfractions_pod_and_deployment_are_denied() -> None:
+    key = "nvidia.com/container.main.gpu-memory.request"
+    assert _resources(NVFRACTIONS_POD) == {(DEVICE_ACCESS, f'metadata.annotations["{key}"]')}
+    assert decide(NVFRACTIONS_POD)[1] is Action.DENY
+    workload, action = decide(NVFRACTIONS_DEPLOYMENT)
+    assert {a.resource for a in workload.accelerators} == {DEVICE_ACCESS}
+    assert action is Action.DENY
+    message = ENGINE.evaluate(workload, RESTRICTED, NOW).message
+    assert "nvidia.com/container.main.gpu-memory.limit" in message
+    for obj in (NVFRACTIONS_POD, NVFRACTIONS_DEPLOYMENT):
+        assert ENGINE.evaluate(extract_workload(obj), PERMITTED, NOW).action is Action.ALLOW
+    h100 = copy.deepcopy(NVFRACTIONS_POD)
+    h100["spec"]["nodeSelector"] = {"nvidia.com/gpu.product": H100_GFD}
+    assert decide(h100)[1] is Action.DENY
+
+
 def test_the_scheduler_name_does_not_matter() -> None:
     # An installation names its scheduler (global.schedulerName), and a webhook may set it on
     # the pod after exportgate has seen the Deployment: the annotation is read regardless.
@@ -164,7 +238,6 @@ CDI = [
     ("device-plugin-kind", {"cdi.k8s.io/p": "k8s.device-plugin.nvidia.com/gpu=GPU-1"},
      {DEVICE_ACCESS}),
     ("unknown-vendor", {"cdi.k8s.io/x": "example.com/fpga=0"}, {DEVICE_ACCESS}),
-    ("ignored-resource-kind", {"cdi.k8s.io/x": "gpu.intel.com/millicores=0"}, {DEVICE_ACCESS}),
     ("unqualified", {"cdi.k8s.io/x": "nvidia.com/gpu"}, {DEVICE_ACCESS}),
     ("not-a-string", {"cdi.k8s.io/x": 7}, {DEVICE_ACCESS}),
     ("too-long", {"cdi.k8s.io/x": "nvidia.com/gpu=0," * MAX_CDI_ANNOTATION_CHARS},
@@ -205,6 +278,34 @@ def test_a_cdi_denial_names_the_annotation() -> None:
     assert 'through the pod annotation metadata.annotations["cdi.k8s.io/gpu"]' in message
 
 
+# Red team 13, F4: a CDI class the vocabulary lists as no accelerator names nothing.
+CDI_SGX_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {
+        "name": "cpu-with-cdi-nonaccelerator",
+        "namespace": "team",
+        "annotations": {"cdi.k8s.io/sgx": "sgx.intel.com/epc=0"},
+    },
+    "spec": {
+        "containers": [
+            {"name": "main", "image": "x", "resources": {"limits": {"sgx.intel.com/epc": "1Mi"}}}
+        ]
+    },
+}
+
+
+def test_a_cdi_class_listed_as_no_accelerator_names_nothing() -> None:
+    workload, action = decide(CDI_SGX_POD)
+    assert workload.accelerators == ()
+    assert action is Action.ALLOW
+    for value in ("gpu.intel.com/millicores=0", "rdma/hca_shared_devices_a=0", "cpu=0"):
+        assert extract_workload(annotated_pod({"cdi.k8s.io/x": value})).accelerators == ()
+    # Beside an accelerator, only the accelerator counts.
+    mixed = annotated_pod({"cdi.k8s.io/x": "sgx.intel.com/epc=0,nvidia.com/gpu=0"})
+    assert {a.resource for a in extract_workload(mixed).accelerators} == {"nvidia.com/gpu"}
+
+
 def test_an_empty_cdi_value_names_no_device() -> None:
     assert extract_workload(annotated_pod({"cdi.k8s.io/x": ""})).accelerators == ()
     assert extract_workload(annotated_pod({"cdi.k8s.io/x": " , "})).accelerators == ()
@@ -222,7 +323,9 @@ UNRELATED = [
     ("prometheus", {"prometheus.io/scrape": "true", "prometheus.io/port": "9090"}),
     ("kubectl", {"kubectl.kubernetes.io/last-applied-configuration": '{"gpu-fraction": "1"}'}),
     ("lookalike-keys", {"example.com/gpu-fraction": "0.5", "gpu-fraction-container-name": "c",
-                        "cdi.k8s.io": "nvidia.com/gpu=0", "xcdi.k8s.io/x": "nvidia.com/gpu=0"}),
+                        "cdi.k8s.io": "nvidia.com/gpu=0", "xcdi.k8s.io/x": "nvidia.com/gpu=0",
+                        "nvidia.com/container": "x", "kai.scheduler/queue": "default-queue",
+                        "kai.scheduler/gpu-compute-sharing-mode": "time-slicing"}),
     ("gpu-words-in-values", {"description": "uses gpu-fraction and cdi.k8s.io/gpu"}),
 ]  # fmt: skip
 
@@ -236,9 +339,16 @@ def test_unrelated_annotations_ask_for_nothing(annotations: dict[str, Any]) -> N
 
 def test_only_device_annotations_are_picked() -> None:
     picked = device_annotations(
-        {"gpu-fraction": "0.5", "cdi.k8s.io/a": "x", "app": "y", 3: "z"}, VOCABULARY
-    )
-    assert picked == {"gpu-fraction": "0.5", "cdi.k8s.io/a": "x"}
+        {"gpu-fraction": "0.5", "cdi.k8s.io/a": "x", "app": "y", 3: "z",
+         "nvidia.com/container.c.gpu-memory.request": "1Gi",
+         "io.katacontainers.config.hypervisor.machine_type": "m5.large"}, VOCABULARY
+    )  # fmt: skip
+    assert picked == {
+        "gpu-fraction": "0.5",
+        "cdi.k8s.io/a": "x",
+        "nvidia.com/container.c.gpu-memory.request": "1Gi",
+        "io.katacontainers.config.hypervisor.machine_type": "m5.large",
+    }
     assert is_annotation_source('spec.template.metadata.annotations["cdi.k8s.io/a"]')
     assert not is_annotation_source("spec.containers[0].env[0]")
 
@@ -309,8 +419,13 @@ def test_malformed_annotations_are_refused_naming_the_field() -> None:
 def test_a_platform_adds_an_annotation_and_a_cdi_prefix() -> None:
     registry = site_registry(
         "{deviceAccess: {annotations: [acme.io/accel-share],"
-        " cdiAnnotationPrefixes: [acme.io/cdi-]}}"
+        " annotationPrefixes: [acme.io/share.], cdiAnnotationPrefixes: [acme.io/cdi-]}}"
     )
+    by_prefix = annotated_pod({"acme.io/share.main": "1"})
+    assert extract_workload(by_prefix).accelerators == ()
+    assert {a.resource for a in extract_workload(by_prefix, registry=registry).accelerators} == {
+        DEVICE_ACCESS
+    }
     shared = annotated_pod({"acme.io/accel-share": "1"})
     cdi = annotated_pod({"acme.io/cdi-x": "nvidia.com/gpu=0"})
     assert extract_workload(shared).accelerators == ()
