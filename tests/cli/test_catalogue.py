@@ -11,7 +11,10 @@ from tests.core.test_classification import REFERENCE_TABLE
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(EXPORTGATE), "catalogue", *args], capture_output=True, text=True, timeout=60,
+        [str(EXPORTGATE), "catalogue", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
@@ -101,3 +104,11 @@ def test_lanes_and_markdown_views() -> None:
     assert lanes["h200-case-by-case"]["from"] == "2026-01-15"
     assert lanes["gp10-no-lane"]["noLicenceRoute"] is True
     assert _run("markdown").stdout.startswith("#### Rules")
+
+
+def test_classification_view_lists_the_dated_3a090_items() -> None:
+    rows = json.loads(_run("classification", "-o", "json").stdout)["classification"]
+    items = {r["item"]: r for r in rows}
+    assert items["3A090.a.1"]["from"] == "2023-11-17"
+    assert items["3A090.c"]["from"] == "2024-12-02" and not items["3A090.c"]["evaluated"]
+    assert "3A090.c: HBM" in _run("classification").stdout

@@ -14,8 +14,15 @@ import pytest
 
 from exportgate.core.catalogue import builtin_catalogue
 from exportgate.core.countries import builtin_country_groups
-from exportgate.core.facts import lane_rows, markdown, membership_rows, rule_rows
+from exportgate.core.facts import (
+    classification_rows,
+    lane_rows,
+    markdown,
+    membership_rows,
+    rule_rows,
+)
 from exportgate.core.policy import builtin_packs
+from exportgate.core.tenants import licensable_subjects
 
 DOCS = Path(__file__).parents[2] / "docs" / "policies.md"
 
@@ -118,3 +125,22 @@ def test_docs_show_the_generated_fact_tables() -> None:
     assert block.strip() == markdown().strip(), (
         "docs/policies.md is stale: regenerate with `exportgate catalogue markdown`"
     )
+
+
+# --- Audit of 2026-12-01 against the reference sheets (regulation-2026.md wins) -----------
+
+
+def test_the_3a090_items_are_dated_and_3a090c_is_recorded() -> None:
+    """regulation-2026.md s1: 3A090.c (HBM, 89 FR 96790, effective 2024-12-02) belongs in a
+    classification file that follows the Dec 2024 text; the chip bounds date from 2023-11-17.
+    3A090.c is recorded, not evaluated: it never classifies a scheduled accelerator."""
+    rows = {row["item"]: row for row in classification_rows()}
+    for item in ("3A090.a.1", "3A090.a.2", "3A090.b.1", "3A090.b.2"):
+        assert rows[item]["from"] == "2023-11-17" and rows[item]["evaluated"]
+        assert "88 FR 73458" in rows[item]["citation"]
+    hbm = rows["3A090.c"]
+    assert (hbm["from"], hbm["confidence"], hbm["evaluated"]) == ("2024-12-02", "H", False)
+    assert "89 FR 96790" in hbm["citation"] and "2 GB/s/mm^2" in hbm["condition"]
+    # Not a classification any product gets, nor a subject a licence may cover.
+    assert "3A090.c" not in licensable_subjects()
+    assert all(p.classification.eccn != "3A090.c" for p in builtin_catalogue().products.values())
