@@ -39,6 +39,7 @@ SHEET_DATES = [
     ("vendor-model-terms", "openai-unsupported-countries", "2024-07-09", None),  # s7
     ("vendor-model-terms", "google-gemini-available-regions", "2025-05-20", None),  # s7
     ("vendor-model-terms", "llama-multimodal-eu", "2024-09-25", None),  # s7
+    ("vendor-model-terms", "llama-4-multimodal-eu", "2025-04-05", None),  # s7, Llama 4 licence
     ("restricted-parties", "affiliates-rule-50", "2025-09-29", None),  # s2.5
     ("bis-gp10-prc-advanced-ics", "gp10-huawei-ascend", "2025-05-13", None),  # s2.3
     ("us-ear-ai-diffusion-2025", "aid-tier2-accelerators", "2025-05-15", None),  # s2.4

@@ -288,8 +288,9 @@ def test_bandwidth_equivalents_catch_only_uncontrolled_parts() -> None:
 CLAUDE, GEMINI, TODAY = "claude-sonnet-4-5", "gemini-2.5-pro", "2026-11-30"
 ANTHROPIC_REGIONS, ANTHROPIC_OWNED = "anthropic-unsupported-regions", "anthropic-ownership"
 OPENAI_COUNTRIES, GEMINI_REGIONS = "openai-unsupported-countries", "google-gemini-available-regions"
-LLAMA_EU = "llama-multimodal-eu"
+LLAMA_EU, LLAMA4_EU = "llama-multimodal-eu", "llama-4-multimodal-eu"
 DENY, ALLOW = Action.DENY, Action.ALLOW
+LLAMA32V, LLAMA4 = "meta-llama/Llama-3.2-11B-Vision-Instruct", "meta-llama/Llama-4-Scout-17B-16E"
 
 
 def _in(country: str) -> dict[str, Any]:
@@ -345,7 +346,30 @@ VENDORS: list[tuple[str, dict[str, Any], str, str, Action, str | None]] = [
         GEMINI_REGIONS,
     ),
     ("gemini-sg", {}, GEMINI, TODAY, ALLOW, None),
-    ("llama-guard-4-eu", _in("DE"), "meta-llama/Llama-Guard-4-12B", TODAY, DENY, LLAMA_EU),
+    ("llama-guard-4-eu", _in("DE"), "meta-llama/Llama-Guard-4-12B", TODAY, DENY, LLAMA4_EU),
+    # The clause came with two licences on two dates: Llama 3.2 (2024-09-25) and Llama 4
+    # (2025-04-05). A Llama 4 model was not under it before its own licence.
+    ("llama-3.2-vision-eu-before", _in("DE"), LLAMA32V, "2024-09-24", ALLOW, None),
+    ("llama-3.2-vision-eu", _in("DE"), LLAMA32V, "2024-09-25", DENY, LLAMA_EU),
+    ("llama-4-eu-on-llama-3.2-date", _in("DE"), LLAMA4, "2024-09-25", ALLOW, None),
+    ("llama-4-eu-before", _in("DE"), LLAMA4, "2025-04-04", ALLOW, None),
+    ("llama-4-eu", _in("DE"), LLAMA4, "2025-04-05", DENY, LLAMA4_EU),
+    (
+        "llama-guard-4-eu-before",
+        _in("DE"),
+        "meta-llama/Llama-Guard-4-12B",
+        "2025-04-04",
+        ALLOW,
+        None,
+    ),
+    (
+        "llama-guard-3-vision-eu-2024",
+        _in("FR"),
+        "meta-llama/Llama-Guard-3-11B-Vision",
+        "2024-10-01",
+        DENY,
+        LLAMA_EU,
+    ),
     (
         "llama-guard-3-vision-eu",
         _in("FR"),
