@@ -122,6 +122,26 @@ def test_mi308_letter_applies_from_april_2025(engine: PolicyEngine) -> None:
     assert "ear-mi308-is-informed" in after[2]
 
 
+def test_the_mi308_lane_starts_with_the_mi308_letter(engine: PolicyEngine) -> None:
+    """s2.2 dates the H20 letter 2025-04-09 (H) and AMD's MI308 letter "2025-04 (assessed
+    04-15)" (M). The lane naming the letter follows each product's own date: between the two,
+    the MI308X is denied as an indeterminate part under the presumption of denial, not by a
+    letter exportgate's own rule does not yet apply."""
+    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
+    request = gpu(
+        hint("amd.com/gpu.product-name", "AMD_Instinct_MI308X_OAM"), resource="amd.com/gpu"
+    )
+    between = decide(engine, tenant, "2025-04-10", accelerator=request)
+    assert between[0] is Action.DENY and "ear-mi308-is-informed" not in between[2]
+    assert (
+        "presumption of denial" in between[3] and "review policy is not published" not in between[3]
+    )
+    after = decide(engine, tenant, "2025-04-15", accelerator=request)
+    assert "review policy is not published" in after[3]
+    # The H20's lane starts on its own letter's date.
+    assert "review policy is not published" in decide(engine, tenant, "2025-04-09", H20)[3]
+
+
 # --- s2.2 and design 5: the licence lane is explained ----------------------------------
 
 LANES = [
