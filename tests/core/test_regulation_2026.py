@@ -142,6 +142,17 @@ def test_the_mi308_lane_starts_with_the_mi308_letter(engine: PolicyEngine) -> No
     assert "review policy is not published" in decide(engine, tenant, "2025-04-09", H20)[3]
 
 
+def test_the_h800_pcie_is_its_own_part(engine: PolicyEngine) -> None:
+    """export-controls.md s3: H800 SXM / PCIe have TPP 15,832 / 12,104. One merged entry gave
+    the PCIe part the SXM figure; the 91 FR 1684 lane message (from 2026-01-15) states it."""
+    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
+    before = decide(engine, tenant, "2026-01-14", "NVIDIA-H800-PCIe")
+    assert before[0] is Action.DENY and "presumption of denial" in before[3]
+    after = decide(engine, tenant, "2026-01-15", "NVIDIA-H800-PCIe")
+    assert "because TPP 12104 < 21,000" in after[3] and "NVIDIA H800 PCIe" in after[3]
+    assert "because TPP 15832 < 21,000" in decide(engine, tenant, "2026-01-15", "NVIDIA-H800")[3]
+
+
 # --- s2.2 and design 5: the licence lane is explained ----------------------------------
 
 LANES = [
