@@ -24,6 +24,7 @@ from tests.core.builders import (
     GKE_ACCELERATOR,
     H20,
     H100,
+    INSTANCE_TYPE,
     export_policy,
     gpu,
     hint,
@@ -151,6 +152,19 @@ def test_the_h800_pcie_is_its_own_part(engine: PolicyEngine) -> None:
     after = decide(engine, tenant, "2026-01-15", "NVIDIA-H800-PCIe")
     assert "because TPP 12104 < 21,000" in after[3] and "NVIDIA H800 PCIe" in after[3]
     assert "because TPP 15832 < 21,000" in decide(engine, tenant, "2026-01-15", "NVIDIA-H800")[3]
+
+
+def test_an_azure_gb200_node_is_named_as_blackwell(engine: PolicyEngine) -> None:
+    """s4: Standard_ND*_GB200_v6 is a Blackwell family. Pinned to it, a CN tenant learns from
+    2025-12-08 that Blackwell has no licence route; before, the presumption of denial. (It
+    was an unidentified node: "any accelerator", with every lane listed.)"""
+    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
+    request = gpu(hint(INSTANCE_TYPE, "Standard_ND128isr_NDR_GB200_v6"))
+    before = decide(engine, tenant, "2025-12-07", accelerator=request)
+    assert before[0] is Action.DENY and "presumption of denial" in before[3]
+    after = decide(engine, tenant, "2025-12-08", accelerator=request)
+    assert "NVIDIA GB200" in after[3] and "none is available in practice" in after[3]
+    assert "could be any accelerator" not in after[3]
 
 
 # --- s2.2 and design 5: the licence lane is explained ----------------------------------
