@@ -145,3 +145,14 @@ def test_the_3a090_items_are_dated_and_3a090c_is_recorded() -> None:
     # Not a classification any product gets, nor a subject a licence may cover.
     assert "3A090.c" not in licensable_subjects()
     assert all(p.classification.eccn != "3A090.c" for p in builtin_catalogue().products.values())
+
+
+def test_the_uae_notes_cite_what_the_sheets_say() -> None:
+    """regulation-2026.md s3: A:5 has 37 members, without AE. Neither sheet ever listed AE in
+    A:5, so no note may say "the 2024 sheet" placed it there (a claim with no source)."""
+    groups = builtin_country_groups()
+    a5 = groups.groups["A:5"].members_on(date(2026, 12, 1))
+    assert len(a5) == 37 and "AE" not in a5
+    for row in membership_rows():
+        if row["country"] == "AE":
+            assert "2024 sheet" not in str(row["note"]) and "37 members" in str(row["note"])

@@ -92,7 +92,7 @@ HISTORICAL = [
     ("KH", H100, "2025-11-07", Action.DENY, D1_D4),  # out of D:5, still D:1
     ("KH", H20, "2025-11-06", Action.DENY, "ear-h20-is-informed"),  # D:5-keyed letter applied
     ("KH", H20, "2025-11-07", Action.ALLOW, None),  # ... and stops with D:5 membership
-    ("AE", H100, "2024-06-01", Action.DENY, D1_D4),  # D:4 not A:5 (the 2024 sheet was wrong)
+    ("AE", H100, "2024-06-01", Action.DENY, D1_D4),  # D:4, not A:5 (37 members without AE)
     ("HK", H100, "2026-11-30", Action.DENY, D5_MACAU),  # HK as CN, as today
     ("CN", H20, "2025-04-08", Action.ALLOW, None),  # before the is-informed letter
     ("CN", H20, "2025-04-09", Action.DENY, "ear-h20-is-informed"),
