@@ -136,6 +136,7 @@ def lane_rows() -> list[dict[str, Any]]:
             "until": _day(lane.until),
             "noLicenceRoute": lane.none,
             "confidence": lane.confidence,
+            "note": lane.note or None,
             "citation": lane.citation,
         }
         for lane in builtin_lanes()
@@ -233,14 +234,14 @@ def markdown() -> str:
         "",
         "#### Licence lanes",
         "",
-        "| lane | review | from → until | conf. | source |",
-        "|---|---|---|---|---|",
+        "| lane | review | from → until | conf. | note | source |",
+        "|---|---|---|---|---|---|",
     ]
     for row in lane_rows():
         title = row["title"] + (" (no licence route)" if row["noLicenceRoute"] else "")
         lines.append(
             f"| `{row['lane']}` | {_cell(title)} | {_cell(_dates(row))} "
-            f"| {_cell(row['confidence'])} | {_cell(row['citation'])} |"
+            f"| {_cell(row['confidence'])} | {_cell(row['note'])} | {_cell(row['citation'])} |"
         )
     lines += [
         "",

@@ -156,3 +156,11 @@ def test_the_uae_notes_cite_what_the_sheets_say() -> None:
     for row in membership_rows():
         if row["country"] == "AE":
             assert "2024 sheet" not in str(row["note"]) and "37 members" in str(row["note"])
+
+
+def test_a_lane_shows_the_confidence_its_mark_does_not() -> None:
+    """regulation-2026.md s2.2: 91 FR 1684 is H for the rule, M for its numeric thresholds; the
+    lane's note saying so was dropped from `catalogue lanes` and the docs table."""
+    lane = next(row for row in lane_rows() if row["lane"] == "h200-case-by-case")
+    assert lane["confidence"] == "H" and "M" in str(lane["note"]) and "21,000" in str(lane["note"])
+    assert "from summaries of the rule text" in markdown()
