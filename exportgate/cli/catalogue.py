@@ -1,7 +1,8 @@
 """`exportgate catalogue`: what exportgate knows, how it classified it, and since when.
 
 `exportgate catalogue` (or `catalogue products`) lists accelerators with their computed TPP, PD,
-bandwidth and classification; `rules`, `groups` and `lanes` list every dated fact policies use,
+bandwidth and classification; `rules`, `groups`, `lanes` and `classification` (the 3A090 items)
+list every dated fact policies use,
 with its dates, source, confidence and, for an unverified fact, the default chosen and why;
 `markdown` prints the generated tables of docs/policies.md.
 """
@@ -15,11 +16,17 @@ from datetime import date
 from typing import Any
 
 from exportgate.core.catalogue import builtin_catalogue
-from exportgate.core.facts import lane_rows, markdown, membership_rows, rule_rows
+from exportgate.core.facts import (
+    classification_rows,
+    lane_rows,
+    markdown,
+    membership_rows,
+    rule_rows,
+)
 from exportgate.core.licensing import lane_for
 from exportgate.core.types import Jurisdiction, JurisdictionRole
 
-VIEWS = ("products", "rules", "groups", "lanes", "markdown")
+VIEWS = ("products", "rules", "groups", "lanes", "classification", "markdown")
 # The lane a company located in China would face today (the products view's chinaLicenceLane).
 CHINA = Jurisdiction("CN", JurisdictionRole.HEADQUARTERS)
 
@@ -27,10 +34,14 @@ CHINA = Jurisdiction("CN", JurisdictionRole.HEADQUARTERS)
 def register(subcommands: Any) -> None:
     parser = subcommands.add_parser(
         "catalogue",
-        help="list accelerator products, rules, country groups and licence lanes with their dates",
+        help=(
+            "list accelerator products, rules, country groups, licence lanes and 3A090 items "
+            "with their dates"
+        ),
         description=(
             "List the accelerator catalogue (specs, computed TPP / PD, bandwidth, classification), "
-            "or every dated fact policies use: rules, country-group memberships, licence lanes."
+            "or every dated fact policies use: rules, country-group memberships, licence lanes, "
+            "3A090 classification items."
         ),
     )
     parser.add_argument("view", nargs="?", choices=VIEWS, default="products")
@@ -48,13 +59,19 @@ def run(args: argparse.Namespace) -> int:
         "rules": rule_rows,
         "groups": membership_rows,
         "lanes": lane_rows,
+        "classification": classification_rows,
     }
     rows = views[args.view]()
     if args.output == "json":
         print(json.dumps({args.view: rows}, indent=2))
         return 0
     for row in rows:
-        head = row.get("rule") or row.get("lane") or f"{row['group']} {row['country']}"
+        head = (
+            row.get("rule")
+            or row.get("lane")
+            or (f"{row['item']}: {row['condition']}" if "item" in row else None)
+            or f"{row['group']} {row['country']}"
+        )
         pack = f"{row['pack']}/" if "pack" in row else ""
         dates = f"{row['from'] or '…'} → {row['until'] or '…'}"
         for window in row.get("suspended") or ():

@@ -1,6 +1,8 @@
-"""Every dated fact exportgate decides with, as rows: rules, group memberships, licence lanes.
+"""Every dated fact exportgate decides with, as rows: rules, group memberships, licence lanes,
+and the classification items (3A090 bounds) they rest on.
 
-One home for how the facts are shown, used by `exportgate catalogue rules|groups|lanes` and by
+One home for how the facts are shown, used by `exportgate catalogue
+rules|groups|lanes|classification` and by
 the generated tables in docs/policies.md (a test keeps the two equal). Each row carries its
 dates, its source, its confidence and, for an unverified fact, the default chosen and why.
 """
@@ -12,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from exportgate.core.countries import CountryGroups, builtin_country_groups
+from exportgate.core.data import load_data
 from exportgate.core.licensing import builtin_lanes
 from exportgate.core.policy import PolicyDocument, builtin_packs
 from exportgate.core.rules import BASIS_TEXT
@@ -133,10 +136,48 @@ def lane_rows() -> list[dict[str, Any]]:
             "until": _day(lane.until),
             "noLicenceRoute": lane.none,
             "confidence": lane.confidence,
+            "note": lane.note or None,
             "citation": lane.citation,
         }
         for lane in builtin_lanes()
     ]
+
+
+def _bounds(when: dict[str, Any]) -> str:
+    """`{tpp: {min: 2400, below: 4800}}` as "2400 <= TPP < 4800"."""
+    parts = []
+    for metric, bound in when.items():
+        text = metric.upper()
+        if bound.get("min") is not None:
+            text = f"{bound['min']:g} <= {text}"
+        if bound.get("below") is not None:
+            text += f" < {bound['below']:g}"
+        parts.append(text)
+    return " and ".join(parts)
+
+
+def classification_rows() -> list[dict[str, Any]]:
+    """The 3A090 items of classification.yaml: the chip bounds the classifier applies, then the
+    items it records but does not evaluate (3A090.c, high-bandwidth memory)."""
+    data = load_data("classification.yaml")
+    rows = []
+    for evaluated, items in ((True, data["items"]), (False, data.get("memoryItems") or ())):
+        for item in items:
+            rows.append(
+                {
+                    "item": str(item["sub"]),
+                    "class": str(item["id"]),
+                    "condition": _bounds(item["when"]) if evaluated else str(item["condition"]),
+                    "evaluated": evaluated,
+                    "from": item.get("from"),
+                    "until": item.get("until"),
+                    "confidence": item.get("confidence"),
+                    "status": item.get("status"),
+                    "note": item.get("note"),
+                    "citation": str(item["citation"]),
+                }
+            )
+    return rows
 
 
 def _cell(value: Any) -> str:
@@ -193,13 +234,26 @@ def markdown() -> str:
         "",
         "#### Licence lanes",
         "",
-        "| lane | review | from → until | conf. | source |",
-        "|---|---|---|---|---|",
+        "| lane | review | from → until | conf. | note | source |",
+        "|---|---|---|---|---|---|",
     ]
     for row in lane_rows():
         title = row["title"] + (" (no licence route)" if row["noLicenceRoute"] else "")
         lines.append(
             f"| `{row['lane']}` | {_cell(title)} | {_cell(_dates(row))} "
-            f"| {_cell(row['confidence'])} | {_cell(row['citation'])} |"
+            f"| {_cell(row['confidence'])} | {_cell(row['note'])} | {_cell(row['citation'])} |"
+        )
+    lines += [
+        "",
+        "#### Classification items (3A090)",
+        "",
+        "| item | condition | evaluated | from → until | conf. | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in classification_rows():
+        evaluated = "yes" if row["evaluated"] else "no (recorded only)"
+        lines.append(
+            f"| {_cell(row['item'])} | {_cell(row['condition'])} | {evaluated} "
+            f"| {_cell(_dates(row))} | {_cell(row['confidence'])} | {_cell(row['citation'])} |"
         )
     return "\n".join(lines) + "\n"

@@ -40,6 +40,9 @@ class Lane:
     countries: tuple[str, ...]
     roles: frozenset[str]  # why the country counts; empty: any reason
     below: Mapping[str, float]
+    # What the confidence mark does not say (the 91 FR 1684 lane: rule text H, its numeric
+    # thresholds M); shown beside the lane in `exportgate catalogue lanes` and the docs.
+    note: str = ""
 
     def applies(
         self,
@@ -107,6 +110,7 @@ def _lane(entry: Mapping[str, Any]) -> Lane:
         countries=tuple(str(c) for c in entry.get("countries", ())),
         roles=names("roles"),
         below={str(k): float(v) for k, v in (entry.get("below") or {}).items()},
+        note=str(entry.get("note") or ""),
     )
 
 

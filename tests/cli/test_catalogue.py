@@ -11,7 +11,10 @@ from tests.core.test_classification import REFERENCE_TABLE
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(EXPORTGATE), "catalogue", *args], capture_output=True, text=True, timeout=60,
+        [str(EXPORTGATE), "catalogue", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
@@ -101,3 +104,20 @@ def test_lanes_and_markdown_views() -> None:
     assert lanes["h200-case-by-case"]["from"] == "2026-01-15"
     assert lanes["gp10-no-lane"]["noLicenceRoute"] is True
     assert _run("markdown").stdout.startswith("#### Rules")
+
+
+def test_classification_view_lists_the_dated_3a090_items() -> None:
+    rows = json.loads(_run("classification", "-o", "json").stdout)["classification"]
+    items = {r["item"]: r for r in rows}
+    assert items["3A090.a.1"]["from"] == "2023-11-17"
+    assert items["3A090.c"]["from"] == "2024-12-02" and not items["3A090.c"]["evaluated"]
+    assert "3A090.c: HBM" in _run("classification").stdout
+
+
+def test_an_unverified_die_area_that_decides_the_class_is_labelled() -> None:
+    """export-controls.md s3: the L4 is 3A090.a.2 only "if die area holds" (~294.5 mm^2,
+    unverified). The class stays (conservative); the figures are labelled L."""
+    products = {p["id"]: p for p in json.loads(_run("-o", "json").stdout)["products"]}
+    l4 = products["nvidia-l4"]
+    assert (l4["paragraph"], l4["confidence"], l4["unverified"]) == ("3A090.a.2", "L", True)
+    assert products["nvidia-h800-pcie"]["tpp"] == 12104

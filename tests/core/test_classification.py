@@ -27,6 +27,7 @@ REFERENCE_TABLE = [
     ("nvidia-h100-sxm", 15832, 19.45, 2, "3A090.a", "3A090.a.1"),
     ("nvidia-h100-pcie", 12104, 14.87, 2, "3A090.a", "3A090.a.1"),
     ("nvidia-h800", 15832, None, None, "3A090.a", "3A090.a.1"),  # table gives no PD
+    ("nvidia-h800-pcie", 12104, None, None, "3A090.a", "3A090.a.1"),  # "15832 / 12104"
     ("nvidia-h200-sxm", 15832, 19.45, 2, "3A090.a", "3A090.a.1"),
     ("nvidia-h200-nvl", 13364, 16.42, 2, "3A090.a", "3A090.a.1"),
     ("nvidia-h20", 2368, 2.91, 2, "outside-3A090", None),

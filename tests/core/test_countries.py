@@ -11,7 +11,7 @@ MEMBERSHIP = [
     ("CN", {"D:1", "D:4", "D:5"}, {"A:5", "A:6"}),
     ("MO", {"D:1", "D:4", "MO"}, {"D:5"}),  # Macau is named beside D:5, not in it
     ("IL", {"D:4", "A:6"}, {"D:1", "D:5"}),
-    # The UAE is in D:4 and NOT in A:5/A:6 (regulation-2026.md s3; the 2024 sheet was wrong).
+    # The UAE is in D:4 and NOT in A:5/A:6 (regulation-2026.md s3: A:5 has 37 members, without AE).
     ("AE", {"D:4"}, {"A:5", "A:6", "D:1", "D:5"}),
     ("SG", {"A:6"}, {"D:1", "D:4", "D:5"}),
     ("VN", {"D:1"}, {"D:4", "D:5", "A:5", "A:6"}),

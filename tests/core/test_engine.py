@@ -281,7 +281,7 @@ MODELS: list[tuple[str, dict[str, Any], str, Action, str | None]] = [
     ("llama-3.2-vision-eu-hq", {"incorporation": "DE"},
      "meta-llama/Llama-3.2-11B-Vision-Instruct", Action.DENY, "llama-multimodal-eu"),
     ("llama-4-eu-hq", {"incorporation": "FR"}, "hf://meta-llama/Llama-4-Scout-17B-16E",
-     Action.DENY, "llama-multimodal-eu"),
+     Action.DENY, "llama-4-multimodal-eu"),
     ("llama-4-eu-incorporated-us-hq", {"incorporation": "IE", "headquarters": "US"},
      "meta-llama/Llama-4-Scout-17B-16E", Action.ALLOW, None),
     ("llama-text-eu", {"incorporation": "DE"}, "meta-llama/Llama-3.1-8B-Instruct",

@@ -173,6 +173,23 @@ def test_diffusion_tier3_adds_nothing_to_the_standing_denial() -> None:
     assert decision.action is Action.DENY
 
 
+def test_diffusion_tier3_is_for_3a090a_items_only() -> None:
+    """regulation-2026.md s2.4: the Diffusion rule's licence requirement is for
+    3A090.a / 4A090.a / .z items; a 3A090.b part (the A30) is not one of them. Studied from its
+    compliance date 2025-05-15: the H100 is caught, the A30 never is."""
+    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
+
+    def rules(product: str, day: int) -> set[str]:
+        decision = _studied_diffusion().evaluate(
+            workload(pinned(product)), tenant, datetime(2025, 5, day, tzinfo=UTC)
+        )
+        return {v.rule_id for v in decision.violations}
+
+    assert "aid-tier3-accelerators" not in rules(H100, 14)
+    assert "aid-tier3-accelerators" in rules(H100, 15)
+    assert "aid-tier3-accelerators" not in rules("NVIDIA-A30", 15)
+
+
 # --- effective dates and decision contents -----------------------------------------------
 
 

@@ -14,8 +14,15 @@ import pytest
 
 from exportgate.core.catalogue import builtin_catalogue
 from exportgate.core.countries import builtin_country_groups
-from exportgate.core.facts import lane_rows, markdown, membership_rows, rule_rows
+from exportgate.core.facts import (
+    classification_rows,
+    lane_rows,
+    markdown,
+    membership_rows,
+    rule_rows,
+)
 from exportgate.core.policy import builtin_packs
+from exportgate.core.tenants import licensable_subjects
 
 DOCS = Path(__file__).parents[2] / "docs" / "policies.md"
 
@@ -32,6 +39,7 @@ SHEET_DATES = [
     ("vendor-model-terms", "openai-unsupported-countries", "2024-07-09", None),  # s7
     ("vendor-model-terms", "google-gemini-available-regions", "2025-05-20", None),  # s7
     ("vendor-model-terms", "llama-multimodal-eu", "2024-09-25", None),  # s7
+    ("vendor-model-terms", "llama-4-multimodal-eu", "2025-04-05", None),  # s7, Llama 4 licence
     ("restricted-parties", "affiliates-rule-50", "2025-09-29", None),  # s2.5
     ("bis-gp10-prc-advanced-ics", "gp10-huawei-ascend", "2025-05-13", None),  # s2.3
     ("us-ear-ai-diffusion-2025", "aid-tier2-accelerators", "2025-05-15", None),  # s2.4
@@ -118,3 +126,41 @@ def test_docs_show_the_generated_fact_tables() -> None:
     assert block.strip() == markdown().strip(), (
         "docs/policies.md is stale: regenerate with `exportgate catalogue markdown`"
     )
+
+
+# --- Audit of 2026-12-01 against the reference sheets (regulation-2026.md wins) -----------
+
+
+def test_the_3a090_items_are_dated_and_3a090c_is_recorded() -> None:
+    """regulation-2026.md s1: 3A090.c (HBM, 89 FR 96790, effective 2024-12-02) belongs in a
+    classification file that follows the Dec 2024 text; the chip bounds date from 2023-11-17.
+    3A090.c is recorded, not evaluated: it never classifies a scheduled accelerator."""
+    rows = {row["item"]: row for row in classification_rows()}
+    for item in ("3A090.a.1", "3A090.a.2", "3A090.b.1", "3A090.b.2"):
+        assert rows[item]["from"] == "2023-11-17" and rows[item]["evaluated"]
+        assert "88 FR 73458" in rows[item]["citation"]
+    hbm = rows["3A090.c"]
+    assert (hbm["from"], hbm["confidence"], hbm["evaluated"]) == ("2024-12-02", "H", False)
+    assert "89 FR 96790" in hbm["citation"] and "2 GB/s/mm^2" in hbm["condition"]
+    # Not a classification any product gets, nor a subject a licence may cover.
+    assert "3A090.c" not in licensable_subjects()
+    assert all(p.classification.eccn != "3A090.c" for p in builtin_catalogue().products.values())
+
+
+def test_the_uae_notes_cite_what_the_sheets_say() -> None:
+    """regulation-2026.md s3: A:5 has 37 members, without AE. Neither sheet ever listed AE in
+    A:5, so no note may say "the 2024 sheet" placed it there (a claim with no source)."""
+    groups = builtin_country_groups()
+    a5 = groups.groups["A:5"].members_on(date(2026, 12, 1))
+    assert len(a5) == 37 and "AE" not in a5
+    for row in membership_rows():
+        if row["country"] == "AE":
+            assert "2024 sheet" not in str(row["note"]) and "37 members" in str(row["note"])
+
+
+def test_a_lane_shows_the_confidence_its_mark_does_not() -> None:
+    """regulation-2026.md s2.2: 91 FR 1684 is H for the rule, M for its numeric thresholds; the
+    lane's note saying so was dropped from `catalogue lanes` and the docs table."""
+    lane = next(row for row in lane_rows() if row["lane"] == "h200-case-by-case")
+    assert lane["confidence"] == "H" and "M" in str(lane["note"]) and "21,000" in str(lane["note"])
+    assert "from summaries of the rule text" in markdown()

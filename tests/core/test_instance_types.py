@@ -1,4 +1,5 @@
-"""instance-types.yaml: the OCI shapes and the A4X Max series (red-team findings F3 and F9).
+"""instance-types.yaml: the OCI shapes, the A4X Max series (red-team findings F3 and F9) and
+the Azure ND GB200 v6 size (fact audit of 2026-12-01).
 
 OCI GPU shapes resolve to their product and count; a BM.GPU / VM.GPU shape the table does not
 list is an unknown accelerator, never "none"; CPU shapes carry none. GCP's a4x-maxgpu machine
@@ -90,3 +91,13 @@ def test_a4x_max_machine_type_has_four_gpus() -> None:
 def test_gcp_pattern_still_refuses_malformed_names(name: str) -> None:
     """The A4X Max reading adds no way for a malformed name to read as "no accelerator"."""
     assert builtin_catalogue().lookup(INSTANCE_TYPE, name) is None
+
+
+def test_azure_nd_gb200_v6_is_four_gb200() -> None:
+    """regulation-2026.md s4 names the Azure Blackwell family Standard_ND*_GB200_v6; its one
+    size (ND GB200 v6 series page: four Blackwell GPUs per VM) was unknown to the table."""
+    catalogue = builtin_catalogue()
+    assert catalogue.instance_type("Standard_ND128isr_NDR_GB200_v6") == ("nvidia-gb200", 4)
+    assert catalogue.lookup(INSTANCE_TYPE, "Standard_ND128isr_NDR_GB200_v6") == frozenset(
+        {"nvidia-gb200"}
+    )

@@ -31,6 +31,7 @@ EXPECTED_RULES = {
         "openai-unsupported-countries",
         "google-gemini-available-regions",
         "llama-multimodal-eu",
+        "llama-4-multimodal-eu",
     },
     "restricted-parties": {"listed-party", "affiliates-rule-50"},
     "bis-gp10-prc-advanced-ics": {"gp10-huawei-ascend"},

@@ -24,6 +24,7 @@ from tests.core.builders import (
     GKE_ACCELERATOR,
     H20,
     H100,
+    INSTANCE_TYPE,
     export_policy,
     gpu,
     hint,
@@ -91,7 +92,7 @@ HISTORICAL = [
     ("KH", H100, "2025-11-07", Action.DENY, D1_D4),  # out of D:5, still D:1
     ("KH", H20, "2025-11-06", Action.DENY, "ear-h20-is-informed"),  # D:5-keyed letter applied
     ("KH", H20, "2025-11-07", Action.ALLOW, None),  # ... and stops with D:5 membership
-    ("AE", H100, "2024-06-01", Action.DENY, D1_D4),  # D:4 not A:5 (the 2024 sheet was wrong)
+    ("AE", H100, "2024-06-01", Action.DENY, D1_D4),  # D:4, not A:5 (37 members without AE)
     ("HK", H100, "2026-11-30", Action.DENY, D5_MACAU),  # HK as CN, as today
     ("CN", H20, "2025-04-08", Action.ALLOW, None),  # before the is-informed letter
     ("CN", H20, "2025-04-09", Action.DENY, "ear-h20-is-informed"),
@@ -120,6 +121,50 @@ def test_mi308_letter_applies_from_april_2025(engine: PolicyEngine) -> None:
     assert before[0] is Action.DENY and "ear-mi308-is-informed" not in before[2]
     # ... and from the letter it is also named explicitly.
     assert "ear-mi308-is-informed" in after[2]
+
+
+def test_the_mi308_lane_starts_with_the_mi308_letter(engine: PolicyEngine) -> None:
+    """s2.2 dates the H20 letter 2025-04-09 (H) and AMD's MI308 letter "2025-04 (assessed
+    04-15)" (M). The lane naming the letter follows each product's own date: between the two,
+    the MI308X is denied as an indeterminate part under the presumption of denial, not by a
+    letter exportgate's own rule does not yet apply."""
+    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
+    request = gpu(
+        hint("amd.com/gpu.product-name", "AMD_Instinct_MI308X_OAM"), resource="amd.com/gpu"
+    )
+    between = decide(engine, tenant, "2025-04-10", accelerator=request)
+    assert between[0] is Action.DENY and "ear-mi308-is-informed" not in between[2]
+    assert (
+        "presumption of denial" in between[3] and "review policy is not published" not in between[3]
+    )
+    after = decide(engine, tenant, "2025-04-15", accelerator=request)
+    assert "review policy is not published" in after[3]
+    # The H20's lane starts on its own letter's date.
+    assert "review policy is not published" in decide(engine, tenant, "2025-04-09", H20)[3]
+
+
+def test_the_h800_pcie_is_its_own_part(engine: PolicyEngine) -> None:
+    """export-controls.md s3: H800 SXM / PCIe have TPP 15,832 / 12,104. One merged entry gave
+    the PCIe part the SXM figure; the 91 FR 1684 lane message (from 2026-01-15) states it."""
+    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
+    before = decide(engine, tenant, "2026-01-14", "NVIDIA-H800-PCIe")
+    assert before[0] is Action.DENY and "presumption of denial" in before[3]
+    after = decide(engine, tenant, "2026-01-15", "NVIDIA-H800-PCIe")
+    assert "because TPP 12104 < 21,000" in after[3] and "NVIDIA H800 PCIe" in after[3]
+    assert "because TPP 15832 < 21,000" in decide(engine, tenant, "2026-01-15", "NVIDIA-H800")[3]
+
+
+def test_an_azure_gb200_node_is_named_as_blackwell(engine: PolicyEngine) -> None:
+    """s4: Standard_ND*_GB200_v6 is a Blackwell family. Pinned to it, a CN tenant learns from
+    2025-12-08 that Blackwell has no licence route; before, the presumption of denial. (It
+    was an unidentified node: "any accelerator", with every lane listed.)"""
+    tenant = make_tenant(incorporation="CN", verified_at="2024-01-01T00:00:00Z")
+    request = gpu(hint(INSTANCE_TYPE, "Standard_ND128isr_NDR_GB200_v6"))
+    before = decide(engine, tenant, "2025-12-07", accelerator=request)
+    assert before[0] is Action.DENY and "presumption of denial" in before[3]
+    after = decide(engine, tenant, "2025-12-08", accelerator=request)
+    assert "NVIDIA GB200" in after[3] and "none is available in practice" in after[3]
+    assert "could be any accelerator" not in after[3]
 
 
 # --- s2.2 and design 5: the licence lane is explained ----------------------------------
@@ -288,8 +333,9 @@ def test_bandwidth_equivalents_catch_only_uncontrolled_parts() -> None:
 CLAUDE, GEMINI, TODAY = "claude-sonnet-4-5", "gemini-2.5-pro", "2026-11-30"
 ANTHROPIC_REGIONS, ANTHROPIC_OWNED = "anthropic-unsupported-regions", "anthropic-ownership"
 OPENAI_COUNTRIES, GEMINI_REGIONS = "openai-unsupported-countries", "google-gemini-available-regions"
-LLAMA_EU = "llama-multimodal-eu"
+LLAMA_EU, LLAMA4_EU = "llama-multimodal-eu", "llama-4-multimodal-eu"
 DENY, ALLOW = Action.DENY, Action.ALLOW
+LLAMA32V, LLAMA4 = "meta-llama/Llama-3.2-11B-Vision-Instruct", "meta-llama/Llama-4-Scout-17B-16E"
 
 
 def _in(country: str) -> dict[str, Any]:
@@ -345,7 +391,30 @@ VENDORS: list[tuple[str, dict[str, Any], str, str, Action, str | None]] = [
         GEMINI_REGIONS,
     ),
     ("gemini-sg", {}, GEMINI, TODAY, ALLOW, None),
-    ("llama-guard-4-eu", _in("DE"), "meta-llama/Llama-Guard-4-12B", TODAY, DENY, LLAMA_EU),
+    ("llama-guard-4-eu", _in("DE"), "meta-llama/Llama-Guard-4-12B", TODAY, DENY, LLAMA4_EU),
+    # The clause came with two licences on two dates: Llama 3.2 (2024-09-25) and Llama 4
+    # (2025-04-05). A Llama 4 model was not under it before its own licence.
+    ("llama-3.2-vision-eu-before", _in("DE"), LLAMA32V, "2024-09-24", ALLOW, None),
+    ("llama-3.2-vision-eu", _in("DE"), LLAMA32V, "2024-09-25", DENY, LLAMA_EU),
+    ("llama-4-eu-on-llama-3.2-date", _in("DE"), LLAMA4, "2024-09-25", ALLOW, None),
+    ("llama-4-eu-before", _in("DE"), LLAMA4, "2025-04-04", ALLOW, None),
+    ("llama-4-eu", _in("DE"), LLAMA4, "2025-04-05", DENY, LLAMA4_EU),
+    (
+        "llama-guard-4-eu-before",
+        _in("DE"),
+        "meta-llama/Llama-Guard-4-12B",
+        "2025-04-04",
+        ALLOW,
+        None,
+    ),
+    (
+        "llama-guard-3-vision-eu-2024",
+        _in("FR"),
+        "meta-llama/Llama-Guard-3-11B-Vision",
+        "2024-10-01",
+        DENY,
+        LLAMA_EU,
+    ),
     (
         "llama-guard-3-vision-eu",
         _in("FR"),
