@@ -87,11 +87,12 @@ containers, each under `MAX_EXPANDED_CHARS` cannot add up. Past it the remaining
 unreadable, as above."""
 
 MAX_SCRIPT_STATEMENTS = 64
-"""Statements at the start of a shell line (``sh -c "M=org/name; vllm serve $M"``) whose
-literal assignments the model reader reads (`shell_assignments`). Scripts set their model in
-their first few lines; a variable assigned later is left to the environment, as if the script
-did not set it (a model set at run time, when the environment does not say). Bounds the
-per-statement work on a line of thousands of statements to a few microseconds."""
+"""Simple commands a shell line (``sh -c "M=org/name; vllm serve $M"``) may hold for the model
+reader to read the literals it assigns (`shell_assignments`): every command is vetted, since any
+one could change a variable out of sight. Scripts that set their model are a few lines; in a
+longer line the variables are left to the environment, as if the script did not set them (a
+model set at run time, when the environment does not say). Bounds the per-command work on a line
+of thousands of commands to a few microseconds each."""
 
 MAX_SCRIPT_VARIABLES = 8
 """Variables set in those statements that the model reader follows (`shell_assignments`): each

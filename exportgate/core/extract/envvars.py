@@ -37,6 +37,8 @@ from exportgate.core.extract.shell_assignments import literal_assignments
 from exportgate.core.limits import MAX_EXPANDED_CHARS, MAX_EXPANSION_CHARS
 
 _KUBELET = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+# An unquoted tilde at the start of a word (or after = or : in one), alone or before a "/".
+_TILDE = re.compile(r"(?<![^\s=:])~(?=[/\s:]|$)")
 _SHELL = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 Environment = Mapping[str, str | None]
@@ -86,14 +88,22 @@ def current_budget() -> Budget:
 
 
 def expand(
-    text: str, env: Environment, *, shell: bool = False, budget: Budget | None = None
+    text: str,
+    env: Environment,
+    *,
+    shell: bool = False,
+    budget: Budget | None = None,
+    script: bool = False,
 ) -> str:
     """`text` with every resolvable ``$(VAR)`` (and, for shell lines, ``$VAR``) replaced.
 
     Raises `Unreadable` when the substitutions would pass `MAX_EXPANDED_CHARS`, or the
     container's `budget`, or name a variable whose own value was unreadable. The check runs
-    before each substitution, so the work is bounded by the text plus the caps."""
-    if "$" not in text:
+    before each substitution, so the work is bounded by the text plus the caps.
+
+    For a shell line (`shell`), a word-initial ``~`` is ``$HOME``, and with `script` the
+    literals the line itself sets before using them count (`shell_assignments`)."""
+    if "$" not in text and not (shell and "~" in text):
         return text
     spent = Budget(0)  # characters substituted into this text so far
     left = budget if budget is not None else Budget()
@@ -125,9 +135,12 @@ def expand(
     if not shell:
         return expanded
 
+    # A word-initial tilde is the shell's $HOME (``--model ~/m``, ``M=~``): read as one.
+    expanded = _TILDE.sub("${HOME}", expanded)
     # What the script sets itself before using it (``M=org/name; vllm serve $M``) wins over
-    # the environment, as in the shell; only the shell's expansion sees it, not the kubelet's.
-    local = literal_assignments(expanded)
+    # the environment, as in the shell; only the shell's expansion sees it, not the kubelet's,
+    # and only when the caller trusts the environment the shell starts in (`script`).
+    local = literal_assignments(expanded) if script else {}
 
     def shell_var(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)

@@ -429,12 +429,14 @@ def scan_container(
     primary: _Found = []
     fallback: _Found = []
     env: Environment = {}
+    variables: list[Variable] = []
     if container.get("env") is not None:
         variables = container_env(container["env"], join_key(field, "env"), budget)
         env = environment(variables)
         found, spare = _scan_env(variables, files)
         primary.extend(found)
         fallback.extend(spare)
+    script = _shell_environment_known(container, variables)
     lines: list[tuple[object, str]] = [
         (container[key], join_key(field, key))
         for key in ("command", "args")
@@ -444,7 +446,7 @@ def scan_container(
     if hook is not None:
         lines.append(hook)
     for value, where in lines:
-        tokens, unread = _tokens(value, where, env, budget)
+        tokens, unread = _tokens(value, where, env, budget, script=script)
         found_tokens, spare_tokens = _scan_tokens(tokens, files)
         primary.extend((ref, None, at) for ref, at in unread)
         primary.extend((ref, None, at) for ref, at in found_tokens)
@@ -458,6 +460,21 @@ def scan_container(
     if not models:
         models.extend(_env_from_model(container, field, lines))
     return models
+
+
+# Variables that run code before a script or change how it reads: bash runs $BASH_ENV's file
+# first (which may make a variable readonly), BASH_FUNC_*%% define functions (an `export` of
+# one's own), SHELLOPTS/BASHOPTS turn on options such as expand_aliases, IFS splits words.
+_SHELL_STARTUP = frozenset({"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS"})
+
+
+def _shell_environment_known(container: Mapping[str, Any], variables: list[Variable]) -> bool:
+    """Whether a shell this container starts begins in an environment the manifest shows: no
+    ``envFrom`` (whose variables could be any of `_SHELL_STARTUP`) and none of them in ``env``.
+    Only then are a script's own literal assignments read (`shell_assignments`)."""
+    if container.get("envFrom"):
+        return False
+    return not any(v.name in _SHELL_STARTUP or v.name.startswith("BASH_FUNC_") for v in variables)
 
 
 def _env_from_model(
@@ -548,13 +565,19 @@ def _strip_tag(image: str) -> str:
 
 
 def _tokens(
-    value: object, field: str, env: Environment, budget: Budget | None = None
+    value: object,
+    field: str,
+    env: Environment,
+    budget: Budget | None = None,
+    *,
+    script: bool = False,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(token, field) pairs, ``$(VAR)`` expanded; an argument holding a whole shell line is
     split like a shell (and its ``$VAR``s expanded, as the shell would). Second, the unreadable
     references (reference, field) of shell lines that cannot be expanded within the caps: such
     a line could name a model anywhere. An argument that is one word and cannot be expanded
-    keeps its text up to the first ``$`` (a ``--model=`` prefix), then an unreadable reference."""
+    keeps its text up to the first ``$`` (a ``--model=`` prefix), then an unreadable reference.
+    With `script`, a shell line's own literal assignments count (`envvars.expand`)."""
     budget = budget if budget is not None else Budget()
     tokens: list[tuple[str, str]] = []
     unread: list[tuple[str, str]] = []
@@ -563,7 +586,7 @@ def _tokens(
         text = expect_string(item, where)
         if _INNER_SPACE.search(text):
             try:
-                line = expand(text, env, shell=True, budget=budget)
+                line = expand(text, env, shell=True, budget=budget, script=script)
             except Unreadable as exc:
                 unread.append((exc.reference(f"the command line at {where}"), where))
                 continue

@@ -2,29 +2,37 @@
 
 A container started with ``sh -c "..."`` often names its model in the script itself. Without
 this, the model reader would see ``$M`` as a variable set at run time and judge it as the most
-restrictive model: an open model refused to a restricted tenant. A name is read from the script
-only when its value there is certain wherever the line uses it:
+restrictive model: an open model refused to a restricted tenant. But a shell has many ways to
+change a variable out of sight (a command word taken from the environment that turns out to be
+``eval``, a quoted ``"read"``, an alias or a disabled builtin that makes ``export`` do nothing,
+a ``DEBUG`` trap, arithmetic in an array subscript), so the script's value is read only from
+lines this module can vet completely, and only where it is certain:
 
-* it is assigned exactly once, in a statement made only of assignments (``M=x``, ``export
-  M=x``, ``M=x N=y``), and every statement before that one is a simple command: statements are
-  separated by ``;`` and newlines outside quotes, and a statement with ``&&``, ``||``, a pipe,
-  ``&``, parentheses, braces, a command substitution, a here-document, a comment or a compound
-  command (``if``, ``case``, ``for`` ...) ends the part of the line whose assignments are read,
-  since what follows it may not run, run in a subshell, or be no command at all;
-* its value is literal: no ``$``, backquote or backslash, quoted or bare;
-* nothing in the line can set variables out of sight (``source`` or ``.``, ``eval``, ``read``,
-  ``declare``, ``typeset``, ``local``, ``readonly``, ``unset``, ``getopts``, ``mapfile``,
-  ``readarray``, ``printf``, ``let``, ``for``, ``select``): then no name is read at all;
-* no use of it (``$M``, ``${M}``) comes before the assignment;
-* it is set within the line's first `MAX_SCRIPT_STATEMENTS` statements, and is one of the
-  first `MAX_SCRIPT_VARIABLES` variables set there.
+* the whole line is a list of simple commands: split at ``;``, newlines, ``&&``, ``||``, ``|``
+  and ``&`` outside quotes, at most `MAX_SCRIPT_STATEMENTS` of them; nothing that this module
+  does not lex (ANSI-C ``$'...'`` and locale ``$"..."`` quotes, backquotes, here-documents,
+  arithmetic ``$((...))``/``$[...]``, a ``[`` inside ``${...}``, a comment) and no compound
+  command (``if``, ``case``, ``for``, subshells, braces, functions);
+* every command word is a plain word (letters, digits, ``_./+:@%-``: nothing the shell would
+  expand, unquote or glob into another command) and none of the builtins that set variables or
+  change what ``export`` means (`_SETTERS`);
+* the variable is assigned exactly once in the line, in a command made only of assignments
+  (``M=x``, ``M=x N=y``, ``export M=x``) that runs unconditionally: separated by ``;`` or a
+  newline on both sides, not part of a ``&&``/``||`` chain, a pipeline or a background job;
+* its value is literal: quoted without ``$``, backquote or backslash, or bare without those, a
+  tilde or a quote, and without glob characters either way (``$M`` unquoted would expand them);
+  and the line sets no ``IFS`` (which changes how ``$M`` splits into words);
+* no use of it (``$M``, ``${M}``) comes before the assignment; it is one of the first
+  `MAX_SCRIPT_VARIABLES` variables the line sets.
 
 A prefix assignment (``M=x vllm serve $M``) is not one: the shell expands ``$M`` before it
-applies ``M=x`` to the command. Anything else leaves the variable to the container's
-environment, as before (set at run time when the environment does not say).
+applies ``M=x`` to the command. The caller decides whether the container's environment can be
+trusted at all (`models.scan_container`: a shell started with ``BASH_ENV`` runs that file first,
+and ``envFrom`` could supply it). Anything else leaves the variable to the environment, as
+before (set at run time when the environment does not say).
 
-Every pattern is possessive, and with those two caps the line is read a bounded number of times,
-so the work is linear in the line whatever it holds.
+Every pattern is possessive and the caps bound the per-command work, so reading a line is linear
+in its length whatever it holds.
 """
 
 from __future__ import annotations
@@ -33,58 +41,107 @@ import re
 
 from exportgate.core.limits import MAX_SCRIPT_STATEMENTS, MAX_SCRIPT_VARIABLES
 
-# One statement: everything up to a ";" or newline outside quotes (possessive: no backtracking).
-_STATEMENT = re.compile(r"""(?:[^;\n'"\\]++|'[^']*+'|"(?:[^"\\]++|\\[\s\S])*+"|\\[\s\S])*+""")
-_LITERAL = r"""(?:'[^']*+'|"[^"$`\\]*+"|[^\s'"$`\\;&|<>(){}]*+)"""
-_ASSIGNMENTS_ONLY = re.compile(
-    rf"""\s*+(?:export\s++)?(?:[A-Za-z_][A-Za-z0-9_]*+={_LITERAL}(?:\s++|$))++"""
+# Constructs this reader does not lex: a line holding one is not read at all.
+# An IFS assignment changes how every later expansion splits into words.
+_UNLEXED = re.compile(r"""\$'|\$"|`|<<|\$\(\(|\$\[|\$\{[^}\[$]*+\[|(?:^|\s)#|(?<![\w$-])IFS=""")
+# One simple command: up to a separator outside quotes (possessive: no backtracking).
+_COMMAND = re.compile(r"""(?:[^;\n&|'"\\]++|'[^']*+'|"(?:[^"\\]++|\\[\s\S])*+"|\\[\s\S])*+""")
+_SEPARATOR = re.compile(r"""&&|\|\||[;\n&|]""")
+# Glob characters are left out too: an unquoted $M would expand them against the image's files.
+_LITERAL = r"""(?:'[^'*?[]*+'|"[^"$`\\*?[]*+"|[^\s'"$`\\;&|<>(){}~*?[]++|)"""
+_ASSIGNMENT = re.compile(rf"""([A-Za-z_][A-Za-z0-9_]*+)=({_LITERAL})(?=\s|$)""")
+_LEADING_ASSIGNMENT = re.compile(rf"""\s*+[A-Za-z_][A-Za-z0-9_]*+={_LITERAL}(?=\s|$)""")
+_WORD = re.compile(r"""\s*+(\S++)""")
+_PLAIN_WORD = re.compile(r"""[A-Za-z0-9_./+:@%-]++|\[""")  # "[" is test
+# Builtins and keywords after which a variable's value is no longer what the line shows.
+_SETTERS = frozenset(
+    {
+        *("eval", "read", "trap", "alias", "unalias", "enable", "set", "shopt", "source", "."),
+        *("declare", "typeset", "local", "readonly", "unset", "getopts", "mapfile", "readarray"),
+        *("printf", "let", "command", "builtin", "wait", "coproc", "select", "function", "time"),
+        *("if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case"),
+        "esac",
+    }
 )
 # Longer names are no model variable anyone writes, and each candidate's name is compiled into
 # the patterns of `_certain`: such a name is left to the environment.
 _LONGEST_NAME = 128
-_ASSIGNMENT = re.compile(rf"""([A-Za-z_][A-Za-z0-9_]*+)=({_LITERAL})""")
-# What ends the part of a line whose assignments are read (see the module docstring).
-# A here-document's lines and a comment's text (which may hold ";") are no statements.
-_COMPOUND = re.compile(r"""&&|\|\||[|&(){}`]|\$\(|<<|(?:^|\s)#""")
-_KEYWORD = re.compile(
-    r"""\s*+(?:if|then|else|elif|fi|for|while|until|do|done|case|esac|select|function|\[\[|!)"""
-    r"""(?![^\s;])"""
-)
-# Commands that set variables in ways this reader cannot follow, anywhere in the line.
-_HIDDEN_SETTERS = re.compile(
-    r"""(?<![^\s;&|(){}`])(?:source|\.|eval|read|declare|typeset|local|readonly|unset|getopts|"""
-    r"""mapfile|readarray|printf|let|for|select)(?![^\s;&|(){}`])"""
-)
+# Assignments one command may make before the line is not read (bounds the work per command).
+_MOST_ASSIGNMENTS = 64
 
 
 def literal_assignments(line: str) -> dict[str, str]:
     """name -> literal value of each variable `line` sets before using it (module docstring)."""
-    if "=" not in line or _HIDDEN_SETTERS.search(line) is not None:
+    if "=" not in line or _UNLEXED.search(line) is not None:
         return {}
-    candidates: dict[str, tuple[str, int]] = {}  # name -> (value, offset of its statement)
-    position = 0
+    candidates: dict[str, tuple[str, int]] = {}  # name -> (value, offset of its command)
+    conditional: set[str] = set()  # assigned where it may not run, or runs in a subshell
+    position, before = 0, ";"
     for _ in range(MAX_SCRIPT_STATEMENTS):
-        if position > len(line):
-            break
-        match = _STATEMENT.match(line, position)
+        match = _COMMAND.match(line, position)
         assert match is not None  # the pattern matches the empty string
         end = match.end()
-        if end < len(line) and line[end] not in ";\n":
+        separator = _SEPARATOR.match(line, end)
+        if end < len(line) and separator is None:
             return {}  # an unclosed quote or a trailing backslash: no line a shell would run
-        statement = match.group()
-        if _COMPOUND.search(statement) is not None or _KEYWORD.match(statement) is not None:
-            break  # what follows may not run, or run elsewhere: read no further assignments
-        if _ASSIGNMENTS_ONLY.fullmatch(statement) is not None:
-            for assignment in _ASSIGNMENT.finditer(statement):
-                if len(candidates) >= MAX_SCRIPT_VARIABLES:
-                    break
-                name, value = assignment.group(1), _unquote(assignment.group(2))
-                if len(name) <= _LONGEST_NAME:
-                    candidates.setdefault(name, (value, position))
-        position = end + 1
+        after = separator.group() if separator is not None else ";"
+        assigned = _vet(match.group())
+        if assigned is None:
+            return {}
+        unconditional = before in (";", "\n") and after in (";", "\n")
+        for name, value in assigned:
+            if not unconditional or name in candidates:
+                conditional.add(name)
+            elif len(candidates) < MAX_SCRIPT_VARIABLES and len(name) <= _LONGEST_NAME:
+                candidates[name] = (value, position)
+        if separator is None:
+            break
+        position, before = separator.end(), after
+    else:
+        return {}  # more commands than are vetted: one of the rest could change anything
     return {
-        name: value for name, (value, offset) in candidates.items() if _certain(line, name, offset)
+        name: value
+        for name, (value, offset) in candidates.items()
+        if name not in conditional and _certain(line, name, offset)
     }
+
+
+def _vet(command: str) -> list[tuple[str, str]] | None:
+    """The literal assignments a simple command makes when it is made of assignments only
+    (``export`` included); [] for any other command this reader can vouch for; None when it
+    cannot (a command word it would not run blind, or a compound command)."""
+    position = 0
+    assigned: list[tuple[str, str]] = []
+    while (leading := _LEADING_ASSIGNMENT.match(command, position)) is not None:
+        if len(assigned) == _MOST_ASSIGNMENTS:
+            return None  # a command of thousands of assignments is no script worth vetting
+        assigned.append(_pair(leading.group()))
+        position = leading.end()
+    rest = command[position:]
+    word = _WORD.match(rest)
+    if word is None:
+        return assigned  # assignments only (or an empty command)
+    command_word = word.group(1)
+    if _PLAIN_WORD.fullmatch(command_word) is None or command_word in _SETTERS:
+        return None
+    if command_word == "export":
+        words = rest[word.end() :].split()
+        if len(words) > _MOST_ASSIGNMENTS:
+            return None
+        exported = [_ASSIGNMENT.fullmatch(w) for w in words]
+        if all(e is not None for e in exported):
+            return [_pair(e.group()) for e in exported if e is not None]
+        if any(w.startswith("-") for w in words):
+            return None  # export -n / -f change what a name is
+        return []  # export NAME (no value): the value stays what it was
+    return []  # a prefix assignment binds only for that command: not the line's
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, _, value = text.strip().partition("=")
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return name, value
 
 
 def _certain(line: str, name: str, offset: int) -> bool:
@@ -96,9 +153,3 @@ def _certain(line: str, name: str, offset: int) -> bool:
         return False
     use = re.compile(rf"\${{?+{name}(?![A-Za-z0-9_])").search(line)
     return use is None or use.start() > offset
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value

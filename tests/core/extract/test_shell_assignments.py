@@ -132,7 +132,70 @@ def test_reading_is_linear_in_the_line(line: str) -> None:
     assert time.perf_counter() - began < 0.5
 
 
-def test_only_the_first_statements_are_read() -> None:
-    filler = "cd /app; " * MAX_SCRIPT_STATEMENTS
-    assert literal_assignments(f"{filler}M={QWEN}; vllm serve $M") == {}
-    assert literal_assignments(f"{filler[9:]}M={QWEN}; vllm serve $M") == {"M": QWEN}
+def test_a_line_of_more_commands_than_are_vetted_is_not_read() -> None:
+    # One of the commands past the cap could change anything: the whole line is left alone.
+    filler = "cd /app; " * (MAX_SCRIPT_STATEMENTS - 2)
+    assert literal_assignments(f"{filler}M={QWEN}; vllm serve $M") == {"M": QWEN}
+    assert literal_assignments(f"cd /app; {filler}M={QWEN}; vllm serve $M") == {}
+
+
+# Red team, thirteenth session: each line makes a real shell (dash or bash) run the model the
+# environment (envFrom) names, not the literal the line shows. None may be read.
+SHELL_EVASIONS = {
+    "command-word-from-the-environment": f"M={QWEN}; $SETUP; litellm --model $M",
+    "alias-export": f"alias export=:\nexport M={QWEN}\nlitellm --model $M",
+    "disabled-builtin": f"enable -n export; export M={QWEN}; litellm --model $M",
+    "quoted-eval": f'M={QWEN}; "eval" M\\=anthropic/claude-sonnet-4-5; litellm --model $M',
+    "escaped-eval": f"M={QWEN}; e\\val M=anthropic/claude-sonnet-4-5; litellm --model $M",
+    "quoted-read": f'M={QWEN}\n"read" M < /cfg/model\nlitellm --model $M',
+    "debug-trap": f'trap "M""=anthropic/claude-sonnet-4-5" DEBUG; M={QWEN}; litellm --model $M',
+    "ansi-c-quote": f"echo $'x\\'; M={QWEN}; '\\'\nlitellm --model $M",
+    "ifs": f"IFS=@; M=anthropic/claude-sonnet-4-5@{QWEN}; litellm --model $M",
+    "glob": "M=/models/*; litellm --model $M",
+    "tilde": "M=~/claude-sonnet-4-5; litellm --model $M",
+    "arithmetic-subscript": f"M={QWEN}; echo ${{a[M=1]}}; litellm --model $M",
+    "arithmetic": f"M={QWEN}; echo $((M=1)); litellm --model $M",
+    "background-assignment": f"M={QWEN} & litellm --model $M",
+    "piped-assignment": f"M={QWEN} | cat; litellm --model $M",
+    "function": f"f() {{ M=x; }}; M={QWEN}; f; litellm --model $M",
+    "command-builtin": f"M={QWEN}; command eval M=x; litellm --model $M",
+}
+
+
+@pytest.mark.parametrize("line", SHELL_EVASIONS.values(), ids=SHELL_EVASIONS.keys())
+def test_a_line_that_could_change_the_variable_out_of_sight_is_not_read(line: str) -> None:
+    assert "M" not in literal_assignments(line)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"envFrom": [{"configMapRef": {"name": "llm"}}]},
+        {"env": [{"name": "BASH_ENV", "value": "/cfg/setup.sh"}]},
+        {"env": [{"name": "ENV", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}]},
+        {"env": [{"name": "BASH_FUNC_export%%", "value": "() { :; }"}]},
+        {"env": [{"name": "IFS", "value": "@"}]},
+    ],
+    ids=["env-from", "bash-env", "env-file", "exported-function", "ifs"],
+)
+def test_a_shell_starting_in_an_environment_the_manifest_does_not_show_is_not_trusted(
+    env: dict[str, Any],
+) -> None:
+    # bash runs $BASH_ENV's file before the script (it may make M readonly); envFrom could
+    # supply any of these: the script's literal is then not certain.
+    script = f"M={QWEN}; vllm serve $M"
+    workload = extract_workload(_pod({**env, "command": ["bash", "-c", script]}))
+    assert [m.reference for m in workload.models] != [QWEN]
+    assert ENGINE.evaluate(workload, RESTRICTED, NOW).action is not Action.ALLOW
+
+
+def test_a_tilde_is_the_home_directory() -> None:
+    # Red team: `litellm --model ~` with HOME set to a hosted model's name ran that model.
+    env = [{"name": "HOME", "value": "anthropic/claude-sonnet-4-5"}]
+    container = {"env": env, "command": ["sh", "-c", "litellm --model ~"]}
+    [model] = extract_workload(_pod(container)).models
+    assert model.reference == "anthropic/claude-sonnet-4-5"
+    quoted = {"env": env, "command": ["sh", "-c", "litellm --model '~'"]}
+    assert [m.reference for m in extract_workload(_pod(quoted)).models] != [
+        "anthropic/claude-sonnet-4-5"
+    ]
