@@ -25,6 +25,7 @@ HINT_MEANINGS = (
     "instance-category",  # p, g, inf, trn, N
     "accelerator-count",  # devices per node
     "accelerator-class",  # an export class the provider labels nodes with: 3A090.a
+    "pci-device",  # a VM's PCI device: vendor:device id (4318:7864, 0x10de:0x1eb8) or vGPU type
 )
 
 _STRING = {"type": "string", "minLength": 1}
