@@ -100,7 +100,20 @@ _ACCELERATOR = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["key", "from"],
-                "properties": {"key": _STRING, "from": _PATH, "matching": _STRING},
+                "properties": {
+                    "key": _STRING,
+                    "from": {
+                        "description": "a field path, or a list of them whose values (strings "
+                        "or integers) are joined with ':' into one value, such as a PCI "
+                        "vendorId:deviceId pair",
+                        # One type list rather than oneOf, so an error names the real problem.
+                        "type": ["string", "array"],
+                        "minLength": 1,
+                        "items": _PATH,
+                        "minItems": 2,
+                    },
+                    "matching": _STRING,
+                },
             },
         },
         "requirements": _PATHS,
