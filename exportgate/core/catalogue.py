@@ -57,6 +57,13 @@ MANUFACTURER_KEYS = frozenset(
 )
 ARCHITECTURE_KEYS = frozenset({"nvidia.com/gpu.family"})
 CLASS_KEYS = frozenset({"exportgate.dev/accelerator-class"})
+PCI_DEVICE_KEY = "exportgate.dev/pci-device"
+"""The device a virtual machine is given (hint meaning ``pci-device``), as adapters read it from
+a VM's device fields (CAPV ``pciDevices``): a PCI ``vendor:device`` id, each part decimal
+(``4318:7864``, as vSphere's API writes them) or hexadecimal with ``0x`` (``0x10de:0x1eb8``), or
+an NVIDIA vGPU type as the hypervisor names it (``grid_t4-1q``, ``nvidia_l40s-48q``). See
+`Catalogue._by_pci_device`."""
+PCI_DEVICE_KEYS = frozenset({PCI_DEVICE_KEY})
 KNOWN_KEYS = (
     PRODUCT_NAME_KEYS
     | INSTANCE_TYPE_KEYS
@@ -65,6 +72,7 @@ KNOWN_KEYS = (
     | MANUFACTURER_KEYS
     | ARCHITECTURE_KEYS
     | CLASS_KEYS
+    | PCI_DEVICE_KEYS
 )
 # Clues that say the accelerator sits in a whole system (server / instance): 4A090 applies.
 PROVISIONED_BY_KEY = "exportgate.dev/provisioned-by"
@@ -81,6 +89,11 @@ UNIDENTIFIED_NOTE = (
     "the node label value {label} is not one exportgate can identify, so it could be any "
     "accelerator; pin a known product, or ask your platform team to add the value"
 )
+UNIDENTIFIED_DEVICE_NOTE = (
+    "the VM device{where} is {value}, not a PCI vendor:device id or NVIDIA vGPU type "
+    "exportgate can identify, so it could be any accelerator; ask your platform team to add its "
+    "PCI device id or vGPU board to the accelerator catalogue"
+)
 PROVISIONED_NOTE = (
     "it turns on {feature}, which creates nodes, accelerators included, for whatever the "
     "workloads of the cluster it builds ask, and those workloads are not admitted by this "
@@ -95,8 +108,22 @@ _Clue = tuple[tuple[str, ...] | None, frozenset[str] | None, str]
 """What one label's constraints say (`Catalogue._clue`): the values a node's label may hold (None:
 any, no In; empty: none), the products they name (None: a value is unknown) and that value."""
 
-# PCI vendor ids of the vendors whose combined device+vendor ids NVML-style tools print.
-_PCI_COMBINED = re.compile(r"(0x)?(?P<device>[0-9a-f]{4})(10de|1002)")
+# NVML and nvidia-smi print a PCI id as device and vendor in one word: 0x233010DE.
+_PCI_COMBINED = re.compile(r"(0x)?(?P<device>[0-9a-f]{4})(?P<vendor>[0-9a-f]{4})")
+# One part of a `PCI_DEVICE_KEY` id: hexadecimal only with 0x, so that 1002 is never both AMD's
+# vendor id (0x1002) and the decimal 1002; a PCI id has 16 bits (checked after parsing).
+_PCI_ID_PART = r"0x[0-9a-f]{1,4}|[0-9]{1,5}"
+_PCI_ID = re.compile(rf"(?P<vendor>{_PCI_ID_PART}):(?P<device>{_PCI_ID_PART})")
+# An NVIDIA vGPU type as hypervisors name it: "grid_" or "nvidia_" and the type's name in lower
+# case, <board>-[<MIG slices>-]<frame buffer GB><series>: grid_t4-1q, grid_a100-3-20c,
+# nvidia_h100xm-80c (VMware ESXi; KubeVirt's mediated devices write "GRID T4-1Q"). The board
+# names the physical GPU: PCIe and SXM boards, memory sizes differ by a suffix (a100, a100d,
+# h100, h100xm), so only a board spelled exactly like a product alias names that product.
+# Source: NVIDIA vGPU types reference,
+# https://docs.nvidia.com/ai-enterprise/release-8/latest/infra-software/vgpu/reference/index.html;
+# vSphere's spelling: CAPV docs/gpu-vgpu.md (grid_t4-1a, grid_v100d-4c).
+_VGPU_TYPE = re.compile(r"(?:grid|nvidia)[_ ](?P<board>[a-z0-9]+)-(?:[0-9]+-)?[0-9]+[a-z]+[0-9]*")
+_VGPU_VENDOR = "nvidia"  # vGPU is NVIDIA's: a vGPU type names one of its boards
 
 
 def normalise_name(value: str) -> str:
@@ -155,6 +182,17 @@ class Catalogue:
             vendor: tuple(spec.get("resources", ()))
             for vendor, spec in accelerators["vendors"].items()
         }
+        # PCI ids: a device id is unique only within its vendor, so products are found by both.
+        self._pci_vendors = {
+            int(str(spec["pciVendorId"]), 16): vendor
+            for vendor, spec in accelerators["vendors"].items()
+            if spec.get("pciVendorId")
+        }
+        pci_devices: dict[tuple[str, int], set[str]] = {}
+        for product in self.products.values():
+            for device in product.exact_aliases["pciDeviceId"]:
+                pci_devices.setdefault((product.vendor, int(device, 16)), set()).add(product.id)
+        self._pci_devices = {k: frozenset(v) for k, v in pci_devices.items()}
         self._manufacturers: dict[str, str] = {}
         for vendor, spec in accelerators["vendors"].items():
             for name in (vendor, *spec.get("manufacturer", ())):
@@ -220,6 +258,8 @@ class Catalogue:
                 # (operator/exportgate_operator/nodes.py), so it names no set of products.
                 return None
             return self._eccns.get(value, frozenset())
+        if key in PCI_DEVICE_KEYS:
+            return self._by_pci_device(value)
         return None
 
     def instance_type(self, name: str) -> tuple[str, int] | None:
@@ -235,11 +275,42 @@ class Catalogue:
             found = self._aliases.get(key.removeprefix("nvidia-"))
         if found is None:
             # NVML and nvidia-smi report the PCI id as device and vendor in one word
-            # ("0x233010DE"); the catalogue lists the device part ("0x2330").
+            # ("0x233010DE"); the catalogue lists the device part ("0x2330") of its vendor.
             combined = _PCI_COMBINED.fullmatch(key)
             if combined:
-                found = self._aliases.get(f"0x{combined.group('device')}")
+                return self._by_pci_id(
+                    int(combined.group("vendor"), 16), int(combined.group("device"), 16)
+                )
         return frozenset(found) if found else None
+
+    def _by_pci_device(self, value: str) -> frozenset[str] | None:
+        """What a `PCI_DEVICE_KEY` value names: the products with that PCI vendor and device id,
+        or the product whose alias is the board of that NVIDIA vGPU type; None otherwise.
+
+        Never "no accelerator": a device passed through to a VM is device access whatever it
+        is, and the catalogue holds no list of devices that are not accelerators. A vendor
+        without catalogued accelerators proves nothing either: NVIDIA's BlueField DPUs carry
+        Mellanox's vendor id 0x15b3, like its NICs. The value is within
+        `MAX_HINT_VALUE_CHARS` (`lookup`), so the patterns below run on a short string."""
+        text = value.strip().lower()
+        pci = _PCI_ID.fullmatch(text)
+        if pci:
+            return self._by_pci_id(_pci_part(pci.group("vendor")), _pci_part(pci.group("device")))
+        vgpu = _VGPU_TYPE.fullmatch(text)
+        if vgpu:
+            # The board by its exact alias only: no vendor-prefix or PCI fallbacks of _by_alias.
+            board = self._aliases.get(normalise_name(vgpu.group("board")), set())
+            found = frozenset(p for p in board if self.products[p].vendor == _VGPU_VENDOR)
+            return found or None
+        return None
+
+    def _by_pci_id(self, vendor_id: int, device_id: int) -> frozenset[str] | None:
+        """Products with PCI vendor `vendor_id` and device `device_id`; None when the vendor
+        is none of the catalogue's or the device none of its products."""
+        vendor = self._pci_vendors.get(vendor_id)
+        if vendor is None:
+            return None
+        return self._pci_devices.get((vendor, device_id))
 
     def _by_instance_type(self, value: str) -> frozenset[str] | None:
         for cloud in self.clouds.values():
@@ -322,7 +393,7 @@ class Catalogue:
         narrowed = False
         names_no_accelerator = False  # a clue names only nodes without accelerators
         contradiction = False  # the constraints on one label exclude each other
-        unidentified = ""  # the first label value of an In that the catalogue cannot identify
+        unidentified = ""  # why: the first value of an In that the catalogue cannot identify
         for key, hints in _by_key(request.hints):
             if key not in KNOWN_KEYS:
                 continue
@@ -337,7 +408,7 @@ class Catalogue:
                 candidates.clear()
                 continue
             if allowed is None:
-                unidentified = unidentified or f"{key}={_shown(unknown)}"
+                unidentified = unidentified or _unidentified_note(key, unknown, request.source)
                 continue
             names_no_accelerator = names_no_accelerator or not allowed
             candidates &= allowed
@@ -361,7 +432,7 @@ class Catalogue:
         if feature and not pinned and not note:
             note = PROVISIONED_NOTE.format(feature=feature)  # why nothing could pin it
         if unidentified and candidates and not pinned and not note:
-            note = UNIDENTIFIED_NOTE.format(label=unidentified)  # why it is left unpinned
+            note = unidentified  # why it is left unpinned
         ordered = tuple(sorted(candidates))
         system = request.resource == "nodepool" or any(h.key in SYSTEM_KEYS for h in request.hints)
         return ResolvedAccelerator(
@@ -425,6 +496,21 @@ class Catalogue:
         if product is None:
             return None
         return product.aliases[0] if product.aliases else None
+
+
+def _pci_part(text: str) -> int:
+    """One part of a `_PCI_ID` match as a number: hexadecimal with 0x, decimal without. A
+    decimal past 16 bits (``99999``) becomes -1, which no vendor or device has."""
+    number = int(text, 16) if text.startswith("0x") else int(text)
+    return number if number <= 0xFFFF else -1
+
+
+def _unidentified_note(key: str, value: str, source: str) -> str:
+    """Why a request is unpinned when the value `value` of hint `key` names nothing known."""
+    if key in PCI_DEVICE_KEYS:  # not a node label: a device an adapter read from a VM's spec
+        where = f" at {source}" if source else ""
+        return UNIDENTIFIED_DEVICE_NOTE.format(where=where, value=_shown(value))
+    return UNIDENTIFIED_NOTE.format(label=f"{key}={_shown(value)}")
 
 
 def _provisioned_by(hints: Iterable[ProductHint]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,67 @@ ALIASES = [
 @pytest.mark.parametrize(("key", "value", "products"), ALIASES, ids=[a[1] for a in ALIASES])
 def test_aliases_as_each_source_spells_them(key: str, value: str, products: set[str]) -> None:
     assert builtin_catalogue().lookup(key, value) == frozenset(products)
+
+
+PCI_DEVICE = "exportgate.dev/pci-device"
+
+PCI_DEVICES = [
+    # (value as an adapter reads a VM's device, products; None: exportgate cannot identify it)
+    ("4318:7864", {"nvidia-t4"}),  # CAPV docs/gpu-pci.md: 0x10de:0x1eb8 in decimal
+    ("0x10de:0x1eb8", {"nvidia-t4"}),
+    ("0x10DE:0x1EB8", {"nvidia-t4"}),
+    ("4318:9008", {"nvidia-h100-sxm"}),  # 0x2330
+    ("4318:8373", {"nvidia-a100"}),  # 0x20b5, the A100 80GB PCIe
+    ("4318:1234", None),  # an NVIDIA device id the catalogue does not list
+    ("4098:7864", None),  # AMD's vendor id (0x1002) with the T4's device id: not a T4
+    ("5555:4119", None),  # 0x15b3:0x1017, a Mellanox ConnectX-5: a device, not proof of none
+    ("1002:7864", None),  # decimal 1002 is 0x3ea, not AMD's 0x1002
+    ("10de:1eb8", None),  # hexadecimal needs 0x: bare digits are decimal, so this is no id
+    ("99999:7864", None),  # past 16 bits
+    ("4318:", None),  # CAPV's webhook wants both ids; a part left out names nothing
+    (":7864", None),
+    ("grid_t4-1a", {"nvidia-t4"}),  # CAPV docs/gpu-vgpu.md
+    ("grid_t4-16q", {"nvidia-t4"}),
+    ("GRID T4-1Q", {"nvidia-t4"}),  # KubeVirt's mediated device name
+    ("nvidia_h100-80c", {"nvidia-h100-sxm", "nvidia-h100-pcie"}),
+    ("grid_a100-3-20c", {"nvidia-a100"}),  # MIG-backed: <board>-<slices>-<GB><series>
+    ("nvidia_l40s-48q", {"nvidia-l40s"}),
+    ("nvidia_l4-24q", {"nvidia-l4"}),
+    ("nvidia_h100xm-80c", None),  # a board spelled like no alias (the H100 SXM5)
+    ("grid_v100d-4c", None),  # CAPV docs/gpu-vgpu.md: the V100 32GB's board, no alias either
+    ("grid_tesla-t4-1q", None),  # not a vGPU type's shape
+    ("t4-1q", None),  # no hypervisor prefix
+    ("grid_mi300x-192c", None),  # vGPU types are NVIDIA's: an AMD alias is no board
+    ("nvidia_233010de-80c", None),  # board aliases only: no PCI or "nvidia-" fallbacks
+    ("t4", None),
+]
+
+
+@pytest.mark.parametrize(("value", "products"), PCI_DEVICES, ids=[p[0] for p in PCI_DEVICES])
+def test_a_vm_device_is_read_by_pci_id_or_vgpu_board(value: str, products: set[str] | None) -> None:
+    found = builtin_catalogue().lookup(PCI_DEVICE, value)
+    assert found == (frozenset(products) if products is not None else None)
+
+
+def test_a_vm_device_value_longer_than_a_label_is_not_parsed() -> None:
+    assert builtin_catalogue().lookup(PCI_DEVICE, "4318:" + "0" * 60 + "7864") is None
+
+
+def test_combined_nvml_pci_ids_are_read_with_their_vendor() -> None:
+    catalogue = builtin_catalogue()
+    assert catalogue.lookup("exportgate.dev/product", "0x233010DE") == {"nvidia-h100-sxm"}
+    # The H100's device id under AMD's vendor id is no H100 (nor anything the catalogue lists).
+    assert catalogue.lookup("exportgate.dev/product", "0x23301002") is None
+
+
+def test_an_unidentified_vm_device_is_unpinned_and_says_so() -> None:
+    catalogue = builtin_catalogue()
+    request = gpu(hint(PCI_DEVICE, "4318:1234"), resource="nodepool")
+    resolved = catalogue.resolve(replace(request, source="spec.pciDevices[0]"))
+    assert not resolved.pinned and catalogue.unknown_id in resolved.candidates
+    assert "the VM device at spec.pciDevices[0] is 4318:1234, not a PCI" in resolved.note
+    pinned = catalogue.resolve(gpu(hint(PCI_DEVICE, "4318:7864"), resource="nodepool"))
+    assert pinned.pinned and pinned.candidates == ("nvidia-t4",)
 
 
 INSTANCE_TYPES = [

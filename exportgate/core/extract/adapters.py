@@ -73,11 +73,28 @@ class HintRule:
     whose few values signal accelerators (an EKS ``amiType`` ending in ``_NVIDIA``) among many
     that signal nothing. A pattern with a group named ``value`` makes the hint that group's text
     instead of the whole value: the name at the end of a resource URL (a Compute Engine
-    accelerator type given as ``projects/p/zones/z/acceleratorTypes/nvidia-tesla-t4``)."""
+    accelerator type given as ``projects/p/zones/z/acceleratorTypes/nvidia-tesla-t4``).
+
+    With `joined` (``from`` written as a list, `source` its first path), the values of all the
+    fields, strings or integers, are joined with ``:`` into one value: a VM device's PCI
+    ``vendorId:deviceId`` (CAPV writes them as integers). An absent field leaves its part
+    empty, and when none is present there is no hint."""
 
     key: str
     source: FieldPath
     matching: re.Pattern[str] | None = None
+    joined: tuple[FieldPath, ...] = ()
+
+    def read(self, element: object, base: str) -> list[tuple[str, tuple[str, ...]]]:
+        """(field, hint values) for each place the rule finds under `element`."""
+        if self.joined:
+            found = _joined((self.source, *self.joined), element, base)
+        else:
+            resolved = self.source.resolve(element, base)
+            found = [(where, _strings(value, where)) for where, value in resolved]
+        if self.matching is not None:
+            found = [(where, _matched(self.matching, values)) for where, values in found]
+        return [(where, values) for where, values in found if values]
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,13 +394,9 @@ def _declared_request(
     if rule.provisions:
         hints.append(ProductHint(PROVISIONED_BY_KEY, Operator.IN, (rule.provisions,)))
     for hint_rule in rule.hints:
-        for where, value in hint_rule.source.resolve(element, base):
-            values = _strings(value, where)
-            if hint_rule.matching is not None:
-                values = _matched(hint_rule.matching, values)
-            if values:
-                hints.append(ProductHint(hint_rule.key, Operator.IN, values))
-                sources.append(where)
+        for where, values in hint_rule.read(element, base):
+            hints.append(ProductHint(hint_rule.key, Operator.IN, values))
+            sources.append(where)
     for path in rule.node_selectors:
         for where, value in path.resolve(element, base):
             found = hints_from_node_selector(value, where, vocabulary.hint_keys)
@@ -447,6 +460,45 @@ def _matched(pattern: re.Pattern[str], values: tuple[str, ...]) -> tuple[str, ..
         if text:
             found.append(text)
     return tuple(dict.fromkeys(found))
+
+
+def _joined(
+    paths: tuple[FieldPath, ...], element: object, base: str
+) -> list[tuple[str, tuple[str, ...]]]:
+    """The values at `paths`, one each, joined with ``:`` (see `HintRule.joined`): [(the first
+    field found, (joined value,))], or [] when none of the fields is set."""
+    parts: list[str] = []
+    first = ""
+    for path in paths:
+        found = path.resolve(element, base)
+        if len(found) > 1:
+            raise InputError(
+                f"expected one value to join, found {len(found)}",
+                field=found[1][0],
+                hint="a joined hint reads one field per part; name it without wildcards",
+            )
+        if not found:
+            parts.append("")  # an absent part: the value names nothing the catalogue holds
+            continue
+        where, value = found[0]
+        first = first or where
+        parts.append(_part_text(value, where))
+    return [(first, (":".join(parts),))] if first else []
+
+
+def _part_text(value: object, field: str) -> str:
+    """A joined part as text: a string trimmed, an integer in decimal. Integers are as long as
+    the document reader let them be (Python refuses integer text past 4300 digits), and the
+    catalogue reads no value longer than `limits.MAX_HINT_VALUE_CHARS`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    raise InputError(
+        f"expected a string or an integer, found {describe_type(value)}",
+        field=field,
+        hint="fix the manifest so the field has the type its API defines",
+    )
 
 
 def _strings(value: object, field: str) -> tuple[str, ...]:

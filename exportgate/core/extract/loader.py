@@ -370,7 +370,12 @@ class _Compiler:
                 "matching is a Python regular expression searched in each value (its group "
                 "named value, if it has one, is the hint)",
             ) from None
-        return HintRule(hint["key"], self._path(hint["from"], (*where, "from")), pattern)
+        source = hint["from"]
+        if isinstance(source, str):
+            return HintRule(hint["key"], self._path(source, (*where, "from")), pattern)
+        # A list: the values of those fields joined into one (a PCI vendorId:deviceId pair).
+        first, *rest = (self._path(text, (*where, "from", i)) for i, text in enumerate(source))
+        return HintRule(hint["key"], first, pattern, joined=tuple(rest))
 
     def _model(self, rule: Mapping[str, Any], where: _FieldPath) -> ModelRule:
         if "provider" in rule and "providerFrom" in rule:

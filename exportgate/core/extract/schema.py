@@ -25,6 +25,7 @@ HINT_MEANINGS = (
     "instance-category",  # p, g, inf, trn, N
     "accelerator-count",  # devices per node
     "accelerator-class",  # an export class the provider labels nodes with: 3A090.a
+    "pci-device",  # a VM's PCI device: vendor:device id (4318:7864, 0x10de:0x1eb8) or vGPU type
 )
 
 _STRING = {"type": "string", "minLength": 1}
@@ -99,7 +100,20 @@ _ACCELERATOR = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["key", "from"],
-                "properties": {"key": _STRING, "from": _PATH, "matching": _STRING},
+                "properties": {
+                    "key": _STRING,
+                    "from": {
+                        "description": "a field path, or a list of them whose values (strings "
+                        "or integers) are joined with ':' into one value, such as a PCI "
+                        "vendorId:deviceId pair",
+                        # One type list rather than oneOf, so an error names the real problem.
+                        "type": ["string", "array"],
+                        "minLength": 1,
+                        "items": _PATH,
+                        "minItems": 2,
+                    },
+                    "matching": _STRING,
+                },
             },
         },
         "requirements": _PATHS,

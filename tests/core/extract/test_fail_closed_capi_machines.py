@@ -4,7 +4,9 @@
    creates one and a Machine whose spec.infrastructureRef names it, with no template.
 2. CAPG guestAccelerators: an N1 machine type with attached A100s was read as "no accelerator".
 3. Other providers: vSphere PCI passthrough and vGPU, OpenStack flavors, and every machine-like
-   kind of the infrastructure groups without an adapter (the kindPattern catch-all).
+   kind of the infrastructure groups without an adapter (the kindPattern catch-all). vSphere
+   devices were then refused even where they name a T4 (a false denial of CAPV's own examples);
+   they are now identified by PCI id or vGPU board, and stay unknown where they cannot be.
 
 Manifests follow the providers' own examples (CAPA, CAPG docs/book/src/topics/gpus.md, CAPV
 docs/gpu-pci.md and docs/gpu-vgpu.md); beside each, a neighbour that must stay admitted for a
@@ -13,6 +15,7 @@ tenant headquartered in China (a CPU machine, a T4) and the same GPU machine for
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -332,7 +335,7 @@ spec:
       template: ubuntu-2204-kube-v1.30.0
 """)
 
-# CAPV docs/gpu-vgpu.md: an NVIDIA vGPU profile.
+# CAPV docs/gpu-vgpu.md: an NVIDIA vGPU profile of a T4.
 VSPHERE_VGPU = _load("""\
 apiVersion: infrastructure.cluster.x-k8s.io/v1beta2
 kind: VSphereMachine
@@ -343,26 +346,107 @@ spec:
   - vGPUProfile: grid_t4-1a
 """)
 
+PCI_DEVICE = "exportgate.dev/pci-device"
+
+
+def _vsphere(*devices: dict[str, Any]) -> dict[str, Any]:
+    """CAPV's PCI example with `devices` in place of its T4."""
+    obj = copy.deepcopy(VSPHERE_PCI)
+    obj["spec"]["template"]["spec"]["pciDevices"] = list(devices)
+    return obj
+
 
 @pytest.mark.parametrize(
-    ("obj", "source"),
+    ("obj", "source", "value"),
     [
-        (VSPHERE_PCI, "spec.template.spec.pciDevices[0]"),
-        (VSPHERE_VGPU, "spec.pciDevices[0]"),
+        (VSPHERE_PCI, "spec.template.spec.pciDevices[0]", "4318:7864"),
+        (VSPHERE_VGPU, "spec.pciDevices[0]", "grid_t4-1a"),
     ],
     ids=["pci-passthrough", "vgpu-profile"],
 )
-def test_vsphere_devices_are_accelerators_exportgate_cannot_identify(
-    obj: dict[str, Any], source: str
+def test_capv_t4_examples_are_a_t4_and_admitted(
+    obj: dict[str, Any], source: str, value: str
 ) -> None:
+    # CAPV's own examples were refused for a restricted tenant as unidentified accelerators,
+    # although a T4 is not export-controlled: PCI ids and vGPU profiles now name the product.
+    assert _hints(obj) == [(source, 1, {PCI_DEVICE: (value,)})]
+    workload, action = decide(obj)
+    assert action is Action.ALLOW
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert accelerator.pinned and accelerator.candidates == ("nvidia-t4",)
+
+
+@pytest.mark.parametrize(
+    ("device", "products"),
+    [
+        ({"deviceId": 9008, "vendorId": 4318}, ("nvidia-h100-sxm",)),  # 0x2330: H100 SXM5
+        ({"vGPUProfile": "nvidia_h100-80c"}, ("nvidia-h100-pcie", "nvidia-h100-sxm")),
+    ],
+    ids=["pci-h100", "vgpu-h100"],
+)
+def test_a_vsphere_h100_is_denied_as_an_h100(
+    device: dict[str, Any], products: tuple[str, ...]
+) -> None:
+    workload, action = decide(_vsphere(device))
+    assert action is Action.DENY
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    assert decision.accelerators[0].pinned
+    assert decision.accelerators[0].candidates == products
+    assert "H100" in decision.violations[0].message
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("device", "shown"),
+    [
+        ({"deviceId": 1234, "vendorId": 4318}, "4318:1234"),  # an NVIDIA id not catalogued
+        ({"deviceId": 4119, "vendorId": 5555}, "5555:4119"),  # a Mellanox NIC: still a device
+        ({"vGPUProfile": "nvidia_h100xm-80c"}, "nvidia_h100xm-80c"),  # a board with no alias
+        ({"vGPUProfile": "grid_v100d-4c"}, "grid_v100d-4c"),  # CAPV docs/gpu-vgpu.md's V100
+        ({"deviceId": 7864}, ":7864"),  # CAPV's webhook wants vendorId too
+    ],
+    ids=["unlisted-device", "nic", "unmapped-board", "capv-v100-profile", "no-vendor"],
+)
+def test_a_vsphere_device_exportgate_cannot_identify_is_unknown(
+    device: dict[str, Any], shown: str
+) -> None:
+    workload, action = decide(_vsphere(device))
+    assert action is Action.DENY
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    (accelerator,) = decision.accelerators
+    assert not accelerator.pinned and "unknown-accelerator" in accelerator.candidates
+    source = "spec.template.spec.pciDevices[0]"
+    assert f"the VM device at {source} is {shown}, not a PCI" in decision.violations[0].message
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        # Both ways at once: CAPV's webhook refuses it, and its controller would attach the
+        # vGPU, not the T4; the two hints contradict each other, so nothing pins it.
+        {"deviceId": 7864, "vendorId": 4318, "vGPUProfile": "nvidia_h100xm-80c"},
+        {"deviceId": 7864, "vendorId": 4318, "vGPUProfile": "grid_t4-1q"},
+        {"customLabel": "gpu"},  # neither: no hint, a node pool of unknown hardware
+    ],
+    ids=["pci-and-unknown-vgpu", "pci-and-t4-vgpu", "neither"],
+)
+def test_a_vsphere_device_naming_both_or_neither_is_unpinned(device: dict[str, Any]) -> None:
+    workload, action = decide(_vsphere(device))
+    assert action is Action.DENY
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert not accelerator.pinned and "unknown-accelerator" in accelerator.candidates
+
+
+def test_each_vsphere_device_is_its_own_accelerator() -> None:
+    # A T4 beside an unidentified device: the T4 does not vouch for the other.
+    obj = _vsphere({"deviceId": 7864, "vendorId": 4318}, {"deviceId": 1234, "vendorId": 4318})
     workload, action = decide(obj)
     assert action is Action.DENY
-    (request,) = workload.accelerators
-    assert (request.resource, request.source) == ("nodepool", source)
-    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
-    assert not decision.accelerators[0].pinned
-    assert f"A node pool at {source}" in decision.violations[0].message
-    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+    assert [a.source for a in workload.accelerators] == [
+        "spec.template.spec.pciDevices[0]",
+        "spec.template.spec.pciDevices[1]",
+    ]
 
 
 def test_a_vsphere_machine_without_devices_asks_for_none() -> None:

@@ -127,6 +127,10 @@ BROKEN = [
      "adapters[0].accelerators[0].when[0]", "is valid under each of"),
     ("when-without-values", ("requireHints: true", "when: [{field: spec.on}]"), 14,
      "adapters[0].accelerators[0].when[0]", "'in' is a required property"),
+    ("joined-from-of-one", ("from: spec.gpuModel}", "from: [spec.gpuModel]}"), 13,
+     "adapters[0].accelerators[0].hints[0].from", "is too short"),
+    ("joined-from-bad-path", ("from: spec.gpuModel}", "from: [spec.vendor, 'spec.x[']}"), 13,
+     "adapters[0].accelerators[0].hints[0].from[1]", "bad path"),
 ]
 
 
@@ -195,6 +199,78 @@ def test_a_matching_group_named_value_is_the_hint() -> None:
     ]
     trailing = {**GPU_JOB, "spec": {**spec, "gpuModel": "catalog/gpus/"}}
     assert registry.extract(trailing).accelerators == ()  # nothing found: no hint
+
+
+def _joined_registry() -> AdapterRegistry:
+    adapter = parse_adapter_text(
+        ADAPTER.replace(
+            "{key: nvidia.com/gpu.product, from: spec.gpuModel}",
+            "{key: exportgate.dev/pci-device, from: [spec.device.vendor, spec.device.id]}",
+        ),
+        "acme.yaml",
+    )
+    return AdapterRegistry.builtin().extended([adapter])
+
+
+@pytest.mark.parametrize(
+    ("device", "value"),
+    [
+        ({"vendor": 4318, "id": 7864}, "4318:7864"),  # integers, as CAPV writes PCI ids
+        ({"vendor": " 0x10de ", "id": "0x1eb8"}, "0x10de:0x1eb8"),  # strings, trimmed
+        ({"vendor": 4318}, "4318:"),  # a part left out stays empty: the catalogue names nothing
+        ({"id": 7864, "vendor": None}, ":7864"),
+    ],
+    ids=["integers", "strings", "no-device", "null-vendor"],
+)
+def test_a_hint_from_a_list_joins_the_fields_with_colons(
+    device: dict[str, Any], value: str
+) -> None:
+    """``from: [a, b]`` makes one value of several fields: a PCI vendor:device pair."""
+    spec = {**GPU_JOB["spec"], "roles": [], "device": device}
+    found = _joined_registry().extract({**GPU_JOB, "spec": spec})
+    assert [(h.key, h.values) for a in found.accelerators for h in a.hints] == [
+        ("exportgate.dev/pci-device", (value,))
+    ]
+
+
+def test_a_hint_from_a_list_of_absent_fields_is_no_hint() -> None:
+    spec = {**GPU_JOB["spec"], "roles": [], "device": {"label": "gpu"}}
+    assert _joined_registry().extract({**GPU_JOB, "spec": spec}).accelerators == ()
+
+
+@pytest.mark.parametrize(
+    ("device", "field", "words"),
+    [
+        ({"vendor": [4318], "id": 7864}, "spec.device.vendor", "found a list"),
+        ({"vendor": True, "id": 7864}, "spec.device.vendor", "found a boolean"),
+        ({"vendor": 4318, "id": 78.64}, "spec.device.id", "found a number"),
+    ],
+    ids=["list", "boolean", "float"],
+)
+def test_a_joined_part_must_be_a_string_or_an_integer(
+    device: dict[str, Any], field: str, words: str
+) -> None:
+    spec = {**GPU_JOB["spec"], "roles": [], "device": device}
+    with pytest.raises(InputError) as caught:
+        _joined_registry().extract({**GPU_JOB, "spec": spec})
+    assert caught.value.field == field
+    assert words in caught.value.message
+
+
+def test_a_joined_part_that_finds_several_values_is_an_error() -> None:
+    adapter = parse_adapter_text(
+        ADAPTER.replace(
+            "{key: nvidia.com/gpu.product, from: spec.gpuModel}",
+            "{key: exportgate.dev/pci-device, from: ['spec.vendors[*]', spec.device]}",
+        ),
+        "acme.yaml",
+    )
+    registry = AdapterRegistry.builtin().extended([adapter])
+    spec = {**GPU_JOB["spec"], "roles": [], "vendors": [4318, 4098], "device": 7864}
+    with pytest.raises(InputError) as caught:
+        registry.extract({**GPU_JOB, "spec": spec})
+    assert caught.value.field == "spec.vendors[1]"
+    assert "expected one value to join, found 2" in caught.value.message
 
 
 PATTERN_ADAPTER = """\
