@@ -103,18 +103,40 @@ class Condition:
     one of `values` (or, `negate`d, a value outside them). Values compare as text, trimmed and
     without case (``true``, ``Auto``): a switch such as GKE's ``enableAutopilot`` or AKS's
     ``nodeProvisioningProfile.mode`` turns a request on. An absent field holds nothing, so
-    the condition fails: a feature not set is not turned on."""
+    the condition fails: a feature not set is not turned on.
+
+    With `absent` set (``absent: true``), the condition is instead that the field holds
+    nothing (`_holds_nothing`), anywhere the path leads; ``absent: false``, that it holds
+    something. A rule then stands for what a pool is when none of the fields that would say
+    its hardware is set: an AKS "VirtualMachines" pool with no size exportgate can read."""
 
     source: FieldPath
-    values: frozenset[str]
+    values: frozenset[str] = frozenset()
     negate: bool = False
+    absent: bool | None = None
 
     def holds(self, element: object, base: str) -> tuple[bool, str]:
-        """(whether it holds, the field that made it hold)."""
+        """(whether it holds, the field that made it hold; "" for a field found absent)."""
+        if self.absent is not None:
+            found = self.source.resolve(element, base)
+            present = [where for where, value in found if not _holds_nothing(value)]
+            if self.absent:
+                return not present, ""
+            return (True, present[0]) if present else (False, "")
         for where, value in self.source.resolve(element, base):
             if (scalar_text(value, where) in self.values) != self.negate:
                 return True, where
         return False, ""
+
+
+def _holds_nothing(value: object) -> bool:
+    """Whether a field's value says nothing: an empty (or blank) string, list or object. A
+    missing field or null is never resolved at all."""
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, Mapping | list | tuple):
+        return not value
+    return False
 
 
 def scalar_text(value: object, field: str) -> str:
@@ -375,7 +397,8 @@ def _declared_request(
         holds, where = condition.holds(element, base)
         if not holds:
             return None
-        sources.append(where)
+        if where:
+            sources.append(where)
     resource = rule.resource
     if rule.resource_from is not None:
         named = rule.resource_from.first(element, base)

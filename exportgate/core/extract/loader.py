@@ -351,10 +351,13 @@ class _Compiler:
         )
 
     def _condition(self, item: Mapping[str, Any], where: _FieldPath) -> Condition:
+        source = self._path(item["field"], (*where, "field"))
+        if "absent" in item:
+            return Condition(source=source, absent=item["absent"])
         negate = "notIn" in item
         values = item["notIn"] if negate else item["in"]
         return Condition(
-            source=self._path(item["field"], (*where, "field")),
+            source=source,
             values=frozenset(scalar_text(v, f"when.{'notIn' if negate else 'in'}") for v in values),
             negate=negate,
         )

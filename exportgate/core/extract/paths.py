@@ -8,11 +8,13 @@ a loop over a tuple of steps, with no parsing on the hot path.
 
 Grammar (whitespace is not allowed)::
 
-    path  := step ( "." key | "[" index "]" | "[*]" | ".*" | "[" quoted "]" )*
+    path  := step ( "." key | "[" index "]" | "[*]" | "[*?]" | ".*" | "[" quoted "]" )*
     step  := key | "*" | "[" quoted "]"
     key   := [A-Za-z0-9_-]+          (a mapping key)
     "*"   := every value of a mapping, in the mapping's order
     "[*]" := every item of a list
+    "[*?]":= every item of a list, or the value itself when it is not a list (a field that
+             some versions of an API declare as a list and others as one object)
     index := a non-negative integer  (one list item)
     quoted:= "..." or '...'          (a mapping key with dots, slashes or other characters)
 
@@ -56,14 +58,21 @@ class _AllItems:
     __slots__ = ()
 
 
+class _ItemsOrValue:
+    """``[*?]``: every item of a list, or a value that is not a list as it is."""
+
+    __slots__ = ()
+
+
 class _AllValues:
     """``*``: every value of a mapping."""
 
     __slots__ = ()
 
 
-_Step = _Key | _Index | _AllItems | _AllValues
+_Step = _Key | _Index | _AllItems | _ItemsOrValue | _AllValues
 _ALL_ITEMS = _AllItems()
+_ITEMS_OR_VALUE = _ItemsOrValue()
 _ALL_VALUES = _AllValues()
 
 
@@ -198,6 +207,13 @@ class FieldPath:
                     if self._collect(item, base, (trail, index), position, found, only_first):
                         return True
                 return False
+            elif step is _ITEMS_OR_VALUE:
+                if isinstance(value, list | tuple):
+                    for index, item in enumerate(value):
+                        if self._collect(item, base, (trail, index), position, found, only_first):
+                            return True
+                    return False
+                # Not a list: the value is its own single item, at its own field.
             else:
                 mapping = value if isinstance(value, Mapping) else _no_mapping(value, base, trail)
                 for key, item in mapping.items():
@@ -288,6 +304,8 @@ def compile_path(text: str) -> FieldPath:
 def _bracket(text: str, position: int) -> tuple[_Step, int]:
     if text.startswith("[*]", position):
         return _ALL_ITEMS, position + 3
+    if text.startswith("[*?]", position):
+        return _ITEMS_OR_VALUE, position + 4
     index = _INDEX_RE.match(text, position)
     if index is not None:
         return _Index(int(index.group(1))), index.end()
@@ -304,5 +322,6 @@ def _bracket(text: str, position: int) -> tuple[_Step, int]:
         return _Key(key), end + 2
     raise PathSyntaxError(
         f"{text!r}: bad bracket at column {position + 1}; "
-        'use [*] for every item, [0] for one item, or ["key"] for a quoted key'
+        "use [*] for every item, [*?] for every item or a single value, [0] for one item, "
+        'or ["key"] for a quoted key'
     )

@@ -7,7 +7,11 @@ type is chosen, in this order, by the pod annotation
 ``io.katacontainers.config.hypervisor.machine_type`` (the type itself: ``p5.48xlarge``,
 ``Standard_NC24ads_A100_v4``), by ``io.katacontainers.config.hypervisor.default_gpus`` (the
 smallest type of the administrator's list with that many GPUs), and otherwise by the pod's
-CPU and memory or the administrator's default type. The adaptor's webhook moves the pod's
+CPU and memory or the administrator's default type. That is the order since cloud-api-adaptor
+v0.16.0; up to v0.15.0 a GPU count came first, so a pod naming a plain type and asking for GPUs
+got a GPU type of the administrator's list (``SelectInstanceTypeToUse`` in
+src/cloud-providers/util.go; reversed by commit dd4f8c0f, "Prioritise instance type annotation
+for selection", first released in v0.16.0). The adaptor's webhook moves the pod's
 ``nvidia.com/gpu`` requests into ``default_gpus`` and gives its first container the VM token
 ``kata.peerpods.io/vm`` instead; vocabulary.yaml (``deviceAccess``, ``podVm*``) lists the
 names with their sources.
@@ -24,7 +28,10 @@ narrow, since the node it is scheduled to is not where it runs:
   unknown VM;
 * without a type, a pod that asks for GPUs through an annotation, or that is a peer pod (its
   RuntimeClass or the VM token says so), gets a VM the adaptor chooses from a list exportgate
-  cannot see: an unknown VM, until the pod names a plain instance type.
+  cannot see: an unknown VM, until the pod names a plain instance type;
+* with a type, a GPU annotation that asks for GPUs (``default_gpus`` other than ``0``) adds that
+  unknown VM beside the typed one: exportgate cannot tell which adaptor version runs, and an
+  older one chooses the VM by the GPU count (red team 13b, H3).
 
 The machine-type annotation is read whatever the RuntimeClass: an installation may name its
 remote RuntimeClass otherwise (kata-deploy can make the remote shim the default ``kata``), and
@@ -75,8 +82,11 @@ def pod_vm_requests(
             if key in mapping and not gpus and _asks_for_gpus(mapping[key]):
                 gpus = join_key(where, key)
     if typed:
-        # The adaptor's first choice: the type named decides the VM, GPUs and all.
-        return list(dict.fromkeys(typed))
+        # The type named decides the VM since cloud-api-adaptor v0.16.0; up to v0.15.0 a GPU
+        # count came first and chose a GPU type from the administrator's list (module doc).
+        # Which version runs is not visible here, so GPUs asked for are that unknown VM too.
+        gpu_vm = [AcceleratorRequest(NODEPOOL_RESOURCE, 1, (), gpus)] if gpus else []
+        return list(dict.fromkeys([*typed, *gpu_vm]))
     source = gpus or _peer_pod(pod, field, containers, access)
     return [AcceleratorRequest(NODEPOOL_RESOURCE, 1, (), source)] if source else []
 

@@ -132,13 +132,23 @@ _ACCELERATOR = {
             "type": "array",
             "description": "conditions that must all hold for an element to make a request: "
             "the field holds one of `in` (or a value outside `notIn`); compared as trimmed, "
-            "lower-cased text, so a boolean switch is `in: [true]`",
+            "lower-cased text, so a boolean switch is `in: [true]`; or, with `absent: true`, "
+            "the field holds nothing (missing, null, blank, an empty list or object)",
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["field"],
-                "oneOf": [{"required": ["in"]}, {"required": ["notIn"]}],
-                "properties": {"field": _PATH, "in": _SCALARS, "notIn": _SCALARS},
+                "oneOf": [
+                    {"required": ["in"]},
+                    {"required": ["notIn"]},
+                    {"required": ["absent"]},
+                ],
+                "properties": {
+                    "field": _PATH,
+                    "in": _SCALARS,
+                    "notIn": _SCALARS,
+                    "absent": {"type": "boolean"},
+                },
             },
         },
         "provisions": {

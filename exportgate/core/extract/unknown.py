@@ -51,7 +51,9 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
         return (
             f"The cloud VM the pod runs in (a Kata Containers peer pod, from {source}), whose "
             "instance type exportgate could not identify (name a known one with the pod "
-            "annotation io.katacontainers.config.hypervisor.machine_type)"
+            "annotation io.katacontainers.config.hypervisor.machine_type; a GPU count in "
+            "io.katacontainers.config.hypervisor.default_gpus still lets cloud-api-adaptor "
+            "before v0.16.0 choose a GPU type from its list instead)"
         )
     if resource == "nodepool" and not source:
         # The object as a whole: a kind read by a kindPattern adapter (a Cluster API provider's

@@ -356,6 +356,51 @@ def test_when_turns_a_request_on_by_a_switch(value: object, requested: bool) -> 
     ]
 
 
+ABSENT_ADAPTER = ADAPTER.replace(
+    "        requireHints: true\n",
+    "        requireHints: true\n"
+    "      - resource: nodepool\n"
+    "        when:\n"
+    "          - {field: spec.kind, in: [Pool]}\n"
+    "          - {field: spec.gpuModel, absent: true}\n"
+    "          - {field: 'spec.sizes[*?]', absent: true}\n"
+    "      - resource: nodepool\n"
+    "        when: [{field: spec.extra, absent: false}]\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "sources"),
+    [
+        ({"kind": "Pool"}, ["spec.kind"]),
+        ({"kind": "Pool", "gpuModel": "  ", "sizes": []}, ["spec.kind"]),  # blank, empty
+        ({"kind": "Pool", "sizes": {}}, ["spec.kind"]),
+        ({"kind": "Pool", "gpuModel": "NVIDIA-A10"}, []),
+        ({"kind": "Pool", "sizes": [{}, ""]}, ["spec.kind"]),  # items that hold nothing
+        ({"kind": "Pool", "sizes": [{}, {"size": "x"}]}, []),
+        ({"kind": "Other"}, []),
+        ({"extra": {"a": 1}}, ["spec.extra"]),
+        ({"extra": ""}, []),
+    ],
+)
+def test_when_absent_holds_for_a_field_that_holds_nothing(
+    spec: dict[str, Any], sources: list[str]
+) -> None:
+    """``absent: true`` holds when the field holds nothing (missing, null, blank, an empty list
+    or object) anywhere its path leads; ``absent: false`` when it holds something. An absent
+    field is no source of the request."""
+    registry = AdapterRegistry.builtin().extended([parse_adapter_text(ABSENT_ADAPTER, "a.yaml")])
+    job = {**GPU_JOB, "spec": spec}
+    found = [a for a in registry.extract(job).accelerators if a.resource == "nodepool"]
+    assert [(a.source, a.hints) for a in found] == [(source, ()) for source in sources]
+
+
+def test_when_absent_is_a_boolean() -> None:
+    broken = ABSENT_ADAPTER.replace("absent: false", "absent: maybe")
+    with pytest.raises(InputError, match="absent"):
+        parse_adapter_text(broken, "a.yaml")
+
+
 def test_when_names_a_field_that_is_not_a_scalar() -> None:
     registry = AdapterRegistry.builtin().extended([parse_adapter_text(WHEN_ADAPTER, "acme.yaml")])
     job = {**GPU_JOB, "spec": {**GPU_JOB["spec"], "autoscale": {"mode": "Auto"}}}

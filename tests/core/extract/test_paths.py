@@ -97,6 +97,42 @@ def test_wrong_shapes_name_the_offending_field(
     assert raised.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        # ASO v20251002preview: autoscale is one object.
+        ({"autoscale": {"size": "a"}}, [("scale.autoscale.size", "a")]),
+        # ASO v1api20240402preview / v20260501: a list of them.
+        (
+            {"autoscale": [{"size": "a"}, {"size": "b"}]},
+            [("scale.autoscale[0].size", "a"), ("scale.autoscale[1].size", "b")],
+        ),
+        ({"autoscale": []}, []),
+        ({"autoscale": None}, []),
+        ({}, []),
+    ],
+    ids=["one-object", "list", "empty-list", "null", "missing"],
+)
+def test_items_or_value_reads_a_list_or_a_single_value(
+    obj: dict[str, Any], expected: list[tuple[str, Any]]
+) -> None:
+    """``[*?]``: every item of a list, or the value itself when it is not a list (a field some
+    API versions declare as a list and others as one object)."""
+    path = compile_path("autoscale[*?].size")
+    assert path.resolve(obj, "scale") == expected
+    assert path.first(obj, "scale") == (expected[0] if expected else None)
+    # Every list and every value under a mapping: all forms of AKS's scale at once.
+    scale = {"manual": [{"size": "m"}], "autoscale": {"size": "a"}}
+    assert compile_path("*[*?].size").resolve(scale, "scale") == [
+        ("scale.manual[0].size", "m"),
+        ("scale.autoscale.size", "a"),
+    ]
+    # Still strict past it: a string where an object belongs is named.
+    with pytest.raises(InputError) as raised:
+        path.resolve({"autoscale": "big"}, "scale")
+    assert raised.value.field == "scale.autoscale"
+
+
 def test_first_stops_at_the_first_match_before_a_later_bad_shape() -> None:
     obj = {"spec": {"l": [{"x": 1}, "not an object"]}}
     path = compile_path("spec.l[*].x")

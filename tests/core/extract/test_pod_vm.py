@@ -17,7 +17,7 @@ import pytest
 from exportgate.core.extract import extract_workload
 from exportgate.core.extract.pod_vm import INSTANCE_TYPE_KEY, is_pod_vm_source
 from exportgate.core.limits import MAX_HINT_VALUE_CHARS
-from exportgate.core.types import Action
+from exportgate.core.types import Action, Operator, ProductHint
 from tests.core.builders import NOW, make_tenant
 from tests.core.extract.fail_closed import ENGINE, RESTRICTED, T4_GFD, decide, site_registry
 
@@ -146,8 +146,52 @@ def test_a_peer_pod_whose_vm_the_adaptor_chooses_is_an_unknown_vm() -> None:
             'spec.containers[0].resources.requests["kata.peerpods.io/vm"]',
         )
     ]
-    # Named plain, the VM is plain even with GPUs asked for: the type comes first.
-    assert decide(peer_pod({MACHINE_TYPE: "m5.large", DEFAULT_GPUS: "1"}))[1] is Action.ALLOW
+    # Named plain with no GPUs asked for, the VM is plain.
+    assert decide(peer_pod({MACHINE_TYPE: "m5.large", DEFAULT_GPUS: "0"}))[1] is Action.ALLOW
+
+
+# Red team 13b, H3 (kata/k1-type-plus-gpus.yaml): a plain type beside a GPU count. Up to
+# cloud-api-adaptor v0.15.0 SelectInstanceTypeToUse chose by the GPU count first (reversed in
+# dd4f8c0f, released in v0.16.0), so the pod may get a GPU VM of the administrator's list.
+K1_TYPE_PLUS_GPUS: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {
+        "name": "k1",
+        "namespace": "team",
+        "annotations": {MACHINE_TYPE: "t3.large", DEFAULT_GPUS: "8"},
+    },
+    "spec": {
+        "runtimeClassName": "kata-remote",
+        "containers": [
+            {"name": "c", "image": "ubuntu", "resources": {"limits": {"kata.peerpods.io/vm": "1"}}}
+        ],
+    },
+}
+
+
+def test_a_plain_type_beside_a_gpu_count_is_also_the_unknown_vm() -> None:
+    assert vm_requests(K1_TYPE_PLUS_GPUS) == [
+        ("nodepool", _type_hint("t3.large"), f'metadata.annotations["{MACHINE_TYPE}"]'),
+        ("nodepool", (), f'metadata.annotations["{DEFAULT_GPUS}"]'),
+    ]
+    workload, action = decide(K1_TYPE_PLUS_GPUS)
+    assert action is Action.DENY
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    assert "v0.16.0" in decision.message  # why a named type is not enough
+    assert ENGINE.evaluate(workload, PERMITTED, NOW).action is Action.ALLOW
+    # A typed H100 VM with GPUs is still judged as the H100 it names, beside the unknown one.
+    h100 = peer_pod({MACHINE_TYPE: "p5.48xlarge", DEFAULT_GPUS: "8"})
+    assert [hints for _, hints, _ in vm_requests(h100)] == [_type_hint("p5.48xlarge"), ()]
+    # No GPUs asked for ("0", blank): the type alone decides.
+    for none in ("0", " "):
+        plain = peer_pod({MACHINE_TYPE: "t3.large", DEFAULT_GPUS: none})
+        assert [hints for _, hints, _ in vm_requests(plain)] == [_type_hint("t3.large")]
+        assert decide(plain)[1] is Action.ALLOW
+
+
+def _type_hint(name: str) -> tuple[Any, ...]:
+    return (ProductHint(INSTANCE_TYPE_KEY, Operator.IN, (name,)),)
 
 
 def test_no_gpus_and_local_machine_models_name_no_vm() -> None:
