@@ -23,10 +23,17 @@ matched by name, normalised by `party_key` only in ways that cannot join two dif
 (Unicode compatibility form, case, whitespace, the punctuation of legal suffixes): no fuzzy
 matching. A name spelt differently in two KYC records is two parties; KYC is where that is
 caught.
+
+A placeholder written where a KYC form asks for a party ("N/A", "none", "self", "-") names no
+party, so it links nobody (`is_placeholder_party`; red team 13b, M2: two unrelated tenants whose
+ultimate parent was "N/A" were one group, their capacity summed). The Tenant contract still
+accepts such records; the operator reports each placeholder on the Tenant's status
+(`placeholder_parties`), so that KYC fixes the record.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
@@ -43,6 +50,29 @@ CONTROLLERS = frozenset({ULTIMATE_PARENT, MAJORITY_OWNER})
 # A party named only in these roles links nobody (see the module docstring).
 WEAK_ROLES = frozenset({END_CUSTOMER})
 _IGNORED = str.maketrans({".": " ", ",": " "})  # "Co., Ltd." and "Co Ltd" are one spelling
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+# What analysts write in a KYC form's party field when there is no such party or they do not
+# know it ("no parent", "not applicable"). None of these names a party, so grouping by one would
+# join tenants that have nothing in common. Compared with everything but letters and digits
+# removed from the `party_key` (so "N/A", "n.a.", "N-A" and "NA" are one entry); a name with no
+# letter or digit at all ("-", ".", "?") is a placeholder too. The one home of this list.
+PLACEHOLDER_PARTY_NAMES = frozenset(
+    {
+        "na",  # N/A, n.a., NA
+        "nil",
+        "none",
+        "notapplicable",
+        "notavailable",
+        "notknown",
+        "null",
+        "same",
+        "sameasabove",
+        "self",
+        "tba",
+        "tbd",
+        "unknown",
+    }
+)
 
 
 def party_key(name: str) -> str:
@@ -50,6 +80,16 @@ def party_key(name: str) -> str:
     collapsed. Different words never become equal ("Nimbus Holdings" is not "Nimbus")."""
     text = unicodedata.normalize("NFKC", name).casefold().translate(_IGNORED)
     return " ".join(text.split())
+
+
+def is_placeholder_party(name: str) -> bool:
+    """Whether `name` is a placeholder rather than a party (see PLACEHOLDER_PARTY_NAMES)."""
+    return _is_placeholder_key(party_key(name))
+
+
+def _is_placeholder_key(key: str) -> bool:
+    letters = _NOT_LETTER_OR_DIGIT.sub("", key)
+    return not letters or letters in PLACEHOLDER_PARTY_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +133,29 @@ def namings(tenant: Tenant) -> list[tuple[str, str]]:
     return found
 
 
+def placeholder_parties(tenant: Tenant) -> list[tuple[str, str]]:
+    """(field, name) of every party name in the tenant's KYC record that is a placeholder
+    (`is_placeholder_party`), as spec paths, in the record's order."""
+    fields = [("spec.legalName", tenant.legal_name)]
+    if tenant.ultimate_parent is not None:
+        fields.append(("spec.ultimateParent.name", tenant.ultimate_parent.name))
+    fields += [(f"spec.ownership.owners[{i}].name", o.name) for i, o in enumerate(tenant.owners)]
+    fields += [
+        (f"spec.resale.endCustomers[{i}].name", c.name) for i, c in enumerate(tenant.end_customers)
+    ]
+    return [(field, name) for field, name in fields if is_placeholder_party(name)]
+
+
 def tenant_groups(tenants: Iterable[Tenant]) -> tuple[TenantGroup, ...]:
-    """The groups of two or more of `tenants` (a tenant in none is a group of its own)."""
+    """The groups of two or more of `tenants` (a tenant in none is a group of its own).
+
+    Near-linear in the number of namings (union-find, links indexed by their group's root):
+    the operator regroups every tenant on each accounting round."""
     named: dict[str, list[tuple[Naming, str]]] = defaultdict(list)
     for tenant in sorted(tenants, key=lambda t: t.name):
         for role, name in namings(tenant):
             key = party_key(name)
-            if key:
+            if not _is_placeholder_key(key):  # a placeholder names no party: links nobody
                 named[key].append((Naming(tenant.name, role), name))
     root: dict[str, str] = {}
 
@@ -123,11 +179,15 @@ def tenant_groups(tenants: Iterable[Tenant]) -> tuple[TenantGroup, ...]:
     members: dict[str, list[str]] = defaultdict(list)
     for name in sorted(root):
         members[find(name)].append(name)
+    # Each link belongs to the group of the tenants it names (all share one root), in key order.
+    by_root: dict[str, list[Link]] = defaultdict(list)
+    for link in links:
+        by_root[find(link.named_by[0].tenant)].append(link)
     groups = []
-    for names in members.values():
+    for top_member, names in members.items():
         if len(names) < 2:
             continue
-        mine = tuple(link for link in links if link.named_by[0].tenant in names)
+        mine = tuple(by_root[top_member])
         top = _top(mine)
         groups.append(TenantGroup(top.key, top.party, tuple(names), mine))
     return tuple(sorted(groups, key=lambda g: g.key))

@@ -15,6 +15,7 @@ from exportgate.core.decision import Decision
 from exportgate.core.engine import PolicyEngine
 from exportgate.core.errors import InputError
 from exportgate.core.tenancy import API_VERSION
+from exportgate.core.tenant_groups import placeholder_parties
 from exportgate.core.tenants import effective_verification, jurisdictions
 from exportgate.core.types import (
     AcceleratorRequest,
@@ -120,11 +121,30 @@ def tenant_status(
             "conditions": merge(
                 previous,
                 [
-                    condition("Ready", False, "InvalidSpec", error.describe(), now=now,
-                              generation=record.generation),
-                    condition("Verified", None, "InvalidSpec",
-                              "verification cannot be judged until the spec is fixed", now=now,
-                              generation=record.generation),
+                    condition(
+                        "Ready",
+                        False,
+                        "InvalidSpec",
+                        error.describe(),
+                        now=now,
+                        generation=record.generation,
+                    ),
+                    condition(
+                        "Verified",
+                        None,
+                        "InvalidSpec",
+                        "verification cannot be judged until the spec is fixed",
+                        now=now,
+                        generation=record.generation,
+                    ),
+                    condition(
+                        "PartiesNamed",
+                        None,
+                        "InvalidSpec",
+                        "party names cannot be judged until the spec is fixed",
+                        now=now,
+                        generation=record.generation,
+                    ),
                 ],
             ),
         }
@@ -156,8 +176,9 @@ def tenant_status(
         for a in allowed
         if a.get("deniedProducts")
     ]
-    denied = [a["classification"] for a in allowed if not a["allowed"] and not a.get(
-        "deniedProducts")]
+    denied = [
+        a["classification"] for a in allowed if not a["allowed"] and not a.get("deniedProducts")
+    ]
     ready_message = f"{len(rows)} jurisdiction(s): " + ", ".join(
         dict.fromkeys(r["country"] for r in rows)
     )
@@ -177,8 +198,9 @@ def tenant_status(
         "conditions": merge(
             previous,
             [
-                condition("Ready", True, "Resolved", ready_message, now=now,
-                          generation=record.generation),
+                condition(
+                    "Ready", True, "Resolved", ready_message, now=now, generation=record.generation
+                ),
                 condition(
                     "Verified",
                     effective is EffectiveVerification.VERIFIED,
@@ -187,9 +209,30 @@ def tenant_status(
                     now=now,
                     generation=record.generation,
                 ),
+                _parties_named(tenant, now, record.generation),
             ],
         ),
     }
+
+
+def _parties_named(tenant: Tenant, now: datetime, generation: int | None) -> Status:
+    """A KYC data problem the Tenant contract still accepts (red team 13b, M2): a placeholder
+    ("N/A", "none", "self", "-") where a party's name belongs. Tenant groups ignore it, so
+    the record is not refused; the condition tells KYC to fix it."""
+    found = placeholder_parties(tenant)
+    if not found:
+        return condition("PartiesNamed", True, "Named", "every party in the KYC record is named",
+                         now=now, generation=generation)  # fmt: skip
+    fields = "; ".join(f"{field} is {name!r}" for field, name in found[:16])
+    message = (
+        f"{fields}: a placeholder, not a party's name. exportgate links no tenant by it (tenant "
+        "groups, over which the capacity tier is summed), though the party's other fields "
+        "(headquarters, country, share) still count. Write the party's legal name, or leave "
+        "the entry out where there is no such party (no ultimate parent: no "
+        "spec.ultimateParent)."
+    )
+    return condition("PartiesNamed", False, "PlaceholderName", message, now=now,
+                     generation=generation)  # fmt: skip
 
 
 # --- ExportPolicy -------------------------------------------------------------------------
@@ -217,29 +260,48 @@ def policy_status(
     served = record.last_good
     if compiled is not None:
         compiled_condition = condition(
-            "Compiled", True, "Compiled", f"{len(compiled.rules)} rule(s) compiled", now=now,
+            "Compiled",
+            True,
+            "Compiled",
+            f"{len(compiled.rules)} rule(s) compiled",
+            now=now,
             generation=record.generation,
         )
     else:
         error = record.error or InputError("the policy does not compile")
         compiled_condition = condition(
-            "Compiled", False, "CompileError", error.describe(), now=now,
+            "Compiled",
+            False,
+            "CompileError",
+            error.describe(),
+            now=now,
             generation=record.generation,
         )
     if served is None:
         served_condition = condition(
-            "Served", False, "NotServed", "no version of this policy has compiled yet", now=now,
+            "Served",
+            False,
+            "NotServed",
+            "no version of this policy has compiled yet",
+            now=now,
             generation=record.generation,
         )
     elif compiled is None:
         served_condition = condition(
-            "Served", False, "ServingPreviousVersion",
+            "Served",
+            False,
+            "ServingPreviousVersion",
             f"still serving version {served.version}: the current spec does not compile",
-            now=now, generation=record.generation,
+            now=now,
+            generation=record.generation,
         )
     else:
         served_condition = condition(
-            "Served", True, "Served", f"version {served.version} is served", now=now,
+            "Served",
+            True,
+            "Served",
+            f"version {served.version} is served",
+            now=now,
             generation=record.generation,
         )
     return {

@@ -535,3 +535,76 @@ def _pod_updates_reviewed(trace: Trace) -> float | None:
         and 'kind="Pod"' in line
         and 'operation="UPDATE"' in line
     )
+
+
+# Red team 13b, H4 (/tmp probe bindprobe.py): a Binding's metadata.annotations are merged into
+# its Pod (BindingREST.setPodHostAndAnnotations, kubernetes/kubernetes
+# pkg/registry/core/pod/storage/storage.go), through pods/binding and the legacy top-level
+# bindings resource, unseen by the Pod's admission.
+RED_TEAM_BINDING = {
+    "cdi.k8s.io/x": "nvidia.com/gpu=all",
+    "io.katacontainers.config.hypervisor.machine_type": "p5.48xlarge",
+    "gpu-fraction": "1",
+    "exportgate.dev/decision-id": "forged",
+}
+SCHEDULER = "system:kube-scheduler"
+
+
+def _bind(
+    cluster: LocalCluster, name: str, ns: str, annotations: dict[str, str], *, user: str,
+    legacy: bool = False,
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    metadata: dict[str, Any] = {"name": name, "namespace": ns}
+    if annotations:
+        metadata["annotations"] = annotations
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": metadata,
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "gpu-node-1"}}  # fmt: skip
+    path = f"/api/v1/namespaces/{ns}/bindings" if legacy else (
+        f"/api/v1/namespaces/{ns}/pods/{name}/binding")  # fmt: skip
+    return cluster.kubectl(
+        "create", "--raw", path, "-f", "-", input=json.dumps(binding), as_user=user, check=False
+    )
+
+
+def test_a_binding_cannot_carry_the_annotations_exportgate_reads(trace: Trace) -> None:
+    """Red team 13b, H4: a binder (here a user granted pods/binding and bindings; a custom
+    scheduler alike) merged a CDI device, a Kata machine type, a GPU share and a forged stamp
+    into a pod admitted as a plain CPU pod. The chart sends such Bindings (only those) to the
+    pod-write guard, which refuses them; kube-scheduler's Binding (no annotations) is never
+    sent and binds the pod."""
+    cluster, ns, name = trace.cluster, trace.nimbus_ns, "bind-cpu"
+    if cluster.kubectl("get", "pod", name, "-n", ns, check=False).returncode != 0:
+        cluster.apply(pod(name, ns))  # a CPU pod, admitted as unguarded
+    _grant(cluster, "ega-pod-binder", OPS_USER, [
+        {"apiGroups": [""], "resources": ["pods/binding", "bindings"], "verbs": ["create"]},
+    ])  # fmt: skip
+    for legacy in (False, True):
+        refused = _bind(cluster, name, ns, RED_TEAM_BINDING, user=OPS_USER, legacy=legacy)
+        assert refused.returncode != 0, refused.stdout
+        assert 'admission webhook "podstatus.exportgate.dev" denied the request' in refused.stderr
+        assert "cdi.k8s.io/x" in refused.stderr
+    stored = get(cluster, "pod", name, ns)
+    assert not stored["metadata"].get("annotations")
+    assert not stored["spec"].get("nodeName")
+    # kube-scheduler's Binding, as DefaultBinder.Bind sends it: bound, and never reviewed.
+    reviewed = _reviews(trace, "Binding")
+    assert reviewed is None or reviewed >= 2  # the refused Bindings were reviewed and counted
+    bound = _bind(cluster, name, ns, {}, user=SCHEDULER)
+    assert bound.returncode == 0, bound.stderr
+    stored = get(cluster, "pod", name, ns)
+    assert stored["spec"]["nodeName"] == "gpu-node-1"
+    assert not stored["metadata"].get("annotations")
+    assert _reviews(trace, "Binding") == reviewed
+
+
+def _reviews(trace: Trace, kind: str) -> float | None:
+    """Reviews of `kind` the webhook answered (embedded: its metrics are on that port)."""
+    if trace.shape != "embedded":
+        return None
+    with urllib.request.urlopen(trace.service_metrics, timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("exportgate_webhook_requests_total{") and f'kind="{kind}"' in line
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -402,6 +403,112 @@ def test_prefilter_sends_exactly_the_pods_whose_annotations_hand_them_a_device(
         if sent != read:
             wrong.append(f"{case}: read {read}, sent {sent}")
     assert not wrong, "exportgate.celDeviceAnnotations in _cel.tpl:\n" + "\n".join(wrong)
+
+
+# Red team 13b, H4: the API server merges a Binding's metadata.annotations into its Pod
+# (BindingREST.setPodHostAndAnnotations, kubernetes/kubernetes
+# pkg/registry/core/pod/storage/storage.go; the legacy `bindings` resource calls the same
+# code), unseen by the Pod's admission. The chart sends a Binding to the pod-write guard only
+# when it carries an annotation exportgate reads; kube-scheduler's Bindings carry none
+# (DefaultBinder.Bind, pkg/scheduler/framework/plugins/defaultbinder/default_binder.go: name,
+# namespace, uid and target only), so they are never sent: never slowed, never refused.
+SCHEDULER = "system:kube-scheduler"
+BOUND_POD = "bind-me"
+RED_TEAM_BINDING = {
+    "cdi.k8s.io/x": "nvidia.com/gpu=all",
+    "io.katacontainers.config.hypervisor.machine_type": "p5.48xlarge",
+    "gpu-fraction": "1",
+    "exportgate.dev/decision-id": "forged",
+}
+BINDING_CASES = [
+    ("kube-scheduler's binding", {}, False),
+    ("red team 13b probe", RED_TEAM_BINDING, True),
+    ("cdi device", CDI_ALL, True),
+    ("kai gpu-fraction", FRACTION, True),
+    ("kai per-container share", {"nvidia.com/container.main.gpu-memory.request": "2000"}, True),
+    ("kata machine_type", {"io.katacontainers.config.hypervisor.machine_type": "p5.48xlarge"},
+     True),
+    ("forged stamp", {"exportgate.dev/decision-id": "forged"}, True),
+    ("unrelated annotations", {"prometheus.io/scrape": "true", "example.com/gpu-fraction": "1"},
+     False),
+]  # fmt: skip
+
+
+def _bind(
+    cluster: LocalCluster, annotations: dict[str, str], *, legacy: bool, user: str = SCHEDULER
+) -> subprocess.CompletedProcess[str]:
+    """A dry-run Binding of BOUND_POD (which stays unbound), through pods/binding or, `legacy`,
+    the top-level bindings resource (POST /api/v1/namespaces/{ns}/bindings)."""
+    metadata: dict[str, Any] = {"name": BOUND_POD, "namespace": TENANT_NS}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": metadata,
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "gpu-node-1"},
+    }
+    base = f"/api/v1/namespaces/{TENANT_NS}"
+    path = f"{base}/bindings" if legacy else f"{base}/pods/{BOUND_POD}/binding"
+    return cluster.kubectl(
+        "create", "--raw", f"{path}?dryRun=All", "-f", "-", input=json.dumps(binding),
+        as_user=user, check=False, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def unbound_pod(installed: LocalCluster) -> str:
+    """A plain pod (not sent) with no node yet: what a Binding binds."""
+    if installed.kubectl("get", "pod", BOUND_POD, "-n", TENANT_NS, check=False).returncode:
+        proc = create_as_tenant(installed, pod(BOUND_POD, TENANT_NS))
+        assert proc.returncode == 0, proc.stderr
+    return BOUND_POD
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["pods-binding", "bindings"])
+@pytest.mark.parametrize(
+    ("annotations", "sent"),
+    [pytest.param(a, sent, id=case) for case, a, sent in BINDING_CASES],
+)
+def test_bindings_are_sent_exactly_when_they_carry_an_annotation_exportgate_reads(
+    installed: LocalCluster, unbound_pod: str, annotations: dict[str, str], sent: bool,
+    legacy: bool,
+) -> None:  # fmt: skip
+    """The webhook is unreachable: "sent" is a fail-closed refusal by the pod-write guard,
+    "not sent" a plain admission (kube-scheduler's Binding among them)."""
+
+    def observed() -> bool:
+        proc = _bind(installed, annotations, legacy=legacy)
+        refused = proc.returncode != 0 and 'failed calling webhook "podstatus.' in proc.stderr
+        assert refused or proc.returncode == 0, proc.stderr  # no other kind of failure
+        return refused == sent
+
+    installed.wait_for_webhook(observed, timeout=30)
+
+
+def test_bindings_are_sent_exactly_when_the_guard_would_read_their_annotations(
+    installed: LocalCluster, unbound_pod: str
+) -> None:
+    """Differential: the match condition, evaluated by the real API server, sends a Binding
+    exactly when the webhook's rule (exportgate_webhook.podstatus) finds an annotation it
+    guards, over every annotation case of the device-annotation reader's tests."""
+    from exportgate_webhook.podstatus import binding_guarded_annotations
+
+    from exportgate.core.extract import AdapterRegistry
+
+    vocabulary = AdapterRegistry.builtin().vocabulary
+    wrong = []
+    for case, obj in _annotated_workloads():
+        if obj["kind"] != "Pod":
+            continue
+        annotations = obj["metadata"]["annotations"]
+        guarded = bool(binding_guarded_annotations({"metadata": obj["metadata"]}, vocabulary))
+        proc = _bind(installed, annotations, legacy=False)
+        sent = 'failed calling webhook "podstatus.' in proc.stderr
+        assert sent or proc.returncode == 0, proc.stderr
+        if sent != guarded:
+            wrong.append(f"{case}: guarded {guarded}, sent {sent}")
+    assert not wrong, "exportgate.celBindingGuarded in _cel.tpl:\n" + "\n".join(wrong)
 
 
 def test_exempt_namespaces_are_never_sent(installed: LocalCluster) -> None:

@@ -174,14 +174,24 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
     (tenancy,) = by_name["tenancy.exportgate.dev"]["rules"]
     assert tenancy["resources"] == ["namespaces", "namespaces/status", "namespaces/finalize"]
     assert tenancy["operations"] == ["CREATE", "UPDATE"]
-    # pods/status keeps annotations as sent: its writes reach the webhook, but only those that
-    # change an annotation exportgate reads (the kubelet's status writes are never sent).
-    (status,) = by_name["podstatus.exportgate.dev"]["rules"]
+    # pods/status keeps annotations as sent, and a Binding's annotations are merged into its
+    # Pod (red team 13b, H4): their writes reach the webhook, but only those that change (a
+    # Binding: carry) an annotation exportgate reads (the kubelet's status writes and
+    # kube-scheduler's Bindings are never sent).
+    status, bindings = by_name["podstatus.exportgate.dev"]["rules"]
     assert (status["resources"], status["operations"]) == (["pods/status"], ["UPDATE"])
-    (condition,) = by_name["podstatus.exportgate.dev"]["matchConditions"]
-    assert "'gpu-fraction'" in condition["expression"]
-    assert "'cdi.k8s.io/'" in condition["expression"]
-    assert "oldObject.metadata.annotations" in condition["expression"]
+    assert (bindings["resources"], bindings["operations"]) == (["pods/binding", "bindings"],
+                                                               ["CREATE"])  # fmt: skip
+    changed, bound = by_name["podstatus.exportgate.dev"]["matchConditions"]
+    for condition in (changed, bound):
+        assert "'gpu-fraction'" in condition["expression"]
+        assert "'cdi.k8s.io/'" in condition["expression"]
+        assert "'io.katacontainers.config.hypervisor.machine_type'" in condition["expression"]
+    # Conditions are ANDed: each passes the other operation; a CREATE has no oldObject.
+    assert changed["expression"].startswith("request.operation != 'UPDATE' || (")
+    assert "oldObject.metadata.annotations" in changed["expression"]
+    assert bound["expression"].startswith("request.operation != 'CREATE' || (")
+    assert "oldObject" not in bound["expression"]
     # Guarded kinds are named one by one (no subresources), except the groups sent whole
     # (webhook.wholeGroups: "when in doubt, send"), whose one rule is "*".
     whole = {"kubeflow.org", "serving.kserve.io", "ray.io", "trainer.kubeflow.org"}

@@ -32,6 +32,31 @@ def test_invalid_tenant_status_clears_resolved_fields() -> None:
     ready = {c["type"]: c for c in status["conditions"]}["Ready"]
     assert ready["status"] == "False"
     assert "XX" in ready["message"]
+    parties = {c["type"]: c for c in status["conditions"]}["PartiesNamed"]
+    assert (parties["status"], parties["reason"]) == ("Unknown", "InvalidSpec")
+
+
+def test_a_placeholder_party_name_is_reported_not_refused() -> None:
+    """Red team 13b, M2: KYC wrote "N/A" as the ultimate parent. The record stays valid (the
+    Tenant contract is unchanged) and its parent's headquarters still counts; the tenant is
+    grouped with nobody by that name, and the condition asks KYC to fix the record."""
+    doc = tenant("alpha", hq="SG", parent_hq="CN")
+    doc["spec"]["ultimateParent"]["name"] = "N/A"
+    doc["spec"]["ownership"] = {"owners": [{"name": "-", "share": 30, "headquarters": "SG"}]}
+    status = tenant_status(World().set_tenant(doc), PolicyEngine.build(), NOW)
+    found = {c["type"]: c for c in status["conditions"]}
+    assert found["Ready"]["status"] == "True"
+    assert {"country": "CN", "role": "parentHeadquarters"} in [
+        {k: j[k] for k in ("country", "role")} for j in status["jurisdictions"]
+    ]
+    named = found["PartiesNamed"]
+    assert (named["status"], named["reason"]) == ("False", "PlaceholderName")
+    assert "spec.ultimateParent.name is 'N/A'" in named["message"]
+    assert "spec.ownership.owners[0].name is '-'" in named["message"]
+    clean = tenant_status(World().set_tenant(tenant("beta", parent_hq="SG")), PolicyEngine.build(),
+                          NOW)  # fmt: skip
+    named = {c["type"]: c for c in clean["conditions"]}["PartiesNamed"]
+    assert (named["status"], named["reason"]) == ("True", "Named")
 
 
 def test_policy_that_stops_compiling_keeps_its_last_good_version() -> None:

@@ -74,6 +74,22 @@ def test_parent_in_d5_country_is_denied_controlled_classes(operator: OperatorHan
     assert "denied products: outside-3A090 (nvidia-h20)" in conditions(status)["Ready"]["message"]
 
 
+def test_a_placeholder_parent_is_accepted_and_reported(operator: OperatorHandle) -> None:
+    """Red team 13b, M2: KYC records whose ultimate parent is "N/A" stay valid Tenants (the
+    contract is unchanged); the operator reports the placeholder in a condition."""
+    name = unique("placeholder")
+    doc = tenant(name, hq="SG", parent_hq="SG")
+    doc["spec"]["ultimateParent"]["name"] = "N/A"
+    operator.cluster.apply(doc)
+    found = conditions(status_of(operator, name))
+    assert found["Ready"]["status"] == "True"
+    assert (found["PartiesNamed"]["status"], found["PartiesNamed"]["reason"]) == (
+        "False",
+        "PlaceholderName",
+    )
+    assert "spec.ultimateParent.name is 'N/A'" in found["PartiesNamed"]["message"]
+
+
 def test_pending_and_expired_tenants(operator: OperatorHandle) -> None:
     pending, expired = unique("pending"), unique("expired")
     operator.cluster.apply(tenant(pending, state="Pending", verified="", expires=None))

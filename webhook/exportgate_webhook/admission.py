@@ -48,7 +48,12 @@ from exportgate_webhook.mutate import (
     stamps_for,
     strip_patch,
 )
-from exportgate_webhook.podstatus import guarded_annotation_changes, is_pod_status
+from exportgate_webhook.podstatus import (
+    binding_guarded_annotations,
+    guarded_annotation_changes,
+    is_pod_binding,
+    is_pod_status,
+)
 from exportgate_webhook.records import record_refusal
 from exportgate_webhook.review import AdmissionRequest, AdmissionResponse, allowed, denied
 from exportgate_webhook.tenancy import (
@@ -221,6 +226,9 @@ class AdmissionReviewer:
             # Never a policy decision: the kubelet's status writes must not be refused because
             # the pod itself would be denied today (a violator admitted before exportgate).
             return self._pod_status(request, ref)
+        if is_pod_binding(request):
+            # Nor is a Binding (kube-scheduler's, constantly): only its annotations are guarded.
+            return self._pod_binding(request, ref)
         # Before the dying-object skip: a metadata-only update may remove stamps, never add or
         # alter them, or a tenant's own finalizer would let it stamp any decision id on a dying
         # object (red team 3, F5).
@@ -284,8 +292,9 @@ class AdmissionReviewer:
         if not self._guard.mutate or request["operation"] not in ("CREATE", "UPDATE"):
             return Outcome(allowed(uid), "skipped")
         obj = request.get("object") or {}
-        if metadata_only_change(request) or is_pod_status(request):
-            # A status write is not the Pod's admission: /validate guards its annotations.
+        if metadata_only_change(request) or is_pod_status(request) or is_pod_binding(request):
+            # A status write or a Binding is not the Pod's admission: /validate guards their
+            # annotations.
             return Outcome(allowed(uid), "skipped")
         if self._exempt(request):
             return Outcome(allowed(uid), "exempt")
@@ -327,6 +336,17 @@ class AdmissionReviewer:
         )
         if changed:
             return Outcome(denied(uid, messages.pod_status_message(ref, changed)), "forged")
+        return Outcome(allowed(uid), "skipped")
+
+    def _pod_binding(self, request: AdmissionRequest, ref: ObjectRef) -> Outcome:
+        """A Binding: refused only if it carries an annotation exportgate reads, which the API
+        server would merge into the Pod."""
+        uid = request["uid"]
+        if self._platform.includes(request["userInfo"]):
+            return Outcome(allowed(uid), "skipped")
+        carried = binding_guarded_annotations(request.get("object"), self._vocabulary)
+        if carried:
+            return Outcome(denied(uid, messages.pod_binding_message(ref, carried)), "forged")
         return Outcome(allowed(uid), "skipped")
 
     def _exempt(self, request: AdmissionRequest) -> bool:

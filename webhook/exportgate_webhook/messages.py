@@ -224,6 +224,19 @@ def pod_status_message(ref: ObjectRef, keys: Sequence[str]) -> str:
     )
 
 
+def pod_binding_message(ref: ObjectRef, keys: Sequence[str]) -> str:
+    # A Binding is named after its Pod, in the Pod's namespace.
+    pod = f"pod {ref.namespace}/{ref.name}" if ref.namespace else f"pod {ref.name}"
+    return (
+        f"exportgate refused this Binding of {pod}: it carries the annotations "
+        f"{', '.join(keys)}, which hand a pod a device or are exportgate's own (decision "
+        "stamps, violation marks). The API server merges a Binding's annotations into the Pod "
+        "without admission of the Pod, so they may not be set there; bind without them (as "
+        "kube-scheduler does) and set them on the Pod itself, where exportgate evaluates them, "
+        "or ask your platform team."
+    )
+
+
 def forged_stamp_message(ref: ObjectRef, keys: Sequence[str]) -> str:
     return (
         f"exportgate refused {describe_object(ref)}: the annotations {', '.join(keys)} are written "

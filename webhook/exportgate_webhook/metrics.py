@@ -26,7 +26,7 @@ exactly what it always did):
 
 `decision` is one of allow, dryrun, warn, deny (the sidecar's answer), unguarded (nothing to
 ask), exempt, skipped (DELETE, CONNECT, objects being deleted), tenancy (label guard refusal),
-forged (a stamp, or on pods/status an annotation exportgate reads), unreadable,
+forged (a stamp, or on pods/status or a Binding an annotation exportgate reads), unreadable,
 unavailable (failed closed), error (a bug; also refused).
 """
 

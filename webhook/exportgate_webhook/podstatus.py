@@ -1,22 +1,35 @@
-"""Writes to a Pod's status subresource: the annotations exportgate reads may not change there.
+"""Writes that reach a Pod's annotations without the Pod's admission: the annotations exportgate
+reads may not change there.
 
-The API server's status strategy for Pods (podStatusStrategy.PrepareForUpdate, in
-kubernetes/kubernetes pkg/registry/core/pod/strategy.go) resets only the spec, the
-deletionTimestamp and the ownerReferences: labels and annotations are stored as the caller sent
-them, and admission of the Pod itself never sees the write. So whoever holds RBAC on
-`pods/status` could otherwise write, unseen:
+Two such writes exist:
+
+* the status subresource: the API server's status strategy for Pods
+  (podStatusStrategy.PrepareForUpdate, in kubernetes/kubernetes
+  pkg/registry/core/pod/strategy.go) resets only the spec, the deletionTimestamp and the
+  ownerReferences: labels and annotations are stored as the caller sent them;
+* a Binding (`pods/binding`, and the legacy top-level `bindings` resource, which calls the same
+  code): BindingREST.setPodHostAndAnnotations (pkg/registry/core/pod/storage/storage.go)
+  merges the Binding's `metadata.annotations` into the Pod as it sets the node (red team 13b,
+  H4).
+
+Admission of the Pod itself never sees either, so whoever holds RBAC on them could otherwise
+write, unseen:
 
 * an annotation that hands the pod a device (`device_annotations`: KAI Scheduler's
-  gpu-fraction, a CDI device), on a pod admitted without one;
+  gpu-fraction, a CDI device, a Kata peer pod's machine type), on a pod admitted without one;
 * an `exportgate.dev/` annotation: a decision stamp (forged), or the operator's violation mark
   (removed or rewritten).
 
-The kubelet writes `pods/status` for every pod all the time and never touches these, so the
-rule is narrow and needs no policy decision: a status write that adds, alters or removes one of
-them is refused to all but platform identities; every other status write is admitted without
-being evaluated. The chart sends only the writes that change one (a matchCondition), so kubelet
-updates never reach the webhook. Pod labels are not guarded: nothing in exportgate reads a Pod's
-labels (its tenant is its namespace's).
+The kubelet writes `pods/status` for every pod all the time and never touches these, and
+kube-scheduler's Bindings carry no annotations at all (DefaultBinder.Bind,
+pkg/scheduler/framework/plugins/defaultbinder/default_binder.go), so the rule is narrow and
+needs no policy decision: a status write that adds, alters or removes one of them, or a Binding
+that carries one, is refused to all but platform identities; every other such write is admitted
+without being evaluated. The chart sends only the writes that change one (matchConditions), so
+kubelet updates and kube-scheduler's Bindings never reach the webhook. A Binding is refused for
+carrying a guarded annotation even if the Pod already has the same value: the Pod is not in the
+request, and no scheduler needs to repeat one. Pod labels are not guarded: nothing in exportgate
+reads a Pod's labels (its tenant is its namespace's).
 """
 
 from __future__ import annotations
@@ -42,6 +55,15 @@ def is_pod_status(request: AdmissionRequest) -> bool:
     )
 
 
+def is_pod_binding(request: AdmissionRequest) -> bool:
+    """A Binding of a core/v1 Pod: `pods/binding`, or the legacy top-level `bindings`."""
+    resource = request["resource"]
+    if resource["group"] != "":
+        return False
+    sub = request.get("subResource") or ""
+    return (resource["resource"], sub) in (("pods", "binding"), ("bindings", ""))
+
+
 def _annotations(obj: Mapping[str, Any] | None) -> Mapping[Any, Any]:
     metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
     annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
@@ -60,3 +82,10 @@ def guarded_annotation_changes(
     new = _guarded(_annotations(obj), vocabulary)
     before = _guarded(_annotations(old), vocabulary)
     return sorted(key for key in new.keys() | before.keys() if new.get(key) != before.get(key))
+
+
+def binding_guarded_annotations(
+    binding: Mapping[str, Any] | None, vocabulary: Vocabulary
+) -> list[str]:
+    """The guarded annotation keys a Binding would merge into its Pod, sorted."""
+    return sorted(_guarded(_annotations(binding), vocabulary))

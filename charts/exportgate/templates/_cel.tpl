@@ -150,15 +150,33 @@ reads the same lists, generated from the vocabulary.
 {{- end -}}
 
 {{/*
-pods/status writes that add, alter or remove an annotation exportgate reads: one under
-exportgate.dev/ (stamps, the operator's violation mark) or one that hands the pod a device
-(`.keys`, `.prefixes`, as in celDeviceAnnotations). The status strategy stores a Pod's
-annotations as sent, unseen by the Pod's admission; every other status write (the kubelet's,
-constantly) is not sent. The webhook applies the same rule (webhook/exportgate_webhook/podstatus.py).
+A pod annotation key exportgate reads (`k`): one under exportgate.dev/ (stamps, the operator's
+violation mark) or one that hands the pod a device (`.keys`, `.prefixes`, as in
+celDeviceAnnotations). The webhook's rule is the same (webhook/exportgate_webhook/podstatus.py).
+*/}}
+{{- define "exportgate.celGuardedAnnotation" -}}
+(k.startsWith('exportgate.dev/') || k in {{ .keys }} || {{ .prefixes }}.exists(p, k.startsWith(p)))
+{{- end -}}
+
+{{/*
+pods/status writes that add, alter or remove a guarded annotation (celGuardedAnnotation). The
+status strategy stores a Pod's annotations as sent, unseen by the Pod's admission; every other
+status write (the kubelet's, constantly) is not sent.
 */}}
 {{- define "exportgate.celPodStatusGuarded" -}}
-{{- $guarded := printf "(k.startsWith('exportgate.dev/') || k in %s || %s.exists(p, k.startsWith(p)))" .keys .prefixes -}}
+{{- $guarded := include "exportgate.celGuardedAnnotation" . -}}
 (has(object.metadata.annotations) && object.metadata.annotations.exists(k, {{ $guarded }} && !(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && oldObject.metadata.annotations[k] == object.metadata.annotations[k]))) || (has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, {{ $guarded }} && !(has(object.metadata.annotations) && k in object.metadata.annotations)))
+{{- end -}}
+
+{{/*
+Bindings (pods/binding, and the legacy bindings resource) that carry a guarded annotation
+(celGuardedAnnotation): the API server merges a Binding's annotations into its Pod
+(BindingREST.setPodHostAndAnnotations), unseen by the Pod's admission. kube-scheduler's
+Bindings carry no annotations, so they are never sent. A CREATE has no oldObject: this
+condition reads the Binding only.
+*/}}
+{{- define "exportgate.celBindingGuarded" -}}
+has(object.metadata.annotations) && object.metadata.annotations.exists(k, {{ include "exportgate.celGuardedAnnotation" . }})
 {{- end -}}
 
 {{/* Namespaces: sent when the tenant binding (any exportgate.dev label) is or was there. */}}
