@@ -640,6 +640,26 @@ CASES = [
         {"template": {"spec": {"flavor": "gpu.a100"}}},
         "spec.template.spec.flavor",
     ),
+    # Cluster API's development provider: a Docker-backed machine (an in-memory one asks for
+    # nothing; tests/core/extract/test_fail_closed_capi_machines.py).
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "DevMachine",
+        {"backend": {"docker": {}}},
+        "spec.backend.docker",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "DevMachineTemplate",
+        {"template": {"spec": {"backend": {"docker": {}}}}},
+        "spec.template.spec.backend.docker",
+    ),
+    Case(
+        "infrastructure.cluster.x-k8s.io/v1beta2",
+        "DevMachinePoolTemplate",
+        {"template": {"spec": {"backend": {"docker": {}}}}},
+        "spec.template.spec.backend.docker",
+    ),
     # Node-pool kinds of red-team finding F3: Cluster API for OCI, CAPZ's ASO-based pools,
     # Azure Service Operator AKS.
     Case(
@@ -836,6 +856,8 @@ def test_the_table_covers_every_registered_kind() -> None:
     }
     assert silent == {
         "infrastructure.cluster.x-k8s.io/AzureMachinePoolMachine",
+        "infrastructure.cluster.x-k8s.io/InMemoryMachine",
+        "infrastructure.cluster.x-k8s.io/InMemoryMachineTemplate",
         "infrastructure.cluster.x-k8s.io/OCIMachinePoolMachine",
         "infrastructure.cluster.x-k8s.io/OCIVirtualMachinePool",
     }

@@ -585,3 +585,39 @@ spec:
     name: p5-bare
 """)
     assert _admitted_with_nothing(machine)
+
+
+# Cluster API's development provider: the false-denial sweep of the thirteenth session found its
+# in-memory ClusterClass (test/e2e/data/infrastructure-docker/main/clusterclass-in-memory.yaml)
+# refused by the catch-all, though an in-memory machine is only simulated.
+IN_MEMORY = {"vm": {"provisioning": {"startupDuration": "10s"}}, "node": {}, "apiServer": {}}
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        _machine("DevMachineTemplate", {"template": {"spec": {"backend": {"inMemory": {}}}}}),
+        _machine("DevMachine", {"backend": {"inMemory": IN_MEMORY}}),
+        _machine("InMemoryMachineTemplate", {"template": {"spec": {"behaviour": IN_MEMORY}}}),
+    ],
+    ids=["dev-template-in-memory", "dev-machine-in-memory", "in-memory-kind"],
+)
+def test_a_simulated_machine_asks_for_nothing(obj: dict[str, Any]) -> None:
+    assert _admitted_with_nothing(obj)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        _machine("DevMachineTemplate", {"template": {"spec": {"backend": {"docker": {}}}}}),
+        _machine("DevMachine", {"backend": {"docker": {"extraMounts": [{"hostPath": "/dev"}]}}}),
+        _machine("DockerMachineTemplate", {"template": {"spec": {}}}),
+    ],
+    ids=["dev-template-docker", "dev-machine-docker", "docker-machine-template"],
+)
+def test_a_docker_backed_machine_is_a_pool_of_unknown_hardware(obj: dict[str, Any]) -> None:
+    # Kind-style node containers on the Docker host: its devices are reachable, its hardware
+    # is not in the object.
+    workload, action = decide(obj)
+    assert action is Action.DENY
+    assert [a.resource for a in workload.accelerators] == ["nodepool"]
