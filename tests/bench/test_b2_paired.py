@@ -60,7 +60,10 @@ def test_each_system_is_asked_only_about_its_own_namespace(
         name: (6, 0) for name in names
     }
     assert shared["creates"] == 6 * len(names) and shared["creates_per_s"] > 0
-    assert samples["exportgate"].figures()["webhook_cpu_ms_per_create"] > 0
+    # Sampled for exportgate's own processes. /proc counts CPU in clock ticks (10 ms at 100 Hz),
+    # more than these 7 CREATEs may use, so only its presence is certain here (the benchmark's
+    # 2,000 CREATEs per point take seconds of CPU).
+    assert samples["exportgate"].figures()["webhook_cpu_ms_per_create"] >= 0
     # exportgate recorded a decision for each CREATE in its own namespace (6 + 1 warm-up) and
     # none for another system's.
     asked = [r for r in log if routing.paired_namespace("exportgate") in json.dumps(r)]
