@@ -16,12 +16,13 @@ tenant headquartered in China (a CPU machine, a T4) and the same GPU machine for
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from exportgate.core.extract import extract_workload
+from exportgate.core.extract import AdapterRegistry, extract_workload
 from exportgate.core.types import Action
 from tests.core.builders import NOW, make_tenant
 from tests.core.extract.fail_closed import ENGINE, RESTRICTED, decide
@@ -621,3 +622,20 @@ def test_a_docker_backed_machine_is_a_pool_of_unknown_hardware(obj: dict[str, An
     workload, action = decide(obj)
     assert action is Action.DENY
     assert [a.resource for a in workload.accelerators] == ["nodepool"]
+
+
+def test_the_example_flavor_adapter_admits_only_the_flavors_it_lists() -> None:
+    # examples/adapters/openstack-flavors.yaml, the docs' answer to operator-defined names.
+    example = Path(__file__).parents[3] / "examples" / "adapters" / "openstack-flavors.yaml"
+    registry = AdapterRegistry.with_files([example])
+
+    def decided(spec: dict[str, Any], version: str = "v1beta1") -> Action:
+        obj = _machine("OpenStackMachineTemplate", {"template": {"spec": spec}}, version)
+        workload = registry.extract(obj)
+        return ENGINE.evaluate(workload, RESTRICTED, NOW).action
+
+    assert decided({"flavor": "m1.medium"}) is Action.ALLOW
+    assert decided({"flavor": "g1.h100x8"}) is Action.DENY
+    assert decided({"flavorID": "3f2a"}) is Action.DENY
+    assert decided({"flavor": "m1.small", "flavorID": "3f2a"}) is Action.DENY
+    assert decided({"flavor": {"filter": {"name": "m1.medium"}}}, "v1beta2") is Action.DENY
