@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import subprocess
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -69,3 +71,19 @@ def reap_exited(tids: Iterable[int]) -> None:
     for tid in tids:
         with contextlib.suppress(ChildProcessError):  # already collected, or not ours
             os.waitpid(tid, _WALL | os.WNOHANG)
+
+
+def await_exit_reaping(
+    child: subprocess.Popen[str], tids: Iterable[int], within_s: float, failure: str
+) -> None:
+    """Wait up to `within_s` for `child` to exit while collecting the exits of its frozen
+    threads (`reap_exited`: ours to collect as their tracer); past it, kill the child and fail
+    the test with `failure` (what it shows is unbounded)."""
+    deadline = time.monotonic() + within_s
+    while child.poll() is None and time.monotonic() < deadline:
+        reap_exited(tids)
+        time.sleep(0.1)
+    if child.poll() is None:
+        child.kill()
+        reap_exited(tids)
+        pytest.fail(failure)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from exportgate_operator.__main__ import main
 from exportgate_operator.decisions import DecisionRecorder
 from exportgate_operator.runner import LogCloseStalled
 
-from tests.faults.freeze import frozen_threads, reap_exited, thread_ids
+from tests.faults.freeze import await_exit_reaping, frozen_threads, thread_ids
 
 CLOSE_TIMEOUT_S = 1.0
 KEYS = ("after=", "closed=", "stalled=")  # the child's result lines (its log shares stdout)
@@ -73,14 +72,12 @@ def test_close_gives_up_when_the_fsync_thread_is_frozen(tmp_path: Path, mode: st
         with frozen_threads(fsync_threads):
             child.stdin.write("go\n")
             child.stdin.flush()
-            deadline = time.monotonic() + CLOSE_TIMEOUT_S + 20
-            while child.poll() is None and time.monotonic() < deadline:
-                reap_exited(fsync_threads)  # the frozen thread's exit is ours to collect
-                time.sleep(0.1)
-            if child.poll() is None:
-                child.kill()
-                reap_exited(fsync_threads)
-                pytest.fail("close() did not return: it waits for the frozen fsync unbounded")
+            await_exit_reaping(
+                child,
+                fsync_threads,
+                CLOSE_TIMEOUT_S + 20,
+                "close() did not return: it waits for the frozen fsync unbounded",
+            )
         out, err = child.communicate(timeout=10)
     finally:
         if child.poll() is None:

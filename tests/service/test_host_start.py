@@ -13,7 +13,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import pytest
 from exportgate.decisionlog import DecisionLog, DecisionLogError
 from exportgate.service.config import ConfigError, SourceConfig
 from exportgate.service.host import PolicyHost
-from tests.faults.freeze import frozen_threads, reap_exited, thread_ids
+from tests.faults.freeze import await_exit_reaping, frozen_threads, thread_ids
 from tests.sidecar.builders import SidecarFiles
 
 
@@ -154,14 +153,12 @@ def test_a_cleanup_that_stalls_on_a_hung_disk_names_the_start_failure(tmp_path: 
         with frozen_threads(fsync_threads):
             child.stdin.write("go\n")
             child.stdin.flush()
-            deadline = time.monotonic() + CLOSE_TIMEOUT_S + 20
-            while child.poll() is None and time.monotonic() < deadline:
-                reap_exited(fsync_threads)
-                time.sleep(0.1)
-            if child.poll() is None:
-                child.kill()
-                reap_exited(fsync_threads)
-                pytest.fail("start did not return: its cleanup waits for the hung log unbounded")
+            await_exit_reaping(
+                child,
+                fsync_threads,
+                CLOSE_TIMEOUT_S + 20,
+                "start did not return: its cleanup waits for the hung log unbounded",
+            )
         out, err = child.communicate(timeout=10)
     finally:
         if child.poll() is None:
