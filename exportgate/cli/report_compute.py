@@ -76,7 +76,8 @@ class TenantRow:
 
 def register(subcommands: Any) -> None:
     report = subcommands.add_parser(
-        "report", help="reports for the compliance team (compute accounting)",
+        "report",
+        help="reports for the compliance team (compute accounting)",
         description="Reports over exported cluster data.",
     )
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
@@ -86,17 +87,24 @@ def register(subcommands: Any) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument(
-        "exports", nargs="*", metavar="FILE",
+        "exports",
+        nargs="*",
+        metavar="FILE",
         help="`kubectl get computeruns -A -o json` output of one cluster (named after the file)",
     )
     parser.add_argument(
-        "--cluster", action="append", default=[], metavar="NAME=FILE",
+        "--cluster",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
         help="an export with its cluster's name (repeatable)",
     )
-    parser.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                        help="first UTC day")
-    parser.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                        help="first UTC day NOT included")
+    parser.add_argument(
+        "--since", type=date.fromisoformat, metavar="YYYY-MM-DD", help="first UTC day"
+    )
+    parser.add_argument(
+        "--until", type=date.fromisoformat, metavar="YYYY-MM-DD", help="first UTC day NOT included"
+    )
     parser.add_argument("--tenant", action="append", default=[], help="only this tenant")
     parser.add_argument("-o", "--output", choices=["text", "json", "csv"], default="text")
     parser.set_defaults(func=run)
@@ -124,8 +132,12 @@ def run(args: argparse.Namespace) -> int:
                     rows.append(found[0])
                     shared[found[0].tenant].extend(found[1])
                     for crossing in group_crossings(cluster, obj):
-                        key = (cluster, crossing["group"], crossing["tier"],
-                               str(crossing["crossed_at"]))
+                        key = (
+                            cluster,
+                            crossing["group"],
+                            crossing["tier"],
+                            str(crossing["crossed_at"]),
+                        )
                         kept = groups.setdefault(key, crossing)
                         kept["ended_at"] = kept["ended_at"] or crossing["ended_at"]
     except InputError as exc:
@@ -137,10 +149,18 @@ def run(args: argparse.Namespace) -> int:
     utilisations = sorted({r.utilisation for r in rows}) or [1.0]
     estimation = "; ".join(describe_estimate(u) for u in utilisations)
     if args.output == "json":
-        print(json.dumps({"period": period, "estimation": estimation,
-                          "tenants": [asdict(t) for t in tenants],
-                          "runs": [asdict(r) for r in rows],
-                          "group_crossings": group_list}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "period": period,
+                    "estimation": estimation,
+                    "tenants": [asdict(t) for t in tenants],
+                    "runs": [asdict(r) for r in rows],
+                    "group_crossings": group_list,
+                },
+                indent=2,
+            )
+        )
     elif args.output == "csv":
         print(to_csv(rows), end="")
     else:
@@ -205,10 +225,13 @@ def run_row(
         products={k: round(v, 3) for k, v in sorted(products.items())},
         unidentified_hours=round(unidentified, 3),
         crossings=[str(c.get("tier")) for c in status.get("crossings") or ()],
-        tenant_crossings=[f"{c.get('tier')}@{c.get('at')}"
-                          for c in status.get("tenantCrossings") or ()],
-        group_crossings=[f"{c.get('tier')}@{c.get('at')}@{c.get('group')}"
-                         for c in status.get("groupCrossings") or ()],
+        tenant_crossings=[
+            f"{c.get('tier')}@{c.get('at')}" for c in status.get("tenantCrossings") or ()
+        ],
+        group_crossings=[
+            f"{c.get('tier')}@{c.get('at')}@{c.get('group')}"
+            for c in status.get("groupCrossings") or ()
+        ],
     ), [tenant_crossing(cluster, c) for c in status.get("tenantCrossings") or ()]
 
 
@@ -229,9 +252,12 @@ def group_crossings(cluster: str, obj: Mapping[str, Any]) -> list[dict[str, Any]
             "threshold": float(entry.get("threshold") or 0.0),
             "tenant_count": int(entry.get("tenantCount") or 0),
             "tenants": [
-                {"tenant": str(m.get("tenant")), "value": float(m.get("value") or 0.0),
-                 "accelerators": int(m.get("accelerators") or 0),
-                 "runs": int(m.get("runCount") or 0)}
+                {
+                    "tenant": str(m.get("tenant")),
+                    "value": float(m.get("value") or 0.0),
+                    "accelerators": int(m.get("accelerators") or 0),
+                    "runs": int(m.get("runCount") or 0),
+                }
                 for m in entry.get("members") or ()
             ],
             "runs": int(entry.get("runCount") or 0),
@@ -287,20 +313,36 @@ def tenant_rows(
                 seen.add(key)
                 found[name].tenant_crossings.append(crossing)
                 found[name].crossings.append(
-                    f"{crossing['tier']} (tenant, {crossing['runs']} runs)")
+                    f"{crossing['tier']} (tenant, {crossing['runs']} runs)"
+                )
     for joint in groups:
         for member in joint["tenants"]:
             if member["tenant"] in found:
                 found[member["tenant"]].crossings.append(
                     f"{joint['tier']} (group {joint['group_name']}, "
-                    f"{joint['tenant_count']} tenants)")
+                    f"{joint['tenant_count']} tenants)"
+                )
     return sorted(found.values(), key=lambda t: (-t.estimated_operations, t.tenant))
 
 
 CSV_FIELDS = [
-    "cluster", "namespace", "name", "tenant", "owner", "state", "first_seen", "last_seen",
-    "accelerator_hours", "estimated_operations", "run_estimated_operations", "peak_capacity",
-    "utilisation", "products", "unidentified_hours", "crossings", "tenant_crossings",
+    "cluster",
+    "namespace",
+    "name",
+    "tenant",
+    "owner",
+    "state",
+    "first_seen",
+    "last_seen",
+    "accelerator_hours",
+    "estimated_operations",
+    "run_estimated_operations",
+    "peak_capacity",
+    "utilisation",
+    "products",
+    "unidentified_hours",
+    "crossings",
+    "tenant_crossings",
     "group_crossings",
 ]
 
@@ -320,8 +362,11 @@ def to_csv(rows: Iterable[RunRow]) -> str:
 
 
 def to_text(
-    tenants: list[TenantRow], rows: list[RunRow], period: Mapping[str, str | None],
-    estimation: str, groups: Iterable[Mapping[str, Any]] = (),
+    tenants: list[TenantRow],
+    rows: list[RunRow],
+    period: Mapping[str, str | None],
+    estimation: str,
+    groups: Iterable[Mapping[str, Any]] = (),
 ) -> str:
     lines = [
         f"Compute report, period {period['since'] or 'start'} .. {period['until'] or 'now'}",
@@ -338,8 +383,10 @@ def to_text(
         )
     tenant_wide = [(t.tenant, c) for t in tenants for c in t.tenant_crossings]
     if tenant_wide:
-        lines += ["", "Crossed by a tenant's runs together "
-                      "(concurrent capacity, theoretical peak):"]
+        lines += [
+            "",
+            "Crossed by a tenant's runs together (concurrent capacity, theoretical peak):",
+        ]
         for name, c in tenant_wide:
             ended = f", ended {c['ended_at']}" if c["ended_at"] else ", still open"
             lines.append(
@@ -350,12 +397,16 @@ def to_text(
             )
     joint = list(groups)
     if joint:
-        lines += ["", "Crossed by a group of tenants together (Tenant records answering to one "
-                      "party; concurrent capacity, theoretical peak):"]
+        lines += [
+            "",
+            "Crossed by a group of tenants together (Tenant records answering to one "
+            "party; concurrent capacity, theoretical peak):",
+        ]
         for g in joint:
             ended = f", ended {g['ended_at']}" if g["ended_at"] else ", still open"
-            shares = ", ".join(f"{m['tenant']} {m['accelerators']} ({m['value']:.2e} ops/s)"
-                               for m in g["tenants"])
+            shares = ", ".join(
+                f"{m['tenant']} {m['accelerators']} ({m['value']:.2e} ops/s)" for m in g["tenants"]
+            )
             lines.append(
                 f"  {g['group_name']} {g['cluster']}: {g['tier']} ({g['level']}, "
                 f"{g['threshold']:.0e}) at {g['crossed_at']}: {g['value']:.2e} ops/s from "
@@ -363,8 +414,11 @@ def to_text(
                 f"{g['tenant_count']} tenants{ended}; decision {g['decision_id'] or '-'}"
             )
             lines.append(f"    by tenant: {shares or '-'}")
-    lines += ["", f"{'CLUSTER':10} {'RUN':40} {'TENANT':16} {'STATE':9} {'ACC-HOURS':>10} "
-                  f"{'EST-OPS':>9}  PRODUCTS (acc-hours, whole run)"]
+    lines += [
+        "",
+        f"{'CLUSTER':10} {'RUN':40} {'TENANT':16} {'STATE':9} {'ACC-HOURS':>10} "
+        f"{'EST-OPS':>9}  PRODUCTS (acc-hours, whole run)",
+    ]
     for r in sorted(rows, key=lambda r: (-r.estimated_operations, r.cluster, r.name)):
         products = ", ".join(f"{k} {v:g}" for k, v in r.products.items())
         lines.append(

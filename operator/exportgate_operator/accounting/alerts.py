@@ -60,8 +60,10 @@ def tenant_facts(
         "incorporation": tenant.incorporation,
         "headquarters": tenant.headquarters,
         "ultimateParent": (
-            {"name": tenant.ultimate_parent.name,
-             "headquarters": tenant.ultimate_parent.headquarters}
+            {
+                "name": tenant.ultimate_parent.name,
+                "headquarters": tenant.ultimate_parent.headquarters,
+            }
             if tenant.ultimate_parent
             else None
         ),
@@ -116,21 +118,23 @@ def threshold_record(
     record: RunRecord, crossing: Mapping[str, Any], tenant: dict[str, Any], utilisation: float
 ) -> dict[str, Any]:
     """The decision-log fields of one crossing (type `compute-threshold`)."""
-    fields: dict[str, Any] = loggable({
-        "type": THRESHOLD_RECORD,
-        "tier": crossing["tier"],
-        "level": crossing["level"],
-        "metric": crossing["metric"],
-        "threshold": crossing["threshold"],
-        "value": crossing["value"],
-        "crossedAt": crossing["at"],
-        "policy": crossing["policy"],
-        "appliesBecause": crossing["appliesBecause"],
-        # As in decision records, `tenant` is the name; who the tenant is sits beside it.
-        "tenant": tenant.get("name"),
-        "tenantRecord": tenant,
-        "run": run_facts(record, utilisation),
-    })
+    fields: dict[str, Any] = loggable(
+        {
+            "type": THRESHOLD_RECORD,
+            "tier": crossing["tier"],
+            "level": crossing["level"],
+            "metric": crossing["metric"],
+            "threshold": crossing["threshold"],
+            "value": crossing["value"],
+            "crossedAt": crossing["at"],
+            "policy": crossing["policy"],
+            "appliesBecause": crossing["appliesBecause"],
+            # As in decision records, `tenant` is the name; who the tenant is sits beside it.
+            "tenant": tenant.get("name"),
+            "tenantRecord": tenant,
+            "run": run_facts(record, utilisation),
+        }
+    )
     return fields
 
 
@@ -140,34 +144,42 @@ def tenant_threshold_record(
     """The decision-log fields of one tenant crossing: the tenant's figures and every run that
     made them up, with the capacity each held at the instant of the peak."""
     entry = crossing.entry
-    shares = {id(r): e for r in crossing.records for e in r.tenant_crossings
-              if crossing_key(e) == crossing.key}
-    runs = sorted(crossing.records, key=lambda r: (-float(shares[id(r)].get("runValue") or 0),
-                                                   r.namespace, r.name))
-    fields: dict[str, Any] = loggable({
-        "type": THRESHOLD_RECORD,
-        "scope": TENANT_SCOPE,
-        "tier": entry["tier"],
-        "level": entry["level"],
-        "metric": entry["metric"],
-        "threshold": entry["threshold"],
-        "value": entry["value"],
-        "crossedAt": entry["at"],
-        "policy": entry["policy"],
-        "appliesBecause": entry["appliesBecause"],
-        "tenant": tenant.get("name"),
-        "tenantRecord": tenant,
-        "accelerators": entry.get("accelerators", 0),
-        "runCount": entry.get("runCount", len(runs)),
-        "runs": [
-            {
-                **run_facts(record, utilisation),
-                "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
-                "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
-            }
-            for record in runs
-        ],
-    })
+    shares = {
+        id(r): e
+        for r in crossing.records
+        for e in r.tenant_crossings
+        if crossing_key(e) == crossing.key
+    }
+    runs = sorted(
+        crossing.records,
+        key=lambda r: (-float(shares[id(r)].get("runValue") or 0), r.namespace, r.name),
+    )
+    fields: dict[str, Any] = loggable(
+        {
+            "type": THRESHOLD_RECORD,
+            "scope": TENANT_SCOPE,
+            "tier": entry["tier"],
+            "level": entry["level"],
+            "metric": entry["metric"],
+            "threshold": entry["threshold"],
+            "value": entry["value"],
+            "crossedAt": entry["at"],
+            "policy": entry["policy"],
+            "appliesBecause": entry["appliesBecause"],
+            "tenant": tenant.get("name"),
+            "tenantRecord": tenant,
+            "accelerators": entry.get("accelerators", 0),
+            "runCount": entry.get("runCount", len(runs)),
+            "runs": [
+                {
+                    **run_facts(record, utilisation),
+                    "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
+                    "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
+                }
+                for record in runs
+            ],
+        }
+    )
     return fields
 
 
@@ -178,51 +190,59 @@ def group_threshold_record(
     (who it is and its share at the instant of the peak), why they are one group, and every
     run that made the figure up. `tenants`: member name -> `tenant_facts`."""
     entry = crossing.entry
-    shares = {id(r): e for r in crossing.records for e in r.group_crossings
-              if group_key(e) == crossing.key}
-    runs = sorted(crossing.records, key=lambda r: (-float(shares[id(r)].get("runValue") or 0),
-                                                   r.namespace, r.name))
+    shares = {
+        id(r): e
+        for r in crossing.records
+        for e in r.group_crossings
+        if group_key(e) == crossing.key
+    }
+    runs = sorted(
+        crossing.records,
+        key=lambda r: (-float(shares[id(r)].get("runValue") or 0), r.namespace, r.name),
+    )
     members = [
         {
             "tenant": share["tenant"],
-            "tenantRecord": tenants.get(share["tenant"]) or {"name": share["tenant"],
-                                                              "known": False},
+            "tenantRecord": tenants.get(share["tenant"])
+            or {"name": share["tenant"], "known": False},
             "capacityAtCrossingOpsPerSecond": share.get("value", 0.0),
             "acceleratorsAtCrossing": share.get("accelerators", 0),
             "runsAtCrossing": share.get("runCount", 0),
         }
         for share in entry.get("members") or ()
     ]
-    fields: dict[str, Any] = loggable({
-        "type": THRESHOLD_RECORD,
-        "scope": GROUP_SCOPE,
-        "tier": entry["tier"],
-        "level": entry["level"],
-        "metric": entry["metric"],
-        "threshold": entry["threshold"],
-        "value": entry["value"],
-        "crossedAt": entry["at"],
-        "policy": entry["policy"],
-        "appliesBecause": entry["appliesBecause"],
-        # No single `tenant`: a group record names all of them in `tenants` and `members`.
-        "group": entry["group"],
-        "groupName": entry.get("groupName", entry["group"]),
-        "tenants": [m["tenant"] for m in members],
-        "tenantCount": entry.get("tenantCount", len(members)),
-        "members": members,
-        "links": entry.get("links") or [],
-        "accelerators": entry.get("accelerators", 0),
-        "runCount": entry.get("runCount", len(runs)),
-        "runs": [
-            {
-                **run_facts(record, utilisation),
-                "tenant": record.tenant,
-                "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
-                "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
-            }
-            for record in runs
-        ],
-    })
+    fields: dict[str, Any] = loggable(
+        {
+            "type": THRESHOLD_RECORD,
+            "scope": GROUP_SCOPE,
+            "tier": entry["tier"],
+            "level": entry["level"],
+            "metric": entry["metric"],
+            "threshold": entry["threshold"],
+            "value": entry["value"],
+            "crossedAt": entry["at"],
+            "policy": entry["policy"],
+            "appliesBecause": entry["appliesBecause"],
+            # No single `tenant`: a group record names all of them in `tenants` and `members`.
+            "group": entry["group"],
+            "groupName": entry.get("groupName", entry["group"]),
+            "tenants": [m["tenant"] for m in members],
+            "tenantCount": entry.get("tenantCount", len(members)),
+            "members": members,
+            "links": entry.get("links") or [],
+            "accelerators": entry.get("accelerators", 0),
+            "runCount": entry.get("runCount", len(runs)),
+            "runs": [
+                {
+                    **run_facts(record, utilisation),
+                    "tenant": record.tenant,
+                    "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
+                    "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
+                }
+                for record in runs
+            ],
+        }
+    )
     return fields
 
 
@@ -315,7 +335,10 @@ def compute_report(
 
 
 def _result(
-    crossing: Mapping[str, Any], records: list[RunRecord], now: datetime, max_chars: int,
+    crossing: Mapping[str, Any],
+    records: list[RunRecord],
+    now: datetime,
+    max_chars: int,
     namespace: str,
 ) -> dict[str, Any]:
     """One PolicyReport result: a run crossing (one record) or, in this namespace, a tenant
@@ -330,9 +353,9 @@ def _result(
             "scope": GROUP_SCOPE,
             "runCount": str(crossing.get("runCount", "")),
             "group": str(crossing.get("group", "")),
-            "groupTenants": ",".join(
-                str(m.get("tenant")) for m in crossing.get("members") or ()
-            )[:max_chars],
+            "groupTenants": ",".join(str(m.get("tenant")) for m in crossing.get("members") or ())[
+                :max_chars
+            ],
         }
     return {
         "source": SOURCE,

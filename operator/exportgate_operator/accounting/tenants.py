@@ -85,8 +85,9 @@ def tenant_crossings(records: Iterable[RunRecord], *, pending: bool) -> list[Ten
             if pending and entry.get("notified"):
                 continue
             key = crossing_key(entry)
-            group = found.setdefault((tenant_of(record), key),
-                                     TenantCrossing(tenant_of(record), key))
+            group = found.setdefault(
+                (tenant_of(record), key), TenantCrossing(tenant_of(record), key)
+            )
             if record not in group.records:
                 group.records.append(record)
     return sorted(found.values(), key=lambda c: (c.tenant, c.key))
@@ -112,8 +113,12 @@ def check_capacity(
     tiers = tenant_tiers(policy.in_force(now.date()))
     figures: dict[str, float] = {}
     for tenant, mine in runs_of.items():
-        opened = {crossing_key(e)[0]: crossing_key(e)
-                  for r in mine for e in r.tenant_crossings if not e.get("endedAt")}
+        opened = {
+            crossing_key(e)[0]: crossing_key(e)
+            for r in mine
+            for e in r.tenant_crossings
+            if not e.get("endedAt")
+        }
         if not opened and not by_tenant.get(tenant):
             continue
         applies = watched(world, tenant or None, policy, now)
@@ -145,7 +150,8 @@ def check_capacity(
             for run, (ops, count) in held.runs.items():
                 record = records[run]
                 record.tenant_crossings.append(
-                    {**shared, "runValue": ops, "runAccelerators": count})
+                    {**shared, "runValue": ops, "runAccelerators": count}
+                )
                 del record.tenant_crossings[:-KEPT]
     return figures
 
@@ -174,15 +180,17 @@ def check_usage(records: Iterable[RunRecord], policy: ComputePolicy, now: dateti
         ):
             continue
         top = max(mine, key=lambda r: (r.daily.get(today, 0.0), r.namespace, r.name))
-        top.usage_jumps.append({
-            "day": today.isoformat(),
-            "acceleratorSeconds": round(jump.hours * 3600, 3),
-            "baselineSecondsPerDay": round(jump.baseline * 3600, 3),
-            "baselineDays": settings.baseline_days,
-            "jumpFactor": settings.jump_factor,
-            "at": stamp(now),
-            "notified": False,
-        })
+        top.usage_jumps.append(
+            {
+                "day": today.isoformat(),
+                "acceleratorSeconds": round(jump.hours * 3600, 3),
+                "baselineSecondsPerDay": round(jump.baseline * 3600, 3),
+                "baselineDays": settings.baseline_days,
+                "jumpFactor": settings.jump_factor,
+                "at": stamp(now),
+                "notified": False,
+            }
+        )
         del top.usage_jumps[:-KEPT]
 
 
