@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from exportgate.core.compute import Span, concurrency
 from exportgate.core.compute_policy import Applies, ComputePolicy, capacity_change, tenant_tiers
 from exportgate.core.tenant_groups import TenantGroup, tenant_groups
+from exportgate_operator.accounting.carried import CarriedCrossing, end, gather
 from exportgate_operator.accounting.records import KEPT, RunRecord
 from exportgate_operator.accounting.tenants import tenant_of, watched
 from exportgate_operator.conditions import timestamp as stamp
@@ -45,36 +45,27 @@ def group_key(entry: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(entry.get("group")), str(entry.get("tier")), str(entry.get("at"))
 
 
-@dataclass(slots=True)
-class GroupCrossing:
+class GroupCrossing(CarriedCrossing):
     """One group crossing and the run records that carry it (the runs that made it up)."""
 
-    key: tuple[str, str, str]
-    records: list[RunRecord] = field(default_factory=list)
+    __slots__ = ()
+
+    @staticmethod
+    def copies(record: RunRecord) -> list[dict[str, Any]]:
+        return record.group_crossings
+
+    @staticmethod
+    def key_of(entry: Mapping[str, Any]) -> tuple[str, ...]:
+        return group_key(entry)
 
     @property
     def group(self) -> str:
         return self.key[0]
 
-    def entries(self) -> list[dict[str, Any]]:
-        return [e for r in self.records for e in r.group_crossings if group_key(e) == self.key]
-
-    @property
-    def entry(self) -> dict[str, Any]:
-        return self.entries()[0]
-
 
 def group_crossings(records: Iterable[RunRecord], *, pending: bool) -> list[GroupCrossing]:
     """Group crossings found in `records`; `pending`: only those not yet announced."""
-    found: dict[tuple[str, str, str], GroupCrossing] = {}
-    for record in records:
-        for entry in record.group_crossings:
-            if pending and entry.get("notified"):
-                continue
-            crossing = found.setdefault(group_key(entry), GroupCrossing(group_key(entry)))
-            if record not in crossing.records:
-                crossing.records.append(record)
-    return sorted(found.values(), key=lambda c: c.key)
+    return gather(GroupCrossing, records, pending=pending)
 
 
 def group_watched(
@@ -131,7 +122,7 @@ def check_group_capacity(
     for key in sorted(set(groups) | set(opened)):
         group, mine = groups.get(key), opened.get(key, {})
         if group is None:  # the group no longer exists: its open crossings end
-            _end(records.values(), mine.values(), now)
+            end(GroupCrossing, records.values(), mine.values(), now)
             continue
         if not mine and not by_group.get(key):
             continue
@@ -140,7 +131,7 @@ def check_group_capacity(
         held = concurrency(by_group.get(key, ()), max(marks) if marks else None, now)
         figures[key] = held.peak
         change = capacity_change(tiers if applies.watched else (), held.peak, mine)
-        _end(records.values(), [mine[tier] for tier in change.ended], now)
+        end(GroupCrossing, records.values(), [mine[tier] for tier in change.ended], now)
         if held.at is None:
             continue  # nothing held in the window: nothing to open
         shares: dict[str, dict[str, Any]] = {
@@ -178,13 +169,3 @@ def check_group_capacity(
                 record.group_crossings.append({**shared, "runValue": ops, "runAccelerators": count})
                 del record.group_crossings[:-KEPT]
     return figures
-
-
-def _end(records: Iterable[RunRecord], keys: Iterable[tuple[str, str, str]], now: datetime) -> None:
-    ending = set(keys)
-    if not ending:
-        return
-    for record in records:
-        for entry in record.group_crossings:
-            if group_key(entry) in ending and not entry.get("endedAt"):
-                entry["endedAt"] = stamp(now)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from exportgate.core.compute_policy import (
     usage_jump,
 )
 from exportgate.core.tenants import jurisdictions
+from exportgate_operator.accounting.carried import CarriedCrossing, end, gather
 from exportgate_operator.accounting.records import KEPT, RunRecord
 from exportgate_operator.conditions import timestamp as stamp
 from exportgate_operator.world import World
@@ -61,36 +62,31 @@ def crossing_key(entry: Mapping[str, Any]) -> tuple[str, str]:
     return str(entry.get("tier")), str(entry.get("at"))
 
 
-@dataclass(slots=True)
-class TenantCrossing:
+class TenantCrossing(CarriedCrossing):
     """One tenant crossing and the run records that carry it (the runs that made it up)."""
 
-    tenant: str
-    key: tuple[str, str]
-    records: list[RunRecord] = field(default_factory=list)
+    __slots__ = ()
 
-    def entries(self) -> list[dict[str, Any]]:
-        return [e for r in self.records for e in r.tenant_crossings if crossing_key(e) == self.key]
+    @staticmethod
+    def copies(record: RunRecord) -> list[dict[str, Any]]:
+        return record.tenant_crossings
+
+    @staticmethod
+    def key_of(entry: Mapping[str, Any]) -> tuple[str, ...]:
+        return crossing_key(entry)
+
+    @classmethod
+    def found_by(cls, record: RunRecord, entry: Mapping[str, Any]) -> Any:
+        return tenant_of(record), crossing_key(entry)  # one tenant's crossing, by tenant
 
     @property
-    def entry(self) -> dict[str, Any]:
-        return self.entries()[0]
+    def tenant(self) -> str:
+        return tenant_of(self.records[0])
 
 
 def tenant_crossings(records: Iterable[RunRecord], *, pending: bool) -> list[TenantCrossing]:
     """Tenant crossings found in `records`; `pending`: only those not yet announced."""
-    found: dict[tuple[str, tuple[str, str]], TenantCrossing] = {}
-    for record in records:
-        for entry in record.tenant_crossings:
-            if pending and entry.get("notified"):
-                continue
-            key = crossing_key(entry)
-            group = found.setdefault(
-                (tenant_of(record), key), TenantCrossing(tenant_of(record), key)
-            )
-            if record not in group.records:
-                group.records.append(record)
-    return sorted(found.values(), key=lambda c: (c.tenant, c.key))
+    return gather(TenantCrossing, records, pending=pending)
 
 
 def check_capacity(
@@ -125,11 +121,7 @@ def check_capacity(
         held = concurrency(by_tenant.get(tenant, ()), since.get(tenant), now)
         figures[tenant] = held.peak
         change = capacity_change(tiers if applies.watched else (), held.peak, opened)
-        for tier_id in change.ended:
-            for record in mine:
-                for entry in record.tenant_crossings:
-                    if crossing_key(entry) == opened[tier_id] and not entry.get("endedAt"):
-                        entry["endedAt"] = stamp(now)
+        end(TenantCrossing, mine, [opened[tier_id] for tier_id in change.ended], now)
         if held.at is None:
             continue  # nothing held in the window: nothing to open (even for a tier of 0)
         for tier in change.crossed:
