@@ -32,6 +32,7 @@ from exportgate.core.compute import describe_estimate
 from exportgate.core.compute_policy import UsageJump
 from exportgate.core.tenants import jurisdictions
 from exportgate.core.types import Tenant
+from exportgate_operator.accounting.carried import CarriedCrossing
 from exportgate_operator.accounting.groups import GROUP_SCOPE, GroupCrossing, group_key
 from exportgate_operator.accounting.records import RunRecord, product_fields
 from exportgate_operator.accounting.tenants import TENANT_SCOPE, TenantCrossing, crossing_key
@@ -114,21 +115,52 @@ def loggable(value: Any) -> Any:
     return value
 
 
+def _crossing_fields(crossing: Mapping[str, Any], scope: str | None = None) -> dict[str, Any]:
+    """What every `compute-threshold` record says of the crossing itself (a run's has no
+    `scope`; a tenant's or a group's names it)."""
+    return {
+        "type": THRESHOLD_RECORD,
+        **({"scope": scope} if scope is not None else {}),
+        "tier": crossing["tier"],
+        "level": crossing["level"],
+        "metric": crossing["metric"],
+        "threshold": crossing["threshold"],
+        "value": crossing["value"],
+        "crossedAt": crossing["at"],
+        "policy": crossing["policy"],
+        "appliesBecause": crossing["appliesBecause"],
+    }
+
+
+def _runs_fields(
+    crossing: CarriedCrossing, utilisation: float, *, with_tenant: bool = False
+) -> dict[str, Any]:
+    """The runs that made a tenant or group crossing up, the largest share at the peak first,
+    each with the capacity it held at that instant (`with_tenant`: and whose run it is)."""
+    entry = crossing.entry
+    runs = crossing.by_share()
+    return {
+        "accelerators": entry.get("accelerators", 0),
+        "runCount": entry.get("runCount", len(runs)),
+        "runs": [
+            {
+                **run_facts(record, utilisation),
+                **({"tenant": record.tenant} if with_tenant else {}),
+                "capacityAtCrossingOpsPerSecond": share.get("runValue", 0.0),
+                "acceleratorsAtCrossing": share.get("runAccelerators", 0),
+            }
+            for record, share in runs
+        ],
+    }
+
+
 def threshold_record(
     record: RunRecord, crossing: Mapping[str, Any], tenant: dict[str, Any], utilisation: float
 ) -> dict[str, Any]:
     """The decision-log fields of one crossing (type `compute-threshold`)."""
     fields: dict[str, Any] = loggable(
         {
-            "type": THRESHOLD_RECORD,
-            "tier": crossing["tier"],
-            "level": crossing["level"],
-            "metric": crossing["metric"],
-            "threshold": crossing["threshold"],
-            "value": crossing["value"],
-            "crossedAt": crossing["at"],
-            "policy": crossing["policy"],
-            "appliesBecause": crossing["appliesBecause"],
+            **_crossing_fields(crossing),
             # As in decision records, `tenant` is the name; who the tenant is sits beside it.
             "tenant": tenant.get("name"),
             "tenantRecord": tenant,
@@ -143,41 +175,12 @@ def tenant_threshold_record(
 ) -> dict[str, Any]:
     """The decision-log fields of one tenant crossing: the tenant's figures and every run that
     made them up, with the capacity each held at the instant of the peak."""
-    entry = crossing.entry
-    shares = {
-        id(r): e
-        for r in crossing.records
-        for e in r.tenant_crossings
-        if crossing_key(e) == crossing.key
-    }
-    runs = sorted(
-        crossing.records,
-        key=lambda r: (-float(shares[id(r)].get("runValue") or 0), r.namespace, r.name),
-    )
     fields: dict[str, Any] = loggable(
         {
-            "type": THRESHOLD_RECORD,
-            "scope": TENANT_SCOPE,
-            "tier": entry["tier"],
-            "level": entry["level"],
-            "metric": entry["metric"],
-            "threshold": entry["threshold"],
-            "value": entry["value"],
-            "crossedAt": entry["at"],
-            "policy": entry["policy"],
-            "appliesBecause": entry["appliesBecause"],
+            **_crossing_fields(crossing.entry, TENANT_SCOPE),
             "tenant": tenant.get("name"),
             "tenantRecord": tenant,
-            "accelerators": entry.get("accelerators", 0),
-            "runCount": entry.get("runCount", len(runs)),
-            "runs": [
-                {
-                    **run_facts(record, utilisation),
-                    "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
-                    "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
-                }
-                for record in runs
-            ],
+            **_runs_fields(crossing, utilisation),
         }
     )
     return fields
@@ -190,16 +193,6 @@ def group_threshold_record(
     (who it is and its share at the instant of the peak), why they are one group, and every
     run that made the figure up. `tenants`: member name -> `tenant_facts`."""
     entry = crossing.entry
-    shares = {
-        id(r): e
-        for r in crossing.records
-        for e in r.group_crossings
-        if group_key(e) == crossing.key
-    }
-    runs = sorted(
-        crossing.records,
-        key=lambda r: (-float(shares[id(r)].get("runValue") or 0), r.namespace, r.name),
-    )
     members = [
         {
             "tenant": share["tenant"],
@@ -213,16 +206,7 @@ def group_threshold_record(
     ]
     fields: dict[str, Any] = loggable(
         {
-            "type": THRESHOLD_RECORD,
-            "scope": GROUP_SCOPE,
-            "tier": entry["tier"],
-            "level": entry["level"],
-            "metric": entry["metric"],
-            "threshold": entry["threshold"],
-            "value": entry["value"],
-            "crossedAt": entry["at"],
-            "policy": entry["policy"],
-            "appliesBecause": entry["appliesBecause"],
+            **_crossing_fields(entry, GROUP_SCOPE),
             # No single `tenant`: a group record names all of them in `tenants` and `members`.
             "group": entry["group"],
             "groupName": entry.get("groupName", entry["group"]),
@@ -230,17 +214,7 @@ def group_threshold_record(
             "tenantCount": entry.get("tenantCount", len(members)),
             "members": members,
             "links": entry.get("links") or [],
-            "accelerators": entry.get("accelerators", 0),
-            "runCount": entry.get("runCount", len(runs)),
-            "runs": [
-                {
-                    **run_facts(record, utilisation),
-                    "tenant": record.tenant,
-                    "capacityAtCrossingOpsPerSecond": shares[id(record)].get("runValue", 0.0),
-                    "acceleratorsAtCrossing": shares[id(record)].get("runAccelerators", 0),
-                }
-                for record in runs
-            ],
+            **_runs_fields(crossing, utilisation, with_tenant=True),
         }
     )
     return fields

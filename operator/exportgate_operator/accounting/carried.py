@@ -52,6 +52,20 @@ class CarriedCrossing:
     def entry(self) -> dict[str, Any]:
         return self.entries()[0]
 
+    def by_share(self) -> list[tuple[RunRecord, dict[str, Any]]]:
+        """Each record with its copy (its own share), the largest share at the peak first."""
+        shares = {
+            id(r): e for r in self.records for e in self.copies(r) if self.key_of(e) == self.key
+        }
+        return sorted(
+            ((r, shares[id(r)]) for r in self.records),
+            key=lambda pair: (
+                -float(pair[1].get("runValue") or 0),
+                pair[0].namespace,
+                pair[0].name,
+            ),
+        )
+
 
 def gather(kind: type[C], records: Iterable[RunRecord], *, pending: bool) -> list[C]:
     """The crossings of `kind` found in `records`, in `found_by` order; `pending`: only those
