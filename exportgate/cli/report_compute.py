@@ -240,44 +240,53 @@ def group_crossings(cluster: str, obj: Mapping[str, Any]) -> list[dict[str, Any]
     group, the group's figures and every member tenant's share."""
     status = obj.get("status") or {}
     return [
-        {
-            "cluster": cluster,
-            "group": str(entry.get("group")),
-            "group_name": str(entry.get("groupName") or entry.get("group")),
-            "tier": str(entry.get("tier")),
-            "level": str(entry.get("level", "")),
-            "crossed_at": entry.get("at"),
-            "ended_at": entry.get("endedAt"),
-            "value": float(entry.get("value") or 0.0),
-            "threshold": float(entry.get("threshold") or 0.0),
-            "tenant_count": int(entry.get("tenantCount") or 0),
-            "tenants": [
-                {
-                    "tenant": str(m.get("tenant")),
-                    "value": float(m.get("value") or 0.0),
-                    "accelerators": int(m.get("accelerators") or 0),
-                    "runs": int(m.get("runCount") or 0),
-                }
-                for m in entry.get("members") or ()
-            ],
-            "runs": int(entry.get("runCount") or 0),
-            "accelerators": int(entry.get("accelerators") or 0),
-            "decision_id": str(entry.get("decisionId") or ""),
-        }
+        _crossing_row(
+            cluster,
+            entry,
+            who={
+                "group": str(entry.get("group")),
+                "group_name": str(entry.get("groupName") or entry.get("group")),
+            },
+            split={
+                "tenant_count": int(entry.get("tenantCount") or 0),
+                "tenants": [
+                    {
+                        "tenant": str(m.get("tenant")),
+                        "value": float(m.get("value") or 0.0),
+                        "accelerators": int(m.get("accelerators") or 0),
+                        "runs": int(m.get("runCount") or 0),
+                    }
+                    for m in entry.get("members") or ()
+                ],
+            },
+        )
         for entry in status.get("groupCrossings") or ()
     ]
 
 
 def tenant_crossing(cluster: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     """A tenant crossing as one run's record holds it, without the run's own share."""
+    return _crossing_row(cluster, entry)
+
+
+def _crossing_row(
+    cluster: str,
+    entry: Mapping[str, Any],
+    who: Mapping[str, Any] | None = None,
+    split: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The figures every tenant or group crossing row has, in the report's key order: a group's
+    own fields go after the cluster (`who` crossed) and after the threshold (how it `split`)."""
     return {
         "cluster": cluster,
+        **(who or {}),
         "tier": str(entry.get("tier")),
         "level": str(entry.get("level", "")),
         "crossed_at": entry.get("at"),
         "ended_at": entry.get("endedAt"),
         "value": float(entry.get("value") or 0.0),
         "threshold": float(entry.get("threshold") or 0.0),
+        **(split or {}),
         "runs": int(entry.get("runCount") or 0),
         "accelerators": int(entry.get("accelerators") or 0),
         "decision_id": str(entry.get("decisionId") or ""),
@@ -388,13 +397,7 @@ def to_text(
             "Crossed by a tenant's runs together (concurrent capacity, theoretical peak):",
         ]
         for name, c in tenant_wide:
-            ended = f", ended {c['ended_at']}" if c["ended_at"] else ", still open"
-            lines.append(
-                f"  {name or '(none)'} {c['cluster']}: {c['tier']} ({c['level']}, "
-                f"{c['threshold']:.0e}) at {c['crossed_at']}: {c['value']:.2e} ops/s from "
-                f"{c['accelerators']} accelerators in {c['runs']} runs{ended}; "
-                f"decision {c['decision_id'] or '-'}"
-            )
+            lines.append(_crossing_line(name or "(none)", c))
     joint = list(groups)
     if joint:
         lines += [
@@ -403,16 +406,10 @@ def to_text(
             "party; concurrent capacity, theoretical peak):",
         ]
         for g in joint:
-            ended = f", ended {g['ended_at']}" if g["ended_at"] else ", still open"
             shares = ", ".join(
                 f"{m['tenant']} {m['accelerators']} ({m['value']:.2e} ops/s)" for m in g["tenants"]
             )
-            lines.append(
-                f"  {g['group_name']} {g['cluster']}: {g['tier']} ({g['level']}, "
-                f"{g['threshold']:.0e}) at {g['crossed_at']}: {g['value']:.2e} ops/s from "
-                f"{g['accelerators']} accelerators in {g['runs']} runs of "
-                f"{g['tenant_count']} tenants{ended}; decision {g['decision_id'] or '-'}"
-            )
+            lines.append(_crossing_line(g["group_name"], g, f" of {g['tenant_count']} tenants"))
             lines.append(f"    by tenant: {shares or '-'}")
     lines += [
         "",
@@ -426,6 +423,17 @@ def to_text(
             f"{r.state:9} {r.accelerator_hours:>10.2f} {r.estimated_operations:>9.2e}  {products}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _crossing_line(who: str, c: Mapping[str, Any], runs_of: str = "") -> str:
+    """One tenant or group crossing row (`_crossing_row`) as a line of the text report."""
+    ended = f", ended {c['ended_at']}" if c["ended_at"] else ", still open"
+    return (
+        f"  {who} {c['cluster']}: {c['tier']} ({c['level']}, "
+        f"{c['threshold']:.0e}) at {c['crossed_at']}: {c['value']:.2e} ops/s from "
+        f"{c['accelerators']} accelerators in {c['runs']} runs{runs_of}{ended}; "
+        f"decision {c['decision_id'] or '-'}"
+    )
 
 
 def _day(value: date | None) -> str | None:
