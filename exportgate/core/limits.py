@@ -96,7 +96,8 @@ of thousands of commands to a few microseconds each."""
 
 MAX_SCRIPT_VARIABLES = 8
 """Variables set in those statements that the model reader follows (`shell_assignments`): each
-costs three searches of the line. Later ones are left to the environment, as above."""
+is checked against the line (assigned once, not used before). Later ones are left to the
+environment, as above."""
 
 MAX_MODEL_FILES = 16
 """Distinct model file names (``-m /models/x.gguf``, ``--model /mnt/models``) one pod's command

@@ -38,6 +38,7 @@ in its length whatever it holds.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from exportgate.core.limits import MAX_SCRIPT_STATEMENTS, MAX_SCRIPT_VARIABLES
 
@@ -63,8 +64,11 @@ _SETTERS = frozenset(
         "esac",
     }
 )
-# Longer names are no model variable anyone writes, and each candidate's name is compiled into
-# the patterns of `_certain`: such a name is left to the environment.
+# Where the line assigns a name (``NAME=``, not the tail of a longer word) and where it uses one
+# (``$NAME``, ``${NAME}``): one pass of each finds them for every name at once (`_certain`).
+_NAME_ASSIGNED = re.compile(r"(?<![\w$-])([A-Za-z_][A-Za-z0-9_]*+)=")
+_NAME_USED = re.compile(r"\$\{?+([A-Za-z_][A-Za-z0-9_]*+)")
+# Longer names are no model variable anyone writes: such a name is left to the environment.
 _LONGEST_NAME = 128
 # Assignments one command may make before the line is not read (bounds the work per command).
 _MOST_ASSIGNMENTS = 64
@@ -99,10 +103,11 @@ def literal_assignments(line: str) -> dict[str, str]:
         position, before = separator.end(), after
     else:
         return {}  # more commands than are vetted: one of the rest could change anything
+    certain = _certain(line, {n: offset for n, (_, offset) in candidates.items()})
     return {
         name: value
-        for name, (value, offset) in candidates.items()
-        if name not in conditional and _certain(line, name, offset)
+        for name, (value, _) in candidates.items()
+        if name not in conditional and name in certain
     }
 
 
@@ -144,12 +149,15 @@ def _pair(text: str) -> tuple[str, str]:
     return name, value
 
 
-def _certain(line: str, name: str, offset: int) -> bool:
-    """Whether `name` is assigned once in `line` and not used before `offset` (three searches,
-    each linear, whatever the line holds)."""
-    assignment = re.compile(rf"(?<![\w$-]){name}=")
-    first = assignment.search(line)
-    if first is None or assignment.search(line, first.end()) is not None:
-        return False
-    use = re.compile(rf"\${{?+{name}(?![A-Za-z0-9_])").search(line)
-    return use is None or use.start() > offset
+def _certain(line: str, offsets: dict[str, int]) -> set[str]:
+    """The names of `offsets` (name -> offset of its command) that `line` assigns once and does
+    not use before that offset (two passes over the line, each linear, whatever it holds)."""
+    assignments = Counter(m.group(1) for m in _NAME_ASSIGNED.finditer(line))
+    first_use: dict[str, int] = {}
+    for use in _NAME_USED.finditer(line):
+        first_use.setdefault(use.group(1), use.start())
+    return {
+        name
+        for name, offset in offsets.items()
+        if assignments[name] == 1 and first_use.get(name, offset + 1) > offset
+    }
