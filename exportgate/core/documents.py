@@ -255,6 +255,7 @@ class NotYaml(Exception):
     """An embedded string (`load_embedded`) that is not one YAML document."""
 
 
+# Not envvars.Budget, on purpose: this bounds YAML parsed, and past it the object is refused.
 _EMBEDDED_LEFT: ContextVar[list[int] | None] = ContextVar("embedded_left", default=None)
 """Characters of embedded documents the current object may still have read (`embedded_budget`)."""
 

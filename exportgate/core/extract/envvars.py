@@ -58,6 +58,7 @@ class Unreadable(Exception):
         return UNREADABLE.format(what=f"{what} ({self.why})")
 
 
+# Not documents.embedded_budget, on purpose: past this the value is unreadable, not refused.
 class Budget:
     """Characters expansion may still substitute (`MAX_EXPANSION_CHARS`)."""
 
