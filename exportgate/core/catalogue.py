@@ -585,7 +585,9 @@ def _product(entry: Mapping[str, Any]) -> Product:
     )
     aliases: list[str] = []
     exact: dict[str, tuple[str, ...]] = {}
-    for source in ("gfd", "nvml", "gke", "karpenter", "pciDeviceId", "other"):
+    # In this order: the first alias is the label `Catalogue.pin_label` suggests, so PCI ids,
+    # which no node label holds, come last.
+    for source in ("gfd", "nvml", "gke", "karpenter", "other", "pciDeviceId"):
         spellings = tuple(str(a) for a in (entry.get("aliases") or {}).get(source, ()))
         aliases.extend(spellings)
         exact[source] = spellings

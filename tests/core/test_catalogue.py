@@ -103,6 +103,20 @@ PCI_DEVICES = [
     ("99999:7864", None),  # past 16 bits
     ("4318:", None),  # CAPV's webhook wants both ids; a part left out names nothing
     (":7864", None),
+    # AMD Instinct, vendor 0x1002 = 4098 (PCI ID Repository, accelerators.yaml)
+    ("4098:29857", {"amd-mi300x"}),  # 0x74a1, "Instinct MI300X"
+    ("0x1002:0x74b5", {"amd-mi300x"}),  # the MI300X's SR-IOV virtual function
+    ("0x1002:0x74a5", {"amd-mi300x"}),  # MI325X, catalogued with the MI300X
+    ("4098:29704", {"amd-mi250x"}),  # 0x7408, "Instinct MI250X"
+    ("0x1002:0x74a2", {"amd-mi308x"}),
+    ("0x1002:0x75a0", {"amd-mi350x"}),
+    ("0x1002:0x75a3", {"amd-mi355x"}),
+    ("4098:29708", None),  # 0x740c, "Instinct MI250X/MI250": either, and no MI250 entry
+    ("4098:29711", None),  # 0x740f, the MI210: not in the catalogue
+    ("4098:29856", None),  # 0x74a0, the MI300A: not in the catalogue
+    ("4098:29865", None),  # 0x74a9, "MI300X HF": figures not published apart
+    ("4098:1234", None),  # an AMD device id the catalogue does not list
+    ("4318:29857", None),  # the MI300X's device id under NVIDIA's vendor id
     # NVIDIA vGPU types by board (NVIDIA's vGPU type tables, accelerators.yaml `vgpu`)
     ("grid_t4-1a", {"nvidia-t4"}),  # CAPV docs/gpu-vgpu.md
     ("grid_t4-16q", {"nvidia-t4"}),
@@ -161,12 +175,14 @@ def test_vgpu_boards_are_nvidia_boards_of_one_product_each() -> None:
     assert owners["v100d"] == ["nvidia-v100"] and owners["h100xm"] == ["nvidia-h100-sxm"]
 
 
-def test_vgpu_boards_are_no_label_values() -> None:
+def test_vgpu_boards_and_pci_ids_are_no_label_values() -> None:
     catalogue = builtin_catalogue()
     # A board is read only from a VM's device: as a label value it names nothing...
     assert catalogue.lookup(GFD, "h100xm") is None
     # ...and the board H200 (the NVL) does not widen the label H200 (the SXM part).
     assert catalogue.lookup(KARPENTER_GPU_NAME, "h200") == frozenset({"nvidia-h200-sxm"})
+    # A remedy names a label, not a PCI id, for a product that lists PCI ids only after it.
+    assert catalogue.pin_label("amd-mi300x") == "MI300X"
 
 
 def test_a_vm_device_value_longer_than_a_label_is_not_parsed() -> None:

@@ -445,6 +445,29 @@ def test_capv_v100_vgpu_example_is_a_v100_and_admitted() -> None:
 
 
 @pytest.mark.parametrize(
+    ("device", "products"),
+    [
+        # PCI ID Repository, vendor 0x1002 (4098): 0x74a1 "Aqua Vanjaram [Instinct MI300X]".
+        ({"deviceId": 29857, "vendorId": 4098}, ("amd-mi300x",)),
+        ({"deviceId": 29877, "vendorId": 4098}, ("amd-mi300x",)),  # 0x74b5, its SR-IOV VF
+        ({"deviceId": 29704, "vendorId": 4098}, ("amd-mi250x",)),  # 0x7408, MI250X
+    ],
+    ids=["mi300x", "mi300x-vf", "mi250x"],
+)
+def test_a_vsphere_amd_instinct_is_denied_as_that_product(
+    device: dict[str, Any], products: tuple[str, ...]
+) -> None:
+    # AMD's device ids were not catalogued: an MI300X passed through was an unknown device.
+    workload, action = decide(_vsphere(device))
+    assert action is Action.DENY
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    (accelerator,) = decision.accelerators
+    assert accelerator.pinned and accelerator.candidates == products
+    assert "not a PCI vendor:device id" not in decision.violations[0].message
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
     ("device", "shown"),
     [
         ({"deviceId": 1234, "vendorId": 4318}, "4318:1234"),  # an NVIDIA id not catalogued
@@ -453,6 +476,8 @@ def test_capv_v100_vgpu_example_is_a_v100_and_admitted() -> None:
         ({"vGPUProfile": "nvidia_h100xs-64c"}, "nvidia_h100xs-64c"),
         ({"vGPUProfile": "grid_a40-48q"}, "grid_a40-48q"),  # an A40: not in the catalogue
         ({"deviceId": 7864}, ":7864"),  # CAPV's webhook wants vendorId too
+        ({"deviceId": 29711, "vendorId": 4098}, "4098:29711"),  # 0x740f, MI210: not catalogued
+        ({"deviceId": 4660, "vendorId": 4098}, "4098:4660"),  # an AMD id nobody lists
     ],
     ids=[
         "unlisted-device",
@@ -460,6 +485,8 @@ def test_capv_v100_vgpu_example_is_a_v100_and_admitted() -> None:
         "unmapped-board",
         "uncatalogued-board",
         "no-vendor",
+        "amd-mi210",
+        "amd-unlisted",
     ],
 )
 def test_a_vsphere_device_exportgate_cannot_identify_is_unknown(
