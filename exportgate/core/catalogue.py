@@ -118,10 +118,10 @@ _PCI_ID = re.compile(rf"(?P<vendor>{_PCI_ID_PART}):(?P<device>{_PCI_ID_PART})")
 # case, <board>-[<MIG slices>-]<frame buffer GB><series>: grid_t4-1q, grid_a100-3-20c,
 # nvidia_h100xm-80c (VMware ESXi; KubeVirt's mediated devices write "GRID T4-1Q"). The board
 # names the physical GPU: PCIe and SXM boards, memory sizes differ by a suffix (a100, a100d,
-# h100, h100xm), so only a board spelled exactly like a product alias names that product.
-# Source: NVIDIA vGPU types reference,
-# https://docs.nvidia.com/ai-enterprise/release-8/latest/infra-software/vgpu/reference/index.html;
-# vSphere's spelling: CAPV docs/gpu-vgpu.md (grid_t4-1a, grid_v100d-4c).
+# h100, h100xm), so a board names a product only where the catalogue lists it under that
+# product's `vgpu` aliases (accelerators.yaml, which cites NVIDIA's vGPU type tables), never
+# because it looks like another alias. vSphere's spelling: CAPV docs/gpu-vgpu.md (grid_t4-1a,
+# grid_v100d-4c).
 _VGPU_TYPE = re.compile(r"(?:grid|nvidia)[_ ](?P<board>[a-z0-9]+)-(?:[0-9]+-)?[0-9]+[a-z]+[0-9]*")
 _VGPU_VENDOR = "nvidia"  # vGPU is NVIDIA's: a vGPU type names one of its boards
 
@@ -150,7 +150,9 @@ class Product:
     bandwidth_citation: str = ""
     confidence: str = "H"  # H / M / L, as in the reference sheet
     exact_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Alias group (gfd, nvml, gke, karpenter) -> spellings exactly as that source writes them."""
+    """Alias group (gfd, nvml, gke, karpenter, other, pciDeviceId, vgpu) -> spellings exactly
+    as that source writes them. `vgpu` (NVIDIA vGPU boards) is in no other alias table: a board
+    is read only from a VM's device, `Catalogue._by_pci_device`."""
 
     @property
     def eccn(self) -> str:
@@ -193,6 +195,14 @@ class Catalogue:
             for device in product.exact_aliases["pciDeviceId"]:
                 pci_devices.setdefault((product.vendor, int(device, 16)), set()).add(product.id)
         self._pci_devices = {k: frozenset(v) for k, v in pci_devices.items()}
+        # vGPU boards: NVIDIA's (vGPU is its technology), each read only from its own table.
+        vgpu_boards: dict[str, set[str]] = {}
+        for product in self.products.values():
+            if product.vendor != _VGPU_VENDOR:
+                continue
+            for board in product.exact_aliases["vgpu"]:
+                vgpu_boards.setdefault(normalise_name(board), set()).add(product.id)
+        self._vgpu_boards = {k: frozenset(v) for k, v in vgpu_boards.items()}
         self._manufacturers: dict[str, str] = {}
         for vendor, spec in accelerators["vendors"].items():
             for name in (vendor, *spec.get("manufacturer", ())):
@@ -285,7 +295,8 @@ class Catalogue:
 
     def _by_pci_device(self, value: str) -> frozenset[str] | None:
         """What a `PCI_DEVICE_KEY` value names: the products with that PCI vendor and device id,
-        or the product whose alias is the board of that NVIDIA vGPU type; None otherwise.
+        or the product that lists the board of that NVIDIA vGPU type (aliases ``vgpu``); None
+        otherwise.
 
         Never "no accelerator": a device passed through to a VM is device access whatever it
         is, and the catalogue holds no list of devices that are not accelerators. A vendor
@@ -298,10 +309,8 @@ class Catalogue:
             return self._by_pci_id(_pci_part(pci.group("vendor")), _pci_part(pci.group("device")))
         vgpu = _VGPU_TYPE.fullmatch(text)
         if vgpu:
-            # The board by its exact alias only: no vendor-prefix or PCI fallbacks of _by_alias.
-            board = self._aliases.get(normalise_name(vgpu.group("board")), set())
-            found = frozenset(p for p in board if self.products[p].vendor == _VGPU_VENDOR)
-            return found or None
+            # The board table only: no other alias, prefix or PCI fallback of _by_alias.
+            return self._vgpu_boards.get(normalise_name(vgpu.group("board")))
         return None
 
     def _by_pci_id(self, vendor_id: int, device_id: int) -> frozenset[str] | None:
@@ -576,10 +585,14 @@ def _product(entry: Mapping[str, Any]) -> Product:
     )
     aliases: list[str] = []
     exact: dict[str, tuple[str, ...]] = {}
-    for source in ("gfd", "nvml", "gke", "karpenter", "pciDeviceId", "other"):
+    # In this order: the first alias is the label `Catalogue.pin_label` suggests, so PCI ids,
+    # which no node label holds, come last.
+    for source in ("gfd", "nvml", "gke", "karpenter", "other", "pciDeviceId"):
         spellings = tuple(str(a) for a in (entry.get("aliases") or {}).get(source, ()))
         aliases.extend(spellings)
         exact[source] = spellings
+    # vGPU boards are no label values (board h200 is the H200 NVL, label H200 the SXM part).
+    exact["vgpu"] = tuple(str(a) for a in (entry.get("aliases") or {}).get("vgpu", ()))
     return Product(
         id=str(entry["id"]),
         vendor=str(entry["vendor"]),

@@ -103,19 +103,55 @@ PCI_DEVICES = [
     ("99999:7864", None),  # past 16 bits
     ("4318:", None),  # CAPV's webhook wants both ids; a part left out names nothing
     (":7864", None),
+    # AMD Instinct, vendor 0x1002 = 4098 (PCI ID Repository, accelerators.yaml)
+    ("4098:29857", {"amd-mi300x"}),  # 0x74a1, "Instinct MI300X"
+    ("0x1002:0x74b5", {"amd-mi300x"}),  # the MI300X's SR-IOV virtual function
+    ("0x1002:0x74a5", {"amd-mi300x"}),  # MI325X, catalogued with the MI300X
+    ("4098:29704", {"amd-mi250x"}),  # 0x7408, "Instinct MI250X"
+    ("0x1002:0x74a2", {"amd-mi308x"}),
+    ("0x1002:0x75a0", {"amd-mi350x"}),
+    ("0x1002:0x75a3", {"amd-mi355x"}),
+    ("4098:29708", None),  # 0x740c, "Instinct MI250X/MI250": either, and no MI250 entry
+    ("4098:29711", None),  # 0x740f, the MI210: not in the catalogue
+    ("4098:29856", None),  # 0x74a0, the MI300A: not in the catalogue
+    ("4098:29865", None),  # 0x74a9, "MI300X HF": figures not published apart
+    ("4098:1234", None),  # an AMD device id the catalogue does not list
+    ("4318:29857", None),  # the MI300X's device id under NVIDIA's vendor id
+    # NVIDIA vGPU types by board (NVIDIA's vGPU type tables, accelerators.yaml `vgpu`)
     ("grid_t4-1a", {"nvidia-t4"}),  # CAPV docs/gpu-vgpu.md
     ("grid_t4-16q", {"nvidia-t4"}),
     ("GRID T4-1Q", {"nvidia-t4"}),  # KubeVirt's mediated device name
-    ("nvidia_h100-80c", {"nvidia-h100-sxm", "nvidia-h100-pcie"}),
+    ("grid_v100d-4c", {"nvidia-v100"}),  # CAPV docs/gpu-vgpu.md: V100 PCIe 32GB
+    ("grid_v100dx-32q", {"nvidia-v100"}),  # V100 SXM2 32GB
+    ("nvidia_h100xm-80c", {"nvidia-h100-sxm"}),  # H100 SXM5 80GB
+    ("nvidia_h100xm-7-80c", {"nvidia-h100-sxm"}),  # its MIG-backed type
+    ("nvidia_h100-80c", {"nvidia-h100-pcie"}),  # board H100 is the PCIe 80GB
+    ("nvidia_h100l-94c", {"nvidia-h100-nvl"}),
+    ("nvidia_h200x-141c", {"nvidia-h200-sxm"}),
+    ("nvidia_h200-141c", {"nvidia-h200-nvl"}),  # board H200 is the NVL, not the SXM part
+    ("nvidia_h800xm-80c", {"nvidia-h800"}),
+    ("nvidia_h800-80c", {"nvidia-h800-pcie"}),
+    ("nvidia_h20-96c", {"nvidia-h20"}),
     ("grid_a100-3-20c", {"nvidia-a100"}),  # MIG-backed: <board>-<slices>-<GB><series>
+    ("grid_a100d-80c", {"nvidia-a100"}),
+    ("grid_a100dx-1-10cme", {"nvidia-a100"}),
+    ("grid_a100x-40c", {"nvidia-a100"}),
+    ("grid_a800dx-80c", {"nvidia-a800"}),
     ("nvidia_l40s-48q", {"nvidia-l40s"}),
     ("nvidia_l4-24q", {"nvidia-l4"}),
-    ("nvidia_h100xm-80c", None),  # a board spelled like no alias (the H100 SXM5)
-    ("grid_v100d-4c", None),  # CAPV docs/gpu-vgpu.md: the V100 32GB's board, no alias either
+    ("grid_p100c-12q", {"nvidia-p100"}),
+    ("nvidia_h100xl-94c", None),  # H100 SXM5 94GB: another part than the catalogued SXM
+    ("nvidia_h100xs-64c", None),  # H100 SXM5 64GB
+    ("nvidia_h20x-141c", None),  # H20 141GB: another part than the catalogued 96GB H20
+    ("nvidia_h800l-94c", None),  # H800 NVL: not in the catalogue
+    ("grid_a40-48q", None),  # A40: not in the catalogue
+    ("nvidia_l20-48c", None),
+    ("nvidia_b200x-180c", None),  # a board nobody has listed
     ("grid_tesla-t4-1q", None),  # not a vGPU type's shape
     ("t4-1q", None),  # no hypervisor prefix
     ("grid_mi300x-192c", None),  # vGPU types are NVIDIA's: an AMD alias is no board
-    ("nvidia_233010de-80c", None),  # board aliases only: no PCI or "nvidia-" fallbacks
+    ("nvidia_233010de-80c", None),  # board table only: no PCI or "nvidia-" fallbacks
+    ("grid_a10g-24q", None),  # another alias (Karpenter's a10g) is no board: only the table
     ("t4", None),
 ]
 
@@ -124,6 +160,29 @@ PCI_DEVICES = [
 def test_a_vm_device_is_read_by_pci_id_or_vgpu_board(value: str, products: set[str] | None) -> None:
     found = builtin_catalogue().lookup(PCI_DEVICE, value)
     assert found == (frozenset(products) if products is not None else None)
+
+
+def test_vgpu_boards_are_nvidia_boards_of_one_product_each() -> None:
+    # A board names one physical GPU: listed twice, it would name two products; listed under
+    # another vendor's product, it would never be read (vGPU is NVIDIA's).
+    owners: dict[str, list[str]] = {}
+    for product in builtin_catalogue().products.values():
+        for board in product.exact_aliases["vgpu"]:
+            assert product.vendor == "nvidia", (product.id, board)
+            assert board == board.lower() and "-" not in board, board  # as in a type's name
+            owners.setdefault(board, []).append(product.id)
+    assert {board: ids for board, ids in owners.items() if len(ids) > 1} == {}
+    assert owners["v100d"] == ["nvidia-v100"] and owners["h100xm"] == ["nvidia-h100-sxm"]
+
+
+def test_vgpu_boards_and_pci_ids_are_no_label_values() -> None:
+    catalogue = builtin_catalogue()
+    # A board is read only from a VM's device: as a label value it names nothing...
+    assert catalogue.lookup(GFD, "h100xm") is None
+    # ...and the board H200 (the NVL) does not widen the label H200 (the SXM part).
+    assert catalogue.lookup(KARPENTER_GPU_NAME, "h200") == frozenset({"nvidia-h200-sxm"})
+    # A remedy names a label, not a PCI id, for a product that lists PCI ids only after it.
+    assert catalogue.pin_label("amd-mi300x") == "MI300X"
 
 
 def test_a_vm_device_value_longer_than_a_label_is_not_parsed() -> None:

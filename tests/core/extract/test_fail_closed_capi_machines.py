@@ -381,9 +381,12 @@ def test_capv_t4_examples_are_a_t4_and_admitted(
     ("device", "products"),
     [
         ({"deviceId": 9008, "vendorId": 4318}, ("nvidia-h100-sxm",)),  # 0x2330: H100 SXM5
-        ({"vGPUProfile": "nvidia_h100-80c"}, ("nvidia-h100-pcie", "nvidia-h100-sxm")),
+        ({"vGPUProfile": "nvidia_h100-80c"}, ("nvidia-h100-pcie",)),  # board H100: PCIe 80GB
+        # Board H100XM, the H100 SXM5 80GB (NVIDIA's vGPU type tables); it was unknown.
+        ({"vGPUProfile": "grid_h100xm-80c"}, ("nvidia-h100-sxm",)),
+        ({"vGPUProfile": "grid_h100xm-1-10c"}, ("nvidia-h100-sxm",)),  # a MIG-backed slice
     ],
-    ids=["pci-h100", "vgpu-h100"],
+    ids=["pci-h100", "vgpu-h100", "vgpu-h100-sxm", "vgpu-h100-sxm-mig"],
 )
 def test_a_vsphere_h100_is_denied_as_an_h100(
     device: dict[str, Any], products: tuple[str, ...]
@@ -394,6 +397,73 @@ def test_a_vsphere_h100_is_denied_as_an_h100(
     assert decision.accelerators[0].pinned
     assert decision.accelerators[0].candidates == products
     assert "H100" in decision.violations[0].message
+    assert "not a PCI vendor:device id" not in decision.violations[0].message  # identified
+    assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
+
+
+# CAPV docs/gpu-vgpu.md: "We are using NVIDIA Tesla V100 32GB cards for this example and will use
+# the `grid_v100d-4c` vGPU profile"; its worker template with that profile (placeholders filled).
+VSPHERE_V100_VGPU = _load("""\
+apiVersion: infrastructure.cluster.x-k8s.io/v1beta1
+kind: VSphereMachineTemplate
+metadata: {name: gpu-cluster-worker, namespace: dragon-infra}
+spec:
+  template:
+    spec:
+      cloneMode: linkedClone
+      datacenter: dc0
+      datastore: ds0
+      diskGiB: 25
+      folder: vm
+      memoryMiB: 8192
+      network:
+        devices:
+        - {dhcp4: true, networkName: vm-network}
+      numCPUs: 2
+      os: Linux
+      powerOffMode: trySoft
+      resourcePool: pool0
+      server: vcenter.example.com
+      storagePolicyName: ""
+      template: ubuntu-2004-efi-kube-v1.30.0
+      thumbprint: ""
+      pciDevices:
+        - vGPUProfile: "grid_v100d-4c"
+""")
+
+
+def test_capv_v100_vgpu_example_is_a_v100_and_admitted() -> None:
+    # Board V100D is the Tesla V100 PCIe 32GB (NVIDIA's vGPU type tables). It was unknown, so
+    # CAPV's own V100 example was refused for every restricted tenant; the V100 is outside
+    # 3A090 (TPP 2000), like the T4.
+    source = "spec.template.spec.pciDevices[0]"
+    assert _hints(VSPHERE_V100_VGPU) == [(source, 1, {PCI_DEVICE: ("grid_v100d-4c",)})]
+    workload, action = decide(VSPHERE_V100_VGPU)
+    assert action is Action.ALLOW
+    (accelerator,) = ENGINE.evaluate(workload, RESTRICTED, NOW).accelerators
+    assert accelerator.pinned and accelerator.candidates == ("nvidia-v100",)
+
+
+@pytest.mark.parametrize(
+    ("device", "products"),
+    [
+        # PCI ID Repository, vendor 0x1002 (4098): 0x74a1 "Aqua Vanjaram [Instinct MI300X]".
+        ({"deviceId": 29857, "vendorId": 4098}, ("amd-mi300x",)),
+        ({"deviceId": 29877, "vendorId": 4098}, ("amd-mi300x",)),  # 0x74b5, its SR-IOV VF
+        ({"deviceId": 29704, "vendorId": 4098}, ("amd-mi250x",)),  # 0x7408, MI250X
+    ],
+    ids=["mi300x", "mi300x-vf", "mi250x"],
+)
+def test_a_vsphere_amd_instinct_is_denied_as_that_product(
+    device: dict[str, Any], products: tuple[str, ...]
+) -> None:
+    # AMD's device ids were not catalogued: an MI300X passed through was an unknown device.
+    workload, action = decide(_vsphere(device))
+    assert action is Action.DENY
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    (accelerator,) = decision.accelerators
+    assert accelerator.pinned and accelerator.candidates == products
+    assert "not a PCI vendor:device id" not in decision.violations[0].message
     assert ENGINE.evaluate(workload, US, NOW).action is Action.ALLOW
 
 
@@ -402,11 +472,22 @@ def test_a_vsphere_h100_is_denied_as_an_h100(
     [
         ({"deviceId": 1234, "vendorId": 4318}, "4318:1234"),  # an NVIDIA id not catalogued
         ({"deviceId": 4119, "vendorId": 5555}, "5555:4119"),  # a Mellanox NIC: still a device
-        ({"vGPUProfile": "nvidia_h100xm-80c"}, "nvidia_h100xm-80c"),  # a board with no alias
-        ({"vGPUProfile": "grid_v100d-4c"}, "grid_v100d-4c"),  # CAPV docs/gpu-vgpu.md's V100
+        # H100 SXM5 64GB: a board whose part the catalogue does not hold (not the 80GB SXM5).
+        ({"vGPUProfile": "nvidia_h100xs-64c"}, "nvidia_h100xs-64c"),
+        ({"vGPUProfile": "grid_a40-48q"}, "grid_a40-48q"),  # an A40: not in the catalogue
         ({"deviceId": 7864}, ":7864"),  # CAPV's webhook wants vendorId too
+        ({"deviceId": 29711, "vendorId": 4098}, "4098:29711"),  # 0x740f, MI210: not catalogued
+        ({"deviceId": 4660, "vendorId": 4098}, "4098:4660"),  # an AMD id nobody lists
     ],
-    ids=["unlisted-device", "nic", "unmapped-board", "capv-v100-profile", "no-vendor"],
+    ids=[
+        "unlisted-device",
+        "nic",
+        "unmapped-board",
+        "uncatalogued-board",
+        "no-vendor",
+        "amd-mi210",
+        "amd-unlisted",
+    ],
 )
 def test_a_vsphere_device_exportgate_cannot_identify_is_unknown(
     device: dict[str, Any], shown: str
@@ -426,7 +507,7 @@ def test_a_vsphere_device_exportgate_cannot_identify_is_unknown(
     [
         # Both ways at once: CAPV's webhook refuses it, and its controller would attach the
         # vGPU, not the T4; the two hints contradict each other, so nothing pins it.
-        {"deviceId": 7864, "vendorId": 4318, "vGPUProfile": "nvidia_h100xm-80c"},
+        {"deviceId": 7864, "vendorId": 4318, "vGPUProfile": "nvidia_h100xs-64c"},
         {"deviceId": 7864, "vendorId": 4318, "vGPUProfile": "grid_t4-1q"},
         {"customLabel": "gpu"},  # neither: no hint, a node pool of unknown hardware
     ],
