@@ -9,6 +9,7 @@ cloud's own, a CAPV supervisor VSphereMachineTemplate with a VM class).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from exportgate.core.extract import extract_workload
 from exportgate.core.extract.unknown import HOW_TO_IDENTIFY
 from exportgate.core.limits import MAX_HINT_VALUE_CHARS
 from exportgate.core.operator_names import (
+    DOCS_SECTION,
+    EXAMPLES,
     OPERATOR_DEFINED_KEY,
     operator_defined_hint,
     operator_defined_note,
@@ -154,3 +157,12 @@ def test_unknown_public_cloud_instance_types_keep_their_messages() -> None:
     message = _message(machine)
     assert "node.kubernetes.io/instance-type=p9.48xlarge is not one exportgate" in message
     assert "operator chose" not in message
+
+
+def test_the_note_points_at_a_docs_section_and_examples_that_exist() -> None:
+    root = Path(__file__).parents[2]
+    path, _, section = DOCS_SECTION.partition(", ")
+    headings = (root / path).read_text().splitlines()
+    assert f"### {section.strip(chr(34))}" in headings
+    examples = sorted(p.name for p in (root / EXAMPLES).glob("*.yaml"))
+    assert {"openstack-flavors.yaml", "vsphere-vm-classes.yaml"} <= set(examples)
