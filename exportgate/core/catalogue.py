@@ -25,6 +25,7 @@ from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
 from exportgate.core.limits import MAX_HINT_VALUE_CHARS
+from exportgate.core.operator_names import operator_defined_note
 from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
 
 # Which node labels carry which kind of clue.
@@ -440,6 +441,9 @@ class Catalogue:
         feature = _provisioned_by(request.hints)
         if feature and not pinned and not note:
             note = PROVISIONED_NOTE.format(feature=feature)  # why nothing could pin it
+        if not pinned and not note:
+            # A flavor or VM class of this cloud's operator: only the platform can name it.
+            note = operator_defined_note(request.hints, request.source)
         if unidentified and candidates and not pinned and not note:
             note = unidentified  # why it is left unpinned
         ordered = tuple(sorted(candidates))

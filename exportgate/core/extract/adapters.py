@@ -44,6 +44,7 @@ from exportgate.core.extract.selectors import (
     label_map,
 )
 from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.operator_names import operator_defined_hint
 from exportgate.core.tenancy import tenant_label
 from exportgate.core.types import AcceleratorRequest, ModelRequest, Operator, ProductHint
 
@@ -115,18 +116,19 @@ class Condition:
     negate: bool = False
     absent: bool | None = None
 
-    def holds(self, element: object, base: str) -> tuple[bool, str]:
-        """(whether it holds, the field that made it hold; "" for a field found absent)."""
+    def holds(self, element: object, base: str) -> tuple[bool, str, object]:
+        """(whether it holds, the field that made it hold and its value; "" and None for a
+        field found absent)."""
         if self.absent is not None:
             found = self.source.resolve(element, base)
-            present = [where for where, value in found if not _holds_nothing(value)]
+            present = [(where, value) for where, value in found if not _holds_nothing(value)]
             if self.absent:
-                return not present, ""
-            return (True, present[0]) if present else (False, "")
+                return not present, "", None
+            return (True, *present[0]) if present else (False, "", None)
         for where, value in self.source.resolve(element, base):
             if (scalar_text(value, where) in self.values) != self.negate:
-                return True, where
-        return False, ""
+                return True, where, value
+        return False, "", None
 
 
 def _holds_nothing(value: object) -> bool:
@@ -242,6 +244,12 @@ class AcceleratorRule:
     """``provisions``: the feature the rule's request stands for when it provisions nodes for
     workloads this exportgate does not see (GKE Autopilot); a hint under `PROVISIONED_BY_KEY`
     that narrows nothing and makes the denial say why the hardware cannot be known."""
+    operator_defined: str = ""
+    """``operatorDefined``: what the names the rule reads are when a cloud's operator defines
+    them (``OpenStack flavor``, ``vSphere VM class``): a hint (`operator_names`) that narrows
+    nothing and makes the denial say that only the platform team can list the name. The name
+    shown is the value of the field the request comes from (the element at ``each``, else the
+    first ``when`` field that held)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,11 +401,13 @@ def _declared_request(
     tenant_owned: bool = False,
 ) -> AcceleratorRequest | None:
     sources: list[str] = [base] if base else []
+    named: object = element if base else None  # the value at sources[0], for operatorDefined
     for condition in rule.when:
-        holds, where = condition.holds(element, base)
+        holds, where, value = condition.holds(element, base)
         if not holds:
             return None
         if where:
+            named = value if not sources else named
             sources.append(where)
     resource = rule.resource
     if rule.resource_from is not None:
@@ -416,6 +426,8 @@ def _declared_request(
     hints: list[ProductHint] = []
     if rule.provisions:
         hints.append(ProductHint(PROVISIONED_BY_KEY, Operator.IN, (rule.provisions,)))
+    if rule.operator_defined:
+        hints.append(operator_defined_hint(rule.operator_defined, named))
     for hint_rule in rule.hints:
         for where, values in hint_rule.read(element, base):
             hints.append(ProductHint(hint_rule.key, Operator.IN, values))

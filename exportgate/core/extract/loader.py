@@ -348,6 +348,7 @@ class _Compiler:
                 for i, item in enumerate(rule.get("when", []))
             ),
             provisions=rule.get("provisions", ""),
+            operator_defined=rule.get("operatorDefined", ""),
         )
 
     def _condition(self, item: Mapping[str, Any], where: _FieldPath) -> Condition:

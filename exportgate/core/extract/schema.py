@@ -156,6 +156,12 @@ _ACCELERATOR = {
             "description": "the feature the request stands for when it provisions nodes for "
             "workloads exportgate does not see (GKE Autopilot): the denial says so",
         },
+        "operatorDefined": {
+            **_STRING,
+            "description": "what the names the rule reads are when a cloud's operator defines "
+            "them (OpenStack flavor, vSphere VM class): the denial names the value and says that "
+            "the platform team lists the names it knows in an adapter file of its own",
+        },
     },
 }
 

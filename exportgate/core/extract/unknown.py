@@ -4,7 +4,10 @@ Every request extraction makes for something it cannot identify (device access w
 resource request, a DRA object it could not read, a resource name outside the vocabulary, an
 object too large to search) is decided as the most restrictive product it could be. The message
 must then say *what* could not be identified and *how* to fix it; `describe_unidentified` gives
-the first half for each kind of unknown request, `HOW_TO_IDENTIFY` the second.
+the first half for each kind of unknown request, `HOW_TO_IDENTIFY` the second. A name the cloud's
+operator defines (an OpenStack flavor, a vSphere VM class: adapter ``operatorDefined``) has its
+own words instead, in `exportgate.core.operator_names`: no tenant can "name known instance
+types" for it, only the platform team can list it.
 """
 
 from __future__ import annotations

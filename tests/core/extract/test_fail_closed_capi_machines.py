@@ -559,11 +559,12 @@ def test_openstack_flavors_are_unknown_accelerators(
     kind: str, version: str, spec: dict[str, Any], source: str
 ) -> None:
     # Flavor names are the cloud operator's own ("m1.large" may carry a passed-through GPU):
-    # no name proves a flavor plain, so none is read as an AWS-style instance type.
+    # no name proves a flavor plain, so none is read as an AWS-style instance type. The only
+    # hint says the name is the operator's (`operatorDefined`), which narrows nothing.
     workload, action = decide(_machine(kind, spec, version))
     assert action is Action.DENY
-    assert [(a.resource, a.source, a.hints) for a in workload.accelerators] == [
-        ("nodepool", source, ())
+    assert [(a.resource, a.source, [h.key for h in a.hints]) for a in workload.accelerators] == [
+        ("nodepool", source, ["exportgate.dev/operator-defined"])
     ]
 
 
@@ -720,3 +721,69 @@ def test_the_example_flavor_adapter_admits_only_the_flavors_it_lists() -> None:
     assert decided({"flavorID": "3f2a"}) is Action.DENY
     assert decided({"flavor": "m1.small", "flavorID": "3f2a"}) is Action.DENY
     assert decided({"flavor": {"filter": {"name": "m1.medium"}}}, "v1beta2") is Action.DENY
+
+
+def _example(name: str) -> AdapterRegistry:
+    return AdapterRegistry.with_files([Path(__file__).parents[3] / "examples" / "adapters" / name])
+
+
+def _example_message(registry: AdapterRegistry, obj: dict[str, Any]) -> str:
+    decision = ENGINE.evaluate(registry.extract(obj), RESTRICTED, NOW)
+    assert decision.action is Action.DENY
+    return decision.violations[0].message
+
+
+def test_the_example_flavor_adapter_denies_an_unlisted_flavor_by_name() -> None:
+    # Red team 14: the denial told the tenant to "name known instance types", which no tenant
+    # can do for a flavor of this cloud's own; it names the flavor and who can list it.
+    registry = _example("openstack-flavors.yaml")
+    obj = _machine("OpenStackMachineTemplate", {"template": {"spec": {"flavor": "g1.h100x8"}}})
+    message = _example_message(registry, obj)
+    assert "the OpenStack flavor 'g1.h100x8' at spec.template.spec.flavor is a name" in message
+    assert "name known instance types" not in message
+    by_id = _machine("OpenStackMachineTemplate", {"template": {"spec": {"flavorID": "3f2a"}}})
+    assert "the OpenStack flavor id '3f2a' at spec.template.spec.flavorID" in _example_message(
+        registry, by_id
+    )
+
+
+SUPERVISOR = "vmware.infrastructure.cluster.x-k8s.io/v1beta1"
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "field"),
+    [
+        (
+            "VSphereMachineTemplate",
+            lambda c: {"template": {"spec": {"className": c}}},
+            "spec.template.spec.className",
+        ),
+        ("VSphereMachine", lambda c: {"className": c}, "spec.className"),
+    ],
+)
+def test_the_example_vm_class_adapter_admits_only_the_classes_it_lists(
+    kind: str, spec: Any, field: str
+) -> None:
+    # examples/adapters/vsphere-vm-classes.yaml: a platform lists its VM classes without
+    # devices; any other class, vSphere's defaults included, stays an unknown accelerator.
+    registry = _example("vsphere-vm-classes.yaml")
+
+    def machine(vm_class: str) -> dict[str, Any]:
+        return {
+            "apiVersion": SUPERVISOR,
+            "kind": kind,
+            "metadata": {"name": "tkg", "namespace": "dragon-infra"},
+            "spec": {**spec(vm_class), "imageName": "ubuntu-2204"},
+        }
+
+    listed = ENGINE.evaluate(registry.extract(machine("best-effort-large")), RESTRICTED, NOW)
+    assert listed.action is Action.ALLOW and listed.accelerators == ()
+    message = _example_message(registry, machine("vgpu-a100-40c"))
+    assert f"the vSphere VM class 'vgpu-a100-40c' at {field} is a name this cloud's" in message
+    assert "ask your platform team to list it in an exportgate adapter file" in message
+    assert _example_message(registry, machine("guaranteed-large"))  # a default, not listed
+    # The built-in reading denies even the listed class: only the platform's file admits it.
+    assert (
+        ENGINE.evaluate(extract_workload(machine("best-effort-large")), RESTRICTED, NOW).action
+        is Action.DENY
+    )

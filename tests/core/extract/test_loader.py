@@ -407,3 +407,54 @@ def test_when_names_a_field_that_is_not_a_scalar() -> None:
     with pytest.raises(InputError) as error:
         registry.extract(job)
     assert error.value.field == "spec.autoscale"
+
+
+OPERATOR_DEFINED_ADAPTER = ADAPTER.replace(
+    "        requireHints: true\n",
+    "        requireHints: true\n"
+    "      - each: spec.flavor\n"
+    "        resource: nodepool\n"
+    "        operatorDefined: Acme flavor\n"
+    "      - resource: nodepool\n"
+    "        when: [{field: spec.size, notIn: [small]}]\n"
+    "        operatorDefined: Acme size\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "found"),
+    [
+        ({"flavor": " gpu.big "}, [("spec.flavor", ("Acme flavor", "gpu.big"))]),
+        ({"flavor": {"filter": {"name": "gpu.big"}}}, [("spec.flavor", ("Acme flavor",))]),
+        ({"size": "large"}, [("spec.size", ("Acme size", "large"))]),
+        ({"size": "small"}, []),
+    ],
+)
+def test_operator_defined_names_the_value_of_the_field_the_request_comes_from(
+    spec: dict[str, Any], found: list[tuple[str, tuple[str, ...]]]
+) -> None:
+    """``operatorDefined`` adds a hint that narrows nothing: what the names are, and the name
+    at ``each`` (or in the first ``when`` field that held) when it is a string."""
+    registry = AdapterRegistry.builtin().extended(
+        [parse_adapter_text(OPERATOR_DEFINED_ADAPTER, "acme.yaml")]
+    )
+    job = {**GPU_JOB, "spec": spec}
+    requests = [a for a in registry.extract(job).accelerators if a.resource == "nodepool"]
+    assert [
+        (a.source, h.values)
+        for a in requests
+        for h in a.hints
+        if h.key == "exportgate.dev/operator-defined"
+    ] == found
+    assert all(len(a.hints) == 1 for a in requests)
+
+
+def test_operator_defined_is_a_name_and_not_for_parsers() -> None:
+    with pytest.raises(InputError, match="operatorDefined"):
+        parse_adapter_text(OPERATOR_DEFINED_ADAPTER.replace("Acme flavor", "''"), "a.yaml")
+    broken = OPERATOR_DEFINED_ADAPTER.replace(
+        "      - each: spec.flavor\n        resource: nodepool\n",
+        "      - each: spec.flavor\n        parser: pod-spec-patch\n",
+    )
+    with pytest.raises(InputError, match="operatorDefined cannot be combined with parser"):
+        parse_adapter_text(broken, "a.yaml")
