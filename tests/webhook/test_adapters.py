@@ -840,6 +840,118 @@ CASES = [
         {"provider": "Bedrock", "model": "house-model", "bedrock": {"region": "us-east-1"}},
         "spec.model",
     ),
+    # Serving kinds (kubeai.yaml, aibrix.yaml, ome.yaml, vllm-production-stack.yaml,
+    # dynamo.yaml): a GPU in a profile string, models in URL fields, and kinds read by the
+    # generic search that are named only so that the chart routes them (`generic: true`).
+    Case(
+        "kubeai.org/v1",
+        "Model",
+        {"url": "hf://org/x", "resourceProfile": "nvidia-gpu-h100:8"},
+        "spec.resourceProfile",
+    ),
+    Case(
+        "model.aibrix.ai/v1alpha1",
+        "ModelAdapter",
+        {"artifactURL": "huggingface://meta-llama/Llama-3.1-8B-Instruct"},
+        "spec.artifactURL",
+        action="allow",
+    ),
+    Case(
+        "model.aibrix.ai/v1alpha1",
+        "ModelClaim",
+        {"artifactURL": "huggingface://meta-llama/Llama-3.1-8B-Instruct"},
+        "spec.artifactURL",
+        action="allow",
+    ),
+    *(
+        Case("orchestration.aibrix.ai/v1alpha1", kind, {"template": template()}, "spec.template")
+        for kind in (
+            "StormService",
+            "RoleSet",
+            "PodSet",
+            "RayClusterFleet",
+            "RayClusterReplicaSet",
+            "KVCache",
+        )
+    ),
+    Case(
+        "ome.io/v1beta1",
+        "BaseModel",
+        {"storage": {"storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct"}},
+        "spec.storage.storageUri",
+        action="allow",
+    ),
+    Case(
+        "ome.io/v1beta1",
+        "FineTunedWeight",
+        {"storage": {"storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct"}},
+        "spec.storage.storageUri",
+        action="allow",
+    ),
+    Case(
+        "ome.io/v1beta1",
+        "ClusterBaseModel",
+        {"storage": {"storageUri": "hf://meta-llama/Llama-3.1-8B-Instruct"}},
+        "spec.storage.storageUri",
+        cluster_scoped=True,
+        action="allow",
+    ),
+    Case(
+        "ome.io/v1beta1",
+        "InferenceService",
+        {"model": {"name": "x"}, "engine": pod_spec()},
+        "spec.engine",
+    ),
+    Case("ome.io/v1beta1", "ServingRuntime", {"engineConfig": pod_spec()}, "spec.engineConfig"),
+    Case(
+        "ome.io/v1beta1",
+        "ClusterServingRuntime",
+        {"engineConfig": pod_spec()},
+        "spec.engineConfig",
+        cluster_scoped=True,
+    ),
+    Case(
+        "production-stack.vllm.ai/v1alpha1",
+        "VLLMRuntime",
+        {
+            "model": {"modelURL": "meta-llama/Llama-3.1-8B-Instruct"},
+            "deploymentConfig": {
+                "resources": {"cpu": "1", "gpu": "8", "gpuType": "nvidia.com/gpu"}
+            },
+        },
+        "spec.deploymentConfig.resources",
+    ),
+    Case(
+        "production-stack.vllm.ai/v1alpha1",
+        "LoraAdapter",
+        {
+            "adapterSource": {
+                "type": "huggingface",
+                "repository": "meta-llama/Llama-3.1-8B-Instruct",
+            }
+        },
+        "spec.adapterSource.repository",
+        action="allow",
+    ),
+    Case(
+        "nvidia.com/v1alpha1",
+        "DynamoGraphDeployment",
+        {"services": {"Worker": {"extraPodSpec": pod_spec()}}},
+        "spec.services.Worker",
+    ),
+    Case(
+        "nvidia.com/v1alpha1",
+        "DynamoComponentDeployment",
+        {"extraPodSpec": pod_spec()},
+        "spec.extraPodSpec",
+    ),
+    Case(
+        "nvidia.com/v1alpha1",
+        "DynamoModel",
+        {"modelName": "meta-llama/Llama-3.1-8B-Instruct", "baseModelName": "x"},
+        "spec.modelName",
+        action="allow",
+    ),
 ]
 
 
@@ -852,7 +964,7 @@ def test_the_table_covers_every_registered_kind() -> None:
         f"{group}/{kind}"
         for group, kind in registry.kinds()
         if (adapter := registry.adapter_for(f"{group}/v1beta1" if group else "v1", kind))
-        and not (adapter.pod_specs or adapter.accelerators or adapter.models)
+        and not (adapter.pod_specs or adapter.accelerators or adapter.models or adapter.generic)
     }
     assert silent == {
         "infrastructure.cluster.x-k8s.io/AzureMachinePoolMachine",

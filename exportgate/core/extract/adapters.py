@@ -25,6 +25,7 @@ from exportgate.core.catalogue import PROVISIONED_BY_KEY
 from exportgate.core.errors import InputError
 from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
+from exportgate.core.extract.generic import generic_findings
 from exportgate.core.extract.models import MODEL_PARSERS, dedupe
 from exportgate.core.extract.patches import pod_spec_patch
 from exportgate.core.extract.paths import (
@@ -37,6 +38,7 @@ from exportgate.core.extract.paths import (
 )
 from exportgate.core.extract.podspec import extract_pod_spec
 from exportgate.core.extract.quantity import parse_count
+from exportgate.core.extract.resource_profile import kubeai_resource_profile
 from exportgate.core.extract.selectors import (
     hints_from_labels,
     hints_from_node_selector,
@@ -57,6 +59,7 @@ label). The catalogue narrows nothing with it; it only makes the pool an acceler
 ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
     "dra-device-request": device_request,
     "pod-spec-patch": pod_spec_patch,
+    "kubeai-resource-profile": kubeai_resource_profile,
 }
 """The named parsers an ``accelerators[].parser`` may refer to: the parts that need code."""
 
@@ -279,6 +282,11 @@ class Adapter:
     """``scope: Cluster``: objects have no namespace and carry their tenant label themselves.
     Namespaced is the default because a wrong Namespaced only stops a manifest's own label from
     choosing its tenant, while a wrong Cluster would let any manifest name one."""
+    generic: bool = False
+    """``generic: true``: the object is also searched the way a kind without an adapter is
+    (`generic`), for pod specs and container-shaped mappings anywhere. An adapter that only
+    adds what the search cannot see (a model in a URL field, a GPU in a profile name) then
+    keeps everything the search found, rather than losing it by describing the kind."""
     description: str = ""
     origin: str = ""  # "file:line" of the entry, for messages and `exportgate` diagnostics
 
@@ -300,7 +308,12 @@ class Adapter:
         DRA claims (`dra.CLAIM_LISTS`), which are looked up by namespace;
         `AdapterRegistry.extract` may remember them per spec and those annotations
         (`FindingsMemo`)."""
-        return not self.accelerators and not self.models and self.pod_specs == (_SPEC_ONLY,)
+        return (
+            not self.accelerators
+            and not self.models
+            and not self.generic
+            and self.pod_specs == (_SPEC_ONLY,)
+        )
 
     @property
     def reads_embedded_documents(self) -> bool:
@@ -350,6 +363,12 @@ class Adapter:
             accelerators.extend(
                 _accelerators(accelerator_rule, obj, vocabulary, dra, tenant_owned=tenant_owned)
             )
+        if self.generic:
+            searched_accelerators, searched_models = generic_findings(
+                obj, vocabulary, dra, namespace
+            )
+            accelerators.extend(searched_accelerators)
+            models.extend(searched_models)
         primary, fallback = _models(self.models, obj)
         models.extend(primary)
         return tuple(accelerators), dedupe(models or fallback)

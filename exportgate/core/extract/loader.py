@@ -234,6 +234,7 @@ class _Compiler:
             accelerators=tuple(accelerators),
             models=tuple(models),
             cluster_scoped=entry.get("scope", "Namespaced") == "Cluster",
+            generic=entry.get("generic", False),
             description=entry.get("description", ""),
             origin=f"{self.source}:{self.locate.line(where)}",
         )

@@ -200,6 +200,12 @@ _ADAPTER = {
         },
         "description": {"type": "string"},
         "docs": _STRINGS,
+        "generic": {
+            "type": "boolean",
+            "description": "also search the object for pod specs and container-shaped "
+            "mappings anywhere, as for a kind without an adapter; for adapters that only add "
+            "what that search cannot see (a model URL, a GPU named in a profile)",
+        },
         "podTemplates": {
             "type": "array",
             "items": {
