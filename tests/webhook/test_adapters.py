@@ -317,6 +317,33 @@ CASES = [
         action="allow",
     ),
     Case(
+        "apps.nvidia.com/v1alpha1",
+        "NIMPipeline",
+        {
+            "services": [
+                {
+                    "name": "llm",
+                    "spec": {
+                        "image": {"repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct"},
+                        "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                        "nodeSelector": {"nvidia.com/gpu.product": H100},
+                    },
+                }
+            ]
+        },
+        "spec.services[0].spec",
+    ),
+    Case(  # the engine-build pod always gets GPUs: pinned to an H100 here
+        "apps.nvidia.com/v1alpha1",
+        "NIMBuild",
+        {
+            "nimCache": {"name": "llama"},
+            "image": {"repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct", "tag": "1.3.3"},
+            "nodeSelector": {"nvidia.com/gpu.product": H100},
+        },
+        "spec",
+    ),
+    Case(
         "kaito.sh/v1beta1",
         "Workspace",
         {},

@@ -37,6 +37,7 @@ from exportgate.core.extract.paths import (
     join_key,
 )
 from exportgate.core.extract.podspec import extract_pod_spec
+from exportgate.core.extract.properties import NO_PROPERTIES, PrefixedMap, PropertyRule
 from exportgate.core.extract.quantity import parse_count
 from exportgate.core.extract.resource_profile import kubeai_resource_profile
 from exportgate.core.extract.selectors import (
@@ -200,6 +201,10 @@ class PodSpecRule:
     """``ownAnnotations``: annotation maps of each pod alone, read under the element `path`
     names (an Argo template's ``metadata.annotations``, a Spark driver's ``annotations``), so
     that one template's annotations are not read as another's."""
+    properties: PropertyRule | None = None
+    """``properties``: a property map (read from the object's root) whose keys the controller
+    turns into annotations, node selectors and resources of every pod of the rule (a
+    SparkApplication's ``spec.sparkConf``; see `properties`)."""
     template: bool = False
 
     def pods(self, obj: Mapping[str, Any]) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
@@ -233,7 +238,9 @@ class AcceleratorRule:
     count_from: FieldPath | None = None
     hints: tuple[HintRule, ...] = ()
     requirements: tuple[FieldPath, ...] = ()
-    node_selectors: tuple[FieldPath, ...] = ()
+    node_selectors: tuple[FieldPath | PrefixedMap, ...] = ()
+    """Label maps ANDed into the placement: fields, or ``{from, keyPrefix}`` property keys
+    (`PrefixedMap`: Spark's ``spark.kubernetes.node.selector.<label>``)."""
     require_hints: bool = False
     instance_keys: frozenset[str] | None = None
     """For a provisioner's requirements (Karpenter): the keys it resolves from instance data.
@@ -340,6 +347,7 @@ class Adapter:
         for rule in self.pod_specs:
             pins = _pins(rule.pins, obj)
             shared = _under(rule.annotations, obj, "")
+            added = rule.properties.read(obj, vocabulary) if rule.properties else NO_PROPERTIES
             for field, spec, own in rule.pods(obj):
                 findings = extract_pod_spec(
                     spec,
@@ -354,7 +362,9 @@ class Adapter:
                     ],
                     pins=pins,
                     claims=claims,
-                    annotations=[*shared, *own],
+                    annotations=[*shared, *own, *added.annotations],
+                    requests=added.requests,
+                    selectors=added.selectors,
                 )
                 accelerators.extend(findings.accelerators)
                 models.extend(findings.models)

@@ -72,8 +72,15 @@ def annotation_requests(
 
 
 def is_annotation_source(source: str) -> bool:
-    """Whether a request's source (a field path this module wrote) is a pod annotation."""
-    return ".annotations." in source or ".annotations[" in source or source.endswith(".annotations")
+    """Whether a request's source (a field path this module wrote) is a pod annotation: in an
+    annotation map, or under an annotation property prefix (``spec.sparkConf[
+    "spark.kubernetes.executor.annotation."]["gpu-fraction"]``, `properties.PrefixedMap`)."""
+    return (
+        ".annotations." in source
+        or ".annotations[" in source
+        or source.endswith(".annotations")
+        or '.annotation."]' in source
+    )
 
 
 def _cdi_resources(value: object, vocabulary: Vocabulary) -> Iterable[str]:

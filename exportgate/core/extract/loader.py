@@ -30,6 +30,7 @@ from exportgate.core.extract.adapters import (
     scalar_text,
 )
 from exportgate.core.extract.paths import FieldPath, PathSyntaxError, compile_path
+from exportgate.core.extract.properties import PrefixedMap, PropertyRule
 from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA
 
 _VALIDATOR = jsonschema.Draft202012Validator(ADAPTER_SET_SCHEMA)
@@ -286,6 +287,30 @@ class _Compiler:
             ),
             annotations=self._paths(spec.get("annotations", []), (*where, "annotations")),
             own_annotations=self._paths(spec.get("ownAnnotations", []), (*where, "ownAnnotations")),
+            properties=self._properties(spec.get("properties"), (*where, "properties")),
+        )
+
+    def _properties(self, item: Mapping[str, Any] | None, where: _FieldPath) -> PropertyRule | None:
+        if item is None:
+            return None
+        return PropertyRule(
+            source=self._path(item["from"], (*where, "from")),
+            annotations=tuple(item.get("annotations", ())),
+            node_selectors=tuple(item.get("nodeSelectors", ())),
+            resources=tuple(item.get("resources", ())),
+            unreadable=tuple(item.get("unreadable", ())),
+        )
+
+    def _map_sources(
+        self, items: Sequence[str | Mapping[str, Any]], where: _FieldPath
+    ) -> tuple[FieldPath | PrefixedMap, ...]:
+        """Label-map fields, or ``{from, keyPrefix}``: the keys of a property map under a
+        prefix (`PrefixedMap`)."""
+        return tuple(
+            self._path(item, (*where, i))
+            if isinstance(item, str)
+            else PrefixedMap(self._path(item["from"], (*where, i, "from")), item["keyPrefix"])
+            for i, item in enumerate(items)
         )
 
     def _scheduling(self, item: str | Mapping[str, Any], where: _FieldPath) -> SchedulingRule:
@@ -342,7 +367,9 @@ class _Compiler:
             requirements=self._paths(rule.get("requirements", []), (*where, "requirements")),
             instance_keys=(frozenset(rule["instanceKeys"]) if "instanceKeys" in rule else None),
             applied_labels=self._paths(rule.get("appliedLabels", []), (*where, "appliedLabels")),
-            node_selectors=self._paths(rule.get("nodeSelectors", []), (*where, "nodeSelectors")),
+            node_selectors=self._map_sources(
+                rule.get("nodeSelectors", []), (*where, "nodeSelectors")
+            ),
             require_hints=rule.get("requireHints", False),
             when=tuple(
                 self._condition(item, (*where, "when", i))

@@ -83,6 +83,8 @@ def extract_pod_spec(
     pins: Mapping[str, str] | None = None,
     claims: ClaimReader | None = None,
     annotations: Sequence[tuple[str, Any]] = (),
+    requests: Sequence[tuple[str, str, int]] = (),
+    selectors: Sequence[tuple[str, Any]] = (),
 ) -> PodSpecFindings:
     """Accelerators and models of the pod spec at `field`.
 
@@ -94,6 +96,11 @@ def extract_pod_spec(
     controller adds from elsewhere (KServe's ``serving.kserve.io/gke-accelerator`` annotation);
     `claims` reads the DRA claims the pod names (`dra_refs`); `annotations` are the pod's
     annotation maps (a Pod's ``metadata.annotations``, a template's), as (field, map).
+    `requests` are accelerators a controller adds to the pod from elsewhere, as (field,
+    resource, count) (Spark's ``spark.executor.resource.gpu.amount``), and `selectors` node
+    selectors it adds (field, label map): ANDed with the pod's own as further hints, not merged
+    into them, so that a label the two set differently pins nothing (which one the pod gets
+    depends on the controller's order and version; see `properties`).
     """
     pod = expect_mapping(spec, field)
     containers = list(_containers(pod, field))
@@ -123,6 +130,7 @@ def extract_pod_spec(
     for where, resources in extra_resources:
         _add(wanted, _accelerators(resources, where, vocabulary))
     _add(wanted, ((found, DEVICE_ACCESS, 1) for found in pod_access(pod, field, access)))
+    _add(wanted, requests)
     maps = [(where, expect_mapping(mapping, where)) for where, mapping in annotations]
     for where, mapping in maps:
         _add(wanted, annotation_requests(mapping, where, vocabulary))
@@ -133,6 +141,13 @@ def extract_pod_spec(
     if not wanted and not claimed and not machine:
         return PodSpecFindings((), tuple(models))
     placements = _placements(pod, field, scheduling, vocabulary, pins or {})
+    if selectors:
+        added = tuple(
+            hint
+            for where, selector in selectors
+            for hint in hints_from_labels(label_map(selector, where), vocabulary.hint_keys)
+        )
+        placements = [hints + added for hints in placements]
     accelerators = (
         tuple(
             AcceleratorRequest(resource, count, hints, source)

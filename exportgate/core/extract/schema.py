@@ -32,6 +32,36 @@ _STRING = {"type": "string", "minLength": 1}
 _PATH = {"type": "string", "minLength": 1, "description": "a field path, see docs/policies.md"}
 _PATHS = {"type": "array", "items": _PATH}
 _STRINGS = {"type": "array", "items": _STRING, "uniqueItems": True}
+_PREFIXED_MAP = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["from", "keyPrefix"],
+    "description": "the keys of the property map at `from` that start with `keyPrefix`, the "
+    "prefix removed (Spark's spark.kubernetes.node.selector.<label>)",
+    "properties": {"from": _PATH, "keyPrefix": _STRING},
+}
+_PROPERTIES = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["from"],
+    "description": "a flat property map (read from the object's root) whose keys the "
+    "controller turns into settings of the rule's pods; each list holds key prefixes (exact "
+    "keys for unreadable): see exportgate/core/extract/properties.py",
+    "properties": {
+        "from": _PATH,
+        "annotations": _STRINGS,
+        "nodeSelectors": _STRINGS,
+        "resources": {
+            **_STRINGS,
+            "description": "Spark resource prefixes: <prefix><name>.amount of <vendor>/<name>",
+        },
+        "unreadable": {
+            **_STRINGS,
+            "description": "keys naming what the pod is built from that exportgate cannot "
+            "read (a pod template file): set, they are device access",
+        },
+    },
+}
 _SCALARS = {
     "type": "array",
     "minItems": 1,
@@ -51,6 +81,7 @@ _POD_SPEC = {
                 "resources": _PATHS,
                 "annotations": _PATHS,
                 "ownAnnotations": _PATHS,
+                "properties": _PROPERTIES,
                 "schedulingFrom": {
                     "type": "array",
                     "items": {
@@ -126,7 +157,7 @@ _ACCELERATOR = {
             **_PATHS,
             "description": "label maps the provisioner puts on the nodes it launches",
         },
-        "nodeSelectors": _PATHS,
+        "nodeSelectors": {"type": "array", "items": {"oneOf": [_PATH, _PREFIXED_MAP]}},
         "requireHints": {"type": "boolean"},
         "when": {
             "type": "array",
