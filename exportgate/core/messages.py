@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
+from exportgate.core.extract.pod_vm import NODEPOOL_RESOURCE, is_pod_vm_source
 from exportgate.core.extract.unknown import (
     HOW_TO_IDENTIFY,
     describe_unidentified,
@@ -274,9 +275,14 @@ def _verification_remedy(
 def _allowed_hint(
     accelerator: ResolvedAccelerator | None, allowed: Sequence[str], catalogue: Catalogue
 ) -> str:
-    """How to pin a product this tenant may use, when the request was not pinned to one."""
+    """How to get a product this tenant may use: a pod pins one with a node selector, when
+    the request was not pinned to one; a node pool, machine or VM names a machine type."""
     if accelerator is None:
         return ""
+    if accelerator.resource == NODEPOOL_RESOURCE:
+        # A node pool, machine template or a pod's own VM is not placed by a nodeSelector: its
+        # hardware is the machine type it names.
+        return _machine_hint(accelerator, allowed, catalogue)
     # Each product is pinned with its own vendor's label: an unknown resource can land on
     # several vendors' products, and an AMD label with an NVIDIA value pins nothing.
     pins = []
@@ -290,3 +296,32 @@ def _allowed_hint(
         return " by pinning an allowed product with nodeSelector " + " or ".join(pins[:2])
     names = [catalogue.display_name(p) for p in allowed if p in catalogue.products]
     return f" ({', '.join(names[:_MAX_LISTED])})" if names else ""
+
+
+def _machine_hint(
+    accelerator: ResolvedAccelerator, allowed: Sequence[str], catalogue: Catalogue
+) -> str:
+    """How a node pool, machine (template) or pod VM gets hardware this tenant may use: by the
+    machine type it names, which exportgate must know (a name only the cloud's operator
+    defines, or a kind without an adapter, the platform team makes known in an adapter file)."""
+    names = [catalogue.display_name(p) for p in allowed if p in catalogue.products]
+    fitting = (
+        f"an allowed accelerator ({', '.join(names[:_MAX_LISTED])}) or none"
+        if names
+        else "no controlled accelerator"
+    )
+    if not accelerator.source:  # a kind read by a kindPattern adapter: no field to change
+        return (
+            " by using a machine kind exportgate has an adapter for, with a known machine type "
+            f"that has {fitting}, or by asking your platform team for an adapter file that "
+            "reads this kind's machine type"
+        )
+    if is_pod_vm_source(accelerator.source):
+        return f" by giving the pod's VM a known instance type that has {fitting}"
+    listed = (
+        ""
+        if accelerator.pinned
+        else " (a public cloud's instance type, or a flavor or VM class your platform team "
+        "lists in an adapter file)"
+    )
+    return f" by naming, in the object's own spec, a known machine type{listed} that has {fitting}"

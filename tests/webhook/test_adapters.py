@@ -655,6 +655,19 @@ CASES = [
         {"template": {"spec": {"className": "vgpu-a100"}}},
         "spec.template.spec.className",
     ),
+    # vSphere VM Service (VM Operator): a tenant's VM and its replica sets, by VM class.
+    Case(
+        "vmoperator.vmware.com/v1alpha6",
+        "VirtualMachine",
+        {"className": "vgpu-a100", "imageName": "vmi-0a0044d7c690bcbea"},
+        "spec.className",
+    ),
+    Case(
+        "vmoperator.vmware.com/v1alpha6",
+        "VirtualMachineReplicaSet",
+        {"replicas": 2, "template": {"spec": {"className": "vgpu-a100"}}},
+        "spec.template.spec.className",
+    ),
     Case(
         "infrastructure.cluster.x-k8s.io/v1beta1",
         "OpenStackMachine",
