@@ -282,6 +282,9 @@ chart's. Terms, all negated and ANDed:
 */}}
 {{- define "exportgate.celCatchAll" -}}
 {{- $v := .Values.webhook -}}
+{{- if or (kindIs "invalid" $v.catchAll.excludeGroups) (kindIs "invalid" $v.catchAll.excludeResources) -}}
+{{- fail "webhook.catchAll.excludeGroups and excludeResources must be set (helm upgrade --reuse-values keeps a release's old values, which have no defaults for them): upgrade with your values file instead, or set both lists" -}}
+{{- end -}}
 {{- $groups := concat (include "exportgate.catchAllSkippedGroups" . | fromJsonArray) $v.wholeGroups -}}
 {{- $suffixes := list -}}
 {{- range $v.catchAll.excludeGroups -}}
