@@ -58,6 +58,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "webhook": {"exemptNamespaces": ["gpu-operator", "monitoring"]},
     },
     "external-url": {"webhook": {"url": "https://127.0.0.1:9443", "caBundle": "PEM"}},
+    "catch-all": {"webhook": {"catchAll": {"enabled": True}, "mutating": {"enabled": True}}},
 }
 
 

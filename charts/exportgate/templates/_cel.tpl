@@ -193,3 +193,162 @@ operator's own identity, only updates, and only when the spec is unchanged are s
 {{- define "exportgate.celNotOperatorMetadataUpdate" -}}
 !(request.operation == 'UPDATE' && request.userInfo.username == '{{ include "exportgate.operatorUser" . }}' && has(object.spec) && has(oldObject.spec) && object.spec == oldObject.spec)
 {{- end -}}
+
+{{/*
+Kinds guarded by pattern (webhook.guardedKindPatterns) that no adapter names, as one CEL
+expression over request.resource and request.kind (empty when there are none): what the
+machinekinds webhook keeps of the groups it receives whole. Groups in wholeGroups are left out
+(the resources webhook receives them whole).
+*/}}
+{{- define "exportgate.celMachineKinds" -}}
+{{- $v := .Values.webhook -}}
+{{- $terms := list -}}
+{{- range $group := keys ($v.guardedKindPatterns | default dict) | sortAlpha -}}
+{{- if not (has $group $v.wholeGroups) -}}
+{{- $named := list -}}
+{{- range $plural := index $v.guardedResources $group | default list -}}
+{{- $named = append $named (printf "'%s'" $plural) -}}
+{{- end -}}
+{{- $matches := list -}}
+{{- range $pattern := index $v.guardedKindPatterns $group -}}
+{{- $matches = append $matches (printf "request.kind.kind.matches(%s)" (include "exportgate.celString" $pattern)) -}}
+{{- end -}}
+{{- $terms = append $terms (printf "(request.resource.group == '%s' && !(request.resource.resource in [%s]) && (%s))" $group (join ", " $named) (join " || " $matches)) -}}
+{{- end -}}
+{{- end -}}
+{{- join " || " $terms -}}
+{{- end -}}
+
+{{/*
+API groups the catch-all webhook (webhook.catchAll) never sends, whatever excludeGroups says.
+Each line says why; docs/helm.md ("The catch-all webhook") lists them for operators.
+*/}}
+{{- define "exportgate.catchAllSkippedGroups" -}}
+{{- toJson (list
+  ""
+  "apps"
+  "batch"
+  "exportgate.dev"
+  "wgpolicyk8s.io"
+  "kopf.dev"
+  "resource.k8s.io"
+  "events.k8s.io"
+  "coordination.k8s.io"
+  "discovery.k8s.io"
+  "metrics.k8s.io"
+  "custom.metrics.k8s.io"
+  "external.metrics.k8s.io"
+  "authorization.k8s.io"
+  "authentication.k8s.io"
+  "certificates.k8s.io"
+  "autoscaling"
+  "policy"
+  "networking.k8s.io"
+  "rbac.authorization.k8s.io"
+  "storage.k8s.io"
+) -}}
+{{- /*
+  "" (core), apps, batch: their kinds that run something or hand out devices (Pods and their
+      ephemeral containers, status and Bindings, ReplicationControllers, PodTemplates,
+      Namespaces, Deployments ... CronJobs) reach the workloads, resources, tenancy and
+      podstatus webhooks; the rest (ConfigMaps, Secrets, Services, Endpoints, Events,
+      ControllerRevisions) hold nothing runnable, and some are written constantly.
+  exportgate.dev, wgpolicyk8s.io, kopf.dev: exportgate's own records (Tenants, ExportPolicies
+      and ModelEndpoints reach the resources webhook); the operator writes ComputeRuns and
+      PolicyReports into tenant namespaces, which must not wait on the webhook.
+  resource.k8s.io: DRA; its namespaced kinds that hand out devices (ResourceClaims,
+      ResourceClaimTemplates) are named in guardedResources, and the scheduler writes the
+      others (PodSchedulingContexts on DRA alpha clusters) at high rate.
+  events.k8s.io, coordination.k8s.io (Leases), discovery.k8s.io (EndpointSlices): written by
+      controllers and kubelets constantly (Kyverno's default resourceFilters skip Events too).
+  metrics, authorization, authentication, certificates: read-only or review-only APIs, or
+      certificate requests; nothing that runs.
+  autoscaling, policy, networking.k8s.io, rbac.authorization.k8s.io, storage.k8s.io: built-in
+      schemas that hold no container, resource request or model (HPAs, PDBs, Ingresses and
+      NetworkPolicies, Roles, CSIStorageCapacities): the API server rejects anything else.
+*/ -}}
+{{- end -}}
+
+{{/*
+The catch-all's condition: the request is not one another exportgate webhook receives and is in
+no group or resource the catch-all skips. Each object is then reviewed once. `.Values` is the
+chart's. Terms, all negated and ANDed:
+  * a skipped group: catchAllSkippedGroups, wholeGroups (sent whole to the resources webhook),
+    catchAll.excludeGroups ("*.suffix" entries match by suffix);
+  * a kind the resources webhook names (guardedResources, as "group/resource"), or an excluded
+    one (catchAll.excludeResources);
+  * a kind the machinekinds webhook keeps (celMachineKinds);
+  * what an extraRules entry sends (its groups, resources and operations; "*" matches all).
+*/}}
+{{- define "exportgate.celCatchAll" -}}
+{{- $v := .Values.webhook -}}
+{{- if or (kindIs "invalid" $v.catchAll.excludeGroups) (kindIs "invalid" $v.catchAll.excludeResources) -}}
+{{- fail "webhook.catchAll.excludeGroups and excludeResources must be set (helm upgrade --reuse-values keeps a release's old values, which have no defaults for them): upgrade with your values file instead, or set both lists" -}}
+{{- end -}}
+{{- $groups := concat (include "exportgate.catchAllSkippedGroups" . | fromJsonArray) $v.wholeGroups -}}
+{{- $suffixes := list -}}
+{{- range $v.catchAll.excludeGroups -}}
+{{- if hasPrefix "*." . -}}
+{{- $suffixes = append $suffixes (trimPrefix "*" .) -}}
+{{- else -}}
+{{- $groups = append $groups . -}}
+{{- end -}}
+{{- end -}}
+{{- $resources := list -}}
+{{- range $group := keys $v.guardedResources | sortAlpha -}}
+{{- range $plural := index $v.guardedResources $group -}}
+{{- $resources = append $resources (printf "%s/%s" $group $plural) -}}
+{{- end -}}
+{{- end -}}
+{{- $resources = concat $resources $v.catchAll.excludeResources -}}
+{{- $terms := list (printf "request.resource.group in %s" (include "exportgate.celStrings" ($groups | uniq))) -}}
+{{- if $suffixes -}}
+{{- $terms = append $terms (printf "%s.exists(s, request.resource.group.endsWith(s))" (include "exportgate.celStrings" $suffixes)) -}}
+{{- end -}}
+{{- $terms = append $terms (printf "request.resource.group + '/' + request.resource.resource in %s" (include "exportgate.celStrings" ($resources | uniq))) -}}
+{{- $machines := include "exportgate.celMachineKinds" . -}}
+{{- if $machines -}}
+{{- $terms = append $terms (printf "(%s)" $machines) -}}
+{{- end -}}
+{{- range $rule := $v.extraRules -}}
+{{- $term := include "exportgate.celRuleSends" $rule -}}
+{{- if $term -}}
+{{- $terms = append $terms $term -}}
+{{- end -}}
+{{- end -}}
+!({{ join " || " $terms }})
+{{- end -}}
+
+{{/*
+Whether an admission rule (a webhook.extraRules entry) sends a namespaced main-resource request,
+as a CEL term over request.resource and request.operation; empty for a rule that sends none
+(cluster-scoped only, or subresources only). apiVersions are not compared: with matchPolicy
+Equivalent a rule receives its kinds in every version.
+*/}}
+{{- define "exportgate.celRuleSends" -}}
+{{- $groups := .apiGroups | default list -}}
+{{- $resources := .resources | default list -}}
+{{- $operations := .operations | default list -}}
+{{- $main := list -}}
+{{- $all := false -}}
+{{- range $resources -}}
+{{- if or (eq . "*") (eq . "*/*") -}}
+{{- $all = true -}}
+{{- else if not (contains "/" .) -}}
+{{- $main = append $main . -}}
+{{- end -}}
+{{- end -}}
+{{- if and (ne (.scope | default "*") "Cluster") $groups (or $all $main) $operations -}}
+{{- $parts := list -}}
+{{- if not (has "*" $groups) -}}
+{{- $parts = append $parts (printf "request.resource.group in %s" (include "exportgate.celStrings" $groups)) -}}
+{{- end -}}
+{{- if not $all -}}
+{{- $parts = append $parts (printf "request.resource.resource in %s" (include "exportgate.celStrings" $main)) -}}
+{{- end -}}
+{{- if not (has "*" $operations) -}}
+{{- $parts = append $parts (printf "request.operation in %s" (include "exportgate.celStrings" $operations)) -}}
+{{- end -}}
+({{ if $parts }}{{ join " && " $parts }}{{ else }}true{{ end }})
+{{- end -}}
+{{- end -}}
