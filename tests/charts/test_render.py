@@ -89,7 +89,20 @@ def test_variants_render_what_they_promise(tmp_path: Path) -> None:
     assert {h["name"] for h in find(stamp, "MutatingWebhookConfiguration")["webhooks"]} == {
         "workloads.mutate.exportgate.dev",
         "resources.mutate.exportgate.dev",
+        "machinekinds.mutate.exportgate.dev",
     }
+    # Every validating route but the guards of tenancy and pod status (which read no stamp)
+    # has a mutating twin with the same rules: /validate trusts that /mutate removed the
+    # stamps a caller wrote, so no guarded kind may reach /validate without passing /mutate.
+    validating = {h["name"]: h for h in find(stamp, "ValidatingWebhookConfiguration")["webhooks"]}
+    mutating = {h["name"]: h for h in find(stamp, "MutatingWebhookConfiguration")["webhooks"]}
+    for name, hook in validating.items():
+        if name in {"tenancy.exportgate.dev", "podstatus.exportgate.dev"}:
+            continue
+        twin = mutating[name.replace(".exportgate.dev", ".mutate.exportgate.dev")]
+        stamped = [r for r in hook["rules"] if r["operations"] != ["DELETE"]]
+        assert twin["rules"] == stamped, name
+        assert twin.get("matchConditions") == hook.get("matchConditions"), name
     assert "--mutate" in container(stamp, WEBHOOK, "webhook")["args"]
     assert "--reuse-window=0" not in container(stamp, WEBHOOK, "webhook")["args"]
 
@@ -149,7 +162,7 @@ def test_webhooks_fail_closed_fast_and_exempt_system_namespaces(tmp_path: Path) 
     # With the opt-in stamp, so that the mutating webhooks are held to the same rules.
     docs = template(write_values(tmp_path, VARIANTS["decision-stamp"]))
     hooks = _webhooks(docs)
-    assert len(hooks) == 7
+    assert len(hooks) == 8  # 5 validating, 3 mutating (workloads, resources, machine kinds)
     for hook in hooks:
         assert hook["failurePolicy"] == "Fail"
         assert hook["timeoutSeconds"] == 5
