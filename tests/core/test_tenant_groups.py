@@ -197,13 +197,10 @@ def test_a_real_name_is_no_placeholder(name: str) -> None:
     assert not is_placeholder_party(name)
 
 
-def test_grouping_stays_near_linear() -> None:
-    """Red team 13b, L1: a chain of tenants each naming the next as its ultimate parent (one
-    group) took 0.67 s for 10,000, quadratic. A bound against that, not a speed claim: 20,000
-    took about 2.7 s then and about 0.3 s now."""
+def _chain(count: int) -> list[Tenant]:
+    """`count` tenants, each naming the next as its ultimate parent: one group."""
     verified = Verification(VerificationState.VERIFIED, datetime(2026, 1, 1, tzinfo=UTC))
-    count = 20_000
-    tenants = [
+    return [
         Tenant(
             name=f"t{i:05d}", legal_name=f"Company {i} Ltd", incorporation="SG",
             headquarters="SG", verification=verified,
@@ -212,8 +209,25 @@ def test_grouping_stays_near_linear() -> None:
         )
         for i in range(count)
     ]  # fmt: skip
-    started = time.perf_counter()
-    (group,) = tenant_groups(tenants)
-    elapsed = time.perf_counter() - started
-    assert len(group.members) == count and len(group.links) == count - 1
-    assert elapsed < 1.0, f"{count} chained tenants grouped in {elapsed:.2f} s"
+
+
+def _fastest_grouping(tenants: list[Tenant], rounds: int = 3) -> float:
+    fastest = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        (group,) = tenant_groups(tenants)
+        fastest = min(fastest, time.perf_counter() - started)
+        assert len(group.members) == len(tenants) and len(group.links) == len(tenants) - 1
+    return fastest
+
+
+def test_grouping_stays_near_linear() -> None:
+    """Red team 13b, L1: a chain of tenants each naming the next as its ultimate parent (one
+    group) took 0.67 s for 10,000, quadratic. A bound against that, not a speed claim: the
+    time for 20,000 is compared with the time for 2,000 measured in the same run (linear:
+    about 10x; the quadratic grouping was about 100x), so a busy machine slows both alike
+    (a fixed 1 s bound failed once under a loaded `make test`)."""
+    small = _fastest_grouping(_chain(2_000))
+    large = _fastest_grouping(_chain(20_000))
+    ratio = large / small
+    assert ratio < 30, f"20,000 chained tenants took {ratio:.0f}x as long as 2,000 (linear ~10x)"
