@@ -7,7 +7,8 @@ and knows three kinds of places:
   scheduling overrides), read by `podspec.extract_pod_spec`;
 * ``accelerators``: node pools and other custom resources that name accelerators directly, as a
   resource with a count and product hints taken from fields, node-pool requirements or label
-  maps; or as elements handed to a named parser (``dra-device-request``, ``pod-spec-patch``);
+  maps; or as elements handed to a named parser (``dra-device-request``, ``pod-spec-patch``,
+  ``kserve-managed-dra`` ...);
 * ``models``: fields holding model references, read with a named shape (``uri``, ``plain``,
   ``image``, ``args``, ``env``) and an optional provider.
 
@@ -26,6 +27,7 @@ from exportgate.core.errors import InputError
 from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.generic import generic_findings
+from exportgate.core.extract.managed_dra import kserve_managed_dra
 from exportgate.core.extract.models import MODEL_PARSERS, dedupe
 from exportgate.core.extract.patches import pod_spec_patch
 from exportgate.core.extract.paths import (
@@ -61,6 +63,7 @@ ACCELERATOR_PARSERS: Mapping[str, AcceleratorParser] = {
     "dra-device-request": device_request,
     "pod-spec-patch": pod_spec_patch,
     "kubeai-resource-profile": kubeai_resource_profile,
+    "kserve-managed-dra": kserve_managed_dra,
 }
 """The named parsers an ``accelerators[].parser`` may refer to: the parts that need code."""
 

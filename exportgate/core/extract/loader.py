@@ -52,6 +52,7 @@ class AdapterSet:
     suspect_resources: tuple[str, ...] = ()
     suspect_label_keys: tuple[str, ...] = ()
     device_access: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    nested_resource_maps: tuple[str, ...] = ()
 
 
 def load_adapter_file(path: str | Path) -> AdapterSet:
@@ -192,6 +193,7 @@ class _Compiler:
             device_access={
                 key: tuple(values) for key, values in (vocabulary.get("deviceAccess") or {}).items()
             },
+            nested_resource_maps=tuple(vocabulary.get("nestedResourceMaps", [])),
         )
 
     def _adapters(self) -> Iterator[Adapter]:

@@ -178,23 +178,21 @@ def accelerator_counts(
     """(resource, count, field of the quantity) for each accelerator in a ResourceRequirements.
 
     Limits win over requests for the same resource; only accelerator quantities are parsed, so a
-    malformed CPU request is the API server's business, not ours.
+    malformed CPU request is the API server's business, not ours. A custom kind's list may nest
+    further names under a key the vocabulary lists (``nestedResourceMaps``: Dynamo's
+    ``custom``); they are read as names of the list itself.
     """
     requirements = expect_mapping(resources, field)
-    limits_field = join_key(field, "limits")
-    requests_field = join_key(field, "requests")
-    limits = _quantities(requirements.get("limits"), limits_field)
-    requests = _quantities(requirements.get("requests"), requests_field)
+    nested = vocabulary.nested_resource_maps
+    limits = _quantities(requirements.get("limits"), join_key(field, "limits"), nested)
+    requests = _quantities(requirements.get("requests"), join_key(field, "requests"), nested)
     counts = []
     for name in [*limits, *(name for name in requests if name not in limits)]:
         if not vocabulary.requested_accelerator(name):
             continue
-        if name in limits:
-            where = join_key(limits_field, name)
-            count = parse_count(limits[name], where)
-        else:
-            where = join_key(requests_field, name)
-            count = parse_count(requests[name], where)
+        base, quantity = limits[name] if name in limits else requests[name]
+        where = join_key(base, name)
+        count = parse_count(quantity, where)
         if count > 0:
             counts.append((name, count, where))
     return counts
@@ -207,14 +205,27 @@ def _accelerators(
         yield where, name, count
 
 
-def _quantities(value: object, field: str) -> dict[str, Any]:
+def _quantities(
+    value: object, field: str, nested: frozenset[str] = frozenset()
+) -> dict[str, tuple[str, Any]]:
+    """name -> (field of the map holding it, quantity). A map under a `nested` key adds its
+    names (one level), after the list's own, as Dynamo's operator copies them in."""
     if value is None:
         return {}
-    quantities = {}
+    quantities: dict[str, tuple[str, Any]] = {}
+    inner: list[tuple[str, Mapping[Any, Any]]] = []
     for key, quantity in expect_mapping(value, field).items():
         if not isinstance(key, str):  # name the field only for the error: this runs a lot
             expect_string(key, join_key(field, str(key)))
-        quantities[key] = quantity
+        if nested and key in nested and isinstance(quantity, Mapping):
+            inner.append((join_key(field, key), quantity))
+            continue
+        quantities[key] = (field, quantity)
+    for inner_field, mapping in inner:
+        for key, quantity in mapping.items():
+            if not isinstance(key, str):
+                expect_string(key, join_key(inner_field, str(key)))
+            quantities[key] = (inner_field, quantity)
     return quantities
 
 

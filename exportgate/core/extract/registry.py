@@ -80,6 +80,7 @@ class AdapterRegistry:
                 suspect_resources=adapter_set.suspect_resources,
                 suspect_label_keys=adapter_set.suspect_label_keys,
                 device_access=adapter_set.device_access,
+                nested_resource_maps=adapter_set.nested_resource_maps,
             )
         self._index = {key: tuple(value) for key, value in index.items()}
         self._patterns = tuple(patterns)

@@ -295,6 +295,7 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                 "draDeviceClasses": _STRINGS,
                 "suspectResources": _STRINGS,
                 "suspectLabelKeys": _STRINGS,
+                "nestedResourceMaps": _STRINGS,
                 "deviceAccess": {
                     "type": "object",
                     "additionalProperties": False,

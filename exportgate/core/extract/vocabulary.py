@@ -272,6 +272,11 @@ class Vocabulary:
     """Globs of node-label keys that look like accelerator product information but are not known."""
     device_access: DeviceAccess = field(default_factory=DeviceAccess)
     suspect_resource_re: re.Pattern[str] | None = None  # compiled `suspect_resources`
+    nested_resource_maps: frozenset[str] = frozenset()
+    """``nestedResourceMaps``: keys of a resource list (``limits``, ``requests``) whose value
+    is no quantity but a further map of resource names to quantities, each read as a resource
+    of the list (NVIDIA Dynamo's ``ResourceItem.custom``). Only custom kinds' resource lists
+    can hold one: the API server refuses a map where a Pod's quantity belongs."""
 
     def accelerator_resource(self, name: str) -> bool:
         """A known accelerator resource, or a name that looks like one (then it is unknown).
@@ -316,6 +321,7 @@ class Vocabulary:
         suspect_resources: Iterable[str] = (),
         suspect_label_keys: Iterable[str] = (),
         device_access: Mapping[str, Iterable[str]] | None = None,
+        nested_resource_maps: Iterable[str] = (),
     ) -> Vocabulary:
         patterns = [*self.resources.exact, *(p + "*" for p in self.resources.prefixes)]
         patterns.extend(resources)
@@ -340,4 +346,5 @@ class Vocabulary:
             suspect_resource_re=compile_globs(suspect_resources_all),
             suspect_label_keys=suspect_keys,
             device_access=self.device_access.merged(device_access),
+            nested_resource_maps=self.nested_resource_maps | frozenset(nested_resource_maps),
         )

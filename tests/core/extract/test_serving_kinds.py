@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry, extract_workload, parse_adapter_text
 from exportgate.core.types import Action
 from tests.core.builders import NOW, make_tenant
@@ -258,6 +259,90 @@ def test_dynamo_graph_is_still_searched_generically():
     assert [m.reference for m in workload.models] == ["Qwen/Qwen3-0.6B"]
     assert action(load(DYNAMO_GRAPH)) is Action.DENY
     assert action(load(DYNAMO_GRAPH), US) is Action.ALLOW
+
+
+# AIBrix brixbench/benchmark/testdata/deployments/dynamo/qwen3-32b-round-robin-4p8d-vke.yaml
+# (the decode worker only; args and env shortened): Volcengine RDMA NICs asked for through
+# Dynamo's ResourceItem.custom, which the operator copies into the container's resources.
+DYNAMO_CUSTOM = """
+apiVersion: nvidia.com/v1alpha1
+kind: DynamoGraphDeployment
+metadata: {name: vllm-dynamo, namespace: t}
+spec:
+  backendFramework: vllm
+  pvcs: [{name: models-pvc, create: false}]
+  services:
+    VllmDecodeWorker:
+      dynamoNamespace: vllm-dynamo
+      componentType: worker
+      subComponentType: decode
+      replicas: 8
+      extraPodMetadata:
+        annotations:
+          k8s.volcengine.com/pod-networks: '[{"cniConf":{"name":"rdma"}}]'
+      resources:
+        limits:
+          gpu: '4'
+          custom: {vke.volcengine.com/rdma: '1'}
+        requests:
+          gpu: '4'
+          custom: {vke.volcengine.com/rdma: '1'}
+      volumeMounts: [{name: models-pvc, mountPoint: /models}]
+      extraPodSpec:
+        nodeSelector: {kubernetes.io/hostname: 192.168.0.7}
+        mainContainer:
+          image: aibrix-public-release-cn-beijing.cr.volces.com/aibrix/ai-dynamo-vllm-runtime:1.2.0
+          workingDir: /workspace
+          command: [/bin/sh, -c]
+          securityContext:
+            runAsUser: 0
+            capabilities: {add: [IPC_LOCK, SYS_RESOURCE]}
+          args:
+            - |
+              export MODEL=Qwen3-32B
+              python3 -m dynamo.vllm --model /models/$MODEL --tensor-parallel-size 4
+          env:
+            - {name: CUDA_VISIBLE_DEVICES, value: '0,1,2,3'}
+            - {name: NCCL_IB_GID_INDEX, value: '7'}
+"""
+WORKER = "spec.services.VllmDecodeWorker"
+
+
+def test_dynamo_custom_resources_are_read_as_resources():
+    """Finding (sweep 14): `resources.limits.custom` was refused as a malformed device count
+    (exit 2 for every tenant). Its names are resources of the list; the Volcengine RDMA
+    resource is not in the vocabulary, so it is an unknown one, like `gpu`."""
+    workload = extract_workload(load(DYNAMO_CUSTOM))
+    assert [(a.resource, a.count, a.source) for a in workload.accelerators] == [
+        ("gpu", 4, f"{WORKER}.resources.limits.gpu"),
+        (
+            "vke.volcengine.com/rdma",
+            1,
+            f'{WORKER}.resources.limits.custom["vke.volcengine.com/rdma"]',
+        ),
+    ]
+    assert action(load(DYNAMO_CUSTOM)) is Action.DENY
+    assert action(load(DYNAMO_CUSTOM), US) is Action.ALLOW
+
+
+def test_dynamo_custom_resources_are_judged_like_any_resource():
+    listed_nic = {"limits": {"cpu": "2", "custom": {"rdma/hca_shared_devices_a": "1"}}}
+    obj = load(DYNAMO_CUSTOM, **{f"{WORKER}.resources": listed_nic})
+    assert extract_workload(obj).accelerators == ()
+    assert action(obj) is Action.ALLOW
+    gpus = {"requests": {"custom": {"nvidia.com/gpu": "8"}}}
+    obj = load(DYNAMO_CUSTOM, **{f"{WORKER}.resources": gpus})
+    [gpu] = extract_workload(obj).accelerators
+    assert (gpu.resource, gpu.count) == ("nvidia.com/gpu", 8)
+    assert action(obj) is Action.DENY
+
+
+def test_a_map_under_another_resource_name_is_still_refused():
+    """Only the keys the vocabulary lists (nestedResourceMaps: Dynamo's `custom`) nest."""
+    odd = {"limits": {"extra": {"nvidia.com/gpu": "1"}}}
+    with pytest.raises(InputError) as raised:
+        extract_workload(load(DYNAMO_CUSTOM, **{f"{WORKER}.resources": odd}))
+    assert raised.value.field == f"{WORKER}.resources.limits.extra"
 
 
 def test_vllm_runtime_keeps_its_gpu_and_reads_its_model():
