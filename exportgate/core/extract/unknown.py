@@ -84,6 +84,9 @@ def describe_unidentified(resource: str, source: str, *, unknown_resource: bool)
 
 
 def through_annotation(source: str) -> str:
-    """ " through the pod annotation <source>" for a request a pod annotation made (a CDI
-    device of a known vendor), else "": the denial names what to change."""
-    return f" through the pod annotation {source}" if is_annotation_source(source) else ""
+    """ " through the annotation <source>" for a request an annotation made (a CDI device of a
+    known vendor), else "": the denial names what to change. Not "pod annotation": the
+    annotation may sit on the object that makes the pods (an LLMInferenceService's Managed DRA
+    annotations, a NIMService's spec.annotations, a sparkConf property), and its path says
+    where."""
+    return f" through the annotation {source}" if is_annotation_source(source) else ""

@@ -275,7 +275,7 @@ def test_each_named_device_counts_once() -> None:
 def test_a_cdi_denial_names_the_annotation() -> None:
     workload, _ = decide(annotated_pod(CDI_ALL))
     message = ENGINE.evaluate(workload, RESTRICTED, NOW).message
-    assert 'through the pod annotation metadata.annotations["cdi.k8s.io/gpu"]' in message
+    assert 'through the annotation metadata.annotations["cdi.k8s.io/gpu"]' in message
 
 
 # Red team 13, F4: a CDI class the vocabulary lists as no accelerator names nothing.
