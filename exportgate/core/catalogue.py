@@ -24,6 +24,7 @@ from exportgate.core.classification import (
 from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
+from exportgate.core.ignored_selectors import ignored_selector_note
 from exportgate.core.limits import MAX_HINT_VALUE_CHARS
 from exportgate.core.operator_names import operator_defined_note
 from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
@@ -444,6 +445,9 @@ class Catalogue:
         if not pinned and not note:
             # A flavor or VM class of this cloud's operator: only the platform can name it.
             note = operator_defined_note(request.hints, request.source)
+        if not pinned and not note:
+            # Node selectors left out because the pod may be built without them: say which.
+            note = ignored_selector_note(request.hints)
         if unidentified and candidates and not pinned and not note:
             note = unidentified  # why it is left unpinned
         ordered = tuple(sorted(candidates))
