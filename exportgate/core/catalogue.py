@@ -96,6 +96,13 @@ UNIDENTIFIED_DEVICE_NOTE = (
     "exportgate can identify, so it could be any accelerator; ask your platform team to add its "
     "PCI device id or vGPU board to the accelerator catalogue"
 )
+PRODUCT_PSEUDO_KEY = "exportgate.dev/product"
+"""The hint key of a product an adapter read from a name (a KubeAI profile's, a DRA
+selector's productName), not from a node label."""
+UNIDENTIFIED_PRODUCT_NOTE = (
+    "the product {value!r} named{where} is not one exportgate can identify, so it could be any "
+    "accelerator; name a known product, or ask your platform team to add the name"
+)
 PROVISIONED_NOTE = (
     "it turns on {feature}, which creates nodes, accelerators included, for whatever the "
     "workloads of the cluster it builds ask, and those workloads are not admitted by this "
@@ -527,6 +534,9 @@ def _unidentified_note(key: str, value: str, source: str) -> str:
     if key in PCI_DEVICE_KEYS:  # not a node label: a device an adapter read from a VM's spec
         where = f" at {source}" if source else ""
         return UNIDENTIFIED_DEVICE_NOTE.format(where=where, value=_shown(value))
+    if key == PRODUCT_PSEUDO_KEY:  # not a node label: a product an adapter read from a name
+        where = f" at {source}" if source else ""
+        return UNIDENTIFIED_PRODUCT_NOTE.format(where=where, value=_shown(value))
     return UNIDENTIFIED_NOTE.format(label=f"{key}={_shown(value)}")
 
 
