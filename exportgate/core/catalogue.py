@@ -24,6 +24,7 @@ from exportgate.core.classification import (
 from exportgate.core.clouds import parse_cloud
 from exportgate.core.data import load_data
 from exportgate.core.decision import ResolvedAccelerator
+from exportgate.core.ignored_selectors import ignored_selector_note
 from exportgate.core.limits import MAX_HINT_VALUE_CHARS
 from exportgate.core.operator_names import operator_defined_note
 from exportgate.core.types import AcceleratorRequest, Operator, ProductHint
@@ -94,6 +95,13 @@ UNIDENTIFIED_DEVICE_NOTE = (
     "the VM device{where} is {value}, not a PCI vendor:device id or NVIDIA vGPU type "
     "exportgate can identify, so it could be any accelerator; ask your platform team to add its "
     "PCI device id or vGPU board to the accelerator catalogue"
+)
+PRODUCT_PSEUDO_KEY = "exportgate.dev/product"
+"""The hint key of a product an adapter read from a name (a KubeAI profile's, a DRA
+selector's productName), not from a node label."""
+UNIDENTIFIED_PRODUCT_NOTE = (
+    "the product {value!r} named{where} is not one exportgate can identify, so it could be any "
+    "accelerator; name a known product, or ask your platform team to add the name"
 )
 PROVISIONED_NOTE = (
     "it turns on {feature}, which creates nodes, accelerators included, for whatever the "
@@ -444,6 +452,9 @@ class Catalogue:
         if not pinned and not note:
             # A flavor or VM class of this cloud's operator: only the platform can name it.
             note = operator_defined_note(request.hints, request.source)
+        if not pinned and not note:
+            # Node selectors left out because the pod may be built without them: say which.
+            note = ignored_selector_note(request.hints)
         if unidentified and candidates and not pinned and not note:
             note = unidentified  # why it is left unpinned
         ordered = tuple(sorted(candidates))
@@ -523,6 +534,9 @@ def _unidentified_note(key: str, value: str, source: str) -> str:
     if key in PCI_DEVICE_KEYS:  # not a node label: a device an adapter read from a VM's spec
         where = f" at {source}" if source else ""
         return UNIDENTIFIED_DEVICE_NOTE.format(where=where, value=_shown(value))
+    if key == PRODUCT_PSEUDO_KEY:  # not a node label: a product an adapter read from a name
+        where = f" at {source}" if source else ""
+        return UNIDENTIFIED_PRODUCT_NOTE.format(where=where, value=_shown(value))
     return UNIDENTIFIED_NOTE.format(label=f"{key}={_shown(value)}")
 
 

@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from exportgate.core.decision import ResolvedAccelerator, ResolvedModel, Violation
 from exportgate.core.extract.pod_vm import NODEPOOL_RESOURCE, is_pod_vm_source
+from exportgate.core.extract.resource_profile import (
+    BUILTIN_PROFILES,
+    PROFILE_HOW_TO_IDENTIFY,
+    is_profile_request,
+    profile_requests,
+)
 from exportgate.core.extract.unknown import (
     HOW_TO_IDENTIFY,
     describe_unidentified,
@@ -157,7 +163,12 @@ def _accelerator_subject(
         if unknown is not None and not (accelerator.note and accelerator.resource == "nodepool"):
             # Say what could not be identified, and how to fix it.
             why = f"{accelerator.note}; " if accelerator.note else ""
-            return f"{unknown} ({why}{HOW_TO_IDENTIFY}; it could be {listed})"
+            how = (
+                PROFILE_HOW_TO_IDENTIFY
+                if is_profile_request(accelerator.resource, accelerator.source)
+                else HOW_TO_IDENTIFY
+            )
+            return f"{unknown} ({why}{how}; it could be {listed})"
         request = f"An unpinned {accelerator.resource} request"
         request += through_annotation(accelerator.source)
         if accelerator.note:  # why its placement did not pin it
@@ -283,6 +294,8 @@ def _allowed_hint(
         # A node pool, machine template or a pod's own VM is not placed by a nodeSelector: its
         # hardware is the machine type it names.
         return _machine_hint(accelerator, allowed, catalogue)
+    if is_profile_request(accelerator.resource, accelerator.source):
+        return _profile_hint(accelerator, allowed, catalogue)
     # Each product is pinned with its own vendor's label: an unknown resource can land on
     # several vendors' products, and an AMD label with an NVIDIA value pins nothing.
     pins = []
@@ -296,6 +309,31 @@ def _allowed_hint(
         return " by pinning an allowed product with nodeSelector " + " or ".join(pins[:2])
     names = [catalogue.display_name(p) for p in allowed if p in catalogue.products]
     return f" ({', '.join(names[:_MAX_LISTED])})" if names else ""
+
+
+def _profile_hint(
+    accelerator: ResolvedAccelerator, allowed: Sequence[str], catalogue: Catalogue
+) -> str:
+    """How a KubeAI Model gets a product this tenant may use: it has no node selector of its
+    own, it names a resource profile; KubeAI's built-in ones are the examples, when the
+    catalogue reads one as an allowed product."""
+    permitted = set(allowed)
+    examples = []
+    for name in BUILTIN_PROFILES:
+        for request in profile_requests(f"{name}:1", accelerator.source):
+            resolved = catalogue.resolve(request)
+            if resolved.pinned and permitted.issuperset(resolved.candidates):
+                examples.append(f"{name}:1")
+    where = f" in {accelerator.source}" if accelerator.source else ""
+    if examples:
+        listed = " or ".join(examples[:2])
+        return (
+            f" by choosing{where} a resource profile of an allowed accelerator (for example "
+            f"{listed}, if your platform offers it) or the cpu profile"
+        )
+    names = [catalogue.display_name(p) for p in allowed if p in catalogue.products]
+    listed = f" ({', '.join(names[:_MAX_LISTED])})" if names else ""
+    return f" by choosing{where} a resource profile of an allowed accelerator{listed} or cpu"
 
 
 def _machine_hint(

@@ -43,15 +43,21 @@ def container_access(
             # type() first: this runs for every variable of every container admitted.
             if not (type(variable) is dict or isinstance(variable, Mapping)):
                 continue
-            if variable.get("name") not in access.env:
-                continue
-            value = variable.get("value")
-            if isinstance(value, str) and value.strip().lower() in {"", *access.off_values}:
-                continue  # empty, "void", "none": the runtime hands out no device
-            yield join_index(join_key(where, "env"), index)
+            if hands_devices(variable.get("name"), variable.get("value"), access):
+                yield join_index(join_key(where, "env"), index)
     security = container.get("securityContext")
     if isinstance(security, Mapping) and security.get("privileged") is True:
         yield join_key(join_key(where, "securityContext"), "privileged")
+
+
+def hands_devices(name: object, value: object, access: DeviceAccess) -> bool:
+    """Whether the variable `name` set to `value` makes the runtime hand the container devices:
+    a device variable (``NVIDIA_VISIBLE_DEVICES``) whose value is not empty or off. A value that
+    is no string (``valueFrom``: read when the pod starts) cannot be known, so it counts."""
+    if name not in access.env:
+        return False
+    # Empty, "void", "none": the runtime hands out no device.
+    return not (isinstance(value, str) and value.strip().lower() in {"", *access.off_values})
 
 
 def pod_access(pod: Mapping[str, Any], field: str, access: DeviceAccess) -> Iterable[str]:

@@ -49,6 +49,7 @@ from exportgate.core.extract.selectors import (
     label_map,
 )
 from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.ignored_selectors import ignored_selector_hint
 from exportgate.core.operator_names import operator_defined_hint
 from exportgate.core.tenancy import tenant_label
 from exportgate.core.types import AcceleratorRequest, ModelRequest, Operator, ProductHint
@@ -191,6 +192,10 @@ class PodSpecRule:
 
     path: FieldPath
     containers: tuple[FieldPath, ...] = ()
+    as_container: bool = False
+    """``asContainer``: the element at `path` is also its pod's main container (a NIMService's
+    ``spec`` holds the NIM container's env, command, args and image beside the pod's
+    placement; a Spark driver's SparkPodSpec its env and securityContext)."""
     resources: tuple[FieldPath, ...] = ()
     scheduling_from: tuple[SchedulingRule, ...] = ()
     pins: tuple[HintRule, ...] = ()
@@ -356,7 +361,10 @@ class Adapter:
                     spec,
                     field,
                     vocabulary,
-                    extra_containers=_under(rule.containers, spec, field),
+                    extra_containers=[
+                        *([(field, spec)] if rule.as_container else []),
+                        *_under(rule.containers, spec, field),
+                    ],
                     extra_resources=_under(rule.resources, spec, field),
                     scheduling=[
                         found
@@ -368,6 +376,7 @@ class Adapter:
                     annotations=[*shared, *own, *added.annotations],
                     requests=added.requests,
                     selectors=added.selectors,
+                    ignorable_selectors=added.ignorable_selectors,
                 )
                 accelerators.extend(findings.accelerators)
                 models.extend(findings.models)
@@ -418,26 +427,26 @@ def _accelerators(
         if rule.parser is not None:
             found.extend(ACCELERATOR_PARSERS[rule.parser](element, base, vocabulary, dra))
             continue
-        request = _declared_request(rule, element, base, vocabulary, tenant_owned=tenant_owned)
-        if request is not None:
-            found.append(request)
+        found.extend(_declared_requests(rule, element, base, vocabulary, tenant_owned=tenant_owned))
     return found
 
 
-def _declared_request(
+def _declared_requests(
     rule: AcceleratorRule,
     element: object,
     base: str,
     vocabulary: Vocabulary,
     *,
     tenant_owned: bool = False,
-) -> AcceleratorRequest | None:
+) -> list[AcceleratorRequest]:
+    """The element's request; two readings of it when node selectors the controller may not
+    apply narrow it (``mayBeIgnored``: with them, and without them)."""
     sources: list[str] = [base] if base else []
     named: object = element if base else None  # the value at sources[0], for operatorDefined
     for condition in rule.when:
         holds, where, value = condition.holds(element, base)
         if not holds:
-            return None
+            return []
         if where:
             named = value if not sources else named
             sources.append(where)
@@ -445,11 +454,11 @@ def _declared_request(
     if rule.resource_from is not None:
         named = rule.resource_from.first(element, base)
         if named is None:
-            return None  # the field that names the resource is absent: nothing requested
+            return []  # the field that names the resource is absent: nothing requested
         sources.append(named[0])
         resource = expect_string(named[1], named[0]).strip()
         if not resource:
-            return None
+            return []
     count = rule.count
     if rule.count_from is not None:
         counted = rule.count_from.first(element, base)
@@ -464,9 +473,15 @@ def _declared_request(
         for where, values in hint_rule.read(element, base):
             hints.append(ProductHint(hint_rule.key, Operator.IN, values))
             sources.append(where)
+    ignorable: list[ProductHint] = []  # selectors the controller may not apply (mayBeIgnored)
+    notes: list[str] = []
     for path in rule.node_selectors:
         for where, value in path.resolve(element, base):
             found = hints_from_node_selector(value, where, vocabulary.hint_keys)
+            if found and isinstance(path, PrefixedMap) and path.ignored_note:
+                ignorable.extend(found)
+                notes.append(path.ignored_note)
+                continue
             hints.extend(found)
             sources.extend([where] if found else [])
     for path in rule.requirements:
@@ -485,8 +500,16 @@ def _declared_request(
             hints.extend(found)
             sources.extend([where] if found else [])
     if count == 0 or (rule.require_hints and not hints) or resource is None:
-        return None
-    return AcceleratorRequest(resource, count, tuple(hints), sources[0] if sources else "")
+        return []
+    source = sources[0] if sources else ""
+    if not ignorable:
+        return [AcceleratorRequest(resource, count, tuple(hints), source)]
+    # Read with and without the selectors the controller may not apply (ignored_selectors).
+    marked = tuple(ignored_selector_hint(why) for why in dict.fromkeys(notes))
+    return [
+        AcceleratorRequest(resource, count, (*hints, *ignorable), source),
+        AcceleratorRequest(resource, count, (*hints, *marked), source),
+    ]
 
 
 def _applied_labels(

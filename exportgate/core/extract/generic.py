@@ -14,8 +14,10 @@ a container or resource requirements will run something that may use an accelera
 * every other *container-shaped* mapping: one with an ``image`` string (``spec.worker``,
   Tekton ``steps[]``, ``containers`` written as a map), or with ``resources`` or
   ``computeResources`` shaped like resource requirements (``spec.resources.limits``, the shape
-  NIM, TrainJob and many operators use). It is read as a pod of one container placed by its
-  own ``nodeSelector``/``affinity`` only, and the search goes on below it.
+  NIM, TrainJob and many operators use), or a flat map of amounts read as limits and named by
+  its own fields (``spec.deploymentConfig.resources.gpu``). It is read as a pod of one
+  container placed by its own ``nodeSelector``/``affinity`` only, and the search goes on
+  below it.
 
 A pod spec found under the ``spec`` key of a mapping that also has ``metadata`` (a pod template,
 or the object itself), and an Argo-style ``container``/``script`` template beside ``metadata``,
@@ -36,7 +38,7 @@ from exportgate.core.extract.dra_refs import DraObjects
 from exportgate.core.extract.models import dedupe
 from exportgate.core.extract.paths import join_index, join_key
 from exportgate.core.extract.podspec import extract_pod_spec
-from exportgate.core.extract.quantity import is_quantity
+from exportgate.core.extract.quantity import is_quantity, parse_count
 from exportgate.core.extract.vocabulary import Vocabulary
 from exportgate.core.types import AcceleratorRequest, ModelRequest
 
@@ -137,7 +139,27 @@ def _requirements(value: object) -> Mapping[str, Any] | None:
     # the rest is left out rather than refused as a malformed quantity. Every amount is kept,
     # so a setting beside an accelerator request cannot hide it.
     amounts = {key: quantity for key, quantity in value.items() if is_quantity(quantity)}
-    return {"limits": amounts} if amounts else None
+    return FlatResources(amounts) if amounts else None
+
+
+class FlatResources(dict[str, Any]):
+    """A flat map of resource names to amounts, read as limits: its requests are named by the
+    map's own fields (``spec.deploymentConfig.resources.gpu``), not by a ``limits`` key it
+    does not have (`flat_requests`)."""
+
+
+def flat_requests(
+    amounts: Mapping[str, Any], field: str, vocabulary: Vocabulary
+) -> list[tuple[str, str, int]]:
+    """(field, resource, count) of each accelerator in a `FlatResources` map at `field`."""
+    found: list[tuple[str, str, int]] = []
+    for name, quantity in amounts.items():
+        if vocabulary.requested_accelerator(name):
+            where = join_key(field, name)
+            count = parse_count(quantity, where)
+            if count > 0:
+                found.append((where, name, count))
+    return found
 
 
 def _container_pod(value: Mapping[str, Any], field: str) -> Found | None:
@@ -232,13 +254,24 @@ def generic_findings(
 
     try:
         for field, spec, extra_resources, annotations in find_pod_specs(obj):
+            flat = [
+                request
+                for where, requirements in extra_resources
+                if isinstance(requirements, FlatResources)
+                for request in flat_requests(requirements, where, vocabulary)
+            ]
             findings = extract_pod_spec(
                 spec,
                 field,
                 vocabulary,
-                extra_resources=extra_resources,
+                extra_resources=[
+                    (where, requirements)
+                    for where, requirements in extra_resources
+                    if not isinstance(requirements, FlatResources)
+                ],
                 claims=claims,
                 annotations=annotations,
+                requests=flat,
             )
             accelerators.extend(findings.accelerators)
             models.extend(findings.models)

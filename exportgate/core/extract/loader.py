@@ -277,6 +277,7 @@ class _Compiler:
             return PodSpecRule(self._path(spec, where))
         return PodSpecRule(
             path=self._path(spec["path"], (*where, "path")),
+            as_container=spec.get("asContainer", False),
             containers=self._paths(spec.get("containers", []), (*where, "containers")),
             resources=self._paths(spec.get("resources", []), (*where, "resources")),
             scheduling_from=tuple(
@@ -295,12 +296,25 @@ class _Compiler:
     def _properties(self, item: Mapping[str, Any] | None, where: _FieldPath) -> PropertyRule | None:
         if item is None:
             return None
+        selectors = item.get("nodeSelectors", ())
         return PropertyRule(
             source=self._path(item["from"], (*where, "from")),
             annotations=tuple(item.get("annotations", ())),
-            node_selectors=tuple(item.get("nodeSelectors", ())),
+            node_selectors=tuple(s for s in selectors if isinstance(s, str)),
+            ignorable_selectors=tuple(
+                (s["keyPrefix"], s["mayBeIgnored"]) for s in selectors if not isinstance(s, str)
+            ),
             resources=tuple(item.get("resources", ())),
             unreadable=tuple(item.get("unreadable", ())),
+            selector_maps=self._paths(
+                item.get("nodeSelectorMaps", []), (*where, "nodeSelectorMaps")
+            ),
+            env=tuple(item.get("env", ())),
+            env_maps=self._paths(item.get("envMaps", []), (*where, "envMaps")),
+            java_options=tuple(item.get("javaOptions", ())),
+            java_options_from=self._paths(
+                item.get("javaOptionsFrom", []), (*where, "javaOptionsFrom")
+            ),
         )
 
     def _map_sources(
@@ -311,7 +325,11 @@ class _Compiler:
         return tuple(
             self._path(item, (*where, i))
             if isinstance(item, str)
-            else PrefixedMap(self._path(item["from"], (*where, i, "from")), item["keyPrefix"])
+            else PrefixedMap(
+                self._path(item["from"], (*where, i, "from")),
+                item["keyPrefix"],
+                item.get("mayBeIgnored", ""),
+            )
             for i, item in enumerate(items)
         )
 

@@ -454,7 +454,7 @@ def scan_container(
     models = [ModelRequest(ref, provider, where) for ref, provider, where in primary or fallback]
     image = container.get("image")
     if image is not None:
-        nim = nim_model(expect_string(image, join_key(field, "image")))
+        nim = nim_model(image_reference(image, join_key(field, "image")))
         if nim is not None:
             models.append(ModelRequest(nim[0], nim[1], join_key(field, "image")))
     if not models:
@@ -514,6 +514,16 @@ def _env_from_model(
     kind, name, index = named[0]
     where = join_index(join_key(field, "envFrom"), index)
     return [ModelRequest(ENV_FROM.format(kind=kind, name=name), None, where)]
+
+
+def image_reference(image: object, field: str) -> str:
+    """A container's image as a reference: a string, or the NIM operator's ``{repository,
+    tag}`` (its containers' ``Image``, read as ``repository:tag``). Anything else is named."""
+    if isinstance(image, Mapping) and isinstance(image.get("repository"), str):
+        tag = image.get("tag")
+        text = image["repository"].strip()
+        return f"{text}:{tag.strip()}" if isinstance(tag, str) and tag.strip() else text
+    return expect_string(image, field)
 
 
 def nim_model(image: str) -> tuple[str, str] | None:

@@ -56,6 +56,7 @@ from exportgate.core.extract.selectors import (
     required_affinity_terms,
 )
 from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.ignored_selectors import ignored_selector_hint
 from exportgate.core.limits import MAX_CLAIMS, MAX_CONTAINERS, MAX_PLACEMENTS
 from exportgate.core.types import AcceleratorRequest, ModelRequest, ProductHint
 
@@ -85,6 +86,7 @@ def extract_pod_spec(
     annotations: Sequence[tuple[str, Any]] = (),
     requests: Sequence[tuple[str, str, int]] = (),
     selectors: Sequence[tuple[str, Any]] = (),
+    ignorable_selectors: Sequence[tuple[str, Any, str]] = (),
 ) -> PodSpecFindings:
     """Accelerators and models of the pod spec at `field`.
 
@@ -100,7 +102,10 @@ def extract_pod_spec(
     resource, count) (Spark's ``spark.executor.resource.gpu.amount``), and `selectors` node
     selectors it adds (field, label map): ANDed with the pod's own as further hints, not merged
     into them, so that a label the two set differently pins nothing (which one the pod gets
-    depends on the controller's order and version; see `properties`).
+    depends on the controller's order and version; see `properties`). `ignorable_selectors`
+    are node selectors the controller may not apply, as (field, label map, why): each placement
+    is read both with and without them, so they never pin a product alone
+    (`ignored_selectors`).
     """
     pod = expect_mapping(spec, field)
     containers = list(_containers(pod, field))
@@ -148,6 +153,7 @@ def extract_pod_spec(
             for hint in hints_from_labels(label_map(selector, where), vocabulary.hint_keys)
         )
         placements = [hints + added for hints in placements]
+    placements = _with_and_without(placements, ignorable_selectors, vocabulary)
     accelerators = (
         tuple(
             AcceleratorRequest(resource, count, hints, source)
@@ -164,6 +170,25 @@ def extract_pod_spec(
         + tuple(machine)
     )
     return PodSpecFindings(accelerators, tuple(models))
+
+
+def _with_and_without(
+    placements: list[tuple[ProductHint, ...]],
+    ignorable: Sequence[tuple[str, Any, str]],
+    vocabulary: Vocabulary,
+) -> list[tuple[ProductHint, ...]]:
+    """`placements` with the `ignorable` selectors, and without them (marked with why)."""
+    added: tuple[ProductHint, ...] = ()
+    notes: list[str] = []
+    for where, selector, why in ignorable:
+        found = hints_from_labels(label_map(selector, where), vocabulary.hint_keys)
+        if found:
+            added += found
+            notes.append(why)
+    if not added:
+        return placements
+    marked = tuple(ignored_selector_hint(why) for why in dict.fromkeys(notes))
+    return [hints + added for hints in placements] + [hints + marked for hints in placements]
 
 
 def _add(wanted: dict[str, tuple[str, int]], found: Iterable[tuple[str, str, int]]) -> None:

@@ -54,12 +54,42 @@ _TPU_TOPOLOGY = re.compile(r"-\d+x\d+(x\d+)?$")
 """The slice topology a TPU profile ends with (``google-tpu-v5e-1x1``), not part of the product."""
 
 
+BUILTIN_PROFILES = (
+    "nvidia-gpu-t4",
+    "nvidia-gpu-l4",
+    "nvidia-gpu-a100-80gb",
+    "nvidia-gpu-h100",
+    "amd-gpu-mi300x",
+)
+"""The accelerator profiles KubeAI's chart defines (charts/kubeai/values.yaml), offered as
+examples in a denial's remedy when one of them is a product the tenant may use."""
+
+PROFILE_HOW_TO_IDENTIFY = (
+    "not identifiable: choose a resource profile named for its accelerator the way KubeAI's "
+    "own are (nvidia-gpu-<product>, amd-gpu-<product>), or ask your platform team for an "
+    "adapter or alias"
+)
+"""What a denial says instead of `unknown.HOW_TO_IDENTIFY` for a profile: a Model is placed by
+its profile, not by a node selector of its own."""
+
+
+def is_profile_request(resource: str, source: str) -> bool:
+    """Whether a request was made from a resource profile (a KubeAI Model's
+    ``spec.resourceProfile``): its remedy is another profile, not a node selector."""
+    return resource.startswith(PROFILE_RESOURCE_PREFIX) or source.endswith("resourceProfile")
+
+
 def kubeai_resource_profile(
     value: object, field: str, vocabulary: Vocabulary, dra: DraObjects
 ) -> list[AcceleratorRequest]:
     """The `ACCELERATOR_PARSERS` entry ``kubeai-resource-profile``: the accelerators a
     ``<profile>:<count>`` string stands for (see module doc)."""
     del vocabulary, dra  # the profile is judged by its name and the catalogue
+    return profile_requests(value, field)
+
+
+def profile_requests(value: object, field: str) -> list[AcceleratorRequest]:
+    """The accelerators the ``<profile>:<count>`` string `value` (at `field`) stands for."""
     if value is None:
         return []
     text = expect_string(value, field).strip()

@@ -38,7 +38,13 @@ _PREFIXED_MAP = {
     "required": ["from", "keyPrefix"],
     "description": "the keys of the property map at `from` that start with `keyPrefix`, the "
     "prefix removed (Spark's spark.kubernetes.node.selector.<label>)",
-    "properties": {"from": _PATH, "keyPrefix": _STRING},
+    "properties": {"from": _PATH, "keyPrefix": _STRING, "mayBeIgnored": _STRING},
+}
+_MAY_BE_IGNORED = {
+    **_STRING,
+    "description": "the controller applies these labels only in some versions, which the "
+    "workload chooses: why, and where to pin instead. The request is read with and without "
+    "them, so they never pin a product alone (exportgate/core/ignored_selectors.py)",
 }
 _PROPERTIES = {
     "type": "object",
@@ -50,7 +56,20 @@ _PROPERTIES = {
     "properties": {
         "from": _PATH,
         "annotations": _STRINGS,
-        "nodeSelectors": _STRINGS,
+        "nodeSelectors": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    _STRING,
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["keyPrefix", "mayBeIgnored"],
+                        "properties": {"keyPrefix": _STRING, "mayBeIgnored": _MAY_BE_IGNORED},
+                    },
+                ]
+            },
+        },
         "resources": {
             **_STRINGS,
             "description": "Spark resource prefixes: <prefix><name>.amount of <vendor>/<name>",
@@ -59,6 +78,31 @@ _PROPERTIES = {
             **_STRINGS,
             "description": "keys naming what the pod is built from that exportgate cannot "
             "read (a pod template file): set, they are device access",
+        },
+        "nodeSelectorMaps": {
+            **_PATHS,
+            "description": "label maps read from the object's root that the controller turns "
+            "into node-selector properties (a SparkApplication's spec.nodeSelector)",
+        },
+        "env": {
+            **_STRINGS,
+            "description": "prefixes of environment variables of the pod (spark.executorEnv.): "
+            "a device variable (NVIDIA_VISIBLE_DEVICES) is device access",
+        },
+        "envMaps": {
+            **_PATHS,
+            "description": "maps of environment variables of the pod, NAME: value, read from "
+            "the object's root (a Spark driver's envVars)",
+        },
+        "javaOptions": {
+            **_STRINGS,
+            "description": "keys whose value is JVM options of the pod's program: a -Dspark "
+            "option sets properties not in the map, and is device access",
+        },
+        "javaOptionsFrom": {
+            **_PATHS,
+            "description": "fields holding more such JVM options, read from the object's root "
+            "(a Spark driver's javaOptions)",
         },
     },
 }
@@ -77,6 +121,12 @@ _POD_SPEC = {
             "required": ["path"],
             "properties": {
                 "path": _PATH,
+                "asContainer": {
+                    "type": "boolean",
+                    "description": "the element at path is also its pod's main container: "
+                    "its env, securityContext, command, args, image and resources are read as "
+                    "a container's (a NIMService's spec, a Spark driver's SparkPodSpec)",
+                },
                 "containers": _PATHS,
                 "resources": _PATHS,
                 "annotations": _PATHS,

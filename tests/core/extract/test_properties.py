@@ -11,7 +11,7 @@ from exportgate.core.errors import InputError
 from exportgate.core.extract import AdapterRegistry, parse_adapter_text
 from exportgate.core.extract.access import DEVICE_ACCESS
 from exportgate.core.extract.paths import compile_path
-from exportgate.core.extract.properties import PrefixedMap, PropertyRule
+from exportgate.core.extract.properties import PrefixedMap, PropertyRule, property_entries
 
 VOCABULARY = AdapterRegistry.builtin().vocabulary
 
@@ -155,3 +155,79 @@ def test_a_misspelt_property_rule_is_an_error(props: str, selector: str, field: 
         parse_adapter_text(_site(props, selector), "site.yaml")
     if field is not None:
         assert caught.value.field == field
+
+
+def test_keys_are_cut_at_their_first_equals_sign() -> None:
+    # Spark splits `--conf <key>=<value>` at the first "=" (session 14, second red team:
+    # "spark.kubernetes.executor.podTemplateFile=https://evil.example/t.yaml?x": "y").
+    key = "spark.kubernetes.executor.podTemplateFile=https://evil.example/t.yaml?x"
+    entries = property_entries({key: "y", "a": "b", 3: "not a string key"}, "c")
+    assert entries == {
+        "spark.kubernetes.executor.podTemplateFile": (
+            f'c["{key}"]',
+            "https://evil.example/t.yaml?x=y",
+        ),
+        "a": ("c.a", "b"),
+    }
+    # A value that is no string is written as the controller writes it, or refused.
+    assert property_entries({"k=1": 2, "b=": True}, "c") == {
+        "k": ('c["k=1"]', "1=2"),
+        "b": ('c["b="]', "=true"),
+    }
+    with pytest.raises(InputError, match="expected a string"):
+        property_entries({"k=1": ["x"]}, "c")
+    # Two entries that come to one key: read when they agree, refused when they do not.
+    assert property_entries({"k=a": "b", "k": "a=b"}, "c") == {"k": ('c["k=a"]', "a=b")}
+    with pytest.raises(InputError, match="different values") as raised:
+        property_entries({"k=a": "b", "k": "a"}, "c")
+    assert raised.value.field == "c.k"
+    rule = PropertyRule(
+        compile_path("c"), unreadable=("spark.kubernetes.executor.podTemplateFile",)
+    )
+    assert rule.read({"c": {key: "y"}}, VOCABULARY).requests == ((f'c["{key}"]', DEVICE_ACCESS, 1),)
+    view = PrefixedMap(compile_path("c"), "spark.kubernetes.node.selector.")
+    assert view.resolve({"c": {"spark.kubernetes.node.selector.zone=a": ""}}) == [
+        ('c["spark.kubernetes.node.selector."]', {"zone": "a="})
+    ]
+
+
+def test_environment_java_options_and_selectors_that_may_be_ignored() -> None:
+    rule = PropertyRule(
+        compile_path("spec.sparkConf"),
+        node_selectors=("spark.kubernetes.node.selector.",),
+        ignorable_selectors=(("spark.kubernetes.executor.node.selector.", "why"),),
+        selector_maps=(compile_path("spec.nodeSelector"),),
+        env=("spark.executorEnv.",),
+        env_maps=(compile_path("spec.executor.envVars"),),
+        java_options=("spark.driver.extraJavaOptions",),
+        java_options_from=(compile_path("spec.driver.javaOptions"),),
+    )
+    obj = {
+        "spec": {
+            "nodeSelector": {"zone": "a"},
+            "sparkConf": {
+                "spark.kubernetes.executor.node.selector.nvidia.com/gpu.product": "Tesla-T4",
+                "spark.executorEnv.NVIDIA_VISIBLE_DEVICES": "all",
+                "spark.executorEnv.CUDA_VISIBLE_DEVICES": "0",
+                "spark.executorEnv.AMD_VISIBLE_DEVICES": "void",
+                "spark.driver.extraJavaOptions": "-XX:+UseG1GC -Dspark.x=1",
+            },
+            "executor": {"envVars": {"NVIDIA_VISIBLE_DEVICES": "0", "TZ": "UTC"}},
+            "driver": {"javaOptions": "-Dlog4j.configurationFile=x"},
+        }
+    }
+    found = rule.read(obj, VOCABULARY)
+    base = "spec.sparkConf"
+    assert found.selectors == (("spec.nodeSelector", {"zone": "a"}),)
+    assert found.ignorable_selectors == (
+        (
+            f'{base}["spark.kubernetes.executor.node.selector."]',
+            {"nvidia.com/gpu.product": "Tesla-T4"},
+            "why",
+        ),
+    )
+    assert found.requests == (
+        (f'{base}["spark.executorEnv.NVIDIA_VISIBLE_DEVICES"]', DEVICE_ACCESS, 1),
+        (f'{base}["spark.driver.extraJavaOptions"]', DEVICE_ACCESS, 1),
+        ("spec.executor.envVars.NVIDIA_VISIBLE_DEVICES", DEVICE_ACCESS, 1),
+    )

@@ -352,6 +352,36 @@ def test_vllm_runtime_keeps_its_gpu_and_reads_its_model():
     assert action(load(VLLM_RUNTIME), US) is Action.ALLOW
 
 
+# Session 14, second red team (vllmrt_t4.yaml), as written but for one line break.
+VLLM_RUNTIME_T4 = """
+apiVersion: production-stack.vllm.ai/v1alpha1
+kind: VLLMRuntime
+metadata: {name: r, namespace: team-n}
+spec:
+  model: {modelURL: Qwen/Qwen2.5-0.5B-Instruct, maxModelLen: 4096}
+  vllmConfig: {port: 8000, v1: true, extraArgs: ["--device", "cpu"]}
+  deploymentConfig:
+    replicas: 1
+    nodeSelectorTerms:
+      [{matchExpressions: [{key: nvidia.com/gpu.product, operator: In, values: [Tesla-T4]}]}]
+    image: {registry: docker.io, name: lmcache/vllm-openai:latest, pullPolicy: IfNotPresent}
+    resources: {cpu: "4", memory: "16Gi", gpu: "1", gpuType: nvidia.com/gpu}
+"""
+
+
+def test_a_flat_resource_map_is_named_by_its_own_fields():
+    # The generic search reads {cpu, gpu, ...} as limits; the denial named
+    # spec.deploymentConfig.resources.limits.gpu, a field the kind does not have.
+    workload = extract_workload(load(VLLM_RUNTIME_T4))
+    assert [(a.resource, a.source) for a in workload.accelerators] == [
+        ("gpu", "spec.deploymentConfig.resources.gpu")
+    ]
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    assert decision.action is Action.DENY
+    assert "spec.deploymentConfig.resources.gpu," in decision.violations[0].message
+    assert "limits" not in decision.violations[0].message
+
+
 # --- models in URL fields -----------------------------------------------------------------
 
 LLAMA4_FOR_EU = [

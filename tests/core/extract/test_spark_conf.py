@@ -113,11 +113,19 @@ def test_an_executor_annotation_in_sparkconf_is_the_executor_pods(wrap: Any) -> 
         with_conf(
             {
                 CDI: "nvidia.com/gpu=all",
-                "spark.kubernetes.executor.node.selector.nvidia.com/gpu.product": T4_GFD,
+                "spark.kubernetes.node.selector.nvidia.com/gpu.product": T4_GFD,
             }
         )
     )
     assert decide(pinned)[1] is Action.ALLOW
+    # The executor's own selector property agrees, and pins nothing alone (Spark < 3.3.0
+    # ignores it: test_role_node_selectors_pin_nothing_alone).
+    executor = "spark.kubernetes.executor.node.selector.nvidia.com/gpu.product"
+    general = "spark.kubernetes.node.selector.nvidia.com/gpu.product"
+    both = wrap(with_conf({CDI: "nvidia.com/gpu=all", general: T4_GFD, executor: T4_GFD}))
+    assert decide(both)[1] is Action.ALLOW
+    alone = wrap(with_conf({CDI: "nvidia.com/gpu=all", executor: T4_GFD}))
+    assert decide(alone)[1] is Action.DENY
 
 
 def test_a_gpu_share_annotation_names_the_property() -> None:
@@ -229,3 +237,362 @@ def test_what_cannot_be_read_is_named() -> None:
     selector: dict[str, Any] = {CDI: "nvidia.com/gpu=all", "spark.kubernetes.node.selector.a": 1}
     with pytest.raises(InputError):
         extract_workload(with_conf(selector))
+
+
+# Session 14, second red team. Each manifest below is the red team's, as written.
+
+
+def _load(text: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def _messages(obj: dict[str, Any]) -> str:
+    workload = extract_workload(obj)
+    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    return " ".join(v.message + " " + v.remedy for v in decision.violations)
+
+
+SPARK_TPL_EQ = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: s1
+  namespace: team-n
+spec:
+  type: Scala
+  mode: cluster
+  image: spark:3.5.0
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+  sparkVersion: 3.5.0
+  sparkConf:
+    spark.kubernetes.executor.podTemplateFile=https://evil.example/t.yaml?x: y
+  driver:
+    cores: 1
+    memory: 512m
+    serviceAccount: spark
+  executor:
+    cores: 1
+    instances: 1
+    memory: 512m
+"""
+
+SCHED_TPL_EQ = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: ScheduledSparkApplication
+metadata: {name: ss, namespace: team-n}
+spec:
+  schedule: "@every 1h"
+  template:
+    type: Scala
+    mode: cluster
+    image: spark:3.5.0
+    mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+    sparkVersion: 3.5.0
+    sparkConf:
+      "spark.kubernetes.executor.podTemplateFile=https://evil.example/h100-template.yaml?v": "1"
+      "spark.kubernetes.driver.podTemplateFile=https://evil.example/h100-driver.yaml?v": "1"
+    driver: {cores: 1}
+    executor: {cores: 1, instances: 2}
+"""
+
+
+def test_a_key_is_cut_at_its_first_equals_sign_as_spark_does() -> None:
+    # H1: the operator passes `--conf <key>=<value>` and Spark splits at the first "=", so this
+    # entry sets spark.kubernetes.executor.podTemplateFile to https://evil.example/t.yaml?x=y.
+    app = _load(SPARK_TPL_EQ)
+    key = "spark.kubernetes.executor.podTemplateFile=https://evil.example/t.yaml?x"
+    assert found(app) == {(DEVICE_ACCESS, f'spec.sparkConf["{key}"]')}
+    assert decide(app)[1] is Action.DENY
+    scheduled_app = _load(SCHED_TPL_EQ)
+    assert {resource for resource, _ in found(scheduled_app)} == {DEVICE_ACCESS}
+    assert decide(scheduled_app)[1] is Action.DENY
+    # The same cut for prefixes: an annotation, a resource amount, a node selector.
+    cut = with_conf({"spark.kubernetes.executor.annotation.cdi.k8s.io/x=nvidia.com/gpu": "all"})
+    assert {resource for resource, _ in found(cut)} == {"nvidia.com/gpu"}
+    amount = with_conf(
+        {
+            "spark.executor.resource.gpu.amount=8": "",
+            "spark.executor.resource.gpu.vendor": "nvidia.com",
+        }
+    )
+    with pytest.raises(InputError):  # Spark reads the amount "8=": not a number
+        extract_workload(amount)
+    general = "spark.kubernetes.node.selector.nvidia.com/gpu.product"
+    pinned = with_conf({CDI: "nvidia.com/gpu=all", general: T4_GFD})
+    assert decide(pinned)[1] is Action.ALLOW
+    h100 = with_conf({f"{general}=NVIDIA-H100-80GB": "HBM3"}, pinned)  # ...=NVIDIA-H100-80GB-HBM3
+    with pytest.raises(InputError, match="different values"):
+        extract_workload(h100)
+
+
+def test_two_entries_that_set_one_property_are_read_only_when_they_agree() -> None:
+    # Which --conf comes last is Go's map order: random. Equal values are one setting.
+    template = "spark.kubernetes.executor.podTemplateFile"
+    same = with_conf({f"{template}=s3a://b/t.yaml?a": "b", template: "s3a://b/t.yaml?a=b"})
+    assert {resource for resource, _ in found(same)} == {DEVICE_ACCESS}
+    differ = with_conf({f"{template}=s3a://b/t.yaml?a": "b", template: "s3a://b/u.yaml"})
+    with pytest.raises(InputError, match="different values") as raised:
+        extract_workload(differ)
+    assert raised.value.field is not None and template in raised.value.field
+    # Ordinary keys never meet: the example's metrics keys hold no "=".
+    assert extract_workload(EXAMPLE).accelerators == ()
+
+
+SPARK_SEL32 = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: s1
+  namespace: team-n
+spec:
+  type: Scala
+  mode: cluster
+  image: apache/spark:3.2.4
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+  sparkVersion: 3.2.4
+  sparkConf:
+    spark.executor.resource.gpu.amount: '8'
+    spark.executor.resource.gpu.vendor: nvidia.com
+    spark.kubernetes.executor.node.selector.nvidia.com/gpu.product: Tesla-T4
+    spark.kubernetes.driver.node.selector.nvidia.com/gpu.product: Tesla-T4
+  driver:
+    cores: 1
+    memory: 512m
+    serviceAccount: spark
+  executor:
+    cores: 1
+    instances: 1
+    memory: 512m
+"""
+
+SPARK_SEL_GPU = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: s1
+  namespace: team-n
+spec:
+  type: Scala
+  mode: cluster
+  image: apache/spark:3.2.4
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+  sparkVersion: 3.2.4
+  sparkConf:
+    spark.kubernetes.executor.node.selector.nvidia.com/gpu.product: Tesla-T4
+  driver:
+    cores: 1
+    memory: 512m
+    serviceAccount: spark
+  executor:
+    cores: 1
+    instances: 1
+    memory: 512m
+    gpu:
+      name: nvidia.com/gpu
+      quantity: 8
+"""
+
+
+@pytest.mark.parametrize("text", [SPARK_SEL32, SPARK_SEL_GPU], ids=["properties", "gpu"])
+def test_role_node_selectors_pin_nothing_alone(text: str) -> None:
+    # H2: Spark applies spark.kubernetes.{driver,executor}.node.selector.* only since 3.3.0
+    # (SPARK-36075); the application's image (3.2.4 here) chooses the version, so the executor
+    # may land on any node.
+    app = _load(text)
+    assert decide(app)[1] is Action.DENY
+    message = _messages(app)
+    assert "only since 3.3.0" in message
+    assert "spark.kubernetes.node.selector.<label>" in message
+    assert "the executor's nodeSelector" in message
+    # A pin every version applies keeps the genuine T4 application admitted, with the role's
+    # selector agreeing or absent; a role selector that disagrees wins on Spark >= 3.3.
+    for where in ("spec", "executor"):
+        pinned = copy.deepcopy(app)
+        holder = pinned["spec"] if where == "spec" else pinned["spec"]["executor"]
+        holder["nodeSelector"] = {"nvidia.com/gpu.product": T4_GFD}
+        if where == "spec":
+            pinned["spec"]["driver"]["nodeSelector"] = {"nvidia.com/gpu.product": T4_GFD}
+        assert decide(pinned)[1] is Action.ALLOW, where
+        key = "spark.kubernetes.executor.node.selector.nvidia.com/gpu.product"
+        assert decide(with_conf({key: H100}, pinned))[1] is Action.DENY, where
+    general = with_conf({"spark.kubernetes.node.selector.nvidia.com/gpu.product": T4_GFD}, app)
+    assert decide(general)[1] is Action.ALLOW
+    assert decide(scheduled(general))[1] is Action.ALLOW
+    assert decide(scheduled(app))[1] is Action.DENY
+
+
+def _executor(**fields: Any) -> dict[str, Any]:
+    app = copy.deepcopy(EXAMPLE)
+    app["spec"]["executor"].update(fields)
+    return app
+
+
+SPARK_ENV = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: s1
+  namespace: team-n
+spec:
+  type: Scala
+  mode: cluster
+  image: spark:3.5.0
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+  sparkVersion: 3.5.0
+  sparkConf: {}
+  driver:
+    cores: 1
+    memory: 512m
+    serviceAccount: spark
+  executor:
+    cores: 1
+    instances: 1
+    nodeSelector:
+      nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
+    env:
+    - name: NVIDIA_VISIBLE_DEVICES
+      value: all
+"""
+
+SPARK_PRIV = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: s1
+  namespace: team-n
+spec:
+  type: Scala
+  mode: cluster
+  image: spark:3.5.0
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+  sparkVersion: 3.5.0
+  sparkConf: {}
+  driver:
+    cores: 1
+    memory: 512m
+    serviceAccount: spark
+  executor:
+    cores: 1
+    instances: 1
+    nodeSelector:
+      nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
+    securityContext:
+      privileged: true
+"""
+
+SPARK_EXECENV = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: s1
+  namespace: team-n
+spec:
+  type: Scala
+  mode: cluster
+  image: spark:3.5.0
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+  sparkVersion: 3.5.0
+  sparkConf:
+    spark.executorEnv.NVIDIA_VISIBLE_DEVICES: all
+    spark.kubernetes.executor.node.selector.nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
+  driver:
+    cores: 1
+    memory: 512m
+    serviceAccount: spark
+  executor:
+    cores: 1
+    instances: 1
+    memory: 512m
+"""
+
+SPARK_DJO = """\
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: s1
+  namespace: team-n
+spec:
+  type: Scala
+  mode: cluster
+  image: spark:3.5.0
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
+  sparkVersion: 3.5.0
+  sparkConf:
+    spark.driver.extraJavaOptions: -Dspark.executor.resource.gpu.amount=8 -Dspark.executor.resource.gpu.vendor=nvidia.com
+  driver:
+    cores: 1
+    memory: 512m
+    serviceAccount: spark
+  executor:
+    cores: 1
+    instances: 1
+    memory: 512m
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (SPARK_ENV, "spec.executor.env[0]"),
+        (SPARK_PRIV, "spec.executor.securityContext.privileged"),
+        (SPARK_EXECENV, 'spec.sparkConf["spark.executorEnv.NVIDIA_VISIBLE_DEVICES"]'),
+        (SPARK_DJO, 'spec.sparkConf["spark.driver.extraJavaOptions"]'),
+    ],
+    ids=["env", "privileged", "executorEnv", "driver-java-options"],
+)
+def test_device_access_of_the_driver_and_executor_is_read(text: str, field: str) -> None:
+    # H4: an executor's env and securityContext are its container's; spark.executorEnv.<NAME>
+    # is a variable of each executor; -Dspark... in the driver's JVM options becomes the
+    # driver's SparkConf, which builds the executors (with 8 GPUs here).
+    app = _load(text)
+    assert (DEVICE_ACCESS, field) in found(app)
+    assert decide(app)[1] is Action.DENY
+    assert decide(scheduled(app))[1] is Action.DENY
+
+
+def test_device_access_on_a_t4_executor_and_ordinary_settings_pass() -> None:
+    t4 = {"nvidia.com/gpu.product": T4_GFD}
+    for fields in (
+        {"env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]},
+        {"securityContext": {"privileged": True}},
+        {"envVars": {"NVIDIA_VISIBLE_DEVICES": "all"}},
+    ):
+        assert decide(_executor(nodeSelector=t4, **fields))[1] is Action.ALLOW, fields
+        assert decide(_executor(**fields))[1] is Action.DENY, fields
+    ordinary = _executor(
+        env=[{"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"}, {"name": "TZ", "value": "UTC"}],
+        envVars={"SPARK_LOCAL_DIRS": "/tmp"},
+        securityContext={"runAsNonRoot": True},
+        javaOptions="-XX:+UseG1GC -Dspark.kubernetes.executor.node.selector.x=y",
+    )
+    ordinary["spec"]["driver"]["javaOptions"] = "-Dlog4j.configurationFile=/opt/log4j2.xml"
+    ordinary["spec"]["sparkConf"]["spark.executorEnv.TZ"] = "UTC"
+    ordinary["spec"]["sparkConf"]["spark.kubernetes.driverEnv.NVIDIA_VISIBLE_DEVICES"] = "none"
+    assert extract_workload(ordinary).accelerators == ()
+    assert decide(ordinary)[1] is Action.ALLOW
+
+
+def test_driver_variables_and_java_options_fields_are_read() -> None:
+    driver_env = with_conf({"spark.kubernetes.driverEnv.NVIDIA_VISIBLE_DEVICES": "all"})
+    assert found(driver_env) == {
+        (DEVICE_ACCESS, 'spec.sparkConf["spark.kubernetes.driverEnv.NVIDIA_VISIBLE_DEVICES"]')
+    }
+    for field, value in (
+        ("envVars", {"NVIDIA_VISIBLE_DEVICES": "all"}),
+        ("javaOptions", "-Dspark.executor.resource.gpu.amount=8"),
+    ):
+        app = copy.deepcopy(EXAMPLE)
+        app["spec"]["driver"][field] = value
+        where = f"spec.driver.{field}" + (".NVIDIA_VISIBLE_DEVICES" if field == "envVars" else "")
+        assert found(app) == {(DEVICE_ACCESS, where)}
+        assert decide(app)[1] is Action.DENY
+    defaults = with_conf({"spark.driver.defaultJavaOptions": "-Dspark.kubernetes.x=1"})
+    assert {resource for resource, _ in found(defaults)} == {DEVICE_ACCESS}

@@ -1,0 +1,229 @@
+"""NVIDIA NIM Operator kinds: the NIM container described by the spec itself, and the init and
+sidecar containers beside it (exportgate/data/adapters/nvidia-nim.yaml, ``asContainer``).
+
+Session 14, second red team: a NIMService's or a NIMPipeline service's ``spec.env`` (the NIM
+container's variables) and its ``sidecarContainers`` were not read, so
+``NVIDIA_VISIBLE_DEVICES=all`` on an H100 node with CPU-only resources was admitted for a
+restricted tenant; and an ``initContainers`` entry, whose ``image`` is the operator's
+``{repository, tag}`` object (NIMContainerSpec), was refused as malformed. The manifests are the
+red team's, as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from exportgate.core.errors import InputError
+from exportgate.core.extract import extract_workload
+from exportgate.core.extract.access import DEVICE_ACCESS
+from exportgate.core.types import Action
+from tests.core.extract.fail_closed import T4_GFD, decide
+
+NIM_ENV_H100 = """\
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMService
+metadata:
+  name: n
+  namespace: team-n
+spec:
+  image:
+    repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
+    tag: 1.3.3
+  authSecret: ngc
+  expose:
+    service:
+      type: ClusterIP
+      port: 8000
+  resources:
+    limits:
+      cpu: 4
+  nodeSelector:
+    nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
+  env:
+  - name: NVIDIA_VISIBLE_DEVICES
+    value: all
+"""
+
+NIMP_ENV_H100 = """\
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMPipeline
+metadata:
+  name: n
+  namespace: team-n
+spec:
+  services:
+  - name: a
+    enabled: true
+    spec:
+      image:
+        repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
+        tag: 1.3.3
+      authSecret: ngc
+      expose:
+        service:
+          type: ClusterIP
+          port: 8000
+      resources:
+        limits:
+          cpu: 4
+      nodeSelector:
+        nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
+      env:
+      - name: NVIDIA_VISIBLE_DEVICES
+        value: all
+"""
+
+NIMP_SIDECAR_H100 = """\
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMPipeline
+metadata:
+  name: n
+  namespace: team-n
+spec:
+  services:
+  - name: a
+    enabled: true
+    spec:
+      image:
+        repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
+        tag: 1.3.3
+      authSecret: ngc
+      expose:
+        service:
+          type: ClusterIP
+          port: 8000
+      resources:
+        limits:
+          cpu: 4
+      nodeSelector:
+        nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
+      sidecarContainers:
+      - name: s
+        image:
+          repository: nvcr.io/nvidia/cuda
+          tag: '12'
+        env:
+        - name: NVIDIA_VISIBLE_DEVICES
+          value: all
+"""
+
+NIM_INIT = """\
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMService
+metadata:
+  name: n
+  namespace: team-n
+spec:
+  image:
+    repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
+    tag: 1.3.3
+  authSecret: ngc
+  expose:
+    service:
+      type: ClusterIP
+      port: 8000
+  resources:
+    limits:
+      nvidia.com/gpu: 1
+  nodeSelector:
+    nvidia.com/gpu.product: Tesla-T4
+  initContainers:
+  - name: s
+    image:
+      repository: busybox
+      tag: '1'
+    command:
+    - 'true'
+"""
+
+NIMP_INIT = """\
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMPipeline
+metadata:
+  name: n
+  namespace: team-n
+spec:
+  services:
+  - name: a
+    enabled: true
+    spec:
+      image:
+        repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
+        tag: 1.3.3
+      authSecret: ngc
+      expose:
+        service:
+          type: ClusterIP
+          port: 8000
+      resources:
+        limits:
+          nvidia.com/gpu: 1
+      nodeSelector:
+        nvidia.com/gpu.product: Tesla-T4
+      initContainers:
+      - name: s
+        image:
+          repository: busybox
+          tag: '1'
+        command:
+        - 'true'
+"""
+
+
+def _load(text: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def _found(obj: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(a.resource, a.source) for a in extract_workload(obj).accelerators}
+
+
+def _on_t4(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with every NIM spec's nodeSelector a T4 (the same text, one value changed)."""
+    return _load(yaml.safe_dump(obj).replace("NVIDIA-H100-80GB-HBM3", T4_GFD))
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (NIM_ENV_H100, "spec.env[0]"),
+        (NIMP_ENV_H100, "spec.services[0].spec.env[0]"),
+        (NIMP_SIDECAR_H100, "spec.services[0].spec.sidecarContainers[0].env[0]"),
+    ],
+    ids=["nimservice-env", "nimpipeline-env", "nimpipeline-sidecar"],
+)
+def test_a_device_variable_of_a_nim_container_is_device_access(text: str, field: str) -> None:
+    obj = _load(text)
+    assert _found(obj) == {(DEVICE_ACCESS, field)}
+    assert decide(obj)[1] is Action.DENY
+    # The same on a T4 node is a T4.
+    assert decide(_on_t4(obj))[1] is Action.ALLOW
+
+
+@pytest.mark.parametrize("text", [NIM_INIT, NIMP_INIT], ids=["nimservice", "nimpipeline"])
+def test_an_init_container_with_an_image_object_is_read(text: str) -> None:
+    # L1: refused before as "expected a string, found an object"; a T4 NIM with an init step.
+    obj = _load(text)
+    workload = extract_workload(obj)
+    assert {a.resource for a in workload.accelerators} == {"nvidia.com/gpu"}
+    assert decide(obj)[1] is Action.ALLOW
+    # The GPUs are counted once (spec.resources is the NIM container's, read once).
+    assert [a.count for a in workload.accelerators] == [1]
+
+
+def test_an_init_or_sidecar_image_that_is_a_nim_names_its_model() -> None:
+    obj = _load(NIM_INIT)
+    obj["spec"]["initContainers"][0]["image"] = {
+        "repository": "nvcr.io/nim/deepseek-ai/deepseek-r1",
+        "tag": "1.7.3",
+    }
+    models = {m.reference for m in extract_workload(obj).models}
+    assert "deepseek-ai/deepseek-r1" in models
+    # An image that is neither a string nor {repository} is still named.
+    obj["spec"]["initContainers"][0]["image"] = ["busybox"]
+    with pytest.raises(InputError, match="expected a string"):
+        extract_workload(obj)
