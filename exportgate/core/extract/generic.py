@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from exportgate.core.extract.count_keys import short_counts
 from exportgate.core.extract.dra import pod_claims
 from exportgate.core.extract.dra_refs import DraObjects
 from exportgate.core.extract.models import dedupe
@@ -64,8 +65,11 @@ Found = tuple[str, Mapping[str, Any], tuple[tuple[str, Any], ...], tuple[tuple[s
 annotation maps as (field, map))."""
 
 
-def find_pod_specs(obj: Mapping[str, Any]) -> Iterator[Found]:
+def find_pod_specs(
+    obj: Mapping[str, Any], pod_spec_keys: frozenset[str] = frozenset()
+) -> Iterator[Found]:
     """Every pod spec and container-shaped mapping in `obj` (see module doc), outermost first.
+    `pod_spec_keys`: the vocabulary's ``podSpecKeys`` (see `_container_pod`).
 
     Raises `SearchLimit` when the bounds are reached.
     """
@@ -73,7 +77,8 @@ def find_pod_specs(obj: Mapping[str, Any]) -> Iterator[Found]:
     for key, value in obj.items():
         if key in _NOT_SEARCHED or not isinstance(value, Mapping | list):
             continue
-        yield from _walk(value, str(key), 0, budget, _template_annotations(obj, key, ""))
+        annotations = _template_annotations(obj, key, "")
+        yield from _walk(value, str(key), 0, budget, annotations, pod_spec_keys)
 
 
 _NO_ANNOTATIONS: tuple[tuple[str, Any], ...] = ()
@@ -102,6 +107,7 @@ def _metadata_annotations(holder: Mapping[str, Any], field: str) -> tuple[tuple[
 _SINGLE_CONTAINER_KEYS = ("container", "script")
 _RESOURCE_KEYS = ("resources", "computeResources")
 _SCHEDULING_KEYS = ("nodeSelector", "affinity")
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 _CONTAINER_FIELDS = ("name", "env", "command", "args", "securityContext", "lifecycle")
 """Fields of a container-shaped mapping that the pod-spec reader looks at (device variables,
 privilege, models), kept when their shape is a container's."""
@@ -139,31 +145,50 @@ def _requirements(value: object) -> Mapping[str, Any] | None:
     # the rest is left out rather than refused as a malformed quantity. Every amount is kept,
     # so a setting beside an accelerator request cannot hide it.
     amounts = {key: quantity for key, quantity in value.items() if is_quantity(quantity)}
-    return FlatResources(amounts) if amounts else None
+    if not amounts:
+        return None
+    # The settings are kept for a count key's resource name (gpuType: see `count_keys`).
+    return FlatResources(amounts, {k: v for k, v in value.items() if isinstance(v, str)})
 
 
 class FlatResources(dict[str, Any]):
     """A flat map of resource names to amounts, read as limits: its requests are named by the
     map's own fields (``spec.deploymentConfig.resources.gpu``), not by a ``limits`` key it
-    does not have (`flat_requests`)."""
+    does not have (`flat_requests`). `settings`: the map's string values, amounts or not."""
+
+    def __init__(self, amounts: Mapping[str, Any], settings: Mapping[str, str]) -> None:
+        super().__init__(amounts)
+        self.settings = dict(settings)
 
 
 def flat_requests(
-    amounts: Mapping[str, Any], field: str, vocabulary: Vocabulary
+    amounts: FlatResources, field: str, vocabulary: Vocabulary
 ) -> list[tuple[str, str, int]]:
-    """(field, resource, count) of each accelerator in a `FlatResources` map at `field`."""
+    """(field, resource, count) of each accelerator in a `FlatResources` map at `field`; a
+    count key (``gpu`` beside ``gpuType``: `count_keys`) counts the resource it names."""
+    short, used = short_counts({**amounts.settings, **amounts}, vocabulary.resource_count_keys)
+    named = {name: (key, quantity) for name, key, quantity in short if name not in amounts}
+    entries = [(name, name, quantity) for name, quantity in amounts.items() if name not in used]
+    entries += [(name, key, quantity) for name, (key, quantity) in named.items()]
     found: list[tuple[str, str, int]] = []
-    for name, quantity in amounts.items():
+    for name, key, quantity in entries:
         if vocabulary.requested_accelerator(name):
-            where = join_key(field, name)
+            where = join_key(field, key)
             count = parse_count(quantity, where)
             if count > 0:
                 found.append((where, name, count))
     return found
 
 
-def _container_pod(value: Mapping[str, Any], field: str) -> Found | None:
-    """A container-shaped mapping as a pod of one container, or None when it is not one."""
+def _container_pod(
+    value: Mapping[str, Any], field: str, pod_spec_keys: frozenset[str] = frozenset()
+) -> Found | None:
+    """A container-shaped mapping as a pod of one container, or None when it is not one.
+
+    It is placed by its own ``nodeSelector`` and ``affinity``, or else by a list of node
+    selector terms beside it (``nodeSelectorTerms``, ORed as in a required node affinity:
+    production-stack's ``deploymentConfig``), or else by those of the pod spec its container
+    runs in, under a key the vocabulary lists (``podSpecKeys``: Dynamo's ``extraPodSpec``)."""
     shaped = {key: _requirements(value.get(key)) for key in _RESOURCE_KEYS}
     if not _is_container(value) and not any(shaped.values()):
         return None
@@ -176,6 +201,16 @@ def _container_pod(value: Mapping[str, Any], field: str) -> Found | None:
     pod: dict[str, Any] = {
         key: value[key] for key in _SCHEDULING_KEYS if isinstance(value.get(key), Mapping)
     }
+    terms = value.get("nodeSelectorTerms")
+    if "affinity" not in pod and isinstance(terms, list):
+        required = {"nodeSelectorTerms": terms}
+        pod["affinity"] = {"nodeAffinity": {_REQUIRED: required}}
+    for key in pod_spec_keys:
+        spec = value.get(key)
+        if isinstance(spec, Mapping):
+            for scheduling in _SCHEDULING_KEYS:
+                if scheduling not in pod and isinstance(spec.get(scheduling), Mapping):
+                    pod[scheduling] = spec[scheduling]
     pod["containers"] = [container]
     extra = tuple(
         (join_key(field, key), requirements)
@@ -204,6 +239,7 @@ def _walk(
     depth: int,
     budget: list[int],
     annotations: tuple[tuple[str, Any], ...] = _NO_ANNOTATIONS,
+    pod_spec_keys: frozenset[str] = frozenset(),
 ) -> Iterator[Found]:
     """`annotations`: those of the pod whose spec `value` is, if it is one (see module doc)."""
     budget[0] -= 1
@@ -223,7 +259,7 @@ def _walk(
             spec["containers"] = [value[key] for key in single]
             yield field, spec, (), annotations + _metadata_annotations(value, field)
             return
-        found = _container_pod(value, field)
+        found = _container_pod(value, field, pod_spec_keys)
         if found is not None:
             yield found
         for key, item in value.items():
@@ -231,11 +267,13 @@ def _walk(
                 continue  # already read as this container's requirements
             if isinstance(item, Mapping | list):
                 own = _template_annotations(value, key, field)
-                yield from _walk(item, join_key(field, str(key)), depth + 1, budget, own)
+                where = join_key(field, str(key))
+                yield from _walk(item, where, depth + 1, budget, own, pod_spec_keys)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, Mapping | list):
-                yield from _walk(item, join_index(field, index), depth + 1, budget)
+                where = join_index(field, index)
+                yield from _walk(item, where, depth + 1, budget, _NO_ANNOTATIONS, pod_spec_keys)
 
 
 UNSEARCHABLE = "unsearchable object"
@@ -253,7 +291,8 @@ def generic_findings(
         return pod_claims(pod, field, namespace, vocabulary, dra)
 
     try:
-        for field, spec, extra_resources, annotations in find_pod_specs(obj):
+        found = find_pod_specs(obj, vocabulary.pod_spec_keys)
+        for field, spec, extra_resources, annotations in found:
             flat = [
                 request
                 for where, requirements in extra_resources

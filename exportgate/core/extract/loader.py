@@ -29,6 +29,7 @@ from exportgate.core.extract.adapters import (
     SchedulingRule,
     scalar_text,
 )
+from exportgate.core.extract.count_keys import CountKey
 from exportgate.core.extract.paths import FieldPath, PathSyntaxError, compile_path
 from exportgate.core.extract.properties import PrefixedMap, PropertyRule
 from exportgate.core.extract.schema import ADAPTER_SET_SCHEMA
@@ -53,6 +54,8 @@ class AdapterSet:
     suspect_label_keys: tuple[str, ...] = ()
     device_access: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     nested_resource_maps: tuple[str, ...] = ()
+    resource_count_keys: tuple[CountKey, ...] = ()
+    pod_spec_keys: tuple[str, ...] = ()
 
 
 def load_adapter_file(path: str | Path) -> AdapterSet:
@@ -194,6 +197,11 @@ class _Compiler:
                 key: tuple(values) for key, values in (vocabulary.get("deviceAccess") or {}).items()
             },
             nested_resource_maps=tuple(vocabulary.get("nestedResourceMaps", [])),
+            pod_spec_keys=tuple(vocabulary.get("podSpecKeys", [])),
+            resource_count_keys=tuple(
+                CountKey(entry["key"], entry["resourceFrom"], entry["default"])
+                for entry in vocabulary.get("resourceCountKeys", [])
+            ),
         )
 
     def _adapters(self) -> Iterator[Adapter]:

@@ -39,6 +39,7 @@ from typing import Any
 
 from exportgate.core.extract.access import DEVICE_ACCESS, container_access, pod_access
 from exportgate.core.extract.aggregate import check_cap
+from exportgate.core.extract.count_keys import short_counts
 from exportgate.core.extract.device_annotations import annotation_requests
 from exportgate.core.extract.models import ModelFiles, scan_container
 from exportgate.core.extract.paths import (
@@ -205,18 +206,18 @@ def accelerator_counts(
     Limits win over requests for the same resource; only accelerator quantities are parsed, so a
     malformed CPU request is the API server's business, not ours. A custom kind's list may nest
     further names under a key the vocabulary lists (``nestedResourceMaps``: Dynamo's
-    ``custom``); they are read as names of the list itself.
+    ``custom``); they are read as names of the list itself. It may also hold a count under a
+    short key naming its resource in another (``resourceCountKeys``: ``gpu`` of ``gpuType``).
     """
     requirements = expect_mapping(resources, field)
-    nested = vocabulary.nested_resource_maps
-    limits = _quantities(requirements.get("limits"), join_key(field, "limits"), nested)
-    requests = _quantities(requirements.get("requests"), join_key(field, "requests"), nested)
+    limits = _quantities(requirements.get("limits"), join_key(field, "limits"), vocabulary)
+    requests = _quantities(requirements.get("requests"), join_key(field, "requests"), vocabulary)
     counts = []
     for name in [*limits, *(name for name in requests if name not in limits)]:
         if not vocabulary.requested_accelerator(name):
             continue
-        base, quantity = limits[name] if name in limits else requests[name]
-        where = join_key(base, name)
+        base, key, quantity = limits[name] if name in limits else requests[name]
+        where = join_key(base, key)
         count = parse_count(quantity, where)
         if count > 0:
             counts.append((name, count, where))
@@ -231,26 +232,39 @@ def _accelerators(
 
 
 def _quantities(
-    value: object, field: str, nested: frozenset[str] = frozenset()
-) -> dict[str, tuple[str, Any]]:
-    """name -> (field of the map holding it, quantity). A map under a `nested` key adds its
-    names (one level), after the list's own, as Dynamo's operator copies them in."""
+    value: object, field: str, vocabulary: Vocabulary
+) -> dict[str, tuple[str, str, Any]]:
+    """name -> (field of the map holding it, its key there, quantity). A map under a nested key
+    (``nestedResourceMaps``) adds its names (one level), after the list's own, as Dynamo's
+    operator copies them in; a count key (`count_keys`) adds the resource it names, unless the
+    list names it itself."""
     if value is None:
         return {}
-    quantities: dict[str, tuple[str, Any]] = {}
+    nested = vocabulary.nested_resource_maps
+    mapping = expect_mapping(value, field)
+    short: list[tuple[str, str, Any]] = []
+    used: frozenset[str] = frozenset()
+    if vocabulary.resource_count_keys:
+        short, used = short_counts(mapping, vocabulary.resource_count_keys)
+    quantities: dict[str, tuple[str, str, Any]] = {}
     inner: list[tuple[str, Mapping[Any, Any]]] = []
-    for key, quantity in expect_mapping(value, field).items():
+    for key, quantity in mapping.items():
         if not isinstance(key, str):  # name the field only for the error: this runs a lot
             expect_string(key, join_key(field, str(key)))
         if nested and key in nested and isinstance(quantity, Mapping):
             inner.append((join_key(field, key), quantity))
             continue
-        quantities[key] = (field, quantity)
-    for inner_field, mapping in inner:
-        for key, quantity in mapping.items():
+        if key in used:
+            continue
+        quantities[key] = (field, key, quantity)
+    for name, key, quantity in short:
+        quantities.setdefault(name, (field, key, quantity))
+    for inner_field, inner_map in inner:
+        for key, quantity in inner_map.items():
             if not isinstance(key, str):
                 expect_string(key, join_key(inner_field, str(key)))
-            quantities[key] = (inner_field, quantity)
+            # Dynamo writes `custom` last: its names win over the count key's.
+            quantities[key] = (inner_field, key, quantity)
     return quantities
 
 

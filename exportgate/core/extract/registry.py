@@ -81,6 +81,8 @@ class AdapterRegistry:
                 suspect_label_keys=adapter_set.suspect_label_keys,
                 device_access=adapter_set.device_access,
                 nested_resource_maps=adapter_set.nested_resource_maps,
+                resource_count_keys=adapter_set.resource_count_keys,
+                pod_spec_keys=adapter_set.pod_spec_keys,
             )
         self._index = {key: tuple(value) for key, value in index.items()}
         self._patterns = tuple(patterns)

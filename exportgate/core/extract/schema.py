@@ -346,6 +346,20 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                 "suspectResources": _STRINGS,
                 "suspectLabelKeys": _STRINGS,
                 "nestedResourceMaps": _STRINGS,
+                "podSpecKeys": _STRINGS,
+                "resourceCountKeys": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["key", "resourceFrom", "default"],
+                        "properties": {
+                            "key": _STRING,
+                            "resourceFrom": _STRING,
+                            "default": _STRING,
+                        },
+                    },
+                },
                 "deviceAccess": {
                     "type": "object",
                     "additionalProperties": False,

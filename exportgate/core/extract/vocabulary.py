@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from exportgate.core.extract.count_keys import CountKey
 from exportgate.core.extract.selectors import HintKeys
 from exportgate.core.limits import MAX_RESOURCE_NAME_CHARS
 
@@ -277,6 +278,15 @@ class Vocabulary:
     is no quantity but a further map of resource names to quantities, each read as a resource
     of the list (NVIDIA Dynamo's ``ResourceItem.custom``). Only custom kinds' resource lists
     can hold one: the API server refuses a map where a Pod's quantity belongs."""
+    pod_spec_keys: frozenset[str] = frozenset()
+    """``podSpecKeys``: keys beside a container-shaped mapping the generic search finds that
+    hold the pod spec its container runs in, whose ``nodeSelector`` and ``affinity`` then place
+    it (NVIDIA Dynamo's ``extraPodSpec`` beside a service's ``resources``)."""
+    resource_count_keys: tuple[CountKey, ...] = ()
+    """``resourceCountKeys``: keys of a resource map holding a count of the resource another
+    key names (``gpu`` of ``gpuType``, default ``nvidia.com/gpu``: NVIDIA Dynamo, vLLM
+    production-stack; see `count_keys`). A Pod cannot have one: extended resource names are
+    domain-qualified, so ``gpu`` is no resource the API server takes."""
 
     def accelerator_resource(self, name: str) -> bool:
         """A known accelerator resource, or a name that looks like one (then it is unknown).
@@ -322,6 +332,8 @@ class Vocabulary:
         suspect_label_keys: Iterable[str] = (),
         device_access: Mapping[str, Iterable[str]] | None = None,
         nested_resource_maps: Iterable[str] = (),
+        resource_count_keys: Iterable[CountKey] = (),
+        pod_spec_keys: Iterable[str] = (),
     ) -> Vocabulary:
         patterns = [*self.resources.exact, *(p + "*" for p in self.resources.prefixes)]
         patterns.extend(resources)
@@ -347,4 +359,7 @@ class Vocabulary:
             suspect_label_keys=suspect_keys,
             device_access=self.device_access.merged(device_access),
             nested_resource_maps=self.nested_resource_maps | frozenset(nested_resource_maps),
+            pod_spec_keys=self.pod_spec_keys | frozenset(pod_spec_keys),
+            # Two files may name one key differently: both readings are kept (both counted).
+            resource_count_keys=tuple(sorted({*self.resource_count_keys, *resource_count_keys})),
         )

@@ -252,10 +252,10 @@ def test_kubeai_profile_of_an_operator_defined_name_is_unknown():
 
 
 def test_dynamo_graph_is_still_searched_generically():
-    """`generic: true` keeps what the search found: the worker's `gpu` (unknown: fail closed)
-    and its --model flag."""
+    """`generic: true` keeps what the search found: the worker's `gpu` (an `nvidia.com/gpu`,
+    the default of `gpuType`: resourceCountKeys; unpinned) and its --model flag."""
     workload = extract_workload(load(DYNAMO_GRAPH))
-    assert [a.resource for a in workload.accelerators] == ["gpu"]
+    assert [a.resource for a in workload.accelerators] == ["nvidia.com/gpu"]
     assert [m.reference for m in workload.models] == ["Qwen/Qwen3-0.6B"]
     assert action(load(DYNAMO_GRAPH)) is Action.DENY
     assert action(load(DYNAMO_GRAPH), US) is Action.ALLOW
@@ -311,10 +311,10 @@ WORKER = "spec.services.VllmDecodeWorker"
 def test_dynamo_custom_resources_are_read_as_resources():
     """Finding (sweep 14): `resources.limits.custom` was refused as a malformed device count
     (exit 2 for every tenant). Its names are resources of the list; the Volcengine RDMA
-    resource is not in the vocabulary, so it is an unknown one, like `gpu`."""
+    resource is not in the vocabulary, so it is an unknown one."""
     workload = extract_workload(load(DYNAMO_CUSTOM))
     assert [(a.resource, a.count, a.source) for a in workload.accelerators] == [
-        ("gpu", 4, f"{WORKER}.resources.limits.gpu"),
+        ("nvidia.com/gpu", 4, f"{WORKER}.resources.limits.gpu"),
         (
             "vke.volcengine.com/rdma",
             1,
@@ -347,7 +347,7 @@ def test_a_map_under_another_resource_name_is_still_refused():
 
 def test_vllm_runtime_keeps_its_gpu_and_reads_its_model():
     workload = extract_workload(load(VLLM_RUNTIME))
-    assert [a.resource for a in workload.accelerators] == ["gpu"]
+    assert [a.resource for a in workload.accelerators] == ["nvidia.com/gpu"]
     assert "meta-llama/Llama-3.1-8B-Instruct" in [m.reference for m in workload.models]
     assert action(load(VLLM_RUNTIME), US) is Action.ALLOW
 
@@ -374,9 +374,19 @@ def test_a_flat_resource_map_is_named_by_its_own_fields():
     # spec.deploymentConfig.resources.limits.gpu, a field the kind does not have.
     workload = extract_workload(load(VLLM_RUNTIME_T4))
     assert [(a.resource, a.source) for a in workload.accelerators] == [
-        ("gpu", "spec.deploymentConfig.resources.gpu")
+        ("nvidia.com/gpu", "spec.deploymentConfig.resources.gpu")
     ]
-    decision = ENGINE.evaluate(workload, RESTRICTED, NOW)
+    # The count is now of nvidia.com/gpu (test_count_keys: the T4 pin admits it); unpinned, a
+    # `gpuType` the vocabulary does not know is an unknown one, and the denial names the field.
+    unknown = {"cpu": "4", "gpu": "1", "gpuType": "example.com/npu"}
+    obj = load(
+        VLLM_RUNTIME_T4,
+        **{
+            "spec.deploymentConfig.nodeSelectorTerms": None,
+            "spec.deploymentConfig.resources": unknown,
+        },
+    )
+    decision = ENGINE.evaluate(extract_workload(obj), RESTRICTED, NOW)
     assert decision.action is Action.DENY
     assert "spec.deploymentConfig.resources.gpu," in decision.violations[0].message
     assert "limits" not in decision.violations[0].message
