@@ -227,3 +227,68 @@ def test_an_init_or_sidecar_image_that_is_a_nim_names_its_model() -> None:
     obj["spec"]["initContainers"][0]["image"] = ["busybox"]
     with pytest.raises(InputError, match="expected a string"):
         extract_workload(obj)
+
+
+# NVIDIA/k8s-nim-operator config/samples/nim/caching/ngc/nimcache.yaml, with an init container
+# (NIMCacheSpec.InitContainers, NIMContainerSpec) that asks the runtime for every GPU.
+NIMCACHE_INIT = """\
+apiVersion: apps.nvidia.com/v1alpha1
+kind: NIMCache
+metadata:
+  labels:
+    app.kubernetes.io/name: k8s-nim-operator
+  name: meta-llama-3-2-1b-instruct
+  namespace: nim-service
+spec:
+  source:
+    ngc:
+      modelPuller: nvcr.io/nim/meta/llama-3.2-1b-instruct:1.12.0
+      pullSecret: ngc-secret
+      authSecret: ngc-api-secret
+      model:
+        engine: "tensorrt"
+        tensorParallelism: "1"
+  storage:
+    pvc:
+      create: true
+      size: "50Gi"
+      volumeAccessMode: ReadWriteOnce
+  initContainers:
+  - name: warm
+    image: {repository: busybox, tag: "1.36"}
+    command: [sh, -c, nvidia-smi]
+    env:
+    - {name: NVIDIA_VISIBLE_DEVICES, value: all}
+"""
+
+
+def test_a_nimcache_sample_runs_nothing_guarded() -> None:
+    obj = _load(NIMCACHE_INIT)
+    del obj["spec"]["initContainers"]
+    assert _found(obj) == set()
+    assert decide(obj)[1] is Action.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({}, "spec.initContainers[0].env[0]"),
+        # The caching job's container gets spec.env (MergeEnvVars(Containers[0].Env, Spec.Env)).
+        (
+            {"initContainers": None, "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]},
+            "spec.env[0]",
+        ),
+        ({"initContainers": None, "runtimeClassName": "nvidia"}, "spec.runtimeClassName"),
+    ],
+    ids=["init-container-env", "job-env", "runtime-class"],
+)
+def test_a_nimcache_job_with_device_access_is_judged(change: dict[str, Any], field: str) -> None:
+    """Finding (session 14): NIMCache had no pod spec in its adapter, so device access in its
+    caching job (an init container's env, spec.env, the runtime class) was not read."""
+    obj = _load(NIMCACHE_INIT)
+    obj["spec"].update(change)
+    assert _found(obj) == {(DEVICE_ACCESS, field)}
+    assert decide(obj)[1] is Action.DENY
+    # Placed on a T4 by spec.nodeSelector (the job's), it is a T4.
+    obj["spec"]["nodeSelector"] = {"nvidia.com/gpu.product": T4_GFD}
+    assert decide(obj)[1] is Action.ALLOW
