@@ -70,15 +70,21 @@ def pod_access(pod: Mapping[str, Any], field: str, access: DeviceAccess) -> Iter
     if volumes is not None:
         volumes_field = join_key(field, "volumes")
         for index, volume in enumerate(expect_list(volumes, volumes_field)):
-            where = join_index(volumes_field, index)
-            host_path = expect_mapping(volume, where).get("hostPath")
-            if not isinstance(host_path, Mapping):
-                continue
-            path = host_path.get("path")
-            if isinstance(path, str) and access.host_path(path):
-                yield join_key(join_key(where, "hostPath"), "path")
+            yield from volume_access(volume, join_index(volumes_field, index), access)
     ephemeral = pod.get("ephemeralContainers")
     if ephemeral is not None:
         ephemeral_field = join_key(field, "ephemeralContainers")
         for index, _ in enumerate(expect_list(ephemeral, ephemeral_field)):
             yield join_index(ephemeral_field, index)
+
+
+def volume_access(volume: object, where: str, access: DeviceAccess) -> Iterable[str]:
+    """The field of a volume (at `where`) that mounts a host path reaching devices, if any: a
+    Pod's volume, or one a controller adds to the pods it creates (a SparkApplication's
+    ``spec.volumes``)."""
+    host_path = expect_mapping(volume, where).get("hostPath")
+    if not isinstance(host_path, Mapping):
+        return
+    path = host_path.get("path")
+    if isinstance(path, str) and access.host_path(path):
+        yield join_key(join_key(where, "hostPath"), "path")

@@ -24,6 +24,7 @@ from typing import Any
 
 from exportgate.core.catalogue import PROVISIONED_BY_KEY
 from exportgate.core.errors import InputError
+from exportgate.core.extract.access import DEVICE_ACCESS, volume_access
 from exportgate.core.extract.dra import device_request, pod_claims
 from exportgate.core.extract.dra_refs import NO_DRA_OBJECTS, DraObjects
 from exportgate.core.extract.generic import generic_findings
@@ -48,7 +49,7 @@ from exportgate.core.extract.selectors import (
     hints_from_requirements,
     label_map,
 )
-from exportgate.core.extract.vocabulary import Vocabulary
+from exportgate.core.extract.vocabulary import DeviceAccess, Vocabulary
 from exportgate.core.ignored_selectors import ignored_selector_hint
 from exportgate.core.operator_names import operator_defined_hint
 from exportgate.core.tenancy import tenant_label
@@ -213,6 +214,9 @@ class PodSpecRule:
     """``properties``: a property map (read from the object's root) whose keys the controller
     turns into annotations, node selectors and resources of every pod of the rule (a
     SparkApplication's ``spec.sparkConf``; see `properties`)."""
+    volumes: VolumeRule | None = None
+    """``volumes``: volumes a controller adds to the rule's pods from elsewhere in the object
+    (a SparkApplication's ``spec.volumes``, see `VolumeRule`)."""
     template: bool = False
 
     def pods(self, obj: Mapping[str, Any]) -> list[tuple[str, Any, list[tuple[str, Any]]]]:
@@ -230,6 +234,35 @@ class PodSpecRule:
                 own = _POD_ANNOTATIONS.resolve(template, where)
                 found.append((join_key(where, "spec"), spec, own))
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRule:
+    """``volumes: {from, mountedBy}``: the volumes at `source` (read from the object's root),
+    added to each pod of the rule; with `mounted_by` (read under the rule's element), only those
+    whose names it holds. The Spark Operator gives the driver's pod the volumes of
+    ``spec.volumes`` that ``spec.driver.volumeMounts`` name (sparkpod_defaulter.go addVolumes;
+    spark-local-dir-* volumes through spark-submit), and the executors' likewise."""
+
+    source: FieldPath
+    mounted_by: FieldPath | None = None
+
+    def access(
+        self, obj: Mapping[str, Any], element: object, base: str, access: DeviceAccess
+    ) -> list[tuple[str, str, int]]:
+        """(field, `DEVICE_ACCESS`, 1) for each added volume whose host path reaches devices."""
+        mounted: set[str] | None = None
+        if self.mounted_by is not None:
+            found = self.mounted_by.resolve(element, base)
+            mounted = {name for _, name in found if isinstance(name, str)}
+        requests: list[tuple[str, str, int]] = []
+        for where, volume in self.source.resolve(obj):
+            if mounted is not None and expect_mapping(volume, where).get("name") not in mounted:
+                continue
+            requests.extend(
+                (found, DEVICE_ACCESS, 1) for found in volume_access(volume, where, access)
+            )
+        return requests
 
 
 _POD_ANNOTATIONS = compile_path("metadata.annotations")
@@ -357,6 +390,11 @@ class Adapter:
             shared = _under(rule.annotations, obj, "")
             added = rule.properties.read(obj, vocabulary) if rule.properties else NO_PROPERTIES
             for field, spec, own in rule.pods(obj):
+                volumes = (
+                    rule.volumes.access(obj, spec, field, vocabulary.device_access)
+                    if rule.volumes is not None
+                    else []
+                )
                 findings = extract_pod_spec(
                     spec,
                     field,
@@ -374,7 +412,7 @@ class Adapter:
                     pins=pins,
                     claims=claims,
                     annotations=[*shared, *own, *added.annotations],
-                    requests=added.requests,
+                    requests=[*added.requests, *volumes],
                     selectors=added.selectors,
                     ignorable_selectors=added.ignorable_selectors,
                 )

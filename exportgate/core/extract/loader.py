@@ -27,6 +27,7 @@ from exportgate.core.extract.adapters import (
     ModelRule,
     PodSpecRule,
     SchedulingRule,
+    VolumeRule,
     scalar_text,
 )
 from exportgate.core.extract.count_keys import CountKey
@@ -299,6 +300,16 @@ class _Compiler:
             annotations=self._paths(spec.get("annotations", []), (*where, "annotations")),
             own_annotations=self._paths(spec.get("ownAnnotations", []), (*where, "ownAnnotations")),
             properties=self._properties(spec.get("properties"), (*where, "properties")),
+            volumes=self._volumes(spec.get("volumes"), (*where, "volumes")),
+        )
+
+    def _volumes(self, item: Mapping[str, Any] | None, where: _FieldPath) -> VolumeRule | None:
+        if item is None:
+            return None
+        mounted_by = item.get("mountedBy")
+        return VolumeRule(
+            self._path(item["from"], (*where, "from")),
+            None if mounted_by is None else self._path(mounted_by, (*where, "mountedBy")),
         )
 
     def _properties(self, item: Mapping[str, Any] | None, where: _FieldPath) -> PropertyRule | None:
@@ -323,6 +334,7 @@ class _Compiler:
             java_options_from=self._paths(
                 item.get("javaOptionsFrom", []), (*where, "javaOptionsFrom")
             ),
+            host_path_volumes=tuple(item.get("hostPathVolumes", ())),
         )
 
     def _map_sources(

@@ -35,6 +35,10 @@ of a pod spec rule; `PropertyRule`), and the pods are read with what the propert
   properties, which the program reads as configuration that is not in the map (the driver
   loads its system properties into its SparkConf, so ``-Dspark.executor.resource.gpu.amount=8``
   gives every executor 8 GPUs): device access, narrowed by the pod's placement;
+* ``hostPathVolumes``: prefixes of host-path volumes of the pod
+  (``spark.kubernetes.executor.volumes.hostPath.``): ``<prefix><name>.options.path`` is the
+  host path the volume mounts, and one that reaches devices (``/dev``, the host root: the
+  vocabulary's ``deviceAccess.hostPaths``) is device access, as a Pod's ``hostPath`` volume;
 * ``nodeSelectors`` given as ``{keyPrefix, mayBeIgnored}``: labels the program applies only in
   some versions, which the workload chooses (Spark before 3.3.0 ignores
   ``spark.kubernetes.{driver,executor}.node.selector.*``): the pod is read both with and
@@ -77,6 +81,7 @@ from exportgate.core.extract.vocabulary import Vocabulary
 
 _AMOUNT = ".amount"
 _VENDOR = ".vendor"
+_OPTIONS_PATH = ".options.path"
 _SYSTEM_PROPERTIES = "-Dspark"
 """What marks JVM options that set Spark properties: SparkConf refuses executor options that
 contain it with the same test (validateSettings: ``javaOpts.contains("-Dspark")``)."""
@@ -181,6 +186,7 @@ class PropertyRule:
     env_maps: tuple[FieldPath, ...] = ()
     java_options: tuple[str, ...] = ()
     java_options_from: tuple[FieldPath, ...] = ()
+    host_path_volumes: tuple[str, ...] = ()
 
     def read(self, obj: Mapping[str, Any], vocabulary: Vocabulary) -> PodProperties:
         annotations: list[tuple[str, Any]] = []
@@ -209,6 +215,14 @@ class PropertyRule:
                     (field, DEVICE_ACCESS, 1)
                     for name, (field, set_to) in _under_prefix(entries, prefix).items()
                     if hands_devices(name, set_to, access)
+                )
+            for prefix in self.host_path_volumes:
+                requests.extend(
+                    (field, DEVICE_ACCESS, 1)
+                    for key, (field, path) in _under_prefix(entries, prefix).items()
+                    if key.endswith(_OPTIONS_PATH)
+                    and isinstance(path, str)
+                    and access.host_path(path)
                 )
             for key in self.java_options:
                 field, set_to = entries.get(key, ("", None))

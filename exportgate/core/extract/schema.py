@@ -104,6 +104,12 @@ _PROPERTIES = {
             "description": "fields holding more such JVM options, read from the object's root "
             "(a Spark driver's javaOptions)",
         },
+        "hostPathVolumes": {
+            **_STRINGS,
+            "description": "prefixes of host-path volumes of the pod "
+            "(spark.kubernetes.executor.volumes.hostPath.): <prefix><name>.options.path "
+            "reaching devices (/dev) is device access",
+        },
     },
 }
 _SCALARS = {
@@ -132,6 +138,15 @@ _POD_SPEC = {
                 "annotations": _PATHS,
                 "ownAnnotations": _PATHS,
                 "properties": _PROPERTIES,
+                "volumes": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["from"],
+                    "description": "volumes read from the object's root that the controller "
+                    "adds to the rule's pods; with mountedBy (names under the element), only "
+                    "those it mounts. A host path reaching devices is device access",
+                    "properties": {"from": _PATH, "mountedBy": _PATH},
+                },
                 "schedulingFrom": {
                     "type": "array",
                     "items": {
