@@ -10,7 +10,8 @@ a container or resource requirements will run something that may use an accelera
 * every mapping with a ``containers`` or ``initContainers`` list of container-shaped mappings
   (a pod spec, or a container list inlined beside scheduling fields); its containers are its
   own, so it is not searched further;
-* every Argo-style mapping with one ``container`` or ``script`` beside the pod's scheduling;
+* every Argo-style mapping with one ``container`` or ``script`` beside the pod's scheduling
+  (or Dynamo's ``mainContainer`` in its ``extraPodSpec``), also beside container lists;
 * every other *container-shaped* mapping: one with an ``image`` string (``spec.worker``,
   Tekton ``steps[]``, ``containers`` written as a map), or with ``resources`` or
   ``computeResources`` shaped like resource requirements (``spec.resources.limits``, the shape
@@ -60,9 +61,16 @@ class SearchLimit(Exception):
     """The object is larger or deeper than the bounded search reads."""
 
 
-Found = tuple[str, Mapping[str, Any], tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]]
+Found = tuple[
+    str,
+    Mapping[str, Any],
+    tuple[tuple[str, Any], ...],
+    tuple[tuple[str, Any], ...],
+    tuple[tuple[str, Any], ...],
+]
 """(field, pod-spec-like mapping, bare resource requirements beside its containers, the pod's
-annotation maps as (field, map))."""
+annotation maps as (field, map), containers of the pod outside its lists as (field, container):
+an Argo template's ``container``, Dynamo's ``mainContainer``)."""
 
 
 def find_pod_specs(
@@ -104,7 +112,10 @@ def _metadata_annotations(holder: Mapping[str, Any], field: str) -> tuple[tuple[
     return ((where, metadata["annotations"]),)
 
 
-_SINGLE_CONTAINER_KEYS = ("container", "script")
+_SINGLE_CONTAINER_KEYS = ("container", "script", "mainContainer")
+"""Keys of one container beside a pod's own fields: Argo's template ``container`` and
+``script``, NVIDIA Dynamo's ``extraPodSpec.mainContainer`` (an inline PodSpec and its main
+container, whose volumes, runtime class and placement are the container's)."""
 _RESOURCE_KEYS = ("resources", "computeResources")
 _SCHEDULING_KEYS = ("nodeSelector", "affinity")
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
@@ -217,7 +228,7 @@ def _container_pod(
         for key, requirements in shaped.items()
         if requirements is not None
     )
-    return field, pod, extra, _NO_ANNOTATIONS
+    return field, pod, extra, _NO_ANNOTATIONS, ()
 
 
 def _container_field_ok(key: str, value: object) -> bool:
@@ -246,18 +257,20 @@ def _walk(
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise SearchLimit(TOO_LARGE)
     if isinstance(value, Mapping):
-        if _looks_like_containers(value.get("containers")) or _looks_like_containers(
-            value.get("initContainers")
-        ):
-            yield field, value, (), annotations
-            return
         single = [key for key in _SINGLE_CONTAINER_KEYS if _is_container(value.get(key))]
+        listed = _looks_like_containers(value.get("containers")) or _looks_like_containers(
+            value.get("initContainers")
+        )
+        if listed and not single:
+            yield field, value, (), annotations, ()
+            return
         if single:
-            # Argo-style templates: one container (or script) beside the pod's scheduling, and
-            # beside the pod's metadata (an Argo template's metadata is its pod's).
+            # Argo-style templates: one container (or script) beside the pod's scheduling (and
+            # its init containers), and beside the pod's metadata (an Argo template's metadata
+            # is its pod's); Dynamo's extraPodSpec: a pod spec with its mainContainer.
             spec = {key: item for key, item in value.items() if key not in single}
-            spec["containers"] = [value[key] for key in single]
-            yield field, spec, (), annotations + _metadata_annotations(value, field)
+            own = tuple((join_key(field, key), value[key]) for key in single)
+            yield field, spec, (), annotations + _metadata_annotations(value, field), own
             return
         found = _container_pod(value, field, pod_spec_keys)
         if found is not None:
@@ -292,7 +305,7 @@ def generic_findings(
 
     try:
         found = find_pod_specs(obj, vocabulary.pod_spec_keys)
-        for field, spec, extra_resources, annotations in found:
+        for field, spec, extra_resources, annotations, containers in found:
             flat = [
                 request
                 for where, requirements in extra_resources
@@ -308,6 +321,7 @@ def generic_findings(
                     for where, requirements in extra_resources
                     if not isinstance(requirements, FlatResources)
                 ],
+                extra_containers=containers,
                 claims=claims,
                 annotations=annotations,
                 requests=flat,

@@ -20,6 +20,7 @@ import yaml
 
 from exportgate.core.errors import InputError
 from exportgate.core.extract import extract_workload, parse_adapter_text
+from exportgate.core.extract.access import DEVICE_ACCESS
 from exportgate.core.extract.count_keys import CountKey, short_counts
 from exportgate.core.types import Action
 from tests.core.builders import NOW, make_tenant
@@ -193,6 +194,35 @@ def test_a_gpu_type_that_is_no_string_is_not_taken():
 def test_a_gpu_type_alone_asks_for_nothing():
     obj = load(DYNAMO_AGG, **{f"{WORKER}.resources.limits": {"gpuType": "nvidia.com/gpu"}})
     assert requests(obj) == []
+
+
+def test_dynamo_main_container_is_placed_by_its_extra_pod_spec():
+    """The extraPodSpec is an inline PodSpec whose mainContainer is the service's container:
+    its resources and the pod's volumes are placed by the spec's nodeSelector (they were read
+    as an unplaced container, and the volumes not at all)."""
+    worker = {
+        "componentType": "worker",
+        "extraPodSpec": {
+            "nodeSelector": {"nvidia.com/gpu.product": "Tesla-T4"},
+            "volumes": [{"name": "d", "hostPath": {"path": "/dev"}}],
+            "mainContainer": {
+                "image": "nvcr.io/nvidia/ai-dynamo/vllm-runtime:my-tag",
+                "resources": {"limits": {"nvidia.com/gpu": "1"}},
+            },
+        },
+    }
+    obj = load(DYNAMO_AGG, **{WORKER: worker})
+    found = {(resource, source) for resource, _, source in requests(obj)}
+    assert found == {
+        (
+            "nvidia.com/gpu",
+            f'{WORKER}.extraPodSpec.mainContainer.resources.limits["nvidia.com/gpu"]',
+        ),
+        (DEVICE_ACCESS, f"{WORKER}.extraPodSpec.volumes[0].hostPath.path"),
+    }
+    assert action(obj) is Action.ALLOW
+    worker["extraPodSpec"]["nodeSelector"] = None
+    assert action(load(DYNAMO_AGG, **{WORKER: worker})) is Action.DENY
 
 
 # --- vLLM production-stack ------------------------------------------------------------------
