@@ -5,12 +5,13 @@ Session 14, second red team: a NIMService's or a NIMPipeline service's ``spec.en
 container's variables) and its ``sidecarContainers`` were not read, so
 ``NVIDIA_VISIBLE_DEVICES=all`` on an H100 node with CPU-only resources was admitted for a
 restricted tenant; and an ``initContainers`` entry, whose ``image`` is the operator's
-``{repository, tag}`` object (NIMContainerSpec), was refused as malformed. The manifests are the
-red team's, as written.
+``{repository, tag}`` object (NIMContainerSpec), was refused as malformed. The red team's
+manifests are built by `_nim_spec` from what they share.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -22,155 +23,48 @@ from exportgate.core.extract.access import DEVICE_ACCESS
 from exportgate.core.types import Action
 from tests.core.extract.fail_closed import T4_GFD, decide
 
-NIM_ENV_H100 = """\
-apiVersion: apps.nvidia.com/v1alpha1
-kind: NIMService
-metadata:
-  name: n
-  namespace: team-n
-spec:
-  image:
-    repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
-    tag: 1.3.3
-  authSecret: ngc
-  expose:
-    service:
-      type: ClusterIP
-      port: 8000
-  resources:
-    limits:
-      cpu: 4
-  nodeSelector:
-    nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
-  env:
-  - name: NVIDIA_VISIBLE_DEVICES
-    value: all
-"""
+H100_PIN = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+T4_PIN = {"nvidia.com/gpu.product": "Tesla-T4"}
+ALL_GPUS = [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]
 
-NIMP_ENV_H100 = """\
-apiVersion: apps.nvidia.com/v1alpha1
-kind: NIMPipeline
-metadata:
-  name: n
-  namespace: team-n
-spec:
-  services:
-  - name: a
-    enabled: true
-    spec:
-      image:
-        repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
-        tag: 1.3.3
-      authSecret: ngc
-      expose:
-        service:
-          type: ClusterIP
-          port: 8000
-      resources:
-        limits:
-          cpu: 4
-      nodeSelector:
-        nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
-      env:
-      - name: NVIDIA_VISIBLE_DEVICES
-        value: all
-"""
 
-NIMP_SIDECAR_H100 = """\
-apiVersion: apps.nvidia.com/v1alpha1
-kind: NIMPipeline
-metadata:
-  name: n
-  namespace: team-n
-spec:
-  services:
-  - name: a
-    enabled: true
-    spec:
-      image:
-        repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
-        tag: 1.3.3
-      authSecret: ngc
-      expose:
-        service:
-          type: ClusterIP
-          port: 8000
-      resources:
-        limits:
-          cpu: 4
-      nodeSelector:
-        nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
-      sidecarContainers:
-      - name: s
-        image:
-          repository: nvcr.io/nvidia/cuda
-          tag: '12'
-        env:
-        - name: NVIDIA_VISIBLE_DEVICES
-          value: all
-"""
+def _nim_spec(resources: dict[str, Any], pin: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """The NIM spec the red team's manifests share (Llama 3.1 8B, a ClusterIP service), with
+    its resource limits, its nodeSelector and what each adds."""
+    return {
+        "image": {"repository": "nvcr.io/nim/meta/llama-3.1-8b-instruct", "tag": "1.3.3"},
+        "authSecret": "ngc",
+        "expose": {"service": {"type": "ClusterIP", "port": 8000}},
+        "resources": {"limits": resources},
+        "nodeSelector": pin,
+        **extra,
+    }
 
-NIM_INIT = """\
-apiVersion: apps.nvidia.com/v1alpha1
-kind: NIMService
-metadata:
-  name: n
-  namespace: team-n
-spec:
-  image:
-    repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
-    tag: 1.3.3
-  authSecret: ngc
-  expose:
-    service:
-      type: ClusterIP
-      port: 8000
-  resources:
-    limits:
-      nvidia.com/gpu: 1
-  nodeSelector:
-    nvidia.com/gpu.product: Tesla-T4
-  initContainers:
-  - name: s
-    image:
-      repository: busybox
-      tag: '1'
-    command:
-    - 'true'
-"""
 
-NIMP_INIT = """\
-apiVersion: apps.nvidia.com/v1alpha1
-kind: NIMPipeline
-metadata:
-  name: n
-  namespace: team-n
-spec:
-  services:
-  - name: a
-    enabled: true
-    spec:
-      image:
-        repository: nvcr.io/nim/meta/llama-3.1-8b-instruct
-        tag: 1.3.3
-      authSecret: ngc
-      expose:
-        service:
-          type: ClusterIP
-          port: 8000
-      resources:
-        limits:
-          nvidia.com/gpu: 1
-      nodeSelector:
-        nvidia.com/gpu.product: Tesla-T4
-      initContainers:
-      - name: s
-        image:
-          repository: busybox
-          tag: '1'
-        command:
-        - 'true'
-"""
+def _nim_service(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps.nvidia.com/v1alpha1",
+        "kind": "NIMService",
+        "metadata": {"name": "n", "namespace": "team-n"},
+        "spec": spec,
+    }
+
+
+def _nim_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
+    pipeline = _nim_service({"services": [{"name": "a", "enabled": True, "spec": spec}]})
+    pipeline["kind"] = "NIMPipeline"
+    return pipeline
+
+
+BUSYBOX_INIT = [{"name": "s", "image": {"repository": "busybox", "tag": "1"}, "command": ["true"]}]
+CUDA_SIDECAR = [
+    {"name": "s", "image": {"repository": "nvcr.io/nvidia/cuda", "tag": "12"}, "env": ALL_GPUS}
+]
+NIM_ENV_H100 = _nim_service(_nim_spec({"cpu": 4}, H100_PIN, env=ALL_GPUS))
+NIMP_ENV_H100 = _nim_pipeline(_nim_spec({"cpu": 4}, H100_PIN, env=ALL_GPUS))
+NIMP_SIDECAR_H100 = _nim_pipeline(_nim_spec({"cpu": 4}, H100_PIN, sidecarContainers=CUDA_SIDECAR))
+NIM_INIT = _nim_service(_nim_spec({"nvidia.com/gpu": 1}, T4_PIN, initContainers=BUSYBOX_INIT))
+NIMP_INIT = _nim_pipeline(_nim_spec({"nvidia.com/gpu": 1}, T4_PIN, initContainers=BUSYBOX_INIT))
 
 
 def _load(text: str) -> dict[str, Any]:
@@ -196,8 +90,10 @@ def _on_t4(obj: dict[str, Any]) -> dict[str, Any]:
     ],
     ids=["nimservice-env", "nimpipeline-env", "nimpipeline-sidecar"],
 )
-def test_a_device_variable_of_a_nim_container_is_device_access(text: str, field: str) -> None:
-    obj = _load(text)
+def test_a_device_variable_of_a_nim_container_is_device_access(
+    text: dict[str, Any], field: str
+) -> None:
+    obj = copy.deepcopy(text)
     assert _found(obj) == {(DEVICE_ACCESS, field)}
     assert decide(obj)[1] is Action.DENY
     # The same on a T4 node is a T4.
@@ -205,9 +101,9 @@ def test_a_device_variable_of_a_nim_container_is_device_access(text: str, field:
 
 
 @pytest.mark.parametrize("text", [NIM_INIT, NIMP_INIT], ids=["nimservice", "nimpipeline"])
-def test_an_init_container_with_an_image_object_is_read(text: str) -> None:
+def test_an_init_container_with_an_image_object_is_read(text: dict[str, Any]) -> None:
     # L1: refused before as "expected a string, found an object"; a T4 NIM with an init step.
-    obj = _load(text)
+    obj = copy.deepcopy(text)
     workload = extract_workload(obj)
     assert {a.resource for a in workload.accelerators} == {"nvidia.com/gpu"}
     assert decide(obj)[1] is Action.ALLOW
@@ -216,7 +112,7 @@ def test_an_init_container_with_an_image_object_is_read(text: str) -> None:
 
 
 def test_an_init_or_sidecar_image_that_is_a_nim_names_its_model() -> None:
-    obj = _load(NIM_INIT)
+    obj = copy.deepcopy(NIM_INIT)
     obj["spec"]["initContainers"][0]["image"] = {
         "repository": "nvcr.io/nim/deepseek-ai/deepseek-r1",
         "tag": "1.7.3",
