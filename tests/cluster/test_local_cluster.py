@@ -107,7 +107,11 @@ def test_crd_is_served_and_custom_objects_are_validated(
         "spec": {"size": 3},
     }
     api.create_namespaced_custom_object("exportgate.test", "v1", kube_namespace, "widgets", body)
-    got = kube_cluster.kubectl("get", "widgets", "w1", "-n", kube_namespace, "-o", "json")
+    # Fully qualified: the session's cluster is shared, and another test's CRD may also be
+    # called widgets (tests/charts/test_catchall.py registers widgets.example.com).
+    got = kube_cluster.kubectl(
+        "get", "widgets.exportgate.test", "w1", "-n", kube_namespace, "-o", "json"
+    )
     assert json.loads(got.stdout)["spec"] == {"size": 3}
     # The structural schema is enforced by the server, not the client.
     bad = {**body, "metadata": {"name": "w2"}, "spec": {"size": 0}}
