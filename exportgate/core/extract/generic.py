@@ -18,7 +18,10 @@ a container or resource requirements will run something that may use an accelera
   NIM, TrainJob and many operators use), or a flat map of amounts read as limits and named by
   its own fields (``spec.deploymentConfig.resources.gpu``). It is read as a pod of one
   container placed by its own ``nodeSelector``/``affinity`` only, and the search goes on
-  below it.
+  below it. The vocabulary names further fields of such a pod (`PodKeys`): the spec its
+  container runs in, its annotations, its runtime class, another container of it; a mapping
+  with annotations or a runtime class under those keys is such a pod even with no container
+  fields (production-stack's ``deploymentConfig``, a Dynamo service).
 
 A pod spec found under the ``spec`` key of a mapping that also has ``metadata`` (a pod template,
 or the object itself), and an Argo-style ``container``/``script`` template beside ``metadata``,
@@ -32,6 +35,7 @@ too large or too deep to walk is reported as an unknown accelerator rather than 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from exportgate.core.extract.count_keys import short_counts
@@ -73,11 +77,32 @@ annotation maps as (field, map), containers of the pod outside its lists as (fie
 an Argo template's ``container``, Dynamo's ``mainContainer``)."""
 
 
-def find_pod_specs(
-    obj: Mapping[str, Any], pod_spec_keys: frozenset[str] = frozenset()
-) -> Iterator[Found]:
+@dataclass(frozen=True, slots=True)
+class PodKeys:
+    """The vocabulary's keys of a container-shaped mapping's pod (see `_container_pod`)."""
+
+    spec: frozenset[str] = frozenset()
+    """``podSpecKeys``: the pod spec its container runs in (Dynamo's ``extraPodSpec``)."""
+    annotations: frozenset[str] = frozenset()
+    """``podAnnotationKeys``: dotted paths of the pod's annotation maps."""
+    runtime_class: frozenset[str] = frozenset()
+    """``runtimeClassKeys``: the pod's runtime class."""
+    containers: frozenset[str] = frozenset()
+    """``podContainerKeys``: another container of the same pod."""
+
+    @classmethod
+    def of(cls, vocabulary: Vocabulary) -> PodKeys:
+        return cls(
+            vocabulary.pod_spec_keys,
+            vocabulary.pod_annotation_keys,
+            vocabulary.runtime_class_keys,
+            vocabulary.pod_container_keys,
+        )
+
+
+def find_pod_specs(obj: Mapping[str, Any], keys: PodKeys | None = None) -> Iterator[Found]:
     """Every pod spec and container-shaped mapping in `obj` (see module doc), outermost first.
-    `pod_spec_keys`: the vocabulary's ``podSpecKeys`` (see `_container_pod`).
+    `keys`: the vocabulary's keys of a container-shaped mapping's pod (see `_container_pod`).
 
     Raises `SearchLimit` when the bounds are reached.
     """
@@ -86,7 +111,7 @@ def find_pod_specs(
         if key in _NOT_SEARCHED or not isinstance(value, Mapping | list):
             continue
         annotations = _template_annotations(obj, key, "")
-        yield from _walk(value, str(key), 0, budget, annotations, pod_spec_keys)
+        yield from _walk(value, str(key), 0, budget, annotations, keys or PodKeys())
 
 
 _NO_ANNOTATIONS: tuple[tuple[str, Any], ...] = ()
@@ -192,23 +217,29 @@ def flat_requests(
 
 
 def _container_pod(
-    value: Mapping[str, Any], field: str, pod_spec_keys: frozenset[str] = frozenset()
+    value: Mapping[str, Any], field: str, keys: PodKeys, is_metadata: bool = False
 ) -> Found | None:
     """A container-shaped mapping as a pod of one container, or None when it is not one.
 
     It is placed by its own ``nodeSelector`` and ``affinity``, or else by a list of node
     selector terms beside it (``nodeSelectorTerms``, ORed as in a required node affinity:
     production-stack's ``deploymentConfig``), or else by those of the pod spec its container
-    runs in, under a key the vocabulary lists (``podSpecKeys``: Dynamo's ``extraPodSpec``)."""
+    runs in, under a key the vocabulary lists (``podSpecKeys``: Dynamo's ``extraPodSpec``).
+    Annotation maps and a runtime class under the vocabulary's keys (`PodKeys`) are the
+    pod's, and make a mapping a pod without container fields; never in a ``metadata`` mapping
+    (`is_metadata`: a template's metadata, whose annotations are its spec's pod's). A
+    container under a ``podContainerKeys`` key is a second container of this pod."""
     shaped = {key: _requirements(value.get(key)) for key in _RESOURCE_KEYS}
-    if not _is_container(value) and not any(shaped.values()):
+    annotations = _NO_ANNOTATIONS if is_metadata else _keyed_annotations(value, field, keys)
+    runtime_class = None if is_metadata else _runtime_class(value, keys)
+    if (
+        not _is_container(value)
+        and not any(shaped.values())
+        and not annotations
+        and runtime_class is None
+    ):
         return None
-    container: dict[str, Any] = {"name": value.get("name") or "container"}
-    if isinstance(value.get("image"), str):
-        container["image"] = value["image"]
-    for key in _CONTAINER_FIELDS[1:]:
-        if _container_field_ok(key, value.get(key)):
-            container[key] = value[key]
+    container = _as_container(value)
     pod: dict[str, Any] = {
         key: value[key] for key in _SCHEDULING_KEYS if isinstance(value.get(key), Mapping)
     }
@@ -216,19 +247,82 @@ def _container_pod(
     if "affinity" not in pod and isinstance(terms, list):
         required = {"nodeSelectorTerms": terms}
         pod["affinity"] = {"nodeAffinity": {_REQUIRED: required}}
-    for key in pod_spec_keys:
+    for key in keys.spec:
         spec = value.get(key)
         if isinstance(spec, Mapping):
             for scheduling in _SCHEDULING_KEYS:
                 if scheduling not in pod and isinstance(spec.get(scheduling), Mapping):
                     pod[scheduling] = spec[scheduling]
+    if runtime_class is not None:
+        pod["runtimeClassName"] = runtime_class
     pod["containers"] = [container]
     extra = tuple(
         (join_key(field, key), requirements)
         for key, requirements in shaped.items()
         if requirements is not None
     )
-    return field, pod, extra, _NO_ANNOTATIONS, ()
+    others: list[tuple[str, Any]] = []
+    for key in sorted(keys.containers):
+        other = value.get(key)
+        if isinstance(other, Mapping):
+            # The sidecar shares the pod, so its resources are the pod's, placed like it.
+            where = join_key(field, key)
+            others.append((where, _as_container(other)))
+            extra += tuple(
+                (join_key(where, name), requirements)
+                for name in _RESOURCE_KEYS
+                if (requirements := _requirements(other.get(name))) is not None
+            )
+    return field, pod, extra, annotations, tuple(others)
+
+
+def _as_container(value: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a container-shaped mapping the pod-spec reader looks at (not its
+    resources: those are read beside it, shaped as `_requirements` finds them)."""
+    container: dict[str, Any] = {"name": value.get("name") or "container"}
+    if not isinstance(container["name"], str):
+        container["name"] = "container"
+    if isinstance(value.get("image"), str):
+        container["image"] = value["image"]
+    for key in _CONTAINER_FIELDS[1:]:
+        if _container_field_ok(key, value.get(key)):
+            container[key] = value[key]
+    return container
+
+
+def _keyed_annotations(
+    value: Mapping[str, Any], field: str, keys: PodKeys
+) -> tuple[tuple[str, Any], ...]:
+    """The annotation maps of `value` under the vocabulary's ``podAnnotationKeys`` (dotted
+    paths), as (field, map). Annotations that are no map are no pod's (the operator's schema
+    refuses them): not read, as in `_metadata_annotations`."""
+    found: list[tuple[str, Any]] = []
+    for path in sorted(keys.annotations):
+        node: object = value
+        where = field
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+            where = join_key(where, part)
+        if isinstance(node, Mapping):
+            found.append((where, node))
+    return tuple(found)
+
+
+def _runtime_class(value: Mapping[str, Any], keys: PodKeys) -> str | None:
+    """The runtime class `value` names under a ``runtimeClassKeys`` key, if a string."""
+    for key in sorted(keys.runtime_class):
+        named = value.get(key)
+        if isinstance(named, str) and named:
+            return named
+    return None
+
+
+def _read_keys(keys: PodKeys) -> frozenset[str]:
+    """Keys a pod found by `_container_pod` has read as its own: not searched again (a
+    sidecar would otherwise be a pod of its own, placed by nothing)."""
+    return frozenset(
+        {*_RESOURCE_KEYS, *keys.containers, *(path.split(".")[0] for path in keys.annotations)}
+    )
 
 
 def _container_field_ok(key: str, value: object) -> bool:
@@ -250,9 +344,12 @@ def _walk(
     depth: int,
     budget: list[int],
     annotations: tuple[tuple[str, Any], ...] = _NO_ANNOTATIONS,
-    pod_spec_keys: frozenset[str] = frozenset(),
+    keys: PodKeys | None = None,
+    is_metadata: bool = False,
 ) -> Iterator[Found]:
-    """`annotations`: those of the pod whose spec `value` is, if it is one (see module doc)."""
+    """`annotations`: those of the pod whose spec `value` is, if it is one (see module doc);
+    `is_metadata`: `value` is under a ``metadata`` key (see `_container_pod`)."""
+    keys = keys or PodKeys()
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise SearchLimit(TOO_LARGE)
@@ -272,21 +369,23 @@ def _walk(
             own = tuple((join_key(field, key), value[key]) for key in single)
             yield field, spec, (), annotations + _metadata_annotations(value, field), own
             return
-        found = _container_pod(value, field, pod_spec_keys)
+        found = _container_pod(value, field, keys, is_metadata)
+        read = _read_keys(keys) if found is not None else frozenset()
         if found is not None:
             yield found
         for key, item in value.items():
-            if key in _RESOURCE_KEYS and found is not None:
-                continue  # already read as this container's requirements
+            if key in read:
+                continue  # already read as this container's pod
             if isinstance(item, Mapping | list):
                 own = _template_annotations(value, key, field)
                 where = join_key(field, str(key))
-                yield from _walk(item, where, depth + 1, budget, own, pod_spec_keys)
+                meta = key == "metadata"
+                yield from _walk(item, where, depth + 1, budget, own, keys, meta)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, Mapping | list):
                 where = join_index(field, index)
-                yield from _walk(item, where, depth + 1, budget, _NO_ANNOTATIONS, pod_spec_keys)
+                yield from _walk(item, where, depth + 1, budget, _NO_ANNOTATIONS, keys)
 
 
 UNSEARCHABLE = "unsearchable object"
@@ -304,7 +403,7 @@ def generic_findings(
         return pod_claims(pod, field, namespace, vocabulary, dra)
 
     try:
-        found = find_pod_specs(obj, vocabulary.pod_spec_keys)
+        found = find_pod_specs(obj, PodKeys.of(vocabulary))
         for field, spec, extra_resources, annotations, containers in found:
             flat = [
                 request

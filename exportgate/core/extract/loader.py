@@ -57,6 +57,9 @@ class AdapterSet:
     nested_resource_maps: tuple[str, ...] = ()
     resource_count_keys: tuple[CountKey, ...] = ()
     pod_spec_keys: tuple[str, ...] = ()
+    pod_annotation_keys: tuple[str, ...] = ()
+    runtime_class_keys: tuple[str, ...] = ()
+    pod_container_keys: tuple[str, ...] = ()
 
 
 def load_adapter_file(path: str | Path) -> AdapterSet:
@@ -199,8 +202,16 @@ class _Compiler:
             },
             nested_resource_maps=tuple(vocabulary.get("nestedResourceMaps", [])),
             pod_spec_keys=tuple(vocabulary.get("podSpecKeys", [])),
+            pod_annotation_keys=tuple(vocabulary.get("podAnnotationKeys", [])),
+            runtime_class_keys=tuple(vocabulary.get("runtimeClassKeys", [])),
+            pod_container_keys=tuple(vocabulary.get("podContainerKeys", [])),
             resource_count_keys=tuple(
-                CountKey(entry["key"], entry["resourceFrom"], entry["default"])
+                CountKey(
+                    entry["key"],
+                    entry["resourceFrom"],
+                    entry["default"],
+                    tuple(entry.get("ignoredIn", [])),
+                )
                 for entry in vocabulary.get("resourceCountKeys", [])
             ),
         )

@@ -210,8 +210,8 @@ def accelerator_counts(
     short key naming its resource in another (``resourceCountKeys``: ``gpu`` of ``gpuType``).
     """
     requirements = expect_mapping(resources, field)
-    limits = _quantities(requirements.get("limits"), join_key(field, "limits"), vocabulary)
-    requests = _quantities(requirements.get("requests"), join_key(field, "requests"), vocabulary)
+    limits = _quantities(requirements, field, "limits", vocabulary)
+    requests = _quantities(requirements, field, "requests", vocabulary)
     counts = []
     for name in [*limits, *(name for name in requests if name not in limits)]:
         if not vocabulary.requested_accelerator(name):
@@ -232,20 +232,22 @@ def _accelerators(
 
 
 def _quantities(
-    value: object, field: str, vocabulary: Vocabulary
+    requirements: Mapping[str, Any], base: str, list_name: str, vocabulary: Vocabulary
 ) -> dict[str, tuple[str, str, Any]]:
-    """name -> (field of the map holding it, its key there, quantity). A map under a nested key
-    (``nestedResourceMaps``) adds its names (one level), after the list's own, as Dynamo's
-    operator copies them in; a count key (`count_keys`) adds the resource it names, unless the
-    list names it itself."""
+    """name -> (field of the map holding it, its key there, quantity), of the list `list_name`
+    of `requirements` (at `base`). A map under a nested key (``nestedResourceMaps``) adds its
+    names (one level), after the list's own, as Dynamo's operator copies them in; a count key
+    (`count_keys`) adds the resource it names, unless the list names it itself."""
+    value = requirements.get(list_name)
     if value is None:
         return {}
+    field = join_key(base, list_name)
     nested = vocabulary.nested_resource_maps
     mapping = expect_mapping(value, field)
     short: list[tuple[str, str, Any]] = []
     used: frozenset[str] = frozenset()
     if vocabulary.resource_count_keys:
-        short, used = short_counts(mapping, vocabulary.resource_count_keys)
+        short, used = short_counts(mapping, vocabulary.resource_count_keys, list_name)
     quantities: dict[str, tuple[str, str, Any]] = {}
     inner: list[tuple[str, Mapping[Any, Any]]] = []
     for key, quantity in mapping.items():

@@ -83,6 +83,9 @@ class AdapterRegistry:
                 nested_resource_maps=adapter_set.nested_resource_maps,
                 resource_count_keys=adapter_set.resource_count_keys,
                 pod_spec_keys=adapter_set.pod_spec_keys,
+                pod_annotation_keys=adapter_set.pod_annotation_keys,
+                runtime_class_keys=adapter_set.runtime_class_keys,
+                pod_container_keys=adapter_set.pod_container_keys,
             )
         self._index = {key: tuple(value) for key, value in index.items()}
         self._patterns = tuple(patterns)

@@ -362,6 +362,9 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                 "suspectLabelKeys": _STRINGS,
                 "nestedResourceMaps": _STRINGS,
                 "podSpecKeys": _STRINGS,
+                "podAnnotationKeys": _STRINGS,
+                "runtimeClassKeys": _STRINGS,
+                "podContainerKeys": _STRINGS,
                 "resourceCountKeys": {
                     "type": "array",
                     "items": {
@@ -372,6 +375,7 @@ ADAPTER_SET_SCHEMA: dict[str, Any] = {
                             "key": _STRING,
                             "resourceFrom": _STRING,
                             "default": _STRING,
+                            "ignoredIn": _STRINGS,
                         },
                     },
                 },

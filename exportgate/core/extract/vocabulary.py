@@ -282,6 +282,20 @@ class Vocabulary:
     """``podSpecKeys``: keys beside a container-shaped mapping the generic search finds that
     hold the pod spec its container runs in, whose ``nodeSelector`` and ``affinity`` then place
     it (NVIDIA Dynamo's ``extraPodSpec`` beside a service's ``resources``)."""
+    pod_annotation_keys: frozenset[str] = frozenset()
+    """``podAnnotationKeys``: dotted paths, from a mapping the generic search reads as a pod (a
+    container-shaped one, or one beside a ``podSpecKeys`` spec), of maps the operator puts on
+    that pod's annotations (production-stack's ``deploymentConfig.podAnnotations``, Dynamo's
+    service ``annotations`` and ``extraPodMetadata.annotations``). A mapping holding one is
+    read as that pod even with no container fields, so that an annotation that hands the pod a
+    device (`device_annotations`) is placed like the pod's own requests."""
+    runtime_class_keys: frozenset[str] = frozenset()
+    """``runtimeClassKeys``: keys of such a mapping naming its pod's runtime class
+    (production-stack's ``deploymentConfig.runtimeClass``), read as the pod's
+    ``runtimeClassName`` (`access`: a GPU runtime class is device access)."""
+    pod_container_keys: frozenset[str] = frozenset()
+    """``podContainerKeys``: keys of such a mapping holding another container of the same pod
+    (production-stack's ``deploymentConfig.sidecarConfig``), read with the pod's placement."""
     resource_count_keys: tuple[CountKey, ...] = ()
     """``resourceCountKeys``: keys of a resource map holding a count of the resource another
     key names (``gpu`` of ``gpuType``, default ``nvidia.com/gpu``: NVIDIA Dynamo, vLLM
@@ -334,6 +348,9 @@ class Vocabulary:
         nested_resource_maps: Iterable[str] = (),
         resource_count_keys: Iterable[CountKey] = (),
         pod_spec_keys: Iterable[str] = (),
+        pod_annotation_keys: Iterable[str] = (),
+        runtime_class_keys: Iterable[str] = (),
+        pod_container_keys: Iterable[str] = (),
     ) -> Vocabulary:
         patterns = [*self.resources.exact, *(p + "*" for p in self.resources.prefixes)]
         patterns.extend(resources)
@@ -360,6 +377,9 @@ class Vocabulary:
             device_access=self.device_access.merged(device_access),
             nested_resource_maps=self.nested_resource_maps | frozenset(nested_resource_maps),
             pod_spec_keys=self.pod_spec_keys | frozenset(pod_spec_keys),
+            pod_annotation_keys=self.pod_annotation_keys | frozenset(pod_annotation_keys),
+            runtime_class_keys=self.runtime_class_keys | frozenset(runtime_class_keys),
+            pod_container_keys=self.pod_container_keys | frozenset(pod_container_keys),
             # Two files may name one key differently: both readings are kept (both counted).
             resource_count_keys=tuple(sorted({*self.resource_count_keys, *resource_count_keys})),
         )

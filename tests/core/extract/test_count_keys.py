@@ -254,13 +254,33 @@ def test_vllm_runtime_unpinned_or_h100_pinned_is_denied(terms):
 
 
 def test_vllm_runtime_sidecar_gpu_is_counted():
+    """The sidecar is a container of the runtime's pod: its GPUs add to the pod's."""
     sidecar = {"cpu": "1", "gpu": "2"}
     obj = load(VLLM_RUNTIME, **{f"{DEPLOYMENT}.sidecarConfig.resources": sidecar})
-    assert (
-        "nvidia.com/gpu",
-        2,
-        f"{DEPLOYMENT}.sidecarConfig.resources.gpu",
-    ) in requests(obj)
+    assert requests(obj) == [("nvidia.com/gpu", 3, f"{DEPLOYMENT}.resources.gpu")]
+    obj = load(VLLM_RUNTIME, **{f"{DEPLOYMENT}.resources": {"cpu": "5"}})
+    obj["spec"]["deploymentConfig"]["sidecarConfig"]["resources"] = sidecar
+    assert requests(obj) == [("nvidia.com/gpu", 2, f"{DEPLOYMENT}.sidecarConfig.resources.gpu")]
+
+
+def test_dynamo_requests_gpu_is_not_counted():
+    """Red team, session 14 (dgd_requests_only.yaml): Dynamo's GetResourcesConfig copies
+    ``gpu`` (and ``gpuType``) from limits only; in requests they reach no container, so a
+    requests-only ``gpu`` is no accelerator (it was an unpinned nvidia.com/gpu: a false
+    denial)."""
+    worker = {"gpu": "1"}
+    obj = load(DYNAMO_AGG, **{f"{WORKER}.resources": {"requests": worker}})
+    obj["spec"]["services"]["worker"]["extraPodSpec"].pop("nodeSelector")
+    assert requests(obj) == []
+    assert action(obj) is Action.ALLOW
+    # requests.gpuType is dropped with it (not a malformed quantity); limits still count.
+    both = {"limits": {"gpu": "1"}, "requests": {"gpu": "1", "gpuType": "amd.com/gpu"}}
+    obj = load(DYNAMO_AGG, **{f"{WORKER}.resources": both})
+    assert requests(obj) == [("nvidia.com/gpu", 1, f"{WORKER}.resources.limits.gpu")]
+    # custom names in requests are still copied (and read).
+    custom = {"requests": {"custom": {"nvidia.com/gpu": "1"}}}
+    obj = load(DYNAMO_AGG, **{f"{WORKER}.resources": custom})
+    assert [r[0] for r in requests(obj)] == ["nvidia.com/gpu"]
 
 
 # --- the reader -------------------------------------------------------------------------------
@@ -275,6 +295,13 @@ def test_short_counts_reads_the_count_and_its_name():
     found, used = short_counts({"gpu": "2", "gpuType": ""}, (GPU,))
     assert found == [("nvidia.com/gpu", "gpu", "2")]
     assert short_counts({"gpu": "2", "gpuType": ["x"]}, (GPU,)) == ([], frozenset())
+
+
+def test_short_counts_leaves_out_a_list_the_key_is_ignored_in():
+    key = CountKey("gpu", "gpuType", "nvidia.com/gpu", ("requests",))
+    mapping = {"cpu": "1", "gpu": "2", "gpuType": "amd.com/gpu"}
+    assert short_counts(mapping, (key,), "requests") == ([], frozenset({"gpu", "gpuType"}))
+    assert short_counts(mapping, (key,), "limits")[0] == [("amd.com/gpu", "gpu", "2")]
 
 
 def test_the_adapter_schema_checks_count_keys():
