@@ -409,3 +409,17 @@ def test_vllm_runtime_sidecar_gpu_is_placed_by_the_runtimes_terms():
     assert action(obj) is Action.ALLOW
     at(obj, "spec", "deploymentConfig").pop("nodeSelectorTerms")
     assert action(obj) is Action.DENY
+
+
+def test_vllm_runtime_sidecar_device_variable_is_the_pods():
+    """The sidecar's env is a container's env of the runtime's pod: a device variable there is
+    device access, placed by the runtime's terms."""
+    obj = load(VR_SIDECAR_T4)
+    sidecar = at(obj, "spec", "deploymentConfig", "sidecarConfig")
+    sidecar.pop("resources")
+    sidecar["env"] = [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]
+    at(obj, "spec", "deploymentConfig", "resources").pop("gpu")
+    assert [resource for resource, _ in sources(obj)] == [DEVICE_ACCESS]
+    assert action(obj) is Action.ALLOW
+    at(obj, "spec", "deploymentConfig").pop("nodeSelectorTerms")
+    assert action(obj) is Action.DENY
